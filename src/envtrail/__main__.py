@@ -1,0 +1,3 @@
+from envtrail.cli import main
+
+main()

@@ -1,0 +1,144 @@
+"""Commit messages: what envtrail writes and how it reads them back.
+
+Rendering and parsing live side by side so that they cannot drift. The
+message is a subject, the reason as body, and a block of Git trailers that
+``git interpret-trailers --parse`` reads.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from envtrail.model import Change
+
+FORMAT = 1
+PREFIX = "Envtrail-"
+_TRAILER_RE = re.compile(r"^([A-Za-z0-9-]+): (.*)$")
+_CHANGE_RE = re.compile(
+    r"^(?:(\+) (\S+) ([0-9a-f]+)|(-) (\S+) ([0-9a-f]+)|(~) (\S+) ([0-9a-f]+) -> ([0-9a-f]+))$"
+)
+_MAX_NAMES_IN_SUBJECT = 4
+
+
+@dataclass(frozen=True)
+class Record:
+    """The envtrail facts one commit carries."""
+
+    action: str
+    actor: str
+    reason: str
+    environments: tuple[str, ...] = ()
+    changes: tuple[Change, ...] = ()
+    context: str = ""
+    extra: tuple[tuple[str, str], ...] = field(default=())
+    format: int = FORMAT
+
+    def extra_value(self, name: str) -> str | None:
+        """The first extra trailer called ``Envtrail-<name>``."""
+        return next((v for k, v in self.extra if k == name), None)
+
+
+def render_change(change: Change) -> str:
+    """``~ KEY old -> new``, ``+ KEY new`` or ``- KEY old``."""
+    if change.op == "+":
+        return f"+ {change.key} {change.new_fp}"
+    if change.op == "-":
+        return f"- {change.key} {change.old_fp}"
+    return f"~ {change.key} {change.old_fp} -> {change.new_fp}"
+
+
+def parse_change(text: str) -> Change:
+    """Inverse of :func:`render_change`; ValueError if malformed."""
+    m = _CHANGE_RE.match(text.strip())
+    if not m:
+        raise ValueError("malformed Envtrail-Change")
+    g = m.groups()
+    if g[0]:
+        return Change("+", g[1], None, g[2])
+    if g[3]:
+        return Change("-", g[4], g[5], None)
+    return Change("~", g[7], g[8], g[9])
+
+
+def subject(record: Record) -> str:
+    """A one-line summary naming environment, verbs and variables."""
+    where = ", ".join(record.environments) or "store"
+    if record.action in {"set", "unset", "import", "rollback", "merge"} and record.changes:
+        set_names = [c.key for c in record.changes if c.op != "-"]
+        unset_names = [c.key for c in record.changes if c.op == "-"]
+        if len(record.changes) <= _MAX_NAMES_IN_SUBJECT:
+            parts = []
+            if set_names:
+                parts.append("set " + ", ".join(set_names))
+            if unset_names:
+                parts.append("unset " + ", ".join(unset_names))
+            what = ", ".join(parts)
+        else:
+            what = f"{len(set_names)} set, {len(unset_names)} unset"
+        if record.action in {"import", "rollback", "merge"}:
+            what = f"{record.action}: {what}"
+        return f"{where}: {what}"
+    return f"{where}: {record.action}"
+
+
+def render(record: Record) -> str:
+    """The full commit message."""
+    lines = [
+        f"{PREFIX}Format: {record.format}",
+        *(f"{PREFIX}Environment: {e}" for e in record.environments),
+        f"{PREFIX}Action: {record.action}",
+        f"{PREFIX}Actor: {record.actor}",
+        f"{PREFIX}Reason: {record.reason}",
+        *(f"{PREFIX}Change: {render_change(c)}" for c in record.changes),
+        *(f"{PREFIX}{k}: {v}" for k, v in record.extra),
+    ]
+    if record.context:
+        lines.append(f"{PREFIX}Context: {record.context}")
+    return f"{subject(record)}\n\n{record.reason}\n\n" + "\n".join(lines) + "\n"
+
+
+def trailers(message: str) -> list[tuple[str, str]]:
+    """The ``Key: value`` lines of the message's last paragraph, in order."""
+    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
+    if len(paragraphs) < 2:
+        return []
+    out = []
+    for line in paragraphs[-1].splitlines():
+        m = _TRAILER_RE.match(line)
+        if not m:
+            return []
+        out.append((m.group(1), m.group(2)))
+    return out
+
+
+def parse(message: str) -> Record | None:
+    """The record in a commit message, or None if it carries no envtrail trailers.
+
+    Raises ValueError for a message that claims to be envtrail's but is malformed.
+    """
+    found = [(k[len(PREFIX):], v) for k, v in trailers(message) if k.startswith(PREFIX)]
+    if not found:
+        return None
+    single: dict[str, str] = {}
+    envs, changes, extra = [], [], []
+    for key, value in found:
+        if key == "Environment":
+            envs.append(value)
+        elif key == "Change":
+            changes.append(parse_change(value))
+        elif key in {"Format", "Action", "Actor", "Reason", "Context"}:
+            if key in single:
+                raise ValueError(f"repeated Envtrail-{key}")
+            single[key] = value
+        else:
+            extra.append((key, value))
+    if single.get("Format") != str(FORMAT):
+        raise ValueError("unknown Envtrail-Format")
+    if "Action" not in single or "Actor" not in single:
+        raise ValueError("missing Envtrail-Action or Envtrail-Actor")
+    return Record(
+        action=single["Action"], actor=single["Actor"], reason=single.get("Reason", ""),
+        environments=tuple(envs), changes=tuple(changes), context=single.get("Context", ""),
+        extra=tuple(extra),
+    )

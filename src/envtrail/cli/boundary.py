@@ -1,0 +1,62 @@
+"""The one place where exceptions become exit codes and one-line messages."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def run(argv: list[str] | None) -> int:
+    """Run the CLI; return the exit code. Never lets a traceback reach the user."""
+    from typer import Abort
+
+    from envtrail.errors import EnvtrailError
+
+    try:  # typer >= 0.26 vendors click
+        from typer._click import exceptions as click_exc
+    except ImportError:  # pragma: no cover - older typer with a separate click
+        from click import exceptions as click_exc  # type: ignore[no-redef]
+
+    debug = os.environ.get("ENVTRAIL_DEBUG", "") not in {"", "0"}
+    try:
+        from envtrail.cli.app import app
+
+        rv = app(args=argv, prog_name="envtrail", standalone_mode=False)
+    except EnvtrailError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        _say(f"envtrail: error: {exc.message}")
+        if exc.hint:
+            _say(f"hint: {exc.hint}")
+        return exc.exit_code
+    except click_exc.NoArgsIsHelpError as exc:
+        # `envtrail` or a group with no subcommand: show help, as git does.
+        _say(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        return 2
+    except click_exc.ClickException as exc:
+        _say(f"envtrail: error: {exc.format_message()}")
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            _say(f"hint: see `{ctx.command_path} --help`")
+        return exc.exit_code
+    except (Abort, KeyboardInterrupt):
+        _say("envtrail: interrupted; nothing was changed")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`); not an error of ours.
+        return 0
+    except Exception as exc:
+        if debug:
+            raise
+        # Only the type: an exception's text could quote a value.
+        _say(f"envtrail: error: unexpected {type(exc).__name__}; "
+             "rerun with ENVTRAIL_DEBUG=1 for details")
+        return 1
+    return rv if isinstance(rv, int) else 0

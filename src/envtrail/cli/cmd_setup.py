@@ -1,0 +1,122 @@
+"""Commands that set things up: identity, init, env."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from envtrail.cli.common import (
+    IdentityOpt,
+    JsonOpt,
+    ReasonOpt,
+    RepoOpt,
+    emit_json,
+    load_identity,
+    open_git,
+    out,
+    report_write,
+    runtime,
+    short,
+)
+
+identity_app = typer.Typer(help="Create or show your identity (an Ed25519 key).",
+                           no_args_is_help=True)
+env_app = typer.Typer(help="Add or list environments.", no_args_is_help=True)
+
+
+@identity_app.command("new")
+def identity_new(
+    principal: Annotated[str | None, typer.Option(
+        "--principal", metavar="EMAIL", help="Name bound to the key (an e-mail or ci:<name>).")] = None,
+    out_path: Annotated[str | None, typer.Option(
+        "--out", metavar="PATH", help="Where to write the key (default: ~/.config/envtrail/identity).",
+    )] = None,
+) -> None:
+    """Write a new unencrypted OpenSSH Ed25519 key (0600) and print its public line."""
+    from pathlib import Path
+
+    from envtrail.ops import identity
+
+    path, line = identity.create(runtime(), principal, Path(out_path) if out_path else None)
+    typer.echo(f"wrote {path}", err=True)
+    out(line)
+
+
+@identity_app.command("show")
+def identity_show(identity: IdentityOpt = None) -> None:
+    """Print the public key line of the identity in use."""
+    from pathlib import Path
+
+    from envtrail.cli.common import GLOBALS
+    from envtrail.ops import identity as ident
+
+    chosen = identity or GLOBALS.identity
+    loaded = ident.load(runtime(), Path(chosen) if chosen else None)
+    typer.echo(f"identity: {loaded.source}", err=True)
+    out(loaded.identity.public.line(loaded.identity.comment))
+
+
+def init(
+    env: Annotated[list[str] | None, typer.Option(
+        "--env", "-e", metavar="ENV", help="Create this environment (repeatable).")] = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Make this Git repository a store, or configure a fresh clone of one."""
+    from pathlib import Path
+
+    from envtrail.cli.common import GLOBALS
+    from envtrail.errors import AccessDenied
+    from envtrail.ops import setup
+
+    rt = runtime()
+    chosen = repo or GLOBALS.repo
+    try:
+        me = load_identity(identity)
+    except AccessDenied:
+        me = None  # a clone can be configured without one
+    result = setup.init(rt, me, env or [], Path(chosen) if chosen else None)
+    if result.created:
+        out(f"initialised envtrail store in {result.root} [{short(result.commit)}]")
+    else:
+        out(f"{result.root} is already an envtrail store; clone configured")
+    for key in result.config_changed:
+        out(f"  set git config {key}")
+
+
+@env_app.command("add")
+def env_add(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Environment name.")],
+    reason: ReasonOpt = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Create an environment with you as its only member (admins only)."""
+    from envtrail.model import check_reason
+    from envtrail.ops import setup
+
+    git = open_git(repo)
+    written = setup.add_env(git, runtime(), load_identity(identity), name, check_reason(reason))
+    report_write(written, name)
+
+
+@env_app.command("list")
+def env_list(repo: RepoOpt = None, json_: JsonOpt = False) -> None:
+    """List the environments of the store."""
+    from envtrail.ops.store import Snapshot
+
+    git = open_git(repo)
+    names = Snapshot(git, git.head()).environments()
+    if json_:
+        emit_json(names)
+    else:
+        for name in names:
+            out(name)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach these commands to the application."""
+    app.add_typer(identity_app, name="identity")
+    app.command("init")(init)
+    app.add_typer(env_app, name="env")

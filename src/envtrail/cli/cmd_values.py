@@ -1,0 +1,170 @@
+"""Commands on variables: set, get, unset, list, import, export, run."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from envtrail.cli.common import (
+    EnvOpt,
+    IdentityOpt,
+    JsonOpt,
+    ReasonOpt,
+    RepoOpt,
+    emit_json,
+    load_identity,
+    open_git,
+    out,
+    report_write,
+    runtime,
+    warn,
+)
+
+AtOpt = Annotated[str | None, typer.Option(
+    "--at", metavar="REV|TIME", help="Read as of a revision or a time (ISO 8601, '2h ago').")]
+NoVerifyOpt = Annotated[bool, typer.Option(
+    "--no-verify", help="Read even if the history does not verify (says so on stderr).")]
+
+
+def set_(
+    keys: Annotated[list[str] | None, typer.Argument(
+        metavar="KEY...", help="Variables to set (KEY or KEY=-); values come from stdin.")] = None,
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    reason: ReasonOpt = None,
+    from_file: Annotated[str | None, typer.Option(
+        "--from-file", metavar="FILE", help="Read KEY=value pairs from a dotenv file.")] = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Set variables. Values come from piped stdin, a hidden prompt or --from-file; never argv."""
+    from envtrail.cli.secret_input import collect
+    from envtrail.ops import values
+
+    names = values.parse_assignment_args(keys or [])
+    git = open_git(repo)
+    me = load_identity(identity)
+    written = values.write_values(git, runtime(), me, env, collect(names, from_file), set(),
+                                  reason, "set")
+    report_write(written, env)
+
+
+def get(
+    key: Annotated[str, typer.Argument(metavar="KEY", help="Variable to print.")],
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    at: AtOpt = None,
+    no_verify: NoVerifyOpt = False,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Print one plaintext value (a newline follows only on a terminal)."""
+    from envtrail.ops import values
+
+    result = values.read_values(open_git(repo), runtime(), load_identity(identity), env, [key], at)
+    for w in result.warnings:
+        warn(w)
+    sys.stdout.write(result.values[key].reveal())
+    if sys.stdout.isatty():
+        sys.stdout.write("\n")
+
+
+def unset(
+    keys: Annotated[list[str], typer.Argument(metavar="KEY...", help="Variables to remove.")],
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    reason: ReasonOpt = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Remove variables."""
+    from envtrail.ops import values
+
+    written = values.write_values(open_git(repo), runtime(), load_identity(identity), env, {},
+                                  set(keys), reason, "unset")
+    report_write(written, env)
+
+
+def list_(
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    repo: RepoOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """List variable names with their last change; never values. Needs no key."""
+    from envtrail.ops import listing
+
+    rows = listing.list_variables(open_git(repo), env)
+    if json_:
+        emit_json([r.as_dict() for r in rows])
+        return
+    for r in rows:
+        out(f"{r.key}\t{r.time}\t{r.actor}\t{r.commit[:10]}")
+
+
+def import_(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A .env file ('-' for stdin).")],
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    reason: ReasonOpt = None,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Also remove variables that are not in FILE.")] = False,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Import a .env file as one commit."""
+    from envtrail.cli.secret_input import read_dotenv_file
+    from envtrail.model import check_value
+    from envtrail.ops import values
+
+    parsed = {k: check_value(v) for k, v in read_dotenv_file(file).items()}
+    written = values.import_values(open_git(repo), runtime(), load_identity(identity), env,
+                                   parsed, reason, prune)
+    report_write(written, env)
+
+
+def export(
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    fmt: Annotated[str, typer.Option(
+        "--format", metavar="dotenv|json|shell", help="Output format.")] = "dotenv",
+    at: AtOpt = None,
+    no_verify: NoVerifyOpt = False,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Print all decrypted values of an environment."""
+    from envtrail.format import dotenv
+    from envtrail.ops import values
+
+    if fmt not in dotenv.FORMATS:
+        dotenv.render({}, fmt)  # raises the usage error
+    result = values.read_values(open_git(repo), runtime(), load_identity(identity), env, None, at)
+    for w in result.warnings:
+        warn(w)
+    sys.stdout.write(dotenv.render({k: v.reveal() for k, v in result.values.items()}, fmt))
+
+
+def run(
+    command: Annotated[list[str], typer.Argument(metavar="-- CMD...", help="Command to run.")],
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    no_verify: NoVerifyOpt = False,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> int:
+    """Run a command with the environment's variables set; exit with its status."""
+    from envtrail.ops import values
+
+    rt = runtime()
+    result = values.read_values(open_git(repo), rt, load_identity(identity), env, None, None)
+    for w in result.warnings:
+        warn(w)
+    sys.stdout.flush()
+    raise typer.Exit(values.run_command(command, rt.env, result))
+
+
+def register(app: typer.Typer) -> None:
+    """Attach these commands to the application."""
+    app.command("set")(set_)
+    app.command("get")(get)
+    app.command("unset")(unset)
+    app.command("list")(list_)
+    app.command("import")(import_)
+    app.command("export")(export)
+    app.command("run", context_settings={"ignore_unknown_options": True})(run)

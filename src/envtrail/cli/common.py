@@ -1,0 +1,87 @@
+"""Shared CLI plumbing: global options, the Runtime, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from envtrail.runtime import Runtime
+
+# Paths are typed as str on purpose: typer's Path conversion imports more
+# than the hot commands should pay for.
+RepoOpt = Annotated[str | None, typer.Option(
+    "--repo", metavar="PATH", help="The store (default: found from the working folder).")]
+IdentityOpt = Annotated[str | None, typer.Option(
+    "--identity", metavar="PATH", help="Identity key file to act as.")]
+EnvOpt = Annotated[str, typer.Option("--env", "-e", metavar="ENV", help="Environment name.")]
+ReasonOpt = Annotated[str | None, typer.Option(
+    "--reason", "-r", metavar="TEXT", help="Why this change is made (recorded in the commit).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+class Globals:
+    """Options given before the command (``envtrail --repo X get ...``)."""
+
+    repo: str | None = None
+    identity: str | None = None
+
+
+GLOBALS = Globals()
+
+
+@cache
+def runtime() -> Runtime:
+    """The process's Runtime, captured once."""
+    return Runtime.from_os()
+
+
+def open_git(repo: str | None) -> Any:
+    """The store's GitRepo (from --repo, ENVTRAIL_REPO or the working folder)."""
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.store import locate
+
+    chosen = repo or GLOBALS.repo
+    return GitRepo(locate(runtime(), Path(chosen) if chosen else None))
+
+
+def load_identity(identity: str | None) -> Any:
+    """The caller's Identity (from --identity, the environment or the default path)."""
+    from envtrail.ops import identity as ident
+
+    chosen = identity or GLOBALS.identity
+    return ident.load(runtime(), Path(chosen) if chosen else None).identity
+
+
+def out(text: str = "") -> None:
+    """A line of normal output on stdout."""
+    sys.stdout.write(text + "\n")
+
+
+def warn(text: str) -> None:
+    """A warning on stderr."""
+    sys.stderr.write(f"envtrail: warning: {text}\n")
+
+
+def emit_json(obj: object) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def short(commit: str | None) -> str:
+    """An abbreviated commit id."""
+    return commit[:10] if commit else "-"
+
+
+def report_write(written: Any, what: str) -> None:
+    """Tell the user what a write committed."""
+    if written.commit is None:
+        out(f"{what}: nothing changed")
+    else:
+        from envtrail.audit.record import subject
+
+        out(f"{subject(written.record)} [{short(written.commit)}]")

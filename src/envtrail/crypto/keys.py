@@ -1,0 +1,179 @@
+"""Ed25519 identities and their OpenSSH encodings.
+
+An identity is an Ed25519 key pair. It signs commits (SSHSIG) and, converted
+to X25519, opens the environment keys sealed to it. Private keys are read and
+written as unencrypted ``openssh-key-v1`` files so that ``ssh-keygen`` and git
+can use the same file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+import nacl.bindings
+import nacl.hash
+import nacl.signing
+import nacl.utils
+from nacl.encoding import RawEncoder
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey
+
+from envtrail.crypto.wire import Reader, WireError, armor, dearmor, string, uint32
+
+KEY_TYPE = b"ssh-ed25519"
+_MAGIC = b"openssh-key-v1\x00"
+_PEM_LABEL = "OPENSSH PRIVATE KEY"
+
+
+class KeyFormatError(ValueError):
+    """A key that cannot be parsed; the message never contains key material."""
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """An Ed25519 public key."""
+
+    raw: bytes
+
+    @property
+    def blob(self) -> bytes:
+        """The SSH wire blob: string "ssh-ed25519", string key."""
+        return string(KEY_TYPE) + string(self.raw)
+
+    def line(self, comment: str = "") -> str:
+        """The ``ssh-ed25519 AAAA... [comment]`` line of an OpenSSH .pub file."""
+        text = f"{KEY_TYPE.decode()} {base64.b64encode(self.blob).decode()}"
+        return f"{text} {comment}" if comment else text
+
+    @property
+    def openssh(self) -> str:
+        """The key as ``ssh-ed25519 AAAA...`` without a comment."""
+        return self.line()
+
+    def x25519(self) -> bytes:
+        """The X25519 public key that corresponds to this Ed25519 key."""
+        return nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(self.raw)
+
+    def fingerprint(self) -> str:
+        """OpenSSH's ``SHA256:...`` fingerprint."""
+        digest = nacl.hash.sha256(self.blob, encoder=RawEncoder)
+        return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> PublicKey:
+        """Parse an SSH wire blob."""
+        try:
+            r = Reader(blob)
+            kind, raw = r.string(), r.string()
+        except WireError as exc:
+            raise KeyFormatError("truncated public key") from exc
+        if kind != KEY_TYPE or len(raw) != 32 or r.rest():
+            raise KeyFormatError("only ssh-ed25519 keys are supported")
+        return cls(raw)
+
+    @classmethod
+    def parse(cls, line: str) -> tuple[PublicKey, str]:
+        """Parse ``ssh-ed25519 AAAA... [comment]``; return the key and comment."""
+        parts = line.strip().split(None, 2)
+        if len(parts) < 2 or parts[0] != KEY_TYPE.decode():
+            raise KeyFormatError("expected an 'ssh-ed25519 AAAA...' public key line")
+        try:
+            blob = base64.b64decode(parts[1], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise KeyFormatError("bad base64 in public key") from exc
+        return cls.from_blob(blob), (parts[2].strip() if len(parts) > 2 else "")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An Ed25519 private key with the comment it was stored with."""
+
+    seed: bytes = field(repr=False)
+    comment: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.seed) != 32:
+            raise KeyFormatError("an Ed25519 seed is 32 bytes")
+
+    @classmethod
+    def generate(cls, comment: str = "") -> Identity:
+        """Make a new random identity."""
+        return cls(nacl.utils.random(32), comment)
+
+    @property
+    def _signing_key(self) -> nacl.signing.SigningKey:
+        return nacl.signing.SigningKey(self.seed)
+
+    @property
+    def public(self) -> PublicKey:
+        """The public half."""
+        return PublicKey(bytes(self._signing_key.verify_key))
+
+    def sign(self, data: bytes) -> bytes:
+        """A detached 64-byte Ed25519 signature over ``data``."""
+        return self._signing_key.sign(data).signature
+
+    def x25519_private(self) -> PrivateKey:
+        """The X25519 private key that opens boxes sealed to :meth:`PublicKey.x25519`."""
+        return PrivateKey(self._signing_key.to_curve25519_private_key().encode())
+
+    def to_openssh(self) -> str:
+        """Encode as an unencrypted OpenSSH private key file."""
+        pub = self.public
+        check = nacl.utils.random(4)
+        private = (
+            check + check
+            + string(KEY_TYPE) + string(pub.raw)
+            + string(self.seed + pub.raw)
+            + string(self.comment.encode("utf-8"))
+        )
+        pad = (-len(private)) % 8
+        private += bytes(range(1, pad + 1))
+        blob = (
+            _MAGIC + string(b"none") + string(b"none") + string(b"")
+            + uint32(1) + string(pub.blob) + string(private)
+        )
+        return armor(_PEM_LABEL, blob)
+
+    @classmethod
+    def from_openssh(cls, text: str) -> Identity:
+        """Parse an unencrypted OpenSSH Ed25519 private key file."""
+        try:
+            blob = dearmor(_PEM_LABEL, text)
+            if not blob.startswith(_MAGIC):
+                raise KeyFormatError("not an OpenSSH private key")
+            r = Reader(blob[len(_MAGIC):])
+            cipher, kdf, _kdfopts = r.string(), r.string(), r.string()
+            if cipher != b"none" or kdf != b"none":
+                raise KeyFormatError(
+                    "the private key is passphrase-protected; envtrail needs an unencrypted key"
+                )
+            if r.uint32() != 1:
+                raise KeyFormatError("the key file must hold exactly one key")
+            pub = PublicKey.from_blob(r.string())
+            p = Reader(r.string())
+            if p.raw(4) != p.raw(4):
+                raise KeyFormatError("corrupted private key (check bytes differ)")
+            if p.string() != KEY_TYPE or p.string() != pub.raw:
+                raise KeyFormatError("corrupted private key (public part differs)")
+            secret = p.string()
+            comment = p.string().decode("utf-8", "replace")
+        except WireError as exc:
+            raise KeyFormatError("corrupted private key (truncated)") from exc
+        if len(secret) != 64 or secret[32:] != pub.raw:
+            raise KeyFormatError("corrupted private key (bad Ed25519 secret)")
+        identity = cls(secret[:32], comment)
+        if identity.public != pub:
+            raise KeyFormatError("corrupted private key (seed does not match public key)")
+        return identity
+
+
+def verify_ed25519(public: PublicKey, message: bytes, signature: bytes) -> bool:
+    """True if ``signature`` is a valid Ed25519 signature of ``message``."""
+    try:
+        nacl.signing.VerifyKey(public.raw).verify(message, signature)
+    except (CryptoError, ValueError):
+        return False
+    return True

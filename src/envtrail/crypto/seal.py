@@ -1,0 +1,163 @@
+"""Environment keys, sealing them to members, encrypting values, fingerprints.
+
+The derivations here are normative (docs/format.md) and pinned by the test
+vectors in tests/vectors/.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+import nacl.bindings as sodium
+import nacl.hash
+import nacl.utils
+from nacl.encoding import RawEncoder
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey, SealedBox
+from nacl.public import PublicKey as BoxPublicKey
+
+from envtrail.crypto.keys import Identity, PublicKey
+from envtrail.model import Ciphertext
+
+FORMAT_VERSION = 1
+_VALUE_PERSON = b"envtrail.value.1"
+_FP_PERSON = b"envtrail.fprnt.1"
+FP_HEX_CHARS = 12
+_NONCE = sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+
+
+class DecryptError(ValueError):
+    """A ciphertext or sealed key that does not open. Never carries plaintext."""
+
+
+def b64(data: bytes) -> str:
+    """Standard base64 with padding, as used throughout the file format."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str, size: int | None = None) -> bytes:
+    """Decode standard base64, optionally checking the decoded length."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise DecryptError("bad base64") from exc
+    if size is not None and len(raw) != size:
+        raise DecryptError("wrong key length")
+    return raw
+
+
+def associated_data(environment: str, name: str) -> bytes:
+    """What each value's AEAD binds: format version, environment and variable name."""
+    return f"envtrail/v{FORMAT_VERSION}/{environment}/{name}".encode()
+
+
+def derive_value_key(shared: bytes, ephemeral_public: bytes, env_public: bytes) -> bytes:
+    """BLAKE2b-256(shared || ephemeral_pk || env_pk, person="envtrail.value.1")."""
+    return nacl.hash.blake2b(
+        shared + ephemeral_public + env_public,
+        digest_size=32, person=_VALUE_PERSON, encoder=RawEncoder,
+    )
+
+
+@dataclass(frozen=True)
+class EnvKeys:
+    """An environment's X25519 private key and its 32-byte fingerprint key."""
+
+    private: bytes = field(repr=False)
+    fp_key: bytes = field(repr=False)
+
+    @classmethod
+    def generate(cls) -> EnvKeys:
+        """Fresh keys, for a new environment or a rotation."""
+        return cls(bytes(PrivateKey.generate()), nacl.utils.random(32))
+
+    @property
+    def public(self) -> bytes:
+        """The environment's X25519 public key."""
+        return sodium.crypto_scalarmult_base(self.private)
+
+    def seal_to(self, member: PublicKey) -> str:
+        """Seal private key and fingerprint key to a member's (converted) key."""
+        box = SealedBox(BoxPublicKey(member.x25519()))
+        return b64(box.encrypt(self.private + self.fp_key))
+
+    @classmethod
+    def unseal(cls, sealed: str, identity: Identity, env_public: bytes) -> EnvKeys:
+        """Open a member's sealed keys; check they belong to ``env_public``."""
+        try:
+            raw = SealedBox(identity.x25519_private()).decrypt(unb64(sealed))
+        except CryptoError as exc:
+            raise DecryptError("the sealed environment key does not open with this identity") from exc
+        if len(raw) != 64:
+            raise DecryptError("the sealed environment key has the wrong length")
+        keys = cls(raw[:32], raw[32:])
+        if keys.public != env_public:
+            raise DecryptError("the sealed environment key belongs to another key pair")
+        return keys
+
+    def fingerprint(self, value: str) -> str:
+        """Keyed BLAKE2b of the value, hex, truncated to 12 characters."""
+        digest = nacl.hash.blake2b(
+            value.encode("utf-8"), digest_size=32, key=self.fp_key,
+            person=_FP_PERSON, encoder=RawEncoder,
+        )
+        return digest.hex()[:FP_HEX_CHARS]
+
+
+class Encryptor:
+    """Encrypts the values of one write command under one ephemeral key."""
+
+    def __init__(self, env_public: bytes, environment: str) -> None:
+        ephemeral = PrivateKey.generate()
+        self._ephemeral_public = bytes(ephemeral.public_key)
+        shared = sodium.crypto_scalarmult(bytes(ephemeral), env_public)
+        self._key = derive_value_key(shared, self._ephemeral_public, env_public)
+        self._environment = environment
+
+    def encrypt(self, name: str, value: str) -> Ciphertext:
+        """Encrypt ``value`` for the variable ``name``."""
+        nonce = nacl.utils.random(_NONCE)
+        ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+            value.encode("utf-8"), associated_data(self._environment, name), nonce, self._key,
+        )
+        return Ciphertext(self._ephemeral_public, nonce + ct)
+
+
+class Decryptor:
+    """Decrypts values of one environment, one key exchange per ephemeral key."""
+
+    def __init__(self, keys: EnvKeys, environment: str) -> None:
+        self._keys = keys
+        self._public = keys.public
+        self._environment = environment
+        self._cache: dict[bytes, bytes] = {}
+        self.key_exchanges = 0
+
+    def decrypt(self, name: str, ciphertext: Ciphertext) -> str:
+        """Open the value stored for ``name``; DecryptError if it does not authenticate."""
+        eph = ciphertext.ephemeral
+        key = self._cache.get(eph)
+        if key is None:
+            try:
+                shared = sodium.crypto_scalarmult(self._keys.private, eph)
+            except (CryptoError, RuntimeError, ValueError) as exc:
+                raise DecryptError(f"{name}: bad ephemeral key") from exc
+            key = derive_value_key(shared, eph, self._public)
+            self._cache[eph] = key
+            self.key_exchanges += 1
+        body = ciphertext.body
+        try:
+            plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                body[_NONCE:], associated_data(self._environment, name), body[:_NONCE], key,
+            )
+        except CryptoError as exc:
+            raise DecryptError(
+                f"{name}: ciphertext does not authenticate (tampered, or moved from another "
+                "variable or environment)"
+            ) from exc
+        try:
+            return plain.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DecryptError(f"{name}: decrypted value is not UTF-8") from exc

@@ -1,0 +1,152 @@
+"""The environment file, format version 1 (docs/format.md is normative).
+
+Rendering is canonical: fixed key order, members and values sorted by name,
+one line per value, so that a change to one variable rewrites one line and
+Git diffs, blames and merges per variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from envtrail.errors import IntegrityError
+from envtrail.format.yamlsafe import load, scalar
+from envtrail.model import (
+    ENV_NAME_RE,
+    PRINCIPAL_RE,
+    VAR_NAME_RE,
+    Ciphertext,
+)
+
+FORMAT_VERSION = 1
+HEADER = "# Encrypted by envtrail. Change it with `envtrail set`, never by hand.\n"
+_TOP_KEYS = ("envtrail", "environment", "public_key", "members", "values")
+
+
+@dataclass(frozen=True)
+class Member:
+    """A principal who can decrypt: their public key line and their sealed keys."""
+
+    principal: str
+    key: str
+    sealed: str
+
+
+@dataclass(frozen=True)
+class EnvFile:
+    """One environment as stored: public key, members, ciphertexts by name."""
+
+    environment: str
+    public_key: str
+    members: Mapping[str, Member] = field(default_factory=dict)
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def with_values(self, values: Mapping[str, str]) -> EnvFile:
+        """A copy with other values (ciphertext tokens by name)."""
+        return replace(self, values=dict(values))
+
+    def with_members(self, members: Mapping[str, Member]) -> EnvFile:
+        """A copy with another member set."""
+        return replace(self, members=dict(members))
+
+    def ciphertext(self, name: str) -> Ciphertext:
+        """The parsed ciphertext of ``name`` (KeyError if absent)."""
+        return Ciphertext.parse(self.values[name])
+
+
+def path_for(environment: str) -> str:
+    """Repository path of an environment's file."""
+    return f"envs/{environment}.yaml"
+
+
+def render(env: EnvFile) -> bytes:
+    """Serialise canonically."""
+    lines = [
+        HEADER,
+        f"envtrail: {FORMAT_VERSION}\n",
+        f"environment: {scalar(env.environment)}\n",
+        f"public_key: {scalar(env.public_key)}\n",
+    ]
+    if env.members:
+        lines.append("members:\n")
+        for principal in sorted(env.members):
+            m = env.members[principal]
+            lines.append(f"  {scalar(principal)}:\n")
+            lines.append(f"    key: {scalar(m.key)}\n")
+            lines.append(f"    sealed: {scalar(m.sealed)}\n")
+    else:
+        lines.append("members: {}\n")
+    if env.values:
+        lines.append("values:\n")
+        lines.extend(f"  {scalar(k)}: {env.values[k]}\n" for k in sorted(env.values))
+    else:
+        lines.append("values: {}\n")
+    return "".join(lines).encode("utf-8")
+
+
+def parse(data: bytes, path: str = "environment file") -> EnvFile:
+    """Parse and validate; IntegrityError (exit 5) naming ``path`` on any fault."""
+    doc = load(data, path)
+
+    def bad(msg: str) -> IntegrityError:
+        return IntegrityError(f"{path}: {msg}", hint="restore it with `git checkout -- <file>`")
+
+    if not isinstance(doc, dict):
+        raise bad("not an envtrail environment file")
+    version = doc.get("envtrail")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise bad(f"unknown format version {str(version)[:20]!r} (this envtrail reads 1)")
+    unknown = set(doc) - set(_TOP_KEYS)
+    if unknown:
+        raise bad(f"unknown field {sorted(map(str, unknown))[0][:40]!r}")
+    environment, public_key = doc.get("environment"), doc.get("public_key")
+    if not isinstance(environment, str) or not ENV_NAME_RE.match(environment):
+        raise bad("missing or invalid 'environment'")
+    if not isinstance(public_key, str) or not _is_b64_key(public_key):
+        raise bad("missing or invalid 'public_key'")
+    return EnvFile(
+        environment, public_key,
+        _parse_members(doc.get("members"), bad), _parse_values(doc.get("values"), bad),
+    )
+
+
+def _parse_members(raw: object, bad: Callable[[str], IntegrityError]) -> dict[str, Member]:
+    if not isinstance(raw, dict):
+        raise bad("'members' must be a mapping")
+    members = {}
+    for principal, entry in raw.items():
+        if not isinstance(principal, str) or not PRINCIPAL_RE.match(principal):
+            raise bad(f"invalid member principal {str(principal)[:64]!r}")
+        if not isinstance(entry, dict) or set(entry) != {"key", "sealed"}:
+            raise bad(f"member {principal!r} must have exactly 'key' and 'sealed'")
+        key, sealed = entry["key"], entry["sealed"]
+        if not isinstance(key, str) or not key.startswith("ssh-ed25519 "):
+            raise bad(f"member {principal!r} has an invalid key")
+        if not isinstance(sealed, str) or not sealed:
+            raise bad(f"member {principal!r} has an invalid sealed key")
+        members[principal] = Member(principal, key, sealed)
+    return members
+
+
+def _parse_values(raw: object, bad: Callable[[str], IntegrityError]) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise bad("'values' must be a mapping")
+    values = {}
+    for name, token in raw.items():
+        if not isinstance(name, str) or not VAR_NAME_RE.match(name) or len(name) > 256:
+            raise bad(f"invalid variable name {str(name)[:64]!r}")
+        if not isinstance(token, str) or not Ciphertext.looks_like(token):
+            raise bad(f"{name} is not encrypted (expected ENC[v1,...])")
+        values[name] = token
+    return values
+
+
+def _is_b64_key(text: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        return len(base64.b64decode(text, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False

@@ -1,0 +1,117 @@
+"""``.envtrail/policy.yaml``: rules per environment, with defaults.
+
+```yaml
+envtrail: 1
+defaults:
+  require_reason: true        # a non-empty --reason on every write
+  reason_pattern: null        # a regular expression the reason must contain
+  writers: any                # 'any' member, or a list of principals and/or 'admins'
+environments:
+  production:
+    reason_pattern: '[A-Z]+-[0-9]+'
+    writers: [admins, ci:release]
+```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from envtrail.errors import IntegrityError
+from envtrail.format.yamlsafe import load
+
+_RULE_KEYS = {"require_reason", "reason_pattern", "writers"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The rules that apply to writes of one environment."""
+
+    require_reason: bool = True
+    reason_pattern: str | None = None
+    writers: tuple[str, ...] | None = None  # None: any member may write
+
+    def as_dict(self) -> dict[str, object]:
+        """The YAML form of this rule."""
+        return {
+            "require_reason": self.require_reason,
+            "reason_pattern": self.reason_pattern,
+            "writers": list(self.writers) if self.writers is not None else "any",
+        }
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Defaults plus per-environment overrides."""
+
+    defaults: Rule = field(default_factory=Rule)
+    environments: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+    def rule_for(self, environment: str) -> Rule:
+        """The effective rule for ``environment``."""
+        override = self.environments.get(environment, {})
+        return _apply(self.defaults, override, "environments")
+
+
+def _apply(base: Rule, raw: Mapping[str, object], where: str) -> Rule:
+    changes: dict[str, object] = {}
+    if "require_reason" in raw:
+        changes["require_reason"] = raw["require_reason"]
+    if "reason_pattern" in raw:
+        changes["reason_pattern"] = raw["reason_pattern"]
+    if "writers" in raw:
+        w = raw["writers"]
+        changes["writers"] = None if w == "any" else tuple(w)  # type: ignore[arg-type]
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _check_rule(raw: object, where: str) -> Mapping[str, object]:
+    if not isinstance(raw, dict) or set(raw) - _RULE_KEYS:
+        raise IntegrityError(f".envtrail/policy.yaml: {where} may only set {sorted(_RULE_KEYS)}")
+    if "require_reason" in raw and not isinstance(raw["require_reason"], bool):
+        raise IntegrityError(f".envtrail/policy.yaml: {where}.require_reason must be true or false")
+    pattern = raw.get("reason_pattern")
+    if pattern is not None:
+        if not isinstance(pattern, str):
+            raise IntegrityError(f".envtrail/policy.yaml: {where}.reason_pattern must be a string")
+        try:
+            re.compile(pattern)
+        except re.error:
+            raise IntegrityError(
+                f".envtrail/policy.yaml: {where}.reason_pattern is not a valid regular expression"
+            ) from None
+    writers = raw.get("writers", "any")
+    if writers != "any" and not (
+        isinstance(writers, list) and all(isinstance(w, str) for w in writers)
+    ):
+        raise IntegrityError(
+            f".envtrail/policy.yaml: {where}.writers must be 'any' or a list of principals"
+        )
+    return raw
+
+
+def parse(data: bytes) -> Policy:
+    """Parse and validate; IntegrityError on a fault."""
+    doc = load(data, ".envtrail/policy.yaml")
+    if not isinstance(doc, dict) or doc.get("envtrail") != 1:
+        raise IntegrityError(".envtrail/policy.yaml: not an envtrail policy (format 1)")
+    defaults = _apply(Rule(), _check_rule(doc.get("defaults") or {}, "defaults"), "defaults")
+    envs = doc.get("environments") or {}
+    if not isinstance(envs, dict):
+        raise IntegrityError(".envtrail/policy.yaml: environments must be a mapping")
+    return Policy(defaults, {str(k): _check_rule(v, str(k)) for k, v in envs.items()})
+
+
+def render(policy: Policy) -> bytes:
+    """Serialise with a stable key order."""
+    import yaml
+
+    doc = {
+        "envtrail": 1,
+        "defaults": policy.defaults.as_dict(),
+        "environments": {k: dict(v) for k, v in sorted(policy.environments.items())},
+    }
+    header = "# envtrail policy: rules per environment. Change with `envtrail policy set`.\n"
+    return (header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)).encode()

@@ -1,0 +1,182 @@
+"""Writing: trees with a few files changed, signed commits, CAS ref moves, work tree refresh.
+
+A write goes: build blobs and tree from the base commit, create the signed
+commit object, record a journal, move the branch with a compare-and-swap on
+its old value, refresh the work tree and index, drop the journal. A crash at
+any point leaves either the old or the new commit on the branch; the journal
+lets the next write bring the work tree in line without manual steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pygit2
+
+from envtrail.errors import ConflictError
+from envtrail.gitstore.discover import state_dir
+from envtrail.gitstore.repo import GitRepo
+
+_JOURNAL = "journal.json"
+FILE_MODE = pygit2.enums.FileMode.BLOB
+
+
+class CasFailed(Exception):
+    """The branch moved between reading it and moving it."""
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who and when, for the commit's author and committer lines."""
+
+    name: str
+    email: str
+    when: datetime
+
+
+def _tree_with(repo: pygit2.Repository, base: pygit2.Tree | None,
+               changes: Mapping[tuple[str, ...], bytes | None]) -> pygit2.Oid | None:
+    """A tree equal to ``base`` with files replaced (bytes) or removed (None)."""
+    builder = repo.TreeBuilder(base) if base is not None else repo.TreeBuilder()
+    here = {parts[0]: data for parts, data in changes.items() if len(parts) == 1}
+    below: dict[str, dict[tuple[str, ...], bytes | None]] = {}
+    for parts, data in changes.items():
+        if len(parts) > 1:
+            below.setdefault(parts[0], {})[parts[1:]] = data
+    for name, data in here.items():
+        if data is None:
+            if builder.get(name) is not None:
+                builder.remove(name)
+        else:
+            builder.insert(name, repo.create_blob(data), FILE_MODE)
+    for name, sub in below.items():
+        entry = builder.get(name)
+        sub_base = repo[entry.id] if entry is not None and entry.type_str == "tree" else None
+        sub_id = _tree_with(repo, sub_base, sub)
+        if sub_id is None:
+            if entry is not None:
+                builder.remove(name)
+        else:
+            builder.insert(name, sub_id, pygit2.enums.FileMode.TREE)
+    if len(builder) == 0:
+        return None
+    return builder.write()
+
+
+def create_commit(git: GitRepo, parents: list[str], changes: Mapping[str, bytes | None],
+                  message: str, author: Author, sign: Callable[[bytes], str]) -> str:
+    """Write blobs, tree and a signed commit object; return its id. Moves no ref."""
+    repo = git.repo
+    base = repo[parents[0]].tree if parents else None
+    split = {tuple(path.split("/")): data for path, data in changes.items()}
+    tree = _tree_with(repo, base, split)
+    if tree is None:
+        tree = repo.TreeBuilder().write()
+    offset = int(author.when.utcoffset().total_seconds() // 60) if author.when.utcoffset() else 0
+    sig = pygit2.Signature(author.name, author.email, int(author.when.timestamp()), offset)
+    content = repo.create_commit_string(sig, sig, message, tree,
+                                        [pygit2.Oid(hex=p) for p in parents])
+    signature = sign(content.encode("utf-8"))
+    return str(repo.create_commit_with_signature(content, signature))
+
+
+def move_branch(git: GitRepo, ref_name: str, old: str | None, new: str, reason: str) -> None:
+    """Point ``ref_name`` at ``new`` only if it still points at ``old``."""
+    repo = git.repo
+    try:
+        if old is None:
+            repo.references.create(ref_name, pygit2.Oid(hex=new))
+        else:
+            ref = repo.lookup_reference(ref_name)
+            if str(ref.target) != old:
+                raise CasFailed
+            ref.set_target(pygit2.Oid(hex=new), reason)
+    except (pygit2.AlreadyExistsError, pygit2.GitError) as exc:
+        raise CasFailed from exc
+
+
+def refresh_worktree(git: GitRepo, commit_id: str, paths: list[str]) -> None:
+    """Make work tree files and index entries for ``paths`` equal the commit."""
+    index = git.repo.index
+    index.read()
+    for path in paths:
+        data = git.read(commit_id, path)
+        target = git.root / path
+        if data is None:
+            target.unlink(missing_ok=True)
+            if path in index:
+                index.remove(path)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.envtrail-tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        index.add(path)
+    index.write()
+
+
+# -- crash journal ------------------------------------------------------
+
+
+def _journal_path(git: GitRepo) -> Path:
+    return state_dir(git.root) / _JOURNAL
+
+
+def journal_begin(git: GitRepo, ref: str, old: str | None, new: str, paths: list[str]) -> None:
+    """Record an in-flight write before the branch moves."""
+    path = _journal_path(git)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"ref": ref, "old": old, "new": new, "paths": paths}))
+    os.replace(tmp, path)
+
+
+def journal_end(git: GitRepo) -> None:
+    """The write is complete: work tree and index match the branch."""
+    _journal_path(git).unlink(missing_ok=True)
+
+
+def recover(git: GitRepo) -> bool:
+    """Finish or discard a write that a crash interrupted; True if one was found.
+
+    If the branch moved to the new commit but the work tree still holds the
+    old files, the files are refreshed. A file that holds neither the old nor
+    the new content was edited by hand after the crash and is left alone.
+    """
+    path = _journal_path(git)
+    try:
+        entry = json.loads(path.read_text())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)
+        return True
+    try:
+        current = str(git.repo.lookup_reference(entry["ref"]).target)
+    except (KeyError, pygit2.GitError):
+        current = None
+    if current == entry.get("new"):
+        safe = []
+        for p in entry.get("paths", []):
+            on_disk = git.read_workdir(p)
+            blob = None if on_disk is None else str(pygit2.hash(on_disk))
+            if blob in {git.entry_id(entry.get("old"), p), git.entry_id(current, p)}:
+                safe.append(p)
+        refresh_worktree(git, current, safe)
+    path.unlink(missing_ok=True)
+    return True
+
+
+def require_clean(git: GitRepo, commit_id: str | None, paths: list[str]) -> None:
+    """ConflictError if any path has uncommitted changes in the work tree or index."""
+    for path in paths:
+        if git.dirty(commit_id, path):
+            raise ConflictError(
+                f"{path} has uncommitted changes; envtrail will not write over them",
+                hint=f"discard them with `git checkout HEAD -- {path}` and retry through envtrail",
+            )

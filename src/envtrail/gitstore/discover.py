@@ -1,0 +1,39 @@
+"""Finding the store and the Git directory without loading pygit2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+STORE_DIR = ".envtrail"
+
+
+def find_git_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` that holds a ``.git`` entry."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def find_store(start: Path) -> Path | None:
+    """The nearest Git work tree at or above ``start`` that holds ``.envtrail/``."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder if (folder / STORE_DIR).is_dir() else None
+    return None
+
+
+def git_dir(root: Path) -> Path:
+    """The Git directory of a work tree (follows a ``gitdir:`` file for worktrees)."""
+    dot_git = root / ".git"
+    if dot_git.is_file():
+        text = dot_git.read_text(encoding="utf-8").strip()
+        if text.startswith("gitdir:"):
+            target = Path(text[len("gitdir:"):].strip())
+            return target if target.is_absolute() else (root / target).resolve()
+    return dot_git
+
+
+def state_dir(root: Path) -> Path:
+    """Where envtrail keeps its private state (lock, journal, verify checkpoint)."""
+    return git_dir(root) / "envtrail"

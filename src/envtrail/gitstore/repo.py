@@ -1,0 +1,185 @@
+"""Reading a Git repository: revisions, blobs at a commit, work tree and index state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pygit2
+
+from envtrail.errors import ConflictError, IntegrityError, NotFoundError
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """What audit needs of one commit, without holding pygit2 objects."""
+
+    id: str
+    parents: tuple[str, ...]
+    author_name: str
+    committer_time: datetime
+    message: str
+
+
+def _entry(tree: pygit2.Tree | None, path: str) -> pygit2.Oid | None:
+    if tree is None:
+        return None
+    try:
+        return tree[path].id
+    except KeyError:
+        return None
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class GitRepo:
+    """A pygit2 repository with the few operations envtrail needs."""
+
+    def __init__(self, root: Path) -> None:
+        try:
+            self.repo = pygit2.Repository(str(root))
+        except pygit2.GitError:
+            raise NotFoundError(f"{root} is not a Git repository") from None
+        if self.repo.is_bare:
+            raise NotFoundError("envtrail needs a work tree, not a bare repository")
+        self.root = Path(self.repo.workdir)
+
+    @classmethod
+    def init(cls, root: Path) -> GitRepo:
+        """Create a new repository with ``main`` as its first branch."""
+        pygit2.init_repository(str(root), initial_head="main")
+        return cls(root)
+
+    # -- revisions -------------------------------------------------------
+
+    def branch(self) -> str:
+        """The full name of the branch HEAD points to (it may be unborn)."""
+        if self.repo.head_is_detached:
+            raise ConflictError(
+                "HEAD is detached; envtrail writes to a branch",
+                hint="check out a branch first, e.g. `git switch main`",
+            )
+        return self.repo.references["HEAD"].target  # symbolic target name
+
+    def head(self) -> str | None:
+        """The commit id HEAD resolves to, or None in an empty repository."""
+        if self.repo.head_is_unborn:
+            return None
+        return str(self.repo.head.target)
+
+    def resolve(self, rev: str) -> str:
+        """A commit id for anything git's rev-parse understands."""
+        try:
+            obj = self.repo.revparse_single(rev)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            raise NotFoundError(f"unknown revision {rev[:80]!r}") from None
+        return str(commit.id)
+
+    def commit_at(self, when: datetime) -> str:
+        """The newest commit on HEAD's first-parent chain committed at or before ``when``."""
+        current = self.head()
+        while current is not None:
+            commit = self.repo[current]
+            if _utc(commit.commit_time) <= when:
+                return current
+            current = str(commit.parent_ids[0]) if commit.parent_ids else None
+        raise NotFoundError(f"no commit at or before {when.isoformat()}")
+
+    def info(self, commit_id: str) -> CommitInfo:
+        """Metadata of one commit."""
+        c = self.repo[commit_id]
+        return CommitInfo(
+            id=commit_id,
+            parents=tuple(str(p) for p in c.parent_ids),
+            author_name=c.author.name,
+            committer_time=_utc(c.commit_time),
+            message=c.message,
+        )
+
+    def signature(self, commit_id: str) -> tuple[bytes | None, bytes]:
+        """The ``gpgsig`` header and the payload it signs (the commit without it)."""
+        sig, payload = self.repo[commit_id].gpg_signature
+        return sig, payload
+
+    def walk_touching(self, start: str | None, prefixes: tuple[str, ...]) -> Iterator[CommitInfo]:
+        """Commits reachable from ``start``, newest first, whose tree differs from
+        their first parent's under any of ``prefixes`` (compared by tree entry id,
+        so no diff is computed)."""
+        if start is None:
+            return
+        walker = self.repo.walk(pygit2.Oid(hex=start),
+                                pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
+        for commit in walker:
+            tree = commit.tree
+            parent_tree = commit.parents[0].tree if commit.parent_ids else None
+            if any(_entry(tree, p) != _entry(parent_tree, p) for p in prefixes):
+                yield self.info(str(commit.id))
+
+    # -- content ---------------------------------------------------------
+
+    def entry_id(self, commit_id: str | None, path: str) -> str | None:
+        """The object id at ``path`` in a commit's tree, or None if absent."""
+        if commit_id is None:
+            return None
+        try:
+            return str(self.repo[commit_id].tree[path].id)
+        except KeyError:
+            return None
+
+    def read(self, commit_id: str | None, path: str) -> bytes | None:
+        """A file's content at a commit, or None if absent."""
+        oid = self.entry_id(commit_id, path)
+        if oid is None:
+            return None
+        obj = self.repo[oid]
+        if not isinstance(obj, pygit2.Blob):
+            raise IntegrityError(f"{path} is not a file")
+        return obj.data
+
+    def list_dir(self, commit_id: str | None, folder: str) -> list[str]:
+        """Names of the files directly in ``folder`` at a commit."""
+        oid = self.entry_id(commit_id, folder)
+        if oid is None:
+            return []
+        tree = self.repo[oid]
+        return [e.name for e in tree if e.type_str == "blob"] if isinstance(tree, pygit2.Tree) else []
+
+    def read_workdir(self, path: str) -> bytes | None:
+        """A work tree file's content, or None if it does not exist."""
+        try:
+            return (self.root / path).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def dirty(self, commit_id: str | None, path: str) -> bool:
+        """Whether the work tree or the index differs from the commit at ``path``."""
+        committed = self.entry_id(commit_id, path)
+        data = self.read_workdir(path)
+        on_disk = None if data is None else str(pygit2.hash(data))
+        if on_disk != committed:
+            return True
+        self.repo.index.read()
+        index = self.repo.index
+        entry = index[path] if path in index else None  # noqa: SIM401 - Index has no .get
+        return (str(entry.id) if entry else None) != committed
+
+    # -- config ----------------------------------------------------------
+
+    def config_get(self, key: str) -> str | None:
+        """A value from the repository's effective git config."""
+        try:
+            return self.repo.config[key]
+        except KeyError:
+            return None
+
+    def config_set_local(self, key: str, value: str) -> bool:
+        """Set a key in ``.git/config``; True if it changed."""
+        if self.config_get(key) == value:
+            return False
+        self.repo.config[key] = value
+        return True

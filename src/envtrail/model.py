@@ -1,0 +1,159 @@
+"""Frozen value types shared by every room of envtrail.
+
+A :class:`Secret` wraps a plaintext value so that it never shows up in a
+``repr``, a log line or a traceback by accident; code that really needs the
+text calls :meth:`Secret.reveal`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from envtrail.errors import UsageError
+
+ENV_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Principals end up in allowed_signers, YAML keys and commit trailers: keep
+# them to characters that need no quoting in any of those.
+PRINCIPAL_RE = re.compile(r"^[A-Za-z0-9._%+@:-]{1,128}$")
+MAX_VAR_NAME = 256
+MAX_VALUE_BYTES = 1024 * 1024
+MAX_REASON = 1000
+
+ACTIONS = (
+    "init", "set", "unset", "import", "rollback", "grant", "revoke",
+    "rotate", "policy", "signers", "merge",
+)
+
+
+class Secret:
+    """A plaintext value that refuses to print itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the plaintext. Call only where the value must leave the process."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def check_env_name(name: str) -> str:
+    """Return ``name`` if it is a valid environment name, else raise UsageError."""
+    if not ENV_NAME_RE.match(name) or name in {".", ".."}:
+        raise UsageError(
+            f"invalid environment name {_shown(name)}",
+            hint="use lower-case letters, digits, '.', '_' or '-', at most 64 characters",
+        )
+    return name
+
+
+def check_var_name(name: str) -> str:
+    """Return ``name`` if it is a valid variable name, else raise UsageError."""
+    if len(name) > MAX_VAR_NAME or not VAR_NAME_RE.match(name):
+        raise UsageError(
+            f"invalid variable name {_shown(name)}",
+            hint="names match [A-Za-z_][A-Za-z0-9_]*",
+        )
+    return name
+
+
+def check_principal(name: str) -> str:
+    """Return ``name`` if it can serve as a principal, else raise UsageError."""
+    if not PRINCIPAL_RE.match(name):
+        raise UsageError(
+            f"invalid principal {_shown(name)}",
+            hint="use an e-mail address or ci:<name>",
+        )
+    return name
+
+
+def check_value(value: str) -> Secret:
+    """Validate a plaintext value (size, no NUL) and wrap it."""
+    if "\x00" in value:
+        raise UsageError("a value may not contain a NUL byte (no process environment can hold it)")
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
+        raise UsageError("a value may be at most 1 MiB")
+    return Secret(value)
+
+
+def check_reason(reason: str | None) -> str:
+    """Normalise a reason: one line, no control characters, bounded length."""
+    text = (reason or "").strip()
+    if any(ord(c) < 32 for c in text):
+        raise UsageError("a reason must be a single line of text")
+    if len(text) > MAX_REASON:
+        raise UsageError(f"a reason may be at most {MAX_REASON} characters")
+    return text
+
+
+def _shown(name: str) -> str:
+    # Names come from the user and may be garbage: show a bounded, escaped form.
+    return repr(name[:80] + ("..." if len(name) > 80 else ""))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One variable's change in a masked diff: ``+`` added, ``-`` removed, ``~`` changed."""
+
+    op: str
+    key: str
+    old_fp: str | None = None
+    new_fp: str | None = None
+
+
+_ENC_RE = re.compile(r"^ENC\[v1,([A-Za-z0-9+/]{43}=),([A-Za-z0-9+/]{54,}={0,2})\]$")
+
+
+@dataclass(frozen=True)
+class Ciphertext:
+    """One encrypted value: the ephemeral public key and ``nonce || ciphertext``.
+
+    Its text form is ``ENC[v1,<base64 ephemeral>,<base64 nonce||ciphertext>]``.
+    """
+
+    ephemeral: bytes
+    body: bytes
+
+    def __str__(self) -> str:
+        import base64
+
+        eph = base64.b64encode(self.ephemeral).decode()
+        return f"ENC[v1,{eph},{base64.b64encode(self.body).decode()}]"
+
+    @classmethod
+    def parse(cls, token: str) -> Ciphertext:
+        """Parse the text form; raise ValueError if it is not a v1 ciphertext."""
+        import base64
+        import binascii
+
+        m = _ENC_RE.match(token) if isinstance(token, str) else None
+        if not m:
+            raise ValueError("not an ENC[v1,...] ciphertext")
+        try:
+            eph = base64.b64decode(m.group(1), validate=True)
+            body = base64.b64decode(m.group(2), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("bad base64 in ciphertext") from exc
+        # 24-byte nonce and 16-byte tag at least.
+        if len(eph) != 32 or len(body) < 40:
+            raise ValueError("ciphertext too short")
+        return cls(eph, body)
+
+    @staticmethod
+    def looks_like(token: str) -> bool:
+        """Cheap shape check used by the pre-commit hook and the parser."""
+        return bool(_ENC_RE.match(token))

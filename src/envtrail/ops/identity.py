@@ -1,0 +1,84 @@
+"""Finding, loading and creating identities (DESIGN section 3)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from envtrail.crypto.keys import Identity, KeyFormatError
+from envtrail.errors import AccessDenied, UsageError
+from envtrail.model import check_principal
+from envtrail.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class LoadedIdentity:
+    """An identity and where it came from (a path, or the environment variable)."""
+
+    identity: Identity
+    source: str
+
+
+def default_path(rt: Runtime) -> Path:
+    """``$XDG_CONFIG_HOME/envtrail/identity``."""
+    return rt.config_home() / "envtrail" / "identity"
+
+
+def _from_file(path: Path) -> LoadedIdentity:
+    try:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise AccessDenied(
+                f"identity file {path} is readable by others; refusing to use it",
+                hint=f"run `chmod 600 {path}` (ssh refuses such keys too)",
+            )
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AccessDenied(f"no identity file at {path}") from None
+    except (OSError, UnicodeDecodeError):
+        raise AccessDenied(f"cannot read identity file {path}") from None
+    try:
+        return LoadedIdentity(Identity.from_openssh(text), str(path))
+    except KeyFormatError as exc:
+        raise AccessDenied(f"identity file {path}: {exc}") from None
+
+
+def load(rt: Runtime, explicit: Path | None = None) -> LoadedIdentity:
+    """The identity to act as: --identity, ENVTRAIL_IDENTITY, ENVTRAIL_IDENTITY_KEY, defaults."""
+    if explicit is not None:
+        return _from_file(explicit)
+    if rt.env.get("ENVTRAIL_IDENTITY"):
+        return _from_file(Path(rt.env["ENVTRAIL_IDENTITY"]))
+    if rt.env.get("ENVTRAIL_IDENTITY_KEY"):
+        try:
+            ident = Identity.from_openssh(rt.env["ENVTRAIL_IDENTITY_KEY"])
+        except KeyFormatError as exc:
+            raise AccessDenied(f"ENVTRAIL_IDENTITY_KEY: {exc}") from None
+        return LoadedIdentity(ident, "ENVTRAIL_IDENTITY_KEY")
+    for candidate in (default_path(rt), rt.home / ".ssh" / "id_ed25519"):
+        if candidate.exists():
+            return _from_file(candidate)
+    raise AccessDenied(
+        "no identity found",
+        hint="create one with `envtrail identity new --principal you@example.com`",
+    )
+
+
+def create(rt: Runtime, principal: str | None, out: Path | None) -> tuple[Path, str]:
+    """Write a new unencrypted OpenSSH key (0600); return its path and public line."""
+    name = check_principal(principal or f"{rt.env.get('USER') or 'user'}@{rt.host}")
+    path = out or default_path(rt)
+    if path.exists():
+        raise UsageError(f"{path} already exists; envtrail never overwrites a key",
+                         hint="pass --out to write somewhere else")
+    identity = Identity.generate(name)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # O_EXCL and the mode at creation: the key is never readable by others,
+    # not even for an instant.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(identity.to_openssh())
+    path.with_name(path.name + ".pub").write_text(identity.public.line(name) + "\n")
+    return path, identity.public.line(name)

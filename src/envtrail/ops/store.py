@@ -1,0 +1,132 @@
+"""A store and a snapshot of it at one commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from envtrail.crypto.keys import Identity, PublicKey
+from envtrail.crypto.seal import DecryptError, EnvKeys, unb64
+from envtrail.errors import AccessDenied, IntegrityError, NotFoundError
+from envtrail.format import envfile, policy, signers
+from envtrail.format.envfile import EnvFile
+from envtrail.gitstore.discover import find_store
+from envtrail.gitstore.repo import GitRepo
+from envtrail.model import check_env_name
+from envtrail.runtime import Runtime
+
+CONFIG = ".envtrail/config.yaml"
+SIGNERS = ".envtrail/allowed_signers"
+POLICY = ".envtrail/policy.yaml"
+ATTRIBUTES = ".gitattributes"
+ATTRIBUTES_LINE = "envs/*.yaml merge=envtrail"
+
+
+def locate(rt: Runtime, repo: Path | None = None) -> Path:
+    """The store's root: --repo, ENVTRAIL_REPO, or walking up from the working folder."""
+    start = repo or (Path(rt.env["ENVTRAIL_REPO"]) if rt.env.get("ENVTRAIL_REPO") else None)
+    if start is not None:
+        start = (rt.cwd / start).resolve()
+        if not (start / ".envtrail").is_dir():
+            raise NotFoundError(f"{start} is not an envtrail store",
+                                hint="run `envtrail init` there first")
+        return start
+    root = find_store(rt.cwd)
+    if root is None:
+        raise NotFoundError("not inside an envtrail store",
+                            hint="run `envtrail init` in a Git repository, or pass --repo")
+    return root
+
+
+class Snapshot:
+    """The store's files as of one commit (None: an empty repository)."""
+
+    def __init__(self, git: GitRepo, commit: str | None) -> None:
+        self.git = git
+        self.commit = commit
+
+    def read(self, path: str) -> bytes | None:
+        """Raw content of a file at this commit."""
+        return self.git.read(self.commit, path)
+
+    def has_store(self) -> bool:
+        """Whether this commit contains an envtrail store."""
+        return self.git.entry_id(self.commit, CONFIG) is not None
+
+    def environments(self) -> list[str]:
+        """Names of the environments in ``envs/``."""
+        return sorted(n[:-5] for n in self.git.list_dir(self.commit, "envs") if n.endswith(".yaml"))
+
+    def env(self, name: str) -> EnvFile:
+        """One environment file, parsed (NotFoundError if absent)."""
+        check_env_name(name)
+        path = envfile.path_for(name)
+        data = self.read(path)
+        if data is None:
+            raise NotFoundError(f"no environment {name!r}",
+                                hint="list them with `envtrail env list`")
+        parsed = envfile.parse(data, path)
+        if parsed.environment != name:
+            raise IntegrityError(f"{path} says it is environment {parsed.environment!r}")
+        return parsed
+
+    @cached_property
+    def signers(self) -> list[signers.Signer]:
+        """The allowed signers at this commit."""
+        data = self.read(SIGNERS)
+        return signers.parse(data) if data is not None else []
+
+    @cached_property
+    def policy(self) -> policy.Policy:
+        """The policy at this commit (defaults if the file is absent)."""
+        data = self.read(POLICY)
+        return policy.parse(data) if data is not None else policy.Policy()
+
+
+@dataclass(frozen=True)
+class Acting:
+    """The caller as the store knows them: identity plus allowed-signer entry."""
+
+    identity: Identity
+    signer: signers.Signer
+
+    @property
+    def principal(self) -> str:
+        """The principal bound to the caller's key."""
+        return self.signer.principal
+
+
+def whoami(snap: Snapshot, identity: Identity, rt: Runtime) -> Acting:
+    """The caller's allowed-signer entry; AccessDenied if the key may not sign now."""
+    key = identity.public.openssh
+    now = rt.now()
+    for s in snap.signers:
+        if s.key == key:
+            if not s.valid_at(now):
+                raise AccessDenied(f"{s.principal}'s key is no longer an allowed signer here")
+            return Acting(identity, s)
+    raise AccessDenied(
+        "your key is not an allowed signer of this store",
+        hint="ask an admin to run `envtrail access grant` with your `envtrail identity show` line",
+    )
+
+
+def open_keys(env: EnvFile, identity: Identity) -> EnvKeys:
+    """Unseal the environment's keys for a member; AccessDenied for a non-member."""
+    key = identity.public.openssh
+    member = next((m for m in env.members.values() if m.key.split()[:2] == key.split()), None)
+    if member is None:
+        raise AccessDenied(
+            f"you are not a member of environment {env.environment!r}",
+            hint="ask a member to run `envtrail access grant` for you",
+        )
+    try:
+        return EnvKeys.unseal(member.sealed, identity, unb64(env.public_key, 32))
+    except DecryptError as exc:
+        raise IntegrityError(f"{envfile.path_for(env.environment)}: {exc}") from None
+
+
+def member_key(line: str) -> PublicKey:
+    """The public key of a member entry."""
+    return PublicKey.parse(line)[0]

@@ -1,0 +1,95 @@
+"""Write transactions: lock, read HEAD, apply, signed commit, CAS, refresh (DESIGN section 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from envtrail import __version__
+from envtrail.audit import context, record
+from envtrail.audit.record import Record
+from envtrail.crypto import sshsig
+from envtrail.crypto.keys import Identity
+from envtrail.errors import ConflictError
+from envtrail.gitstore.commit import (
+    Author,
+    CasFailed,
+    create_commit,
+    journal_begin,
+    journal_end,
+    move_branch,
+    recover,
+    refresh_worktree,
+    require_clean,
+)
+from envtrail.gitstore.discover import state_dir
+from envtrail.gitstore.lock import WriteLock
+from envtrail.gitstore.repo import GitRepo
+from envtrail.ops.store import Snapshot
+from envtrail.runtime import Runtime
+
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one write changes: files by path (None deletes) and the commit's record."""
+
+    changes: Mapping[str, bytes | None]
+    record: Record
+
+
+@dataclass(frozen=True)
+class Written:
+    """The outcome of a write: the new commit (None if nothing changed) and its record."""
+
+    commit: str | None
+    record: Record | None
+    attempts: int = 1
+
+
+def signer_for(identity: Identity) -> Callable[[bytes], str]:
+    """The callback gitstore uses to sign a commit payload."""
+    return lambda payload: sshsig.sign(identity, payload, "git")
+
+
+def transact(git: GitRepo, rt: Runtime, identity: Identity,
+             build: Callable[[Snapshot], Plan | None]) -> Written:
+    """Apply ``build`` to HEAD and commit the result, retrying if HEAD moves meanwhile.
+
+    ``build`` must be pure over the snapshot it is given: it may run more than
+    once. It returns None when there is nothing to change.
+    """
+    with WriteLock(state_dir(git.root) / "lock"):
+        recover(git)
+        ref = git.branch()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            head = git.head()
+            plan = build(Snapshot(git, head))
+            if plan is None:
+                return Written(None, None, attempt)
+            paths = sorted(plan.changes)
+            require_clean(git, head, paths)
+            when = rt.now()
+            message = record.render(plan.record)
+            author = Author(plan.record.actor, plan.record.actor, when)
+            commit = create_commit(git, [head] if head else [], plan.changes, message, author,
+                                   signer_for(identity))
+            journal_begin(git, ref, head, commit, paths)
+            try:
+                move_branch(git, ref, head, commit, f"envtrail: {plan.record.action}")
+            except CasFailed:
+                journal_end(git)
+                continue
+            refresh_worktree(git, commit, paths)
+            journal_end(git)
+            return Written(commit, plan.record, attempt)
+    raise ConflictError(
+        "the branch kept moving while envtrail was writing; nothing was changed",
+        hint="retry when other writers have finished",
+    )
+
+
+def context_for(rt: Runtime) -> str:
+    """The Envtrail-Context value for a write made now."""
+    return context.gather(rt.env, rt.host, __version__)

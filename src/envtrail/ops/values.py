@@ -1,0 +1,182 @@
+"""Reading and writing variables: set, unset, import, get, export, list, run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from envtrail.audit.record import Record
+from envtrail.crypto.keys import Identity
+from envtrail.crypto.seal import DecryptError, Decryptor, Encryptor, EnvKeys, unb64
+from envtrail.errors import IntegrityError, NotFoundError, UsageError
+from envtrail.format import envfile
+from envtrail.format.envfile import EnvFile
+from envtrail.gitstore.repo import GitRepo
+from envtrail.model import Change, Ciphertext, Secret, check_env_name, check_reason, check_var_name
+from envtrail.ops.rules import authorize_write
+from envtrail.ops.store import Snapshot, open_keys, whoami
+from envtrail.ops.timespec import looks_like_time, parse_time
+from envtrail.ops.txn import Plan, Written, context_for, transact
+from envtrail.runtime import Runtime
+
+
+def decrypt_one(env: EnvFile, keys: EnvKeys, dec: Decryptor, name: str) -> str:
+    """Decrypt one stored value; IntegrityError (exit 5) if it will not authenticate."""
+    path = envfile.path_for(env.environment)
+    try:
+        return dec.decrypt(name, Ciphertext.parse(env.values[name]))
+    except (DecryptError, ValueError) as exc:
+        raise IntegrityError(f"{path}: {exc}") from None
+
+
+def plan_values(snap: Snapshot, rt: Runtime, identity: Identity, environment: str,
+                updates: Mapping[str, Secret], removals: set[str], reason: str,
+                action: str, extra: tuple[tuple[str, str], ...] = ()) -> Plan | None:
+    """The plan that sets ``updates`` and removes ``removals`` in one environment.
+
+    Only changed values are re-encrypted; every other line keeps its bytes.
+    Returns None if nothing would change.
+    """
+    acting = whoami(snap, identity, rt)
+    authorize_write(snap.policy, environment, acting.signer, reason)
+    env = snap.env(environment)
+    keys = open_keys(env, identity)
+    dec = Decryptor(keys, environment)
+    enc: Encryptor | None = None
+    values = dict(env.values)
+    changes: list[Change] = []
+    for name in sorted(removals):
+        if name not in values:
+            raise NotFoundError(f"{environment} has no variable {name}")
+        old_fp = keys.fingerprint(decrypt_one(env, keys, dec, name))
+        del values[name]
+        changes.append(Change("-", name, old_fp, None))
+    for name in sorted(updates):
+        plain = updates[name].reveal()
+        new_fp = keys.fingerprint(plain)
+        if name in values:
+            old_plain = decrypt_one(env, keys, dec, name)
+            if old_plain == plain:
+                continue
+            old_fp, op = keys.fingerprint(old_plain), "~"
+        else:
+            old_fp, op = None, "+"
+        enc = enc or Encryptor(unb64(env.public_key, 32), environment)
+        values[name] = str(enc.encrypt(name, plain))
+        changes.append(Change(op, name, old_fp, new_fp))
+    if not changes:
+        return None
+    changes.sort(key=lambda c: c.key)
+    rec = Record(action, acting.principal, reason, (environment,), tuple(changes),
+                 context_for(rt), extra)
+    return Plan({envfile.path_for(environment): envfile.render(env.with_values(values))}, rec)
+
+
+def write_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
+                 updates: Mapping[str, Secret], removals: set[str], reason: str | None,
+                 action: str) -> Written:
+    """Validate names and reason, then commit a set/unset/import."""
+    check_env_name(environment)
+    for name in [*updates, *removals]:
+        check_var_name(name)
+    text = check_reason(reason)
+    return transact(git, rt, identity, lambda snap: plan_values(
+        snap, rt, identity, environment, updates, removals, text, action))
+
+
+def import_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
+                  values: Mapping[str, Secret], reason: str | None, prune: bool) -> Written:
+    """Import a parsed dotenv file as one commit; with ``prune``, drop variables not in it."""
+    check_env_name(environment)
+    text = check_reason(reason)
+
+    def build(snap: Snapshot) -> Plan | None:
+        removals = set(snap.env(environment).values) - set(values) if prune else set()
+        return plan_values(snap, rt, identity, environment, values, removals, text, "import")
+
+    return transact(git, rt, identity, build)
+
+
+# -- reads ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Values:
+    """Decrypted values of one environment at one commit, with warnings for stderr."""
+
+    environment: str
+    commit: str
+    values: dict[str, Secret]
+    warnings: tuple[str, ...] = ()
+
+
+def resolve_at(git: GitRepo, rt: Runtime, at: str | None) -> str:
+    """The commit for ``--at REV|TIME`` (HEAD if None)."""
+    if at is None:
+        head = git.head()
+        if head is None:
+            raise NotFoundError("the store has no commits yet")
+        return head
+    if looks_like_time(at):
+        when: datetime = parse_time(at, rt.now())
+        return git.commit_at(when)
+    return git.resolve(at)
+
+
+def read_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
+                names: list[str] | None = None, at: str | None = None) -> Values:
+    """Decrypt ``names`` (all if None) as committed at HEAD or ``at``."""
+    check_env_name(environment)
+    for name in names or []:
+        check_var_name(name)
+    commit = resolve_at(git, rt, at)
+    env = Snapshot(git, commit).env(environment)
+    keys = open_keys(env, identity)
+    dec = Decryptor(keys, environment)
+    wanted = names if names is not None else sorted(env.values)
+    out = {}
+    for name in wanted:
+        if name not in env.values:
+            raise NotFoundError(f"{environment} has no variable {name}")
+        out[name] = Secret(decrypt_one(env, keys, dec, name))
+    warnings = ()
+    if at is None and git.dirty(commit, envfile.path_for(environment)):
+        warnings = (f"{envfile.path_for(environment)} differs from HEAD; "
+                    "showing the committed values",)
+    return Values(environment, commit, out, warnings)
+
+
+def parse_assignment_args(keys: list[str]) -> list[str]:
+    """Accept ``KEY`` or ``KEY=-``; refuse ``KEY=value`` so values never sit in argv."""
+    names = []
+    for item in keys:
+        name, sep, rest = item.partition("=")
+        if sep and rest != "-":
+            raise UsageError(
+                f"{name[:64]}: values are never taken from the command line",
+                hint="pipe the value on stdin, answer the prompt, or use --from-file",
+            )
+        names.append(check_var_name(name))
+    return names
+
+
+def run_command(argv: list[str], base_env: Mapping[str, str], values: Values) -> int:
+    """Run ``argv`` with the environment's variables added; return its exit status.
+
+    Values travel in the child's environment, never in its argv. A child killed
+    by a signal reports 128 + the signal number, as shells do.
+    """
+    import subprocess
+
+    from envtrail.errors import CommandNotFound
+
+    env = dict(base_env)
+    env.update({k: v.reveal() for k, v in values.values.items()})
+    try:
+        proc = subprocess.run(argv, env=env, check=False)
+    except FileNotFoundError:
+        raise CommandNotFound(f"command not found: {argv[0][:80]}") from None
+    except PermissionError:
+        raise CommandNotFound(f"command not executable: {argv[0][:80]}") from None
+    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode

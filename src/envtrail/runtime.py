@@ -1,0 +1,54 @@
+"""The process environment, read in one place and passed down explicitly.
+
+Everything else in envtrail takes a :class:`Runtime` instead of reading
+``os.environ``, the clock, the home folder or the host name itself, so that
+tests can pin each of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Environment variables, working folder, home, host name and clock."""
+
+    env: Mapping[str, str]
+    cwd: Path
+    home: Path
+    host: str
+    clock: Callable[[], datetime] = field(default=_now)
+
+    @classmethod
+    def from_os(cls) -> Runtime:
+        """Capture the real process environment (the only place that reads it)."""
+        import os
+        import socket
+
+        return cls(
+            env=dict(os.environ),
+            cwd=Path.cwd(),
+            home=Path.home(),
+            host=socket.gethostname(),
+        )
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware, whole seconds (as Git records it)."""
+        return self.clock()
+
+    def config_home(self) -> Path:
+        """``$XDG_CONFIG_HOME`` or ``~/.config``."""
+        xdg = self.env.get("XDG_CONFIG_HOME")
+        return Path(xdg) if xdg else self.home / ".config"
+
+    def flag(self, name: str) -> bool:
+        """True if the variable ``name`` is set to something other than empty/0/false."""
+        return self.env.get(name, "").strip().lower() not in {"", "0", "false", "no"}
