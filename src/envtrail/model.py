@@ -8,6 +8,7 @@ text calls :meth:`Secret.reveal`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from envtrail.errors import UsageError
@@ -93,7 +94,7 @@ def check_value(value: str) -> Secret:
 def check_reason(reason: str | None) -> str:
     """Normalise a reason: one line, no control characters, bounded length."""
     text = (reason or "").strip()
-    if any(ord(c) < 32 for c in text):
+    if any(unicodedata.category(c) in {"Cc", "Zl", "Zp"} for c in text):
         raise UsageError("a reason must be a single line of text")
     if len(text) > MAX_REASON:
         raise UsageError(f"a reason may be at most {MAX_REASON} characters")

@@ -104,7 +104,8 @@ def trailers(message: str) -> list[tuple[str, str]]:
     if len(paragraphs) < 2:
         return []
     out = []
-    for line in paragraphs[-1].splitlines():
+    # Git splits on \n only; str.splitlines would also split on U+0085 and U+2028.
+    for line in paragraphs[-1].split("\n"):
         m = _TRAILER_RE.match(line)
         if not m:
             return []

@@ -109,16 +109,18 @@ class EnvKeys:
 class Encryptor:
     """Encrypts the values of one write command under one ephemeral key."""
 
-    def __init__(self, env_public: bytes, environment: str) -> None:
-        ephemeral = PrivateKey.generate()
+    def __init__(self, env_public: bytes, environment: str,
+                 ephemeral: PrivateKey | None = None) -> None:
+        # ``ephemeral`` is injectable only so test vectors can be reproduced.
+        ephemeral = ephemeral or PrivateKey.generate()
         self._ephemeral_public = bytes(ephemeral.public_key)
         shared = sodium.crypto_scalarmult(bytes(ephemeral), env_public)
         self._key = derive_value_key(shared, self._ephemeral_public, env_public)
         self._environment = environment
 
-    def encrypt(self, name: str, value: str) -> Ciphertext:
-        """Encrypt ``value`` for the variable ``name``."""
-        nonce = nacl.utils.random(_NONCE)
+    def encrypt(self, name: str, value: str, nonce: bytes | None = None) -> Ciphertext:
+        """Encrypt ``value`` for the variable ``name`` (``nonce`` only for test vectors)."""
+        nonce = nonce or nacl.utils.random(_NONCE)
         ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
             value.encode("utf-8"), associated_data(self._environment, name), nonce, self._key,
         )

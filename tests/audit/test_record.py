@@ -1,0 +1,81 @@
+"""Commit records: rendering and parsing side by side, judged by git interpret-trailers."""
+
+import subprocess
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from envtrail.audit import context, record
+from envtrail.audit.record import Record
+from envtrail.model import Change
+
+REC = Record(
+    action="set", actor="alice@example.com",
+    reason="Rotate Stripe key after it leaked in a CI log (INC-4521)",
+    environments=("production",),
+    changes=(Change("~", "STRIPE_KEY", "3f9a12c4e1aa", "77b0e1d2b3c4"),
+             Change("-", "OLD_TOKEN", "9c1d0e44a0b1", None),
+             Change("+", "NEW", None, "0123456789ab")),
+    context="host=build-7 envtrail=0.1.0 ci=github-actions run=812",
+)
+
+
+def test_render_matches_the_contract():
+    msg = record.render(REC)
+    assert msg.splitlines()[0] == "production: set STRIPE_KEY, NEW, unset OLD_TOKEN"
+    assert "Envtrail-Change: ~ STRIPE_KEY 3f9a12c4e1aa -> 77b0e1d2b3c4" in msg
+    assert "Envtrail-Change: - OLD_TOKEN 9c1d0e44a0b1" in msg
+    assert "Envtrail-Change: + NEW 0123456789ab" in msg
+
+
+def test_git_interpret_trailers_reads_them():
+    out = subprocess.run(["git", "interpret-trailers", "--parse"], input=record.render(REC),
+                         capture_output=True, text=True, check=True).stdout
+    parsed = [line.split(": ", 1) for line in out.splitlines()]
+    assert ["Envtrail-Actor", "alice@example.com"] in parsed
+    assert sum(1 for k, _ in parsed if k == "Envtrail-Change") == 3
+
+
+def test_parse_is_the_inverse_of_render():
+    assert record.parse(record.render(REC)) == REC
+
+
+def test_non_envtrail_message_is_none_and_malformed_raises():
+    assert record.parse("fix typo\n\nSigned-off-by: x <x@y>\n") is None
+    bad = record.render(REC).replace("Envtrail-Format: 1", "Envtrail-Format: 9")
+    with pytest.raises(ValueError, match="Format"):
+        record.parse(bad)
+
+
+def test_many_changes_summarised_in_subject():
+    rec = Record("import", "a@b.c", "bulk", ("staging",),
+                 tuple(Change("+", f"K{i}", None, "0" * 12) for i in range(20)))
+    assert record.subject(rec) == "staging: import: 20 set, 0 unset"
+
+
+reasons = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF, blacklist_categories=("Cs",)),
+                  min_size=1, max_size=80).map(str.strip).filter(bool)
+fps = st.from_regex(r"\A[0-9a-f]{12}\Z")
+keys = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,15}\Z")
+
+
+@given(reasons, st.lists(st.tuples(st.sampled_from("+-~"), keys, fps, fps), max_size=6))
+def test_roundtrip_property(reason, raw_changes):
+    changes = tuple(Change(op, k, None if op == "+" else a, None if op == "-" else b)
+                    for op, k, a, b in raw_changes)
+    rec = Record("set", "ci:deploy", reason, ("production",), changes, "host=x")
+    assert record.parse(record.render(rec)) == rec
+
+
+def test_context_detects_ci_and_sanitises():
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKFLOW": "release deploy", "GITHUB_RUN_ID": "812",
+           "ENVTRAIL_CONTEXT": "ticket=INC-1 change=42"}
+    text = context.gather(env, "build-7", "0.1.0")
+    parsed = context.parse(text)
+    assert parsed["ci"] == "github-actions"
+    assert parsed["workflow"] == "release_deploy"
+    assert (parsed["run"], parsed["ticket"], parsed["host"]) == ("812", "INC-1", "build-7")
+    gitlab = context.parse(context.gather({"GITLAB_CI": "true", "CI_PIPELINE_ID": "9"}, "h", "v"))
+    assert (gitlab["ci"], gitlab["pipeline"]) == ("gitlab-ci", "9")
+    assert "ci" not in context.parse(context.gather({}, "h", "v"))

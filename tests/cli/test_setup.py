@@ -1,0 +1,115 @@
+"""identity and init through the CLI, judged by ssh-keygen and git."""
+
+import os
+import stat
+import subprocess
+
+from conftest import Cli, git
+
+
+def test_identity_new_writes_0600_key_ssh_keygen_reads(tmp_path):
+    cli = Cli(tmp_path)
+    r = cli("identity", "new", "--principal", "alice@example.com")
+    assert r.code == 0, r.err
+    path = os.path.join(os.environ["XDG_CONFIG_HOME"], "envtrail", "identity")
+    assert r.err.strip() == f"wrote {path}"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    pub = subprocess.run(["ssh-keygen", "-y", "-f", path], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert r.out.split() == [*pub[:2], "alice@example.com"]
+    again = cli("identity", "new", "--principal", "alice@example.com")
+    assert again.code == 2 and "never overwrites" in again.err
+    shown = cli("identity", "show")
+    assert shown.out == r.out
+
+
+def test_identity_lookup_order(tmp_path, make_identity, monkeypatch):
+    a, b = make_identity("a@example.com"), make_identity("b@example.com")
+    cli = Cli(tmp_path)
+    def principal(*args, **env):
+        return cli(*args, "identity", "show", env=env).out.split()[2]
+
+    key_text = a.path.read_text()
+    assert principal(ENVTRAIL_IDENTITY_KEY=key_text) == "a@example.com"
+    assert principal(ENVTRAIL_IDENTITY=str(b.path), ENVTRAIL_IDENTITY_KEY=key_text) == "b@example.com"
+    assert principal("--identity", str(a.path), ENVTRAIL_IDENTITY=str(b.path)) == "a@example.com"
+
+
+def test_ssh_dir_key_works_and_loose_permissions_refused(tmp_path, monkeypatch):
+    home = tmp_path / "h"
+    (home / ".ssh").mkdir(parents=True)
+    key = home / ".ssh" / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "me@example.com",
+                    "-f", str(key)], check=True)
+    cli = Cli(tmp_path)
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    assert cli("identity", "show", env=env).out.split()[2] == "me@example.com"
+    key.chmod(0o644)
+    r = cli("identity", "show", env=env)
+    assert r.code == 4 and "chmod 600" in r.err
+
+
+def test_init_creates_store_and_every_commit_verifies(cli, store, alice):
+    for path in (".envtrail/config.yaml", ".envtrail/allowed_signers", ".envtrail/policy.yaml",
+                 "envs/production.yaml", "envs/staging.yaml", ".gitattributes"):
+        assert (store / path).is_file(), path
+    assert "envs/*.yaml merge=envtrail" in (store / ".gitattributes").read_text()
+    assert git(store, "config", "--local", "gpg.format").strip() == "ssh"
+    signers = (store / ".envtrail/allowed_signers").read_text()
+    assert f"alice@example.com namespaces=\"git\" {alice.identity.public.openssh} envtrail:admin" in signers
+    for i in range(3):
+        cli("set", f"K{i}", "--env", "production", "--reason", f"r{i}", input=str(i))
+    cli("unset", "K0", "--env", "production", "--reason", "gone")
+    cli("env", "add", "qa", "--reason", "qa")
+    commits = git(store, "rev-list", "HEAD").split()
+    assert len(commits) == 6
+    for c in commits:
+        r = subprocess.run(["git", "verify-commit", c], cwd=store, capture_output=True, text=True,
+                           check=False)
+        assert r.returncode == 0, r.stderr
+        assert 'Good "git" signature for alice@example.com' in r.stderr
+        trailers = git(store, "log", "-1", "--format=%(trailers:only,unfold)", c)
+        assert "Envtrail-Actor: alice@example.com" in trailers
+    assert git(store, "log", "-1", "--format=%G?").strip() == "G"
+    assert git(store, "status", "--porcelain") == ""
+
+
+def test_init_in_fresh_clone_only_configures(store, tmp_path, alice):
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(store), str(clone))
+    before = git(clone, "rev-parse", "HEAD")
+    r = Cli(clone, alice)("init")
+    assert r.code == 0, r.err
+    assert "already an envtrail store" in r.out
+    assert git(clone, "rev-parse", "HEAD") == before
+    assert git(clone, "config", "--local", "gpg.ssh.allowedSignersFile").strip() == str(
+        clone / ".envtrail/allowed_signers")
+    git(clone, "verify-commit", "HEAD")
+    r2 = Cli(clone, alice)("init")
+    assert r2.code == 0 and "set git config" not in r2.out  # idempotent
+
+
+def test_init_in_existing_app_repo_keeps_history(tmp_path, alice):
+    app = tmp_path / "app"
+    app.mkdir()
+    git(app, "init", "-q")
+    (app / "main.py").write_text("print(1)\n")
+    (app / ".gitattributes").write_text("*.png binary")
+    git(app, "add", ".")
+    git(app, "commit", "-qm", "app")
+    r = Cli(app, alice)("init", "--env", "production")
+    assert r.code == 0, r.err
+    assert git(app, "rev-list", "--count", "HEAD").strip() == "2"
+    assert (app / ".gitattributes").read_text() == "*.png binary\nenvs/*.yaml merge=envtrail\n"
+    assert git(app, "status", "--porcelain") == ""
+
+
+def test_identity_without_principal_cannot_init(tmp_path):
+    from envtrail.crypto.keys import Identity
+
+    key = tmp_path / "k"
+    key.write_text(Identity.generate("").to_openssh())
+    key.chmod(0o600)
+    (tmp_path / "s").mkdir()
+    r = Cli(tmp_path / "s")("--identity", str(key), "init")
+    assert r.code == 2 and "principal" in r.err

@@ -1,0 +1,112 @@
+"""The environment file: canonical rendering and strict parsing."""
+
+import base64
+import contextlib
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from envtrail.crypto.keys import Identity
+from envtrail.crypto.seal import Encryptor, EnvKeys
+from envtrail.errors import IntegrityError
+from envtrail.format import envfile
+from envtrail.format.envfile import EnvFile, Member
+
+KEYS = EnvKeys.generate()
+ENC = Encryptor(KEYS.public, "production")
+TOKEN = str(ENC.encrypt("A", "x"))
+IDENT = Identity.generate()
+
+
+def sample(values=None, members=None) -> EnvFile:
+    members = members if members is not None else {
+        "alice@example.com": Member("alice@example.com", IDENT.public.openssh, "c2VhbGVk")}
+    return EnvFile("production", base64.b64encode(KEYS.public).decode(), members,
+                   values if values is not None else {"B": TOKEN, "A": TOKEN})
+
+
+def test_render_is_canonical_and_parses_back():
+    env = sample()
+    data = envfile.render(env)
+    text = data.decode()
+    assert text.startswith("# Encrypted by envtrail.")
+    assert text.index("  A: ") < text.index("  B: ")  # sorted
+    assert envfile.parse(data) == env
+    assert envfile.render(envfile.parse(data)) == data
+
+
+def test_one_line_per_value():
+    data = envfile.render(sample({f"K{i}": TOKEN for i in range(10)})).decode()
+    assert sum(1 for line in data.splitlines() if line.startswith("  K")) == 10
+
+
+principals = st.from_regex(r"\A[A-Za-z0-9._%+@:-]{1,40}\Z")
+names = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,30}\Z")
+
+
+@given(st.dictionaries(principals, st.just(IDENT.public.openssh), max_size=4),
+       st.dictionaries(names, st.just(TOKEN), max_size=8))
+def test_roundtrip_any_principals_and_names(members, values):
+    env = sample(values, {p: Member(p, k, "c2VhbGVk") for p, k in members.items()})
+    assert envfile.parse(envfile.render(env)) == env
+
+
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_only_raise_integrity_errors(data):
+    with contextlib.suppress(IntegrityError):
+        envfile.parse(data)
+
+
+VALID = envfile.render(sample()).decode()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "not an envtrail environment file"),
+    ("just text", "not an envtrail environment file"),
+    ("[1, 2", "not valid YAML"),
+    (VALID.replace("envtrail: 1", "envtrail: 2"), "unknown format version"),
+    (VALID.replace("envtrail: 1", "envtrail: true"), "unknown format version"),
+    (VALID.replace(TOKEN, "plaintext-secret", 1), "not encrypted"),
+    (VALID.replace(TOKEN, TOKEN[:-10] + "]", 1), "not encrypted"),
+    (VALID.split("values:")[0] + "values: 3\n", "'values' must be a mapping"),
+    (VALID.split("members:")[0] + "members: [a]\nvalues: {}\n", "'members' must be a mapping"),
+    (VALID + "  A: " + TOKEN + "\n", "duplicate key"),
+    (VALID.replace("environment: production", "environment: ../etc"), "invalid 'environment'"),
+    (VALID + "extra: 1\n", "unknown field"),
+    ("envtrail: !!python/object/apply:os.system ['true']", "not valid YAML"),
+    ("a: &a [1]\nb: *a\n", "aliases are not allowed"),
+    (VALID.replace("  A: ", "  1BAD: ", 1), "invalid variable name"),
+])
+def test_malformed_files_are_integrity_errors(text, message):
+    with pytest.raises(IntegrityError, match=message):
+        envfile.parse(text.encode(), "envs/production.yaml")
+
+
+def test_alias_bomb_is_refused_quickly():
+    bomb = "a: &a ['x','x']\n" + "".join(
+        f"{c}: &{c} [*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+    with pytest.raises(IntegrityError, match="aliases"):
+        envfile.parse(bomb.encode())
+
+
+def test_invalid_utf8_and_nul():
+    with pytest.raises(IntegrityError, match="UTF-8"):
+        envfile.parse(b"envtrail: 1\n\xff\xfe")
+    with pytest.raises(IntegrityError, match="NUL"):
+        envfile.parse(VALID.encode().replace(b"values:", b"val\x00ues:"))
+
+
+def test_python_tag_never_executes(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = f"!!python/object/apply:os.system ['touch {marker}']\n"
+    with pytest.raises(IntegrityError):
+        envfile.parse(payload.encode())
+    assert not marker.exists()
+
+
+def test_yaml_library_reads_it_as_plain_yaml():
+    doc = yaml.safe_load(VALID)
+    assert doc["envtrail"] == 1
+    assert doc["values"]["A"] == TOKEN
