@@ -1,0 +1,167 @@
+"""Compare-and-swap, retries, the write lock and crash recovery, on real repositories."""
+
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import git
+from envtrail.audit.record import Record
+from envtrail.crypto.keys import Identity
+from envtrail.errors import ConflictError
+from envtrail.gitstore.commit import (
+    Author,
+    CasFailed,
+    create_commit,
+    journal_begin,
+    move_branch,
+    recover,
+)
+from envtrail.gitstore.lock import WriteLock
+from envtrail.gitstore.repo import GitRepo
+from envtrail.ops.txn import Plan, signer_for, transact
+from envtrail.runtime import Runtime
+
+IDENT = Identity.generate("alice@example.com")
+
+
+def rt(root: Path) -> Runtime:
+    return Runtime(env={}, cwd=root, home=root, host="test")
+
+
+def repo_with_commit(tmp_path: Path) -> GitRepo:
+    root = tmp_path / "r"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "f.txt").write_text("one\n")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "first")
+    return GitRepo(root)
+
+
+def plan(path: str, data: bytes) -> Plan:
+    return Plan({path: data}, Record("set", "alice@example.com", "r", ("x",)))
+
+
+def test_cas_refuses_a_moved_branch(tmp_path):
+    g = repo_with_commit(tmp_path)
+    head = g.head()
+    author = Author("a", "a", Runtime.from_os().now())
+    c1 = create_commit(g, [head], {"a.txt": b"1"}, "m1", author, signer_for(IDENT))
+    c2 = create_commit(g, [head], {"a.txt": b"2"}, "m2", author, signer_for(IDENT))
+    move_branch(g, "refs/heads/main", head, c1, "x")
+    with pytest.raises(CasFailed):
+        move_branch(g, "refs/heads/main", head, c2, "x")
+    assert g.head() == c1
+
+
+def test_transaction_retries_when_branch_moves_and_loses_nothing(tmp_path):
+    g = repo_with_commit(tmp_path)
+    calls = []
+
+    def build(snap):
+        calls.append(snap.commit)
+        if len(calls) == 1:
+            # Another writer commits after we read HEAD and before we move it.
+            (g.root / "other.txt").write_text("concurrent\n")
+            git(g.root, "add", "other.txt")
+            git(g.root, "commit", "-qm", "concurrent")
+        return plan("mine.txt", b"mine\n")
+
+    written = transact(g, rt(g.root), IDENT, build)
+    assert written.attempts == 2
+    assert calls[0] != calls[1]
+    assert git(g.root, "show", "HEAD:other.txt") == "concurrent\n"
+    assert git(g.root, "show", "HEAD:mine.txt") == "mine\n"
+    assert git(g.root, "status", "--porcelain") == ""
+
+
+def test_transaction_gives_up_with_conflict_after_bounded_retries(tmp_path):
+    g = repo_with_commit(tmp_path)
+    n = [0]
+
+    def build(snap):
+        n[0] += 1
+        (g.root / "f.txt").write_text(f"{n[0]}\n")
+        git(g.root, "commit", "-qam", f"c{n[0]}")
+        return plan("mine.txt", b"x")
+
+    with pytest.raises(ConflictError):
+        transact(g, rt(g.root), IDENT, build)
+    assert "mine.txt" not in git(g.root, "ls-files")
+    assert n[0] == 8
+
+
+def _hold(path, ready, release):
+    with WriteLock(Path(path)):
+        ready.set()
+        release.wait(10)
+
+
+def _hold_and_die(path, ready):
+    lock = WriteLock(Path(path))
+    lock.__enter__()
+    ready.set()
+    time.sleep(60)
+
+
+def test_lock_serialises_and_is_freed_when_holder_is_killed(tmp_path):
+    path = tmp_path / "lock"
+    ctx = multiprocessing.get_context("fork")
+    ready = ctx.Event()
+    proc = ctx.Process(target=_hold_and_die, args=(str(path), ready))
+    proc.start()
+    assert ready.wait(10)
+    with pytest.raises(ConflictError):
+        WriteLock(path, timeout=0.2).__enter__()
+    os.kill(proc.pid, 9)
+    proc.join()
+    with WriteLock(path, timeout=5):
+        assert path.exists()
+
+
+def test_recover_refreshes_worktree_after_crash_between_ref_move_and_refresh(tmp_path):
+    g = repo_with_commit(tmp_path)
+    head = g.head()
+    author = Author("a", "a", Runtime.from_os().now())
+    new = create_commit(g, [head], {"f.txt": b"two\n"}, "m", author, signer_for(IDENT))
+    journal_begin(g, "refs/heads/main", head, new, ["f.txt"])
+    move_branch(g, "refs/heads/main", head, new, "x")
+    # crash here: work tree and index still hold the old file
+    assert git(g.root, "status", "--porcelain") != ""
+    assert recover(g) is True
+    assert (g.root / "f.txt").read_text() == "two\n"
+    assert git(g.root, "status", "--porcelain") == ""
+    assert recover(g) is False
+
+
+def test_recover_discards_journal_when_ref_never_moved(tmp_path):
+    g = repo_with_commit(tmp_path)
+    head = g.head()
+    author = Author("a", "a", Runtime.from_os().now())
+    new = create_commit(g, [head], {"f.txt": b"two\n"}, "m", author, signer_for(IDENT))
+    journal_begin(g, "refs/heads/main", head, new, ["f.txt"])
+    assert recover(g) is True
+    assert g.head() == head
+    assert (g.root / "f.txt").read_text() == "one\n"
+
+
+def test_recover_leaves_a_hand_edit_alone(tmp_path):
+    g = repo_with_commit(tmp_path)
+    head = g.head()
+    author = Author("a", "a", Runtime.from_os().now())
+    new = create_commit(g, [head], {"f.txt": b"two\n"}, "m", author, signer_for(IDENT))
+    journal_begin(g, "refs/heads/main", head, new, ["f.txt"])
+    move_branch(g, "refs/heads/main", head, new, "x")
+    (g.root / "f.txt").write_text("edited by hand\n")
+    recover(g)
+    assert (g.root / "f.txt").read_text() == "edited by hand\n"
+
+
+def test_detached_head_refuses_to_write(tmp_path):
+    g = repo_with_commit(tmp_path)
+    git(g.root, "checkout", "-q", "--detach")
+    with pytest.raises(ConflictError, match="detached"):
+        transact(g, rt(g.root), IDENT, lambda snap: plan("x", b"x"))
