@@ -34,13 +34,18 @@ def test_moved_ciphertext_fails_with_integrity_error(cli, store):
     git(store, "commit", "-qam", "tamper")
     r = cli("get", "B", "--env", "production")
     assert_one_line_error(r, 5)
+    assert "history does not verify" in r.err  # the unsigned commit is caught first
+    r = cli("get", "B", "--env", "production", "--no-verify")
+    assert r.code == 5
     assert "does not authenticate" in r.err
     # A ciphertext moved across environments fails the same way.
     stg = envfile.parse((store / "envs/staging.yaml").read_bytes())
     moved = stg.with_values({"A": prod.values["A"]})
     (store / "envs/staging.yaml").write_bytes(envfile.render(moved))
     git(store, "commit", "-qam", "tamper2")
-    assert_one_line_error(cli("get", "A", "--env", "staging"), 5)
+    r = cli("get", "A", "--env", "staging", "--no-verify")
+    assert r.code == 5
+    assert "does not authenticate" in r.err
 
 
 def test_non_member_gets_access_denied(cli, bob):
@@ -121,9 +126,10 @@ def test_empty_reason_refused_by_default_policy(cli, store):
 def test_corrupt_environment_file_committed_is_exit_5(cli, store):
     (store / "envs/production.yaml").write_text("envtrail: 7\n")
     git(store, "commit", "-qam", "break")
-    r = cli("get", "A", "--env", "production")
-    assert_one_line_error(r, 5)
+    r = cli("get", "A", "--env", "production", "--no-verify")
+    assert r.code == 5
     assert "unknown format version" in r.err
+    assert_one_line_error(cli("get", "A", "--env", "production"), 5)
 
 
 def test_unexpected_errors_show_no_traceback_unless_debug(cli, store, monkeypatch):

@@ -110,3 +110,46 @@ def test_yaml_library_reads_it_as_plain_yaml():
     doc = yaml.safe_load(VALID)
     assert doc["envtrail"] == 1
     assert doc["values"]["A"] == TOKEN
+
+
+def _slow(data: bytes) -> EnvFile:
+    from envtrail.format import yamlsafe
+
+    doc = yamlsafe.load(data, "x")
+    members = {p: Member(p, m["key"], m["sealed"]) for p, m in (doc["members"] or {}).items()}
+    return EnvFile(doc["environment"], doc["public_key"], members, doc["values"] or {})
+
+
+@given(st.dictionaries(principals, st.just(IDENT.public.openssh), max_size=3),
+       st.dictionaries(names, st.just(TOKEN), max_size=6))
+def test_canonical_fast_path_agrees_with_yaml(members, values):
+    env = sample(values, {p: Member(p, k, "c2VhbGVk") for p, k in members.items()})
+    data = envfile.render(env)
+    fast = envfile._parse_canonical(data)
+    # The fast path may decline (e.g. a quoted principal "0"); it may never disagree.
+    assert fast in (None, env)
+    assert envfile.parse(data) == _slow(data) == env
+
+
+def test_typical_file_takes_the_fast_path():
+    assert envfile._parse_canonical(VALID.encode()) == sample()
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t.replace("  A: ", "  A:  "),            # extra space: valid YAML, not canonical
+    lambda t: t.replace("  A: ", "  'A': "),           # quoted key
+    lambda t: t.replace("envtrail: 1\n", "envtrail: 1 # c\n"),
+    lambda t: t + "\n",
+])
+def test_non_canonical_but_valid_yaml_takes_the_yaml_path(edit):
+    data = edit(VALID).encode()
+    assert envfile._parse_canonical(data) is None
+    assert envfile.parse(data).values == sample().values
+
+
+def test_reserved_word_names_are_quoted_and_read_back():
+    env = sample({"null": TOKEN, "true": TOKEN, "Yes": TOKEN})
+    data = envfile.render(env)
+    assert b'  "null": ' in data
+    assert envfile.parse(data) == env
+    assert _slow(data) == env

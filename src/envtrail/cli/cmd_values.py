@@ -16,7 +16,6 @@ from envtrail.cli.common import (
     emit_json,
     load_identity,
     open_git,
-    out,
     report_write,
     runtime,
     warn,
@@ -61,7 +60,8 @@ def get(
     """Print one plaintext value (a newline follows only on a terminal)."""
     from envtrail.ops import values
 
-    result = values.read_values(open_git(repo), runtime(), load_identity(identity), env, [key], at)
+    result = values.read_values(open_git(repo), runtime(), load_identity(identity), env, [key], at,
+                                verify=not no_verify)
     for w in result.warnings:
         warn(w)
     sys.stdout.write(result.values[key].reveal())
@@ -90,14 +90,15 @@ def list_(
     json_: JsonOpt = False,
 ) -> None:
     """List variable names with their last change; never values. Needs no key."""
-    from envtrail.ops import listing
+    from envtrail.cli.render import table
+    from envtrail.ops import audit
 
-    rows = listing.list_variables(open_git(repo), env)
+    rows = audit.blame(open_git(repo), env)
     if json_:
-        emit_json([r.as_dict() for r in rows])
+        emit_json([{"key": r.key, "time": r.time, "actor": r.actor, "commit": r.commit}
+                   for r in rows])
         return
-    for r in rows:
-        out(f"{r.key}\t{r.time}\t{r.actor}\t{r.commit[:10]}")
+    table(["variable", "changed", "by"], [[r.key, r.time, r.actor or "(unattested)"] for r in rows])
 
 
 def import_(
@@ -135,7 +136,8 @@ def export(
 
     if fmt not in dotenv.FORMATS:
         dotenv.render({}, fmt)  # raises the usage error
-    result = values.read_values(open_git(repo), runtime(), load_identity(identity), env, None, at)
+    result = values.read_values(open_git(repo), runtime(), load_identity(identity), env, None, at,
+                                verify=not no_verify)
     for w in result.warnings:
         warn(w)
     sys.stdout.write(dotenv.render({k: v.reveal() for k, v in result.values.items()}, fmt))
@@ -152,7 +154,8 @@ def run(
     from envtrail.ops import values
 
     rt = runtime()
-    result = values.read_values(open_git(repo), rt, load_identity(identity), env, None, None)
+    result = values.read_values(open_git(repo), rt, load_identity(identity), env, None, None,
+                                verify=not no_verify)
     for w in result.warnings:
         warn(w)
     sys.stdout.flush()

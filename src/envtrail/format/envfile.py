@@ -7,6 +7,7 @@ Git diffs, blames and merges per variable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -50,6 +51,11 @@ class EnvFile:
         """A copy with another member set."""
         return replace(self, members=dict(members))
 
+    def member_with_key(self, key: str) -> Member | None:
+        """The member whose public key is ``key`` (``ssh-ed25519 AAAA...``), if any."""
+        wanted = key.split()[:2]
+        return next((m for m in self.members.values() if m.key.split()[:2] == wanted), None)
+
     def ciphertext(self, name: str) -> Ciphertext:
         """The parsed ciphertext of ``name`` (KeyError if absent)."""
         return Ciphertext.parse(self.values[name])
@@ -85,8 +91,63 @@ def render(env: EnvFile) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
+_VALUE_LINE = re.compile(r"  ([A-Za-z_][A-Za-z0-9_]*): (ENC\[v1,[A-Za-z0-9+/=]+,[A-Za-z0-9+/=]+\])")
+_MEMBER_LINE = re.compile(r"  ([A-Za-z0-9._%+@:-]+):")
+_KEY_LINE = re.compile(r"    key: (ssh-ed25519 [A-Za-z0-9+/=]+)")
+_SEALED_LINE = re.compile(r"    sealed: ([A-Za-z0-9+/=]+)")
+_HEAD_LINE = re.compile(r"(environment|public_key): ([A-Za-z0-9+/=._-]+)")
+
+
+def _parse_canonical(data: bytes) -> EnvFile | None:
+    """Read a file in exactly the canonical layout without a YAML parser.
+
+    Returns None for anything else. The result is only trusted if rendering it
+    gives back the same bytes, which rules out every scalar that YAML would
+    read differently (the renderer quotes those), so this path and the YAML
+    path can never disagree.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = text.split("\n")
+    if len(lines) < 7 or lines[0] + "\n" != HEADER or lines[1] != "envtrail: 1" or lines[-1] != "":
+        return None
+    heads = [_HEAD_LINE.fullmatch(line) for line in lines[2:4]]
+    if not all(heads) or [m.group(1) for m in heads] != ["environment", "public_key"]:
+        return None
+    members: dict[str, Member] = {}
+    i = 4
+    if lines[i] == "members:":
+        i += 1
+        while i + 2 < len(lines) and (m := _MEMBER_LINE.fullmatch(lines[i])):
+            k, sl = _KEY_LINE.fullmatch(lines[i + 1]), _SEALED_LINE.fullmatch(lines[i + 2])
+            if not (k and sl):
+                return None
+            members[m.group(1)] = Member(m.group(1), k.group(1), sl.group(1))
+            i += 3
+    elif lines[i] == "members: {}":
+        i += 1
+    else:
+        return None
+    values: dict[str, str] = {}
+    if lines[i] == "values:":
+        for line in lines[i + 1:-1]:
+            v = _VALUE_LINE.fullmatch(line)
+            if not v:
+                return None
+            values[v.group(1)] = v.group(2)
+    elif lines[i] != "values: {}" or i + 2 != len(lines):
+        return None
+    env = EnvFile(heads[0].group(2), heads[1].group(2), members, values)
+    return env if render(env) == data else None
+
+
 def parse(data: bytes, path: str = "environment file") -> EnvFile:
     """Parse and validate; IntegrityError (exit 5) naming ``path`` on any fault."""
+    fast = _parse_canonical(data)
+    if fast is not None:
+        return _validated(fast, path)
     doc = load(data, path)
 
     def bad(msg: str) -> IntegrityError:
@@ -109,6 +170,20 @@ def parse(data: bytes, path: str = "environment file") -> EnvFile:
         environment, public_key,
         _parse_members(doc.get("members"), bad), _parse_values(doc.get("values"), bad),
     )
+
+
+def _validated(env: EnvFile, path: str) -> EnvFile:
+    """The checks of the YAML path that the canonical regexes do not already imply."""
+    def bad(msg: str) -> IntegrityError:
+        return IntegrityError(f"{path}: {msg}", hint="restore it with `git checkout -- <file>`")
+
+    if not ENV_NAME_RE.match(env.environment):
+        raise bad("missing or invalid 'environment'")
+    if not _is_b64_key(env.public_key):
+        raise bad("missing or invalid 'public_key'")
+    _parse_members({p: {"key": m.key, "sealed": m.sealed} for p, m in env.members.items()}, bad)
+    _parse_values(dict(env.values), bad)
+    return env
 
 
 def _parse_members(raw: object, bad: Callable[[str], IntegrityError]) -> dict[str, Member]:

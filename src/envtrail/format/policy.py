@@ -51,11 +51,23 @@ class Policy:
 
     def rule_for(self, environment: str) -> Rule:
         """The effective rule for ``environment``."""
-        override = self.environments.get(environment, {})
-        return _apply(self.defaults, override, "environments")
+        return _apply(self.defaults, self.environments.get(environment, {}))
+
+    def violation(self, environment: str, principal: str, admin: bool, reason: str) -> str | None:
+        """The rule a write by ``principal`` would break, as a sentence, or None."""
+        rule = self.rule_for(environment)
+        if rule.require_reason and not reason:
+            return f"require_reason: {environment} changes need a non-empty --reason"
+        if rule.reason_pattern and not re.search(rule.reason_pattern, reason):
+            return (f"reason_pattern: {environment} changes need a reason matching "
+                    f"{rule.reason_pattern!r}")
+        if rule.writers is not None and not (
+                principal in rule.writers or ("admins" in rule.writers and admin)):
+            return f"writers: {principal} may not change {environment}"
+        return None
 
 
-def _apply(base: Rule, raw: Mapping[str, object], where: str) -> Rule:
+def _apply(base: Rule, raw: Mapping[str, object]) -> Rule:
     changes: dict[str, object] = {}
     if "require_reason" in raw:
         changes["require_reason"] = raw["require_reason"]
@@ -97,7 +109,7 @@ def parse(data: bytes) -> Policy:
     doc = load(data, ".envtrail/policy.yaml")
     if not isinstance(doc, dict) or doc.get("envtrail") != 1:
         raise IntegrityError(".envtrail/policy.yaml: not an envtrail policy (format 1)")
-    defaults = _apply(Rule(), _check_rule(doc.get("defaults") or {}, "defaults"), "defaults")
+    defaults = _apply(Rule(), _check_rule(doc.get("defaults") or {}, "defaults"))
     envs = doc.get("environments") or {}
     if not isinstance(envs, dict):
         raise IntegrityError(".envtrail/policy.yaml: environments must be a mapping")

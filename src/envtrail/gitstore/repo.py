@@ -47,6 +47,7 @@ class GitRepo:
         if self.repo.is_bare:
             raise NotFoundError("envtrail needs a work tree, not a bare repository")
         self.root = Path(self.repo.workdir)
+        self.walked = 0  # commits visited by walk_touching: tests count work with it
 
     @classmethod
     def init(cls, root: Path) -> GitRepo:
@@ -90,6 +91,15 @@ class GitRepo:
             current = str(commit.parent_ids[0]) if commit.parent_ids else None
         raise NotFoundError(f"no commit at or before {when.isoformat()}")
 
+    def is_ancestor(self, ancestor: str, commit: str) -> bool:
+        """Whether ``ancestor`` is ``commit`` or reachable from it."""
+        if ancestor == commit:
+            return True
+        try:
+            return self.repo.descendant_of(pygit2.Oid(hex=commit), pygit2.Oid(hex=ancestor))
+        except (KeyError, ValueError, pygit2.GitError):
+            return False
+
     def info(self, commit_id: str) -> CommitInfo:
         """Metadata of one commit."""
         c = self.repo[commit_id]
@@ -106,15 +116,19 @@ class GitRepo:
         sig, payload = self.repo[commit_id].gpg_signature
         return sig, payload
 
-    def walk_touching(self, start: str | None, prefixes: tuple[str, ...]) -> Iterator[CommitInfo]:
-        """Commits reachable from ``start``, newest first, whose tree differs from
-        their first parent's under any of ``prefixes`` (compared by tree entry id,
-        so no diff is computed)."""
+    def walk_touching(self, start: str | None, prefixes: tuple[str, ...],
+                      hide: str | None = None) -> Iterator[CommitInfo]:
+        """Commits reachable from ``start`` (and not from ``hide``), newest first,
+        whose tree differs from their first parent's under any of ``prefixes``
+        (compared by tree entry id, so no diff is computed)."""
         if start is None:
             return
         walker = self.repo.walk(pygit2.Oid(hex=start),
                                 pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
+        if hide is not None:
+            walker.hide(pygit2.Oid(hex=hide))
         for commit in walker:
+            self.walked += 1
             tree = commit.tree
             parent_tree = commit.parents[0].tree if commit.parent_ids else None
             if any(_entry(tree, p) != _entry(parent_tree, p) for p in prefixes):
@@ -143,11 +157,21 @@ class GitRepo:
 
     def list_dir(self, commit_id: str | None, folder: str) -> list[str]:
         """Names of the files directly in ``folder`` at a commit."""
+        return sorted(self.dir_entries(commit_id, folder))
+
+    def dir_entries(self, commit_id: str | None, folder: str) -> dict[str, str]:
+        """File name -> blob id for the files directly in ``folder`` at a commit."""
         oid = self.entry_id(commit_id, folder)
         if oid is None:
-            return []
+            return {}
         tree = self.repo[oid]
-        return [e.name for e in tree if e.type_str == "blob"] if isinstance(tree, pygit2.Tree) else []
+        if not isinstance(tree, pygit2.Tree):
+            return {}
+        return {e.name: str(e.id) for e in tree if e.type_str == "blob"}
+
+    def blob(self, blob_id: str) -> bytes:
+        """The content of a blob by id."""
+        return self.repo[blob_id].data
 
     def read_workdir(self, path: str) -> bytes | None:
         """A work tree file's content, or None if it does not exist."""

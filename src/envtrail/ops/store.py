@@ -14,6 +14,7 @@ from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.discover import find_store
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import check_env_name
+from envtrail.ops.timespec import looks_like_time, parse_time
 from envtrail.runtime import Runtime
 
 CONFIG = ".envtrail/config.yaml"
@@ -114,8 +115,7 @@ def whoami(snap: Snapshot, identity: Identity, rt: Runtime) -> Acting:
 
 def open_keys(env: EnvFile, identity: Identity) -> EnvKeys:
     """Unseal the environment's keys for a member; AccessDenied for a non-member."""
-    key = identity.public.openssh
-    member = next((m for m in env.members.values() if m.key.split()[:2] == key.split()), None)
+    member = env.member_with_key(identity.public.openssh)
     if member is None:
         raise AccessDenied(
             f"you are not a member of environment {env.environment!r}",
@@ -130,3 +130,16 @@ def open_keys(env: EnvFile, identity: Identity) -> EnvKeys:
 def member_key(line: str) -> PublicKey:
     """The public key of a member entry."""
     return PublicKey.parse(line)[0]
+
+
+def resolve_at(git: GitRepo, rt: Runtime, at: str | None) -> str:
+    """The commit for ``--at REV|TIME`` (HEAD if None)."""
+    if at is None:
+        head = git.head()
+        if head is None:
+            raise NotFoundError("the store has no commits yet")
+        return head
+    if looks_like_time(at):
+        when = parse_time(at, rt.now())
+        return git.commit_at(when)
+    return git.resolve(at)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 from envtrail.audit.record import Record
 from envtrail.crypto.keys import Identity
@@ -15,8 +14,7 @@ from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, Ciphertext, Secret, check_env_name, check_reason, check_var_name
 from envtrail.ops.rules import authorize_write
-from envtrail.ops.store import Snapshot, open_keys, whoami
-from envtrail.ops.timespec import looks_like_time, parse_time
+from envtrail.ops.store import Snapshot, open_keys, resolve_at, whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
 from envtrail.runtime import Runtime
 
@@ -109,28 +107,29 @@ class Values:
     commit: str
     values: dict[str, Secret]
     warnings: tuple[str, ...] = ()
-
-
-def resolve_at(git: GitRepo, rt: Runtime, at: str | None) -> str:
-    """The commit for ``--at REV|TIME`` (HEAD if None)."""
-    if at is None:
-        head = git.head()
-        if head is None:
-            raise NotFoundError("the store has no commits yet")
-        return head
-    if looks_like_time(at):
-        when: datetime = parse_time(at, rt.now())
-        return git.commit_at(when)
-    return git.resolve(at)
+    checked: int = 0  # commits verified for this read (0: nothing new since the last check)
 
 
 def read_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
-                names: list[str] | None = None, at: str | None = None) -> Values:
-    """Decrypt ``names`` (all if None) as committed at HEAD or ``at``."""
+                names: list[str] | None = None, at: str | None = None,
+                verify: bool = True) -> Values:
+    """Decrypt ``names`` (all if None) as committed at HEAD or ``at``.
+
+    With ``verify`` (the default) the read is refused unless HEAD's history
+    verifies and contains the commit read; see ops.audit.ensure_verified.
+    """
+    from envtrail.ops.audit import ensure_verified
+
     check_env_name(environment)
     for name in names or []:
         check_var_name(name)
     commit = resolve_at(git, rt, at)
+    warnings: list[str] = []
+    checked = 0
+    if verify:
+        checked = ensure_verified(git, commit)
+    else:
+        warnings.append("reading WITHOUT verifying the history (--no-verify)")
     env = Snapshot(git, commit).env(environment)
     keys = open_keys(env, identity)
     dec = Decryptor(keys, environment)
@@ -140,11 +139,10 @@ def read_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
         if name not in env.values:
             raise NotFoundError(f"{environment} has no variable {name}")
         out[name] = Secret(decrypt_one(env, keys, dec, name))
-    warnings = ()
     if at is None and git.dirty(commit, envfile.path_for(environment)):
-        warnings = (f"{envfile.path_for(environment)} differs from HEAD; "
-                    "showing the committed values",)
-    return Values(environment, commit, out, warnings)
+        warnings.append(f"{envfile.path_for(environment)} differs from HEAD; "
+                        "showing the committed values")
+    return Values(environment, commit, out, tuple(warnings), checked)
 
 
 def parse_assignment_args(keys: list[str]) -> list[str]:

@@ -1,0 +1,123 @@
+"""The audit trail: one event per variable change, streamed newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from envtrail.audit import signature
+from envtrail.audit.history import parse_record
+from envtrail.audit.view import STORE_PATHS, StoreView, value_diff
+from envtrail.errors import IntegrityError
+from envtrail.gitstore.repo import CommitInfo
+
+UNATTESTED = "unattested"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change of one variable (or a store change with no variable), from one commit."""
+
+    commit: str
+    time: datetime
+    environment: str | None
+    action: str
+    actor: str | None
+    verified: bool
+    signature: str
+    reason: str
+    context: str
+    key: str | None = None
+    change: str | None = None
+    old_fp: str | None = None
+    new_fp: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON Lines form (DESIGN section 5), ready for a SIEM."""
+        return {
+            "commit": self.commit, "time": self.time.isoformat(),
+            "environment": self.environment, "action": self.action, "actor": self.actor,
+            "verified": self.verified, "signature": self.signature, "reason": self.reason,
+            "context": self.context, "key": self.key, "change": self.change,
+            "old_fp": self.old_fp, "new_fp": self.new_fp,
+        }
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What ``log`` selects; None means no restriction."""
+
+    environment: str | None = None
+    key: str | None = None
+    actor: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def keep(self, e: Event) -> bool:
+        """Whether an event passes every filter."""
+        return ((self.environment is None or e.environment == self.environment)
+                and (self.key is None or e.key == self.key)
+                and (self.actor is None or e.actor == self.actor)
+                and (self.since is None or e.time >= self.since)
+                and (self.until is None or e.time <= self.until))
+
+
+def commit_events(view: StoreView, info: CommitInfo) -> list[Event]:
+    """The events one commit stands for.
+
+    An envtrail commit speaks through its trailers (``verify`` checks they tell
+    the truth). Any other commit that touches the store is reported as
+    unattested, with the variables whose ciphertext it changed, except a plain
+    merge that only combines its parents' values: its branches carry the story.
+    """
+    rec = parse_record(info)
+    verdict = signature.check(view, info)
+    if rec is not None:
+        verified = verdict.good and rec.actor == verdict.principal
+        base = dict(commit=info.id, time=info.committer_time, action=rec.action,
+                    actor=rec.actor, verified=verified, signature=verdict.status,
+                    reason=rec.reason, context=rec.context)
+        env = rec.environments[0] if len(rec.environments) == 1 else None
+        if not rec.changes:
+            return [Event(environment=", ".join(rec.environments) or None, **base)]
+        return [Event(environment=env, key=c.key, change=c.op, old_fp=c.old_fp,
+                      new_fp=c.new_fp, **base) for c in rec.changes]
+    subject = info.message.split("\n", 1)[0][:200]
+    base = dict(commit=info.id, time=info.committer_time, action=UNATTESTED, actor=None,
+                verified=False, signature=verdict.status, reason=subject, context="")
+    events = []
+    parents = info.parents or (None,)
+    before = view.env_blobs(parents[0])
+    after = view.env_blobs(info.id)
+    for env in sorted(before.keys() | after.keys()):
+        if before.get(env) == after.get(env):
+            continue
+        try:
+            ops = value_diff(view.env_at(parents[0], env), view.env_at(info.id, env))
+            if len(parents) > 1:
+                others = [view.env_at(p, env) for p in parents[1:]]
+                mine = view.env_at(info.id, env)
+                ops = {k: op for k, op in ops.items() if all(
+                    (o.values.get(k) if o else None) != (mine.values.get(k) if mine else None)
+                    for o in others)}
+        except IntegrityError:
+            ops = {}
+            events.append(Event(environment=env, **base))
+        events.extend(Event(environment=env, key=k, change=op, **base)
+                      for k, op in sorted(ops.items()))
+    if not events and len(parents) == 1:
+        events.append(Event(environment=None, **base))
+    return events
+
+
+def stream(view: StoreView, head: str | None, filters: Filters) -> Iterator[Event]:
+    """Events reachable from ``head``, newest first, filtered. Holds one commit at a time."""
+    if head is None:
+        return
+    for info in view.git.walk_touching(head, STORE_PATHS):
+        if filters.until is not None and info.committer_time > filters.until:
+            continue
+        for event in commit_events(view, info):
+            if filters.keep(event):
+                yield event

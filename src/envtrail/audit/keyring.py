@@ -1,0 +1,58 @@
+"""Environment keys opened with one identity, cached for a whole run.
+
+Historical files share key pairs between rotations, so each distinct
+environment key is unsealed once and each ephemeral key exchanged once.
+"""
+
+from __future__ import annotations
+
+from envtrail.crypto.keys import Identity
+from envtrail.crypto.seal import DecryptError, Decryptor, EnvKeys, unb64
+from envtrail.format.envfile import EnvFile
+from envtrail.model import Ciphertext
+
+
+class Keyring:
+    """Opens environments for one identity; answers None where it is no member."""
+
+    def __init__(self, identity: Identity | None) -> None:
+        self.identity = identity
+        self._keys: dict[tuple[str, str], EnvKeys | None] = {}
+        self._decryptors: dict[tuple[str, str], Decryptor] = {}
+        self.unseals = 0
+
+    def keys(self, env: EnvFile) -> EnvKeys | None:
+        """The environment's keys, or None if this identity cannot open them."""
+        slot = (env.environment, env.public_key)
+        if slot not in self._keys:
+            self._keys[slot] = self._open(env)
+        return self._keys[slot]
+
+    def _open(self, env: EnvFile) -> EnvKeys | None:
+        if self.identity is None:
+            return None
+        member = env.member_with_key(self.identity.public.openssh)
+        if member is None:
+            return None
+        self.unseals += 1
+        try:
+            return EnvKeys.unseal(member.sealed, self.identity, unb64(env.public_key, 32))
+        except DecryptError:
+            return None
+
+    def plaintext(self, env: EnvFile, name: str) -> str | None:
+        """Decrypt one value, or None without access; DecryptError if it is corrupt."""
+        keys = self.keys(env)
+        if keys is None:
+            return None
+        slot = (env.environment, env.public_key)
+        dec = self._decryptors.get(slot)
+        if dec is None:
+            dec = self._decryptors[slot] = Decryptor(keys, env.environment)
+        return dec.decrypt(name, Ciphertext.parse(env.values[name]))
+
+    def fingerprint(self, env: EnvFile, name: str) -> str | None:
+        """The keyed fingerprint of one value, or None without access."""
+        keys = self.keys(env)
+        plain = self.plaintext(env, name)
+        return None if keys is None or plain is None else keys.fingerprint(plain)

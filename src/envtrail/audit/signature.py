@@ -1,0 +1,46 @@
+"""Who signed a commit, checked against allowed_signers as of its parent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from envtrail.audit.view import StoreView
+from envtrail.crypto import sshsig
+from envtrail.gitstore.repo import CommitInfo
+
+GOOD, UNSIGNED, BAD, UNKNOWN_KEY, EXPIRED = "good", "unsigned", "bad", "unknown-key", "expired"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of checking one commit's signature."""
+
+    status: str
+    principal: str | None = None
+    admin: bool = False
+
+    @property
+    def good(self) -> bool:
+        """Signed, valid, by an allowed signer within its validity window."""
+        return self.status == GOOD
+
+
+def check(view: StoreView, info: CommitInfo) -> Verdict:
+    """Verify the commit's SSH signature; trust comes from the parent's allowed_signers.
+
+    The root commit has no parent and trusts the allowed_signers it creates.
+    """
+    sig, payload = view.git.signature(info.id)
+    if not sig:
+        return Verdict(UNSIGNED)
+    try:
+        key = sshsig.verify(sig.decode("ascii", "replace"), payload, "git")
+    except sshsig.SignatureError:
+        return Verdict(BAD)
+    trust_at = info.parents[0] if info.parents else info.id
+    entry = next((s for s in view.signers(trust_at) if s.key == key.openssh), None)
+    if entry is None:
+        return Verdict(UNKNOWN_KEY)
+    if not entry.valid_at(info.committer_time):
+        return Verdict(EXPIRED, entry.principal, entry.admin)
+    return Verdict(GOOD, entry.principal, entry.admin)

@@ -1,0 +1,226 @@
+"""The verification rules of DESIGN section 7, one commit at a time.
+
+Every rule needs only the commit and its parents, so a history can be
+checked in one streaming pass and a verified prefix never needs re-checking:
+reads check just the commits added since the last clean run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from envtrail.audit import signature
+from envtrail.audit.history import parse_record
+from envtrail.audit.keyring import Keyring
+from envtrail.audit.record import Record
+from envtrail.audit.view import CONFIG, POLICY, SIGNERS, STORE_PATHS, StoreView, value_diff
+from envtrail.crypto.seal import DecryptError
+from envtrail.errors import IntegrityError
+from envtrail.format.envfile import EnvFile
+from envtrail.gitstore.repo import CommitInfo
+
+RULES = {
+    1: "signature", 2: "actor", 3: "changes", 4: "policy", 5: "admin",
+    6: "merge", 7: "time", 8: "history",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken rule: which commit, which rule, and a one-line explanation."""
+
+    commit: str
+    rule: int
+    message: str
+
+    @property
+    def rule_name(self) -> str:
+        """The rule's short name."""
+        return RULES[self.rule]
+
+    def line(self) -> str:
+        """``<commit> rule N (name): message``."""
+        return f"{self.commit[:10]} rule {self.rule} ({self.rule_name}): {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return {"commit": self.commit, "rule": self.rule, "name": self.rule_name,
+                "message": self.message}
+
+
+class Verifier:
+    """Checks commits of one repository, sharing parsed files and opened keys."""
+
+    def __init__(self, view: StoreView, keyring: Keyring | None = None) -> None:
+        self.view = view
+        self.keyring = keyring or Keyring(None)
+        self.checked = 0
+
+    def walk(self, head: str, since: str | None = None,
+             on_commit: Callable[[int], None] | None = None) -> Iterator[Finding]:
+        """Findings for every store commit reachable from ``head`` but not from ``since``."""
+        for info in self.view.git.walk_touching(head, STORE_PATHS, hide=since):
+            self.checked += 1
+            yield from self.check(info)
+            if on_commit is not None:
+                on_commit(self.checked)
+
+    def check(self, info: CommitInfo) -> list[Finding]:
+        """All findings for one commit."""
+        out: list[Finding] = []
+        if info.parents:
+            parent_time = self.view.git.info(info.parents[0]).committer_time
+            if info.committer_time < parent_time:
+                out.append(Finding(info.id, 7, "committer time is earlier than its parent's "
+                                   f"({info.committer_time.isoformat()} < {parent_time.isoformat()})"))
+        rec = parse_record(info)
+        if len(info.parents) > 1 and (rec is None or rec.action != "merge"):
+            out.extend(self._check_plain_merge(info))
+            return out
+        verdict = signature.check(self.view, info)
+        if not verdict.good:
+            what = "not made by envtrail, " if rec is None else ""
+            out.append(Finding(info.id, 1, f"{what}signature {verdict.status}"
+                               f"{' (' + verdict.principal + ')' if verdict.principal else ''}"))
+            return out
+        if rec is None:
+            out.append(Finding(info.id, 3, "signed, but carries no valid Envtrail trailers"))
+            return out
+        if rec.actor != verdict.principal:
+            out.append(Finding(info.id, 2, f"Envtrail-Actor {rec.actor!r} is not the signer "
+                               f"{verdict.principal!r}"))
+        out.extend(self._check_changes(info, rec, verdict))
+        return out
+
+    # -- rules 3, 4, 5 ---------------------------------------------------
+
+    def _check_changes(self, info: CommitInfo, rec: Record,
+                       signer: signature.Verdict) -> list[Finding]:
+        out: list[Finding] = []
+        parent = info.parents[0] if info.parents else None
+        before, after = self.view.env_blobs(parent), self.view.env_blobs(info.id)
+        actual: dict[str, dict[str, str]] = {}
+        members_changed = []
+        for env in sorted(before.keys() | after.keys()):
+            if before.get(env) == after.get(env):
+                continue
+            try:
+                old = self.view.env_at(parent, env)
+                new = self.view.env_at(info.id, env)
+            except IntegrityError as exc:
+                out.append(Finding(info.id, 3, exc.message))
+                continue
+            if (old is None) != (new is None) or _membership(old) != _membership(new):
+                members_changed.append(env)
+            ops = value_diff(old, new)
+            if ops:
+                actual[env] = ops
+            if new is not None and old is not None:
+                out.extend(self._check_fingerprints(info, rec, old, new, ops))
+        claimed = {c.key: c.op for c in rec.changes}
+        if len(actual) > 1:
+            out.append(Finding(info.id, 3, f"changes values of several environments: "
+                               f"{', '.join(sorted(actual))}"))
+        real = next(iter(actual.values()), {})
+        if real != claimed:
+            out.append(Finding(info.id, 3, _describe_mismatch(claimed, real)))
+        if actual and not set(actual) <= set(rec.environments):
+            out.append(Finding(info.id, 3, "Envtrail-Environment does not name the environment "
+                               f"changed ({', '.join(sorted(actual))})"))
+        policy = self.view.policy(parent if parent else info.id)
+        for env in sorted(actual):
+            broken = policy.violation(env, signer.principal or "", signer.admin, rec.reason)
+            if broken:
+                out.append(Finding(info.id, 4, broken))
+        admin_paths = [p for p in (SIGNERS, POLICY, CONFIG)
+                       if self.view.git.entry_id(parent, p) != self.view.git.entry_id(info.id, p)]
+        if (admin_paths or members_changed) and not signer.admin:
+            what = ", ".join(admin_paths + [f"members of {e}" for e in members_changed])
+            out.append(Finding(info.id, 5, f"{signer.principal} is not an admin but changed {what}"))
+        return out
+
+    def _check_fingerprints(self, info: CommitInfo, rec: Record, old: EnvFile, new: EnvFile,
+                            ops: dict[str, str]) -> list[Finding]:
+        """With a member's key, recompute the fingerprints the trailers claim."""
+        out = []
+        for change in rec.changes:
+            if ops.get(change.key) != change.op:
+                continue
+            try:
+                pairs = []
+                if change.op in "~-":
+                    pairs.append(("old", change.old_fp, self.keyring.fingerprint(old, change.key)))
+                if change.op in "~+":
+                    pairs.append(("new", change.new_fp, self.keyring.fingerprint(new, change.key)))
+            except (DecryptError, ValueError):
+                out.append(Finding(info.id, 3, f"{change.key}: ciphertext does not authenticate"))
+                continue
+            for which, claimed, real in pairs:
+                if real is not None and real != claimed:
+                    out.append(Finding(info.id, 3, f"{change.key}: {which} fingerprint {claimed} "
+                                       f"does not match the value ({real})"))
+        return out
+
+    # -- rule 6 ------------------------------------------------------------
+
+    def _check_plain_merge(self, info: CommitInfo) -> list[Finding]:
+        """A merge without an envtrail record may only combine what its parents had."""
+        out = []
+        git = self.view.git
+        for path in (SIGNERS, POLICY, CONFIG):
+            mine = git.entry_id(info.id, path)
+            if all(git.entry_id(p, path) != mine for p in info.parents):
+                out.append(Finding(info.id, 6, f"merge changes {path} beyond both parents"))
+        parents_blobs = [self.view.env_blobs(p) for p in info.parents]
+        for env, blob in sorted(self.view.env_blobs(info.id).items()):
+            if any(pb.get(env) == blob for pb in parents_blobs):
+                continue
+            try:
+                mine = self.view.env_at(info.id, env)
+                theirs = [self.view.env_at(p, env) for p in info.parents]
+            except IntegrityError as exc:
+                out.append(Finding(info.id, 6, exc.message))
+                continue
+            for name in sorted(_all_names(mine, *theirs)):
+                state = mine.values.get(name)
+                if all((t.values.get(name) if t else None) != state for t in theirs):
+                    out.append(Finding(info.id, 6, f"{env}: merge introduces a value of {name} "
+                                       "that is in neither parent"))
+            if all(_keying(t) != _keying(mine) for t in theirs):
+                out.append(Finding(info.id, 6, f"{env}: merge changes members or keys beyond "
+                                   "both parents"))
+        merged = self.view.env_blobs(info.id)
+        for env in sorted(set.intersection(*(set(pb) for pb in parents_blobs)) - set(merged)):
+            out.append(Finding(info.id, 6, f"merge deletes environment {env} that both parents have"))
+        return out
+
+
+def _membership(env: EnvFile | None) -> tuple:
+    if env is None:
+        return ()
+    return tuple(sorted((p, m.key) for p, m in env.members.items()))
+
+
+def _keying(env: EnvFile | None) -> tuple:
+    if env is None:
+        return ()
+    return (env.public_key, tuple(sorted((p, m.key, m.sealed) for p, m in env.members.items())))
+
+
+def _all_names(*envs: EnvFile | None) -> set[str]:
+    return {n for e in envs if e is not None for n in e.values}
+
+
+def _describe_mismatch(claimed: dict[str, str], real: dict[str, str]) -> str:
+    missing = sorted(k for k in real if k not in claimed)
+    extra = sorted(k for k in claimed if k not in real)
+    wrong = sorted(k for k in real if k in claimed and claimed[k] != real[k])
+    parts = []
+    if missing:
+        parts.append(f"trailers omit {', '.join(missing)}")
+    if extra:
+        parts.append(f"trailers name unchanged {', '.join(extra)}")
+    if wrong:
+        parts.append(", ".join(f"{k} is {real[k]} not {claimed[k]}" for k in wrong))
+    return "Envtrail-Change trailers differ from the file: " + "; ".join(parts)

@@ -1,0 +1,232 @@
+"""The audit commands: verify, verified reads, log, show, diff, blame."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from envtrail.audit import checkpoint, signature
+from envtrail.audit.checkpoint import Checkpoint
+from envtrail.audit.events import Event, Filters, commit_events, stream
+from envtrail.audit.history import last_changes, parse_record
+from envtrail.audit.keyring import Keyring
+from envtrail.audit.record import Record
+from envtrail.audit.verify import Finding, Verifier
+from envtrail.audit.view import StoreView, value_diff
+from envtrail.crypto.keys import Identity
+from envtrail.crypto.seal import DecryptError
+from envtrail.errors import IntegrityError, NotFoundError
+from envtrail.gitstore.repo import CommitInfo, GitRepo
+from envtrail.model import Secret, check_env_name
+from envtrail.ops.store import open_keys, resolve_at
+from envtrail.runtime import Runtime
+
+
+@dataclass
+class Report:
+    """The outcome of ``verify``."""
+
+    head: str | None
+    checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No findings."""
+        return not self.findings
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return {"ok": self.ok, "head": self.head, "commits": self.checked,
+                "findings": [f.as_dict() for f in self.findings]}
+
+
+def _rewritten(cp: Checkpoint) -> Finding:
+    return Finding(cp.head, 8, "the last verified head is no longer in the history "
+                               "(history was rewritten, e.g. by a force-push or rebase)")
+
+
+def _checkpoint_for(view: StoreView, head: str) -> Checkpoint:
+    return Checkpoint(head, view.env_blobs(head))
+
+
+def verify(git: GitRepo, identity: Identity | None = None,
+           progress: Callable[[int], None] | None = None) -> Report:
+    """Check the whole history reachable from HEAD; advance the checkpoint if clean."""
+    head = git.head()
+    report = Report(head)
+    if head is None:
+        return report
+    cp = checkpoint.load(git.root)
+    if cp is not None and not git.is_ancestor(cp.head, head):
+        report.findings.append(_rewritten(cp))
+    view = StoreView(git)
+    verifier = Verifier(view, Keyring(identity))
+    report.findings.extend(verifier.walk(head, on_commit=progress))
+    report.checked = verifier.checked
+    if report.ok:
+        checkpoint.save(git.root, _checkpoint_for(view, head))
+    return report
+
+
+def ensure_verified(git: GitRepo, commit: str) -> int:
+    """Vouch that HEAD's history verifies and contains ``commit``; return commits checked.
+
+    Only commits added since the last clean verification are checked; with
+    nothing new this is a ref read and a file read. IntegrityError (exit 5)
+    names the first finding.
+    """
+    head = git.head()
+    if head is None:
+        return 0
+    cp = checkpoint.load(git.root)
+    checked = 0
+    if cp is None or cp.head != head:
+        if cp is not None and not git.is_ancestor(cp.head, head):
+            _refuse(_rewritten(cp))
+        view = StoreView(git)
+        verifier = Verifier(view)
+        for finding in verifier.walk(head, since=cp.head if cp else None):
+            _refuse(finding)
+        checked = verifier.checked
+        checkpoint.save(git.root, _checkpoint_for(view, head))
+    if commit != head and not git.is_ancestor(commit, head):
+        raise IntegrityError(f"{commit[:10]} is not in the verified history of HEAD",
+                             hint="pass --no-verify to read it anyway")
+    return checked
+
+
+def _refuse(finding: Finding) -> None:
+    raise IntegrityError(f"history does not verify: {finding.line()}",
+                         hint="run `envtrail verify` for every finding; --no-verify reads anyway")
+
+
+# -- log and show ------------------------------------------------------------
+
+
+def log(git: GitRepo, filters: Filters, limit: int | None = None) -> Iterator[Event]:
+    """The audit trail, newest first, from at most ``limit`` commits (no key needed)."""
+    if filters.environment is not None:
+        check_env_name(filters.environment)
+    commits: set[str] = set()
+    for event in stream(StoreView(git), git.head(), filters):
+        if event.commit not in commits:
+            if limit is not None and len(commits) >= limit:
+                return
+            commits.add(event.commit)
+        yield event
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One commit in full."""
+
+    info: CommitInfo
+    record: Record | None
+    verdict: signature.Verdict
+    events: list[Event]
+    findings: list[Finding]
+
+
+def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
+    """Who, what, when, where, why and the verify findings of one commit."""
+    commit = resolve_at(git, rt, rev)
+    view = StoreView(git)
+    info = git.info(commit)
+    return Shown(info, parse_record(info), signature.check(view, info),
+                 commit_events(view, info), Verifier(view).check(info))
+
+
+# -- diff and blame ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One variable that differs between two points."""
+
+    key: str
+    change: str
+    old_fp: str | None = None
+    new_fp: str | None = None
+    old: Secret | None = None
+    new: Secret | None = None
+
+    def as_dict(self, reveal: bool = False) -> dict[str, object]:
+        """The JSON form; plaintext only with ``reveal``."""
+        d: dict[str, object] = {"key": self.key, "change": self.change,
+                                "old_fp": self.old_fp, "new_fp": self.new_fp}
+        if reveal:
+            d["old"] = self.old.reveal() if self.old else None
+            d["new"] = self.new.reveal() if self.new else None
+        return d
+
+
+def diff(git: GitRepo, rt: Runtime, identity: Identity | None, environment: str,
+         old_rev: str, new_rev: str | None, reveal: bool) -> list[DiffRow]:
+    """Masked (or, with ``reveal``, decrypted) differences of one environment."""
+    check_env_name(environment)
+    old_c, new_c = resolve_at(git, rt, old_rev), resolve_at(git, rt, new_rev)
+    view = StoreView(git)
+    old, new = view.env_at(old_c, environment), view.env_at(new_c, environment)
+    if old is None and new is None:
+        raise NotFoundError(f"no environment {environment!r} at either point")
+    keyring = Keyring(identity)
+    if reveal:
+        for env in (old, new):
+            if env is not None and identity is not None:
+                open_keys(env, identity)  # AccessDenied for a non-member, before anything prints
+    rows = []
+    for key, op in sorted(value_diff(old, new).items()):
+        try:
+            old_plain = keyring.plaintext(old, key) if op != "+" else None
+            new_plain = keyring.plaintext(new, key) if op != "-" else None
+        except (DecryptError, ValueError) as exc:
+            raise IntegrityError(f"{environment}: {exc}") from None
+        if op == "~" and old_plain is not None and old_plain == new_plain:
+            continue  # re-encrypted (e.g. by a rotation) but the value is the same
+        rows.append(DiffRow(
+            key, op,
+            keyring.fingerprint(old, key) if op != "+" else None,
+            keyring.fingerprint(new, key) if op != "-" else None,
+            Secret(old_plain) if reveal and old_plain is not None else None,
+            Secret(new_plain) if reveal and new_plain is not None else None,
+        ))
+    return rows
+
+
+@dataclass(frozen=True)
+class BlameRow:
+    """The last change of one variable."""
+
+    key: str
+    commit: str
+    time: str
+    actor: str | None
+    action: str
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return dict(self.__dict__)
+
+
+def blame(git: GitRepo, environment: str) -> list[BlameRow]:
+    """Per variable at HEAD: who changed it last, when, why."""
+    head = git.head()
+    if head is None:
+        raise NotFoundError("the store has no commits yet")
+    env = StoreView(git).env_at(head, check_env_name(environment))
+    if env is None:
+        raise NotFoundError(f"no environment {environment!r}")
+    last = last_changes(git, head, environment)
+    rows = []
+    for key in sorted(env.values):
+        ch = last.get(key)
+        if ch is None:
+            rows.append(BlameRow(key, "-", "-", None, "-", ""))
+            continue
+        rec = ch.record
+        rows.append(BlameRow(key, ch.commit.id, ch.commit.committer_time.isoformat(),
+                             rec.actor if rec else None, rec.action if rec else "unattested",
+                             rec.reason if rec else ch.commit.message.split("\n", 1)[0]))
+    return rows
