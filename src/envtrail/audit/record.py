@@ -79,6 +79,9 @@ def subject(record: Record) -> str:
         if record.action in {"import", "rollback", "merge"}:
             what = f"{record.action}: {what}"
         return f"{where}: {what}"
+    member = record.extra_value("Member")
+    if member:
+        return f"{where}: {record.action} {member.lstrip('+- ')}"
     return f"{where}: {record.action}"
 
 

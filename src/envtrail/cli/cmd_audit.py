@@ -152,9 +152,9 @@ def diff(
         emit_json([r.as_dict(reveal) for r in rows])
         return
     for r in rows:
-        fps = (f" {r.old_fp or '?'} -> {r.new_fp or '?'}" if r.change == "~"
-               else f" {r.new_fp or ''}" if r.change == "+" else f" {r.old_fp or ''}")
-        out(f"{r.change} {r.key}{fps.rstrip()}")
+        # Without a key there are no fingerprints: the diff still says what changed.
+        fps = [fp for fp in (r.old_fp, r.new_fp) if fp]
+        out(" ".join([r.change, r.key, " -> ".join(fps)]).rstrip())
         if reveal:
             for sign, value in (("-", r.old), ("+", r.new)):
                 if value is not None:

@@ -1,0 +1,198 @@
+"""verify catches each kind of tampering; verified reads refuse afterwards."""
+
+import json
+import subprocess
+from datetime import timedelta
+
+import pytest
+
+import forge
+from conftest import Cli, git
+from envtrail.gitstore.repo import GitRepo
+from envtrail.model import Change
+from envtrail.ops import audit
+from envtrail.ops.values import read_values
+
+
+@pytest.fixture
+def history(cli, store, alice):
+    """A clean history: two values set, verified once."""
+    cli("set", "A", "--env", "production", "--reason", "a", input="1")
+    cli("set", "B", "--env", "production", "--reason", "b", input="2")
+    r = cli("verify")
+    assert r.code == 0, r.out + r.err
+    return store
+
+
+def findings(cli):
+    r = cli("verify", "--json")
+    report = json.loads(r.out)
+    assert (r.code == 0) == report["ok"]
+    return report["findings"]
+
+
+def assert_reads_refused_but_no_verify_reads(cli, key="A", expected="1"):
+    r = cli("get", key, "--env", "production")
+    assert r.code == 5, r.err
+    assert "history does not verify" in r.err
+    r = cli("get", key, "--env", "production", "--no-verify")
+    assert (r.code, r.out) == (0, expected)
+    assert "WITHOUT verifying" in r.err
+
+
+def test_clean_history_verifies_and_checkpoint_advances(cli, history):
+    report = json.loads(cli("verify", "--json").out)
+    assert report == {"ok": True, "head": git(history, "rev-parse", "HEAD").strip(),
+                      "commits": 3, "findings": []}
+    assert (history / ".git/envtrail/verified.json").exists()
+
+
+def test_unsigned_commit_editing_environment(cli, history, alice):
+    plan = forge.honest_plan(history, alice.identity, "production", {"A": "evil"})
+    forge.commit_plan(history, None, plan, message="quick fix")
+    f = findings(cli)
+    assert [(x["rule"], x["name"]) for x in f] == [(1, "signature")]
+    assert "unsigned" in f[0]["message"]
+    assert_reads_refused_but_no_verify_reads(cli, "B", "2")
+
+
+def test_commit_signed_by_a_key_that_is_not_an_allowed_signer(cli, history, alice, tmp_path):
+    key = tmp_path / "mallory"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "mallory", "-f",
+                    str(key)], check=True)
+    plan = forge.honest_plan(history, alice.identity, "production", {"A": "evil"})
+    for path, data in plan.changes.items():
+        (history / path).write_bytes(data)
+    git(history, "-c", f"user.signingkey={key}", "commit", "-q", "-S", "-a", "-m",
+        "production: set A")
+    # git itself agrees: a good signature by a key it cannot vouch for.
+    assert git(history, "log", "-1", "--format=%G?").strip() == "U"
+    f = findings(cli)
+    assert [(x["rule"], x["message"]) for x in f] == [
+        (1, "not made by envtrail, signature unknown-key")]
+    assert_reads_refused_but_no_verify_reads(cli, "B", "2")
+
+
+def test_lying_change_trailers(cli, history, alice):
+    plan = forge.honest_plan(history, alice.identity, "production", {"A": "evil"})
+    lie = forge.with_record(plan, changes=(Change("~", "B", "000000000000", "111111111111"),))
+    forge.commit_plan(history, alice.identity, lie)
+    f = findings(cli)
+    assert [x["rule"] for x in f] == [3]
+    assert "trailers omit A" in f[0]["message"]
+    assert "trailers name unchanged B" in f[0]["message"]
+    assert_reads_refused_but_no_verify_reads(cli, "B", "2")
+
+
+def test_lying_fingerprint_caught_with_a_key_only(cli, history, alice):
+    plan = forge.honest_plan(history, alice.identity, "production", {"A": "evil"})
+    real = plan.record.changes[0]
+    lie = forge.with_record(plan, changes=(Change("~", "A", real.old_fp, "0123456789ab"),))
+    forge.commit_plan(history, alice.identity, lie)
+    f = findings(cli)
+    assert [x["rule"] for x in f] == [3]
+    assert "new fingerprint 0123456789ab does not match" in f[0]["message"]
+    # An auditor without a key cannot recompute fingerprints; the rest still holds.
+    assert findings(cli.as_(None)) == []
+
+
+def test_forged_actor(cli, history, alice):
+    plan = forge.honest_plan(history, alice.identity, "production", {"A": "evil"})
+    forge.commit_plan(history, alice.identity, forge.with_record(plan, actor="bob@example.com"))
+    f = findings(cli)
+    assert [(x["rule"], x["name"]) for x in f] == [(2, "actor")]
+    assert "bob@example.com" in f[0]["message"]
+    assert_reads_refused_but_no_verify_reads(cli, "B", "2")
+
+
+def test_backdated_commit(cli, history, alice):
+    plan = forge.honest_plan(history, alice.identity, "production", {"A": "evil"})
+    parent_time = GitRepo(history).info(GitRepo(history).head()).committer_time
+    forge.commit_plan(history, alice.identity, plan, when=parent_time - timedelta(days=2))
+    f = findings(cli)
+    assert [(x["rule"], x["name"]) for x in f] == [(7, "time")]
+    assert_reads_refused_but_no_verify_reads(cli, "B", "2")
+
+
+def test_plain_merge_is_fine_but_evil_merge_is_reported(cli, history, alice):
+    git(history, "switch", "-q", "-c", "feature")
+    assert cli("set", "X", "--env", "staging", "--reason", "x", input="x").code == 0
+    git(history, "switch", "-q", "main")
+    assert cli("set", "C", "--env", "production", "--reason", "c", input="3").code == 0
+    git(history, "merge", "-q", "--no-edit", "feature")
+    assert findings(cli) == []
+    assert cli("get", "X", "--env", "staging").out == "x"
+    # Now a merge whose resolution smuggles in a value neither side had.
+    git(history, "switch", "-q", "-c", "feature2")
+    assert cli("set", "Y", "--env", "staging", "--reason", "y", input="y").code == 0
+    git(history, "switch", "-q", "main")
+    assert cli("set", "D", "--env", "production", "--reason", "d", input="4").code == 0
+    git(history, "merge", "-q", "--no-commit", "feature2")
+    plan = forge.honest_plan(history, alice.identity, "production", {"A": "evil"})
+    for path, data in plan.changes.items():
+        (history / path).write_bytes(data)
+    git(history, "add", "-A")
+    git(history, "commit", "-q", "--no-edit")
+    f = findings(cli)
+    assert [(x["rule"], x["name"]) for x in f] == [(6, "merge")]
+    assert "value of A that is in neither parent" in f[0]["message"]
+    assert_reads_refused_but_no_verify_reads(cli, "B", "2")
+
+
+def test_rewritten_history_is_reported(cli, history):
+    git(history, "reset", "-q", "--hard", "HEAD~1")
+    assert cli("set", "B", "--env", "production", "--reason", "again", input="2b").code == 0
+    f = findings(cli)
+    assert [(x["rule"], x["name"]) for x in f] == [(8, "history")]
+    r = cli("get", "B", "--env", "production")
+    assert r.code == 5
+    assert "no longer in the history" in r.err
+    assert cli("get", "B", "--env", "production", "--no-verify").out == "2b"
+
+
+def test_verify_exit_codes_and_plain_output(cli, history, alice):
+    r = cli("verify")
+    assert r.code == 0
+    assert r.out.strip().endswith(": ok")
+    plan = forge.honest_plan(history, alice.identity, "production", {"A": "evil"})
+    forge.commit_plan(history, alice.identity, forge.with_record(plan, actor="bob@example.com"))
+    r = cli("verify")
+    assert r.code == 1
+    assert "rule 2 (actor)" in r.out
+    # The checkpoint did not advance past the bad commit.
+    cp = json.loads((history / ".git/envtrail/verified.json").read_text())
+    assert cp["head"] == git(history, "rev-parse", "HEAD~1").strip()
+
+
+def test_reads_with_nothing_new_do_not_walk_history(history, alice):
+    g = GitRepo(history)
+    rt = forge.runtime(history)
+    first = read_values(g, rt, alice.identity, "production", ["A"])
+    assert first.checked == 0  # the fixture's verify already covered HEAD
+    Cli(history, alice)("set", "C", "--env", "production", "--reason", "c", input="3")
+    g = GitRepo(history)
+    second = read_values(g, rt, alice.identity, "production", ["A"])
+    assert second.checked == 1  # only the one new commit
+    g = GitRepo(history)
+    third = read_values(g, rt, alice.identity, "production", ["A"])
+    assert (third.checked, g.walked) == (0, 0)
+
+
+def test_auditor_without_identity_runs_verify_and_log(history):
+    auditor = Cli(history, None)
+    assert auditor("verify").code == 0
+    r = auditor("log", "--json")
+    assert r.code == 0
+    assert len(r.out.splitlines()) == 3
+
+
+def test_show_reports_findings_for_that_commit(cli, history, alice):
+    plan = forge.honest_plan(history, alice.identity, "production", {"A": "evil"})
+    forge.commit_plan(history, alice.identity, forge.with_record(plan, actor="bob@example.com"))
+    r = cli("show", "HEAD")
+    assert r.code == 0
+    assert "verify     FAILED" in r.out
+    assert "rule 2 (actor)" in r.out
+    assert "verify     ok" in cli("show", "HEAD~1").out
+    shown = audit.show(GitRepo(history), forge.runtime(history), "HEAD")
+    assert [f.rule for f in shown.findings] == [2]
