@@ -116,7 +116,9 @@ class Change:
     new_fp: str | None = None
 
 
-_ENC_RE = re.compile(r"^ENC\[v1,([A-Za-z0-9+/]{43}=),([A-Za-z0-9+/]{54,}={0,2})\]$")
+# The text form of a v1 ciphertext; format.envfile matches whole lines with it.
+ENC_PATTERN = r"ENC\[v1,([A-Za-z0-9+/]{43}=),([A-Za-z0-9+/]{54,}={0,2})\]"
+_ENC_RE = re.compile(f"^{ENC_PATTERN}$")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ environment key is unsealed once and each ephemeral key exchanged once.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import DecryptError, Decryptor, EnvKeys, unb64
 from envtrail.format.envfile import EnvFile
@@ -19,6 +21,9 @@ class Keyring:
         self.identity = identity
         self._keys: dict[tuple[str, str], EnvKeys | None] = {}
         self._decryptors: dict[tuple[str, str], Decryptor] = {}
+        # A value's fingerprint is asked for twice in a walk: as the new value
+        # of one commit and the old value of the next. Bounded, for flat memory.
+        self._fingerprints: OrderedDict[tuple[str, str, str], str | None] = OrderedDict()
         self.unseals = 0
 
     def keys(self, env: EnvFile) -> EnvKeys | None:
@@ -53,6 +58,13 @@ class Keyring:
 
     def fingerprint(self, env: EnvFile, name: str) -> str | None:
         """The keyed fingerprint of one value, or None without access."""
+        slot = (env.public_key, name, env.values[name])
+        if slot in self._fingerprints:
+            return self._fingerprints[slot]
         keys = self.keys(env)
         plain = self.plaintext(env, name)
-        return None if keys is None or plain is None else keys.fingerprint(plain)
+        fp = None if keys is None or plain is None else keys.fingerprint(plain)
+        self._fingerprints[slot] = fp
+        if len(self._fingerprints) > 256:
+            self._fingerprints.popitem(last=False)
+        return fp

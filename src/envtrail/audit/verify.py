@@ -7,12 +7,14 @@ reads check just the commits added since the last clean run.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from envtrail.audit import signature
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
+from envtrail.audit.parallel import verdict_stream
 from envtrail.audit.record import Record
 from envtrail.audit.view import CONFIG, POLICY, SIGNERS, STORE_PATHS, StoreView, value_diff
 from envtrail.crypto.seal import DecryptError
@@ -58,16 +60,29 @@ class Verifier:
         self.checked = 0
 
     def walk(self, head: str, since: str | None = None,
-             on_commit: Callable[[int], None] | None = None) -> Iterator[Finding]:
-        """Findings for every store commit reachable from ``head`` but not from ``since``."""
-        for info in self.view.git.walk_touching(head, STORE_PATHS, hide=since):
-            self.checked += 1
-            yield from self.check(info)
-            if on_commit is not None:
-                on_commit(self.checked)
+             on_commit: Callable[[int], None] | None = None,
+             parallel: bool = False) -> Iterator[Finding]:
+        """Findings for every store commit reachable from ``head`` but not from ``since``.
 
-    def check(self, info: CommitInfo) -> list[Finding]:
-        """All findings for one commit."""
+        With ``parallel``, signatures are checked in a second process while this
+        one checks everything else (worth it for long histories only).
+        """
+        infos = self.view.git.walk_touching(head, STORE_PATHS, hide=since)
+        verdicts = (verdict_stream(self.view.git.root, head, since) if parallel
+                    else itertools.repeat(None))
+        try:
+            # The verdicts never run out first: zip ends with the walk.
+            for info, verdict in zip(infos, verdicts, strict=False):
+                self.checked += 1
+                yield from self.check(info, verdict)
+                if on_commit is not None:
+                    on_commit(self.checked)
+        finally:
+            if parallel:
+                verdicts.close()  # type: ignore[union-attr]  # stops the child now
+
+    def check(self, info: CommitInfo, verdict: signature.Verdict | None = None) -> list[Finding]:
+        """All findings for one commit (``verdict``: its signature, if already checked)."""
         out: list[Finding] = []
         if info.parents:
             parent_time = self.view.git.info(info.parents[0]).committer_time
@@ -78,7 +93,7 @@ class Verifier:
         if len(info.parents) > 1 and (rec is None or rec.action != "merge"):
             out.extend(self._check_plain_merge(info))
             return out
-        verdict = signature.check(self.view, info)
+        verdict = verdict or signature.check(self.view, info)
         if not verdict.good:
             what = "not made by envtrail, " if rec is None else ""
             out.append(Finding(info.id, 1, f"{what}signature {verdict.status}"
@@ -133,8 +148,9 @@ class Verifier:
             broken = policy.violation(env, signer.principal or "", signer.admin, rec.reason)
             if broken:
                 out.append(Finding(info.id, 4, broken))
-        admin_paths = [p for p in (SIGNERS, POLICY, CONFIG)
-                       if self.view.git.entry_id(parent, p) != self.view.git.entry_id(info.id, p)]
+        git = self.view.git
+        admin_paths = [] if git.entry_id(parent, ".envtrail") == git.entry_id(info.id, ".envtrail") \
+            else [p for p in (SIGNERS, POLICY, CONFIG) if git.entry_id(parent, p) != git.entry_id(info.id, p)]
         if (admin_paths or members_changed) and not signer.admin:
             what = ", ".join(admin_paths + [f"members of {e}" for e in members_changed])
             out.append(Finding(info.id, 5, f"{signer.principal} is not an admin but changed {what}"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from envtrail.errors import IntegrityError
 from envtrail.format import envfile, policy, signers
 from envtrail.format.envfile import EnvFile
@@ -18,21 +20,34 @@ STORE_PATHS = ("envs", ".envtrail")
 class StoreView:
     """Parsed store files by commit, memoised by blob id (history shares most blobs)."""
 
+    # Walks visit a commit right after its child, so a short memory is enough
+    # and keeps memory flat however long the history is.
+    ENV_CACHE = 64
+
     def __init__(self, git: GitRepo) -> None:
         self.git = git
-        self._envs: dict[str, EnvFile | IntegrityError] = {}
+        self._envs: OrderedDict[str, EnvFile | IntegrityError] = OrderedDict()
         self._signers: dict[str | None, list[Signer]] = {}
         self._policies: dict[str | None, Policy] = {}
+        self._env_blobs: OrderedDict[str | None, dict[str, str]] = OrderedDict()
 
     def env_blobs(self, commit: str | None) -> dict[str, str]:
         """Environment name -> blob id at a commit."""
-        return {name[:-5]: oid for name, oid in self.git.dir_entries(commit, "envs").items()
-                if name.endswith(".yaml")}
+        blobs = self._env_blobs.get(commit)
+        if blobs is None:
+            blobs = {name[:-5]: oid for name, oid in self.git.dir_entries(commit, "envs").items()
+                     if name.endswith(".yaml")}
+            self._env_blobs[commit] = blobs
+            if len(self._env_blobs) > self.ENV_CACHE:
+                self._env_blobs.popitem(last=False)
+        return blobs
 
     def env_file(self, blob_id: str, environment: str) -> EnvFile:
         """The parsed environment file in ``blob_id``; IntegrityError if malformed."""
         cached = self._envs.get(blob_id)
-        if cached is None:
+        if cached is not None:
+            self._envs.move_to_end(blob_id)
+        else:
             path = envfile.path_for(environment)
             try:
                 cached = envfile.parse(self.git.blob(blob_id), path)
@@ -41,6 +56,8 @@ class StoreView:
             except IntegrityError as exc:
                 cached = exc
             self._envs[blob_id] = cached
+            if len(self._envs) > self.ENV_CACHE:
+                self._envs.popitem(last=False)
         if isinstance(cached, IntegrityError):
             raise cached
         return cached

@@ -6,6 +6,7 @@ no shared nodes), no duplicate keys, and a size cap before parsing starts.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -71,10 +72,13 @@ def load(data: bytes, what: str) -> Any:
         raise IntegrityError(f"{what}: YAML nested too deeply") from None
 
 
-_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@%+-]*$")
+# Starts with a letter or '_', words of safe characters separated by single
+# spaces, no ':' or '#': YAML reads these plain, as strings, unless reserved.
+_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@%+/=-]*(?: [A-Za-z0-9_.@%+/=-]+)*$")
 _RESERVED = {"yes", "no", "true", "false", "on", "off", "null", "y", "n"}
 
 
+@functools.lru_cache(maxsize=8192)
 def scalar(text: str) -> str:
     """Render a string as a YAML scalar: plain where unambiguous, else double-quoted.
 
@@ -88,6 +92,7 @@ def scalar(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=1024)
 def _plain_roundtrip(text: str) -> str | None:
     """Return ``text`` if YAML reads it back, unquoted, as the same string."""
     # Only simple tokens may go plain: no leading indicator, no ': ' or ' #'.

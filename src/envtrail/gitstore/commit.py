@@ -19,7 +19,7 @@ from pathlib import Path
 import pygit2
 
 from envtrail.errors import ConflictError
-from envtrail.gitstore.discover import state_dir
+from envtrail.gitstore.discover import git_dir, state_dir
 from envtrail.gitstore.repo import GitRepo
 
 _JOURNAL = "journal.json"
@@ -180,3 +180,29 @@ def require_clean(git: GitRepo, commit_id: str | None, paths: list[str]) -> None
                 f"{path} has uncommitted changes; envtrail will not write over them",
                 hint=f"discard them with `git checkout HEAD -- {path}` and retry through envtrail",
             )
+
+
+# git packs loose objects when `gc.auto` (6700) are lying around, checking one
+# of the 256 fan-out folders as a sample; libgit2 never does, so envtrail asks
+# git to after its own writes. Long unpacked histories are slow to read.
+_LOOSE_SAMPLE_LIMIT = 6700 // 256
+
+
+def maybe_pack(git: GitRepo) -> bool:
+    """Start ``git gc --auto`` in the background if loose objects pile up; True if started."""
+    import subprocess
+
+    sample = git_dir(git.root) / "objects" / "17"
+    try:
+        loose = sum(1 for _ in sample.iterdir())
+    except OSError:
+        return False
+    if loose <= _LOOSE_SAMPLE_LIMIT:
+        return False
+    try:
+        subprocess.Popen(["git", "-C", str(git.root), "gc", "--auto", "--quiet"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        return False  # no git on PATH: reads stay correct, just slower
+    return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +25,13 @@ class CommitInfo:
     message: str
 
 
+# libgit2's object cache (256 MiB by default, and still growing past a
+# smaller limit) makes a walk's memory grow with history length. envtrail
+# walks forward and keeps the few objects it needs itself (_trees, StoreView),
+# so it turns the cache off: memory stays flat at a small cost in speed.
+pygit2.settings.enable_caching(False)
+
+
 def _entry(tree: pygit2.Tree | None, path: str) -> pygit2.Oid | None:
     if tree is None:
         return None
@@ -30,6 +39,16 @@ def _entry(tree: pygit2.Tree | None, path: str) -> pygit2.Oid | None:
         return tree[path].id
     except KeyError:
         return None
+
+
+def _info(c: pygit2.Commit) -> CommitInfo:
+    return CommitInfo(
+        id=str(c.id),
+        parents=tuple(str(p) for p in c.parent_ids),
+        author_name=c.author.name,
+        committer_time=_utc(c.commit_time),
+        message=c.message,
+    )
 
 
 def _utc(seconds: int) -> datetime:
@@ -48,6 +67,7 @@ class GitRepo:
             raise NotFoundError("envtrail needs a work tree, not a bare repository")
         self.root = Path(self.repo.workdir)
         self.walked = 0  # commits visited by walk_touching: tests count work with it
+        self._trees: OrderedDict[str, pygit2.Tree] = OrderedDict()
 
     @classmethod
     def init(cls, root: Path) -> GitRepo:
@@ -102,14 +122,7 @@ class GitRepo:
 
     def info(self, commit_id: str) -> CommitInfo:
         """Metadata of one commit."""
-        c = self.repo[commit_id]
-        return CommitInfo(
-            id=commit_id,
-            parents=tuple(str(p) for p in c.parent_ids),
-            author_name=c.author.name,
-            committer_time=_utc(c.commit_time),
-            message=c.message,
-        )
+        return _info(self.repo[commit_id])
 
     def signature(self, commit_id: str) -> tuple[bytes | None, bytes]:
         """The ``gpgsig`` header and the payload it signs (the commit without it)."""
@@ -123,25 +136,54 @@ class GitRepo:
         (compared by tree entry id, so no diff is computed)."""
         if start is None:
             return
-        walker = self.repo.walk(pygit2.Oid(hex=start),
-                                pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
-        if hide is not None:
-            walker.hide(pygit2.Oid(hex=hide))
-        for commit in walker:
+        for commit in self._walk(start, hide):
             self.walked += 1
             tree = commit.tree
             parent_tree = commit.parents[0].tree if commit.parent_ids else None
             if any(_entry(tree, p) != _entry(parent_tree, p) for p in prefixes):
-                yield self.info(str(commit.id))
+                yield _info(commit)
+
+    def _walk(self, start: str, hide: str | None) -> Iterator[pygit2.Commit]:
+        """Newest first by committer time, ties by id: the same order every time.
+
+        A full walk keeps only the frontier and the ids seen, where libgit2's
+        revwalk would hold a node per commit; with ``hide`` (an incremental
+        check, usually a few commits) libgit2 does the exclusion.
+        """
+        if hide is not None:
+            walker = self.repo.walk(pygit2.Oid(hex=start), pygit2.enums.SortMode.TIME)
+            walker.hide(pygit2.Oid(hex=hide))
+            yield from walker
+            return
+        first = self.repo[start]
+        heap = [(-first.commit_time, str(first.id), first)]
+        seen = {first.id}
+        while heap:
+            commit = heapq.heappop(heap)[2]
+            yield commit
+            for parent in commit.parents:
+                if parent.id not in seen:
+                    seen.add(parent.id)
+                    heapq.heappush(heap, (-parent.commit_time, str(parent.id), parent))
 
     # -- content ---------------------------------------------------------
+
+    def _tree(self, commit_id: str) -> pygit2.Tree:
+        # History walks ask several paths of a commit and of its parent in a
+        # row; a few trees in memory save most object lookups.
+        tree = self._trees.get(commit_id)
+        if tree is None:
+            tree = self._trees[commit_id] = self.repo[commit_id].tree
+            if len(self._trees) > 16:
+                self._trees.popitem(last=False)
+        return tree
 
     def entry_id(self, commit_id: str | None, path: str) -> str | None:
         """The object id at ``path`` in a commit's tree, or None if absent."""
         if commit_id is None:
             return None
         try:
-            return str(self.repo[commit_id].tree[path].id)
+            return str(self._tree(commit_id)[path].id)
         except KeyError:
             return None
 

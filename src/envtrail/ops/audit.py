@@ -62,7 +62,7 @@ def verify(git: GitRepo, identity: Identity | None = None,
         report.findings.append(_rewritten(cp))
     view = StoreView(git)
     verifier = Verifier(view, Keyring(identity))
-    report.findings.extend(verifier.walk(head, on_commit=progress))
+    report.findings.extend(verifier.walk(head, on_commit=progress, parallel=True))
     report.checked = verifier.checked
     if report.ok:
         checkpoint.save(git.root, _checkpoint_for(view, head))

@@ -17,6 +17,7 @@ from envtrail.gitstore.commit import (
     create_commit,
     journal_begin,
     journal_end,
+    maybe_pack,
     move_branch,
     recover,
     refresh_worktree,
@@ -83,6 +84,7 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
                 continue
             refresh_worktree(git, commit, paths)
             journal_end(git)
+            maybe_pack(git)
             return Written(commit, plan.record, attempt)
     raise ConflictError(
         "the branch kept moving while envtrail was writing; nothing was changed",

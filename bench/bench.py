@@ -1,0 +1,170 @@
+"""envtrail benchmark: whole-process timings (medians) and peak memory.
+
+Builds its own fixtures under bench/.work/ (reused between runs), then times
+each operation as a user runs it: a fresh `envtrail` process. Uses only
+Python's time.perf_counter and /usr/bin/time -v (GNU time) for peak RSS.
+
+    python bench/bench.py                 # everything, 10,000-commit history
+    python bench/bench.py --commits 2000  # a smaller history
+    python bench/bench.py --only log,verify
+
+See bench/README.md for the latest figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from envtrail.crypto.keys import Identity
+from envtrail.gitstore.repo import GitRepo
+from envtrail.model import Secret
+from envtrail.ops import setup, values
+from envtrail.runtime import Runtime
+
+WORK = Path(__file__).resolve().parent / ".work"
+GNU_TIME = Path("/usr/bin/time")
+ENVTRAIL = [sys.executable, "-m", "envtrail"]
+
+
+def clock_from(start: datetime) -> Callable[[], datetime]:
+    """A clock that advances one second per call, so history times are strictly increasing."""
+    state = {"t": start}
+
+    def tick() -> datetime:
+        state["t"] += timedelta(seconds=1)
+        return state["t"]
+
+    return tick
+
+
+def build_history(commits: int) -> tuple[Path, Path]:
+    """A store with ``commits`` signed commits on one 20-variable environment (cached)."""
+    root = WORK / f"history-{commits}"
+    key = WORK / "alice.key"
+    if (root / ".git/envtrail/bench-complete").exists():
+        return root, key
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    ident = Identity.generate("alice@example.com")
+    key.write_text(ident.to_openssh())
+    key.chmod(0o600)
+    rt = Runtime(env={}, cwd=root, home=root, host="bench",
+                 clock=clock_from(datetime(2025, 1, 1, tzinfo=UTC)))
+    # A repository of its own first: init would otherwise adopt an enclosing one.
+    GitRepo.init(root)
+    result = setup.init(rt, ident, ["production"])
+    assert result.root.resolve() == root.resolve()
+    git = GitRepo(root)
+    started = time.perf_counter()
+    for i in range(commits - 1):
+        values.write_values(git, rt, ident, "production", {f"VAR_{i % 20:02d}": Secret(f"value-{i}")},
+                            set(), f"bench change {i}", "set")
+        if i and i % 1000 == 0:
+            rate = i / (time.perf_counter() - started)
+            print(f"  built {i} commits ({rate:.0f}/s)", file=sys.stderr)
+    # envtrail starts `git gc --auto` in the background as loose objects pile
+    # up; pack fully here so every run measures the same repository.
+    subprocess.run(["git", "gc", "--quiet"], cwd=root, check=True)
+    (root / ".git/envtrail/bench-complete").write_text("ok")
+    return root, key
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    """Seconds one process takes, output discarded; fails loudly on a non-zero exit."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.decode()[-400:]}")
+    return elapsed
+
+
+def median(cmd: list[str], cwd: Path, repeat: int, env: dict[str, str] | None = None) -> float:
+    """Median wall time over ``repeat`` runs (one warm-up run first)."""
+    run(cmd, cwd, env)
+    return statistics.median(run(cmd, cwd, env) for _ in range(repeat))
+
+
+def peak_rss_mib(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float | None:
+    """Peak resident memory of one run, from GNU time -v (None if it is not installed)."""
+    if not GNU_TIME.exists():
+        return None
+    proc = subprocess.run([str(GNU_TIME), "-v", *cmd], cwd=cwd, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    return int(m.group(1)) / 1024 if m else None
+
+
+class Table:
+    """Collects result rows and prints them aligned."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def add(self, name: str, seconds: float, target: str = "", note: str = "") -> None:
+        self.rows.append((name, f"{seconds * 1000:9.1f} ms", target, note))
+        print(f"  {name}: {seconds * 1000:.1f} ms {note}", file=sys.stderr)
+
+    def print(self) -> None:
+        widths = [max(len(r[i]) for r in [*self.rows, ("operation", "median", "target", "note")])
+                  for i in range(4)]
+        for row in [("operation", "median", "target", "note"), *self.rows]:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def bench_history(table: Table, commits: int, repeat: int) -> None:
+    """log --json and verify over a long history, against git's own log and signature check."""
+    root, key = build_history(commits)
+    env = {**os.environ, "ENVTRAIL_IDENTITY": str(key)}
+    log = median([*ENVTRAIL, "log", "--json"], root, repeat, env)
+    git_log = median(["git", "log", "--format=%H %s%n%b"], root, repeat)
+    table.add(f"log --json, {commits} commits", log, "<= 1500 ms",
+              f"git log itself: {git_log * 1000:.0f} ms")
+    verify_cmd = [*ENVTRAIL, "verify"]
+    # verify rewrites its checkpoint; every run checks the whole history again.
+    ver = median(verify_cmd, root, repeat, env)
+    sample = min(commits, 500)
+    git_check = run(["git", "-c", f"gpg.ssh.allowedSignersFile={root}/.envtrail/allowed_signers",
+                     "log", f"-{sample}", "--format=%G?"], root)
+    per_commit = git_check / sample
+    table.add(f"verify, {commits} commits", ver, "<= 2000 ms",
+              f"git %G? on {sample} commits: {git_check:.1f} s = {per_commit * 1000:.1f} ms/commit, "
+              f"~{per_commit * commits:.0f} s for {commits} ({per_commit * commits / ver:.0f}x)")
+    for name, cmd in (("log --json", [*ENVTRAIL, "log", "--json"]), ("verify", verify_cmd)):
+        rss = peak_rss_mib(cmd, root, env)
+        if rss is not None:
+            small_root, _ = build_history(max(commits // 4, 2))
+            small = peak_rss_mib(cmd, small_root, env)
+            table.add(f"{name} peak RSS", 0.0, "flat",
+                      f"{rss:.0f} MiB at {commits} commits vs {small:.0f} MiB at {commits // 4}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commits", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", default="history")
+    args = parser.parse_args()
+    WORK.mkdir(exist_ok=True)
+    table = Table()
+    floor = median([sys.executable, "-c", "pass"], WORK, args.repeat)
+    table.add("python3 -c pass", floor)
+    if "history" in args.only:
+        bench_history(table, args.commits, args.repeat)
+    print()
+    table.print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Signature checks in a second process, for verifying long histories on two cores.
+
+Checking a commit's signature and checking its content are independent and
+both cost Python time, so threads would only take turns holding the GIL. A
+forked child walks the same commits in the same order and sends back one
+verdict per commit; the parent checks everything else meanwhile.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from envtrail.audit import signature
+from envtrail.audit.view import STORE_PATHS, StoreView
+
+_BATCH = 256
+
+
+def _child(root: str, head: str, since: str | None, conn: Connection) -> None:
+    from envtrail.gitstore.repo import GitRepo
+
+    view = StoreView(GitRepo(Path(root)))  # its own repository handle after fork
+    batch = []
+    for info in view.git.walk_touching(head, STORE_PATHS, hide=since):
+        v = signature.check(view, info)
+        batch.append((v.status, v.principal, v.admin))
+        if len(batch) == _BATCH:
+            conn.send(batch)
+            batch = []
+    conn.send(batch)
+    conn.close()
+
+
+def verdict_stream(root: Path, head: str, since: str | None) -> Iterator[signature.Verdict | None]:
+    """Verdicts in walk order; None (check it yourself) wherever the child gave none."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        while True:
+            yield None
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(str(root), head, since, sender), daemon=True)
+    proc.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                batch = receiver.recv()
+            except (EOFError, OSError):
+                break  # done, or the child died: the caller checks the rest itself
+            for status, principal, admin in batch:
+                yield signature.Verdict(status, principal, admin)
+        while True:
+            yield None
+    finally:
+        receiver.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
