@@ -165,3 +165,43 @@ def test_detached_head_refuses_to_write(tmp_path):
     git(g.root, "checkout", "-q", "--detach")
     with pytest.raises(ConflictError, match="detached"):
         transact(g, rt(g.root), IDENT, lambda snap: plan("x", b"x"))
+
+
+def test_maybe_pack_asks_git_to_pack_when_loose_objects_pile_up(tmp_path):
+    import pygit2
+
+    from envtrail.gitstore.commit import maybe_pack
+
+    g = repo_with_commit(tmp_path)
+    assert maybe_pack(g) is False  # a handful of loose objects: nothing to do
+    repo = g.repo
+    builder = repo.TreeBuilder()
+    sample = g.root / ".git/objects/17"
+    i = 0
+    while not sample.exists() or sum(1 for _ in sample.iterdir()) <= 27:
+        builder.insert(f"f{i}", repo.create_blob(f"blob {i}\n".encode()), pygit2.enums.FileMode.BLOB)
+        i += 1
+    sig = pygit2.Signature("t", "t@example.com")
+    repo.create_commit("refs/heads/main", sig, sig, "many", builder.write(), [repo.head.target])
+    assert maybe_pack(g) is True
+
+    def loose() -> int:
+        return sum(1 for _ in sample.iterdir()) if sample.exists() else 0
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and loose() > 27:
+        time.sleep(0.2)
+    assert list((g.root / ".git/objects/pack").glob("*.pack"))
+    assert loose() <= 27
+
+
+def test_write_waits_out_a_briefly_held_ref_lock(tmp_path):
+    import threading
+
+    g = repo_with_commit(tmp_path)
+    lock = g.root / ".git/refs/heads/main.lock"
+    lock.write_text("held by another git process\n")
+    threading.Timer(0.2, lock.unlink).start()
+    written = transact(g, rt(g.root), IDENT, lambda snap: plan("mine.txt", b"mine\n"))
+    assert written.attempts > 1
+    assert git(g.root, "show", "HEAD:mine.txt") == "mine\n"

@@ -15,7 +15,7 @@ def run(argv: list[str] | None) -> int:
     """Run the CLI; return the exit code. Never lets a traceback reach the user."""
     from typer import Abort
 
-    from envtrail.errors import EnvtrailError
+    from envtrail.errors import EnvtrailError, FindingsError
 
     try:  # typer >= 0.26 vendors click
         from typer._click import exceptions as click_exc
@@ -27,6 +27,8 @@ def run(argv: list[str] | None) -> int:
         from envtrail.cli.app import app
 
         rv = app(args=argv, prog_name="envtrail", standalone_mode=False)
+    except FindingsError as exc:
+        return exc.exit_code  # the command has already printed its findings
     except EnvtrailError as exc:
         if debug:
             import traceback

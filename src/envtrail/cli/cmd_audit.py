@@ -199,7 +199,7 @@ def verify(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = 
         status = "ok" if report.ok else f"{len(report.findings)} finding(s)"
         out(f"verified {report.checked} commit(s) up to {short(report.head)}: {status}")
     if not report.ok:
-        raise FindingsError("verification failed") if not json_ else typer.Exit(1)
+        raise FindingsError("verification failed")
 
 
 class _progress:

@@ -30,6 +30,10 @@ class CasFailed(Exception):
     """The branch moved between reading it and moving it."""
 
 
+class RefLocked(CasFailed):
+    """Another process (git gc's pack-refs, a git command) holds the branch's lock."""
+
+
 @dataclass(frozen=True)
 class Author:
     """Who and when, for the commit's author and committer lines."""
@@ -98,6 +102,10 @@ def move_branch(git: GitRepo, ref_name: str, old: str | None, new: str, reason: 
             ref.set_target(pygit2.Oid(hex=new), reason)
     except (pygit2.AlreadyExistsError, pygit2.GitError) as exc:
         raise CasFailed from exc
+    except OSError as exc:
+        # libgit2 reports a held `<ref>.lock` as an OSError; the holder is
+        # usually brief (git's pack-refs during gc), so the caller retries.
+        raise RefLocked from exc
 
 
 def refresh_worktree(git: GitRepo, commit_id: str, paths: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from envtrail.errors import ConflictError
 from envtrail.gitstore.commit import (
     Author,
     CasFailed,
+    RefLocked,
     create_commit,
     journal_begin,
     journal_end,
@@ -79,6 +81,10 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             journal_begin(git, ref, head, commit, paths)
             try:
                 move_branch(git, ref, head, commit, f"envtrail: {plan.record.action}")
+            except RefLocked:
+                journal_end(git)
+                time.sleep(0.05 * attempt)
+                continue
             except CasFailed:
                 journal_end(git)
                 continue

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Replays the incident envtrail exists for, in a throwaway store:
+# a CI job rotates a production key during a release, payments break, and
+# the on-call engineer finds out who changed what, when, where and why,
+# restores the previous value, and proves the record was not altered.
+#
+# Usage: examples/incident-replay.sh        (needs `envtrail`, git on PATH)
+set -euo pipefail
+
+ENVTRAIL=${ENVTRAIL:-envtrail}
+work=$(mktemp -d "${TMPDIR:-/tmp}/envtrail-incident.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# Everything lives under $work: no real home, key or git config is touched.
+export XDG_CONFIG_HOME="$work/config" HOME="$work/home"
+export GIT_CONFIG_GLOBAL="$work/gitconfig" GIT_CONFIG_NOSYSTEM=1
+mkdir -p "$HOME"
+git config --global user.name "Alice Admin"
+git config --global user.email alice@example.com
+git config --global init.defaultBranch main
+
+step() { printf '\n\033[1m## %s\033[0m\n' "$*"; }
+run() { printf '$'; printf ' %q' "$@"; printf '\n'; "$@"; }
+envtrail() { "$ENVTRAIL" "$@"; }
+
+step "Alice sets up the production store"
+run envtrail identity new --principal alice@example.com
+mkdir "$work/secrets" && cd "$work/secrets"
+run envtrail init --env production
+cat > "$work/prod.env" <<'DOTENV'
+DATABASE_URL=postgres://app@db.internal/app
+PAYMENT_PROVIDER_KEY=pk_live_OLD_51HxkQ2eZvKYlo2C
+SESSION_SECRET='s3ss10n s3cr3t'
+DOTENV
+run envtrail import "$work/prod.env" --env production --reason "Initial production secrets (OPS-100)"
+rm "$work/prod.env"
+
+step "Alice gives the release pipeline its own identity"
+run envtrail identity new --principal ci:release --out "$work/ci-release.key"
+run envtrail access grant ci:release "$work/ci-release.key.pub" --env production \
+  --reason "Release pipeline rotates payment keys (OPS-101)"
+
+step "During release v2.4.0, CI rotates the payment key (its key comes from a CI secret)"
+printf '$ echo "$NEW_KEY" | ENVTRAIL_IDENTITY_KEY="$CI_SECRET" envtrail set PAYMENT_PROVIDER_KEY ...\n'
+echo "pk_live_NEW_broken_9f8e7d" | \
+  ENVTRAIL_IDENTITY_KEY="$(cat "$work/ci-release.key")" \
+  GITHUB_ACTIONS=true GITHUB_REPOSITORY=acme/shop GITHUB_WORKFLOW=release GITHUB_RUN_ID=812 \
+  ENVTRAIL_CONTEXT="deploy=v2.4.0" \
+  "$ENVTRAIL" set PAYMENT_PROVIDER_KEY --env production --reason "Rotate payment key for release v2.4.0"
+
+step "Ten minutes later: payments fail to authenticate"
+run envtrail run --env production -- sh -c \
+  'case "$PAYMENT_PROVIDER_KEY" in pk_live_OLD_*) echo "payment provider: OK";; *) echo "payment provider: 401 Unauthorized"; exit 1;; esac' \
+  || echo "(the health check failed with exit code $?)"
+
+step "On call: what changed in production in the last hour?"
+run envtrail log --env production --since "1 hour ago"
+
+step "The change in full: who (verified), what (masked), where, why"
+run envtrail show HEAD
+
+step "Which variable changed last, by whom?"
+run envtrail blame --env production
+
+step "Masked diff against the previous state, then the values (members only)"
+run envtrail diff --env production HEAD~1
+run envtrail diff --env production HEAD~1 --reveal
+
+step "Prove the record intact"
+run envtrail verify
+
+step "Someone 'fixes' the file by hand and commits it with plain git"
+sed -i.bak 's/^  SESSION_SECRET: .*/  SESSION_SECRET: ENC[v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA]/' envs/production.yaml
+rm envs/production.yaml.bak
+run git commit -q -am "hotfix session secret"
+run envtrail verify || echo "(verify exited with $?: the edit bypassed the audit trail)"
+run envtrail get SESSION_SECRET --env production || echo "(reads refuse an unverified history: exit $?)"
+
+printf '\nReplay complete.\n'
