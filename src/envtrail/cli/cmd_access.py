@@ -1,4 +1,4 @@
-"""``envtrail access``: who may read and sign."""
+"""``envtrail access`` and ``envtrail policy``: who may read, sign and change."""
 
 from __future__ import annotations
 
@@ -9,15 +9,24 @@ import typer
 from envtrail.cli.common import (
     EnvOpt,
     IdentityOpt,
+    JsonOpt,
     ReasonOpt,
     RepoOpt,
+    emit_json,
     load_identity,
     open_git,
+    out,
     report_write,
     runtime,
 )
+from envtrail.cli.render import table
 
-access_app = typer.Typer(help="Grant and review access to environments.", no_args_is_help=True)
+access_app = typer.Typer(help="Grant, revoke and review access to environments.",
+                         no_args_is_help=True)
+policy_app = typer.Typer(help="Show or change the write rules in .envtrail/policy.yaml.",
+                         no_args_is_help=True)
+OptEnv = Annotated[str | None, typer.Option("--env", "-e", metavar="ENV",
+                                            help="Only this environment.")]
 
 
 @access_app.command("grant")
@@ -39,6 +48,141 @@ def grant(
     report_write(written, f"{principal} is already a member of {env}")
 
 
+@access_app.command("revoke")
+def revoke(
+    principal: Annotated[str, typer.Argument(metavar="PRINCIPAL", help="Who loses access.")],
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    reason: ReasonOpt = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Remove a member, rotate the environment's keys, and print the offboarding report."""
+    from envtrail.ops import access, audit
+
+    git = open_git(repo)
+    written = access.revoke(git, runtime(), load_identity(identity), principal, env, reason)
+    report = audit.offboarding(git, principal)
+    if json_:
+        emit_json({"commit": written.commit, "report": [e.as_dict() for e in report]})
+        return
+    report_write(written, env)
+    out(f"Offboarding report for {principal}: rotate these at their providers.")
+    for exp in report:
+        spans = "; ".join(
+            f"{p.granted_at.isoformat()} -> {p.revoked_at.isoformat() if p.revoked_at else 'now'}"
+            for p in exp.periods)
+        out(f"  {exp.environment} ({spans}):")
+        for name in sorted(exp.variables):
+            out(f"    {name}")
+
+
+@access_app.command("rotate")
+def rotate(
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    reason: ReasonOpt = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """New environment key pair and fingerprint key; every value re-encrypted."""
+    from envtrail.ops import access
+
+    report_write(access.rotate(open_git(repo), runtime(), load_identity(identity), env, reason), env)
+
+
+@access_app.command("admin")
+def admin(
+    principal: Annotated[str, typer.Argument(metavar="PRINCIPAL", help="An allowed signer.")],
+    remove: Annotated[bool, typer.Option("--remove", help="Take admin rights away.")] = False,
+    reason: ReasonOpt = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Make an allowed signer an admin (or, with --remove, no longer one)."""
+    from envtrail.ops import access
+
+    written = access.set_admin(open_git(repo), runtime(), load_identity(identity), principal,
+                               not remove, reason)
+    report_write(written, principal)
+
+
+@access_app.command("list")
+def list_(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> None:
+    """Who can decrypt each environment now, and who may sign."""
+    from envtrail.ops import audit
+
+    members, signers = audit.access_now(open_git(repo), env)
+    if json_:
+        emit_json({"members": members, "signers": signers})
+        return
+    table(["environment", "member", "key"], [[m["environment"], m["principal"], m["key"]]
+                                              for m in members])
+    table(["signer", "admin", "valid until"], [[s["principal"], "yes" if s["admin"] else "",
+                                                s["valid_before"] or ""] for s in signers])
+
+
+@access_app.command("log")
+def log(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> None:
+    """Membership periods from history: granted when, by whom, why; revoked likewise."""
+    from envtrail.ops import audit
+
+    periods = audit.access_history(open_git(repo), env)
+    if json_:
+        emit_json([p.as_dict() for p in periods])
+        return
+    table(["environment", "member", "granted", "by", "revoked", "by", "why revoked"],
+          [[p.environment, p.principal, p.granted_at.isoformat(), p.granted_by or "?",
+            p.revoked_at.isoformat() if p.revoked_at else "-", p.revoked_by or "",
+            p.revoked_why or ""] for p in periods])
+
+
+@policy_app.command("show")
+def policy_show(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> None:
+    """The effective write rule of each environment."""
+    from envtrail.ops.store import Snapshot
+
+    git = open_git(repo)
+    snap = Snapshot(git, git.head())
+    names = [env] if env else snap.environments()
+    rules = {n: snap.policy.rule_for(n).as_dict() for n in names}
+    if json_:
+        emit_json(rules)
+        return
+    table(["environment", "require_reason", "reason_pattern", "writers"],
+          [[n, str(r["require_reason"]).lower(), str(r["reason_pattern"] or "-"),
+            r["writers"] if isinstance(r["writers"], str) else ",".join(r["writers"])]
+           for n, r in rules.items()])
+
+
+@policy_app.command("set")
+def policy_set(
+    env: OptEnv = None,
+    require_reason: Annotated[bool | None, typer.Option(
+        "--require-reason/--no-require-reason", help="Demand a non-empty --reason.")] = None,
+    reason_pattern: Annotated[str | None, typer.Option(
+        "--reason-pattern", metavar="REGEX", help="Regex the reason must contain ('none' clears).")] = None,
+    writers: Annotated[str | None, typer.Option(
+        "--writers", metavar="LIST", help="'any', or principals and/or 'admins', comma-separated.")] = None,
+    reason: ReasonOpt = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Change the default rule, or one environment's rule (admins only)."""
+    from envtrail.ops import policy
+
+    changes: dict[str, object] = {}
+    if require_reason is not None:
+        changes["require_reason"] = require_reason
+    if reason_pattern is not None:
+        changes["reason_pattern"] = None if reason_pattern == "none" else reason_pattern
+    if writers is not None:
+        changes["writers"] = policy.parse_writers(writers)
+    written = policy.set_rule(open_git(repo), runtime(), load_identity(identity), env, changes,
+                              reason)
+    report_write(written, "policy")
+
+
 def register(app: typer.Typer) -> None:
     """Attach these commands to the application."""
     app.add_typer(access_app, name="access")
+    app.add_typer(policy_app, name="policy")

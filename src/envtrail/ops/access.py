@@ -1,4 +1,4 @@
-"""Membership: granting access to an environment (admins only)."""
+"""Membership: grant, revoke (with rotation), rotate, and admin changes."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ from pathlib import Path
 
 from envtrail.audit.record import Record
 from envtrail.crypto.keys import Identity, KeyFormatError, PublicKey
+from envtrail.crypto.seal import Decryptor, Encryptor, EnvKeys, b64
 from envtrail.errors import NotFoundError, UsageError
 from envtrail.format import envfile, signers
-from envtrail.format.envfile import Member
+from envtrail.format.envfile import EnvFile, Member
 from envtrail.gitstore.repo import GitRepo
-from envtrail.model import check_env_name, check_principal, check_reason
+from envtrail.model import Change, check_env_name, check_principal, check_reason
 from envtrail.ops.rules import authorize_write, require_admin
 from envtrail.ops.store import SIGNERS, Snapshot, open_keys, whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
+from envtrail.ops.values import decrypt_one
 from envtrail.runtime import Runtime
 
 
@@ -30,6 +32,28 @@ def parse_pubkey(text: str, rt: Runtime) -> PublicKey:
         return PublicKey.parse(line)[0]
     except KeyFormatError as exc:
         raise UsageError(f"not a usable public key: {exc}") from None
+
+
+def rotated(env: EnvFile, identity: Identity,
+            members: dict[str, Member]) -> tuple[EnvFile, tuple[Change, ...]]:
+    """``env`` under a fresh key pair and fingerprint key, sealed to ``members``.
+
+    Every value is re-encrypted under one new ephemeral key, and the masked
+    diff maps each old fingerprint to its new one, so a value can be followed
+    across the rotation.
+    """
+    old_keys = open_keys(env, identity)
+    dec = Decryptor(old_keys, env.environment)
+    new_keys = EnvKeys.generate()
+    enc = Encryptor(new_keys.public, env.environment)
+    values, changes = {}, []
+    for name in sorted(env.values):
+        plain = decrypt_one(env, old_keys, dec, name)
+        values[name] = str(enc.encrypt(name, plain))
+        changes.append(Change("~", name, old_keys.fingerprint(plain), new_keys.fingerprint(plain)))
+    resealed = {p: Member(p, m.key, new_keys.seal_to(PublicKey.parse(m.key)[0]))
+                for p, m in members.items()}
+    return EnvFile(env.environment, b64(new_keys.public), resealed, values), tuple(changes)
 
 
 def grant(git: GitRepo, rt: Runtime, identity: Identity, principal: str, pubkey: PublicKey,
@@ -57,11 +81,95 @@ def grant(git: GitRepo, rt: Runtime, identity: Identity, principal: str, pubkey:
         if not known:
             current.append(signers.Signer(principal, pubkey.openssh))
             changes[SIGNERS] = signers.render(current)
+        elif any(s.valid_before for s in known):
+            # Re-granting a revoked principal makes their key valid again from now.
+            current = [signers.Signer(s.principal, s.key, s.admin, rt.now(), None)
+                       if s.principal == principal else s for s in current]
+            changes[SIGNERS] = signers.render(current)
         members = dict(env.members)
         members[principal] = Member(principal, pubkey.openssh, keys.seal_to(pubkey))
         changes[envfile.path_for(environment)] = envfile.render(env.with_members(members))
         rec = Record("grant", acting.principal, text, (environment,), context=context_for(rt),
                      extra=(("Member", f"+ {principal}"),))
         return Plan(changes, rec)
+
+    return transact(git, rt, identity, build)
+
+
+def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, environment: str,
+           reason: str | None) -> Written:
+    """Remove a member and rotate; expire their signing key if they are no member anywhere."""
+    check_principal(principal)
+    check_env_name(environment)
+    text = check_reason(reason)
+
+    def build(snap: Snapshot) -> Plan:
+        acting = whoami(snap, identity, rt)
+        require_admin(acting.signer, "revoke access")
+        authorize_write(snap.policy, environment, acting.signer, text)
+        env = snap.env(environment)
+        if principal not in env.members:
+            raise NotFoundError(f"{principal} is not a member of {environment}")
+        remaining = {p: m for p, m in env.members.items() if p != principal}
+        if not remaining:
+            raise UsageError(f"{principal} is the last member of {environment}",
+                             hint="grant someone else first, or nobody could read it")
+        new_env, rotation = rotated(env, identity, remaining)
+        changes: dict[str, bytes | None] = {envfile.path_for(environment): envfile.render(new_env)}
+        elsewhere = [e for e in snap.environments()
+                     if e != environment and principal in snap.env(e).members]
+        extra = [("Member", f"- {principal}")]
+        if not elsewhere:
+            now = rt.now()
+            changes[SIGNERS] = signers.render([
+                s.expired(now) if s.principal == principal and not s.valid_before else s
+                for s in snap.signers])
+            extra.append(("Signer-Expired", principal))
+        rec = Record("revoke", acting.principal, text, (environment,), rotation,
+                     context_for(rt), tuple(extra))
+        return Plan(changes, rec)
+
+    return transact(git, rt, identity, build)
+
+
+def rotate(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
+           reason: str | None) -> Written:
+    """New environment key pair and fingerprint key; members unchanged."""
+    check_env_name(environment)
+    text = check_reason(reason)
+
+    def build(snap: Snapshot) -> Plan:
+        acting = whoami(snap, identity, rt)
+        authorize_write(snap.policy, environment, acting.signer, text)
+        env = snap.env(environment)
+        new_env, rotation = rotated(env, identity, dict(env.members))
+        rec = Record("rotate", acting.principal, text, (environment,), rotation, context_for(rt))
+        return Plan({envfile.path_for(environment): envfile.render(new_env)}, rec)
+
+    return transact(git, rt, identity, build)
+
+
+def set_admin(git: GitRepo, rt: Runtime, identity: Identity, principal: str, admin: bool,
+              reason: str | None) -> Written:
+    """Mark or unmark an allowed signer as admin (an admin's act)."""
+    check_principal(principal)
+    text = check_reason(reason)
+
+    def build(snap: Snapshot) -> Plan | None:
+        acting = whoami(snap, identity, rt)
+        require_admin(acting.signer, "change admins")
+        if not text:
+            raise UsageError("changing admins needs a --reason")
+        if not any(s.principal == principal for s in snap.signers):
+            raise NotFoundError(f"{principal} is not an allowed signer")
+        updated = [signers.Signer(s.principal, s.key, admin, s.valid_after, s.valid_before)
+                   if s.principal == principal else s for s in snap.signers]
+        if updated == list(snap.signers):
+            return None
+        if not any(s.admin and not s.valid_before for s in updated):
+            raise UsageError("that would leave the store without an admin")
+        rec = Record("signers", acting.principal, text, (), context=context_for(rt),
+                     extra=(("Admin", f"{'+' if admin else '-'} {principal}"),))
+        return Plan({SIGNERS: signers.render(updated)}, rec)
 
     return transact(git, rt, identity, build)

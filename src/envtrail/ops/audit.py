@@ -230,3 +230,45 @@ def blame(git: GitRepo, environment: str) -> list[BlameRow]:
                              rec.actor if rec else None, rec.action if rec else "unattested",
                              rec.reason if rec else ch.commit.message.split("\n", 1)[0]))
     return rows
+
+
+# -- access --------------------------------------------------------------------
+
+
+def access_now(git: GitRepo, environment: str | None) -> tuple[list[dict], list[dict]]:
+    """Members of each environment at HEAD, and the allowed signers."""
+    from envtrail.crypto.keys import PublicKey
+
+    view = StoreView(git)
+    head = git.head()
+    blobs = view.env_blobs(head)
+    if environment is not None and check_env_name(environment) not in blobs:
+        raise NotFoundError(f"no environment {environment!r}")
+    members = []
+    for env in sorted(blobs):
+        if environment in (None, env):
+            for principal, m in sorted(view.env_file(blobs[env], env).members.items()):
+                members.append({"environment": env, "principal": principal,
+                                "key": PublicKey.parse(m.key)[0].fingerprint()})
+    signers = [{"principal": s.principal, "admin": s.admin, "key": s.key,
+                "valid_after": s.valid_after.isoformat() if s.valid_after else None,
+                "valid_before": s.valid_before.isoformat() if s.valid_before else None}
+               for s in view.signers(head)]
+    return members, signers
+
+
+def access_history(git: GitRepo, environment: str | None) -> list:
+    """Membership periods (audit.membership.Period), optionally of one environment."""
+    from envtrail.audit.membership import periods
+
+    if environment is not None:
+        check_env_name(environment)
+    return [p for p in periods(StoreView(git), git.head())
+            if environment in (None, p.environment)]
+
+
+def offboarding(git: GitRepo, principal: str) -> list:
+    """What ``principal`` could ever read (audit.membership.Exposure per environment)."""
+    from envtrail.audit.membership import exposure
+
+    return exposure(StoreView(git), git.head(), principal)

@@ -1,0 +1,123 @@
+"""Who could read each environment, and when, rebuilt from history (no key needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from envtrail.audit.history import parse_record
+from envtrail.audit.view import StoreView
+from envtrail.errors import IntegrityError
+from envtrail.gitstore.repo import CommitInfo
+
+
+@dataclass
+class Period:
+    """One stretch of membership of one principal in one environment."""
+
+    environment: str
+    principal: str
+    granted_at: datetime
+    granted_by: str | None
+    granted_why: str
+    granted_commit: str
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    revoked_why: str | None = None
+    revoked_commit: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return {k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in self.__dict__.items()}
+
+
+def _chronological(view: StoreView, head: str) -> list[CommitInfo]:
+    # Oldest first; membership is a story told forwards. Only commits that
+    # touch envs/ are kept, as small metadata records.
+    return list(reversed(list(view.git.walk_touching(head, ("envs",)))))
+
+
+def periods(view: StoreView, head: str | None) -> list[Period]:
+    """Every membership period, in the order they began."""
+    if head is None:
+        return []
+    out: list[Period] = []
+    open_: dict[tuple[str, str], Period] = {}
+    for info in _chronological(view, head):
+        rec = parse_record(info)
+        actor = rec.actor if rec else None
+        why = rec.reason if rec else info.message.split("\n", 1)[0]
+        parent = info.parents[0] if info.parents else None
+        before, after = view.env_blobs(parent), view.env_blobs(info.id)
+        for env in sorted(before.keys() | after.keys()):
+            if before.get(env) == after.get(env):
+                continue
+            old, new = _members(view, parent, env), _members(view, info.id, env)
+            for principal in sorted(new - old):
+                p = Period(env, principal, info.committer_time, actor, why, info.id)
+                open_[(env, principal)] = p
+                out.append(p)
+            for principal in sorted(old - new):
+                p = open_.pop((env, principal), None)
+                if p is not None:
+                    p.revoked_at, p.revoked_by = info.committer_time, actor
+                    p.revoked_why, p.revoked_commit = why, info.id
+    return out
+
+
+def _members(view: StoreView, commit: str | None, env: str) -> set[str]:
+    try:
+        f = view.env_at(commit, env)
+    except IntegrityError:
+        return set()
+    return set(f.members) if f else set()
+
+
+@dataclass
+class Exposure:
+    """What one principal could decrypt in one environment, and when they could."""
+
+    environment: str
+    variables: set[str] = field(default_factory=set)
+    periods: list[Period] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return {"environment": self.environment, "variables": sorted(self.variables),
+                "periods": [p.as_dict() for p in self.periods]}
+
+
+def exposure(view: StoreView, head: str | None, principal: str) -> list[Exposure]:
+    """Every variable ``principal`` could ever read, per environment.
+
+    A member holds the environment's private key, so they can read every value
+    encrypted to that key pair, including values written before they joined
+    and after they left until the next rotation. The report therefore counts
+    all variables of every file version whose key pair was ever sealed to them.
+    """
+    if head is None:
+        return []
+    held: dict[str, set[str]] = {}
+    names_by_key: dict[tuple[str, str], set[str]] = {}
+    seen_blobs: set[str] = set()
+    for info in view.git.walk_touching(head, ("envs",)):
+        for env, blob in view.env_blobs(info.id).items():
+            if blob in seen_blobs:
+                continue
+            seen_blobs.add(blob)
+            try:
+                f = view.env_file(blob, env)
+            except IntegrityError:
+                continue
+            names_by_key.setdefault((env, f.public_key), set()).update(f.values)
+            if principal in f.members:
+                held.setdefault(env, set()).add(f.public_key)
+    mine = [p for p in periods(view, head) if p.principal == principal]
+    report = []
+    for env in sorted(held):
+        exp = Exposure(env, periods=[p for p in mine if p.environment == env])
+        for key in held[env]:
+            exp.variables |= names_by_key.get((env, key), set())
+        report.append(exp)
+    return report

@@ -1,0 +1,52 @@
+"""``envtrail rollback``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from envtrail.cli.common import (
+    EnvOpt,
+    IdentityOpt,
+    ReasonOpt,
+    RepoOpt,
+    load_identity,
+    open_git,
+    out,
+    runtime,
+    short,
+)
+
+
+def rollback(
+    to: Annotated[str, typer.Option("--to", metavar="REV|TIME",
+                                    help="The known-good point to restore.")],
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    key: Annotated[list[str] | None, typer.Option(
+        "--key", "-k", metavar="KEY", help="Only this variable (repeatable).")] = None,
+    reason: ReasonOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the masked plan only.")] = False,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Restore earlier values as a new signed commit, re-encrypted for today's members."""
+    from envtrail.audit.record import render_change, subject
+    from envtrail.ops import rollback as rb
+
+    result = rb.rollback(open_git(repo), runtime(), load_identity(identity), env, to,
+                         key or [], reason, dry_run)
+    if result.record is None:
+        out(f"{env} already equals {short(result.target)}: nothing to roll back")
+        return
+    if dry_run:
+        out(f"would roll back {env} to {short(result.target)}:")
+    else:
+        out(f"{subject(result.record)} [{short(result.commit)}]")
+    for change in result.record.changes:
+        out(f"  {render_change(change)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this command to the application."""
+    app.command("rollback")(rollback)

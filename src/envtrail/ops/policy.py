@@ -1,0 +1,71 @@
+"""Changing policy.yaml: an admin's signed commit, never a hand edit."""
+
+from __future__ import annotations
+
+import re
+
+from envtrail.audit.record import Record
+from envtrail.crypto.keys import Identity
+from envtrail.errors import UsageError
+from envtrail.format import policy
+from envtrail.gitstore.repo import GitRepo
+from envtrail.model import check_env_name, check_principal, check_reason
+from envtrail.ops.rules import require_admin
+from envtrail.ops.store import POLICY, Snapshot, whoami
+from envtrail.ops.txn import Plan, Written, context_for, transact
+from envtrail.runtime import Runtime
+
+
+def parse_writers(text: str) -> object:
+    """``any`` or a comma-separated list of principals and/or ``admins``."""
+    if text.strip() == "any":
+        return "any"
+    names = [w.strip() for w in text.split(",") if w.strip()]
+    if not names:
+        raise UsageError("--writers takes 'any' or a comma-separated list")
+    for name in names:
+        if name != "admins":
+            check_principal(name)
+    return names
+
+
+def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | None,
+             changes: dict[str, object], reason: str | None) -> Written:
+    """Set keys of the default rule (``environment`` None) or of one environment's rule."""
+    if environment is not None:
+        check_env_name(environment)
+    text = check_reason(reason)
+    pattern = changes.get("reason_pattern")
+    if isinstance(pattern, str):
+        try:
+            re.compile(pattern)
+        except re.error:
+            raise UsageError("--reason-pattern is not a valid regular expression") from None
+    if not changes:
+        raise UsageError("nothing to set", hint="see `envtrail policy set --help`")
+
+    def build(snap: Snapshot) -> Plan | None:
+        acting = whoami(snap, identity, rt)
+        require_admin(acting.signer, "change policy")
+        if not text:
+            raise UsageError("changing policy needs a --reason")
+        current = snap.policy
+        if environment is None:
+            raw = {**current.defaults.as_dict(), **changes}
+            updated = policy.Policy(policy.Rule(
+                bool(raw["require_reason"]), raw["reason_pattern"],  # type: ignore[arg-type]
+                None if raw["writers"] == "any" else tuple(raw["writers"])),  # type: ignore[arg-type]
+                current.environments)
+        else:
+            envs = {k: dict(v) for k, v in current.environments.items()}
+            envs[environment] = {**envs.get(environment, {}), **changes}
+            updated = policy.Policy(current.defaults, envs)
+        data = policy.render(updated)
+        if data == snap.read(POLICY):
+            return None
+        policy.parse(data)  # what we write must read back
+        rec = Record("policy", acting.principal, text,
+                     (environment,) if environment else (), context=context_for(rt))
+        return Plan({POLICY: data}, rec)
+
+    return transact(git, rt, identity, build)

@@ -1,0 +1,71 @@
+"""Rollback: restore earlier values as a new signed commit, under today's keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from envtrail.audit.record import Record
+from envtrail.crypto.keys import Identity
+from envtrail.crypto.seal import Decryptor
+from envtrail.errors import AccessDenied, NotFoundError
+from envtrail.gitstore.repo import GitRepo
+from envtrail.model import Secret, check_env_name, check_reason, check_var_name
+from envtrail.ops.store import Snapshot, open_keys, resolve_at
+from envtrail.ops.txn import Plan, Written, transact
+from envtrail.ops.values import decrypt_one, plan_values
+from envtrail.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    """The commit made (None for a dry run or no change), its record, and the target."""
+
+    target: str
+    commit: str | None
+    record: Record | None
+
+
+def _target_values(git: GitRepo, identity: Identity, environment: str,
+                   target: str) -> dict[str, str]:
+    env = Snapshot(git, target).env(environment)
+    try:
+        keys = open_keys(env, identity)
+    except AccessDenied:
+        raise AccessDenied(f"you were not a member of {environment} at {target[:10]}, "
+                           "so you cannot read the values to restore") from None
+    dec = Decryptor(keys, environment)
+    return {name: decrypt_one(env, keys, dec, name) for name in env.values}
+
+
+def rollback(git: GitRepo, rt: Runtime, identity: Identity, environment: str, to: str,
+             only: list[str], reason: str | None, dry_run: bool) -> RollbackResult:
+    """Make ``environment`` (or just the ``only`` variables) equal to its state at ``to``.
+
+    Added variables are removed, removed ones return, changed ones revert; all
+    are re-encrypted for today's members with today's key, so nobody revoked
+    since regains access. History is not rewritten.
+    """
+    check_env_name(environment)
+    for name in only:
+        check_var_name(name)
+    text = check_reason(reason)
+    target = resolve_at(git, rt, to)
+    old = _target_values(git, identity, environment, target)
+    extra = (("Rollback-To", target),)
+
+    def build(snap: Snapshot) -> Plan | None:
+        current = set(snap.env(environment).values)
+        scope = set(only) if only else current | set(old)
+        missing = [n for n in only if n not in old and n not in current]
+        if missing:
+            raise NotFoundError(f"{environment} has no variable {missing[0]} then or now")
+        updates = {n: Secret(old[n]) for n in scope if n in old}
+        removals = {n for n in scope if n not in old and n in current}
+        return plan_values(snap, rt, identity, environment, updates, removals, text,
+                           "rollback", extra)
+
+    if dry_run:
+        plan = build(Snapshot(git, git.head()))
+        return RollbackResult(target, None, plan.record if plan else None)
+    written: Written = transact(git, rt, identity, build)
+    return RollbackResult(target, written.commit, written.record)

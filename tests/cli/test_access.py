@@ -1,0 +1,151 @@
+"""grant, revoke (rotation, expiry, offboarding report), rotate, access list/log."""
+
+import json
+
+import pytest
+
+from conftest import Cli, git
+
+
+def setv(cli, key, value, env="production"):
+    r = cli("set", key, "--env", env, "--reason", "r", input=value)
+    assert r.code == 0, r.err
+
+
+def grant(cli, who, env="production"):
+    r = cli("access", "grant", who.principal, who.publine, "--env", env, "--reason", "join")
+    assert r.code == 0, r.err
+
+
+@pytest.fixture
+def team(cli, store, bob):
+    setv(cli, "EARLY", "e1")
+    grant(cli, bob)
+    grant(cli, bob, "staging")
+    setv(cli, "DB", "db1")
+    setv(cli, "STG", "s1", env="staging")
+    return store
+
+
+def test_grant_lets_a_member_read_and_write(cli, team, bob):
+    b = cli.as_(bob)
+    assert b("get", "EARLY", "--env", "production").out == "e1"
+    setv(b, "BOBS", "b1")
+    assert cli("get", "BOBS", "--env", "production").out == "b1"
+    assert "bob@example.com" in (team / ".envtrail/allowed_signers").read_text()
+    assert cli("verify").code == 0
+
+
+def test_only_admins_grant(cli, team, bob, make_identity):
+    carol = make_identity("carol@example.com")
+    r = cli.as_(bob)("access", "grant", carol.principal, carol.publine, "--env", "production",
+                     "--reason", "x")
+    assert r.code == 4
+    assert "only an admin" in r.err
+
+
+def test_revoke_rotates_and_locks_out(cli, team, bob):
+    b = cli.as_(bob)
+    old_pub = (team / "envs/production.yaml").read_text().split("public_key: ")[1].split()[0]
+    r = cli("access", "revoke", "bob@example.com", "--env", "production", "--reason", "left")
+    assert r.code == 0, r.err
+    assert (team / "envs/production.yaml").read_text().split("public_key: ")[1].split()[0] != old_pub
+    msg = git(team, "log", "-1", "--format=%B")
+    assert "Envtrail-Action: revoke" in msg
+    # the rotation records how every fingerprint maps across it
+    assert sorted(ln.split()[2] for ln in msg.splitlines() if ln.startswith("Envtrail-Change: ~")) == [
+        "DB", "EARLY"]
+    # current values: denied; and writes: denied
+    assert b("get", "DB", "--env", "production").code == 4
+    assert b("set", "X", "--env", "production", "--reason", "r", input="x").code == 4
+    # still a member of staging, so still a valid signer
+    assert "valid-before" not in (team / ".envtrail/allowed_signers").read_text()
+    # a new value after the revoke is out of reach too
+    setv(cli, "NEW", "n1")
+    assert b("get", "NEW", "--env", "production").code == 4
+    assert cli("verify").code == 0
+
+
+def test_offboarding_report_lists_exactly_what_could_be_read(cli, team, bob):
+    r = cli("access", "revoke", "bob@example.com", "--env", "production", "--reason", "left",
+            "--json")
+    assert r.code == 0, r.err
+    report = {e["environment"]: e for e in json.loads(r.out)["report"]}
+    # EARLY predates bob but was under the key pair he held; NEW (below) never is.
+    assert report["production"]["variables"] == ["DB", "EARLY"]
+    assert report["staging"]["variables"] == ["STG"]
+    periods = report["production"]["periods"]
+    assert len(periods) == 1
+    assert periods[0]["granted_by"] == "alice@example.com"
+    assert periods[0]["revoked_why"] == "left"
+    setv(cli, "NEW", "n1")
+    plain = cli("access", "revoke", "bob@example.com", "--env", "staging", "--reason", "gone")
+    assert plain.code == 0, plain.err
+    assert "Offboarding report for bob@example.com" in plain.out
+    assert "    NEW" not in plain.out
+    assert "    DB" in plain.out and "    STG" in plain.out
+
+
+def test_revoked_everywhere_expires_signer_and_old_commits_still_verify(cli, team, bob):
+    setv(cli.as_(bob), "BOBS", "b1")
+    for env in ("production", "staging"):
+        assert cli("access", "revoke", "bob@example.com", "--env", env, "--reason", "left").code == 0
+    signers = (team / ".envtrail/allowed_signers").read_text()
+    bob_line = next(ln for ln in signers.splitlines() if ln.startswith("bob@example.com"))
+    assert 'valid-before="' in bob_line
+    assert cli("verify").code == 0  # bob's past commit still verifies
+    for c in git(team, "rev-list", "HEAD").split():
+        git(team, "verify-commit", c)  # and git agrees, valid-before and all
+    b = cli.as_(bob)
+    assert b("set", "X", "--env", "staging", "--reason", "r", input="x").code == 4
+
+
+def test_revoked_member_gains_nothing_from_a_rollback(cli, team, bob):
+    before = git(team, "rev-parse", "HEAD").strip()
+    assert cli("access", "revoke", "bob@example.com", "--env", "production", "--reason", "x").code == 0
+    setv(cli, "DB", "db2")
+    r = cli("rollback", "--env", "production", "--to", before, "--reason", "restore")
+    assert r.code == 0, r.err
+    assert cli("get", "DB", "--env", "production").out == "db1"
+    assert cli.as_(bob)("get", "DB", "--env", "production").code == 4
+    assert cli.as_(bob)("rollback", "--env", "production", "--to", before, "--reason", "x").code == 4
+    assert cli("verify").code == 0
+
+
+def test_rotate_keeps_values_and_members(cli, team, bob):
+    old = (team / "envs/production.yaml").read_text()
+    r = cli("access", "rotate", "--env", "production", "--reason", "yearly")
+    assert r.code == 0, r.err
+    new = (team / "envs/production.yaml").read_text()
+    assert old.split("public_key: ")[1].split()[0] != new.split("public_key: ")[1].split()[0]
+    assert cli.as_(bob)("get", "DB", "--env", "production").out == "db1"
+    assert "Envtrail-Action: rotate" in git(team, "log", "-1", "--format=%B")
+    masked = cli("diff", "--env", "production", "HEAD~1").out
+    assert masked == ""  # same values: a rotation is not a change of any value
+    assert cli("verify").code == 0
+
+
+def test_access_list_and_log(cli, team, bob):
+    listed = json.loads(cli("access", "list", "--json").out)
+    assert {(m["environment"], m["principal"]) for m in listed["members"]} == {
+        ("production", "alice@example.com"), ("production", "bob@example.com"),
+        ("staging", "alice@example.com"), ("staging", "bob@example.com")}
+    assert [(s["principal"], s["admin"]) for s in listed["signers"]] == [
+        ("alice@example.com", True), ("bob@example.com", False)]
+    cli("access", "revoke", "bob@example.com", "--env", "production", "--reason", "moved teams")
+    periods = json.loads(Cli(team, None)("access", "log", "--env", "production", "--json").out)
+    assert [(p["principal"], p["granted_by"], p["revoked_why"]) for p in periods] == [
+        ("alice@example.com", "alice@example.com", None),
+        ("bob@example.com", "alice@example.com", "moved teams")]
+    assert periods[1]["revoked_at"] is not None
+
+
+def test_admin_changes_are_signers_commits(cli, team, bob):
+    r = cli("access", "admin", "bob@example.com", "--reason", "second admin")
+    assert r.code == 0, r.err
+    assert "Envtrail-Action: signers" in git(team, "log", "-1", "--format=%B")
+    assert cli.as_(bob)("access", "admin", "alice@example.com", "--remove", "--reason", "x").code == 0
+    r = cli.as_(bob)("access", "admin", "bob@example.com", "--remove", "--reason", "x")
+    assert r.code == 2 and "without an admin" in r.err
+    assert cli("access", "admin", "bob@example.com", "--reason", "x").code == 4  # alice no longer admin
+    assert cli("verify").code == 0
