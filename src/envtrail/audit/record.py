@@ -15,8 +15,11 @@ from envtrail.model import Change
 FORMAT = 1
 PREFIX = "Envtrail-"
 _TRAILER_RE = re.compile(r"^([A-Za-z0-9-]+): (.*)$")
+# A fingerprint is hex, or "?" where the signer could not compute it (a merge
+# made by someone who is no member of that environment).
+_FP = r"([0-9a-f]+|\?)"
 _CHANGE_RE = re.compile(
-    r"^(?:(\+) (\S+) ([0-9a-f]+)|(-) (\S+) ([0-9a-f]+)|(~) (\S+) ([0-9a-f]+) -> ([0-9a-f]+))$"
+    rf"^(?:(\+) (\S+) {_FP}|(-) (\S+) {_FP}|(~) (\S+) {_FP} -> {_FP})$"
 )
 _MAX_NAMES_IN_SUBJECT = 4
 

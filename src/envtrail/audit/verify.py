@@ -134,15 +134,25 @@ class Verifier:
             if new is not None and old is not None:
                 out.extend(self._check_fingerprints(info, rec, old, new, ops))
         claimed = {c.key: c.op for c in rec.changes}
-        if len(actual) > 1:
-            out.append(Finding(info.id, 3, f"changes values of several environments: "
-                               f"{', '.join(sorted(actual))}"))
-        real = next(iter(actual.values()), {})
+        merge = len(info.parents) > 1
+        if merge and len(actual) > 1:
+            # A merge may bring several environments at once; it names each
+            # variable as environment:NAME then.
+            real = {f"{env}:{k}": op for env, ops in actual.items() for k, op in ops.items()}
+        else:
+            if len(actual) > 1:
+                out.append(Finding(info.id, 3, f"changes values of several environments: "
+                                   f"{', '.join(sorted(actual))}"))
+            real = next(iter(actual.values()), {})
         if real != claimed:
             out.append(Finding(info.id, 3, _describe_mismatch(claimed, real)))
         if actual and not set(actual) <= set(rec.environments):
             out.append(Finding(info.id, 3, "Envtrail-Environment does not name the environment "
                                f"changed ({', '.join(sorted(actual))})"))
+        if merge:
+            # What a merge brings was checked in the commits it merges; here it
+            # only may not add anything of its own (rule 6).
+            return out + self._check_merge_content(info, signed=True)
         policy = self.view.policy(parent if parent else info.id)
         for env in sorted(actual):
             broken = policy.violation(env, signer.principal or "", signer.admin, rec.reason)
@@ -173,7 +183,7 @@ class Verifier:
                 out.append(Finding(info.id, 3, f"{change.key}: ciphertext does not authenticate"))
                 continue
             for which, claimed, real in pairs:
-                if real is not None and real != claimed:
+                if real is not None and claimed != "?" and real != claimed:
                     out.append(Finding(info.id, 3, f"{change.key}: {which} fingerprint {claimed} "
                                        f"does not match the value ({real})"))
         return out
@@ -182,34 +192,74 @@ class Verifier:
 
     def _check_plain_merge(self, info: CommitInfo) -> list[Finding]:
         """A merge without an envtrail record may only combine what its parents had."""
+        return self._check_merge_content(info, signed=False)
+
+    def _check_merge_content(self, info: CommitInfo, signed: bool) -> list[Finding]:
         out = []
         git = self.view.git
-        for path in (SIGNERS, POLICY, CONFIG):
+        for path in (POLICY, CONFIG):
             mine = git.entry_id(info.id, path)
             if all(git.entry_id(p, path) != mine for p in info.parents):
                 out.append(Finding(info.id, 6, f"merge changes {path} beyond both parents"))
+        sig_lines = [{s.principal: s for s in self.view.signers(c)} for c in info.parents]
+        for principal, line in {s.principal: s for s in self.view.signers(info.id)}.items():
+            if all(lines.get(principal) != line for lines in sig_lines):
+                out.append(Finding(info.id, 6, f"merge changes signer {principal} beyond both "
+                                   "parents"))
         parents_blobs = [self.view.env_blobs(p) for p in info.parents]
         for env, blob in sorted(self.view.env_blobs(info.id).items()):
             if any(pb.get(env) == blob for pb in parents_blobs):
                 continue
             try:
-                mine = self.view.env_at(info.id, env)
+                mine = self.view.env_file(blob, env)
                 theirs = [self.view.env_at(p, env) for p in info.parents]
             except IntegrityError as exc:
                 out.append(Finding(info.id, 6, exc.message))
                 continue
-            for name in sorted(_all_names(mine, *theirs)):
-                state = mine.values.get(name)
-                if all((t.values.get(name) if t else None) != state for t in theirs):
-                    out.append(Finding(info.id, 6, f"{env}: merge introduces a value of {name} "
-                                       "that is in neither parent"))
-            if all(_keying(t) != _keying(mine) for t in theirs):
-                out.append(Finding(info.id, 6, f"{env}: merge changes members or keys beyond "
-                                   "both parents"))
+            problems = merge_problems(mine, theirs)
+            if signed and any(t is not None and t.public_key != mine.public_key for t in theirs):
+                # Merging a rotation re-encrypts the other side's changes under
+                # the new key: new ciphertexts, same values. With a key, check so.
+                problems = [p for p in problems if "introduces a value" not in p]
+                problems += self._reencrypted_values_differ(mine, theirs)
+            out.extend(Finding(info.id, 6, problem) for problem in problems)
         merged = self.view.env_blobs(info.id)
         for env in sorted(set.intersection(*(set(pb) for pb in parents_blobs)) - set(merged)):
             out.append(Finding(info.id, 6, f"merge deletes environment {env} that both parents have"))
         return out
+
+    def _reencrypted_values_differ(self, mine: EnvFile,
+                                   parents: list[EnvFile | None]) -> list[str]:
+        out = []
+        for name, token in sorted(mine.values.items()):
+            if any(p is not None and p.values.get(name) == token for p in parents):
+                continue
+            try:
+                plain = self.keyring.plaintext(mine, name)
+                if plain is None:
+                    continue  # no key: the signed merge vouches for it
+                before = {self.keyring.plaintext(p, name) for p in parents
+                          if p is not None and name in p.values}
+            except (DecryptError, ValueError):
+                out.append(f"{mine.environment}: {name} does not decrypt")
+                continue
+            if plain not in before:
+                out.append(f"{mine.environment}: merge introduces a value of {name} that is in "
+                           "neither parent")
+        return out
+
+
+def merge_problems(mine: EnvFile, parents: list[EnvFile | None]) -> list[str]:
+    """What a merge result holds that none of its parents had (rule 6), as sentences."""
+    problems = []
+    env = mine.environment
+    for name in sorted(_all_names(mine, *parents)):
+        state = mine.values.get(name)
+        if all((p.values.get(name) if p else None) != state for p in parents):
+            problems.append(f"{env}: merge introduces a value of {name} that is in neither parent")
+    if all(_keying(p) != _keying(mine) for p in parents):
+        problems.append(f"{env}: merge changes members or keys beyond both parents")
+    return problems
 
 
 def _membership(env: EnvFile | None) -> tuple:

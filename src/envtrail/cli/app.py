@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from envtrail import __version__
-from envtrail.cli import cmd_access, cmd_audit, cmd_rollback, cmd_setup, cmd_values
+from envtrail.cli import cmd_access, cmd_audit, cmd_git, cmd_rollback, cmd_setup, cmd_values
 from envtrail.cli.common import GLOBALS, IdentityOpt, RepoOpt
 
 app = typer.Typer(
@@ -43,3 +43,4 @@ cmd_values.register(app)
 cmd_audit.register(app)
 cmd_rollback.register(app)
 cmd_access.register(app)
+cmd_git.register(app)

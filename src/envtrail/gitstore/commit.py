@@ -73,20 +73,47 @@ def _tree_with(repo: pygit2.Repository, base: pygit2.Tree | None,
 
 
 def create_commit(git: GitRepo, parents: list[str], changes: Mapping[str, bytes | None],
-                  message: str, author: Author, sign: Callable[[bytes], str]) -> str:
-    """Write blobs, tree and a signed commit object; return its id. Moves no ref."""
+                  message: str, author: Author, sign: Callable[[bytes], str],
+                  tree: pygit2.Oid | None = None) -> str:
+    """Write blobs, tree and a signed commit object; return its id. Moves no ref.
+
+    The tree is the first parent's with ``changes`` applied, unless a finished
+    ``tree`` is given (a merge).
+    """
     repo = git.repo
-    base = repo[parents[0]].tree if parents else None
-    split = {tuple(path.split("/")): data for path, data in changes.items()}
-    tree = _tree_with(repo, base, split)
     if tree is None:
-        tree = repo.TreeBuilder().write()
+        base = repo[parents[0]].tree if parents else None
+        split = {tuple(path.split("/")): data for path, data in changes.items()}
+        tree = _tree_with(repo, base, split) or repo.TreeBuilder().write()
     offset = int(author.when.utcoffset().total_seconds() // 60) if author.when.utcoffset() else 0
     sig = pygit2.Signature(author.name, author.email, int(author.when.timestamp()), offset)
     content = repo.create_commit_string(sig, sig, message, tree,
                                         [pygit2.Oid(hex=p) for p in parents])
     signature = sign(content.encode("utf-8"))
     return str(repo.create_commit_with_signature(content, signature))
+
+
+def merged_tree(git: GitRepo, ours: str, theirs: str,
+                overrides: Mapping[str, bytes | None]) -> tuple[pygit2.Oid | None, list[str]]:
+    """Git's own merge of two commits, with ``overrides`` as the content of those paths.
+
+    Returns the tree, or None and the conflicting paths that no override settles.
+    """
+    repo = git.repo
+    index = repo.merge_commits(pygit2.Oid(hex=ours), pygit2.Oid(hex=theirs))
+    conflicts = sorted({(e[1] or e[0] or e[2]).path for e in (index.conflicts or [])})
+    unsettled = [p for p in conflicts if p not in overrides]
+    if unsettled:
+        return None, unsettled
+    for path, data in overrides.items():
+        if index.conflicts is not None and path in conflicts:
+            del index.conflicts[path]
+        if data is None:
+            if path in index:
+                index.remove(path)
+        else:
+            index.add(pygit2.IndexEntry(path, repo.create_blob(data), FILE_MODE))
+    return index.write_tree(repo), []
 
 
 def move_branch(git: GitRepo, ref_name: str, old: str | None, new: str, reason: str) -> None:
@@ -112,17 +139,28 @@ def refresh_worktree(git: GitRepo, commit_id: str, paths: list[str]) -> None:
     """Make work tree files and index entries for ``paths`` equal the commit."""
     index = git.repo.index
     index.read()
+    tree = git.repo[commit_id].tree
     for path in paths:
-        data = git.read(commit_id, path)
         target = git.root / path
-        if data is None:
+        try:
+            entry = tree[path]
+        except KeyError:
+            entry = None
+        if entry is None or entry.type_str != "blob":
             target.unlink(missing_ok=True)
             if path in index:
                 index.remove(path)
             continue
+        data = git.repo[entry.id].data
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.envtrail-tmp")
-        tmp.write_bytes(data)
+        tmp.unlink(missing_ok=True)
+        if entry.filemode == pygit2.enums.FileMode.LINK:
+            os.symlink(data, tmp)
+        else:
+            tmp.write_bytes(data)
+            if entry.filemode == pygit2.enums.FileMode.BLOB_EXECUTABLE:
+                tmp.chmod(0o755)
         os.replace(tmp, target)
         index.add(path)
     index.write()

@@ -101,6 +101,30 @@ class GitRepo:
             raise NotFoundError(f"unknown revision {rev[:80]!r}") from None
         return str(commit.id)
 
+    def ref_target(self, name: str) -> str | None:
+        """The commit a reference points to, or None if it does not exist."""
+        try:
+            return str(self.repo.lookup_reference(name).resolve().target)
+        except (KeyError, pygit2.InvalidSpecError):
+            return None
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        """The best common ancestor of two commits."""
+        base = self.repo.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
+        return str(base) if base else None
+
+    def changed_paths(self, a: str | None, b: str) -> list[str]:
+        """Files that differ between two commits (both sides of renames)."""
+        if a is None:
+            return sorted(e.path for e in self._index_of(b))
+        diff = self.repo.diff(self.repo[a].tree, self.repo[b].tree)
+        return sorted({p for d in diff.deltas for p in (d.old_file.path, d.new_file.path)})
+
+    def _index_of(self, commit: str) -> pygit2.Index:
+        index = pygit2.Index()
+        index.read_tree(self.repo[commit].tree)
+        return index
+
     def commit_at(self, when: datetime) -> str:
         """The newest commit on HEAD's first-parent chain committed at or before ``when``."""
         current = self.head()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,13 +52,19 @@ def configure_clone(git: GitRepo) -> tuple[str, ...]:
     wanted = {
         "gpg.format": "ssh",
         "gpg.ssh.allowedSignersFile": str(git.root / SIGNERS),
+        "merge.envtrail.name": "envtrail: three-way merge per variable",
+        # The interpreter envtrail runs under now, so the driver works from a
+        # virtualenv that is not on PATH; `envtrail init` again re-points it.
+        "merge.envtrail.driver": f"{shlex.quote(sys.executable)} -m envtrail merge-driver "
+                                 "%O %A %B %P",
     }
     return tuple(k for k, v in wanted.items() if git.config_set_local(k, v))
 
 
 def wanted_config_missing(git: GitRepo) -> list[str]:
     """Keys of the clone config that are absent or different (for ``status``)."""
-    return [k for k in ("gpg.format", "gpg.ssh.allowedSignersFile") if git.config_get(k) is None]
+    return [k for k in ("gpg.format", "gpg.ssh.allowedSignersFile", "merge.envtrail.driver")
+            if git.config_get(k) is None]
 
 
 def init(rt: Runtime, identity: Identity | None, envs: list[str],

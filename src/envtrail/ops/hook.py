@@ -1,0 +1,153 @@
+"""The pre-commit check: no plaintext dotenv values, no hand edits to the store."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from envtrail.audit.verify import merge_problems
+from envtrail.errors import EnvtrailError, IntegrityError, UsageError
+from envtrail.format import dotenv, envfile
+from envtrail.gitstore.discover import git_dir
+from envtrail.gitstore.repo import GitRepo
+
+MARKER = "# envtrail pre-commit hook"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One staged file the hook refuses, and what to do instead."""
+
+    path: str
+    reason: str
+    instead: str
+
+
+def is_dotenv(path: str) -> bool:
+    """``.env``, ``.env.*`` and ``*.env`` files."""
+    name = PurePosixPath(path).name
+    return name == ".env" or name.startswith(".env.") or name.endswith(".env")
+
+
+def _dotenv_refusal(path: str, data: bytes) -> Refusal | None:
+    instead = (f"keep it out of git (add {PurePosixPath(path).name} to .gitignore) and run "
+               f"`envtrail import {path} --env <env> --reason ...`")
+    try:
+        values = dotenv.parse(data.decode("utf-8"), path)
+    except (UnicodeDecodeError, EnvtrailError):
+        return Refusal(path, "a dotenv file envtrail cannot read; it may hold secrets", instead)
+    filled = sorted(k for k, v in values.items() if v.strip())
+    if filled:
+        return Refusal(path, f"plaintext dotenv file with values ({', '.join(filled[:3])}"
+                             f"{', ...' if len(filled) > 3 else ''})", instead)
+    return None
+
+
+def check_staged(git: GitRepo, files: list[str] | None = None) -> list[Refusal]:
+    """Refusals for what the index would commit (the work tree is not consulted)."""
+    repo = git.repo
+    repo.index.read()
+    head = git.head()
+    merge_head = _merge_head(git)
+    staged = _staged_paths(git, head)
+    if files:
+        wanted = {PurePosixPath(os.path.relpath(Path(f).resolve(), git.root)).as_posix()
+                  if Path(f).is_absolute() else PurePosixPath(f).as_posix() for f in files}
+        staged = {p: s for p, s in staged.items() if p in wanted or _in_store(p)}
+    out: list[Refusal] = []
+    for path, blob in sorted(staged.items()):
+        data = None if blob is None else repo[blob].data
+        if is_dotenv(path) and data is not None:
+            r = _dotenv_refusal(path, data)
+            if r:
+                out.append(r)
+        elif _in_store(path):
+            r = _store_refusal(git, path, data, head, merge_head)
+            if r:
+                out.append(r)
+    return out
+
+
+def _in_store(path: str) -> bool:
+    return path.startswith((".envtrail/", "envs/"))
+
+
+def _staged_paths(git: GitRepo, head: str | None) -> dict[str, str | None]:
+    """Path -> staged blob id (None: staged deletion), for paths differing from HEAD."""
+    index = git.repo.index
+    staged: dict[str, str | None] = {}
+    if head is None:
+        return {e.path: str(e.id) for e in index}
+    diff = index.diff_to_tree(git.repo[head].tree)
+    for delta in diff.deltas:
+        # diff_to_tree compares tree (old) to index (new).
+        if delta.status_char() == "D":
+            staged[delta.old_file.path] = None
+        else:
+            staged[delta.new_file.path] = str(delta.new_file.id)
+    for conflict_path in _conflicted(index):
+        staged[conflict_path] = None
+    return staged
+
+
+def _conflicted(index) -> list[str]:
+    conflicts = index.conflicts
+    if conflicts is None:
+        return []
+    return sorted({(e[1] or e[0] or e[2]).path for e in conflicts})
+
+
+def _merge_head(git: GitRepo) -> str | None:
+    try:
+        return (git_dir(git.root) / "MERGE_HEAD").read_text().split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _store_refusal(git: GitRepo, path: str, data: bytes | None, head: str | None,
+                   merge_head: str | None) -> Refusal | None:
+    restore = f"discard it with `git restore --staged --worktree -- {shlex.quote(path)}`"
+    if path.startswith("envs/") and path.endswith(".yaml") and data is not None:
+        try:
+            parsed = envfile.parse(data, path)
+        except IntegrityError as exc:
+            return Refusal(path, f"not a valid, fully encrypted environment ({exc.message})",
+                           restore + "; change values with `envtrail set`")
+        if merge_head is not None:
+            parents = [envfile.parse(d, path) if d else None
+                       for d in (git.read(head, path), git.read(merge_head, path))]
+            problems = merge_problems(parsed, parents)
+            if not problems:
+                return None  # resolving a merge with what the parents had
+            return Refusal(path, problems[0], "resolve with `envtrail merge-driver` or "
+                                              "`envtrail sync`, which merge per variable")
+    elif merge_head is not None and data is not None and data in (
+            git.read(head, path), git.read(merge_head, path)):
+        return None
+    what = "`envtrail set/unset/import`" if path.startswith("envs/") else \
+        "`envtrail access ...` or `envtrail policy set`"
+    return Refusal(path, "changed outside envtrail (envtrail never stages; a hand edit "
+                         "bypasses the audit trail)", f"{restore}, then use {what}")
+
+
+def install(git: GitRepo, force: bool) -> Path:
+    """Write a plain ``pre-commit`` hook that runs envtrail; refuse to replace a foreign one."""
+    hooks = git.config_get("core.hooksPath")
+    folder = (git.root / hooks) if hooks else git_dir(git.root) / "hooks"
+    path = folder / "pre-commit"
+    if path.exists() and MARKER not in path.read_text(errors="replace") and not force:
+        raise UsageError(f"{path} exists and is not envtrail's",
+                         hint="pass --force to replace it, or call `envtrail hook pre-commit` from it")
+    folder.mkdir(parents=True, exist_ok=True)
+    python = shlex.quote(sys.executable)
+    path.write_text(
+        "#!/bin/sh\n"
+        f"{MARKER}: refuses plaintext .env files and hand edits to envs/ and .envtrail/\n"
+        f'if command -v envtrail >/dev/null 2>&1; then exec envtrail hook pre-commit "$@"; fi\n'
+        f'exec {python} -m envtrail hook pre-commit "$@"\n'
+    )
+    path.chmod(0o755)
+    return path
