@@ -1,7 +1,9 @@
 """verify catches each kind of tampering; verified reads refuse afterwards."""
 
 import json
+import os
 import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -169,7 +171,9 @@ def test_reads_with_nothing_new_do_not_walk_history(history, alice):
     rt = forge.runtime(history)
     first = read_values(g, rt, alice.identity, "production", ["A"])
     assert first.checked == 0  # the fixture's verify already covered HEAD
-    Cli(history, alice)("set", "C", "--env", "production", "--reason", "c", input="3")
+    # A valid commit that did not come through this clone's envtrail (as if pulled).
+    plan = forge.honest_plan(history, alice.identity, "production", {"C": "3"})
+    forge.commit_plan(history, alice.identity, plan)
     g = GitRepo(history)
     second = read_values(g, rt, alice.identity, "production", ["A"])
     assert second.checked == 1  # only the one new commit
@@ -196,3 +200,27 @@ def test_show_reports_findings_for_that_commit(cli, history, alice):
     assert "verify     ok" in cli("show", "HEAD~1").out
     shown = audit.show(GitRepo(history), forge.runtime(history), "HEAD")
     assert [f.rule for f in shown.findings] == [2]
+
+
+def test_own_writes_keep_the_fast_path_open(history, alice):
+    from envtrail.ops import fastread
+
+    assert fastread.committed_env(history, "production") is not None
+    Cli(history, alice)("set", "C", "--env", "production", "--reason", "c", input="3")
+    assert fastread.committed_env(history, "production") is not None  # checkpoint advanced
+    (history / "envs/production.yaml").write_text("tampered\n")
+    assert fastread.committed_env(history, "production") is None  # falls back to the full path
+    r = Cli(history, alice)("get", "C", "--env", "production")
+    assert (r.code, r.out) == (0, "3")
+    assert "differs from HEAD" in r.err
+
+
+def test_get_with_nothing_new_never_imports_pygit2(history, alice):
+    env = {**os.environ, "ENVTRAIL_IDENTITY": str(alice.path)}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "envtrail", "get", "A",
+                           "--env", "production"], cwd=history, env=env, capture_output=True,
+                          text=True, check=True)
+    assert proc.stdout == "1"
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()}
+    assert "envtrail.ops.fastread" in imported
+    assert not {"pygit2", "rich", "pydantic"} & imported

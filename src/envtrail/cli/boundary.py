@@ -24,9 +24,14 @@ def run(argv: list[str] | None) -> int:
 
     debug = os.environ.get("ENVTRAIL_DEBUG", "") not in {"", "0"}
     try:
-        from envtrail.cli.app import app
+        import typer.main
 
-        rv = app(args=argv, prog_name="envtrail", standalone_mode=False)
+        from envtrail.cli.app import app
+        from envtrail.cli.lighten import lighten
+
+        command = typer.main.get_command(app)
+        lighten(command)
+        rv = command.main(args=argv, prog_name="envtrail", standalone_mode=False)
     except FindingsError as exc:
         return exc.exit_code  # the command has already printed its findings
     except EnvtrailError as exc:

@@ -18,6 +18,7 @@ from envtrail.cli.common import (
     open_git,
     report_write,
     runtime,
+    store_root,
     warn,
 )
 
@@ -58,10 +59,10 @@ def get(
     identity: IdentityOpt = None,
 ) -> None:
     """Print one plaintext value (a newline follows only on a terminal)."""
-    from envtrail.ops import values
+    from envtrail.ops.fastread import read_verified
 
-    result = values.read_values(open_git(repo), runtime(), load_identity(identity), env, [key], at,
-                                verify=not no_verify)
+    result = read_verified(runtime(), store_root(repo), load_identity(identity), env, [key], at,
+                           verify=not no_verify)
     for w in result.warnings:
         warn(w)
     sys.stdout.write(result.values[key].reveal())
@@ -132,12 +133,12 @@ def export(
 ) -> None:
     """Print all decrypted values of an environment."""
     from envtrail.format import dotenv
-    from envtrail.ops import values
+    from envtrail.ops.fastread import read_verified
 
     if fmt not in dotenv.FORMATS:
         dotenv.render({}, fmt)  # raises the usage error
-    result = values.read_values(open_git(repo), runtime(), load_identity(identity), env, None, at,
-                                verify=not no_verify)
+    result = read_verified(runtime(), store_root(repo), load_identity(identity), env, None, at,
+                           verify=not no_verify)
     for w in result.warnings:
         warn(w)
     sys.stdout.write(dotenv.render({k: v.reveal() for k, v in result.values.items()}, fmt))
@@ -151,15 +152,16 @@ def run(
     identity: IdentityOpt = None,
 ) -> int:
     """Run a command with the environment's variables set; exit with its status."""
-    from envtrail.ops import values
+    from envtrail.ops.fastread import read_verified
+    from envtrail.ops.runner import run_command
 
     rt = runtime()
-    result = values.read_values(open_git(repo), rt, load_identity(identity), env, None, None,
-                                verify=not no_verify)
+    result = read_verified(rt, store_root(repo), load_identity(identity), env, None, None,
+                           verify=not no_verify)
     for w in result.warnings:
         warn(w)
     sys.stdout.flush()
-    raise typer.Exit(values.run_command(command, rt.env, result))
+    raise typer.Exit(run_command(command, rt.env, result))
 
 
 def register(app: typer.Typer) -> None:

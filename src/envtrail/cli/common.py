@@ -40,13 +40,19 @@ def runtime() -> Runtime:
     return Runtime.from_os()
 
 
+def store_root(repo: str | None) -> Path:
+    """The store's folder (from --repo, ENVTRAIL_REPO or the working folder); no pygit2."""
+    from envtrail.ops.locate import locate
+
+    chosen = repo or GLOBALS.repo
+    return locate(runtime(), Path(chosen) if chosen else None)
+
+
 def open_git(repo: str | None) -> Any:
     """The store's GitRepo (from --repo, ENVTRAIL_REPO or the working folder)."""
     from envtrail.gitstore.repo import GitRepo
-    from envtrail.ops.store import locate
 
-    chosen = repo or GLOBALS.repo
-    return GitRepo(locate(runtime(), Path(chosen) if chosen else None))
+    return GitRepo(store_root(repo))
 
 
 def load_identity(identity: str | None) -> Any:

@@ -12,10 +12,10 @@ from envtrail.format import envfile, signers
 from envtrail.format.envfile import EnvFile, Member
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, check_env_name, check_principal, check_reason
+from envtrail.ops.members import decrypt_one, open_keys
 from envtrail.ops.rules import authorize_write, require_admin
-from envtrail.ops.store import SIGNERS, Snapshot, open_keys, whoami
+from envtrail.ops.store import SIGNERS, Snapshot, whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
-from envtrail.ops.values import decrypt_one
 from envtrail.runtime import Runtime
 
 

@@ -18,7 +18,8 @@ from envtrail.crypto.seal import DecryptError
 from envtrail.errors import IntegrityError, NotFoundError
 from envtrail.gitstore.repo import CommitInfo, GitRepo
 from envtrail.model import Secret, check_env_name
-from envtrail.ops.store import open_keys, resolve_at
+from envtrail.ops.members import open_keys
+from envtrail.ops.store import resolve_at
 from envtrail.runtime import Runtime
 
 

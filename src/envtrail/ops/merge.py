@@ -9,8 +9,7 @@ from envtrail.format import envfile
 from envtrail.format.envfile import EnvFile
 from envtrail.format.merge import merge
 from envtrail.model import Ciphertext
-from envtrail.ops.store import open_keys
-from envtrail.ops.values import decrypt_one
+from envtrail.ops.members import decrypt_one, open_keys
 
 
 def merge_env(base: EnvFile | None, ours: EnvFile, theirs: EnvFile, path: str,

@@ -10,9 +10,10 @@ from envtrail.crypto.seal import Decryptor
 from envtrail.errors import AccessDenied, NotFoundError
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_reason, check_var_name
-from envtrail.ops.store import Snapshot, open_keys, resolve_at
+from envtrail.ops.members import decrypt_one, open_keys
+from envtrail.ops.store import Snapshot, resolve_at
 from envtrail.ops.txn import Plan, Written, transact
-from envtrail.ops.values import decrypt_one, plan_values
+from envtrail.ops.values import plan_values
 from envtrail.runtime import Runtime
 
 

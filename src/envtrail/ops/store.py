@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 from envtrail.crypto.keys import Identity, PublicKey
-from envtrail.crypto.seal import DecryptError, EnvKeys, unb64
 from envtrail.errors import AccessDenied, IntegrityError, NotFoundError
 from envtrail.format import envfile, policy, signers
 from envtrail.format.envfile import EnvFile
-from envtrail.gitstore.discover import find_store
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import check_env_name
 from envtrail.ops.timespec import looks_like_time, parse_time
@@ -22,22 +19,6 @@ SIGNERS = ".envtrail/allowed_signers"
 POLICY = ".envtrail/policy.yaml"
 ATTRIBUTES = ".gitattributes"
 ATTRIBUTES_LINE = "envs/*.yaml merge=envtrail"
-
-
-def locate(rt: Runtime, repo: Path | None = None) -> Path:
-    """The store's root: --repo, ENVTRAIL_REPO, or walking up from the working folder."""
-    start = repo or (Path(rt.env["ENVTRAIL_REPO"]) if rt.env.get("ENVTRAIL_REPO") else None)
-    if start is not None:
-        start = (rt.cwd / start).resolve()
-        if not (start / ".envtrail").is_dir():
-            raise NotFoundError(f"{start} is not an envtrail store",
-                                hint="run `envtrail init` there first")
-        return start
-    root = find_store(rt.cwd)
-    if root is None:
-        raise NotFoundError("not inside an envtrail store",
-                            hint="run `envtrail init` in a Git repository, or pass --repo")
-    return root
 
 
 class Snapshot:
@@ -111,20 +92,6 @@ def whoami(snap: Snapshot, identity: Identity, rt: Runtime) -> Acting:
         "your key is not an allowed signer of this store",
         hint="ask an admin to run `envtrail access grant` with your `envtrail identity show` line",
     )
-
-
-def open_keys(env: EnvFile, identity: Identity) -> EnvKeys:
-    """Unseal the environment's keys for a member; AccessDenied for a non-member."""
-    member = env.member_with_key(identity.public.openssh)
-    if member is None:
-        raise AccessDenied(
-            f"you are not a member of environment {env.environment!r}",
-            hint="ask a member to run `envtrail access grant` for you",
-        )
-    try:
-        return EnvKeys.unseal(member.sealed, identity, unb64(env.public_key, 32))
-    except DecryptError as exc:
-        raise IntegrityError(f"{envfile.path_for(env.environment)}: {exc}") from None
 
 
 def member_key(line: str) -> PublicKey:

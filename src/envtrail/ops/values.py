@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from envtrail.audit.record import Record
 from envtrail.crypto.keys import Identity
-from envtrail.crypto.seal import DecryptError, Decryptor, Encryptor, EnvKeys, unb64
-from envtrail.errors import IntegrityError, NotFoundError, UsageError
+from envtrail.crypto.seal import Decryptor, Encryptor, unb64
+from envtrail.errors import NotFoundError, UsageError
 from envtrail.format import envfile
-from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.repo import GitRepo
-from envtrail.model import Change, Ciphertext, Secret, check_env_name, check_reason, check_var_name
+from envtrail.model import Change, Secret, check_env_name, check_reason, check_var_name
+from envtrail.ops.members import decrypt_one, open_keys
+from envtrail.ops.result import Values
 from envtrail.ops.rules import authorize_write
-from envtrail.ops.store import Snapshot, open_keys, resolve_at, whoami
+from envtrail.ops.store import Snapshot, resolve_at, whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
 from envtrail.runtime import Runtime
-
-
-def decrypt_one(env: EnvFile, keys: EnvKeys, dec: Decryptor, name: str) -> str:
-    """Decrypt one stored value; IntegrityError (exit 5) if it will not authenticate."""
-    path = envfile.path_for(env.environment)
-    try:
-        return dec.decrypt(name, Ciphertext.parse(env.values[name]))
-    except (DecryptError, ValueError) as exc:
-        raise IntegrityError(f"{path}: {exc}") from None
 
 
 def plan_values(snap: Snapshot, rt: Runtime, identity: Identity, environment: str,
@@ -99,17 +90,6 @@ def import_values(git: GitRepo, rt: Runtime, identity: Identity, environment: st
 # -- reads ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Values:
-    """Decrypted values of one environment at one commit, with warnings for stderr."""
-
-    environment: str
-    commit: str
-    values: dict[str, Secret]
-    warnings: tuple[str, ...] = ()
-    checked: int = 0  # commits verified for this read (0: nothing new since the last check)
-
-
 def read_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
                 names: list[str] | None = None, at: str | None = None,
                 verify: bool = True) -> Values:
@@ -157,24 +137,3 @@ def parse_assignment_args(keys: list[str]) -> list[str]:
             )
         names.append(check_var_name(name))
     return names
-
-
-def run_command(argv: list[str], base_env: Mapping[str, str], values: Values) -> int:
-    """Run ``argv`` with the environment's variables added; return its exit status.
-
-    Values travel in the child's environment, never in its argv. A child killed
-    by a signal reports 128 + the signal number, as shells do.
-    """
-    import subprocess
-
-    from envtrail.errors import CommandNotFound
-
-    env = dict(base_env)
-    env.update({k: v.reveal() for k, v in values.values.items()})
-    try:
-        proc = subprocess.run(argv, env=env, check=False)
-    except FileNotFoundError:
-        raise CommandNotFound(f"command not found: {argv[0][:80]}") from None
-    except PermissionError:
-        raise CommandNotFound(f"command not executable: {argv[0][:80]}") from None
-    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode

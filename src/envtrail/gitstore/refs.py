@@ -1,0 +1,62 @@
+"""Reading HEAD and hashing blobs straight from the files, without pygit2.
+
+Enough for the verified-read fast path: "is HEAD still the commit we verified,
+and is this file still the blob committed there?" costs two small reads and a
+hash. Anything unusual returns None and the caller takes the full path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from envtrail.gitstore.discover import git_dir
+
+_HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def _common_dir(gdir: Path) -> Path:
+    # A linked worktree keeps its own HEAD but shares refs with the main one.
+    try:
+        rel = (gdir / "commondir").read_text().strip()
+    except OSError:
+        return gdir
+    return (gdir / rel).resolve()
+
+
+def head_commit(root: Path) -> str | None:
+    """The commit id HEAD resolves to, or None if it cannot be read simply."""
+    gdir = git_dir(root)
+    try:
+        head = (gdir / "HEAD").read_text().strip()
+    except OSError:
+        return None
+    if _HEX.match(head):
+        return head
+    if not head.startswith("ref: refs/"):
+        return None
+    ref = head[5:].strip()
+    common = _common_dir(gdir)
+    for base in (gdir, common):
+        try:
+            target = (base / ref).read_text().strip()
+        except OSError:
+            continue
+        return target if _HEX.match(target) else None
+    try:
+        packed = (common / "packed-refs").read_text()
+    except OSError:
+        return None
+    for line in packed.splitlines():
+        oid, _, name = line.partition(" ")
+        if name == ref and _HEX.match(oid):
+            return oid
+    return None
+
+
+def blob_id(data: bytes, like: str) -> str:
+    """Git's object id of ``data`` as a blob, in the hash of the id ``like`` (SHA-1 or SHA-256)."""
+    algo = hashlib.sha256 if len(like) == 64 else hashlib.sha1
+    # Git's content address, not a security primitive of envtrail's.
+    return algo(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
