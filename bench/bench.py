@@ -55,9 +55,7 @@ def build_history(commits: int) -> tuple[Path, Path]:
         return root, key
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    ident = Identity.generate("alice@example.com")
-    key.write_text(ident.to_openssh())
-    key.chmod(0o600)
+    ident = _identity(key)
     rt = Runtime(env={}, cwd=root, home=root, host="bench",
                  clock=clock_from(datetime(2025, 1, 1, tzinfo=UTC)))
     # A repository of its own first: init would otherwise adopt an enclosing one.
@@ -79,10 +77,43 @@ def build_history(commits: int) -> tuple[Path, Path]:
     return root, key
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+def small_store(name: str, envs: int, variables: int) -> tuple[Path, Path]:
+    """A store with ``envs`` environments of ``variables`` variables each (cached)."""
+    root = WORK / name
+    key = WORK / "alice.key"
+    if (root / ".git/envtrail/bench-complete").exists():
+        return root, key
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    ident = _identity(key)
+    rt = Runtime(env={}, cwd=root, home=root, host="bench",
+                 clock=clock_from(datetime(2025, 1, 1, tzinfo=UTC)))
+    GitRepo.init(root)
+    names = ["production"] + [f"env{i:02d}" for i in range(1, envs)]
+    setup.init(rt, ident, names)
+    git = GitRepo(root)
+    for env in names:
+        values.write_values(git, rt, ident, env,
+                            {f"VAR_{i:05d}": Secret(f"value-{i}-" + "x" * 40) for i in range(variables)},
+                            set(), "bench fixture", "import")
+    (root / ".git/envtrail/bench-complete").write_text("ok")
+    return root, key
+
+
+def _identity(key: Path) -> Identity:
+    if key.exists():
+        return Identity.from_openssh(key.read_text())
+    ident = Identity.generate("alice@example.com")
+    key.write_text(ident.to_openssh())
+    key.chmod(0o600)
+    return ident
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
+        stdin: bytes | None = None) -> float:
     """Seconds one process takes, output discarded; fails loudly on a non-zero exit."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, input=stdin,
                           stderr=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
@@ -90,10 +121,12 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     return elapsed
 
 
-def median(cmd: list[str], cwd: Path, repeat: int, env: dict[str, str] | None = None) -> float:
+def median(cmd: list[str], cwd: Path, repeat: int, env: dict[str, str] | None = None,
+           stdin: Callable[[int], bytes] | None = None) -> float:
     """Median wall time over ``repeat`` runs (one warm-up run first)."""
-    run(cmd, cwd, env)
-    return statistics.median(run(cmd, cwd, env) for _ in range(repeat))
+    run(cmd, cwd, env, stdin(-1) if stdin else None)
+    return statistics.median(run(cmd, cwd, env, stdin(i) if stdin else None)
+                             for i in range(repeat))
 
 
 def peak_rss_mib(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float | None:
@@ -150,16 +183,71 @@ def bench_history(table: Table, commits: int, repeat: int) -> None:
                       f"{rss:.0f} MiB at {commits} commits vs {small:.0f} MiB at {commits // 4}")
 
 
+def bench_commands(table: Table, repeat: int, f1: float, f2: float) -> None:
+    """get, set, export, import and the hook against the start-up floors F1 and F2."""
+    root, key = small_store("store-20", 1, 20)
+    env = {**os.environ, "ENVTRAIL_IDENTITY": str(key)}
+    run([*ENVTRAIL, "verify"], root, env)  # a verified head: reads take the fast path
+    get = median([*ENVTRAIL, "get", "VAR_00007", "--env", "production"], root, repeat, env)
+    table.add("get (20 vars, verified, nothing new)", get, f"<= F1+25 = {(f1 + .025) * 1000:.0f} ms",
+              f"F1+{(get - f1) * 1000:.0f} ms; dotenvx 2.38 ~580 ms here: {0.580 / get:.1f}x")
+    setv = median([*ENVTRAIL, "set", "VAR_00003", "--env", "production", "--reason", "bench"],
+                  root, repeat, env, stdin=lambda i: f"new value {i}".encode())
+    table.add("set (encrypt, sign, commit, refresh)", setv, f"<= F2+40 = {(f2 + .040) * 1000:.0f} ms",
+              f"F2+{(setv - f2) * 1000:.0f} ms")
+    big, key = small_store("store-5000", 1, 5000)
+    run([*ENVTRAIL, "verify"], big, env)
+    export = median([*ENVTRAIL, "export", "--env", "production"], big, repeat, env)
+    table.add("export, 5,000 vars", export, f"<= F1+100 = {(f1 + .100) * 1000:.0f} ms",
+              f"F1+{(export - f1) * 1000:.0f} ms")
+    dotenv_file = WORK / "5000.env"
+    dotenv_file.write_text("".join(f"IMPORTED_{i:05d}=value-{i}\n" for i in range(5000)))
+    imp = median([*ENVTRAIL, "import", str(dotenv_file), "--env", "production", "--reason", "bench",
+                  "--prune"], big, repeat, env)
+    table.add("import, 5,000-var .env (one commit)", imp, f"<= F2+400 = {(f2 + .400) * 1000:.0f} ms",
+              f"F2+{(imp - f2) * 1000:.0f} ms (every run replaces all 5,000)")
+    hooked, key = small_store("store-20-envs", 20, 20)
+    subprocess.run(["git", "config", "user.email", "b@example.com"], cwd=hooked, check=True)
+    (hooked / "README").write_text("staged\n")
+    subprocess.run(["git", "add", "README"], cwd=hooked, check=True)
+    hook = median([*ENVTRAIL, "hook", "pre-commit"], hooked, repeat, env)
+    table.add("hook pre-commit (20 environments)", hook, f"<= F2+30 = {(f2 + .030) * 1000:.0f} ms",
+              f"F2+{(hook - f2) * 1000:.0f} ms")
+
+
+def _realistic_python() -> None:
+    """Measure envtrail as an installed package runs: with compiled bytecode.
+
+    pip compiles a package's .py files when it installs it; an editable install
+    or PYTHONDONTWRITEBYTECODE (set on some machines) would otherwise make every
+    run recompile envtrail from source and measure the compiler instead.
+    """
+    import compileall
+
+    import envtrail
+
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    compileall.compile_dir(Path(envtrail.__file__).parent, quiet=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--only", default="history")
+    parser.add_argument("--only", default="commands,history")
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
+    _realistic_python()
     table = Table()
     floor = median([sys.executable, "-c", "pass"], WORK, args.repeat)
     table.add("python3 -c pass", floor)
+    f1 = median([sys.executable, "-c", "import typer, nacl.bindings, yaml"], WORK, args.repeat)
+    table.add("F1: import typer, nacl.bindings, yaml", f1)
+    f2 = median([sys.executable, "-c", "import typer, nacl.bindings, yaml, pygit2"], WORK,
+                args.repeat)
+    table.add("F2: F1 + pygit2", f2)
+    if "commands" in args.only:
+        bench_commands(table, args.repeat, f1, f2)
     if "history" in args.only:
         bench_history(table, args.commits, args.repeat)
     print()

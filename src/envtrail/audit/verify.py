@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from envtrail.audit import signature
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
-from envtrail.audit.parallel import verdict_stream
 from envtrail.audit.record import Record
 from envtrail.audit.view import CONFIG, POLICY, SIGNERS, STORE_PATHS, StoreView, value_diff
 from envtrail.crypto.seal import DecryptError
 from envtrail.errors import IntegrityError
 from envtrail.format.envfile import EnvFile
+from envtrail.format.merge import merge_problems
 from envtrail.gitstore.repo import CommitInfo
 
 RULES = {
@@ -68,8 +68,12 @@ class Verifier:
         one checks everything else (worth it for long histories only).
         """
         infos = self.view.git.walk_touching(head, STORE_PATHS, hide=since)
-        verdicts = (verdict_stream(self.view.git.root, head, since) if parallel
-                    else itertools.repeat(None))
+        if parallel:
+            from envtrail.audit.parallel import verdict_stream  # multiprocessing: only when used
+
+            verdicts = verdict_stream(self.view.git.root, head, since)
+        else:
+            verdicts = itertools.repeat(None)
         try:
             # The verdicts never run out first: zip ends with the walk.
             for info, verdict in zip(infos, verdicts, strict=False):
@@ -249,33 +253,10 @@ class Verifier:
         return out
 
 
-def merge_problems(mine: EnvFile, parents: list[EnvFile | None]) -> list[str]:
-    """What a merge result holds that none of its parents had (rule 6), as sentences."""
-    problems = []
-    env = mine.environment
-    for name in sorted(_all_names(mine, *parents)):
-        state = mine.values.get(name)
-        if all((p.values.get(name) if p else None) != state for p in parents):
-            problems.append(f"{env}: merge introduces a value of {name} that is in neither parent")
-    if all(_keying(p) != _keying(mine) for p in parents):
-        problems.append(f"{env}: merge changes members or keys beyond both parents")
-    return problems
-
-
 def _membership(env: EnvFile | None) -> tuple:
     if env is None:
         return ()
     return tuple(sorted((p, m.key) for p, m in env.members.items()))
-
-
-def _keying(env: EnvFile | None) -> tuple:
-    if env is None:
-        return ()
-    return (env.public_key, tuple(sorted((p, m.key, m.sealed) for p, m in env.members.items())))
-
-
-def _all_names(*envs: EnvFile | None) -> set[str]:
-    return {n for e in envs if e is not None for n in e.values}
 
 
 def _describe_mismatch(claimed: dict[str, str], real: dict[str, str]) -> str:

@@ -1,23 +1,26 @@
-"""The typer application: global options and command registration."""
+"""The typer application: global options and command registration.
+
+Commands register per module. For a plain invocation of a hot command only
+its module is loaded, so `envtrail get` does not build the other thirty
+commands' parameters on every call; help, completion and everything else see
+the whole application.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
 from envtrail import __version__
-from envtrail.cli import cmd_access, cmd_audit, cmd_git, cmd_rollback, cmd_setup, cmd_values
 from envtrail.cli.common import GLOBALS, IdentityOpt, RepoOpt
 
-app = typer.Typer(
-    name="envtrail",
-    help="Encrypted environment variables in Git; every change a signed, auditable commit.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+_MODULES = ("cmd_setup", "cmd_values", "cmd_audit", "cmd_rollback", "cmd_access", "cmd_git")
+_HOT = {"get": "cmd_values", "export": "cmd_values", "run": "cmd_values", "set": "cmd_values",
+        "hook": "cmd_git"}
+_GLOBAL_WITH_VALUE = {"--repo", "--identity"}
 
 
 def _version(value: bool) -> None:
@@ -26,8 +29,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def main(
+def _main(
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
     version: Annotated[bool, typer.Option(
@@ -38,9 +40,40 @@ def main(
     GLOBALS.identity = identity
 
 
-cmd_setup.register(app)
-cmd_values.register(app)
-cmd_audit.register(app)
-cmd_rollback.register(app)
-cmd_access.register(app)
-cmd_git.register(app)
+def _command_word(argv: Sequence[str]) -> str | None:
+    it = iter(argv)
+    for arg in it:
+        if arg in _GLOBAL_WITH_VALUE:
+            next(it, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build(argv: Sequence[str] | None = None) -> typer.Typer:
+    """The application, with every command, or only a hot command's module for ``argv``."""
+    app = typer.Typer(
+        name="envtrail",
+        help="Encrypted environment variables in Git; every change a signed, auditable commit.",
+        no_args_is_help=True,
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_main)
+    if argv is not None and not {"-h", "--help"} & set(argv):
+        word = _command_word(argv) or ""
+        if word in _HOT:
+            importlib.import_module(f"envtrail.cli.{_HOT[word]}").register(app, only=word)
+            return app
+    for name in _MODULES:
+        importlib.import_module(f"envtrail.cli.{name}").register(app)
+    return app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `from envtrail.cli.app import app` gives the full application, built on
+    # demand so that importing this module stays cheap.
+    if name == "app":
+        return build()
+    raise AttributeError(name)

@@ -26,12 +26,13 @@ def run(argv: list[str] | None) -> int:
     try:
         import typer.main
 
-        from envtrail.cli.app import app
+        from envtrail.cli.app import build
         from envtrail.cli.lighten import lighten
 
-        command = typer.main.get_command(app)
+        args = list(sys.argv[1:] if argv is None else argv)
+        command = typer.main.get_command(build(args))
         lighten(command)
-        rv = command.main(args=argv, prog_name="envtrail", standalone_mode=False)
+        rv = command.main(args=args, prog_name="envtrail", standalone_mode=False)
     except FindingsError as exc:
         return exc.exit_code  # the command has already printed its findings
     except EnvtrailError as exc:

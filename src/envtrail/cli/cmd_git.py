@@ -115,8 +115,10 @@ def sync(
             out(f"  {render_change(change)}")
 
 
-def register(app: typer.Typer) -> None:
-    """Attach these commands to the application."""
-    app.add_typer(hook_app, name="hook")
-    app.command("merge-driver")(merge_driver)
-    app.command("sync")(sync)
+def register(app: typer.Typer, only: str | None = None) -> None:
+    """Attach these commands (or just ``only``) to the application."""
+    if only in (None, "hook"):
+        app.add_typer(hook_app, name="hook")
+    if only is None:
+        app.command("merge-driver")(merge_driver)
+        app.command("sync")(sync)

@@ -164,12 +164,13 @@ def run(
     raise typer.Exit(run_command(command, rt.env, result))
 
 
-def register(app: typer.Typer) -> None:
-    """Attach these commands to the application."""
-    app.command("set")(set_)
-    app.command("get")(get)
-    app.command("unset")(unset)
-    app.command("list")(list_)
-    app.command("import")(import_)
-    app.command("export")(export)
-    app.command("run", context_settings={"ignore_unknown_options": True})(run)
+_COMMANDS = {"set": set_, "get": get, "unset": unset, "list": list_, "import": import_,
+             "export": export, "run": run}
+
+
+def register(app: typer.Typer, only: str | None = None) -> None:
+    """Attach these commands (or just ``only``) to the application."""
+    for name, fn in _COMMANDS.items():
+        if only in (None, name):
+            settings = {"ignore_unknown_options": True} if name == "run" else None
+            app.command(name, context_settings=settings)(fn)

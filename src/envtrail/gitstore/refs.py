@@ -7,7 +7,6 @@ hash. Anything unusual returns None and the caller takes the full path.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -56,7 +55,19 @@ def head_commit(root: Path) -> str | None:
 
 
 def blob_id(data: bytes, like: str) -> str:
-    """Git's object id of ``data`` as a blob, in the hash of the id ``like`` (SHA-1 or SHA-256)."""
-    algo = hashlib.sha256 if len(like) == 64 else hashlib.sha1
-    # Git's content address, not a security primitive of envtrail's.
-    return algo(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
+    """Git's object id of ``data`` as a blob, in the hash of the id ``like`` (SHA-1 or SHA-256).
+
+    This is git's content address, not a security primitive of envtrail's.
+    """
+    payload = b"blob %d\x00" % len(data) + data
+    if len(like) == 64:
+        import hashlib
+
+        return hashlib.sha256(payload).hexdigest()
+    try:
+        # CPython's built-in SHA-1 loads in a fraction of hashlib's (OpenSSL) time,
+        # which matters on the path of every `envtrail get`.
+        from _sha1 import sha1
+    except ImportError:  # pragma: no cover - other Pythons
+        from hashlib import sha1
+    return sha1(payload).hexdigest()  # noqa: S324 - git object ids are SHA-1

@@ -8,9 +8,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from envtrail.audit.verify import merge_problems
 from envtrail.errors import EnvtrailError, IntegrityError, UsageError
 from envtrail.format import dotenv, envfile
+from envtrail.format.merge import merge_problems
 from envtrail.gitstore.discover import git_dir
 from envtrail.gitstore.repo import GitRepo
 
