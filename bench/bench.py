@@ -145,9 +145,10 @@ class Table:
     def __init__(self) -> None:
         self.rows: list[tuple[str, str, str, str]] = []
 
-    def add(self, name: str, seconds: float, target: str = "", note: str = "") -> None:
-        self.rows.append((name, f"{seconds * 1000:9.1f} ms", target, note))
-        print(f"  {name}: {seconds * 1000:.1f} ms {note}", file=sys.stderr)
+    def add(self, name: str, seconds: float | None, target: str = "", note: str = "") -> None:
+        shown = f"{seconds * 1000:9.1f} ms" if seconds is not None else "-"
+        self.rows.append((name, shown, target, note))
+        print(f"  {name}: {shown.strip()} {note}", file=sys.stderr)
 
     def print(self) -> None:
         widths = [max(len(r[i]) for r in [*self.rows, ("operation", "median", "target", "note")])
@@ -179,7 +180,7 @@ def bench_history(table: Table, commits: int, repeat: int) -> None:
         if rss is not None:
             small_root, _ = build_history(max(commits // 4, 2))
             small = peak_rss_mib(cmd, small_root, env)
-            table.add(f"{name} peak RSS", 0.0, "flat",
+            table.add(f"{name} peak RSS", None, "flat",
                       f"{rss:.0f} MiB at {commits} commits vs {small:.0f} MiB at {commits // 4}")
 
 

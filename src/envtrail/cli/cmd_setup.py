@@ -115,8 +115,33 @@ def env_list(repo: RepoOpt = None, json_: JsonOpt = False) -> None:
             out(name)
 
 
+def status(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = False) -> None:
+    """The store, your identity, what you can read, verification, and what to do next."""
+    from pathlib import Path
+
+    from envtrail.cli.common import GLOBALS
+    from envtrail.ops.status import status as inspect
+
+    chosen = identity or GLOBALS.identity
+    st = inspect(open_git(repo), runtime(), Path(chosen) if chosen else None)
+    if json_:
+        emit_json(st.as_dict())
+        return
+    out(f"store        {st.store}")
+    out(f"head         {short(st.head)}")
+    who = f"{st.principal}{' (admin)' if st.admin else ''}" if st.principal else "not a signer here"
+    out(f"identity     {st.identity or 'none'}: {who if st.identity else '-'}")
+    out(f"can read     {', '.join(st.readable) or '-'}  (of {', '.join(st.environments) or 'none'})")
+    out(f"verified     {st.verified}")
+    out(f"git config   {'ok' if not st.missing_config else 'missing ' + ', '.join(st.missing_config)}")
+    out(f"hook         {'installed' if st.hook_installed else 'not installed'}")
+    for step in st.next_steps:
+        out(f"next: {step}")
+
+
 def register(app: typer.Typer) -> None:
     """Attach these commands to the application."""
     app.add_typer(identity_app, name="identity")
     app.command("init")(init)
     app.add_typer(env_app, name="env")
+    app.command("status")(status)

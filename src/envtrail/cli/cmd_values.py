@@ -16,6 +16,7 @@ from envtrail.cli.common import (
     emit_json,
     load_identity,
     open_git,
+    out,
     report_write,
     runtime,
     store_root,
@@ -164,8 +165,24 @@ def run(
     raise typer.Exit(run_command(command, rt.env, result))
 
 
+def edit(
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    reason: ReasonOpt = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Edit the decrypted variables in $VISUAL/$EDITOR; writes only what changed, as one commit."""
+    from envtrail.ops.edit import edit as do_edit
+
+    written = do_edit(open_git(repo), runtime(), load_identity(identity), env, reason)
+    if written is None:
+        out(f"{env}: nothing changed")
+    else:
+        report_write(written, env)
+
+
 _COMMANDS = {"set": set_, "get": get, "unset": unset, "list": list_, "import": import_,
-             "export": export, "run": run}
+             "export": export, "run": run, "edit": edit}
 
 
 def register(app: typer.Typer, only: str | None = None) -> None:

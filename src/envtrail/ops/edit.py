@@ -1,0 +1,85 @@
+"""``edit``: the decrypted variables in an editor, written back as one commit."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from envtrail.crypto.keys import Identity
+from envtrail.errors import CommandNotFound, EnvtrailError, UsageError
+from envtrail.format import dotenv
+from envtrail.gitstore.repo import GitRepo
+from envtrail.model import check_value
+from envtrail.ops.txn import Written
+from envtrail.ops.values import read_values, write_values
+from envtrail.runtime import Runtime
+
+_HEADER = ("# envtrail edit: change, add or delete KEY='value' lines, save and quit.\n"
+           "# Nothing is written if you quit without saving or the editor fails.\n")
+
+
+def _editor(rt: Runtime) -> list[str]:
+    command = rt.env.get("VISUAL") or rt.env.get("EDITOR") or "vi"
+    return shlex.split(command)
+
+
+def _private_dir(rt: Runtime) -> Path:
+    # RAM-backed /dev/shm when there is one, so the plaintext never reaches a
+    # disk; mkdtemp makes the folder 0700.
+    shm = Path("/dev/shm")  # noqa: S108 - a private mkdtemp folder is made inside it
+    ram = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    base = rt.env.get("TMPDIR") or ram
+    return Path(tempfile.mkdtemp(prefix="envtrail-edit-", dir=base))
+
+
+def edit(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
+         reason: str | None) -> Written | None:
+    """Open the values in ``$VISUAL``/``$EDITOR``; commit only what changed (None: nothing)."""
+    current = {k: v.reveal() for k, v in
+               read_values(git, rt, identity, environment).values.items()}
+    text = _HEADER + dotenv.render(current, "dotenv")
+    folder = _private_dir(rt)
+    path = folder / f"{environment}.env"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        argv = [*_editor(rt), str(path)]
+        try:
+            status = subprocess.run(argv, check=False).returncode
+        except FileNotFoundError:
+            raise CommandNotFound(f"editor not found: {argv[0][:80]}",
+                                  hint="set VISUAL or EDITOR") from None
+        if status != 0:
+            raise EnvtrailError(f"the editor exited with status {status}; nothing was changed")
+        edited = path.read_text(encoding="utf-8")
+    finally:
+        _shred(folder)
+    if edited == text:
+        return None
+    new = dotenv.parse(edited, "the edited file")
+    updates = {k: check_value(v) for k, v in new.items() if current.get(k) != v}
+    removals = set(current) - set(new)
+    if not updates and not removals:
+        return None
+    if reason is None or not reason.strip():
+        raise UsageError("edit needs a --reason")
+    return write_values(git, rt, identity, environment, updates, removals, reason, "set")
+
+
+def _shred(folder: Path) -> None:
+    """Overwrite, then remove, everything in the private folder (best effort on disks)."""
+    for item in folder.glob("*"):
+        try:
+            size = item.stat().st_size
+            with item.open("r+b") as fh:
+                fh.write(b"\0" * size)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError:
+            pass
+    shutil.rmtree(folder, ignore_errors=True)

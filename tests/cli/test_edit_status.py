@@ -1,0 +1,88 @@
+"""edit (a real editor process on a private temp file) and status."""
+
+import json
+import sys
+from pathlib import Path
+
+from conftest import Cli, git
+
+EDITOR = '''
+import os, stat, sys, json
+path = sys.argv[-1]
+report = os.environ["EDIT_REPORT"]
+with open(report, "w") as fh:
+    json.dump({"path": path, "file_mode": stat.S_IMODE(os.stat(path).st_mode),
+               "dir_mode": stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode)}, fh)
+text = open(path).read()
+mode = os.environ.get("EDIT_MODE", "change")
+if mode == "fail":
+    sys.exit(3)
+if mode == "change":
+    text = text.replace("KEEP='1'", "KEEP='1'").replace("CHANGE='old'", "CHANGE='new value'")
+    text = "\\n".join(l for l in text.splitlines() if not l.startswith("DROP=")) + "\\nADD='added'\\n"
+open(path, "w").write(text)
+'''
+
+
+def editor_env(tmp_path, mode):
+    script = tmp_path / "editor.py"
+    script.write_text(EDITOR)
+    return {"EDITOR": f"{sys.executable} {script}", "EDIT_MODE": mode,
+            "EDIT_REPORT": str(tmp_path / "report.json")}
+
+
+def seed(cli):
+    (cli.cwd.parent / "seed.env").write_text("KEEP=1\nCHANGE=old\nDROP=gone\n")
+    assert cli("import", str(cli.cwd.parent / "seed.env"), "--env", "production",
+               "--reason", "seed").code == 0
+
+
+def test_edit_writes_only_what_changed_as_one_commit(cli, store, tmp_path):
+    seed(cli)
+    before = int(git(store, "rev-list", "--count", "HEAD"))
+    r = cli("edit", "--env", "production", "--reason", "tidy", env=editor_env(tmp_path, "change"))
+    assert r.code == 0, r.err
+    assert int(git(store, "rev-list", "--count", "HEAD")) == before + 1
+    msg = git(store, "log", "-1", "--format=%B")
+    changes = sorted(ln.split()[1:3] for ln in msg.splitlines() if ln.startswith("Envtrail-Change"))
+    assert changes == [["+", "ADD"], ["-", "DROP"], ["~", "CHANGE"]]
+    values = json.loads(cli("export", "--env", "production", "--format", "json").out)
+    assert values == {"KEEP": "1", "CHANGE": "new value", "ADD": "added"}
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["file_mode"] == 0o600
+    assert report["dir_mode"] == 0o700
+    assert not Path(report["path"]).parent.exists()
+
+
+def test_failing_or_idle_editor_changes_nothing(cli, store, tmp_path):
+    seed(cli)
+    head = git(store, "rev-parse", "HEAD")
+    r = cli("edit", "--env", "production", "--reason", "x", env=editor_env(tmp_path, "fail"))
+    assert r.code == 1
+    assert "exited with status 3" in r.err
+    assert not Path(json.loads((tmp_path / "report.json").read_text())["path"]).parent.exists()
+    r = cli("edit", "--env", "production", "--reason", "x", env=editor_env(tmp_path, "same"))
+    assert r.code == 0 and "nothing changed" in r.out
+    assert git(store, "rev-parse", "HEAD") == head
+
+
+def test_status_reports_and_suggests(cli, store, tmp_path, bob):
+    r = cli("status", "--json")
+    assert r.code == 0, r.err
+    st = json.loads(r.out)
+    assert (st["principal"], st["admin"], st["readable"]) == ("alice@example.com", True,
+                                                              ["production", "staging"])
+    assert st["missing_config"] == []
+    assert st["hook_installed"] is False
+    assert any("hook install" in s for s in st["next_steps"])
+    assert cli("verify").code == 0
+    assert json.loads(cli("status", "--json").out)["verified"] == "up to HEAD"
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(store), str(clone))
+    fresh = json.loads(Cli(clone, bob)("status", "--json").out)
+    assert fresh["principal"] is None
+    assert "gpg.format" in fresh["missing_config"]
+    assert any("envtrail init" in s for s in fresh["next_steps"])
+    assert any("access grant" in s for s in fresh["next_steps"])
+    plain = cli("status").out
+    assert "can read     production, staging" in plain
