@@ -21,7 +21,7 @@ git config --global init.defaultBranch main
 
 step() { printf '\n\033[1m## %s\033[0m\n' "$*"; }
 run() { printf '$'; printf ' %q' "$@"; printf '\n'; "$@"; }
-envtrail() { "$ENVTRAIL" "$@"; }
+envtrail() { command "$ENVTRAIL" "$@"; }  # `command`: not this function again
 
 step "Alice sets up the production store"
 run envtrail identity new --principal alice@example.com
@@ -66,13 +66,26 @@ step "Masked diff against the previous state, then the values (members only)"
 run envtrail diff --env production HEAD~1
 run envtrail diff --env production HEAD~1 --reveal
 
+step "Restore the previous value as a new signed commit (history is not rewritten)"
+run envtrail rollback --env production --to HEAD~1 --key PAYMENT_PROVIDER_KEY --dry-run \
+  --reason "Restore payment key broken by release v2.4.0 (INC-4521)"
+run envtrail rollback --env production --to HEAD~1 --key PAYMENT_PROVIDER_KEY \
+  --reason "Restore payment key broken by release v2.4.0 (INC-4521)"
+run envtrail run --env production -- sh -c \
+  'case "$PAYMENT_PROVIDER_KEY" in pk_live_OLD_*) echo "payment provider: OK";; *) echo "payment provider: 401 Unauthorized"; exit 1;; esac'
+run envtrail log --env production -n 2
+
 step "Prove the record intact"
 run envtrail verify
+run git verify-commit HEAD
 
-step "Someone 'fixes' the file by hand and commits it with plain git"
+step "Someone tries to 'fix' the file by hand and commit it with plain git"
+run envtrail hook install
 sed -i.bak 's/^  SESSION_SECRET: .*/  SESSION_SECRET: ENC[v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA]/' envs/production.yaml
 rm envs/production.yaml.bak
-run git commit -q -am "hotfix session secret"
+run git commit -q -am "hotfix session secret" || echo "(the pre-commit hook refused the commit: exit $?)"
+step "...and forces it past the hook"
+run git commit -q --no-verify -am "hotfix session secret"
 run envtrail verify || echo "(verify exited with $?: the edit bypassed the audit trail)"
 run envtrail get SESSION_SECRET --env production || echo "(reads refuse an unverified history: exit $?)"
 

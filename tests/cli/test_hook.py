@@ -80,6 +80,20 @@ def test_hand_edited_environment_is_refused(hooked, store, cli):
     assert "not a valid, fully encrypted environment" in r.stdout + r.stderr
 
 
+def test_commit_all_is_checked_through_gits_temporary_index(hooked, store, cli):
+    for key in ("A", "B"):
+        assert cli("set", key, "--env", "production", "--reason", "r", input="v").code == 0
+    path = store / "envs/production.yaml"
+    path.write_text("".join(ln for ln in path.read_text().splitlines(keepends=True)
+                            if not ln.startswith("  A:")))
+    head = git(store, "rev-parse", "HEAD")
+    r = subprocess.run(["git", "commit", "-q", "-a", "-m", "sneaky"], cwd=store, env=hooked,
+                       capture_output=True, text=True, check=False)
+    assert r.returncode != 0
+    assert "refused envs/production.yaml" in r.stdout + r.stderr
+    assert git(store, "rev-parse", "HEAD") == head
+
+
 def test_envtrail_writes_are_unaffected(hooked, store, cli):
     before = git(store, "rev-list", "--count", "HEAD")
     assert cli("set", "A", "--env", "production", "--reason", "r", input="v").code == 0

@@ -28,10 +28,11 @@ def pre_commit(
     repo: RepoOpt = None,
 ) -> None:
     """Refuse staged plaintext .env values and hand edits to envs/ or .envtrail/."""
+    from envtrail.cli.common import runtime
     from envtrail.errors import FindingsError
     from envtrail.ops.hook import check_staged
 
-    refusals = check_staged(_git_repo(repo), files or None)
+    refusals = check_staged(_git_repo(repo), files or None, runtime().env.get("GIT_INDEX_FILE"))
     for r in refusals:
         sys.stderr.write(f"envtrail: refused {r.path}: {r.reason}\n  instead: {r.instead}\n")
     if refusals:

@@ -239,6 +239,14 @@ class GitRepo:
         """The content of a blob by id."""
         return self.repo[blob_id].data
 
+    def index(self, path: str | None = None) -> pygit2.Index:
+        """The repository's index, or the index file at ``path`` (relative to the work tree)."""
+        if path is None:
+            self.repo.index.read()
+            return self.repo.index
+        index_path = Path(path) if Path(path).is_absolute() else self.root / path
+        return pygit2.Index(str(index_path))
+
     def read_workdir(self, path: str) -> bytes | None:
         """A work tree file's content, or None if it does not exist."""
         try:

@@ -46,13 +46,18 @@ def _dotenv_refusal(path: str, data: bytes) -> Refusal | None:
     return None
 
 
-def check_staged(git: GitRepo, files: list[str] | None = None) -> list[Refusal]:
-    """Refusals for what the index would commit (the work tree is not consulted)."""
+def check_staged(git: GitRepo, files: list[str] | None = None,
+                 index_file: str | None = None) -> list[Refusal]:
+    """Refusals for what the index would commit (the work tree is not consulted).
+
+    ``index_file`` is git's ``GIT_INDEX_FILE``: `git commit -a` and `git commit
+    <paths>` stage into a temporary index and point hooks at it.
+    """
     repo = git.repo
-    repo.index.read()
+    index = git.index(index_file)
     head = git.head()
     merge_head = _merge_head(git)
-    staged = _staged_paths(git, head)
+    staged = _staged_paths(git, head, index)
     if files:
         wanted = {PurePosixPath(os.path.relpath(Path(f).resolve(), git.root)).as_posix()
                   if Path(f).is_absolute() else PurePosixPath(f).as_posix() for f in files}
@@ -75,15 +80,14 @@ def _in_store(path: str) -> bool:
     return path.startswith((".envtrail/", "envs/"))
 
 
-def _staged_paths(git: GitRepo, head: str | None) -> dict[str, str | None]:
+def _staged_paths(git: GitRepo, head: str | None, index) -> dict[str, str | None]:
     """Path -> staged blob id (None: staged deletion), for paths differing from HEAD."""
-    index = git.repo.index
     staged: dict[str, str | None] = {}
     if head is None:
         return {e.path: str(e.id) for e in index}
-    diff = index.diff_to_tree(git.repo[head].tree)
+    # Tree-to-index works for a standalone index (GIT_INDEX_FILE) too.
+    diff = git.repo[head].tree.diff_to_index(index)
     for delta in diff.deltas:
-        # diff_to_tree compares tree (old) to index (new).
         if delta.status_char() == "D":
             staged[delta.old_file.path] = None
         else:
