@@ -156,6 +156,16 @@ class Cli:
         return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
 
+def assert_one_line_error(r, code):
+    assert r.code == code, (r.code, r.err)
+    lines = [ln for ln in r.err.splitlines() if ln]
+    assert lines[0].startswith("envtrail: error: ")
+    assert len(lines) <= 2
+    assert "Traceback" not in r.err
+    if len(lines) == 2:
+        assert lines[1].startswith("hint: ")
+
+
 def git(cwd: Path, *args: str, check: bool = True, input: str | None = None) -> str:
     """Run the real git and return its stdout."""
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,

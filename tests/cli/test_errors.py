@@ -4,23 +4,13 @@ import re
 
 import pytest
 
-from conftest import Cli, git
+from conftest import Cli, assert_one_line_error, git
 from envtrail.format import envfile
 
 
 def snapshot(store):
     return (git(store, "rev-parse", "HEAD"), git(store, "status", "--porcelain"),
             (store / "envs/production.yaml").read_bytes())
-
-
-def assert_one_line_error(r, code):
-    assert r.code == code, (r.code, r.err)
-    lines = [ln for ln in r.err.splitlines() if ln]
-    assert lines[0].startswith("envtrail: error: ")
-    assert len(lines) <= 2
-    assert "Traceback" not in r.err
-    if len(lines) == 2:
-        assert lines[1].startswith("hint: ")
 
 
 def test_moved_ciphertext_fails_with_integrity_error(cli, store):

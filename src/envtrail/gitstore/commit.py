@@ -19,10 +19,9 @@ from pathlib import Path
 import pygit2
 
 from envtrail.errors import ConflictError
-from envtrail.gitstore.discover import git_dir, state_dir
+from envtrail.gitstore.discover import git_dir, journal_path
 from envtrail.gitstore.repo import GitRepo
 
-_JOURNAL = "journal.json"
 FILE_MODE = pygit2.enums.FileMode.BLOB
 
 
@@ -170,7 +169,7 @@ def refresh_worktree(git: GitRepo, commit_id: str, paths: list[str]) -> None:
 
 
 def _journal_path(git: GitRepo) -> Path:
-    return state_dir(git.root) / _JOURNAL
+    return journal_path(git.root)
 
 
 def journal_begin(git: GitRepo, ref: str, old: str | None, new: str, paths: list[str]) -> None:
@@ -185,6 +184,11 @@ def journal_begin(git: GitRepo, ref: str, old: str | None, new: str, paths: list
 def journal_end(git: GitRepo) -> None:
     """The write is complete: work tree and index match the branch."""
     _journal_path(git).unlink(missing_ok=True)
+
+
+def has_journal(git: GitRepo) -> bool:
+    """Whether a write was interrupted (cheap: one stat)."""
+    return _journal_path(git).exists()
 
 
 def recover(git: GitRepo) -> bool:

@@ -37,3 +37,8 @@ def git_dir(root: Path) -> Path:
 def state_dir(root: Path) -> Path:
     """Where envtrail keeps its private state (lock, journal, verify checkpoint)."""
     return git_dir(root) / "envtrail"
+
+
+def journal_path(root: Path) -> Path:
+    """The record of a write in flight (present only while one is, or after a crash)."""
+    return state_dir(root) / "journal.json"

@@ -24,6 +24,17 @@ def _common_dir(gdir: Path) -> Path:
     return (gdir / rel).resolve()
 
 
+def head_ref(root: Path) -> str | None:
+    """The branch HEAD points to (``refs/heads/...``), ``HEAD`` when detached, None if unreadable."""
+    try:
+        head = (git_dir(root) / "HEAD").read_text().strip()
+    except OSError:
+        return None
+    if _HEX.match(head):
+        return "HEAD"
+    return head[5:].strip() if head.startswith("ref: refs/") else None
+
+
 def head_commit(root: Path) -> str | None:
     """The commit id HEAD resolves to, or None if it cannot be read simply."""
     gdir = git_dir(root)

@@ -58,7 +58,8 @@ def verify(git: GitRepo, identity: Identity | None = None,
     report = Report(head)
     if head is None:
         return report
-    cp = checkpoint.load(git.root)
+    ref = git.head_ref()
+    cp = checkpoint.load(git.root, ref)
     if cp is not None and not git.is_ancestor(cp.head, head):
         report.findings.append(_rewritten(cp))
     view = StoreView(git)
@@ -66,7 +67,7 @@ def verify(git: GitRepo, identity: Identity | None = None,
     report.findings.extend(verifier.walk(head, on_commit=progress, parallel=True))
     report.checked = verifier.checked
     if report.ok:
-        checkpoint.save(git.root, _checkpoint_for(view, head))
+        checkpoint.save(git.root, ref, _checkpoint_for(view, head))
     return report
 
 
@@ -80,17 +81,23 @@ def ensure_verified(git: GitRepo, commit: str) -> int:
     head = git.head()
     if head is None:
         return 0
-    cp = checkpoint.load(git.root)
+    ref = git.head_ref()
+    known = checkpoint.load_all(git.root)
+    cp = known.get(ref)
     checked = 0
     if cp is None or cp.head != head:
         if cp is not None and not git.is_ancestor(cp.head, head):
             _refuse(_rewritten(cp))
+        # Start from this branch's checkpoint, or from any other branch's that
+        # HEAD descends from (a new branch), rather than from the root.
+        since = cp.head if cp else next(
+            (c.head for c in known.values() if git.is_ancestor(c.head, head)), None)
         view = StoreView(git)
         verifier = Verifier(view)
-        for finding in verifier.walk(head, since=cp.head if cp else None):
+        for finding in verifier.walk(head, since=since):
             _refuse(finding)
         checked = verifier.checked
-        checkpoint.save(git.root, _checkpoint_for(view, head))
+        checkpoint.save(git.root, ref, _checkpoint_for(view, head))
     if commit != head and not git.is_ancestor(commit, head):
         raise IntegrityError(f"{commit[:10]} is not in the verified history of HEAD",
                              hint="pass --no-verify to read it anyway")

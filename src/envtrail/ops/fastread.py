@@ -17,7 +17,8 @@ from envtrail.crypto.seal import Decryptor
 from envtrail.errors import NotFoundError
 from envtrail.format import envfile
 from envtrail.format.envfile import EnvFile
-from envtrail.gitstore.refs import blob_id, head_commit
+from envtrail.gitstore.discover import journal_path
+from envtrail.gitstore.refs import blob_id, head_commit, head_ref
 from envtrail.model import Secret, check_env_name, check_var_name
 from envtrail.ops.members import decrypt_one, open_keys
 from envtrail.ops.result import Values
@@ -26,9 +27,12 @@ from envtrail.runtime import Runtime
 
 def committed_env(root: Path, environment: str) -> tuple[str, EnvFile] | None:
     """(HEAD, the environment as committed there) if both are vouched for without git."""
-    cp = checkpoint.load(root)
+    ref = head_ref(root)
+    cp = checkpoint.load(root, ref) if ref else None
     if cp is None or environment not in cp.envs:
         return None
+    if journal_path(root).exists():
+        return None  # a write was interrupted: the full path finishes it first
     head = head_commit(root)
     if head is None or head != cp.head:
         return None

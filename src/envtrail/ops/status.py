@@ -62,7 +62,7 @@ def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
                     st.readable.append(env)
             except EnvtrailError:
                 continue
-    cp = checkpoint.load(git.root)
+    cp = checkpoint.load(git.root, git.head_ref())
     if cp is None:
         st.next_steps.append("run `envtrail verify` to check the history")
     elif head is not None and cp.head == head:

@@ -64,10 +64,17 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
     once. It returns None when there is nothing to change.
     """
     with WriteLock(state_dir(git.root) / "lock"):
+        _crash_point(rt, "locked")
         recover(git)
         ref = git.branch()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             head = git.head()
+            if head is not None:
+                # Build only on a history that verifies, as reads do: a change
+                # on top of a tampered file would carry the tampering forward.
+                from envtrail.ops.audit import ensure_verified
+
+                ensure_verified(git, head)
             plan = build(Snapshot(git, head))
             if plan is None:
                 return Written(None, None, attempt)
@@ -78,7 +85,9 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             author = Author(plan.record.actor, plan.record.actor, when)
             commit = create_commit(git, [head] if head else [], plan.changes, message, author,
                                    signer_for(identity))
+            _crash_point(rt, "committed")
             journal_begin(git, ref, head, commit, paths)
+            _crash_point(rt, "journaled")
             try:
                 move_branch(git, ref, head, commit, f"envtrail: {plan.record.action}")
             except RefLocked:
@@ -88,7 +97,9 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             except CasFailed:
                 journal_end(git)
                 continue
+            _crash_point(rt, "moved")
             refresh_worktree(git, commit, paths)
+            _crash_point(rt, "refreshed")
             journal_end(git)
             _advance_checkpoint(git, head, commit)
             maybe_pack(git)
@@ -97,6 +108,20 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
         "the branch kept moving while envtrail was writing; nothing was changed",
         hint="retry when other writers have finished",
     )
+
+
+def _crash_point(rt: Runtime, name: str) -> None:
+    """Die here with SIGKILL when ``ENVTRAIL_TEST_CRASH`` names this point.
+
+    A fault-injection hook for the crash-safety tests (as git's GIT_TEST_*
+    variables are): it lets them kill a writer at the exact moments that
+    matter, which random timing would only hit by luck.
+    """
+    if rt.env.get("ENVTRAIL_TEST_CRASH") == name:
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _advance_checkpoint(git: GitRepo, parent: str | None, commit: str) -> None:
@@ -109,12 +134,13 @@ def _advance_checkpoint(git: GitRepo, parent: str | None, commit: str) -> None:
     from envtrail.audit.verify import Verifier
     from envtrail.audit.view import StoreView
 
-    cp = checkpoint.load(git.root)
+    ref = git.head_ref()
+    cp = checkpoint.load(git.root, ref)
     if cp is None or cp.head != parent:
         return
     view = StoreView(git)
     if not Verifier(view).check(git.info(commit)):
-        checkpoint.save(git.root, checkpoint.Checkpoint(commit, view.env_blobs(commit)))
+        checkpoint.save(git.root, ref, checkpoint.Checkpoint(commit, view.env_blobs(commit)))
 
 
 def context_for(rt: Runtime) -> str:

@@ -100,6 +100,7 @@ def read_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
     """
     from envtrail.ops.audit import ensure_verified
 
+    recover_if_interrupted(git)
     check_env_name(environment)
     for name in names or []:
         check_var_name(name)
@@ -123,6 +124,17 @@ def read_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
         warnings.append(f"{envfile.path_for(environment)} differs from HEAD; "
                         "showing the committed values")
     return Values(environment, commit, out, tuple(warnings), checked)
+
+
+def recover_if_interrupted(git: GitRepo) -> None:
+    """Finish a write that a crash interrupted, so reads see a consistent work tree."""
+    from envtrail.gitstore.commit import has_journal, recover
+    from envtrail.gitstore.discover import state_dir
+    from envtrail.gitstore.lock import WriteLock
+
+    if has_journal(git):
+        with WriteLock(state_dir(git.root) / "lock"):
+            recover(git)
 
 
 def parse_assignment_args(keys: list[str]) -> list[str]:
