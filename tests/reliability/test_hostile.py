@@ -5,6 +5,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +28,7 @@ def tokens(text):
 
 def hostile_files(valid_text):
     a, b = tokens(valid_text)
-    eph, body = a[len("ENC[v1,"):-1].split(",")
+    eph = a[len("ENC[v1,"):-1].split(",")[0]
     return {
         "empty": "",
         "not yaml": "{{{ this is : not [ yaml",
@@ -65,15 +66,13 @@ def test_hostile_environment_file(cli, store, valid, case):
                        (("set", "C", "--env", "production", "--reason", "r"), 5),
                        (("get", "A", "--env", "production"), 5)):
         r = cli(*args, input="v")
-        if case == "swapped ciphertext" and args[0] == "export":
-            assert r.code == 5  # export decrypts A too
         assert_one_line_error(r, code)
         assert CANARY not in r.both
         assert git(store, "rev-parse", "HEAD") == head
     report = cli("verify")
     assert report.code == 1
     assert CANARY not in report.both
-    assert not __import__("pathlib").Path("/tmp/envtrail-pwned").exists()
+    assert not Path("/tmp/envtrail-pwned").exists()
 
 
 def test_huge_file_is_bounded(cli, store, valid):
