@@ -26,7 +26,7 @@ def _child(root: str, head: str, since: str | None, conn: Connection) -> None:
     batch = []
     for info in view.git.walk_touching(head, STORE_PATHS, hide=since):
         v = signature.check(view, info)
-        batch.append((v.status, v.principal, v.admin))
+        batch.append((v.status, v.principal, v.admin, v.key))
         if len(batch) == _BATCH:
             conn.send(batch)
             batch = []
@@ -50,8 +50,8 @@ def verdict_stream(root: Path, head: str, since: str | None) -> Iterator[signatu
                 batch = receiver.recv()
             except (EOFError, OSError):
                 break  # done, or the child died: the caller checks the rest itself
-            for status, principal, admin in batch:
-                yield signature.Verdict(status, principal, admin)
+            for fields in batch:
+                yield signature.Verdict(*fields)
         while True:
             yield None
     finally:

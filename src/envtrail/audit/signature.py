@@ -18,6 +18,7 @@ class Verdict:
     status: str
     principal: str | None = None
     admin: bool = False
+    key: str | None = None  # the signing key, "ssh-ed25519 AAAA..."
 
     @property
     def good(self) -> bool:
@@ -40,7 +41,7 @@ def check(view: StoreView, info: CommitInfo) -> Verdict:
     trust_at = info.parents[0] if info.parents else info.id
     entry = next((s for s in view.signers(trust_at) if s.key == key.openssh), None)
     if entry is None:
-        return Verdict(UNKNOWN_KEY)
+        return Verdict(UNKNOWN_KEY, key=key.openssh)
     if not entry.valid_at(info.committer_time):
-        return Verdict(EXPIRED, entry.principal, entry.admin)
-    return Verdict(GOOD, entry.principal, entry.admin)
+        return Verdict(EXPIRED, entry.principal, entry.admin, key.openssh)
+    return Verdict(GOOD, entry.principal, entry.admin, key.openssh)

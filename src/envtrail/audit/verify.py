@@ -162,6 +162,15 @@ class Verifier:
             broken = policy.violation(env, signer.principal or "", signer.admin, rec.reason)
             if broken:
                 out.append(Finding(info.id, 4, broken))
+            # Only a member holds the fingerprint key, so only a member can
+            # write honest trailers; envtrail refuses others at write time.
+            try:
+                before_env = self.view.env_at(parent, env)
+            except IntegrityError:
+                before_env = None
+            if before_env is not None and before_env.member_with_key(signer.key or "") is None:
+                out.append(Finding(info.id, 4, f"{signer.principal} changed {env} without being "
+                                               "a member of it"))
         git = self.view.git
         admin_paths = [] if git.entry_id(parent, ".envtrail") == git.entry_id(info.id, ".envtrail") \
             else [p for p in (SIGNERS, POLICY, CONFIG) if git.entry_id(parent, p) != git.entry_id(info.id, p)]
