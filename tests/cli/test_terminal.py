@@ -1,0 +1,61 @@
+"""Terminal behaviour: --version, completion, rich tables on a terminal, NO_COLOR."""
+
+import os
+import pty
+import re
+import subprocess
+import sys
+
+from conftest import Cli
+
+
+def test_version(tmp_path):
+    from envtrail import __version__
+
+    r = Cli(tmp_path)("--version")
+    assert (r.code, r.out.strip()) == (0, f"envtrail {__version__}")
+
+
+def test_shell_completion_offers_commands(tmp_path):
+    env = {**os.environ, "_ENVTRAIL_COMPLETE": "complete_bash", "COMP_WORDS": "envtrail ve",
+           "COMP_CWORD": "1"}
+    r = subprocess.run([sys.executable, "-m", "envtrail"], env=env, capture_output=True,
+                       text=True, check=False)
+    assert r.returncode == 0
+    assert r.stdout.split() == ["verify"]
+
+
+def run_in_terminal(cwd, args, env):
+    """Run envtrail with a pseudo-terminal as stdout; return what it drew."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "envtrail", *args], cwd=cwd, env=env,
+                            stdout=follower, stderr=follower, stdin=subprocess.DEVNULL)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait()
+    os.close(leader)
+    return proc.returncode, b"".join(chunks).decode(errors="replace")
+
+
+def test_tables_are_rich_on_a_terminal_and_plain_when_piped(cli, store):
+    assert cli("set", "A", "--env", "production", "--reason", "why not", input="v").code == 0
+    env = {**cli._env(None), "COLUMNS": "200", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    code, drawn = run_in_terminal(store, ["log"], env)
+    assert code == 0
+    assert "━" in drawn or "─" in drawn  # a rich table
+    assert "why not" in drawn
+    assert re.search(r"\x1b\[[0-9;]*m", drawn)  # styled
+    code, plain_color = run_in_terminal(store, ["log"], {**env, "NO_COLOR": "1"})
+    assert code == 0
+    assert not re.search(r"\x1b\[(?:3[0-7]|38;)[0-9;]*m", plain_color)  # no colours
+    piped = cli("log")
+    assert "\t" in piped.out and "━" not in piped.out
