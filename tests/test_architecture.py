@@ -1,0 +1,68 @@
+"""The rooms keep their one-way dependencies, and terminal code stays in cli/."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "envtrail"
+BASE = {"envtrail", "envtrail.errors", "envtrail.model"}
+# room -> envtrail modules it may import besides itself and BASE
+ALLOWED = {
+    "crypto": set(),
+    "format": set(),
+    "gitstore": set(),
+    "audit": {"crypto", "format", "gitstore", "runtime"},
+    "ops": {"crypto", "format", "gitstore", "audit", "runtime"},
+}
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("room", sorted(ALLOWED))
+def test_rooms_import_only_what_they_may(room):
+    for path in (SRC / room).rglob("*.py"):
+        for name in imports(path):
+            if not name.startswith("envtrail") or name in BASE:
+                continue
+            other = name.split(".")[1]
+            assert other == room or other in ALLOWED[room], f"{path.name} imports {name}"
+
+
+def test_third_party_libraries_stay_in_their_rooms():
+    owners = {"pygit2": {"gitstore"}, "nacl": {"crypto"}, "yaml": {"format"},
+              "dotenv": {"format"}, "typer": {"cli"}, "rich": {"cli"}}
+    for path in SRC.rglob("*.py"):
+        room = path.relative_to(SRC).parts[0]
+        for name in imports(path):
+            lib = name.split(".")[0]
+            if lib in owners:
+                assert room in owners[lib], f"{path.relative_to(SRC)} imports {name}"
+
+
+def test_print_and_exit_only_in_cli():
+    for path in SRC.rglob("*.py"):
+        if path.relative_to(SRC).parts[0] in {"cli", "__main__.py"}:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                fn = node.func
+                name = fn.id if isinstance(fn, ast.Name) else (
+                    f"{fn.value.id}.{fn.attr}" if isinstance(fn, ast.Attribute)
+                    and isinstance(fn.value, ast.Name) else "")
+                assert name not in {"print", "sys.exit", "exit"}, f"{path.name}: {name}"
+
+
+def test_modules_stay_small():
+    for path in SRC.rglob("*.py"):
+        assert len(path.read_text().splitlines()) <= 400, path
