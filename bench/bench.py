@@ -47,57 +47,59 @@ def clock_from(start: datetime) -> Callable[[], datetime]:
     return tick
 
 
-def build_history(commits: int) -> tuple[Path, Path]:
-    """A store with ``commits`` signed commits on one 20-variable environment (cached)."""
-    root = WORK / f"history-{commits}"
-    key = WORK / "alice.key"
-    if (root / ".git/envtrail/bench-complete").exists():
-        return root, key
+KEY = WORK / "alice.key"
+
+
+def fixture(name: str, envs: list[str],
+            fill: Callable[[GitRepo, Runtime, Identity], None]) -> Path:
+    """A store under bench/.work/NAME made once by ``fill`` (reused while complete)."""
+    root = WORK / name
+    done = root / ".git/envtrail/bench-complete"
+    if done.exists():
+        return root
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    ident = _identity(key)
+    ident = _identity(KEY)
     rt = Runtime(env={}, cwd=root, home=root, host="bench",
                  clock=clock_from(datetime(2025, 1, 1, tzinfo=UTC)))
     # A repository of its own first: init would otherwise adopt an enclosing one.
     GitRepo.init(root)
-    result = setup.init(rt, ident, ["production"])
-    assert result.root.resolve() == root.resolve()
-    git = GitRepo(root)
-    started = time.perf_counter()
-    for i in range(commits - 1):
-        values.write_values(git, rt, ident, "production", {f"VAR_{i % 20:02d}": Secret(f"value-{i}")},
-                            set(), f"bench change {i}", "set")
-        if i and i % 1000 == 0:
-            rate = i / (time.perf_counter() - started)
-            print(f"  built {i} commits ({rate:.0f}/s)", file=sys.stderr)
+    assert setup.init(rt, ident, envs).root.resolve() == root.resolve()
+    fill(GitRepo(root), rt, ident)
     # envtrail starts `git gc --auto` in the background as loose objects pile
     # up; pack fully here so every run measures the same repository.
     subprocess.run(["git", "gc", "--quiet"], cwd=root, check=True)
-    (root / ".git/envtrail/bench-complete").write_text("ok")
-    return root, key
+    done.write_text("ok")
+    return root
+
+
+def build_history(commits: int) -> tuple[Path, Path]:
+    """A store with ``commits`` signed commits on one 20-variable environment."""
+
+    def fill(git: GitRepo, rt: Runtime, ident: Identity) -> None:
+        started = time.perf_counter()
+        for i in range(commits - 1):
+            values.write_values(git, rt, ident, "production",
+                                {f"VAR_{i % 20:02d}": Secret(f"value-{i}")}, set(),
+                                f"bench change {i}", "set")
+            if i and i % 1000 == 0:
+                rate = i / (time.perf_counter() - started)
+                print(f"  built {i} commits ({rate:.0f}/s)", file=sys.stderr)
+
+    return fixture(f"history-{commits}", ["production"], fill), KEY
 
 
 def small_store(name: str, envs: int, variables: int) -> tuple[Path, Path]:
-    """A store with ``envs`` environments of ``variables`` variables each (cached)."""
-    root = WORK / name
-    key = WORK / "alice.key"
-    if (root / ".git/envtrail/bench-complete").exists():
-        return root, key
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
-    ident = _identity(key)
-    rt = Runtime(env={}, cwd=root, home=root, host="bench",
-                 clock=clock_from(datetime(2025, 1, 1, tzinfo=UTC)))
-    GitRepo.init(root)
+    """A store with ``envs`` environments of ``variables`` variables each."""
     names = ["production"] + [f"env{i:02d}" for i in range(1, envs)]
-    setup.init(rt, ident, names)
-    git = GitRepo(root)
-    for env in names:
-        values.write_values(git, rt, ident, env,
-                            {f"VAR_{i:05d}": Secret(f"value-{i}-" + "x" * 40) for i in range(variables)},
-                            set(), "bench fixture", "import")
-    (root / ".git/envtrail/bench-complete").write_text("ok")
-    return root, key
+
+    def fill(git: GitRepo, rt: Runtime, ident: Identity) -> None:
+        for env in names:
+            values.write_values(git, rt, ident, env,
+                                {f"VAR_{i:05d}": Secret(f"value-{i}-" + "x" * 40)
+                                 for i in range(variables)}, set(), "bench fixture", "import")
+
+    return fixture(name, names, fill), KEY
 
 
 def _identity(key: Path) -> Identity:

@@ -13,14 +13,12 @@ from pathlib import Path
 
 from envtrail.audit import checkpoint
 from envtrail.crypto.keys import Identity
-from envtrail.crypto.seal import Decryptor
-from envtrail.errors import NotFoundError
 from envtrail.format import envfile
 from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.discover import journal_path
 from envtrail.gitstore.refs import blob_id, head_commit, head_ref
 from envtrail.model import Secret, check_env_name, check_var_name
-from envtrail.ops.members import decrypt_one, open_keys
+from envtrail.ops.members import decrypt_values
 from envtrail.ops.result import Values
 from envtrail.runtime import Runtime
 
@@ -56,15 +54,7 @@ def read(root: Path, identity: Identity, environment: str,
     if found is None:
         return None
     head, env = found
-    keys = open_keys(env, identity)
-    dec = Decryptor(keys, environment)
-    wanted = names if names is not None else sorted(env.values)
-    out = {}
-    for name in wanted:
-        if name not in env.values:
-            raise NotFoundError(f"{environment} has no variable {name}")
-        out[name] = Secret(decrypt_one(env, keys, dec, name))
-    return head, out
+    return head, decrypt_values(env, identity, names)
 
 
 def read_verified(rt: Runtime, root: Path, identity: Identity, environment: str,

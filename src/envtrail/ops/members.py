@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import DecryptError, Decryptor, EnvKeys, unb64
-from envtrail.errors import AccessDenied, IntegrityError
+from envtrail.errors import AccessDenied, IntegrityError, NotFoundError
 from envtrail.format import envfile
 from envtrail.format.envfile import EnvFile
-from envtrail.model import Ciphertext
+from envtrail.model import Ciphertext, Secret
 
 
 def open_keys(env: EnvFile, identity: Identity) -> EnvKeys:
@@ -31,3 +31,15 @@ def decrypt_one(env: EnvFile, keys: EnvKeys, dec: Decryptor, name: str) -> str:
         return dec.decrypt(name, Ciphertext.parse(env.values[name]))
     except (DecryptError, ValueError) as exc:
         raise IntegrityError(f"{path}: {exc}") from None
+
+
+def decrypt_values(env: EnvFile, identity: Identity, names: list[str] | None) -> dict[str, Secret]:
+    """Decrypt ``names`` (all if None) for a member; NotFoundError for a missing name."""
+    keys = open_keys(env, identity)
+    dec = Decryptor(keys, env.environment)
+    out = {}
+    for name in names if names is not None else sorted(env.values):
+        if name not in env.values:
+            raise NotFoundError(f"{env.environment} has no variable {name}")
+        out[name] = Secret(decrypt_one(env, keys, dec, name))
+    return out

@@ -11,7 +11,7 @@ from envtrail.errors import NotFoundError, UsageError
 from envtrail.format import envfile
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, Secret, check_env_name, check_reason, check_var_name
-from envtrail.ops.members import decrypt_one, open_keys
+from envtrail.ops.members import decrypt_one, decrypt_values, open_keys
 from envtrail.ops.result import Values
 from envtrail.ops.rules import authorize_write
 from envtrail.ops.store import Snapshot, resolve_at, whoami
@@ -111,15 +111,7 @@ def read_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
         checked = ensure_verified(git, commit)
     else:
         warnings.append("reading WITHOUT verifying the history (--no-verify)")
-    env = Snapshot(git, commit).env(environment)
-    keys = open_keys(env, identity)
-    dec = Decryptor(keys, environment)
-    wanted = names if names is not None else sorted(env.values)
-    out = {}
-    for name in wanted:
-        if name not in env.values:
-            raise NotFoundError(f"{environment} has no variable {name}")
-        out[name] = Secret(decrypt_one(env, keys, dec, name))
+    out = decrypt_values(Snapshot(git, commit).env(environment), identity, names)
     if at is None and git.dirty(commit, envfile.path_for(environment)):
         warnings.append(f"{envfile.path_for(environment)} differs from HEAD; "
                         "showing the committed values")
