@@ -142,20 +142,25 @@ def peak_rss_mib(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -
 
 
 class Table:
-    """Collects result rows and prints them aligned."""
+    """Collects result rows and prints them aligned, with the ratio to `python3 -c pass`."""
+
+    HEADER = ("operation", "median", "x pass", "target", "note")
 
     def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, str]] = []
+        self.rows: list[tuple[str, str, str, str, str]] = []
+        self.floor: float | None = None
 
     def add(self, name: str, seconds: float | None, target: str = "", note: str = "") -> None:
         shown = f"{seconds * 1000:9.1f} ms" if seconds is not None else "-"
-        self.rows.append((name, shown, target, note))
+        if self.floor is None and seconds is not None:
+            self.floor = seconds  # the first row is `python3 -c pass`
+        ratio = f"{seconds / self.floor:5.1f}" if seconds and self.floor else "-"
+        self.rows.append((name, shown, ratio, target, note))
         print(f"  {name}: {shown.strip()} {note}", file=sys.stderr)
 
     def print(self) -> None:
-        widths = [max(len(r[i]) for r in [*self.rows, ("operation", "median", "target", "note")])
-                  for i in range(4)]
-        for row in [("operation", "median", "target", "note"), *self.rows]:
+        widths = [max(len(r[i]) for r in [*self.rows, self.HEADER]) for i in range(5)]
+        for row in [self.HEADER, *self.rows]:
             print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 

@@ -79,3 +79,24 @@ def test_context_detects_ci_and_sanitises():
     gitlab = context.parse(context.gather({"GITLAB_CI": "true", "CI_PIPELINE_ID": "9"}, "h", "v"))
     assert (gitlab["ci"], gitlab["pipeline"]) == ("gitlab-ci", "9")
     assert "ci" not in context.parse(context.gather({}, "h", "v"))
+
+
+@given(st.text(max_size=400))
+def test_arbitrary_messages_parse_or_fail_cleanly(text):
+    try:
+        rec = record.parse(text)
+    except ValueError:
+        return
+    assert rec is None or isinstance(rec, Record)
+
+
+@given(st.lists(st.sampled_from(["Envtrail-Format: 1", "Envtrail-Action: set", "Envtrail-Actor: a",
+                                 "Envtrail-Change: + K 00", "Envtrail-Change: bogus",
+                                 "Envtrail-Format: 2", "Other: x", "not a trailer"]),
+                max_size=8))
+def test_trailer_blocks_parse_or_fail_cleanly(lines):
+    try:
+        rec = record.parse("subject\n\nbody\n\n" + "\n".join(lines) + "\n")
+    except ValueError:
+        return
+    assert rec is None or rec.actor == "a"

@@ -230,3 +230,20 @@ def test_get_with_nothing_new_never_imports_pygit2(history, alice):
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()}
     assert "envtrail.ops.fastread" in imported
     assert not {"pygit2", "rich", "pydantic"} & imported
+
+
+def test_verify_unseals_each_environment_key_once(cli, history, alice):
+    from envtrail.audit.keyring import Keyring
+    from envtrail.audit.verify import Verifier
+    from envtrail.audit.view import StoreView
+
+    for i in range(5):
+        assert cli("set", "A", "--env", "production", "--reason", "r", input=f"v{i}").code == 0
+    assert cli("access", "rotate", "--env", "production", "--reason", "r").code == 0
+    assert cli("set", "A", "--env", "production", "--reason", "r", input="after").code == 0
+    g = GitRepo(history)
+    keyring = Keyring(alice.identity)
+    verifier = Verifier(StoreView(g), keyring)
+    assert list(verifier.walk(g.head())) == []
+    assert verifier.checked == 10
+    assert keyring.unseals == 2  # production before and after the rotation; staging has no values
