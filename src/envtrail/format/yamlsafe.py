@@ -11,44 +11,50 @@ import json
 import re
 from typing import Any
 
-import yaml
-
 from envtrail.errors import IntegrityError
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
-_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+@functools.cache
+def _loader() -> Any:
+    """The strict loader class, built on first use: yaml is imported only when needed
+    (a canonical environment file is read without it)."""
+    import yaml
 
-class _StrictLoader(_Base):  # type: ignore[misc, valid-type]
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        # A node seen a second time can only come from an alias.
-        if node in self.constructed_objects or node in self.recursive_objects:
-            raise yaml.constructor.ConstructorError(
-                None, None, "aliases are not allowed", node.start_mark
-            )
-        return super().construct_object(node, deep)
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-            except TypeError:
+    class _StrictLoader(base):  # type: ignore[misc, valid-type]
+        def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+            # A node seen a second time can only come from an alias.
+            if node in self.constructed_objects or node in self.recursive_objects:
                 raise yaml.constructor.ConstructorError(
-                    None, None, "mapping keys must be scalars", key_node.start_mark
-                ) from None
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {str(key)[:64]!r}", key_node.start_mark
+                    None, None, "aliases are not allowed", node.start_mark
                 )
-            seen.add(key)
-        # Keys were built above; rebuild from scratch so constructed_objects
-        # does not see them as aliases.
-        for key_node, _ in node.value:
-            self.constructed_objects.pop(key_node, None)
-        return super().construct_mapping(node, deep=True)
+            return super().construct_object(node, deep)
+
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "mapping keys must be scalars", key_node.start_mark
+                    ) from None
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {str(key)[:64]!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            # Keys were built above; rebuild from scratch so constructed_objects
+            # does not see them as aliases.
+            for key_node, _ in node.value:
+                self.constructed_objects.pop(key_node, None)
+            return super().construct_mapping(node, deep=True)
+
+    return _StrictLoader
 
 
 def load(data: bytes, what: str) -> Any:
@@ -61,8 +67,10 @@ def load(data: bytes, what: str) -> Any:
         raise IntegrityError(f"{what}: not valid UTF-8") from None
     if "\x00" in text:
         raise IntegrityError(f"{what}: contains a NUL byte")
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - strict safe loader above
+        return yaml.load(text, Loader=_loader())  # noqa: S506 - the strict safe loader above
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -100,6 +108,8 @@ def _plain_roundtrip(text: str) -> str | None:
         return None
     if ": " in text or " #" in text or "\n" in text:
         return None
+    import yaml
+
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from envtrail.audit import checkpoint, signature
-from envtrail.audit.checkpoint import Checkpoint
 from envtrail.audit.events import Event, Filters, commit_events, stream
 from envtrail.audit.history import last_changes, parse_record
 from envtrail.audit.keyring import Keyring
@@ -20,6 +19,7 @@ from envtrail.gitstore.repo import CommitInfo, GitRepo
 from envtrail.model import Secret, check_env_name
 from envtrail.ops.members import open_keys
 from envtrail.ops.store import resolve_at
+from envtrail.ops.verified import checkpoint_for, rewritten
 from envtrail.runtime import Runtime
 
 
@@ -42,15 +42,6 @@ class Report:
                 "findings": [f.as_dict() for f in self.findings]}
 
 
-def _rewritten(cp: Checkpoint) -> Finding:
-    return Finding(cp.head, 8, "the last verified head is no longer in the history "
-                               "(history was rewritten, e.g. by a force-push or rebase)")
-
-
-def _checkpoint_for(view: StoreView, head: str) -> Checkpoint:
-    return Checkpoint(head, view.env_blobs(head))
-
-
 def verify(git: GitRepo, identity: Identity | None = None,
            progress: Callable[[int], None] | None = None) -> Report:
     """Check the whole history reachable from HEAD; advance the checkpoint if clean."""
@@ -61,52 +52,14 @@ def verify(git: GitRepo, identity: Identity | None = None,
     ref = git.head_ref()
     cp = checkpoint.load(git.root, ref)
     if cp is not None and not git.is_ancestor(cp.head, head):
-        report.findings.append(_rewritten(cp))
+        report.findings.append(rewritten(cp))
     view = StoreView(git)
     verifier = Verifier(view, Keyring(identity))
     report.findings.extend(verifier.walk(head, on_commit=progress, parallel=True))
     report.checked = verifier.checked
     if report.ok:
-        checkpoint.save(git.root, ref, _checkpoint_for(view, head))
+        checkpoint.save(git.root, ref, checkpoint_for(view, head))
     return report
-
-
-def ensure_verified(git: GitRepo, commit: str) -> int:
-    """Vouch that HEAD's history verifies and contains ``commit``; return commits checked.
-
-    Only commits added since the last clean verification are checked; with
-    nothing new this is a ref read and a file read. IntegrityError (exit 5)
-    names the first finding.
-    """
-    head = git.head()
-    if head is None:
-        return 0
-    ref = git.head_ref()
-    known = checkpoint.load_all(git.root)
-    cp = known.get(ref)
-    checked = 0
-    if cp is None or cp.head != head:
-        if cp is not None and not git.is_ancestor(cp.head, head):
-            _refuse(_rewritten(cp))
-        # Start from this branch's checkpoint, or from any other branch's that
-        # HEAD descends from (a new branch), rather than from the root.
-        since = cp.head if cp else next(
-            (c.head for c in known.values() if git.is_ancestor(c.head, head)), None)
-        view = StoreView(git)
-        verifier = Verifier(view)
-        for finding in verifier.walk(head, since=since):
-            _refuse(finding)
-        checked = verifier.checked
-        checkpoint.save(git.root, ref, _checkpoint_for(view, head))
-    if commit != head and not git.is_ancestor(commit, head):
-        raise IntegrityError(f"{commit[:10]} is not in the verified history of HEAD",
-                             hint="pass --no-verify to read it anyway")
-    return checked
-
-
-def _refuse(finding: Finding) -> None:
-    raise IntegrityError(f"history does not verify: {finding.line()}",
-                         hint="run `envtrail verify` for every finding; --no-verify reads anyway")
 
 
 # -- log and show ------------------------------------------------------------

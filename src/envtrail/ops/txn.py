@@ -29,6 +29,7 @@ from envtrail.gitstore.discover import state_dir
 from envtrail.gitstore.lock import WriteLock
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.store import Snapshot
+from envtrail.ops.verified import ensure_verified
 from envtrail.runtime import Runtime
 
 MAX_ATTEMPTS = 8
@@ -72,8 +73,6 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             if head is not None:
                 # Build only on a history that verifies, as reads do: a change
                 # on top of a tampered file would carry the tampering forward.
-                from envtrail.ops.audit import ensure_verified
-
                 ensure_verified(git, head)
             plan = build(Snapshot(git, head))
             if plan is None:

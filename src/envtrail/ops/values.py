@@ -16,6 +16,7 @@ from envtrail.ops.result import Values
 from envtrail.ops.rules import authorize_write
 from envtrail.ops.store import Snapshot, resolve_at, whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
+from envtrail.ops.verified import ensure_verified
 from envtrail.runtime import Runtime
 
 
@@ -98,8 +99,6 @@ def read_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
     With ``verify`` (the default) the read is refused unless HEAD's history
     verifies and contains the commit read; see ops.audit.ensure_verified.
     """
-    from envtrail.ops.audit import ensure_verified
-
     recover_if_interrupted(git)
     check_env_name(environment)
     for name in names or []:
