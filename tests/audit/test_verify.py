@@ -247,3 +247,19 @@ def test_verify_unseals_each_environment_key_once(cli, history, alice):
     assert list(verifier.walk(g.head())) == []
     assert verifier.checked == 10
     assert keyring.unseals == 2  # production before and after the rotation; staging has no values
+
+
+def test_a_clock_running_behind_does_not_make_a_backdated_commit(history, alice):
+    from datetime import timedelta
+
+    from envtrail.model import Secret
+    from envtrail.ops.values import write_values
+    from envtrail.runtime import Runtime
+
+    g = GitRepo(history)
+    parent_time = g.info(g.head()).committer_time
+    behind = Runtime({}, history, history, "skewed", clock=lambda: parent_time - timedelta(hours=3))
+    written = write_values(g, behind, alice.identity, "production", {"A": Secret("later")}, set(),
+                           "clock is behind", "set")
+    assert g.info(written.commit).committer_time == parent_time
+    assert Cli(history, alice)("verify").code == 0

@@ -35,8 +35,7 @@ class StoreView:
         """Environment name -> blob id at a commit."""
         blobs = self._env_blobs.get(commit)
         if blobs is None:
-            blobs = {name[:-5]: oid for name, oid in self.git.dir_entries(commit, "envs").items()
-                     if name.endswith(".yaml")}
+            blobs = envfile.by_environment(self.git.dir_entries(commit, envfile.FOLDER))
             self._env_blobs[commit] = blobs
             if len(self._env_blobs) > self.ENV_CACHE:
                 self._env_blobs.popitem(last=False)

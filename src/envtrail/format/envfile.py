@@ -62,9 +62,17 @@ class EnvFile:
         return Ciphertext.parse(self.values[name])
 
 
+FOLDER = "envs"
+
+
 def path_for(environment: str) -> str:
     """Repository path of an environment's file."""
-    return f"envs/{environment}.yaml"
+    return f"{FOLDER}/{environment}.yaml"
+
+
+def by_environment(entries: Mapping[str, str]) -> dict[str, str]:
+    """Environment name -> blob id, from the file entries of the ``envs/`` folder."""
+    return {name[:-5]: oid for name, oid in entries.items() if name.endswith(".yaml")}
 
 
 def render(env: EnvFile) -> bytes:
