@@ -31,13 +31,12 @@ class Runtime:
     def from_os(cls) -> Runtime:
         """Capture the real process environment (the only place that reads it)."""
         import os
-        import socket
 
         return cls(
             env=dict(os.environ),
             cwd=Path.cwd(),
             home=Path.home(),
-            host=socket.gethostname(),
+            host=os.uname().nodename,  # what socket.gethostname() returns, without loading socket
         )
 
     def now(self) -> datetime:
