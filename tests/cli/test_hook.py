@@ -28,6 +28,15 @@ def commit(store, env, *files, message="change"):
                           capture_output=True, text=True, check=False)
 
 
+def edit_by_hand(cli, store):
+    """Drop a variable's line: still a valid, fully encrypted file, but the trail is bypassed."""
+    for key in ("A", "B"):
+        assert cli("set", key, "--env", "production", "--reason", "r", input="v").code == 0
+    path = store / "envs/production.yaml"
+    path.write_text("".join(ln for ln in path.read_text().splitlines(keepends=True)
+                            if not ln.startswith("  A:")))
+
+
 @pytest.fixture(params=["framework", "plain"])
 def hooked(request, store, tmp_path):
     env = hook_env(tmp_path)
@@ -64,12 +73,7 @@ def test_empty_example_file_passes(hooked, store):
 
 
 def test_hand_edited_environment_is_refused(hooked, store, cli):
-    for key in ("A", "B"):
-        assert cli("set", key, "--env", "production", "--reason", "r", input="v").code == 0
-    path = store / "envs/production.yaml"
-    # Still a valid, fully encrypted file: only the trail is bypassed.
-    path.write_text("".join(ln for ln in path.read_text().splitlines(keepends=True)
-                            if not ln.startswith("  A:")))
+    edit_by_hand(cli, store)
     r = commit(store, hooked, "envs/production.yaml")
     assert r.returncode != 0
     out = r.stdout + r.stderr
@@ -81,11 +85,7 @@ def test_hand_edited_environment_is_refused(hooked, store, cli):
 
 
 def test_commit_all_is_checked_through_gits_temporary_index(hooked, store, cli):
-    for key in ("A", "B"):
-        assert cli("set", key, "--env", "production", "--reason", "r", input="v").code == 0
-    path = store / "envs/production.yaml"
-    path.write_text("".join(ln for ln in path.read_text().splitlines(keepends=True)
-                            if not ln.startswith("  A:")))
+    edit_by_hand(cli, store)
     head = git(store, "rev-parse", "HEAD")
     r = subprocess.run(["git", "commit", "-q", "-a", "-m", "sneaky"], cwd=store, env=hooked,
                        capture_output=True, text=True, check=False)

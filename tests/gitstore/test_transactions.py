@@ -122,12 +122,18 @@ def test_lock_serialises_and_is_freed_when_holder_is_killed(tmp_path):
         assert path.exists()
 
 
-def test_recover_refreshes_worktree_after_crash_between_ref_move_and_refresh(tmp_path):
+def interrupted_write(tmp_path):
+    """A repository where a write of f.txt was journaled, as if the writer died then."""
     g = repo_with_commit(tmp_path)
     head = g.head()
     author = Author("a", "a", Runtime.from_os().now())
     new = create_commit(g, [head], {"f.txt": b"two\n"}, "m", author, signer_for(IDENT))
     journal_begin(g, "refs/heads/main", head, new, ["f.txt"])
+    return g, head, new
+
+
+def test_recover_refreshes_worktree_after_crash_between_ref_move_and_refresh(tmp_path):
+    g, head, new = interrupted_write(tmp_path)
     move_branch(g, "refs/heads/main", head, new, "x")
     # crash here: work tree and index still hold the old file
     assert git(g.root, "status", "--porcelain") != ""
@@ -138,22 +144,14 @@ def test_recover_refreshes_worktree_after_crash_between_ref_move_and_refresh(tmp
 
 
 def test_recover_discards_journal_when_ref_never_moved(tmp_path):
-    g = repo_with_commit(tmp_path)
-    head = g.head()
-    author = Author("a", "a", Runtime.from_os().now())
-    new = create_commit(g, [head], {"f.txt": b"two\n"}, "m", author, signer_for(IDENT))
-    journal_begin(g, "refs/heads/main", head, new, ["f.txt"])
+    g, head, new = interrupted_write(tmp_path)
     assert recover(g) is True
     assert g.head() == head
     assert (g.root / "f.txt").read_text() == "one\n"
 
 
 def test_recover_leaves_a_hand_edit_alone(tmp_path):
-    g = repo_with_commit(tmp_path)
-    head = g.head()
-    author = Author("a", "a", Runtime.from_os().now())
-    new = create_commit(g, [head], {"f.txt": b"two\n"}, "m", author, signer_for(IDENT))
-    journal_begin(g, "refs/heads/main", head, new, ["f.txt"])
+    g, head, new = interrupted_write(tmp_path)
     move_branch(g, "refs/heads/main", head, new, "x")
     (g.root / "f.txt").write_text("edited by hand\n")
     recover(g)
