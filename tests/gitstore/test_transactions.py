@@ -144,7 +144,7 @@ def test_recover_refreshes_worktree_after_crash_between_ref_move_and_refresh(tmp
 
 
 def test_recover_discards_journal_when_ref_never_moved(tmp_path):
-    g, head, new = interrupted_write(tmp_path)
+    g, head, _new = interrupted_write(tmp_path)
     assert recover(g) is True
     assert g.head() == head
     assert (g.root / "f.txt").read_text() == "one\n"
