@@ -113,3 +113,12 @@ def test_identity_without_principal_cannot_init(tmp_path):
     (tmp_path / "s").mkdir()
     r = Cli(tmp_path / "s")("--identity", str(key), "init")
     assert r.code == 2 and "principal" in r.err
+
+
+def test_init_without_identity_creates_nothing(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    r = Cli(folder)("init", "--env", "production")
+    assert r.code == 4
+    assert "identity new" in r.err
+    assert list(folder.iterdir()) == []

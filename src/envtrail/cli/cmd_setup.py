@@ -28,7 +28,8 @@ env_app = typer.Typer(help="Add or list environments.", no_args_is_help=True)
 @identity_app.command("new")
 def identity_new(
     principal: Annotated[str | None, typer.Option(
-        "--principal", metavar="EMAIL", help="Name bound to the key (an e-mail or ci:<name>).")] = None,
+        "--principal", metavar="EMAIL",
+        help="Name bound to the key: an e-mail or ci:<name> (default: $USER@host).")] = None,
     out_path: Annotated[str | None, typer.Option(
         "--out", metavar="PATH", help="Where to write the key (default: ~/.config/envtrail/identity).",
     )] = None,

@@ -10,7 +10,7 @@ from pathlib import Path
 from envtrail.audit.record import Record
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import EnvKeys, b64
-from envtrail.errors import ConflictError, UsageError
+from envtrail.errors import AccessDenied, ConflictError, UsageError
 from envtrail.format import config, envfile, policy, signers
 from envtrail.format.envfile import EnvFile, Member
 from envtrail.gitstore.discover import find_git_root
@@ -74,17 +74,19 @@ def init(rt: Runtime, identity: Identity | None, envs: list[str],
         check_env_name(name)
     start = (rt.cwd / repo).resolve() if repo else rt.cwd
     root = find_git_root(start)
-    git = GitRepo(root) if root else GitRepo.init(start)
-    snap = Snapshot(git, git.head())
-    if snap.has_store():
+    git = GitRepo(root) if root else None
+    if git is not None and Snapshot(git, git.head()).has_store():
         changed = configure_clone(git)
         return InitResult(git.root, False, None, changed)
+    # Everything that can refuse is checked before anything is created.
     if identity is None:
-        raise UsageError("init needs an identity")
+        raise AccessDenied("creating a store needs an identity (you become its first admin)",
+                           hint="create one with `envtrail identity new --principal you@example.com`")
     principal = check_principal(identity.comment.strip()) if identity.comment.strip() else None
     if principal is None:
         raise UsageError("your identity has no principal in its comment",
                          hint="make one with `envtrail identity new --principal you@example.com`")
+    git = git or GitRepo.init(start)
 
     def build(snap: Snapshot) -> Plan:
         if snap.has_store():
