@@ -57,10 +57,6 @@ class EnvFile:
         wanted = key.split()[:2]
         return next((m for m in self.members.values() if m.key.split()[:2] == wanted), None)
 
-    def ciphertext(self, name: str) -> Ciphertext:
-        """The parsed ciphertext of ``name`` (KeyError if absent)."""
-        return Ciphertext.parse(self.values[name])
-
 
 FOLDER = "envs"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from envtrail.crypto.keys import Identity, PublicKey
+from envtrail.crypto.keys import Identity
 from envtrail.errors import AccessDenied, IntegrityError, NotFoundError
 from envtrail.format import envfile, policy, signers
 from envtrail.format.envfile import EnvFile
@@ -92,11 +92,6 @@ def whoami(snap: Snapshot, identity: Identity, rt: Runtime) -> Acting:
         "your key is not an allowed signer of this store",
         hint="ask an admin to run `envtrail access grant` with your `envtrail identity show` line",
     )
-
-
-def member_key(line: str) -> PublicKey:
-    """The public key of a member entry."""
-    return PublicKey.parse(line)[0]
 
 
 def resolve_at(git: GitRepo, rt: Runtime, at: str | None) -> str:
