@@ -182,3 +182,23 @@ def test_pull_rebase_replaces_signed_commits_and_verify_says_so(two_clones):
     # The rebased copy lost its signature, and the clone's verified head is gone.
     assert [f["rule"] for f in report["findings"]] == [8, 1]
     assert report["findings"][1]["message"] == "signature unsigned"
+
+
+def test_sync_refuses_a_remote_history_that_does_not_verify(two_clones, tmp_path):
+    a, b = two_clones
+    # Someone pushes a hand edit (unsigned) to the remote.
+    path = a.cwd / "envs/production.yaml"
+    setv(a, "GOOD", "1")
+    assert a("sync").code == 0
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(ln for ln in lines if not ln.startswith("  GOOD:")))
+    git(a.cwd, "commit", "-q", "-am", "quiet edit")
+    git(a.cwd, "push", "-q")
+    head = git(b.cwd, "rev-parse", "HEAD")
+    setv(b, "MINE", "m")
+    before = git(b.cwd, "rev-parse", "HEAD")
+    r = b("sync")
+    assert r.code == 5
+    assert "remote's history does not verify" in r.err
+    assert git(b.cwd, "rev-parse", "HEAD") == before != head
+    assert values(b)["MINE"] == "m"

@@ -9,7 +9,7 @@ from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
 from envtrail.audit.view import STORE_PATHS, value_diff
 from envtrail.crypto.keys import Identity
-from envtrail.errors import ConflictError
+from envtrail.errors import ConflictError, IntegrityError
 from envtrail.format import envfile, signers
 from envtrail.format.envfile import EnvFile
 from envtrail.format.merge import merge_maps
@@ -33,6 +33,7 @@ from envtrail.model import Change, check_reason
 from envtrail.ops.merge import merge_env
 from envtrail.ops.store import SIGNERS, Snapshot, whoami
 from envtrail.ops.txn import context_for, signer_for
+from envtrail.ops.verified import ensure_verified
 from envtrail.runtime import Runtime
 
 MAX_ROUNDS = 5
@@ -65,6 +66,7 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
                 if push(git.root, up, ours):
                     return SyncResult("pushed", up, ours)
                 continue
+            _vouch_for_incoming(git, ours, theirs)
             if ours is None or git.is_ancestor(ours, theirs):
                 _advance(git, branch, ours, theirs, "envtrail: sync (fast-forward)")
                 return SyncResult("fast-forward", up, theirs)
@@ -74,6 +76,19 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
                 return SyncResult("merged", up, commit, rec)
         raise ConflictError(f"{up.remote} kept moving while syncing; local commits are kept",
                             hint="run `envtrail sync` again")
+
+
+def _vouch_for_incoming(git: GitRepo, ours: str | None, theirs: str) -> None:
+    """Refuse to bring in commits that do not verify (nothing local changes then)."""
+    from envtrail.audit.verify import Verifier
+    from envtrail.audit.view import StoreView
+
+    if ours is not None:
+        ensure_verified(git, ours)
+    for finding in Verifier(StoreView(git)).walk(theirs, since=ours):
+        raise IntegrityError(f"the remote's history does not verify: {finding.line()}",
+                             hint="nothing was merged; ask whoever pushed it, and see "
+                                  "`envtrail verify` in a clone of the remote")
 
 
 def _advance(git: GitRepo, branch: str, old: str | None, new: str, why: str) -> None:
