@@ -185,7 +185,8 @@ def verify(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = 
     except AccessDenied:
         me = None
     git = open_git(repo)
-    progress = _progress() if is_tty() and not json_ else None
+    # The spinner draws on stderr, so it is stderr that must be a terminal.
+    progress = _Progress() if sys.stderr.isatty() and not json_ else None
     try:
         report = audit.verify(git, me, progress.update if progress else None)
     finally:
@@ -202,7 +203,7 @@ def verify(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = 
         raise FindingsError("verification failed")
 
 
-class _progress:
+class _Progress:
     """A spinner with a commit count on stderr (rich), for long histories."""
 
     def __init__(self) -> None:
