@@ -20,7 +20,7 @@ from envtrail.cli.common import (
     runtime,
     short,
 )
-from envtrail.cli.render import is_tty, mark, table
+from envtrail.cli.render import mark, table
 
 
 def _time(text: str | None):
