@@ -133,3 +133,5 @@ def test_unexpected_errors_show_no_traceback_unless_debug(cli, store, monkeypatc
     assert r.code == 1
     assert "s3cr3t" not in r.err and "Traceback" not in r.err
     assert re.search(r"unexpected RuntimeError", r.err)
+    with pytest.raises(RuntimeError):  # ENVTRAIL_DEBUG lets it through, traceback and all
+        cli("get", "A", "--env", "production", env={"ENVTRAIL_DEBUG": "1"})

@@ -1,10 +1,8 @@
 """Hostile and malformed input: the documented exit code, one line, no value, no change."""
 
 import base64
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -82,20 +80,17 @@ def test_huge_file_is_bounded(cli, store, valid):
     body = "".join(f"  V{i:06d}: {token}\n" for i in range(200_000))
     (store / "envs/production.yaml").write_text(head + "\n" + body)
     git(store, "commit", "-q", "-am", "huge")
-    start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-c",
          "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30));"
          "from envtrail.cli import main; sys.argv=['envtrail','get','V000001','--env','production',"
          "'--no-verify']; main()"],
         cwd=store, env=cli._env(None), capture_output=True, text=True, timeout=60, check=False)
-    elapsed = time.monotonic() - start
-    # Every value is a copy of A's ciphertext, so V000001 does not authenticate: exit 5,
-    # reached within a 1 GiB address space and well inside the timeout.
+    # Every value is a copy of A's ciphertext, so V000001 does not authenticate: exit 5.
+    # The bounds are the child's 1 GiB address space (exceeding it would end in a
+    # MemoryError, exit 1) and the 60 s timeout (exceeding it raises TimeoutExpired).
     assert proc.returncode == 5, proc.stderr
     assert "does not authenticate" in proc.stderr
-    assert elapsed < 60
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 1 << 20  # KiB: under 1 GiB
 
 
 def test_corrupted_identity(cli, store, alice, tmp_path):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from envtrail.audit import record
 from envtrail.audit.record import Record
+from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
 from envtrail.format import envfile
 from envtrail.gitstore.repo import CommitInfo, GitRepo
@@ -20,14 +21,12 @@ class LastChange:
     record: Record | None  # None: a commit envtrail did not make (unattested)
 
 
-def _values_at(git: GitRepo, commit: str | None, path: str) -> dict[str, str]:
-    data = git.read(commit, path)
-    if data is None:
-        return {}
+def _values_at(view: StoreView, commit: str | None, environment: str) -> dict[str, str]:
     try:
-        return dict(envfile.parse(data, path).values)
+        env = view.env_at(commit, environment)
     except IntegrityError:
         return {}
+    return dict(env.values) if env else {}
 
 
 def parse_record(info: CommitInfo) -> Record | None:
@@ -40,14 +39,15 @@ def parse_record(info: CommitInfo) -> Record | None:
 
 def last_changes(git: GitRepo, head: str, environment: str) -> dict[str, LastChange]:
     """For each variable present at ``head``, the newest commit that changed it."""
-    path = envfile.path_for(environment)
-    pending = set(_values_at(git, head, path))
+    # The view parses each file version once: a commit's file is its child's parent's.
+    view = StoreView(git)
+    pending = set(_values_at(view, head, environment))
     found: dict[str, LastChange] = {}
-    for info in git.walk_touching(head, (path,)):
+    for info in git.walk_touching(head, (envfile.path_for(environment),)):
         if not pending:
             break
-        mine = _values_at(git, info.id, path)
-        parents = [_values_at(git, p, path) for p in info.parents] or [{}]
+        mine = _values_at(view, info.id, environment)
+        parents = [_values_at(view, p, environment) for p in info.parents] or [{}]
         for key in list(pending):
             # A merge only "changes" a value it took from neither parent.
             if key in mine and all(p.get(key) != mine[key] for p in parents):

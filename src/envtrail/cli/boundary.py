@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 
@@ -22,7 +21,9 @@ def run(argv: list[str] | None) -> int:
     except ImportError:  # pragma: no cover - older typer with a separate click
         from click import exceptions as click_exc  # type: ignore[no-redef]
 
-    debug = os.environ.get("ENVTRAIL_DEBUG", "") not in {"", "0"}
+    from envtrail.cli.common import runtime
+
+    debug = runtime().flag("ENVTRAIL_DEBUG")
     try:
         import typer.main
 

@@ -69,12 +69,14 @@ def log(git: GitRepo, filters: Filters, limit: int | None = None) -> Iterator[Ev
     """The audit trail, newest first, from at most ``limit`` commits (no key needed)."""
     if filters.environment is not None:
         check_env_name(filters.environment)
-    commits: set[str] = set()
+    # A commit's events come out together, so counting commit boundaries is
+    # enough: no set of every commit seen, memory stays flat.
+    seen, last = 0, None
     for event in stream(StoreView(git), git.head(), filters):
-        if event.commit not in commits:
-            if limit is not None and len(commits) >= limit:
+        if event.commit != last:
+            if limit is not None and seen >= limit:
                 return
-            commits.add(event.commit)
+            seen, last = seen + 1, event.commit
         yield event
 
 
