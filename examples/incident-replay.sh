@@ -26,7 +26,9 @@ envtrail() { command "$ENVTRAIL" "$@"; }  # `command`: not this function again
 step "Alice sets up the production store"
 run envtrail identity new --principal alice@example.com
 mkdir "$work/secrets" && cd "$work/secrets"
-run envtrail init --env production
+run envtrail init --env production | tee "$work/init.out"
+# CI pins the store's genesis, so a replaced history can never pass for this one.
+GENESIS="$(sed -n 's/^genesis //p' "$work/init.out")"
 cat > "$work/prod.env" <<'DOTENV'
 DATABASE_URL=postgres://app@db.internal/app
 PAYMENT_PROVIDER_KEY=pk_live_OLD_51HxkQ2eZvKYlo2C
@@ -41,10 +43,11 @@ run envtrail access grant ci:release "$work/ci-release.key.pub" --env production
   --reason "Release pipeline rotates payment keys (OPS-101)"
 
 step "During release v2.4.0, CI rotates the payment key (its key comes from a CI secret)"
-printf '$ echo "$NEW_KEY" | ENVTRAIL_IDENTITY_KEY="$CI_SECRET" envtrail set PAYMENT_PROVIDER_KEY ...\n'
+printf '$ echo "$NEW_KEY" | ENVTRAIL_IDENTITY_KEY="$CI_SECRET" ENVTRAIL_TRUST_ROOT="$GENESIS" envtrail set PAYMENT_PROVIDER_KEY ...\n'
 echo "pk_live_NEW_broken_9f8e7d" | \
   ENVTRAIL_IDENTITY_KEY="$(cat "$work/ci-release.key")" \
   GITHUB_ACTIONS=true GITHUB_REPOSITORY=acme/shop GITHUB_WORKFLOW=release GITHUB_RUN_ID=812 \
+  ENVTRAIL_TRUST_ROOT="$GENESIS" \
   ENVTRAIL_CONTEXT="deploy=v2.4.0" \
   "$ENVTRAIL" set PAYMENT_PROVIDER_KEY --env production --reason "Rotate payment key for release v2.4.0"
 

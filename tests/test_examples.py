@@ -29,7 +29,7 @@ def test_incident_replay(tmp_path):
         "payment provider: OK",
         "verified 5 commit(s)",
         "refused envs/production.yaml: changed outside envtrail",
-        "rule 1 (signature): not made by envtrail, signature unsigned",
+        "rule 1 (signature): not an envtrail commit, signature unsigned",
         "(reads refuse an unverified history: exit 5)",
         "Replay complete.",
     ):

@@ -26,7 +26,7 @@ def scripted(tmp_path, alice, bob, make_identity):
     ci = make_identity("ci:release")
     root = tmp_path / "s"
     root.mkdir()
-    setup.init(rt_at(root, 0), alice.identity, ["production", "staging"])
+    genesis = setup.init(rt_at(root, 0), alice.identity, ["production", "staging"]).commit
     g = GitRepo(root)
     a, b, c = alice.identity, bob.identity, ci.identity
     access.grant(g, rt_at(root, 1), a, "bob@example.com", b.public, "production", "onboard bob")
@@ -36,7 +36,8 @@ def scripted(tmp_path, alice, bob, make_identity):
                         set(), "initial values", "set")
     values.write_values(g, rt_at(root, 3), b, "production", {"API_KEY": Secret(SECRET_VALUES[2])},
                         set(), "rotate API key INC-7", "set")
-    gha = {"GITHUB_ACTIONS": "true", "GITHUB_WORKFLOW": "release", "GITHUB_RUN_ID": "812"}
+    gha = {"GITHUB_ACTIONS": "true", "GITHUB_WORKFLOW": "release", "GITHUB_RUN_ID": "812",
+           "ENVTRAIL_TRUST_ROOT": genesis}
     values.write_values(g, rt_at(root, 4, gha), c, "production",
                         {"PAYMENT_KEY": Secret(SECRET_VALUES[3])}, {"DB_URL"}, "release 1.2", "set")
     values.write_values(g, rt_at(root, 5), a, "staging", {"DEBUG": Secret("1")}, set(),

@@ -76,7 +76,7 @@ def test_status_reports_and_suggests(cli, store, tmp_path, bob):
     assert st["hook_installed"] is False
     assert any("hook install" in s for s in st["next_steps"])
     assert cli("verify").code == 0
-    assert json.loads(cli("status", "--json").out)["verified"] == "up to HEAD"
+    assert json.loads(cli("status", "--json").out)["verified"] == "up to the line head"
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(store), str(clone))
     fresh = json.loads(Cli(clone, bob)("status", "--json").out)

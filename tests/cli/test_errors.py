@@ -99,7 +99,7 @@ def test_dirty_environment_file_refuses_write(cli, store):
     # Reads still answer from HEAD, with a warning.
     r = cli("get", "A", "--env", "production")
     assert (r.code, r.out) == (0, "v")
-    assert "differs from HEAD" in r.err
+    assert "differs from the store branch" in r.err
     # Staged (not just modified) edits are refused too.
     git(store, "add", "envs/production.yaml")
     assert_one_line_error(cli("set", "B", "--env", "production", "--reason", "x", input="w"), 6)
@@ -123,12 +123,12 @@ def test_corrupt_environment_file_committed_is_exit_5(cli, store):
 
 
 def test_unexpected_errors_show_no_traceback_unless_debug(cli, store, monkeypatch):
-    from envtrail.ops import values
+    from envtrail.ops import fastread
 
     def boom(*a, **k):
         raise RuntimeError("internal detail s3cr3t")
 
-    monkeypatch.setattr(values, "read_values", boom)
+    monkeypatch.setattr(fastread, "read_verified", boom)
     r = cli("get", "A", "--env", "production")
     assert r.code == 1
     assert "s3cr3t" not in r.err and "Traceback" not in r.err

@@ -83,25 +83,42 @@ def test_init_in_fresh_clone_only_configures(store, tmp_path, alice):
     assert "already an envtrail store" in r.out
     assert git(clone, "rev-parse", "HEAD") == before
     assert git(clone, "config", "--local", "gpg.ssh.allowedSignersFile").strip() == str(
-        clone / ".envtrail/allowed_signers")
+        clone / ".git/envtrail/allowed_signers")
+    assert "pinned this store's genesis" in r.out
+    git(clone, "verify-commit", "HEAD")
     git(clone, "verify-commit", "HEAD")
     r2 = Cli(clone, alice)("init")
     assert r2.code == 0 and "set git config" not in r2.out  # idempotent
 
 
-def test_init_in_existing_app_repo_keeps_history(tmp_path, alice):
+def test_init_in_existing_app_repo_puts_the_store_on_its_own_branch(tmp_path, alice):
     app = tmp_path / "app"
     app.mkdir()
     git(app, "init", "-q")
     (app / "main.py").write_text("print(1)\n")
-    (app / ".gitattributes").write_text("*.png binary")
     git(app, "add", ".")
     git(app, "commit", "-qm", "app")
+    code_head = git(app, "rev-parse", "HEAD")
     r = Cli(app, alice)("init", "--env", "production")
     assert r.code == 0, r.err
-    assert git(app, "rev-list", "--count", "HEAD").strip() == "2"
-    assert (app / ".gitattributes").read_text() == "*.png binary\nenvs/*.yaml merge=envtrail\n"
+    assert "refs/heads/envtrail" in r.out
+    # The code branch and the work tree are untouched; the store is an orphan line.
+    assert git(app, "rev-parse", "HEAD") == code_head
     assert git(app, "status", "--porcelain") == ""
+    assert not (app / "envs").exists() and not (app / ".envtrail").exists()
+    assert git(app, "rev-list", "--max-parents=0", "envtrail").strip() == \
+        git(app, "rev-parse", "envtrail").strip()
+    assert git(app, "merge-base", "HEAD", "envtrail", check=False) == ""
+    genesis = git(app, "rev-parse", "envtrail").strip()
+    assert f"genesis {genesis}" in r.out
+    git(app, "verify-commit", "envtrail")
+    cli = Cli(app, alice)
+    assert cli("set", "TOKEN", "--env", "production", "--reason", "r", input="s3cret").code == 0
+    assert cli("get", "TOKEN", "--env", "production").out == "s3cret"
+    assert cli("verify").code == 0
+    assert git(app, "rev-parse", "HEAD") == code_head
+    assert git(app, "rev-list", "--count", "envtrail").strip() == "2"
+    git(app, "verify-commit", "envtrail")
 
 
 def test_identity_without_principal_cannot_init(tmp_path):

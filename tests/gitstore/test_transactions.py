@@ -57,41 +57,58 @@ def test_cas_refuses_a_moved_branch(tmp_path):
     assert g.head() == c1
 
 
-def test_transaction_retries_when_branch_moves_and_loses_nothing(tmp_path):
-    g = repo_with_commit(tmp_path)
+def _set(store: Path, identity: Identity, name: str, value: str):
+    """A build function that sets one production variable, as `envtrail set` would."""
+    from envtrail.model import Secret
+    from envtrail.ops.values import plan_values
+
+    return lambda snap: plan_values(snap, rt(store), identity, "production",
+                                    {name: Secret(value)}, set(), "r", "set")
+
+
+def test_transaction_retries_when_branch_moves_and_loses_nothing(store, alice):
+    import forge
+
+    g = GitRepo(store)
     calls = []
+    mine = _set(store, alice.identity, "MINE", "mine")
 
     def build(snap):
         calls.append(snap.commit)
         if len(calls) == 1:
-            # Another writer commits after we read HEAD and before we move it.
-            (g.root / "other.txt").write_text("concurrent\n")
-            git(g.root, "add", "other.txt")
-            git(g.root, "commit", "-qm", "concurrent")
-        return plan("mine.txt", b"mine\n")
+            # Another writer commits after we read the head and before we move it.
+            forge.commit_plan(store, alice.identity,
+                              forge.honest_plan(store, alice.identity, "staging", {"OTHER": "o"}))
+        return mine(snap)
 
-    written = transact(g, rt(g.root), IDENT, build)
+    written = transact(g, rt(store), alice.identity, build)
     assert written.attempts == 2
     assert calls[0] != calls[1]
-    assert git(g.root, "show", "HEAD:other.txt") == "concurrent\n"
-    assert git(g.root, "show", "HEAD:mine.txt") == "mine\n"
-    assert git(g.root, "status", "--porcelain") == ""
+    assert git(store, "log", "-2", "--format=%s").splitlines() == [
+        "production: set MINE", "staging: set OTHER"]
+    assert git(store, "status", "--porcelain") == ""
+    assert git(store, "rev-list", "--merges", "HEAD") == ""
 
 
-def test_transaction_gives_up_with_conflict_after_bounded_retries(tmp_path):
-    g = repo_with_commit(tmp_path)
+def test_transaction_gives_up_with_conflict_after_bounded_retries(store, alice):
+    import forge
+
+    g = GitRepo(store)
+    before = g.head()
     n = [0]
+    mine = _set(store, alice.identity, "MINE", "mine")
 
     def build(snap):
         n[0] += 1
-        (g.root / "f.txt").write_text(f"{n[0]}\n")
-        git(g.root, "commit", "-qam", f"c{n[0]}")
-        return plan("mine.txt", b"x")
+        forge.commit_plan(store, alice.identity,
+                          forge.honest_plan(store, alice.identity, "staging", {"N": str(n[0])}))
+        return mine(snap)
 
     with pytest.raises(ConflictError):
-        transact(g, rt(g.root), IDENT, build)
-    assert "mine.txt" not in git(g.root, "ls-files")
+        transact(g, rt(store), alice.identity, build)
     assert n[0] == 8
+    assert git(store, "rev-list", "--count", f"{before}..HEAD").strip() == "8"
+    assert "MINE" not in git(store, "log", "--format=%B")
 
 
 def _hold(path, ready, release):
@@ -193,13 +210,13 @@ def test_maybe_pack_asks_git_to_pack_when_loose_objects_pile_up(tmp_path):
     assert loose() <= 27
 
 
-def test_write_waits_out_a_briefly_held_ref_lock(tmp_path):
+def test_write_waits_out_a_briefly_held_ref_lock(store, alice):
     import threading
 
-    g = repo_with_commit(tmp_path)
-    lock = g.root / ".git/refs/heads/main.lock"
+    g = GitRepo(store)
+    lock = store / ".git/refs/heads/main.lock"
     lock.write_text("held by another git process\n")
     threading.Timer(0.2, lock.unlink).start()
-    written = transact(g, rt(g.root), IDENT, lambda snap: plan("mine.txt", b"mine\n"))
+    written = transact(g, rt(store), alice.identity, _set(store, alice.identity, "MINE", "m"))
     assert written.attempts > 1
-    assert git(g.root, "show", "HEAD:mine.txt") == "mine\n"
+    assert git(store, "log", "-1", "--format=%s").strip() == "production: set MINE"

@@ -1,9 +1,16 @@
-"""The last verified head of each branch, kept under ``.git/envtrail/`` (never in history).
+"""What this clone has verified of the store line, kept under ``.git/envtrail/`` (never in history).
 
-For every branch it records the commit a clean verification ended at and the
-blob id of each environment file there, so that a read with nothing new since
-can be vouched for by comparing ids, without walking history. Branches are
-kept apart: switching branches is not a history rewrite.
+Three small files:
+
+- ``verified.json``: the checkpoint, the line head the last clean verification
+  ended at, each environment file's blob id there, which environments a
+  decryption key checked, and the time floor for the next write. With nothing
+  new, a read is vouched for by comparing ids, without walking history.
+- ``pin.json``: the genesis this clone pinned on first use, like ssh's
+  known_hosts. Another genesis is never accepted silently.
+- ``cache/<env>.yaml``: the verified bytes of each environment file, so the
+  fast read works where no work tree holds them (a store on its own branch).
+  Ciphertext only, the same bytes as the Git objects.
 """
 
 from __future__ import annotations
@@ -16,48 +23,119 @@ from pathlib import Path
 from envtrail.gitstore.discover import state_dir
 
 _NAME = "verified.json"
-_VERSION = 2
+_PIN = "pin.json"
+_AHEAD = "ahead.json"
+_VERSION = 3
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A verified head and its environment file blob ids."""
+    """A verified line head and what was checked up to it."""
 
     head: str
     envs: dict[str, str] = field(default_factory=dict)
+    # Environments every change of which was checked with a key that opens them.
+    keyed: frozenset[str] = frozenset()
+    # Public keys that already re-checked the whole line: never again for them.
+    attempted: frozenset[str] = frozenset()
+    # Commits (trust roots) this line was checked to contain.
+    roots: frozenset[str] = frozenset()
+    floor: int = 0  # committer time (epoch seconds) the next commit may not go below
 
 
 def path(root: Path) -> Path:
-    """Where the checkpoints of the store at ``root`` live."""
+    """Where the checkpoint of the store at ``root`` lives."""
     return state_dir(root) / _NAME
 
 
-def load_all(root: Path) -> dict[str, Checkpoint]:
-    """Every branch's checkpoint (an unreadable or older file counts as none)."""
+def load(root: Path) -> Checkpoint | None:
+    """The checkpoint (an unreadable or older file counts as none)."""
     try:
         doc = json.loads(path(root).read_text(encoding="utf-8"))
         if doc.get("version") != _VERSION:
-            return {}
-        return {str(ref): Checkpoint(str(c["head"]), {str(k): str(v) for k, v in c["envs"].items()})
-                for ref, c in doc["branches"].items()}
+            return None
+        return Checkpoint(
+            str(doc["head"]), {str(k): str(v) for k, v in doc["envs"].items()},
+            frozenset(map(str, doc["keyed"])), frozenset(map(str, doc["attempted"])),
+            frozenset(map(str, doc["roots"])), int(doc["floor"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def save(root: Path, cp: Checkpoint, files: dict[str, bytes] | None = None) -> None:
+    """Record a clean verification (atomically: a crash leaves the old file).
+
+    ``files`` are the verified environment files by name, for the fast read.
+    """
+    if files:
+        cache = state_dir(root) / "cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            _write(cache / f"{name}.yaml", data)
+    _write(path(root), json.dumps({
+        "version": _VERSION, "head": cp.head, "envs": cp.envs, "keyed": sorted(cp.keyed),
+        "attempted": sorted(cp.attempted), "roots": sorted(cp.roots), "floor": cp.floor,
+    }).encode())
+
+
+def clear(root: Path) -> None:
+    """Forget the checkpoint (the next read re-verifies the whole line)."""
+    path(root).unlink(missing_ok=True)
+
+
+def cached_file(root: Path, environment: str) -> bytes | None:
+    """The verified bytes of an environment file, as the last verification saw them."""
+    try:
+        return (state_dir(root) / "cache" / f"{environment}.yaml").read_bytes()
+    except OSError:
+        return None
+
+
+def load_pin(root: Path) -> str | None:
+    """The genesis this clone pinned, if any."""
+    try:
+        return str(json.loads((state_dir(root) / _PIN).read_text(encoding="utf-8"))["genesis"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def save_pin(root: Path, genesis: str) -> None:
+    """Pin the genesis (first use, or a reviewed ``--accept-rewrite``)."""
+    _write(state_dir(root) / _PIN, json.dumps({"genesis": genesis}).encode())
+
+
+def load_ahead(root: Path) -> dict[str, int]:
+    """Commit -> the time this clone first saw it, for commits dated ahead of that."""
+    try:
+        doc = json.loads((state_dir(root) / _AHEAD).read_text(encoding="utf-8"))
+        return {str(k): int(v) for k, v in doc.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
         return {}
 
 
-def load(root: Path, ref: str) -> Checkpoint | None:
-    """The checkpoint of branch ``ref`` (``HEAD`` when detached), if any."""
-    return load_all(root).get(ref)
+def save_ahead(root: Path, seen: dict[str, int]) -> None:
+    """Remember when commits dated ahead were first seen (they stay findings later)."""
+    _write(state_dir(root) / _AHEAD, json.dumps(seen).encode())
 
 
-def save(root: Path, ref: str, checkpoint: Checkpoint) -> None:
-    """Record a clean verification of ``ref`` (atomically: a crash leaves the old file)."""
-    branches = load_all(root)
-    branches[ref] = checkpoint
-    target = path(root)
+def _write(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({
-        "version": _VERSION,
-        "branches": {r: {"head": c.head, "envs": c.envs} for r, c in sorted(branches.items())},
-    }))
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
     os.replace(tmp, target)
+
+
+def signers_path(root: Path) -> Path:
+    """The verified allowed_signers that ``git verify-commit`` is pointed at."""
+    return state_dir(root) / "allowed_signers"
+
+
+def save_signers(root: Path, data: bytes) -> None:
+    """Refresh the verified allowed_signers copy (only if it changed)."""
+    target = signers_path(root)
+    try:
+        if target.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    _write(target, data)

@@ -8,8 +8,9 @@ from datetime import datetime
 
 from envtrail.audit import signature
 from envtrail.audit.history import parse_record
-from envtrail.audit.view import STORE_PATHS, StoreView, value_diff
+from envtrail.audit.view import StoreView, value_diff
 from envtrail.errors import IntegrityError
+from envtrail.format.layout import STORE_PATHS
 from envtrail.gitstore.repo import CommitInfo
 
 UNATTESTED = "unattested"

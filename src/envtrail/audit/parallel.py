@@ -2,7 +2,7 @@
 
 Checking a commit's signature and checking its content are independent and
 both cost Python time, so threads would only take turns holding the GIL. A
-forked child walks the same commits in the same order and sends back one
+forked child checks the same commits in the same order and sends back one
 verdict per commit; the parent checks everything else meanwhile.
 """
 
@@ -14,18 +14,18 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from envtrail.audit import signature
-from envtrail.audit.view import STORE_PATHS, StoreView
+from envtrail.audit.view import StoreView
 
 _BATCH = 256
 
 
-def _child(root: str, head: str, since: str | None, conn: Connection) -> None:
+def _child(root: str, ids: list[str], conn: Connection) -> None:
     from envtrail.gitstore.repo import GitRepo
 
     view = StoreView(GitRepo(Path(root)))  # its own repository handle after fork
     batch = []
-    for info in view.git.walk_touching(head, STORE_PATHS, hide=since):
-        v = signature.check(view, info)
+    for commit in ids:
+        v = signature.check(view, view.git.info(commit))
         batch.append((v.status, v.principal, v.admin, v.key))
         if len(batch) == _BATCH:
             conn.send(batch)
@@ -34,14 +34,14 @@ def _child(root: str, head: str, since: str | None, conn: Connection) -> None:
     conn.close()
 
 
-def verdict_stream(root: Path, head: str, since: str | None) -> Iterator[signature.Verdict | None]:
-    """Verdicts in walk order; None (check it yourself) wherever the child gave none."""
+def verdict_stream(root: Path, ids: list[str]) -> Iterator[signature.Verdict | None]:
+    """Verdicts in the order of ``ids``; None (check it yourself) wherever the child gave none."""
     if "fork" not in multiprocessing.get_all_start_methods():
         while True:
             yield None
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(str(root), head, since, sender), daemon=True)
+    proc = ctx.Process(target=_child, args=(str(root), ids, sender), daemon=True)
     proc.start()
     sender.close()
     try:

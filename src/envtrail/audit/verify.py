@@ -1,31 +1,41 @@
-"""The verification rules of DESIGN section 7, one commit at a time.
+"""The per-commit rules of DESIGN section 7, each commit judged against its parent.
 
-Every rule needs only the commit and its parents, so a history can be
-checked in one streaming pass and a verified prefix never needs re-checking:
-reads check just the commits added since the last clean run.
+On the store line every commit has exactly one parent, and the parent's
+state (signers, policy, members) is the one state the commit is judged
+against. The walk over the line, the order, the time floor and the
+acknowledgements of a repair live in :mod:`envtrail.audit.line`.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from envtrail.audit import signature
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
-from envtrail.audit.view import CONFIG, POLICY, SIGNERS, STORE_PATHS, StoreView, value_diff
+from envtrail.audit.view import StoreView, value_diff
 from envtrail.crypto.seal import DecryptError
 from envtrail.errors import IntegrityError
+from envtrail.format import layout
 from envtrail.format.envfile import EnvFile
-from envtrail.format.merge import merge_problems
 from envtrail.gitstore.repo import CommitInfo
 
 RULES = {
     1: "signature", 2: "actor", 3: "changes", 4: "policy", 5: "admin",
-    6: "merge", 7: "time", 8: "history",
+    6: "line", 7: "time", 8: "history", 9: "approvals",
 }
+# Actions whose commits change no path at all: they only put a signed marker on record.
+MARKERS = frozenset({"approve", "event"})
+# Actions that may restore several environments at once, naming variables ENV:KEY.
+QUALIFIED = frozenset({"repair"})
+
+
+def qualified(rec: Record, environment: str, name: str) -> str:
+    """How a commit's trailers name a variable: ``ENV:KEY`` where the action spans
+    environments, else ``KEY``."""
+    return f"{environment}:{name}" if rec.action in QUALIFIED else name
 
 
 @dataclass(frozen=True)
@@ -52,220 +62,181 @@ class Finding:
 
 
 class Verifier:
-    """Checks commits of one repository, sharing parsed files and opened keys."""
+    """Checks single commits of one repository, sharing parsed files and opened keys."""
 
     def __init__(self, view: StoreView, keyring: Keyring | None = None) -> None:
         self.view = view
         self.keyring = keyring or Keyring(None)
-        self.checked = 0
-
-    def walk(self, head: str, since: str | None = None,
-             on_commit: Callable[[int], None] | None = None,
-             parallel: bool = False) -> Iterator[Finding]:
-        """Findings for every store commit reachable from ``head`` but not from ``since``.
-
-        With ``parallel``, signatures are checked in a second process while this
-        one checks everything else (worth it for long histories only).
-        """
-        infos = self.view.git.walk_touching(head, STORE_PATHS, hide=since)
-        if parallel:
-            from envtrail.audit.parallel import verdict_stream  # multiprocessing: only when used
-
-            verdicts = verdict_stream(self.view.git.root, head, since)
-        else:
-            verdicts = itertools.repeat(None)
-        try:
-            # The verdicts never run out first: zip ends with the walk.
-            for info, verdict in zip(infos, verdicts, strict=False):
-                self.checked += 1
-                yield from self.check(info, verdict)
-                if on_commit is not None:
-                    on_commit(self.checked)
-        finally:
-            if parallel:
-                verdicts.close()  # type: ignore[union-attr]  # stops the child now
+        # Environments some change of which could not be checked with a key.
+        self.unkeyed: set[str] = set()
 
     def check(self, info: CommitInfo, verdict: signature.Verdict | None = None) -> list[Finding]:
-        """All findings for one commit (``verdict``: its signature, if already checked)."""
-        out: list[Finding] = []
-        if info.parents:
-            parent_time = self.view.git.info(info.parents[0]).committer_time
-            if info.committer_time < parent_time:
-                out.append(Finding(info.id, 7, "committer time is earlier than its parent's "
-                                   f"({info.committer_time.isoformat()} < {parent_time.isoformat()})"))
+        """Findings of rules 1 to 6 for one commit (``verdict``: its signature, if known).
+
+        Time (rule 7) and the line's shape beyond one commit are the walk's.
+        """
+        if len(info.parents) > 1:
+            return [Finding(info.id, 6, f"a merge commit ({len(info.parents)} parents) on the "
+                                        "store line; the line never has merges")]
         rec = parse_record(info)
-        if len(info.parents) > 1 and (rec is None or rec.action != "merge"):
-            out.extend(self._check_plain_merge(info))
-            return out
         verdict = verdict or signature.check(self.view, info)
         if not verdict.good:
-            what = "not made by envtrail, " if rec is None else ""
-            out.append(Finding(info.id, 1, f"{what}signature {verdict.status}"
-                               f"{' (' + verdict.principal + ')' if verdict.principal else ''}"))
-            return out
+            what = "not an envtrail commit, " if rec is None else ""
+            return [Finding(info.id, 1, f"{what}signature {verdict.status}"
+                            f"{' (' + verdict.principal + ')' if verdict.principal else ''}")]
         if rec is None:
-            out.append(Finding(info.id, 3, "signed, but carries no valid Envtrail trailers"))
-            return out
-        if rec.actor != verdict.principal:
-            out.append(Finding(info.id, 2, f"Envtrail-Actor {rec.actor!r} is not the signer "
-                               f"{verdict.principal!r}"))
-        out.extend(self._check_changes(info, rec, verdict))
+            return [Finding(info.id, 6, "signed, but not an envtrail commit (no valid Envtrail "
+                                        "trailers)")]
+        out = self._check_identity(info, rec, verdict)
+        try:
+            out += self._check_tree(info, rec, verdict)
+        except IntegrityError as exc:
+            out.append(Finding(info.id, 3, exc.message))
         return out
 
-    # -- rules 3, 4, 5 ---------------------------------------------------
+    # -- rule 2 ------------------------------------------------------------
 
-    def _check_changes(self, info: CommitInfo, rec: Record,
-                       signer: signature.Verdict) -> list[Finding]:
+    def _check_identity(self, info: CommitInfo, rec: Record,
+                        signer: signature.Verdict) -> list[Finding]:
+        out = []
+        if rec.actor != signer.principal:
+            out.append(Finding(info.id, 2, f"Envtrail-Actor {rec.actor!r} is not the signer "
+                                           f"{signer.principal!r}"))
+        for role, (name, email) in (("author", info.author), ("committer", info.committer)):
+            if name != signer.principal or email != signer.principal:
+                out.append(Finding(info.id, 2, f"the commit's {role} is not the signer "
+                                               f"{signer.principal!r}"))
+        return out
+
+    # -- rules 3, 4, 5: judged by what the tree does -------------------------
+
+    def _check_tree(self, info: CommitInfo, rec: Record,
+                    signer: signature.Verdict) -> list[Finding]:
         out: list[Finding] = []
+        git = self.view.git
         parent = info.parents[0] if info.parents else None
+        changed = [p for p in layout.STORE_PATHS if git.entry_id(parent, p) != git.entry_id(info.id, p)]
+        if git.other_entries_differ(parent, info.id, layout.STORE_PATHS):
+            changed.append("files outside the store")
+            out.append(Finding(info.id, 3, "changes files outside envs/ and .envtrail/"))
+        if rec.action in MARKERS:
+            if changed:
+                out.append(Finding(info.id, 4, f"an {rec.action} commit changes "
+                                               f"{', '.join(changed)}"))
+            return out
         before, after = self.view.env_blobs(parent), self.view.env_blobs(info.id)
         actual: dict[str, dict[str, str]] = {}
-        members_changed = []
+        keyed_rules: list[str] = []
         for env in sorted(before.keys() | after.keys()):
             if before.get(env) == after.get(env):
                 continue
-            try:
-                old = self.view.env_at(parent, env)
-                new = self.view.env_at(info.id, env)
-            except IntegrityError as exc:
-                out.append(Finding(info.id, 3, exc.message))
-                continue
-            if (old is None) != (new is None) or _membership(old) != _membership(new):
-                members_changed.append(env)
+            old = self.view.env_at(parent, env)
+            new = self.view.env_at(info.id, env)
             ops = value_diff(old, new)
             if ops:
                 actual[env] = ops
-            if new is not None and old is not None:
-                out.extend(self._check_fingerprints(info, rec, old, new, ops))
+            if _custody(old) != _custody(new):
+                keyed_rules.append(env)
+            out.extend(self._check_values(info, rec, env, old, new, ops))
         claimed = {c.key: c.op for c in rec.changes}
-        merge = len(info.parents) > 1
-        if merge and len(actual) > 1:
-            # A merge may bring several environments at once; it names each
-            # variable as environment:NAME then.
-            real = {f"{env}:{k}": op for env, ops in actual.items() for k, op in ops.items()}
+        if rec.action in QUALIFIED:
+            real = {qualified(rec, env, k): op for env, ops in actual.items() for k, op in ops.items()}
         else:
             if len(actual) > 1:
-                out.append(Finding(info.id, 3, f"changes values of several environments: "
-                                   f"{', '.join(sorted(actual))}"))
+                out.append(Finding(info.id, 3, "changes values of several environments: "
+                                               f"{', '.join(sorted(actual))}"))
             real = next(iter(actual.values()), {})
         if real != claimed:
             out.append(Finding(info.id, 3, _describe_mismatch(claimed, real)))
-        if actual and not set(actual) <= set(rec.environments):
+        touched = set(actual) | set(keyed_rules)
+        if touched and not touched <= set(rec.environments):
             out.append(Finding(info.id, 3, "Envtrail-Environment does not name the environment "
-                               f"changed ({', '.join(sorted(actual))})"))
-        if merge:
-            # What a merge brings was checked in the commits it merges; here it
-            # only may not add anything of its own (rule 6).
-            return out + self._check_merge_content(info, signed=True)
-        policy = self.view.policy(parent if parent else info.id)
+                                           f"changed ({', '.join(sorted(touched))})"))
+        if parent is not None:
+            out.extend(self._check_policy(info, rec, signer, parent, actual))
+        admin_paths = [p for p in (*layout.ADMIN_FILES, layout.ATTRIBUTES)
+                       if git.entry_id(parent, p) != git.entry_id(info.id, p)]
+        if (admin_paths or keyed_rules) and not signer.admin:
+            what = ", ".join(admin_paths + [f"members or keys of {e}" for e in keyed_rules])
+            out.append(Finding(info.id, 5, f"{signer.principal} is not an admin but changed {what}"))
+        return out
+
+    def _check_policy(self, info: CommitInfo, rec: Record, signer: signature.Verdict,
+                      parent: str, actual: dict[str, dict[str, str]]) -> list[Finding]:
+        out = []
+        policy = self.view.policy(parent)
         for env in sorted(actual):
             broken = policy.violation(env, signer.principal or "", signer.admin, rec.reason)
             if broken:
                 out.append(Finding(info.id, 4, broken))
-            # Only a member holds the fingerprint key, so only a member can
-            # write honest trailers; envtrail refuses others at write time.
-            try:
-                before_env = self.view.env_at(parent, env)
-            except IntegrityError:
-                before_env = None
+            before_env = self.view.env_at(parent, env)
             if before_env is not None and before_env.member_with_key(signer.key or "") is None:
                 out.append(Finding(info.id, 4, f"{signer.principal} changed {env} without being "
                                                "a member of it"))
-        git = self.view.git
-        admin_paths = [] if git.entry_id(parent, ".envtrail") == git.entry_id(info.id, ".envtrail") \
-            else [p for p in (SIGNERS, POLICY, CONFIG) if git.entry_id(parent, p) != git.entry_id(info.id, p)]
-        if (admin_paths or members_changed) and not signer.admin:
-            what = ", ".join(admin_paths + [f"members of {e}" for e in members_changed])
-            out.append(Finding(info.id, 5, f"{signer.principal} is not an admin but changed {what}"))
         return out
 
-    def _check_fingerprints(self, info: CommitInfo, rec: Record, old: EnvFile, new: EnvFile,
-                            ops: dict[str, str]) -> list[Finding]:
-        """With a member's key, recompute the fingerprints the trailers claim."""
+    def _check_values(self, info: CommitInfo, rec: Record, env: str, old: EnvFile | None,
+                      new: EnvFile | None, ops: dict[str, str]) -> list[Finding]:
+        """Fingerprints are never ``?``; with a key, each is recomputed and each new value
+        must decrypt; a new key pair re-encrypts every value to its previous plaintext."""
         out = []
         for change in rec.changes:
-            if ops.get(change.key) != change.op:
-                continue
+            if "?" in (change.old_fp, change.new_fp):
+                out.append(Finding(info.id, 3, f"{change.key}: fingerprint '?' (not computed)"))
+        rotated = old is not None and new is not None and old.public_key != new.public_key
+        if rotated and set(old.values) != set(new.values):
+            out.append(Finding(info.id, 5, f"{env}: a new key pair that adds or drops variables"))
+        if rotated and any(old.values[k] == new.values.get(k) for k in old.values):
+            out.append(Finding(info.id, 5, f"{env}: a new key pair leaves values encrypted to "
+                                           "the old one"))
+        if not ops:
+            return out
+        opens_old = old is None or self.keyring.keys(old) is not None
+        opens_new = new is None or self.keyring.keys(new) is not None
+        if not (opens_old and opens_new):
+            self.unkeyed.add(env)
+            return out
+        by_key = {c.key: c for c in rec.changes}
+        for name, op in sorted(ops.items()):
             try:
-                pairs = []
-                if change.op in "~-":
-                    pairs.append(("old", change.old_fp, self.keyring.fingerprint(old, change.key)))
-                if change.op in "~+":
-                    pairs.append(("new", change.new_fp, self.keyring.fingerprint(new, change.key)))
+                old_fp = self.keyring.fingerprint(old, name) if op in "~-" and old else None
+                new_fp = self.keyring.fingerprint(new, name) if op in "~+" and new else None
+                if rotated and op == "~" and \
+                        self.keyring.plaintext(old, name) != self.keyring.plaintext(new, name):
+                    out.append(Finding(info.id, 5, f"{env}: {name} changed value under a new key "
+                                                   "pair (a rotation re-encrypts, never changes)"))
             except (DecryptError, ValueError):
-                out.append(Finding(info.id, 3, f"{change.key}: ciphertext does not authenticate"))
+                out.append(Finding(info.id, 3, f"{env}: {name}: ciphertext does not authenticate"))
                 continue
-            for which, claimed, real in pairs:
-                if real is not None and claimed != "?" and real != claimed:
-                    out.append(Finding(info.id, 3, f"{change.key}: {which} fingerprint {claimed} "
-                                       f"does not match the value ({real})"))
-        return out
-
-    # -- rule 6 ------------------------------------------------------------
-
-    def _check_plain_merge(self, info: CommitInfo) -> list[Finding]:
-        """A merge without an envtrail record may only combine what its parents had."""
-        return self._check_merge_content(info, signed=False)
-
-    def _check_merge_content(self, info: CommitInfo, signed: bool) -> list[Finding]:
-        out = []
-        git = self.view.git
-        for path in (POLICY, CONFIG):
-            mine = git.entry_id(info.id, path)
-            if all(git.entry_id(p, path) != mine for p in info.parents):
-                out.append(Finding(info.id, 6, f"merge changes {path} beyond both parents"))
-        sig_lines = [{s.principal: s for s in self.view.signers(c)} for c in info.parents]
-        for principal, line in {s.principal: s for s in self.view.signers(info.id)}.items():
-            if all(lines.get(principal) != line for lines in sig_lines):
-                out.append(Finding(info.id, 6, f"merge changes signer {principal} beyond both "
-                                   "parents"))
-        parents_blobs = [self.view.env_blobs(p) for p in info.parents]
-        for env, blob in sorted(self.view.env_blobs(info.id).items()):
-            if any(pb.get(env) == blob for pb in parents_blobs):
-                continue
-            try:
-                mine = self.view.env_file(blob, env)
-                theirs = [self.view.env_at(p, env) for p in info.parents]
-            except IntegrityError as exc:
-                out.append(Finding(info.id, 6, exc.message))
-                continue
-            problems = merge_problems(mine, theirs)
-            if signed and any(t is not None and t.public_key != mine.public_key for t in theirs):
-                # Merging a rotation re-encrypts the other side's changes under
-                # the new key: new ciphertexts, same values. With a key, check so.
-                problems = [p for p in problems if "introduces a value" not in p]
-                problems += self._reencrypted_values_differ(mine, theirs)
-            out.extend(Finding(info.id, 6, problem) for problem in problems)
-        merged = self.view.env_blobs(info.id)
-        for env in sorted(set.intersection(*(set(pb) for pb in parents_blobs)) - set(merged)):
-            out.append(Finding(info.id, 6, f"merge deletes environment {env} that both parents have"))
-        return out
-
-    def _reencrypted_values_differ(self, mine: EnvFile,
-                                   parents: list[EnvFile | None]) -> list[str]:
-        out = []
-        for name, token in sorted(mine.values.items()):
-            if any(p is not None and p.values.get(name) == token for p in parents):
-                continue
-            try:
-                plain = self.keyring.plaintext(mine, name)
-                if plain is None:
-                    continue  # no key: the signed merge vouches for it
-                before = {self.keyring.plaintext(p, name) for p in parents
-                          if p is not None and name in p.values}
-            except (DecryptError, ValueError):
-                out.append(f"{mine.environment}: {name} does not decrypt")
-                continue
-            if plain not in before:
-                out.append(f"{mine.environment}: merge introduces a value of {name} that is in "
-                           "neither parent")
+            claim = by_key.get(qualified(rec, env, name))
+            if claim is None or claim.op != op:
+                continue  # the trailer mismatch is reported once, by name
+            for which, said, real in (("old", claim.old_fp, old_fp), ("new", claim.new_fp, new_fp)):
+                if real is not None and said != real:
+                    out.append(Finding(info.id, 3, f"{name}: {which} fingerprint {said} does not "
+                                                   f"match the value ({real})"))
         return out
 
 
-def _membership(env: EnvFile | None) -> tuple:
+def check_time(info: CommitInfo, floor: datetime | None, seen: datetime | None) -> list[Finding]:
+    """Rule 7: not before the line's time floor, not dated over 10 minutes after first seen."""
+    from datetime import timedelta
+
+    out = []
+    if floor is not None and info.committer_time < floor:
+        out.append(Finding(info.id, 7, "committer time goes backwards on the line "
+                                       f"({info.committer_time.isoformat()} < {floor.isoformat()})"))
+    if seen is not None and info.committer_time > seen + timedelta(minutes=10):
+        out.append(Finding(info.id, 7, f"dated {info.committer_time.isoformat()}, more than 10 "
+                                       f"minutes after this clone first saw it ({seen.isoformat()})"))
+    return out
+
+
+def _custody(env: EnvFile | None) -> tuple:
+    """Everything only an admin may change: the key pair and each member's key and seal."""
     if env is None:
         return ()
-    return tuple(sorted((p, m.key) for p, m in env.members.items()))
+    return (env.public_key, tuple(sorted((p, m.key, m.sealed) for p, m in env.members.items())))
 
 
 def _describe_mismatch(claimed: dict[str, str], real: dict[str, str]) -> str:

@@ -1,41 +1,46 @@
-"""The store's files at any commit, each distinct blob parsed at most once per run."""
+"""The one store reader: the store's files at any commit, each distinct blob parsed once.
+
+:class:`StoreView` answers for any commit (history walks share most blobs, so
+parsing is memoised by blob id); :class:`Snapshot` is that view pinned to one
+commit, the shape writes and reads use.
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
-from envtrail.errors import IntegrityError
-from envtrail.format import envfile, policy, signers
+from envtrail.errors import IntegrityError, NotFoundError
+from envtrail.format import envfile, layout, policy, signers
 from envtrail.format.envfile import EnvFile
 from envtrail.format.policy import Policy
 from envtrail.format.signers import Signer
 from envtrail.gitstore.repo import GitRepo
-
-SIGNERS = ".envtrail/allowed_signers"
-POLICY = ".envtrail/policy.yaml"
-CONFIG = ".envtrail/config.yaml"
-STORE_PATHS = ("envs", ".envtrail")
+from envtrail.model import check_env_name
 
 
 class StoreView:
     """Parsed store files by commit, memoised by blob id (history shares most blobs)."""
 
-    # Walks visit a commit right after its child, so a short memory is enough
+    # Walks visit a commit right after its parent, so a short memory is enough
     # and keeps memory flat however long the history is.
     ENV_CACHE = 64
 
     def __init__(self, git: GitRepo) -> None:
         self.git = git
         self._envs: OrderedDict[str, EnvFile | IntegrityError] = OrderedDict()
-        self._signers: dict[str | None, list[Signer]] = {}
-        self._policies: dict[str | None, Policy] = {}
+        self._signers: dict[str | None, list[Signer] | IntegrityError] = {}
+        self._policies: dict[str | None, Policy | IntegrityError] = {}
         self._env_blobs: OrderedDict[str | None, dict[str, str]] = OrderedDict()
+
+    def at(self, commit: str | None) -> Snapshot:
+        """This view pinned to one commit."""
+        return Snapshot(self.git, commit, self)
 
     def env_blobs(self, commit: str | None) -> dict[str, str]:
         """Environment name -> blob id at a commit."""
         blobs = self._env_blobs.get(commit)
         if blobs is None:
-            blobs = envfile.by_environment(self.git.dir_entries(commit, envfile.FOLDER))
+            blobs = envfile.by_environment(self.git.dir_entries(commit, layout.ENVS))
             self._env_blobs[commit] = blobs
             if len(self._env_blobs) > self.ENV_CACHE:
                 self._env_blobs.popitem(last=False)
@@ -47,13 +52,7 @@ class StoreView:
         if cached is not None:
             self._envs.move_to_end(blob_id)
         else:
-            path = envfile.path_for(environment)
-            try:
-                cached = envfile.parse(self.git.blob(blob_id), path)
-                if cached.environment != environment:
-                    raise IntegrityError(f"{path} says it is environment {cached.environment!r}")
-            except IntegrityError as exc:
-                cached = exc
+            cached = _parse_env(self.git.blob(blob_id), environment)
             self._envs[blob_id] = cached
             if len(self._envs) > self.ENV_CACHE:
                 self._envs.popitem(last=False)
@@ -67,19 +66,82 @@ class StoreView:
         return None if blob is None else self.env_file(blob, environment)
 
     def signers(self, commit: str | None) -> list[Signer]:
-        """allowed_signers at a commit (empty if absent)."""
-        blob = self.git.entry_id(commit, SIGNERS)
+        """allowed_signers at a commit (empty if absent); IntegrityError if malformed."""
+        blob = self.git.entry_id(commit, layout.SIGNERS)
         if blob not in self._signers:
-            self._signers[blob] = [] if blob is None else signers.parse(self.git.blob(blob))
-        return self._signers[blob]
+            try:
+                self._signers[blob] = [] if blob is None else signers.parse(self.git.blob(blob))
+            except IntegrityError as exc:
+                self._signers[blob] = exc
+        found = self._signers[blob]
+        if isinstance(found, IntegrityError):
+            raise found
+        return found
 
     def policy(self, commit: str | None) -> Policy:
-        """policy.yaml at a commit (defaults if absent)."""
-        blob = self.git.entry_id(commit, POLICY)
+        """policy.yaml at a commit (defaults if absent); IntegrityError if malformed."""
+        blob = self.git.entry_id(commit, layout.POLICY)
         if blob not in self._policies:
-            self._policies[blob] = (policy.Policy() if blob is None
-                                    else policy.parse(self.git.blob(blob)))
-        return self._policies[blob]
+            try:
+                self._policies[blob] = (policy.Policy() if blob is None
+                                        else policy.parse(self.git.blob(blob)))
+            except IntegrityError as exc:
+                self._policies[blob] = exc
+        found = self._policies[blob]
+        if isinstance(found, IntegrityError):
+            raise found
+        return found
+
+
+class Snapshot:
+    """The store's files as of one commit (None: nothing written yet)."""
+
+    def __init__(self, git: GitRepo, commit: str | None, view: StoreView | None = None) -> None:
+        self.git = git
+        self.commit = commit
+        self.view = view or StoreView(git)
+
+    def read(self, path: str) -> bytes | None:
+        """Raw content of a file at this commit."""
+        return self.git.read(self.commit, path)
+
+    def has_store(self) -> bool:
+        """Whether this commit contains an envtrail store."""
+        return self.git.entry_id(self.commit, layout.CONFIG) is not None
+
+    def environments(self) -> list[str]:
+        """Names of the environments in ``envs/``."""
+        return sorted(self.view.env_blobs(self.commit))
+
+    def env(self, name: str) -> EnvFile:
+        """One environment file, parsed (NotFoundError if absent)."""
+        check_env_name(name)
+        found = self.view.env_at(self.commit, name)
+        if found is None:
+            raise NotFoundError(f"no environment {name!r}",
+                                hint="list them with `envtrail env list`")
+        return found
+
+    @property
+    def signers(self) -> list[Signer]:
+        """The allowed signers at this commit."""
+        return self.view.signers(self.commit)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy at this commit (defaults if the file is absent)."""
+        return self.view.policy(self.commit)
+
+
+def _parse_env(data: bytes, environment: str) -> EnvFile | IntegrityError:
+    path = layout.env_path(environment)
+    try:
+        parsed = envfile.parse(data, path)
+    except IntegrityError as exc:
+        return exc
+    if parsed.environment != environment:
+        return IntegrityError(f"{path} says it is environment {parsed.environment!r}")
+    return parsed
 
 
 def value_diff(old: EnvFile | None, new: EnvFile | None) -> dict[str, str]:

@@ -139,10 +139,9 @@ def log(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> Non
 @policy_app.command("show")
 def policy_show(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> None:
     """The effective write rule of each environment."""
-    from envtrail.ops.store import Snapshot
+    from envtrail.ops.gate import open_line
 
-    git = open_git(repo)
-    snap = Snapshot(git, git.head())
+    snap = open_line(open_git(repo), runtime()).snapshot
     names = [env] if env else snap.environments()
     rules = {n: snap.policy.rule_for(n).as_dict() for n in names}
     if json_:

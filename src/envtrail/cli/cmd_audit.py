@@ -175,10 +175,25 @@ def blame(env: EnvOpt = ..., repo: RepoOpt = None, json_: JsonOpt = False) -> No
            for r in rows])
 
 
-def verify(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = False) -> None:
-    """Check the whole history (signatures, actors, masked diffs, policy, merges, times)."""
+def verify(
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+    json_: JsonOpt = False,
+    trust_root: Annotated[str | None, typer.Option(
+        "--trust-root", metavar="ID",
+        help="A commit id (the genesis or a later one) the store line must contain.")] = None,
+    accept_rewrite: Annotated[bool, typer.Option(
+        "--accept-rewrite", help="Re-pin this clone after a reviewed history rewrite; lists "
+                                 "the commits that disappeared.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="With --accept-rewrite: accept even when a revoke, rotate, signers, "
+                        "policy or repair commit disappeared.")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Fail on warnings too (acknowledged findings).")] = False,
+) -> None:
+    """Check the whole store line: signatures, actors, masked diffs, policy, shape, times."""
     from envtrail.errors import AccessDenied, FindingsError
-    from envtrail.ops import audit
+    from envtrail.ops.verify import verify as run_verify
 
     try:
         me = load_identity(identity)  # with a key, fingerprints are rechecked too
@@ -188,19 +203,31 @@ def verify(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = 
     # The spinner draws on stderr, so it is stderr that must be a terminal.
     progress = _Progress() if sys.stderr.isatty() and not json_ else None
     try:
-        report = audit.verify(git, me, progress.update if progress else None)
+        report = run_verify(git, runtime(), me, trust_root=trust_root,
+                            accept_rewrite=accept_rewrite, force=force,
+                            progress=progress.update if progress else None)
     finally:
         if progress:
             progress.close()
     if json_:
         emit_json(report.as_dict())
     else:
+        for gone in report.disappeared:
+            out(f"disappeared: {gone}")
         for f in report.findings:
             out(f.line())
+        for a in report.acknowledged:
+            out(f"acknowledged: {a.finding.line()} (by {a.admin} in {short(a.repair)}: {a.reason})")
+        if report.skipped:
+            out(f"skipped without a key: fingerprints and decryption in "
+                f"{', '.join(report.skipped)}")
+        if report.pinned_now:
+            out(f"pinned genesis {report.genesis}")
         status = "ok" if report.ok else f"{len(report.findings)} finding(s)"
         out(f"verified {report.checked} commit(s) up to {short(report.head)}: {status}")
-    if not report.ok:
-        raise FindingsError("verification failed")
+    if not report.passes(strict):
+        raise FindingsError("verification failed" if not report.ok
+                            else "acknowledged findings (--strict)")
 
 
 class _Progress:

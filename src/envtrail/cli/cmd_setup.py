@@ -79,9 +79,13 @@ def init(
         me = None  # a clone can be configured without one
     result = setup.init(rt, me, env or [], Path(chosen) if chosen else None)
     if result.created:
-        out(f"initialised envtrail store in {result.root} [{short(result.commit)}]")
+        out(f"initialised envtrail store in {result.root} on {result.branch}")
+        out(f"genesis {result.commit}")
+        out("  pin it in CI: ENVTRAIL_TRUST_ROOT=<that id>")
     else:
         out(f"{result.root} is already an envtrail store; clone configured")
+        for note in result.notes:
+            out(f"  {note}")
     for key in result.config_changed:
         out(f"  set git config {key}")
 
@@ -105,10 +109,9 @@ def env_add(
 @env_app.command("list")
 def env_list(repo: RepoOpt = None, json_: JsonOpt = False) -> None:
     """List the environments of the store."""
-    from envtrail.ops.store import Snapshot
+    from envtrail.ops.gate import open_line
 
-    git = open_git(repo)
-    names = Snapshot(git, git.head()).environments()
+    names = open_line(open_git(repo), runtime()).snapshot.environments()
     if json_:
         emit_json(names)
     else:
@@ -129,7 +132,11 @@ def status(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = 
         emit_json(st.as_dict())
         return
     out(f"store        {st.store}")
+    out(f"branch       {st.branch}")
     out(f"head         {short(st.head)}")
+    out(f"genesis pin  {st.pin or 'not pinned yet (the next read pins it)'}")
+    if st.trust_roots:
+        out(f"trust roots  {', '.join(st.trust_roots)}")
     who = f"{st.principal}{' (admin)' if st.admin else ''}" if st.principal else "not a signer here"
     out(f"identity     {st.identity or 'none'}: {who if st.identity else '-'}")
     out(f"can read     {', '.join(st.readable) or '-'}  (of {', '.join(st.environments) or 'none'})")

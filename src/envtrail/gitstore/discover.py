@@ -16,11 +16,19 @@ def find_git_root(start: Path) -> Path | None:
 
 
 def find_store(start: Path) -> Path | None:
-    """The nearest Git work tree at or above ``start`` that holds ``.envtrail/``."""
+    """The nearest Git work tree at or above ``start`` that is a store: its work tree
+    holds ``.envtrail/``, or its config names a store branch (a store beside code)."""
     for folder in (start, *start.parents):
         if (folder / ".git").exists():
-            return folder if (folder / STORE_DIR).is_dir() else None
+            return folder if is_store(folder) else None
     return None
+
+
+def is_store(root: Path) -> bool:
+    """Whether the Git work tree at ``root`` is an envtrail store."""
+    from envtrail.gitstore.refs import configured_store_ref
+
+    return (root / STORE_DIR).is_dir() or configured_store_ref(root) is not None
 
 
 def git_dir(root: Path) -> Path:

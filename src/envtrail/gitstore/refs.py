@@ -46,7 +46,12 @@ def head_commit(root: Path) -> str | None:
         return head
     if not head.startswith("ref: refs/"):
         return None
-    ref = head[5:].strip()
+    return ref_commit(root, head[5:].strip())
+
+
+def ref_commit(root: Path, ref: str) -> str | None:
+    """The commit id a branch points to, read from loose or packed refs; None if unreadable."""
+    gdir = git_dir(root)
     common = _common_dir(gdir)
     for base in (gdir, common):
         try:
@@ -62,6 +67,30 @@ def head_commit(root: Path) -> str | None:
         oid, _, name = line.partition(" ")
         if name == ref and _HEX.match(oid):
             return oid
+    return None
+
+
+def configured_store_ref(root: Path) -> str | None:
+    """``envtrail.branch`` from the clone's own ``.git/config`` (never global config).
+
+    The one reader of that key, used by the fast path and by GitRepo alike, so
+    both always agree on which branch is the store line. envtrail writes the
+    key itself, in the plain ``[envtrail]`` / ``branch = ...`` form read here.
+    """
+    try:
+        text = (_common_dir(git_dir(root)) / "config").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    section = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            section = line.strip("[]").strip().lower()
+        elif section == "envtrail" and "=" in line:
+            key, _, value = line.partition("=")
+            if key.strip().lower() == "branch":
+                value = value.strip().strip('"')
+                return value if value.startswith("refs/heads/") else None
     return None
 
 

@@ -23,7 +23,12 @@ class CommitInfo:
     author_name: str
     committer_time: datetime
     message: str
+    # (name, email) of author and committer: envtrail writes the signer's principal in both.
+    author: tuple[str, str] = ("", "")
+    committer: tuple[str, str] = ("", "")
 
+
+STORE_BRANCH_KEY = "envtrail.branch"  # the clone's config key naming the store branch
 
 # libgit2's object cache (256 MiB by default, and still growing past a
 # smaller limit) makes a walk's memory grow with history length. envtrail
@@ -48,6 +53,8 @@ def _info(c: pygit2.Commit) -> CommitInfo:
         author_name=c.author.name,
         committer_time=_utc(c.commit_time),
         message=c.message,
+        author=(c.author.name, c.author.email),
+        committer=(c.committer.name, c.committer.email),
     )
 
 
@@ -98,6 +105,48 @@ class GitRepo:
             return None
         return str(self.repo.head.target)
 
+    def store_ref(self) -> str:
+        """The full name of the store branch: ``envtrail.branch`` in the clone's config,
+        else the branch HEAD points to (a dedicated store repository)."""
+        from envtrail.gitstore.refs import configured_store_ref
+
+        return configured_store_ref(self.root) or self.branch()
+
+    def store_head(self) -> str | None:
+        """The commit at the head of the store line, or None before the first write."""
+        return self.ref_target(self.store_ref())
+
+    def worktree_mode(self) -> bool:
+        """Whether the store branch is checked out, so its files live in the work tree."""
+        if self.repo.head_is_detached:
+            return False
+        return self.repo.references["HEAD"].target == self.store_ref()
+
+    def is_shallow(self) -> bool:
+        """A shallow or grafted repository: some commits' parents are cut off."""
+        from envtrail.gitstore.discover import git_dir
+
+        return self.repo.is_shallow or (git_dir(self.root) / "info" / "grafts").exists()
+
+    def has_commit(self, commit_id: str) -> bool:
+        """Whether the object database holds this commit."""
+        try:
+            return isinstance(self.repo[commit_id], pygit2.Commit)
+        except (KeyError, ValueError):
+            return False
+
+    def first_parents(self, head: str, stop: str | None = None) -> tuple[list[str], bool]:
+        """Ids along the first-parent chain from ``head``, newest first, down to the
+        root or to ``stop`` (excluded); the flag says whether ``stop`` was met."""
+        out, current = [], head
+        while current is not None:
+            if current == stop:
+                return out, True
+            out.append(current)
+            commit = self.repo[current]
+            current = str(commit.parent_ids[0]) if commit.parent_ids else None
+        return out, stop is None
+
     def resolve(self, rev: str) -> str:
         """A commit id for anything git's rev-parse understands."""
         try:
@@ -131,9 +180,9 @@ class GitRepo:
         index.read_tree(self.repo[commit].tree)
         return index
 
-    def commit_at(self, when: datetime) -> str:
-        """The newest commit on HEAD's first-parent chain committed at or before ``when``."""
-        current = self.head()
+    def commit_at(self, when: datetime, head: str | None) -> str:
+        """The newest commit on ``head``'s first-parent chain committed at or before ``when``."""
+        current = head
         while current is not None:
             commit = self.repo[current]
             if _utc(commit.commit_time) <= when:
@@ -216,6 +265,15 @@ class GitRepo:
             return str(self._tree(commit_id)[path].id)
         except KeyError:
             return None
+
+    def other_entries_differ(self, a: str | None, b: str, names: tuple[str, ...]) -> bool:
+        """Whether the top-level trees of two commits differ outside ``names``."""
+        def rest(commit: str | None) -> dict[str, str]:
+            if commit is None:
+                return {}
+            return {e.name: str(e.id) for e in self._tree(commit) if e.name not in names}
+
+        return rest(a) != rest(b)
 
     def read(self, commit_id: str | None, path: str) -> bytes | None:
         """A file's content at a commit, or None if absent."""

@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from envtrail.audit.record import Record
+from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity, KeyFormatError, PublicKey
 from envtrail.crypto.seal import Decryptor, Encryptor, EnvKeys, b64
 from envtrail.errors import NotFoundError, UsageError
 from envtrail.format import envfile, signers
 from envtrail.format.envfile import EnvFile, Member
+from envtrail.format.layout import SIGNERS
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, check_env_name, check_principal, check_reason
 from envtrail.ops.members import decrypt_one, open_keys
 from envtrail.ops.rules import authorize_write, require_admin
-from envtrail.ops.store import SIGNERS, Snapshot, whoami
+from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
 from envtrail.runtime import Runtime
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from envtrail.audit import checkpoint, signature
+from envtrail.audit import signature
 from envtrail.audit.events import Event, Filters, commit_events, stream
 from envtrail.audit.history import last_changes, parse_record
 from envtrail.audit.keyring import Keyring
@@ -17,50 +17,9 @@ from envtrail.crypto.seal import DecryptError
 from envtrail.errors import IntegrityError, NotFoundError
 from envtrail.gitstore.repo import CommitInfo, GitRepo
 from envtrail.model import Secret, check_env_name
+from envtrail.ops.gate import open_line
 from envtrail.ops.members import open_keys
-from envtrail.ops.store import resolve_at
-from envtrail.ops.verified import checkpoint_for, rewritten
 from envtrail.runtime import Runtime
-
-
-@dataclass
-class Report:
-    """The outcome of ``verify``."""
-
-    head: str | None
-    checked: int = 0
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """No findings."""
-        return not self.findings
-
-    def as_dict(self) -> dict[str, object]:
-        """The JSON form."""
-        return {"ok": self.ok, "head": self.head, "commits": self.checked,
-                "findings": [f.as_dict() for f in self.findings]}
-
-
-def verify(git: GitRepo, identity: Identity | None = None,
-           progress: Callable[[int], None] | None = None) -> Report:
-    """Check the whole history reachable from HEAD; advance the checkpoint if clean."""
-    head = git.head()
-    report = Report(head)
-    if head is None:
-        return report
-    ref = git.head_ref()
-    cp = checkpoint.load(git.root, ref)
-    if cp is not None and not git.is_ancestor(cp.head, head):
-        report.findings.append(rewritten(cp))
-    view = StoreView(git)
-    verifier = Verifier(view, Keyring(identity))
-    report.findings.extend(verifier.walk(head, on_commit=progress, parallel=True))
-    report.checked = verifier.checked
-    if report.ok:
-        checkpoint.save(git.root, ref, checkpoint_for(view, head))
-    return report
-
 
 # -- log and show ------------------------------------------------------------
 
@@ -72,7 +31,7 @@ def log(git: GitRepo, filters: Filters, limit: int | None = None) -> Iterator[Ev
     # A commit's events come out together, so counting commit boundaries is
     # enough: no set of every commit seen, memory stays flat.
     seen, last = 0, None
-    for event in stream(StoreView(git), git.head(), filters):
+    for event in stream(StoreView(git), git.store_head(), filters):
         if event.commit != last:
             if limit is not None and seen >= limit:
                 return
@@ -93,7 +52,7 @@ class Shown:
 
 def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
     """Who, what, when, where, why and the verify findings of one commit."""
-    commit = resolve_at(git, rt, rev)
+    commit = git.resolve(rev)  # any commit: show is how a forged one is examined
     view = StoreView(git)
     info = git.info(commit)
     return Shown(info, parse_record(info), signature.check(view, info),
@@ -128,8 +87,9 @@ def diff(git: GitRepo, rt: Runtime, identity: Identity | None, environment: str,
          old_rev: str, new_rev: str | None, reveal: bool) -> list[DiffRow]:
     """Masked (or, with ``reveal``, decrypted) differences of one environment."""
     check_env_name(environment)
-    old_c, new_c = resolve_at(git, rt, old_rev), resolve_at(git, rt, new_rev)
-    view = StoreView(git)
+    line = open_line(git, rt, identity)
+    old_c, new_c = line.resolve(rt, old_rev), line.resolve(rt, new_rev)
+    view = line.view
     old, new = view.env_at(old_c, environment), view.env_at(new_c, environment)
     if old is None and new is None:
         raise NotFoundError(f"no environment {environment!r} at either point")
@@ -175,7 +135,7 @@ class BlameRow:
 
 def blame(git: GitRepo, environment: str) -> list[BlameRow]:
     """Per variable at HEAD: who changed it last, when, why."""
-    head = git.head()
+    head = git.store_head()
     if head is None:
         raise NotFoundError("the store has no commits yet")
     env = StoreView(git).env_at(head, check_env_name(environment))
@@ -203,7 +163,7 @@ def access_now(git: GitRepo, environment: str | None) -> tuple[list[dict], list[
     from envtrail.crypto.keys import PublicKey
 
     view = StoreView(git)
-    head = git.head()
+    head = git.store_head()
     blobs = view.env_blobs(head)
     if environment is not None and check_env_name(environment) not in blobs:
         raise NotFoundError(f"no environment {environment!r}")
@@ -226,7 +186,7 @@ def access_history(git: GitRepo, environment: str | None) -> list:
 
     if environment is not None:
         check_env_name(environment)
-    return [p for p in periods(StoreView(git), git.head())
+    return [p for p in periods(StoreView(git), git.store_head())
             if environment in (None, p.environment)]
 
 
@@ -234,4 +194,4 @@ def offboarding(git: GitRepo, principal: str) -> list:
     """What ``principal`` could ever read (audit.membership.Exposure per environment)."""
     from envtrail.audit.membership import exposure
 
-    return exposure(StoreView(git), git.head(), principal)
+    return exposure(StoreView(git), git.store_head(), principal)

@@ -1,10 +1,12 @@
-"""The verified-read fast path: no pygit2, no history walk.
+"""The gate's fast path: no pygit2, no history walk, when nothing is new.
 
-When HEAD is still the commit the last verification ended at, and the work
-tree file still hashes to the blob that verification recorded for the
-environment, that file is exactly the verified committed content, so it can
-be decrypted as is. Anything else returns None and the caller takes the full
-path (which verifies what is new and refreshes the checkpoint).
+When the store branch still points at the commit the last verification
+ended at, the cached file still hashes to the blob that verification
+recorded for the environment, every trust root asked for was already found
+on the line, and the reader's key has nothing left to re-check, that file
+is exactly the verified committed content and is decrypted as is. Anything
+else returns None and the caller takes the gate (which verifies what is new
+and refreshes the checkpoint).
 """
 
 from __future__ import annotations
@@ -13,44 +15,58 @@ from pathlib import Path
 
 from envtrail.audit import checkpoint
 from envtrail.crypto.keys import Identity
-from envtrail.format import envfile
+from envtrail.format import envfile, layout
 from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.discover import journal_path
-from envtrail.gitstore.refs import blob_id, head_commit, head_ref
+from envtrail.gitstore.refs import blob_id, configured_store_ref, head_ref, ref_commit
 from envtrail.model import Secret, check_env_name, check_var_name
 from envtrail.ops.members import decrypt_values
 from envtrail.ops.result import Values
+from envtrail.ops.trust import in_ci, trust_roots
 from envtrail.runtime import Runtime
 
 
-def committed_env(root: Path, environment: str) -> tuple[str, EnvFile] | None:
-    """(HEAD, the environment as committed there) if both are vouched for without git."""
-    ref = head_ref(root)
-    cp = checkpoint.load(root, ref) if ref else None
-    if cp is None or environment not in cp.envs:
+def committed_env(rt: Runtime, root: Path, identity: Identity,
+                  environment: str) -> tuple[str, EnvFile] | None:
+    """(line head, the environment there) if the checkpoint vouches for both, else None."""
+    cp = checkpoint.load(root)
+    if cp is None or environment not in cp.envs or journal_path(root).exists():
+        return None  # nothing verified yet, or a write was interrupted: the gate finishes it
+    roots = trust_roots(rt)
+    if not roots <= cp.roots or (in_ci(rt) and not roots):
         return None
-    if journal_path(root).exists():
-        return None  # a write was interrupted: the full path finishes it first
-    head = head_commit(root)
-    if head is None or head != cp.head:
+    checked_out = head_ref(root)
+    ref = configured_store_ref(root) or checked_out
+    if ref is None or ref == "HEAD" or ref_commit(root, ref) != cp.head:
         return None
-    path = envfile.path_for(environment)
-    try:
-        data = (root / path).read_bytes()
-    except OSError:
+    blob = cp.envs[environment]
+    data = checkpoint.cached_file(root, environment)
+    if data is None or blob_id(data, blob) != blob:
         return None
-    if blob_id(data, cp.envs[environment]) != cp.envs[environment]:
-        return None
-    return head, envfile.parse(data, path)
+    if ref == checked_out:
+        # The work tree holds the store: a hand edit there must reach the gate,
+        # which warns that reads show the committed values.
+        try:
+            on_disk = (root / layout.env_path(environment)).read_bytes()
+        except OSError:
+            return None
+        if on_disk != data:
+            return None
+    env = envfile.parse(data, layout.env_path(environment))
+    key = identity.public.openssh
+    if environment not in cp.keyed and key not in cp.attempted \
+            and env.member_with_key(key) is not None:
+        return None  # this key has not re-checked the line yet
+    return cp.head, env
 
 
-def read(root: Path, identity: Identity, environment: str,
+def read(rt: Runtime, root: Path, identity: Identity, environment: str,
          names: list[str] | None) -> tuple[str, dict[str, Secret]] | None:
-    """(commit, values) from the fast path, or None to take the full path."""
+    """(commit, values) from the fast path, or None to take the gate."""
     check_env_name(environment)
     for name in names or []:
         check_var_name(name)
-    found = committed_env(root, environment)
+    found = committed_env(rt, root, identity, environment)
     if found is None:
         return None
     head, env = found
@@ -65,7 +81,7 @@ def read_verified(rt: Runtime, root: Path, identity: Identity, environment: str,
     pygit2 is imported only when the fast path cannot vouch for the read.
     """
     if at is None and verify:
-        fast = read(root, identity, environment, names)
+        fast = read(rt, root, identity, environment, names)
         if fast is not None:
             return Values(environment, fast[0], fast[1])
     from envtrail.gitstore.repo import GitRepo

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from envtrail.errors import NotFoundError
-from envtrail.gitstore.discover import find_store
+from envtrail.gitstore.discover import find_store, is_store
 from envtrail.runtime import Runtime
 
 
@@ -14,7 +14,7 @@ def locate(rt: Runtime, repo: Path | None = None) -> Path:
     start = repo or (Path(rt.env["ENVTRAIL_REPO"]) if rt.env.get("ENVTRAIL_REPO") else None)
     if start is not None:
         start = (rt.cwd / start).resolve()
-        if not (start / ".envtrail").is_dir():
+        if not is_store(start):
             raise NotFoundError(f"{start} is not an envtrail store",
                                 hint="run `envtrail init` there first")
         return start

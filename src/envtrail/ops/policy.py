@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 
 from envtrail.audit.record import Record
+from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
 from envtrail.errors import UsageError
 from envtrail.format import policy
+from envtrail.format.layout import POLICY
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import check_env_name, check_principal, check_reason
 from envtrail.ops.rules import require_admin
-from envtrail.ops.store import POLICY, Snapshot, whoami
+from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
 from envtrail.runtime import Runtime
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from envtrail.audit.record import Record
+from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import Decryptor
 from envtrail.errors import AccessDenied, NotFoundError
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_reason, check_var_name
+from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_one, open_keys
-from envtrail.ops.store import Snapshot, resolve_at
 from envtrail.ops.txn import Plan, Written, transact
 from envtrail.ops.values import plan_values
 from envtrail.runtime import Runtime
@@ -26,9 +27,10 @@ class RollbackResult:
     record: Record | None
 
 
-def _target_values(git: GitRepo, identity: Identity, environment: str,
-                   target: str) -> dict[str, str]:
-    env = Snapshot(git, target).env(environment)
+def target_values(snap: Snapshot, identity: Identity, environment: str) -> dict[str, str]:
+    """Every value of ``environment`` at a snapshot, decrypted (to restore it elsewhere)."""
+    target = snap.commit or ""
+    env = snap.env(environment)
     try:
         keys = open_keys(env, identity)
     except AccessDenied:
@@ -50,8 +52,9 @@ def rollback(git: GitRepo, rt: Runtime, identity: Identity, environment: str, to
     for name in only:
         check_var_name(name)
     text = check_reason(reason)
-    target = resolve_at(git, rt, to)
-    old = _target_values(git, identity, environment, target)
+    line = open_line(git, rt, identity)
+    target = line.resolve(rt, to)  # a commit on the verified line only
+    old = target_values(line.view.at(target), identity, environment)
     extra = (("Rollback-To", target),)
 
     def build(snap: Snapshot) -> Plan | None:
@@ -66,7 +69,7 @@ def rollback(git: GitRepo, rt: Runtime, identity: Identity, environment: str, to
                            "rollback", extra)
 
     if dry_run:
-        plan = build(Snapshot(git, git.head()))
+        plan = build(line.snapshot)
         return RollbackResult(target, None, plan.record if plan else None)
     written: Written = transact(git, rt, identity, build)
     return RollbackResult(target, written.commit, written.record)

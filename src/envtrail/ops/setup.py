@@ -7,27 +7,25 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from envtrail.audit import checkpoint
 from envtrail.audit.record import Record
+from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import EnvKeys, b64
 from envtrail.errors import AccessDenied, ConflictError, UsageError
 from envtrail.format import config, envfile, policy, signers
 from envtrail.format.envfile import EnvFile, Member
+from envtrail.format.layout import ATTRIBUTES, ATTRIBUTES_LINE, CONFIG, POLICY, SIGNERS
 from envtrail.gitstore.discover import find_git_root
-from envtrail.gitstore.repo import GitRepo
+from envtrail.gitstore.repo import STORE_BRANCH_KEY, GitRepo
 from envtrail.model import check_env_name, check_principal
+from envtrail.ops.gate import open_line
 from envtrail.ops.rules import require_admin
-from envtrail.ops.store import (
-    ATTRIBUTES,
-    ATTRIBUTES_LINE,
-    CONFIG,
-    POLICY,
-    SIGNERS,
-    Snapshot,
-    whoami,
-)
+from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
 from envtrail.runtime import Runtime
+
+ORPHAN_BRANCH = "refs/heads/envtrail"
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,8 @@ class InitResult:
     created: bool  # False: an existing store was only configured
     commit: str | None
     config_changed: tuple[str, ...]
+    branch: str = ""
+    notes: tuple[str, ...] = ()
 
 
 def new_env_file(name: str, principal: str, identity: Identity) -> EnvFile:
@@ -47,11 +47,14 @@ def new_env_file(name: str, principal: str, identity: Identity) -> EnvFile:
     return EnvFile(name, b64(keys.public), {principal: member}, {})
 
 
-def configure_clone(git: GitRepo) -> tuple[str, ...]:
+def configure_clone(git: GitRepo, branch: str) -> tuple[str, ...]:
     """Set the repo-local git config envtrail relies on; return the keys that changed."""
     wanted = {
+        STORE_BRANCH_KEY: branch,
         "gpg.format": "ssh",
-        "gpg.ssh.allowedSignersFile": str(git.root / SIGNERS),
+        # The verified copy the gate keeps, so `git verify-commit` trusts what
+        # envtrail verified, whichever branch is checked out.
+        "gpg.ssh.allowedSignersFile": str(checkpoint.signers_path(git.root)),
         "merge.envtrail.name": "envtrail: three-way merge per variable",
         # The interpreter envtrail runs under now, so the driver works from a
         # virtualenv that is not on PATH; `envtrail init` again re-points it.
@@ -63,8 +66,37 @@ def configure_clone(git: GitRepo) -> tuple[str, ...]:
 
 def wanted_config_missing(git: GitRepo) -> list[str]:
     """Keys of the clone config that are absent or different (for ``status``)."""
-    return [k for k in ("gpg.format", "gpg.ssh.allowedSignersFile", "merge.envtrail.driver")
+    return [k for k in (STORE_BRANCH_KEY, "gpg.format", "gpg.ssh.allowedSignersFile",
+                        "merge.envtrail.driver")
             if git.config_get(k) is None]
+
+
+def find_store_branch(git: GitRepo) -> str | None:
+    """The branch that holds an existing store in this clone, or None.
+
+    The checked-out branch if it holds one (a dedicated store repository),
+    else ``envtrail`` (a store beside application code), made from the
+    remote's branch of that name in a fresh clone.
+    """
+    configured = git.config_get(STORE_BRANCH_KEY)
+    if configured and git.ref_target(configured) is not None \
+            and Snapshot(git, git.ref_target(configured)).has_store():
+        return configured
+    head = git.head()
+    if head is not None and Snapshot(git, head).has_store() and not git.repo.head_is_detached:
+        return git.branch()
+    local = git.ref_target(ORPHAN_BRANCH)
+    if local is None:
+        for ref in git.repo.references:
+            if ref.startswith("refs/remotes/") and ref.endswith("/envtrail"):
+                target = git.ref_target(ref)
+                if target is not None and Snapshot(git, target).has_store():
+                    git.repo.references.create(ORPHAN_BRANCH, git.repo[target].id)
+                    local = target
+                    break
+    if local is not None and Snapshot(git, local).has_store():
+        return ORPHAN_BRANCH
+    return None
 
 
 def init(rt: Runtime, identity: Identity | None, envs: list[str],
@@ -75,9 +107,11 @@ def init(rt: Runtime, identity: Identity | None, envs: list[str],
     start = (rt.cwd / repo).resolve() if repo else rt.cwd
     root = find_git_root(start)
     git = GitRepo(root) if root else None
-    if git is not None and Snapshot(git, git.head()).has_store():
-        changed = configure_clone(git)
-        return InitResult(git.root, False, None, changed)
+    existing = find_store_branch(git) if git is not None else None
+    if git is not None and existing is not None:
+        changed = configure_clone(git, existing)
+        line = open_line(git, rt, identity)  # verifies, pins on first use, copies the signers
+        return InitResult(git.root, False, None, changed, existing, line.warnings)
     # Everything that can refuse is checked before anything is created.
     if identity is None:
         raise AccessDenied("creating a store needs an identity (you become its first admin)",
@@ -87,6 +121,12 @@ def init(rt: Runtime, identity: Identity | None, envs: list[str],
         raise UsageError("your identity has no principal in its comment",
                          hint="make one with `envtrail identity new --principal you@example.com`")
     git = git or GitRepo.init(start)
+    # A repository with history keeps its code branches: the store gets a line of its own.
+    branch = git.branch() if git.head() is None else ORPHAN_BRANCH
+    if git.ref_target(branch) is not None:
+        raise ConflictError(f"{branch} already exists and holds no envtrail store",
+                            hint="rename that branch, then run `envtrail init` again")
+    git.config_set_local(STORE_BRANCH_KEY, branch)
 
     def build(snap: Snapshot) -> Plan:
         if snap.has_store():
@@ -109,8 +149,9 @@ def init(rt: Runtime, identity: Identity | None, envs: list[str],
         return Plan(changes, rec)
 
     written = transact(git, rt, identity, build)
-    changed = configure_clone(git)
-    return InitResult(git.root, True, written.commit, changed)
+    changed = configure_clone(git, branch)
+    open_line(git, rt, identity)  # pins the genesis and writes the verified signers copy
+    return InitResult(git.root, True, written.commit, changed, branch)
 
 
 def add_env(git: GitRepo, rt: Runtime, identity: Identity, name: str, reason: str) -> Written:

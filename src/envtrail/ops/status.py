@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envtrail.audit import checkpoint
+from envtrail.audit.view import Snapshot
 from envtrail.errors import EnvtrailError
 from envtrail.gitstore.discover import git_dir
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import identity as identities
 from envtrail.ops.hook import MARKER
 from envtrail.ops.setup import wanted_config_missing
-from envtrail.ops.store import Snapshot
+from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
 
 
@@ -28,6 +29,9 @@ class Status:
     readable: list[str] = field(default_factory=list)
     environments: list[str] = field(default_factory=list)
     verified: str = "never"
+    branch: str = ""
+    pin: str | None = None
+    trust_roots: list[str] = field(default_factory=list)
     missing_config: list[str] = field(default_factory=list)
     hook_installed: bool = False
     next_steps: list[str] = field(default_factory=list)
@@ -39,9 +43,11 @@ class Status:
 
 def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
     """Inspect the store, the identity in use, verification and the clone's config."""
-    head = git.head()
+    head = git.store_head()
     snap = Snapshot(git, head)
-    st = Status(str(git.root), head, environments=snap.environments())
+    st = Status(str(git.root), head, environments=snap.environments(),
+                branch=git.store_ref(), pin=checkpoint.load_pin(git.root),
+                trust_roots=sorted(trust_roots(rt)))
     try:
         loaded = identities.load(rt, explicit_identity)
     except EnvtrailError as exc:
@@ -62,16 +68,17 @@ def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
                     st.readable.append(env)
             except EnvtrailError:
                 continue
-    cp = checkpoint.load(git.root, git.head_ref())
+    cp = checkpoint.load(git.root)
     if cp is None:
         st.next_steps.append("run `envtrail verify` to check the history")
     elif head is not None and cp.head == head:
-        st.verified = "up to HEAD"
-    elif head is not None and git.is_ancestor(cp.head, head):
+        st.verified = "up to the line head"
+    elif head is not None and git.first_parents(head, cp.head)[1]:
         st.verified = f"up to {cp.head[:10]} (newer commits are checked on the next read)"
     else:
-        st.verified = "NO: the last verified head is gone (history rewritten)"
-        st.next_steps.append("run `envtrail verify` and read docs/git-workflow.md")
+        st.verified = "NO: the last verified head is no longer on the line (history rewritten)"
+        st.next_steps.append("run `envtrail verify`; after review, `envtrail verify "
+                             "--accept-rewrite`")
     st.missing_config = wanted_config_missing(git)
     if st.missing_config:
         st.next_steps.append("run `envtrail init` to configure this clone "

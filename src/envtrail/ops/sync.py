@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from envtrail.audit import record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
-from envtrail.audit.view import STORE_PATHS, value_diff
+from envtrail.audit.view import Snapshot, value_diff
 from envtrail.crypto.keys import Identity
 from envtrail.errors import ConflictError, IntegrityError
 from envtrail.format import envfile, signers
 from envtrail.format.envfile import EnvFile
+from envtrail.format.layout import SIGNERS, STORE_PATHS
 from envtrail.format.merge import merge_maps
 from envtrail.gitstore.commit import (
     Author,
@@ -31,9 +32,8 @@ from envtrail.gitstore.remote import Upstream, fetch, push, upstream
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, check_reason
 from envtrail.ops.merge import merge_env
-from envtrail.ops.store import SIGNERS, Snapshot, whoami
+from envtrail.ops.store import whoami
 from envtrail.ops.txn import context_for, signer_for
-from envtrail.ops.verified import ensure_verified
 from envtrail.runtime import Runtime
 
 MAX_ROUNDS = 5
@@ -83,8 +83,6 @@ def _vouch_for_incoming(git: GitRepo, ours: str | None, theirs: str) -> None:
     from envtrail.audit.verify import Verifier
     from envtrail.audit.view import StoreView
 
-    if ours is not None:
-        ensure_verified(git, ours)
     for finding in Verifier(StoreView(git)).walk(theirs, since=ours):
         raise IntegrityError(f"the remote's history does not verify: {finding.line()}",
                              hint="nothing was merged; ask whoever pushed it, and see "

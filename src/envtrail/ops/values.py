@@ -8,15 +8,15 @@ from envtrail.audit.record import Record
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import Decryptor, Encryptor, unb64
 from envtrail.errors import NotFoundError, UsageError
-from envtrail.format import envfile
+from envtrail.format import envfile, layout
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, Secret, check_env_name, check_reason, check_var_name
+from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_one, decrypt_values, open_keys
 from envtrail.ops.result import Values
 from envtrail.ops.rules import authorize_write
-from envtrail.ops.store import Snapshot, resolve_at, whoami
+from envtrail.ops.store import Snapshot, whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
-from envtrail.ops.verified import ensure_verified
 from envtrail.runtime import Runtime
 
 
@@ -94,27 +94,22 @@ def import_values(git: GitRepo, rt: Runtime, identity: Identity, environment: st
 def read_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
                 names: list[str] | None = None, at: str | None = None,
                 verify: bool = True) -> Values:
-    """Decrypt ``names`` (all if None) as committed at HEAD or ``at``.
+    """Decrypt ``names`` (all if None) as committed at the line head or ``at``.
 
-    With ``verify`` (the default) the read is refused unless HEAD's history
-    verifies and contains the commit read; see ops.audit.ensure_verified.
+    Through the gate: refused (exit 5) unless the store line verifies, and
+    ``at`` must be on it. ``verify=False`` is ``--no-verify``.
     """
-    recover_if_interrupted(git)
     check_env_name(environment)
     for name in names or []:
         check_var_name(name)
-    commit = resolve_at(git, rt, at)
-    warnings: list[str] = []
-    checked = 0
-    if verify:
-        checked = ensure_verified(git, commit)
-    else:
-        warnings.append("reading WITHOUT verifying the history (--no-verify)")
-    out = decrypt_values(Snapshot(git, commit).env(environment), identity, names)
-    if at is None and git.dirty(commit, envfile.path_for(environment)):
-        warnings.append(f"{envfile.path_for(environment)} differs from HEAD; "
-                        "showing the committed values")
-    return Values(environment, commit, out, tuple(warnings), checked)
+    line = open_line(git, rt, identity, verify=verify)
+    snap = line.at(rt, at)
+    warnings = list(line.warnings)
+    out = decrypt_values(snap.env(environment), identity, names)
+    path = layout.env_path(environment)
+    if at is None and git.worktree_mode() and git.dirty(snap.commit, path):
+        warnings.append(f"{path} differs from the store branch; showing the committed values")
+    return Values(environment, snap.commit or "", out, tuple(warnings), line.checked)
 
 
 def recover_if_interrupted(git: GitRepo) -> None:

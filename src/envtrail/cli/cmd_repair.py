@@ -1,0 +1,45 @@
+"""``envtrail repair``: acknowledge findings in a signed commit and restore values."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from envtrail.cli.common import IdentityOpt, ReasonOpt, RepoOpt, load_identity, open_git, out, runtime
+
+
+def repair(
+    reason: ReasonOpt = None,
+    from_: Annotated[str | None, typer.Option(
+        "--from", metavar="REV",
+        help="Restore values from this clean line commit (default: the last one before the "
+             "first finding).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be acknowledged "
+                                                            "and restored only.")] = False,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Admin only: acknowledge what verify finds now and restore the affected values."""
+    from envtrail.audit.record import render_change
+    from envtrail.ops.repair import repair as run_repair
+
+    result = run_repair(open_git(repo), runtime(), load_identity(identity), reason, from_,
+                        dry_run)
+    lead = "would acknowledge" if dry_run else "acknowledged"
+    for finding in result.findings:
+        out(f"{lead}: {finding.line()}")
+    out(f"values restored from {result.restored_from}: "
+        f"{', '.join(result.environments) or 'no environment changed'}")
+    for change in result.record.changes if result.record else ():
+        out(f"  {render_change(change)}")
+    if result.commit:
+        out(f"repair commit {result.commit}")
+        out(f"  pin it next: ENVTRAIL_TRUST_ROOT={result.commit}")
+        out("  members, signers and policy were not changed: review them with "
+            "`envtrail access list` and `envtrail policy show`")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this command to the application."""
+    app.command("repair")(repair)

@@ -1,0 +1,202 @@
+"""The one verified gate: every command that uses a value or the store's state asks here.
+
+It returns the state of the store line after checking, incrementally from
+this clone's checkpoint, everything that is new: with the reader's key where
+it has one (a keyed reader re-checks once what was only checked without a
+key). The checkpoint never moves past a commit with an unacknowledged
+finding, so once a check fails every read keeps failing (exit 5) until a
+``repair``. The genesis is pinned on first use; ``ENVTRAIL_TRUST_ROOT`` names
+a commit the line must contain, and in a detected CI it is required.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from envtrail.audit import checkpoint, line
+from envtrail.audit.checkpoint import Checkpoint
+from envtrail.audit.keyring import Keyring
+from envtrail.audit.line import LineReport, Trust
+from envtrail.audit.verify import Finding
+from envtrail.audit.view import Snapshot, StoreView
+from envtrail.crypto.keys import Identity
+from envtrail.errors import IntegrityError, NotFoundError
+from envtrail.format import layout
+from envtrail.gitstore.repo import GitRepo
+from envtrail.ops.timespec import looks_like_time, parse_time
+from envtrail.ops.trust import in_ci, trust_roots
+from envtrail.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Line:
+    """The verified store line: its head, the state there, and what checking it took."""
+
+    git: GitRepo
+    view: StoreView
+    head: str | None
+    checked: int = 0
+    floor: datetime | None = None
+    warnings: tuple[str, ...] = ()
+    verified: bool = True
+    report: LineReport | None = None  # set when findings were allowed (repair, verify)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The store's files at the line head."""
+        return self.view.at(self.head)
+
+    def at(self, rt: Runtime, rev: str | None) -> Snapshot:
+        """The state at ``--at REV|TIME``: a commit on this verified line (head if None)."""
+        return self.view.at(self.resolve(rt, rev))
+
+    def resolve(self, rt: Runtime, rev: str | None) -> str:
+        """The line commit for a revision or a time; refused if it is not on the line."""
+        if self.head is None:
+            raise NotFoundError("the store has no commits yet")
+        if rev is None:
+            return self.head
+        if looks_like_time(rev):
+            return self.git.commit_at(parse_time(rev, rt.now()), self.head)
+        commit = self.git.resolve(rev)
+        if self.verified and not self.git.is_ancestor(commit, self.head):
+            raise IntegrityError(f"{commit[:10]} is not on the verified store line",
+                                 hint="name a commit from `envtrail log`")
+        return commit
+
+
+def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
+              verify: bool = True, trust_root: str | None = None,
+              allow_findings: bool = False) -> Line:
+    """The verified line, checked from this clone's checkpoint with ``identity``'s key.
+
+    IntegrityError (exit 5) names the first unacknowledged finding, unless
+    ``allow_findings`` (``repair`` needs to see them). ``verify=False`` is
+    ``--no-verify``: the head as it is, with a loud warning.
+    """
+    from envtrail.ops.values import recover_if_interrupted
+
+    recover_if_interrupted(git)
+    view = StoreView(git)
+    head = git.store_head()
+    if not verify:
+        return Line(git, view, head, warnings=(
+            "reading WITHOUT verifying the history (--no-verify): the values may be forged",),
+            verified=False)
+    roots = trust_roots(rt, trust_root)
+    if head is None:
+        return Line(git, view, None)
+    if in_ci(rt) and not roots:
+        raise IntegrityError("in CI, reads need ENVTRAIL_TRUST_ROOT (a fresh clone cannot "
+                             "tell a replaced history from the real one)",
+                             hint="set ENVTRAIL_TRUST_ROOT to the genesis id `envtrail init` "
+                                  "printed, or a later id `envtrail status` shows")
+    cp = checkpoint.load(git.root)
+    key = identity.public.openssh if identity is not None else None
+    since = cp.head if cp is not None else None
+    if cp is not None and cp.head != head:
+        _, on_line = git.first_parents(head, cp.head)
+        if not on_line:
+            raise IntegrityError(f"history does not verify: {rewritten(cp.head).line()}",
+                                 hint="run `envtrail verify`; after reviewing, "
+                                      "`envtrail verify --accept-rewrite`")
+    if cp is not None and key is not None and key not in cp.attempted and \
+            _opens_unkeyed(view, head, identity, cp):
+        since = None  # this key re-checks the whole line once
+    if cp is not None and since == head and roots <= cp.roots:
+        return Line(git, view, head, floor=_time(cp.floor))
+    pin = checkpoint.load_pin(git.root)
+    report = line.walk(view, head, keyring=Keyring(identity), since=since,
+                       floor=_time(cp.floor) if since is not None and cp else None,
+                       trust=Trust(pin, roots), now=rt.now(),
+                       seen_ahead=checkpoint.load_ahead(git.root))
+    if report.ahead:
+        checkpoint.save_ahead(git.root, {**checkpoint.load_ahead(git.root), **report.ahead})
+    warnings: list[str] = []
+    if pin is None and report.genesis is not None:
+        checkpoint.save_pin(git.root, report.genesis)
+        warnings.append(f"pinned this store's genesis {report.genesis} (first use); "
+                        "compare it with the id `envtrail init` printed")
+    if report.findings:
+        if not allow_findings:
+            _refuse(report.findings[0])
+        return Line(git, view, head, report.checked, report.floor, tuple(warnings), True, report)
+    record_verified(git, view, head, report, cp, key, roots, full=since is None)
+    return Line(git, view, head, report.checked, report.floor, tuple(warnings), True, report)
+
+
+def record_verified(git: GitRepo, view: StoreView, head: str, report: LineReport,
+                    cp: Checkpoint | None, key: str | None, roots: frozenset[str],
+                    full: bool) -> None:
+    """Move the checkpoint to a clean ``head`` (never past an unacknowledged finding)."""
+    envs = view.env_blobs(head)
+    if full:
+        keyed = set(envs) - report.unkeyed
+        attempted = set(cp.attempted if cp else ()) | ({key} if key else set())
+    else:
+        keyed = set(cp.keyed if cp else ()) - report.unkeyed
+        attempted = set(cp.attempted if cp else ())
+    floor = int(report.floor.timestamp()) if report.floor else (cp.floor if cp else 0)
+    new = Checkpoint(head, envs, frozenset(keyed & set(envs)), frozenset(attempted),
+                     frozenset(roots | (cp.roots if cp else frozenset())), floor)
+    save(git, new, view)
+
+
+def advance(git: GitRepo, parent: str | None, commit: str, when: datetime) -> None:
+    """Vouch for this clone's own new commit on a verified parent (a write just made).
+
+    The parent was verified by the gate before the write, the compare-and-swap
+    guarantees nothing came in between, and the commit was built here from
+    checked inputs: so the next read takes the fast path. ``verify`` still
+    checks every such commit from scratch.
+    """
+    cp = checkpoint.load(git.root)
+    if cp is None or cp.head != parent:
+        return
+    view = StoreView(git)
+    save(git, replace(cp, head=commit, envs=view.env_blobs(commit),
+                      floor=max(cp.floor, int(when.timestamp()))), view)
+
+
+def save(git: GitRepo, cp: Checkpoint, view: StoreView) -> None:
+    """Write the checkpoint, the verified environment files and the signers git checks with."""
+    old = checkpoint.load(git.root)
+    files = {name: git.blob(blob) for name, blob in cp.envs.items()
+             if old is None or old.envs.get(name) != blob
+             or checkpoint.cached_file(git.root, name) is None}
+    checkpoint.save(git.root, cp, files)
+    signers = git.read(cp.head, layout.SIGNERS)
+    if signers is not None:
+        checkpoint.save_signers(git.root, signers)
+
+
+def rewritten(head: str) -> Finding:
+    """The rule 8 finding for a verified head that is no longer on the line."""
+    return Finding(head, 8, "the last verified head is no longer on the store line "
+                            "(history was rewritten, e.g. by a force-push)")
+
+
+def _opens_unkeyed(view: StoreView, head: str, identity: Identity, cp: Checkpoint) -> bool:
+    """Whether ``identity`` opens an environment that no key has checked yet."""
+    key = identity.public.openssh
+    for name in view.env_blobs(head):
+        if name in cp.keyed:
+            continue
+        try:
+            env = view.env_at(head, name)
+        except IntegrityError:
+            continue
+        if env is not None and env.member_with_key(key) is not None:
+            return True
+    return False
+
+
+def _time(epoch: int) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch else None
+
+
+def _refuse(finding: Finding) -> None:
+    raise IntegrityError(f"history does not verify: {finding.line()}",
+                         hint="run `envtrail verify` for every finding; an admin settles them "
+                              "with `envtrail repair`; --no-verify reads anyway")
