@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from envtrail.audit import record
+from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
 from envtrail.gitstore.commit import Author, create_commit, move_branch, refresh_worktree
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret
-from envtrail.audit.view import Snapshot
 from envtrail.ops.txn import Plan, signer_for
 from envtrail.ops.values import plan_values
 from envtrail.runtime import Runtime
