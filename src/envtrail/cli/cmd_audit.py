@@ -166,7 +166,7 @@ def blame(env: EnvOpt = ..., repo: RepoOpt = None, json_: JsonOpt = False) -> No
     """Per variable: the last change, who made it, when and why. Needs no key."""
     from envtrail.ops import audit
 
-    rows = audit.blame(open_git(repo), env)
+    rows = audit.blame(open_git(repo), runtime(), env)
     if json_:
         emit_json([r.as_dict() for r in rows])
         return

@@ -95,7 +95,7 @@ def list_(
     from envtrail.cli.render import table
     from envtrail.ops import audit
 
-    rows = audit.blame(open_git(repo), env)
+    rows = audit.blame(open_git(repo), runtime(), env)
     if json_:
         emit_json([{"key": r.key, "time": r.time, "actor": r.actor, "commit": r.commit}
                    for r in rows])

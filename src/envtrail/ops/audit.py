@@ -133,12 +133,13 @@ class BlameRow:
         return dict(self.__dict__)
 
 
-def blame(git: GitRepo, environment: str) -> list[BlameRow]:
-    """Per variable at HEAD: who changed it last, when, why."""
-    head = git.store_head()
+def blame(git: GitRepo, rt: Runtime, environment: str) -> list[BlameRow]:
+    """Per variable at the verified line head: who changed it last, when, why."""
+    check_env_name(environment)
+    head = open_line(git, rt).head
     if head is None:
         raise NotFoundError("the store has no commits yet")
-    env = StoreView(git).env_at(head, check_env_name(environment))
+    env = StoreView(git).env_at(head, environment)
     if env is None:
         raise NotFoundError(f"no environment {environment!r}")
     last = last_changes(git, head, environment)

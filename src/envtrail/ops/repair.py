@@ -44,6 +44,7 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     """Acknowledge every current finding and restore values from a clean line commit."""
     text = check_reason(reason)
     line = open_line(git, rt, identity, allow_findings=True)
+    require_admin(whoami(line.snapshot, identity, rt).signer, "repair the store")
     findings = tuple(line.report.findings) if line.report else ()
     if not findings:
         raise UsageError("nothing to repair: the store line verifies",
@@ -83,13 +84,14 @@ def _clean_point(line: Line, rt: Runtime, findings: tuple[Finding, ...],
     walked = line.report.walked if line.report else []
     order = {c: i for i, c in enumerate(walked)}
     first = min((order[f.commit] for f in findings if f.commit in order), default=None)
-    if first is None or first == 0:
+    parents = line.git.info(walked[first]).parents if first is not None else ()
+    if not parents:
         raise IntegrityError("the genesis itself has a finding: there is no clean state to "
                              "restore", hint="this store cannot be repaired; start a new one")
     if from_rev is None:
-        return walked[first - 1]
+        return parents[0]
     chosen = line.resolve(rt, from_rev)
-    if order.get(chosen, len(walked)) >= first:
+    if not line.git.is_ancestor(chosen, parents[0]):
         raise UsageError(f"--from {from_rev[:40]} is not a clean line commit before the first "
                          f"finding ({walked[first][:10]})")
     return chosen

@@ -1,0 +1,370 @@
+"""Attacks on the store line (issue 11): each builds forged history with real git
+objects and real keys, and asserts that verify reports it, that reads refuse it
+(exit 5), and that no attacker value is ever returned."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from conftest import Cli, git
+from envtrail.format import layout
+from hostile import (
+    NEW_SECRET,
+    head,
+    message,
+    point,
+    refused,
+    setv,
+    signed_commit,
+    unsigned_commit,
+    verify_findings,
+)
+
+
+@pytest.fixture
+def team(cli, store, bob):
+    """alice (admin) and bob share production; bob is then revoked and a new secret set.
+
+    Returns (pre_revoke commit, revoke commit).
+    """
+    setv(cli, "A", "1")
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "B", "2")
+    pre = head(store)
+    assert cli("access", "revoke", "bob@example.com", "--env", "production",
+               "--reason", "left").code == 0
+    revoke = head(store)
+    setv(cli, "SECRET", NEW_SECRET)
+    return pre, revoke
+
+
+def rules(findings: list[dict]) -> set[int]:
+    return {f["rule"] for f in findings}
+
+
+def test_unsigned_merge_with_a_pre_revocation_commit(cli, store, team, bob):
+    pre, _ = team
+    # Tree of the old state (bob a member again), merged into the head.
+    forged = unsigned_commit(store, pre, [head(store), pre])
+    point(store, forged)
+    assert 6 in rules(verify_findings(cli))
+    refused(cli, "SECRET")
+    assert cli.as_(bob)("get", "B", "--env", "production").code == 5
+
+
+def test_octopus_merge(cli, store, team):
+    pre, revoke = team
+    point(store, unsigned_commit(store, pre, [head(store), pre, revoke]))
+    assert 6 in rules(verify_findings(cli))
+    refused(cli, "SECRET")
+
+
+def test_merge_whose_first_parent_is_old_looks_like_a_fast_forward(cli, store, team, bob):
+    pre, _ = team
+    current = head(store)
+    # Descends from the head (so it looks like a fast-forward to sync and branch
+    # protection), but its first-parent line is the state before the revocation.
+    forged = signed_commit(store, bob.identity, "bob@example.com", [pre, current], {},
+                           message("set", "bob@example.com"), tree_of=pre)
+    point(store, forged)
+    assert git(store, "merge-base", "--is-ancestor", current, forged, check=False) == ""
+    found = verify_findings(cli)
+    assert {6, 8} <= rules(found)
+    refused(cli, "SECRET", (NEW_SECRET,))
+
+
+def test_outsiders_own_root_joined_by_a_merge(cli, store, team, make_identity):
+    mallory = make_identity("mallory@example.com")
+    signers = f"mallory@example.com namespaces=\"git\" envtrail:admin {mallory.identity.public.openssh}\n"
+    root = signed_commit(store, mallory.identity, "mallory@example.com", [],
+                         {layout.SIGNERS: signers.encode(), layout.CONFIG: b"envtrail: 1\n"},
+                         message("init", "mallory@example.com"))
+    point(store, unsigned_commit(store, root, [head(store), root]))
+    assert 6 in rules(verify_findings(cli))
+    refused(cli, "SECRET")
+
+
+def test_outsiders_replacement_history_is_another_genesis(cli, store, team, make_identity, tmp_path):
+    # mallory replaces the whole line with one of her own making, in a clone.
+    mallory = make_identity("mallory@example.com")
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    m = Cli(fake, mallory)
+    assert m("init", "--env", "production").code == 0
+    setv(m, "SECRET", "attacker-value")
+    git(store, "fetch", "-q", str(fake), "main:refs/heads/fake")
+    point(store, git(store, "rev-parse", "fake").strip())
+    found = verify_findings(cli)
+    assert 8 in rules(found)  # not the pinned genesis, and the verified head is gone
+    refused(cli, "SECRET", ("attacker-value",))
+
+
+def test_revoked_member_signs_on_a_pre_revocation_parent(cli, store, team, bob, tmp_path):
+    pre, revoke = team
+    from envtrail.gitstore.repo import GitRepo
+
+    g = GitRepo(store)
+    env_at_pre = g.read(pre, layout.env_path("production"))
+    forged = signed_commit(store, bob.identity, "bob@example.com", [pre],
+                           {layout.env_path("production"): env_at_pre + b""},
+                           message("set", "bob@example.com"),
+                           when=g.info(head(store)).committer_time)
+    # A force-push: the clone's verified head is no longer on the line.
+    point(store, forged)
+    assert 8 in rules(verify_findings(cli))
+    refused(cli, "SECRET")
+    # A fresh clone that pins a later line commit catches the rewind too.
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(store), str(bare))
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", str(bare), str(fresh))
+    c = Cli(fresh, bob)
+    r = c("get", "B", "--env", "production", env={"ENVTRAIL_TRUST_ROOT": revoke})
+    assert r.code == 5 and "trust root" in r.err
+    r = c("verify", "--trust-root", revoke)
+    assert r.code == 1 and "trust root" in r.out
+
+
+def test_member_of_staging_only_injects_a_production_value(cli, store, make_identity):
+    carol = make_identity("carol@example.com")
+    setv(cli, "A", "1")
+    assert cli("access", "grant", "carol@example.com", carol.publine, "--env", "staging",
+               "--reason", "staging only").code == 0
+    import forge
+
+    # carol encrypts to production's public key (anyone can) and signs honestly.
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "injected"})
+    rec = forge.with_record(plan, actor="carol@example.com").record
+    forged = signed_commit(store, carol.identity, "carol@example.com", [head(store)],
+                           dict(plan.changes), message("set", "carol@example.com",
+                                                       changes=rec.changes))
+    point(store, forged)
+    found = verify_findings(cli.as_(None))  # even a keyless auditor sees it
+    assert any(f["rule"] == 4 and "without being a member" in f["message"] for f in found)
+    refused(cli, "A", ("injected",))
+
+
+def test_second_signer_line_for_an_admin_by_a_non_admin(cli, store, bob, make_identity):
+    mallory = make_identity("mallory@example.com")
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    signers = (store / layout.SIGNERS).read_text()
+    signers += f"alice@example.com namespaces=\"git\" {mallory.identity.public.openssh}\n"
+    forged = signed_commit(store, bob.identity, "bob@example.com", [head(store)],
+                           {layout.SIGNERS: signers.encode()}, message("signers", "bob@example.com"))
+    point(store, forged)
+    found = verify_findings(cli)
+    assert 5 in rules(found) or 1 in rules(found)
+    refused(cli, "A")
+
+
+def test_commit_dated_far_ahead_is_a_finding_and_stays_one(cli, store):
+    from datetime import timedelta
+
+    import forge
+    from envtrail.gitstore.repo import GitRepo
+
+    setv(cli, "A", "1")
+    g = GitRepo(store)
+    future = g.info(head(store)).committer_time + timedelta(days=3)
+    forge.commit_plan(store, cli.identity.identity,
+                      forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"}),
+                      when=future)
+    found = verify_findings(cli)
+    assert any(f["rule"] == 7 and "first saw" in f["message"] for f in found)
+    refused(cli, "A")
+
+
+def test_a_marker_commit_may_not_change_files(cli, store):
+    import forge
+
+    setv(cli, "A", "1")
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "sneaky"})
+    forge.commit_plan(store, cli.identity.identity, forge.with_record(plan, action="event"))
+    assert any(f["rule"] == 4 and "event commit changes" in f["message"]
+               for f in verify_findings(cli))
+    refused(cli, "A", ("sneaky",))
+
+
+def test_question_mark_fingerprints_are_refused(cli, store):
+    import forge
+    from envtrail.model import Change
+
+    setv(cli, "A", "1")
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"})
+    forge.commit_plan(store, cli.identity.identity,
+                      forge.with_record(plan, changes=(Change("~", "A", "?", "?"),)))
+    found = verify_findings(cli.as_(None))
+    assert any("fingerprint '?'" in f["message"] for f in found)
+
+
+def test_shallow_clone_is_refused(cli, store, tmp_path):
+    setv(cli, "A", "1")
+    setv(cli, "A", "2")
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(store), str(bare))
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{bare}", str(shallow))
+    r = Cli(shallow, cli.identity)("get", "A", "--env", "production")
+    assert r.code == 5 and "shallow" in r.err
+
+
+def test_fresh_clone_with_trust_root_refuses_a_replaced_history(cli, store, tmp_path, make_identity):
+    genesis = head(store)
+    setv(cli, "A", "real")
+    mallory = make_identity("mallory@example.com")
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    m = Cli(fake, mallory)
+    assert m("init", "--env", "production").code == 0
+    setv(m, "A", "attacker")
+    clone = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", str(fake), str(clone))
+    r = Cli(clone, mallory)("get", "A", "--env", "production",
+                            env={"ENVTRAIL_TRUST_ROOT": genesis})
+    assert r.code == 5 and "attacker" not in r.out
+    # In CI a trust root is required at all.
+    r = Cli(clone, mallory)("get", "A", "--env", "production", env={"CI": "true"})
+    assert r.code == 5 and "ENVTRAIL_TRUST_ROOT" in r.err
+
+
+def test_rollback_to_a_commit_off_the_line_is_refused(cli, store):
+    import forge
+
+    setv(cli, "A", "good")
+    git(store, "switch", "-q", "-c", "side")
+    forge.commit_plan(store, None, forge.honest_plan(store, cli.identity.identity, "production",
+                                                     {"A": "evil"}), message="side")
+    side = head(store)
+    git(store, "switch", "-q", "main")
+    r = cli("rollback", "--env", "production", "--to", side, "--reason", "r")
+    assert r.code == 5 and "not on the verified store line" in r.err
+    assert cli("get", "A", "--env", "production", "--at", side).code == 5
+    assert cli("get", "A", "--env", "production").out == "good"
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_keyed_reads_catch_a_lying_fingerprint(cli, store, keyed):
+    import forge
+    from envtrail.model import Change
+
+    setv(cli, "A", "1")
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"})
+    real = plan.record.changes[0]
+    forge.commit_plan(store, cli.identity.identity, forge.with_record(
+        plan, changes=(Change("~", "A", real.old_fp, "0" * len(real.new_fp)),)))
+    reader = cli if keyed else cli.as_(None)
+    r = reader("get", "A", "--env", "production")
+    # With a key the read itself recomputes the fingerprint; without one it cannot
+    # (and has no key to decrypt with anyway).
+    assert r.code == (5 if keyed else 4), r.err
+
+
+def test_ciphertext_moved_between_variables_is_caught_by_a_keyed_read(cli, store):
+    import forge
+
+    setv(cli, "A", "alpha")
+    setv(cli, "B", "beta")
+    path = store / layout.env_path("production")
+    text = path.read_text()
+    lines = text.splitlines()
+    a = next(i for i, ln in enumerate(lines) if ln.strip().startswith("A:"))
+    b = next(i for i, ln in enumerate(lines) if ln.strip().startswith("B:"))
+    lines[a] = "  A:" + lines[b].split(":", 1)[1]
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"C": "c"})
+    changes = {layout.env_path("production"): ("\n".join(lines) + "\n").encode()}
+    rec = forge.with_record(plan)
+    from envtrail.model import Change
+
+    forged = forge.Plan(changes, forge.replace(rec.record, changes=(
+        Change("~", "A", rec.record.changes[0].new_fp, rec.record.changes[0].new_fp),)))
+    forge.commit_plan(store, cli.identity.identity, forged)
+    r = cli("get", "B", "--env", "production")
+    assert r.code == 5, r.err
+
+
+def test_hand_commit_relaxing_policy_is_noticed_by_the_fast_read(cli, store):
+    setv(cli, "A", "1")
+    assert cli("get", "A", "--env", "production").code == 0  # fast path primed
+    (store / layout.POLICY).write_text("envtrail: 1\nenvironments: {}\n")
+    git(store, "commit", "-qam", "relax policy")
+    refused(cli, "A")
+
+
+def test_git_verify_commit_accepts_every_commit_on_the_line(cli, store, team):
+    for commit in git(store, "rev-list", "HEAD").split():
+        git(store, "verify-commit", commit)
+    assert git(store, "rev-list", "--merges", "HEAD") == ""
+    assert len(git(store, "rev-list", "--max-parents=0", "HEAD").split()) == 1
+
+
+def test_repair_acknowledges_restores_values_and_strict_still_fails(cli, store, bob):
+    import forge
+
+    setv(cli, "A", "good")
+    clean = head(store)
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "evil"})
+    bad = forge.commit_plan(store, None, plan, message="hotfix by hand")
+    refused(cli, "A", ("evil",))
+    assert cli.as_(bob)("repair", "--reason", "not admin").code == 4
+    r = cli("repair", "--reason", "unsigned hotfix INC-9", "--dry-run")
+    assert r.code == 0 and f"would acknowledge: {bad[:10]} rule 1" in r.out
+    assert head(store) == bad  # a dry run writes nothing
+    r = cli("repair", "--reason", "unsigned hotfix INC-9")
+    assert r.code == 0, r.err
+    assert f"values restored from {clean}" in r.out
+    assert cli("get", "A", "--env", "production").out == "good"
+    r = cli("verify")
+    assert r.code == 0 and "acknowledged:" in r.out and "unsigned hotfix INC-9" in r.out
+    assert cli("verify", "--strict").code == 1
+    git(store, "verify-commit", "HEAD")
+    # Nothing left to repair now.
+    assert cli("repair", "--reason", "again").code == 2
+
+
+def test_accept_rewrite_lists_what_disappeared_and_guards_revocations(cli, store, team, bob):
+    pre, revoke = team
+    point(store, pre)  # someone force-pushed the line back to before the revocation
+    r = cli("verify")
+    assert r.code == 1 and "rule 8" in r.out
+    r = cli("verify", "--accept-rewrite")
+    assert r.code == 5 and "revoke" in r.err
+    assert cli("get", "A", "--env", "production").code == 5
+    r = cli("verify", "--accept-rewrite", "--force")
+    assert r.code == 0, r.out + r.err
+    assert f"disappeared: {revoke}" in r.out
+    assert cli("get", "A", "--env", "production").out == "1"
+
+
+def test_store_beside_a_large_application_history(tmp_path, alice):
+    app = tmp_path / "app"
+    app.mkdir()
+    git(app, "init", "-q")
+    # 3,000 code commits with merges, made fast with fast-import.
+    lines = []
+    for mark, i in enumerate(range(3000), 1):
+        lines += [f"commit refs/heads/{'main' if i % 50 else 'topic'}", f"mark :{mark}",
+                  f"committer Dev <dev@example.com> {1700000000 + i} +0000",
+                  "data 4", f"c{i:03d}"[:4]]
+        if mark > 1:
+            lines.append(f"from :{mark - 1}")
+        if i % 50 == 0 and mark > 2:
+            lines.append(f"merge :{mark - 2}")
+        lines += [f"M 644 inline f{i % 7}.txt", "data 2", "x", ""]
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=app, input="\n".join(lines) + "\n",
+                   text=True, check=True)
+    git(app, "reset", "-q", "--hard", "main")
+    code_heads = git(app, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads")
+    assert git(app, "rev-list", "--merges", "--count", "main").strip() != "0"
+    c = Cli(app, alice)
+    assert c("init", "--env", "production").code == 0
+    setv(c, "A", "v")
+    assert c("get", "A", "--env", "production").out == "v"
+    r = c("verify")
+    assert r.code == 0 and "verified 2 commit(s)" in r.out
+    after = git(app, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads")
+    assert [ln for ln in after.splitlines() if "refs/heads/envtrail" not in ln] == \
+        code_heads.splitlines()

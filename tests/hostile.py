@@ -1,0 +1,75 @@
+"""Building hostile history with real git objects and real keys, for the attack tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import Cli, git
+from envtrail.audit import record
+from envtrail.crypto.keys import Identity
+from envtrail.gitstore.commit import Author, create_commit
+from envtrail.gitstore.repo import GitRepo
+from envtrail.ops.txn import signer_for
+
+NEW_SECRET = "CANARY-after-revoke-5c1e"
+
+
+def setv(cli: Cli, key: str, value: str, env: str = "production") -> None:
+    r = cli("set", key, "--env", env, "--reason", f"set {key}", input=value)
+    assert r.code == 0, r.err
+
+
+def head(store: Path) -> str:
+    return git(store, "rev-parse", "HEAD").strip()
+
+
+def unsigned_commit(store: Path, tree_of: str, parents: list[str], message: str = "merge") -> str:
+    """A commit object made by plain git plumbing: no signature, any parents, any tree."""
+    args = ["commit-tree", f"{tree_of}^{{tree}}"]
+    for p in parents:
+        args += ["-p", p]
+    return git(store, *args, "-m", message).strip()
+
+
+def signed_commit(store: Path, identity: Identity, principal: str, parents: list[str],
+                  changes: dict[str, bytes | None], message: str, tree_of: str | None = None,
+                  when=None) -> str:
+    """A commit signed (SSHSIG, namespace git) by ``identity`` with the given content."""
+    g = GitRepo(store)
+    tree = None
+    if tree_of is not None:
+        tree = g.repo.revparse_single(tree_of).peel(__import__("pygit2").Commit).tree_id
+    when = when or g.info(parents[0] if parents else head(store)).committer_time
+    return create_commit(g, parents, changes, message, Author(principal, principal, when),
+                         signer_for(identity), tree=tree)
+
+
+def point(store: Path, commit: str, ref: str = "refs/heads/main") -> None:
+    """Move a branch by hand (what a push or a force-push does to a clone's view)."""
+    git(store, "update-ref", ref, commit)
+    if ref == "refs/heads/main":
+        git(store, "reset", "-q", "--hard", commit)
+
+
+def message(action: str, actor: str, env: str = "production", **kw) -> str:
+    return record.render(record.Record(action, actor, "forged", (env,), **kw))
+
+
+def verify_findings(cli: Cli) -> list[dict]:
+    r = cli("verify", "--json")
+    report = json.loads(r.out)
+    assert (r.code == 0) == report["ok"]
+    return report["findings"]
+
+
+def refused(cli: Cli, key: str, attacker_values: tuple[str, ...] = ()) -> None:
+    """Reads refuse with exit 5 and print no attacker value."""
+    r = cli("get", key, "--env", "production")
+    assert r.code == 5, (r.code, r.out, r.err)
+    assert "history does not verify" in r.err or "line" in r.err
+    for bad in attacker_values:
+        assert bad not in r.out + r.err
+    for cmd in (("export", "--env", "production"), ("list", "--env", "production")):
+        r = cli(*cmd)
+        assert r.code == 5, (cmd, r.code, r.err)
