@@ -368,3 +368,35 @@ def test_store_beside_a_large_application_history(tmp_path, alice):
     after = git(app, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads")
     assert [ln for ln in after.splitlines() if "refs/heads/envtrail" not in ln] == \
         code_heads.splitlines()
+
+
+def test_a_keyed_reader_rechecks_what_a_keyless_auditor_let_through(cli, store):
+    import forge
+    from envtrail.model import Change
+
+    setv(cli, "A", "1")
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"})
+    real = plan.record.changes[0]
+    forge.commit_plan(store, cli.identity.identity, forge.with_record(
+        plan, changes=(Change("~", "A", real.old_fp, "f" * len(real.new_fp)),)))
+    auditor = cli.as_(None)
+    r = auditor("verify")
+    assert r.code == 0 and "skipped without a key" in r.out and "production" in r.out
+    # The checkpoint moved past the lie without a key; a member's read re-checks with one.
+    for _ in range(2):  # and keeps refusing: the failed re-check is not remembered as done
+        r = cli("get", "A", "--env", "production")
+        assert r.code == 5 and "fingerprint" in r.err
+    assert cli("verify").code == 1
+
+
+def test_ci_fast_path_needs_the_trust_root_too(cli, store):
+    setv(cli, "A", "1")
+    genesis = git(store, "rev-list", "--max-parents=0", "HEAD").strip()
+    assert cli("get", "A", "--env", "production").code == 0  # checkpoint and cache primed
+    r = cli("get", "A", "--env", "production", env={"GITHUB_ACTIONS": "true"})
+    assert r.code == 5 and "ENVTRAIL_TRUST_ROOT" in r.err
+    r = cli("get", "A", "--env", "production",
+            env={"GITHUB_ACTIONS": "true", "ENVTRAIL_TRUST_ROOT": genesis})
+    assert (r.code, r.out) == (0, "1")
+    r = cli("get", "A", "--env", "production", env={"ENVTRAIL_TRUST_ROOT": "0" * 40})
+    assert r.code == 5 and "trust root" in r.err

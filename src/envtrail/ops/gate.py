@@ -131,12 +131,14 @@ def record_verified(git: GitRepo, view: StoreView, head: str, report: LineReport
                     full: bool) -> None:
     """Move the checkpoint to a clean ``head`` (never past an unacknowledged finding)."""
     envs = view.env_blobs(head)
+    # A key's full re-check counts only until a walk vouches for something without
+    # a key: from then on, every key has that new part left to check.
+    attempted = set() if report.unkeyed or cp is None else set(cp.attempted)
     if full:
         keyed = set(envs) - report.unkeyed
-        attempted = set(cp.attempted if cp else ()) | ({key} if key else set())
+        attempted |= {key} if key else set()
     else:
         keyed = set(cp.keyed if cp else ()) - report.unkeyed
-        attempted = set(cp.attempted if cp else ())
     floor = int(report.floor.timestamp()) if report.floor else (cp.floor if cp else 0)
     new = Checkpoint(head, envs, frozenset(keyed & set(envs)), frozenset(attempted),
                      frozenset(roots | (cp.roots if cp else frozenset())), floor)
