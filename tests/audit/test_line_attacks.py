@@ -400,3 +400,12 @@ def test_ci_fast_path_needs_the_trust_root_too(cli, store):
     assert (r.code, r.out) == (0, "1")
     r = cli("get", "A", "--env", "production", env={"ENVTRAIL_TRUST_ROOT": "0" * 40})
     assert r.code == 5 and "trust root" in r.err
+
+
+def test_revoke_and_rotate_print_the_id_to_pin_next(cli, store, bob):
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    r = cli("access", "revoke", "bob@example.com", "--env", "production", "--reason", "left")
+    assert f"pin next: ENVTRAIL_TRUST_ROOT={head(store)}" in r.out
+    r = cli("access", "rotate", "--env", "production", "--reason", "routine")
+    assert f"pin next: ENVTRAIL_TRUST_ROOT={head(store)}" in r.out

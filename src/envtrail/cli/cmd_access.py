@@ -16,6 +16,7 @@ from envtrail.cli.common import (
     load_identity,
     open_git,
     out,
+    pin_next,
     report_write,
     runtime,
 )
@@ -67,6 +68,7 @@ def revoke(
         emit_json({"commit": written.commit, "report": [e.as_dict() for e in report]})
         return
     report_write(written, env)
+    pin_next(written.commit)
     out(f"Offboarding report for {principal}: rotate these at their providers.")
     for exp in report:
         spans = "; ".join(
@@ -87,7 +89,9 @@ def rotate(
     """New environment key pair and fingerprint key; every value re-encrypted."""
     from envtrail.ops import access
 
-    report_write(access.rotate(open_git(repo), runtime(), load_identity(identity), env, reason), env)
+    written = access.rotate(open_git(repo), runtime(), load_identity(identity), env, reason)
+    report_write(written, env)
+    pin_next(written.commit)
 
 
 @access_app.command("admin")

@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from envtrail.cli.common import IdentityOpt, ReasonOpt, RepoOpt, load_identity, open_git, out, runtime
+from envtrail.cli.common import (
+    IdentityOpt,
+    ReasonOpt,
+    RepoOpt,
+    load_identity,
+    open_git,
+    out,
+    pin_next,
+    runtime,
+)
 
 
 def repair(
@@ -35,7 +44,7 @@ def repair(
         out(f"  {render_change(change)}")
     if result.commit:
         out(f"repair commit {result.commit}")
-        out(f"  pin it next: ENVTRAIL_TRUST_ROOT={result.commit}")
+        pin_next(result.commit)
         out("  members, signers and policy were not changed: review them with "
             "`envtrail access list` and `envtrail policy show`")
 

@@ -83,6 +83,12 @@ def short(commit: str | None) -> str:
     return commit[:10] if commit else "-"
 
 
+def pin_next(commit: str | None) -> None:
+    """After a security decision: the id CI should pin, so no line without it passes."""
+    if commit:
+        out(f"pin next: ENVTRAIL_TRUST_ROOT={commit}")
+
+
 def report_write(written: Any, what: str) -> None:
     """Tell the user what a write committed."""
     if written.commit is None:
