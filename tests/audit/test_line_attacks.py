@@ -409,3 +409,18 @@ def test_revoke_and_rotate_print_the_id_to_pin_next(cli, store, bob):
     assert f"pin next: ENVTRAIL_TRUST_ROOT={head(store)}" in r.out
     r = cli("access", "rotate", "--env", "production", "--reason", "routine")
     assert f"pin next: ENVTRAIL_TRUST_ROOT={head(store)}" in r.out
+
+
+def test_unreadable_allowed_signers_is_a_finding_not_a_crash(cli, store):
+    setv(cli, "A", "1")
+    me = cli.identity.identity
+    broken = signed_commit(store, me, "alice@example.com", [head(store)],
+                           {layout.SIGNERS: b"garbage\n"},
+                           message("signers", "alice@example.com", env="production"))
+    after = signed_commit(store, me, "alice@example.com", [broken], {},
+                          message("event", "alice@example.com"))
+    point(store, after)
+    found = verify_findings(cli)
+    # The commit after the broken file cannot be judged: a rule 1 finding, not a crash.
+    assert any(f["commit"] == after and f["rule"] == 1 for f in found)
+    refused(cli, "A")

@@ -79,7 +79,10 @@ class Verifier:
             return [Finding(info.id, 6, f"a merge commit ({len(info.parents)} parents) on the "
                                         "store line; the line never has merges")]
         rec = parse_record(info)
-        verdict = verdict or signature.check(self.view, info)
+        try:
+            verdict = verdict or signature.check(self.view, info)
+        except IntegrityError as exc:  # the parent's allowed_signers cannot be read
+            return [Finding(info.id, 1, exc.message)]
         if not verdict.good:
             what = "not an envtrail commit, " if rec is None else ""
             return [Finding(info.id, 1, f"{what}signature {verdict.status}"
