@@ -75,9 +75,7 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     ``allow_findings`` (``repair`` needs to see them). ``verify=False`` is
     ``--no-verify``: the head as it is, with a loud warning.
     """
-    from envtrail.ops.values import recover_if_interrupted
-
-    recover_if_interrupted(git)
+    _finish_interrupted_write(git)
     view = StoreView(git)
     head = git.store_head()
     if not verify:
@@ -171,6 +169,17 @@ def save(git: GitRepo, cp: Checkpoint, view: StoreView) -> None:
     signers = git.read(cp.head, layout.SIGNERS)
     if signers is not None:
         checkpoint.save_signers(git.root, signers)
+
+
+def _finish_interrupted_write(git: GitRepo) -> None:
+    """Finish a write that a crash interrupted, so reads see a consistent work tree."""
+    from envtrail.gitstore.commit import has_journal, recover
+    from envtrail.gitstore.discover import state_dir
+    from envtrail.gitstore.lock import WriteLock
+
+    if has_journal(git):
+        with WriteLock(state_dir(git.root) / "lock"):
+            recover(git)
 
 
 def rewritten(head: str) -> Finding:

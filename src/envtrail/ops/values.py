@@ -112,17 +112,6 @@ def read_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
     return Values(environment, snap.commit or "", out, tuple(warnings), line.checked)
 
 
-def recover_if_interrupted(git: GitRepo) -> None:
-    """Finish a write that a crash interrupted, so reads see a consistent work tree."""
-    from envtrail.gitstore.commit import has_journal, recover
-    from envtrail.gitstore.discover import state_dir
-    from envtrail.gitstore.lock import WriteLock
-
-    if has_journal(git):
-        with WriteLock(state_dir(git.root) / "lock"):
-            recover(git)
-
-
 def parse_assignment_args(keys: list[str]) -> list[str]:
     """Accept ``KEY`` or ``KEY=-``; refuse ``KEY=value`` so values never sit in argv."""
     names = []
