@@ -424,3 +424,15 @@ def test_unreadable_allowed_signers_is_a_finding_not_a_crash(cli, store):
     # The commit after the broken file cannot be judged: a rule 1 finding, not a crash.
     assert any(f["commit"] == after and f["rule"] == 1 for f in found)
     refused(cli, "A")
+
+
+def test_a_fresh_clone_never_pins_a_line_that_does_not_verify(cli, store, tmp_path):
+    import forge
+
+    setv(cli, "A", "1")
+    forge.commit_plan(store, None, forge.honest_plan(store, cli.identity.identity, "production",
+                                                     {"A": "evil"}), message="by hand")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(store), str(clone))
+    assert Cli(clone, cli.identity)("get", "A", "--env", "production").code == 5
+    assert not (clone / ".git/envtrail/pin.json").exists()

@@ -111,15 +111,16 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
                        seen_ahead=checkpoint.load_ahead(git.root))
     if report.ahead:
         checkpoint.save_ahead(git.root, {**checkpoint.load_ahead(git.root), **report.ahead})
-    warnings: list[str] = []
-    if pin is None and report.genesis is not None:
-        checkpoint.save_pin(git.root, report.genesis)
-        warnings.append(f"pinned this store's genesis {report.genesis} (first use); "
-                        "compare it with the id `envtrail init` printed")
     if report.findings:
         if not allow_findings:
             _refuse(report.findings[0])
-        return Line(git, view, head, report.checked, report.floor, tuple(warnings), True, report)
+        return Line(git, view, head, report.checked, report.floor, (), True, report)
+    warnings: list[str] = []
+    if pin is None and report.genesis is not None:
+        # Only a line that verifies is pinned: a first use never trusts a broken one.
+        checkpoint.save_pin(git.root, report.genesis)
+        warnings.append(f"pinned this store's genesis {report.genesis} (first use); "
+                        "compare it with the id `envtrail init` printed")
     record_verified(git, view, head, report, cp, key, roots, full=since is None)
     return Line(git, view, head, report.checked, report.floor, tuple(warnings), True, report)
 
