@@ -208,7 +208,15 @@ def test_shallow_clone_is_refused(cli, store, tmp_path):
     git(tmp_path, "clone", "-q", "--bare", str(store), str(bare))
     shallow = tmp_path / "shallow"
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{bare}", str(shallow))
+    # With its remote at hand, envtrail fetches the rest of the line itself.
     r = Cli(shallow, cli.identity)("get", "A", "--env", "production")
+    assert (r.code, r.out) == (0, "2"), r.err
+    assert not (shallow / ".git/shallow").exists()
+    # Without one, a commit whose parent is missing is never taken for a genesis.
+    cut = tmp_path / "cut"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{bare}", str(cut))
+    git(cut, "remote", "remove", "origin")
+    r = Cli(cut, cli.identity)("get", "A", "--env", "production")
     assert r.code == 5 and "shallow" in r.err
 
 

@@ -72,3 +72,14 @@ def push(root: Path, up: Upstream, commit: str) -> bool:
 def _last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[-1][:200] if lines else "no output"
+
+
+def unshallow(root: Path, remote: str = "origin") -> bool:
+    """Fetch the history a shallow clone lacks; True if the clone is complete afterwards.
+
+    The store line holds only envtrail commits, so this is cheap; reads need
+    the whole line to find its genesis.
+    """
+    if _git(root, "remote", "get-url", remote).returncode != 0:
+        return False
+    return _git(root, "fetch", "--quiet", "--no-tags", "--unshallow", remote).returncode == 0

@@ -76,6 +76,11 @@ class GitRepo:
         self.walked = 0  # commits visited by walk_touching: tests count work with it
         self._trees: OrderedDict[str, pygit2.Tree] = OrderedDict()
 
+    def reopen(self) -> None:
+        """Open the repository afresh (after git itself changed what libgit2 caches)."""
+        self.repo = pygit2.Repository(str(self.root))
+        self._trees.clear()
+
     @classmethod
     def init(cls, root: Path) -> GitRepo:
         """Create a new repository with ``main`` as its first branch."""

@@ -104,6 +104,12 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         since = None  # this key re-checks the whole line once
     if cp is not None and since == head and roots <= cp.roots:
         return Line(git, view, head, floor=_time(cp.floor))
+    if git.is_shallow():
+        from envtrail.gitstore.remote import unshallow
+
+        if unshallow(git.root):  # what is still missing afterwards is refused by the walk
+            git.reopen()  # libgit2 keeps the cut-off parents it read at open time
+            view = StoreView(git)
     pin = checkpoint.load_pin(git.root)
     report = line.walk(view, head, keyring=Keyring(identity), since=since,
                        floor=_time(cp.floor) if since is not None and cp else None,
