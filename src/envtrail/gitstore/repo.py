@@ -98,12 +98,6 @@ class GitRepo:
             )
         return self.repo.references["HEAD"].target  # symbolic target name
 
-    def head_ref(self) -> str:
-        """The branch HEAD points to, or ``HEAD`` when it is detached."""
-        if self.repo.head_is_detached:
-            return "HEAD"
-        return self.repo.references["HEAD"].target
-
     def head(self) -> str | None:
         """The commit id HEAD resolves to, or None in an empty repository."""
         if self.repo.head_is_unborn:
