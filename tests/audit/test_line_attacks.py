@@ -444,3 +444,75 @@ def test_a_fresh_clone_never_pins_a_line_that_does_not_verify(cli, store, tmp_pa
     git(tmp_path, "clone", "-q", str(store), str(clone))
     assert Cli(clone, cli.identity)("get", "A", "--env", "production").code == 5
     assert not (clone / ".git/envtrail/pin.json").exists()
+
+
+def test_an_admin_of_another_environment_cannot_seat_himself(cli, store, make_identity):
+    """Custody (members, seals, key pair) changes only by an admin who could open the old pair."""
+    dave = make_identity("dave@example.com")
+    setv(cli, "A", "1")
+    assert cli("access", "grant", "dave@example.com", dave.publine, "--env", "staging",
+               "--reason", "staging admin").code == 0
+    assert cli("access", "admin", "dave@example.com", "--reason", "trusted").code == 0
+    text = (store / layout.env_path("production")).read_text()
+    sealed = text.split("sealed: ")[1].split()[0]  # alice's seal, copied
+    members = text.replace("members:\n", f"members:\n  dave@example.com:\n    key: "
+                                         f"{dave.identity.public.openssh}\n    sealed: {sealed}\n", 1)
+    forged = signed_commit(store, dave.identity, "dave@example.com", [head(store)],
+                           {layout.env_path("production"): members.encode()},
+                           message("grant", "dave@example.com"))
+    point(store, forged)
+    found = verify_findings(cli)
+    assert any(f["rule"] == 5 and "without being a member" in f["message"] for f in found)
+    refused(cli, "A")
+
+
+@pytest.mark.parametrize("extra", ["envs/.gitattributes", "envs/notes.txt", ".envtrail/hooks.yaml"])
+def test_stowaway_files_in_the_store_are_findings(cli, store, extra):
+    import forge
+
+    setv(cli, "A", "1")
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"})
+    forge.commit_plan(store, cli.identity.identity,
+                      forge.Plan({**plan.changes, extra: b"*.yaml text eol=crlf\n"}, plan.record))
+    found = verify_findings(cli)
+    assert any(f["rule"] == 3 and extra in f["message"] for f in found)
+
+
+def test_an_environment_file_turned_into_a_symlink_is_a_finding(cli, store):
+    from envtrail.gitstore.repo import GitRepo
+
+    setv(cli, "A", "1")
+    g = GitRepo(store)
+    import pygit2
+
+    tree = g.repo.revparse_single("HEAD").tree
+    envs = g.repo[tree["envs"].id]
+    tb = g.repo.TreeBuilder(envs)
+    tb.insert("production.yaml", envs["production.yaml"].id, pygit2.enums.FileMode.LINK)
+    root = g.repo.TreeBuilder(tree)
+    root.insert("envs", tb.write(), pygit2.enums.FileMode.TREE)
+    forged = signed_commit(store, cli.identity.identity, "alice@example.com", [head(store)], {},
+                           message("set", "alice@example.com"), tree_of=None)
+    commit = g.repo.create_commit_string(g.repo[forged].author, g.repo[forged].committer,
+                                         g.repo[forged].message, root.write(),
+                                         [g.repo[forged].parent_ids[0]])
+    from envtrail.ops.txn import signer_for
+
+    oid = g.repo.create_commit_with_signature(commit, signer_for(cli.identity.identity)(
+        commit.encode()))
+    git(store, "update-ref", "refs/heads/main", str(oid))
+    found = verify_findings(cli)
+    assert any("production.yaml is not a file the store may hold" in f["message"] for f in found), found
+
+
+def test_verify_says_what_an_unsigned_commit_did_to_custody(cli, store, make_identity):
+    mallory = make_identity("mallory@example.com")
+    signers = (store / layout.SIGNERS).read_text()
+    signers += f"mallory@example.com namespaces=\"git\" envtrail:admin {mallory.identity.public.openssh}\n"
+    forged = unsigned_commit(store, head(store), [head(store)])
+    point(store, forged)
+    (store / layout.SIGNERS).write_text(signers)
+    git(store, "commit", "-qam", "routine rotation")
+    found = verify_findings(cli)
+    assert any(f["rule"] == 5 and "unauthenticated change to .envtrail/allowed_signers"
+               in f["message"] for f in found)

@@ -86,7 +86,8 @@ class Verifier:
         if not verdict.good:
             what = "not an envtrail commit, " if rec is None else ""
             return [Finding(info.id, 1, f"{what}signature {verdict.status}"
-                            f"{' (' + verdict.principal + ')' if verdict.principal else ''}")]
+                            f"{' (' + verdict.principal + ')' if verdict.principal else ''}"),
+                    *self._custody_changes(info)]
         if rec is None:
             return [Finding(info.id, 6, "signed, but not an envtrail commit (no valid Envtrail "
                                         "trailers)")]
@@ -162,7 +163,39 @@ class Verifier:
         if (admin_paths or keyed_rules) and not signer.admin:
             what = ", ".join(admin_paths + [f"members or keys of {e}" for e in keyed_rules])
             out.append(Finding(info.id, 5, f"{signer.principal} is not an admin but changed {what}"))
+        for env in keyed_rules:
+            # Only someone who could open the old key pair may hand out or replace
+            # its custody: an admin of another environment cannot seat themselves.
+            before_env = self.view.env_at(parent, env)
+            if before_env is not None and before_env.member_with_key(signer.key or "") is None:
+                out.append(Finding(info.id, 5, f"{signer.principal} changed the members or keys "
+                                               f"of {env} without being a member of it"))
+        out.extend(self._check_shape(info))
         return out
+
+    def _custody_changes(self, info: CommitInfo) -> list[Finding]:
+        """What an unauthenticated commit did to signers, policy, members or keys, so that
+        whoever reviews it (and any repair) sees it, whatever its trailers claim."""
+        git = self.view.git
+        parent = info.parents[0] if info.parents else None
+        what = [p for p in (*layout.ADMIN_FILES, layout.ATTRIBUTES)
+                if git.entry_id(parent, p) != git.entry_id(info.id, p)]
+        before, after = self.view.env_blobs(parent), self.view.env_blobs(info.id)
+        for env in sorted(before.keys() | after.keys()):
+            if before.get(env) == after.get(env):
+                continue
+            try:
+                if _custody(self.view.env_at(parent, env)) != _custody(self.view.env_at(info.id, env)):
+                    what.append(f"members or keys of {env}")
+            except IntegrityError:
+                what.append(f"{env} (unreadable)")
+        return [Finding(info.id, 5, f"unauthenticated change to {', '.join(what)}")] if what else []
+
+    def _check_shape(self, info: CommitInfo) -> list[Finding]:
+        """The store holds only its known files, each a plain file: nothing else may ride along."""
+        problems = self.view.git.shape_problems(info.id, layout.STORE_DIR, layout.ADMIN_FILES,
+                                                layout.ENVS, layout.ATTRIBUTES)
+        return [Finding(info.id, 3, p) for p in problems]
 
     def _check_policy(self, info: CommitInfo, rec: Record, signer: signature.Verdict,
                       parent: str, actual: dict[str, dict[str, str]]) -> list[Finding]:

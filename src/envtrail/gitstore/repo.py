@@ -274,6 +274,32 @@ class GitRepo:
 
         return rest(a) != rest(b)
 
+    def shape_problems(self, commit_id: str, settings: str, allowed: tuple[str, ...],
+                       folder: str, attributes: str) -> list[str]:
+        """Entries that break the store's shape: in ``settings`` only the ``allowed`` files,
+        in ``folder`` only ``*.yaml`` files, and every one (and ``attributes``) a plain file."""
+        plain = pygit2.enums.FileMode.BLOB
+        out = []
+        tree = self._tree(commit_id)
+        for name, wanted in ((settings, {p.rsplit("/", 1)[1] for p in allowed}), (folder, None)):
+            try:
+                sub = self.repo[tree[name].id]
+            except KeyError:
+                continue
+            if not isinstance(sub, pygit2.Tree):
+                out.append(f"{name} is not a folder")
+                continue
+            for entry in sub:
+                ok_name = entry.name in wanted if wanted is not None else entry.name.endswith(".yaml")
+                if not ok_name or entry.filemode != plain:
+                    out.append(f"{name}/{entry.name} is not a file the store may hold")
+        try:
+            if tree[attributes].filemode != plain:
+                out.append(f"{attributes} is not a plain file")
+        except KeyError:
+            pass
+        return out
+
     def read(self, commit_id: str | None, path: str) -> bytes | None:
         """A file's content at a commit, or None if absent."""
         oid = self.entry_id(commit_id, path)
