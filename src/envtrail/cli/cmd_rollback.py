@@ -9,6 +9,7 @@ import typer
 from envtrail.cli.common import (
     EnvOpt,
     IdentityOpt,
+    KeysOpt,
     ReasonOpt,
     RepoOpt,
     load_identity,
@@ -20,17 +21,21 @@ from envtrail.cli.common import (
 
 
 def rollback(
-    to: Annotated[str, typer.Option("--to", metavar="REV|TIME",
-                                    help="The known-good point to restore.")],
+    to: Annotated[str, typer.Option(
+        "--to", metavar="REV|TIME",
+        help="The known-good point: a time, or a revision of the whole store (HEAD~N counts "
+             "commits of every environment; to undo one change use `revert`).")],
     env: EnvOpt = ...,  # type: ignore[assignment]
-    key: Annotated[list[str] | None, typer.Option(
-        "--key", "-k", metavar="KEY", help="Only this variable (repeatable).")] = None,
+    key: KeysOpt = None,
     reason: ReasonOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the masked plan only.")] = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
-    """Restore earlier values as a new signed commit, re-encrypted for today's members."""
+    """Restore earlier values as a new signed commit, re-encrypted for today's members.
+
+    To undo one change, `revert` is safer: HEAD~N counts the whole store's commits.
+    """
     from envtrail.audit.record import render_change, subject
     from envtrail.ops import rollback as rb
 

@@ -12,13 +12,49 @@ import typer
 
 from envtrail.runtime import Runtime
 
+
+def _completion_root() -> Path | None:
+    try:
+        return store_root(None)
+    except Exception:  # completion must never fail loudly
+        return None
+
+
+def complete_env(incomplete: str) -> list[str]:
+    """Shell completion: the store's environment names (read from the work tree, no key)."""
+    root = _completion_root()
+    if root is None:
+        return []
+    return sorted(p.stem for p in (root / "envs").glob("*.yaml") if p.stem.startswith(incomplete))
+
+
+def complete_key(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion: variable names of the --env given so far (names only, no values)."""
+    import re
+
+    root, env = _completion_root(), ctx.params.get("env")
+    if root is None or not env or not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", env):
+        return []
+    try:
+        text = (root / "envs" / f"{env}.yaml").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    _, _, values = text.partition("\nvalues:")
+    names = re.findall(r"^  ([A-Za-z_][A-Za-z0-9_]*):", values, flags=re.M)
+    return [n for n in names if n.startswith(incomplete)]
+
+
 # Paths are typed as str on purpose: typer's Path conversion imports more
 # than the hot commands should pay for.
 RepoOpt = Annotated[str | None, typer.Option(
     "--repo", metavar="PATH", help="The store (default: found from the working folder).")]
 IdentityOpt = Annotated[str | None, typer.Option(
     "--identity", metavar="PATH", help="Identity key file to act as.")]
-EnvOpt = Annotated[str, typer.Option("--env", "-e", metavar="ENV", help="Environment name.")]
+EnvOpt = Annotated[str, typer.Option("--env", "-e", metavar="ENV", help="Environment name.",
+                                     autocompletion=complete_env)]
+KeysOpt = Annotated[list[str] | None, typer.Option(
+    "--key", "-k", metavar="KEY", help="Only this variable (repeatable).",
+    autocompletion=complete_key)]
 ReasonOpt = Annotated[str | None, typer.Option(
     "--reason", "-r", metavar="TEXT", help="Why this change is made (recorded in the commit).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
