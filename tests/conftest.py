@@ -190,7 +190,7 @@ def store(tmp_path: Path, alice: IdentityFile) -> Path:
     """A fresh store with environments production and staging, made by alice."""
     root = tmp_path / "store"
     root.mkdir()
-    result = Cli(root, alice)("init", "--env", "production", "--env", "staging")
+    result = Cli(root, alice)("init", "--create", "--env", "production", "--env", "staging")
     assert result.code == 0, result.err
     return root
 

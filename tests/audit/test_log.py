@@ -26,7 +26,8 @@ def scripted(tmp_path, alice, bob, make_identity):
     ci = make_identity("ci:release")
     root = tmp_path / "s"
     root.mkdir()
-    genesis = setup.init(rt_at(root, 0), alice.identity, ["production", "staging"]).commit
+    genesis = setup.init(rt_at(root, 0), alice.identity, ["production", "staging"],
+                         create=True).commit
     g = GitRepo(root)
     a, b, c = alice.identity, bob.identity, ci.identity
     access.grant(g, rt_at(root, 1), a, "bob@example.com", b.public, "production", "onboard bob")

@@ -21,13 +21,25 @@ def colour_wanted() -> bool:
 
 
 def _size() -> tuple[int, int]:
+    """Columns and lines of the terminal; COLUMNS/LINES where it does not say (0x0)."""
     import os
+
+    from envtrail.cli.common import runtime
 
     try:
         size = os.get_terminal_size(sys.stdout.fileno())
-        return size.columns, size.lines
+        columns, lines = size.columns, size.lines
     except (OSError, ValueError):
-        return 80, 24
+        columns, lines = 0, 0
+    env = runtime().env
+    return (columns or _number(env.get("COLUMNS"), 80), lines or _number(env.get("LINES"), 24))
+
+
+def _number(text: str | None, default: int) -> int:
+    try:
+        return int(text or "") or default
+    except ValueError:
+        return default
 
 
 def console(file: Any = None, width: int | None = None) -> Any:
