@@ -10,6 +10,7 @@ import typer
 from envtrail.cli.common import (
     EnvOpt,
     IdentityOpt,
+    complete_key,
     JsonOpt,
     ReasonOpt,
     RepoOpt,
@@ -79,7 +80,8 @@ def _only_names(keys: list[str]) -> list[str]:
 
 
 def get(
-    key: Annotated[str, typer.Argument(metavar="KEY", help="Variable to print.")],
+    key: Annotated[str, typer.Argument(metavar="KEY", help="Variable to print.",
+                                       autocompletion=complete_key)],
     env: EnvOpt = ...,  # type: ignore[assignment]
     at: AtOpt = None,
     no_verify: NoVerifyOpt = False,
@@ -150,10 +152,17 @@ def import_(
     report_write(written, env)
 
 
+def _formats(incomplete: str) -> list[str]:
+    from envtrail.format.dotenv import FORMATS
+
+    return [f for f in FORMATS if f.startswith(incomplete)]
+
+
 def export(
     env: EnvOpt = ...,  # type: ignore[assignment]
     fmt: Annotated[str, typer.Option(
-        "--format", metavar="dotenv|json|shell", help="Output format.")] = "dotenv",
+        "--format", metavar="dotenv|json|shell", help="Output format.",
+        autocompletion=lambda incomplete: _formats(incomplete))] = "dotenv",
     at: AtOpt = None,
     no_verify: NoVerifyOpt = False,
     repo: RepoOpt = None,
