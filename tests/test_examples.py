@@ -44,3 +44,17 @@ def test_incident_replay(tmp_path):
     # revert undid the production change only: the staging change made in between stays.
     assert "production: revert: set PAYMENT_PROVIDER_KEY" in out
     assert "staging: revert" not in out
+
+
+def test_incident_docs_teach_revert_and_say_what_a_revision_counts():
+    import re
+
+    for name in ("README.md", "docs/postmortem.md", "examples/incident-replay.sh"):
+        text = (ROOT / name).read_text()
+        # No command in them undoes or compares by counting commits back.
+        assert not re.search(r"envtrail (rollback|diff|revert)[^\n`]*HEAD~", text), name
+    for name in ("README.md", "docs/postmortem.md"):
+        text = (ROOT / name).read_text()
+        assert "envtrail revert" in text and "envtrail history" in text, name
+        assert "whole store" in text, name
+    assert "whole store" in (ROOT / "docs/cli.md").read_text()  # rollback --to's help says it

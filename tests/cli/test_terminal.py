@@ -49,13 +49,14 @@ def test_tables_are_rich_on_a_terminal_and_plain_when_piped(cli, store):
     assert cli("set", "A", "--env", "production", "--reason", "why not", input="v").code == 0
     env = {**cli._env(None), "COLUMNS": "200", "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
-    code, drawn = run_in_terminal(store, ["log"], env)
+    code, drawn = run_in_terminal(store, ["blame", "--env", "production"], env)
     assert code == 0
     assert "━" in drawn or "─" in drawn  # a rich table
     assert "why not" in drawn
     assert re.search(r"\x1b\[[0-9;]*m", drawn)  # styled
-    code, plain_color = run_in_terminal(store, ["log"], {**env, "NO_COLOR": "1"})
+    code, plain_color = run_in_terminal(store, ["blame", "--env", "production"],
+                                        {**env, "NO_COLOR": "1"})
     assert code == 0
     assert not re.search(r"\x1b\[(?:3[0-7]|38;)[0-9;]*m", plain_color)  # no colours
-    piped = cli("log")
+    piped = cli("blame", "--env", "production")
     assert "\t" in piped.out and "━" not in piped.out
