@@ -10,10 +10,10 @@ import typer
 from envtrail.cli.common import (
     EnvOpt,
     IdentityOpt,
-    complete_key,
     JsonOpt,
     ReasonOpt,
     RepoOpt,
+    complete_key,
     emit_json,
     load_identity,
     open_git,

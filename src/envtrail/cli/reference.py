@@ -49,7 +49,7 @@ adds the traceback.
 | `XDG_CONFIG_HOME` | the default identity is `$XDG_CONFIG_HOME/envtrail/identity` |
 | `VISUAL`, `EDITOR` | the editor of `envtrail edit` |
 | `NO_COLOR` | no colour in tables and logs |
-| `ENVTRAIL_PAGER`, `PAGER` | the pager of `log` on a terminal (default `less`, with `LESS=FRX` unless `LESS` is set; `cat` or empty: none) |
+| `ENVTRAIL_PAGER`, `PAGER` | the pager of `log` on a terminal (default `less`; `cat`: none) |
 | `TZ` | the time zone of `log` on a terminal (`--utc` for UTC) |
 | `ENVTRAIL_DEBUG` | show tracebacks |
 """
