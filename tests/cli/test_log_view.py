@@ -1,45 +1,20 @@
 """The log read under pressure: terminal layout, local time, colour, pager, filters, --after."""
 
-import fcntl
 import json
 import os
-import pty
 import re
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import yaml
 
-from conftest import assert_one_line_error, git
+from conftest import assert_one_line_error, git, in_terminal
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z=>]")
 FULL_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d")
-
-
-def terminal(cwd, args, env, columns=80, lines=24):
-    """Run ``python -m envtrail`` on a pseudo-terminal of the given size; return (code, text)."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "envtrail", *args], cwd=cwd, env=env,
-                            stdout=follower, stderr=follower, stdin=follower)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=60)
-    os.close(leader)
-    return proc.returncode, b"".join(chunks).decode(errors="replace")
 
 
 def tty_env(cli, **extra):
@@ -60,7 +35,7 @@ def some_history(cli):
 def test_80_columns_keep_the_full_local_time_and_a_copyable_id(cli, store):
     some_history(cli)
     ids = git(store, "log", "--format=%h", "--abbrev=10").split()
-    code, drawn = terminal(store, ["log"], tty_env(cli, TZ="Asia/Kolkata"), columns=80)
+    code, drawn = in_terminal(store, ["log"], tty_env(cli, TZ="Asia/Kolkata"), columns=80)
     assert code == 0, drawn
     lines = ANSI.sub("", drawn).replace("\r", "").splitlines()
     assert all(len(line) <= 80 for line in lines)
@@ -73,7 +48,7 @@ def test_80_columns_keep_the_full_local_time_and_a_copyable_id(cli, store):
 
 def test_200_columns_put_each_commit_on_one_line(cli, store):
     some_history(cli)
-    code, drawn = terminal(store, ["log", "--utc"], tty_env(cli, TZ="Asia/Kolkata"), columns=200)
+    code, drawn = in_terminal(store, ["log", "--utc"], tty_env(cli, TZ="Asia/Kolkata"), columns=200)
     assert code == 0, drawn
     lines = [ln for ln in ANSI.sub("", drawn).replace("\r", "").splitlines() if ln.strip()]
     commits = int(git(store, "rev-list", "--count", "HEAD"))
@@ -86,10 +61,10 @@ def test_marks_are_coloured_unless_no_color(cli, store):
     some_history(cli)
     env = tty_env(cli)
     env.pop("NO_COLOR", None)
-    code, drawn = terminal(store, ["log"], env, columns=120)
+    code, drawn = in_terminal(store, ["log"], env, columns=120)
     assert code == 0
     assert re.search(r"\x1b\[[0-9;]*32m✓", drawn)  # green ✓
-    code, plain = terminal(store, ["log"], {**env, "NO_COLOR": "1"}, columns=120)
+    code, plain = in_terminal(store, ["log"], {**env, "NO_COLOR": "1"}, columns=120)
     assert code == 0 and "✓" in plain
     assert not re.search(r"\x1b\[[0-9;]*3[0-7]m", plain)
 
@@ -98,16 +73,16 @@ def test_pager_only_when_taller_than_the_screen(cli, store, tmp_path):
     some_history(cli)
     paged = tmp_path / "paged.txt"
     pager = f"cat > {paged}"
-    code, _ = terminal(store, ["log"], tty_env(cli, ENVTRAIL_PAGER=pager), lines=3)
+    code, _ = in_terminal(store, ["log"], tty_env(cli, ENVTRAIL_PAGER=pager), lines=3)
     assert code == 0 and "INC-4521" in paged.read_text()
     paged.unlink()
-    code, drawn = terminal(store, ["log", "--no-pager"], tty_env(cli, ENVTRAIL_PAGER=pager), lines=3)
+    code, drawn = in_terminal(store, ["log", "--no-pager"], tty_env(cli, ENVTRAIL_PAGER=pager), lines=3)
     assert code == 0 and not paged.exists() and "INC-4521" in drawn
-    code, drawn = terminal(store, ["log"], tty_env(cli, ENVTRAIL_PAGER=pager), lines=50)
+    code, drawn = in_terminal(store, ["log"], tty_env(cli, ENVTRAIL_PAGER=pager), lines=50)
     assert code == 0 and not paged.exists() and "INC-4521" in drawn
     env = tty_env(cli, PAGER=pager)
     env.pop("ENVTRAIL_PAGER")
-    code, _ = terminal(store, ["log"], env, lines=3)
+    code, _ = in_terminal(store, ["log"], env, lines=3)
     assert code == 0 and paged.exists()  # PAGER when ENVTRAIL_PAGER is unset
 
 

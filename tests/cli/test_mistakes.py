@@ -1,13 +1,9 @@
 """Mistakes cost nothing: a value typed as a name, a missing reason, a pipe closed early."""
 
-import os
-import pty
-import select
 import subprocess
 import sys
-import time
 
-from conftest import Cli, assert_one_line_error, git
+from conftest import Cli, assert_one_line_error, git, in_terminal
 
 CANARY = "sk_live_canary51HxkQ2eZvKYlo2C"
 
@@ -34,32 +30,6 @@ def test_a_bad_single_name_is_not_echoed(cli):
     r = cli("set", "sk-live-" + CANARY, "--env", "production", "--reason", "x", input="v")
     assert_one_line_error(r, 2)
     assert CANARY not in r.both
-
-
-def in_terminal(cwd, args, env, seconds=30):
-    """Run envtrail with a pty as stdin, stdout and stderr; return (code, output)."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "envtrail", *args], cwd=cwd, env=env,
-                            stdin=follower, stdout=follower, stderr=follower)
-    os.close(follower)
-    chunks, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.2)
-        if ready:
-            try:
-                data = os.read(leader, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
-            break
-    if proc.poll() is None:  # it is waiting for input: that is the failure
-        proc.kill()
-    code = proc.wait()
-    os.close(leader)
-    return code, b"".join(chunks).decode(errors="replace")
 
 
 def test_policy_is_checked_before_any_prompt(cli, store):

@@ -1,12 +1,11 @@
 """Terminal behaviour: --version, completion, rich tables on a terminal, NO_COLOR."""
 
 import os
-import pty
 import re
 import subprocess
 import sys
 
-from conftest import Cli
+from conftest import Cli, in_terminal
 
 
 def test_version(tmp_path):
@@ -27,22 +26,7 @@ def test_shell_completion_offers_commands(tmp_path):
 
 def run_in_terminal(cwd, args, env):
     """Run envtrail with a pseudo-terminal as stdout; return what it drew."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "envtrail", *args], cwd=cwd, env=env,
-                            stdout=follower, stderr=follower, stdin=subprocess.DEVNULL)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait()
-    os.close(leader)
-    return proc.returncode, b"".join(chunks).decode(errors="replace")
+    return in_terminal(cwd, args, env, columns=200)
 
 
 def test_tables_are_rich_on_a_terminal_and_plain_when_piped(cli, store):

@@ -18,6 +18,7 @@ from envtrail.cli.common import (
     load_identity,
     open_git,
     out,
+    report_restore,
     runtime,
     short,
 )
@@ -38,7 +39,6 @@ def revert(
 
     Refuses (exit 6) if a later commit changed one of those variables again.
     """
-    from envtrail.audit.record import render_change, subject
     from envtrail.ops.revert import revert as do_revert
 
     result = do_revert(open_git(repo), runtime(), load_identity(identity), env, commit,
@@ -46,12 +46,9 @@ def revert(
     if result.record is None:
         out(f"{env} already has the values from before {short(result.target)}: nothing to revert")
         return
-    if dry_run:
-        out(f"would revert {short(result.target)} in {env}:")
-    else:
-        out(f"{subject(result.record)} [{short(result.commit)}] (reverts {short(result.target)})")
-    for change in result.record.changes:
-        out(f"  {render_change(change)}")
+    report_restore(result.record, result.commit, dry_run,
+                   f"would revert {short(result.target)} in {env}:",
+                   f" (reverts {short(result.target)})")
 
 
 def history(

@@ -15,6 +15,7 @@ from envtrail.cli.common import (
     load_identity,
     open_git,
     out,
+    report_restore,
     runtime,
     short,
 )
@@ -36,7 +37,6 @@ def rollback(
 
     To undo one change, `revert` is safer: HEAD~N counts the whole store's commits.
     """
-    from envtrail.audit.record import render_change, subject
     from envtrail.ops import rollback as rb
 
     result = rb.rollback(open_git(repo), runtime(), load_identity(identity), env, to,
@@ -44,12 +44,8 @@ def rollback(
     if result.record is None:
         out(f"{env} already equals {short(result.target)}: nothing to roll back")
         return
-    if dry_run:
-        out(f"would roll back {env} to {short(result.target)}:")
-    else:
-        out(f"{subject(result.record)} [{short(result.commit)}]")
-    for change in result.record.changes:
-        out(f"  {render_change(change)}")
+    report_restore(result.record, result.commit, dry_run,
+                   f"would roll back {env} to {short(result.target)}:")
 
 
 def register(app: typer.Typer) -> None:

@@ -133,3 +133,12 @@ def report_write(written: Any, what: str) -> None:
         from envtrail.audit.record import subject
 
         out(f"{subject(written.record)} [{short(written.commit)}]")
+
+
+def report_restore(record: Any, commit: str | None, dry_run: bool, would: str, done: str = "") -> None:
+    """What a rollback or revert did (or, for a dry run, would do), change by change, masked."""
+    from envtrail.audit.record import render_change, subject
+
+    out(would if dry_run else f"{subject(record)} [{short(commit)}]{done}")
+    for change in record.changes:
+        out(f"  {render_change(change)}")
