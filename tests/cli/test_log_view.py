@@ -25,10 +25,12 @@ def tty_env(cli, **extra):
 
 
 def some_history(cli):
+    genesis = git(cli.cwd, "rev-list", "--max-parents=0", "HEAD").strip()
+    ci = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "812", "ENVTRAIL_TRUST_ROOT": genesis}
     for i, reason in enumerate(["Rotate payment key for release v2.4.0 (INC-4521)",
                                 "Initial secrets for the payments service (OPS-100)"]):
         r = cli("set", f"PAYMENT_PROVIDER_KEY_{i}", "--env", "production", "--reason", reason,
-                input=f"v{i}", env={"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "812"})
+                input=f"v{i}", env=ci)
         assert r.code == 0, r.err
 
 

@@ -124,3 +124,33 @@ def test_blame_and_log_key_tell_value_changes_from_rotations(cli, store, bob):
     assert [(e["action"], e["reencrypted"]) for e in events] == [("revoke", True), ("set", False)]
     plain = cli("log", "--key", "PAY").out.splitlines()
     assert "re-encrypted PAY" in plain[0] and "~PAY" not in plain[0]
+
+
+def test_revert_history_and_completion_beside_application_code(tmp_path, alice):
+    """A store on its own branch in an app repo: the work tree holds code, not envs/."""
+    import subprocess
+    import sys
+
+    from conftest import Cli
+
+    app = tmp_path / "app"
+    app.mkdir()
+    git(app, "init", "-q")
+    (app / "main.py").write_text("print('app')\n")
+    git(app, "add", "main.py")
+    git(app, "commit", "-q", "-m", "code")
+    c = Cli(app, alice)
+    assert c("init", "--env", "production").code == 0
+    assert not (app / "envs").exists()
+    set_(c, "PAY", "good")
+    set_(c, "PAY", "bad")
+    r = c("revert", "--env", "production", "--reason", "undo")
+    assert r.code == 0, r.err
+    assert value(c, "PAY") == "good"
+    rows = c("history", "PAY", "--env", "production", "--json").out.splitlines()
+    assert [json.loads(row)["action"] for row in rows] == ["revert", "set", "set"]
+    done = subprocess.run([sys.executable, "-m", "envtrail"], cwd=app, capture_output=True,
+                          text=True, check=False,
+                          env={**c._env(None), "_ENVTRAIL_COMPLETE": "complete_bash",
+                               "COMP_WORDS": "envtrail get --env production ", "COMP_CWORD": "4"})
+    assert done.stdout.split() == ["PAY"]

@@ -20,12 +20,30 @@ def _completion_root() -> Path | None:
         return None
 
 
+def _store_files(root: Path) -> dict[str, bytes]:
+    """Environment files by name: from the work tree, or from the store branch where the
+    store lives beside application code (names only are used, never values)."""
+    folder = root / "envs"
+    if folder.is_dir():
+        return {p.stem: p.read_bytes() for p in folder.glob("*.yaml")}
+    try:
+        from envtrail.audit.view import StoreView
+        from envtrail.gitstore.repo import GitRepo
+
+        git = GitRepo(root)
+        head = git.store_head()
+        blobs = StoreView(git).env_blobs(head)
+        return {name: git.blob(blob) for name, blob in blobs.items()}
+    except Exception:  # completion must never fail loudly
+        return {}
+
+
 def complete_env(incomplete: str) -> list[str]:
-    """Shell completion: the store's environment names (read from the work tree, no key)."""
+    """Shell completion: the store's environment names (no key needed)."""
     root = _completion_root()
     if root is None:
         return []
-    return sorted(p.stem for p in (root / "envs").glob("*.yaml") if p.stem.startswith(incomplete))
+    return sorted(name for name in _store_files(root) if name.startswith(incomplete))
 
 
 def complete_key(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -33,12 +51,9 @@ def complete_key(ctx: typer.Context, incomplete: str) -> list[str]:
     import re
 
     root, env = _completion_root(), ctx.params.get("env")
-    if root is None or not env or not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", env):
+    if root is None or not env:
         return []
-    try:
-        text = (root / "envs" / f"{env}.yaml").read_text(encoding="utf-8")
-    except OSError:
-        return []
+    text = _store_files(root).get(env, b"").decode("utf-8", "replace")
     _, _, values = text.partition("\nvalues:")
     names = re.findall(r"^  ([A-Za-z_][A-Za-z0-9_]*):", values, flags=re.M)
     return [n for n in names if n.startswith(incomplete)]

@@ -6,12 +6,14 @@ person is never asked to type a secret that would then be refused.
 
 from __future__ import annotations
 
+from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
 from envtrail.errors import AccessDenied, NotFoundError
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import check_env_name, check_reason
+from envtrail.ops.gate import open_line
 from envtrail.ops.rules import authorize_write
-from envtrail.ops.store import Snapshot, whoami
+from envtrail.ops.store import whoami
 from envtrail.runtime import Runtime
 
 
@@ -26,10 +28,10 @@ def check_write(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
     """Raise what a write to ``environment`` by ``identity`` would raise, before any prompt."""
     check_env_name(environment)
     text = check_reason(reason)
-    head = git.head()
-    if head is None:
+    line = open_line(git, rt, identity)  # the state the write will build on, verified
+    if line.head is None:
         raise NotFoundError("the store has no commits yet")
-    snap = Snapshot(git, head)
+    snap = line.snapshot
     env = snap.env(environment)
     try:
         acting = whoami(snap, identity, rt)
