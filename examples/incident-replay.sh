@@ -2,7 +2,7 @@
 # Replays the incident envtrail exists for, in a throwaway store:
 # a CI job rotates a production key during a release, payments break, and
 # the on-call engineer finds out who changed what, when, where and why,
-# restores the previous value, and proves the record was not altered.
+# undoes exactly that change, and proves the record was not altered.
 #
 # Usage: examples/incident-replay.sh        (needs `envtrail`, git on PATH)
 set -euo pipefail
@@ -26,7 +26,7 @@ envtrail() { command "$ENVTRAIL" "$@"; }  # `command`: not this function again
 step "Alice sets up the production store"
 run envtrail identity new --principal alice@example.com
 mkdir "$work/secrets" && cd "$work/secrets"
-run envtrail init --env production | tee "$work/init.out"
+run envtrail init --create --env production --env staging | tee "$work/init.out"
 # CI pins the store's genesis, so a replaced history can never pass for this one.
 GENESIS="$(sed -n 's/^genesis //p' "$work/init.out")"
 cat > "$work/prod.env" <<'DOTENV'
@@ -51,6 +51,9 @@ echo "pk_live_NEW_broken_9f8e7d" | \
   ENVTRAIL_CONTEXT="deploy=v2.4.0" \
   "$ENVTRAIL" set PAYMENT_PROVIDER_KEY --env production --reason "Rotate payment key for release v2.4.0"
 
+step "Meanwhile, someone turns on a feature flag in staging"
+echo "on" | "$ENVTRAIL" set NEW_CHECKOUT --env staging --reason "Try the new checkout (FEAT-77)"
+
 step "Ten minutes later: payments fail to authenticate"
 run envtrail run --env production -- sh -c \
   'case "$PAYMENT_PROVIDER_KEY" in pk_live_OLD_*) echo "payment provider: OK";; *) echo "payment provider: 401 Unauthorized"; exit 1;; esac' \
@@ -60,23 +63,28 @@ step "On call: what changed in production in the last hour?"
 run envtrail log --env production --since "1 hour ago"
 
 step "The change in full: who (verified), what (masked), where, why"
-run envtrail show HEAD
+# The log's seventh column is the short commit id (piped output is tab-separated).
+change=$(envtrail log --env production --key PAYMENT_PROVIDER_KEY -n 1 | cut -f7)
+run envtrail show "$change"
 
 step "Which variable changed last, by whom?"
 run envtrail blame --env production
 
-step "Masked diff against the previous state, then the values (members only)"
-run envtrail diff --env production HEAD~1
-run envtrail diff --env production HEAD~1 --reveal
+step "Every version of the payment key, then the values (members only)"
+run envtrail history PAYMENT_PROVIDER_KEY --env production
+run envtrail history PAYMENT_PROVIDER_KEY --env production --reveal
 
-step "Restore the previous value as a new signed commit (history is not rewritten)"
-run envtrail rollback --env production --to HEAD~1 --key PAYMENT_PROVIDER_KEY --dry-run \
+step "Undo exactly that change as a new signed commit (history is not rewritten)"
+# revert picks production's last change itself; the staging change in between
+# is not touched (a count of commits would have named the staging one).
+run envtrail revert --env production --key PAYMENT_PROVIDER_KEY --dry-run \
   --reason "Restore payment key broken by release v2.4.0 (INC-4521)"
-run envtrail rollback --env production --to HEAD~1 --key PAYMENT_PROVIDER_KEY \
+run envtrail revert --env production --key PAYMENT_PROVIDER_KEY \
   --reason "Restore payment key broken by release v2.4.0 (INC-4521)"
 run envtrail run --env production -- sh -c \
   'case "$PAYMENT_PROVIDER_KEY" in pk_live_OLD_*) echo "payment provider: OK";; *) echo "payment provider: 401 Unauthorized"; exit 1;; esac'
 run envtrail log --env production -n 2
+run envtrail history PAYMENT_PROVIDER_KEY --env production
 
 step "Prove the record intact"
 run envtrail verify

@@ -190,7 +190,7 @@ def store(tmp_path: Path, alice: IdentityFile) -> Path:
     """A fresh store with environments production and staging, made by alice."""
     root = tmp_path / "store"
     root.mkdir()
-    result = Cli(root, alice)("init", "--env", "production", "--env", "staging")
+    result = Cli(root, alice)("init", "--create", "--env", "production", "--env", "staging")
     assert result.code == 0, result.err
     return root
 
@@ -199,3 +199,42 @@ def store(tmp_path: Path, alice: IdentityFile) -> Path:
 def cli(store: Path, alice: IdentityFile) -> Cli:
     """The CLI in the store, acting as alice."""
     return Cli(store, alice)
+
+
+def in_terminal(cwd: Path, args: list[str], env: dict[str, str], columns: int = 80,
+                lines: int = 24, seconds: float = 60) -> tuple[int, str]:
+    """Run ``python -m envtrail`` on a real pseudo-terminal of the given size.
+
+    stdin, stdout and stderr are the terminal; returns (exit code, what was
+    drawn). A process still running after ``seconds`` (say, waiting at a
+    prompt) is killed, so a test can assert that it never asked.
+    """
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "envtrail", *args], cwd=cwd, env=env,
+                            stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    chunks, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if select.select([leader], [], [], 0.2)[0]:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    if proc.poll() is None:
+        proc.kill()
+    code = proc.wait()
+    os.close(leader)
+    return code, b"".join(chunks).decode(errors="replace")

@@ -23,7 +23,7 @@ MAX_VALUE_BYTES = 1024 * 1024
 MAX_REASON = 1000
 
 ACTIONS = (
-    "init", "set", "unset", "import", "rollback", "grant", "revoke",
+    "init", "set", "unset", "import", "rollback", "revert", "grant", "revoke",
     "rotate", "policy", "signers", "merge",
 )
 

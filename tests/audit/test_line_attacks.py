@@ -93,7 +93,7 @@ def test_outsiders_replacement_history_is_another_genesis(cli, store, team, make
     fake = tmp_path / "fake"
     fake.mkdir()
     m = Cli(fake, mallory)
-    assert m("init", "--env", "production").code == 0
+    assert m("init", "--create", "--env", "production").code == 0
     setv(m, "SECRET", "attacker-value")
     git(store, "fetch", "-q", str(fake), "main:refs/heads/fake")
     point(store, git(store, "rev-parse", "fake").strip())
@@ -227,7 +227,7 @@ def test_fresh_clone_with_trust_root_refuses_a_replaced_history(cli, store, tmp_
     fake = tmp_path / "fake"
     fake.mkdir()
     m = Cli(fake, mallory)
-    assert m("init", "--env", "production").code == 0
+    assert m("init", "--create", "--env", "production").code == 0
     setv(m, "A", "attacker")
     clone = tmp_path / "ci"
     git(tmp_path, "clone", "-q", str(fake), str(clone))

@@ -1,12 +1,11 @@
 """Terminal behaviour: --version, completion, rich tables on a terminal, NO_COLOR."""
 
 import os
-import pty
 import re
 import subprocess
 import sys
 
-from conftest import Cli
+from conftest import Cli, in_terminal
 
 
 def test_version(tmp_path):
@@ -27,35 +26,21 @@ def test_shell_completion_offers_commands(tmp_path):
 
 def run_in_terminal(cwd, args, env):
     """Run envtrail with a pseudo-terminal as stdout; return what it drew."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "envtrail", *args], cwd=cwd, env=env,
-                            stdout=follower, stderr=follower, stdin=subprocess.DEVNULL)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait()
-    os.close(leader)
-    return proc.returncode, b"".join(chunks).decode(errors="replace")
+    return in_terminal(cwd, args, env, columns=200)
 
 
 def test_tables_are_rich_on_a_terminal_and_plain_when_piped(cli, store):
     assert cli("set", "A", "--env", "production", "--reason", "why not", input="v").code == 0
     env = {**cli._env(None), "COLUMNS": "200", "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
-    code, drawn = run_in_terminal(store, ["log"], env)
+    code, drawn = run_in_terminal(store, ["blame", "--env", "production"], env)
     assert code == 0
     assert "━" in drawn or "─" in drawn  # a rich table
     assert "why not" in drawn
     assert re.search(r"\x1b\[[0-9;]*m", drawn)  # styled
-    code, plain_color = run_in_terminal(store, ["log"], {**env, "NO_COLOR": "1"})
+    code, plain_color = run_in_terminal(store, ["blame", "--env", "production"],
+                                        {**env, "NO_COLOR": "1"})
     assert code == 0
     assert not re.search(r"\x1b\[(?:3[0-7]|38;)[0-9;]*m", plain_color)  # no colours
-    piped = cli("log")
+    piped = cli("blame", "--env", "production")
     assert "\t" in piped.out and "━" not in piped.out

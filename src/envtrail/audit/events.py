@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from envtrail.audit import signature
-from envtrail.audit.history import parse_record
+from envtrail.audit import context, signature
+from envtrail.audit.history import REENCRYPTING, parse_record
 from envtrail.audit.view import StoreView, value_diff
 from envtrail.errors import IntegrityError
 from envtrail.format.layout import STORE_PATHS
@@ -33,6 +33,19 @@ class Event:
     change: str | None = None
     old_fp: str | None = None
     new_fp: str | None = None
+    # The environments the commit names; empty for a store-wide change
+    # (policy, signers, a store created without environments).
+    environments: tuple[str, ...] = ()
+
+    @property
+    def store_wide(self) -> bool:
+        """A change to the store itself (policy, signers, init), not to one environment."""
+        return not self.environments and self.key is None
+
+    @property
+    def reencrypted(self) -> bool:
+        """A rotation's new ciphertext of an unchanged value, not a value change."""
+        return self.key is not None and self.action in REENCRYPTING
 
     def as_dict(self) -> dict[str, object]:
         """The JSON Lines form (DESIGN section 5), ready for a SIEM."""
@@ -40,8 +53,8 @@ class Event:
             "commit": self.commit, "time": self.time.isoformat(),
             "environment": self.environment, "action": self.action, "actor": self.actor,
             "verified": self.verified, "signature": self.signature, "reason": self.reason,
-            "context": self.context, "key": self.key, "change": self.change,
-            "old_fp": self.old_fp, "new_fp": self.new_fp,
+            "context": context.parse(self.context), "key": self.key, "change": self.change,
+            "reencrypted": self.reencrypted, "old_fp": self.old_fp, "new_fp": self.new_fp,
         }
 
 
@@ -56,8 +69,14 @@ class Filters:
     until: datetime | None = None
 
     def keep(self, e: Event) -> bool:
-        """Whether an event passes every filter."""
-        return ((self.environment is None or e.environment == self.environment)
+        """Whether an event passes every filter.
+
+        A store-wide change (policy, signers, init) concerns every environment,
+        so an environment filter keeps it; a key filter does not.
+        """
+        return ((self.environment is None or e.environment == self.environment
+                 or self.environment in e.environments
+                 or (self.key is None and e.store_wide))
                 and (self.key is None or e.key == self.key)
                 and (self.actor is None or e.actor == self.actor)
                 and (self.since is None or e.time >= self.since)
@@ -78,7 +97,7 @@ def commit_events(view: StoreView, info: CommitInfo) -> list[Event]:
         verified = verdict.good and rec.actor == verdict.principal
         base = dict(commit=info.id, time=info.committer_time, action=rec.action,
                     actor=rec.actor, verified=verified, signature=verdict.status,
-                    reason=rec.reason, context=rec.context)
+                    reason=rec.reason, context=rec.context, environments=rec.environments)
         env = rec.environments[0] if len(rec.environments) == 1 else None
         if not rec.changes:
             return [Event(environment=", ".join(rec.environments) or None, **base)]
@@ -104,19 +123,23 @@ def commit_events(view: StoreView, info: CommitInfo) -> list[Event]:
                     for o in others)}
         except IntegrityError:
             ops = {}
-            events.append(Event(environment=env, **base))
-        events.extend(Event(environment=env, key=k, change=op, **base)
+            events.append(Event(environment=env, environments=(env,), **base))
+        events.extend(Event(environment=env, environments=(env,), key=k, change=op, **base)
                       for k, op in sorted(ops.items()))
     if not events and len(parents) == 1:
         events.append(Event(environment=None, **base))
     return events
 
 
-def stream(view: StoreView, head: str | None, filters: Filters) -> Iterator[Event]:
-    """Events reachable from ``head``, newest first, filtered. Holds one commit at a time."""
+def stream(view: StoreView, head: str | None, filters: Filters,
+           after: str | None = None) -> Iterator[Event]:
+    """Events reachable from ``head`` (and not from ``after``), newest first, filtered.
+
+    Holds one commit at a time.
+    """
     if head is None:
         return
-    for info in view.git.walk_touching(head, STORE_PATHS):
+    for info in view.git.walk_touching(head, STORE_PATHS, hide=after):
         if filters.until is not None and info.committer_time > filters.until:
             continue
         for event in commit_events(view, info):

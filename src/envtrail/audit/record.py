@@ -67,7 +67,7 @@ def parse_change(text: str) -> Change:
 def subject(record: Record) -> str:
     """A one-line summary naming environment, verbs and variables."""
     where = ", ".join(record.environments) or "store"
-    if record.action in {"set", "unset", "import", "rollback", "merge"} and record.changes:
+    if record.action in {"set", "unset", "import", "rollback", "revert", "merge"} and record.changes:
         set_names = [c.key for c in record.changes if c.op != "-"]
         unset_names = [c.key for c in record.changes if c.op == "-"]
         if len(record.changes) <= _MAX_NAMES_IN_SUBJECT:
@@ -79,7 +79,7 @@ def subject(record: Record) -> str:
             what = ", ".join(parts)
         else:
             what = f"{len(set_names)} set, {len(unset_names)} unset"
-        if record.action in {"import", "rollback", "merge"}:
+        if record.action in {"import", "rollback", "revert", "merge"}:
             what = f"{record.action}: {what}"
         return f"{where}: {what}"
     member = record.extra_value("Member")

@@ -10,6 +10,16 @@ def _say(line: str) -> None:
     sys.stderr.flush()
 
 
+def _quiet_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def run(argv: list[str] | None) -> int:
     """Run the CLI; return the exit code. Never lets a traceback reach the user."""
     from typer import Abort
@@ -28,11 +38,13 @@ def run(argv: list[str] | None) -> int:
         import typer.main
 
         from envtrail.cli.app import build
+        from envtrail.cli.helpstyle import conventional
         from envtrail.cli.lighten import lighten
 
         args = list(sys.argv[1:] if argv is None else argv)
         command = typer.main.get_command(build(args))
         lighten(command)
+        conventional(command)
         rv = command.main(args=args, prog_name="envtrail", standalone_mode=False)
     except FindingsError as exc:
         return exc.exit_code  # the command has already printed its findings
@@ -58,8 +70,17 @@ def run(argv: list[str] | None) -> int:
     except (Abort, KeyboardInterrupt):
         _say("envtrail: interrupted; nothing was changed")
         return 130
+    except SystemExit:
+        # click answers a broken pipe (EPIPE) with sys.exit(1) after wrapping
+        # stdout; for `envtrail log | head` that is success, as in git.
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            _quiet_stdout()
+            return 0
+        raise
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`); not an error of ours.
+        # The reader went away (e.g. `| head`); not an error of ours. Point
+        # stdout at /dev/null so the interpreter's final flush cannot fail too.
+        _quiet_stdout()
         return 0
     except Exception as exc:
         if debug:

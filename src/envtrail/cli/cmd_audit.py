@@ -13,6 +13,8 @@ from envtrail.cli.common import (
     IdentityOpt,
     JsonOpt,
     RepoOpt,
+    complete_env,
+    complete_key,
     emit_json,
     load_identity,
     open_git,
@@ -20,7 +22,7 @@ from envtrail.cli.common import (
     runtime,
     short,
 )
-from envtrail.cli.render import mark, table
+from envtrail.cli.render import mark, paint, table, when
 
 
 def _time(text: str | None):
@@ -33,43 +35,97 @@ def _time(text: str | None):
 
 def log(
     env: Annotated[str | None, typer.Option("--env", "-e", metavar="ENV",
-                                            help="Only this environment.")] = None,
+                                            help="Only this environment (and store-wide changes).",
+                                            autocompletion=complete_env)] = None,
     key: Annotated[str | None, typer.Option("--key", "-k", metavar="KEY",
-                                            help="Only this variable.")] = None,
+                                            help="Only this variable.",
+                                            autocompletion=complete_key)] = None,
     actor: Annotated[str | None, typer.Option("--actor", metavar="PRINCIPAL",
                                               help="Only changes by this principal.")] = None,
     since: Annotated[str | None, typer.Option("--since", metavar="TIME",
                                               help="Not before TIME ('2h ago', ISO 8601).")] = None,
     until: Annotated[str | None, typer.Option("--until", metavar="TIME",
                                               help="Not after TIME.")] = None,
+    after: Annotated[str | None, typer.Option(
+        "--after", metavar="REV",
+        help="Only commits newer than REV (e.g. the last one already shipped).")] = None,
     n: Annotated[int | None, typer.Option("-n", "--max-count", metavar="N", min=0,
                                           help="At most N commits.")] = None,
+    utc: Annotated[bool, typer.Option("--utc", help="Times in UTC, not local time.")] = False,
+    no_pager: Annotated[bool, typer.Option("--no-pager", help="Never start a pager.")] = False,
     repo: RepoOpt = None,
     json_: Annotated[bool, typer.Option("--json", help="JSON Lines, one event per line.")] = False,
 ) -> None:
     """The audit trail, newest first: who changed what, when, where and why. Needs no key."""
     from envtrail.audit.events import Filters
+    from envtrail.cli.render import is_tty, paged
     from envtrail.ops import audit
 
     filters = Filters(env, key, actor, _time(since), _time(until))
-    events = audit.log(open_git(repo), filters, n)
+    events = audit.log(open_git(repo), filters, n, after)
     if json_:
         for e in events:
             sys.stdout.write(json.dumps(e.as_dict(), ensure_ascii=False) + "\n")
         return
-    rows, current, names = [], None, []
-    for e in [*events, None]:
-        if current is not None and (e is None or e.commit != current.commit):
-            who = f"{current.actor or '?'} {mark(current.verified)}"
-            rows.append([current.time.isoformat(), current.environment or "-", who,
-                         current.action, ", ".join(names) or "-", current.reason,
-                         short(current.commit)])
-            names = []
-        if e is not None:
-            current = e
-            if e.key:
-                names.append(f"{e.change}{e.key}")
-    table(["time", "env", "actor", "action", "variables", "reason", "commit"], rows)
+    commits = _by_commit(events)
+    if not is_tty():
+        for c in commits:
+            sys.stdout.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in
+                                       _plain_row(c)) + "\n")
+        return
+    paged(lambda con: _draw_log(con, commits, utc), pager=not no_pager)
+
+
+def _by_commit(events):
+    """Group a commit's events (they come out together) into one entry."""
+    groups: list[list] = []
+    for e in events:
+        if groups and groups[-1][0].commit == e.commit:
+            groups[-1].append(e)
+        else:
+            groups.append([e])
+    return groups
+
+
+def _variables(group) -> str:
+    first = group[0]
+    names = [e.key for e in group if e.key]
+    if first.reencrypted:
+        return "re-encrypted " + ", ".join(names)
+    return ", ".join(f"{e.change}{e.key}" for e in group if e.key) or "-"
+
+
+def _plain_row(group) -> list[str]:
+    from envtrail.audit.context import parse
+    from envtrail.cli.render import mark, when, where
+
+    c = group[0]
+    return [when(c.time), c.environment or "-", f"{c.actor or '?'} {mark(c.verified)}",
+            c.action, _variables(group), c.reason, short(c.commit),
+            where(parse(c.context)) or "-"]
+
+
+def _draw_log(con, groups, utc: bool) -> None:
+    """Each commit on one line when it fits, else two: id and time always whole."""
+    from rich.markup import escape
+
+    from envtrail.audit.context import parse
+    from envtrail.cli.render import styled_mark, when, where
+
+    for group in groups:
+        c = group[0]
+        place = where(parse(c.context))
+        head = (f"[yellow]{short(c.commit)}[/]  {when(c.time, utc)}  "
+                f"[bold]{escape(c.environment or 'store')}[/]  "
+                f"{escape(c.actor or 'unattested')} {styled_mark(c.verified)}"
+                + (f"  [dim]{escape(place)}[/]" if place else ""))
+        body = f"[cyan]{escape(c.action)}[/] {escape(_variables(group))}  {escape(c.reason)}"
+        plain_len = len(con.render_str(head).plain) + 2 + len(con.render_str(body).plain)
+        if plain_len <= con.width:
+            con.print(head + "  " + body, overflow="fold")
+        else:
+            con.print(head, overflow="fold")
+            con.print("    " + body, overflow="fold")
 
 
 def show(
@@ -78,6 +134,7 @@ def show(
     json_: JsonOpt = False,
 ) -> None:
     """One change in full: who, what, when, where, why, and its verification."""
+    from envtrail.audit.context import parse as parse_context
     from envtrail.audit.record import render_change
     from envtrail.ops import audit
 
@@ -89,16 +146,18 @@ def show(
             "signature": s.verdict.status, "signer": s.verdict.principal,
             "record": None if rec is None else {
                 "action": rec.action, "actor": rec.actor, "reason": rec.reason,
-                "environments": list(rec.environments), "context": rec.context,
+                "environments": list(rec.environments), "context": parse_context(rec.context),
                 "changes": [render_change(c) for c in rec.changes]},
             "events": [e.as_dict() for e in s.events],
             "findings": [f.as_dict() for f in s.findings],
+            "store_changes": list(s.store_diff),
         })
         return
     out(f"commit     {s.info.id}")
-    out(f"when       {s.info.committer_time.isoformat()}")
+    out(f"when       {when(s.info.committer_time)}")
     signer = f" by {s.verdict.principal}" if s.verdict.principal else ""
-    out(f"signature  {s.verdict.status}{signer} {mark(s.verdict.good)}")
+    good = paint(mark(True), "green") if s.verdict.good else paint(mark(False), "bold red")
+    out(f"signature  {s.verdict.status}{signer} {good}")
     if rec is None:
         out(f"who        (unattested) {s.info.author_name}")
         out(f"message    {s.info.message.splitlines()[0] if s.info.message else ''}")
@@ -117,12 +176,16 @@ def show(
                 out(f"  {render_change(c)}")
         for k, v in rec.extra:
             out(f"{k.lower():<10} {v}")
+    if s.store_diff:
+        out("changed")
+        for line in s.store_diff:
+            out(f"  {line}")
     if s.findings:
-        out("verify     FAILED")
+        out(f"verify     {paint('FAILED', 'bold red')}")
         for f in s.findings:
             out(f"  rule {f.rule} ({f.rule_name}): {f.message}")
     else:
-        out("verify     ok")
+        out(f"verify     {paint('ok', 'green')}")
 
 
 def diff(

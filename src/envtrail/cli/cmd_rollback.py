@@ -9,29 +9,34 @@ import typer
 from envtrail.cli.common import (
     EnvOpt,
     IdentityOpt,
+    KeysOpt,
     ReasonOpt,
     RepoOpt,
     load_identity,
     open_git,
     out,
+    report_restore,
     runtime,
     short,
 )
 
 
 def rollback(
-    to: Annotated[str, typer.Option("--to", metavar="REV|TIME",
-                                    help="The known-good point to restore.")],
+    to: Annotated[str, typer.Option(
+        "--to", metavar="REV|TIME",
+        help="The known-good point: a time, or a revision of the whole store (HEAD~N counts "
+             "commits of every environment; to undo one change use `revert`).")],
     env: EnvOpt = ...,  # type: ignore[assignment]
-    key: Annotated[list[str] | None, typer.Option(
-        "--key", "-k", metavar="KEY", help="Only this variable (repeatable).")] = None,
+    key: KeysOpt = None,
     reason: ReasonOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the masked plan only.")] = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
-    """Restore earlier values as a new signed commit, re-encrypted for today's members."""
-    from envtrail.audit.record import render_change, subject
+    """Restore earlier values as a new signed commit, re-encrypted for today's members.
+
+    To undo one change, `revert` is safer: HEAD~N counts the whole store's commits.
+    """
     from envtrail.ops import rollback as rb
 
     result = rb.rollback(open_git(repo), runtime(), load_identity(identity), env, to,
@@ -39,12 +44,8 @@ def rollback(
     if result.record is None:
         out(f"{env} already equals {short(result.target)}: nothing to roll back")
         return
-    if dry_run:
-        out(f"would roll back {env} to {short(result.target)}:")
-    else:
-        out(f"{subject(result.record)} [{short(result.commit)}]")
-    for change in result.record.changes:
-        out(f"  {render_change(change)}")
+    report_restore(result.record, result.commit, dry_run,
+                   f"would roll back {env} to {short(result.target)}:")
 
 
 def register(app: typer.Typer) -> None:

@@ -61,6 +61,8 @@ def identity_show(identity: IdentityOpt = None) -> None:
 def init(
     env: Annotated[list[str] | None, typer.Option(
         "--env", "-e", metavar="ENV", help="Create this environment (repeatable).")] = None,
+    create: Annotated[bool, typer.Option(
+        "--create", help="Outside a Git repository, make one here for the store.")] = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -77,7 +79,9 @@ def init(
         me = load_identity(identity)
     except AccessDenied:
         me = None  # a clone can be configured without one
-    result = setup.init(rt, me, env or [], Path(chosen) if chosen else None)
+    result = setup.init(rt, me, env or [], Path(chosen) if chosen else None, create)
+    if result.made_repo:
+        out(f"created a Git repository in {result.root} (branch main)")
     if result.created:
         out(f"initialised envtrail store in {result.root} on {result.branch}")
         out(f"genesis {result.commit}")

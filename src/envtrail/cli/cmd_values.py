@@ -13,6 +13,7 @@ from envtrail.cli.common import (
     JsonOpt,
     ReasonOpt,
     RepoOpt,
+    complete_key,
     emit_json,
     load_identity,
     open_git,
@@ -42,17 +43,45 @@ def set_(
     """Set variables. Values come from piped stdin, a hidden prompt or --from-file; never argv."""
     from envtrail.cli.secret_input import collect
     from envtrail.ops import values
+    from envtrail.ops.preflight import check_write
 
-    names = values.parse_assignment_args(keys or [])
+    names = values.parse_assignment_args(_only_names(keys or []))
     git = open_git(repo)
     me = load_identity(identity)
+    check_write(git, runtime(), me, env, reason)  # before any prompt: never ask for a refused secret
     written = values.write_values(git, runtime(), me, env, collect(names, from_file), set(),
                                   reason, "set")
     report_write(written, env)
 
 
+def _only_names(keys: list[str]) -> list[str]:
+    """Refuse positionals that may be a value typed where a name belongs (`set KEY VALUE`).
+
+    Such an argument is never echoed: it may be the secret itself.
+    """
+    import re
+
+    from envtrail.errors import UsageError
+
+    hint = ("values are never taken from the command line: run `envtrail set KEY` and pipe "
+            "the value or answer the prompt; for several variables use --from-file")
+    for i, item in enumerate(keys, 1):
+        name, sep, rest = item.partition("=")
+        if sep and rest != "-":
+            continue  # parse_assignment_args refuses KEY=value and says why
+        if len(name) > 256 or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise UsageError(f"argument {i} of `set` is not a variable name", hint=hint)
+        # Several names must look like names: a lowercase or mixed argument next
+        # to a name is most likely `set KEY value` with the value in argv.
+        if len(keys) > 1 and not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+            raise UsageError(f"argument {i} of `set` does not look like a variable name "
+                             "(several names must be UPPER_CASE)", hint=hint)
+    return keys
+
+
 def get(
-    key: Annotated[str, typer.Argument(metavar="KEY", help="Variable to print.")],
+    key: Annotated[str, typer.Argument(metavar="KEY", help="Variable to print.",
+                                       autocompletion=complete_key)],
     env: EnvOpt = ...,  # type: ignore[assignment]
     at: AtOpt = None,
     no_verify: NoVerifyOpt = False,
@@ -123,10 +152,17 @@ def import_(
     report_write(written, env)
 
 
+def _formats(incomplete: str) -> list[str]:
+    from envtrail.format.dotenv import FORMATS
+
+    return [f for f in FORMATS if f.startswith(incomplete)]
+
+
 def export(
     env: EnvOpt = ...,  # type: ignore[assignment]
     fmt: Annotated[str, typer.Option(
-        "--format", metavar="dotenv|json|shell", help="Output format.")] = "dotenv",
+        "--format", metavar="dotenv|json|shell", help="Output format.",
+        autocompletion=lambda incomplete: _formats(incomplete))] = "dotenv",
     at: AtOpt = None,
     no_verify: NoVerifyOpt = False,
     repo: RepoOpt = None,

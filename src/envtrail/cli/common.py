@@ -12,13 +12,64 @@ import typer
 
 from envtrail.runtime import Runtime
 
+
+def _completion_root() -> Path | None:
+    try:
+        return store_root(None)
+    except Exception:  # completion must never fail loudly
+        return None
+
+
+def _store_files(root: Path) -> dict[str, bytes]:
+    """Environment files by name: from the work tree, or from the store branch where the
+    store lives beside application code (names only are used, never values)."""
+    folder = root / "envs"
+    if folder.is_dir():
+        return {p.stem: p.read_bytes() for p in folder.glob("*.yaml")}
+    try:
+        from envtrail.audit.view import StoreView
+        from envtrail.gitstore.repo import GitRepo
+
+        git = GitRepo(root)
+        head = git.store_head()
+        blobs = StoreView(git).env_blobs(head)
+        return {name: git.blob(blob) for name, blob in blobs.items()}
+    except Exception:  # completion must never fail loudly
+        return {}
+
+
+def complete_env(incomplete: str) -> list[str]:
+    """Shell completion: the store's environment names (no key needed)."""
+    root = _completion_root()
+    if root is None:
+        return []
+    return sorted(name for name in _store_files(root) if name.startswith(incomplete))
+
+
+def complete_key(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion: variable names of the --env given so far (names only, no values)."""
+    import re
+
+    root, env = _completion_root(), ctx.params.get("env")
+    if root is None or not env:
+        return []
+    text = _store_files(root).get(env, b"").decode("utf-8", "replace")
+    _, _, values = text.partition("\nvalues:")
+    names = re.findall(r"^  ([A-Za-z_][A-Za-z0-9_]*):", values, flags=re.M)
+    return [n for n in names if n.startswith(incomplete)]
+
+
 # Paths are typed as str on purpose: typer's Path conversion imports more
 # than the hot commands should pay for.
 RepoOpt = Annotated[str | None, typer.Option(
     "--repo", metavar="PATH", help="The store (default: found from the working folder).")]
 IdentityOpt = Annotated[str | None, typer.Option(
     "--identity", metavar="PATH", help="Identity key file to act as.")]
-EnvOpt = Annotated[str, typer.Option("--env", "-e", metavar="ENV", help="Environment name.")]
+EnvOpt = Annotated[str, typer.Option("--env", "-e", metavar="ENV", help="Environment name.",
+                                     autocompletion=complete_env)]
+KeysOpt = Annotated[list[str] | None, typer.Option(
+    "--key", "-k", metavar="KEY", help="Only this variable (repeatable).",
+    autocompletion=complete_key)]
 ReasonOpt = Annotated[str | None, typer.Option(
     "--reason", "-r", metavar="TEXT", help="Why this change is made (recorded in the commit).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -97,3 +148,12 @@ def report_write(written: Any, what: str) -> None:
         from envtrail.audit.record import subject
 
         out(f"{subject(written.record)} [{short(written.commit)}]")
+
+
+def report_restore(record: Any, commit: str | None, dry_run: bool, would: str, done: str = "") -> None:
+    """What a rollback or revert did (or, for a dry run, would do), change by change, masked."""
+    from envtrail.audit.record import render_change, subject
+
+    out(would if dry_run else f"{subject(record)} [{short(commit)}]{done}")
+    for change in record.changes:
+        out(f"  {render_change(change)}")

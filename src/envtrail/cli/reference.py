@@ -48,7 +48,9 @@ adds the traceback.
 | `ENVTRAIL_CONTEXT` | extra `key=value` pairs recorded in `Envtrail-Context` |
 | `XDG_CONFIG_HOME` | the default identity is `$XDG_CONFIG_HOME/envtrail/identity` |
 | `VISUAL`, `EDITOR` | the editor of `envtrail edit` |
-| `NO_COLOR` | no colour in tables |
+| `NO_COLOR` | no colour in tables and logs |
+| `ENVTRAIL_PAGER`, `PAGER` | the pager of `log` on a terminal (default `less`; `cat`: none) |
+| `TZ` | the time zone of `log` on a terminal (`--utc` for UTC) |
 | `ENVTRAIL_DEBUG` | show tracebacks |
 """
 

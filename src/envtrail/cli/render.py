@@ -1,14 +1,55 @@
-"""Tables: rich on a terminal, tab-separated plain text when piped."""
+"""Terminal output: tables, colour, local times and a pager; plain text when piped."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 
 def is_tty() -> bool:
     """Whether stdout is a terminal (rich output) or a pipe/file (plain output)."""
     return sys.stdout.isatty()
+
+
+def colour_wanted() -> bool:
+    """Colour on a terminal unless NO_COLOR is set to anything (no-color.org)."""
+    from envtrail.cli.common import runtime
+
+    return is_tty() and not runtime().env.get("NO_COLOR")
+
+
+def _size() -> tuple[int, int]:
+    """Columns and lines of the terminal; COLUMNS/LINES where it does not say (0x0)."""
+    import os
+
+    from envtrail.cli.common import runtime
+
+    try:
+        size = os.get_terminal_size(sys.stdout.fileno())
+        columns, lines = size.columns, size.lines
+    except (OSError, ValueError):
+        columns, lines = 0, 0
+    env = runtime().env
+    return (columns or _number(env.get("COLUMNS"), 80), lines or _number(env.get("LINES"), 24))
+
+
+def _number(text: str | None, default: int) -> int:
+    try:
+        return int(text or "") or default
+    except ValueError:
+        return default
+
+
+def console(file: Any = None, width: int | None = None) -> Any:
+    """A rich Console for stdout (or ``file``) that follows NO_COLOR."""
+    from rich.console import Console
+
+    colour = colour_wanted()
+    return Console(file=file, width=width or _size()[0], force_terminal=colour,
+                   no_color=not colour, color_system="standard" if colour else None,
+                   highlight=False, soft_wrap=False)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
@@ -18,15 +59,89 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | No
             sys.stdout.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row)
                              + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
 
     t = Table(*headers, title=title, show_lines=False, header_style="bold")
     for row in rows:
         t.add_row(*row)
-    Console().print(t)
+    console().print(t)
 
 
 def mark(ok: bool) -> str:
     """✓ or ✗."""
     return "✓" if ok else "✗"
+
+
+def styled_mark(ok: bool) -> str:
+    """✓ in green or ✗ in red, as rich markup."""
+    return "[green]✓[/]" if ok else "[bold red]✗[/]"
+
+
+def paint(text: str, style: str) -> str:
+    """``text`` in ``style`` (rich style names) when colour is wanted, else as is."""
+    if not colour_wanted():
+        return text
+    codes = {"green": "32", "red": "31", "bold red": "1;31", "yellow": "33", "cyan": "36"}
+    return f"\033[{codes[style]}m{text}\033[0m"
+
+
+def when(moment: datetime, utc: bool = False) -> str:
+    """A full time with its offset: local on a terminal (unless ``utc``), UTC when piped."""
+    if utc or not is_tty():
+        return moment.astimezone(UTC).isoformat()
+    return moment.astimezone().isoformat(sep=" ")
+
+
+def where(context: dict[str, str]) -> str:
+    """Where a change was made, in a few characters: the CI run, else the host."""
+    ci = context.get("ci")
+    if ci:
+        run = context.get("run") or context.get("pipeline") or context.get("job")
+        return f"{ci}#{run}" if run else ci
+    return context.get("host", "")
+
+
+def paged(draw: Callable[[Any], None], pager: bool = True) -> None:
+    """Draw on a terminal, through a pager when the result is taller than the screen.
+
+    As git does: ENVTRAIL_PAGER, then PAGER, then ``less``, with LESS=FRX
+    unless LESS is set, so a short result stays on the screen and colour
+    passes through. Piped output is drawn as is.
+    """
+    if not is_tty():
+        draw(console())
+        return
+    import io
+
+    width, height = _size()
+    buf = io.StringIO()
+    draw(console(file=buf, width=width))
+    text = buf.getvalue()
+    if not pager or text.count("\n") < height or not _page(text):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _page(text: str) -> bool:
+    """Send ``text`` through the pager; False if there is none to use."""
+    import subprocess
+
+    from envtrail.cli.common import runtime
+
+    env = runtime().env
+    command = env.get("ENVTRAIL_PAGER", env.get("PAGER", "less")).strip()
+    if command in ("", "cat"):
+        return False
+    child_env = {**env, "LESS": env.get("LESS", "FRX"), "LV": env.get("LV", "-c")}
+    try:
+        proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, env=child_env)
+    except OSError:
+        return False
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(text.encode("utf-8", "replace"))
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # the reader quit the pager early: nothing more to show
+    proc.wait()
+    return True

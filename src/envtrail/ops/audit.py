@@ -15,28 +15,65 @@ from envtrail.audit.view import StoreView, value_diff
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import DecryptError
 from envtrail.errors import IntegrityError, NotFoundError
+from envtrail.format import layout
 from envtrail.gitstore.repo import CommitInfo, GitRepo
 from envtrail.model import Secret, check_env_name
 from envtrail.ops.gate import open_line
 from envtrail.ops.members import open_keys
+from envtrail.ops.suggest import did_you_mean
 from envtrail.runtime import Runtime
 
 # -- log and show ------------------------------------------------------------
 
 
-def log(git: GitRepo, filters: Filters, limit: int | None = None) -> Iterator[Event]:
-    """The audit trail, newest first, from at most ``limit`` commits (no key needed)."""
+def log(git: GitRepo, filters: Filters, limit: int | None = None,
+        after: str | None = None) -> Iterator[Event]:
+    """The audit trail, newest first, from at most ``limit`` commits (no key needed).
+
+    ``after``: only commits newer than that revision (for shipping new
+    records somewhere). A filter that names an environment, variable or
+    actor that never existed is NotFoundError, with the closest real name.
+    """
+    view = StoreView(git)
+    head = git.store_head()
     if filters.environment is not None:
         check_env_name(filters.environment)
+        if filters.environment not in view.env_blobs(head):
+            _require_known(view, head, filters)
+    hide = git.resolve(after) if after is not None else None
     # A commit's events come out together, so counting commit boundaries is
     # enough: no set of every commit seen, memory stays flat.
     seen, last = 0, None
-    for event in stream(StoreView(git), git.store_head(), filters):
+    for event in stream(view, head, filters, hide):
         if event.commit != last:
             if limit is not None and seen >= limit:
                 return
             seen, last = seen + 1, event.commit
         yield event
+    if seen == 0 and (filters.key is not None or filters.actor is not None):
+        _require_known(view, head, filters)
+
+
+def _require_known(view: StoreView, head: str | None, filters: Filters) -> None:
+    """NotFoundError if a filter names something the whole history never had."""
+    envs: set[str] = set()
+    keys: set[str] = set()
+    actors: set[str] = set()
+    for e in stream(view, head, Filters()):
+        envs.update(e.environments)
+        if e.key:
+            keys.add(e.key)
+        if e.actor:
+            actors.add(e.actor)
+    if filters.environment is not None and filters.environment not in envs:
+        raise NotFoundError(f"no environment {filters.environment!r}"
+                            + did_you_mean(filters.environment, envs),
+                            hint="list them with `envtrail env list`")
+    if filters.key is not None and filters.key not in keys:
+        raise NotFoundError(f"no variable {filters.key!r} in any change"
+                            + did_you_mean(filters.key, keys))
+    if filters.actor is not None and filters.actor not in actors:
+        raise NotFoundError(f"no change by {filters.actor!r}" + did_you_mean(filters.actor, actors))
 
 
 @dataclass(frozen=True)
@@ -48,6 +85,7 @@ class Shown:
     verdict: signature.Verdict
     events: list[Event]
     findings: list[Finding]
+    store_diff: tuple[str, ...] = ()  # policy and signer lines added (+) and removed (-)
 
 
 def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
@@ -56,7 +94,29 @@ def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
     view = StoreView(git)
     info = git.info(commit)
     return Shown(info, parse_record(info), signature.check(view, info),
-                 commit_events(view, info), Verifier(view).check(info))
+                 commit_events(view, info), Verifier(view).check(info),
+                 store_file_diff(git, info))
+
+
+def store_file_diff(git: GitRepo, info: CommitInfo) -> tuple[str, ...]:
+    """What a commit changed in policy.yaml and allowed_signers, as +/- lines.
+
+    These files hold no secrets, so their lines are shown as they are.
+    """
+    import difflib
+
+    parent = info.parents[0] if info.parents else None
+    out: list[str] = []
+    for path in (layout.POLICY, layout.SIGNERS):
+        old, new = git.read(parent, path), git.read(info.id, path)
+        if old == new:
+            continue
+        a = (old or b"").decode("utf-8", "replace").splitlines()
+        b = (new or b"").decode("utf-8", "replace").splitlines()
+        out.append(path)
+        out.extend(line for line in difflib.unified_diff(a, b, lineterm="", n=0)
+                   if line[:1] in "+-" and not line.startswith(("+++", "---")))
+    return tuple(out)
 
 
 # -- diff and blame ----------------------------------------------------------

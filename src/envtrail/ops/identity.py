@@ -29,6 +29,9 @@ def default_path(rt: Runtime) -> Path:
 def _from_file(path: Path) -> LoadedIdentity:
     try:
         mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"identity {path} is a folder, not a key file",
+                             hint=f"pass the private key file inside it, e.g. {path / 'id_ed25519'}")
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise AccessDenied(
                 f"identity file {path} is readable by others; refusing to use it",

@@ -16,7 +16,7 @@ def open_keys(env: EnvFile, identity: Identity) -> EnvKeys:
     if member is None:
         raise AccessDenied(
             f"you are not a member of environment {env.environment!r}",
-            hint="ask a member to run `envtrail access grant` for you",
+            hint="ask an admin to run `envtrail access grant` for you (`envtrail access list` names them)",
         )
     try:
         return EnvKeys.unseal(member.sealed, identity, unb64(env.public_key, 32))

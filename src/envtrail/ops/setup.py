@@ -12,7 +12,7 @@ from envtrail.audit.record import Record
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import EnvKeys, b64
-from envtrail.errors import AccessDenied, ConflictError, UsageError
+from envtrail.errors import AccessDenied, ConflictError, NotFoundError, UsageError
 from envtrail.format import config, envfile, policy, signers
 from envtrail.format.envfile import EnvFile, Member
 from envtrail.format.layout import ATTRIBUTES, ATTRIBUTES_LINE, CONFIG, POLICY, SIGNERS
@@ -38,6 +38,7 @@ class InitResult:
     config_changed: tuple[str, ...]
     branch: str = ""
     notes: tuple[str, ...] = ()
+    made_repo: bool = False  # --create made a new Git repository for the store
 
 
 def new_env_file(name: str, principal: str, identity: Identity) -> EnvFile:
@@ -100,8 +101,12 @@ def find_store_branch(git: GitRepo) -> str | None:
 
 
 def init(rt: Runtime, identity: Identity | None, envs: list[str],
-         repo: Path | None = None) -> InitResult:
-    """Make the Git repo at or above the working folder a store, or configure a clone."""
+         repo: Path | None = None, create: bool = False) -> InitResult:
+    """Make the Git repo at or above the working folder a store, or configure a clone.
+
+    Outside any Git repository this refuses unless ``create``: a store made by
+    accident in the wrong folder (say, the home folder) is worse than a hint.
+    """
     for name in envs:
         check_env_name(name)
     start = (rt.cwd / repo).resolve() if repo else rt.cwd
@@ -120,6 +125,10 @@ def init(rt: Runtime, identity: Identity | None, envs: list[str],
     if principal is None:
         raise UsageError("your identity has no principal in its comment",
                          hint="make one with `envtrail identity new --principal you@example.com`")
+    if git is None and not create:
+        raise NotFoundError(f"{start} is not in a Git repository",
+                            hint="run `git init` first, or `envtrail init --create` to make one here")
+    made = git is None
     git = git or GitRepo.init(start)
     # A repository with history keeps its code branches: the store gets a line of its own.
     branch = git.branch() if git.head() is None else ORPHAN_BRANCH
@@ -151,7 +160,7 @@ def init(rt: Runtime, identity: Identity | None, envs: list[str],
     written = transact(git, rt, identity, build)
     changed = configure_clone(git, branch)
     open_line(git, rt, identity)  # pins the genesis and writes the verified signers copy
-    return InitResult(git.root, True, written.commit, changed, branch)
+    return InitResult(git.root, True, written.commit, changed, branch, made_repo=made)
 
 
 def add_env(git: GitRepo, rt: Runtime, identity: Identity, name: str, reason: str) -> Written:

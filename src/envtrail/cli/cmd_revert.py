@@ -1,0 +1,98 @@
+"""``envtrail revert`` and ``envtrail history``: undo one change, follow one variable."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from envtrail.cli.common import (
+    EnvOpt,
+    IdentityOpt,
+    KeysOpt,
+    ReasonOpt,
+    RepoOpt,
+    complete_key,
+    load_identity,
+    open_git,
+    out,
+    report_restore,
+    runtime,
+    short,
+)
+
+
+def revert(
+    commit: Annotated[str | None, typer.Argument(
+        metavar="[COMMIT]", help="The change to undo (default: the environment's last change).",
+        show_default=False)] = None,
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    key: KeysOpt = None,
+    reason: ReasonOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the masked plan only.")] = False,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Undo exactly what one commit did to one environment, as a new signed commit.
+
+    Refuses (exit 6) if a later commit changed one of those variables again.
+    """
+    from envtrail.ops.revert import revert as do_revert
+
+    result = do_revert(open_git(repo), runtime(), load_identity(identity), env, commit,
+                       key or [], reason, dry_run)
+    if result.record is None:
+        out(f"{env} already has the values from before {short(result.target)}: nothing to revert")
+        return
+    report_restore(result.record, result.commit, dry_run,
+                   f"would revert {short(result.target)} in {env}:",
+                   f" (reverts {short(result.target)})")
+
+
+def history(
+    key: Annotated[str, typer.Argument(metavar="KEY", help="The variable to follow.",
+                                       autocompletion=complete_key)],
+    env: EnvOpt = ...,  # type: ignore[assignment]
+    reveal: Annotated[bool, typer.Option("--reveal", help="Decrypt each version (members).")] = False,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+    json_: Annotated[bool, typer.Option("--json", help="JSON Lines, one version per line.")] = False,
+) -> None:
+    """Every version of one variable, newest first: when, who, action, reason, fingerprint.
+
+    A rotation re-encrypts a value without changing it; it is marked as such.
+    """
+    from envtrail.cli.render import mark, table, when
+    from envtrail.ops.history import history as versions
+
+    me = load_identity(identity) if reveal else None
+    rows = versions(open_git(repo), runtime(), me, env, key, reveal)
+    if json_:
+        for r in rows:
+            sys.stdout.write(json.dumps(r.as_dict(reveal), ensure_ascii=False) + "\n")
+        return
+    table(["time", "change", "actor", "action", "reason", "fingerprint", "commit",
+           *(["value"] if reveal else [])],
+          [[when(r.time), _change(r), r.actor or f"(unattested) {mark(False)}", r.action,
+            r.reason, r.fingerprint or "-", short(r.commit),
+            *([_shown(r)] if reveal else [])] for r in rows])
+
+
+def _change(row) -> str:
+    return {"+": "added", "-": "removed", "~": "changed"}.get(row.change, row.change)
+
+
+def _shown(row) -> str:
+    if row.change == "-":
+        return "-"
+    if not row.readable:
+        return "(not a member then)"
+    return row.value.reveal() if row.value is not None else "-"
+
+
+def register(app: typer.Typer) -> None:
+    """Attach these commands to the application."""
+    app.command("revert")(revert)
+    app.command("history")(history)

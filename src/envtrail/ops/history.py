@@ -1,0 +1,87 @@
+"""``history``: every version of one variable, for the question "what was it, when, and who?"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from envtrail.audit.history import REENCRYPTED, versions
+from envtrail.audit.view import StoreView
+from envtrail.crypto.keys import Identity
+from envtrail.errors import AccessDenied, NotFoundError
+from envtrail.gitstore.repo import GitRepo
+from envtrail.model import Secret, check_env_name, check_var_name
+from envtrail.ops.gate import Line, open_line
+from envtrail.ops.revert import values_at
+from envtrail.ops.suggest import did_you_mean
+from envtrail.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One version of a variable. ``value`` only with --reveal, and only where readable."""
+
+    commit: str
+    time: datetime
+    actor: str | None
+    action: str
+    reason: str
+    change: str
+    fingerprint: str | None
+    value: Secret | None = None
+    readable: bool = True
+
+    @property
+    def reencrypted(self) -> bool:
+        """A rotation: a new ciphertext of the same value."""
+        return self.change == REENCRYPTED
+
+    def as_dict(self, reveal: bool = False) -> dict[str, object]:
+        """The JSON form; plaintext only with ``reveal``."""
+        d: dict[str, object] = {
+            "commit": self.commit, "time": self.time.isoformat(), "actor": self.actor,
+            "action": self.action, "reason": self.reason, "change": self.change,
+            "reencrypted": self.reencrypted, "fingerprint": self.fingerprint}
+        if reveal:
+            d["value"] = self.value.reveal() if self.value is not None else None
+            d["readable"] = self.readable
+        return d
+
+
+def history(git: GitRepo, rt: Runtime, identity: Identity | None, environment: str, key: str,
+            reveal: bool = False) -> list[HistoryRow]:
+    """Every version of ``key`` in ``environment``, newest first (no key needed unless ``reveal``)."""
+    check_env_name(environment)
+    check_var_name(key)
+    head = git.store_head()
+    snap = StoreView(git).at(head)
+    rows = []
+    for v in versions(git, head, environment, key):
+        rec = v.record
+        rows.append(HistoryRow(
+            v.commit.id, v.commit.committer_time, rec.actor if rec else None,
+            rec.action if rec else "unattested",
+            rec.reason if rec else v.commit.message.split("\n", 1)[0], v.change, v.fingerprint))
+    if not rows:
+        if environment not in snap.environments():
+            raise NotFoundError(f"no environment {environment!r}"
+                                + did_you_mean(environment, snap.environments()))
+        names = list(snap.env(environment).values)
+        raise NotFoundError(f"{environment} has never had a variable {key}"
+                            + did_you_mean(key, names))
+    if reveal and identity is not None:
+        line = open_line(git, rt, identity)  # values only from the verified line
+        rows = [_revealed(line, rt, identity, environment, key, r) for r in rows]
+    return rows
+
+
+def _revealed(line: Line, rt: Runtime, identity: Identity, environment: str, key: str,
+              row: HistoryRow) -> HistoryRow:
+    if row.change == "-":
+        return row
+    try:
+        plain = values_at(line.view.at(line.resolve(rt, row.commit)), identity,
+                          environment)[key]
+    except AccessDenied:
+        return replace(row, readable=False)
+    return replace(row, value=Secret(plain))

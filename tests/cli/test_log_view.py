@@ -1,0 +1,178 @@
+"""The log read under pressure: terminal layout, local time, colour, pager, filters, --after."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import assert_one_line_error, git, in_terminal
+
+ROOT_DIR = Path(__file__).resolve().parents[2]
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z=>]")
+FULL_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d")
+
+
+def tty_env(cli, **extra):
+    env = {**cli._env(None), "TERM": "xterm-256color", "ENVTRAIL_PAGER": "cat", **extra}
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    return env
+
+
+def some_history(cli):
+    genesis = git(cli.cwd, "rev-list", "--max-parents=0", "HEAD").strip()
+    ci = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "812", "ENVTRAIL_TRUST_ROOT": genesis}
+    for i, reason in enumerate(["Rotate payment key for release v2.4.0 (INC-4521)",
+                                "Initial secrets for the payments service (OPS-100)"]):
+        r = cli("set", f"PAYMENT_PROVIDER_KEY_{i}", "--env", "production", "--reason", reason,
+                input=f"v{i}", env=ci)
+        assert r.code == 0, r.err
+
+
+def test_80_columns_keep_the_full_local_time_and_a_copyable_id(cli, store):
+    some_history(cli)
+    ids = git(store, "log", "--format=%h", "--abbrev=10").split()
+    code, drawn = in_terminal(store, ["log"], tty_env(cli, TZ="Asia/Kolkata"), columns=80)
+    assert code == 0, drawn
+    lines = ANSI.sub("", drawn).replace("\r", "").splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    for short_id in ids:
+        line = next(ln for ln in lines if short_id in ln)  # the id is whole on one line
+        assert re.search(FULL_TIME, line), line
+        assert "+05:30" in line  # local time, with its offset
+    assert "github-actions#812" in drawn
+
+
+def test_200_columns_put_each_commit_on_one_line(cli, store):
+    some_history(cli)
+    code, drawn = in_terminal(store, ["log", "--utc"], tty_env(cli, TZ="Asia/Kolkata"), columns=200)
+    assert code == 0, drawn
+    lines = [ln for ln in ANSI.sub("", drawn).replace("\r", "").splitlines() if ln.strip()]
+    commits = int(git(store, "rev-list", "--count", "HEAD"))
+    assert len(lines) == commits
+    assert "Rotate payment key for release v2.4.0 (INC-4521)" in lines[1]
+    assert all("+00:00" in line for line in lines)  # --utc
+
+
+def test_marks_are_coloured_unless_no_color(cli, store):
+    some_history(cli)
+    env = tty_env(cli)
+    env.pop("NO_COLOR", None)
+    code, drawn = in_terminal(store, ["log"], env, columns=120)
+    assert code == 0
+    assert re.search(r"\x1b\[[0-9;]*32m✓", drawn)  # green ✓
+    code, plain = in_terminal(store, ["log"], {**env, "NO_COLOR": "1"}, columns=120)
+    assert code == 0 and "✓" in plain
+    assert not re.search(r"\x1b\[[0-9;]*3[0-7]m", plain)
+
+
+def test_pager_only_when_taller_than_the_screen(cli, store, tmp_path):
+    some_history(cli)
+    paged = tmp_path / "paged.txt"
+    pager = f"cat > {paged}"
+    code, _ = in_terminal(store, ["log"], tty_env(cli, ENVTRAIL_PAGER=pager), lines=3)
+    assert code == 0 and "INC-4521" in paged.read_text()
+    paged.unlink()
+    code, drawn = in_terminal(store, ["log", "--no-pager"], tty_env(cli, ENVTRAIL_PAGER=pager), lines=3)
+    assert code == 0 and not paged.exists() and "INC-4521" in drawn
+    code, drawn = in_terminal(store, ["log"], tty_env(cli, ENVTRAIL_PAGER=pager), lines=50)
+    assert code == 0 and not paged.exists() and "INC-4521" in drawn
+    env = tty_env(cli, PAGER=pager)
+    env.pop("ENVTRAIL_PAGER")
+    code, _ = in_terminal(store, ["log"], env, lines=3)
+    assert code == 0 and paged.exists()  # PAGER when ENVTRAIL_PAGER is unset
+
+
+def test_piped_log_has_a_where_column(cli):
+    some_history(cli)
+    first = cli("log", "-n", "1").out.splitlines()[0].split("\t")
+    assert first[-1] == "github-actions#812"
+
+
+def test_misspelt_filters_exit_3_with_the_closest_name(cli):
+    some_history(cli)
+    for args, expected in (
+        (("--env", "prodution"), "no environment 'prodution' (did you mean production?)"),
+        (("--key", "PAYMENT_PROVIDER_KEY_00"), "did you mean PAYMENT_PROVIDER_KEY_0?"),
+        (("--actor", "alice@exmaple.com"), "did you mean alice@example.com?"),
+    ):
+        r = cli("log", *args)
+        assert_one_line_error(r, 3)
+        assert expected in r.err
+    assert cli("log", "--env", "staging", "--key", "PAYMENT_PROVIDER_KEY_0").code == 0
+
+
+def test_environment_filter_keeps_store_wide_commits_and_show_names_the_change(cli, store):
+    r = cli("policy", "set", "--reason-pattern", "INC-[0-9]+", "--reason", "tickets everywhere")
+    assert r.code == 0, r.err
+    actions = [json.loads(line)["action"] for line in
+               cli("log", "--env", "production", "--json").out.splitlines()]
+    assert actions == ["policy", "init"]
+    shown = cli("show", "HEAD")
+    assert shown.code == 0
+    assert ".envtrail/policy.yaml" in shown.out
+    assert re.search(r"^\s+\+.*INC-\[0-9\]\+", shown.out, re.M)
+    assert json.loads(cli("show", "HEAD", "--json").out)["store_changes"]
+
+
+def test_json_context_is_an_object(cli):
+    some_history(cli)
+    event = json.loads(cli("log", "-n", "1", "--json").out.splitlines()[0])
+    assert event["context"]["ci"] == "github-actions" and event["context"]["run"] == "812"
+    shown = json.loads(cli("show", "HEAD", "--json").out)
+    assert shown["record"]["context"]["run"] == "812"
+
+
+def test_after_prints_only_newer_records(cli, store):
+    some_history(cli)
+    mark = git(store, "rev-parse", "HEAD~1").strip()
+    events = [json.loads(line) for line in cli("log", "--after", mark, "--json").out.splitlines()]
+    assert [e["key"] for e in events] == ["PAYMENT_PROVIDER_KEY_1"]
+    assert cli("log", "--after", "HEAD", "--json").out == ""
+    assert_one_line_error(cli("log", "--after", "no-such-rev"), 3)
+
+
+def test_example_workflow_posts_each_new_production_change_masked(cli, store):
+    """Run the workflow's notify step for real against a webhook on 127.0.0.1."""
+    import http.server
+    import threading
+
+    workflow = yaml.safe_load((ROOT_DIR / "examples/notify-production-changes.yml").read_text())
+    step = workflow["jobs"]["notify"]["steps"][-1]
+    assert "envtrail log --env production --after" in step["run"]
+    before = git(store, "rev-parse", "HEAD").strip()
+    canary = "canary-value-7c1e-must-not-be-posted"
+    assert cli("set", "PAY", "--env", "production", "--reason", "INC-9 rotate", input=canary).code == 0
+    assert cli("set", "FLAG", "--env", "staging", "--reason", "staging only", input="x").code == 0
+    posted = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {**cli._env(None), "BEFORE": before,
+               "WEBHOOK_URL": f"http://127.0.0.1:{server.server_port}/hook",
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        proc = subprocess.run(["bash", "-ec", step["run"]], cwd=store, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0, proc.stderr
+    assert len(posted) == 1
+    text = posted[0]["text"]
+    assert text.startswith("production: set +PAY by alice@example.com (verified)")
+    assert "INC-9 rotate" in text
+    assert canary not in json.dumps(posted)

@@ -1,0 +1,125 @@
+"""Mistakes cost nothing: a value typed as a name, a missing reason, a pipe closed early."""
+
+import subprocess
+import sys
+
+from conftest import Cli, assert_one_line_error, git, in_terminal
+
+CANARY = "sk_live_canary51HxkQ2eZvKYlo2C"
+
+
+def head(store):
+    return git(store, "rev-parse", "HEAD").strip()
+
+
+def test_set_key_value_is_refused_without_echo(cli, store):
+    before = head(store)
+    for value in (CANARY, "sk-live/canary+51Hx", "CANARY VALUE"):
+        r = cli("set", "STRIPE_KEY", value, "--env", "production", "--reason", "x", input="v")
+        assert_one_line_error(r, 2)
+        assert value not in r.both and "canary" not in r.both.lower()
+        assert "never taken from the command line" in r.err
+    assert head(store) == before
+    assert CANARY not in git(store, "log", "--all", "--format=%B")
+    # Several real names still work.
+    r = cli("set", "A", "B", "--env", "production", "--reason", "two", input="A=1\nB=2\n")
+    assert r.code == 0, r.err
+
+
+def test_a_bad_single_name_is_not_echoed(cli):
+    r = cli("set", "sk-live-" + CANARY, "--env", "production", "--reason", "x", input="v")
+    assert_one_line_error(r, 2)
+    assert CANARY not in r.both
+
+
+def test_policy_is_checked_before_any_prompt(cli, store):
+    code, drawn = in_terminal(store, ["set", "NEW_KEY", "--env", "production"],
+                              {**cli._env(None)}, seconds=20)
+    assert code == 4, drawn
+    assert "Value for" not in drawn
+    assert "policy refused" in drawn and "--reason" in drawn
+
+
+def test_a_non_member_is_refused_before_the_prompt_and_told_who_can_grant(cli, store, bob):
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    code, drawn = in_terminal(store, ["set", "X", "--env", "staging", "--reason", "r"],
+                              {**cli.as_(bob)._env(None)}, seconds=20)
+    assert code == 4, drawn
+    assert "Value for" not in drawn
+    assert "ask an admin (alice@example.com)" in drawn
+
+
+def test_policy_refusal_names_who_may_write(cli, store, bob):
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("policy", "set", "--env", "production", "--writers", "admins",
+               "--reason", "lock down").code == 0
+    r = cli.as_(bob)("set", "X", "--env", "production", "--reason", "r", input="v")
+    assert_one_line_error(r, 4)
+    assert "production may be changed by the admins (alice@example.com)" in r.err
+
+
+def test_log_into_head_exits_quietly(cli, store):
+    lines = "".join(f"K{i}=v{i}\n" for i in range(3000))
+    (store.parent / "big.env").write_text(lines)
+    assert cli("import", str(store.parent / "big.env"), "--env", "staging",
+               "--reason", "many").code == 0
+    proc = subprocess.Popen([sys.executable, "-m", "envtrail", "log", "--json"], cwd=store,
+                            env=cli._env(None), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline()
+    proc.stdout.close()  # as `| head -1` does
+    code = proc.wait(timeout=60)
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert (code, err) == (0, "")
+
+
+def test_help_shows_flags_and_arguments_plainly(tmp_path):
+    for command in (["rollback"], ["get"], ["set"], ["revert"], ["show"]):
+        r = Cli(tmp_path)(*command, "--help")
+        assert r.code == 0
+        text = r.out + r.err
+        assert "<bool>" not in text and "<str>" not in text and "<list[str]>" not in text
+        assert "{" not in text
+    assert "envtrail get [OPTIONS] KEY" in Cli(tmp_path)("get", "--help").out
+
+
+def test_identity_that_is_a_folder_gets_a_fitting_error(cli, tmp_path):
+    folder = tmp_path / "ssh"
+    folder.mkdir()
+    r = cli("--identity", str(folder), "get", "A", "--env", "production")
+    assert_one_line_error(r, 2)
+    assert "is a folder" in r.err and "chmod" not in r.err
+
+
+def test_init_outside_git_asks_for_create(alice, tmp_path):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    r = Cli(folder, alice)("init", "--env", "production")
+    assert_one_line_error(r, 3)
+    assert "--create" in r.err
+    assert list(folder.iterdir()) == []
+    r = Cli(folder, alice)("init", "--create", "--env", "production")
+    assert r.code == 0, r.err
+    assert f"created a Git repository in {folder}" in r.out
+    assert (folder / ".git").is_dir()
+
+
+def complete(cwd, env, words, cword):
+    proc = subprocess.run([sys.executable, "-m", "envtrail"], cwd=cwd, capture_output=True,
+                          text=True, check=False,
+                          env={**env, "_ENVTRAIL_COMPLETE": "complete_bash",
+                               "COMP_WORDS": words, "COMP_CWORD": str(cword)})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_completion_offers_environments_variables_and_formats(cli, store):
+    assert cli("set", "API_KEY", "--env", "staging", "--reason", "r", input="v").code == 0
+    env = cli._env(None)
+    assert complete(store, env, "envtrail get --env ", 3) == ["production", "staging"]
+    assert complete(store, env, "envtrail log --env st", 3) == ["staging"]
+    assert complete(store, env, "envtrail get --env staging ", 4) == ["API_KEY"]
+    assert complete(store, env, "envtrail export --env staging --format ", 5)[:3] == [
+        "dotenv", "json", "shell"]

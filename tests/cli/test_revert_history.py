@@ -1,0 +1,156 @@
+"""revert undoes one change to one environment; history follows one variable across rotations."""
+
+import json
+
+from conftest import assert_one_line_error, git
+
+CANARY = "canary-9f8e7d6c5b4a-do-not-print"
+
+
+def set_(cli, key, value, env="production", reason="r"):
+    r = cli("set", key, "--env", env, "--reason", reason, input=value)
+    assert r.code == 0, r.err
+
+
+def value(cli, key, env="production"):
+    r = cli("get", key, "--env", env)
+    assert r.code == 0, r.err
+    return r.out
+
+
+def head(store):
+    return git(store, "rev-parse", "HEAD").strip()
+
+
+def test_revert_undoes_the_environments_last_change_not_the_stores(cli, store):
+    set_(cli, "PAY", "good")
+    set_(cli, "PAY", "broken")
+    set_(cli, "FLAG", "on", env="staging")  # HEAD~1 would now name the wrong commit
+    r = cli("revert", "--env", "production", "--reason", "INC-1 undo")
+    assert r.code == 0, r.err
+    assert "production: revert: set PAY" in r.out
+    assert value(cli, "PAY") == "good"
+    assert value(cli, "FLAG", env="staging") == "on"
+    message = git(store, "log", "-1", "--format=%B")
+    assert "Envtrail-Action: revert" in message
+    assert "Envtrail-Revert: " in message
+    assert cli("verify").code == 0
+
+
+def test_revert_of_an_addition_removes_it_and_key_limits_the_scope(cli, store):
+    set_(cli, "KEEP", "k")
+    r = cli("set", "A", "B", "--env", "production", "--reason", "two", input="A=1\nB=2\n")
+    assert r.code == 0, r.err
+    two = head(store)
+    r = cli("revert", two, "--env", "production", "--key", "A", "--reason", "only A")
+    assert r.code == 0, r.err
+    listed = cli("list", "--env", "production", "--json").out
+    names = [row["key"] for row in json.loads(listed)]
+    assert names == ["B", "KEEP"]
+    r = cli("revert", two, "--env", "production", "--key", "KEEP", "--reason", "x")
+    assert_one_line_error(r, 3)
+    assert "did not change KEEP" in r.err
+
+
+def test_revert_refuses_when_a_later_commit_changed_the_variable(cli, store):
+    set_(cli, "PAY", "old")
+    set_(cli, "PAY", "bad")
+    bad = head(store)
+    set_(cli, "PAY", CANARY)
+    before = head(store)
+    r = cli("revert", bad, "--env", "production", "--reason", "undo")
+    assert_one_line_error(r, 6)
+    assert "PAY" in r.err
+    assert CANARY not in r.both and "old" not in r.err.split("PAY")[0]
+    assert head(store) == before  # nothing written
+    assert value(cli, "PAY") == CANARY
+
+
+def test_revert_of_a_rotation_is_refused(cli, store):
+    set_(cli, "PAY", "v")
+    assert cli("access", "rotate", "--env", "production", "--reason", "rotate").code == 0
+    r = cli("revert", "HEAD", "--env", "production", "--reason", "undo")
+    assert_one_line_error(r, 2)
+    assert "rotation" in r.err
+
+
+def test_revert_dry_run_writes_nothing(cli, store):
+    set_(cli, "PAY", "a")
+    set_(cli, "PAY", "b")
+    before = head(store)
+    r = cli("revert", "--env", "production", "--reason", "x", "--dry-run")
+    assert r.code == 0, r.err
+    assert "would revert" in r.out and "~ PAY" in r.out
+    assert head(store) == before
+
+
+def test_history_marks_rotations_and_reveals_each_version(cli, store, bob):
+    set_(cli, "PAY", "first", reason="one")
+    set_(cli, "PAY", "second", reason="two")
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0
+    rows = [json.loads(line) for line in cli("history", "PAY", "--env", "production",
+                                             "--json").out.splitlines()]
+    assert [(r["action"], r["change"], r["reencrypted"]) for r in rows] == [
+        ("revoke", "re-encrypted", True), ("set", "~", False), ("set", "+", False)]
+    assert [r["reason"] for r in rows[1:]] == ["two", "one"]
+    assert all(len(r["fingerprint"]) >= 12 for r in rows)
+    assert "value" not in rows[0]
+    revealed = [json.loads(line) for line in cli("history", "PAY", "--env", "production",
+                                                 "--reveal", "--json").out.splitlines()]
+    assert [r["value"] for r in revealed] == ["second", "second", "first"]
+    plain = cli("history", "PAY", "--env", "production").out
+    assert "re-encrypted" in plain and "second" not in plain
+
+
+def test_history_of_a_misspelt_variable_suggests_the_real_one(cli):
+    set_(cli, "PAYMENT_KEY", "v")
+    r = cli("history", "PAYMENT_KY", "--env", "production")
+    assert_one_line_error(r, 3)
+    assert "did you mean PAYMENT_KEY?" in r.err
+
+
+def test_blame_and_log_key_tell_value_changes_from_rotations(cli, store, bob):
+    set_(cli, "PAY", "v", reason="set by alice")
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "offboard bob").code == 0
+    blamed = json.loads(cli("blame", "--env", "production", "--json").out)
+    assert [(b["key"], b["action"], b["reason"]) for b in blamed] == [("PAY", "set", "set by alice")]
+    events = [json.loads(line) for line in cli("log", "--key", "PAY", "--json").out.splitlines()]
+    assert [(e["action"], e["reencrypted"]) for e in events] == [("revoke", True), ("set", False)]
+    plain = cli("log", "--key", "PAY").out.splitlines()
+    assert "re-encrypted PAY" in plain[0] and "~PAY" not in plain[0]
+
+
+def test_revert_history_and_completion_beside_application_code(tmp_path, alice):
+    """A store on its own branch in an app repo: the work tree holds code, not envs/."""
+    import subprocess
+    import sys
+
+    from conftest import Cli
+
+    app = tmp_path / "app"
+    app.mkdir()
+    git(app, "init", "-q")
+    (app / "main.py").write_text("print('app')\n")
+    git(app, "add", "main.py")
+    git(app, "commit", "-q", "-m", "code")
+    c = Cli(app, alice)
+    assert c("init", "--env", "production").code == 0
+    assert not (app / "envs").exists()
+    set_(c, "PAY", "good")
+    set_(c, "PAY", "bad")
+    r = c("revert", "--env", "production", "--reason", "undo")
+    assert r.code == 0, r.err
+    assert value(c, "PAY") == "good"
+    rows = c("history", "PAY", "--env", "production", "--json").out.splitlines()
+    assert [json.loads(row)["action"] for row in rows] == ["revert", "set", "set"]
+    done = subprocess.run([sys.executable, "-m", "envtrail"], cwd=app, capture_output=True,
+                          text=True, check=False,
+                          env={**c._env(None), "_ENVTRAIL_COMPLETE": "complete_bash",
+                               "COMP_WORDS": "envtrail get --env production ", "COMP_CWORD": "4"})
+    assert done.stdout.split() == ["PAY"]
