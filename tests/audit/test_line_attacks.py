@@ -516,3 +516,38 @@ def test_verify_says_what_an_unsigned_commit_did_to_custody(cli, store, make_ide
     found = verify_findings(cli)
     assert any(f["rule"] == 5 and "unauthenticated change to .envtrail/allowed_signers"
                in f["message"] for f in found)
+
+
+def test_after_a_repair_the_acknowledged_state_is_never_served(cli, store):
+    import forge
+
+    setv(cli, "A", "good")
+    bad = forge.commit_plan(store, None, forge.honest_plan(store, cli.identity.identity,
+                                                           "production", {"A": "evil"}),
+                            message="by hand")
+    assert cli("repair", "--reason", "INC-1").code == 0
+    assert cli("get", "A", "--env", "production").out == "good"
+    for args in (("get", "A", "--env", "production", "--at", bad),
+                 ("export", "--env", "production", "--at", bad),
+                 ("rollback", "--env", "production", "--to", bad, "--reason", "r")):
+        r = cli(*args)
+        assert r.code == 5 and "evil" not in r.out, args
+
+
+def test_a_side_commit_reachable_through_a_merge_is_not_on_the_line(cli, store):
+    import forge
+
+    setv(cli, "A", "good")
+    base = head(store)
+    git(store, "switch", "-q", "-c", "side")
+    side = forge.commit_plan(store, None, forge.honest_plan(store, cli.identity.identity,
+                                                            "production", {"A": "evil"}),
+                             message="side")
+    git(store, "switch", "-q", "main")
+    point(store, unsigned_commit(store, base, [base, side]))
+    assert cli("repair", "--reason", "INC-2").code == 0
+    r = cli("get", "A", "--env", "production", "--at", side)
+    assert r.code == 5 and "not on the verified store line" in r.err
+    r = cli("rollback", "--env", "production", "--to", side, "--reason", "r")
+    assert r.code == 5
+    assert cli("get", "A", "--env", "production").out == "good"

@@ -41,6 +41,8 @@ class Checkpoint:
     # Commits (trust roots) this line was checked to contain.
     roots: frozenset[str] = frozenset()
     floor: int = 0  # committer time (epoch seconds) the next commit may not go below
+    # Line commits a repair acknowledged as findings, and those between: never read from.
+    tainted: frozenset[str] = frozenset()
 
 
 def path(root: Path) -> Path:
@@ -57,7 +59,8 @@ def load(root: Path) -> Checkpoint | None:
         return Checkpoint(
             str(doc["head"]), {str(k): str(v) for k, v in doc["envs"].items()},
             frozenset(map(str, doc["keyed"])), frozenset(map(str, doc["attempted"])),
-            frozenset(map(str, doc["roots"])), int(doc["floor"]))
+            frozenset(map(str, doc["roots"])), int(doc["floor"]),
+            frozenset(map(str, doc["tainted"])))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -75,6 +78,7 @@ def save(root: Path, cp: Checkpoint, files: dict[str, bytes] | None = None) -> N
     _write(path(root), json.dumps({
         "version": _VERSION, "head": cp.head, "envs": cp.envs, "keyed": sorted(cp.keyed),
         "attempted": sorted(cp.attempted), "roots": sorted(cp.roots), "floor": cp.floor,
+        "tainted": sorted(cp.tainted),
     }).encode())
 
 

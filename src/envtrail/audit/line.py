@@ -49,6 +49,8 @@ class LineReport:
     floor: datetime | None = None
     unkeyed: set[str] = field(default_factory=set)
     walked: list[str] = field(default_factory=list)  # ids, oldest first
+    # Commits from an acknowledged finding up to the repair: never a state to read or restore.
+    tainted: set[str] = field(default_factory=set)
     ahead: dict[str, int] = field(default_factory=dict)  # newly seen commits dated ahead
 
     @property
@@ -102,12 +104,13 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
                                                       f"{trust.pin[:12]}"))
     walked = set(ids)
     for root in sorted(trust.roots):
-        if root not in walked and not (since is not None and view.git.is_ancestor(root, since)):
+        if root not in walked and not (since is not None and view.git.first_parents(since, root)[1]):
             report.findings.append(Finding(head, 8, f"the line does not contain the trust root "
                                                     f"{root[:12]} (rewound or replaced)"))
     verifier = Verifier(view, keyring)
     seen = dict(seen_ahead or {})
-    for info_id, verdict in zip(ids, _verdicts(view, ids, parallel), strict=False):
+    for position, (info_id, verdict) in enumerate(zip(ids, _verdicts(view, ids, parallel),
+                                                      strict=False)):
         info = view.git.info(info_id)
         found = verifier.check(info, verdict)
         first_seen = datetime.fromtimestamp(seen.get(info_id, int(now.timestamp())), now.tzinfo)
@@ -118,7 +121,7 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
         if not timing:
             report.floor = max(report.floor or info.committer_time, info.committer_time)
         if not found:
-            _acknowledge(report, info, verdict or signature.check(view, info))
+            _acknowledge(report, info, verdict or signature.check(view, info), position)
         report.findings.extend(found)
         report.checked += 1
         if on_commit is not None:
@@ -127,8 +130,9 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
     return report
 
 
-def _acknowledge(report: LineReport, info, verdict: signature.Verdict) -> None:
-    """A clean ``repair`` by an admin moves the findings it names to acknowledged."""
+def _acknowledge(report: LineReport, info, verdict: signature.Verdict, position: int) -> None:
+    """A clean ``repair`` by an admin moves the findings it names to acknowledged, and
+    marks every commit from the first of them up to the repair as tainted."""
     rec = parse_record(info)
     if rec is None or rec.action != "repair" or not verdict.admin:
         return
@@ -143,6 +147,9 @@ def _acknowledge(report: LineReport, info, verdict: signature.Verdict) -> None:
             report.acknowledged.append(Acknowledged(finding, info.id, rec.actor, rec.reason))
         else:
             keep.append(finding)
+    order = {c: i for i, c in enumerate(report.walked)}
+    first = min((order[c] for c, _ in named if c in order), default=position)
+    report.tainted.update(report.walked[first:position])
     report.findings = keep
 
 

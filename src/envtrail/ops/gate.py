@@ -41,6 +41,7 @@ class Line:
     warnings: tuple[str, ...] = ()
     verified: bool = True
     report: LineReport | None = None  # set when findings were allowed (repair, verify)
+    tainted: frozenset[str] = frozenset()
 
     @property
     def snapshot(self) -> Snapshot:
@@ -60,9 +61,15 @@ class Line:
         if looks_like_time(rev):
             return self.git.commit_at(parse_time(rev, rt.now()), self.head)
         commit = self.git.resolve(rev)
-        if self.verified and not self.git.is_ancestor(commit, self.head):
+        if not self.verified:
+            return commit
+        if not self.git.first_parents(self.head, commit)[1]:
             raise IntegrityError(f"{commit[:10]} is not on the verified store line",
                                  hint="name a commit from `envtrail log`")
+        if commit in self.tainted:
+            raise IntegrityError(f"{commit[:10]} is a state a repair acknowledged as a finding, "
+                                 "not a verified one", hint="name a commit before it or after "
+                                                           "the repair")
         return commit
 
 
@@ -103,7 +110,7 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
             _opens_unkeyed(view, head, identity, cp):
         since = None  # this key re-checks the whole line once
     if cp is not None and since == head and roots <= cp.roots:
-        return Line(git, view, head, floor=_time(cp.floor))
+        return Line(git, view, head, floor=_time(cp.floor), tainted=cp.tainted)
     if git.is_shallow():
         from envtrail.gitstore.remote import unshallow
 
@@ -120,20 +127,22 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     if report.findings:
         if not allow_findings:
             _refuse(report.findings[0])
-        return Line(git, view, head, report.checked, report.floor, (), True, report)
+        return Line(git, view, head, report.checked, report.floor, (), True, report,
+                    frozenset(report.tainted | set(cp.tainted if cp else ())))
     warnings: list[str] = []
     if pin is None and report.genesis is not None:
         # Only a line that verifies is pinned: a first use never trusts a broken one.
         checkpoint.save_pin(git.root, report.genesis)
         warnings.append(f"pinned this store's genesis {report.genesis} (first use); "
                         "compare it with the id `envtrail init` printed")
-    record_verified(git, view, head, report, cp, key, roots, full=since is None)
-    return Line(git, view, head, report.checked, report.floor, tuple(warnings), True, report)
+    saved = record_verified(git, view, head, report, cp, key, roots, full=since is None)
+    return Line(git, view, head, report.checked, report.floor, tuple(warnings), True, report,
+                saved.tainted)
 
 
 def record_verified(git: GitRepo, view: StoreView, head: str, report: LineReport,
                     cp: Checkpoint | None, key: str | None, roots: frozenset[str],
-                    full: bool) -> None:
+                    full: bool) -> Checkpoint:
     """Move the checkpoint to a clean ``head`` (never past an unacknowledged finding)."""
     envs = view.env_blobs(head)
     # A key's full re-check counts only until a walk vouches for something without
@@ -146,8 +155,10 @@ def record_verified(git: GitRepo, view: StoreView, head: str, report: LineReport
         keyed = set(cp.keyed if cp else ()) - report.unkeyed
     floor = int(report.floor.timestamp()) if report.floor else (cp.floor if cp else 0)
     new = Checkpoint(head, envs, frozenset(keyed & set(envs)), frozenset(attempted),
-                     frozenset(roots | (cp.roots if cp else frozenset())), floor)
+                     frozenset(roots | (cp.roots if cp else frozenset())), floor,
+                     frozenset(report.tainted | set(cp.tainted if cp and not full else ())))
     save(git, new, view)
+    return new
 
 
 def advance(git: GitRepo, parent: str | None, commit: str, when: datetime) -> None:
