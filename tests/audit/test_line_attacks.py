@@ -551,3 +551,15 @@ def test_a_side_commit_reachable_through_a_merge_is_not_on_the_line(cli, store):
     r = cli("rollback", "--env", "production", "--to", side, "--reason", "r")
     assert r.code == 5
     assert cli("get", "A", "--env", "production").out == "good"
+
+
+def test_access_list_and_log_read_through_the_gate(cli, store, make_identity):
+    mallory = make_identity("mallory@example.com")
+    signers = (store / layout.SIGNERS).read_text()
+    (store / layout.SIGNERS).write_text(
+        signers + f"mallory@example.com namespaces=\"git\" envtrail:admin "
+                  f"{mallory.identity.public.openssh}\n")
+    git(store, "commit", "-qam", "add an admin")
+    for args in (("access", "list"), ("access", "log"), ("policy", "show"), ("env", "list")):
+        r = cli(*args)
+        assert r.code == 5 and "mallory" not in r.out, args

@@ -63,7 +63,7 @@ def revoke(
 
     git = open_git(repo)
     written = access.revoke(git, runtime(), load_identity(identity), principal, env, reason)
-    report = audit.offboarding(git, principal)
+    report = audit.offboarding(git, runtime(), principal)
     if json_:
         emit_json({"commit": written.commit, "report": [e.as_dict() for e in report]})
         return
@@ -115,7 +115,7 @@ def list_(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> N
     """Who can decrypt each environment now, and who may sign."""
     from envtrail.ops import audit
 
-    members, signers = audit.access_now(open_git(repo), env)
+    members, signers = audit.access_now(open_git(repo), runtime(), env)
     if json_:
         emit_json({"members": members, "signers": signers})
         return
@@ -130,7 +130,7 @@ def log(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> Non
     """Membership periods from history: granted when, by whom, why; revoked likewise."""
     from envtrail.ops import audit
 
-    periods = audit.access_history(open_git(repo), env)
+    periods = audit.access_history(open_git(repo), runtime(), env)
     if json_:
         emit_json([p.as_dict() for p in periods])
         return

@@ -219,12 +219,13 @@ def blame(git: GitRepo, rt: Runtime, environment: str) -> list[BlameRow]:
 # -- access --------------------------------------------------------------------
 
 
-def access_now(git: GitRepo, environment: str | None) -> tuple[list[dict], list[dict]]:
-    """Members of each environment at HEAD, and the allowed signers."""
+def access_now(git: GitRepo, rt: Runtime,
+               environment: str | None) -> tuple[list[dict], list[dict]]:
+    """Members of each environment at the verified line head, and the allowed signers."""
     from envtrail.crypto.keys import PublicKey
 
-    view = StoreView(git)
-    head = git.store_head()
+    line = open_line(git, rt)
+    view, head = line.view, line.head
     blobs = view.env_blobs(head)
     if environment is not None and check_env_name(environment) not in blobs:
         raise NotFoundError(f"no environment {environment!r}")
@@ -241,18 +242,20 @@ def access_now(git: GitRepo, environment: str | None) -> tuple[list[dict], list[
     return members, signers
 
 
-def access_history(git: GitRepo, environment: str | None) -> list:
+def access_history(git: GitRepo, rt: Runtime, environment: str | None) -> list:
     """Membership periods (audit.membership.Period), optionally of one environment."""
     from envtrail.audit.membership import periods
 
     if environment is not None:
         check_env_name(environment)
-    return [p for p in periods(StoreView(git), git.store_head())
+    line = open_line(git, rt)
+    return [p for p in periods(line.view, line.head)
             if environment in (None, p.environment)]
 
 
-def offboarding(git: GitRepo, principal: str) -> list:
+def offboarding(git: GitRepo, rt: Runtime, principal: str) -> list:
     """What ``principal`` could ever read (audit.membership.Exposure per environment)."""
     from envtrail.audit.membership import exposure
 
-    return exposure(StoreView(git), git.store_head(), principal)
+    line = open_line(git, rt)
+    return exposure(line.view, line.head, principal)
