@@ -323,7 +323,7 @@ def test_repair_acknowledges_restores_values_and_strict_still_fails(cli, store, 
     assert head(store) == bad  # a dry run writes nothing
     r = cli("repair", "--reason", "unsigned hotfix INC-9")
     assert r.code == 0, r.err
-    assert f"values restored from {clean}" in r.out
+    assert f"restored to the last verified state {clean}: envs/production.yaml" in r.out
     assert cli("get", "A", "--env", "production").out == "good"
     r = cli("verify")
     assert r.code == 0 and "acknowledged:" in r.out and "unsigned hotfix INC-9" in r.out
@@ -563,3 +563,78 @@ def test_access_list_and_log_read_through_the_gate(cli, store, make_identity):
     for args in (("access", "list"), ("access", "log"), ("policy", "show"), ("env", "list")):
         r = cli(*args)
         assert r.code == 5 and "mallory" not in r.out, args
+
+
+def _outsiders_takeover(store, cli, carol) -> str:
+    """One unsigned commit: carol becomes an admin and production's only key holder."""
+    from envtrail.audit.view import Snapshot
+    from envtrail.crypto.seal import EnvKeys, b64
+    from envtrail.format import envfile
+    from envtrail.format.envfile import Member
+    from envtrail.gitstore.repo import GitRepo
+
+    g = GitRepo(store)
+    env = Snapshot(g, head(store)).env("production")
+    keys = EnvKeys.generate()
+    mine = Member("carol@example.com", carol.identity.public.openssh,
+                  keys.seal_to(carol.identity.public))
+    taken = envfile.EnvFile("production", b64(keys.public), {"carol@example.com": mine},
+                            dict(env.values))
+    signers = (store / layout.SIGNERS).read_text() + (
+        f"carol@example.com namespaces=\"git\" envtrail:admin {carol.identity.public.openssh}\n")
+    (store / layout.env_path("production")).write_bytes(envfile.render(taken))
+    (store / layout.SIGNERS).write_text(signers)
+    git(store, "commit", "-qam", "routine rotation")
+    return head(store)
+
+
+def test_repair_undoes_an_outsiders_custody_takeover(cli, store, make_identity):
+    carol = make_identity("carol@example.com")
+    setv(cli, "A", "good")
+    _outsiders_takeover(store, cli, carol)
+    refused(cli, "A")
+    r = cli("repair", "--reason", "INC-3 takeover")
+    assert r.code == 0, r.err
+    assert "carol" not in (store / layout.SIGNERS).read_text()
+    assert "carol" not in (store / layout.env_path("production")).read_text()
+    assert cli("get", "A", "--env", "production").out == "good"
+    assert cli.as_(carol)("get", "A", "--env", "production").code == 4
+    setv(cli, "B", "after-repair")
+    assert cli.as_(carol)("get", "B", "--env", "production").code == 4
+    assert cli("verify").code == 0
+
+
+def test_a_repair_that_restores_nothing_acknowledges_nothing(cli, store, make_identity):
+    """An admin cannot whitewash a forged value by naming it in an empty 'repair'."""
+    import forge
+
+    setv(cli, "A", "good")
+    clean = head(store)
+    bad = forge.commit_plan(store, None, forge.honest_plan(store, cli.identity.identity,
+                                                           "production", {"A": "injected"}),
+                            message="by hand")
+    fake = signed_commit(store, cli.identity.identity, "alice@example.com", [bad], {},
+                         message("repair", "alice@example.com", extra=(
+                             ("Acknowledges", f"{bad} 1"), ("Repair-Clean", clean),
+                             ("Repair-From", clean))))
+    point(store, fake)
+    found = verify_findings(cli)
+    assert any(f["commit"] == bad for f in found)
+    assert any(f["commit"] == fake and "different from the clean point" in f["message"]
+               for f in found)
+    refused(cli, "A", ("injected",))
+
+
+def test_repair_from_an_earlier_commit_restores_its_values_under_todays_keys(cli, store):
+    import forge
+
+    setv(cli, "A", "v1")
+    first = head(store)
+    setv(cli, "A", "v2")
+    forge.commit_plan(store, None, forge.honest_plan(store, cli.identity.identity, "production",
+                                                     {"A": "evil"}), message="by hand")
+    r = cli("repair", "--reason", "back to v1", "--from", first)
+    assert r.code == 0, r.err
+    assert "~ production:A" in r.out
+    assert cli("get", "A", "--env", "production").out == "v1"
+    assert cli("verify").code == 0

@@ -15,11 +15,10 @@ from datetime import datetime
 from envtrail.audit import signature
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
+from envtrail.audit.repairs import ACK, CLEAN
 from envtrail.audit.verify import Finding, Verifier, check_time
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
-
-ACK = "Acknowledges"
 
 
 @dataclass(frozen=True)
@@ -51,6 +50,7 @@ class LineReport:
     walked: list[str] = field(default_factory=list)  # ids, oldest first
     # Commits from an acknowledged finding up to the repair: never a state to read or restore.
     tainted: set[str] = field(default_factory=set)
+    since: str | None = None  # where the walk started (exclusive)
     ahead: dict[str, int] = field(default_factory=dict)  # newly seen commits dated ahead
 
     @property
@@ -96,7 +96,7 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
     time floor there. Every finding comes back; acknowledged ones separately.
     """
     ids, _ = line_ids(view, head, since)
-    report = LineReport(head, floor=floor, walked=ids)
+    report = LineReport(head, floor=floor, walked=ids, since=since)
     if since is None and ids:
         report.genesis = ids[0]
         if trust.pin is not None and trust.pin != ids[0]:
@@ -121,7 +121,7 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
         if not timing:
             report.floor = max(report.floor or info.committer_time, info.committer_time)
         if not found:
-            _acknowledge(report, info, verdict or signature.check(view, info), position)
+            _acknowledge(report, info, position)
         report.findings.extend(found)
         report.checked += 1
         if on_commit is not None:
@@ -130,26 +130,35 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
     return report
 
 
-def _acknowledge(report: LineReport, info, verdict: signature.Verdict, position: int) -> None:
+def _acknowledge(report: LineReport, info, position: int) -> None:
     """A clean ``repair`` by an admin moves the findings it names to acknowledged, and
     marks every commit from the first of them up to the repair as tainted."""
     rec = parse_record(info)
-    if rec is None or rec.action != "repair" or not verdict.admin:
-        return
+    if rec is None or rec.action != "repair":
+        return  # a repair without findings was signed by an admin (audit.repairs)
     named = set()
     for key, value in rec.extra:
         if key == ACK:
             commit, _, rule = value.partition(" ")
             named.add((commit, rule.strip()))
-    keep = []
+    keep, accepted = [], []
     for finding in report.findings:
         if (finding.commit, str(finding.rule)) in named:
-            report.acknowledged.append(Acknowledged(finding, info.id, rec.actor, rec.reason))
+            accepted.append(Acknowledged(finding, info.id, rec.actor, rec.reason))
         else:
             keep.append(finding)
     order = {c: i for i, c in enumerate(report.walked)}
-    first = min((order[c] for c, _ in named if c in order), default=position)
+    first = min((order[f.commit] for f in report.findings
+                 if (f.commit, str(f.rule)) in named and f.commit in order), default=None)
+    if first is None:
+        return
+    # The clean point must be what precedes the first acknowledged finding: a repair
+    # cannot start its "verified state" inside the damage it acknowledges.
+    expected = report.walked[first - 1] if first > 0 else report.since
+    if rec.extra_value(CLEAN) != expected:
+        return
     report.tainted.update(report.walked[first:position])
+    report.acknowledged.extend(accepted)
     report.findings = keep
 
 

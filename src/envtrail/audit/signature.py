@@ -26,8 +26,9 @@ class Verdict:
         return self.status == GOOD
 
 
-def check(view: StoreView, info: CommitInfo) -> Verdict:
-    """Verify the commit's SSH signature; trust comes from the parent's allowed_signers.
+def check(view: StoreView, info: CommitInfo, trust_at: str | None = None) -> Verdict:
+    """Verify the commit's SSH signature; trust comes from the parent's allowed_signers
+    (or ``trust_at``'s: a repair is judged by the state it restores).
 
     The root commit has no parent and trusts the allowed_signers it creates.
     """
@@ -38,7 +39,7 @@ def check(view: StoreView, info: CommitInfo) -> Verdict:
         key = sshsig.verify(sig.decode("ascii", "replace"), payload, "git")
     except sshsig.SignatureError:
         return Verdict(BAD)
-    trust_at = info.parents[0] if info.parents else info.id
+    trust_at = trust_at or (info.parents[0] if info.parents else info.id)
     entry = next((s for s in view.signers(trust_at) if s.key == key.openssh), None)
     if entry is None:
         return Verdict(UNKNOWN_KEY, key=key.openssh)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from envtrail.audit import signature
+from envtrail.audit import repairs, signature
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
@@ -28,7 +28,7 @@ RULES = {
 }
 # Actions whose commits change no path at all: they only put a signed marker on record.
 MARKERS = frozenset({"approve", "event"})
-# Actions that may restore several environments at once, naming variables ENV:KEY.
+# Actions that may span several environments, naming variables ENV:KEY.
 QUALIFIED = frozenset({"repair"})
 
 
@@ -79,9 +79,16 @@ class Verifier:
             return [Finding(info.id, 6, f"a merge commit ({len(info.parents)} parents) on the "
                                         "store line; the line never has merges")]
         rec = parse_record(info)
+        clean = None
+        if rec is not None and rec.action == "repair":
+            clean = repairs.clean_point(self, info, rec)
+            if clean is None:
+                return [Finding(info.id, 3, "a repair that names no earlier line commit as its "
+                                            "clean point"), *self._custody_changes(info)]
+            verdict = None  # judged by the signers of the clean point, not of the parent
         try:
-            verdict = verdict or signature.check(self.view, info)
-        except IntegrityError as exc:  # the parent's allowed_signers cannot be read
+            verdict = verdict or signature.check(self.view, info, trust_at=clean)
+        except IntegrityError as exc:  # the trusted allowed_signers cannot be read
             return [Finding(info.id, 1, exc.message)]
         if not verdict.good:
             what = "not an envtrail commit, " if rec is None else ""
@@ -93,7 +100,11 @@ class Verifier:
                                         "trailers)")]
         out = self._check_identity(info, rec, verdict)
         try:
-            out += self._check_tree(info, rec, verdict)
+            if clean is not None:
+                out += repairs.check(self, info, rec, verdict, clean)
+                out += self._check_shape(info)
+            else:
+                out += self._check_tree(info, rec, verdict)
         except IntegrityError as exc:
             out.append(Finding(info.id, 3, exc.message))
         return out
@@ -139,9 +150,9 @@ class Verifier:
             ops = value_diff(old, new)
             if ops:
                 actual[env] = ops
-            if _custody(old) != _custody(new):
+            if custody(old) != custody(new):
                 keyed_rules.append(env)
-            out.extend(self._check_values(info, rec, env, old, new, ops))
+            out.extend(self.check_values(info, rec, env, old, new, ops))
         claimed = {c.key: c.op for c in rec.changes}
         if rec.action in QUALIFIED:
             real = {qualified(rec, env, k): op for env, ops in actual.items() for k, op in ops.items()}
@@ -185,7 +196,7 @@ class Verifier:
             if before.get(env) == after.get(env):
                 continue
             try:
-                if _custody(self.view.env_at(parent, env)) != _custody(self.view.env_at(info.id, env)):
+                if custody(self.view.env_at(parent, env)) != custody(self.view.env_at(info.id, env)):
                     what.append(f"members or keys of {env}")
             except IntegrityError:
                 what.append(f"{env} (unreadable)")
@@ -211,7 +222,7 @@ class Verifier:
                                                "a member of it"))
         return out
 
-    def _check_values(self, info: CommitInfo, rec: Record, env: str, old: EnvFile | None,
+    def check_values(self, info: CommitInfo, rec: Record, env: str, old: EnvFile | None,
                       new: EnvFile | None, ops: dict[str, str]) -> list[Finding]:
         """Fingerprints are never ``?``; with a key, each is recomputed and each new value
         must decrypt; a new key pair re-encrypts every value to its previous plaintext."""
@@ -268,7 +279,7 @@ def check_time(info: CommitInfo, floor: datetime | None, seen: datetime | None) 
     return out
 
 
-def _custody(env: EnvFile | None) -> tuple:
+def custody(env: EnvFile | None) -> tuple:
     """Everything only an admin may change: the key pair and each member's key and seal."""
     if env is None:
         return ()

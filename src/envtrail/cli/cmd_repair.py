@@ -38,15 +38,15 @@ def repair(
     lead = "would acknowledge" if dry_run else "acknowledged"
     for finding in result.findings:
         out(f"{lead}: {finding.line()}")
-    out(f"values restored from {result.restored_from}: "
-        f"{', '.join(result.environments) or 'no environment changed'}")
+    out(f"restored to the last verified state {result.clean}: "
+        f"{', '.join(result.paths) or 'nothing differed'}")
+    if result.restored_from != result.clean:
+        out(f"values from {result.restored_from}:")
     for change in result.record.changes if result.record else ():
         out(f"  {render_change(change)}")
     if result.commit:
         out(f"repair commit {result.commit}")
         pin_next(result.commit)
-        out("  members, signers and policy were not changed: review them with "
-            "`envtrail access list` and `envtrail policy show`")
 
 
 def register(app: typer.Typer) -> None:

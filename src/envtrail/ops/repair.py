@@ -1,22 +1,27 @@
-"""``repair``: an admin acknowledges the line's findings in one signed commit and
-restores the affected environments' values, never members, signers or policy.
+"""``repair``: an admin acknowledges the line's findings in one signed commit and puts
+back the last verified state.
 
 Nothing is rewritten: the findings stay on the line, visible in ``verify``,
 ``log`` and ``status`` with who acknowledged them and why, and ``verify
---strict`` keeps failing on them. Values are restored as ``rollback`` does,
-re-encrypted for today's members with today's keys.
+--strict`` keeps failing on them. The repair restores the store's files as
+they were just before the first finding (the clean point): every environment
+file, signers, policy and settings, so nothing a forged commit did survives,
+and no key pair a forged commit introduced is ever encrypted to. With
+``--from REV`` (an earlier line commit) the values come from REV instead,
+re-encrypted under the clean point's keys for the clean point's members.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from envtrail.audit.line import ACK
 from envtrail.audit.record import Record
+from envtrail.audit.repairs import ACK, CLEAN, FROM
 from envtrail.audit.verify import Finding
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, UsageError
+from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, Secret, check_reason
 from envtrail.ops.gate import Line, open_line
@@ -33,71 +38,90 @@ class RepairResult:
     """What ``repair`` acknowledged and restored, and the commit (None for a dry run)."""
 
     findings: tuple[Finding, ...]
+    clean: str
     restored_from: str
-    environments: tuple[str, ...]
+    paths: tuple[str, ...]
     commit: str | None
     record: Record | None
 
 
 def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
            from_rev: str | None = None, dry_run: bool = False) -> RepairResult:
-    """Acknowledge every current finding and restore values from a clean line commit."""
+    """Acknowledge every current finding and restore the clean point's state."""
     text = check_reason(reason)
     line = open_line(git, rt, identity, allow_findings=True)
-    require_admin(whoami(line.snapshot, identity, rt).signer, "repair the store")
     findings = tuple(line.report.findings) if line.report else ()
     if not findings:
         raise UsageError("nothing to repair: the store line verifies",
                          hint="`envtrail verify` lists findings when there are any")
-    clean = _clean_point(line, rt, findings, from_rev)
-    envs = _affected(line, clean)
-    acknowledgements = (*((ACK, f"{f.commit} {f.rule}") for f in findings),
-                        ("Repair-From", clean))
-
-    def build(snap: Snapshot) -> Plan | None:
-        acting = whoami(snap, identity, rt)
-        require_admin(acting.signer, "repair the store")
-        changes: dict[str, bytes | None] = {}
-        masked: list[Change] = []
-        for env in envs:
-            old = target_values(line.view.at(clean), identity, env)
-            current = set(snap.env(env).values)
-            plan = plan_values(snap, rt, identity, env, {k: Secret(v) for k, v in old.items()},
-                               current - set(old), text, "repair")
-            if plan is not None:
-                changes.update(plan.changes)
-                masked += [replace(c, key=f"{env}:{c.key}") for c in plan.record.changes]
-        rec = Record("repair", acting.principal, text, envs, tuple(masked), context_for(rt),
-                     acknowledgements)
-        return Plan(changes, rec)
-
+    clean = _clean_point(line, findings)
+    clean_state = line.view.at(clean)
+    # Judged by the last verified state: the head's signers may be forged.
+    acting = whoami(clean_state, identity, rt)
+    require_admin(acting.signer, "repair the store")
+    source = _source(line, rt, clean, from_rev)
+    changes, masked = _restore(line, rt, identity, clean_state, source, text)
+    envs = tuple(sorted({p for p in (layout.env_of(path) for path in changes) if p}))
+    extra = (*((ACK, f"{f.commit} {f.rule}") for f in findings), (CLEAN, clean), (FROM, source))
+    rec = Record("repair", acting.principal, text, envs, masked, context_for(rt), extra)
+    paths = tuple(sorted(changes))
     if dry_run:
-        plan = build(line.snapshot)
-        return RepairResult(findings, clean, envs, None, plan.record if plan else None)
-    written = transact(git, rt, identity, build, allow_findings=True)
-    return RepairResult(findings, clean, envs, written.commit, written.record)
+        return RepairResult(findings, clean, source, paths, None, rec)
+    written = transact(git, rt, identity, lambda snap: Plan(changes, rec), allow_findings=True)
+    return RepairResult(findings, clean, source, paths, written.commit, written.record)
 
 
-def _clean_point(line: Line, rt: Runtime, findings: tuple[Finding, ...],
-                 from_rev: str | None) -> str:
-    """The line commit values come back from: ``--from`` or the parent of the first finding."""
+def _clean_point(line: Line, findings: tuple[Finding, ...]) -> str:
+    """The line commit just before the first finding: the last verified state."""
     walked = line.report.walked if line.report else []
     order = {c: i for i, c in enumerate(walked)}
     first = min((order[f.commit] for f in findings if f.commit in order), default=None)
-    parents = line.git.info(walked[first]).parents if first is not None else ()
-    if not parents:
-        raise IntegrityError("the genesis itself has a finding: there is no clean state to "
-                             "restore", hint="this store cannot be repaired; start a new one")
+    if first is None:
+        raise IntegrityError("the findings are not on the store line",
+                             hint="`envtrail verify --accept-rewrite` handles a rewritten line")
+    if first > 0:
+        return walked[first - 1]
+    if line.report is not None and line.report.since is not None:
+        return line.report.since
+    raise IntegrityError("the genesis itself has a finding: there is no clean state to restore",
+                         hint="this store cannot be repaired; start a new one")
+
+
+def _source(line: Line, rt: Runtime, clean: str, from_rev: str | None) -> str:
+    """Where the values come from: the clean point, or an earlier verified line commit."""
     if from_rev is None:
-        return parents[0]
+        return clean
     chosen = line.resolve(rt, from_rev)
-    if not line.git.is_ancestor(chosen, parents[0]):
-        raise UsageError(f"--from {from_rev[:40]} is not a clean line commit before the first "
-                         f"finding ({walked[first][:10]})")
+    if not line.git.first_parents(clean, chosen)[1]:
+        raise UsageError(f"--from {from_rev[:40]} is not a line commit at or before the clean "
+                         f"point {clean[:10]}")
     return chosen
 
 
-def _affected(line: Line, clean: str) -> tuple[str, ...]:
-    """Environments whose files differ between the clean point and the head (and exist now)."""
-    before, now = line.view.env_blobs(clean), line.view.env_blobs(line.head)
-    return tuple(sorted(e for e in now if before.get(e) != now[e] and e in before))
+def _restore(line: Line, rt: Runtime, identity: Identity, clean: Snapshot, source: str,
+             reason: str) -> tuple[dict[str, bytes | None], tuple[Change, ...]]:
+    """Files that bring the head back to the clean point, and how values differ from it."""
+    git, head = line.git, line.head
+    changes: dict[str, bytes | None] = {}
+    for path in (*layout.ADMIN_FILES, layout.ATTRIBUTES):
+        if git.entry_id(head, path) != git.entry_id(clean.commit, path):
+            changes[path] = clean.read(path)
+    now, then = line.view.env_blobs(head), line.view.env_blobs(clean.commit)
+    masked: list[Change] = []
+    for env in sorted(now.keys() | then.keys()):
+        path = layout.env_path(env)
+        if env not in then:
+            changes[path] = None
+            continue
+        data = clean.read(path)
+        if source != clean.commit:
+            old = target_values(line.view.at(source), identity, env)
+            removals = set(clean.env(env).values) - set(old)
+            plan = plan_values(clean, rt, identity, env, {k: Secret(v) for k, v in old.items()},
+                               removals, reason, "repair")
+            if plan is not None:
+                data = plan.changes[path]
+                masked += [replace(c, key=f"{env}:{c.key}") for c in plan.record.changes]
+        if now.get(env) is None or git.blob(now[env]) != data:
+            changes[path] = data
+    return changes, tuple(masked)

@@ -1,0 +1,116 @@
+"""What a ``repair`` commit may do: put back the line's last verified state, nothing else.
+
+A repair names the clean point it restores (``Envtrail-Repair-Clean``: the
+parent of the first finding it acknowledges). Its signature is judged by the
+signers at that point, not by the parent's possibly forged file, and its tree
+must equal the clean point's: signers, policy, settings, members and key
+pairs exactly, and each environment's values too, unless ``Repair-From``
+names an earlier line commit whose values it re-encrypts under the clean
+point's keys. Its ``Envtrail-Change`` trailers describe what differs from the
+clean point, so they can be checked against a state that verified.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from envtrail.audit import signature
+from envtrail.audit.record import Record
+from envtrail.audit.view import value_diff
+from envtrail.crypto.seal import DecryptError
+from envtrail.errors import IntegrityError
+from envtrail.format import layout
+from envtrail.gitstore.repo import CommitInfo
+
+if TYPE_CHECKING:
+    from envtrail.audit.verify import Finding, Verifier
+
+CLEAN = "Repair-Clean"
+FROM = "Repair-From"
+ACK = "Acknowledges"
+_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def clean_point(verifier: Verifier, info: CommitInfo, rec: Record) -> str | None:
+    """The clean point a repair names, if it is an earlier commit of this line."""
+    clean = rec.extra_value(CLEAN) or ""
+    if not _ID.fullmatch(clean) or not info.parents:
+        return None
+    on_line = verifier.view.git.first_parents(info.parents[0], clean)[1]
+    return clean if on_line else None
+
+
+def check(verifier: Verifier, info: CommitInfo, rec: Record, signer: signature.Verdict,
+          clean: str) -> list[Finding]:
+    """Findings for a repair commit judged against its clean point."""
+    from envtrail.audit.verify import Finding
+
+    view, git = verifier.view, verifier.view.git
+    out: list[Finding] = []
+    if not signer.admin:
+        out.append(Finding(info.id, 5, f"{signer.principal} is not an admin but made a repair"))
+    source = rec.extra_value(FROM) or clean
+    if not _ID.fullmatch(source) or not git.first_parents(clean, source)[1]:
+        return [*out, Finding(info.id, 3, "Repair-From is not a line commit at or before the "
+                                          "clean point")]
+    for path in (*layout.ADMIN_FILES, layout.ATTRIBUTES):
+        if git.entry_id(info.id, path) != git.entry_id(clean, path):
+            out.append(Finding(info.id, 3, f"a repair leaves {path} different from the clean "
+                                           f"point {clean[:10]}"))
+    if git.other_entries_differ(clean, info.id, layout.STORE_PATHS):
+        out.append(Finding(info.id, 3, "a repair changes files outside envs/ and .envtrail/"))
+    now, then = view.env_blobs(info.id), view.env_blobs(clean)
+    if set(now) != set(then):
+        out.append(Finding(info.id, 3, "a repair's environments differ from the clean point's"))
+    claimed = {c.key: c.op for c in rec.changes}
+    real: dict[str, str] = {}
+    policy = view.policy(clean)
+    for env in sorted(set(now) & set(then)):
+        if now[env] == then[env]:
+            continue
+        if source == clean:
+            out.append(Finding(info.id, 3, f"a repair leaves {env} different from the clean "
+                                           f"point {clean[:10]}"))
+            continue
+        old, new = view.env_at(clean, env), view.env_at(info.id, env)
+        if _custody(old) != _custody(new):
+            out.append(Finding(info.id, 3, f"a repair changes the members or keys of {env}"))
+            continue
+        ops = value_diff(old, new)
+        real.update({f"{env}:{k}": op for k, op in ops.items()})
+        broken = policy.violation(env, signer.principal or "", signer.admin, rec.reason)
+        if broken:
+            out.append(Finding(info.id, 4, broken))
+        if old is not None and old.member_with_key(signer.key or "") is None:
+            out.append(Finding(info.id, 4, f"{signer.principal} restored values of {env} "
+                                           "without being a member of it"))
+        out.extend(verifier.check_values(info, rec, env, old, new, ops))
+        out.extend(_same_as_source(verifier, info, env, new, view.env_at(source, env)))
+    if real != claimed:
+        out.append(Finding(info.id, 3, "a repair's Envtrail-Change trailers do not describe how "
+                                       "it differs from the clean point"))
+    return out
+
+
+def _same_as_source(verifier: Verifier, info: CommitInfo, env: str, new, source) -> list[Finding]:
+    """With a key: the restored values are exactly those at Repair-From."""
+    from envtrail.audit.verify import Finding
+
+    keyring = verifier.keyring
+    if new is None or source is None or keyring.keys(new) is None or keyring.keys(source) is None:
+        return []
+    try:
+        restored = {k: keyring.plaintext(new, k) for k in new.values}
+        wanted = {k: keyring.plaintext(source, k) for k in source.values}
+    except (DecryptError, ValueError, IntegrityError):
+        return [Finding(info.id, 3, f"{env}: a restored value does not decrypt")]
+    if restored != wanted:
+        return [Finding(info.id, 3, f"{env}: the restored values are not those of Repair-From")]
+    return []
+
+
+def _custody(env) -> tuple:
+    from envtrail.audit.verify import custody
+
+    return custody(env)
