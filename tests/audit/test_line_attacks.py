@@ -638,3 +638,27 @@ def test_repair_from_an_earlier_commit_restores_its_values_under_todays_keys(cli
     assert "~ production:A" in r.out
     assert cli("get", "A", "--env", "production").out == "v1"
     assert cli("verify").code == 0
+
+
+def test_a_repaired_commit_dated_ahead_does_not_trip_fresh_clones_later(cli, store, bob, tmp_path):
+    from datetime import timedelta
+
+    import forge
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.verify import verify
+    from envtrail.runtime import Runtime
+
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    ahead = forge.runtime(store).now() + timedelta(minutes=11)
+    forge.commit_plan(store, bob.identity, forge.honest_plan(store, bob.identity, "production",
+                                                             {"A": "1"}), when=ahead)
+    refused(cli, "A")
+    assert cli("repair", "--reason", "clock skew INC-4").code == 0
+    setv(cli, "B", "2")  # dated now: before bob's commit
+    assert cli("verify").code == 0
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", str(store), str(fresh))
+    later = Runtime({}, fresh, fresh, "ci", clock=lambda: ahead + timedelta(hours=1))
+    report = verify(GitRepo(fresh), later)
+    assert report.findings == [], [f.line() for f in report.findings]

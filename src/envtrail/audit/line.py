@@ -96,7 +96,7 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
     time floor there. Every finding comes back; acknowledged ones separately.
     """
     ids, _ = line_ids(view, head, since)
-    report = LineReport(head, floor=floor, walked=ids, since=since)
+    report = LineReport(head, walked=ids, since=since)
     if since is None and ids:
         report.genesis = ids[0]
         if trust.pin is not None and trust.pin != ids[0]:
@@ -109,17 +109,22 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
                                                     f"{root[:12]} (rewound or replaced)"))
     verifier = Verifier(view, keyring)
     seen = dict(seen_ahead or {})
+    floors = _Floor(floor)
     for position, (info_id, verdict) in enumerate(zip(ids, _verdicts(view, ids, parallel),
                                                       strict=False)):
         info = view.git.info(info_id)
         found = verifier.check(info, verdict)
+        if not found:
+            # A repair's time findings stop counting toward the floor in every clone,
+            # including those that never saw the commit dated ahead as ahead.
+            floors.drop(_named(info, rule="7"))
         first_seen = datetime.fromtimestamp(seen.get(info_id, int(now.timestamp())), now.tzinfo)
-        timing = check_time(info, report.floor, first_seen)
+        timing = check_time(info, floors.value, first_seen)
         if any("first saw" in f.message for f in timing) and info_id not in seen:
             seen[info_id] = report.ahead[info_id] = int(now.timestamp())
         found += timing
         if not timing:
-            report.floor = max(report.floor or info.committer_time, info.committer_time)
+            floors.raise_to(info_id, info.committer_time)
         if not found:
             _acknowledge(report, info, position)
         report.findings.extend(found)
@@ -127,7 +132,40 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
         if on_commit is not None:
             on_commit(report.checked)
     report.unkeyed = verifier.unkeyed
+    report.floor = floors.value
     return report
+
+
+class _Floor:
+    """The line's time floor, remembering which commits raised it, so that a repair can
+    take back the ones it acknowledged as dated ahead."""
+
+    def __init__(self, start: datetime | None) -> None:
+        self._raisers: list[tuple[datetime, str | None]] = [(start, None)] if start else []
+
+    @property
+    def value(self) -> datetime | None:
+        """The floor now (raisers are kept in ascending order)."""
+        return self._raisers[-1][0] if self._raisers else None
+
+    def raise_to(self, commit: str, when: datetime) -> None:
+        """Count ``commit``'s time if it is above the floor."""
+        if not self._raisers or when > self._raisers[-1][0]:
+            self._raisers.append((when, commit))
+
+    def drop(self, commits: set[str]) -> None:
+        """Forget the times of ``commits``."""
+        if commits:
+            self._raisers = [r for r in self._raisers if r[1] not in commits]
+
+
+def _named(info, rule: str) -> set[str]:
+    """Commits a repair acknowledges for ``rule`` (empty for any other commit)."""
+    rec = parse_record(info)
+    if rec is None or rec.action != "repair":
+        return set()
+    return {commit for key, value in rec.extra if key == ACK
+            for commit, _, named in [value.partition(" ")] if named.strip() == rule}
 
 
 def _acknowledge(report: LineReport, info, position: int) -> None:
