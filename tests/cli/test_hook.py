@@ -129,3 +129,79 @@ def test_hook_reads_the_index_and_walks_no_history(store, cli):
     refusals = check_staged(g)
     assert [r.path for r in refusals] == [".env"]
     assert g.walked == 0
+
+
+@pytest.fixture
+def plain_hooks(store, tmp_path):
+    from conftest import Cli
+
+    r = Cli(store)("hook", "install")
+    assert r.code == 0, r.err
+    assert "pre-merge-commit" in r.out
+    return hook_env(tmp_path)
+
+
+def test_a_staged_merge_resolution_is_refused(plain_hooks, store, cli):
+    assert cli("set", "A", "--env", "production", "--reason", "r", input="a0").code == 0
+    git(store, "switch", "-q", "-c", "left")
+    assert cli("set", "A", "--env", "production", "--reason", "r", input="left").code == 0
+    git(store, "switch", "-q", "main")
+    assert cli("set", "B", "--env", "production", "--reason", "r", input="b").code == 0
+    head = git(store, "rev-parse", "HEAD")
+    merge = subprocess.run(["git", "merge", "left"], cwd=store, env=plain_hooks,
+                           capture_output=True, text=True, check=False)
+    assert merge.returncode != 0  # the driver refused: a conflict
+    # Resolve it by hand with one side's file, as a user might.
+    git(store, "checkout", "--theirs", "envs/production.yaml")
+    git(store, "add", "envs/production.yaml")
+    r = subprocess.run(["git", "commit", "--no-edit"], cwd=store, env=plain_hooks,
+                       capture_output=True, text=True, check=False)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert "refused (merge commit)" in out and "envtrail sync" in out
+    assert "refused envs/production.yaml" in out
+    assert git(store, "rev-parse", "HEAD") == head
+    assert git(store, "rev-list", "--merges", "HEAD") == ""
+
+
+def test_a_clean_merge_on_the_store_branch_is_refused_too(plain_hooks, store):
+    git(store, "switch", "-q", "-c", "docs")
+    (store / "README").write_text("docs\n")
+    assert commit(store, plain_hooks, "README", message="docs").returncode == 0
+    git(store, "switch", "-q", "main")
+    (store / "NOTES").write_text("notes\n")
+    assert commit(store, plain_hooks, "NOTES", message="notes").returncode == 0
+    head = git(store, "rev-parse", "HEAD")
+    r = subprocess.run(["git", "merge", "--no-edit", "docs"], cwd=store, env=plain_hooks,
+                       capture_output=True, text=True, check=False)
+    assert r.returncode != 0  # git runs pre-merge-commit for a merge it commits itself
+    assert "refused (merge commit)" in r.stdout + r.stderr
+    assert git(store, "rev-parse", "HEAD") == head
+
+
+def test_a_hand_commit_adding_a_store_file_is_refused(plain_hooks, store):
+    (store / ".envtrail/extra.yaml").write_text("x: 1\n")
+    r = commit(store, plain_hooks, ".envtrail/extra.yaml")
+    assert r.returncode != 0
+    assert "refused .envtrail/extra.yaml: changed outside envtrail" in r.stdout + r.stderr
+
+
+def test_code_branches_of_an_application_repo_never_carry_the_store(tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    git(app, "init", "-q")
+    (app / "main.py").write_text("print('hi')\n")
+    git(app, "add", "main.py")
+    git(app, "commit", "-q", "-m", "code")
+    git(app, "config", "envtrail.branch", "envtrail")  # the store lives on its orphan branch
+    (app / "envs").mkdir()
+    (app / "envs/production.yaml").write_text("envtrail: 1\n")
+    (app / "src.py").write_text("x = 1\n")
+    git(app, "add", "envs/production.yaml", "src.py")
+    refusals = check_staged(GitRepo(app))
+    assert [r.path for r in refusals] == ["envs/production.yaml"]
+    assert "the store lives on branch envtrail" in refusals[0].reason
+    # A merge of code branches is fine there.
+    (app / ".git/MERGE_HEAD").write_text(git(app, "rev-parse", "HEAD"))
+    git(app, "rm", "-q", "--cached", "-r", "envs")
+    assert check_staged(GitRepo(app)) == []

@@ -143,7 +143,7 @@ def test_settling_names_are_checked(world):
     r = b("sync", "--mine", "NOPE")
     assert_one_line_error(r, 2)
     assert "NOPE is not in conflict" in r.err
-    r = b("sync", "--mine", "BASE", "--theirs", "'*'".strip("'"))
+    r = b("sync", "--mine", "BASE", "--theirs", "*")
     assert_one_line_error(r, 2)
     assert "both --mine and --theirs" in r.err
 
@@ -180,6 +180,7 @@ def test_a_remote_rewrite_is_refused_even_when_it_verifies(world, tmp_path):
     assert_one_line_error(r, 5)
     assert "no longer contains" in r.err
     assert local_state(b) == before
+    assert git(bare, "rev-parse", "main").strip() == head(a)  # b pushed nothing over it
 
 
 def test_originals_are_kept_until_the_push_lands(world):

@@ -26,12 +26,23 @@ def pre_commit(
         metavar="[FILES...]", help="Staged files to check (default: everything staged).")] = None,
     repo: RepoOpt = None,
 ) -> None:
-    """Refuse staged plaintext .env values and hand edits to envs/ or .envtrail/."""
+    """Refuse staged plaintext .env values, hand edits to envs/ or .envtrail/, and store merges."""
+    _check(files, repo, merging=False)
+
+
+@hook_app.command("pre-merge-commit")
+def pre_merge_commit(repo: RepoOpt = None) -> None:
+    """The same check for a merge git commits itself: refused on the store branch."""
+    _check(None, repo, merging=True)
+
+
+def _check(files: list[str] | None, repo: str | None, merging: bool) -> None:
     from envtrail.cli.common import runtime
     from envtrail.errors import FindingsError
     from envtrail.ops.hook import check_staged
 
-    refusals = check_staged(_git_repo(repo), files or None, runtime().env.get("GIT_INDEX_FILE"))
+    refusals = check_staged(_git_repo(repo), files or None, runtime().env.get("GIT_INDEX_FILE"),
+                            merging)
     for r in refusals:
         sys.stderr.write(f"envtrail: refused {r.path}: {r.reason}\n  instead: {r.instead}\n")
     if refusals:
@@ -43,7 +54,7 @@ def install(
     force: Annotated[bool, typer.Option("--force", help="Replace a hook that is not envtrail's.")] = False,
     repo: RepoOpt = None,
 ) -> None:
-    """Write .git/hooks/pre-commit and pre-merge-commit to run `envtrail hook pre-commit`."""
+    """Write .git/hooks/pre-commit and pre-merge-commit to run envtrail's checks."""
     from envtrail.ops.hook import install as do_install
 
     for path in do_install(_git_repo(repo), force):

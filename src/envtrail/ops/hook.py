@@ -47,11 +47,13 @@ def _dotenv_refusal(path: str, data: bytes) -> Refusal | None:
 
 
 def check_staged(git: GitRepo, files: list[str] | None = None,
-                 index_file: str | None = None) -> list[Refusal]:
+                 index_file: str | None = None, merging: bool = False) -> list[Refusal]:
     """Refusals for what the index would commit (the work tree is not consulted).
 
     ``index_file`` is git's ``GIT_INDEX_FILE``: `git commit -a` and `git commit
-    <paths>` stage into a temporary index and point hooks at it.
+    <paths>` stage into a temporary index and point hooks at it. ``merging``:
+    git is committing a merge itself (its pre-merge-commit hook, which runs
+    before MERGE_HEAD exists).
     """
     repo = git.repo
     index = git.index(index_file)
@@ -64,7 +66,7 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
                   if Path(f).is_absolute() else PurePosixPath(f).as_posix() for f in files}
         staged = {p: s for p, s in staged.items() if p in wanted or _in_store(p)}
     out: list[Refusal] = []
-    if store is not None and on_store and _merge_head(git) is not None:
+    if store is not None and on_store and (merging or _merge_head(git) is not None):
         out.append(Refusal("(merge commit)", "the store branch holds no merges: a merge puts "
                            "a state on the line that nobody signed",
                            "abort it with `git merge --abort`, then bring both sides together "
@@ -175,8 +177,8 @@ def install(git: GitRepo, force: bool) -> list[Path]:
             "#!/bin/sh\n"
             f"{MARKER}: refuses plaintext .env files, hand edits to envs/ and .envtrail/, "
             "and merges on the store branch\n"
-            f'if command -v envtrail >/dev/null 2>&1; then exec envtrail hook pre-commit "$@"; fi\n'
-            f'exec {python} -m envtrail hook pre-commit "$@"\n'
+            f'if command -v envtrail >/dev/null 2>&1; then exec envtrail hook {path.name} "$@"; fi\n'
+            f'exec {python} -m envtrail hook {path.name} "$@"\n'
         )
         path.chmod(0o755)
     return paths
