@@ -46,7 +46,8 @@ def head(cli):
 def local_state(cli):
     """Everything sync could change here: refs, work tree, envtrail's own state files."""
     state = cli.cwd / ".git" / "envtrail"
-    files = {p.name: p.read_bytes() for p in sorted(state.glob("*.json"))}
+    files = {p.name: p.read_bytes() for p in sorted(state.iterdir())
+             if p.is_file() and p.name != "lock"}
     return (git(cli.cwd, "for-each-ref"), git(cli.cwd, "rev-parse", "HEAD"),
             git(cli.cwd, "status", "--porcelain"),
             (cli.cwd / "envs/production.yaml").read_bytes(), files)
@@ -213,7 +214,7 @@ def test_an_unjournalled_local_commit_stops_sync(world):
     setv(a, "FROM_ALICE", "1")
     assert a("sync").code == 0
     setv(b, "FROM_BOB", "2")
-    (b.cwd / ".git/envtrail/written.json").unlink()  # as if the commit came from elsewhere
+    (b.cwd / ".git/envtrail/written").unlink()  # as if the commit came from elsewhere
     before = local_state(b)
     r = b("sync")
     assert_one_line_error(r, 6)
@@ -231,6 +232,16 @@ def test_a_commit_signed_by_another_clone_is_not_re_signed(world, tmp_path):
     r = a("sync")
     assert_one_line_error(r, 6)
     assert "did not write it" in r.err
+
+
+def test_a_commit_signed_with_another_key_is_not_re_signed(world):
+    a, b, _ = world
+    setv(a, "FROM_ALICE", "1")
+    assert a("sync").code == 0
+    setv(b, "FROM_BOB", "2")  # written here with bob's key
+    r = b.as_(a.identity)("sync")  # alice's key is an allowed signer too, but not the writer
+    assert_one_line_error(r, 6)
+    assert "signed with another key" in r.err
 
 
 def test_rotation_on_one_side_and_set_on_the_other(world):

@@ -125,6 +125,9 @@ def sync(
         "fast-forward": f"fast-forwarded to {where} ({short(result.commit)})",
         "replayed": f"replayed your commits on {where} and pushed [{short(result.commit)}]",
     }
+    if result.outcome == "replayed" and all(r.commit is None for r in result.replayed):
+        messages["replayed"] = f"kept {where}'s side of everything; nothing left to push " \
+                               f"({short(result.commit)})"
     out(messages[result.outcome])
     for r in result.replayed:
         what = f"-> {short(r.commit)}" if r.commit else "dropped: the remote's side was kept"

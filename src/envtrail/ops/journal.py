@@ -12,50 +12,53 @@ flight; this one lives until the commit reaches the remote.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from envtrail.gitstore.discover import state_dir
 from envtrail.gitstore.repo import GitRepo
 
-_NAME = "written.json"
-_VERSION = 1
+# One line per write, "<commit id> <key type> <key base64>", appended: a
+# write costs one small append however many commits wait for a sync.
+_NAME = "written"
 
 
-def _path(git: GitRepo):
+def _path(git: GitRepo) -> Path:
     return state_dir(git.root) / _NAME
 
 
 def written(git: GitRepo) -> dict[str, str]:
     """Commit id -> the public key (``ssh-ed25519 AAAA...``) that signed it."""
     try:
-        doc = json.loads(_path(git).read_text(encoding="utf-8"))
-        if doc.get("version") != _VERSION:
-            return {}
-        return {str(c): str(k) for c, k in doc["commits"].items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        text = _path(git).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return {}
-
-
-def _save(git: GitRepo, commits: dict[str, str]) -> None:
-    target = _path(git)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"version": _VERSION, "commits": commits}, sort_keys=True))
-    os.replace(tmp, target)  # a crash leaves the old list, never half of one
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3:  # a line cut short by a crash is ignored
+            out[parts[0]] = f"{parts[1]} {parts[2]}"
+    return out
 
 
 def remember(git: GitRepo, commit: str, key: str) -> None:
     """Note that this clone wrote ``commit``, signed with ``key``."""
-    commits = written(git)
-    commits[commit] = " ".join(key.split()[:2])
-    _save(git, commits)
+    path = _path(git)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = " ".join([commit, *key.split()[:2]]) + "\n"
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(line)
 
 
 def forget(git: GitRepo, commits: Iterable[str]) -> None:
     """Drop entries (their commits reached the remote, or were replaced there)."""
+    gone = set(commits)
     current = written(git)
-    kept = {c: k for c, k in current.items() if c not in set(commits)}
-    if kept != current:
-        _save(git, kept)
+    if not gone & set(current):
+        return
+    path = _path(git)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text("".join(f"{c} {k}\n" for c, k in current.items() if c not in gone),
+                   encoding="utf-8")
+    os.replace(tmp, path)  # a crash leaves the old list, never half of one
