@@ -63,6 +63,13 @@ def assert_one_signed_line(cli, bare=None):
         git(cli.cwd, "verify-commit", commit)  # stock git is the judge of every signature
 
 
+def diverge(a, b):
+    """Alice pushes one change while bob writes another, unpushed."""
+    setv(a, "FROM_ALICE", "1")
+    assert a("sync").code == 0
+    setv(b, "FROM_BOB", "2")
+
+
 @pytest.fixture
 def world(tmp_path, store, cli, bob):
     assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
@@ -186,9 +193,7 @@ def test_a_remote_rewrite_is_refused_even_when_it_verifies(world, tmp_path):
 
 def test_originals_are_kept_until_the_push_lands(world):
     a, b, bare = world
-    setv(a, "FROM_ALICE", "1")
-    assert a("sync").code == 0
-    setv(b, "FROM_BOB", "2")
+    diverge(a, b)
     original = head(b)
     lock = bare / "refs/heads/main.lock"
     lock.write_text("")  # another push holds the remote branch, and keeps holding it
@@ -211,9 +216,7 @@ def test_originals_are_kept_until_the_push_lands(world):
 
 def test_an_unjournalled_local_commit_stops_sync(world):
     a, b, _ = world
-    setv(a, "FROM_ALICE", "1")
-    assert a("sync").code == 0
-    setv(b, "FROM_BOB", "2")
+    diverge(a, b)
     (b.cwd / ".git/envtrail/written").unlink()  # as if the commit came from elsewhere
     before = local_state(b)
     r = b("sync")
@@ -299,9 +302,7 @@ def test_sync_refuses_a_remote_history_that_does_not_verify(world):
 
 def test_plain_git_pull_rebase_is_stopped_by_the_merge_driver(world):
     a, b, _ = world
-    setv(a, "FROM_ALICE", "1")
-    assert a("sync").code == 0
-    setv(b, "FROM_BOB", "2")
+    diverge(a, b)
     mine = head(b)
     r = subprocess.run(["git", "pull", "-q", "--rebase"], cwd=b.cwd,
                        capture_output=True, text=True, check=False)
