@@ -37,39 +37,64 @@ def edit_by_hand(cli, store):
                             if not ln.startswith("  A:")))
 
 
-@pytest.fixture(params=["framework", "plain"])
-def hooked(request, store, tmp_path):
-    env = hook_env(tmp_path)
-    if request.param == "framework":
-        (store / ".pre-commit-config.yaml").write_text(
+def install_hooks(kind, root, env):
+    if kind == "framework":
+        (root / ".pre-commit-config.yaml").write_text(
             "repos:\n  - repo: local\n    hooks:\n      - id: envtrail\n        name: envtrail\n"
             "        entry: envtrail hook pre-commit\n        language: system\n"
             "        pass_filenames: true\n        always_run: true\n")
-        subprocess.run(["pre-commit", "install"], cwd=store, env=env, check=True,
+        subprocess.run(["pre-commit", "install"], cwd=root, env=env, check=True,
                        capture_output=True)
-        assert commit(store, env, ".pre-commit-config.yaml", message="hooks").returncode == 0
+        git(root, "add", ".pre-commit-config.yaml")  # staged is enough for the framework
     else:
         from conftest import Cli
 
-        r = Cli(store)("hook", "install")
+        r = Cli(root)("hook", "install")
         assert r.code == 0, r.err
     return env
 
 
-def test_plaintext_env_file_is_refused(hooked, store):
-    (store / ".env").write_text("API_KEY=sk_live_123\n")
-    r = commit(store, hooked, ".env", message="leak")
+@pytest.fixture(params=["framework", "plain"])
+def hooked(request, store, tmp_path):
+    """Hooks in a dedicated store: the checked-out branch is the store line."""
+    return install_hooks(request.param, store, hook_env(tmp_path))
+
+
+@pytest.fixture
+def app(tmp_path, alice):
+    """An application repository with code history; its store lives on branch envtrail."""
+    from conftest import Cli
+
+    root = tmp_path / "app"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "main.py").write_text("print('hi')\n")
+    git(root, "add", "main.py")
+    git(root, "commit", "-q", "-m", "code")
+    assert Cli(root, alice)("init", "--env", "production").code == 0
+    assert git(root, "branch", "--show-current").strip() == "main"
+    return root
+
+
+@pytest.fixture(params=["framework", "plain"])
+def app_hooked(request, app, tmp_path):
+    return install_hooks(request.param, app, hook_env(tmp_path))
+
+
+def test_plaintext_env_file_is_refused(app_hooked, app):
+    (app / ".env").write_text("API_KEY=sk_live_123\n")
+    r = commit(app, app_hooked, ".env", message="leak")
     assert r.returncode != 0
     assert "refused .env: plaintext dotenv file with values (API_KEY)" in r.stdout + r.stderr
     assert "envtrail import" in r.stdout + r.stderr
-    assert git(store, "log", "-1", "--format=%s").strip() != "leak"
+    assert git(app, "log", "-1", "--format=%s").strip() != "leak"
 
 
-def test_empty_example_file_passes(hooked, store):
-    (store / ".env.example").write_text("API_KEY=\nDATABASE_URL=\n")
-    r = commit(store, hooked, ".env.example", message="example")
+def test_empty_example_file_passes(app_hooked, app):
+    (app / ".env.example").write_text("API_KEY=\nDATABASE_URL=\n")
+    r = commit(app, app_hooked, ".env.example", message="example")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert git(store, "log", "-1", "--format=%s").strip() == "example"
+    assert git(app, "log", "-1", "--format=%s").strip() == "example"
 
 
 def test_hand_edited_environment_is_refused(hooked, store, cli):
@@ -94,12 +119,25 @@ def test_commit_all_is_checked_through_gits_temporary_index(hooked, store, cli):
     assert git(store, "rev-parse", "HEAD") == head
 
 
-def test_envtrail_writes_are_unaffected(hooked, store, cli):
+def test_envtrail_writes_are_unaffected_and_git_commits_stay_off_the_line(hooked, store, cli):
     before = git(store, "rev-list", "--count", "HEAD")
     assert cli("set", "A", "--env", "production", "--reason", "r", input="v").code == 0
     assert int(git(store, "rev-list", "--count", "HEAD")) == int(before) + 1
     (store / "README").write_text("docs\n")
-    assert commit(store, hooked, "README", message="docs").returncode == 0
+    r = commit(store, hooked, "README", message="docs")
+    assert r.returncode != 0
+    assert "refused (commit): the store branch holds only envtrail's" in r.stdout + r.stderr
+    assert cli("get", "A", "--env", "production").code == 0
+
+
+def test_code_commits_in_an_application_repo_pass(app_hooked, app, alice):
+    from conftest import Cli
+
+    (app / "README").write_text("docs\n")
+    assert commit(app, app_hooked, "README", message="docs").returncode == 0
+    assert Cli(app, alice)("set", "A", "--env", "production", "--reason", "r",
+                           input="v").code == 0
+    assert git(app, "log", "-1", "--format=%s", "main").strip() == "docs"
 
 
 def test_manifest_is_valid_for_pre_commit(tmp_path):
@@ -127,7 +165,7 @@ def test_hook_reads_the_index_and_walks_no_history(store, cli):
     (store / ".env").write_text("A=\n")  # the work tree looks harmless; the index is not
     g = GitRepo(store)
     refusals = check_staged(g)
-    assert [r.path for r in refusals] == [".env"]
+    assert [r.path for r in refusals] == ["(commit)", ".env"]
     assert g.walked == 0
 
 
@@ -141,15 +179,18 @@ def plain_hooks(store, tmp_path):
     return hook_env(tmp_path)
 
 
-def test_a_staged_merge_resolution_is_refused(plain_hooks, store, cli):
-    assert cli("set", "A", "--env", "production", "--reason", "r", input="a0").code == 0
-    git(store, "switch", "-q", "-c", "left")
-    assert cli("set", "A", "--env", "production", "--reason", "r", input="left").code == 0
-    git(store, "switch", "-q", "main")
-    assert cli("set", "B", "--env", "production", "--reason", "r", input="b").code == 0
+def test_a_staged_merge_resolution_is_refused(plain_hooks, store, cli, tmp_path):
+    from conftest import Cli
+
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(store), str(other))
+    there = Cli(other, cli.identity)
+    assert there("init").code == 0
+    assert there("set", "A", "--env", "production", "--reason", "r", input="there").code == 0
+    assert cli("set", "A", "--env", "production", "--reason", "r", input="here").code == 0
     head = git(store, "rev-parse", "HEAD")
-    merge = subprocess.run(["git", "merge", "left"], cwd=store, env=plain_hooks,
-                           capture_output=True, text=True, check=False)
+    merge = subprocess.run(["git", "pull", "--no-rebase", str(other), "main"], cwd=store,
+                           env=plain_hooks, capture_output=True, text=True, check=False)
     assert merge.returncode != 0  # the driver refused: a conflict
     # Resolve it by hand with one side's file, as a user might.
     git(store, "checkout", "--theirs", "envs/production.yaml")
@@ -165,15 +206,13 @@ def test_a_staged_merge_resolution_is_refused(plain_hooks, store, cli):
 
 
 def test_a_clean_merge_on_the_store_branch_is_refused_too(plain_hooks, store):
-    git(store, "switch", "-q", "-c", "docs")
+    git(store, "switch", "-q", "-c", "docs")  # not the store branch: a code commit is fine here
     (store / "README").write_text("docs\n")
     assert commit(store, plain_hooks, "README", message="docs").returncode == 0
     git(store, "switch", "-q", "main")
-    (store / "NOTES").write_text("notes\n")
-    assert commit(store, plain_hooks, "NOTES", message="notes").returncode == 0
     head = git(store, "rev-parse", "HEAD")
-    r = subprocess.run(["git", "merge", "--no-edit", "docs"], cwd=store, env=plain_hooks,
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(["git", "merge", "--no-ff", "--no-edit", "docs"], cwd=store,
+                       env=plain_hooks, capture_output=True, text=True, check=False)
     assert r.returncode != 0  # git runs pre-merge-commit for a merge it commits itself
     assert "refused (merge commit)" in r.stdout + r.stderr
     assert git(store, "rev-parse", "HEAD") == head
@@ -193,7 +232,7 @@ def test_code_branches_of_an_application_repo_never_carry_the_store(tmp_path):
     (app / "main.py").write_text("print('hi')\n")
     git(app, "add", "main.py")
     git(app, "commit", "-q", "-m", "code")
-    git(app, "config", "envtrail.branch", "envtrail")  # the store lives on its orphan branch
+    git(app, "config", "envtrail.branch", "refs/heads/envtrail")  # the store's orphan branch
     (app / "envs").mkdir()
     (app / "envs/production.yaml").write_text("envtrail: 1\n")
     (app / "src.py").write_text("x = 1\n")

@@ -314,24 +314,25 @@ def test_plain_git_pull_rebase_is_stopped_by_the_merge_driver(world):
     assert values(b)["FROM_ALICE"] == "1"
 
 
-def test_plain_git_merge_is_refused_and_set_then_says_why(cli, store):
-    setv(cli, "A", "a0")
-    git(store, "switch", "-q", "-c", "left")
-    setv(cli, "A", "left")
-    git(store, "switch", "-q", "main")
-    setv(cli, "B", "right")
-    r = subprocess.run(["git", "merge", "--no-edit", "left"], cwd=store, capture_output=True,
-                       text=True, check=False)
+def test_plain_git_merge_is_refused_and_set_then_says_why(world):
+    a, b, _ = world
+    setv(a, "BASE", "alice's")
+    assert a("sync").code == 0
+    setv(b, "BASE", "bob's")
+    mine = head(b)
+    r = subprocess.run(["git", "pull", "--no-rebase", "--no-edit"], cwd=b.cwd,
+                       capture_output=True, text=True, check=False)
     assert r.returncode != 0
     assert "store files are never merged by git" in r.stdout + r.stderr
     assert "envtrail sync" in r.stdout + r.stderr
-    assert git(store, "rev-list", "--merges", "HEAD") == ""
-    assert "<<<<<<<" not in (store / "envs/production.yaml").read_text()
-    r = cli("set", "C", "--env", "production", "--reason", "r", input="c")
+    assert git(b.cwd, "rev-list", "--merges", "HEAD") == ""
+    assert "<<<<<<<" not in (b.cwd / "envs/production.yaml").read_text()
+    r = b("set", "C", "--env", "production", "--reason", "r", input="c")
     assert_one_line_error(r, 6)
     assert "unexpected" not in r.err and "merge" in r.err
-    git(store, "merge", "--abort")
-    assert cli("set", "C", "--env", "production", "--reason", "r", input="c").code == 0
+    git(b.cwd, "merge", "--abort")
+    assert head(b) == mine
+    assert b("set", "C", "--env", "production", "--reason", "r", input="c").code == 0
 
 
 def _free_port():

@@ -10,9 +10,10 @@ from pathlib import Path, PurePosixPath
 
 from envtrail.errors import EnvtrailError, IntegrityError, UsageError
 from envtrail.format import dotenv, envfile
+from envtrail.format.layout import CONFIG
 from envtrail.gitstore.discover import git_dir
+from envtrail.gitstore.refs import configured_store_ref
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.store import CONFIG
 
 MARKER = "# envtrail pre-commit hook"
 
@@ -66,11 +67,8 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
                   if Path(f).is_absolute() else PurePosixPath(f).as_posix() for f in files}
         staged = {p: s for p, s in staged.items() if p in wanted or _in_store(p)}
     out: list[Refusal] = []
-    if store is not None and on_store and (merging or _merge_head(git) is not None):
-        out.append(Refusal("(merge commit)", "the store branch holds no merges: a merge puts "
-                           "a state on the line that nobody signed",
-                           "abort it with `git merge --abort`, then bring both sides together "
-                           "with `envtrail sync`"))
+    if store is not None and on_store:
+        out.append(_store_branch_refusal(merging or _merge_head(git) is not None))
     for path, blob in sorted(staged.items()):
         data = None if blob is None else repo[blob].data
         if is_dotenv(path) and data is not None:
@@ -89,9 +87,9 @@ def _in_store(path: str) -> bool:
 
 def _store_branch(git: GitRepo, head: str | None) -> str | None:
     """The full ref of this repository's store branch, or None where there is no store."""
-    name = git.config_get("envtrail.branch")
-    if name:
-        return name if name.startswith("refs/") else f"refs/heads/{name}"
+    configured = configured_store_ref(git.root)
+    if configured is not None:
+        return configured
     if head is not None and git.entry_id(head, CONFIG) is not None:
         return git.head_ref()  # a dedicated store: the checked-out branch is the line
     orphan = git.ref_target("refs/heads/envtrail")
@@ -129,6 +127,20 @@ def _merge_head(git: GitRepo) -> str | None:
         return (git_dir(git.root) / "MERGE_HEAD").read_text().split()[0]
     except (OSError, IndexError):
         return None
+
+
+def _store_branch_refusal(merge: bool) -> Refusal:
+    # envtrail commits without running hooks, so whatever reaches this hook
+    # on the store branch is a commit git would put on the line: a finding.
+    if merge:
+        return Refusal("(merge commit)", "the store branch holds no merges: a merge puts "
+                       "a state on the line that nobody signed",
+                       "abort it with `git merge --abort`, then bring both sides together "
+                       "with `envtrail sync`")
+    return Refusal("(commit)", "the store branch holds only envtrail's signed commits; a "
+                   "commit made with git would stop every verified read",
+                   "keep other files on another branch or repository, and change the store "
+                   "through envtrail")
 
 
 def _store_refusal(path: str, data: bytes | None) -> Refusal:

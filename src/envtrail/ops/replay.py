@@ -17,11 +17,13 @@ from datetime import datetime
 from envtrail.audit import record
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
+from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity, PublicKey
 from envtrail.crypto.seal import DecryptError, Decryptor, Encryptor, unb64
 from envtrail.errors import AccessDenied, ConflictError, IntegrityError, UsageError
 from envtrail.format import envfile, policy, signers
 from envtrail.format.envfile import EnvFile, Member
+from envtrail.format.layout import POLICY, SIGNERS, env_of
 from envtrail.gitstore.commit import Author, create_commit
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, Secret
@@ -29,7 +31,7 @@ from envtrail.ops.access import rotated
 from envtrail.ops.members import decrypt_one, open_keys
 from envtrail.ops.rules import authorize_write, require_admin
 from envtrail.ops.setup import new_env_file
-from envtrail.ops.store import POLICY, SIGNERS, Snapshot, whoami
+from envtrail.ops.store import whoami
 from envtrail.ops.txn import signer_for
 from envtrail.runtime import Runtime
 
@@ -75,8 +77,8 @@ def delta(git: GitRepo, keyring: Keyring, a: str, b: str) -> Delta:
     items: dict[Item, object] = {}
     rotations, other = set(), []
     for path in git.changed_paths(a, b):
-        if path.startswith("envs/") and path.endswith(".yaml") and path.count("/") == 1:
-            name = path[len("envs/"):-len(".yaml")]
+        name = env_of(path)
+        if name is not None:
             ea, eb = _env(sa, path), _env(sb, path)
             if (ea is None) != (eb is None):
                 items[Item("env", "", name)] = eb is not None

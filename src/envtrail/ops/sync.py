@@ -9,11 +9,13 @@ remote head as new signed commits; the originals stay under
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from envtrail.audit import checkpoint
+from envtrail.audit import checkpoint, line
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
+from envtrail.audit.line import LineReport, Trust
+from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import ConflictError, IntegrityError
 from envtrail.gitstore.commit import (
@@ -38,8 +40,9 @@ from envtrail.gitstore.remote import (
 )
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import journal
+from envtrail.ops.gate import open_line, record_verified
 from envtrail.ops.replay import REPLAYED, conflicts, delta, replay, settle
-from envtrail.ops.verified import checkpoint_for, ensure_verified
+from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
 
 MAX_ROUNDS = 5
@@ -69,7 +72,7 @@ class SyncResult:
 def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = None,
          mine: Sequence[str] = (), theirs: Sequence[str] = ()) -> SyncResult:
     """Bring the store branch and its remote together; a refusal changes nothing here."""
-    ref = git.branch()
+    ref = git.store_ref()
     up = upstream(git.root, ref, remote)
     done: list[Replayed] = []
     with WriteLock(state_dir(git.root) / "lock"):
@@ -77,9 +80,7 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
         for _ in range(MAX_ROUNDS):
             incoming = fetch(git.root, up)
             _refuse_going_back(git, up, incoming)
-            ours = git.ref_target(ref)
-            if ours is not None:
-                ensure_verified(git, ours)
+            ours = open_line(git, rt, identity).head  # our own line verifies, or exit 5
             if incoming == ours:
                 if ours is not None:
                     _landed(git, up, ours)
@@ -89,14 +90,30 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
                     _landed(git, up, ours)
                     return SyncResult("replayed" if done else "pushed", up, ours, tuple(done))
                 continue  # the remote moved meanwhile: start over from what it has now
-            _vouch_for_incoming(git, ours, incoming)
-            if ours is None or git.is_ancestor(ours, incoming):
-                _advance(git, ref, ours, incoming)
+            base = git.merge_base(ours, incoming) if ours is not None else None
+            if ours is not None and base is None:
+                raise IntegrityError("the remote holds another store (no history in common); "
+                                     "nothing was changed")
+            report = _walk(git, rt, identity, incoming, base)
+            if report.findings:
+                raise IntegrityError(
+                    f"the remote's history does not verify: {report.findings[0].line()}",
+                    hint="nothing was changed; ask whoever pushed it, and see "
+                         "`envtrail verify` in a clone of the remote")
+            if ours is None or base == ours:
+                _advance(git, rt, identity, ref, ours, incoming, base, report)
                 _landed(git, up, incoming)
                 return SyncResult("fast-forward", up, incoming)
-            new_head, round_ = _replay_onto(git, rt, identity, ours, incoming, mine, theirs)
+            new_head, round_ = _replay_onto(git, rt, identity, ours, base, incoming, mine, theirs)
+            replayed = _walk(git, rt, identity, new_head, incoming, report.floor)
+            if replayed.findings:
+                raise IntegrityError(
+                    f"a replayed commit would not verify: {replayed.findings[0].line()}",
+                    hint="nothing was changed; run `envtrail verify` for details")
+            replayed.unkeyed |= report.unkeyed
+            replayed.ahead.update(report.ahead)
             _keep_originals(git, round_)
-            _advance(git, ref, ours, new_head)
+            _advance(git, rt, identity, ref, ours, new_head, base, replayed)
             for r in round_:
                 if r.commit is not None:
                     journal.remember(git, r.commit, identity.public.openssh)
@@ -117,22 +134,21 @@ def _refuse_going_back(git: GitRepo, up: Upstream, incoming: str | None) -> None
         raise IntegrityError(f"{up} is gone from the remote, which had {seen[:10]} before; "
                              "nothing was changed", hint="ask whoever deleted it; see "
                                                          "docs/git-workflow.md")
-    if not git.is_ancestor(seen, incoming):
+    if not git.first_parents(incoming, seen)[1]:  # on the line, not merely reachable
         raise IntegrityError(
             f"{up} no longer contains {seen[:10]}, the head this clone last saw there "
             "(the remote was rewound or rewritten); nothing was changed",
             hint="ask whoever force-pushed it; see docs/git-workflow.md")
 
 
-def _vouch_for_incoming(git: GitRepo, ours: str | None, theirs: str) -> None:
-    """Refuse to bring in commits that do not verify (nothing local changes then)."""
-    from envtrail.audit.verify import Verifier
-    from envtrail.audit.view import StoreView
-
-    for finding in Verifier(StoreView(git)).walk(theirs, since=ours):
-        raise IntegrityError(f"the remote's history does not verify: {finding.line()}",
-                             hint="nothing was changed; ask whoever pushed it, and see "
-                                  "`envtrail verify` in a clone of the remote")
+def _walk(git: GitRepo, rt: Runtime, identity: Identity, head: str, since: str | None,
+          floor=None) -> LineReport:
+    """Check the line from just after ``since`` to ``head``, with this identity's key."""
+    if since is not None and floor is None:
+        floor = git.info(since).committer_time  # times never go back along a verified line
+    return line.walk(StoreView(git), head, keyring=Keyring(identity), since=since, floor=floor,
+                     trust=Trust(checkpoint.load_pin(git.root), trust_roots(rt)),
+                     now=rt.now(), seen_ahead=checkpoint.load_ahead(git.root))
 
 
 def _unpushed(git: GitRepo, ours: str, base: str) -> list[str]:
@@ -150,16 +166,10 @@ def _unpushed(git: GitRepo, ours: str, base: str) -> list[str]:
     return line[::-1]
 
 
-def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, incoming: str,
-                 mine: Sequence[str], theirs: Sequence[str]) -> tuple[str, list[Replayed]]:
+def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base: str,
+                 incoming: str, mine: Sequence[str],
+                 theirs: Sequence[str]) -> tuple[str, list[Replayed]]:
     """Re-make this clone's unpushed commits on ``incoming``; nothing moves yet."""
-    from envtrail.audit.verify import Verifier
-    from envtrail.audit.view import StoreView
-
-    base = git.merge_base(ours, incoming)
-    if base is None:
-        raise IntegrityError("the remote holds another store (no history in common); "
-                             "nothing was changed")
     mine_now = _unpushed(git, ours, base)
     wrote, key = journal.written(git), " ".join(identity.public.openssh.split()[:2])
     for commit in mine_now:
@@ -183,9 +193,6 @@ def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, incom
         revoked = rec.extra_value("Member") if rec and rec.action == "revoke" else None
         out.append(Replayed(_original(git, commit), new, rec.action if rec else "?",
                             revoked.lstrip("- ") if revoked and new else None))
-    for finding in Verifier(StoreView(git), keyring).walk(parent, since=incoming):
-        raise IntegrityError(f"a replayed commit would not verify: {finding.line()}",
-                             hint="nothing was changed; run `envtrail verify` for details")
     return parent, out
 
 
@@ -210,9 +217,12 @@ def _keep_originals(git: GitRepo, done: list[Replayed]) -> None:
             git.repo.references.create(name, git.repo.revparse_single(r.original).id)
 
 
-def _advance(git: GitRepo, branch: str, old: str | None, new: str) -> None:
-    """Move the branch from ``old`` to ``new`` and bring the work tree along."""
-    paths = git.changed_paths(old, new)
+def _advance(git: GitRepo, rt: Runtime, identity: Identity, branch: str, old: str | None,
+             new: str, base: str | None, report: LineReport) -> None:
+    """Move the store branch from ``old`` to ``new`` (work tree too, where it is checked out)
+    and record ``new`` as verified: ``report`` checked everything after ``base``."""
+    worktree = git.worktree_mode()
+    paths = git.changed_paths(old, new) if worktree else []
     require_clean(git, old, paths)
     journal_begin(git, branch, old, new, paths)
     try:
@@ -223,11 +233,17 @@ def _advance(git: GitRepo, branch: str, old: str | None, new: str) -> None:
                             hint="run `envtrail sync` again") from None
     refresh_worktree(git, new, paths)
     journal_end(git)
-    from envtrail.audit.view import StoreView
-
-    # Everything up to ``new`` was verified just now: the old line by the
-    # gate, the remote's commits and any replayed ones by sync itself.
-    checkpoint.save(git.root, git.head_ref(), checkpoint_for(StoreView(git), new))
+    cp = checkpoint.load(git.root)
+    if base is None or cp is None:
+        open_line(git, rt, identity)  # an empty clone: check it all once, and pin the genesis
+        return
+    if report.ahead:
+        checkpoint.save_ahead(git.root, {**checkpoint.load_ahead(git.root), **report.ahead})
+    view = StoreView(git)
+    at_base = replace(cp, head=base, envs=view.env_blobs(base),
+                      floor=int(git.info(base).committer_time.timestamp()))
+    record_verified(git, view, new, report, at_base, identity.public.openssh,
+                    trust_roots(rt), full=False)
 
 
 def _landed(git: GitRepo, up: Upstream, head: str) -> None:
