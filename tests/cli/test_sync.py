@@ -374,3 +374,32 @@ def test_sync_over_a_real_git_daemon(tmp_path, store, cli, bob):
     finally:
         daemon.terminate()
         daemon.wait(10)
+
+
+def test_sync_in_an_application_repo_moves_only_the_store_branch(tmp_path, alice, bob):
+    app = tmp_path / "app"
+    app.mkdir()
+    git(app, "init", "-q")
+    (app / "main.py").write_text("print('hi')\n")
+    git(app, "add", "main.py")
+    git(app, "commit", "-q", "-m", "code")
+    owner = Cli(app, alice)
+    assert owner("init", "--env", "production").code == 0
+    assert owner("access", "grant", bob.principal, bob.publine, "--env", "production",
+                 "--reason", "join").code == 0
+    bare = make_remote(tmp_path, app)
+    a = clone_as(tmp_path, str(bare), alice, "a")
+    b = clone_as(tmp_path, str(bare), bob, "b")
+    code = git(a.cwd, "rev-parse", "main").strip()
+    diverge(a, b)
+    r = b("sync")
+    assert r.code == 0, r.err
+    assert r.out.startswith("replayed your commits on origin/envtrail")
+    assert a("sync").code == 0
+    assert values(a) == values(b) == {"FROM_ALICE": "1", "FROM_BOB": "2"}
+    for c in (a, b):
+        assert git(c.cwd, "rev-parse", "main").strip() == code  # the code branch never moved
+        assert not (c.cwd / "envs").exists()  # the store is not in the work tree
+        assert git(c.cwd, "rev-list", "--merges", "envtrail") == ""
+        assert c("verify").code == 0
+    assert git(bare, "rev-parse", "envtrail").strip() == git(a.cwd, "rev-parse", "envtrail").strip()
