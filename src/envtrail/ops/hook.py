@@ -12,7 +12,7 @@ from envtrail.errors import EnvtrailError, IntegrityError, UsageError
 from envtrail.format import dotenv, envfile
 from envtrail.format.layout import CONFIG
 from envtrail.gitstore.discover import git_dir
-from envtrail.gitstore.refs import configured_store_ref
+from envtrail.gitstore.refs import configured_store_ref, head_ref
 from envtrail.gitstore.repo import GitRepo
 
 MARKER = "# envtrail pre-commit hook"
@@ -60,7 +60,7 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
     index = git.index(index_file)
     head = git.head()
     store = _store_branch(git, head)
-    on_store = store is None or store == git.head_ref()
+    on_store = store is None or store == head_ref(git.root)
     staged = _staged_paths(git, head, index)
     if files:
         wanted = {PurePosixPath(os.path.relpath(Path(f).resolve(), git.root)).as_posix()
@@ -91,7 +91,7 @@ def _store_branch(git: GitRepo, head: str | None) -> str | None:
     if configured is not None:
         return configured
     if head is not None and git.entry_id(head, CONFIG) is not None:
-        return git.head_ref()  # a dedicated store: the checked-out branch is the line
+        return head_ref(git.root)  # a dedicated store: the checked-out branch is the line
     orphan = git.ref_target("refs/heads/envtrail")
     if orphan is not None and git.entry_id(orphan, CONFIG) is not None:
         return "refs/heads/envtrail"
