@@ -63,15 +63,9 @@ def hooked(request, store, tmp_path):
 @pytest.fixture
 def app(tmp_path, alice):
     """An application repository with code history; its store lives on branch envtrail."""
-    from conftest import Cli
+    from conftest import make_app_store
 
-    root = tmp_path / "app"
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / "main.py").write_text("print('hi')\n")
-    git(root, "add", "main.py")
-    git(root, "commit", "-q", "-m", "code")
-    assert Cli(root, alice)("init", "--env", "production").code == 0
+    root = make_app_store(tmp_path, alice)
     assert git(root, "branch", "--show-current").strip() == "main"
     return root
 

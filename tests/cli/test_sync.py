@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import Cli, assert_one_line_error, git
+from conftest import Cli, assert_one_line_error, git, make_app_store
 
 CANARY_A = "canary-alice-7f3e9d"
 CANARY_B = "canary-bob-1c8a42"
@@ -377,14 +377,8 @@ def test_sync_over_a_real_git_daemon(tmp_path, store, cli, bob):
 
 
 def test_sync_in_an_application_repo_moves_only_the_store_branch(tmp_path, alice, bob):
-    app = tmp_path / "app"
-    app.mkdir()
-    git(app, "init", "-q")
-    (app / "main.py").write_text("print('hi')\n")
-    git(app, "add", "main.py")
-    git(app, "commit", "-q", "-m", "code")
+    app = make_app_store(tmp_path, alice)
     owner = Cli(app, alice)
-    assert owner("init", "--env", "production").code == 0
     assert owner("access", "grant", bob.principal, bob.publine, "--env", "production",
                  "--reason", "join").code == 0
     bare = make_remote(tmp_path, app)
