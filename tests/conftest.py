@@ -238,3 +238,16 @@ def in_terminal(cwd: Path, args: list[str], env: dict[str, str], columns: int = 
     code = proc.wait()
     os.close(leader)
     return code, b"".join(chunks).decode(errors="replace")
+
+
+def make_app_store(tmp_path: Path, identity: IdentityFile, envs: tuple[str, ...] = ("production",)) -> Path:
+    """An application repository with one code commit; its store is on the orphan branch."""
+    root = tmp_path / "app"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "main.py").write_text("print('hi')\n")
+    git(root, "add", "main.py")
+    git(root, "commit", "-q", "-m", "code")
+    r = Cli(root, identity)("init", *(a for e in envs for a in ("--env", e)))
+    assert r.code == 0, r.err
+    return root

@@ -37,39 +37,58 @@ def edit_by_hand(cli, store):
                             if not ln.startswith("  A:")))
 
 
-@pytest.fixture(params=["framework", "plain"])
-def hooked(request, store, tmp_path):
-    env = hook_env(tmp_path)
-    if request.param == "framework":
-        (store / ".pre-commit-config.yaml").write_text(
+def install_hooks(kind, root, env):
+    if kind == "framework":
+        (root / ".pre-commit-config.yaml").write_text(
             "repos:\n  - repo: local\n    hooks:\n      - id: envtrail\n        name: envtrail\n"
             "        entry: envtrail hook pre-commit\n        language: system\n"
             "        pass_filenames: true\n        always_run: true\n")
-        subprocess.run(["pre-commit", "install"], cwd=store, env=env, check=True,
+        subprocess.run(["pre-commit", "install"], cwd=root, env=env, check=True,
                        capture_output=True)
-        assert commit(store, env, ".pre-commit-config.yaml", message="hooks").returncode == 0
+        git(root, "add", ".pre-commit-config.yaml")  # staged is enough for the framework
     else:
         from conftest import Cli
 
-        r = Cli(store)("hook", "install")
+        r = Cli(root)("hook", "install")
         assert r.code == 0, r.err
     return env
 
 
-def test_plaintext_env_file_is_refused(hooked, store):
-    (store / ".env").write_text("API_KEY=sk_live_123\n")
-    r = commit(store, hooked, ".env", message="leak")
+@pytest.fixture(params=["framework", "plain"])
+def hooked(request, store, tmp_path):
+    """Hooks in a dedicated store: the checked-out branch is the store line."""
+    return install_hooks(request.param, store, hook_env(tmp_path))
+
+
+@pytest.fixture
+def app(tmp_path, alice):
+    """An application repository with code history; its store lives on branch envtrail."""
+    from conftest import make_app_store
+
+    root = make_app_store(tmp_path, alice)
+    assert git(root, "branch", "--show-current").strip() == "main"
+    return root
+
+
+@pytest.fixture(params=["framework", "plain"])
+def app_hooked(request, app, tmp_path):
+    return install_hooks(request.param, app, hook_env(tmp_path))
+
+
+def test_plaintext_env_file_is_refused(app_hooked, app):
+    (app / ".env").write_text("API_KEY=sk_live_123\n")
+    r = commit(app, app_hooked, ".env", message="leak")
     assert r.returncode != 0
     assert "refused .env: plaintext dotenv file with values (API_KEY)" in r.stdout + r.stderr
     assert "envtrail import" in r.stdout + r.stderr
-    assert git(store, "log", "-1", "--format=%s").strip() != "leak"
+    assert git(app, "log", "-1", "--format=%s").strip() != "leak"
 
 
-def test_empty_example_file_passes(hooked, store):
-    (store / ".env.example").write_text("API_KEY=\nDATABASE_URL=\n")
-    r = commit(store, hooked, ".env.example", message="example")
+def test_empty_example_file_passes(app_hooked, app):
+    (app / ".env.example").write_text("API_KEY=\nDATABASE_URL=\n")
+    r = commit(app, app_hooked, ".env.example", message="example")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert git(store, "log", "-1", "--format=%s").strip() == "example"
+    assert git(app, "log", "-1", "--format=%s").strip() == "example"
 
 
 def test_hand_edited_environment_is_refused(hooked, store, cli):
@@ -94,12 +113,25 @@ def test_commit_all_is_checked_through_gits_temporary_index(hooked, store, cli):
     assert git(store, "rev-parse", "HEAD") == head
 
 
-def test_envtrail_writes_are_unaffected(hooked, store, cli):
+def test_envtrail_writes_are_unaffected_and_git_commits_stay_off_the_line(hooked, store, cli):
     before = git(store, "rev-list", "--count", "HEAD")
     assert cli("set", "A", "--env", "production", "--reason", "r", input="v").code == 0
     assert int(git(store, "rev-list", "--count", "HEAD")) == int(before) + 1
     (store / "README").write_text("docs\n")
-    assert commit(store, hooked, "README", message="docs").returncode == 0
+    r = commit(store, hooked, "README", message="docs")
+    assert r.returncode != 0
+    assert "refused (commit): the store branch holds only envtrail's" in r.stdout + r.stderr
+    assert cli("get", "A", "--env", "production").code == 0
+
+
+def test_code_commits_in_an_application_repo_pass(app_hooked, app, alice):
+    from conftest import Cli
+
+    (app / "README").write_text("docs\n")
+    assert commit(app, app_hooked, "README", message="docs").returncode == 0
+    assert Cli(app, alice)("set", "A", "--env", "production", "--reason", "r",
+                           input="v").code == 0
+    assert git(app, "log", "-1", "--format=%s", "main").strip() == "docs"
 
 
 def test_manifest_is_valid_for_pre_commit(tmp_path):
@@ -127,5 +159,75 @@ def test_hook_reads_the_index_and_walks_no_history(store, cli):
     (store / ".env").write_text("A=\n")  # the work tree looks harmless; the index is not
     g = GitRepo(store)
     refusals = check_staged(g)
-    assert [r.path for r in refusals] == [".env"]
+    assert [r.path for r in refusals] == ["(commit)", ".env"]
     assert g.walked == 0
+
+
+@pytest.fixture
+def plain_hooks(store, tmp_path):
+    from conftest import Cli
+
+    r = Cli(store)("hook", "install")
+    assert r.code == 0, r.err
+    assert "pre-merge-commit" in r.out
+    return hook_env(tmp_path)
+
+
+def test_a_staged_merge_resolution_is_refused(plain_hooks, store, cli, tmp_path):
+    from conftest import Cli
+
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(store), str(other))
+    there = Cli(other, cli.identity)
+    assert there("init").code == 0
+    assert there("set", "A", "--env", "production", "--reason", "r", input="there").code == 0
+    assert cli("set", "A", "--env", "production", "--reason", "r", input="here").code == 0
+    head = git(store, "rev-parse", "HEAD")
+    merge = subprocess.run(["git", "pull", "--no-rebase", str(other), "main"], cwd=store,
+                           env=plain_hooks, capture_output=True, text=True, check=False)
+    assert merge.returncode != 0  # the driver refused: a conflict
+    # Resolve it by hand with one side's file, as a user might.
+    git(store, "checkout", "--theirs", "envs/production.yaml")
+    git(store, "add", "envs/production.yaml")
+    r = subprocess.run(["git", "commit", "--no-edit"], cwd=store, env=plain_hooks,
+                       capture_output=True, text=True, check=False)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert "refused (merge commit)" in out and "envtrail sync" in out
+    assert "refused envs/production.yaml" in out
+    assert git(store, "rev-parse", "HEAD") == head
+    assert git(store, "rev-list", "--merges", "HEAD") == ""
+
+
+def test_a_clean_merge_on_the_store_branch_is_refused_too(plain_hooks, store):
+    git(store, "switch", "-q", "-c", "docs")  # not the store branch: a code commit is fine here
+    (store / "README").write_text("docs\n")
+    assert commit(store, plain_hooks, "README", message="docs").returncode == 0
+    git(store, "switch", "-q", "main")
+    head = git(store, "rev-parse", "HEAD")
+    r = subprocess.run(["git", "merge", "--no-ff", "--no-edit", "docs"], cwd=store,
+                       env=plain_hooks, capture_output=True, text=True, check=False)
+    assert r.returncode != 0  # git runs pre-merge-commit for a merge it commits itself
+    assert "refused (merge commit)" in r.stdout + r.stderr
+    assert git(store, "rev-parse", "HEAD") == head
+
+
+def test_a_hand_commit_adding_a_store_file_is_refused(plain_hooks, store):
+    (store / ".envtrail/extra.yaml").write_text("x: 1\n")
+    r = commit(store, plain_hooks, ".envtrail/extra.yaml")
+    assert r.returncode != 0
+    assert "refused .envtrail/extra.yaml: changed outside envtrail" in r.stdout + r.stderr
+
+
+def test_code_branches_of_an_application_repo_never_carry_the_store(app_hooked, app):
+    (app / "envs").mkdir()
+    (app / "envs/production.yaml").write_text("envtrail: 1\n")
+    (app / "src.py").write_text("x = 1\n")
+    r = commit(app, app_hooked, "envs/production.yaml", "src.py", message="oops")
+    assert r.returncode != 0
+    assert "refused envs/production.yaml: the store lives on branch envtrail" in r.stdout + r.stderr
+    assert "(commit)" not in r.stdout + r.stderr  # code commits themselves are fine here
+    # A merge of code branches is fine there too.
+    git(app, "rm", "-q", "--cached", "-r", "envs")
+    (app / ".git/MERGE_HEAD").write_text(git(app, "rev-parse", "HEAD"))
+    assert [r.path for r in check_staged(GitRepo(app))] == []

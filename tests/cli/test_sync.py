@@ -1,13 +1,17 @@
-"""Merging per variable: plain git merge with the driver, and envtrail sync with remotes."""
+"""sync by replay: two clones, a real bare remote, real keys; the store line never merges."""
 
 import json
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
 
-from conftest import Cli, git
+from conftest import Cli, assert_one_line_error, git, make_app_store
+
+CANARY_A = "canary-alice-7f3e9d"
+CANARY_B = "canary-bob-1c8a42"
 
 
 def setv(cli, key, value, env="production"):
@@ -19,41 +23,6 @@ def values(cli, env="production"):
     r = cli("export", "--env", env, "--format", "json")
     assert r.code == 0, r.err
     return json.loads(r.out)
-
-
-def test_plain_git_merge_of_adjacent_variables_needs_the_driver(cli, store):
-    setv(cli, "A", "a0")
-    setv(cli, "B", "b0")
-    git(store, "switch", "-q", "-c", "left")
-    setv(cli, "A", "a1")
-    git(store, "switch", "-q", "main")
-    setv(cli, "B", "b1")
-    # git's own line merge conflicts: A and B sit on adjacent lines.
-    path = "envs/production.yaml"
-    base = git(store, "merge-base", "main", "left").strip()
-    for name, rev in (("base", base), ("ours", "main"), ("theirs", "left")):
-        (store.parent / name).write_text(git(store, "show", f"{rev}:{path}"))
-    line_merge = subprocess.run(["git", "merge-file", "-p", "ours", "base", "theirs"],
-                                cwd=store.parent, capture_output=True, text=True, check=False)
-    assert line_merge.returncode > 0  # number of conflicts
-    merged = subprocess.run(["git", "merge", "--no-edit", "left"], cwd=store, capture_output=True,
-                            text=True, check=False)
-    assert merged.returncode == 0, merged.stdout + merged.stderr
-    assert values(cli) == {"A": "a1", "B": "b1"}
-    assert cli("verify").code == 0
-
-
-def test_driver_conflict_names_the_variable(cli, store):
-    setv(cli, "A", "a0")
-    git(store, "switch", "-q", "-c", "left")
-    setv(cli, "A", "left")
-    git(store, "switch", "-q", "main")
-    setv(cli, "A", "right")
-    r = subprocess.run(["git", "merge", "--no-edit", "left"], cwd=store, capture_output=True,
-                       text=True, check=False)
-    assert r.returncode != 0
-    assert "both sides changed A" in r.stdout + r.stderr
-    git(store, "merge", "--abort")
 
 
 def make_remote(tmp_path, store):
@@ -70,64 +39,300 @@ def clone_as(tmp_path, url, who, name):
     return c
 
 
+def head(cli):
+    return git(cli.cwd, "rev-parse", "HEAD").strip()
+
+
+def local_state(cli):
+    """Everything sync could change here: refs, work tree, envtrail's own state files."""
+    state = cli.cwd / ".git" / "envtrail"
+    files = {p.name: p.read_bytes() for p in sorted(state.iterdir())
+             if p.is_file() and p.name != "lock"}
+    return (git(cli.cwd, "for-each-ref"), git(cli.cwd, "rev-parse", "HEAD"),
+            git(cli.cwd, "status", "--porcelain"),
+            (cli.cwd / "envs/production.yaml").read_bytes(), files)
+
+
+def assert_one_signed_line(cli, bare=None):
+    for where in (cli.cwd, bare):
+        if where is None:
+            continue
+        assert git(where, "rev-list", "--merges", "main") == ""
+        assert len(git(where, "rev-list", "--max-parents=0", "main").split()) == 1
+    for commit in git(cli.cwd, "rev-list", "HEAD").split():
+        git(cli.cwd, "verify-commit", commit)  # stock git is the judge of every signature
+
+
+def diverge(a, b):
+    """Alice pushes one change while bob writes another, unpushed."""
+    setv(a, "FROM_ALICE", "1")
+    assert a("sync").code == 0
+    setv(b, "FROM_BOB", "2")
+
+
 @pytest.fixture
-def two_clones(tmp_path, store, cli, bob):
+def world(tmp_path, store, cli, bob):
     assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
                "--reason", "join").code == 0
     setv(cli, "BASE", "b")
     bare = make_remote(tmp_path, store)
-    return clone_as(tmp_path, str(bare), cli.identity, "alice"), clone_as(tmp_path, str(bare), bob, "bob")
+    a = clone_as(tmp_path, str(bare), cli.identity, "alice")
+    b = clone_as(tmp_path, str(bare), bob, "bob")
+    return a, b, bare
 
 
-def test_disjoint_changes_sync_into_both_clones(two_clones):
-    a, b = two_clones
+def test_changes_on_both_sides_end_as_one_signed_line(world):
+    a, b, bare = world
     setv(a, "FROM_ALICE", "1")
+    assert a("sync").out.startswith("pushed")
     setv(b, "FROM_BOB", "2")
-    assert a("sync").code == 0
+    original = head(b)
     r = b("sync")
     assert r.code == 0, r.err
-    assert "merged origin/main" in r.out
-    assert "+ FROM_ALICE" in r.out
+    assert r.out.startswith("replayed your commits on origin/main and pushed")
+    assert f"{original[:10]} (set) -> {head(b)[:10]}" in r.out
     assert a("sync").out.startswith("fast-forwarded")
-    expected = {"BASE": "b", "FROM_ALICE": "1", "FROM_BOB": "2"}
-    assert values(a) == values(b) == expected
-    msg = git(b.cwd, "log", "-1", "--format=%B")
-    assert "Envtrail-Action: merge" in msg
-    git(b.cwd, "verify-commit", "HEAD")
-    assert git(b.cwd, "rev-list", "--parents", "-1", "HEAD").count(" ") == 2  # a merge, no rebase
-    assert a("verify").code == 0
+    assert values(a) == values(b) == {"BASE": "b", "FROM_ALICE": "1", "FROM_BOB": "2"}
+    message = git(b.cwd, "log", "-1", "--format=%B")
+    assert f"Envtrail-Replayed: {original}" in message
+    assert "Envtrail-Actor: bob@example.com" in message
+    assert git(b.cwd, "rev-parse", "HEAD^").strip() == git(a.cwd, "rev-parse", "HEAD^").strip()
+    assert head(a) == head(b) == git(bare, "rev-parse", "main").strip()
+    for c in (a, b):
+        assert_one_signed_line(c, bare)
+        assert c("verify").code == 0
+    assert git(b.cwd, "for-each-ref", "refs/envtrail/replaced/") == ""
+
+
+def test_only_the_remote_moved_is_a_fast_forward(world):
+    a, b, _ = world
+    setv(a, "X", "x")
+    assert a("sync").code == 0
+    before = head(b)
+    r = b("sync")
+    assert r.out.startswith("fast-forwarded"), r.err
+    assert git(b.cwd, "rev-parse", "HEAD^").strip() == before
+    assert values(b)["X"] == "x"
+    assert b("sync").out.startswith("up to date")
+
+
+@pytest.mark.parametrize("side", ["--mine", "--theirs"])
+def test_same_variable_on_both_sides_stops_then_settles(world, side):
+    a, b, bare = world
+    setv(a, "BASE", CANARY_A)
+    assert a("sync").code == 0
+    setv(b, "BASE", CANARY_B)
+    setv(b, "OTHER", "o")
+    before = local_state(b)
+    r = b("sync")
+    assert_one_line_error(r, 6)
+    assert "production:BASE" in r.err
+    assert "OTHER" not in r.err
+    assert CANARY_A not in r.both and CANARY_B not in r.both
+    assert local_state(b) == before  # nothing changed here
+    assert git(bare, "rev-parse", "main").strip() == head(a)
+
+    r = b("sync", side, "production:BASE" if side == "--mine" else "BASE")
+    assert r.code == 0, r.err
+    assert CANARY_A not in r.both and CANARY_B not in r.both
+    assert a("sync").code == 0
+    expected = CANARY_B if side == "--mine" else CANARY_A
+    assert values(a) == values(b) == {"BASE": expected, "OTHER": "o"}
+    for c in (a, b):
+        assert_one_signed_line(c, bare)
+        assert c("verify").code == 0
+
+
+def test_settling_names_are_checked(world):
+    a, b, _ = world
+    setv(a, "BASE", "x")
+    assert a("sync").code == 0
+    setv(b, "BASE", "y")
+    r = b("sync", "--mine", "NOPE")
+    assert_one_line_error(r, 2)
+    assert "NOPE is not in conflict" in r.err
+    r = b("sync", "--mine", "BASE", "--theirs", "*")
+    assert_one_line_error(r, 2)
+    assert "both --mine and --theirs" in r.err
+
+
+def test_a_remote_rewind_is_refused_and_nothing_changes(world):
+    a, b, bare = world
+    old = head(a)
+    setv(a, "LATER", "l")
+    assert a("sync").code == 0
+    assert b("sync").code == 0  # b has now seen the newer head
+    setv(b, "MINE", "m")
+    git(bare, "update-ref", "refs/heads/main", old)  # a force-push of an older commit
+    before = local_state(b)
+    r = b("sync")
+    assert_one_line_error(r, 5)
+    assert "rewound or rewritten" in r.err
+    assert local_state(b) == before
+    assert git(bare, "rev-parse", "main").strip() == old  # and nothing was pushed over it
+
+
+def test_a_remote_rewrite_is_refused_even_when_it_verifies(world, tmp_path):
+    a, b, bare = world
+    fork = head(a)
+    setv(a, "LATER", "l")
+    assert a("sync").code == 0
+    assert b("sync").code == 0
+    # Someone rewrites the remote: a valid, signed line that lacks the head b saw.
+    git(a.cwd, "reset", "-q", "--hard", fork)
+    (a.cwd / ".git/envtrail/verified.json").unlink()
+    setv(a, "OTHER", "o")
+    git(a.cwd, "push", "-q", "--force", "origin", "main")
+    before = local_state(b)
+    r = b("sync")
+    assert_one_line_error(r, 5)
+    assert "no longer contains" in r.err
+    assert local_state(b) == before
+    assert git(bare, "rev-parse", "main").strip() == head(a)  # b pushed nothing over it
+
+
+def test_originals_are_kept_until_the_push_lands(world):
+    a, b, bare = world
+    diverge(a, b)
+    original = head(b)
+    lock = bare / "refs/heads/main.lock"
+    lock.write_text("")  # another push holds the remote branch, and keeps holding it
+    r = b("sync")
+    assert_one_line_error(r, 6)
+    assert "locked" in r.err
+    assert git(b.cwd, "rev-parse", "refs/envtrail/replaced/" + original).strip() == original
+    assert f"Envtrail-Replayed: {original}" in git(b.cwd, "log", "-1", "--format=%B")
+    assert git(bare, "rev-parse", "main").strip() == head(a)
     assert b("verify").code == 0
 
-
-def test_same_variable_conflict_keeps_local_commits(two_clones):
-    a, b = two_clones
-    setv(a, "BASE", "alice's")
-    assert a("sync").code == 0
-    setv(b, "BASE", "bob's")
-    head = git(b.cwd, "rev-parse", "HEAD")
+    threading.Timer(0.3, lock.unlink).start()  # released while sync retries
     r = b("sync")
-    assert r.code == 6
-    assert "both sides changed BASE" in r.err
-    assert git(b.cwd, "rev-parse", "HEAD") == head
-    assert git(b.cwd, "status", "--porcelain") == ""
-    assert values(b)["BASE"] == "bob's"
+    assert r.code == 0, r.err
+    assert r.out.startswith("pushed")
+    assert git(bare, "rev-parse", "main").strip() == head(b)
+    assert git(b.cwd, "for-each-ref", "refs/envtrail/replaced/") == ""
+    assert "replaced" not in git(b.cwd, "ls-remote", "origin")  # never pushed
 
 
-def test_rotation_on_one_side_and_set_on_the_other(two_clones):
-    a, b = two_clones
+def test_an_unjournalled_local_commit_stops_sync(world):
+    a, b, _ = world
+    diverge(a, b)
+    (b.cwd / ".git/envtrail/written").unlink()  # as if the commit came from elsewhere
+    before = local_state(b)
+    r = b("sync")
+    assert_one_line_error(r, 6)
+    assert "this clone did not write it" in r.err
+    assert local_state(b) == before
+
+
+def test_a_commit_signed_by_another_clone_is_not_re_signed(world, tmp_path):
+    a, b, _ = world
+    setv(b, "FROM_BOB", "2")  # bob's, not pushed
+    git(a.cwd, "pull", "-q", "--ff-only", str(b.cwd), "main")  # alice takes it straight from bob
+    third = clone_as(tmp_path, str(a.cwd.parent / "remote.git"), a.identity, "third")
+    setv(third, "ELSEWHERE", "e")
+    assert third("sync").code == 0
+    r = a("sync")
+    assert_one_line_error(r, 6)
+    assert "did not write it" in r.err
+
+
+def test_a_commit_signed_with_another_key_is_not_re_signed(world):
+    a, b, _ = world
+    setv(a, "FROM_ALICE", "1")
+    assert a("sync").code == 0
+    setv(b, "FROM_BOB", "2")  # written here with bob's key
+    r = b.as_(a.identity)("sync")  # alice's key is an allowed signer too, but not the writer
+    assert_one_line_error(r, 6)
+    assert "signed with another key" in r.err
+
+
+def test_rotation_on_one_side_and_set_on_the_other(world):
+    a, b, bare = world
     assert a("access", "rotate", "--env", "production", "--reason", "yearly").code == 0
     assert a("sync").code == 0
     setv(b, "NEW", "n")
     setv(b, "BASE", "b2")
     r = b("sync")
     assert r.code == 0, r.err
-    assert values(b) == {"BASE": "b2", "NEW": "n"}
     assert a("sync").code == 0
-    assert values(a) == {"BASE": "b2", "NEW": "n"}
-    # the merged file uses the rotated key pair
-    assert (a.cwd / "envs/production.yaml").read_text() == (b.cwd / "envs/production.yaml").read_text()
-    assert b("verify").code == 0
+    assert values(a) == values(b) == {"BASE": "b2", "NEW": "n"}
+    # The replayed values are encrypted to the rotated key pair.
+    assert (a.cwd / "envs/production.yaml").read_bytes() == (b.cwd / "envs/production.yaml").read_bytes()
+    for c in (a, b):
+        assert_one_signed_line(c, bare)
+        assert c("verify").code == 0
+
+
+def test_a_replayed_revoke_re_encrypts_what_came_in_and_reports_it(world, make_identity):
+    a, b, bare = world
+    assert a("access", "revoke", b.identity.principal, "--env", "production",
+             "--reason", "left").code == 0
+    setv(b, "BOBS_LAST", "late")  # pushed before the revoke reaches the remote
+    assert b("sync").code == 0
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert "(revoke) ->" in r.out
+    assert "Offboarding report for bob@example.com" in r.out
+    assert "BOBS_LAST" in r.out
+    assert values(a)["BOBS_LAST"] == "late"
     assert a("verify").code == 0
+    assert_one_signed_line(a, bare)
+    assert b("sync").code == 0
+    r = b("get", "BOBS_LAST", "--env", "production")
+    assert r.code == 4  # the value that arrived is now sealed to a key bob does not hold
+
+
+def test_sync_refuses_a_remote_history_that_does_not_verify(world):
+    a, b, _ = world
+    path = a.cwd / "envs/production.yaml"
+    setv(a, "GOOD", "1")
+    assert a("sync").code == 0
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(ln for ln in lines if not ln.startswith("  GOOD:")))
+    git(a.cwd, "commit", "-q", "-am", "quiet edit")
+    git(a.cwd, "push", "-q")
+    setv(b, "MINE", "m")
+    before = local_state(b)
+    r = b("sync")
+    assert r.code == 5
+    assert "remote's history does not verify" in r.err
+    assert local_state(b) == before
+
+
+def test_plain_git_pull_rebase_is_stopped_by_the_merge_driver(world):
+    a, b, _ = world
+    diverge(a, b)
+    mine = head(b)
+    r = subprocess.run(["git", "pull", "-q", "--rebase"], cwd=b.cwd,
+                       capture_output=True, text=True, check=False)
+    assert r.returncode != 0
+    assert "envtrail sync" in r.stdout + r.stderr
+    git(b.cwd, "rebase", "--abort")
+    assert head(b) == mine
+    assert b("sync").code == 0
+    assert values(b)["FROM_ALICE"] == "1"
+
+
+def test_plain_git_merge_is_refused_and_set_then_says_why(world):
+    a, b, _ = world
+    setv(a, "BASE", "alice's")
+    assert a("sync").code == 0
+    setv(b, "BASE", "bob's")
+    mine = head(b)
+    r = subprocess.run(["git", "pull", "--no-rebase", "--no-edit"], cwd=b.cwd,
+                       capture_output=True, text=True, check=False)
+    assert r.returncode != 0
+    assert "store files are never merged by git" in r.stdout + r.stderr
+    assert "envtrail sync" in r.stdout + r.stderr
+    assert git(b.cwd, "rev-list", "--merges", "HEAD") == ""
+    assert "<<<<<<<" not in (b.cwd / "envs/production.yaml").read_text()
+    r = b("set", "C", "--env", "production", "--reason", "r", input="c")
+    assert_one_line_error(r, 6)
+    assert "unexpected" not in r.err and "merge" in r.err
+    git(b.cwd, "merge", "--abort")
+    assert head(b) == mine
+    assert b("set", "C", "--env", "production", "--reason", "r", input="c").code == 0
 
 
 def _free_port():
@@ -164,41 +369,31 @@ def test_sync_over_a_real_git_daemon(tmp_path, store, cli, bob):
         assert r.code == 0, r.err
         assert a("sync").code == 0
         assert values(a) == values(b) == {"X": "x", "Y": "y"}
+        assert_one_signed_line(a)
         assert a("verify").code == 0
     finally:
         daemon.terminate()
         daemon.wait(10)
 
 
-def test_pull_rebase_replaces_signed_commits_and_verify_says_so(two_clones):
-    a, b = two_clones
-    setv(a, "FROM_ALICE", "1")
-    assert a("sync").code == 0
-    setv(b, "FROM_BOB", "2")
-    r = subprocess.run(["git", "pull", "-q", "--rebase", "--no-verify"], cwd=b.cwd,
-                       capture_output=True, text=True, check=False)
-    assert r.returncode == 0, r.stderr
-    report = json.loads(b("verify", "--json").out)
-    # The rebased copy lost its signature, and the clone's verified head is gone.
-    assert [f["rule"] for f in report["findings"]] == [8, 1]
-    assert report["findings"][1]["message"] == "signature unsigned"
-
-
-def test_sync_refuses_a_remote_history_that_does_not_verify(two_clones, tmp_path):
-    a, b = two_clones
-    # Someone pushes a hand edit (unsigned) to the remote.
-    path = a.cwd / "envs/production.yaml"
-    setv(a, "GOOD", "1")
-    assert a("sync").code == 0
-    lines = path.read_text().splitlines(keepends=True)
-    path.write_text("".join(ln for ln in lines if not ln.startswith("  GOOD:")))
-    git(a.cwd, "commit", "-q", "-am", "quiet edit")
-    git(a.cwd, "push", "-q")
-    head = git(b.cwd, "rev-parse", "HEAD")
-    setv(b, "MINE", "m")
-    before = git(b.cwd, "rev-parse", "HEAD")
+def test_sync_in_an_application_repo_moves_only_the_store_branch(tmp_path, alice, bob):
+    app = make_app_store(tmp_path, alice)
+    owner = Cli(app, alice)
+    assert owner("access", "grant", bob.principal, bob.publine, "--env", "production",
+                 "--reason", "join").code == 0
+    bare = make_remote(tmp_path, app)
+    a = clone_as(tmp_path, str(bare), alice, "a")
+    b = clone_as(tmp_path, str(bare), bob, "b")
+    code = git(a.cwd, "rev-parse", "main").strip()
+    diverge(a, b)
     r = b("sync")
-    assert r.code == 5
-    assert "remote's history does not verify" in r.err
-    assert git(b.cwd, "rev-parse", "HEAD") == before != head
-    assert values(b)["MINE"] == "m"
+    assert r.code == 0, r.err
+    assert r.out.startswith("replayed your commits on origin/envtrail")
+    assert a("sync").code == 0
+    assert values(a) == values(b) == {"FROM_ALICE": "1", "FROM_BOB": "2"}
+    for c in (a, b):
+        assert git(c.cwd, "rev-parse", "main").strip() == code  # the code branch never moved
+        assert not (c.cwd / "envs").exists()  # the store is not in the work tree
+        assert git(c.cwd, "rev-list", "--merges", "envtrail") == ""
+        assert c("verify").code == 0
+    assert git(bare, "rev-parse", "envtrail").strip() == git(a.cwd, "rev-parse", "envtrail").strip()

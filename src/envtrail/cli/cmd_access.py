@@ -69,6 +69,11 @@ def revoke(
         return
     report_write(written, env)
     pin_next(written.commit)
+    print_offboarding(principal, report)
+
+
+def print_offboarding(principal: str, report: list) -> None:
+    """The offboarding report: every variable the principal could ever read, by environment."""
     out(f"Offboarding report for {principal}: rotate these at their providers.")
     for exp in report:
         spans = "; ".join(

@@ -9,7 +9,6 @@ import typer
 
 from envtrail.cli.common import (
     IdentityOpt,
-    ReasonOpt,
     RepoOpt,
     load_identity,
     open_git,
@@ -27,12 +26,23 @@ def pre_commit(
         metavar="[FILES...]", help="Staged files to check (default: everything staged).")] = None,
     repo: RepoOpt = None,
 ) -> None:
-    """Refuse staged plaintext .env values and hand edits to envs/ or .envtrail/."""
+    """Refuse staged plaintext .env values, hand edits to envs/ or .envtrail/, and store merges."""
+    _check(files, repo, merging=False)
+
+
+@hook_app.command("pre-merge-commit")
+def pre_merge_commit(repo: RepoOpt = None) -> None:
+    """The same check for a merge git commits itself: refused on the store branch."""
+    _check(None, repo, merging=True)
+
+
+def _check(files: list[str] | None, repo: str | None, merging: bool) -> None:
     from envtrail.cli.common import runtime
     from envtrail.errors import FindingsError
     from envtrail.ops.hook import check_staged
 
-    refusals = check_staged(_git_repo(repo), files or None, runtime().env.get("GIT_INDEX_FILE"))
+    refusals = check_staged(_git_repo(repo), files or None, runtime().env.get("GIT_INDEX_FILE"),
+                            merging)
     for r in refusals:
         sys.stderr.write(f"envtrail: refused {r.path}: {r.reason}\n  instead: {r.instead}\n")
     if refusals:
@@ -44,10 +54,11 @@ def install(
     force: Annotated[bool, typer.Option("--force", help="Replace a hook that is not envtrail's.")] = False,
     repo: RepoOpt = None,
 ) -> None:
-    """Write .git/hooks/pre-commit to run `envtrail hook pre-commit`."""
+    """Write .git/hooks/pre-commit and pre-merge-commit to run envtrail's checks."""
     from envtrail.ops.hook import install as do_install
 
-    out(f"installed {do_install(_git_repo(repo), force)}")
+    for path in do_install(_git_repo(repo), force):
+        out(f"installed {path}")
 
 
 def _git_repo(repo: str | None):
@@ -69,51 +80,64 @@ def _git_repo(repo: str | None):
 
 def merge_driver(
     base: Annotated[str, typer.Argument(metavar="BASE", help="%O: the common ancestor's file.")],
-    ours: Annotated[str, typer.Argument(metavar="OURS", help="%A: ours; the result goes here.")],
+    ours: Annotated[str, typer.Argument(metavar="OURS", help="%A: ours; left as it is.")],
     theirs: Annotated[str, typer.Argument(metavar="THEIRS", help="%B: theirs.")],
     path: Annotated[str, typer.Argument(metavar="PATH", help="%P: the file's path in the repo.")],
-    identity: IdentityOpt = None,
 ) -> None:
-    """Git merge driver for envs/*.yaml: three-way merge per variable and per member."""
-    from pathlib import Path
+    """Git merge driver for store files: refuses every merge and names `envtrail sync`."""
+    from envtrail.errors import ConflictError
 
-    from envtrail.errors import AccessDenied
-    from envtrail.ops.merge import merge_files
-
-    try:
-        me = load_identity(identity)  # only needed when one side rotated the key
-    except AccessDenied:
-        me = None
-    base_data = Path(base).read_bytes()
-    result = merge_files(base_data or None, Path(ours).read_bytes(), Path(theirs).read_bytes(),
-                         path, me)
-    Path(ours).write_bytes(result)
+    # The store line has no merges: any merge of a store file, however clean
+    # it looks, would put an unsigned state on the line. The file is left as
+    # git gave it (ours) and git records the conflict.
+    shown = path.replace("\n", " ")[:200]
+    raise ConflictError(f"{shown}: store files are never merged by git",
+                        hint="abort with `git merge --abort` (or `git rebase --abort`), "
+                             "then run `envtrail sync`")
 
 
 def sync(
+    mine: Annotated[list[str] | None, typer.Option(
+        "--mine", metavar="KEY",
+        help="Settle a conflict with this clone's change (ENV:KEY where ambiguous, '*' for all).")] = None,
+    theirs: Annotated[list[str] | None, typer.Option(
+        "--theirs", metavar="KEY",
+        help="Settle a conflict with the remote's change, dropping this clone's.")] = None,
     remote: Annotated[str | None, typer.Option(
         "--remote", metavar="NAME", help="Remote to sync with (default: the branch's upstream).")] = None,
-    reason: ReasonOpt = None,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
-    """Fetch, merge per variable with a signed merge commit, push. Never rebases."""
-    from envtrail.audit.record import render_change
+    """Fetch, check the remote only moved forward, verify it, replay your commits on top, push.
+
+    Never makes a merge commit. The same variable changed here and on the
+    remote stops sync (exit 6) until settled with --mine or --theirs.
+    """
     from envtrail.cli.common import runtime
     from envtrail.ops.sync import sync as do_sync
 
-    result = do_sync(open_git(repo), runtime(), load_identity(identity), remote, reason)
-    where = f"{result.upstream.remote}/{result.upstream.branch}"
+    git = open_git(repo)
+    result = do_sync(git, runtime(), load_identity(identity), remote, mine or (), theirs or ())
+    where = str(result.upstream)
     messages = {
         "up-to-date": f"up to date with {where}",
         "pushed": f"pushed {short(result.commit)} to {where}",
         "fast-forward": f"fast-forwarded to {where} ({short(result.commit)})",
-        "merged": f"merged {where} and pushed [{short(result.commit)}]",
+        "replayed": f"replayed your commits on {where} and pushed [{short(result.commit)}]",
     }
+    if result.outcome == "replayed" and all(r.commit is None for r in result.replayed):
+        messages["replayed"] = f"kept {where}'s side of everything; nothing left to push " \
+                               f"({short(result.commit)})"
     out(messages[result.outcome])
-    if result.record is not None:
-        for change in result.record.changes:
-            out(f"  {render_change(change)}")
+    for r in result.replayed:
+        what = f"-> {short(r.commit)}" if r.commit else "dropped: the remote's side was kept"
+        out(f"  {short(r.original)} ({r.action}) {what}")
+    for r in result.replayed:
+        if r.revoked:
+            from envtrail.cli.cmd_access import print_offboarding
+            from envtrail.ops.audit import offboarding
+
+            print_offboarding(r.revoked, offboarding(git, r.revoked))
 
 
 def register(app: typer.Typer, only: str | None = None) -> None:

@@ -1,13 +1,26 @@
 """Fetch and push through the `git` command, so every remote git reaches works
-(paths, git://, SSH and HTTPS with the user's own credentials and helpers)."""
+(paths, git://, SSH and HTTPS with the user's own credentials and helpers).
+
+The store branch is fetched into FETCH_HEAD only, so that a remote that went
+backwards can be refused before any local ref moves; the remote-tracking ref
+is updated once sync has accepted what came in. Pushes are compare-and-swap:
+git's ``--force-with-lease`` with the exact commit the push was built on.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from envtrail.errors import ConflictError, NotFoundError, UsageError
+from envtrail.errors import AccessDenied, ConflictError, NotFoundError
+from envtrail.gitstore.discover import state_dir
+
+LOCK_RETRIES = 5
+LOCK_WAIT = 0.2  # seconds, growing linearly: a ref lock is held for milliseconds
 
 
 @dataclass(frozen=True)
@@ -21,6 +34,14 @@ class Upstream:
     def tracking_ref(self) -> str:
         """The local ref that mirrors the remote branch."""
         return f"refs/remotes/{self.remote}/{self.branch}"
+
+    @property
+    def remote_ref(self) -> str:
+        """The branch's full name on the remote."""
+        return f"refs/heads/{self.branch}"
+
+    def __str__(self) -> str:
+        return f"{self.remote}/{self.branch}"
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -44,29 +65,63 @@ def upstream(root: Path, branch_ref: str, remote: str | None) -> Upstream:
     return Upstream(chosen, other)
 
 
-def fetch(root: Path, up: Upstream) -> bool:
-    """Update the tracking ref; False if the remote branch does not exist yet."""
-    spec = f"+refs/heads/{up.branch}:{up.tracking_ref}"
-    proc = _git(root, "fetch", "--quiet", "--no-tags", up.remote, spec)
-    if proc.returncode == 0:
-        return True
-    if "couldn't find remote ref" in proc.stderr.lower():
-        return False
-    raise ConflictError(f"fetching from {up.remote} failed: {_last_line(proc.stderr)}")
+def fetch(root: Path, up: Upstream) -> str | None:
+    """The remote branch's head (its objects fetched, no local ref moved); None if absent.
+
+    The remote's ``refs/envtrail/*`` are mirrored under the remote-tracking
+    namespace, never over this clone's own ``refs/envtrail/*``.
+    """
+    proc = _git(root, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=",
+                up.remote, f"+refs/envtrail/*:refs/remotes/{up.remote}/envtrail/*")
+    if proc.returncode != 0:
+        raise ConflictError(f"fetching from {up.remote} failed: {_last_line(proc.stderr)}")
+    proc = _git(root, "fetch", "--quiet", "--no-tags", "--refmap=", up.remote, up.remote_ref)
+    if proc.returncode != 0:
+        if "couldn't find remote ref" in proc.stderr.lower():
+            return None
+        raise ConflictError(f"fetching from {up.remote} failed: {_last_line(proc.stderr)}")
+    head = _git(root, "rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}")
+    if head.returncode != 0:
+        raise ConflictError(f"fetching from {up.remote} gave no commit for {up.branch}")
+    return head.stdout.strip()
 
 
-def push(root: Path, up: Upstream, commit: str) -> bool:
-    """Push ``commit`` to the remote branch; False if it was rejected as not a fast-forward."""
-    proc = _git(root, "push", "--porcelain", "--quiet", up.remote,
-                f"{commit}:refs/heads/{up.branch}")
-    if proc.returncode == 0:
-        return True
-    text = proc.stdout + proc.stderr
-    if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text:
-        return False
+def track(root: Path, up: Upstream, commit: str) -> None:
+    """Point the remote-tracking ref at ``commit`` (what sync accepted or pushed)."""
+    _git(root, "update-ref", "-m", "envtrail: sync", up.tracking_ref, commit)
+
+
+def push(root: Path, up: Upstream, commit: str, expected: str | None) -> bool:
+    """Move the remote branch to ``commit`` only if it is still at ``expected``.
+
+    False if the remote moved meanwhile. A remote ref that stays locked is a
+    ConflictError (try again later); a push the remote refuses is AccessDenied.
+    """
+    lease = f"--force-with-lease={up.remote_ref}:{expected or ''}"
+    for attempt in range(1, LOCK_RETRIES + 1):
+        proc = _git(root, "push", "--porcelain", "--quiet", lease, up.remote,
+                    f"{commit}:{up.remote_ref}")
+        if proc.returncode == 0:
+            return True
+        text = proc.stdout + proc.stderr
+        if "(stale info)" in text or "[rejected]" in text:
+            return False
+        if "cannot lock ref" not in text and ".lock': File exists" not in text:
+            break
+        time.sleep(LOCK_WAIT * attempt)
+    else:
+        raise ConflictError(f"{up.remote}'s {up.branch} stayed locked by another push; "
+                            "nothing was pushed", hint="run `envtrail sync` again in a moment")
     if "[remote rejected]" in text:
-        raise UsageError(f"{up.remote} refused the push: {_last_line(text)}")
+        raise AccessDenied(f"{up.remote} refused the push: {_rejection(proc.stdout)}")
     raise ConflictError(f"pushing to {up.remote} failed: {_last_line(proc.stderr or text)}")
+
+
+def _rejection(porcelain: str) -> str:
+    for line in porcelain.splitlines():
+        if "[remote rejected]" in line:
+            return line.split("[remote rejected]", 1)[1].strip()[:200]
+    return "no reason given"
 
 
 def _last_line(text: str) -> str:
@@ -83,3 +138,36 @@ def unshallow(root: Path, remote: str = "origin") -> bool:
     if _git(root, "remote", "get-url", remote).returncode != 0:
         return False
     return _git(root, "fetch", "--quiet", "--no-tags", "--unshallow", remote).returncode == 0
+
+
+# -- the remote head last seen -------------------------------------------
+
+
+def _seen_path(root: Path) -> Path:
+    return state_dir(root) / "remote.json"
+
+
+def last_seen(root: Path, up: Upstream) -> str | None:
+    """The remote head this clone last accepted from (or pushed to) ``up``."""
+    try:
+        doc = json.loads(_seen_path(root).read_text(encoding="utf-8"))
+        value = doc[str(up)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def remember_seen(root: Path, up: Upstream, commit: str) -> None:
+    """Record ``commit`` as the remote head: the remote may only move forward from it."""
+    target = _seen_path(root)
+    try:
+        doc = json.loads(target.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict):
+            doc = {}
+    except (OSError, ValueError):
+        doc = {}
+    doc[str(up)] = commit
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, sort_keys=True))
+    os.replace(tmp, target)

@@ -352,7 +352,12 @@ class GitRepo:
             return True
         self.repo.index.read()
         index = self.repo.index
-        entry = index[path] if path in index else None  # noqa: SIM401 - Index has no .get
+        try:
+            entry = index[path] if path in index else None  # noqa: SIM401 - Index has no .get
+        except KeyError:  # only conflict stages: a git merge left it unresolved
+            raise ConflictError(f"{path} is in the middle of an unresolved git merge",
+                                hint="abort it with `git merge --abort`; envtrail brings "
+                                     "changes together with `envtrail sync`") from None
         return (str(entry.id) if entry else None) != committed
 
     # -- config ----------------------------------------------------------

@@ -10,8 +10,9 @@ from pathlib import Path, PurePosixPath
 
 from envtrail.errors import EnvtrailError, IntegrityError, UsageError
 from envtrail.format import dotenv, envfile
-from envtrail.format.merge import merge_problems
+from envtrail.format.layout import CONFIG
 from envtrail.gitstore.discover import git_dir
+from envtrail.gitstore.refs import configured_store_ref, head_ref
 from envtrail.gitstore.repo import GitRepo
 
 MARKER = "# envtrail pre-commit hook"
@@ -47,22 +48,27 @@ def _dotenv_refusal(path: str, data: bytes) -> Refusal | None:
 
 
 def check_staged(git: GitRepo, files: list[str] | None = None,
-                 index_file: str | None = None) -> list[Refusal]:
+                 index_file: str | None = None, merging: bool = False) -> list[Refusal]:
     """Refusals for what the index would commit (the work tree is not consulted).
 
     ``index_file`` is git's ``GIT_INDEX_FILE``: `git commit -a` and `git commit
-    <paths>` stage into a temporary index and point hooks at it.
+    <paths>` stage into a temporary index and point hooks at it. ``merging``:
+    git is committing a merge itself (its pre-merge-commit hook, which runs
+    before MERGE_HEAD exists).
     """
     repo = git.repo
     index = git.index(index_file)
     head = git.head()
-    merge_head = _merge_head(git)
+    store = _store_branch(git, head)
+    on_store = store is None or store == head_ref(git.root)
     staged = _staged_paths(git, head, index)
     if files:
         wanted = {PurePosixPath(os.path.relpath(Path(f).resolve(), git.root)).as_posix()
                   if Path(f).is_absolute() else PurePosixPath(f).as_posix() for f in files}
         staged = {p: s for p, s in staged.items() if p in wanted or _in_store(p)}
     out: list[Refusal] = []
+    if store is not None and on_store:
+        out.append(_store_branch_refusal(merging or _merge_head(git) is not None))
     for path, blob in sorted(staged.items()):
         data = None if blob is None else repo[blob].data
         if is_dotenv(path) and data is not None:
@@ -70,14 +76,26 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
             if r:
                 out.append(r)
         elif _in_store(path):
-            r = _store_refusal(git, path, data, head, merge_head)
-            if r:
-                out.append(r)
+            out.append(_store_refusal(path, data) if on_store else _code_branch_refusal(
+                path, store or ""))
     return out
 
 
 def _in_store(path: str) -> bool:
     return path.startswith((".envtrail/", "envs/"))
+
+
+def _store_branch(git: GitRepo, head: str | None) -> str | None:
+    """The full ref of this repository's store branch, or None where there is no store."""
+    configured = configured_store_ref(git.root)
+    if configured is not None:
+        return configured
+    if head is not None and git.entry_id(head, CONFIG) is not None:
+        return head_ref(git.root)  # a dedicated store: the checked-out branch is the line
+    orphan = git.ref_target("refs/heads/envtrail")
+    if orphan is not None and git.entry_id(orphan, CONFIG) is not None:
+        return "refs/heads/envtrail"
+    return None
 
 
 def _staged_paths(git: GitRepo, head: str | None, index) -> dict[str, str | None]:
@@ -111,47 +129,68 @@ def _merge_head(git: GitRepo) -> str | None:
         return None
 
 
-def _store_refusal(git: GitRepo, path: str, data: bytes | None, head: str | None,
-                   merge_head: str | None) -> Refusal | None:
+def _store_branch_refusal(merge: bool) -> Refusal:
+    # envtrail commits without running hooks, so whatever reaches this hook
+    # on the store branch is a commit git would put on the line: a finding.
+    if merge:
+        return Refusal("(merge commit)", "the store branch holds no merges: a merge puts "
+                       "a state on the line that nobody signed",
+                       "abort it with `git merge --abort`, then bring both sides together "
+                       "with `envtrail sync`")
+    return Refusal("(commit)", "the store branch holds only envtrail's signed commits; a "
+                   "commit made with git would stop every verified read",
+                   "keep other files on another branch or repository, and change the store "
+                   "through envtrail")
+
+
+def _store_refusal(path: str, data: bytes | None) -> Refusal:
     restore = f"discard it with `git restore --staged --worktree -- {shlex.quote(path)}`"
     if path.startswith("envs/") and path.endswith(".yaml") and data is not None:
         try:
-            parsed = envfile.parse(data, path)
+            envfile.parse(data, path)
         except IntegrityError as exc:
             return Refusal(path, f"not a valid, fully encrypted environment ({exc.message})",
                            restore + "; change values with `envtrail set`")
-        if merge_head is not None:
-            parents = [envfile.parse(d, path) if d else None
-                       for d in (git.read(head, path), git.read(merge_head, path))]
-            problems = merge_problems(parsed, parents)
-            if not problems:
-                return None  # resolving a merge with what the parents had
-            return Refusal(path, problems[0], "resolve with `envtrail merge-driver` or "
-                                              "`envtrail sync`, which merge per variable")
-    elif merge_head is not None and data is not None and data in (
-            git.read(head, path), git.read(merge_head, path)):
-        return None
     what = "`envtrail set/unset/import`" if path.startswith("envs/") else \
         "`envtrail access ...` or `envtrail policy set`"
-    return Refusal(path, "changed outside envtrail (envtrail never stages; a hand edit "
-                         "bypasses the audit trail)", f"{restore}, then use {what}")
+    return Refusal(path, "changed outside envtrail (envtrail never stages; a hand edit, "
+                         "merge resolution included, bypasses the audit trail)",
+                   f"{restore}, then use {what}")
 
 
-def install(git: GitRepo, force: bool) -> Path:
-    """Write a plain ``pre-commit`` hook that runs envtrail; refuse to replace a foreign one."""
+def _code_branch_refusal(path: str, store: str) -> Refusal:
+    branch = store.removeprefix("refs/heads/")
+    return Refusal(path, f"the store lives on branch {branch}; code branches never carry "
+                         "envs/ or .envtrail/",
+                   f"unstage it with `git rm --cached -r -- {shlex.quote(path)}` and change the "
+                   "store through envtrail")
+
+
+HOOKS = ("pre-commit", "pre-merge-commit")  # git runs the second for a merge it commits itself
+
+
+def install(git: GitRepo, force: bool) -> list[Path]:
+    """Write plain ``pre-commit`` and ``pre-merge-commit`` hooks that run envtrail.
+
+    A hook that is not envtrail's is left alone (UsageError) unless ``force``.
+    """
     hooks = git.config_get("core.hooksPath")
     folder = (git.root / hooks) if hooks else git_dir(git.root) / "hooks"
-    path = folder / "pre-commit"
-    if path.exists() and MARKER not in path.read_text(errors="replace") and not force:
-        raise UsageError(f"{path} exists and is not envtrail's",
-                         hint="pass --force to replace it, or call `envtrail hook pre-commit` from it")
+    paths = [folder / name for name in HOOKS]
+    for path in paths:
+        if path.exists() and MARKER not in path.read_text(errors="replace") and not force:
+            raise UsageError(f"{path} exists and is not envtrail's",
+                             hint="pass --force to replace it, or call `envtrail hook pre-commit` "
+                                  "from it")
     folder.mkdir(parents=True, exist_ok=True)
     python = shlex.quote(sys.executable)
-    path.write_text(
-        "#!/bin/sh\n"
-        f"{MARKER}: refuses plaintext .env files and hand edits to envs/ and .envtrail/\n"
-        f'if command -v envtrail >/dev/null 2>&1; then exec envtrail hook pre-commit "$@"; fi\n'
-        f'exec {python} -m envtrail hook pre-commit "$@"\n'
-    )
-    path.chmod(0o755)
-    return path
+    for path in paths:
+        path.write_text(
+            "#!/bin/sh\n"
+            f"{MARKER}: refuses plaintext .env files, hand edits to envs/ and .envtrail/, "
+            "and merges on the store branch\n"
+            f'if command -v envtrail >/dev/null 2>&1; then exec envtrail hook {path.name} "$@"; fi\n'
+            f'exec {python} -m envtrail hook {path.name} "$@"\n'
+        )
+        path.chmod(0o755)
+    return paths

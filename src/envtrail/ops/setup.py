@@ -56,7 +56,7 @@ def configure_clone(git: GitRepo, branch: str) -> tuple[str, ...]:
         # The verified copy the gate keeps, so `git verify-commit` trusts what
         # envtrail verified, whichever branch is checked out.
         "gpg.ssh.allowedSignersFile": str(checkpoint.signers_path(git.root)),
-        "merge.envtrail.name": "envtrail: three-way merge per variable",
+        "merge.envtrail.name": "envtrail: refuses merges of store files (use envtrail sync)",
         # The interpreter envtrail runs under now, so the driver works from a
         # virtualenv that is not on PATH; `envtrail init` again re-points it.
         "merge.envtrail.driver": f"{shlex.quote(sys.executable)} -m envtrail merge-driver "

@@ -1,26 +1,27 @@
-"""sync: fetch, merge per variable, a signed merge commit, push. Never rebases."""
+"""sync: fetch, check the remote only moved forward, verify, replay our own commits, push.
+
+The store line never gets a merge. When both sides moved, the commits this
+clone wrote (and only those: see ops.journal) are re-made on top of the
+remote head as new signed commits; the originals stay under
+``refs/envtrail/replaced/`` until the push lands.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from envtrail.audit import record
+from envtrail.audit import checkpoint, line
+from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
-from envtrail.audit.record import Record
-from envtrail.audit.view import Snapshot, value_diff
+from envtrail.audit.line import LineReport, Trust
+from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import ConflictError, IntegrityError
-from envtrail.format import envfile, signers
-from envtrail.format.envfile import EnvFile
-from envtrail.format.layout import SIGNERS, STORE_PATHS
-from envtrail.format.merge import merge_maps
 from envtrail.gitstore.commit import (
-    Author,
     CasFailed,
-    create_commit,
     journal_begin,
     journal_end,
-    merged_tree,
     move_branch,
     recover,
     refresh_worktree,
@@ -28,150 +29,229 @@ from envtrail.gitstore.commit import (
 )
 from envtrail.gitstore.discover import state_dir
 from envtrail.gitstore.lock import WriteLock
-from envtrail.gitstore.remote import Upstream, fetch, push, upstream
+from envtrail.gitstore.remote import (
+    Upstream,
+    fetch,
+    last_seen,
+    push,
+    remember_seen,
+    track,
+    upstream,
+)
 from envtrail.gitstore.repo import GitRepo
-from envtrail.model import Change, check_reason
-from envtrail.ops.merge import merge_env
-from envtrail.ops.store import whoami
-from envtrail.ops.txn import context_for, signer_for
+from envtrail.ops import journal
+from envtrail.ops.gate import open_line, record_verified
+from envtrail.ops.replay import REPLAYED, conflicts, delta, replay, settle
+from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
 
 MAX_ROUNDS = 5
+REPLACED = "refs/envtrail/replaced/"
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """One of this clone's commits and what became of it (None: settled away)."""
+
+    original: str
+    commit: str | None
+    action: str
+    revoked: str | None = None  # the principal, for a replayed revoke's report
 
 
 @dataclass(frozen=True)
 class SyncResult:
-    """What sync did: up-to-date, pushed, fast-forward, or merged (and pushed)."""
+    """What sync did: up-to-date, pushed, fast-forward or replayed (and pushed)."""
 
     outcome: str
     upstream: Upstream
     commit: str | None = None
-    record: Record | None = None
+    replayed: tuple[Replayed, ...] = ()
 
 
 def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = None,
-         reason: str | None = None) -> SyncResult:
-    """Bring the branch and its upstream together; a conflict changes nothing locally."""
-    text = check_reason(reason)
-    branch = git.branch()
-    up = upstream(git.root, branch, remote)
+         mine: Sequence[str] = (), theirs: Sequence[str] = ()) -> SyncResult:
+    """Bring the store branch and its remote together; a refusal changes nothing here."""
+    ref = git.store_ref()
+    up = upstream(git.root, ref, remote)
+    done: list[Replayed] = []
     with WriteLock(state_dir(git.root) / "lock"):
         recover(git)
         for _ in range(MAX_ROUNDS):
-            exists = fetch(git.root, up)
-            ours, theirs = git.head(), git.ref_target(up.tracking_ref) if exists else None
-            if theirs is None or (ours is not None and git.is_ancestor(theirs, ours)):
-                if ours is None or ours == theirs:
-                    return SyncResult("up-to-date", up, ours)
-                if push(git.root, up, ours):
-                    return SyncResult("pushed", up, ours)
-                continue
-            _vouch_for_incoming(git, ours, theirs)
-            if ours is None or git.is_ancestor(ours, theirs):
-                _advance(git, branch, ours, theirs, "envtrail: sync (fast-forward)")
-                return SyncResult("fast-forward", up, theirs)
-            commit, rec = _merge(git, rt, identity, ours, theirs, up, text)
-            _advance(git, branch, ours, commit, "envtrail: sync (merge)")
-            if push(git.root, up, commit):
-                return SyncResult("merged", up, commit, rec)
-        raise ConflictError(f"{up.remote} kept moving while syncing; local commits are kept",
-                            hint="run `envtrail sync` again")
+            incoming = fetch(git.root, up)
+            _refuse_going_back(git, up, incoming)
+            ours = open_line(git, rt, identity).head  # our own line verifies, or exit 5
+            if incoming == ours:
+                if ours is not None:
+                    _landed(git, up, ours)
+                return SyncResult("replayed" if done else "up-to-date", up, ours, tuple(done))
+            if incoming is None or (ours is not None and git.is_ancestor(incoming, ours)):
+                if push(git.root, up, ours, incoming):
+                    _landed(git, up, ours)
+                    return SyncResult("replayed" if done else "pushed", up, ours, tuple(done))
+                continue  # the remote moved meanwhile: start over from what it has now
+            base = git.merge_base(ours, incoming) if ours is not None else None
+            if ours is not None and base is None:
+                raise IntegrityError("the remote holds another store (no history in common); "
+                                     "nothing was changed")
+            report = _walk(git, rt, identity, incoming, base)
+            if report.findings:
+                raise IntegrityError(
+                    f"the remote's history does not verify: {report.findings[0].line()}",
+                    hint="nothing was changed; ask whoever pushed it, and see "
+                         "`envtrail verify` in a clone of the remote")
+            if ours is None or base == ours:
+                _advance(git, rt, identity, ref, ours, incoming, base, report)
+                _landed(git, up, incoming)
+                return SyncResult("fast-forward", up, incoming)
+            new_head, round_ = _replay_onto(git, rt, identity, ours, base, incoming, mine, theirs)
+            replayed = _walk(git, rt, identity, new_head, incoming, report.floor)
+            if replayed.findings:
+                raise IntegrityError(
+                    f"a replayed commit would not verify: {replayed.findings[0].line()}",
+                    hint="nothing was changed; run `envtrail verify` for details")
+            replayed.unkeyed |= report.unkeyed
+            replayed.ahead.update(report.ahead)
+            _keep_originals(git, round_)
+            _advance(git, rt, identity, ref, ours, new_head, base, replayed)
+            for r in round_:
+                if r.commit is not None:
+                    journal.remember(git, r.commit, identity.public.openssh)
+            remember_seen(git.root, up, incoming)
+            track(git.root, up, incoming)
+            done = _merge_rounds(done, round_)
+            mine, theirs = (), ()  # settled: what is replayed now carries the choice
+    raise ConflictError(f"{up} kept moving while syncing; your commits are kept here",
+                        hint="run `envtrail sync` again")
 
 
-def _vouch_for_incoming(git: GitRepo, ours: str | None, theirs: str) -> None:
-    """Refuse to bring in commits that do not verify (nothing local changes then)."""
-    from envtrail.audit.verify import Verifier
-    from envtrail.audit.view import StoreView
+def _refuse_going_back(git: GitRepo, up: Upstream, incoming: str | None) -> None:
+    """Exit 5 if the remote branch no longer holds the head this clone last saw there."""
+    seen = last_seen(git.root, up) or git.ref_target(up.tracking_ref)
+    if seen is None:
+        return
+    if incoming is None:
+        raise IntegrityError(f"{up} is gone from the remote, which had {seen[:10]} before; "
+                             "nothing was changed", hint="ask whoever deleted it; see "
+                                                         "docs/git-workflow.md")
+    if not git.first_parents(incoming, seen)[1]:  # on the line, not merely reachable
+        raise IntegrityError(
+            f"{up} no longer contains {seen[:10]}, the head this clone last saw there "
+            "(the remote was rewound or rewritten); nothing was changed",
+            hint="ask whoever force-pushed it; see docs/git-workflow.md")
 
-    for finding in Verifier(StoreView(git)).walk(theirs, since=ours):
-        raise IntegrityError(f"the remote's history does not verify: {finding.line()}",
-                             hint="nothing was merged; ask whoever pushed it, and see "
-                                  "`envtrail verify` in a clone of the remote")
+
+def _walk(git: GitRepo, rt: Runtime, identity: Identity, head: str, since: str | None,
+          floor=None) -> LineReport:
+    """Check the line from just after ``since`` to ``head``, with this identity's key."""
+    if since is not None and floor is None:
+        floor = git.info(since).committer_time  # times never go back along a verified line
+    return line.walk(StoreView(git), head, keyring=Keyring(identity), since=since, floor=floor,
+                     trust=Trust(checkpoint.load_pin(git.root), trust_roots(rt)),
+                     now=rt.now(), seen_ahead=checkpoint.load_ahead(git.root))
 
 
-def _advance(git: GitRepo, branch: str, old: str | None, new: str, why: str) -> None:
-    """Move the branch from ``old`` to ``new`` and bring the work tree along."""
-    paths = git.changed_paths(old, new)
+def _unpushed(git: GitRepo, ours: str, base: str) -> list[str]:
+    """The line's commits after ``base`` up to ``ours``, oldest first."""
+    line, current = [], ours
+    while current != base:
+        line.append(current)
+        parents = git.info(current).parents
+        if len(parents) != 1:
+            raise ConflictError(f"{current[:10]} is not a single-parent commit; sync replays "
+                                "only envtrail's own commits",
+                                hint=f"reset the branch to the remote and redo the change: "
+                                     f"`git reset --keep {base[:10]}`")
+        current = parents[0]
+    return line[::-1]
+
+
+def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base: str,
+                 incoming: str, mine: Sequence[str],
+                 theirs: Sequence[str]) -> tuple[str, list[Replayed]]:
+    """Re-make this clone's unpushed commits on ``incoming``; nothing moves yet."""
+    mine_now = _unpushed(git, ours, base)
+    wrote, key = journal.written(git), " ".join(identity.public.openssh.split()[:2])
+    for commit in mine_now:
+        if commit not in wrote:
+            raise ConflictError(
+                f"{commit[:10]} is not yours to replay: this clone did not write it",
+                hint=f"push it from the clone that wrote it, or set this branch back to the "
+                     f"remote (`git reset --keep {incoming[:10]}`) and redo the change")
+        if wrote[commit] != key:
+            raise ConflictError(f"{commit[:10]} was signed with another key than the one in use",
+                                hint="run `envtrail sync` with that identity (--identity)")
+    keyring = Keyring(identity)
+    steps = [(c, delta(git, keyring, git.info(c).parents[0], c)) for c in mine_now]
+    drop = settle(conflicts([d for _, d in steps], delta(git, keyring, base, incoming)),
+                  mine, theirs)
+    parent, out = incoming, []
+    for commit, change in steps:
+        rec = parse_record(git.info(commit))
+        new = replay(git, rt, identity, commit, change, drop, parent)
+        parent = new or parent
+        revoked = rec.extra_value("Member") if rec and rec.action == "revoke" else None
+        out.append(Replayed(_original(git, commit), new, rec.action if rec else "?",
+                            revoked.lstrip("- ") if revoked and new else None))
+    return parent, out
+
+
+def _original(git: GitRepo, commit: str) -> str:
+    """The commit this clone first wrote (a replay of a replay names the first)."""
+    rec = parse_record(git.info(commit))
+    return (rec.extra_value(REPLAYED) if rec else None) or commit
+
+
+def _merge_rounds(before: list[Replayed], now: list[Replayed]) -> list[Replayed]:
+    # A second round re-makes the first round's commits; report each original once.
+    by_original = {r.original: r for r in before}
+    by_original.update({r.original: r for r in now})
+    return list(by_original.values())
+
+
+def _keep_originals(git: GitRepo, done: list[Replayed]) -> None:
+    """Keep each original reachable (never pushed) until its replacement reaches the remote."""
+    for r in done:
+        name = REPLACED + r.original
+        if git.ref_target(name) is None:
+            git.repo.references.create(name, git.repo.revparse_single(r.original).id)
+
+
+def _advance(git: GitRepo, rt: Runtime, identity: Identity, branch: str, old: str | None,
+             new: str, base: str | None, report: LineReport) -> None:
+    """Move the store branch from ``old`` to ``new`` (work tree too, where it is checked out)
+    and record ``new`` as verified: ``report`` checked everything after ``base``."""
+    worktree = git.worktree_mode()
+    paths = git.changed_paths(old, new) if worktree else []
     require_clean(git, old, paths)
     journal_begin(git, branch, old, new, paths)
     try:
-        move_branch(git, branch, old, new, why)
+        move_branch(git, branch, old, new, "envtrail: sync")
     except CasFailed:
         journal_end(git)
         raise ConflictError("the branch moved during sync; nothing was changed",
                             hint="run `envtrail sync` again") from None
     refresh_worktree(git, new, paths)
     journal_end(git)
+    cp = checkpoint.load(git.root)
+    if base is None or cp is None:
+        open_line(git, rt, identity)  # an empty clone: check it all once, and pin the genesis
+        return
+    if report.ahead:
+        checkpoint.save_ahead(git.root, {**checkpoint.load_ahead(git.root), **report.ahead})
+    view = StoreView(git)
+    at_base = replace(cp, head=base, envs=view.env_blobs(base),
+                      floor=int(git.info(base).committer_time.timestamp()))
+    record_verified(git, view, new, report, at_base, identity.public.openssh,
+                    trust_roots(rt), full=False)
 
 
-def _merge(git: GitRepo, rt: Runtime, identity: Identity, ours: str, theirs: str,
-           up: Upstream, reason: str) -> tuple[str, Record]:
-    """A signed merge commit of ``theirs`` into ``ours``, or ConflictError (nothing written)."""
-    acting = whoami(Snapshot(git, ours), identity, rt)
-    base = git.merge_base(ours, theirs)
-    store = tuple(p + "/" for p in STORE_PATHS)
-    resolved = {path: _merge_store_file(git, identity, path, base, ours, theirs)
-                for path in git.changed_paths(ours, theirs) if path.startswith(store)}
-    tree, conflicts = merged_tree(git, ours, theirs, resolved)
-    if tree is None:
-        raise ConflictError(f"merge conflict outside envtrail's files: {', '.join(conflicts[:5])}",
-                            hint="merge those with git, then run `envtrail sync`")
-    rec = _record(git, identity, acting.principal, ours, resolved, up, reason, rt)
-    author = Author(acting.principal, acting.principal, rt.now())
-    commit = create_commit(git, [ours, theirs], {}, record.render(rec), author,
-                           signer_for(identity), tree=tree)
-    return commit, rec
-
-
-def _merge_store_file(git: GitRepo, identity: Identity, path: str, base: str | None,
-                      ours: str, theirs: str) -> bytes | None:
-    b, o, t = (git.read(c, path) for c in (base, ours, theirs))
-    if o == t:
-        return o
-    if o == b:
-        return t
-    if t == b:
-        return o
-    if path.startswith("envs/") and o is not None and t is not None:
-        merged = merge_env(envfile.parse(b, path) if b else None, envfile.parse(o, path),
-                           envfile.parse(t, path), path, identity)
-        return envfile.render(merged)
-    if path == SIGNERS and o is not None and t is not None:
-        by = [{s.principal: s for s in signers.parse(x)} if x else {} for x in (b, o, t)]
-        lines, conflicts = merge_maps(*by)
-        if not conflicts:
-            return signers.render([lines[p] for p in lines])
-        raise ConflictError(f"{path}: both sides changed signer {conflicts[0]}")
-    raise ConflictError(f"{path}: changed on both sides", hint="settle it on one side first")
-
-
-def _record(git: GitRepo, identity: Identity, actor: str, ours: str,
-            resolved: dict[str, bytes | None], up: Upstream, reason: str, rt: Runtime) -> Record:
-    """The masked diff of what the merge brings into ``ours``."""
-    keyring = Keyring(identity)
-    changed_envs, changes = [], []
-    pairs = {}
-    for path, data in sorted(resolved.items()):
-        if path.startswith("envs/") and path.endswith(".yaml"):
-            env = path[len("envs/"):-len(".yaml")]
-            old_data = git.read(ours, path)
-            old = envfile.parse(old_data, path) if old_data else None
-            new = envfile.parse(data, path) if data else None
-            if value_diff(old, new):
-                changed_envs.append(env)
-                pairs[env] = (old, new)
-    qualify = len(changed_envs) > 1
-    for env in changed_envs:
-        old, new = pairs[env]
-        for key, op in sorted(value_diff(old, new).items()):
-            name = f"{env}:{key}" if qualify else key
-            changes.append(Change(op, name,
-                                  _fp(keyring, old, key) if op != "+" else None,
-                                  _fp(keyring, new, key) if op != "-" else None))
-    return Record("merge", actor, reason or f"sync with {up.remote}/{up.branch}",
-                  tuple(changed_envs), tuple(changes), context_for(rt))
-
-
-def _fp(keyring: Keyring, env: EnvFile | None, key: str) -> str:
-    # A signer who is no member of this environment cannot compute it: "?".
-    return (keyring.fingerprint(env, key) if env is not None else None) or "?"
+def _landed(git: GitRepo, up: Upstream, head: str) -> None:
+    """The remote and this branch agree on ``head``: forget what is now pushed."""
+    remember_seen(git.root, up, head)
+    track(git.root, up, head)
+    journal.forget(git, [c for c in journal.written(git)
+                         if c == head or not git.is_ancestor(head, c)])
+    for ref in list(git.repo.references):
+        if ref.startswith(REPLACED):
+            git.repo.references.delete(ref)

@@ -29,6 +29,7 @@ from envtrail.gitstore.commit import (
 from envtrail.gitstore.discover import state_dir
 from envtrail.gitstore.lock import WriteLock
 from envtrail.gitstore.repo import GitRepo
+from envtrail.ops import journal
 from envtrail.ops.gate import advance, open_line
 from envtrail.runtime import Runtime
 
@@ -101,6 +102,7 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             except CasFailed:
                 journal_end(git)
                 continue
+            journal.remember(git, commit, identity.public.openssh)  # what sync may replay
             _crash_point(rt, "moved")
             if worktree:
                 refresh_worktree(git, commit, paths)
