@@ -137,7 +137,7 @@ def sync(
             from envtrail.cli.cmd_access import print_offboarding
             from envtrail.ops.audit import offboarding
 
-            print_offboarding(r.revoked, offboarding(git, r.revoked))
+            print_offboarding(r.revoked, offboarding(git, runtime(), r.revoked))
 
 
 def register(app: typer.Typer, only: str | None = None) -> None:

@@ -171,3 +171,8 @@ def remember_seen(root: Path, up: Upstream, commit: str) -> None:
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(doc, sort_keys=True))
     os.replace(tmp, target)
+
+
+def forget_seen(root: Path) -> None:
+    """Forget every remote head this clone saw (after it accepted a reviewed rewrite)."""
+    _seen_path(root).unlink(missing_ok=True)

@@ -97,7 +97,10 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         report.pin, report.pinned_now = walked.genesis, True
     if report.ok:
         if accept_rewrite:
+            from envtrail.gitstore.remote import forget_seen
+
             checkpoint.clear(git.root)
+            forget_seen(git.root)  # sync would otherwise keep refusing the rewritten remote
         key = identity.public.openssh if identity is not None else None
         record_verified(git, view, head, walked, None if accept_rewrite else cp, key, roots,
                         full=True)
