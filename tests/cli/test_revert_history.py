@@ -131,16 +131,10 @@ def test_revert_history_and_completion_beside_application_code(tmp_path, alice):
     import subprocess
     import sys
 
-    from conftest import Cli
+    from conftest import Cli, make_app_store
 
-    app = tmp_path / "app"
-    app.mkdir()
-    git(app, "init", "-q")
-    (app / "main.py").write_text("print('app')\n")
-    git(app, "add", "main.py")
-    git(app, "commit", "-q", "-m", "code")
+    app = make_app_store(tmp_path, alice)
     c = Cli(app, alice)
-    assert c("init", "--env", "production").code == 0
     assert not (app / "envs").exists()
     set_(c, "PAY", "good")
     set_(c, "PAY", "bad")
