@@ -2,6 +2,8 @@
 
 import base64
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -218,3 +220,17 @@ def test_format_digit_cannot_be_relabelled():
     c = Encryptor(keys.public, "p", 2).encrypt("A", "value")
     with pytest.raises(DecryptError, match="does not authenticate"):
         Decryptor(keys, "p").decrypt("A", Ciphertext(c.ephemeral, c.body, 1))
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_vectors_are_regenerated_without_envtrail(version):
+    """The generator runs with envtrail unimportable and reproduces the committed file."""
+    script = _DIR / "generate.py"
+    code = ("import runpy, sys; sys.modules['envtrail'] = None; "
+            f"sys.argv = ['generate.py', {version!r}]; runpy.run_path({str(script)!r}, run_name='__main__')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    fresh = json.loads(out)
+    committed = json.loads((_DIR / f"format-v{version}.json").read_text())
+    # A sealed box has a random ephemeral key: everything else is deterministic.
+    assert fresh.pop("sealed_for_identity") != committed.pop("sealed_for_identity")
+    assert fresh == committed

@@ -27,7 +27,8 @@ def b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
 
 
-def main_v1() -> None:
+def fixed_keys() -> tuple[bytes, ...]:
+    """The keys both formats' vectors use, and the value key of the one ephemeral key."""
     identity_seed = bytes(range(32))
     ed_pk, ed_sk = s.crypto_sign_seed_keypair(identity_seed)
     env_sk = bytes(range(32, 64))
@@ -35,12 +36,33 @@ def main_v1() -> None:
     fp_key = bytes(range(64, 96))
     eph_sk = bytes(range(96, 128))
     eph_pk = s.crypto_scalarmult_base(eph_sk)
-    nonce = bytes(range(128, 152))
-    environment, name, value = "production", "STRIPE_KEY", "sk_live_ünïcode\nline2 $HOME `x`"
-
     shared = s.crypto_scalarmult(eph_sk, env_pk)
     key = nacl.hash.blake2b(shared + eph_pk + env_pk, digest_size=32,
                             person=b"envtrail.value.1", encoder=RawEncoder)
+    return identity_seed, ed_pk, ed_sk, env_sk, env_pk, fp_key, eph_sk, eph_pk, shared, key
+
+
+def key_fields(identity_seed: bytes, ed_pk: bytes, env_sk: bytes, env_pk: bytes, fp_key: bytes,
+               eph_sk: bytes, eph_pk: bytes, shared: bytes, key: bytes) -> dict[str, str]:
+    """The keys as both vector files spell them."""
+    return {
+        "identity_ed25519_seed": b64(identity_seed),
+        "identity_ed25519_public": b64(ed_pk),
+        "identity_x25519_public": b64(s.crypto_sign_ed25519_pk_to_curve25519(ed_pk)),
+        "env_x25519_private": b64(env_sk),
+        "env_x25519_public": b64(env_pk),
+        "fingerprint_key": b64(fp_key),
+        "ephemeral_x25519_private": b64(eph_sk),
+        "ephemeral_x25519_public": b64(eph_pk),
+        "shared_secret": b64(shared),
+        "value_key": b64(key),
+    }
+
+
+def main_v1() -> None:
+    identity_seed, ed_pk, ed_sk, env_sk, env_pk, fp_key, eph_sk, eph_pk, shared, key = fixed_keys()
+    nonce = bytes(range(128, 152))
+    environment, name, value = "production", "STRIPE_KEY", "sk_live_ünïcode\nline2 $HOME `x`"
     ad = f"envtrail/v1/{environment}/{name}".encode()
     ct = s.crypto_aead_xchacha20poly1305_ietf_encrypt(value.encode(), ad, nonce, key)
     token = f"ENC[v1,{b64(eph_pk)},{b64(nonce + ct)}]"
@@ -52,16 +74,7 @@ def main_v1() -> None:
     assert PrivateKey(member_x_sk).public_key.encode() == member_x
     vectors = {
         "description": "envtrail format v1 test vectors; see docs/format.md",
-        "identity_ed25519_seed": b64(identity_seed),
-        "identity_ed25519_public": b64(ed_pk),
-        "identity_x25519_public": b64(member_x),
-        "env_x25519_private": b64(env_sk),
-        "env_x25519_public": b64(env_pk),
-        "fingerprint_key": b64(fp_key),
-        "ephemeral_x25519_private": b64(eph_sk),
-        "ephemeral_x25519_public": b64(eph_pk),
-        "shared_secret": b64(shared),
-        "value_key": b64(key),
+        **key_fields(identity_seed, ed_pk, env_sk, env_pk, fp_key, eph_sk, eph_pk, shared, key),
         "environment": environment,
         "name": name,
         "value": value,
@@ -103,18 +116,8 @@ def fingerprint_input_v2(environment: str, name: str, value: str) -> bytes:
 
 
 def main_v2() -> None:
-    identity_seed = bytes(range(32))
-    ed_pk, ed_sk = s.crypto_sign_seed_keypair(identity_seed)
-    env_sk = bytes(range(32, 64))
-    env_pk = s.crypto_scalarmult_base(env_sk)
-    fp_key = bytes(range(64, 96))
-    eph_sk = bytes(range(96, 128))
-    eph_pk = s.crypto_scalarmult_base(eph_sk)
+    identity_seed, ed_pk, ed_sk, env_sk, env_pk, fp_key, eph_sk, eph_pk, shared, key = fixed_keys()
     environment = "production"
-
-    shared = s.crypto_scalarmult(eph_sk, env_pk)
-    key = nacl.hash.blake2b(shared + eph_pk + env_pk, digest_size=32,
-                            person=b"envtrail.value.1", encoder=RawEncoder)
     values = []
     for i, (name, value) in enumerate(CASES_V2):
         nonce = bytes((128 + 24 * i + j) % 256 for j in range(24))
@@ -152,15 +155,7 @@ def main_v2() -> None:
                        ).encrypt(env_sk + fp_key)
     vectors = {
         "description": "envtrail format v2 test vectors; see docs/format.md",
-        "identity_ed25519_seed": b64(identity_seed),
-        "identity_ed25519_public": b64(ed_pk),
-        "env_x25519_private": b64(env_sk),
-        "env_x25519_public": b64(env_pk),
-        "fingerprint_key": b64(fp_key),
-        "ephemeral_x25519_private": b64(eph_sk),
-        "ephemeral_x25519_public": b64(eph_pk),
-        "shared_secret": b64(shared),
-        "value_key": b64(key),
+        **key_fields(identity_seed, ed_pk, env_sk, env_pk, fp_key, eph_sk, eph_pk, shared, key),
         "environment": environment,
         "values": values,
         "malformed_padding": bad,
