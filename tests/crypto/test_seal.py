@@ -209,6 +209,7 @@ def test_padding_roundtrips_to_a_multiple_of_32(size):
 @pytest.mark.parametrize("bad", [
     b"", b"\x80" * 31, b"x" * 32, b"true" + b"\x00" * 28, b"true\x80" + b"\x00" * 26 + b"\x01",
     b"true\x80" + b"\x00" * 59,
+    b"a" * 33 + b"\x80",  # libsodium alone accepts this: not a whole number of blocks
 ])
 def test_unpad_rejects_malformed_padding(bad):
     with pytest.raises(DecryptError):
@@ -234,3 +235,23 @@ def test_vectors_are_regenerated_without_envtrail(version):
     # A sealed box has a random ephemeral key: everything else is deterministic.
     assert fresh.pop("sealed_for_identity") != committed.pop("sealed_for_identity")
     assert fresh == committed
+
+
+def _token(version: int, body_len: int) -> str:
+    eph, body = base64.b64encode(bytes(32)).decode(), base64.b64encode(bytes(body_len)).decode()
+    return f"ENC[v{version},{eph},{body}]"
+
+
+@pytest.mark.parametrize(("version", "body_len", "ok"), [
+    (1, 40, True), (1, 41, True), (1, 39, False),
+    (2, 72, True), (2, 104, True), (2, 71, False), (2, 40, False), (2, 73, False), (2, 103, False),
+])
+def test_ciphertext_body_lengths_per_format(version, body_len, ok):
+    """Format 2 bodies are nonce + whole 32-byte blocks + tag: anything else is refused unread."""
+    if ok:
+        c = Ciphertext.parse(_token(version, body_len))
+        assert (c.version, len(c.body)) == (version, body_len)
+        assert str(c) == _token(version, body_len)
+    else:
+        with pytest.raises(ValueError, match=r"too short|whole number|not an ENC"):
+            Ciphertext.parse(_token(version, body_len))
