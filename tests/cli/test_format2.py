@@ -75,6 +75,8 @@ def test_a_format_1_environment_reads_verifies_and_stays_format_1_on_writes(cli,
     assert HEX12.fullmatch(old_fp) and HEX12.fullmatch(new_fp)
     assert cli("get", "A", "--env", "legacy").out == f"{CANARY}-a"
     assert cli("verify").code == 0
+    assert "legacy is still in format 1" in cli("status").out
+    assert "production is still" not in cli("status").out
     # Environments made now are format 2, in the same store.
     setv(cli, "P", "p1")
     assert env_text(legacy, "production").splitlines()[1] == "envtrail: 2"
@@ -106,6 +108,7 @@ def test_rotation_rewrites_a_format_1_environment_as_format_2(cli, legacy, bob, 
     assert cli("get", "SAME2", "--env", "legacy").out == "true"
     assert cli("verify").code == 0
     git(legacy, "verify-commit", "HEAD")
+    assert "format 1" not in cli("status").out
     # The rotation maps each old 12-digit fingerprint to its new 32-digit one ...
     mapped = changes(legacy)
     assert set(mapped) == {"A", "SAME", "SAME2"}
