@@ -16,10 +16,11 @@ from nacl.public import PrivateKey
 import forge
 from conftest import assert_one_line_error, git
 from envtrail.audit.record import Record
-from envtrail.crypto.seal import EnvKeys, b64, derive_value_key, unb64
+from envtrail.crypto.seal import Decryptor, Encryptor, EnvKeys, b64, derive_value_key, unb64
 from envtrail.format import envfile
 from envtrail.format.envfile import EnvFile, Member
-from envtrail.model import Ciphertext
+from envtrail.model import Change, Ciphertext
+from envtrail.ops.members import open_keys
 from envtrail.ops.txn import Plan, context_for
 
 CANARY = "CANARY-format2-31c7"
@@ -186,3 +187,25 @@ def test_malformed_padding_is_an_integrity_error(cli, store, alice, plain):
         assert CANARY not in r.both
     assert "padding" in cli("get", "BAD", "--env", "production", "--no-verify").err
     assert git(store, "rev-parse", "HEAD") == head
+
+
+@pytest.mark.parametrize(("env", "to"), [("production", 1), ("legacy", 2)])
+def test_a_format_change_without_a_new_key_pair_is_a_finding(cli, legacy, alice, env, to):
+    """Going back to format 1 would bring back grindable fingerprints; going forward
+    happens only with a rotation. An honest-looking re-encryption under the same key
+    pair, signed by an admin member, is still reported (rule 5), with or without a key."""
+    setv(cli, "A", "a1", env)
+    old = envfile.parse((legacy / f"envs/{env}.yaml").read_bytes())
+    keys = open_keys(old, alice.identity)
+    plain = Decryptor(keys, env).decrypt("A", Ciphertext.parse(old.values["A"]))
+    enc = Encryptor(unb64(old.public_key, 32), env, to)
+    new = EnvFile(old.environment, old.public_key, old.members, {"A": str(enc.encrypt("A", plain))}, to)
+    change = Change("~", "A", keys.fingerprint(old.version, env, "A", plain),
+                    keys.fingerprint(to, env, "A", plain))
+    rec = Record("set", alice.principal, "re-encode", (env,), (change,),
+                 context_for(forge.runtime(legacy)))
+    forge.commit_plan(legacy, alice.identity, Plan({envfile.path_for(env): envfile.render(new)}, rec))
+    for who in (alice, None):
+        r = cli.as_(who)("verify")
+        assert r.code == 1, r.both
+        assert f"{env}: format {old.version} -> {to} without a rotation" in r.both
