@@ -209,3 +209,32 @@ def test_a_format_change_without_a_new_key_pair_is_a_finding(cli, legacy, alice,
         r = cli.as_(who)("verify")
         assert r.code == 1, r.both
         assert f"{env}: format {old.version} -> {to} without a rotation" in r.both
+
+
+@pytest.mark.parametrize("first", ["rotate", "set"])
+def test_sync_replays_across_the_upgrade(tmp_path, cli, legacy, bob, first):
+    """One clone upgrades `legacy` by rotating while the other writes it in format 1: whichever
+    reaches the remote second is replayed onto the other, and the line ends in format 2."""
+    from test_sync import clone_as, make_remote, values
+
+    r = cli("access", "grant", bob.principal, bob.publine, "--env", "legacy", "--reason", "join")
+    assert r.code == 0, r.err
+    setv(cli, "BASE", "b", "legacy")
+    bare = make_remote(tmp_path, legacy)
+    a = clone_as(tmp_path, str(bare), cli.identity, "alice")
+    b = clone_as(tmp_path, str(bare), bob, "bob")
+    # Rotating changes keys: an admin's act (alice); bob is a plain member.
+    assert a("access", "rotate", "--env", "legacy", "--reason", "upgrade").code == 0
+    setv(b, "NEW", f"{CANARY}-n", "legacy")
+    assert env_text(b.cwd, "legacy").splitlines()[1] == "envtrail: 1"
+    order = (a, b, a) if first == "rotate" else (b, a, b)
+    for c in order:
+        r = c("sync")
+        assert r.code == 0, r.err
+    assert values(a, "legacy") == values(b, "legacy") == {"BASE": "b", "NEW": f"{CANARY}-n"}
+    for c in (a, b):
+        text = env_text(c.cwd, "legacy")
+        assert text.splitlines()[1] == "envtrail: 2" and "ENC[v1," not in text
+        assert c("verify").code == 0
+        git(c.cwd, "verify-commit", "HEAD")
+    assert env_text(a.cwd, "legacy") == env_text(b.cwd, "legacy")
