@@ -92,7 +92,7 @@ run git verify-commit HEAD
 
 step "Someone tries to 'fix' the file by hand and commit it with plain git"
 run envtrail hook install
-sed -i.bak 's/^  SESSION_SECRET: .*/  SESSION_SECRET: ENC[v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA]/' envs/production.yaml
+sed -i.bak 's/^  SESSION_SECRET: .*/  SESSION_SECRET: ENC[v2,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA]/' envs/production.yaml
 rm envs/production.yaml.bak
 run git commit -q -am "hotfix session secret" || echo "(the pre-commit hook refused the commit: exit $?)"
 step "...and forces it past the hook"

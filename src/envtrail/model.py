@@ -116,47 +116,58 @@ class Change:
     new_fp: str | None = None
 
 
-# The text form of a v1 ciphertext; format.envfile matches whole lines with it.
-ENC_PATTERN = r"ENC\[v1,([A-Za-z0-9+/]{43}=),([A-Za-z0-9+/]{54,}={0,2})\]"
+# The text form of a ciphertext (format 1 or 2); format.envfile matches whole
+# lines with it. The version digit is the format of the file the token is in.
+ENC_PATTERN = r"ENC\[v[12],([A-Za-z0-9+/]{43}=),([A-Za-z0-9+/]{54,}={0,2})\]"
 _ENC_RE = re.compile(f"^{ENC_PATTERN}$")
+# Nonce (24) and tag (16) always; format 2 adds at least one 32-byte padded block.
+_MIN_BODY = {1: 40, 2: 72}
 
 
 @dataclass(frozen=True)
 class Ciphertext:
-    """One encrypted value: the ephemeral public key and ``nonce || ciphertext``.
+    """One encrypted value: format version, ephemeral public key, ``nonce || ciphertext``.
 
-    Its text form is ``ENC[v1,<base64 ephemeral>,<base64 nonce||ciphertext>]``.
+    Its text form is ``ENC[v<version>,<base64 ephemeral>,<base64 nonce||ciphertext>]``.
     """
 
     ephemeral: bytes
     body: bytes
+    version: int
 
     def __str__(self) -> str:
         import base64
 
         eph = base64.b64encode(self.ephemeral).decode()
-        return f"ENC[v1,{eph},{base64.b64encode(self.body).decode()}]"
+        return f"ENC[v{self.version},{eph},{base64.b64encode(self.body).decode()}]"
 
     @classmethod
     def parse(cls, token: str) -> Ciphertext:
-        """Parse the text form; raise ValueError if it is not a v1 ciphertext."""
+        """Parse the text form; raise ValueError if it is not a well-formed ciphertext."""
         import base64
         import binascii
 
         m = _ENC_RE.match(token) if isinstance(token, str) else None
         if not m:
-            raise ValueError("not an ENC[v1,...] ciphertext")
+            raise ValueError("not an ENC[v1,...] or ENC[v2,...] ciphertext")
+        version = token_version(token)
         try:
             eph = base64.b64decode(m.group(1), validate=True)
             body = base64.b64decode(m.group(2), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ValueError("bad base64 in ciphertext") from exc
-        # 24-byte nonce and 16-byte tag at least.
-        if len(eph) != 32 or len(body) < 40:
+        if len(eph) != 32 or len(body) < _MIN_BODY[version]:
             raise ValueError("ciphertext too short")
-        return cls(eph, body)
+        if version == 2 and (len(body) - 40) % 32:
+            raise ValueError("format 2 ciphertext is not a whole number of padded blocks")
+        return cls(eph, body, version)
 
     @staticmethod
     def looks_like(token: str) -> bool:
         """Cheap shape check used by the pre-commit hook and the parser."""
         return bool(_ENC_RE.match(token))
+
+
+def token_version(token: str) -> int:
+    """The format digit of a token that matched :data:`ENC_PATTERN` (``ENC[v2,...`` -> 2)."""
+    return int(token[5])

@@ -100,3 +100,19 @@ def test_trailer_blocks_parse_or_fail_cleanly(lines):
     except ValueError:
         return
     assert rec is None or rec.actor == "a"
+
+
+@pytest.mark.parametrize(("fp", "ok"), [
+    ("0123456789ab", True), ("0123456789abcdef0123456789abcdef", True), ("?", True),
+    ("0123456789a", False), ("0123456789abc", False), ("0123456789abcdef0123456789abcde", False),
+    ("0123456789abcdef0123456789abcdef0", False), ("0123456789AB", False), ("", False),
+])
+def test_change_fingerprints_are_12_or_32_hex_digits(fp, ok):
+    """Format 1 files give 12 digits, format 2 files 32; nothing else is a fingerprint."""
+    for text in (f"+ K {fp}", f"- K {fp}", f"~ K {fp} -> {fp}"):
+        if ok:
+            change = record.parse_change(text)
+            assert fp in (change.old_fp, change.new_fp)
+        else:
+            with pytest.raises(ValueError, match="malformed Envtrail-Change"):
+                record.parse_change(text)

@@ -108,7 +108,7 @@ def test_one_variable_change_rewrites_one_line(cli, store):
     diff = git(store, "diff", "HEAD~1", "HEAD", "--unified=0", "--", "envs/production.yaml")
     changed = [ln for ln in diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
     assert len(changed) == 2
-    assert changed[0].startswith("-  B: ENC[v1,") and changed[1].startswith("+  B: ENC[v1,")
+    assert changed[0].startswith("-  B: ENC[v2,") and changed[1].startswith("+  B: ENC[v2,")
 
 
 def test_setting_same_value_makes_no_commit(cli, store):

@@ -2,6 +2,7 @@
 
 import base64
 import contextlib
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -15,8 +16,9 @@ from envtrail.format import envfile
 from envtrail.format.envfile import EnvFile, Member
 
 KEYS = EnvKeys.generate()
-ENC = Encryptor(KEYS.public, "production")
+ENC = Encryptor(KEYS.public, "production", 2)
 TOKEN = str(ENC.encrypt("A", "x"))
+TOKEN_V1 = str(Encryptor(KEYS.public, "production", 1).encrypt("A", "x"))
 IDENT = Identity.generate()
 
 
@@ -66,10 +68,13 @@ VALID = envfile.render(sample()).decode()
     ("", "not an envtrail environment file"),
     ("just text", "not an envtrail environment file"),
     ("[1, 2", "not valid YAML"),
-    (VALID.replace("envtrail: 1", "envtrail: 2"), "unknown format version"),
-    (VALID.replace("envtrail: 1", "envtrail: true"), "unknown format version"),
+    (VALID.replace("envtrail: 2", "envtrail: 3"), "unknown format version"),
+    (VALID.replace("envtrail: 2", "envtrail: 0"), "unknown format version"),
+    (VALID.replace("envtrail: 2", "envtrail: true"), "unknown format version"),
+    (VALID.replace(TOKEN, TOKEN_V1, 1), "format 1 ciphertext in a format 2 file"),
+    (VALID.replace("envtrail: 2", "envtrail: 1"), "format 2 ciphertext in a format 1 file"),
     (VALID.replace(TOKEN, "plaintext-secret", 1), "not encrypted"),
-    (VALID.replace(TOKEN, TOKEN[:-10] + "]", 1), "not encrypted"),
+    (VALID.replace(TOKEN, TOKEN[:70] + "]", 1), "not encrypted"),
     (VALID.split("values:")[0] + "values: 3\n", "'values' must be a mapping"),
     (VALID.split("members:")[0] + "members: [a]\nvalues: {}\n", "'members' must be a mapping"),
     (VALID + "  A: " + TOKEN + "\n", "duplicate key"),
@@ -108,7 +113,7 @@ def test_python_tag_never_executes(tmp_path):
 
 def test_yaml_library_reads_it_as_plain_yaml():
     doc = yaml.safe_load(VALID)
-    assert doc["envtrail"] == 1
+    assert doc["envtrail"] == 2
     assert doc["values"]["A"] == TOKEN
 
 
@@ -138,7 +143,7 @@ def test_typical_file_takes_the_fast_path():
 @pytest.mark.parametrize("edit", [
     lambda t: t.replace("  A: ", "  A:  "),            # extra space: valid YAML, not canonical
     lambda t: t.replace("  A: ", "  'A': "),           # quoted key
-    lambda t: t.replace("envtrail: 1\n", "envtrail: 1 # c\n"),
+    lambda t: t.replace("envtrail: 2\n", "envtrail: 2 # c\n"),
     lambda t: t + "\n",
 ])
 def test_non_canonical_but_valid_yaml_takes_the_yaml_path(edit):
@@ -153,3 +158,47 @@ def test_reserved_word_names_are_quoted_and_read_back():
     assert b'  "null": ' in data
     assert envfile.parse(data) == env
     assert _slow(data) == env
+
+
+# -- format versions -------------------------------------------------------
+
+
+def sample_v1(values=None) -> EnvFile:
+    env = sample(values if values is not None else {"B": TOKEN_V1, "A": TOKEN_V1})
+    return replace(env, version=1)
+
+
+def test_new_files_are_format_2():
+    assert envfile.FORMAT_VERSION == 2
+    assert sample().version == 2
+    assert envfile.render(sample()).decode().splitlines()[1] == "envtrail: 2"
+
+
+def test_format_1_file_reads_and_renders_back_byte_equal():
+    data = envfile.render(sample_v1())
+    assert data.decode().splitlines()[1] == "envtrail: 1"
+    assert "ENC[v1," in data.decode() and "ENC[v2," not in data.decode()
+    env = envfile.parse(data)
+    assert env.version == 1
+    assert envfile.render(env) == data
+    # Both parse paths agree on the version.
+    assert envfile._parse_canonical(data) == env
+    slow = envfile.parse(data.replace(b"envtrail: 1\n", b"envtrail: 1 # old\n"))
+    assert slow == env
+
+
+@pytest.mark.parametrize(("version", "token"), [(1, TOKEN), (2, TOKEN_V1)])
+def test_canonical_path_refuses_a_token_of_the_other_format(version, token):
+    good = sample_v1() if version == 1 else sample()
+    data = envfile.render(good).replace(
+        (TOKEN_V1 if version == 1 else TOKEN).encode(), token.encode(), 1)
+    assert envfile._parse_canonical(data) is None
+    with pytest.raises(IntegrityError, match=f"in a format {version} file"):
+        envfile.parse(data)
+
+
+def test_render_refuses_a_mixed_file():
+    with pytest.raises(ValueError, match="another format"):
+        envfile.render(replace(sample(), values={"A": TOKEN, "B": TOKEN_V1}))
+    with pytest.raises(ValueError, match="unknown format version"):
+        envfile.render(replace(sample(), version=3))

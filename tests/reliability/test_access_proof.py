@@ -21,7 +21,7 @@ def forged_write(store, identity, principal, key="STOLEN"):
     """What someone with only the environment's *public* key can write: a new
     ciphertext and trailers with made-up fingerprints, signed with their own key."""
     env = envfile.parse((store / "envs/production.yaml").read_bytes())
-    token = Encryptor(base64.b64decode(env.public_key), "production").encrypt(key, "attacker")
+    token = Encryptor(base64.b64decode(env.public_key), "production", env.version).encrypt(key, "attacker")
     changed = env.with_values({**env.values, key: str(token)})
     rec = record.Record("set", principal, "sneaky", ("production",),
                         (Change("+", key, None, "0123456789ab"),), "host=x")

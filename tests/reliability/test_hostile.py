@@ -26,17 +26,18 @@ def tokens(text):
 
 def hostile_files(valid_text):
     a, b = tokens(valid_text)
-    eph = a[len("ENC[v1,"):-1].split(",")[0]
+    eph = a[len("ENC[v2,"):-1].split(",")[0]
     return {
         "empty": "",
         "not yaml": "{{{ this is : not [ yaml",
         "wrong types": valid_text.replace("members:", "members: 7\nold_members:"),
         "list at top": "- 1\n- 2\n",
-        "unknown version": valid_text.replace("envtrail: 1", "envtrail: 99"),
+        "unknown version": valid_text.replace("envtrail: 2", "envtrail: 99"),
         "truncated ciphertext": valid_text.replace(a, a[:40] + "]"),
         "garbage ciphertext": valid_text.replace(a, "ENC[v1,!!!!,????]"),
         "swapped ciphertext": valid_text.replace(f"  A: {a}", f"  A: {b}"),
-        "tampered body": valid_text.replace(a, f"ENC[v1,{eph},{base64.b64encode(b'x' * 60).decode()}]"),
+        "tampered body": valid_text.replace(a, f"ENC[v2,{eph},{base64.b64encode(b'x' * 72).decode()}]"),
+        "format 1 token in a format 2 file": valid_text.replace(a, "ENC[v1" + a[6:]),
         "plaintext value": valid_text.replace(a, "hunter2"),
         "alias bomb": "a: &a ['x','x']\n" + "".join(
             f"{c}: &{c} [*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)),
@@ -50,7 +51,7 @@ def hostile_files(valid_text):
     }
 
 
-CASES = list(hostile_files("envtrail: 1\n  A: ENC[v1,x,y]\n  B: ENC[v1,x,y]\n"))
+CASES = list(hostile_files("envtrail: 2\n  A: ENC[v2,x,y]\n  B: ENC[v2,x,y]\n"))
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -23,7 +23,7 @@ class Keyring:
         self._decryptors: dict[tuple[str, str], Decryptor] = {}
         # A value's fingerprint is asked for twice in a walk: as the new value
         # of one commit and the old value of the next. Bounded, for flat memory.
-        self._fingerprints: OrderedDict[tuple[str, str, str], str | None] = OrderedDict()
+        self._fingerprints: OrderedDict[tuple[str, str, str, str], str | None] = OrderedDict()
         self.unseals = 0
 
     def keys(self, env: EnvFile) -> EnvKeys | None:
@@ -58,12 +58,14 @@ class Keyring:
 
     def fingerprint(self, env: EnvFile, name: str) -> str | None:
         """The keyed fingerprint of one value, or None without access."""
-        slot = (env.public_key, name, env.values[name])
+        # The token carries the format; the environment is part of a format 2 input.
+        slot = (env.environment, env.public_key, name, env.values[name])
         if slot in self._fingerprints:
             return self._fingerprints[slot]
         keys = self.keys(env)
         plain = self.plaintext(env, name)
-        fp = None if keys is None or plain is None else keys.fingerprint(plain)
+        fp = (None if keys is None or plain is None
+              else keys.fingerprint(env.version, env.environment, name, plain))
         self._fingerprints[slot] = fp
         if len(self._fingerprints) > 256:
             self._fingerprints.popitem(last=False)

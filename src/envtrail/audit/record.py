@@ -15,9 +15,10 @@ from envtrail.model import Change
 FORMAT = 1
 PREFIX = "Envtrail-"
 _TRAILER_RE = re.compile(r"^([A-Za-z0-9-]+): (.*)$")
-# A fingerprint is hex, or "?" where the signer could not compute it (a merge
-# made by someone who is no member of that environment).
-_FP = r"([0-9a-f]+|\?)"
+# A fingerprint is 12 hex digits (a format 1 environment file) or 32 (format
+# 2), or "?" where the signer could not compute it (a replay by someone who is
+# no member of that environment).
+_FP = r"([0-9a-f]{32}|[0-9a-f]{12}|\?)"
 _CHANGE_RE = re.compile(
     rf"^(?:(\+) (\S+) {_FP}|(-) (\S+) {_FP}|(~) (\S+) {_FP} -> {_FP})$"
 )

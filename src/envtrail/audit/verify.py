@@ -236,6 +236,12 @@ class Verifier:
         if rotated and any(old.values[k] == new.values.get(k) for k in old.values):
             out.append(Finding(info.id, 5, f"{env}: a new key pair leaves values encrypted to "
                                            "the old one"))
+        if old is not None and new is not None and old.version != new.version and \
+                not (rotated and new.version > old.version):
+            # Format 2 only comes with a new key pair; going back would bring back
+            # 48-bit fingerprints that can be ground.
+            out.append(Finding(info.id, 5, f"{env}: format {old.version} -> {new.version} "
+                                           "without a rotation to a newer format"))
         if not ops:
             return out
         opens_old = old is None or self.keyring.keys(old) is not None

@@ -18,13 +18,18 @@ from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, SealedBox
 from nacl.public import PublicKey as BoxPublicKey
 
+from envtrail.crypto import wire
 from envtrail.crypto.keys import Identity, PublicKey
 from envtrail.model import Ciphertext
 
-FORMAT_VERSION = 1
+# The formats this module encrypts and decrypts (format.envfile says which is written).
+FORMATS = (1, 2)
+# The value key derivation did not change in format 2.
 _VALUE_PERSON = b"envtrail.value.1"
-_FP_PERSON = b"envtrail.fprnt.1"
-FP_HEX_CHARS = 12
+_FP_PERSON = {1: b"envtrail.fprnt.1", 2: b"envtrail.fprnt.2"}
+# Trailer width of a fingerprint, in hex digits, per format.
+FP_HEX_CHARS = {1: 12, 2: 32}
+PAD_BLOCK = 32
 _NONCE = sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 
 
@@ -48,9 +53,32 @@ def unb64(text: str, size: int | None = None) -> bytes:
     return raw
 
 
-def associated_data(environment: str, name: str) -> bytes:
+def associated_data(version: int, environment: str, name: str) -> bytes:
     """What each value's AEAD binds: format version, environment and variable name."""
-    return f"envtrail/v{FORMAT_VERSION}/{environment}/{name}".encode()
+    return f"envtrail/v{version}/{environment}/{name}".encode()
+
+
+def pad(data: bytes) -> bytes:
+    """ISO/IEC 7816-4 padding (libsodium's sodium_pad) to a multiple of 32 bytes.
+
+    It always adds 1 to 32 bytes, so ``true`` and ``false`` both become 32.
+    """
+    return sodium.sodium_pad(data, PAD_BLOCK)
+
+
+def unpad(data: bytes) -> bytes:
+    """Undo :func:`pad`; DecryptError for anything :func:`pad` cannot have produced."""
+    if not data or len(data) % PAD_BLOCK:
+        raise DecryptError("padded value is not a whole number of blocks")
+    try:
+        return sodium.sodium_unpad(data, PAD_BLOCK)
+    except CryptoError as exc:
+        raise DecryptError("malformed padding") from exc
+
+
+def fingerprint_input(environment: str, name: str, value: str) -> bytes:
+    """Format 2's fingerprint input: each part as an SSH string (uint32 length || bytes)."""
+    return b"".join(wire.string(part.encode("utf-8")) for part in (environment, name, value))
 
 
 def derive_value_key(shared: bytes, ephemeral_public: bytes, env_public: bytes) -> bytes:
@@ -97,38 +125,58 @@ class EnvKeys:
             raise DecryptError("the sealed environment key belongs to another key pair")
         return keys
 
-    def fingerprint(self, value: str) -> str:
-        """Keyed BLAKE2b of the value, hex, truncated to 12 characters."""
+    def fingerprint(self, version: int, environment: str, name: str, value: str) -> str:
+        """The keyed fingerprint of ``value`` as stored in ``environment``/``name``, in hex.
+
+        Format 2: BLAKE2b-128 keyed with the fingerprint key over environment,
+        name and value, so equal values of two variables differ. Format 1:
+        the first 12 hex digits of keyed BLAKE2b-256 over the value alone.
+        """
+        if version == 1:
+            data, size = value.encode("utf-8"), 32
+        else:
+            data, size = fingerprint_input(environment, name, value), 16
         digest = nacl.hash.blake2b(
-            value.encode("utf-8"), digest_size=32, key=self.fp_key,
-            person=_FP_PERSON, encoder=RawEncoder,
+            data, digest_size=size, key=self.fp_key, person=_FP_PERSON[version],
+            encoder=RawEncoder,
         )
-        return digest.hex()[:FP_HEX_CHARS]
+        return digest.hex()[:FP_HEX_CHARS[version]]
 
 
 class Encryptor:
     """Encrypts the values of one write command under one ephemeral key."""
 
-    def __init__(self, env_public: bytes, environment: str,
+    def __init__(self, env_public: bytes, environment: str, version: int,
                  ephemeral: PrivateKey | None = None) -> None:
         # ``ephemeral`` is injectable only so test vectors can be reproduced.
+        if version not in FORMATS:
+            raise ValueError(f"unknown format version {version}")
         ephemeral = ephemeral or PrivateKey.generate()
         self._ephemeral_public = bytes(ephemeral.public_key)
         shared = sodium.crypto_scalarmult(bytes(ephemeral), env_public)
         self._key = derive_value_key(shared, self._ephemeral_public, env_public)
         self._environment = environment
+        self._version = version
 
     def encrypt(self, name: str, value: str, nonce: bytes | None = None) -> Ciphertext:
         """Encrypt ``value`` for the variable ``name`` (``nonce`` only for test vectors)."""
         nonce = nonce or nacl.utils.random(_NONCE)
+        plain = value.encode("utf-8")
+        if self._version >= 2:
+            plain = pad(plain)
         ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-            value.encode("utf-8"), associated_data(self._environment, name), nonce, self._key,
+            plain, associated_data(self._version, self._environment, name), nonce, self._key,
         )
-        return Ciphertext(self._ephemeral_public, nonce + ct)
+        return Ciphertext(self._ephemeral_public, nonce + ct, self._version)
 
 
 class Decryptor:
-    """Decrypts values of one environment, one key exchange per ephemeral key."""
+    """Decrypts values of one environment, one key exchange per ephemeral key.
+
+    A token's own version digit selects AD and padding; the AD binds that
+    digit, so it cannot be relabelled, and the file parser refuses tokens
+    whose version differs from the file's.
+    """
 
     def __init__(self, keys: EnvKeys, environment: str) -> None:
         self._keys = keys
@@ -152,13 +200,19 @@ class Decryptor:
         body = ciphertext.body
         try:
             plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-                body[_NONCE:], associated_data(self._environment, name), body[:_NONCE], key,
+                body[_NONCE:], associated_data(ciphertext.version, self._environment, name),
+                body[:_NONCE], key,
             )
         except CryptoError as exc:
             raise DecryptError(
                 f"{name}: ciphertext does not authenticate (tampered, or moved from another "
                 "variable or environment)"
             ) from exc
+        if ciphertext.version >= 2:
+            try:
+                plain = unpad(plain)
+            except DecryptError as exc:
+                raise DecryptError(f"{name}: {exc}") from None
         try:
             return plain.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -1,4 +1,4 @@
-"""The environment file, format version 1 (docs/format.md is normative).
+"""The environment file, format versions 1 and 2 (docs/format.md is normative).
 
 Rendering is canonical: fixed key order, members and values sorted by name,
 one line per value, so that a change to one variable rewrites one line and
@@ -19,9 +19,13 @@ from envtrail.model import (
     PRINCIPAL_RE,
     VAR_NAME_RE,
     Ciphertext,
+    token_version,
 )
 
-FORMAT_VERSION = 1
+# New environments and rotations write format 2; format 1 files are read, and
+# written as format 1 until their next rotation, so unchanged lines stay equal.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 HEADER = "# Encrypted by envtrail. Change it with `envtrail set`, never by hand.\n"
 _TOP_KEYS = ("envtrail", "environment", "public_key", "members", "values")
 
@@ -43,6 +47,7 @@ class EnvFile:
     public_key: str
     members: Mapping[str, Member] = field(default_factory=dict)
     values: Mapping[str, str] = field(default_factory=dict)
+    version: int = FORMAT_VERSION
 
     def with_values(self, values: Mapping[str, str]) -> EnvFile:
         """A copy with other values (ciphertext tokens by name)."""
@@ -72,10 +77,15 @@ def by_environment(entries: Mapping[str, str]) -> dict[str, str]:
 
 
 def render(env: EnvFile) -> bytes:
-    """Serialise canonically."""
+    """Serialise canonically; ValueError if a token's format is not the file's."""
+    if env.version not in READABLE_VERSIONS:
+        raise ValueError(f"unknown format version {env.version}")
+    if any(token_version(t) != env.version for t in env.values.values()):
+        # A writer bug, never user input: a mixed file would not read back.
+        raise ValueError(f"a ciphertext of another format in a format {env.version} file")
     lines = [
         HEADER,
-        f"envtrail: {FORMAT_VERSION}\n",
+        f"envtrail: {env.version}\n",
         f"environment: {scalar(env.environment)}\n",
         f"public_key: {scalar(env.public_key)}\n",
     ]
@@ -116,7 +126,10 @@ def _parse_canonical(data: bytes) -> EnvFile | None:
     except UnicodeDecodeError:
         return None
     lines = text.split("\n")
-    if len(lines) < 7 or lines[0] + "\n" != HEADER or lines[1] != "envtrail: 1" or lines[-1] != "":
+    if len(lines) < 7 or lines[0] + "\n" != HEADER or lines[-1] != "":
+        return None
+    version = {"envtrail: 1": 1, "envtrail: 2": 2}.get(lines[1])
+    if version is None:
         return None
     heads = [_HEAD_LINE.fullmatch(line) for line in lines[2:4]]
     if not all(heads) or [m.group(1) for m in heads] != ["environment", "public_key"]:
@@ -139,12 +152,12 @@ def _parse_canonical(data: bytes) -> EnvFile | None:
     if lines[i] == "values:":
         for line in lines[i + 1:-1]:
             v = _VALUE_LINE.fullmatch(line)
-            if not v:
+            if not v or token_version(v.group(2)) != version:
                 return None
             values[v.group(1)] = v.group(2)
     elif lines[i] != "values: {}" or i + 2 != len(lines):
         return None
-    env = EnvFile(heads[0].group(2), heads[1].group(2), members, values)
+    env = EnvFile(heads[0].group(2), heads[1].group(2), members, values, version)
     return env if render(env) == data else None
 
 
@@ -161,8 +174,8 @@ def parse(data: bytes, path: str = "environment file") -> EnvFile:
     if not isinstance(doc, dict):
         raise bad("not an envtrail environment file")
     version = doc.get("envtrail")
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        raise bad(f"unknown format version {str(version)[:20]!r} (this envtrail reads 1)")
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        raise bad(f"unknown format version {str(version)[:20]!r} (this envtrail reads 1 and 2)")
     unknown = set(doc) - set(_TOP_KEYS)
     if unknown:
         raise bad(f"unknown field {sorted(map(str, unknown))[0][:40]!r}")
@@ -173,7 +186,8 @@ def parse(data: bytes, path: str = "environment file") -> EnvFile:
         raise bad("missing or invalid 'public_key'")
     return EnvFile(
         environment, public_key,
-        _parse_members(doc.get("members"), bad), _parse_values(doc.get("values"), bad),
+        _parse_members(doc.get("members"), bad), _parse_values(doc.get("values"), version, bad),
+        version,
     )
 
 
@@ -209,7 +223,8 @@ def _parse_members(raw: object, bad: Callable[[str], IntegrityError]) -> dict[st
     return members
 
 
-def _parse_values(raw: object, bad: Callable[[str], IntegrityError]) -> dict[str, str]:
+def _parse_values(raw: object, version: int,
+                  bad: Callable[[str], IntegrityError]) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise bad("'values' must be a mapping")
     values = {}
@@ -217,7 +232,10 @@ def _parse_values(raw: object, bad: Callable[[str], IntegrityError]) -> dict[str
         if not isinstance(name, str) or not VAR_NAME_RE.match(name) or len(name) > 256:
             raise bad(f"invalid variable name {str(name)[:64]!r}")
         if not isinstance(token, str) or not Ciphertext.looks_like(token):
-            raise bad(f"{name} is not encrypted (expected ENC[v1,...])")
+            raise bad(f"{name} is not encrypted (expected ENC[v{version},...])")
+        if token_version(token) != version:
+            raise bad(f"{name} is a format {token_version(token)} ciphertext "
+                      f"in a format {version} file")
         values[name] = token
     return values
 

@@ -40,22 +40,27 @@ def rotated(env: EnvFile, identity: Identity,
             members: dict[str, Member]) -> tuple[EnvFile, tuple[Change, ...]]:
     """``env`` under a fresh key pair and fingerprint key, sealed to ``members``.
 
-    Every value is re-encrypted under one new ephemeral key, and the masked
-    diff maps each old fingerprint to its new one, so a value can be followed
-    across the rotation.
+    The result is always in the current format (a format 1 file becomes
+    format 2 here). Every value is re-encrypted under one new ephemeral key,
+    and the masked diff maps each old fingerprint (old key, old format) to
+    its new one, so a value can be followed across the rotation.
     """
     old_keys = open_keys(env, identity)
     dec = Decryptor(old_keys, env.environment)
     new_keys = EnvKeys.generate()
-    enc = Encryptor(new_keys.public, env.environment)
+    version = envfile.FORMAT_VERSION
+    enc = Encryptor(new_keys.public, env.environment, version)
     values, changes = {}, []
     for name in sorted(env.values):
         plain = decrypt_one(env, old_keys, dec, name)
         values[name] = str(enc.encrypt(name, plain))
-        changes.append(Change("~", name, old_keys.fingerprint(plain), new_keys.fingerprint(plain)))
+        changes.append(Change(
+            "~", name, old_keys.fingerprint(env.version, env.environment, name, plain),
+            new_keys.fingerprint(version, env.environment, name, plain)))
     resealed = {p: Member(p, m.key, new_keys.seal_to(PublicKey.parse(m.key)[0]))
                 for p, m in members.items()}
-    return EnvFile(env.environment, b64(new_keys.public), resealed, values), tuple(changes)
+    return EnvFile(env.environment, b64(new_keys.public), resealed, values, version), \
+        tuple(changes)
 
 
 def grant(git: GitRepo, rt: Runtime, identity: Identity, principal: str, pubkey: PublicKey,

@@ -280,13 +280,13 @@ def _rebuild_env(snap: Snapshot, identity: Identity, principal: str, name: str,
         new_keys = open_keys(env, identity)
     else:
         env, new_keys = current.with_members(members), keys
-    enc = Encryptor(unb64(env.public_key, 32), name)
+    enc = Encryptor(unb64(env.public_key, 32), name, env.version)
     values = dict(env.values)
     for item, value in sorted(items.items()):
         if item.kind != "value" or item.env != name:
             continue
         old = decrypt_one(current, keys, dec, item.name) if item.name in current.values else None
-        old_fp = keys.fingerprint(old) if old is not None else None
+        old_fp = keys.fingerprint(current.version, name, item.name, old) if old is not None else None
         if value is None:
             if item.name in values:
                 del values[item.name]
@@ -299,7 +299,7 @@ def _rebuild_env(snap: Snapshot, identity: Identity, principal: str, name: str,
             continue
         values[item.name] = str(enc.encrypt(item.name, plain))
         changes[item.name] = Change("+" if old is None else "~", item.name, old_fp,
-                                    new_keys.fingerprint(plain))
+                                    new_keys.fingerprint(env.version, name, item.name, plain))
     return env.with_values(values), list(changes.values())
 
 

@@ -68,6 +68,15 @@ def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
                     st.readable.append(env)
             except EnvtrailError:
                 continue
+    for env in st.environments:
+        try:
+            old_format = snap.env(env).version == 1
+        except EnvtrailError:
+            continue
+        if old_format:
+            st.next_steps.append(f"{env} is still in format 1 (short fingerprints, unpadded "
+                                 f"values): `envtrail access rotate --env {env} --reason ...` "
+                                 "upgrades it")
     cp = checkpoint.load(git.root)
     if cp is None:
         st.next_steps.append("run `envtrail verify` to check the history")

@@ -34,25 +34,30 @@ def plan_values(snap: Snapshot, rt: Runtime, identity: Identity, environment: st
     keys = open_keys(env, identity)
     dec = Decryptor(keys, environment)
     enc: Encryptor | None = None
+
+    def fingerprint(name: str, plain: str) -> str:
+        return keys.fingerprint(env.version, environment, name, plain)
+
     values = dict(env.values)
     changes: list[Change] = []
     for name in sorted(removals):
         if name not in values:
             raise NotFoundError(f"{environment} has no variable {name}")
-        old_fp = keys.fingerprint(decrypt_one(env, keys, dec, name))
+        old_fp = fingerprint(name, decrypt_one(env, keys, dec, name))
         del values[name]
         changes.append(Change("-", name, old_fp, None))
     for name in sorted(updates):
         plain = updates[name].reveal()
-        new_fp = keys.fingerprint(plain)
+        new_fp = fingerprint(name, plain)
         if name in values:
             old_plain = decrypt_one(env, keys, dec, name)
             if old_plain == plain:
                 continue
-            old_fp, op = keys.fingerprint(old_plain), "~"
+            old_fp, op = fingerprint(name, old_plain), "~"
         else:
             old_fp, op = None, "+"
-        enc = enc or Encryptor(unb64(env.public_key, 32), environment)
+        # A format 1 file stays format 1 until its next rotation (docs/format.md).
+        enc = enc or Encryptor(unb64(env.public_key, 32), environment, env.version)
         values[name] = str(enc.encrypt(name, plain))
         changes.append(Change(op, name, old_fp, new_fp))
     if not changes:
