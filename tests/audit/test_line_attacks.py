@@ -662,3 +662,17 @@ def test_a_repaired_commit_dated_ahead_does_not_trip_fresh_clones_later(cli, sto
     later = Runtime({}, fresh, fresh, "ci", clock=lambda: ahead + timedelta(hours=1))
     report = verify(GitRepo(fresh), later)
     assert report.findings == [], [f.line() for f in report.findings]
+
+
+def test_a_short_fingerprint_in_a_format_2_file_is_caught_without_a_key(cli, store):
+    import forge
+    from envtrail.model import Change
+
+    setv(cli, "A", "1")
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"})
+    real = plan.record.changes[0]
+    assert len(real.new_fp) == 32
+    forge.commit_plan(store, cli.identity.identity, forge.with_record(
+        plan, changes=(Change("~", "A", real.old_fp[:12], real.new_fp[:12]),)))
+    found = verify_findings(cli.as_(None))
+    assert any("is not 32 hex digits" in f["message"] for f in found)

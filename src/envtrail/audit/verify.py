@@ -16,7 +16,7 @@ from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView, value_diff
-from envtrail.crypto.seal import DecryptError
+from envtrail.crypto.seal import FP_HEX_CHARS, DecryptError
 from envtrail.errors import IntegrityError
 from envtrail.format import layout
 from envtrail.format.envfile import EnvFile
@@ -242,6 +242,16 @@ class Verifier:
             # 48-bit fingerprints that can be ground.
             out.append(Finding(info.id, 5, f"{env}: format {old.version} -> {new.version} "
                                            "without a rotation to a newer format"))
+        for name in ops:
+            claim = next((c for c in rec.changes if c.key == qualified(rec, env, name)), None)
+            for fp, side in ((claim.old_fp, old), (claim.new_fp, new)) if claim else ():
+                if fp not in (None, "?") and side is not None and \
+                        len(fp) != FP_HEX_CHARS[side.version]:
+                    # Checked without a key: a short fingerprint in a format 2 file
+                    # would make grinding a collision feasible again.
+                    out.append(Finding(info.id, 3, f"{claim.key}: fingerprint {fp} is not "
+                                                   f"{FP_HEX_CHARS[side.version]} hex digits "
+                                                   f"(format {side.version})"))
         if not ops:
             return out
         opens_old = old is None or self.keyring.keys(old) is not None
