@@ -91,11 +91,11 @@ def test_lying_change_trailers(cli, history, alice):
 def test_lying_fingerprint_caught_with_a_key_only(cli, history, alice):
     plan = forge.honest_plan(history, alice.identity, "production", {"A": "evil"})
     real = plan.record.changes[0]
-    lie = forge.with_record(plan, changes=(Change("~", "A", real.old_fp, "0123456789ab"),))
+    lie = forge.with_record(plan, changes=(Change("~", "A", real.old_fp, "0123456789abcdef" * 2),))
     forge.commit_plan(history, alice.identity, lie)
     f = findings(cli)
     assert [x["rule"] for x in f] == [3]
-    assert "new fingerprint 0123456789ab does not match" in f[0]["message"]
+    assert "new fingerprint 0123456789abcdef0123456789abcdef does not match" in f[0]["message"]
     # An auditor without a key cannot recompute fingerprints; the rest still holds.
     assert findings(cli.as_(None)) == []
 

@@ -24,7 +24,7 @@ def forged_write(store, identity, principal, key="STOLEN"):
     token = Encryptor(base64.b64decode(env.public_key), "production", env.version).encrypt(key, "attacker")
     changed = env.with_values({**env.values, key: str(token)})
     rec = record.Record("set", principal, "sneaky", ("production",),
-                        (Change("+", key, None, "0123456789ab"),), "host=x")
+                        (Change("+", key, None, "0123456789ab" * 2 + "01234567"),), "host=x")
     return Plan({"envs/production.yaml": envfile.render(changed)}, rec)
 
 
