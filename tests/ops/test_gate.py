@@ -1,0 +1,136 @@
+"""The gate and its fast path, condition by condition.
+
+The fast path may answer only when the checkpoint vouches for exactly what it
+would return; each test below breaks one of its conditions on a real store and
+asserts that it declines (so the gate, which verifies, answers instead), and
+that it does answer when nothing is new.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import git
+from envtrail.audit import checkpoint
+from envtrail.errors import IntegrityError, NotFoundError
+from envtrail.gitstore.discover import journal_path
+from envtrail.gitstore.repo import GitRepo
+from envtrail.ops import fastread, gate
+from envtrail.runtime import Runtime
+from hostile import head, setv
+
+
+def rt(store, **env) -> Runtime:
+    return Runtime(env=env, cwd=store, home=store, host="test")
+
+
+@pytest.fixture
+def verified(cli, store):
+    """A store whose production values were just read through the gate."""
+    setv(cli, "A", "1")
+    assert cli("get", "A", "--env", "production").out == "1"
+    return store
+
+
+def fast(store, alice, env="production", **envvars):
+    return fastread.committed_env(rt(store, **envvars), store, alice.identity, env)
+
+
+def test_nothing_new_is_answered_from_the_checkpoint(verified, alice):
+    found = fast(verified, alice)
+    assert found is not None
+    assert found[0] == head(verified)
+    commit, values = fastread.read(rt(verified), verified, alice.identity, "production", ["A"])
+    assert commit == head(verified) and values["A"].reveal() == "1"
+
+
+def test_no_checkpoint_or_an_unknown_environment_takes_the_gate(verified, alice):
+    assert fast(verified, alice, env="nope") is None
+    checkpoint.clear(verified)
+    assert fast(verified, alice) is None
+
+
+def test_an_interrupted_write_takes_the_gate(verified, alice):
+    journal_path(verified).write_text("{}")
+    assert fast(verified, alice) is None
+
+
+def test_a_hand_commit_moving_head_takes_the_gate(verified, alice):
+    (verified / "note.txt").write_text("x")
+    git(verified, "add", "note.txt")
+    git(verified, "commit", "-q", "-m", "hand")
+    assert fast(verified, alice) is None
+
+
+def test_a_detached_head_reads_the_configured_branch_or_takes_the_gate(verified, alice):
+    git(verified, "checkout", "-q", "--detach")
+    # The store branch is still the verified one; the work tree is not the store now.
+    (verified / "envs" / "production.yaml").write_bytes(b"hand edit\n")
+    assert fast(verified, alice) is not None
+    git(verified, "config", "--unset", "envtrail.branch")
+    assert fast(verified, alice) is None
+
+
+def test_a_tampered_cache_or_work_tree_takes_the_gate(verified, alice):
+    env_file = verified / "envs" / "production.yaml"
+    original = env_file.read_bytes()
+    env_file.write_bytes(original + b"# hand edit\n")
+    assert fast(verified, alice) is None
+    env_file.unlink()
+    assert fast(verified, alice) is None
+    env_file.write_bytes(original)
+    assert fast(verified, alice) is not None
+    cache = checkpoint.path(verified).parent / "cache" / "production.yaml"
+    cache.write_bytes(cache.read_bytes() + b"\n")
+    assert fast(verified, alice) is None
+
+
+def test_trust_roots_the_line_was_not_checked_for_take_the_gate(verified, alice):
+    genesis = git(verified, "rev-list", "--max-parents=0", "HEAD").strip()
+    assert fast(verified, alice, ENVTRAIL_TRUST_ROOT=genesis) is None
+    assert fast(verified, alice, CI="true") is None  # CI without a trust root
+    line = gate.open_line(GitRepo(verified), rt(verified, ENVTRAIL_TRUST_ROOT=genesis), alice.identity)
+    assert line.head == head(verified)
+    assert fast(verified, alice, ENVTRAIL_TRUST_ROOT=genesis) is not None
+    assert fast(verified, alice, CI="true", ENVTRAIL_TRUST_ROOT=genesis) is not None
+
+
+def test_a_key_that_has_not_rechecked_an_unkeyed_line_takes_the_gate(verified, alice, bob, cli):
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    cp = checkpoint.load(verified)
+    # As if the line had been vouched for only by a keyless auditor.
+    checkpoint.save(verified, checkpoint.Checkpoint(cp.head, cp.envs, frozenset(), frozenset(),
+                                                    cp.roots, cp.floor))
+    assert fast(verified, bob) is None
+    assert fast(verified, alice) is None
+    assert fast(verified, alice, env="staging") is None
+    gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+    after = checkpoint.load(verified)
+    assert after.attempted == {alice.identity.public.openssh}
+    assert after.keyed == {"production", "staging"}
+    assert fast(verified, alice) is not None
+    assert fast(verified, bob) is not None  # production was checked with a key
+
+
+def test_the_gate_refuses_revisions_off_the_line_and_resolves_on_it(verified, alice, cli):
+    first = head(verified)
+    setv(cli, "A", "2")
+    line = gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+    assert line.resolve(rt(verified), None) == head(verified)
+    assert line.resolve(rt(verified), first) == first
+    assert set(line.at(rt(verified), first).env("production").values) == {"A"}
+    side = git(verified, "commit-tree", f"{first}^{{tree}}", "-m", "side").strip()
+    with pytest.raises(IntegrityError, match="not on the verified store line"):
+        line.resolve(rt(verified), side)
+    unverified = gate.open_line(GitRepo(verified), rt(verified), alice.identity, verify=False)
+    assert unverified.warnings and not unverified.verified
+    assert unverified.resolve(rt(verified), side) == side
+
+
+def test_an_empty_repository_has_no_line(tmp_path, alice):
+    git(tmp_path, "init", "-q")
+    line = gate.open_line(GitRepo(tmp_path), rt(tmp_path), alice.identity)
+    assert line.head is None
+    with pytest.raises(NotFoundError):
+        line.resolve(rt(tmp_path), None)
