@@ -67,3 +67,23 @@ def test_ssh_keygen_checks_what_we_sign_in_another_namespace(tmp_path, ident):
                            "-I", "alice@example.com", "-n", "file", "-s", str(tmp_path / "sig")],
                           input=MSG, capture_output=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("cut", [8, 12, 40, -70])
+def test_a_truncated_block_is_malformed_not_a_crash(ident, cut):
+    from envtrail.crypto.wire import dearmor
+
+    blob = dearmor("SSH SIGNATURE", block(ident))
+    with pytest.raises(sshsig.SignatureError, match="malformed SSH signature"):
+        sshsig.verify(armor("SSH SIGNATURE", blob[:cut]), MSG)
+
+
+def test_a_key_of_another_type_is_malformed(ident):
+    from envtrail.crypto.wire import dearmor
+
+    blob = dearmor("SSH SIGNATURE", block(ident))
+    rsa = blob.replace(string(b"ssh-ed25519") + string(ident.public.blob[-32:]),
+                       string(b"ssh-rsa") + string(b"\x01" * 32), 1)
+    assert rsa != blob
+    with pytest.raises(sshsig.SignatureError, match="malformed SSH signature"):
+        sshsig.verify(armor("SSH SIGNATURE", rsa), MSG)
