@@ -28,7 +28,7 @@ def test_each_change_form_renders_and_parses_back():
         assert record.parse_change(f"  {text}  ") == change
 
 
-@pytest.mark.parametrize("text", [f"* A {FP1}", f"+ A {FP1.upper()}", f"~ A {FP1}", f"+ A", "",
+@pytest.mark.parametrize("text", [f"* A {FP1}", f"+ A {FP1.upper()}", f"~ A {FP1}", "+ A", "",
                                   f"+ A B {FP1}", f"- A {FP1} -> {FP2}"])
 def test_malformed_changes_are_refused(text):
     with pytest.raises(ValueError, match="malformed"):

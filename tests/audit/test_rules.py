@@ -1,0 +1,218 @@
+"""The per-commit rules and the line walk, each at the edge where its answer changes.
+
+Commits are real and signed with real keys (forge.py writes what envtrail would,
+then changes one thing); the verdicts come from ``Verifier.check`` and
+``line.walk`` directly, so each test names the rule it holds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from envtrail.audit import line, verify
+from envtrail.audit.keyring import Keyring
+from envtrail.audit.verify import Finding, Verifier, check_time
+from envtrail.audit.view import StoreView
+from envtrail.format import envfile
+from envtrail.gitstore.commit import Author, create_commit
+from envtrail.gitstore.repo import CommitInfo, GitRepo
+from envtrail.ops.txn import Plan, signer_for
+from forge import commit_plan, honest_plan, with_record
+from hostile import head, setv
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def info_at(when: datetime) -> CommitInfo:
+    return CommitInfo("c" * 40, ("p" * 40,), "a", when, "m")
+
+
+def rules_of(store, commit=None, identity=None) -> dict[int, list[str]]:
+    g = GitRepo(store)
+    view = StoreView(g)
+    found = Verifier(view, Keyring(identity)).check(g.info(commit or g.head()))
+    out: dict[int, list[str]] = {}
+    for f in found:
+        out.setdefault(f.rule, []).append(f.message)
+    return out
+
+
+# -- rule 7, the pure parts -----------------------------------------------------
+
+
+def test_time_floor_allows_equal_and_refuses_a_second_less():
+    assert check_time(info_at(T0), T0, None) == []
+    assert check_time(info_at(T0 + timedelta(seconds=1)), T0, None) == []
+    [f] = check_time(info_at(T0 - timedelta(seconds=1)), T0, None)
+    assert f.rule == 7 and "backwards" in f.message
+    assert check_time(info_at(T0 - timedelta(days=1)), None, None) == []
+
+
+def test_dated_ahead_allows_ten_minutes_exactly():
+    assert check_time(info_at(T0 + timedelta(minutes=10)), None, T0) == []
+    [f] = check_time(info_at(T0 + timedelta(minutes=10, seconds=1)), None, T0)
+    assert f.rule == 7 and "first saw" in f.message
+    assert len(check_time(info_at(T0 + timedelta(hours=1)), T0 + timedelta(hours=2), T0)) == 2
+
+
+def test_findings_read_as_one_line_and_as_json():
+    f = Finding("0123456789abcdef", 5, "bob is not an admin")
+    assert f.line() == "0123456789 rule 5 (admin): bob is not an admin"
+    assert f.as_dict() == {"commit": "0123456789abcdef", "rule": 5, "name": "admin",
+                           "message": "bob is not an admin"}
+
+
+def test_mismatch_descriptions_name_each_kind():
+    d = verify._describe_mismatch({"A": "~", "B": "+", "C": "~"}, {"A": "~", "C": "-", "D": "+"})
+    assert d == ("Envtrail-Change trailers differ from the file: trailers omit D; "
+                 "trailers name unchanged B; C is - not ~")
+    assert verify._describe_mismatch({}, {"X": "+"}).endswith("trailers omit X")
+
+
+def test_custody_of_no_file_is_empty_and_member_order_does_not_matter(store):
+    assert verify._custody(None) == ()
+    env = StoreView(GitRepo(store)).env_at(head(store), "production")
+    members = dict(reversed(list(env.members.items())))
+    assert verify._custody(env) == verify._custody(env.with_members(members))
+    assert verify._custody(env) != verify._custody(env.with_members({}))
+
+
+# -- rules 1 to 5 on real commits -----------------------------------------------
+
+
+def test_an_honest_set_has_no_finding_with_or_without_a_key(cli, store, alice):
+    setv(cli, "A", "1")
+    assert rules_of(store) == {}
+    assert rules_of(store, identity=alice.identity) == {}
+
+
+def test_author_or_committer_other_than_the_signer_is_rule_2(cli, store, alice):
+    setv(cli, "A", "1")
+    g = GitRepo(store)
+    plan = honest_plan(store, alice.identity, "production", {"A": "2"})
+    parent = g.head()
+    when = g.info(parent).committer_time + timedelta(seconds=1)
+    from envtrail.audit import record
+
+    for name, email in (("alice@example.com", "eve@example.com"), ("Eve", "alice@example.com")):
+        commit = create_commit(g, [parent], plan.changes, record.render(plan.record),
+                               Author(name, email, when), signer_for(alice.identity))
+        found = rules_of(store, commit)
+        assert list(found) == [2], found
+        assert all("is not the signer" in m for m in found[2])
+
+
+def test_values_of_two_environments_in_one_commit_is_rule_3(cli, store, alice):
+    setv(cli, "A", "1")
+    prod = honest_plan(store, alice.identity, "production", {"A": "2"})
+    stag = honest_plan(store, alice.identity, "staging", {"A": "2"})
+    commit = commit_plan(store, alice.identity, Plan({**prod.changes, **stag.changes}, prod.record))
+    found = rules_of(store, commit)
+    assert any("several environments: production, staging" in m for m in found[3])
+    assert any("does not name the environment changed (production, staging)" in m for m in found[3])
+
+
+def test_a_trailer_naming_another_environment_is_rule_3(cli, store, alice):
+    plan = honest_plan(store, alice.identity, "production", {"A": "1"})
+    commit = commit_plan(store, alice.identity, with_record(plan, environments=("staging",)))
+    assert any("does not name the environment" in m for m in rules_of(store, commit)[3])
+
+
+def test_an_event_with_no_change_is_clean_and_one_with_a_change_is_rule_4(cli, store, alice):
+    setv(cli, "A", "1")
+    plan = honest_plan(store, alice.identity, "production", {"A": "9"})
+    event = with_record(plan, action="event", changes=()).record
+    assert rules_of(store, commit_plan(store, alice.identity, Plan({}, event))) == {}
+    found = rules_of(store, commit_plan(store, alice.identity, Plan(plan.changes, event)))
+    assert found == {4: ["an event commit changes envs"]}
+
+
+def test_a_member_who_is_not_admin_may_not_touch_custody(cli, store, alice, bob):
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    g = GitRepo(store)
+    env = StoreView(g).env_at(g.head(), "production")
+    # bob drops alice's seal: no value changes, only who holds the key.
+    members = {p: m for p, m in env.members.items() if p == "bob@example.com"}
+    path = envfile.path_for("production")
+    plan = honest_plan(store, bob.identity, "production", {"A": "1"})
+    plan = Plan({path: envfile.render(env.with_members(members))},
+                with_record(plan, action="set", changes=()).record)
+    commit = commit_plan(store, bob.identity, plan)
+    found = rules_of(store, commit)
+    assert any("not an admin but changed members or keys of production" in m for m in found[5])
+
+
+def test_a_non_member_changing_an_environment_is_rule_4(cli, store, alice, bob):
+    # bob is an allowed signer but no member of production.
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    setv(cli, "A", "1")
+    plan = honest_plan(store, alice.identity, "production", {"A": "2"})
+    plan = with_record(plan, actor="bob@example.com")
+    commit = commit_plan(store, bob.identity, plan)
+    found = rules_of(store, commit)
+    assert any("without being a member of it" in m for m in found[4]), found
+
+
+def test_a_lying_old_fingerprint_is_caught_with_a_key_only(cli, store, alice):
+    setv(cli, "A", "1")
+    plan = honest_plan(store, alice.identity, "production", {"A": "2"})
+    [change] = plan.record.changes
+    lie = type(change)(change.op, change.key, "0" * len(change.old_fp), change.new_fp)
+    commit = commit_plan(store, alice.identity, with_record(plan, changes=(lie,)))
+    assert rules_of(store, commit) == {}
+    found = rules_of(store, commit, alice.identity)
+    assert [m for m in found[3] if "old fingerprint" in m]
+    assert not [m for m in found[3] if "new fingerprint" in m]
+
+
+# -- the walk --------------------------------------------------------------------
+
+
+def test_a_clean_walk_reports_the_whole_line(cli, store, alice):
+    setv(cli, "A", "1")
+    setv(cli, "B", "2")
+    g = GitRepo(store)
+    ids = g.first_parents(g.head(), None)[0][::-1]
+    report = line.walk(StoreView(g), g.head(), keyring=Keyring(alice.identity), now=datetime.now(UTC))
+    assert report.ok and report.findings == []
+    assert report.walked == ids and report.checked == len(ids) >= 3
+    assert report.genesis == ids[0]
+    assert report.floor == g.info(g.head()).committer_time
+    part = line.walk(StoreView(g), g.head(), since=ids[1], now=datetime.now(UTC))
+    assert part.walked == ids[2:] and part.genesis is None and part.checked == len(ids) - 2
+
+
+def test_a_walk_with_a_wrong_pin_or_a_missing_root_is_rule_8(cli, store):
+    setv(cli, "A", "1")
+    g = GitRepo(store)
+    other = "f" * 40
+    report = line.walk(StoreView(g), g.head(), trust=line.Trust(pin=other), now=datetime.now(UTC))
+    assert [f.rule for f in report.findings] == [8] and not report.ok
+    report = line.walk(StoreView(g), g.head(), trust=line.Trust(roots=frozenset({other})),
+                       now=datetime.now(UTC))
+    assert [f.rule for f in report.findings] == [8]
+    genesis = g.first_parents(g.head(), None)[0][-1]
+    ok = line.walk(StoreView(g), g.head(), trust=line.Trust(pin=genesis, roots=frozenset({genesis})),
+                   now=datetime.now(UTC))
+    assert ok.ok
+
+
+@pytest.mark.parametrize("seen_ahead", [False, True])
+def test_a_commit_dated_ahead_is_remembered_once(cli, store, alice, seen_ahead):
+    setv(cli, "A", "1")
+    g = GitRepo(store)
+    parent = g.head()
+    plan = honest_plan(store, alice.identity, "production", {"A": "2"})
+    ahead = datetime.now(UTC) + timedelta(hours=3)
+    commit = commit_plan(store, alice.identity, plan, when=ahead)
+    now = datetime.now(UTC)
+    earlier = {commit: int((now - timedelta(hours=1)).timestamp())} if seen_ahead else None
+    report = line.walk(StoreView(g), commit, since=parent, now=now, seen_ahead=earlier)
+    assert [f.rule for f in report.findings] == [7]
+    assert report.ahead == ({} if seen_ahead else {commit: int(now.timestamp())})
+    # The floor does not move to a commit with a time finding.
+    assert report.floor is None
