@@ -46,17 +46,18 @@ TESTS: dict[str, list[str]] = {
         "tests/audit/test_rules.py", "tests/audit/test_line_attacks.py", "tests/audit/test_verify.py",
     ],
     "src/envtrail/audit/record.py": [
-        "tests/audit/test_record.py", "tests/audit/test_record_strict.py", "tests/audit/test_verify.py",
+        "tests/audit/test_record_strict.py", "tests/audit/test_record.py", "tests/audit/test_rules.py",
+        "tests/audit/test_verify.py",
     ],
     "src/envtrail/ops/gate.py": [
         "tests/ops/test_gate.py", "tests/audit/test_line_attacks.py", "tests/cli/test_rollback.py",
     ],
     "src/envtrail/ops/fastread.py": [
-        "tests/ops/test_gate.py", "tests/audit/test_line_attacks.py", "tests/cli/test_values.py",
+        "tests/ops/test_gate.py", "tests/audit/test_verify.py", "tests/audit/test_line_attacks.py",
     ],
-    "src/envtrail/crypto/sshsig.py": ["tests/crypto/test_sshsig.py", "tests/crypto/test_sshsig_strict.py"],
+    "src/envtrail/crypto/sshsig.py": ["tests/crypto/test_sshsig_strict.py", "tests/crypto/test_sshsig.py"],
     "src/envtrail/format/signers.py": [
-        "tests/format/test_signers_policy.py", "tests/format/test_signers_strict.py",
+        "tests/format/test_signers_strict.py", "tests/format/test_signers_policy.py",
     ],
     "src/envtrail/crypto/seal.py": ["tests/crypto/test_seal.py", "tests/crypto/test_keys.py"],
     "src/envtrail/format/envfile.py": ["tests/format/test_envfile.py", "tests/format/test_merge.py"],
@@ -117,7 +118,7 @@ def _booleanish(node: ast.AST) -> bool:
 
 def _skipped(tree: ast.Module) -> set[int]:
     """Nodes never mutated: docstrings, f-string parts (3.11 positions are unreliable there),
-    annotations and anything under ``if TYPE_CHECKING``."""
+    annotations, decorators and anything under ``if TYPE_CHECKING``."""
     skip: set[int] = set()
 
     def mark(n: ast.AST) -> None:
@@ -134,6 +135,9 @@ def _skipped(tree: ast.Module) -> set[int]:
             mark(node.annotation)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
             mark(node.returns)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            for decorator in node.decorator_list:  # @dataclass(frozen=True) is structure, not logic
+                mark(decorator)
         if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
             mark(node)
     return skip

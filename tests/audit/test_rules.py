@@ -216,3 +216,9 @@ def test_a_commit_dated_ahead_is_remembered_once(cli, store, alice, seen_ahead):
     assert report.ahead == ({} if seen_ahead else {commit: int(now.timestamp())})
     # The floor does not move to a commit with a time finding.
     assert report.floor is None
+
+
+def test_an_acknowledged_finding_carries_the_repair_in_its_json():
+    ack = line.Acknowledged(Finding("c" * 40, 3, "lie"), "r" * 40, "alice@example.com", "reviewed")
+    assert ack.as_dict() == {"commit": "c" * 40, "rule": 3, "name": "changes", "message": "lie",
+                             "repair": "r" * 40, "admin": "alice@example.com", "reason": "reviewed"}
