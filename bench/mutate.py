@@ -281,8 +281,8 @@ def mutate_file(rel: str, tests: list[str], timeout: float, limit: int | None,
             finally:
                 restorer.restore()
             outcomes.append(Outcome(m, verdict, secs))
-            if verdict != "killed":
-                say(f"  [{n}/{len(todo)}] {verdict.upper()} {rel}:{m.line} {m.what}")
+            shown = verdict.upper() if verdict != "killed" else verdict
+            say(f"  [{n}/{len(todo)}] {shown} {rel}:{m.line} {m.what} ({secs:.0f} s)")
     finally:
         restorer.restore()
         clean = subprocess.run(["git", "diff", "--quiet", "--", rel], cwd=ROOT).returncode == 0
