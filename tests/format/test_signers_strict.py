@@ -16,12 +16,12 @@ KEY = Identity.generate().public.line()
 
 def test_the_window_includes_valid_after_and_excludes_valid_before():
     s = Signer("a@x", KEY, valid_after=T0, valid_before=T0 + timedelta(days=1))
-    assert not s.valid_at(T0 - SECOND)
-    assert s.valid_at(T0)
-    assert s.valid_at(T0 + SECOND)
-    assert s.valid_at(T0 + timedelta(days=1) - SECOND)
-    assert not s.valid_at(T0 + timedelta(days=1))
-    assert not s.valid_at(T0 + timedelta(days=2))
+    assert s.valid_at(T0 - SECOND) is False
+    assert s.valid_at(T0) is True
+    assert s.valid_at(T0 + SECOND) is True
+    assert s.valid_at(T0 + timedelta(days=1) - SECOND) is True
+    assert s.valid_at(T0 + timedelta(days=1)) is False
+    assert s.valid_at(T0 + timedelta(days=2)) is False
 
 
 def test_open_ended_windows():
@@ -88,3 +88,22 @@ def test_a_line_envtrail_cannot_read_is_an_integrity_error_naming_it(line):
 def test_bytes_that_are_not_utf8_are_refused():
     with pytest.raises(IntegrityError, match="UTF-8"):
         signers.parse(b"a@x \xff " + KEY.encode())
+
+
+@pytest.fixture
+def far_timezone(monkeypatch):
+    """A local time 5:30 ahead of UTC, as on a developer's laptop in India."""
+    import time
+
+    monkeypatch.setenv("TZ", "XST-5:30")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_times_without_z_are_local_as_ssh_keygen_reads_them(far_timezone):
+    [local] = signers.parse(f'a@x valid-after="20260301173000" {KEY}'.encode())
+    [utc] = signers.parse(f'a@x valid-after="20260301120000Z" {KEY}'.encode())
+    assert local.valid_after == utc.valid_after == T0
+    assert signers.render_line(local).count("20260301120000Z") == 1

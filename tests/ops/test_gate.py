@@ -134,3 +134,25 @@ def test_an_empty_repository_has_no_line(tmp_path, alice):
     assert line.head is None
     with pytest.raises(NotFoundError):
         line.resolve(rt(tmp_path), None)
+
+
+def test_fast_reads_check_names_before_anything(verified, alice):
+    from envtrail.errors import UsageError
+
+    with pytest.raises(UsageError, match="environment name"):
+        fastread.read(rt(verified), verified, alice.identity, "../production", None)
+    with pytest.raises(UsageError, match="variable name"):
+        fastread.read(rt(verified), verified, alice.identity, "production", ["A", "1BAD"])
+
+
+def test_a_read_at_a_revision_or_without_verifying_never_takes_the_fast_path(verified, alice, cli):
+    first = head(verified)
+    setv(cli, "A", "2")
+    assert cli("get", "A", "--env", "production").out == "2"  # the checkpoint is at the head
+    old = fastread.read_verified(rt(verified), verified, alice.identity, "production", ["A"], at=first)
+    assert old.commit == first and old.values["A"].reveal() == "1"
+    now = fastread.read_verified(rt(verified), verified, alice.identity, "production", ["A"])
+    assert now.commit == head(verified) and now.values["A"].reveal() == "2" and not now.warnings
+    loose = fastread.read_verified(rt(verified), verified, alice.identity, "production", ["A"],
+                                   verify=False)
+    assert loose.values["A"].reveal() == "2" and any("WITHOUT verifying" in w for w in loose.warnings)
