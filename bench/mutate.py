@@ -9,6 +9,7 @@ docs/threat-model.md.
 
     python bench/mutate.py --file src/envtrail/audit/verify.py
     python bench/mutate.py --file src/envtrail/ops/gate.py --tests tests/ops -k gate
+    python bench/mutate.py --file src/envtrail/audit/verify.py --lines 64-253   # one part
     python bench/mutate.py --all                       # every module in TESTS below
 
 The real file holds a mutant only while its tests run; the original bytes are put
@@ -299,6 +300,16 @@ def score(outcomes: list[Outcome]) -> str:
     return f"{dead}/{len(valid)} killed ({pct:.0f}%)"
 
 
+def _lines(specs: list[str] | None) -> set[int] | None:
+    if not specs:
+        return None
+    out: set[int] = set()
+    for spec in specs:
+        first, _, last = spec.partition("-")
+        out.update(range(int(first), int(last or first) + 1))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--file", action="append", default=[],
@@ -307,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tests", nargs=argparse.REMAINDER,
                     help="pytest arguments (default: the module's mapping); must come last")
     ap.add_argument("--max", type=int, help="stop after this many mutants per file")
-    ap.add_argument("--line", type=int, action="append", help="only mutants on this line (repeatable)")
+    ap.add_argument("--lines", action="append", metavar="N[-M]",
+                    help="only mutants on these lines, e.g. 64-253 (repeatable)")
     ap.add_argument("--timeout", type=float, default=60.0,
                     help="seconds per mutant (at least 3x the clean run)")
     ap.add_argument("--list", action="store_true", help="print the mutants and run nothing")
@@ -326,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         tests = args.tests or [t for t in TESTS.get(rel, []) if (ROOT / t).exists()]
         if not tests:
             ap.error(f"{rel}: no tests mapped; pass --tests")
-        outcomes = mutate_file(rel, tests, args.timeout, args.max, set(args.line) if args.line else None,
+        outcomes = mutate_file(rel, tests, args.timeout, args.max, _lines(args.lines),
                                lambda s: print(s, flush=True))
         print(f"{rel}: {score(outcomes)}", flush=True)
         failed |= any(o.verdict == "survived" for o in outcomes)

@@ -222,3 +222,17 @@ def test_an_acknowledged_finding_carries_the_repair_in_its_json():
     ack = line.Acknowledged(Finding("c" * 40, 3, "lie"), "r" * 40, "alice@example.com", "reviewed")
     assert ack.as_dict() == {"commit": "c" * 40, "rule": 3, "name": "changes", "message": "lie",
                              "repair": "r" * 40, "admin": "alice@example.com", "reason": "reviewed"}
+
+
+def test_a_line_with_a_missing_commit_is_an_integrity_error_not_a_crash(cli, store):
+    from conftest import assert_one_line_error, git
+    from envtrail.errors import IntegrityError
+
+    setv(cli, "A", "1")
+    setv(cli, "A", "2")
+    middle = git(store, "rev-parse", "HEAD~1").strip()
+    (store / ".git" / "objects" / middle[:2] / middle[2:]).unlink()  # loose: a fresh store never packs
+    g = GitRepo(store)
+    with pytest.raises(IntegrityError, match="missing from this clone"):
+        line.walk(StoreView(g), g.head(), now=datetime.now(UTC))
+    assert_one_line_error(cli("verify"), 5)
