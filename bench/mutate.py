@@ -332,8 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for rel in files:
         if args.list:
+            only = _lines(args.lines)
             for m in mutants((ROOT / rel).read_text(encoding="utf-8")):
-                print(f"{rel}:{m.line} {m.what}")
+                if only is None or m.line in only:
+                    print(f"{rel}:{m.line} {m.what}")
             continue
         tests = args.tests or [t for t in TESTS.get(rel, []) if (ROOT / t).exists()]
         if not tests:
