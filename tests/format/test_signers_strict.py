@@ -107,3 +107,11 @@ def test_times_without_z_are_local_as_ssh_keygen_reads_them(far_timezone):
     [utc] = signers.parse(f'a@x valid-after="20260301120000Z" {KEY}'.encode())
     assert local.valid_after == utc.valid_after == T0
     assert signers.render_line(local).count("20260301120000Z") == 1
+
+
+def test_a_quoted_option_value_is_one_value_as_ssh_keygen_reads_it():
+    # ssh-keygen sees one namespaces list here, not a validity window.
+    line = f'a@x namespaces="git,valid-before=20200101Z",valid-after="20260301Z" {KEY}'.encode()
+    [s] = signers.parse(line)
+    assert s.valid_before is None
+    assert s.valid_after == T0.replace(hour=0)

@@ -156,3 +156,17 @@ def test_a_read_at_a_revision_or_without_verifying_never_takes_the_fast_path(ver
     loose = fastread.read_verified(rt(verified), verified, alice.identity, "production", ["A"],
                                    verify=False)
     assert loose.values["A"].reveal() == "2" and any("WITHOUT verifying" in w for w in loose.warnings)
+
+
+def test_the_line_counts_only_what_it_checked_now(verified, alice, cli):
+    g = GitRepo(verified)
+    again = gate.open_line(g, rt(verified), alice.identity)
+    assert again.checked == 0 and again.head == head(verified) and again.warnings == ()
+    setv(cli, "B", "2")
+    cp = checkpoint.load(verified)
+    assert cp.head == head(verified)  # own writes advance the checkpoint
+    # Put the checkpoint one commit back: the gate has exactly one commit to check.
+    checkpoint.save(verified, checkpoint.Checkpoint(git(verified, "rev-parse", "HEAD~1").strip(),
+                                                    cp.envs, cp.keyed, cp.attempted, cp.roots, 0))
+    line = gate.open_line(g, rt(verified), alice.identity)
+    assert line.checked == 1 and line.floor == g.info(head(verified)).committer_time
