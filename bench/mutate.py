@@ -265,10 +265,12 @@ def mutate_file(rel: str, tests: list[str], timeout: float, limit: int | None,
         todo = todo[:limit]
     outcomes: list[Outcome] = []
     try:
-        base, secs = run_tests(tests, timeout * 3)
+        base, clean = run_tests(tests, timeout * 3)
         if base != "survived":
             raise SystemExit(f"{rel}: the tests fail without any mutant ({base}); fix them first")
-        say(f"{rel}: {len(todo)} mutants, tests take {secs:.1f} s unmutated")
+        say(f"{rel}: {len(todo)} mutants, tests take {clean:.1f} s unmutated")
+        # A surviving mutant runs the whole selection: never cut it shorter than that.
+        limit_s = max(timeout, clean * 3)
         for n, m in enumerate(todo, 1):
             text = m.apply(source)
             try:
@@ -278,7 +280,7 @@ def mutate_file(rel: str, tests: list[str], timeout: float, limit: int | None,
                 continue
             restorer.write(text)
             try:
-                verdict, secs = run_tests(tests, max(timeout, secs * 3))
+                verdict, secs = run_tests(tests, limit_s)
             finally:
                 restorer.restore()
             outcomes.append(Outcome(m, verdict, secs))
@@ -321,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lines", action="append", metavar="N[-M]",
                     help="only mutants on these lines, e.g. 64-253 (repeatable)")
     ap.add_argument("--timeout", type=float, default=60.0,
-                    help="seconds per mutant (at least 3x the clean run)")
+                    help="seconds per mutant (never less than 3x the clean run)")
     ap.add_argument("--list", action="store_true", help="print the mutants and run nothing")
     args = ap.parse_args(argv)
     # A kill from outside unwinds like Ctrl-C, through the finally that restores the file.

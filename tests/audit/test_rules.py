@@ -191,11 +191,11 @@ def test_a_walk_with_a_wrong_pin_or_a_missing_root_is_rule_8(cli, store):
     g = GitRepo(store)
     other = "f" * 40
     report = line.walk(StoreView(g), g.head(), trust=line.Trust(pin=other), now=datetime.now(UTC))
-    assert [f.rule for f in report.findings] == [8] and not report.ok
+    genesis = g.first_parents(g.head(), None)[0][-1]
+    assert [(f.commit, f.rule) for f in report.findings] == [(genesis, 8)] and not report.ok
     report = line.walk(StoreView(g), g.head(), trust=line.Trust(roots=frozenset({other})),
                        now=datetime.now(UTC))
-    assert [f.rule for f in report.findings] == [8]
-    genesis = g.first_parents(g.head(), None)[0][-1]
+    assert [(f.commit, f.rule) for f in report.findings] == [(g.head(), 8)]
     ok = line.walk(StoreView(g), g.head(), trust=line.Trust(pin=genesis, roots=frozenset({genesis})),
                    now=datetime.now(UTC))
     assert ok.ok
