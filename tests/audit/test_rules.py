@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from conftest import assert_one_line_error, git
 from envtrail.audit import line, verify
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.verify import Finding, Verifier, check_time
@@ -225,7 +226,6 @@ def test_an_acknowledged_finding_carries_the_repair_in_its_json():
 
 
 def test_a_line_with_a_missing_commit_is_an_integrity_error_not_a_crash(cli, store):
-    from conftest import assert_one_line_error, git
     from envtrail.errors import IntegrityError
 
     setv(cli, "A", "1")
@@ -236,3 +236,23 @@ def test_a_line_with_a_missing_commit_is_an_integrity_error_not_a_crash(cli, sto
     with pytest.raises(IntegrityError, match="missing from this clone"):
         line.walk(StoreView(g), g.head(), now=datetime.now(UTC))
     assert_one_line_error(cli("verify"), 5)
+
+
+def test_an_unsigned_or_foreign_signed_commit_is_rule_1_and_nothing_else(cli, store, alice, make_identity):
+    setv(cli, "A", "1")
+    plan = honest_plan(store, alice.identity, "production", {"A": "2"})
+    unsigned = commit_plan(store, None, plan)
+    found = rules_of(store, unsigned)
+    assert list(found) == [1] and "signature" in found[1][0]
+    assert not found[1][0].startswith("not an envtrail commit")
+    git(store, "reset", "-q", "--hard", "HEAD~1")
+    mallory = make_identity("alice@example.com")  # same principal, a key nobody allowed
+    forged = commit_plan(store, mallory.identity, plan)
+    assert list(rules_of(store, forged)) == [1]
+
+
+def test_a_signed_commit_without_envtrail_trailers_is_rule_6(cli, store, alice):
+    setv(cli, "A", "1")
+    plan = honest_plan(store, alice.identity, "production", {"A": "2"})
+    commit = commit_plan(store, alice.identity, plan, message="just a change\n")
+    assert list(rules_of(store, commit)) == [6]
