@@ -256,3 +256,39 @@ def test_a_signed_commit_without_envtrail_trailers_is_rule_6(cli, store, alice):
     plan = honest_plan(store, alice.identity, "production", {"A": "2"})
     commit = commit_plan(store, alice.identity, plan, message="just a change\n")
     assert list(rules_of(store, commit)) == [6]
+
+
+def test_only_an_admins_clean_repair_acknowledges_what_it_names(cli, store, alice, bob):
+    from envtrail.audit import record
+
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    setv(cli, "A", "1")
+    bad = commit_plan(store, None, honest_plan(store, alice.identity, "production", {"A": "evil"}))
+    g = GitRepo(store)
+
+    def repair_by(who, principal, acks):
+        g2 = GitRepo(store)
+        parent = g2.head()
+        rec = record.Record("repair", principal, "reviewed", ("production",),
+                            extra=tuple(("Acknowledges", a) for a in acks))
+        when = g2.info(parent).committer_time + timedelta(seconds=1)
+        return create_commit(g2, [parent], {}, record.render(rec), Author(principal, principal, when),
+                             signer_for(who.identity))
+
+    def walk_to(commit):
+        steps: list[int] = []
+        report = line.walk(StoreView(g), commit, now=datetime.now(UTC), on_commit=steps.append)
+        assert steps == list(range(1, report.checked + 1))
+        return report
+
+    by_bob = repair_by(bob, "bob@example.com", [f"{bad} 1"])
+    report = walk_to(by_bob)
+    assert [(f.commit, f.rule) for f in report.findings] == [(bad, 1)] and report.acknowledged == []
+    for acks in ([f"{bad} 2"], [f"{'0' * 40} 1"]):  # another rule, another commit: nothing
+        assert [f.commit for f in walk_to(repair_by(alice, "alice@example.com", acks)).findings] == [bad]
+    report = walk_to(repair_by(alice, "alice@example.com", [f"{bad}  1 "]))
+    assert report.findings == []
+    [ack] = report.acknowledged
+    assert (ack.finding.commit, ack.finding.rule, ack.admin, ack.reason) == (bad, 1, "alice@example.com",
+                                                                             "reviewed")
