@@ -170,3 +170,20 @@ def test_the_line_counts_only_what_it_checked_now(verified, alice, cli):
                                                     cp.envs, cp.keyed, cp.attempted, cp.roots, 0))
     line = gate.open_line(g, rt(verified), alice.identity)
     assert line.checked == 1 and line.floor == g.info(head(verified)).committer_time
+
+
+def test_the_gate_finishes_a_write_that_was_killed_before_anything_reads(verified, alice, cli):
+    import subprocess
+    import sys
+
+    before = head(verified)
+    crash = subprocess.run([sys.executable, "-m", "envtrail", "set", "A", "--env", "production",
+                            "--reason", "crash"], cwd=verified, input=b"3", capture_output=True,
+                           env={**cli._env(None), "ENVTRAIL_TEST_CRASH": "moved"}, check=False)
+    assert crash.returncode != 0
+    assert journal_path(verified).exists()
+    line = gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+    assert not journal_path(verified).exists()
+    assert git(verified, "status", "--porcelain") == ""
+    assert line.head == head(verified) != before
+    assert line.snapshot.env("production").values.keys() == {"A"}
