@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # that drive it through the CLI. A module not listed here needs --tests.
 TESTS: dict[str, list[str]] = {
     "src/envtrail/audit/verify.py": [
-        "tests/audit/test_rules.py", "tests/audit/test_verify.py", "tests/audit/test_line_attacks.py",
+        "tests/audit/test_rules.py", "tests/audit/test_rotation_rules.py", "tests/audit/test_verify.py",
+        "tests/audit/test_line_attacks.py",
     ],
     "src/envtrail/audit/line.py": [
         "tests/audit/test_rules.py", "tests/audit/test_line_attacks.py", "tests/audit/test_verify.py",
