@@ -187,3 +187,26 @@ def test_the_gate_finishes_a_write_that_was_killed_before_anything_reads(verifie
     assert git(verified, "status", "--porcelain") == ""
     assert line.head == head(verified) != before
     assert line.snapshot.env("production").values.keys() == {"A"}
+
+
+def test_a_fresh_clone_pins_the_genesis_once_and_says_so(verified, alice, tmp_path):
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(verified), str(clone))
+    genesis = git(clone, "rev-list", "--max-parents=0", "HEAD").strip()
+    first = gate.open_line(GitRepo(clone), rt(clone), alice.identity)
+    assert len(first.warnings) == 1 and genesis in first.warnings[0] and "pinned" in first.warnings[0]
+    assert checkpoint.load_pin(clone) == genesis
+    assert first.checked == len(git(clone, "rev-list", "HEAD").split())
+    assert gate.open_line(GitRepo(clone), rt(clone), alice.identity).warnings == ()
+
+
+def test_own_writes_advance_the_checkpoint_only_from_its_head(verified, alice, cli):
+    g = GitRepo(verified)
+    cp = checkpoint.load(verified)
+    setv(cli, "B", "2")
+    after = checkpoint.load(verified)
+    assert after.head == head(verified) and after.floor >= cp.floor
+    assert after.envs["production"] != cp.envs["production"]
+    assert fast(verified, alice) is not None  # the new file was cached too
+    gate.advance(g, cp.head, cp.head, g.info(head(verified)).committer_time)  # stale parent: no-op
+    assert checkpoint.load(verified) == after
