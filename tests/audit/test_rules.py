@@ -292,3 +292,32 @@ def test_only_an_admins_clean_repair_acknowledges_what_it_names(cli, store, alic
     [ack] = report.acknowledged
     assert (ack.finding.commit, ack.finding.rule, ack.admin, ack.reason) == (bad, 1, "alice@example.com",
                                                                              "reviewed")
+
+
+def test_a_file_outside_the_store_is_rule_3(cli, store, alice):
+    setv(cli, "A", "1")
+    plan = honest_plan(store, alice.identity, "production", {"A": "2"})
+    commit = commit_plan(store, alice.identity, Plan({**plan.changes, "README.md": b"hi\n"}, plan.record))
+    found = rules_of(store, commit)
+    assert found == {3: ["changes files outside envs/ and .envtrail/"]}
+
+
+def test_a_write_breaking_the_parents_policy_is_rule_4(cli, store, alice):
+    assert cli("policy", "set", "--env", "production", "--reason-pattern", "[A-Z]+-[0-9]+",
+               "--reason", "lock down").code == 0
+    plan = honest_plan(store, alice.identity, "production", {"A": "1"}, reason="OPS-1")
+    found = rules_of(store, commit_plan(store, alice.identity, with_record(plan, reason="no ticket")))
+    assert list(found) == [4] and "reason_pattern" in found[4][0]
+    ok = honest_plan(store, alice.identity, "staging", {"A": "1"}, reason="no ticket")
+    assert rules_of(store, commit_plan(store, alice.identity, ok)) == {}
+
+
+@pytest.mark.parametrize("path", [".envtrail/allowed_signers", ".envtrail/policy.yaml", ".gitattributes"])
+def test_admin_files_changed_by_a_member_who_is_no_admin_is_rule_5(cli, store, bob, path):
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    data = (store / path).read_bytes() + b"\n# bob was here\n"
+    plan = honest_plan(store, bob.identity, "production", {"A": "1"})
+    found = rules_of(store, commit_plan(store, bob.identity, Plan({**plan.changes, path: data},
+                                                                  plan.record)))
+    assert found == {5: [f"bob@example.com is not an admin but changed {path}"]}
