@@ -267,14 +267,14 @@ def test_only_an_admins_clean_repair_acknowledges_what_it_names(cli, store, alic
     bad = commit_plan(store, None, honest_plan(store, alice.identity, "production", {"A": "evil"}))
     g = GitRepo(store)
 
-    def repair_by(who, principal, acks):
+    def repair_by(who, principal, acks, changes=None):
         g2 = GitRepo(store)
         parent = g2.head()
         rec = record.Record("repair", principal, "reviewed", ("production",),
                             extra=tuple(("Acknowledges", a) for a in acks))
         when = g2.info(parent).committer_time + timedelta(seconds=1)
-        return create_commit(g2, [parent], {}, record.render(rec), Author(principal, principal, when),
-                             signer_for(who.identity))
+        return create_commit(g2, [parent], changes or {}, record.render(rec),
+                             Author(principal, principal, when), signer_for(who.identity))
 
     def walk_to(commit):
         steps: list[int] = []
@@ -287,6 +287,9 @@ def test_only_an_admins_clean_repair_acknowledges_what_it_names(cli, store, alic
     assert [(f.commit, f.rule) for f in report.findings] == [(bad, 1)] and report.acknowledged == []
     for acks in ([f"{bad} 2"], [f"{'0' * 40} 1"]):  # another rule, another commit: nothing
         assert [f.commit for f in walk_to(repair_by(alice, "alice@example.com", acks)).findings] == [bad]
+    # A repair that breaks a rule itself acknowledges nothing.
+    dirty = walk_to(repair_by(alice, "alice@example.com", [f"{bad} 1"], {"README.md": b"x\n"}))
+    assert (dirty.findings[0].commit, dirty.findings[0].rule) == (bad, 1) and dirty.acknowledged == []
     report = walk_to(repair_by(alice, "alice@example.com", [f"{bad}  1 "]))
     assert report.findings == []
     [ack] = report.acknowledged
