@@ -324,3 +324,11 @@ def test_admin_files_changed_by_a_member_who_is_no_admin_is_rule_5(cli, store, b
     found = rules_of(store, commit_plan(store, bob.identity, Plan({**plan.changes, path: data},
                                                                   plan.record)))
     assert found == {5: [f"bob@example.com is not an admin but changed {path}"]}
+
+
+def test_an_environment_file_envtrail_cannot_read_is_rule_3(cli, store, alice):
+    setv(cli, "A", "1")
+    plan = honest_plan(store, alice.identity, "production", {"A": "2"})
+    broken = Plan({"envs/production.yaml": b"public_key: [not, a, key]\n"}, plan.record)
+    found = rules_of(store, commit_plan(store, alice.identity, broken))
+    assert list(found) == [3] and "envs/production.yaml" in found[3][0]
