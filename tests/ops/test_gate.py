@@ -210,3 +210,22 @@ def test_own_writes_advance_the_checkpoint_only_from_its_head(verified, alice, c
     assert fast(verified, alice) is not None  # the new file was cached too
     gate.advance(g, cp.head, cp.head, g.info(head(verified)).committer_time)  # stale parent: no-op
     assert checkpoint.load(verified) == after
+
+
+def test_a_cache_edited_together_with_the_work_tree_takes_the_gate(verified, alice, cli):
+    # Someone with write access to .git edits both copies the same way: only the
+    # blob id the checkpoint recorded tells the edit apart.
+    setv(cli, "B", "2")
+    assert cli("get", "B", "--env", "production").out == "2"
+    env_file = verified / "envs" / "production.yaml"
+    cache = checkpoint.path(verified).parent / "cache" / "production.yaml"
+    lines = env_file.read_text().splitlines(keepends=True)
+    a_line = next(ln for ln in lines if ln.lstrip().startswith("A:"))
+    b_line = next(ln for ln in lines if ln.lstrip().startswith("B:"))
+    forged = "".join(ln if ln != b_line else b_line.replace(b_line.split(":", 1)[1],
+                                                            a_line.split(":", 1)[1]) for ln in lines)
+    assert forged != env_file.read_text()
+    env_file.write_text(forged)
+    cache.write_text(forged)
+    assert fast(verified, alice) is None
+    assert cli("get", "B", "--env", "production").out == "2"
