@@ -267,10 +267,10 @@ def test_only_an_admins_clean_repair_acknowledges_what_it_names(cli, store, alic
     bad = commit_plan(store, None, honest_plan(store, alice.identity, "production", {"A": "evil"}))
     g = GitRepo(store)
 
-    def repair_by(who, principal, acks, changes=None):
+    def repair_by(who, principal, acks, changes=None, action="repair"):
         g2 = GitRepo(store)
         parent = g2.head()
-        rec = record.Record("repair", principal, "reviewed", ("production",),
+        rec = record.Record(action, principal, "reviewed", ("production",),
                             extra=tuple(("Acknowledges", a) for a in acks))
         when = g2.info(parent).committer_time + timedelta(seconds=1)
         return create_commit(g2, [parent], changes or {}, record.render(rec),
@@ -287,6 +287,9 @@ def test_only_an_admins_clean_repair_acknowledges_what_it_names(cli, store, alic
     assert [(f.commit, f.rule) for f in report.findings] == [(bad, 1)] and report.acknowledged == []
     for acks in ([f"{bad} 2"], [f"{'0' * 40} 1"]):  # another rule, another commit: nothing
         assert [f.commit for f in walk_to(repair_by(alice, "alice@example.com", acks)).findings] == [bad]
+    # Only a repair acknowledges: the same trailer on an admin's event does nothing.
+    event = walk_to(repair_by(alice, "alice@example.com", [f"{bad} 1"], action="event"))
+    assert [f.commit for f in event.findings] == [bad] and event.acknowledged == []
     # A repair that breaks a rule itself acknowledges nothing.
     dirty = walk_to(repair_by(alice, "alice@example.com", [f"{bad} 1"], {"README.md": b"x\n"}))
     assert (dirty.findings[0].commit, dirty.findings[0].rule) == (bad, 1) and dirty.acknowledged == []
