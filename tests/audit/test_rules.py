@@ -335,3 +335,13 @@ def test_an_environment_file_envtrail_cannot_read_is_rule_3(cli, store, alice):
     broken = Plan({"envs/production.yaml": b"public_key: [not, a, key]\n"}, plan.record)
     found = rules_of(store, commit_plan(store, alice.identity, broken))
     assert list(found) == [3] and "envs/production.yaml" in found[3][0]
+
+
+def test_policy_writers_are_matched_by_the_signers_principal(cli, store, alice, bob):
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("policy", "set", "--env", "production", "--writers", "bob@example.com",
+               "--reason", "only bob").code == 0
+    plan = honest_plan(store, bob.identity, "production", {"A": "1"})
+    assert plan.record.actor == "bob@example.com"
+    assert rules_of(store, commit_plan(store, bob.identity, plan)) == {}

@@ -8,6 +8,8 @@ that it does answer when nothing is new.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from conftest import git
@@ -229,3 +231,23 @@ def test_a_cache_edited_together_with_the_work_tree_takes_the_gate(verified, ali
     cache.write_text(forged)
     assert fast(verified, alice) is None
     assert cli("get", "B", "--env", "production").out == "2"
+
+
+def test_an_incremental_check_keeps_the_time_floor(verified, alice):
+    import forge
+
+    floor = GitRepo(verified).info(head(verified)).committer_time
+    plan = forge.honest_plan(verified, alice.identity, "production", {"A": "2"})
+    forge.commit_plan(verified, alice.identity, plan, when=floor - timedelta(hours=1))
+    with pytest.raises(IntegrityError, match="rule 7"):
+        gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+
+
+def test_a_commit_dated_ahead_is_remembered_when_first_seen(verified, alice):
+    import forge
+
+    plan = forge.honest_plan(verified, alice.identity, "production", {"A": "2"})
+    ahead = forge.commit_plan(verified, alice.identity, plan, when=datetime.now(UTC) + timedelta(hours=2))
+    with pytest.raises(IntegrityError, match="rule 7"):
+        gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+    assert ahead in checkpoint.load_ahead(verified)
