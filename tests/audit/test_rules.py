@@ -73,11 +73,11 @@ def test_mismatch_descriptions_name_each_kind():
 
 
 def test_custody_of_no_file_is_empty_and_member_order_does_not_matter(store):
-    assert verify._custody(None) == ()
+    assert verify.custody(None) == ()
     env = StoreView(GitRepo(store)).env_at(head(store), "production")
     members = dict(reversed(list(env.members.items())))
-    assert verify._custody(env) == verify._custody(env.with_members(members))
-    assert verify._custody(env) != verify._custody(env.with_members({}))
+    assert verify.custody(env) == verify.custody(env.with_members(members))
+    assert verify.custody(env) != verify.custody(env.with_members({}))
 
 
 # -- rules 1 to 5 on real commits -----------------------------------------------
@@ -264,16 +264,19 @@ def test_only_an_admins_clean_repair_acknowledges_what_it_names(cli, store, alic
     assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "staging",
                "--reason", "join").code == 0
     setv(cli, "A", "1")
+    clean = head(store)
     bad = commit_plan(store, None, honest_plan(store, alice.identity, "production", {"A": "evil"}))
     g = GitRepo(store)
+    restore = {"envs/production.yaml": g.read(clean, "envs/production.yaml")}
 
     def repair_by(who, principal, acks, changes=None, action="repair"):
+        # What `repair` writes: the clean point's tree, naming that point and the findings.
         g2 = GitRepo(store)
         parent = g2.head()
         rec = record.Record(action, principal, "reviewed", ("production",),
-                            extra=tuple(("Acknowledges", a) for a in acks))
+                            extra=(("Repair-Clean", clean), *(("Acknowledges", a) for a in acks)))
         when = g2.info(parent).committer_time + timedelta(seconds=1)
-        return create_commit(g2, [parent], changes or {}, record.render(rec),
+        return create_commit(g2, [parent], {**restore, **(changes or {})}, record.render(rec),
                              Author(principal, principal, when), signer_for(who.identity))
 
     def walk_to(commit):
@@ -284,12 +287,13 @@ def test_only_an_admins_clean_repair_acknowledges_what_it_names(cli, store, alic
 
     by_bob = repair_by(bob, "bob@example.com", [f"{bad} 1"])
     report = walk_to(by_bob)
-    assert [(f.commit, f.rule) for f in report.findings] == [(bad, 1)] and report.acknowledged == []
+    assert (bad, 1) in [(f.commit, f.rule) for f in report.findings] and report.acknowledged == []
     for acks in ([f"{bad} 2"], [f"{'0' * 40} 1"]):  # another rule, another commit: nothing
-        assert [f.commit for f in walk_to(repair_by(alice, "alice@example.com", acks)).findings] == [bad]
+        other = walk_to(repair_by(alice, "alice@example.com", acks))
+        assert bad in [f.commit for f in other.findings] and other.acknowledged == []
     # Only a repair acknowledges: the same trailer on an admin's event does nothing.
     event = walk_to(repair_by(alice, "alice@example.com", [f"{bad} 1"], action="event"))
-    assert [f.commit for f in event.findings] == [bad] and event.acknowledged == []
+    assert bad in [f.commit for f in event.findings] and event.acknowledged == []
     # A repair that breaks a rule itself acknowledges nothing.
     dirty = walk_to(repair_by(alice, "alice@example.com", [f"{bad} 1"], {"README.md": b"x\n"}))
     assert (dirty.findings[0].commit, dirty.findings[0].rule) == (bad, 1) and dirty.acknowledged == []
