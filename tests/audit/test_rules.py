@@ -128,6 +128,8 @@ def test_an_event_with_no_change_is_clean_and_one_with_a_change_is_rule_4(cli, s
     assert rules_of(store, commit_plan(store, alice.identity, Plan({}, event))) == {}
     found = rules_of(store, commit_plan(store, alice.identity, Plan(plan.changes, event)))
     assert found == {4: ["an event commit changes envs"]}
+    stowaway = rules_of(store, commit_plan(store, alice.identity, Plan({"README.md": b"x\n"}, event)))
+    assert stowaway[4] == ["an event commit changes files outside the store"] and 3 in stowaway
 
 
 def test_a_member_who_is_not_admin_may_not_touch_custody(cli, store, alice, bob):

@@ -251,3 +251,21 @@ def test_a_commit_dated_ahead_is_remembered_when_first_seen(verified, alice):
     with pytest.raises(IntegrityError, match="rule 7"):
         gate.open_line(GitRepo(verified), rt(verified), alice.identity)
     assert ahead in checkpoint.load_ahead(verified)
+
+
+def test_a_replaced_history_never_moves_the_pin(verified, alice, tmp_path):
+    from conftest import Cli
+
+    pin = checkpoint.load_pin(verified)
+    assert pin == git(verified, "rev-list", "--max-parents=0", "HEAD").strip()
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q")
+    assert Cli(other, alice)("init", "--env", "production").code == 0
+    git(verified, "fetch", "-q", str(other), "main:refs/heads/replacement")
+    git(verified, "reset", "-q", "--hard", "replacement")
+    checkpoint.clear(verified)  # a fresh checkpoint: only the pin remembers the old line
+    for _ in range(2):
+        with pytest.raises(IntegrityError, match="another genesis"):
+            gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+        assert checkpoint.load_pin(verified) == pin
