@@ -31,20 +31,20 @@ def forged_rotation(store, identity, *, swap=None, drop=None, keep_old=None):
     old_keys = open_keys(env, identity)
     dec = Decryptor(old_keys, "production")
     new_keys = EnvKeys.generate()
-    enc = Encryptor(new_keys.public, "production")
+    version = envfile.FORMAT_VERSION
+    enc = Encryptor(new_keys.public, "production", version)
     values, changes = {}, []
     for name in sorted(env.values):
         if name == drop:
             continue
-        plain = decrypt_one(env, old_keys, dec, name)
-        if name == swap:
-            plain = "forged"
+        real = decrypt_one(env, old_keys, dec, name)
+        plain = "forged" if name == swap else real
         values[name] = env.values[name] if name == keep_old else str(enc.encrypt(name, plain))
-        changes.append(Change("~", name, old_keys.fingerprint(decrypt_one(env, old_keys, dec, name)),
-                              new_keys.fingerprint(plain)))
+        changes.append(Change("~", name, old_keys.fingerprint(env.version, "production", name, real),
+                              new_keys.fingerprint(version, "production", name, plain)))
     members = {p: Member(p, m.key, new_keys.seal_to(PublicKey.parse(m.key)[0]))
                for p, m in env.members.items()}
-    new = EnvFile("production", b64(new_keys.public), members, values)
+    new = EnvFile("production", b64(new_keys.public), members, values, version)
     rec = Record("rotate", "alice@example.com", "yearly", ("production",), tuple(changes))
     return commit_plan(store, identity, Plan({envfile.path_for("production"): envfile.render(new)}, rec))
 
