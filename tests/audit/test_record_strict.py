@@ -1,0 +1,109 @@
+"""Commit records: each rule of the trailer grammar, at the edge where it changes answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from envtrail.audit import record
+from envtrail.audit.record import Record
+from envtrail.model import Change
+
+FP1, FP2 = "3f9a12c4e1aa", "77b0e1d2b3c4"
+
+
+def msg(*trailers: str, subject: str = "production: set A", body: str = "why") -> str:
+    return f"{subject}\n\n{body}\n\n" + "\n".join(trailers) + "\n"
+
+
+BASE = ("Envtrail-Format: 1", "Envtrail-Environment: production", "Envtrail-Action: set",
+        "Envtrail-Actor: alice@example.com")
+
+
+def test_each_change_form_renders_and_parses_back():
+    for change, text in [(Change("+", "A", None, FP1), f"+ A {FP1}"),
+                         (Change("-", "B", FP1, None), f"- B {FP1}"),
+                         (Change("~", "C", FP1, FP2), f"~ C {FP1} -> {FP2}")]:
+        assert record.render_change(change) == text
+        assert record.parse_change(text) == change
+        assert record.parse_change(f"  {text}  ") == change
+
+
+@pytest.mark.parametrize("text", [f"* A {FP1}", f"+ A {FP1.upper()}", f"~ A {FP1}", "+ A", "",
+                                  f"+ A B {FP1}", f"- A {FP1} -> {FP2}"])
+def test_malformed_changes_are_refused(text):
+    with pytest.raises(ValueError, match="malformed"):
+        record.parse_change(text)
+
+
+def test_the_parsed_record_holds_every_field():
+    rec = record.parse(msg(*BASE, "Envtrail-Environment: staging", "Envtrail-Reason: rotate",
+                           f"Envtrail-Change: ~ A {FP1} -> {FP2}", "Envtrail-Member: +bob@x",
+                           "Envtrail-Context: ci=github-actions", "Envtrail-Member: -carol@x"))
+    assert rec == Record("set", "alice@example.com", "rotate", ("production", "staging"),
+                         (Change("~", "A", FP1, FP2),), "ci=github-actions",
+                         (("Member", "+bob@x"), ("Member", "-carol@x")))
+    assert rec.extra_value("Member") == "+bob@x"
+    assert rec.extra_value("Acknowledges") is None
+
+
+@pytest.mark.parametrize("key", ["Format", "Action", "Actor", "Reason", "Context"])
+def test_a_repeated_single_valued_trailer_is_refused(key):
+    extra = {"Format": "Envtrail-Format: 1", "Action": "Envtrail-Action: unset",
+             "Actor": "Envtrail-Actor: mallory@x", "Reason": "Envtrail-Reason: a",
+             "Context": "Envtrail-Context: host=x"}
+    with pytest.raises(ValueError, match=f"repeated Envtrail-{key}"):
+        record.parse(msg(*BASE, "Envtrail-Reason: r", "Envtrail-Context: c", extra[key]))
+
+
+@pytest.mark.parametrize(("drop", "why"), [(0, "Format"), (2, "Action"), (3, "Actor")])
+def test_a_missing_required_trailer_is_refused(drop, why):
+    lines = [t for i, t in enumerate(BASE) if i != drop]
+    with pytest.raises(ValueError, match=why):
+        record.parse(msg(*lines))
+
+
+def test_another_format_is_refused():
+    with pytest.raises(ValueError, match="Format"):
+        record.parse(msg("Envtrail-Format: 2", *BASE[1:]))
+    assert record.parse(msg(*BASE)).format == 1
+
+
+def test_reason_and_context_default_to_empty():
+    rec = record.parse(msg(*BASE))
+    assert (rec.reason, rec.context, rec.changes, rec.extra) == ("", "", (), ())
+
+
+def test_trailers_are_only_a_last_paragraph_of_key_value_lines():
+    assert record.trailers("just a subject\n") == []
+    assert record.trailers("Envtrail-Action: set\n") == []  # a subject alone is no trailer block
+    assert record.trailers(msg(*BASE)) == [tuple(t.split(": ", 1)) for t in BASE]
+    assert record.trailers(msg(*BASE, "not a trailer")) == []
+    assert record.parse(msg(*BASE, "not a trailer")) is None
+    # U+2028 is not a line break to git: the trailer value keeps it, so the line stays one.
+    assert record.trailers(msg("Envtrail-Reason: a\u2028b")) == [("Envtrail-Reason", "a\u2028b")]
+
+
+def test_foreign_trailers_alone_are_no_record():
+    assert record.parse(msg("Signed-off-by: a <a@x>", "Reviewed-by: b <b@x>")) is None
+
+
+def test_subjects_name_what_changed():
+    def subj(action, changes=(), extra=(), envs=("production",)):
+        return record.subject(Record(action, "a", "r", envs, tuple(changes), extra=tuple(extra)))
+
+    four = [Change("+", f"K{i}", None, FP1) for i in range(3)] + [Change("-", "Z", FP1, None)]
+    assert subj("set", four) == "production: set K0, K1, K2, unset Z"
+    assert subj("unset", [Change("-", "Z", FP1, None)]) == "production: unset Z"
+    assert subj("set", [*four, Change("~", "Y", FP1, FP2)]) == "production: 4 set, 1 unset"
+    assert subj("rollback", four[:1]) == "production: rollback: set K0"
+    assert subj("merge", four[:1], envs=("a", "b")) == "a, b: merge: set K0"
+    assert subj("set", envs=()) == "store: set"
+    assert subj("grant", extra=[("Member", "+bob@x")]) == "production: grant bob@x"
+    assert subj("rotate", four[:1]) == "production: rotate"
+
+
+def test_render_puts_context_last_and_only_when_present():
+    rec = Record("set", "a@x", "r", ("production",), context="host=h")
+    lines = record.render(rec).splitlines()
+    assert lines[-1] == "Envtrail-Context: host=h"
+    assert "Envtrail-Context" not in record.render(Record("set", "a@x", "r", ("production",)))

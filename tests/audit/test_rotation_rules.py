@@ -1,0 +1,87 @@
+"""Rule 5 judges a rotation by what its tree does: every value re-encrypted to its
+previous plaintext under the new key pair, no variable added or dropped, none left
+under the old key. Each forged rotation is signed by the admin, so only these
+checks stand between it and the line."""
+
+from __future__ import annotations
+
+import pytest
+
+from envtrail.audit.keyring import Keyring
+from envtrail.audit.record import Record
+from envtrail.audit.verify import Verifier
+from envtrail.audit.view import StoreView
+from envtrail.crypto.keys import PublicKey
+from envtrail.crypto.seal import Decryptor, Encryptor, EnvKeys, b64
+from envtrail.format import envfile
+from envtrail.format.envfile import EnvFile, Member
+from envtrail.gitstore.repo import GitRepo
+from envtrail.model import Change
+from envtrail.ops.members import decrypt_one, open_keys
+from envtrail.ops.txn import Plan
+from forge import commit_plan
+from hostile import setv
+
+
+def forged_rotation(store, identity, *, swap=None, drop=None, keep_old=None):
+    """What ``access rotate`` writes, with one lie: a changed plaintext, a dropped
+    variable, or a ciphertext left under the old key pair."""
+    g = GitRepo(store)
+    env = StoreView(g).env_at(g.head(), "production")
+    old_keys = open_keys(env, identity)
+    dec = Decryptor(old_keys, "production")
+    new_keys = EnvKeys.generate()
+    version = envfile.FORMAT_VERSION
+    enc = Encryptor(new_keys.public, "production", version)
+    values, changes = {}, []
+    for name in sorted(env.values):
+        if name == drop:
+            continue
+        real = decrypt_one(env, old_keys, dec, name)
+        plain = "forged" if name == swap else real
+        values[name] = env.values[name] if name == keep_old else str(enc.encrypt(name, plain))
+        changes.append(Change("~", name, old_keys.fingerprint(env.version, "production", name, real),
+                              new_keys.fingerprint(version, "production", name, plain)))
+    members = {p: Member(p, m.key, new_keys.seal_to(PublicKey.parse(m.key)[0]))
+               for p, m in env.members.items()}
+    new = EnvFile("production", b64(new_keys.public), members, values, version)
+    rec = Record("rotate", "alice@example.com", "yearly", ("production",), tuple(changes))
+    return commit_plan(store, identity, Plan({envfile.path_for("production"): envfile.render(new)}, rec))
+
+
+def rule5(store, commit, identity=None):
+    g = GitRepo(store)
+    found = Verifier(StoreView(g), Keyring(identity)).check(g.info(commit))
+    return sorted(f.message for f in found if f.rule == 5), sorted(f.rule for f in found)
+
+
+@pytest.fixture
+def values(cli, store):
+    setv(cli, "A", "1")
+    setv(cli, "B", "2")
+    return store
+
+
+def test_an_honest_rotation_is_clean_with_a_key(values, alice):
+    commit = forged_rotation(values, alice.identity)
+    assert rule5(values, commit, alice.identity) == ([], [])
+    assert rule5(values, commit) == ([], [])
+
+
+def test_a_rotation_that_changes_a_value_is_caught_with_a_key(values, alice):
+    commit = forged_rotation(values, alice.identity, swap="B")
+    messages, _ = rule5(values, commit, alice.identity)
+    assert messages == ["production: B changed value under a new key pair (a rotation re-encrypts, "
+                        "never changes)"]
+
+
+def test_a_rotation_that_drops_a_variable_is_rule_5(values, alice):
+    commit = forged_rotation(values, alice.identity, drop="A")
+    messages, _ = rule5(values, commit)
+    assert messages == ["production: a new key pair that adds or drops variables"]
+
+
+def test_a_rotation_that_leaves_a_value_under_the_old_key_is_rule_5(values, alice):
+    commit = forged_rotation(values, alice.identity, keep_old="A")
+    messages, _ = rule5(values, commit)
+    assert messages == ["production: a new key pair leaves values encrypted to the old one"]

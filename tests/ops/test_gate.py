@@ -1,0 +1,271 @@
+"""The gate and its fast path, condition by condition.
+
+The fast path may answer only when the checkpoint vouches for exactly what it
+would return; each test below breaks one of its conditions on a real store and
+asserts that it declines (so the gate, which verifies, answers instead), and
+that it does answer when nothing is new.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conftest import git
+from envtrail.audit import checkpoint
+from envtrail.errors import IntegrityError, NotFoundError
+from envtrail.gitstore.discover import journal_path
+from envtrail.gitstore.repo import GitRepo
+from envtrail.ops import fastread, gate
+from envtrail.runtime import Runtime
+from hostile import head, setv
+
+
+def rt(store, **env) -> Runtime:
+    return Runtime(env=env, cwd=store, home=store, host="test")
+
+
+@pytest.fixture
+def verified(cli, store):
+    """A store whose production values were just read through the gate."""
+    setv(cli, "A", "1")
+    assert cli("get", "A", "--env", "production").out == "1"
+    return store
+
+
+def fast(store, alice, env="production", **envvars):
+    return fastread.committed_env(rt(store, **envvars), store, alice.identity, env)
+
+
+def test_nothing_new_is_answered_from_the_checkpoint(verified, alice):
+    found = fast(verified, alice)
+    assert found is not None
+    assert found[0] == head(verified)
+    commit, values = fastread.read(rt(verified), verified, alice.identity, "production", ["A"])
+    assert commit == head(verified) and values["A"].reveal() == "1"
+
+
+def test_no_checkpoint_or_an_unknown_environment_takes_the_gate(verified, alice):
+    assert fast(verified, alice, env="nope") is None
+    checkpoint.clear(verified)
+    assert fast(verified, alice) is None
+
+
+def test_an_interrupted_write_takes_the_gate(verified, alice):
+    journal_path(verified).write_text("{}")
+    assert fast(verified, alice) is None
+
+
+def test_a_hand_commit_moving_head_takes_the_gate(verified, alice):
+    (verified / "note.txt").write_text("x")
+    git(verified, "add", "note.txt")
+    git(verified, "commit", "-q", "-m", "hand")
+    assert fast(verified, alice) is None
+
+
+def test_a_detached_head_reads_the_configured_branch_or_takes_the_gate(verified, alice):
+    git(verified, "checkout", "-q", "--detach")
+    # The store branch is still the verified one; the work tree is not the store now.
+    (verified / "envs" / "production.yaml").write_bytes(b"hand edit\n")
+    assert fast(verified, alice) is not None
+    git(verified, "config", "--unset", "envtrail.branch")
+    assert fast(verified, alice) is None
+
+
+def test_a_tampered_cache_or_work_tree_takes_the_gate(verified, alice):
+    env_file = verified / "envs" / "production.yaml"
+    original = env_file.read_bytes()
+    env_file.write_bytes(original + b"# hand edit\n")
+    assert fast(verified, alice) is None
+    env_file.unlink()
+    assert fast(verified, alice) is None
+    env_file.write_bytes(original)
+    assert fast(verified, alice) is not None
+    cache = checkpoint.path(verified).parent / "cache" / "production.yaml"
+    cache.write_bytes(cache.read_bytes() + b"\n")
+    assert fast(verified, alice) is None
+
+
+def test_trust_roots_the_line_was_not_checked_for_take_the_gate(verified, alice):
+    genesis = git(verified, "rev-list", "--max-parents=0", "HEAD").strip()
+    assert fast(verified, alice, ENVTRAIL_TRUST_ROOT=genesis) is None
+    assert fast(verified, alice, CI="true") is None  # CI without a trust root
+    line = gate.open_line(GitRepo(verified), rt(verified, ENVTRAIL_TRUST_ROOT=genesis), alice.identity)
+    assert line.head == head(verified)
+    assert fast(verified, alice, ENVTRAIL_TRUST_ROOT=genesis) is not None
+    assert fast(verified, alice, CI="true", ENVTRAIL_TRUST_ROOT=genesis) is not None
+
+
+def test_a_key_that_has_not_rechecked_an_unkeyed_line_takes_the_gate(verified, alice, bob, cli):
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    cp = checkpoint.load(verified)
+    # As if the line had been vouched for only by a keyless auditor.
+    checkpoint.save(verified, checkpoint.Checkpoint(cp.head, cp.envs, frozenset(), frozenset(),
+                                                    cp.roots, cp.floor))
+    assert fast(verified, bob) is None
+    assert fast(verified, alice) is None
+    assert fast(verified, alice, env="staging") is None
+    gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+    after = checkpoint.load(verified)
+    assert after.attempted == {alice.identity.public.openssh}
+    assert after.keyed == {"production", "staging"}
+    assert fast(verified, alice) is not None
+    assert fast(verified, bob) is not None  # production was checked with a key
+
+
+def test_the_gate_refuses_revisions_off_the_line_and_resolves_on_it(verified, alice, cli):
+    first = head(verified)
+    setv(cli, "A", "2")
+    line = gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+    assert line.resolve(rt(verified), None) == head(verified)
+    assert line.resolve(rt(verified), first) == first
+    assert set(line.at(rt(verified), first).env("production").values) == {"A"}
+    side = git(verified, "commit-tree", f"{first}^{{tree}}", "-m", "side").strip()
+    with pytest.raises(IntegrityError, match="not on the verified store line"):
+        line.resolve(rt(verified), side)
+    unverified = gate.open_line(GitRepo(verified), rt(verified), alice.identity, verify=False)
+    assert unverified.warnings and not unverified.verified
+    assert unverified.resolve(rt(verified), side) == side
+
+
+def test_an_empty_repository_has_no_line(tmp_path, alice):
+    git(tmp_path, "init", "-q")
+    line = gate.open_line(GitRepo(tmp_path), rt(tmp_path), alice.identity)
+    assert line.head is None
+    with pytest.raises(NotFoundError):
+        line.resolve(rt(tmp_path), None)
+
+
+def test_fast_reads_check_names_before_anything(verified, alice):
+    from envtrail.errors import UsageError
+
+    with pytest.raises(UsageError, match="environment name"):
+        fastread.read(rt(verified), verified, alice.identity, "../production", None)
+    with pytest.raises(UsageError, match="variable name"):
+        fastread.read(rt(verified), verified, alice.identity, "production", ["A", "1BAD"])
+
+
+def test_a_read_at_a_revision_or_without_verifying_never_takes_the_fast_path(verified, alice, cli):
+    first = head(verified)
+    setv(cli, "A", "2")
+    assert cli("get", "A", "--env", "production").out == "2"  # the checkpoint is at the head
+    old = fastread.read_verified(rt(verified), verified, alice.identity, "production", ["A"], at=first)
+    assert old.commit == first and old.values["A"].reveal() == "1"
+    now = fastread.read_verified(rt(verified), verified, alice.identity, "production", ["A"])
+    assert now.commit == head(verified) and now.values["A"].reveal() == "2" and not now.warnings
+    loose = fastread.read_verified(rt(verified), verified, alice.identity, "production", ["A"],
+                                   verify=False)
+    assert loose.values["A"].reveal() == "2" and any("WITHOUT verifying" in w for w in loose.warnings)
+
+
+def test_the_line_counts_only_what_it_checked_now(verified, alice, cli):
+    g = GitRepo(verified)
+    again = gate.open_line(g, rt(verified), alice.identity)
+    assert again.checked == 0 and again.head == head(verified) and again.warnings == ()
+    setv(cli, "B", "2")
+    cp = checkpoint.load(verified)
+    assert cp.head == head(verified)  # own writes advance the checkpoint
+    # Put the checkpoint one commit back: the gate has exactly one commit to check.
+    checkpoint.save(verified, checkpoint.Checkpoint(git(verified, "rev-parse", "HEAD~1").strip(),
+                                                    cp.envs, cp.keyed, cp.attempted, cp.roots, 0))
+    line = gate.open_line(g, rt(verified), alice.identity)
+    assert line.checked == 1 and line.floor == g.info(head(verified)).committer_time
+
+
+def test_the_gate_finishes_a_write_that_was_killed_before_anything_reads(verified, alice, cli):
+    import subprocess
+    import sys
+
+    before = head(verified)
+    crash = subprocess.run([sys.executable, "-m", "envtrail", "set", "A", "--env", "production",
+                            "--reason", "crash"], cwd=verified, input=b"3", capture_output=True,
+                           env={**cli._env(None), "ENVTRAIL_TEST_CRASH": "moved"}, check=False)
+    assert crash.returncode != 0
+    assert journal_path(verified).exists()
+    line = gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+    assert not journal_path(verified).exists()
+    assert git(verified, "status", "--porcelain") == ""
+    assert line.head == head(verified) != before
+    assert line.snapshot.env("production").values.keys() == {"A"}
+
+
+def test_a_fresh_clone_pins_the_genesis_once_and_says_so(verified, alice, tmp_path):
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(verified), str(clone))
+    genesis = git(clone, "rev-list", "--max-parents=0", "HEAD").strip()
+    first = gate.open_line(GitRepo(clone), rt(clone), alice.identity)
+    assert len(first.warnings) == 1 and genesis in first.warnings[0] and "pinned" in first.warnings[0]
+    assert checkpoint.load_pin(clone) == genesis
+    assert first.checked == len(git(clone, "rev-list", "HEAD").split())
+    assert gate.open_line(GitRepo(clone), rt(clone), alice.identity).warnings == ()
+
+
+def test_own_writes_advance_the_checkpoint_only_from_its_head(verified, alice, cli):
+    g = GitRepo(verified)
+    cp = checkpoint.load(verified)
+    setv(cli, "B", "2")
+    after = checkpoint.load(verified)
+    assert after.head == head(verified) and after.floor >= cp.floor
+    assert after.envs["production"] != cp.envs["production"]
+    assert fast(verified, alice) is not None  # the new file was cached too
+    gate.advance(g, cp.head, cp.head, g.info(head(verified)).committer_time)  # stale parent: no-op
+    assert checkpoint.load(verified) == after
+
+
+def test_a_cache_edited_together_with_the_work_tree_takes_the_gate(verified, alice, cli):
+    # Someone with write access to .git edits both copies the same way: only the
+    # blob id the checkpoint recorded tells the edit apart.
+    setv(cli, "B", "2")
+    assert cli("get", "B", "--env", "production").out == "2"
+    env_file = verified / "envs" / "production.yaml"
+    cache = checkpoint.path(verified).parent / "cache" / "production.yaml"
+    lines = env_file.read_text().splitlines(keepends=True)
+    a_line = next(ln for ln in lines if ln.lstrip().startswith("A:"))
+    b_line = next(ln for ln in lines if ln.lstrip().startswith("B:"))
+    forged = "".join(ln if ln != b_line else b_line.replace(b_line.split(":", 1)[1],
+                                                            a_line.split(":", 1)[1]) for ln in lines)
+    assert forged != env_file.read_text()
+    env_file.write_text(forged)
+    cache.write_text(forged)
+    assert fast(verified, alice) is None
+    assert cli("get", "B", "--env", "production").out == "2"
+
+
+def test_an_incremental_check_keeps_the_time_floor(verified, alice):
+    import forge
+
+    floor = GitRepo(verified).info(head(verified)).committer_time
+    plan = forge.honest_plan(verified, alice.identity, "production", {"A": "2"})
+    forge.commit_plan(verified, alice.identity, plan, when=floor - timedelta(hours=1))
+    with pytest.raises(IntegrityError, match="rule 7"):
+        gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+
+
+def test_a_commit_dated_ahead_is_remembered_when_first_seen(verified, alice):
+    import forge
+
+    plan = forge.honest_plan(verified, alice.identity, "production", {"A": "2"})
+    ahead = forge.commit_plan(verified, alice.identity, plan, when=datetime.now(UTC) + timedelta(hours=2))
+    with pytest.raises(IntegrityError, match="rule 7"):
+        gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+    assert ahead in checkpoint.load_ahead(verified)
+
+
+def test_a_replaced_history_never_moves_the_pin(verified, alice, tmp_path):
+    from conftest import Cli
+
+    pin = checkpoint.load_pin(verified)
+    assert pin == git(verified, "rev-list", "--max-parents=0", "HEAD").strip()
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q")
+    assert Cli(other, alice)("init", "--env", "production").code == 0
+    git(verified, "fetch", "-q", str(other), "main:refs/heads/replacement")
+    git(verified, "reset", "-q", "--hard", "replacement")
+    checkpoint.clear(verified)  # a fresh checkpoint: only the pin remembers the old line
+    for _ in range(2):
+        with pytest.raises(IntegrityError, match="another genesis"):
+            gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+        assert checkpoint.load_pin(verified) == pin
