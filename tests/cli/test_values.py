@@ -20,7 +20,9 @@ AWKWARD = {
 
 
 def set_value(cli, key, value, env="production", reason="test"):
-    r = cli("set", key, "--env", env, "--reason", reason, input=value + "\n")
+    """Set exactly ``value`` (piped with --raw, so even a multi-line value has no added newline)."""
+    flags = ["--raw"] + (["--allow-empty"] if value == "" else [])
+    r = cli("set", key, "--env", env, "--reason", reason, *flags, input=value)
     assert r.code == 0, r.err
     return r
 
