@@ -29,7 +29,7 @@ def edit_form_round_trip(vals):
     assert dotenv.parse(text, "x") == vals
 
 
-@settings(max_examples=200)
+@settings(max_examples=150, deadline=None)
 @given(stores)
 def test_edit_form_reads_back_exactly(vals):
     edit_form_round_trip(vals)

@@ -53,6 +53,7 @@ def test_shell_format_is_exact_in_every_shell(vals):
         assert got == vals, shell
 
 
+@settings(deadline=None)
 @given(stores)
 def test_json_carries_every_value(vals):
     text, refused = render_or_refuse(vals, "json")
@@ -60,6 +61,7 @@ def test_json_carries_every_value(vals):
     assert json.loads(text) == vals
 
 
+@settings(deadline=None)
 @given(stores)
 def test_docker_is_exact_under_docker_rules_or_refused(vals):
     text, refused = render_or_refuse(vals, "docker")
