@@ -152,3 +152,12 @@ def test_run_refuses_an_environment_over_the_total_limit():
         check_passable(["prog"], {"PATH": "/bin", **ours}, ours, platform="linux", arg_max=4096)
     check_passable(["prog"], {"PATH": "/bin", **ours}, ours, platform="linux", arg_max=8192)
     check_passable(["prog"], ours, {"X": "x" * MAX_ARG_STRLEN}, platform="darwin")
+
+
+@pytest.mark.parametrize(("stack", "limit"), [(1 << 20, 256 * 1024), (256 * 1024, MAX_ARG_STRLEN)])
+def test_the_total_limit_follows_the_stack_limit_as_the_kernel_does(stack, limit):
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_STACK, "
+            f"({stack}, resource.getrlimit(resource.RLIMIT_STACK)[1])); "
+            "from envtrail.ops.runner import _linux_arg_limit; print(_linux_arg_limit())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) == limit

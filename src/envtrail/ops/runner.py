@@ -21,6 +21,17 @@ def _size(text: str) -> int:
     return len(text.encode("utf-8", "surrogateescape")) + 1
 
 
+def _linux_arg_limit() -> int:
+    # As the kernel computes it (fs/exec.c): a quarter of the stack limit, at
+    # least 128 KiB, at most 6 MiB; glibc's sysconf says 128 KiB when unlimited.
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_STACK)[0]
+    if soft == resource.RLIM_INFINITY:
+        return _STACK_CAP
+    return min(max(soft // 4, MAX_ARG_STRLEN), _STACK_CAP)
+
+
 def check_passable(argv: list[str], env: Mapping[str, str], ours: Mapping[str, str],
                    platform: str = sys.platform, arg_max: int | None = None) -> None:
     """Refuse, naming a variable and the limit, an environment the OS would not pass.
@@ -31,13 +42,11 @@ def check_passable(argv: list[str], env: Mapping[str, str], ours: Mapping[str, s
     """
     if not platform.startswith("linux"):
         return
-    import os
-
     for name in sorted(ours):
         if _size(f"{name}={ours[name]}") > MAX_ARG_STRLEN:
             raise UsageError(f"{name} is too long to pass to a command: Linux passes at most "
                              f"{MAX_ARG_STRLEN // 1024} KiB per variable (NAME=value)", hint=_HINT)
-    limit = min(arg_max or os.sysconf("SC_ARG_MAX"), _STACK_CAP)
+    limit = arg_max or _linux_arg_limit()
     strings = [*argv, *(f"{k}={v}" for k, v in env.items())]
     total = sum(_size(s) + 8 for s in strings)
     if total > limit:
