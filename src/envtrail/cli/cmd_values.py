@@ -37,10 +37,21 @@ def set_(
     reason: ReasonOpt = None,
     from_file: Annotated[str | None, typer.Option(
         "--from-file", metavar="FILE", help="Read KEY=value pairs from a dotenv file.")] = None,
+    raw: Annotated[bool, typer.Option(
+        "--raw", help="Keep every piped byte, even the final newline of a one-line value.")] = False,
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="Accept an empty value (refused by default).")] = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
-    """Set variables. Values come from piped stdin, a hidden prompt or --from-file; never argv."""
+    """Set variables. Values come from piped stdin, a hidden prompt or --from-file; never argv.
+
+    Piped stdin is the value byte for byte, except that one final newline is
+    dropped from a single-line value, so `echo v | envtrail set K` stores "v";
+    --raw keeps it. A multi-line value (a PEM or OpenSSH key file) keeps its
+    final newline. An empty value is refused (exit 2) unless --allow-empty.
+    With several KEYs, stdin is a dotenv document.
+    """
     from envtrail.cli.secret_input import collect
     from envtrail.ops import values
     from envtrail.ops.preflight import check_write
@@ -49,7 +60,8 @@ def set_(
     git = open_git(repo)
     me = load_identity(identity)
     check_write(git, runtime(), me, env, reason)  # before any prompt: never ask for a refused secret
-    written = values.write_values(git, runtime(), me, env, collect(names, from_file), set(),
+    written = values.write_values(git, runtime(), me, env,
+                                  collect(names, from_file, raw, allow_empty), set(),
                                   reason, "set")
     report_write(written, env)
 
@@ -141,7 +153,14 @@ def import_(
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
-    """Import a .env file as one commit."""
+    """Import a .env file as one commit, with the values python-dotenv would give the application.
+
+    The file is read as python-dotenv's dotenv_values(path) reads it: CRLF and CR
+    line endings become LF (inside quoted values too), and ${NAME} or
+    ${NAME:-default} is expanded from variables defined above it in the file; a
+    reference to anything else is refused, never taken from this machine's
+    environment. An error names the line number, never the line.
+    """
     from envtrail.cli.secret_input import read_dotenv_file
     from envtrail.model import check_value
     from envtrail.ops import values
@@ -153,7 +172,7 @@ def import_(
 
 
 def _formats(incomplete: str) -> list[str]:
-    from envtrail.format.dotenv import FORMATS
+    from envtrail.format.exports import FORMATS
 
     return [f for f in FORMATS if f.startswith(incomplete)]
 
@@ -161,24 +180,29 @@ def _formats(incomplete: str) -> list[str]:
 def export(
     env: EnvOpt = ...,  # type: ignore[assignment]
     fmt: Annotated[str, typer.Option(
-        "--format", metavar="dotenv|json|shell", help="Output format.",
+        "--format", metavar="dotenv|json|shell|docker",
+        help="Output format: dotenv (python-dotenv, node's dotenv, safe to source), json, "
+             "shell (export lines for sh/bash) or docker (docker run --env-file).",
         autocompletion=lambda incomplete: _formats(incomplete))] = "dotenv",
     at: AtOpt = None,
     no_verify: NoVerifyOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
-    """Print all decrypted values of an environment."""
-    from envtrail.format import dotenv
+    """Print all decrypted values of an environment, exactly.
+
+    A value the chosen format cannot carry exactly is refused (exit 2) by name,
+    with the formats that can carry it; docs/formats.md has the table.
+    """
+    from envtrail.format import exports
     from envtrail.ops.fastread import read_verified
 
-    if fmt not in dotenv.FORMATS:
-        dotenv.render({}, fmt)  # raises the usage error
+    exports.check_format(fmt)
     result = read_verified(runtime(), store_root(repo), load_identity(identity), env, None, at,
                            verify=not no_verify)
     for w in result.warnings:
         warn(w)
-    sys.stdout.write(dotenv.render({k: v.reveal() for k, v in result.values.items()}, fmt))
+    sys.stdout.write(exports.render({k: v.reveal() for k, v in result.values.items()}, fmt))
 
 
 def run(
@@ -188,7 +212,12 @@ def run(
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> int:
-    """Run a command with the environment's variables set; exit with its status."""
+    """Run a command with the environment's variables set; exit with its status.
+
+    Exits 127 if the command cannot be started, and 2 without starting it if
+    the OS cannot pass a variable (Linux: 128 KiB per NAME=value, and a total
+    for arguments and environment), naming the variable and the limit.
+    """
     from envtrail.ops.fastread import read_verified
     from envtrail.ops.runner import run_command
 

@@ -100,7 +100,7 @@ def render() -> str:
             usage = " ".join(["envtrail", *path, "[OPTIONS]", *arguments(cmd)])
             if getattr(cmd, "commands", None):
                 usage = " ".join(["envtrail", *path, "COMMAND", "[ARGS]..."])
-        doc = (cmd.help or "").strip().split("\n\n")[0].replace("\n", " ")
+        doc = "\n\n".join(p.replace("\n", " ") for p in (cmd.help or "").strip().split("\n\n"))
         parts.append(f"## {title}\n\n{doc}\n\n```\n{usage}\n```\n")
         rows = options(cmd)
         if rows:

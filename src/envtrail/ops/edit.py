@@ -41,7 +41,7 @@ def edit(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
     """Open the values in ``$VISUAL``/``$EDITOR``; commit only what changed (None: nothing)."""
     current = {k: v.reveal() for k, v in
                read_values(git, rt, identity, environment).values.items()}
-    text = _HEADER + dotenv.render(current, "dotenv")
+    text = _HEADER + dotenv.render(current)
     folder = _private_dir(rt)
     path = folder / f"{environment}.env"
     try:
