@@ -676,3 +676,71 @@ def test_a_short_fingerprint_in_a_format_2_file_is_caught_without_a_key(cli, sto
         plan, changes=(Change("~", "A", real.old_fp[:12], real.new_fp[:12]),)))
     found = verify_findings(cli.as_(None))
     assert any("is not 32 hex digits" in f["message"] for f in found)
+
+
+def _fake_repair(store, identity, principal, clean, named, parent=None, tree_of=None):
+    extra = (*(("Acknowledges", f"{c} {rule}") for c, rule in named),
+             ("Repair-Clean", clean), ("Repair-From", clean))
+    parent = parent or head(store)
+    return signed_commit(store, identity, principal, [parent], {},
+                         message("repair", principal, extra=extra), tree_of=tree_of or clean)
+
+
+def test_a_repair_cannot_restore_a_state_already_acknowledged_as_forged(cli, store, make_identity):
+    carol = make_identity("carol@example.com")
+    setv(cli, "A", "good")
+    forged = _outsiders_takeover(store, cli, carol)
+    assert cli("repair", "--reason", "INC-5").code == 0
+    # carol signs a "repair" naming her own forged commit as the clean point.
+    point(store, _fake_repair(store, carol.identity, "carol@example.com", forged,
+                              [(head(store), "1")]))
+    found = verify_findings(cli)
+    assert any("does not follow the findings" in f["message"] for f in found)
+    refused(cli, "A")
+
+
+def test_a_revoked_admin_cannot_repair_his_way_back(cli, store, make_identity):
+    dave = make_identity("dave@example.com")
+    setv(cli, "A", "1")
+    assert cli("access", "grant", "dave@example.com", dave.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("access", "admin", "dave@example.com", "--reason", "trusted").code == 0
+    before = head(store)
+    assert cli("access", "revoke", "dave@example.com", "--env", "production",
+               "--reason", "left").code == 0
+    revoke = head(store)
+    setv(cli, "B", "after")
+    point(store, _fake_repair(store, dave.identity, "dave@example.com", before,
+                              [(revoke, "1"), (revoke, "7"), (head(store), "3")]))
+    found = verify_findings(cli)
+    assert any("does not follow the findings" in f["message"] for f in found)
+    refused(cli, "B")
+
+
+def test_a_no_op_repair_cannot_empty_the_time_floor(cli, store):
+    setv(cli, "A", "1")
+    setv(cli, "A", "2")
+    ids = git(store, "rev-list", "--reverse", "HEAD").split()
+    point(store, _fake_repair(store, cli.identity.identity, "alice@example.com", ids[0],
+                              [(c, "7") for c in ids[1:]], tree_of=ids[0]))
+    found = verify_findings(cli)
+    assert any("does not follow the findings" in f["message"] for f in found)
+
+
+def test_at_a_time_inside_the_repaired_damage_is_refused(cli, store):
+    import time
+
+    import forge
+
+    setv(cli, "A", "good")
+    time.sleep(1.1)
+    forge.commit_plan(store, None, forge.honest_plan(store, cli.identity.identity,
+                                                     "production", {"A": "evil"}),
+                      message="by hand")
+    from envtrail.gitstore.repo import GitRepo
+
+    when = GitRepo(store).info(head(store)).committer_time.isoformat()
+    time.sleep(1.1)
+    assert cli("repair", "--reason", "INC-6").code == 0
+    r = cli("get", "A", "--env", "production", "--at", when)
+    assert r.code == 5 and "evil" not in r.out

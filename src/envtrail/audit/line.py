@@ -89,7 +89,8 @@ def line_ids(view: StoreView, head: str, since: str | None) -> tuple[list[str], 
 def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
          since: str | None = None, floor: datetime | None = None, trust: Trust = Trust(),
          now: datetime, seen_ahead: dict[str, int] | None = None, parallel: bool = False,
-         on_commit: Callable[[int], None] | None = None) -> LineReport:
+         on_commit: Callable[[int], None] | None = None,
+         tainted: frozenset[str] = frozenset()) -> LineReport:
     """Check the line from just after ``since`` (or from the genesis) up to ``head``.
 
     ``since`` must be on the line (the caller checked it); ``floor`` is the
@@ -113,11 +114,14 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
     for position, (info_id, verdict) in enumerate(zip(ids, _verdicts(view, ids, parallel),
                                                       strict=False)):
         info = view.git.info(info_id)
-        found = verifier.check(info, verdict)
-        if not found:
+        rec = parse_record(info)
+        clean = _repair_clean(view, report, info, rec, position, tainted) \
+            if rec is not None and rec.action == "repair" else None
+        found = verifier.check(info, verdict, repair_clean=clean)
+        if not found and clean is not None:
             # A repair's time findings stop counting toward the floor in every clone,
             # including those that never saw the commit dated ahead as ahead.
-            floors.drop(_named(info, rule="7"))
+            floors.drop({c for c, rule in _named(rec) if rule == "7"})
         first_seen = datetime.fromtimestamp(seen.get(info_id, int(now.timestamp())), now.tzinfo)
         timing = check_time(info, floors.value, first_seen)
         if any("first saw" in f.message for f in timing) and info_id not in seen:
@@ -125,8 +129,8 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
         found += timing
         if not timing:
             floors.raise_to(info_id, info.committer_time)
-        if not found:
-            _acknowledge(report, info, position)
+        if not found and clean is not None:
+            _acknowledge(report, info, rec, clean, position)
         report.findings.extend(found)
         report.checked += 1
         if on_commit is not None:
@@ -134,6 +138,75 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
     report.unkeyed = verifier.unkeyed
     report.floor = floors.value
     return report
+
+
+def _named(rec) -> set[tuple[str, str]]:
+    """(commit, rule) pairs a repair acknowledges."""
+    out = set()
+    for key, value in rec.extra:
+        if key == ACK:
+            commit, _, rule = value.partition(" ")
+            out.add((commit, rule.strip()))
+    return out
+
+
+def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
+                  tainted: frozenset[str]) -> str | None:
+    """The clean point of a repair, if the line gives it that authority; else None.
+
+    The clean point must be a verified commit (walked or the walk's start, never
+    tainted), and every commit from it up to the repair must be one the repair
+    acknowledges for a finding this walk has pending, or for rule 7 when it is
+    dated after the repair itself (a clone that met it later no longer sees it as
+    ahead). So a repair can only undo what the line itself reported: never skip
+    back over a revocation, never restore a state already acknowledged as forged.
+    """
+    clean = rec.extra_value(CLEAN)
+    before = report.walked[:position]
+    if clean == report.since and clean is not None:
+        start = 0
+    elif clean in before:
+        start = before.index(clean) + 1
+    else:
+        return None
+    if clean in report.tainted or clean in tainted:
+        return None
+    between = before[start:]
+    if not between:
+        return None
+    named = _named(rec)
+    pending = {(f.commit, str(f.rule)) for f in report.findings}
+    for commit in between:
+        rules = {rule for c, rule in named if c == commit}
+        if any((commit, rule) in pending for rule in rules):
+            continue
+        if "7" in rules and view.git.info(commit).committer_time > info.committer_time:
+            continue
+        return None
+    return clean
+
+
+def _acknowledge(report: LineReport, info, rec, clean: str, position: int) -> None:
+    """A valid repair moves the findings it names to acknowledged, and taints every
+    commit from its clean point (exclusive) up to itself."""
+    named = _named(rec)
+    keep = []
+    for finding in report.findings:
+        if (finding.commit, str(finding.rule)) in named:
+            report.acknowledged.append(Acknowledged(finding, info.id, rec.actor, rec.reason))
+        else:
+            keep.append(finding)
+    report.findings = keep
+    start = report.walked.index(clean) + 1 if clean in report.walked else 0
+    report.tainted.update(report.walked[start:position])
+
+
+def _verdicts(view: StoreView, ids: list[str], parallel: bool) -> Iterable[signature.Verdict | None]:
+    if not parallel or len(ids) < 64:
+        return itertools.repeat(None)
+    from envtrail.audit.parallel import verdict_stream  # multiprocessing: only when used
+
+    return verdict_stream(view.git.root, ids)
 
 
 class _Floor:
@@ -158,51 +231,3 @@ class _Floor:
         if commits:
             self._raisers = [r for r in self._raisers if r[1] not in commits]
 
-
-def _named(info, rule: str) -> set[str]:
-    """Commits a repair acknowledges for ``rule`` (empty for any other commit)."""
-    rec = parse_record(info)
-    if rec is None or rec.action != "repair":
-        return set()
-    return {commit for key, value in rec.extra if key == ACK
-            for commit, _, named in [value.partition(" ")] if named.strip() == rule}
-
-
-def _acknowledge(report: LineReport, info, position: int) -> None:
-    """A clean ``repair`` by an admin moves the findings it names to acknowledged, and
-    marks every commit from the first of them up to the repair as tainted."""
-    rec = parse_record(info)
-    if rec is None or rec.action != "repair":
-        return  # a repair without findings was signed by an admin (audit.repairs)
-    named = set()
-    for key, value in rec.extra:
-        if key == ACK:
-            commit, _, rule = value.partition(" ")
-            named.add((commit, rule.strip()))
-    keep, accepted = [], []
-    for finding in report.findings:
-        if (finding.commit, str(finding.rule)) in named:
-            accepted.append(Acknowledged(finding, info.id, rec.actor, rec.reason))
-        else:
-            keep.append(finding)
-    order = {c: i for i, c in enumerate(report.walked)}
-    first = min((order[f.commit] for f in report.findings
-                 if (f.commit, str(f.rule)) in named and f.commit in order), default=None)
-    if first is None:
-        return
-    # The clean point must be what precedes the first acknowledged finding: a repair
-    # cannot start its "verified state" inside the damage it acknowledges.
-    expected = report.walked[first - 1] if first > 0 else report.since
-    if rec.extra_value(CLEAN) != expected:
-        return
-    report.tainted.update(report.walked[first:position])
-    report.acknowledged.extend(accepted)
-    report.findings = keep
-
-
-def _verdicts(view: StoreView, ids: list[str], parallel: bool) -> Iterable[signature.Verdict | None]:
-    if not parallel or len(ids) < 64:
-        return itertools.repeat(None)
-    from envtrail.audit.parallel import verdict_stream  # multiprocessing: only when used
-
-    return verdict_stream(view.git.root, ids)

@@ -32,15 +32,6 @@ ACK = "Acknowledges"
 _ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-def clean_point(verifier: Verifier, info: CommitInfo, rec: Record) -> str | None:
-    """The clean point a repair names, if it is an earlier commit of this line."""
-    clean = rec.extra_value(CLEAN) or ""
-    if not _ID.fullmatch(clean) or not info.parents:
-        return None
-    on_line = verifier.view.git.first_parents(info.parents[0], clean)[1]
-    return clean if on_line else None
-
-
 def check(verifier: Verifier, info: CommitInfo, rec: Record, signer: signature.Verdict,
           clean: str) -> list[Finding]:
     """Findings for a repair commit judged against its clean point."""

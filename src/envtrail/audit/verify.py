@@ -70,7 +70,8 @@ class Verifier:
         # Environments some change of which could not be checked with a key.
         self.unkeyed: set[str] = set()
 
-    def check(self, info: CommitInfo, verdict: signature.Verdict | None = None) -> list[Finding]:
+    def check(self, info: CommitInfo, verdict: signature.Verdict | None = None,
+              repair_clean: str | None = None) -> list[Finding]:
         """Findings of rules 1 to 6 for one commit (``verdict``: its signature, if known).
 
         Time (rule 7) and the line's shape beyond one commit are the walk's.
@@ -81,10 +82,13 @@ class Verifier:
         rec = parse_record(info)
         clean = None
         if rec is not None and rec.action == "repair":
-            clean = repairs.clean_point(self, info, rec)
-            if clean is None:
-                return [Finding(info.id, 3, "a repair that names no earlier line commit as its "
-                                            "clean point"), *self._custody_changes(info)]
+            # Only the line walk can grant a repair its clean point (audit.line).
+            if repair_clean is None:
+                return [Finding(info.id, 3, "a repair that does not follow the findings it names "
+                                            "(its clean point must be the last verified commit "
+                                            "before them, and every commit since one of them)"),
+                        *self._custody_changes(info)]
+            clean = repair_clean
             verdict = None  # judged by the signers of the clean point, not of the parent
         try:
             verdict = verdict or signature.check(self.view, info, trust_at=clean)

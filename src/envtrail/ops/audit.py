@@ -93,8 +93,16 @@ def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
     commit = git.resolve(rev)  # any commit: show is how a forged one is examined
     view = StoreView(git)
     info = git.info(commit)
-    return Shown(info, parse_record(info), signature.check(view, info),
-                 commit_events(view, info), Verifier(view).check(info),
+    rec = parse_record(info)
+    if rec is not None and rec.action == "repair" and len(info.parents) == 1:
+        # A repair is judged in the context of the line before it: walk up to it.
+        from envtrail.audit import line
+
+        walked = line.walk(view, commit, now=rt.now())
+        findings = [f for f in walked.findings if f.commit == commit]
+    else:
+        findings = Verifier(view).check(info)
+    return Shown(info, rec, signature.check(view, info), commit_events(view, info), findings,
                  store_file_diff(git, info))
 
 

@@ -59,8 +59,9 @@ class Line:
         if rev is None:
             return self.head
         if looks_like_time(rev):
-            return self.git.commit_at(parse_time(rev, rt.now()), self.head)
-        commit = self.git.resolve(rev)
+            commit = self.git.commit_at(parse_time(rev, rt.now()), self.head)
+        else:
+            commit = self.git.resolve(rev)
         if not self.verified:
             return commit
         if not self.git.first_parents(self.head, commit)[1]:
@@ -121,7 +122,8 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     report = line.walk(view, head, keyring=Keyring(identity), since=since,
                        floor=_time(cp.floor) if since is not None and cp else None,
                        trust=Trust(pin, roots), now=rt.now(),
-                       seen_ahead=checkpoint.load_ahead(git.root))
+                       seen_ahead=checkpoint.load_ahead(git.root),
+                       tainted=cp.tainted if cp is not None and since is not None else frozenset())
     if report.ahead:
         checkpoint.save_ahead(git.root, {**checkpoint.load_ahead(git.root), **report.ahead})
     if report.findings:
