@@ -744,3 +744,31 @@ def test_at_a_time_inside_the_repaired_damage_is_refused(cli, store):
     assert cli("repair", "--reason", "INC-6").code == 0
     r = cli("get", "A", "--env", "production", "--at", when)
     assert r.code == 5 and "evil" not in r.out
+
+
+def test_reverting_a_repair_is_refused(cli, store):
+    import forge
+
+    setv(cli, "A", "good")
+    forge.commit_plan(store, None, forge.honest_plan(store, cli.identity.identity,
+                                                     "production", {"A": "evil"}),
+                      message="by hand")
+    assert cli("repair", "--reason", "INC-7").code == 0
+    r = cli("revert", "--env", "production", "--reason", "undo the repair")
+    assert r.code == 5 and "evil" not in r.out
+    assert cli("get", "A", "--env", "production").out == "good"
+
+
+def test_repair_removes_a_stowaway_file_an_outsider_added(cli, store):
+    setv(cli, "A", "good")
+    (store / "envs/README.txt").write_text("hello\n")
+    git(store, "add", "envs/README.txt")
+    git(store, "commit", "-qm", "docs")
+    refused(cli, "A")
+    r = cli("repair", "--reason", "INC-8")
+    assert r.code == 0, r.err
+    assert "envs/README.txt" in r.out
+    assert git(store, "ls-tree", "-r", "--name-only", "HEAD", "envs").split() == [
+        "envs/production.yaml", "envs/staging.yaml"]
+    assert cli("verify").code == 0
+    assert cli("get", "A", "--env", "production").out == "good"

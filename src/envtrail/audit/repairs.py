@@ -45,7 +45,7 @@ def check(verifier: Verifier, info: CommitInfo, rec: Record, signer: signature.V
     if not _ID.fullmatch(source) or not git.first_parents(clean, source)[1]:
         return [*out, Finding(info.id, 3, "Repair-From is not a line commit at or before the "
                                           "clean point")]
-    for path in (*layout.ADMIN_FILES, layout.ATTRIBUTES):
+    for path in (layout.STORE_DIR, layout.ATTRIBUTES, *((layout.ENVS,) if source == clean else ())):
         if git.entry_id(info.id, path) != git.entry_id(clean, path):
             out.append(Finding(info.id, 3, f"a repair leaves {path} different from the clean "
                                            f"point {clean[:10]}"))

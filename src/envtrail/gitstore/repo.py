@@ -300,6 +300,25 @@ class GitRepo:
             pass
         return out
 
+    def files_under(self, commit_id: str | None, folder: str) -> dict[str, str]:
+        """Every entry below ``folder`` at a commit, at any depth: path -> object id and mode."""
+        oid = self.entry_id(commit_id, folder)
+        if oid is None:
+            return {}
+        out: dict[str, str] = {}
+        stack = [(folder, self.repo[oid])]
+        while stack:
+            prefix, tree = stack.pop()
+            if not isinstance(tree, pygit2.Tree):
+                return {folder: f"{oid} {pygit2.enums.FileMode.BLOB:o}"}
+            for entry in tree:
+                path = f"{prefix}/{entry.name}"
+                if entry.type_str == "tree":
+                    stack.append((path, self.repo[entry.id]))
+                else:
+                    out[path] = f"{entry.id} {entry.filemode:o}"
+        return out
+
     def read(self, commit_id: str | None, path: str) -> bytes | None:
         """A file's content at a commit, or None if absent."""
         oid = self.entry_id(commit_id, path)

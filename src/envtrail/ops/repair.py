@@ -103,9 +103,14 @@ def _restore(line: Line, rt: Runtime, identity: Identity, clean: Snapshot, sourc
     """Files that bring the head back to the clean point, and how values differ from it."""
     git, head = line.git, line.head
     changes: dict[str, bytes | None] = {}
-    for path in (*layout.ADMIN_FILES, layout.ATTRIBUTES):
-        if git.entry_id(head, path) != git.entry_id(clean.commit, path):
-            changes[path] = clean.read(path)
+    # Every file the store may hold, and any stowaway a forged commit added.
+    for folder in (layout.STORE_DIR, layout.ENVS):
+        now_files, then_files = git.files_under(head, folder), git.files_under(clean.commit, folder)
+        for path in now_files.keys() | then_files.keys():
+            if now_files.get(path) != then_files.get(path) and layout.env_of(path) is None:
+                changes[path] = clean.read(path) if path in then_files else None
+    if git.entry_id(head, layout.ATTRIBUTES) != git.entry_id(clean.commit, layout.ATTRIBUTES):
+        changes[layout.ATTRIBUTES] = clean.read(layout.ATTRIBUTES)
     now, then = line.view.env_blobs(head), line.view.env_blobs(clean.commit)
     masked: list[Change] = []
     for env in sorted(now.keys() | then.keys()):
@@ -122,6 +127,7 @@ def _restore(line: Line, rt: Runtime, identity: Identity, clean: Snapshot, sourc
             if plan is not None:
                 data = plan.changes[path]
                 masked += [replace(c, key=f"{env}:{c.key}") for c in plan.record.changes]
-        if now.get(env) is None or git.blob(now[env]) != data:
+        if now.get(env) is None or git.blob(now[env]) != data or \
+                git.files_under(head, layout.ENVS).get(path, "").split()[-1:] != ["100644"]:
             changes[path] = data
     return changes, tuple(masked)

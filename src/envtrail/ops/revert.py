@@ -8,7 +8,7 @@ from envtrail.audit.history import parse_record, reencrypts, value_changes
 from envtrail.audit.record import Record
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
-from envtrail.errors import ConflictError, NotFoundError, UsageError
+from envtrail.errors import ConflictError, IntegrityError, NotFoundError, UsageError
 from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_reason, check_var_name
@@ -70,6 +70,11 @@ def revert(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
         raise UsageError(f"{target[:10]} only re-encrypted {environment} (a key rotation); "
                          "it changed no value, so there is nothing to revert")
     parent = info.parents[0] if info.parents else None
+    if parent is not None and parent in line.tainted:
+        # Undoing a repair would put back the state it acknowledged as forged.
+        raise IntegrityError(f"{target[:10]} follows a state a repair acknowledged as a finding; "
+                             "reverting it would restore that state",
+                             hint="use `envtrail rollback --to` a verified commit instead")
     before = values_at(line.view.at(parent), identity, environment)
     after = values_at(line.view.at(target), identity, environment)
     changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
