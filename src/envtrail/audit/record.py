@@ -14,12 +14,12 @@ from envtrail.model import Change
 
 FORMAT = 1
 PREFIX = "Envtrail-"
-_TRAILER_RE = re.compile(r"^([A-Za-z0-9-]+): (.*)$")
+_TRAILER_RE = re.compile(r"([A-Za-z0-9-]+): (.*)")
 # A fingerprint is hex, or "?" where the signer could not compute it (a merge
 # made by someone who is no member of that environment).
 _FP = r"([0-9a-f]+|\?)"
 _CHANGE_RE = re.compile(
-    rf"^(?:(\+) (\S+) {_FP}|(-) (\S+) {_FP}|(~) (\S+) {_FP} -> {_FP})$"
+    rf"(?:(\+) (\S+) {_FP}|(-) (\S+) {_FP}|(~) (\S+) {_FP} -> {_FP})"
 )
 _MAX_NAMES_IN_SUBJECT = 4
 
@@ -53,7 +53,7 @@ def render_change(change: Change) -> str:
 
 def parse_change(text: str) -> Change:
     """Inverse of :func:`render_change`; ValueError if malformed."""
-    m = _CHANGE_RE.match(text.strip())
+    m = _CHANGE_RE.fullmatch(text.strip())
     if not m:
         raise ValueError("malformed Envtrail-Change")
     g = m.groups()
@@ -112,7 +112,7 @@ def trailers(message: str) -> list[tuple[str, str]]:
     out = []
     # Git splits on \n only; str.splitlines would also split on U+0085 and U+2028.
     for line in paragraphs[-1].split("\n"):
-        m = _TRAILER_RE.match(line)
+        m = _TRAILER_RE.fullmatch(line)
         if not m:
             return []
         out.append((m.group(1), m.group(2)))

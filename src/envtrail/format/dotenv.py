@@ -27,7 +27,7 @@ def parse(text: str, source: str) -> dict[str, str]:
             raise UsageError(f"{source}: line {line}: cannot parse this statement")
         if binding.key is None:
             continue  # comment or blank line
-        if not VAR_NAME_RE.match(binding.key) or len(binding.key) > 256:
+        if not VAR_NAME_RE.fullmatch(binding.key) or len(binding.key) > 256:
             raise UsageError(f"{source}: line {line}: invalid variable name {binding.key[:64]!r}")
         if binding.value is None:
             raise UsageError(f"{source}: line {line}: {binding.key} has no '=' and no value")

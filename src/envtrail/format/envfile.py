@@ -167,7 +167,7 @@ def parse(data: bytes, path: str = "environment file") -> EnvFile:
     if unknown:
         raise bad(f"unknown field {sorted(map(str, unknown))[0][:40]!r}")
     environment, public_key = doc.get("environment"), doc.get("public_key")
-    if not isinstance(environment, str) or not ENV_NAME_RE.match(environment):
+    if not isinstance(environment, str) or not ENV_NAME_RE.fullmatch(environment):
         raise bad("missing or invalid 'environment'")
     if not isinstance(public_key, str) or not _is_b64_key(public_key):
         raise bad("missing or invalid 'public_key'")
@@ -182,7 +182,7 @@ def _validated(env: EnvFile, path: str) -> EnvFile:
     def bad(msg: str) -> IntegrityError:
         return IntegrityError(f"{path}: {msg}", hint="restore it with `git checkout -- <file>`")
 
-    if not ENV_NAME_RE.match(env.environment):
+    if not ENV_NAME_RE.fullmatch(env.environment):
         raise bad("missing or invalid 'environment'")
     if not _is_b64_key(env.public_key):
         raise bad("missing or invalid 'public_key'")
@@ -196,7 +196,7 @@ def _parse_members(raw: object, bad: Callable[[str], IntegrityError]) -> dict[st
         raise bad("'members' must be a mapping")
     members = {}
     for principal, entry in raw.items():
-        if not isinstance(principal, str) or not PRINCIPAL_RE.match(principal):
+        if not isinstance(principal, str) or not PRINCIPAL_RE.fullmatch(principal):
             raise bad(f"invalid member principal {str(principal)[:64]!r}")
         if not isinstance(entry, dict) or set(entry) != {"key", "sealed"}:
             raise bad(f"member {principal!r} must have exactly 'key' and 'sealed'")
@@ -214,7 +214,7 @@ def _parse_values(raw: object, bad: Callable[[str], IntegrityError]) -> dict[str
         raise bad("'values' must be a mapping")
     values = {}
     for name, token in raw.items():
-        if not isinstance(name, str) or not VAR_NAME_RE.match(name) or len(name) > 256:
+        if not isinstance(name, str) or not VAR_NAME_RE.fullmatch(name) or len(name) > 256:
             raise bad(f"invalid variable name {str(name)[:64]!r}")
         if not isinstance(token, str) or not Ciphertext.looks_like(token):
             raise bad(f"{name} is not encrypted (expected ENC[v1,...])")

@@ -82,7 +82,7 @@ def load(data: bytes, what: str) -> Any:
 
 # Starts with a letter or '_', words of safe characters separated by single
 # spaces, no ':' or '#': YAML reads these plain, as strings, unless reserved.
-_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@%+/=-]*(?: [A-Za-z0-9_.@%+/=-]+)*$")
+_SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.@%+/=-]*(?: [A-Za-z0-9_.@%+/=-]+)*")
 _RESERVED = {"yes", "no", "true", "false", "on", "off", "null", "y", "n"}
 
 
@@ -93,7 +93,7 @@ def scalar(text: str) -> str:
     The fast path covers variable names and e-mail principals, which is nearly
     every scalar envtrail writes, without asking the YAML resolver.
     """
-    if _SIMPLE.match(text) and text.lower() not in _RESERVED:
+    if _SIMPLE.fullmatch(text) and text.lower() not in _RESERVED:
         return text
     if text and text == _plain_roundtrip(text):
         return text
