@@ -22,6 +22,9 @@ _CHANGE_RE = re.compile(
     rf"(?:(\+) (\S+) {_FP}|(-) (\S+) {_FP}|(~) (\S+) {_FP} -> {_FP})"
 )
 _MAX_NAMES_IN_SUBJECT = 4
+_CORE = frozenset({"Format", "Action", "Actor", "Reason", "Context"})
+# Creating a store names each new environment; a merge may bring several.
+_MULTI_ENV_ACTIONS = frozenset({"init", "merge"})
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ def parse(message: str) -> Record | None:
     found = [(k[len(PREFIX):], v) for k, v in trailers(message) if k.startswith(PREFIX)]
     if not found:
         return None
+    # Only Change (one per variable) and Environment repeat; any other trailer
+    # said twice is a record that could be read two ways, never "last one wins".
     single: dict[str, str] = {}
     envs, changes, extra = [], [], []
     for key, value in found:
@@ -134,16 +139,18 @@ def parse(message: str) -> Record | None:
             envs.append(value)
         elif key == "Change":
             changes.append(parse_change(value))
-        elif key in {"Format", "Action", "Actor", "Reason", "Context"}:
-            if key in single:
-                raise ValueError(f"repeated Envtrail-{key}")
-            single[key] = value
+        elif key in single:
+            raise ValueError(f"repeated Envtrail-{key}")
         else:
-            extra.append((key, value))
+            single[key] = value
+            if key not in _CORE:
+                extra.append((key, value))
     if single.get("Format") != str(FORMAT):
         raise ValueError("unknown Envtrail-Format")
     if "Action" not in single or "Actor" not in single:
         raise ValueError("missing Envtrail-Action or Envtrail-Actor")
+    if len(set(envs)) != len(envs) or (len(envs) > 1 and single["Action"] not in _MULTI_ENV_ACTIONS):
+        raise ValueError("repeated Envtrail-Environment")
     return Record(
         action=single["Action"], actor=single["Actor"], reason=single.get("Reason", ""),
         environments=tuple(envs), changes=tuple(changes), context=single.get("Context", ""),
