@@ -70,18 +70,44 @@ def load(rt: Runtime, explicit: Path | None = None) -> LoadedIdentity:
 
 
 def create(rt: Runtime, principal: str | None, out: Path | None) -> tuple[Path, str]:
-    """Write a new unencrypted OpenSSH key (0600); return its path and public line."""
+    """Write a new unencrypted OpenSSH key (0600) and its ``.pub``; return its path and public line.
+
+    Neither file may exist beforehand, not even as a symbolic link: envtrail never
+    overwrites a key or writes through a link to somewhere else.
+    """
     name = check_principal(principal or f"{rt.env.get('USER') or 'user'}@{rt.host}")
     path = out or default_path(rt)
-    if path.exists():
-        raise UsageError(f"{path} already exists; envtrail never overwrites a key",
-                         hint="pass --out to write somewhere else")
+    pub_path = path.with_name(path.name + ".pub")
+    for target in (path, pub_path):
+        if os.path.lexists(target):
+            raise _exists(target)
     identity = Identity.generate(name)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # O_EXCL and the mode at creation: the key is never readable by others,
-    # not even for an instant.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(identity.to_openssh())
-    path.with_name(path.name + ".pub").write_text(identity.public.line(name) + "\n")
+    _write_new(path, identity.to_openssh(), 0o600)
+    try:
+        _write_new(pub_path, identity.public.line(name) + "\n", 0o644)
+    except BaseException:
+        path.unlink()  # a key nobody was told about: leave nothing behind
+        raise
     return path, identity.public.line(name)
+
+
+def _exists(path: Path) -> UsageError:
+    what = "a symbolic link" if path.is_symlink() else "a file"
+    return UsageError(f"{path} already exists ({what}); envtrail never overwrites a key",
+                      hint="pass --out to write somewhere else")
+
+
+def _write_new(path: Path, text: str, mode: int) -> None:
+    """Create ``path`` with ``mode``; refuse any existing file or link (O_EXCL|O_NOFOLLOW).
+
+    The mode is set at creation, so a private key is never readable by others,
+    not even for an instant, and a link planted between check and write fails.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, mode)
+    except FileExistsError:
+        raise _exists(path) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
