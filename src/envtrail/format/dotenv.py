@@ -6,6 +6,7 @@ import io
 import json
 
 from envtrail.errors import UsageError
+from envtrail.format.yamlsafe import MAX_FILE_BYTES
 from envtrail.model import VAR_NAME_RE
 
 FORMATS = ("dotenv", "json", "shell")
@@ -20,6 +21,8 @@ def parse(text: str, source: str) -> dict[str, str]:
     """
     from dotenv.parser import parse_stream
 
+    if len(text) > MAX_FILE_BYTES:
+        raise UsageError(f"{source}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     values: dict[str, str] = {}
     for binding in parse_stream(io.StringIO(text)):
         line = binding.original.line

@@ -12,10 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from envtrail.errors import IntegrityError
-from envtrail.format.yamlsafe import load, scalar
+from envtrail.format.yamlsafe import check_size, load, scalar
 from envtrail.model import (
     ENC_PATTERN,
     ENV_NAME_RE,
+    MAX_VALUE_BYTES,
     PRINCIPAL_RE,
     VAR_NAME_RE,
     Ciphertext,
@@ -24,6 +25,9 @@ from envtrail.model import (
 FORMAT_VERSION = 1
 HEADER = "# Encrypted by envtrail. Change it with `envtrail set`, never by hand.\n"
 _TOP_KEYS = ("envtrail", "environment", "public_key", "members", "values")
+# The longest ciphertext a value of at most 1 MiB can have (nonce, tag and
+# room for padding included), in its ENC[...] text form.
+MAX_TOKEN_CHARS = 64 + 4 * ((MAX_VALUE_BYTES + 24 + 16 + 256) // 3 + 1)
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ def _parse_canonical(data: bytes) -> EnvFile | None:
 
 def parse(data: bytes, path: str = "environment file") -> EnvFile:
     """Parse and validate; IntegrityError (exit 5) naming ``path`` on any fault."""
+    check_size(data, path)  # before either path builds anything
     fast = _parse_canonical(data)
     if fast is not None:
         return _validated(fast, path)
@@ -188,6 +193,8 @@ def _validated(env: EnvFile, path: str) -> EnvFile:
         raise bad("missing or invalid 'public_key'")
     _parse_members({p: {"key": m.key, "sealed": m.sealed} for p, m in env.members.items()}, bad)
     # Value lines were matched against the exact name and ciphertext grammar.
+    for name, token in env.values.items():
+        _check_token_size(name, token, bad)
     return env
 
 
@@ -218,8 +225,14 @@ def _parse_values(raw: object, bad: Callable[[str], IntegrityError]) -> dict[str
             raise bad(f"invalid variable name {str(name)[:64]!r}")
         if not isinstance(token, str) or not Ciphertext.looks_like(token):
             raise bad(f"{name} is not encrypted (expected ENC[v1,...])")
+        _check_token_size(name, token, bad)
         values[name] = token
     return values
+
+
+def _check_token_size(name: str, token: str, bad: Callable[[str], IntegrityError]) -> None:
+    if len(token) > MAX_TOKEN_CHARS:
+        raise bad(f"{name}: ciphertext is longer than a 1 MiB value can make")
 
 
 def _is_b64_key(text: str) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from envtrail.errors import IntegrityError
+from envtrail.format.yamlsafe import check_size
 
 ADMIN_MARK = "envtrail:admin"
 HEADER = (
@@ -92,6 +93,7 @@ def _split_options(text: str) -> dict[str, str]:
 
 def parse(data: bytes, path: str = ".envtrail/allowed_signers") -> list[Signer]:
     """Parse the file; IntegrityError on a line envtrail cannot read."""
+    check_size(data, path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -16,6 +16,12 @@ from envtrail.errors import IntegrityError
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
+def check_size(data: bytes, what: str) -> None:
+    """IntegrityError if ``data`` is over the cap; every parser of a store file calls it first."""
+    if len(data) > MAX_FILE_BYTES:
+        raise IntegrityError(f"{what}: file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+
+
 @functools.cache
 def _loader() -> Any:
     """The strict loader class, built on first use: yaml is imported only when needed
@@ -59,8 +65,7 @@ def _loader() -> Any:
 
 def load(data: bytes, what: str) -> Any:
     """Parse one YAML document from ``data``; IntegrityError naming ``what`` on any fault."""
-    if len(data) > MAX_FILE_BYTES:
-        raise IntegrityError(f"{what}: file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    check_size(data, what)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
