@@ -150,3 +150,16 @@ def test_several_environments_only_where_an_action_spans_them():
     same = Record("init", "a@b.c", "create", ("production", "production"))
     with pytest.raises(ValueError, match="Envtrail-Environment"):
         record.parse(record.render(same))
+
+
+def test_verify_reports_a_signed_commit_that_repeats_a_trailer(cli, store, alice):
+    import forge
+
+    plan = forge.honest_plan(store, alice.identity, "production", {"A": "v"}, reason="r")
+    message = record.render(plan.record).replace(
+        "Envtrail-Environment: production",
+        "Envtrail-Environment: production\nEnvtrail-Environment: staging")
+    commit = forge.commit_plan(store, alice.identity, plan, message=message)
+    r = cli("verify")
+    assert r.code == 1
+    assert f"{commit[:10]} rule 3 (changes): signed, but carries no valid Envtrail trailers" in r.out
