@@ -100,3 +100,20 @@ def test_each_layer_strips_on_its_own(tmp_path, monkeypatch):
     assert "ENVTRAIL_IDENTITY_KEY" not in os.environ and "ENVTRAIL_PASSPHRASE" not in os.environ
     assert not {"ENVTRAIL_IDENTITY_KEY", "ENVTRAIL_PASSPHRASE"} & set(rt.child_env())
     assert rt.child_env()["HOME"] == os.environ["HOME"]
+
+
+def test_pager_gets_no_envtrail_secret(store, alice, tmp_path):
+    from conftest import in_terminal
+
+    cli = Cli(store, None)
+    for i in range(3):
+        assert cli("set", f"K{i}", "--env", "production", "--reason", f"r{i}", input="v",
+                   env=key_env(alice)).code == 0
+    dump = tmp_path / "pager.txt"
+    env = {**os.environ, **key_env(alice), "TERM": "xterm-256color",
+           "ENVTRAIL_PAGER": f"env > {dump}"}
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    code, _ = in_terminal(store, ["log"], env, lines=3)
+    assert code == 0
+    assert_clean(dump, alice)

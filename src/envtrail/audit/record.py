@@ -23,8 +23,12 @@ _CHANGE_RE = re.compile(
 )
 _MAX_NAMES_IN_SUBJECT = 4
 _CORE = frozenset({"Format", "Action", "Actor", "Reason", "Context"})
-# Creating a store names each new environment; a merge may bring several.
-_MULTI_ENV_ACTIONS = frozenset({"init", "merge"})
+# Trailers that may repeat: one Change per variable, one Acknowledges per
+# finding a repair acknowledges. Every other trailer is single-valued.
+_MULTI_VALUED = frozenset({"Change", "Acknowledges"})
+# Creating a store names each new environment; a repair (and an old merge)
+# may span several.
+_MULTI_ENV_ACTIONS = frozenset({"init", "repair", "merge"})
 
 
 @dataclass(frozen=True)
@@ -130,8 +134,8 @@ def parse(message: str) -> Record | None:
     found = [(k[len(PREFIX):], v) for k, v in trailers(message) if k.startswith(PREFIX)]
     if not found:
         return None
-    # Only Change (one per variable) and Environment repeat; any other trailer
-    # said twice is a record that could be read two ways, never "last one wins".
+    # A single-valued trailer said twice is a record that could be read two
+    # ways: it is refused, never "last one wins".
     single: dict[str, str] = {}
     envs, changes, extra = [], [], []
     for key, value in found:
@@ -141,6 +145,8 @@ def parse(message: str) -> Record | None:
             changes.append(parse_change(value))
         elif key in single:
             raise ValueError(f"repeated Envtrail-{key}")
+        elif key in _MULTI_VALUED:
+            extra.append((key, value))
         else:
             single[key] = value
             if key not in _CORE:

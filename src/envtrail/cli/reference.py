@@ -57,7 +57,7 @@ adds the traceback.
 envtrail removes `ENVTRAIL_IDENTITY_KEY`, `ENVTRAIL_PASSPHRASE` (and any
 `ENVTRAIL_*` variable named like a secret: `*_KEY`, `*_PASSPHRASE`,
 `*_PASSWORD`, `*_SECRET`, `*_TOKEN`) from the environment of every process it
-starts: `run`'s command, the editor of `edit`, and git.
+starts: `run`'s command, the editor of `edit`, the pager of `log`, and git.
 """
 
 
