@@ -19,6 +19,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from envtrail.cli.params import each_param
+
 _SIMPLE = {"str", "list[str]", "int", "bool"}
 
 
@@ -75,37 +77,29 @@ def lighten(command: Any) -> None:
                     return build_runtime_param(self.descriptor)._coerce_value(*args, **kwargs)
                 return coerced
 
-        def light(param: Any) -> Any:
+        def light(param: Any) -> None:
             desc = getattr(param, "type_descriptor", None)
             if desc is None or not hasattr(param, "_runtime_param"):
-                return param
+                return
             info = desc.parameter_info
             if _name(desc.annotation) in _SIMPLE and getattr(info, "parser", None) is None:
                 before = param._runtime_param
                 param._runtime_param = Plain(parameter_info=info, annotation=desc.annotation,
                                              descriptor=desc)
                 undo.append(lambda: setattr(param, "_runtime_param", before))
-            return param
 
-        def visit(cmd: Any) -> None:
-            for param in getattr(cmd, "params", []):
+        installing = True
+
+        def apply(param: Any) -> None:
+            if installing:
+                light(param)  # a failure here undoes everything (below)
+                return
+            # --help options are made while a command runs: never fail it.
+            with contextlib.suppress(Exception):
                 light(param)
-            # --help is made per command on first use; lighten it as it is made.
-            make_help = getattr(cmd, "get_help_option", None)
-            if make_help is not None:
-                def help_option(ctx: Any, make: Any = make_help) -> Any:
-                    option = make(ctx)
-                    if option is not None:
-                        with contextlib.suppress(Exception):
-                            light(option)
-                    return option
 
-                cmd.get_help_option = help_option
-                undo.append(lambda cmd=cmd: vars(cmd).pop("get_help_option", None))
-            for sub in getattr(cmd, "commands", {}).values():
-                visit(sub)
-
-        visit(command)
+        each_param(command, apply, undo)
+        installing = False
     except Exception:
         for step in reversed(undo):
             with contextlib.suppress(Exception):
