@@ -73,7 +73,7 @@ def test_passphrase_protected_key_works_from_the_environment(tmp_path):
     store = tmp_path / "store"
     store.mkdir()
     c = Cli(store)
-    assert c("init", "--env", "production", env=env).code == 0
+    assert c("init", "--create", "--env", "production", env=env).code == 0
     assert c("set", "A", "--env", "production", "--reason", "r", input="v1", env=env).code == 0
     got = c("get", "A", "--env", "production", env=env)
     assert (got.code, got.out) == (0, "v1")
