@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from envtrail.errors import UsageError
 
-ENV_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Name patterns are anchored with \A and \Z, never ^ and $ ($ also matches
+# before a trailing newline), and callers use fullmatch: "name\n" is no name.
+ENV_NAME_RE = re.compile(r"\A[a-z0-9][a-z0-9_.-]{0,63}\Z")
+VAR_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 # Principals end up in allowed_signers, YAML keys and commit trailers: keep
 # them to characters that need no quoting in any of those.
-PRINCIPAL_RE = re.compile(r"^[A-Za-z0-9._%+@:-]{1,128}$")
+PRINCIPAL_RE = re.compile(r"\A[A-Za-z0-9._%+@:-]{1,128}\Z")
 MAX_VAR_NAME = 256
 MAX_VALUE_BYTES = 1024 * 1024
 MAX_REASON = 1000
@@ -54,7 +56,7 @@ class Secret:
 
 def check_env_name(name: str) -> str:
     """Return ``name`` if it is a valid environment name, else raise UsageError."""
-    if not ENV_NAME_RE.match(name) or name in {".", ".."}:
+    if not ENV_NAME_RE.fullmatch(name) or name in {".", ".."}:
         raise UsageError(
             f"invalid environment name {_shown(name)}",
             hint="use lower-case letters, digits, '.', '_' or '-', at most 64 characters",
@@ -64,7 +66,7 @@ def check_env_name(name: str) -> str:
 
 def check_var_name(name: str) -> str:
     """Return ``name`` if it is a valid variable name, else raise UsageError."""
-    if len(name) > MAX_VAR_NAME or not VAR_NAME_RE.match(name):
+    if len(name) > MAX_VAR_NAME or not VAR_NAME_RE.fullmatch(name):
         raise UsageError(
             f"invalid variable name {_shown(name)}",
             hint="names match [A-Za-z_][A-Za-z0-9_]*",
@@ -74,7 +76,7 @@ def check_var_name(name: str) -> str:
 
 def check_principal(name: str) -> str:
     """Return ``name`` if it can serve as a principal, else raise UsageError."""
-    if not PRINCIPAL_RE.match(name):
+    if not PRINCIPAL_RE.fullmatch(name):
         raise UsageError(
             f"invalid principal {_shown(name)}",
             hint="use an e-mail address or ci:<name>",
@@ -119,7 +121,7 @@ class Change:
 # The text form of a ciphertext (format 1 or 2); format.envfile matches whole
 # lines with it. The version digit is the format of the file the token is in.
 ENC_PATTERN = r"ENC\[v[12],([A-Za-z0-9+/]{43}=),([A-Za-z0-9+/]{54,}={0,2})\]"
-_ENC_RE = re.compile(f"^{ENC_PATTERN}$")
+_ENC_RE = re.compile(ENC_PATTERN)
 # Nonce (24) and tag (16) always; format 2 adds at least one 32-byte padded block.
 _MIN_BODY = {1: 40, 2: 72}
 
@@ -147,7 +149,7 @@ class Ciphertext:
         import base64
         import binascii
 
-        m = _ENC_RE.match(token) if isinstance(token, str) else None
+        m = _ENC_RE.fullmatch(token) if isinstance(token, str) else None
         if not m:
             raise ValueError("not an ENC[v1,...] or ENC[v2,...] ciphertext")
         version = token_version(token)
@@ -165,7 +167,7 @@ class Ciphertext:
     @staticmethod
     def looks_like(token: str) -> bool:
         """Cheap shape check used by the pre-commit hook and the parser."""
-        return bool(_ENC_RE.match(token))
+        return bool(_ENC_RE.fullmatch(token))
 
 
 def token_version(token: str) -> int:

@@ -12,6 +12,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+# Variables that hold key material; no process envtrail starts may see them.
+SECRET_VARIABLES = frozenset({"ENVTRAIL_IDENTITY_KEY", "ENVTRAIL_PASSPHRASE"})
+_SECRET_SUFFIXES = ("_KEY", "_PASSPHRASE", "_PASSWORD", "_SECRET", "_TOKEN")
+
+
+def is_secret_variable(name: str) -> bool:
+    """Whether ``name`` is an envtrail secret: a listed one, or ``ENVTRAIL_*`` named like one."""
+    return name in SECRET_VARIABLES or (
+        name.startswith("ENVTRAIL_") and name.endswith(_SECRET_SUFFIXES))
+
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
@@ -32,12 +42,22 @@ class Runtime:
         """Capture the real process environment (the only place that reads it)."""
         import os
 
-        return cls(
+        rt = cls(
             env=dict(os.environ),
             cwd=Path.cwd(),
             home=Path.home(),
             host=os.uname().nodename,  # what socket.gethostname() returns, without loading socket
         )
+        # Once captured, the secrets leave the process environment, so that no
+        # child (git, the editor, `run`'s command, a library's helper) can
+        # inherit them, whichever way it is started.
+        for name in [n for n in os.environ if is_secret_variable(n)]:
+            del os.environ[name]
+        return rt
+
+    def child_env(self) -> dict[str, str]:
+        """The environment for a process envtrail starts: everything but envtrail secrets."""
+        return {k: v for k, v in self.env.items() if not is_secret_variable(k)}
 
     def now(self) -> datetime:
         """The current time, timezone-aware, whole seconds (as Git records it)."""

@@ -87,19 +87,92 @@ def test_arbitrary_messages_parse_or_fail_cleanly(text):
         rec = record.parse(text)
     except ValueError:
         return
-    assert rec is None or isinstance(rec, Record)
+    # None exactly when the trailer block holds no Envtrail- trailer.
+    ours = [k for k, _ in record.trailers(text) if k.startswith("Envtrail-")]
+    assert (rec is None) == (not ours)
 
 
-@given(st.lists(st.sampled_from(["Envtrail-Format: 1", "Envtrail-Action: set", "Envtrail-Actor: a",
-                                 "Envtrail-Change: + K 00", "Envtrail-Change: bogus",
-                                 "Envtrail-Format: 2", "Other: x", "not a trailer"]),
-                max_size=8))
-def test_trailer_blocks_parse_or_fail_cleanly(lines):
+TRAILER_LINES = ["Envtrail-Format: 1", "Envtrail-Action: set", "Envtrail-Actor: a",
+                 "Envtrail-Actor: b", "Envtrail-Change: + K 00", "Envtrail-Change: bogus",
+                 "Envtrail-Format: 2", "Envtrail-Environment: production", "Envtrail-Reason: r",
+                 "Other: x", "not a trailer"]
+
+
+def _expected(lines: list[str]) -> str:
+    """What parse must do with a trailer block: "none", "error" or "record"."""
+    if "not a trailer" in lines or not any(ln.startswith("Envtrail-") for ln in lines):
+        return "none"
+    single = ("Envtrail-Format", "Envtrail-Action", "Envtrail-Actor", "Envtrail-Environment",
+              "Envtrail-Reason")
+    counts = {k: sum(1 for ln in lines if ln.startswith(k + ":")) for k in single}
+    if any(n > 1 for n in counts.values()) or "Envtrail-Change: bogus" in lines:
+        return "error"
+    if "Envtrail-Format: 1" not in lines or not counts["Envtrail-Action"] or not counts["Envtrail-Actor"]:
+        return "error"
+    return "record"
+
+
+@given(st.lists(st.sampled_from(TRAILER_LINES), max_size=8))
+def test_trailer_blocks_parse_exactly_when_well_formed(lines):
+    message = "subject\n\nbody\n\n" + "\n".join(lines) + "\n"
     try:
-        rec = record.parse("subject\n\nbody\n\n" + "\n".join(lines) + "\n")
+        rec = record.parse(message)
     except ValueError:
+        assert _expected(lines) == "error"
         return
-    assert rec is None or rec.actor == "a"
+    assert _expected(lines) == ("none" if rec is None else "record")
+    if rec is not None:
+        assert rec.actor in {"a", "b"} and f"Envtrail-Actor: {rec.actor}" in lines
+
+
+@pytest.mark.parametrize("name", ["Format", "Environment", "Action", "Actor", "Reason", "Context",
+                                  "Member", "Rollback-To", "Admin", "Signer-Expired", "Replayed"])
+def test_a_repeated_single_valued_trailer_makes_the_record_invalid(name):
+    rec = Record("grant", "alice@example.com", "why", ("production",), context="host=h",
+                 extra=(("Member", "+ bob@example.com"), ("Rollback-To", "0" * 40),
+                        ("Admin", "+ bob@example.com"), ("Signer-Expired", "bob@example.com"),
+                        ("Replayed", "1" * 40)))
+    message = record.render(rec)
+    assert record.parse(message) == rec
+    line = next(ln for ln in message.splitlines() if ln.startswith(f"Envtrail-{name}: "))
+    twice = message.replace(line, f"{line}\n{line.replace(': ', ': x', 1)}")
+    with pytest.raises(ValueError, match=f"Envtrail-{name}"):
+        record.parse(twice)
+
+
+def test_several_environments_only_where_an_action_spans_them():
+    init = Record("init", "a@b.c", "create", ("production", "staging"))
+    assert record.parse(record.render(init)) == init
+    repair = Record("repair", "a@b.c", "fix", ("production", "staging"),
+                    extra=(("Acknowledges", "1" * 40 + " 3"), ("Acknowledges", "2" * 40 + " 1"),
+                           ("Repair-Clean", "3" * 40)))
+    assert record.parse(record.render(repair)) == repair
+    twice = record.render(repair).replace("Envtrail-Repair-Clean: " + "3" * 40,
+                                          "Envtrail-Repair-Clean: " + "3" * 40
+                                          + "\nEnvtrail-Repair-Clean: " + "4" * 40)
+    with pytest.raises(ValueError, match="Repair-Clean"):
+        record.parse(twice)
+    for action in ("set", "grant", "rotate", "policy"):
+        rec = Record(action, "a@b.c", "r", ("production", "staging"))
+        with pytest.raises(ValueError, match="Envtrail-Environment"):
+            record.parse(record.render(rec))
+    same = Record("init", "a@b.c", "create", ("production", "production"))
+    with pytest.raises(ValueError, match="Envtrail-Environment"):
+        record.parse(record.render(same))
+
+
+def test_verify_reports_a_signed_commit_that_repeats_a_trailer(cli, store, alice):
+    import forge
+
+    plan = forge.honest_plan(store, alice.identity, "production", {"A": "v"}, reason="r")
+    message = record.render(plan.record).replace(
+        "Envtrail-Environment: production",
+        "Envtrail-Environment: production\nEnvtrail-Environment: staging")
+    commit = forge.commit_plan(store, alice.identity, plan, message=message)
+    r = cli("verify")
+    assert r.code == 1
+    finding = next(ln for ln in r.out.splitlines() if ln.startswith(commit[:10]))
+    assert "no valid Envtrail trailers" in finding
 
 
 @pytest.mark.parametrize(("fp", "ok"), [

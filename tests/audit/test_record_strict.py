@@ -36,13 +36,14 @@ def test_malformed_changes_are_refused(text):
 
 
 def test_the_parsed_record_holds_every_field():
-    rec = record.parse(msg(*BASE, "Envtrail-Environment: staging", "Envtrail-Reason: rotate",
+    rec = record.parse(msg(*BASE, "Envtrail-Reason: rotate",
                            f"Envtrail-Change: ~ A {FP1} -> {FP2}", "Envtrail-Member: +bob@x",
-                           "Envtrail-Context: ci=github-actions", "Envtrail-Member: -carol@x"))
-    assert rec == Record("set", "alice@example.com", "rotate", ("production", "staging"),
+                           "Envtrail-Context: ci=github-actions", "Envtrail-Admin: -carol@x"))
+    assert rec == Record("set", "alice@example.com", "rotate", ("production",),
                          (Change("~", "A", FP1, FP2),), "ci=github-actions",
-                         (("Member", "+bob@x"), ("Member", "-carol@x")))
+                         (("Member", "+bob@x"), ("Admin", "-carol@x")))
     assert rec.extra_value("Member") == "+bob@x"
+    assert rec.extra_value("Admin") == "-carol@x"
     assert rec.extra_value("Acknowledges") is None
 
 

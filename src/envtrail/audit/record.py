@@ -14,15 +14,22 @@ from envtrail.model import Change
 
 FORMAT = 1
 PREFIX = "Envtrail-"
-_TRAILER_RE = re.compile(r"^([A-Za-z0-9-]+): (.*)$")
+_TRAILER_RE = re.compile(r"([A-Za-z0-9-]+): (.*)")
 # A fingerprint is 12 hex digits (a format 1 environment file) or 32 (format
-# 2), or "?" where the signer could not compute it (a replay by someone who is
-# no member of that environment).
+# 2); "?" (which earlier versions wrote where a signer could not compute one)
+# still parses, and verify reports it.
 _FP = r"([0-9a-f]{32}|[0-9a-f]{12}|\?)"
 _CHANGE_RE = re.compile(
-    rf"^(?:(\+) (\S+) {_FP}|(-) (\S+) {_FP}|(~) (\S+) {_FP} -> {_FP})$"
+    rf"(?:(\+) (\S+) {_FP}|(-) (\S+) {_FP}|(~) (\S+) {_FP} -> {_FP})"
 )
 _MAX_NAMES_IN_SUBJECT = 4
+_CORE = frozenset({"Format", "Action", "Actor", "Reason", "Context"})
+# Trailers that may repeat: one Change per variable, one Acknowledges per
+# finding a repair acknowledges. Every other trailer is single-valued.
+_MULTI_VALUED = frozenset({"Change", "Acknowledges"})
+# Creating a store names each new environment; a repair (and an old merge)
+# may span several.
+_MULTI_ENV_ACTIONS = frozenset({"init", "repair", "merge"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ def render_change(change: Change) -> str:
 
 def parse_change(text: str) -> Change:
     """Inverse of :func:`render_change`; ValueError if malformed."""
-    m = _CHANGE_RE.match(text.strip())
+    m = _CHANGE_RE.fullmatch(text.strip())
     if not m:
         raise ValueError("malformed Envtrail-Change")
     g = m.groups()
@@ -113,7 +120,7 @@ def trailers(message: str) -> list[tuple[str, str]]:
     out = []
     # Git splits on \n only; str.splitlines would also split on U+0085 and U+2028.
     for line in paragraphs[-1].split("\n"):
-        m = _TRAILER_RE.match(line)
+        m = _TRAILER_RE.fullmatch(line)
         if not m:
             return []
         out.append((m.group(1), m.group(2)))
@@ -128,6 +135,8 @@ def parse(message: str) -> Record | None:
     found = [(k[len(PREFIX):], v) for k, v in trailers(message) if k.startswith(PREFIX)]
     if not found:
         return None
+    # A single-valued trailer said twice is a record that could be read two
+    # ways: it is refused, never "last one wins".
     single: dict[str, str] = {}
     envs, changes, extra = [], [], []
     for key, value in found:
@@ -135,16 +144,20 @@ def parse(message: str) -> Record | None:
             envs.append(value)
         elif key == "Change":
             changes.append(parse_change(value))
-        elif key in {"Format", "Action", "Actor", "Reason", "Context"}:
-            if key in single:
-                raise ValueError(f"repeated Envtrail-{key}")
-            single[key] = value
-        else:
+        elif key in single:
+            raise ValueError(f"repeated Envtrail-{key}")
+        elif key in _MULTI_VALUED:
             extra.append((key, value))
+        else:
+            single[key] = value
+            if key not in _CORE:
+                extra.append((key, value))
     if single.get("Format") != str(FORMAT):
         raise ValueError("unknown Envtrail-Format")
     if "Action" not in single or "Actor" not in single:
         raise ValueError("missing Envtrail-Action or Envtrail-Actor")
+    if len(set(envs)) != len(envs) or (len(envs) > 1 and single["Action"] not in _MULTI_ENV_ACTIONS):
+        raise ValueError("repeated Envtrail-Environment")
     return Record(
         action=single["Action"], actor=single["Actor"], reason=single.get("Reason", ""),
         environments=tuple(envs), changes=tuple(changes), context=single.get("Context", ""),

@@ -18,7 +18,7 @@ from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView, value_diff
 from envtrail.crypto.seal import FP_HEX_CHARS, DecryptError
 from envtrail.errors import IntegrityError
-from envtrail.format import layout
+from envtrail.format import layout, signers
 from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.repo import CommitInfo
 
@@ -175,6 +175,11 @@ class Verifier:
             out.extend(self._check_policy(info, rec, signer, parent, actual))
         admin_paths = [p for p in (*layout.ADMIN_FILES, layout.ATTRIBUTES)
                        if git.entry_id(parent, p) != git.entry_id(info.id, p)]
+        if layout.SIGNERS in admin_paths:
+            # Lines envtrail reads but that contradict each other (a key twice,
+            # two keys of one principal at once) are findings, not read errors.
+            out.extend(Finding(info.id, 1, f"allowed_signers: {problem}")
+                       for problem in signers.problems(self.view.signers(info.id)))
         if (admin_paths or keyed_rules) and not signer.admin:
             what = ", ".join(admin_paths + [f"members or keys of {e}" for e in keyed_rules])
             out.append(Finding(info.id, 5, f"{signer.principal} is not an admin but changed {what}"))

@@ -168,7 +168,8 @@ def policy_set(
     require_reason: Annotated[bool | None, typer.Option(
         "--require-reason/--no-require-reason", help="Demand a non-empty --reason.")] = None,
     reason_pattern: Annotated[str | None, typer.Option(
-        "--reason-pattern", metavar="REGEX", help="Regex the reason must contain ('none' clears).")] = None,
+        "--reason-pattern", metavar="REGEX",
+        help="RE2 pattern the reason must contain ('none' clears).")] = None,
     writers: Annotated[str | None, typer.Option(
         "--writers", metavar="LIST", help="'any', or principals and/or 'admins', comma-separated.")] = None,
     reason: ReasonOpt = None,

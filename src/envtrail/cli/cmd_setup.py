@@ -33,13 +33,27 @@ def identity_new(
     out_path: Annotated[str | None, typer.Option(
         "--out", metavar="PATH", help="Where to write the key (default: ~/.config/envtrail/identity).",
     )] = None,
+    passphrase: Annotated[bool, typer.Option(
+        "--passphrase", help="Encrypt the key with a passphrase (asked twice on the terminal, "
+        "or ENVTRAIL_PASSPHRASE).")] = False,
 ) -> None:
-    """Write a new unencrypted OpenSSH Ed25519 key (0600) and print its public line."""
+    """Write a new OpenSSH Ed25519 key (0600) and print its public line."""
     from pathlib import Path
 
     from envtrail.ops import identity
 
-    path, line = identity.create(runtime(), principal, Path(out_path) if out_path else None)
+    rt = runtime()
+    secret = None
+    if passphrase:
+        from envtrail.cli.secret_input import ask_passphrase
+        from envtrail.errors import UsageError
+
+        secret = rt.env.get(identity.PASSPHRASE_VARIABLE) or ask_passphrase("the new key",
+                                                                            confirm=True)
+        if not secret:
+            raise UsageError("--passphrase needs a passphrase: run on a terminal or set "
+                             f"{identity.PASSPHRASE_VARIABLE}")
+    path, line = identity.create(rt, principal, Path(out_path) if out_path else None, secret)
     typer.echo(f"wrote {path}", err=True)
     out(line)
 
@@ -50,10 +64,11 @@ def identity_show(identity: IdentityOpt = None) -> None:
     from pathlib import Path
 
     from envtrail.cli.common import GLOBALS
+    from envtrail.cli.secret_input import ask_passphrase
     from envtrail.ops import identity as ident
 
     chosen = identity or GLOBALS.identity
-    loaded = ident.load(runtime(), Path(chosen) if chosen else None)
+    loaded = ident.load(runtime(), Path(chosen) if chosen else None, ask_passphrase)
     typer.echo(f"identity: {loaded.source}", err=True)
     out(loaded.identity.public.line(loaded.identity.comment))
 

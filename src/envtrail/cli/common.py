@@ -108,10 +108,11 @@ def open_git(repo: str | None) -> Any:
 
 def load_identity(identity: str | None) -> Any:
     """The caller's Identity (from --identity, the environment or the default path)."""
+    from envtrail.cli.secret_input import ask_passphrase
     from envtrail.ops import identity as ident
 
     chosen = identity or GLOBALS.identity
-    return ident.load(runtime(), Path(chosen) if chosen else None).identity
+    return ident.load(runtime(), Path(chosen) if chosen else None, ask_passphrase).identity
 
 
 def out(text: str = "") -> None:

@@ -10,23 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from envtrail.cli.params import each_param
+
 
 def conventional(command: Any) -> None:
     """Restyle the help of ``command`` and its subcommands, in place."""
-    for param in getattr(command, "params", []):
-        _restyle(param)
-    make_help = getattr(command, "get_help_option", None)
-    if make_help is not None:
-        # --help itself is made on first use: restyle it as it is made.
-        def get_help_option(ctx: Any, make: Any = make_help) -> Any:
-            option = make(ctx)
-            if option is not None:
-                _restyle(option)
-            return option
-
-        command.get_help_option = get_help_option
-    for sub in (getattr(command, "commands", None) or {}).values():
-        conventional(sub)
+    each_param(command, _restyle)
 
 
 def _restyle(param: Any) -> None:

@@ -28,7 +28,7 @@ command line.
 | 1 | `verify` or `hook pre-commit` found problems, or an unexpected failure |
 | 2 | usage error: bad option, bad name, bad value |
 | 3 | not found: store, environment, variable, revision, file |
-| 4 | access denied: no identity, not a member, not an allowed signer, policy refused |
+| 4 | access denied: no identity or wrong passphrase, not a member, not a signer, policy refused |
 | 5 | integrity failure: a value that does not authenticate, an unverified history, unknown format |
 | 6 | conflict: concurrent change, dirty environment file, merge conflict |
 | 127 | `run` or `edit` could not start the program |
@@ -45,6 +45,7 @@ adds the traceback.
 | `ENVTRAIL_REPO` | the store, like `--repo` |
 | `ENVTRAIL_IDENTITY` | path of the identity key file, like `--identity` |
 | `ENVTRAIL_IDENTITY_KEY` | the identity key itself (for CI secrets) |
+| `ENVTRAIL_PASSPHRASE` | the passphrase of a passphrase-protected key (else asked on the terminal) |
 | `ENVTRAIL_CONTEXT` | extra `key=value` pairs recorded in `Envtrail-Context` |
 | `XDG_CONFIG_HOME` | the default identity is `$XDG_CONFIG_HOME/envtrail/identity` |
 | `VISUAL`, `EDITOR` | the editor of `envtrail edit` |
@@ -52,6 +53,11 @@ adds the traceback.
 | `ENVTRAIL_PAGER`, `PAGER` | the pager of `log` on a terminal (default `less`; `cat`: none) |
 | `TZ` | the time zone of `log` on a terminal (`--utc` for UTC) |
 | `ENVTRAIL_DEBUG` | show tracebacks |
+
+envtrail removes `ENVTRAIL_IDENTITY_KEY`, `ENVTRAIL_PASSPHRASE` (and any
+`ENVTRAIL_*` variable named like a secret: `*_KEY`, `*_PASSPHRASE`,
+`*_PASSWORD`, `*_SECRET`, `*_TOKEN`) from the environment of every process it
+starts: `run`'s command, the editor of `edit`, the pager of `log`, and git.
 """
 
 

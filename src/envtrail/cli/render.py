@@ -132,7 +132,7 @@ def _page(text: str) -> bool:
     command = env.get("ENVTRAIL_PAGER", env.get("PAGER", "less")).strip()
     if command in ("", "cat"):
         return False
-    child_env = {**env, "LESS": env.get("LESS", "FRX"), "LV": env.get("LV", "-c")}
+    child_env = {**runtime().child_env(), "LESS": env.get("LESS", "FRX"), "LV": env.get("LV", "-c")}
     try:
         proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, env=child_env)
     except OSError:

@@ -93,3 +93,25 @@ def collect(names: list[str], from_file: str | None, raw: bool = False,
         raise UsageError(f"the value of {sorted(empty)[0]} is empty; nothing was set",
                          hint="pass --allow-empty to set an empty value on purpose")
     return {k: check_value(v) for k, v in values.items()}
+
+
+def ask_passphrase(what: str, confirm: bool = False) -> str | None:
+    """A key's passphrase, asked on the controlling terminal; None if there is none.
+
+    Never read from stdin, which may be carrying a value or a dotenv document;
+    getpass reads /dev/tty without echo.
+    """
+    import getpass
+    import os
+
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return None
+    try:
+        first = getpass.getpass(f"Passphrase for {what}: ")
+        if confirm and getpass.getpass("Same passphrase again: ") != first:
+            raise UsageError("the two passphrases differ; nothing was written")
+    except EOFError:
+        return None
+    return first

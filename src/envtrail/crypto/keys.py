@@ -2,14 +2,16 @@
 
 An identity is an Ed25519 key pair. It signs commits (SSHSIG) and, converted
 to X25519, opens the environment keys sealed to it. Private keys are read and
-written as unencrypted ``openssh-key-v1`` files so that ``ssh-keygen`` and git
-can use the same file.
+written as ``openssh-key-v1`` files so that ``ssh-keygen`` and git can use the
+same file: unencrypted, or passphrase-protected as ssh-keygen does by default
+(crypto.keyfile, loaded only for such a key).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import nacl.bindings
@@ -29,6 +31,38 @@ _PEM_LABEL = "OPENSSH PRIVATE KEY"
 
 class KeyFormatError(ValueError):
     """A key that cannot be parsed; the message never contains key material."""
+
+
+class PassphraseRequired(KeyFormatError):
+    """The key is passphrase-protected and no passphrase was given."""
+
+
+class WrongPassphrase(KeyFormatError):
+    """The passphrase does not open the key (the message never repeats it)."""
+
+
+# A passphrase, or a source asked only if the key turns out to be encrypted
+# (returning None when it has none to give).
+Passphrase = str | Callable[[], str | None] | None
+
+
+def _blob(text: str) -> bytes:
+    try:
+        blob = dearmor(_PEM_LABEL, text)
+    except WireError as exc:
+        raise KeyFormatError("corrupted private key (truncated)") from exc
+    if not blob.startswith(_MAGIC):
+        raise KeyFormatError("not an OpenSSH private key")
+    return blob
+
+
+def is_encrypted(text: str) -> bool:
+    """Whether an OpenSSH private key file is passphrase-protected."""
+    try:
+        r = Reader(_blob(text)[len(_MAGIC):])
+        return r.string() != b"none"
+    except (KeyFormatError, WireError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -119,8 +153,8 @@ class Identity:
         """The X25519 private key that opens boxes sealed to :meth:`PublicKey.x25519`."""
         return PrivateKey(self._signing_key.to_curve25519_private_key().encode())
 
-    def to_openssh(self) -> str:
-        """Encode as an unencrypted OpenSSH private key file."""
+    def to_openssh(self, passphrase: str | None = None) -> str:
+        """Encode as an OpenSSH private key file, encrypted if a passphrase is given."""
         pub = self.public
         check = nacl.utils.random(4)
         private = (
@@ -129,32 +163,47 @@ class Identity:
             + string(self.seed + pub.raw)
             + string(self.comment.encode("utf-8"))
         )
-        pad = (-len(private)) % 8
-        private += bytes(range(1, pad + 1))
+        block = 8
+        if passphrase:
+            from envtrail.crypto import keyfile
+
+            block = keyfile.BLOCK
+        private += bytes(range(1, (-len(private)) % block + 1))
+        cipher, kdf, kdfopts = b"none", b"none", b""
+        if passphrase:
+            cipher, kdf, kdfopts, private = keyfile.encrypt(private, passphrase)
         blob = (
-            _MAGIC + string(b"none") + string(b"none") + string(b"")
+            _MAGIC + string(cipher) + string(kdf) + string(kdfopts)
             + uint32(1) + string(pub.blob) + string(private)
         )
         return armor(_PEM_LABEL, blob)
 
     @classmethod
-    def from_openssh(cls, text: str) -> Identity:
-        """Parse an unencrypted OpenSSH Ed25519 private key file."""
+    def from_openssh(cls, text: str, passphrase: Passphrase = None) -> Identity:
+        """Parse an OpenSSH Ed25519 private key file.
+
+        ``passphrase`` (a string, or a callable asked only if the key is
+        encrypted) opens a passphrase-protected key; PassphraseRequired
+        without one, WrongPassphrase if it does not open the key.
+        """
+        blob = _blob(text)
         try:
-            blob = dearmor(_PEM_LABEL, text)
-            if not blob.startswith(_MAGIC):
-                raise KeyFormatError("not an OpenSSH private key")
             r = Reader(blob[len(_MAGIC):])
-            cipher, kdf, _kdfopts = r.string(), r.string(), r.string()
-            if cipher != b"none" or kdf != b"none":
-                raise KeyFormatError(
-                    "the private key is passphrase-protected; envtrail needs an unencrypted key"
-                )
+            cipher, kdf, kdfopts = r.string(), r.string(), r.string()
             if r.uint32() != 1:
                 raise KeyFormatError("the key file must hold exactly one key")
             pub = PublicKey.from_blob(r.string())
-            p = Reader(r.string())
+            private = r.string()
+        except WireError as exc:
+            raise KeyFormatError("corrupted private key (truncated)") from exc
+        encrypted = cipher != b"none" or kdf != b"none"
+        if encrypted:
+            private = _decrypt(cipher, kdf, kdfopts, private, passphrase)
+        try:
+            p = Reader(private)
             if p.raw(4) != p.raw(4):
+                if encrypted:
+                    raise WrongPassphrase("wrong passphrase for the private key")
                 raise KeyFormatError("corrupted private key (check bytes differ)")
             if p.string() != KEY_TYPE or p.string() != pub.raw:
                 raise KeyFormatError("corrupted private key (public part differs)")
@@ -168,6 +217,20 @@ class Identity:
         if identity.public != pub:
             raise KeyFormatError("corrupted private key (seed does not match public key)")
         return identity
+
+
+def _decrypt(cipher: bytes, kdf: bytes, kdfopts: bytes, private: bytes,
+             passphrase: Passphrase) -> bytes:
+    secret = passphrase() if callable(passphrase) else passphrase
+    if not secret:
+        raise PassphraseRequired("the private key is passphrase-protected and no passphrase "
+                                 "was given")
+    from envtrail.crypto import keyfile
+
+    try:
+        return keyfile.decrypt(cipher, kdf, kdfopts, private, secret)
+    except keyfile.KeyFileError as exc:
+        raise KeyFormatError(str(exc)) from None
 
 
 def verify_ed25519(public: PublicKey, message: bytes, signature: bytes) -> bool:

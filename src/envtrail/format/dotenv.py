@@ -14,6 +14,7 @@ import io
 from collections.abc import Mapping
 
 from envtrail.errors import UsageError
+from envtrail.format.yamlsafe import MAX_FILE_BYTES
 from envtrail.model import VAR_NAME_RE
 
 
@@ -48,6 +49,8 @@ def parse(text: str, source: str, *, interpolate: bool = False) -> dict[str, str
     """
     from dotenv.parser import parse_stream
 
+    if len(text) > MAX_FILE_BYTES:
+        raise UsageError(f"{source}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     values: dict[str, str] = {}
     for binding in parse_stream(io.StringIO(_as_python_dotenv_reads_a_file(text))):
         line = _line_of(binding)
@@ -59,7 +62,7 @@ def parse(text: str, source: str, *, interpolate: bool = False) -> dict[str, str
         # value itself: such lines are named by number only.
         if binding.value is None:
             raise UsageError(f"{source}: line {line}: no '=' on this line")
-        if not VAR_NAME_RE.match(binding.key) or len(binding.key) > 256:
+        if not VAR_NAME_RE.fullmatch(binding.key) or len(binding.key) > 256:
             raise UsageError(f"{source}: line {line}: not a valid variable name",
                              hint="names match [A-Za-z_][A-Za-z0-9_]*")
         if binding.key in values:

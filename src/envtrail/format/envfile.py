@@ -12,10 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from envtrail.errors import IntegrityError
-from envtrail.format.yamlsafe import load, scalar
+from envtrail.format.yamlsafe import check_size, load, scalar
 from envtrail.model import (
     ENC_PATTERN,
     ENV_NAME_RE,
+    MAX_VALUE_BYTES,
     PRINCIPAL_RE,
     VAR_NAME_RE,
     Ciphertext,
@@ -28,6 +29,9 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 HEADER = "# Encrypted by envtrail. Change it with `envtrail set`, never by hand.\n"
 _TOP_KEYS = ("envtrail", "environment", "public_key", "members", "values")
+# The longest ciphertext a value of at most 1 MiB can have (nonce, tag and
+# room for padding included), in its ENC[...] text form.
+MAX_TOKEN_CHARS = 64 + 4 * ((MAX_VALUE_BYTES + 24 + 16 + 256) // 3 + 1)
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,7 @@ def _parse_canonical(data: bytes) -> EnvFile | None:
 
 def parse(data: bytes, path: str = "environment file") -> EnvFile:
     """Parse and validate; IntegrityError (exit 5) naming ``path`` on any fault."""
+    check_size(data, path)  # before either path builds anything
     fast = _parse_canonical(data)
     if fast is not None:
         return _validated(fast, path)
@@ -180,7 +185,7 @@ def parse(data: bytes, path: str = "environment file") -> EnvFile:
     if unknown:
         raise bad(f"unknown field {sorted(map(str, unknown))[0][:40]!r}")
     environment, public_key = doc.get("environment"), doc.get("public_key")
-    if not isinstance(environment, str) or not ENV_NAME_RE.match(environment):
+    if not isinstance(environment, str) or not ENV_NAME_RE.fullmatch(environment):
         raise bad("missing or invalid 'environment'")
     if not isinstance(public_key, str) or not _is_b64_key(public_key):
         raise bad("missing or invalid 'public_key'")
@@ -196,12 +201,14 @@ def _validated(env: EnvFile, path: str) -> EnvFile:
     def bad(msg: str) -> IntegrityError:
         return IntegrityError(f"{path}: {msg}", hint="restore it with `git checkout -- <file>`")
 
-    if not ENV_NAME_RE.match(env.environment):
+    if not ENV_NAME_RE.fullmatch(env.environment):
         raise bad("missing or invalid 'environment'")
     if not _is_b64_key(env.public_key):
         raise bad("missing or invalid 'public_key'")
     _parse_members({p: {"key": m.key, "sealed": m.sealed} for p, m in env.members.items()}, bad)
     # Value lines were matched against the exact name and ciphertext grammar.
+    for name, token in env.values.items():
+        _check_token_size(name, token, bad)
     return env
 
 
@@ -210,7 +217,7 @@ def _parse_members(raw: object, bad: Callable[[str], IntegrityError]) -> dict[st
         raise bad("'members' must be a mapping")
     members = {}
     for principal, entry in raw.items():
-        if not isinstance(principal, str) or not PRINCIPAL_RE.match(principal):
+        if not isinstance(principal, str) or not PRINCIPAL_RE.fullmatch(principal):
             raise bad(f"invalid member principal {str(principal)[:64]!r}")
         if not isinstance(entry, dict) or set(entry) != {"key", "sealed"}:
             raise bad(f"member {principal!r} must have exactly 'key' and 'sealed'")
@@ -229,15 +236,21 @@ def _parse_values(raw: object, version: int,
         raise bad("'values' must be a mapping")
     values = {}
     for name, token in raw.items():
-        if not isinstance(name, str) or not VAR_NAME_RE.match(name) or len(name) > 256:
+        if not isinstance(name, str) or not VAR_NAME_RE.fullmatch(name) or len(name) > 256:
             raise bad(f"invalid variable name {str(name)[:64]!r}")
         if not isinstance(token, str) or not Ciphertext.looks_like(token):
             raise bad(f"{name} is not encrypted (expected ENC[v{version},...])")
         if token_version(token) != version:
             raise bad(f"{name} is a format {token_version(token)} ciphertext "
                       f"in a format {version} file")
+        _check_token_size(name, token, bad)
         values[name] = token
     return values
+
+
+def _check_token_size(name: str, token: str, bad: Callable[[str], IntegrityError]) -> None:
+    if len(token) > MAX_TOKEN_CHARS:
+        raise bad(f"{name}: ciphertext is longer than a 1 MiB value can make")
 
 
 def _is_b64_key(text: str) -> bool:

@@ -4,7 +4,7 @@
 envtrail: 1
 defaults:
   require_reason: true        # a non-empty --reason on every write
-  reason_pattern: null        # a regular expression the reason must contain
+  reason_pattern: null        # an RE2 pattern the reason must contain (docs/format.md)
   writers: any                # 'any' member, or a list of principals and/or 'admins'
 environments:
   production:
@@ -15,14 +15,41 @@ environments:
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from envtrail.errors import IntegrityError
 from envtrail.format.yamlsafe import load
 
 _RULE_KEYS = {"require_reason", "reason_pattern", "writers"}
+SYNTAX_HINT = "reason patterns use RE2 syntax: no backreferences or lookaround (see docs/format.md)"
+
+
+class PatternError(ValueError):
+    """A reason pattern RE2 cannot compile; the message says why, in one line."""
+
+
+@functools.lru_cache(maxsize=64)
+def compile_pattern(pattern: str) -> Any:
+    """The compiled RE2 program for a reason pattern; PatternError if it is not one.
+
+    Every reader of the store evaluates these patterns, written by whoever
+    could commit policy.yaml, so they run on RE2: matching time is linear in
+    the reason whatever the pattern (Python's re backtracks, and ``^(a+)+$``
+    would hang every reader). RE2 is imported here only, when a pattern is used.
+    """
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print its own parse errors to stderr
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(
+            exc.args[0], bytes) else str(exc)
+        raise PatternError(f"not an RE2 pattern ({why.split(':')[0][:60]})") from None
 
 
 @dataclass(frozen=True)
@@ -58,7 +85,7 @@ class Policy:
         rule = self.rule_for(environment)
         if rule.require_reason and not reason:
             return f"require_reason: {environment} changes need a non-empty --reason"
-        if rule.reason_pattern and not re.search(rule.reason_pattern, reason):
+        if rule.reason_pattern and not compile_pattern(rule.reason_pattern).search(reason):
             return (f"reason_pattern: {environment} changes need a reason matching "
                     f"{rule.reason_pattern!r}")
         if rule.writers is not None and not (
@@ -89,11 +116,10 @@ def _check_rule(raw: object, where: str) -> Mapping[str, object]:
         if not isinstance(pattern, str):
             raise IntegrityError(f".envtrail/policy.yaml: {where}.reason_pattern must be a string")
         try:
-            re.compile(pattern)
-        except re.error:
-            raise IntegrityError(
-                f".envtrail/policy.yaml: {where}.reason_pattern is not a valid regular expression"
-            ) from None
+            compile_pattern(pattern)
+        except PatternError as exc:
+            raise IntegrityError(f".envtrail/policy.yaml: {where}.reason_pattern is {exc}",
+                                 hint=SYNTAX_HINT) from None
     writers = raw.get("writers", "any")
     if writers != "any" and not (
         isinstance(writers, list) and all(isinstance(w, str) for w in writers)

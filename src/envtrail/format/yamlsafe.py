@@ -16,6 +16,12 @@ from envtrail.errors import IntegrityError
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
+def check_size(data: bytes, what: str) -> None:
+    """IntegrityError if ``data`` is over the cap; every parser of a store file calls it first."""
+    if len(data) > MAX_FILE_BYTES:
+        raise IntegrityError(f"{what}: file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+
+
 @functools.cache
 def _loader() -> Any:
     """The strict loader class, built on first use: yaml is imported only when needed
@@ -59,8 +65,7 @@ def _loader() -> Any:
 
 def load(data: bytes, what: str) -> Any:
     """Parse one YAML document from ``data``; IntegrityError naming ``what`` on any fault."""
-    if len(data) > MAX_FILE_BYTES:
-        raise IntegrityError(f"{what}: file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    check_size(data, what)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -82,7 +87,7 @@ def load(data: bytes, what: str) -> Any:
 
 # Starts with a letter or '_', words of safe characters separated by single
 # spaces, no ':' or '#': YAML reads these plain, as strings, unless reserved.
-_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@%+/=-]*(?: [A-Za-z0-9_.@%+/=-]+)*$")
+_SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.@%+/=-]*(?: [A-Za-z0-9_.@%+/=-]+)*")
 _RESERVED = {"yes", "no", "true", "false", "on", "off", "null", "y", "n"}
 
 
@@ -93,7 +98,7 @@ def scalar(text: str) -> str:
     The fast path covers variable names and e-mail principals, which is nearly
     every scalar envtrail writes, without asking the YAML resolver.
     """
-    if _SIMPLE.match(text) and text.lower() not in _RESERVED:
+    if _SIMPLE.fullmatch(text) and text.lower() not in _RESERVED:
         return text
     if text and text == _plain_roundtrip(text):
         return text

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from envtrail.gitstore.discover import git_dir
 
-_HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_HEX = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 
 
 def _common_dir(gdir: Path) -> Path:
@@ -30,7 +30,7 @@ def head_ref(root: Path) -> str | None:
         head = (git_dir(root) / "HEAD").read_text().strip()
     except OSError:
         return None
-    if _HEX.match(head):
+    if _HEX.fullmatch(head):
         return "HEAD"
     return head[5:].strip() if head.startswith("ref: refs/") else None
 
@@ -42,7 +42,7 @@ def head_commit(root: Path) -> str | None:
         head = (gdir / "HEAD").read_text().strip()
     except OSError:
         return None
-    if _HEX.match(head):
+    if _HEX.fullmatch(head):
         return head
     if not head.startswith("ref: refs/"):
         return None
@@ -58,14 +58,14 @@ def ref_commit(root: Path, ref: str) -> str | None:
             target = (base / ref).read_text().strip()
         except OSError:
             continue
-        return target if _HEX.match(target) else None
+        return target if _HEX.fullmatch(target) else None
     try:
         packed = (common / "packed-refs").read_text()
     except OSError:
         return None
     for line in packed.splitlines():
         oid, _, name = line.partition(" ")
-        if name == ref and _HEX.match(oid):
+        if name == ref and _HEX.fullmatch(oid):
             return oid
     return None
 

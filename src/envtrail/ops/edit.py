@@ -50,7 +50,7 @@ def edit(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
             fh.write(text)
         argv = [*_editor(rt), str(path)]
         try:
-            status = subprocess.run(argv, check=False).returncode
+            status = subprocess.run(argv, env=rt.child_env(), check=False).returncode
         except FileNotFoundError:
             raise CommandNotFound(f"editor not found: {argv[0][:80]}",
                                   hint="set VISUAL or EDITOR") from None

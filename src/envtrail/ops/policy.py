@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from envtrail.audit.record import Record
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
@@ -40,9 +38,9 @@ def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | N
     pattern = changes.get("reason_pattern")
     if isinstance(pattern, str):
         try:
-            re.compile(pattern)
-        except re.error:
-            raise UsageError("--reason-pattern is not a valid regular expression") from None
+            policy.compile_pattern(pattern)
+        except policy.PatternError as exc:
+            raise UsageError(f"--reason-pattern is {exc}", hint=policy.SYNTAX_HINT) from None
     if not changes:
         raise UsageError("nothing to set", hint="see `envtrail policy set --help`")
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from envtrail.errors import UsageError
 from envtrail.ops.result import Values
+from envtrail.runtime import is_secret_variable
 
 # Linux copies each argument and NAME=value string (with its NUL) into the new
 # process and refuses one longer than 32 pages (MAX_ARG_STRLEN) with E2BIG.
@@ -61,7 +62,9 @@ def run_command(argv: list[str], base_env: Mapping[str, str], values: Values) ->
 
     Values travel in the child's environment, never in its argv. A child killed
     by a signal reports 128 + the signal number, as shells do. An environment
-    the OS cannot pass is refused before anything starts (check_passable).
+    the OS cannot pass is refused before anything starts (check_passable);
+    envtrail's own secrets in ``base_env`` (the identity key, a passphrase) are
+    not passed on.
     """
     import errno
     import subprocess
@@ -69,7 +72,8 @@ def run_command(argv: list[str], base_env: Mapping[str, str], values: Values) ->
     from envtrail.errors import CommandNotFound
 
     ours = {k: v.reveal() for k, v in values.values.items()}
-    env = {**base_env, **ours}
+    env = {k: v for k, v in base_env.items() if not is_secret_variable(k)}
+    env.update(ours)
     check_passable(argv, env, ours)
     try:
         proc = subprocess.run(argv, env=env, check=False)

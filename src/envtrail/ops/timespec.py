@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from envtrail.errors import UsageError
 
 _REL_RE = re.compile(
-    r"^(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hours?|d|days?|w|weeks?)\s+ago$"
+    r"(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hours?|d|days?|w|weeks?)\s+ago"
 )
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -17,7 +17,7 @@ _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 def looks_like_time(text: str) -> bool:
     """Whether ``text`` reads as a TIME rather than a Git revision."""
     t = text.strip().lower()
-    return bool(_ISO_START.match(t) or _REL_RE.match(t) or t in {"now", "today", "yesterday"})
+    return bool(_ISO_START.match(t) or _REL_RE.fullmatch(t) or t in {"now", "today", "yesterday"})
 
 
 def parse_time(text: str, now: datetime) -> datetime:
@@ -29,7 +29,7 @@ def parse_time(text: str, now: datetime) -> datetime:
         return now.replace(hour=0, minute=0, second=0, microsecond=0)
     if t == "yesterday":
         return now - timedelta(days=1)
-    m = _REL_RE.match(t)
+    m = _REL_RE.fullmatch(t)
     if m:
         return now - timedelta(**{_UNITS[m.group(2)[0]]: int(m.group(1))})
     try:
