@@ -156,10 +156,18 @@ def policy_show(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False
     if json_:
         emit_json(rules)
         return
-    table(["environment", "require_reason", "reason_pattern", "writers"],
+    table(["environment", "require_reason", "reason_pattern", "writers", "approvals",
+           "approvers", "break_glass"],
           [[n, str(r["require_reason"]).lower(), str(r["reason_pattern"] or "-"),
-            r["writers"] if isinstance(r["writers"], str) else ",".join(r["writers"])]
+            _listed(r["writers"]), str(r.get("approvals", 0)),
+            _listed(r.get("approvers", "members")),
+            f"{str(r.get('break_glass', True)).lower()} "
+            f"(review {r.get('break_glass_review', '24h')})"]
            for n, r in rules.items()])
+
+
+def _listed(value: object) -> str:
+    return value if isinstance(value, str) else ",".join(value)  # type: ignore[arg-type]
 
 
 @policy_app.command("set")
@@ -171,6 +179,18 @@ def policy_set(
         "--reason-pattern", metavar="REGEX", help="Regex the reason must contain ('none' clears).")] = None,
     writers: Annotated[str | None, typer.Option(
         "--writers", metavar="LIST", help="'any', or principals and/or 'admins', comma-separated.")] = None,
+    approvals: Annotated[int | None, typer.Option(
+        "--approvals", metavar="N", min=0, max=100,
+        help="Approvals a change needs before it lands (0: none).")] = None,
+    approvers: Annotated[str | None, typer.Option(
+        "--approvers", metavar="LIST",
+        help="'members' (the environment's, except ci:*), or principals, comma-separated.")] = None,
+    break_glass: Annotated[bool | None, typer.Option(
+        "--break-glass/--no-break-glass",
+        help="Whether --break-glass may land a change before its approvals.")] = None,
+    break_glass_review: Annotated[str | None, typer.Option(
+        "--break-glass-review", metavar="DURATION",
+        help="When an unreviewed break-glass change turns overdue (24h, 90m, 2d).")] = None,
     reason: ReasonOpt = None,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
@@ -185,6 +205,14 @@ def policy_set(
         changes["reason_pattern"] = None if reason_pattern == "none" else reason_pattern
     if writers is not None:
         changes["writers"] = policy.parse_writers(writers)
+    if approvals is not None:
+        changes["approvals"] = approvals
+    if approvers is not None:
+        changes["approvers"] = policy.parse_approvers(approvers)
+    if break_glass is not None:
+        changes["break_glass"] = break_glass
+    if break_glass_review is not None:
+        changes["break_glass_review"] = policy.check_review(break_glass_review)
     written = policy.set_rule(open_git(repo), runtime(), load_identity(identity), env, changes,
                               reason)
     report_write(written, "policy")

@@ -31,6 +31,23 @@ def parse_writers(text: str) -> object:
     return names
 
 
+def parse_approvers(text: str) -> object:
+    """``members`` or a comma-separated list of principals."""
+    if text.strip() == "members":
+        return "members"
+    names = [a.strip() for a in text.split(",") if a.strip()]
+    if not names:
+        raise UsageError("--approvers takes 'members' or a comma-separated list")
+    return [check_principal(name) for name in names]
+
+
+def check_review(text: str) -> str:
+    """A break-glass review window such as ``24h``, ``90m`` or ``2d``."""
+    if not policy.is_duration(text.strip()):
+        raise UsageError("--break-glass-review takes a duration such as 24h, 90m or 2d")
+    return text.strip()
+
+
 def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | None,
              changes: dict[str, object], reason: str | None) -> Written:
     """Set keys of the default rule (``environment`` None) or of one environment's rule."""
@@ -53,11 +70,8 @@ def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | N
             raise UsageError("changing policy needs a --reason")
         current = snap.policy
         if environment is None:
-            raw = {**current.defaults.as_dict(), **changes}
-            updated = policy.Policy(policy.Rule(
-                bool(raw["require_reason"]), raw["reason_pattern"],  # type: ignore[arg-type]
-                None if raw["writers"] == "any" else tuple(raw["writers"])),  # type: ignore[arg-type]
-                current.environments)
+            updated = policy.Policy(policy.rule_from({**current.defaults.as_dict(), **changes}),
+                                    current.environments)
         else:
             envs = {k: dict(v) for k, v in current.environments.items()}
             envs[environment] = {**envs.get(environment, {}), **changes}
