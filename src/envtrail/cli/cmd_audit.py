@@ -252,7 +252,8 @@ def verify(
         "--force", help="With --accept-rewrite: accept even when a revoke, rotate, signers, "
                         "policy or repair commit disappeared.")] = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Fail on warnings too (acknowledged findings).")] = False,
+        "--strict", help="Fail on warnings too (acknowledged findings, unreviewed "
+                         "break-glass changes).")] = False,
 ) -> None:
     """Check the whole store line: signatures, actors, masked diffs, policy, shape, times."""
     from envtrail.errors import AccessDenied, FindingsError
@@ -281,6 +282,8 @@ def verify(
             out(f.line())
         for a in report.acknowledged:
             out(f"acknowledged: {a.finding.line()} (by {a.admin} in {short(a.repair)}: {a.reason})")
+        for w in report.warnings:
+            out(f"warning: {w}")
         if report.skipped:
             out(f"skipped without a key: fingerprints and decryption in "
                 f"{', '.join(report.skipped)}")
@@ -290,7 +293,7 @@ def verify(
         out(f"verified {report.checked} commit(s) up to {short(report.head)}: {status}")
     if not report.passes(strict):
         raise FindingsError("verification failed" if not report.ok
-                            else "acknowledged findings (--strict)")
+                            else "acknowledged findings or warnings (--strict)")
 
 
 class _Progress:
