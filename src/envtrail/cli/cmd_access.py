@@ -7,9 +7,11 @@ from typing import Annotated
 import typer
 
 from envtrail.cli.common import (
+    BreakGlassOpt,
     EnvOpt,
     IdentityOpt,
     JsonOpt,
+    ProposeOpt,
     ReasonOpt,
     RepoOpt,
     emit_json,
@@ -18,6 +20,7 @@ from envtrail.cli.common import (
     out,
     pin_next,
     report_write,
+    route,
     runtime,
 )
 from envtrail.cli.render import table
@@ -37,6 +40,7 @@ def grant(
         metavar="PUBKEY", help="'ssh-ed25519 AAAA...' line, or a path to a .pub file.")],
     env: EnvOpt = ...,  # type: ignore[assignment]
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -45,7 +49,7 @@ def grant(
 
     rt = runtime()
     written = access.grant(open_git(repo), rt, load_identity(identity), principal,
-                           access.parse_pubkey(pubkey, rt), env, reason)
+                           access.parse_pubkey(pubkey, rt), env, reason, route(propose))
     report_write(written, f"{principal} is already a member of {env}")
 
 
@@ -54,6 +58,8 @@ def revoke(
     principal: Annotated[str, typer.Argument(metavar="PRINCIPAL", help="Who loses access.")],
     env: EnvOpt = ...,  # type: ignore[assignment]
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
+    break_glass: BreakGlassOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
     json_: JsonOpt = False,
@@ -62,7 +68,11 @@ def revoke(
     from envtrail.ops import access, audit
 
     git = open_git(repo)
-    written = access.revoke(git, runtime(), load_identity(identity), principal, env, reason)
+    written = access.revoke(git, runtime(), load_identity(identity), principal, env, reason,
+                            route(propose, break_glass))
+    if written.proposal:
+        report_write(written, env)  # the offboarding report comes when it is applied
+        return
     report = audit.offboarding(git, runtime(), principal)
     if json_:
         emit_json({"commit": written.commit, "report": [e.as_dict() for e in report]})
@@ -88,15 +98,18 @@ def print_offboarding(principal: str, report: list) -> None:
 def rotate(
     env: EnvOpt = ...,  # type: ignore[assignment]
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
     """New environment key pair and fingerprint key; every value re-encrypted."""
     from envtrail.ops import access
 
-    written = access.rotate(open_git(repo), runtime(), load_identity(identity), env, reason)
+    written = access.rotate(open_git(repo), runtime(), load_identity(identity), env, reason,
+                            route(propose))
     report_write(written, env)
-    pin_next(written.commit)
+    if not written.proposal:
+        pin_next(written.commit)
 
 
 @access_app.command("admin")
@@ -104,6 +117,7 @@ def admin(
     principal: Annotated[str, typer.Argument(metavar="PRINCIPAL", help="An allowed signer.")],
     remove: Annotated[bool, typer.Option("--remove", help="Take admin rights away.")] = False,
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -111,7 +125,7 @@ def admin(
     from envtrail.ops import access
 
     written = access.set_admin(open_git(repo), runtime(), load_identity(identity), principal,
-                               not remove, reason)
+                               not remove, reason, route(propose))
     report_write(written, principal)
 
 
@@ -192,6 +206,7 @@ def policy_set(
         "--break-glass-review", metavar="DURATION",
         help="When an unreviewed break-glass change turns overdue (24h, 90m, 2d).")] = None,
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -214,7 +229,7 @@ def policy_set(
     if break_glass_review is not None:
         changes["break_glass_review"] = policy.check_review(break_glass_review)
     written = policy.set_rule(open_git(repo), runtime(), load_identity(identity), env, changes,
-                              reason)
+                              reason, route(propose))
     report_write(written, "policy")
 
 

@@ -12,6 +12,7 @@ from envtrail.format import policy
 from envtrail.format.layout import POLICY
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import check_env_name, check_principal, check_reason
+from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import require_admin
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
@@ -49,7 +50,7 @@ def check_review(text: str) -> str:
 
 
 def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | None,
-             changes: dict[str, object], reason: str | None) -> Written:
+             changes: dict[str, object], reason: str | None, route: Route = DIRECT) -> Written:
     """Set keys of the default rule (``environment`` None) or of one environment's rule."""
     if environment is not None:
         check_env_name(environment)
@@ -84,4 +85,4 @@ def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | N
                      (environment,) if environment else (), context=context_for(rt))
         return Plan({POLICY: data}, rec)
 
-    return transact(git, rt, identity, build)
+    return transact(git, rt, identity, build, route=route)
