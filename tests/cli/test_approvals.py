@@ -10,7 +10,7 @@ from envtrail.format import policy
 
 def test_policy_set_records_approval_rules(cli, store):
     r = cli("policy", "set", "--env", "production", "--approvals", "2", "--approvers",
-            "alice@example.com,ci:release", "--no-break-glass", "--break-glass-review", "2d",
+            "alice@example.com,ci:release", "--no-break-glass", "--review", "2d",
             "--reason", "two eyes on production")
     assert r.code == 0, r.err
     rule = policy.parse((store / ".envtrail/policy.yaml").read_bytes()).rule_for("production")
@@ -26,7 +26,7 @@ def test_policy_set_refuses_bad_approval_values(cli, store):
     head = git(store, "rev-parse", "HEAD")
     assert_one_line_error(cli("policy", "set", "--env", "production", "--approvers", "not a name",
                               "--reason", "x"), 2)
-    assert_one_line_error(cli("policy", "set", "--env", "production", "--break-glass-review",
+    assert_one_line_error(cli("policy", "set", "--env", "production", "--review",
                               "soon", "--reason", "x"), 2)
     assert cli("policy", "set", "--env", "production", "--approvals", "-1",
                "--reason", "x").code == 2
@@ -344,3 +344,36 @@ def test_run_records_one_event_with_status_and_duration(cli, store, team):
     assert "Envtrail-Event-Kind: migrate" in body and "Envtrail-Event-Status: 3" in body
     assert "Envtrail-Event-Start: " in body and re.search(r"Envtrail-Event-Duration: [0-9.]+s", body)
     git(store, "verify-commit", "refs/envtrail/events")
+
+
+# -- one timeline ------------------------------------------------------------------
+
+
+def test_log_interleaves_events_approvals_and_break_glass(cli, store, team):
+    import json
+
+    bob = team["bob"]
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    proposal = git(store, "rev-parse", "HEAD~1").strip()
+    assert cli.sub("run", "--env", "production", "--event", "deploy", "--reason", "ship it",
+                   "--", "true").code == 0
+    assert cli("set", "API_KEY", "--env", "production", "--reason", "INC-3", "--break-glass",
+               input="v3").code == 0
+    glass = _head(store)
+    lines = [json.loads(x) for x in cli("log", "--json").out.splitlines()]
+    order = [(e["action"], e["commit"]) for e in lines][:4]
+    assert [a for a, _ in order] == ["set", "event", "approve", "set"]
+    assert lines[0]["break_glass"] is True and lines[0]["approved_by"] == []
+    assert lines[1]["event"]["kind"] == "deploy" and lines[1]["event"]["status"] == "0"
+    assert lines[1]["event"]["duration"] >= 0
+    assert lines[1]["event"]["after"] == git(store, "rev-parse", "HEAD~1").strip()
+    assert lines[3]["commit"] == proposal and lines[3]["approved_by"] == ["bob@example.com"]
+    assert cli.as_(bob)("approve", glass, "--reason", "after the incident").code == 0
+    text = cli("log").out
+    assert "[BREAK-GLASS] [approved by bob@example.com]" in text
+    assert "event deploy (status 0, duration" in text
+    assert [json.loads(x)["action"] for x in cli("log", "--json", "--key", "API_KEY").out
+            .splitlines()][:2] == ["set", "set"]

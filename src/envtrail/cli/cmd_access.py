@@ -194,8 +194,7 @@ def policy_set(
     writers: Annotated[str | None, typer.Option(
         "--writers", metavar="LIST", help="'any', or principals and/or 'admins', comma-separated.")] = None,
     approvals: Annotated[int | None, typer.Option(
-        "--approvals", metavar="N", min=0, max=100,
-        help="Approvals a change needs before it lands (0: none).")] = None,
+        "--approvals", metavar="N", help="Approvals a change needs before it lands (0: none).")] = None,
     approvers: Annotated[str | None, typer.Option(
         "--approvers", metavar="LIST",
         help="'members' (the environment's, except ci:*), or principals, comma-separated.")] = None,
@@ -203,7 +202,7 @@ def policy_set(
         "--break-glass/--no-break-glass",
         help="Whether --break-glass may land a change before its approvals.")] = None,
     break_glass_review: Annotated[str | None, typer.Option(
-        "--break-glass-review", metavar="DURATION",
+        "--review", metavar="DURATION",
         help="When an unreviewed break-glass change turns overdue (24h, 90m, 2d).")] = None,
     reason: ReasonOpt = None,
     propose: ProposeOpt = False,
@@ -221,7 +220,7 @@ def policy_set(
     if writers is not None:
         changes["writers"] = policy.parse_writers(writers)
     if approvals is not None:
-        changes["approvals"] = approvals
+        changes["approvals"] = policy.check_count(approvals)
     if approvers is not None:
         changes["approvers"] = policy.parse_approvers(approvers)
     if break_glass is not None:

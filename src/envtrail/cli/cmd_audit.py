@@ -101,7 +101,7 @@ def _plain_row(group) -> list[str]:
 
     c = group[0]
     return [when(c.time), c.environment or "-", f"{c.actor or '?'} {mark(c.verified)}",
-            c.action, _variables(group), c.reason, short(c.commit),
+            _action_cell(c), _variables(group), c.reason, short(c.commit),
             where(parse(c.context)) or "-"]
 
 
@@ -119,13 +119,26 @@ def _draw_log(con, groups, utc: bool) -> None:
                 f"[bold]{escape(c.environment or 'store')}[/]  "
                 f"{escape(c.actor or 'unattested')} {styled_mark(c.verified)}"
                 + (f"  [dim]{escape(place)}[/]" if place else ""))
-        body = f"[cyan]{escape(c.action)}[/] {escape(_variables(group))}  {escape(c.reason)}"
+        body = f"[cyan]{escape(_action_cell(c))}[/] {escape(_variables(group))}  {escape(c.reason)}"
         plain_len = len(con.render_str(head).plain) + 2 + len(con.render_str(body).plain)
         if plain_len <= con.width:
             con.print(head + "  " + body, overflow="fold")
         else:
             con.print(head, overflow="fold")
             con.print("    " + body, overflow="fold")
+
+
+def _action_cell(e) -> str:
+    """The action, with an event's kind and claims and a change's approval marks."""
+    text = e.action
+    if e.event:
+        claims = [f"{k} {e.event[k]}" for k in ("ref", "status", "duration") if k in e.event]
+        text = f"event {e.event['kind']}" + (f" ({', '.join(claims)})" if claims else "")
+    if e.break_glass:
+        text += " [BREAK-GLASS]"
+    if e.approved_by:
+        text += f" [approved by {', '.join(e.approved_by)}]"
+    return text
 
 
 def show(

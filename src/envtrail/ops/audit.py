@@ -10,6 +10,7 @@ from envtrail.audit.events import Event, Filters, commit_events, stream
 from envtrail.audit.history import last_changes, parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
+from envtrail.audit.timeline import interleave
 from envtrail.audit.verify import Finding, Verifier
 from envtrail.audit.view import StoreView, value_diff
 from envtrail.crypto.keys import Identity
@@ -44,7 +45,9 @@ def log(git: GitRepo, filters: Filters, limit: int | None = None,
     # A commit's events come out together, so counting commit boundaries is
     # enough: no set of every commit seen, memory stays flat.
     seen, last = 0, None
-    for event in stream(view, head, filters, hide):
+    # Unfiltered below: approvals must be seen to be attached to what they approve.
+    changes = stream(view, head, Filters(until=filters.until), hide)
+    for event in interleave(view, changes, filters, hide):
         if event.commit != last:
             if limit is not None and seen >= limit:
                 return

@@ -42,10 +42,17 @@ def parse_approvers(text: str) -> object:
     return [check_principal(name) for name in names]
 
 
+def check_count(count: int) -> int:
+    """An approval count from 0 to 100."""
+    if not 0 <= count <= 100:
+        raise UsageError("--approvals takes a number from 0 to 100")
+    return count
+
+
 def check_review(text: str) -> str:
     """A break-glass review window such as ``24h``, ``90m`` or ``2d``."""
     if not policy.is_duration(text.strip()):
-        raise UsageError("--break-glass-review takes a duration such as 24h, 90m or 2d")
+        raise UsageError("--review takes a duration such as 24h, 90m or 2d")
     return text.strip()
 
 
