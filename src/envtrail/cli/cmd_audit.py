@@ -132,7 +132,8 @@ def _action_cell(e) -> str:
     """The action, with an event's kind and claims and a change's approval marks."""
     text = e.action
     if e.event:
-        claims = [f"{k} {e.event[k]}" for k in ("ref", "status", "duration") if k in e.event]
+        claims = [f"{k} {e.event[k]}{'s' if k == 'duration' else ''}"
+                  for k in ("ref", "status", "duration") if k in e.event]
         text = f"event {e.event['kind']}" + (f" ({', '.join(claims)})" if claims else "")
     if e.break_glass:
         text += " [BREAK-GLASS]"
