@@ -377,3 +377,23 @@ def test_log_interleaves_events_approvals_and_break_glass(cli, store, team):
     assert "event deploy (status 0, duration" in text
     assert [json.loads(x)["action"] for x in cli("log", "--json", "--key", "API_KEY").out
             .splitlines()][:2] == ["set", "set"]
+
+
+def test_propose_redo_remakes_a_stale_value_proposal(cli, store, team):
+    bob = team["bob"]
+    old = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    assert cli.as_(bob)("approve", old, "--reason", "ok").code == 0
+    assert cli("set", "Y", "--env", "staging", "--reason", "moves the line", input="y").code == 0
+    assert_one_line_error(cli.as_(bob)("propose", "--redo", old), 4)  # only the author
+    r = cli("propose", "--redo", old)
+    assert r.code == 0, r.err
+    new = _proposal_id(r)
+    assert new != old
+    assert git(store, "for-each-ref", "--format=%(refname)", "refs/envtrail/proposals/") \
+        .split() == [f"refs/envtrail/proposals/{new}"]
+    assert cli("apply", new).code == 4  # bob's approval named the old commit
+    assert cli.as_(bob)("approve", new, "--reason", "again").code == 0
+    assert cli("apply", new).code == 0
+    assert cli("get", "API_KEY", "--env", "production").out == "v2"
+    assert cli("verify").code == 0

@@ -17,9 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record
 from envtrail.audit.signature import Verdict
 from envtrail.audit.view import StoreView
+from envtrail.errors import IntegrityError
 from envtrail.format import layout
 from envtrail.format.envfile import EnvFile
 from envtrail.format.signers import Signer
@@ -199,7 +201,10 @@ class Ledger:
         out += self._short()
         if rec is None or verdict is None or not verdict.good:
             return out
-        need = requirement(self.view, info, rec)
+        try:
+            need = requirement(self.view, info, rec)
+        except IntegrityError:
+            return out  # an unreadable file at the parent: the verifier reports it
         if need is None:
             return out
         if need.break_glass:
@@ -242,11 +247,12 @@ class Ledger:
             if target == info.id or not git.has_commit(target) or \
                     not git.is_ancestor(target, info.id):
                 return f"{target[:10]} is not before it on the line", None
-            from envtrail.audit.history import parse_record
-
             named = git.info(target)
             named_rec = parse_record(named)
-            need = requirement(self.view, named, named_rec) if named_rec else None
+            try:
+                need = requirement(self.view, named, named_rec) if named_rec else None
+            except IntegrityError:
+                need = None
         if need is None:
             return f"{target[:10]} needs no approval", None
         return need.refusal(verdict.principal, verdict.key, info.committer_time), need

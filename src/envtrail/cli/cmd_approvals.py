@@ -109,6 +109,25 @@ def apply(
     out(f"applied proposal {proposal_id}: {subject(written.record)} [{short(written.commit)}]")
 
 
+def propose(
+    redo: Annotated[str | None, typer.Option(
+        "--redo", metavar="ID", help="Re-make your stale proposal on the current line head.")] = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Re-propose a change whose line moved on (new changes take --propose on the write)."""
+    from envtrail.cli.common import report_write
+    from envtrail.errors import UsageError
+    from envtrail.ops import approvals
+
+    if redo is None:
+        raise UsageError("name the proposal to re-make with --redo ID",
+                         hint="propose a new change with --propose on set, unset, import, ...")
+    written = approvals.redo(open_git(repo), runtime(), load_identity(identity), redo)
+    report_write(written, "proposal")
+    out(f"  proposal {redo} is withdrawn; its approvals named the old commit")
+
+
 def event(
     kind: Annotated[str, typer.Argument(metavar="KIND", help="deploy, restart, incident, ...")],
     env: Annotated[str, typer.Option("--env", "-e", metavar="ENV", help="Environment name.")],
@@ -141,3 +160,4 @@ def register(app: typer.Typer) -> None:
     app.command("approve")(approve)
     app.command("apply")(apply)
     app.command("event")(event)
+    app.command("propose")(propose)

@@ -39,11 +39,14 @@ from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_reason
 from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_values
-from envtrail.ops.routing import drop_proposal, proposal_ids, proposal_ref
+from envtrail.ops.routing import Route, drop_proposal, proposal_ids, proposal_ref
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, signer_for, transact
+from envtrail.ops.values import plan_values
 from envtrail.runtime import Runtime
 
+_VALUE_ACTIONS = frozenset({"set", "unset", "import", "rollback"})
+_KEPT_TRAILERS = frozenset({"Rollback-To"})
 _MAX_CHAIN = 500  # approvals above one proposal; more is not a proposal envtrail made
 
 
@@ -275,6 +278,32 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
         journal_end(git)
         drop_proposal(git, prop.id)
         return Written(prop.tip, prop.record, proposal=prop.id)
+
+
+def redo(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Written:
+    """Re-make the author's stale value proposal on the current line head, as a new
+    proposal (its approvals named the old commit, so none carries over)."""
+    view = StoreView(git)
+    prop = load(git, view, proposal_id, git.store_head())
+    rec = prop.record
+    if not prop.stale:
+        raise UsageError(f"proposal {prop.id} is based on the line head; nothing to redo",
+                         hint=f"`envtrail apply {prop.id}` once it is approved")
+    if whoami(view.at(git.store_head()), identity, rt).principal != rec.actor:
+        raise AccessDenied(f"only its author {rec.actor} re-proposes {prop.id}")
+    if rec.action not in _VALUE_ACTIONS or len(rec.environments) != 1:
+        raise UsageError(f"a {rec.action} proposal is not re-made automatically",
+                         hint="run the original command again with --propose")
+    env = rec.environments[0]
+    updates = decrypt_values(view.at(prop.commit).env(env), identity,
+                             [c.key for c in rec.changes if c.op != "-"])
+    removals = {c.key for c in rec.changes if c.op == "-"}
+    extra = tuple((k, v) for k, v in rec.extra if k in _KEPT_TRAILERS)
+    written = transact(git, rt, identity, lambda snap: plan_values(
+        snap, rt, identity, env, updates, removals, rec.reason, rec.action, extra),
+        route=Route(propose=True))
+    drop_proposal(git, prop.id)
+    return written
 
 
 def _plausible(proposal_id: str) -> bool:

@@ -21,25 +21,24 @@ from envtrail.runtime import Runtime
 
 def parse_writers(text: str) -> object:
     """``any`` or a comma-separated list of principals and/or ``admins``."""
-    if text.strip() == "any":
-        return "any"
-    names = [w.strip() for w in text.split(",") if w.strip()]
-    if not names:
-        raise UsageError("--writers takes 'any' or a comma-separated list")
-    for name in names:
-        if name != "admins":
-            check_principal(name)
-    return names
+    return _names(text, "--writers", "any", {"admins"})
 
 
 def parse_approvers(text: str) -> object:
     """``members`` or a comma-separated list of principals."""
-    if text.strip() == "members":
-        return "members"
-    names = [a.strip() for a in text.split(",") if a.strip()]
+    return _names(text, "--approvers", "members", set())
+
+
+def _names(text: str, flag: str, everyone: str, words: set[str]) -> object:
+    if text.strip() == everyone:
+        return everyone
+    names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise UsageError("--approvers takes 'members' or a comma-separated list")
-    return [check_principal(name) for name in names]
+        raise UsageError(f"{flag} takes '{everyone}' or a comma-separated list")
+    for name in names:
+        if name not in words:
+            check_principal(name)
+    return names
 
 
 def check_count(count: int) -> int:
