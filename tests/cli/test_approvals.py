@@ -397,3 +397,20 @@ def test_propose_redo_remakes_a_stale_value_proposal(cli, store, team):
     assert cli("apply", new).code == 0
     assert cli("get", "API_KEY", "--env", "production").out == "v2"
     assert cli("verify").code == 0
+
+
+def test_revert_needs_approval_and_can_be_proposed(cli, store, team):
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    change = git(store, "rev-parse", "HEAD~1").strip()
+    assert_one_line_error(cli("revert", change, "--env", "production", "--reason", "undo"), 4)
+    r = cli("revert", change, "--env", "production", "--reason", "undo", "--propose")
+    assert r.code == 0, r.err
+    undo = _proposal_id(r)
+    assert "Envtrail-Revert: " + change in git(store, "log", "-1", "--format=%B",
+                                               f"refs/envtrail/proposals/{undo}")
+    assert cli.as_(team["bob"])("approve", undo, "--reason", "ok").code == 0
+    assert cli("apply", undo).code == 0
+    assert cli("get", "API_KEY", "--env", "production").out == "v1"

@@ -115,7 +115,7 @@ def propose(
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
-    """Re-propose a change whose line moved on (new changes take --propose on the write)."""
+    """Re-make your proposal on the current line head after the line moved on."""
     from envtrail.cli.common import report_write
     from envtrail.errors import UsageError
     from envtrail.ops import approvals

@@ -45,8 +45,8 @@ from envtrail.ops.txn import Plan, Written, context_for, signer_for, transact
 from envtrail.ops.values import plan_values
 from envtrail.runtime import Runtime
 
-_VALUE_ACTIONS = frozenset({"set", "unset", "import", "rollback"})
-_KEPT_TRAILERS = frozenset({"Rollback-To"})
+_VALUE_ACTIONS = frozenset({"set", "unset", "import", "rollback", "revert"})
+_KEPT_TRAILERS = frozenset({"Rollback-To", "Revert"})
 _MAX_CHAIN = 500  # approvals above one proposal; more is not a proposal envtrail made
 
 
