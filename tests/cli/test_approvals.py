@@ -76,6 +76,8 @@ def test_a_write_that_needs_approval_is_refused_without_propose(cli, store, team
     assert_one_line_error(r, 4)
     assert "needs 1 approval" in r.err and "--propose" in r.err
     assert _head(store) == head
+    # refused before the value is asked for: nothing on stdin, still the approval refusal
+    assert_one_line_error(cli("set", "API_KEY", "--env", "production", "--reason", "r"), 4)
     # staging has no approval rule: it lands at once
     assert cli("set", "X", "--env", "staging", "--reason", "free", input="s").code == 0
 

@@ -64,8 +64,8 @@ def set_(
     names = values.parse_assignment_args(_only_names(keys or []))
     git = open_git(repo)
     me = load_identity(identity)
-    check_write(git, runtime(), me, env, reason)  # before any prompt: never ask for a refused secret
     how = route(propose, break_glass)
+    check_write(git, runtime(), me, env, reason, how)  # before any prompt: never ask in vain
     written = values.write_values(git, runtime(), me, env,
                                   collect(names, from_file, raw, allow_empty), set(),
                                   reason, "set", how)

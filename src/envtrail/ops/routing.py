@@ -13,6 +13,7 @@ from envtrail.audit.approvals import BREAK_GLASS, requirement
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView
 from envtrail.errors import AccessDenied, UsageError
+from envtrail.format.policy import Policy
 from envtrail.gitstore.commit import CasFailed, move_branch
 from envtrail.gitstore.repo import GitRepo
 
@@ -66,9 +67,20 @@ def settle(git: GitRepo, view: StoreView, commit: str, rec: Record, route: Route
             raise AccessDenied(f"break-glass refused: {need.glass_refusal}",
                                hint="propose it with --propose and ask an approver")
         return None
-    raise AccessDenied(
-        f"this change to {', '.join(need.environments) or 'the store'} needs {need.needed} "
-        "approval(s) before it lands",
+    raise _unapproved(", ".join(need.environments) or "the store", need.needed)
+
+
+def require_route(policy: Policy, environment: str, route: Route) -> None:
+    """Before any prompt: refuse a direct value write to an environment that needs approvals
+    (``settle`` makes the same decision from the commit itself)."""
+    needed = policy.rule_for(environment).approvals
+    if needed and not (route.propose or route.break_glass):
+        raise _unapproved(environment, needed)
+
+
+def _unapproved(where: str, needed: int) -> AccessDenied:
+    return AccessDenied(
+        f"this change to {where} needs {needed} approval(s) before it lands",
         hint="add --propose and ask an approver to run `envtrail approve ID`; in an incident, "
              "--break-glass lands a value change now for review afterwards")
 
