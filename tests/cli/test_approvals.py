@@ -416,3 +416,20 @@ def test_revert_needs_approval_and_can_be_proposed(cli, store, team):
     assert cli.as_(team["bob"])("approve", undo, "--reason", "ok").code == 0
     assert cli("apply", undo).code == 0
     assert cli("get", "API_KEY", "--env", "production").out == "v1"
+
+
+def test_an_unapproved_change_is_repaired_through_an_approved_proposal(cli, store, team):
+    bob = team["bob"]
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "sneak",
+                           "--propose", input="evil"))
+    _force_onto_line(store, pid)
+    assert_one_line_error(cli("repair", "--reason", "undo the sneak"), 4)  # restores production
+    r = cli("repair", "--reason", "undo the sneak", "--propose")
+    assert r.code == 0, r.err
+    fix = _proposal_id(r)
+    assert_one_line_error(cli.as_(bob)("get", "API_KEY", "--env", "production"), 5)
+    assert cli.as_(bob)("approve", fix, "--reason", "agreed").code == 0
+    assert cli.as_(bob)("apply", fix).code == 0
+    assert cli.as_(bob)("get", "API_KEY", "--env", "production").out == "v1"
+    v = cli("verify", "--json")
+    assert v.code == 0 and '"rule": 9' in v.out  # acknowledged, visible

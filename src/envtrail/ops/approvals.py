@@ -175,7 +175,7 @@ def approve(git: GitRepo, rt: Runtime, identity: Identity, target: str,
 def _approve_proposal(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str,
                       text: str) -> Written:
     with WriteLock(state_dir(git.root) / "lock"):
-        line = open_line(git, rt, identity)
+        line = open_line(git, rt, identity, allow_findings=_repairs(git, proposal_id))
         prop = load(git, line.view, proposal_id, line.head)
         acting = whoami(line.view.at(prop.base), identity, rt)
         _may_approve(prop.need, acting.principal, identity, rt, prop.counted, prop.id)
@@ -243,7 +243,7 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
     line head is still the proposal's parent."""
     with WriteLock(state_dir(git.root) / "lock"):
         recover(git)
-        line = open_line(git, rt, identity)
+        line = open_line(git, rt, identity, allow_findings=_repairs(git, proposal_id))
         whoami(line.snapshot, identity, rt)
         prop = load(git, line.view, proposal_id, line.head)
         if prop.stale:
@@ -304,6 +304,12 @@ def redo(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wri
         route=Route(propose=True))
     drop_proposal(git, prop.id)
     return written
+
+
+def _repairs(git: GitRepo, proposal_id: str) -> bool:
+    """A proposed ``repair`` is approved and applied on a line with findings: that is
+    what it is for (the findings it does not acknowledge keep reads refused)."""
+    return load(git, StoreView(git), proposal_id, git.store_head()).record.action == "repair"
 
 
 def _plausible(proposal_id: str) -> bool:
