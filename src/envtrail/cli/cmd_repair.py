@@ -39,7 +39,7 @@ def repair(
 
     result = run_repair(open_git(repo), runtime(), load_identity(identity), reason, from_,
                         dry_run, route(propose))
-    lead = "would acknowledge" if dry_run else "acknowledged"
+    lead = "would acknowledge" if dry_run or result.proposal else "acknowledged"
     for finding in result.findings:
         out(f"{lead}: {finding.line()}")
     out(f"restored to the last verified state {result.clean}: "
