@@ -118,6 +118,8 @@ def test_propose_approve_apply(cli, store, team, alice):
         git(store, "verify-commit", line.split()[0])
     body = git(store, "log", "-1", "--format=%B")
     assert f"Envtrail-Approves: {log[1].split()[0]}" in body
+    assert "approved   bob@example.com" in cli("show", log[1].split()[0]).out
+    assert '"approved_by": []' in cli("show", "HEAD", "--json").out
 
 
 def test_who_may_not_approve(cli, store, team, alice, make_identity):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from envtrail.audit import signature
 from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record
 from envtrail.audit.signature import Verdict
@@ -65,6 +66,23 @@ def approves(rec: Record) -> str | None:
     if target is None or len(target) != 40 or not set(target) <= _HEX:
         return None
     return target
+
+
+def approvals_of(view: StoreView, commit: str, head: str | None) -> list[str]:
+    """Principals whose good signed approval of ``commit`` is on the line after it, in order."""
+    git = view.git
+    if head is None or commit == head or not git.is_ancestor(commit, head):
+        return []
+    ids, _ = git.first_parents(head, commit)
+    out: list[str] = []
+    for c in reversed(ids):
+        info = git.info(c)
+        rec = parse_record(info)
+        if rec is not None and approves(rec) == commit:
+            verdict = signature.check(view, info)
+            if verdict.good and verdict.principal and verdict.principal not in out:
+                out.append(verdict.principal)
+    return out
 
 
 def is_break_glass(rec: Record | None) -> bool:

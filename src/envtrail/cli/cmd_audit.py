@@ -165,6 +165,7 @@ def show(
             "events": [e.as_dict() for e in s.events],
             "findings": [f.as_dict() for f in s.findings],
             "store_changes": list(s.store_diff),
+            "approved_by": list(s.approved_by),
         })
         return
     out(f"commit     {s.info.id}")
@@ -190,6 +191,8 @@ def show(
                 out(f"  {render_change(c)}")
         for k, v in rec.extra:
             out(f"{k.lower():<10} {v}")
+    if s.approved_by:
+        out(f"approved   {', '.join(s.approved_by)}")
     if s.store_diff:
         out("changed")
         for line in s.store_diff:

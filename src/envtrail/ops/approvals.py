@@ -15,7 +15,14 @@ from datetime import datetime
 
 from envtrail.audit import line as line_walk
 from envtrail.audit import signature
-from envtrail.audit.approvals import APPROVES, Ledger, Requirement, is_break_glass, requirement
+from envtrail.audit.approvals import (
+    APPROVES,
+    Ledger,
+    Requirement,
+    approvals_of,
+    is_break_glass,
+    requirement,
+)
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record, render
@@ -202,7 +209,7 @@ def _approve_break_glass(git: GitRepo, rt: Runtime, identity: Identity, target: 
     if not is_break_glass(rec) or need is None:
         raise UsageError(f"{commit[:10]} is no break-glass change waiting for approval",
                          hint="approve a proposal by the id `envtrail proposals` shows")
-    done = _line_approvals(git, line.view, commit, line.head)
+    done = approvals_of(line.view, commit, line.head)
 
     def build(snap: Snapshot) -> Plan:
         acting = whoami(snap, identity, rt)
@@ -222,20 +229,6 @@ def _may_approve(need: Requirement | None, principal: str, identity: Identity, r
         raise AccessDenied(f"approval refused: {refused}")
     if principal in done:
         raise UsageError(f"{principal} has approved {what} already")
-
-
-def _line_approvals(git: GitRepo, view: StoreView, commit: str, head: str | None) -> list[str]:
-    """Principals whose approval of ``commit`` is on the line after it."""
-    ids, _ = git.first_parents(head, commit) if head else ([], False)
-    out = []
-    for c in ids:
-        info = git.info(c)
-        rec = parse_record(info)
-        if rec is not None and rec.action == "approve" and rec.extra_value(APPROVES) == commit:
-            verdict = signature.check(view, info)
-            if verdict.good and verdict.principal:
-                out.append(verdict.principal)
-    return out
 
 
 def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Written:

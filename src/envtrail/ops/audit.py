@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from envtrail.audit import signature
+from envtrail.audit.approvals import approvals_of
 from envtrail.audit.events import Event, Filters, commit_events, stream
 from envtrail.audit.history import last_changes, parse_record
 from envtrail.audit.keyring import Keyring
@@ -89,6 +90,7 @@ class Shown:
     events: list[Event]
     findings: list[Finding]
     store_diff: tuple[str, ...] = ()  # policy and signer lines added (+) and removed (-)
+    approved_by: tuple[str, ...] = ()  # approvals of it on the store line
 
 
 def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
@@ -106,7 +108,7 @@ def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
     else:
         findings = Verifier(view).check(info)
     return Shown(info, rec, signature.check(view, info), commit_events(view, info), findings,
-                 store_file_diff(git, info))
+                 store_file_diff(git, info), tuple(approvals_of(view, commit, git.store_head())))
 
 
 def store_file_diff(git: GitRepo, info: CommitInfo) -> tuple[str, ...]:
