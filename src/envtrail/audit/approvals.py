@@ -238,7 +238,8 @@ class Ledger:
         return out
 
     def close(self) -> list[tuple[str, str]]:
-        """At the line head: a change still waiting for approvals leaves the head short."""
+        """At the line head, or before a repair: a change still waiting for approvals is
+        left short."""
         return self._short(at_head=True)
 
     def unreviewed(self) -> list[Glass]:

@@ -118,6 +118,9 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
                                                       strict=False)):
         info = view.git.info(info_id)
         rec = parse_record(info)
+        if rec is not None and rec.action == "repair":
+            # A change a repair follows unapproved is one of the findings it names.
+            report.findings += [Finding(c, 9, message) for c, message in ledger.close()]
         clean = _repair_clean(view, report, info, rec, position, tainted) \
             if rec is not None and rec.action == "repair" else None
         try:

@@ -249,9 +249,12 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
                 f"proposal {prop.id} has {len(prop.counted)} of {prop.needed} approval(s)"
                 + (f" ({prop.problems[0]})" if prop.problems else ""),
                 hint=f"an approver runs `envtrail approve {prop.id} --reason ...`")
-        # The same incremental check a read would make, before the line moves.
-        report = line_walk.walk(line.view, prop.tip, keyring=Keyring(identity), since=line.head,
-                                floor=line.floor, now=rt.now())
+        # The check a read would make, before the line moves: incremental, except for a
+        # repair, which only the walk from before its findings can judge.
+        whole = prop.record.action == "repair"
+        report = line_walk.walk(line.view, prop.tip, keyring=Keyring(identity),
+                                since=None if whole else line.head,
+                                floor=None if whole else line.floor, now=rt.now())
         if report.findings:
             raise IntegrityError(f"proposal {prop.id} does not verify: "
                                  f"{report.findings[0].line()}")
