@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from envtrail.audit import context, signature
+from envtrail.audit.approvals import is_break_glass
 from envtrail.audit.history import REENCRYPTING, parse_record
 from envtrail.audit.view import StoreView, value_diff
 from envtrail.errors import IntegrityError
@@ -36,6 +37,9 @@ class Event:
     # The environments the commit names; empty for a store-wide change
     # (policy, signers, a store created without environments).
     environments: tuple[str, ...] = ()
+    break_glass: bool = False
+    approved_by: tuple[str, ...] = ()
+    event: dict[str, object] | None = None  # an events-line marker: kind and the signer's claims
 
     @property
     def store_wide(self) -> bool:
@@ -55,6 +59,8 @@ class Event:
             "verified": self.verified, "signature": self.signature, "reason": self.reason,
             "context": context.parse(self.context), "key": self.key, "change": self.change,
             "reencrypted": self.reencrypted, "old_fp": self.old_fp, "new_fp": self.new_fp,
+            "break_glass": self.break_glass, "approved_by": list(self.approved_by),
+            "event": self.event,
         }
 
 
@@ -97,7 +103,8 @@ def commit_events(view: StoreView, info: CommitInfo) -> list[Event]:
         verified = verdict.good and rec.actor == verdict.principal
         base = dict(commit=info.id, time=info.committer_time, action=rec.action,
                     actor=rec.actor, verified=verified, signature=verdict.status,
-                    reason=rec.reason, context=rec.context, environments=rec.environments)
+                    reason=rec.reason, context=rec.context, environments=rec.environments,
+                    break_glass=is_break_glass(rec))
         env = rec.environments[0] if len(rec.environments) == 1 else None
         if not rec.changes:
             return [Event(environment=", ".join(rec.environments) or None, **base)]
@@ -139,7 +146,7 @@ def stream(view: StoreView, head: str | None, filters: Filters,
     """
     if head is None:
         return
-    for info in view.git.walk_touching(head, STORE_PATHS, hide=after):
+    for info in view.git.walk_touching(head, STORE_PATHS, hide=after, unchanged=True):
         if filters.until is not None and info.committer_time > filters.until:
             continue
         for event in commit_events(view, info):

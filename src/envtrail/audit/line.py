@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from envtrail.audit import signature
+from envtrail.audit.approvals import Glass, Ledger
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.repairs import ACK, CLEAN
@@ -52,6 +53,7 @@ class LineReport:
     tainted: set[str] = field(default_factory=set)
     since: str | None = None  # where the walk started (exclusive)
     ahead: dict[str, int] = field(default_factory=dict)  # newly seen commits dated ahead
+    glass: list[Glass] = field(default_factory=list)  # unreviewed break-glass commits walked
 
     @property
     def ok(self) -> bool:
@@ -109,15 +111,27 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
             report.findings.append(Finding(head, 8, f"the line does not contain the trust root "
                                                     f"{root[:12]} (rewound or replaced)"))
     verifier = Verifier(view, keyring)
+    ledger = Ledger(view)
     seen = dict(seen_ahead or {})
     floors = _Floor(floor)
     for position, (info_id, verdict) in enumerate(zip(ids, _verdicts(view, ids, parallel),
                                                       strict=False)):
         info = view.git.info(info_id)
         rec = parse_record(info)
+        if rec is not None and rec.action == "repair":
+            # A change a repair follows unapproved is one of the findings it names.
+            report.findings += [Finding(c, 9, message) for c, message in ledger.close()]
         clean = _repair_clean(view, report, info, rec, position, tainted) \
             if rec is not None and rec.action == "repair" else None
+        try:
+            verdict = verdict or signature.check(view, info, trust_at=clean)
+        except IntegrityError:
+            verdict = None  # the verifier reports the unreadable allowed_signers
         found = verifier.check(info, verdict, repair_clean=clean)
+        # Rule 9 speaks of earlier commits (a change left short) before this one's own
+        # findings, so that a repair can acknowledge what it follows.
+        for commit, message in ledger.step(info, rec, verdict):
+            (found if commit == info_id else report.findings).append(Finding(commit, 9, message))
         if not found and clean is not None:
             # A repair's time findings stop counting toward the floor in every clone,
             # including those that never saw the commit dated ahead as ahead.
@@ -135,8 +149,10 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
         report.checked += 1
         if on_commit is not None:
             on_commit(report.checked)
+    report.findings += [Finding(commit, 9, message) for commit, message in ledger.close()]
     report.unkeyed = verifier.unkeyed
     report.floor = floors.value
+    report.glass = ledger.unreviewed()
     return report
 
 

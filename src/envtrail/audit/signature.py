@@ -28,7 +28,8 @@ class Verdict:
 
 def check(view: StoreView, info: CommitInfo, trust_at: str | None = None) -> Verdict:
     """Verify the commit's SSH signature; trust comes from the parent's allowed_signers
-    (or ``trust_at``'s: a repair is judged by the state it restores).
+    (or ``trust_at``'s: a repair is judged by the state it restores, an event by the
+    store line commit it follows).
 
     The root commit has no parent and trusts the allowed_signers it creates.
     """

@@ -18,7 +18,7 @@ from envtrail import __version__
 from envtrail.cli.common import GLOBALS, IdentityOpt, RepoOpt
 
 _MODULES = ("cmd_setup", "cmd_values", "cmd_audit", "cmd_rollback", "cmd_revert", "cmd_repair",
-            "cmd_access", "cmd_git")
+            "cmd_access", "cmd_approvals", "cmd_git")
 _HOT = {"get": "cmd_values", "export": "cmd_values", "run": "cmd_values", "set": "cmd_values",
         "hook": "cmd_git"}
 _GLOBAL_WITH_VALUE = {"--repo", "--identity"}

@@ -7,9 +7,11 @@ from typing import Annotated
 import typer
 
 from envtrail.cli.common import (
+    BreakGlassOpt,
     EnvOpt,
     IdentityOpt,
     JsonOpt,
+    ProposeOpt,
     ReasonOpt,
     RepoOpt,
     emit_json,
@@ -18,6 +20,7 @@ from envtrail.cli.common import (
     out,
     pin_next,
     report_write,
+    route,
     runtime,
 )
 from envtrail.cli.render import table
@@ -37,6 +40,7 @@ def grant(
         metavar="PUBKEY", help="'ssh-ed25519 AAAA...' line, or a path to a .pub file.")],
     env: EnvOpt = ...,  # type: ignore[assignment]
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -45,7 +49,7 @@ def grant(
 
     rt = runtime()
     written = access.grant(open_git(repo), rt, load_identity(identity), principal,
-                           access.parse_pubkey(pubkey, rt), env, reason)
+                           access.parse_pubkey(pubkey, rt), env, reason, route(propose))
     report_write(written, f"{principal} is already a member of {env}")
 
 
@@ -54,6 +58,8 @@ def revoke(
     principal: Annotated[str, typer.Argument(metavar="PRINCIPAL", help="Who loses access.")],
     env: EnvOpt = ...,  # type: ignore[assignment]
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
+    break_glass: BreakGlassOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
     json_: JsonOpt = False,
@@ -62,7 +68,11 @@ def revoke(
     from envtrail.ops import access, audit
 
     git = open_git(repo)
-    written = access.revoke(git, runtime(), load_identity(identity), principal, env, reason)
+    written = access.revoke(git, runtime(), load_identity(identity), principal, env, reason,
+                            route(propose, break_glass))
+    if written.proposal:
+        report_write(written, env)  # the offboarding report comes when it is applied
+        return
     report = audit.offboarding(git, runtime(), principal)
     if json_:
         emit_json({"commit": written.commit, "report": [e.as_dict() for e in report]})
@@ -88,15 +98,18 @@ def print_offboarding(principal: str, report: list) -> None:
 def rotate(
     env: EnvOpt = ...,  # type: ignore[assignment]
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
     """New environment key pair and fingerprint key; every value re-encrypted."""
     from envtrail.ops import access
 
-    written = access.rotate(open_git(repo), runtime(), load_identity(identity), env, reason)
+    written = access.rotate(open_git(repo), runtime(), load_identity(identity), env, reason,
+                            route(propose))
     report_write(written, env)
-    pin_next(written.commit)
+    if not written.proposal:
+        pin_next(written.commit)
 
 
 @access_app.command("admin")
@@ -104,6 +117,7 @@ def admin(
     principal: Annotated[str, typer.Argument(metavar="PRINCIPAL", help="An allowed signer.")],
     remove: Annotated[bool, typer.Option("--remove", help="Take admin rights away.")] = False,
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -111,7 +125,7 @@ def admin(
     from envtrail.ops import access
 
     written = access.set_admin(open_git(repo), runtime(), load_identity(identity), principal,
-                               not remove, reason)
+                               not remove, reason, route(propose))
     report_write(written, principal)
 
 
@@ -156,10 +170,18 @@ def policy_show(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False
     if json_:
         emit_json(rules)
         return
-    table(["environment", "require_reason", "reason_pattern", "writers"],
+    table(["environment", "require_reason", "reason_pattern", "writers", "approvals",
+           "approvers", "break_glass"],
           [[n, str(r["require_reason"]).lower(), str(r["reason_pattern"] or "-"),
-            r["writers"] if isinstance(r["writers"], str) else ",".join(r["writers"])]
+            _listed(r["writers"]), str(r.get("approvals", 0)),
+            _listed(r.get("approvers", "members")),
+            f"{str(r.get('break_glass', True)).lower()} "
+            f"(review {r.get('break_glass_review', '24h')})"]
            for n, r in rules.items()])
+
+
+def _listed(value: object) -> str:
+    return value if isinstance(value, str) else ",".join(value)  # type: ignore[arg-type]
 
 
 @policy_app.command("set")
@@ -172,7 +194,19 @@ def policy_set(
         help="RE2 pattern the reason must contain ('none' clears).")] = None,
     writers: Annotated[str | None, typer.Option(
         "--writers", metavar="LIST", help="'any', or principals and/or 'admins', comma-separated.")] = None,
+    approvals: Annotated[int | None, typer.Option(
+        "--approvals", metavar="N", help="Approvals a change needs before it lands (0: none).")] = None,
+    approvers: Annotated[str | None, typer.Option(
+        "--approvers", metavar="LIST",
+        help="'members' (the environment's, except ci:*), or principals, comma-separated.")] = None,
+    break_glass: Annotated[bool | None, typer.Option(
+        "--break-glass/--no-break-glass",
+        help="Whether --break-glass may land a change before its approvals.")] = None,
+    break_glass_review: Annotated[str | None, typer.Option(
+        "--review", metavar="DURATION",
+        help="When an unreviewed break-glass change turns overdue (24h, 90m, 2d).")] = None,
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -186,8 +220,16 @@ def policy_set(
         changes["reason_pattern"] = None if reason_pattern == "none" else reason_pattern
     if writers is not None:
         changes["writers"] = policy.parse_writers(writers)
+    if approvals is not None:
+        changes["approvals"] = policy.check_count(approvals)
+    if approvers is not None:
+        changes["approvers"] = policy.parse_approvers(approvers)
+    if break_glass is not None:
+        changes["break_glass"] = break_glass
+    if break_glass_review is not None:
+        changes["break_glass_review"] = policy.check_review(break_glass_review)
     written = policy.set_rule(open_git(repo), runtime(), load_identity(identity), env, changes,
-                              reason)
+                              reason, route(propose))
     report_write(written, "policy")
 
 

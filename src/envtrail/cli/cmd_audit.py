@@ -101,7 +101,7 @@ def _plain_row(group) -> list[str]:
 
     c = group[0]
     return [when(c.time), c.environment or "-", f"{c.actor or '?'} {mark(c.verified)}",
-            c.action, _variables(group), c.reason, short(c.commit),
+            _action_cell(c), _variables(group), c.reason, short(c.commit),
             where(parse(c.context)) or "-"]
 
 
@@ -119,13 +119,27 @@ def _draw_log(con, groups, utc: bool) -> None:
                 f"[bold]{escape(c.environment or 'store')}[/]  "
                 f"{escape(c.actor or 'unattested')} {styled_mark(c.verified)}"
                 + (f"  [dim]{escape(place)}[/]" if place else ""))
-        body = f"[cyan]{escape(c.action)}[/] {escape(_variables(group))}  {escape(c.reason)}"
+        body = f"[cyan]{escape(_action_cell(c))}[/] {escape(_variables(group))}  {escape(c.reason)}"
         plain_len = len(con.render_str(head).plain) + 2 + len(con.render_str(body).plain)
         if plain_len <= con.width:
             con.print(head + "  " + body, overflow="fold")
         else:
             con.print(head, overflow="fold")
             con.print("    " + body, overflow="fold")
+
+
+def _action_cell(e) -> str:
+    """The action, with an event's kind and claims and a change's approval marks."""
+    text = e.action
+    if e.event:
+        claims = [f"{k} {e.event[k]}{'s' if k == 'duration' else ''}"
+                  for k in ("ref", "status", "duration") if k in e.event]
+        text = f"event {e.event['kind']}" + (f" ({', '.join(claims)})" if claims else "")
+    if e.break_glass:
+        text += " [BREAK-GLASS]"
+    if e.approved_by:
+        text += f" [approved by {', '.join(e.approved_by)}]"
+    return text
 
 
 def show(
@@ -151,6 +165,7 @@ def show(
             "events": [e.as_dict() for e in s.events],
             "findings": [f.as_dict() for f in s.findings],
             "store_changes": list(s.store_diff),
+            "approved_by": list(s.approved_by),
         })
         return
     out(f"commit     {s.info.id}")
@@ -176,6 +191,8 @@ def show(
                 out(f"  {render_change(c)}")
         for k, v in rec.extra:
             out(f"{k.lower():<10} {v}")
+    if s.approved_by:
+        out(f"approved   {', '.join(s.approved_by)}")
     if s.store_diff:
         out("changed")
         for line in s.store_diff:
@@ -252,7 +269,8 @@ def verify(
         "--force", help="With --accept-rewrite: accept even when a revoke, rotate, signers, "
                         "policy or repair commit disappeared.")] = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Fail on warnings too (acknowledged findings).")] = False,
+        "--strict", help="Fail on warnings too (acknowledged findings, unreviewed "
+                         "break-glass changes).")] = False,
 ) -> None:
     """Check the whole store line: signatures, actors, masked diffs, policy, shape, times."""
     from envtrail.errors import AccessDenied, FindingsError
@@ -281,6 +299,8 @@ def verify(
             out(f.line())
         for a in report.acknowledged:
             out(f"acknowledged: {a.finding.line()} (by {a.admin} in {short(a.repair)}: {a.reason})")
+        for w in report.warnings:
+            out(f"warning: {w}")
         if report.skipped:
             out(f"skipped without a key: fingerprints and decryption in "
                 f"{', '.join(report.skipped)}")
@@ -290,7 +310,7 @@ def verify(
         out(f"verified {report.checked} commit(s) up to {short(report.head)}: {status}")
     if not report.passes(strict):
         raise FindingsError("verification failed" if not report.ok
-                            else "acknowledged findings (--strict)")
+                            else "acknowledged findings or warnings (--strict)")
 
 
 class _Progress:

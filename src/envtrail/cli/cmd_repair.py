@@ -8,12 +8,15 @@ import typer
 
 from envtrail.cli.common import (
     IdentityOpt,
+    ProposeOpt,
     ReasonOpt,
     RepoOpt,
     load_identity,
     open_git,
     out,
     pin_next,
+    report_write,
+    route,
     runtime,
 )
 
@@ -26,6 +29,7 @@ def repair(
              "first finding).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be acknowledged "
                                                             "and restored only.")] = False,
+    propose: ProposeOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -34,8 +38,8 @@ def repair(
     from envtrail.ops.repair import repair as run_repair
 
     result = run_repair(open_git(repo), runtime(), load_identity(identity), reason, from_,
-                        dry_run)
-    lead = "would acknowledge" if dry_run else "acknowledged"
+                        dry_run, route(propose))
+    lead = "would acknowledge" if dry_run or result.proposal else "acknowledged"
     for finding in result.findings:
         out(f"{lead}: {finding.line()}")
     out(f"restored to the last verified state {result.clean}: "
@@ -44,7 +48,9 @@ def repair(
         out(f"values from {result.restored_from}:")
     for change in result.record.changes if result.record else ():
         out(f"  {render_change(change)}")
-    if result.commit:
+    if result.proposal:
+        report_write(result, "repair")
+    elif result.commit:
         out(f"repair commit {result.commit}")
         pin_next(result.commit)
 

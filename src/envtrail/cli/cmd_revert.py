@@ -9,9 +9,11 @@ from typing import Annotated
 import typer
 
 from envtrail.cli.common import (
+    BreakGlassOpt,
     EnvOpt,
     IdentityOpt,
     KeysOpt,
+    ProposeOpt,
     ReasonOpt,
     RepoOpt,
     complete_key,
@@ -19,6 +21,7 @@ from envtrail.cli.common import (
     open_git,
     out,
     report_restore,
+    route,
     runtime,
     short,
 )
@@ -32,6 +35,8 @@ def revert(
     key: KeysOpt = None,
     reason: ReasonOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the masked plan only.")] = False,
+    propose: ProposeOpt = False,
+    break_glass: BreakGlassOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -41,14 +46,15 @@ def revert(
     """
     from envtrail.ops.revert import revert as do_revert
 
+    how = route(propose, break_glass)
     result = do_revert(open_git(repo), runtime(), load_identity(identity), env, commit,
-                       key or [], reason, dry_run)
+                       key or [], reason, dry_run, how)
     if result.record is None:
         out(f"{env} already has the values from before {short(result.target)}: nothing to revert")
         return
     report_restore(result.record, result.commit, dry_run,
                    f"would revert {short(result.target)} in {env}:",
-                   f" (reverts {short(result.target)})")
+                   f" (reverts {short(result.target)})", result.proposal)
 
 
 def history(

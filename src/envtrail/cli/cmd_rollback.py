@@ -7,15 +7,18 @@ from typing import Annotated
 import typer
 
 from envtrail.cli.common import (
+    BreakGlassOpt,
     EnvOpt,
     IdentityOpt,
     KeysOpt,
+    ProposeOpt,
     ReasonOpt,
     RepoOpt,
     load_identity,
     open_git,
     out,
     report_restore,
+    route,
     runtime,
     short,
 )
@@ -30,6 +33,8 @@ def rollback(
     key: KeysOpt = None,
     reason: ReasonOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the masked plan only.")] = False,
+    propose: ProposeOpt = False,
+    break_glass: BreakGlassOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -39,13 +44,14 @@ def rollback(
     """
     from envtrail.ops import rollback as rb
 
+    how = route(propose, break_glass)
     result = rb.rollback(open_git(repo), runtime(), load_identity(identity), env, to,
-                         key or [], reason, dry_run)
+                         key or [], reason, dry_run, how)
     if result.record is None:
         out(f"{env} already equals {short(result.target)}: nothing to roll back")
         return
     report_restore(result.record, result.commit, dry_run,
-                   f"would roll back {env} to {short(result.target)}:")
+                   f"would roll back {env} to {short(result.target)}:", proposal=result.proposal)
 
 
 def register(app: typer.Typer) -> None:

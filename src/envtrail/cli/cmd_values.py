@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from envtrail.cli.common import (
+    BreakGlassOpt,
     EnvOpt,
     IdentityOpt,
     JsonOpt,
+    ProposeOpt,
     ReasonOpt,
     RepoOpt,
     complete_key,
@@ -19,6 +21,7 @@ from envtrail.cli.common import (
     open_git,
     out,
     report_write,
+    route,
     runtime,
     store_root,
     warn,
@@ -41,6 +44,8 @@ def set_(
         "--raw", help="Keep every piped byte, even the final newline of a one-line value.")] = False,
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="Accept an empty value (refused by default).")] = False,
+    propose: ProposeOpt = False,
+    break_glass: BreakGlassOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -59,10 +64,11 @@ def set_(
     names = values.parse_assignment_args(_only_names(keys or []))
     git = open_git(repo)
     me = load_identity(identity)
-    check_write(git, runtime(), me, env, reason)  # before any prompt: never ask for a refused secret
+    how = route(propose, break_glass)
+    check_write(git, runtime(), me, env, reason, how)  # before any prompt: never ask in vain
     written = values.write_values(git, runtime(), me, env,
                                   collect(names, from_file, raw, allow_empty), set(),
-                                  reason, "set")
+                                  reason, "set", how)
     report_write(written, env)
 
 
@@ -116,6 +122,8 @@ def unset(
     keys: Annotated[list[str], typer.Argument(metavar="KEY...", help="Variables to remove.")],
     env: EnvOpt = ...,  # type: ignore[assignment]
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
+    break_glass: BreakGlassOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -123,7 +131,7 @@ def unset(
     from envtrail.ops import values
 
     written = values.write_values(open_git(repo), runtime(), load_identity(identity), env, {},
-                                  set(keys), reason, "unset")
+                                  set(keys), reason, "unset", route(propose, break_glass))
     report_write(written, env)
 
 
@@ -150,6 +158,8 @@ def import_(
     reason: ReasonOpt = None,
     prune: Annotated[bool, typer.Option(
         "--prune", help="Also remove variables that are not in FILE.")] = False,
+    propose: ProposeOpt = False,
+    break_glass: BreakGlassOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -165,9 +175,10 @@ def import_(
     from envtrail.model import check_value
     from envtrail.ops import values
 
+    how = route(propose, break_glass)
     parsed = {k: check_value(v) for k, v in read_dotenv_file(file).items()}
     written = values.import_values(open_git(repo), runtime(), load_identity(identity), env,
-                                   parsed, reason, prune)
+                                   parsed, reason, prune, how)
     report_write(written, env)
 
 
@@ -209,6 +220,11 @@ def run(
     command: Annotated[list[str], typer.Argument(metavar="-- CMD...", help="Command to run.")],
     env: EnvOpt = ...,  # type: ignore[assignment]
     no_verify: NoVerifyOpt = False,
+    event: Annotated[str | None, typer.Option(
+        "--event", metavar="KIND", help="When CMD ends, record an event of this kind with its "
+                                        "exit status, start time and duration.")] = None,
+    reason: Annotated[str | None, typer.Option(
+        "--reason", "-r", metavar="TEXT", help="With --event: the event's reason.")] = None,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> int:
@@ -222,24 +238,51 @@ def run(
     from envtrail.ops.runner import run_command
 
     rt = runtime()
-    result = read_verified(rt, store_root(repo), load_identity(identity), env, None, None,
-                           verify=not no_verify)
+    me = load_identity(identity)
+    result = read_verified(rt, store_root(repo), me, env, None, None, verify=not no_verify)
     for w in result.warnings:
         warn(w)
     sys.stdout.flush()
-    raise typer.Exit(run_command(command, rt.env, result))
+    if event is None:
+        raise typer.Exit(run_command(command, rt.env, result))
+    import time
+
+    start, clock = rt.now(), time.monotonic()
+    status = run_command(command, rt.env, result)
+    _record_run(repo, me, event, env, reason, status, start, time.monotonic() - clock)
+    raise typer.Exit(status)
+
+
+def _record_run(repo: str | None, me, kind: str, env: str, reason: str | None, status: int,
+                start, duration: float) -> None:
+    """The event of one ``run --event``; a failure to record it never changes CMD's status."""
+    from envtrail.errors import EnvtrailError
+    from envtrail.ops.events import Claims, record_event
+
+    try:
+        written = record_event(open_git(repo), runtime(), me, kind, env,
+                               reason or f"{kind} via envtrail run",
+                               Claims(status=str(status), start=start, duration=duration))
+    except EnvtrailError as exc:
+        warn(f"the {kind} event was not recorded: {exc.message}")
+        return
+    sys.stderr.write(f"envtrail: recorded event {kind} [{written.commit[:10]}] "
+                     f"status {status}\n")
 
 
 def edit(
     env: EnvOpt = ...,  # type: ignore[assignment]
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
+    break_glass: BreakGlassOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
     """Edit the decrypted variables in $VISUAL/$EDITOR; writes only what changed, as one commit."""
     from envtrail.ops.edit import edit as do_edit
 
-    written = do_edit(open_git(repo), runtime(), load_identity(identity), env, reason)
+    how = route(propose, break_glass)
+    written = do_edit(open_git(repo), runtime(), load_identity(identity), env, reason, how)
     if written is None:
         out(f"{env}: nothing changed")
     else:

@@ -73,6 +73,11 @@ KeysOpt = Annotated[list[str] | None, typer.Option(
 ReasonOpt = Annotated[str | None, typer.Option(
     "--reason", "-r", metavar="TEXT", help="Why this change is made (recorded in the commit).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ProposeOpt = Annotated[bool, typer.Option(
+    "--propose", help="Write the change as a proposal for approval; the store line stays.")]
+BreakGlassOpt = Annotated[bool, typer.Option(
+    "--break-glass", help="Incident: land a change that needs approvals now; it stays flagged "
+                          "until approved afterwards.")]
 
 
 class Globals:
@@ -141,20 +146,51 @@ def pin_next(commit: str | None) -> None:
         out(f"pin next: ENVTRAIL_TRUST_ROOT={commit}")
 
 
+def route(propose: bool = False, break_glass: bool = False) -> Any:
+    """The ops Route for ``--propose`` / ``--break-glass``."""
+    from envtrail.ops.routing import Route
+
+    return Route(propose, break_glass)
+
+
 def report_write(written: Any, what: str) -> None:
-    """Tell the user what a write committed."""
+    """Tell the user what a write committed (or proposed)."""
     if written.commit is None:
         out(f"{what}: nothing changed")
-    else:
-        from envtrail.audit.record import subject
+        return
+    from envtrail.audit.record import subject
 
-        out(f"{subject(written.record)} [{short(written.commit)}]")
+    if getattr(written, "proposal", None):
+        _report_proposal(written.record, written.proposal)
+        return
+    out(f"{subject(written.record)} [{short(written.commit)}]")
+    _warn_break_glass(written.record, written.commit)
 
 
-def report_restore(record: Any, commit: str | None, dry_run: bool, would: str, done: str = "") -> None:
+def report_restore(record: Any, commit: str | None, dry_run: bool, would: str, done: str = "",
+                   proposal: str | None = None) -> None:
     """What a rollback or revert did (or, for a dry run, would do), change by change, masked."""
     from envtrail.audit.record import render_change, subject
 
-    out(would if dry_run else f"{subject(record)} [{short(commit)}]{done}")
+    if proposal and not dry_run:
+        _report_proposal(record, proposal)
+    else:
+        out(would if dry_run else f"{subject(record)} [{short(commit)}]{done}")
+        if not dry_run:
+            _warn_break_glass(record, commit)
     for change in record.changes:
         out(f"  {render_change(change)}")
+
+
+def _report_proposal(record: Any, proposal: str) -> None:
+    from envtrail.audit.record import subject
+
+    out(f"proposed {subject(record)} as {proposal} (the store line did not move)")
+    out(f"  approvers run `envtrail review {proposal}` and `envtrail approve {proposal} "
+        f"--reason ...`; then `envtrail apply {proposal}`")
+
+
+def _warn_break_glass(record: Any, commit: str | None) -> None:
+    if commit and any(k == "Break-Glass" for k, _ in record.extra):
+        warn("break-glass: this change stays flagged until approvers run "
+             f"`envtrail approve {commit[:12]} --reason ...`")

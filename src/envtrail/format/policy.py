@@ -6,16 +6,22 @@ defaults:
   require_reason: true        # a non-empty --reason on every write
   reason_pattern: null        # an RE2 pattern the reason must contain (docs/format.md)
   writers: any                # 'any' member, or a list of principals and/or 'admins'
+  approvals: 0                # approvals a change needs before it lands on the line
+  approvers: members          # 'members' (of the environment, minus ci:*) or a list
+  break_glass: true           # whether --break-glass may land a change unapproved
+  break_glass_review: 24h     # when an unreviewed break-glass change turns overdue
 environments:
   production:
     reason_pattern: '[A-Z]+-[0-9]+'
     writers: [admins, ci:release]
+    approvals: 1
 ```
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,7 +29,10 @@ from typing import Any
 from envtrail.errors import IntegrityError
 from envtrail.format.yamlsafe import load
 
-_RULE_KEYS = {"require_reason", "reason_pattern", "writers"}
+_RULE_KEYS = {"require_reason", "reason_pattern", "writers", "approvals", "approvers",
+              "break_glass", "break_glass_review"}
+_DURATION = re.compile(r"([1-9][0-9]{0,5})([mhd])")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 SYNTAX_HINT = "reason patterns use RE2 syntax: no backreferences or lookaround (see docs/format.md)"
 
 
@@ -59,14 +68,35 @@ class Rule:
     require_reason: bool = True
     reason_pattern: str | None = None
     writers: tuple[str, ...] | None = None  # None: any member may write
+    approvals: int = 0
+    approvers: tuple[str, ...] | None = None  # None: the members, except ci:* principals
+    break_glass: bool = True
+    break_glass_review: str = "24h"
 
     def as_dict(self) -> dict[str, object]:
-        """The YAML form of this rule."""
-        return {
+        """The YAML form of this rule (approval keys only where they are not the default,
+        so stores without approvals keep their bytes)."""
+        out: dict[str, object] = {
             "require_reason": self.require_reason,
             "reason_pattern": self.reason_pattern,
             "writers": list(self.writers) if self.writers is not None else "any",
         }
+        plain = Rule()
+        if self.approvals != plain.approvals:
+            out["approvals"] = self.approvals
+        if self.approvers is not None:
+            out["approvers"] = list(self.approvers)
+        if self.break_glass != plain.break_glass:
+            out["break_glass"] = self.break_glass
+        if self.break_glass_review != plain.break_glass_review:
+            out["break_glass_review"] = self.break_glass_review
+        return out
+
+    @property
+    def review_seconds(self) -> int:
+        """``break_glass_review`` in seconds."""
+        m = _DURATION.fullmatch(self.break_glass_review)
+        return int(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m else 86400
 
 
 @dataclass(frozen=True)
@@ -93,6 +123,22 @@ class Policy:
             return f"writers: {principal} may not change {environment}"
         return None
 
+    def max_approvals(self) -> int:
+        """The highest approval count anywhere in this policy (what a policy,
+        signers or config change needs, so lowering a count needs approval too)."""
+        return max([self.defaults.approvals,
+                    *(self.rule_for(name).approvals for name in self.environments)])
+
+
+def is_duration(text: str) -> bool:
+    """Whether ``text`` is a review window such as ``24h``, ``90m`` or ``2d``."""
+    return bool(_DURATION.fullmatch(text))
+
+
+def rule_from(raw: Mapping[str, object]) -> Rule:
+    """A rule from its YAML form (as :meth:`Rule.as_dict` writes it)."""
+    return _apply(Rule(), raw)
+
 
 def _apply(base: Rule, raw: Mapping[str, object]) -> Rule:
     changes: dict[str, object] = {}
@@ -103,6 +149,12 @@ def _apply(base: Rule, raw: Mapping[str, object]) -> Rule:
     if "writers" in raw:
         w = raw["writers"]
         changes["writers"] = None if w == "any" else tuple(w)  # type: ignore[arg-type]
+    for key in ("approvals", "break_glass", "break_glass_review"):
+        if key in raw:
+            changes[key] = raw[key]
+    if "approvers" in raw:
+        a = raw["approvers"]
+        changes["approvers"] = None if a == "members" else tuple(a)  # type: ignore[arg-type]
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -127,7 +179,27 @@ def _check_rule(raw: object, where: str) -> Mapping[str, object]:
         raise IntegrityError(
             f".envtrail/policy.yaml: {where}.writers must be 'any' or a list of principals"
         )
+    _check_approval_keys(raw, where)
     return raw
+
+
+def _check_approval_keys(raw: Mapping[str, object], where: str) -> None:
+    count = raw.get("approvals", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 100:
+        raise IntegrityError(f".envtrail/policy.yaml: {where}.approvals must be a number "
+                             "from 0 to 100")
+    approvers = raw.get("approvers", "members")
+    if approvers != "members" and not (
+        isinstance(approvers, list) and all(isinstance(a, str) for a in approvers)
+    ):
+        raise IntegrityError(f".envtrail/policy.yaml: {where}.approvers must be 'members' or a "
+                             "list of principals")
+    if "break_glass" in raw and not isinstance(raw["break_glass"], bool):
+        raise IntegrityError(f".envtrail/policy.yaml: {where}.break_glass must be true or false")
+    review = raw.get("break_glass_review", "24h")
+    if not isinstance(review, str) or not _DURATION.fullmatch(review):
+        raise IntegrityError(f".envtrail/policy.yaml: {where}.break_glass_review must be a "
+                             "duration such as 24h, 90m or 2d")
 
 
 def parse(data: bytes) -> Policy:

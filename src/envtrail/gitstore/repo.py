@@ -208,17 +208,19 @@ class GitRepo:
         return sig, payload
 
     def walk_touching(self, start: str | None, prefixes: tuple[str, ...],
-                      hide: str | None = None) -> Iterator[CommitInfo]:
+                      hide: str | None = None, unchanged: bool = False) -> Iterator[CommitInfo]:
         """Commits reachable from ``start`` (and not from ``hide``), newest first,
         whose tree differs from their first parent's under any of ``prefixes``
-        (compared by tree entry id, so no diff is computed)."""
+        (compared by tree entry id, so no diff is computed); with ``unchanged``,
+        also those whose tree equals their parent's (markers such as approvals)."""
         if start is None:
             return
         for commit in self._walk(start, hide):
             self.walked += 1
             tree = commit.tree
             parent_tree = commit.parents[0].tree if commit.parent_ids else None
-            if any(_entry(tree, p) != _entry(parent_tree, p) for p in prefixes):
+            if any(_entry(tree, p) != _entry(parent_tree, p) for p in prefixes) or (
+                    unchanged and parent_tree is not None and tree.id == parent_tree.id):
                 yield _info(commit)
 
     def _walk(self, start: str, hide: str | None) -> Iterator[pygit2.Commit]:

@@ -15,6 +15,7 @@ from envtrail.format.layout import SIGNERS
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, check_env_name, check_principal, check_reason
 from envtrail.ops.members import decrypt_one, open_keys
+from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import authorize_write, require_admin
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
@@ -64,7 +65,7 @@ def rotated(env: EnvFile, identity: Identity,
 
 
 def grant(git: GitRepo, rt: Runtime, identity: Identity, principal: str, pubkey: PublicKey,
-          environment: str, reason: str | None) -> Written:
+          environment: str, reason: str | None, route: Route = DIRECT) -> Written:
     """Seal ``environment``'s keys to ``principal``; add them as a signer if new."""
     check_principal(principal)
     check_env_name(environment)
@@ -100,11 +101,11 @@ def grant(git: GitRepo, rt: Runtime, identity: Identity, principal: str, pubkey:
                      extra=(("Member", f"+ {principal}"),))
         return Plan(changes, rec)
 
-    return transact(git, rt, identity, build)
+    return transact(git, rt, identity, build, route=route)
 
 
 def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, environment: str,
-           reason: str | None) -> Written:
+           reason: str | None, route: Route = DIRECT) -> Written:
     """Remove a member and rotate; expire their signing key if they are no member anywhere."""
     check_principal(principal)
     check_env_name(environment)
@@ -136,11 +137,11 @@ def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, enviro
                      context_for(rt), tuple(extra))
         return Plan(changes, rec)
 
-    return transact(git, rt, identity, build)
+    return transact(git, rt, identity, build, route=route)
 
 
 def rotate(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
-           reason: str | None) -> Written:
+           reason: str | None, route: Route = DIRECT) -> Written:
     """New environment key pair and fingerprint key; members unchanged."""
     check_env_name(environment)
     text = check_reason(reason)
@@ -153,11 +154,11 @@ def rotate(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
         rec = Record("rotate", acting.principal, text, (environment,), rotation, context_for(rt))
         return Plan({envfile.path_for(environment): envfile.render(new_env)}, rec)
 
-    return transact(git, rt, identity, build)
+    return transact(git, rt, identity, build, route=route)
 
 
 def set_admin(git: GitRepo, rt: Runtime, identity: Identity, principal: str, admin: bool,
-              reason: str | None) -> Written:
+              reason: str | None, route: Route = DIRECT) -> Written:
     """Mark or unmark an allowed signer as admin (an admin's act)."""
     check_principal(principal)
     text = check_reason(reason)
@@ -179,4 +180,4 @@ def set_admin(git: GitRepo, rt: Runtime, identity: Identity, principal: str, adm
                      extra=(("Admin", f"{'+' if admin else '-'} {principal}"),))
         return Plan({SIGNERS: signers.render(updated)}, rec)
 
-    return transact(git, rt, identity, build)
+    return transact(git, rt, identity, build, route=route)

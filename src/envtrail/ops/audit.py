@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from envtrail.audit import signature
+from envtrail.audit.approvals import approvals_of
 from envtrail.audit.events import Event, Filters, commit_events, stream
 from envtrail.audit.history import last_changes, parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
+from envtrail.audit.timeline import interleave
 from envtrail.audit.verify import Finding, Verifier
 from envtrail.audit.view import StoreView, value_diff
 from envtrail.crypto.keys import Identity
@@ -44,7 +46,9 @@ def log(git: GitRepo, filters: Filters, limit: int | None = None,
     # A commit's events come out together, so counting commit boundaries is
     # enough: no set of every commit seen, memory stays flat.
     seen, last = 0, None
-    for event in stream(view, head, filters, hide):
+    # Unfiltered below: approvals must be seen to be attached to what they approve.
+    changes = stream(view, head, Filters(until=filters.until), hide)
+    for event in interleave(view, changes, filters, hide):
         if event.commit != last:
             if limit is not None and seen >= limit:
                 return
@@ -86,6 +90,7 @@ class Shown:
     events: list[Event]
     findings: list[Finding]
     store_diff: tuple[str, ...] = ()  # policy and signer lines added (+) and removed (-)
+    approved_by: tuple[str, ...] = ()  # approvals of it on the store line
 
 
 def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
@@ -103,7 +108,7 @@ def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
     else:
         findings = Verifier(view).check(info)
     return Shown(info, rec, signature.check(view, info), commit_events(view, info), findings,
-                 store_file_diff(git, info))
+                 store_file_diff(git, info), tuple(approvals_of(view, commit, git.store_head())))
 
 
 def store_file_diff(git: GitRepo, info: CommitInfo) -> tuple[str, ...]:

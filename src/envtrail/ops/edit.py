@@ -14,6 +14,7 @@ from envtrail.errors import CommandNotFound, EnvtrailError, UsageError
 from envtrail.format import dotenv
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import check_value
+from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.txn import Written
 from envtrail.ops.values import read_values, write_values
 from envtrail.runtime import Runtime
@@ -37,7 +38,7 @@ def _private_dir(rt: Runtime) -> Path:
 
 
 def edit(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
-         reason: str | None) -> Written | None:
+         reason: str | None, route: Route = DIRECT) -> Written | None:
     """Open the values in ``$VISUAL``/``$EDITOR``; commit only what changed (None: nothing)."""
     current = {k: v.reveal() for k, v in
                read_values(git, rt, identity, environment).values.items()}
@@ -68,7 +69,7 @@ def edit(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
         return None
     if reason is None or not reason.strip():
         raise UsageError("edit needs a --reason")
-    return write_values(git, rt, identity, environment, updates, removals, reason, "set")
+    return write_values(git, rt, identity, environment, updates, removals, reason, "set", route)
 
 
 def _shred(folder: Path) -> None:

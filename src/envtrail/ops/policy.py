@@ -10,6 +10,7 @@ from envtrail.format import policy
 from envtrail.format.layout import POLICY
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import check_env_name, check_principal, check_reason
+from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import require_admin
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
@@ -18,19 +19,42 @@ from envtrail.runtime import Runtime
 
 def parse_writers(text: str) -> object:
     """``any`` or a comma-separated list of principals and/or ``admins``."""
-    if text.strip() == "any":
-        return "any"
-    names = [w.strip() for w in text.split(",") if w.strip()]
+    return _names(text, "--writers", "any", {"admins"})
+
+
+def parse_approvers(text: str) -> object:
+    """``members`` or a comma-separated list of principals."""
+    return _names(text, "--approvers", "members", set())
+
+
+def _names(text: str, flag: str, everyone: str, words: set[str]) -> object:
+    if text.strip() == everyone:
+        return everyone
+    names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise UsageError("--writers takes 'any' or a comma-separated list")
+        raise UsageError(f"{flag} takes '{everyone}' or a comma-separated list")
     for name in names:
-        if name != "admins":
+        if name not in words:
             check_principal(name)
     return names
 
 
+def check_count(count: int) -> int:
+    """An approval count from 0 to 100."""
+    if not 0 <= count <= 100:
+        raise UsageError("--approvals takes a number from 0 to 100")
+    return count
+
+
+def check_review(text: str) -> str:
+    """A break-glass review window such as ``24h``, ``90m`` or ``2d``."""
+    if not policy.is_duration(text.strip()):
+        raise UsageError("--review takes a duration such as 24h, 90m or 2d")
+    return text.strip()
+
+
 def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | None,
-             changes: dict[str, object], reason: str | None) -> Written:
+             changes: dict[str, object], reason: str | None, route: Route = DIRECT) -> Written:
     """Set keys of the default rule (``environment`` None) or of one environment's rule."""
     if environment is not None:
         check_env_name(environment)
@@ -51,11 +75,8 @@ def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | N
             raise UsageError("changing policy needs a --reason")
         current = snap.policy
         if environment is None:
-            raw = {**current.defaults.as_dict(), **changes}
-            updated = policy.Policy(policy.Rule(
-                bool(raw["require_reason"]), raw["reason_pattern"],  # type: ignore[arg-type]
-                None if raw["writers"] == "any" else tuple(raw["writers"])),  # type: ignore[arg-type]
-                current.environments)
+            updated = policy.Policy(policy.rule_from({**current.defaults.as_dict(), **changes}),
+                                    current.environments)
         else:
             envs = {k: dict(v) for k, v in current.environments.items()}
             envs[environment] = {**envs.get(environment, {}), **changes}
@@ -68,4 +89,4 @@ def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | N
                      (environment,) if environment else (), context=context_for(rt))
         return Plan({POLICY: data}, rec)
 
-    return transact(git, rt, identity, build)
+    return transact(git, rt, identity, build, route=route)

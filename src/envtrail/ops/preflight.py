@@ -12,6 +12,7 @@ from envtrail.errors import AccessDenied, NotFoundError
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import check_env_name, check_reason
 from envtrail.ops.gate import open_line
+from envtrail.ops.routing import DIRECT, Route, require_route
 from envtrail.ops.rules import authorize_write
 from envtrail.ops.store import whoami
 from envtrail.runtime import Runtime
@@ -24,7 +25,7 @@ def admins(snap: Snapshot) -> str:
 
 
 def check_write(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
-                reason: str | None) -> None:
+                reason: str | None, route: Route = DIRECT) -> None:
     """Raise what a write to ``environment`` by ``identity`` would raise, before any prompt."""
     check_env_name(environment)
     text = check_reason(reason)
@@ -52,3 +53,4 @@ def check_write(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
     if env.member_with_key(identity.public.openssh) is None:
         raise AccessDenied(f"you are not a member of environment {environment!r}",
                            hint=f"ask an admin ({admins(snap)}) to run `envtrail access grant`")
+    require_route(snap.policy, environment, route)

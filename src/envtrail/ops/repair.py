@@ -26,6 +26,7 @@ from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, Secret, check_reason
 from envtrail.ops.gate import Line, open_line
 from envtrail.ops.rollback import target_values
+from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import require_admin
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, context_for, transact
@@ -43,10 +44,12 @@ class RepairResult:
     paths: tuple[str, ...]
     commit: str | None
     record: Record | None
+    proposal: str | None = None  # with --propose: the proposal waiting for approvals
 
 
 def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
-           from_rev: str | None = None, dry_run: bool = False) -> RepairResult:
+           from_rev: str | None = None, dry_run: bool = False,
+           route: Route = DIRECT) -> RepairResult:
     """Acknowledge every current finding and restore the clean point's state."""
     text = check_reason(reason)
     line = open_line(git, rt, identity, allow_findings=True)
@@ -67,8 +70,10 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     paths = tuple(sorted(changes))
     if dry_run:
         return RepairResult(findings, clean, source, paths, None, rec)
-    written = transact(git, rt, identity, lambda snap: Plan(changes, rec), allow_findings=True)
-    return RepairResult(findings, clean, source, paths, written.commit, written.record)
+    written = transact(git, rt, identity, lambda snap: Plan(changes, rec), allow_findings=True,
+                       route=route)
+    return RepairResult(findings, clean, source, paths, written.commit, written.record,
+                        written.proposal)
 
 
 def _clean_point(line: Line, findings: tuple[Finding, ...]) -> str:

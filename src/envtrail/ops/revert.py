@@ -14,6 +14,7 @@ from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_reason, check_var_name
 from envtrail.ops.gate import Line, open_line
 from envtrail.ops.rollback import target_values
+from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.txn import Plan, transact
 from envtrail.ops.values import plan_values
 from envtrail.runtime import Runtime
@@ -37,6 +38,7 @@ class RevertResult:
     target: str
     commit: str | None
     record: Record | None
+    proposal: str | None = None
 
 
 def last_change(line: Line, environment: str) -> str:
@@ -49,7 +51,7 @@ def last_change(line: Line, environment: str) -> str:
 
 def revert(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
            commit: str | None, only: list[str], reason: str | None,
-           dry_run: bool = False) -> RevertResult:
+           dry_run: bool = False, route: Route = DIRECT) -> RevertResult:
     """Put back what ``commit`` (default: the environment's last change) replaced.
 
     Only the variables that commit changed are touched. A variable changed
@@ -102,5 +104,5 @@ def revert(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
     if dry_run:
         plan = build(line.snapshot)
         return RevertResult(target, None, plan.record if plan else None)
-    written = transact(git, rt, identity, build)
-    return RevertResult(target, written.commit, written.record)
+    written = transact(git, rt, identity, build, route=route)
+    return RevertResult(target, written.commit, written.record, written.proposal)

@@ -13,6 +13,7 @@ from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_reason, check_var_name
 from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_one, open_keys
+from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.txn import Plan, Written, transact
 from envtrail.ops.values import plan_values
 from envtrail.runtime import Runtime
@@ -25,6 +26,7 @@ class RollbackResult:
     target: str
     commit: str | None
     record: Record | None
+    proposal: str | None = None
 
 
 def target_values(snap: Snapshot, identity: Identity, environment: str) -> dict[str, str]:
@@ -41,7 +43,8 @@ def target_values(snap: Snapshot, identity: Identity, environment: str) -> dict[
 
 
 def rollback(git: GitRepo, rt: Runtime, identity: Identity, environment: str, to: str,
-             only: list[str], reason: str | None, dry_run: bool) -> RollbackResult:
+             only: list[str], reason: str | None, dry_run: bool,
+             route: Route = DIRECT) -> RollbackResult:
     """Make ``environment`` (or just the ``only`` variables) equal to its state at ``to``.
 
     Added variables are removed, removed ones return, changed ones revert; all
@@ -71,5 +74,5 @@ def rollback(git: GitRepo, rt: Runtime, identity: Identity, environment: str, to
     if dry_run:
         plan = build(line.snapshot)
         return RollbackResult(target, None, plan.record if plan else None)
-    written: Written = transact(git, rt, identity, build)
-    return RollbackResult(target, written.commit, written.record)
+    written: Written = transact(git, rt, identity, build, route=route)
+    return RollbackResult(target, written.commit, written.record, written.proposal)

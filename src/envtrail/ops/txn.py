@@ -31,6 +31,7 @@ from envtrail.gitstore.lock import WriteLock
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import journal
 from envtrail.ops.gate import advance, open_line
+from envtrail.ops.routing import DIRECT, Route, mark, settle
 from envtrail.runtime import Runtime
 
 MAX_ATTEMPTS = 8
@@ -51,6 +52,7 @@ class Written:
     commit: str | None
     record: Record | None
     attempts: int = 1
+    proposal: str | None = None  # with --propose: the proposal's id; the line did not move
 
 
 def signer_for(identity: Identity) -> Callable[[bytes], str]:
@@ -59,13 +61,16 @@ def signer_for(identity: Identity) -> Callable[[bytes], str]:
 
 
 def transact(git: GitRepo, rt: Runtime, identity: Identity,
-             build: Callable[[Snapshot], Plan | None], *, allow_findings: bool = False) -> Written:
+             build: Callable[[Snapshot], Plan | None], *, allow_findings: bool = False,
+             route: Route = DIRECT) -> Written:
     """Apply ``build`` to the verified line head and commit the result, retrying if the
     store branch moves meanwhile.
 
     ``build`` must be pure over the snapshot it is given: it may run more than
     once. It returns None when there is nothing to change. ``allow_findings``
     is for ``repair`` alone, which writes on top of a line with findings.
+    ``route`` says whether the commit is proposed, lands by break-glass, or
+    lands directly (refused if it needs approvals).
     """
     with WriteLock(state_dir(git.root) / "lock"):
         _crash_point(rt, "locked")
@@ -86,15 +91,18 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             # Never before the line's time floor: a writer whose clock runs
             # behind records the floor rather than a commit that looks backdated.
             when = max(rt.now(), line.floor) if line.floor else rt.now()
-            message = record.render(plan.record)
-            author = Author(plan.record.actor, plan.record.actor, when)
-            commit = create_commit(git, [head] if head else [], plan.changes, message, author,
-                                   signer_for(identity))
+            rec = mark(plan.record, route)
+            author = Author(rec.actor, rec.actor, when)
+            commit = create_commit(git, [head] if head else [], plan.changes, record.render(rec),
+                                   author, signer_for(identity))
+            proposal = settle(git, line.view, commit, rec, route)
+            if proposal is not None:
+                return Written(commit, rec, attempt, proposal)
             _crash_point(rt, "committed")
             journal_begin(git, ref, head, commit, paths if worktree else [])
             _crash_point(rt, "journaled")
             try:
-                move_branch(git, ref, head, commit, f"envtrail: {plan.record.action}")
+                move_branch(git, ref, head, commit, f"envtrail: {rec.action}")
             except RefLocked:
                 journal_end(git)
                 time.sleep(0.05 * attempt)
@@ -110,7 +118,7 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             journal_end(git)
             advance(git, head, commit, when)
             maybe_pack(git)
-            return Written(commit, plan.record, attempt)
+            return Written(commit, rec, attempt)
     raise ConflictError(
         "the store branch kept moving while envtrail was writing; nothing was changed",
         hint="retry when other writers have finished",

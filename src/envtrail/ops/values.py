@@ -14,6 +14,7 @@ from envtrail.model import Change, Secret, check_env_name, check_reason, check_v
 from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_one, decrypt_values, open_keys
 from envtrail.ops.result import Values
+from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import authorize_write
 from envtrail.ops.store import Snapshot, whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
@@ -70,18 +71,19 @@ def plan_values(snap: Snapshot, rt: Runtime, identity: Identity, environment: st
 
 def write_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
                  updates: Mapping[str, Secret], removals: set[str], reason: str | None,
-                 action: str) -> Written:
+                 action: str, route: Route = DIRECT) -> Written:
     """Validate names and reason, then commit a set/unset/import."""
     check_env_name(environment)
     for name in [*updates, *removals]:
         check_var_name(name)
     text = check_reason(reason)
     return transact(git, rt, identity, lambda snap: plan_values(
-        snap, rt, identity, environment, updates, removals, text, action))
+        snap, rt, identity, environment, updates, removals, text, action), route=route)
 
 
 def import_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
-                  values: Mapping[str, Secret], reason: str | None, prune: bool) -> Written:
+                  values: Mapping[str, Secret], reason: str | None, prune: bool,
+                  route: Route = DIRECT) -> Written:
     """Import a parsed dotenv file as one commit; with ``prune``, drop variables not in it."""
     check_env_name(environment)
     text = check_reason(reason)
@@ -90,7 +92,7 @@ def import_values(git: GitRepo, rt: Runtime, identity: Identity, environment: st
         removals = set(snap.env(environment).values) - set(values) if prune else set()
         return plan_values(snap, rt, identity, environment, values, removals, text, "import")
 
-    return transact(git, rt, identity, build)
+    return transact(git, rt, identity, build, route=route)
 
 
 # -- reads ---------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from envtrail.audit import checkpoint, line
+from envtrail.audit import checkpoint, eventline, line
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.line import Acknowledged, Trust
@@ -35,6 +35,7 @@ class Report:
     acknowledged: list[Acknowledged] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # environments checked without a key
     disappeared: list[str] = field(default_factory=list)  # --accept-rewrite: commits gone
+    warnings: list[str] = field(default_factory=list)  # unreviewed break-glass changes
 
     @property
     def ok(self) -> bool:
@@ -42,15 +43,16 @@ class Report:
         return not self.findings
 
     def passes(self, strict: bool) -> bool:
-        """ok, and under ``--strict`` nothing acknowledged either."""
-        return self.ok and not (strict and self.acknowledged)
+        """ok, and under ``--strict`` no acknowledged finding or warning either."""
+        return self.ok and not (strict and (self.acknowledged or self.warnings))
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
         return {"ok": self.ok, "head": self.head, "genesis": self.genesis, "pin": self.pin,
                 "commits": self.checked, "findings": [f.as_dict() for f in self.findings],
                 "acknowledged": [a.as_dict() for a in self.acknowledged],
-                "skipped_without_key": self.skipped, "disappeared": self.disappeared}
+                "skipped_without_key": self.skipped, "disappeared": self.disappeared,
+                "warnings": self.warnings}
 
 
 def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
@@ -90,8 +92,10 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         checkpoint.save_ahead(git.root, {**checkpoint.load_ahead(git.root), **walked.ahead})
     report.genesis, report.checked = walked.genesis, walked.checked
     report.findings += walked.findings
+    report.findings += eventline.check(view, head)
     report.acknowledged = walked.acknowledged
     report.skipped = sorted(walked.unkeyed)
+    report.warnings = [g.warning(rt.now()) for g in walked.glass]
     if report.ok and walked.genesis and (pin is None or accept_rewrite):
         checkpoint.save_pin(git.root, walked.genesis)
         report.pin, report.pinned_now = walked.genesis, True

@@ -1,0 +1,279 @@
+"""Rule 9: which approvals a line commit needs, and whether the line gave them.
+
+A commit needs the approvals of every environment whose file it changes
+(values, members, sealed keys, key pair); a change to ``allowed_signers``,
+``policy.yaml`` or ``config.yaml`` needs the highest count in its parent's
+policy, so an admin cannot lower a count, add an identity or swap a key
+alone. Everything is judged at the commit's parent, the one state there is.
+
+On the line a commit that needs N approvals is followed directly by N valid
+``approve`` commits naming exactly it. A break-glass commit may land alone;
+it stays an unreviewed warning until enough approvals of it follow anywhere
+later on the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from envtrail.audit import signature
+from envtrail.audit.history import parse_record
+from envtrail.audit.record import Record
+from envtrail.audit.signature import Verdict
+from envtrail.audit.view import StoreView
+from envtrail.errors import IntegrityError
+from envtrail.format import layout
+from envtrail.format.envfile import EnvFile
+from envtrail.format.signers import Signer
+from envtrail.gitstore.repo import CommitInfo
+
+APPROVES = "Approves"
+BREAK_GLASS = "Break-Glass"
+_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What approving one commit takes, judged at its parent."""
+
+    commit: str
+    needed: int
+    approvers: frozenset[str]
+    signers: tuple[Signer, ...]  # allowed_signers at the parent: an approver's key is there
+    author: str
+    environments: tuple[str, ...]
+    time: datetime
+    break_glass: bool = False  # the commit claims Envtrail-Break-Glass: yes
+    glass_refusal: str | None = None  # why break-glass may not land this commit, if so
+    review_seconds: int = 86400
+
+    def refusal(self, principal: str | None, key: str | None, when: datetime) -> str | None:
+        """Why an approval signed by ``principal`` with ``key`` at ``when`` does not count."""
+        if principal == self.author:
+            return f"{principal} approves their own change"
+        if principal not in self.approvers:
+            return f"{principal} is not an approver of {', '.join(self.environments) or 'it'}"
+        if not any(s.principal == principal and s.key == key and s.valid_at(when)
+                   for s in self.signers):
+            return f"{principal} signed with a key that was not theirs at the change's parent"
+        return None
+
+
+def approves(rec: Record) -> str | None:
+    """The commit an ``approve`` record names (a full id), or None."""
+    target = rec.extra_value(APPROVES) if rec.action == "approve" else None
+    if target is None or len(target) != 40 or not set(target) <= _HEX:
+        return None
+    return target
+
+
+def approvals_of(view: StoreView, commit: str, head: str | None) -> list[str]:
+    """Principals whose good signed approval of ``commit`` is on the line after it, in order."""
+    git = view.git
+    if head is None or commit == head or not git.is_ancestor(commit, head):
+        return []
+    ids, _ = git.first_parents(head, commit)
+    out: list[str] = []
+    for c in reversed(ids):
+        info = git.info(c)
+        rec = parse_record(info)
+        if rec is not None and approves(rec) == commit:
+            verdict = signature.check(view, info)
+            if verdict.good and verdict.principal and verdict.principal not in out:
+                out.append(verdict.principal)
+    return out
+
+
+def is_break_glass(rec: Record | None) -> bool:
+    """Whether a record carries ``Envtrail-Break-Glass: yes``."""
+    return rec is not None and rec.extra_value(BREAK_GLASS) == "yes"
+
+
+def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement | None:
+    """What ``info`` needs, or None when it needs no approval (markers, the genesis)."""
+    if not info.parents or rec.action in ("approve", "event"):
+        return None
+    git, parent = view.git, info.parents[0]
+    policy = view.policy(parent)
+    if not policy.max_approvals():
+        return None  # most stores: nothing to look at, and verify stays fast
+    before, after = view.env_blobs(parent), view.env_blobs(info.id)
+    touched = sorted(e for e in before.keys() | after.keys() if before.get(e) != after.get(e))
+    admin = [p for p in layout.ADMIN_FILES if git.entry_id(parent, p) != git.entry_id(info.id, p)]
+    counts = {e: policy.rule_for(e).approvals for e in touched}
+    needed = max(counts.values(), default=0)
+    scope = [e for e in touched if counts[e]]
+    if admin:
+        needed = max(needed, policy.max_approvals())
+        every = sorted(before.keys() | set(policy.environments))
+        scope = sorted({*scope, *(e for e in every if policy.rule_for(e).approvals)})
+    if not needed:
+        return None
+    approvers: set[str] = set()
+    for env in scope:
+        listed = policy.rule_for(env).approvers
+        if listed is not None:
+            approvers.update(listed)
+        else:
+            file = view.env_at(parent, env)
+            approvers.update(p for p in (file.members if file else {}) if not p.startswith("ci:"))
+    glass = is_break_glass(rec)
+    return Requirement(
+        info.id, needed, frozenset(approvers), tuple(view.signers(parent)), rec.actor,
+        tuple(scope), info.committer_time, glass,
+        _glass_refusal(view, parent, info.id, touched, admin, scope) if glass else None,
+        min((policy.rule_for(e).review_seconds for e in scope), default=86400))
+
+
+def _glass_refusal(view: StoreView, parent: str, commit: str, touched: list[str],
+                   admin: list[str], scope: list[str]) -> str | None:
+    """Break-glass lands value changes and revocations only, where the policy allows it."""
+    policy = view.policy(parent)
+    barred = [e for e in scope if not policy.rule_for(e).break_glass]
+    if barred:
+        return f"the policy says break_glass: false for {', '.join(barred)}"
+    if set(admin) - {layout.SIGNERS}:
+        return "break-glass never changes policy or config"
+    if admin and not _only_expiries(view.signers(parent), view.signers(commit)):
+        return "break-glass only expires signers, never adds or changes one"
+    for env in touched:
+        old, new = view.env_at(parent, env), view.env_at(commit, env)
+        if not _values_or_revocation(old, new):
+            return f"break-glass changes values or revokes; it changed who can read {env}"
+    return None
+
+
+def _values_or_revocation(old: EnvFile | None, new: EnvFile | None) -> bool:
+    if old is None or new is None:
+        return False
+    if old.public_key == new.public_key:
+        return dict(old.members) == dict(new.members)
+    kept = set(new.members)
+    return kept < set(old.members) and all(old.members[p].key == new.members[p].key
+                                           for p in kept)
+
+
+def _only_expiries(before: list[Signer], after: list[Signer]) -> bool:
+    def who(signers: list[Signer]) -> list[tuple[str, str, bool]]:
+        return [(s.principal, s.key, s.admin) for s in signers]
+
+    return who(before) == who(after) and all(
+        b.valid_before == a.valid_before or (b.valid_before is None and a.valid_before)
+        for b, a in zip(before, after, strict=True))
+
+
+@dataclass
+class Glass:
+    """A break-glass commit on the line and who has approved it since."""
+
+    need: Requirement
+    approved_by: list[str] = field(default_factory=list)
+
+    @property
+    def reviewed(self) -> bool:
+        """Enough approvals of it are on the line."""
+        return len(self.approved_by) >= self.need.needed
+
+    def overdue(self, now: datetime) -> bool:
+        """Unreviewed for longer than the policy's review window."""
+        return not self.reviewed and \
+            now - self.need.time > timedelta(seconds=self.need.review_seconds)
+
+    def warning(self, now: datetime) -> str:
+        """One line for ``verify``, ``log`` and ``status``."""
+        state = "OVERDUE " if self.overdue(now) else ""
+        return (f"{self.need.commit[:10]} {state}unreviewed break-glass change by "
+                f"{self.need.author} to {', '.join(self.need.environments)}: "
+                f"{len(self.approved_by)} of {self.need.needed} approval(s); an approver runs "
+                f"`envtrail approve {self.need.commit[:12]} --reason ...`")
+
+
+@dataclass
+class Ledger:
+    """Rule 9 over a walk of the line, oldest first. ``step`` returns findings as
+    ``(commit, message)`` pairs; the caller turns them into rule 9 findings."""
+
+    view: StoreView
+    pending: Requirement | None = None
+    got: list[str] = field(default_factory=list)
+    glass: dict[str, Glass] = field(default_factory=dict)
+
+    def step(self, info: CommitInfo, rec: Record | None,
+             verdict: Verdict | None) -> list[tuple[str, str]]:
+        """Account for the next line commit."""
+        out: list[tuple[str, str]] = []
+        target = approves(rec) if rec is not None else None
+        if rec is not None and rec.action == "approve" and verdict is not None and verdict.good:
+            why, need = self._judge(info, target, verdict)
+            if self.pending is not None and target == self.pending.commit and why is None:
+                if verdict.principal not in self.got:
+                    self.got.append(verdict.principal or "")
+                if len(self.got) >= self.pending.needed:
+                    self.pending = None
+                return out
+            out += self._short()
+            if why is not None:
+                out.append((info.id, f"an approval that does not count: {why}"))
+            elif target in self.glass and verdict.principal not in self.glass[target].approved_by:
+                self.glass[target].approved_by.append(verdict.principal or "")
+            return out
+        out += self._short()
+        if rec is None or verdict is None or not verdict.good:
+            return out
+        try:
+            need = requirement(self.view, info, rec)
+        except IntegrityError:
+            return out  # an unreadable file at the parent: the verifier reports it
+        if need is None:
+            return out
+        if need.break_glass:
+            if need.glass_refusal:
+                out.append((info.id, f"break-glass refused: {need.glass_refusal}; it needed "
+                                     f"{need.needed} approval(s)"))
+            else:
+                self.glass[info.id] = Glass(need)
+            return out
+        self.pending, self.got = need, []
+        return out
+
+    def close(self) -> list[tuple[str, str]]:
+        """At the line head, or before a repair: a change still waiting for approvals is
+        left short."""
+        return self._short(at_head=True)
+
+    def unreviewed(self) -> list[Glass]:
+        """Break-glass commits without enough approvals yet, oldest first."""
+        return [g for g in self.glass.values() if not g.reviewed]
+
+    def _short(self, at_head: bool = False) -> list[tuple[str, str]]:
+        need, self.pending = self.pending, None
+        if need is None:
+            return []
+        where = "the line head" if at_head else "the next change"
+        return [(need.commit, f"needs {need.needed} approval(s) of "
+                              f"{', '.join(need.environments) or 'the store'}; {where} leaves "
+                              f"it with {len(self.got)}")]
+
+    def _judge(self, info: CommitInfo, target: str | None,
+               verdict: Verdict) -> tuple[str | None, Requirement | None]:
+        if target is None:
+            return "it names no commit (Envtrail-Approves)", None
+        if self.pending is not None and target == self.pending.commit:
+            need: Requirement | None = self.pending
+        elif target in self.glass:
+            need = self.glass[target].need
+        else:
+            git = self.view.git
+            if target == info.id or not git.has_commit(target) or \
+                    not git.is_ancestor(target, info.id):
+                return f"{target[:10]} is not before it on the line", None
+            named = git.info(target)
+            named_rec = parse_record(named)
+            try:
+                need = requirement(self.view, named, named_rec) if named_rec else None
+            except IntegrityError:
+                need = None
+        if need is None:
+            return f"{target[:10]} needs no approval", None
+        return need.refusal(verdict.principal, verdict.key, info.committer_time), need

@@ -1,0 +1,144 @@
+"""The events line, ``refs/envtrail/events``: signed markers beside the store line.
+
+Deploys, restarts and incident notes are commits that change no file, each
+naming the store line commit it follows (``Envtrail-After``). They live on
+their own line so that writing one never moves the store branch or races an
+``apply``. Each is judged at the store commit it names: the signer must be an
+allowed signer there and a member of the event's environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from envtrail.audit import signature
+from envtrail.audit.history import parse_record
+from envtrail.audit.record import Record
+from envtrail.audit.verify import Finding
+from envtrail.audit.view import StoreView
+from envtrail.errors import IntegrityError
+
+EVENTS_REF = "refs/envtrail/events"
+AFTER, KIND, REF, STATUS, START, DURATION = (
+    "After", "Event-Kind", "Event-Ref", "Event-Status", "Event-Start", "Event-Duration")
+_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True)
+class Marker:
+    """One event as recorded: what the signer claims, and who signed it."""
+
+    commit: str
+    time: datetime
+    record: Record
+    after: str | None
+    kind: str
+    verified: bool
+
+    def as_dict(self) -> dict[str, object]:
+        """The ``event`` field of ``log --json``: kind, after, and the signer's claims."""
+        rec = self.record
+        out: dict[str, object] = {"kind": self.kind, "after": self.after}
+        for key, name in ((REF, "ref"), (STATUS, "status"), (START, "start"),
+                          (DURATION, "duration")):
+            value = rec.extra_value(key)
+            if value is not None:
+                out[name] = float(value.rstrip("s")) if name == "duration" else value
+        return out
+
+
+def markers(view: StoreView) -> list[Marker]:
+    """Every event on the events line, oldest first (no judgement beyond the signature)."""
+    git = view.git
+    tip = git.ref_target(EVENTS_REF)
+    if tip is None:
+        return []
+    ids, _ = git.first_parents(tip)
+    out = []
+    for commit in reversed(ids):
+        info = git.info(commit)
+        rec = parse_record(info)
+        if rec is None or rec.action != "event":
+            continue
+        after = _after(rec)
+        verdict = _verdict(view, info, after)
+        out.append(Marker(commit, info.committer_time, rec, after, rec.extra_value(KIND) or "?",
+                          verdict is not None and verdict.good
+                          and verdict.principal == rec.actor))
+    return out
+
+
+def check(view: StoreView, store_head: str | None) -> list[Finding]:
+    """Every finding on the events line, judged against the store line up to its head."""
+    git = view.git
+    tip = git.ref_target(EVENTS_REF)
+    if tip is None:
+        return []
+    ids, _ = git.first_parents(tip)
+    out: list[Finding] = []
+    last_after, floor = None, None
+    for commit in reversed(ids):
+        info = git.info(commit)
+        found = _check_one(view, info, store_head)
+        rec = parse_record(info)
+        after = _after(rec) if rec else None
+        if not found and after is not None:
+            if last_after is not None and not git.is_ancestor(last_after, after):
+                found.append(Finding(commit, 7, "follows an older store commit than the event "
+                                                "before it"))
+            if floor is not None and info.committer_time < floor:
+                found.append(Finding(commit, 7, "committer time goes backwards on the events "
+                                                "line"))
+            last_after, floor = after, max(floor or info.committer_time, info.committer_time)
+        out += found
+    return out
+
+
+def _check_one(view: StoreView, info, store_head: str | None) -> list[Finding]:
+    git = view.git
+    if len(info.parents) > 1:
+        return [Finding(info.id, 6, "a merge commit on the events line")]
+    rec = parse_record(info)
+    if rec is None or rec.action != "event":
+        return [Finding(info.id, 6, "not an envtrail event on the events line")]
+    after = _after(rec)
+    if after is None or store_head is None or not git.has_commit(after) or \
+            not git.is_ancestor(after, store_head):
+        return [Finding(info.id, 6, "Envtrail-After names no commit of the store line")]
+    if git.changed_paths(info.parents[0] if info.parents else None, info.id):
+        return [Finding(info.id, 4, "an event commit changes files")]
+    verdict = _verdict(view, info, after)
+    if verdict is None or not verdict.good:
+        status = verdict.status if verdict else "unreadable allowed_signers"
+        return [Finding(info.id, 1, f"signature {status}")]
+    out = []
+    if rec.actor != verdict.principal or info.author != (rec.actor, rec.actor) or \
+            info.committer != (rec.actor, rec.actor):
+        out.append(Finding(info.id, 2, f"the event is not signed by its actor {rec.actor!r}"))
+    if len(rec.environments) != 1:
+        out.append(Finding(info.id, 4, "an event names exactly one environment"))
+        return out
+    env = rec.environments[0]
+    try:
+        file = view.env_at(after, env)
+    except IntegrityError:
+        file = None
+    if file is None or file.member_with_key(verdict.key or "") is None:
+        out.append(Finding(info.id, 4, f"{verdict.principal} wrote an event for {env} without "
+                                       "being a member of it"))
+    return out
+
+
+def _after(rec: Record) -> str | None:
+    value = rec.extra_value(AFTER)
+    return value if value and len(value) == 40 and set(value) <= _HEX else None
+
+
+def _verdict(view: StoreView, info, after: str | None) -> signature.Verdict | None:
+    if after is None or not view.git.has_commit(after):
+        return None
+    try:
+        return signature.check(view, info, trust_at=after)
+    except IntegrityError:
+        return None

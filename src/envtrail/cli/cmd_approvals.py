@@ -1,0 +1,163 @@
+"""``proposals``, ``review``, ``approve``, ``apply`` and ``event``: approvals and markers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from envtrail.cli.common import (
+    IdentityOpt,
+    JsonOpt,
+    ReasonOpt,
+    RepoOpt,
+    emit_json,
+    load_identity,
+    open_git,
+    out,
+    runtime,
+    short,
+)
+
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="A proposal id (`envtrail proposals`).")]
+
+
+def proposals(
+    env: Annotated[str | None, typer.Option("--env", "-e", metavar="ENV",
+                                            help="Only proposals for this environment.")] = None,
+    repo: RepoOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """List proposed changes waiting for approval (needs no key)."""
+    from envtrail.cli.render import table
+    from envtrail.ops import approvals
+
+    found = approvals.proposals(open_git(repo), runtime(), env)
+    if json_:
+        emit_json([p.as_dict() for p in found])
+        return
+    table(["id", "environment", "action", "author", "approvals", "state", "reason"],
+          [[p.id, ",".join(p.record.environments) or "store", p.record.action, p.record.actor,
+            f"{len(p.counted)}/{p.needed}", _state(p), p.record.reason] for p in found])
+
+
+def review(
+    proposal_id: IdArg,
+    reveal: Annotated[bool, typer.Option(
+        "--reveal", help="Also print the proposed values your key opens.")] = False,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Show a proposal: masked diff, author, reason, approvals (values with --reveal)."""
+    from envtrail.audit.record import render_change
+    from envtrail.ops import approvals
+
+    me = load_identity(identity) if reveal else None
+    prop, shown = approvals.review(open_git(repo), runtime(), me, proposal_id, reveal)
+    if json_:
+        doc = prop.as_dict()
+        if reveal:
+            doc["values"] = {e: {k: v.reveal() for k, v in vals.items()}
+                             for e, vals in shown.items()}
+        emit_json(doc)
+        return
+    out(f"proposal {prop.id} ({prop.commit})")
+    out(f"  {', '.join(prop.record.environments) or 'store'}: {prop.record.action} by "
+        f"{prop.record.actor}")
+    out(f"  reason: {prop.record.reason}")
+    for change in prop.record.changes:
+        out(f"  {render_change(change)}")
+    for env, vals in shown.items():
+        for key, value in sorted(vals.items()):
+            out(f"  {env} {key}={value.reveal()}")
+    out(f"  approvals: {len(prop.counted)} of {prop.needed}"
+        + (f" ({', '.join(prop.counted)})" if prop.counted else ""))
+    for problem in prop.problems:
+        out(f"  does not count: {problem}")
+    out(f"  state: {_state(prop)}")
+
+
+def approve(
+    target: Annotated[str, typer.Argument(
+        metavar="ID|COMMIT", help="A proposal id, or a break-glass commit on the line.")],
+    reason: ReasonOpt = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Approve a proposal, or a break-glass change afterwards (never your own)."""
+    from envtrail.ops import approvals
+
+    written = approvals.approve(open_git(repo), runtime(), load_identity(identity), target,
+                                reason)
+    named = written.record.extra_value("Approves") if written.record else None
+    where = f"proposal {written.proposal}" if written.proposal else "the store line"
+    out(f"approved {short(named)} as {written.record.actor} [{short(written.commit)}] "
+        f"on {where}")
+
+
+def apply(
+    proposal_id: IdArg,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Land an approved proposal on the store line (only if the line has not moved)."""
+    from envtrail.audit.record import subject
+    from envtrail.ops import approvals
+
+    written = approvals.apply(open_git(repo), runtime(), load_identity(identity), proposal_id)
+    out(f"applied proposal {proposal_id}: {subject(written.record)} [{short(written.commit)}]")
+
+
+def propose(
+    redo: Annotated[str | None, typer.Option(
+        "--redo", metavar="ID", help="Re-make your stale proposal on the current line head.")] = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Re-make your proposal on the current line head after the line moved on."""
+    from envtrail.cli.common import report_write
+    from envtrail.errors import UsageError
+    from envtrail.ops import approvals
+
+    if redo is None:
+        raise UsageError("name the proposal to re-make with --redo ID",
+                         hint="propose a new change with --propose on set, unset, import, ...")
+    written = approvals.redo(open_git(repo), runtime(), load_identity(identity), redo)
+    report_write(written, "proposal")
+    out(f"  proposal {redo} is withdrawn; its approvals named the old commit")
+
+
+def event(
+    kind: Annotated[str, typer.Argument(metavar="KIND", help="deploy, restart, incident, ...")],
+    env: Annotated[str, typer.Option("--env", "-e", metavar="ENV", help="Environment name.")],
+    reason: ReasonOpt = None,
+    ref: Annotated[str | None, typer.Option(
+        "--ref", metavar="REF", help="What it concerns: a release, a ticket, a URL.")] = None,
+    status: Annotated[str | None, typer.Option(
+        "--status", metavar="S", help="How it went: ok, failed, an exit status.")] = None,
+    repo: RepoOpt = None,
+    identity: IdentityOpt = None,
+) -> None:
+    """Record a signed event (deploy, restart, incident note) in the store's timeline."""
+    from envtrail.ops.events import Claims, record_event
+
+    written = record_event(open_git(repo), runtime(), load_identity(identity), kind, env,
+                           reason, Claims(ref, status))
+    out(f"{env}: event {kind} [{short(written.commit)}]")
+
+
+def _state(p: Any) -> str:
+    if p.stale:
+        return "stale (the line moved; re-propose)"
+    return "ready to apply" if p.ready else "waiting for approvals"
+
+
+def register(app: typer.Typer) -> None:
+    """Attach these commands to the application."""
+    app.command("proposals")(proposals)
+    app.command("review")(review)
+    app.command("approve")(approve)
+    app.command("apply")(apply)
+    app.command("event")(event)
+    app.command("propose")(propose)

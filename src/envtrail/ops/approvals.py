@@ -1,0 +1,312 @@
+"""Proposals and approvals: review, approve and apply a change before it lands.
+
+A proposal is a signed commit on ``refs/envtrail/proposals/<id>`` whose
+parent is the line head it was made on; approvals are signed commits on top
+of it that change nothing and name it (``Envtrail-Approves``). ``apply``
+moves the store branch to the last approval, so the line holds the change
+directly followed by its approvals, which is what rule 9 asks of it.
+A break-glass change is approved afterwards, by an approval on the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from envtrail.audit import line as line_walk
+from envtrail.audit import signature
+from envtrail.audit.approvals import (
+    APPROVES,
+    Ledger,
+    Requirement,
+    approvals_of,
+    is_break_glass,
+    requirement,
+)
+from envtrail.audit.history import parse_record
+from envtrail.audit.keyring import Keyring
+from envtrail.audit.record import Record, render
+from envtrail.audit.view import Snapshot, StoreView
+from envtrail.crypto.keys import Identity
+from envtrail.errors import AccessDenied, ConflictError, IntegrityError, NotFoundError, UsageError
+from envtrail.gitstore.commit import (
+    Author,
+    CasFailed,
+    create_commit,
+    journal_begin,
+    journal_end,
+    move_branch,
+    recover,
+    refresh_worktree,
+    require_clean,
+)
+from envtrail.gitstore.discover import state_dir
+from envtrail.gitstore.lock import WriteLock
+from envtrail.gitstore.repo import GitRepo
+from envtrail.model import Secret, check_reason
+from envtrail.ops.gate import open_line
+from envtrail.ops.members import decrypt_values
+from envtrail.ops.routing import Route, drop_proposal, proposal_ids, proposal_ref
+from envtrail.ops.store import whoami
+from envtrail.ops.txn import Plan, Written, context_for, signer_for, transact
+from envtrail.ops.values import plan_values
+from envtrail.runtime import Runtime
+
+_VALUE_ACTIONS = frozenset({"set", "unset", "import", "rollback", "revert"})
+_KEPT_TRAILERS = frozenset({"Rollback-To", "Revert"})
+_MAX_CHAIN = 500  # approvals above one proposal; more is not a proposal envtrail made
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One approval commit: who, when, why."""
+
+    commit: str
+    approver: str
+    time: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed change, its approvals so far, and whether it can be applied."""
+
+    id: str
+    commit: str
+    base: str | None
+    tip: str
+    record: Record
+    need: Requirement | None
+    approvals: tuple[Approval, ...]
+    counted: tuple[str, ...]  # approvers whose approval counts
+    problems: tuple[str, ...]  # approvals that do not count, and why
+    stale: bool  # the line has moved past its base
+
+    @property
+    def needed(self) -> int:
+        """How many approvals it needs."""
+        return self.need.needed if self.need else 0
+
+    @property
+    def ready(self) -> bool:
+        """Enough valid approvals directly on top of it."""
+        return len(self.counted) >= self.needed and not self.problems
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return {"id": self.id, "commit": self.commit, "base": self.base,
+                "environments": list(self.record.environments), "action": self.record.action,
+                "author": self.record.actor, "reason": self.record.reason,
+                "changes": [{"key": c.key, "change": c.op, "old_fp": c.old_fp,
+                             "new_fp": c.new_fp} for c in self.record.changes],
+                "needed": self.needed, "approved_by": list(self.counted),
+                "approvals": [{"commit": a.commit, "approver": a.approver,
+                               "time": a.time.isoformat(), "reason": a.reason}
+                              for a in self.approvals],
+                "problems": list(self.problems), "stale": self.stale, "ready": self.ready}
+
+
+def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> Proposal:
+    """Read one proposal and judge its approvals as rule 9 will on the line."""
+    tip = git.ref_target(proposal_ref(proposal_id)) if _plausible(proposal_id) else None
+    if tip is None:
+        raise NotFoundError(f"no proposal {proposal_id[:40]!r}",
+                            hint="list them with `envtrail proposals`")
+    chain = [tip]
+    while not chain[-1].startswith(proposal_id):
+        parents = git.info(chain[-1]).parents
+        if len(parents) != 1 or len(chain) > _MAX_CHAIN:
+            raise IntegrityError(f"proposal {proposal_id} is malformed (no proposal commit "
+                                 "under its approvals)")
+        chain.append(parents[0])
+    chain.reverse()
+    info = git.info(chain[0])
+    rec = parse_record(info)
+    if rec is None:
+        raise IntegrityError(f"proposal {proposal_id} is not an envtrail commit")
+    ledger, problems, approvals = Ledger(view), [], []
+    for commit in chain:
+        c_info = git.info(commit)
+        c_rec = parse_record(c_info)
+        verdict = signature.check(view, c_info)
+        if commit != chain[0]:
+            if c_rec is None or not verdict.good:
+                problems.append(f"{commit[:10]} is not a good signed approval")
+                continue
+            approvals.append(Approval(commit, verdict.principal or "", c_info.committer_time,
+                                      c_rec.reason))
+        problems += [message for _, message in ledger.step(c_info, c_rec, verdict)]
+    need = requirement(view, info, rec)
+    counted = tuple(ledger.got)
+    base = info.parents[0] if info.parents else None
+    return Proposal(proposal_id, info.id, base, tip, rec, need, tuple(approvals), counted,
+                    tuple(problems), base != head)
+
+
+def proposals(git: GitRepo, rt: Runtime, environment: str | None = None) -> list[Proposal]:
+    """Every proposal in this clone (for ``environment`` only, if given), oldest first."""
+    view, head = StoreView(git), git.store_head()
+    found = [load(git, view, pid, head) for pid in proposal_ids(git)]
+    found = [p for p in found if environment is None or environment in p.record.environments]
+    return sorted(found, key=lambda p: git.info(p.commit).committer_time)
+
+
+def review(git: GitRepo, rt: Runtime, identity: Identity | None, proposal_id: str,
+           reveal: bool) -> tuple[Proposal, dict[str, dict[str, Secret]]]:
+    """A proposal and, with ``reveal``, the proposed values the caller's key opens."""
+    view = StoreView(git)
+    prop = load(git, view, proposal_id, git.store_head())
+    shown: dict[str, dict[str, Secret]] = {}
+    if reveal:
+        if identity is None:
+            raise UsageError("--reveal needs your identity")
+        names = [c.key for c in prop.record.changes if c.op != "-"]
+        for env in prop.record.environments:
+            snap = view.at(prop.commit)
+            if env in snap.environments() and names:
+                shown[env] = decrypt_values(snap.env(env), identity, names)
+    return prop, shown
+
+
+def approve(git: GitRepo, rt: Runtime, identity: Identity, target: str,
+            reason: str | None) -> Written:
+    """Approve a proposal (by id) or a break-glass commit on the line (by commit)."""
+    text = check_reason(reason)
+    if not text:
+        raise UsageError("an approval needs a --reason")
+    if _plausible(target) and git.ref_target(proposal_ref(target)) is not None:
+        return _approve_proposal(git, rt, identity, target, text)
+    return _approve_break_glass(git, rt, identity, target, text)
+
+
+def _approve_proposal(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str,
+                      text: str) -> Written:
+    with WriteLock(state_dir(git.root) / "lock"):
+        line = open_line(git, rt, identity, allow_findings=_repairs(git, proposal_id))
+        prop = load(git, line.view, proposal_id, line.head)
+        acting = whoami(line.view.at(prop.base), identity, rt)
+        _may_approve(prop.need, acting.principal, identity, rt, prop.counted, prop.id)
+        rec = Record("approve", acting.principal, text, prop.record.environments,
+                     context=context_for(rt), extra=((APPROVES, prop.commit),))
+        when = max(rt.now(), git.info(prop.tip).committer_time)
+        commit = create_commit(git, [prop.tip], {}, render(rec),
+                               Author(rec.actor, rec.actor, when), signer_for(identity))
+        try:
+            move_branch(git, proposal_ref(prop.id), prop.tip, commit, "envtrail: approve")
+        except CasFailed:
+            raise ConflictError(f"proposal {prop.id} changed while approving; nothing was "
+                                "changed", hint="retry") from None
+        return Written(commit, rec, proposal=prop.id)
+
+
+def _approve_break_glass(git: GitRepo, rt: Runtime, identity: Identity, target: str,
+                         text: str) -> Written:
+    line = open_line(git, rt, identity)
+    commit = line.resolve(rt, target)  # on the verified line only
+    info = git.info(commit)
+    rec = parse_record(info)
+    need = requirement(line.view, info, rec) if rec is not None else None
+    if not is_break_glass(rec) or need is None:
+        raise UsageError(f"{commit[:10]} is no break-glass change waiting for approval",
+                         hint="approve a proposal by the id `envtrail proposals` shows")
+    done = approvals_of(line.view, commit, line.head)
+
+    def build(snap: Snapshot) -> Plan:
+        acting = whoami(snap, identity, rt)
+        _may_approve(need, acting.principal, identity, rt, tuple(done), commit[:12])
+        return Plan({}, Record("approve", acting.principal, text, need.environments,
+                               context=context_for(rt), extra=((APPROVES, commit),)))
+
+    return transact(git, rt, identity, build)
+
+
+def _may_approve(need: Requirement | None, principal: str, identity: Identity, rt: Runtime,
+                 done: tuple[str, ...], what: str) -> None:
+    if need is None:
+        raise UsageError(f"{what} needs no approval", hint=f"apply it: `envtrail apply {what}`")
+    refused = need.refusal(principal, identity.public.openssh, rt.now())
+    if refused:
+        raise AccessDenied(f"approval refused: {refused}")
+    if principal in done:
+        raise UsageError(f"{principal} has approved {what} already")
+
+
+def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Written:
+    """Move the store line to the proposal's last approval, if enough are there and the
+    line head is still the proposal's parent."""
+    with WriteLock(state_dir(git.root) / "lock"):
+        recover(git)
+        line = open_line(git, rt, identity, allow_findings=_repairs(git, proposal_id))
+        whoami(line.snapshot, identity, rt)
+        prop = load(git, line.view, proposal_id, line.head)
+        if prop.stale:
+            raise ConflictError(
+                f"the store line has moved since proposal {prop.id} was made; an approval "
+                "binds to exactly the commit it names",
+                hint=f"the author re-proposes it: `envtrail propose --redo {prop.id}`")
+        if not prop.ready:
+            raise AccessDenied(
+                f"proposal {prop.id} has {len(prop.counted)} of {prop.needed} approval(s)"
+                + (f" ({prop.problems[0]})" if prop.problems else ""),
+                hint=f"an approver runs `envtrail approve {prop.id} --reason ...`")
+        # The check a read would make, before the line moves: incremental, except for a
+        # repair, which only the walk from before its findings can judge.
+        whole = prop.record.action == "repair"
+        report = line_walk.walk(line.view, prop.tip, keyring=Keyring(identity),
+                                since=None if whole else line.head,
+                                floor=None if whole else line.floor, now=rt.now())
+        if report.findings:
+            raise IntegrityError(f"proposal {prop.id} does not verify: "
+                                 f"{report.findings[0].line()}")
+        ref, worktree = git.store_ref(), git.worktree_mode()
+        paths = git.changed_paths(line.head, prop.tip) if worktree else []
+        if worktree:
+            require_clean(git, line.head, paths)
+        journal_begin(git, ref, line.head, prop.tip, paths)
+        try:
+            move_branch(git, ref, line.head, prop.tip, "envtrail: apply")
+        except CasFailed:
+            journal_end(git)
+            raise ConflictError("the store branch moved while applying; nothing was changed",
+                                hint=f"`envtrail propose --redo {prop.id}`") from None
+        if worktree:
+            refresh_worktree(git, prop.tip, paths)
+        journal_end(git)
+        drop_proposal(git, prop.id)
+        return Written(prop.tip, prop.record, proposal=prop.id)
+
+
+def redo(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Written:
+    """Re-make the author's stale value proposal on the current line head, as a new
+    proposal (its approvals named the old commit, so none carries over)."""
+    view = StoreView(git)
+    prop = load(git, view, proposal_id, git.store_head())
+    rec = prop.record
+    if not prop.stale:
+        raise UsageError(f"proposal {prop.id} is based on the line head; nothing to redo",
+                         hint=f"`envtrail apply {prop.id}` once it is approved")
+    if whoami(view.at(git.store_head()), identity, rt).principal != rec.actor:
+        raise AccessDenied(f"only its author {rec.actor} re-proposes {prop.id}")
+    if rec.action not in _VALUE_ACTIONS or len(rec.environments) != 1:
+        raise UsageError(f"a {rec.action} proposal is not re-made automatically",
+                         hint="run the original command again with --propose")
+    env = rec.environments[0]
+    updates = decrypt_values(view.at(prop.commit).env(env), identity,
+                             [c.key for c in rec.changes if c.op != "-"])
+    removals = {c.key for c in rec.changes if c.op == "-"}
+    extra = tuple((k, v) for k, v in rec.extra if k in _KEPT_TRAILERS)
+    written = transact(git, rt, identity, lambda snap: plan_values(
+        snap, rt, identity, env, updates, removals, rec.reason, rec.action, extra),
+        route=Route(propose=True))
+    drop_proposal(git, prop.id)
+    return written
+
+
+def _repairs(git: GitRepo, proposal_id: str) -> bool:
+    """A proposed ``repair`` is approved and applied on a line with findings: that is
+    what it is for (the findings it does not acknowledge keep reads refused)."""
+    return load(git, StoreView(git), proposal_id, git.store_head()).record.action == "repair"
+
+
+def _plausible(proposal_id: str) -> bool:
+    return 4 <= len(proposal_id) <= 40 and all(c in "0123456789abcdef" for c in proposal_id)

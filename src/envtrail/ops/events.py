@@ -1,0 +1,77 @@
+"""``event``: a signed marker (deploy, restart, incident note) on the events line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from envtrail.audit import eventline
+from envtrail.audit.record import Record, render
+from envtrail.crypto.keys import Identity
+from envtrail.errors import AccessDenied, ConflictError, UsageError
+from envtrail.gitstore.commit import Author, CasFailed, create_commit, move_branch
+from envtrail.gitstore.repo import GitRepo
+from envtrail.model import check_env_name, check_reason
+from envtrail.ops.gate import open_line
+from envtrail.ops.store import whoami
+from envtrail.ops.txn import MAX_ATTEMPTS, Written, context_for, signer_for
+from envtrail.runtime import Runtime
+
+_KIND = re.compile(r"^[a-z][a-z0-9._-]{0,39}$")
+_CLAIM = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,199}$")  # one printable line, no leading space
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What an event says about the world: the signer's word, shown as such."""
+
+    ref: str | None = None
+    status: str | None = None
+    start: datetime | None = None
+    duration: float | None = None
+
+
+def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, environment: str,
+                 reason: str | None, claims: Claims = Claims()) -> Written:
+    """Write one event for ``environment`` after the verified store line head."""
+    check_env_name(environment)
+    if not _KIND.match(kind):
+        raise UsageError(f"invalid event kind {kind[:40]!r}",
+                         hint="lower-case letters, digits, '.', '_' or '-', e.g. deploy")
+    for name, value in (("--ref", claims.ref), ("--status", claims.status)):
+        if value is not None and not _CLAIM.match(value):
+            raise UsageError(f"{name} takes one printable line of at most 200 characters")
+    text = check_reason(reason)
+    if not text:
+        raise UsageError("an event needs a --reason")
+    line = open_line(git, rt, identity)
+    if line.head is None:
+        raise UsageError("the store has no commits yet")
+    snap = line.snapshot
+    acting = whoami(snap, identity, rt)
+    if snap.env(environment).member_with_key(identity.public.openssh) is None:
+        raise AccessDenied(f"only members of {environment} write events for it")
+    extra = [(eventline.AFTER, line.head), (eventline.KIND, kind)]
+    if claims.ref is not None:
+        extra.append((eventline.REF, claims.ref))
+    if claims.status is not None:
+        extra.append((eventline.STATUS, claims.status))
+    if claims.start is not None:
+        extra.append((eventline.START, claims.start.isoformat()))
+    if claims.duration is not None:
+        extra.append((eventline.DURATION, f"{claims.duration:.3f}s"))
+    rec = Record("event", acting.principal, text, (environment,), context=context_for(rt),
+                 extra=tuple(extra))
+    for _ in range(MAX_ATTEMPTS):
+        parent = git.ref_target(eventline.EVENTS_REF)
+        floor = [git.info(c).committer_time for c in (parent, line.head) if c]
+        when = max([rt.now(), *floor])
+        commit = create_commit(git, [parent] if parent else [], {}, render(rec),
+                               Author(rec.actor, rec.actor, when), signer_for(identity))
+        try:
+            move_branch(git, eventline.EVENTS_REF, parent, commit, f"envtrail: event {kind}")
+        except CasFailed:
+            continue
+        return Written(commit, rec)
+    raise ConflictError("the events line kept moving; no event was written", hint="retry")

@@ -1,0 +1,97 @@
+"""Where a write goes: onto the line, onto a proposal ref, or nowhere (approvals missing).
+
+A write is judged by the commit it made, with the same function ``verify``
+uses for rule 9, so what a write refuses and what verify reports cannot drift.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, replace
+
+from envtrail.audit.approvals import BREAK_GLASS, requirement
+from envtrail.audit.record import Record
+from envtrail.audit.view import StoreView
+from envtrail.errors import AccessDenied, UsageError
+from envtrail.format.policy import Policy
+from envtrail.gitstore.commit import CasFailed, move_branch
+from envtrail.gitstore.repo import GitRepo
+
+PROPOSALS = "refs/envtrail/proposals/"
+ID_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a write asks to land: ``--propose`` or ``--break-glass`` (neither: directly)."""
+
+    propose: bool = False
+    break_glass: bool = False
+
+    def __post_init__(self) -> None:
+        if self.propose and self.break_glass:
+            raise UsageError("--propose and --break-glass exclude each other",
+                             hint="propose a change for review, or land it now in an incident")
+
+
+DIRECT = Route()
+
+
+def mark(rec: Record, route: Route) -> Record:
+    """The record with ``Envtrail-Break-Glass: yes`` where the write says ``--break-glass``."""
+    if not route.break_glass:
+        return rec
+    return replace(rec, extra=(*rec.extra, (BREAK_GLASS, "yes")))
+
+
+def proposal_ref(proposal_id: str) -> str:
+    """The ref a proposal lives on."""
+    return PROPOSALS + proposal_id
+
+
+def settle(git: GitRepo, view: StoreView, commit: str, rec: Record, route: Route) -> str | None:
+    """File ``commit`` as a proposal (its id back), let it onto the line (None), or
+    refuse it (AccessDenied) when it needs approvals the write did not ask for."""
+    if route.propose:
+        proposal_id = commit[:ID_LENGTH]
+        try:
+            move_branch(git, proposal_ref(proposal_id), None, commit, "envtrail: propose")
+        except CasFailed:
+            raise UsageError(f"proposal {proposal_id} exists already") from None
+        return proposal_id
+    need = requirement(view, git.info(commit), rec)
+    if need is None:
+        return None
+    if route.break_glass:
+        if need.glass_refusal:
+            raise AccessDenied(f"break-glass refused: {need.glass_refusal}",
+                               hint="propose it with --propose and ask an approver")
+        return None
+    raise _unapproved(", ".join(need.environments) or "the store", need.needed)
+
+
+def require_route(policy: Policy, environment: str, route: Route) -> None:
+    """Before any prompt: refuse a direct value write to an environment that needs approvals
+    (``settle`` makes the same decision from the commit itself)."""
+    needed = policy.rule_for(environment).approvals
+    if needed and not (route.propose or route.break_glass):
+        raise _unapproved(environment, needed)
+
+
+def _unapproved(where: str, needed: int) -> AccessDenied:
+    return AccessDenied(
+        f"this change to {where} needs {needed} approval(s) before it lands",
+        hint="add --propose and ask an approver to run `envtrail approve ID`; in an incident, "
+             "--break-glass lands a value change now for review afterwards")
+
+
+def proposal_ids(git: GitRepo) -> list[str]:
+    """The ids of every proposal in this clone, sorted."""
+    return sorted(name[len(PROPOSALS):] for name in git.repo.references
+                  if name.startswith(PROPOSALS))
+
+
+def drop_proposal(git: GitRepo, proposal_id: str) -> None:
+    """Delete a proposal's ref (after it was applied)."""
+    with contextlib.suppress(KeyError):
+        git.repo.references.delete(proposal_ref(proposal_id))

@@ -1,0 +1,346 @@
+"""Approvals, break-glass and events: signed commits in the same verified timeline."""
+
+import re
+
+import pytest
+
+from conftest import assert_one_line_error, git
+from envtrail.format import policy
+
+
+def test_policy_set_records_approval_rules(cli, store):
+    r = cli("policy", "set", "--env", "production", "--approvals", "2", "--approvers",
+            "alice@example.com,ci:release", "--no-break-glass", "--review", "2d",
+            "--reason", "two eyes on production")
+    assert r.code == 0, r.err
+    rule = policy.parse((store / ".envtrail/policy.yaml").read_bytes()).rule_for("production")
+    assert (rule.approvals, rule.approvers, rule.break_glass, rule.review_seconds) == \
+        (2, ("alice@example.com", "ci:release"), False, 2 * 86400)
+    staging = policy.parse((store / ".envtrail/policy.yaml").read_bytes()).rule_for("staging")
+    assert (staging.approvals, staging.approvers, staging.break_glass) == (0, None, True)
+    shown = cli("policy", "show").out
+    assert "production" in shown and "alice@example.com,ci:release" in shown
+
+
+def test_policy_set_refuses_bad_approval_values(cli, store):
+    head = git(store, "rev-parse", "HEAD")
+    assert_one_line_error(cli("policy", "set", "--env", "production", "--approvers", "not a name",
+                              "--reason", "x"), 2)
+    assert_one_line_error(cli("policy", "set", "--env", "production", "--review",
+                              "soon", "--reason", "x"), 2)
+    assert cli("policy", "set", "--env", "production", "--approvals", "-1",
+               "--reason", "x").code == 2
+    assert git(store, "rev-parse", "HEAD") == head
+
+
+def test_policy_file_with_bad_approval_keys_is_refused():
+    from envtrail.errors import IntegrityError
+
+    for bad in ("approvals: two", "approvals: -1", "approvers: everyone", "break_glass: 1",
+                "break_glass_review: 24"):
+        doc = f"envtrail: 1\nenvironments:\n  production:\n    {bad}\n".encode()
+        with pytest.raises(IntegrityError):
+            policy.parse(doc)
+
+
+# -- proposals, approvals, apply ----------------------------------------------
+
+
+@pytest.fixture
+def team(cli, store, bob, make_identity):
+    """production needs one approval; bob and ci:deploy are members, carol only of staging."""
+    return make_team(cli, bob, make_identity)
+
+
+def make_team(cli, bob, make_identity) -> dict:
+    """Members for the approval tests (see ``team``)."""
+    carol, ci = make_identity("carol@example.com"), make_identity("ci:deploy")
+    for who, env in ((bob, "production"), (ci, "production"), (carol, "staging")):
+        assert cli("access", "grant", who.principal, who.publine, "--env", env,
+                   "--reason", "join").code == 0
+    assert cli("set", "API_KEY", "--env", "production", "--reason", "first",
+               input="v1").code == 0
+    assert cli("policy", "set", "--env", "production", "--approvals", "1",
+               "--reason", "four eyes").code == 0
+    return {"bob": bob, "carol": carol, "ci": ci}
+
+
+def _proposal_id(result) -> str:
+    m = re.search(r"proposed .* as ([0-9a-f]{12})", result.out)
+    assert m, result.out + result.err
+    return m.group(1)
+
+
+def _head(store) -> str:
+    return git(store, "rev-parse", "HEAD").strip()
+
+
+def test_a_write_that_needs_approval_is_refused_without_propose(cli, store, team):
+    head = _head(store)
+    r = cli("set", "API_KEY", "--env", "production", "--reason", "rotate", input="v2")
+    assert_one_line_error(r, 4)
+    assert "needs 1 approval" in r.err and "--propose" in r.err
+    assert _head(store) == head
+    # refused before the value is asked for: nothing on stdin, still the approval refusal
+    assert_one_line_error(cli("set", "API_KEY", "--env", "production", "--reason", "r"), 4)
+    # staging has no approval rule: it lands at once
+    assert cli("set", "X", "--env", "staging", "--reason", "free", input="s").code == 0
+
+
+def test_propose_approve_apply(cli, store, team, alice):
+    bob = team["bob"]
+    head = _head(store)
+    r = cli("set", "API_KEY", "--env", "production", "--reason", "rotate", "--propose",
+            input="v2")
+    assert r.code == 0, r.err
+    pid = _proposal_id(r)
+    assert _head(store) == head
+    assert cli("get", "API_KEY", "--env", "production").out == "v1"
+    listed = cli("proposals", "--json")
+    assert listed.code == 0
+    assert '"needed": 1' in listed.out and '"ready": false' in listed.out
+    shown = cli.as_(bob)("review", pid, "--reveal")
+    assert shown.code == 0 and "API_KEY=v2" in shown.out
+    assert "v2" not in cli("review", pid).out
+    assert_one_line_error(cli("apply", pid), 4)
+    ok = cli.as_(bob)("approve", pid, "--reason", "checked the new key")
+    assert ok.code == 0, ok.err
+    assert cli.as_(bob)("approve", pid, "--reason", "again").code == 2
+    applied = cli.as_(bob)("apply", pid)
+    assert applied.code == 0, applied.err
+    assert cli("get", "API_KEY", "--env", "production").out == "v2"
+    assert cli("verify").code == 0
+    assert git(store, "for-each-ref", "refs/envtrail/proposals/") == ""
+    # the proposal and its approval are on the line, and plain git accepts both signatures
+    log = git(store, "log", "--format=%H %s", "-2").splitlines()
+    assert "approve" in log[0]
+    for line in log:
+        git(store, "verify-commit", line.split()[0])
+    body = git(store, "log", "-1", "--format=%B")
+    assert f"Envtrail-Approves: {log[1].split()[0]}" in body
+    assert "approved   bob@example.com" in cli("show", log[1].split()[0]).out
+    assert '"approved_by": []' in cli("show", "HEAD", "--json").out
+
+
+def test_who_may_not_approve(cli, store, team, alice, make_identity):
+    r = cli("set", "API_KEY", "--env", "production", "--reason", "rotate", "--propose",
+            input="v2")
+    pid = _proposal_id(r)
+    own = cli("approve", pid, "--reason", "lgtm")
+    assert_one_line_error(own, 4)
+    assert "own change" in own.err
+    robot = cli.as_(team["ci"])("approve", pid, "--reason", "lgtm")
+    assert_one_line_error(robot, 4)
+    assert "not an approver" in robot.err
+    outsider = cli.as_(team["carol"])("approve", pid, "--reason", "lgtm")
+    assert_one_line_error(outsider, 4)
+    stranger = cli.as_(make_identity("eve@example.com"))("approve", pid, "--reason", "lgtm")
+    assert stranger.code == 4
+    assert git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip() == \
+        git(store, "log", "-1", "--format=%H", f"refs/envtrail/proposals/{pid}").strip()
+    assert "approve" not in git(store, "log", "-1", "--format=%s",
+                                f"refs/envtrail/proposals/{pid}")
+
+
+def test_apply_after_the_line_moved_is_refused(cli, store, team):
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
+    assert cli("set", "Y", "--env", "staging", "--reason", "unrelated", input="y").code == 0
+    head = _head(store)
+    r = cli("apply", pid)
+    assert_one_line_error(r, 6)
+    assert f"propose --redo {pid}" in r.err
+    assert _head(store) == head
+
+
+def _force_onto_line(store, pid: str) -> None:
+    """What a member with push access could do: put a proposal on the line by plain git."""
+    git(store, "reset", "-q", "--hard", f"refs/envtrail/proposals/{pid}")
+
+
+def test_an_unapproved_change_on_the_line_is_a_finding_and_reads_refuse(cli, store, team):
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "sneak",
+                           "--propose", input="evil"))
+    _force_onto_line(store, pid)
+    r = cli("verify")
+    assert r.code == 1
+    assert "rule 9 (approvals)" in r.out and "leaves it with 0" in r.out
+    assert_one_line_error(cli.as_(team["bob"])("get", "API_KEY", "--env", "production"), 5)
+
+
+def _signed_approval(store, who, parent: str, names: str, envs=("production",)) -> str:
+    """An approve commit signed by ``who`` on top of ``parent`` naming ``names``."""
+    from envtrail.audit.record import Record, render
+    from envtrail.gitstore.commit import Author, create_commit
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.txn import signer_for
+
+    g = GitRepo(store)
+    rec = Record("approve", who.principal, "looks fine", envs, extra=(("Approves", names),))
+    when = g.info(parent).committer_time
+    return create_commit(g, [parent], {}, render(rec), Author(who.principal, who.principal, when),
+                         signer_for(who.identity))
+
+
+def test_an_approval_of_another_commit_does_not_count(cli, store, team):
+    bob = team["bob"]
+    first = _proposal_id(cli("set", "A", "--env", "production", "--reason", "one",
+                             "--propose", input="a"))
+    second = _proposal_id(cli("set", "B", "--env", "production", "--reason", "two",
+                              "--propose", input="b"))
+    first_commit = git(store, "rev-parse", f"refs/envtrail/proposals/{first}").strip()
+    second_commit = git(store, "rev-parse", f"refs/envtrail/proposals/{second}").strip()
+    crafted = _signed_approval(store, bob, second_commit, first_commit)
+    git(store, "update-ref", f"refs/envtrail/proposals/{second}", crafted)
+    assert cli.as_(bob)("apply", second).code == 4  # the proposal already says it does not count
+    git(store, "reset", "-q", "--hard", crafted)
+    r = cli("verify")
+    assert r.code == 1
+    assert f"{second_commit[:10]} rule 9 (approvals): needs 1 approval(s)" in r.out
+    assert "an approval that does not count" in r.out
+    # the same signed approval naming the right commit is clean
+    git(store, "reset", "-q", "--hard", _signed_approval(store, bob, second_commit, second_commit))
+    assert cli("verify").code == 0
+
+
+@pytest.mark.parametrize("args", [
+    ["policy", "set", "--env", "production", "--approvals", "0", "--reason", "lower"],
+    ["access", "rotate", "--env", "production", "--reason", "swap keys"],
+])
+def test_admin_changes_need_approval_too(cli, store, team, args):
+    head = _head(store)
+    assert_one_line_error(cli(*args), 4)
+    assert _head(store) == head
+    pid = _proposal_id(cli(*args, "--propose"))
+    _force_onto_line(store, pid)
+    r = cli("verify")
+    assert r.code == 1 and "rule 9 (approvals)" in r.out
+
+
+def test_granting_a_second_identity_needs_approval(cli, store, team, make_identity):
+    dave = make_identity("dave@example.com")
+    args = ["access", "grant", dave.principal, dave.publine, "--env", "staging",
+            "--reason", "new hire"]
+    assert_one_line_error(cli(*args), 4)  # staging needs none, but allowed_signers changes
+    pid = _proposal_id(cli(*args, "--propose"))
+    _force_onto_line(store, pid)
+    assert "rule 9 (approvals)" in cli("verify").out
+
+
+# -- break-glass ------------------------------------------------------------------
+
+
+def test_break_glass_lands_now_and_stays_flagged_until_another_approver_approves(
+        cli, store, team, alice):
+    bob = team["bob"]
+    r = cli("set", "API_KEY", "--env", "production", "--reason", "INC-7 leaked key",
+            "--break-glass", input="fixed")
+    assert r.code == 0, r.err
+    assert "break-glass" in r.err
+    commit = _head(store)
+    assert "Envtrail-Break-Glass: yes" in git(store, "log", "-1", "--format=%B")
+    assert cli.as_(bob)("get", "API_KEY", "--env", "production").out == "fixed"
+    loose = cli("verify")
+    assert loose.code == 0
+    assert f"warning: {commit[:10]} unreviewed break-glass change by alice@example.com" in loose.out
+    assert cli("verify", "--strict").code == 1
+    assert_one_line_error(cli("approve", commit, "--reason", "mine"), 4)
+    assert_one_line_error(cli.as_(team["ci"])("approve", commit, "--reason", "bot"), 4)
+    assert cli("verify", "--strict").code == 1
+    ok = cli.as_(bob)("approve", commit[:12], "--reason", "reviewed after the incident")
+    assert ok.code == 0, ok.err
+    git(store, "verify-commit", "HEAD")
+    assert cli("verify", "--strict").code == 0
+    assert "warning" not in cli("verify").out
+    assert cli.as_(bob)("approve", commit, "--reason", "twice").code == 2  # once per approver
+    # only break-glass changes are approved after the fact
+    assert cli.as_(bob)("approve", "HEAD~1", "--reason", "late").code == 2
+
+
+def test_break_glass_turns_overdue_after_the_review_window(cli, store, team):
+    from datetime import timedelta
+
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.verify import verify
+    from envtrail.runtime import Runtime
+
+    assert cli("set", "API_KEY", "--env", "production", "--reason", "INC-8", "--break-glass",
+               input="x").code == 0
+    g = GitRepo(store)
+    later = g.info(g.store_head()).committer_time + timedelta(hours=25)
+    rt = Runtime(env={}, cwd=store, home=store, host="test", clock=lambda: later)
+    report = verify(g, rt)
+    assert report.ok and not report.passes(strict=True)
+    assert "OVERDUE" in report.warnings[0]
+
+
+def test_break_glass_refused_where_policy_says_no_and_for_grants(cli, store, team,
+                                                                make_identity):
+    pid = _proposal_id(cli("policy", "set", "--env", "production", "--no-break-glass",
+                           "--reason", "no glass", "--propose"))
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "agreed").code == 0
+    assert cli("apply", pid).code == 0
+    head = _head(store)
+    r = cli("set", "API_KEY", "--env", "production", "--reason", "INC-9", "--break-glass",
+            input="x")
+    assert_one_line_error(r, 4)
+    assert "break_glass: false" in r.err
+    assert _head(store) == head
+    dave = make_identity("dave@example.com")
+    assert cli("access", "grant", dave.principal, dave.publine, "--env", "production",
+               "--reason", "x", "--break-glass").code == 2  # no such option on grant
+
+
+def test_propose_redo_remakes_a_stale_value_proposal(cli, store, team):
+    bob = team["bob"]
+    old = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    assert cli.as_(bob)("approve", old, "--reason", "ok").code == 0
+    assert cli("set", "Y", "--env", "staging", "--reason", "moves the line", input="y").code == 0
+    assert_one_line_error(cli.as_(bob)("propose", "--redo", old), 4)  # only the author
+    r = cli("propose", "--redo", old)
+    assert r.code == 0, r.err
+    new = _proposal_id(r)
+    assert new != old
+    assert git(store, "for-each-ref", "--format=%(refname)", "refs/envtrail/proposals/") \
+        .split() == [f"refs/envtrail/proposals/{new}"]
+    assert cli("apply", new).code == 4  # bob's approval named the old commit
+    assert cli.as_(bob)("approve", new, "--reason", "again").code == 0
+    assert cli("apply", new).code == 0
+    assert cli("get", "API_KEY", "--env", "production").out == "v2"
+    assert cli("verify").code == 0
+
+
+def test_revert_needs_approval_and_can_be_proposed(cli, store, team):
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    change = git(store, "rev-parse", "HEAD~1").strip()
+    assert_one_line_error(cli("revert", change, "--env", "production", "--reason", "undo"), 4)
+    r = cli("revert", change, "--env", "production", "--reason", "undo", "--propose")
+    assert r.code == 0, r.err
+    undo = _proposal_id(r)
+    assert "Envtrail-Revert: " + change in git(store, "log", "-1", "--format=%B",
+                                               f"refs/envtrail/proposals/{undo}")
+    assert cli.as_(team["bob"])("approve", undo, "--reason", "ok").code == 0
+    assert cli("apply", undo).code == 0
+    assert cli("get", "API_KEY", "--env", "production").out == "v1"
+
+
+def test_an_unapproved_change_is_repaired_through_an_approved_proposal(cli, store, team):
+    bob = team["bob"]
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "sneak",
+                           "--propose", input="evil"))
+    _force_onto_line(store, pid)
+    assert_one_line_error(cli("repair", "--reason", "undo the sneak"), 4)  # restores production
+    r = cli("repair", "--reason", "undo the sneak", "--propose")
+    assert r.code == 0, r.err
+    fix = _proposal_id(r)
+    assert_one_line_error(cli.as_(bob)("get", "API_KEY", "--env", "production"), 5)
+    assert cli.as_(bob)("approve", fix, "--reason", "agreed").code == 0
+    assert cli.as_(bob)("apply", fix).code == 0
+    assert cli.as_(bob)("get", "API_KEY", "--env", "production").out == "v1"
+    v = cli("verify", "--json")
+    assert v.code == 0 and '"rule": 9' in v.out  # acknowledged, visible

@@ -1,0 +1,110 @@
+"""Events and the one timeline: signed markers beside the store line, shown with the changes."""
+
+import re
+
+import pytest
+from test_approvals import _head, _proposal_id, make_team
+
+from conftest import assert_one_line_error, git
+
+
+@pytest.fixture
+def team(cli, store, bob, make_identity):
+    """production needs one approval; bob and ci:deploy are members, carol only of staging."""
+    return make_team(cli, bob, make_identity)
+
+
+# -- events -----------------------------------------------------------------------
+
+
+def test_event_is_a_signed_marker_on_its_own_line(cli, store, team):
+    head = _head(store)
+    r = cli.as_(team["bob"])("event", "deploy", "--env", "production", "--reason", "release 42",
+                             "--ref", "v1.4.2", "--status", "ok")
+    assert r.code == 0, r.err
+    assert _head(store) == head  # the store line does not move
+    body = git(store, "log", "-1", "--format=%B", "refs/envtrail/events")
+    assert f"Envtrail-After: {head}" in body and "Envtrail-Event-Kind: deploy" in body
+    assert "Envtrail-Event-Ref: v1.4.2" in body and "Envtrail-Event-Status: ok" in body
+    git(store, "verify-commit", "refs/envtrail/events")
+    assert git(store, "diff", "--name-only", "refs/envtrail/events^{tree}",
+               "4b825dc642cb6eb9a060e54bf8d69288fbee4904") == ""
+    assert cli("event", "restart", "--env", "production", "--reason", "after deploy").code == 0
+    assert git(store, "rev-list", "--count", "refs/envtrail/events").strip() == "2"
+    assert cli("verify").code == 0
+
+
+def test_only_members_write_events_and_bad_claims_are_refused(cli, store, team):
+    assert_one_line_error(cli.as_(team["carol"])("event", "deploy", "--env", "production",
+                                                 "--reason", "x"), 4)
+    assert_one_line_error(cli("event", "Deploy Now", "--env", "production", "--reason", "x"), 2)
+    assert_one_line_error(cli("event", "deploy", "--env", "production", "--reason", "x",
+                              "--status", "ok\nEnvtrail-Actor: bob@example.com"), 2)
+    assert_one_line_error(cli("event", "deploy", "--env", "production"), 2)
+    assert git(store, "for-each-ref", "refs/envtrail/events") == ""
+
+
+def test_a_forged_event_is_a_verify_finding(cli, store, team):
+    from envtrail.audit.record import Record, render
+    from envtrail.gitstore.commit import Author, create_commit, move_branch
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.txn import signer_for
+
+    carol = team["carol"]  # an allowed signer, but no member of production
+    g = GitRepo(store)
+    rec = Record("event", carol.principal, "fake deploy", ("production",),
+                 extra=(("After", _head(store)), ("Event-Kind", "deploy")))
+    forged = create_commit(g, [], {}, render(rec),
+                           Author(carol.principal, carol.principal, g.info(_head(store)).committer_time),
+                           signer_for(carol.identity))
+    move_branch(g, "refs/envtrail/events", None, forged, "forge")
+    r = cli("verify")
+    assert r.code == 1
+    assert f"{forged[:10]} rule 4 (policy): carol@example.com wrote an event for production" in r.out
+    # reads of the store line are not blocked by the events line
+    assert cli("get", "API_KEY", "--env", "production").code == 0
+
+
+def test_run_records_one_event_with_status_and_duration(cli, store, team):
+    import sys
+
+    r = cli.sub("run", "--env", "production", "--event", "migrate", "--",
+                sys.executable, "-c", "import os, sys; sys.exit(3 if os.environ['API_KEY'] == 'v1' else 9)")
+    assert r.code == 3, r.err
+    body = git(store, "log", "-1", "--format=%B", "refs/envtrail/events")
+    assert "Envtrail-Event-Kind: migrate" in body and "Envtrail-Event-Status: 3" in body
+    assert "Envtrail-Event-Start: " in body and re.search(r"Envtrail-Event-Duration: [0-9.]+s", body)
+    git(store, "verify-commit", "refs/envtrail/events")
+
+
+# -- one timeline ------------------------------------------------------------------
+
+
+def test_log_interleaves_events_approvals_and_break_glass(cli, store, team):
+    import json
+
+    bob = team["bob"]
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    proposal = git(store, "rev-parse", "HEAD~1").strip()
+    assert cli.sub("run", "--env", "production", "--event", "deploy", "--reason", "ship it",
+                   "--", "true").code == 0
+    assert cli("set", "API_KEY", "--env", "production", "--reason", "INC-3", "--break-glass",
+               input="v3").code == 0
+    glass = _head(store)
+    lines = [json.loads(x) for x in cli("log", "--json").out.splitlines()]
+    order = [(e["action"], e["commit"]) for e in lines][:4]
+    assert [a for a, _ in order] == ["set", "event", "approve", "set"]
+    assert lines[0]["break_glass"] is True and lines[0]["approved_by"] == []
+    assert lines[1]["event"]["kind"] == "deploy" and lines[1]["event"]["status"] == "0"
+    assert lines[1]["event"]["duration"] >= 0
+    assert lines[1]["event"]["after"] == git(store, "rev-parse", "HEAD~1").strip()
+    assert lines[3]["commit"] == proposal and lines[3]["approved_by"] == ["bob@example.com"]
+    assert cli.as_(bob)("approve", glass, "--reason", "after the incident").code == 0
+    text = cli("log").out
+    assert "[BREAK-GLASS] [approved by bob@example.com]" in text
+    assert "event deploy (status 0, duration" in text
+    assert [json.loads(x)["action"] for x in cli("log", "--json", "--key", "API_KEY").out
+            .splitlines()][:2] == ["set", "set"]
