@@ -176,3 +176,22 @@ def test_example_workflow_posts_each_new_production_change_masked(cli, store):
     assert text.startswith("production: set +PAY by alice@example.com (verified)")
     assert "INC-9 rotate" in text
     assert canary not in json.dumps(posted)
+
+
+def test_escape_sequences_in_a_forged_reason_never_reach_the_terminal(tmp_path, alice):
+    """An unsigned commit's message is anyone's words: log and show print it inert."""
+    from conftest import Cli, git, in_terminal
+
+    root = tmp_path / "s"
+    root.mkdir()
+    c = Cli(root, alice)
+    assert c("init", "--create", "--env", "production").code == 0
+    git(root, "commit", "--allow-empty", "-qm", "x\n\nEnvtrail-Format: 1\nEnvtrail-Action: set\n"
+        "Envtrail-Actor: a\nEnvtrail-Reason: \x1b]52;c;cHduZWQ=\x07 \x1b[2J")
+    import os
+
+    env = {**os.environ, "ENVTRAIL_IDENTITY": str(alice.path), "NO_COLOR": "1"}
+    for args in (["log", "--no-pager"], ["show", "HEAD"]):
+        _, text = in_terminal(root, args, env, columns=200)
+        assert "\x1b]52" not in text and "\x1b[2J" not in text, args
+        assert "\\x1b" in text, args

@@ -110,7 +110,7 @@ def _draw_log(con, groups, utc: bool) -> None:
     from rich.markup import escape
 
     from envtrail.audit.context import parse
-    from envtrail.cli.render import styled_mark, when, where
+    from envtrail.cli.render import inert, styled_mark, when, where
 
     for group in groups:
         c = group[0]
@@ -119,7 +119,8 @@ def _draw_log(con, groups, utc: bool) -> None:
                 f"[bold]{escape(c.environment or 'store')}[/]  "
                 f"{escape(c.actor or 'unattested')} {styled_mark(c.verified)}"
                 + (f"  [dim]{escape(place)}[/]" if place else ""))
-        body = f"[cyan]{escape(_action_cell(c))}[/] {escape(_variables(group))}  {escape(c.reason)}"
+        body = (f"[cyan]{escape(_action_cell(c))}[/] {escape(_variables(group))}  "
+                f"{escape(inert(c.reason))}")
         plain_len = len(con.render_str(head).plain) + 2 + len(con.render_str(body).plain)
         if plain_len <= con.width:
             con.print(head + "  " + body, overflow="fold")

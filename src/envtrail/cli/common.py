@@ -121,7 +121,12 @@ def load_identity(identity: str | None) -> Any:
 
 
 def out(text: str = "") -> None:
-    """A line of normal output on stdout."""
+    """A line of normal output on stdout; on a terminal, control characters are shown
+    inert (exact bytes go to pipes, and ``get`` writes its value directly)."""
+    if sys.stdout.isatty():
+        from envtrail.cli.render import inert
+
+        text = inert(text)
     sys.stdout.write(text + "\n")
 
 

@@ -52,8 +52,22 @@ def console(file: Any = None, width: int | None = None) -> Any:
                    highlight=False, soft_wrap=False)
 
 
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x0A}
+
+
+def inert(text: str) -> str:
+    """Text from history made harmless for a terminal: control characters (escape
+    sequences that move the cursor or write the clipboard) shown as ``\\xNN``.
+
+    Commit messages and reasons are anyone's words until verified, and ``log``
+    and ``show`` are what an admin reads before deciding on a repair.
+    """
+    return text.translate(_CONTROLS)
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
     """Print rows under headers; rich is imported only when a terminal will show it."""
+    rows = [[inert(cell) for cell in row] for row in rows]
     if not is_tty():
         for row in rows:
             sys.stdout.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row)
