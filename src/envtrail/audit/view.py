@@ -8,6 +8,8 @@ commit, the shape writes and reads use.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 from envtrail.errors import IntegrityError, NotFoundError
 from envtrail.format import envfile, layout, policy, signers
@@ -67,27 +69,22 @@ class StoreView:
 
     def signers(self, commit: str | None) -> list[Signer]:
         """allowed_signers at a commit (empty if absent); IntegrityError if malformed."""
-        blob = self.git.entry_id(commit, layout.SIGNERS)
-        if blob not in self._signers:
-            try:
-                self._signers[blob] = [] if blob is None else signers.parse(self.git.blob(blob))
-            except IntegrityError as exc:
-                self._signers[blob] = exc
-        found = self._signers[blob]
-        if isinstance(found, IntegrityError):
-            raise found
-        return found
+        return self._parsed(self._signers, commit, layout.SIGNERS, signers.parse, list)
 
     def policy(self, commit: str | None) -> Policy:
         """policy.yaml at a commit (defaults if absent); IntegrityError if malformed."""
-        blob = self.git.entry_id(commit, layout.POLICY)
-        if blob not in self._policies:
+        return self._parsed(self._policies, commit, layout.POLICY, policy.parse, policy.Policy)
+
+    def _parsed(self, memo: dict, commit: str | None, path: str,
+                parse: Callable[[bytes], Any], absent: Callable[[], Any]) -> Any:
+        """A settings file at a commit, parsed once per blob; a parse failure is memoised too."""
+        blob = self.git.entry_id(commit, path)
+        if blob not in memo:
             try:
-                self._policies[blob] = (policy.Policy() if blob is None
-                                        else policy.parse(self.git.blob(blob)))
+                memo[blob] = absent() if blob is None else parse(self.git.blob(blob))
             except IntegrityError as exc:
-                self._policies[blob] = exc
-        found = self._policies[blob]
+                memo[blob] = exc
+        found = memo[blob]
         if isinstance(found, IntegrityError):
             raise found
         return found
