@@ -8,6 +8,10 @@ pairs exactly, and each environment's values too, unless ``Repair-From``
 names an earlier line commit whose values it re-encrypts under the clean
 point's keys. Its ``Envtrail-Change`` trailers describe what differs from the
 clean point, so they can be checked against a state that verified.
+
+Whether a repair may be judged by its clean point at all is the line walk's
+decision (audit.line): the point must be verified and untainted, and every
+commit since it a finding the repair names.
 """
 
 from __future__ import annotations
