@@ -216,6 +216,12 @@ def bench_commands(table: Table, repeat: int, f1: float, f2: float) -> None:
               f"F2+{(imp - f2) * 1000:.0f} ms (every run replaces all 5,000)")
     hooked, key = small_store("store-20-envs", 20, 20)
     subprocess.run(["git", "config", "user.email", "b@example.com"], cwd=hooked, check=True)
+    # The hook's everyday case: a code commit beside the store, which lives on
+    # its own branch (a commit on the store branch itself is always refused).
+    subprocess.run(["git", "config", "envtrail.branch", "refs/heads/main"], cwd=hooked, check=True)
+    if subprocess.run(["git", "symbolic-ref", "--short", "HEAD"], cwd=hooked, check=True,
+                      capture_output=True, text=True).stdout.strip() != "code":
+        subprocess.run(["git", "switch", "-q", "--orphan", "code"], cwd=hooked, check=True)
     (hooked / "README").write_text("staged\n")
     subprocess.run(["git", "add", "README"], cwd=hooked, check=True)
     hook = median([*ENVTRAIL, "hook", "pre-commit"], hooked, repeat, env)
