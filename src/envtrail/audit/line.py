@@ -127,7 +127,7 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
             verdict = verdict or signature.check(view, info, trust_at=clean)
         except IntegrityError:
             verdict = None  # the verifier reports the unreadable allowed_signers
-        found = verifier.check(info, verdict, repair_clean=clean)
+        found = verifier.check_record(info, rec, verdict, repair_clean=clean)
         # Rule 9 speaks of earlier commits (a change left short) before this one's own
         # findings, so that a repair can acknowledge what it follows.
         for commit, message in ledger.step(info, rec, verdict):

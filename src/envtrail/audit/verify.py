@@ -76,10 +76,15 @@ class Verifier:
 
         Time (rule 7) and the line's shape beyond one commit are the walk's.
         """
+        return self.check_record(info, parse_record(info), verdict, repair_clean)
+
+    def check_record(self, info: CommitInfo, rec: Record | None,
+                     verdict: signature.Verdict | None = None,
+                     repair_clean: str | None = None) -> list[Finding]:
+        """:meth:`check` for a commit whose record the caller already parsed (a walk does)."""
         if len(info.parents) > 1:
             return [Finding(info.id, 6, f"a merge commit ({len(info.parents)} parents) on the "
                                         "store line; the line never has merges")]
-        rec = parse_record(info)
         clean = None
         if rec is not None and rec.action == "repair":
             # Only the line walk can grant a repair its clean point (audit.line).
