@@ -78,7 +78,7 @@ def test_merge_whose_first_parent_is_old_looks_like_a_fast_forward(cli, store, t
 
 def test_outsiders_own_root_joined_by_a_merge(cli, store, team, make_identity):
     mallory = make_identity("mallory@example.com")
-    signers = f"mallory@example.com namespaces=\"git\" envtrail:admin {mallory.identity.public.openssh}\n"
+    signers = f"mallory@example.com namespaces=\"git\" {mallory.identity.public.openssh} envtrail:admin\n"
     root = signed_commit(store, mallory.identity, "mallory@example.com", [],
                          {layout.SIGNERS: signers.encode(), layout.CONFIG: b"envtrail: 1\n"},
                          message("init", "mallory@example.com"))
@@ -508,7 +508,7 @@ def test_an_environment_file_turned_into_a_symlink_is_a_finding(cli, store):
 def test_verify_says_what_an_unsigned_commit_did_to_custody(cli, store, make_identity):
     mallory = make_identity("mallory@example.com")
     signers = (store / layout.SIGNERS).read_text()
-    signers += f"mallory@example.com namespaces=\"git\" envtrail:admin {mallory.identity.public.openssh}\n"
+    signers += f"mallory@example.com namespaces=\"git\" {mallory.identity.public.openssh} envtrail:admin\n"
     forged = unsigned_commit(store, head(store), [head(store)])
     point(store, forged)
     (store / layout.SIGNERS).write_text(signers)
@@ -557,8 +557,8 @@ def test_access_list_and_log_read_through_the_gate(cli, store, make_identity):
     mallory = make_identity("mallory@example.com")
     signers = (store / layout.SIGNERS).read_text()
     (store / layout.SIGNERS).write_text(
-        signers + f"mallory@example.com namespaces=\"git\" envtrail:admin "
-                  f"{mallory.identity.public.openssh}\n")
+        signers + f"mallory@example.com namespaces=\"git\" "
+                  f"{mallory.identity.public.openssh} envtrail:admin\n")
     git(store, "commit", "-qam", "add an admin")
     for args in (("access", "list"), ("access", "log"), ("policy", "show"), ("env", "list")):
         r = cli(*args)
@@ -581,7 +581,7 @@ def _outsiders_takeover(store, cli, carol) -> str:
     taken = envfile.EnvFile("production", b64(keys.public), {"carol@example.com": mine},
                             dict(env.values))
     signers = (store / layout.SIGNERS).read_text() + (
-        f"carol@example.com namespaces=\"git\" envtrail:admin {carol.identity.public.openssh}\n")
+        f"carol@example.com namespaces=\"git\" {carol.identity.public.openssh} envtrail:admin\n")
     (store / layout.env_path("production")).write_bytes(envfile.render(taken))
     (store / layout.SIGNERS).write_text(signers)
     git(store, "commit", "-qam", "routine rotation")
@@ -770,5 +770,20 @@ def test_repair_removes_a_stowaway_file_an_outsider_added(cli, store):
     assert "envs/README.txt" in r.out
     assert git(store, "ls-tree", "-r", "--name-only", "HEAD", "envs").split() == [
         "envs/production.yaml", "envs/staging.yaml"]
+    assert cli("verify").code == 0
+    assert cli("get", "A", "--env", "production").out == "good"
+
+
+def test_a_repair_is_judged_by_the_signers_of_its_clean_point(cli, store, make_identity):
+    """An outsider who drops the admins from allowed_signers cannot lock them out of repair."""
+    carol = make_identity("carol@example.com")
+    setv(cli, "A", "good")
+    (store / layout.SIGNERS).write_text(
+        f"carol@example.com namespaces=\"git\" {carol.identity.public.openssh} envtrail:admin\n")
+    git(store, "commit", "-qam", "new admins")
+    refused(cli, "A")
+    r = cli("repair", "--reason", "INC-9 signers replaced")
+    assert r.code == 0, r.err
+    assert "alice@example.com" in (store / layout.SIGNERS).read_text()
     assert cli("verify").code == 0
     assert cli("get", "A", "--env", "production").out == "good"

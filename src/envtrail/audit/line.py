@@ -123,6 +123,8 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
             report.findings += [Finding(c, 9, message) for c, message in ledger.close()]
         clean = _repair_clean(view, report, info, rec, position, tainted) \
             if rec is not None and rec.action == "repair" else None
+        if clean is not None:
+            verdict = None  # a second process judged it by its parent; a repair is judged by its clean point
         try:
             verdict = verdict or signature.check(view, info, trust_at=clean)
         except IntegrityError:

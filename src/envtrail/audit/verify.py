@@ -93,8 +93,7 @@ class Verifier:
                                             "(its clean point must be the last verified commit "
                                             "before them, and every commit since one of them)"),
                         *self._custody_changes(info)]
-            clean = repair_clean
-            verdict = None  # judged by the signers of the clean point, not of the parent
+            clean = repair_clean  # so is its signature, when the caller did not check it
         try:
             verdict = verdict or signature.check(self.view, info, trust_at=clean)
         except IntegrityError as exc:  # the trusted allowed_signers cannot be read

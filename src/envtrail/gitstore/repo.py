@@ -331,10 +331,6 @@ class GitRepo:
             raise IntegrityError(f"{path} is not a file")
         return obj.data
 
-    def list_dir(self, commit_id: str | None, folder: str) -> list[str]:
-        """Names of the files directly in ``folder`` at a commit."""
-        return sorted(self.dir_entries(commit_id, folder))
-
     def dir_entries(self, commit_id: str | None, folder: str) -> dict[str, str]:
         """File name -> blob id for the files directly in ``folder`` at a commit."""
         oid = self.entry_id(commit_id, folder)
