@@ -100,7 +100,7 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
         return None  # most stores: nothing to look at, and verify stays fast
     before, after = view.env_blobs(parent), view.env_blobs(info.id)
     touched = sorted(e for e in before.keys() | after.keys() if before.get(e) != after.get(e))
-    admin = [p for p in layout.ADMIN_FILES if git.entry_id(parent, p) != git.entry_id(info.id, p)]
+    admin = git.differing(parent, info.id, layout.ADMIN_FILES)
     counts = {e: policy.rule_for(e).approvals for e in touched}
     needed = max(counts.values(), default=0)
     scope = [e for e in touched if counts[e]]

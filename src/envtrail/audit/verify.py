@@ -138,7 +138,8 @@ class Verifier:
         out: list[Finding] = []
         git = self.view.git
         parent = info.parents[0] if info.parents else None
-        changed = [p for p in layout.STORE_PATHS if git.entry_id(parent, p) != git.entry_id(info.id, p)]
+        differ = set(git.differing(parent, info.id, (*layout.STORE_PATHS, *layout.ADMIN_FILES)))
+        changed = [p for p in layout.STORE_PATHS if p in differ]
         if git.other_entries_differ(parent, info.id, layout.STORE_PATHS):
             changed.append("files outside the store")
             out.append(Finding(info.id, 3, "changes files outside envs/ and .envtrail/"))
@@ -177,8 +178,7 @@ class Verifier:
                                            f"changed ({', '.join(sorted(touched))})"))
         if parent is not None:
             out.extend(self._check_policy(info, rec, signer, parent, actual))
-        admin_paths = [p for p in (*layout.ADMIN_FILES, layout.ATTRIBUTES)
-                       if git.entry_id(parent, p) != git.entry_id(info.id, p)]
+        admin_paths = [p for p in (*layout.ADMIN_FILES, layout.ATTRIBUTES) if p in differ]
         if layout.SIGNERS in admin_paths:
             # Lines envtrail reads but that contradict each other (a key twice,
             # two keys of one principal at once) are findings, not read errors.
@@ -202,8 +202,7 @@ class Verifier:
         whoever reviews it (and any repair) sees it, whatever its trailers claim."""
         git = self.view.git
         parent = info.parents[0] if info.parents else None
-        what = [p for p in (*layout.ADMIN_FILES, layout.ATTRIBUTES)
-                if git.entry_id(parent, p) != git.entry_id(info.id, p)]
+        what = git.differing(parent, info.id, (*layout.ADMIN_FILES, layout.ATTRIBUTES))
         before, after = self.view.env_blobs(parent), self.view.env_blobs(info.id)
         for env in sorted(before.keys() | after.keys()):
             if before.get(env) == after.get(env):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,7 +10,8 @@ from pathlib import Path
 
 import pygit2
 
-from envtrail.errors import ConflictError, IntegrityError, NotFoundError
+from envtrail.errors import ConflictError, NotFoundError
+from envtrail.gitstore.trees import Trees
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,6 @@ STORE_BRANCH_KEY = "envtrail.branch"  # the clone's config key naming the store 
 pygit2.settings.enable_caching(False)
 
 
-def _entry(tree: pygit2.Tree | None, path: str) -> pygit2.Oid | None:
-    if tree is None:
-        return None
-    try:
-        return tree[path].id
-    except KeyError:
-        return None
-
-
 def _info(c: pygit2.Commit) -> CommitInfo:
     return CommitInfo(
         id=str(c.id),
@@ -62,7 +53,7 @@ def _utc(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-class GitRepo:
+class GitRepo(Trees):
     """A pygit2 repository with the few operations envtrail needs."""
 
     def __init__(self, root: Path) -> None:
@@ -74,12 +65,14 @@ class GitRepo:
             raise NotFoundError("envtrail needs a work tree, not a bare repository")
         self.root = Path(self.repo.workdir)
         self.walked = 0  # commits visited by walk_touching: tests count work with it
-        self._trees: OrderedDict[str, pygit2.Tree] = OrderedDict()
+        self._forget_trees()
+        self._last_commit: tuple[str, pygit2.Commit] | None = None
 
     def reopen(self) -> None:
         """Open the repository afresh (after git itself changed what libgit2 caches)."""
         self.repo = pygit2.Repository(str(self.root))
-        self._trees.clear()
+        self._forget_trees()
+        self._last_commit = None
 
     @classmethod
     def init(cls, root: Path) -> GitRepo:
@@ -200,12 +193,21 @@ class GitRepo:
 
     def info(self, commit_id: str) -> CommitInfo:
         """Metadata of one commit."""
-        return _info(self.repo[commit_id])
+        commit = self._commit(commit_id)
+        self._root(commit_id, commit)  # its paths are usually asked for next
+        return _info(commit)
 
     def signature(self, commit_id: str) -> tuple[bytes | None, bytes]:
         """The ``gpgsig`` header and the payload it signs (the commit without it)."""
-        sig, payload = self.repo[commit_id].gpg_signature
+        sig, payload = self._commit(commit_id).gpg_signature
         return sig, payload
+
+    def _commit(self, commit_id: str) -> pygit2.Commit:
+        # A walk asks for a commit's metadata and then its signature: one lookup.
+        last = self._last_commit
+        if last is None or last[0] != commit_id:
+            last = self._last_commit = (commit_id, self.repo[commit_id])
+        return last[1]
 
     def walk_touching(self, start: str | None, prefixes: tuple[str, ...],
                       hide: str | None = None, unchanged: bool = False) -> Iterator[CommitInfo]:
@@ -217,10 +219,11 @@ class GitRepo:
             return
         for commit in self._walk(start, hide):
             self.walked += 1
-            tree = commit.tree
-            parent_tree = commit.parents[0].tree if commit.parent_ids else None
-            if any(_entry(tree, p) != _entry(parent_tree, p) for p in prefixes) or (
-                    unchanged and parent_tree is not None and tree.id == parent_tree.id):
+            this = str(commit.id)
+            self._root(this, commit)
+            parent = str(commit.parent_ids[0]) if commit.parent_ids else None
+            if any(self._lookup(this, p) != self._lookup(parent, p) for p in prefixes) or (
+                    unchanged and parent is not None and self._root(this) == self._root(parent)):
                 yield _info(commit)
 
     def _walk(self, start: str, hide: str | None) -> Iterator[pygit2.Commit]:
@@ -245,105 +248,6 @@ class GitRepo:
                 if parent.id not in seen:
                     seen.add(parent.id)
                     heapq.heappush(heap, (-parent.commit_time, str(parent.id), parent))
-
-    # -- content ---------------------------------------------------------
-
-    def _tree(self, commit_id: str) -> pygit2.Tree:
-        # History walks ask several paths of a commit and of its parent in a
-        # row; a few trees in memory save most object lookups.
-        tree = self._trees.get(commit_id)
-        if tree is None:
-            tree = self._trees[commit_id] = self.repo[commit_id].tree
-            if len(self._trees) > 16:
-                self._trees.popitem(last=False)
-        return tree
-
-    def entry_id(self, commit_id: str | None, path: str) -> str | None:
-        """The object id at ``path`` in a commit's tree, or None if absent."""
-        if commit_id is None:
-            return None
-        try:
-            return str(self._tree(commit_id)[path].id)
-        except KeyError:
-            return None
-
-    def other_entries_differ(self, a: str | None, b: str, names: tuple[str, ...]) -> bool:
-        """Whether the top-level trees of two commits differ outside ``names``."""
-        def rest(commit: str | None) -> dict[str, str]:
-            if commit is None:
-                return {}
-            return {e.name: str(e.id) for e in self._tree(commit) if e.name not in names}
-
-        return rest(a) != rest(b)
-
-    def shape_problems(self, commit_id: str, settings: str, allowed: tuple[str, ...],
-                       folder: str, attributes: str) -> list[str]:
-        """Entries that break the store's shape: in ``settings`` only the ``allowed`` files,
-        in ``folder`` only ``*.yaml`` files, and every one (and ``attributes``) a plain file."""
-        plain = pygit2.enums.FileMode.BLOB
-        out = []
-        tree = self._tree(commit_id)
-        for name, wanted in ((settings, {p.rsplit("/", 1)[1] for p in allowed}), (folder, None)):
-            try:
-                sub = self.repo[tree[name].id]
-            except KeyError:
-                continue
-            if not isinstance(sub, pygit2.Tree):
-                out.append(f"{name} is not a folder")
-                continue
-            for entry in sub:
-                ok_name = entry.name in wanted if wanted is not None else entry.name.endswith(".yaml")
-                if not ok_name or entry.filemode != plain:
-                    out.append(f"{name}/{entry.name} is not a file the store may hold")
-        try:
-            if tree[attributes].filemode != plain:
-                out.append(f"{attributes} is not a plain file")
-        except KeyError:
-            pass
-        return out
-
-    def files_under(self, commit_id: str | None, folder: str) -> dict[str, str]:
-        """Every entry below ``folder`` at a commit, at any depth: path -> object id and mode."""
-        oid = self.entry_id(commit_id, folder)
-        if oid is None:
-            return {}
-        out: dict[str, str] = {}
-        stack = [(folder, self.repo[oid])]
-        while stack:
-            prefix, tree = stack.pop()
-            if not isinstance(tree, pygit2.Tree):
-                return {folder: f"{oid} {pygit2.enums.FileMode.BLOB:o}"}
-            for entry in tree:
-                path = f"{prefix}/{entry.name}"
-                if entry.type_str == "tree":
-                    stack.append((path, self.repo[entry.id]))
-                else:
-                    out[path] = f"{entry.id} {entry.filemode:o}"
-        return out
-
-    def read(self, commit_id: str | None, path: str) -> bytes | None:
-        """A file's content at a commit, or None if absent."""
-        oid = self.entry_id(commit_id, path)
-        if oid is None:
-            return None
-        obj = self.repo[oid]
-        if not isinstance(obj, pygit2.Blob):
-            raise IntegrityError(f"{path} is not a file")
-        return obj.data
-
-    def dir_entries(self, commit_id: str | None, folder: str) -> dict[str, str]:
-        """File name -> blob id for the files directly in ``folder`` at a commit."""
-        oid = self.entry_id(commit_id, folder)
-        if oid is None:
-            return {}
-        tree = self.repo[oid]
-        if not isinstance(tree, pygit2.Tree):
-            return {}
-        return {e.name: str(e.id) for e in tree if e.type_str == "blob"}
-
-    def blob(self, blob_id: str) -> bytes:
-        """The content of a blob by id."""
-        return self.repo[blob_id].data
 
     def index(self, path: str | None = None) -> pygit2.Index:
         """The repository's index, or the index file at ``path`` (relative to the work tree)."""

@@ -1,0 +1,162 @@
+"""Reading the trees of commits: paths, folders and blobs, with the few listings a walk needs.
+
+History walks ask several paths of a commit and of its parent in a row, and
+neighbouring commits share most subtrees, so listings are remembered by tree
+id and almost every path is answered without an object lookup.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import pygit2
+
+from envtrail.errors import IntegrityError
+
+_TREE, _BLOB = int(pygit2.enums.FileMode.TREE), int(pygit2.enums.FileMode.BLOB)
+_GITLINK = int(pygit2.enums.FileMode.COMMIT)
+
+
+class Trees:
+    """The content half of :class:`envtrail.gitstore.repo.GitRepo` (``self.repo``: pygit2)."""
+
+    repo: pygit2.Repository
+
+    def _forget_trees(self) -> None:
+        self._roots: OrderedDict[str, str] = OrderedDict()
+        self._listings: OrderedDict[str, dict[str, tuple[str, int]] | None] = OrderedDict()
+
+    def _root(self, commit_id: str, known: pygit2.Commit | None = None) -> str:
+        """The id of a commit's tree (``known``: the commit object, if the caller has it)."""
+        tree = self._roots.get(commit_id)
+        if tree is None:
+            commit = known if known is not None else self.repo[commit_id]
+            tree = self._roots[commit_id] = str(commit.tree_id)
+            if len(self._roots) > 64:
+                self._roots.popitem(last=False)
+        return tree
+
+    def _listing(self, tree_id: str) -> dict[str, tuple[str, int]] | None:
+        """A tree's entries, name -> (object id, file mode); None if the object is not a tree.
+
+        History walks ask several paths of a commit and of its parent in a
+        row, and neighbouring commits share most subtrees: remembering a few
+        hundred listings by tree id (first in, first out) saves nearly every
+        object lookup.
+        """
+        listing = self._listings.get(tree_id, False)
+        if listing is False:
+            obj = self.repo[tree_id]
+            listing = {e.name: (str(e.id), e.filemode) for e in obj} \
+                if isinstance(obj, pygit2.Tree) else None
+            self._listings[tree_id] = listing
+            if len(self._listings) > 256:
+                self._listings.popitem(last=False)
+        return listing
+
+    def _lookup(self, commit_id: str | None, path: str) -> tuple[str, int] | None:
+        """(object id, file mode) at ``path`` in a commit's tree, or None if absent."""
+        if commit_id is None:
+            return None
+        found: tuple[str, int] | None = (self._root(commit_id), _TREE)
+        for part in path.split("/"):
+            listing = self._listing(found[0]) if found[1] == _TREE else None
+            found = listing.get(part) if listing is not None else None
+            if found is None:
+                return None
+        return found
+
+    def entry_id(self, commit_id: str | None, path: str) -> str | None:
+        """The object id at ``path`` in a commit's tree, or None if absent."""
+        found = self._lookup(commit_id, path)
+        return None if found is None else found[0]
+
+    def differing(self, a: str | None, b: str, paths: tuple[str, ...]) -> list[str]:
+        """Those of ``paths`` whose entry differs between two commits (``a`` None: absent).
+
+        Equal trees, or equal folders above a path, answer without looking further.
+        """
+        if a is not None and self._root(a) == self._root(b):
+            return []
+        same_folder: dict[str, bool] = {}
+        out = []
+        for path in paths:
+            folder = path.rpartition("/")[0]
+            if folder and folder not in same_folder:
+                same_folder[folder] = self._lookup(a, folder) == self._lookup(b, folder)
+            if not same_folder.get(folder) and self._lookup(a, path) != self._lookup(b, path):
+                out.append(path)
+        return out
+
+    def other_entries_differ(self, a: str | None, b: str, names: tuple[str, ...]) -> bool:
+        """Whether the top-level trees of two commits differ outside ``names``."""
+        def rest(commit: str | None) -> dict[str, tuple[str, int]]:
+            if commit is None:
+                return {}
+            listing = self._listing(self._root(commit)) or {}
+            return {name: entry for name, entry in listing.items() if name not in names}
+
+        return rest(a) != rest(b)
+
+    def shape_problems(self, commit_id: str, settings: str, allowed: tuple[str, ...],
+                       folder: str, attributes: str) -> list[str]:
+        """Entries that break the store's shape: in ``settings`` only the ``allowed`` files,
+        in ``folder`` only ``*.yaml`` files, and every one (and ``attributes``) a plain file."""
+        out = []
+        for name, wanted in ((settings, {p.rsplit("/", 1)[1] for p in allowed}), (folder, None)):
+            found = self._lookup(commit_id, name)
+            if found is None:
+                continue
+            sub = self._listing(found[0]) if found[1] == _TREE else None
+            if sub is None:
+                out.append(f"{name} is not a folder")
+                continue
+            for entry, (_, mode) in sub.items():
+                ok_name = entry in wanted if wanted is not None else entry.endswith(".yaml")
+                if not ok_name or mode != _BLOB:
+                    out.append(f"{name}/{entry} is not a file the store may hold")
+        found = self._lookup(commit_id, attributes)
+        if found is not None and found[1] != _BLOB:
+            out.append(f"{attributes} is not a plain file")
+        return out
+
+    def files_under(self, commit_id: str | None, folder: str) -> dict[str, str]:
+        """Every entry below ``folder`` at a commit, at any depth: path -> object id and mode."""
+        oid = self.entry_id(commit_id, folder)
+        if oid is None:
+            return {}
+        out: dict[str, str] = {}
+        stack = [(folder, self.repo[oid])]
+        while stack:
+            prefix, tree = stack.pop()
+            if not isinstance(tree, pygit2.Tree):
+                return {folder: f"{oid} {pygit2.enums.FileMode.BLOB:o}"}
+            for entry in tree:
+                path = f"{prefix}/{entry.name}"
+                if entry.type_str == "tree":
+                    stack.append((path, self.repo[entry.id]))
+                else:
+                    out[path] = f"{entry.id} {entry.filemode:o}"
+        return out
+
+    def read(self, commit_id: str | None, path: str) -> bytes | None:
+        """A file's content at a commit, or None if absent."""
+        oid = self.entry_id(commit_id, path)
+        if oid is None:
+            return None
+        obj = self.repo[oid]
+        if not isinstance(obj, pygit2.Blob):
+            raise IntegrityError(f"{path} is not a file")
+        return obj.data
+
+    def dir_entries(self, commit_id: str | None, folder: str) -> dict[str, str]:
+        """File name -> blob id for the files directly in ``folder`` at a commit."""
+        found = self._lookup(commit_id, folder)
+        listing = self._listing(found[0]) if found is not None and found[1] == _TREE else None
+        return {name: oid for name, (oid, mode) in (listing or {}).items()
+                if mode not in (_TREE, _GITLINK)}
+
+    def blob(self, blob_id: str) -> bytes:
+        """The content of a blob by id."""
+        return self.repo[blob_id].data
+
