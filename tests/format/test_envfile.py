@@ -136,8 +136,24 @@ def test_canonical_fast_path_agrees_with_yaml(members, values):
     assert envfile.parse(data) == _slow(data) == env
 
 
-def test_typical_file_takes_the_fast_path():
-    assert envfile._parse_canonical(VALID.encode()) == sample()
+@pytest.mark.parametrize("env", [sample(), sample(values={}), sample(members={}),
+                                 sample(values={}, members={})])
+def test_typical_files_take_the_fast_path(env):
+    assert envfile._parse_canonical(envfile.render(env)) == env
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t.replace(f"  A: {TOKEN}\n  B: {TOKEN}", f"  B: {TOKEN}\n  A: {TOKEN}"),  # order
+    lambda t: t.replace(f"  A: {TOKEN}\n", f"  A: {TOKEN}\n  A: {TOKEN}\n"),  # a name twice
+    lambda t: t.replace(f"  A: {TOKEN}\n", f"  A: {TOKEN_V1}\n"),  # another format's token
+    lambda t: t.replace("values:\n", "values:\n\n"),  # a blank line among the values
+])
+def test_value_lines_out_of_canon_never_take_the_fast_path(edit):
+    # Each value line is checked on its own (and remembered): order, uniqueness and
+    # format are what the file as a whole must add, or the fast path would disagree.
+    data = edit(VALID).encode()
+    assert data != VALID.encode()
+    assert envfile._parse_canonical(data) is None
 
 
 @pytest.mark.parametrize("edit", [

@@ -7,6 +7,7 @@ Git diffs, blames and merges per variable.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -87,6 +88,20 @@ def render(env: EnvFile) -> bytes:
     if any(token_version(t) != env.version for t in env.values.values()):
         # A writer bug, never user input: a mixed file would not read back.
         raise ValueError(f"a ciphertext of another format in a format {env.version} file")
+    lines = [_render_head(env)]
+    if env.values:
+        lines.append(_VALUES)
+        lines.extend(_value_line(k, env.values[k]) for k in sorted(env.values))
+    else:
+        lines.append(_NO_VALUES)
+    return "".join(lines).encode("utf-8")
+
+
+_VALUES, _NO_VALUES = "values:\n", "values: {}\n"
+
+
+def _render_head(env: EnvFile) -> str:
+    """Everything above the values: header, version, names, key pair, members."""
     lines = [
         HEADER,
         f"envtrail: {env.version}\n",
@@ -102,15 +117,14 @@ def render(env: EnvFile) -> bytes:
             lines.append(f"    sealed: {scalar(m.sealed)}\n")
     else:
         lines.append("members: {}\n")
-    if env.values:
-        lines.append("values:\n")
-        lines.extend(f"  {scalar(k)}: {env.values[k]}\n" for k in sorted(env.values))
-    else:
-        lines.append("values: {}\n")
-    return "".join(lines).encode("utf-8")
+    return "".join(lines)
 
 
-_VALUE_LINE = re.compile(rf"  ([A-Za-z_][A-Za-z0-9_]{{0,255}}): ({ENC_PATTERN})")
+def _value_line(name: str, token: str) -> str:
+    return f"  {scalar(name)}: {token}\n"
+
+
+_VALUE_LINE = re.compile(rf"  ([A-Za-z_][A-Za-z0-9_]{{0,255}}): ({ENC_PATTERN})\n")
 _MEMBER_LINE = re.compile(r"  ([A-Za-z0-9._%+@:-]+):")
 _KEY_LINE = re.compile(r"    key: (ssh-ed25519 [A-Za-z0-9+/=]+)")
 _SEALED_LINE = re.compile(r"    sealed: ([A-Za-z0-9+/=]+)")
@@ -120,17 +134,47 @@ _HEAD_LINE = re.compile(r"(environment|public_key): ([A-Za-z0-9+/=._-]+)")
 def _parse_canonical(data: bytes) -> EnvFile | None:
     """Read a file in exactly the canonical layout without a YAML parser.
 
-    Returns None for anything else. The result is only trusted if rendering it
-    gives back the same bytes, which rules out every scalar that YAML would
-    read differently (the renderer quotes those), so this path and the YAML
-    path can never disagree.
+    Returns None for anything else. The result is only trusted if it renders
+    back to the same bytes, which rules out every scalar that YAML would read
+    differently (the renderer quotes those), so this path and the YAML path
+    can never disagree. The check is made piecewise, as the renderer builds the
+    file: the part above the values, then each value line, in strictly
+    ascending order. Both pieces are remembered, because the versions of a
+    file along a history share nearly all of them.
     """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    head_text, sep, rest = text.partition("\n" + _VALUES[:-1])
+    if not sep:
+        return None
+    head = _parse_head(head_text + "\n")
+    if head is None:
+        return None
+    environment, public_key, members, version = head
+    values: dict[str, str] = {}
+    if rest == " {}\n":
+        pass
+    elif rest.startswith("\n") and rest.endswith("\n") and len(rest) > 1:
+        previous = ""
+        for line in rest[1:].splitlines(keepends=True):
+            parsed = _parse_value_line(line)
+            # Strictly ascending: sorted as rendered, and no name twice.
+            if parsed is None or parsed[2] != version or parsed[0] <= previous:
+                return None
+            previous = parsed[0]
+            values[parsed[0]] = parsed[1]
+    else:
+        return None
+    return EnvFile(environment, public_key, dict(members), values, version)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_head(text: str) -> tuple[str, str, tuple[tuple[str, Member], ...], int] | None:
+    """The part above ``values:``, if it is exactly what the renderer writes."""
     lines = text.split("\n")
-    if len(lines) < 7 or lines[0] + "\n" != HEADER or lines[-1] != "":
+    if len(lines) < 6 or lines[0] + "\n" != HEADER or lines[-1] != "":
         return None
     version = {"envtrail: 1": 1, "envtrail: 2": 2}.get(lines[1])
     if version is None:
@@ -152,17 +196,19 @@ def _parse_canonical(data: bytes) -> EnvFile | None:
         i += 1
     else:
         return None
-    values: dict[str, str] = {}
-    if lines[i] == "values:":
-        for line in lines[i + 1:-1]:
-            v = _VALUE_LINE.fullmatch(line)
-            if not v or token_version(v.group(2)) != version:
-                return None
-            values[v.group(1)] = v.group(2)
-    elif lines[i] != "values: {}" or i + 2 != len(lines):
+    env = EnvFile(heads[0].group(2), heads[1].group(2), members, {}, version)
+    if _render_head(env) != text:
         return None
-    env = EnvFile(heads[0].group(2), heads[1].group(2), members, values, version)
-    return env if render(env) == data else None
+    return env.environment, env.public_key, tuple(members.items()), version
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_value_line(line: str) -> tuple[str, str, int] | None:
+    """(name, token, token format) of one value line, if it is exactly as rendered."""
+    v = _VALUE_LINE.fullmatch(line)
+    if v is None or _value_line(v.group(1), v.group(2)) != line:
+        return None
+    return v.group(1), v.group(2), token_version(v.group(2))
 
 
 def parse(data: bytes, path: str = "environment file") -> EnvFile:
