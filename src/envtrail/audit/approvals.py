@@ -198,6 +198,8 @@ class Ledger:
     pending: Requirement | None = None
     got: list[str] = field(default_factory=list)
     glass: dict[str, Glass] = field(default_factory=dict)
+    # Requirements already worked out elsewhere (audit.parallel), by commit.
+    known: dict[str, Requirement | None] = field(default_factory=dict)
 
     def step(self, info: CommitInfo, rec: Record | None,
              verdict: Verdict | None) -> list[tuple[str, str]]:
@@ -222,7 +224,8 @@ class Ledger:
         if rec is None or verdict is None or not verdict.good:
             return out
         try:
-            need = requirement(self.view, info, rec)
+            need = self.known.pop(info.id) if info.id in self.known else \
+                requirement(self.view, info, rec)
         except IntegrityError:
             return out  # an unreadable file at the parent: the verifier reports it
         if need is None:

@@ -7,15 +7,14 @@ later ``repair`` acknowledged, and whether the genesis is the pinned one.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from envtrail.audit import signature
 from envtrail.audit.approvals import Glass, Ledger
-from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
+from envtrail.audit.parallel import judgements
 from envtrail.audit.repairs import ACK, CLEAN
 from envtrail.audit.verify import Finding, Verifier, check_time
 from envtrail.audit.view import StoreView
@@ -114,22 +113,23 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
     ledger = Ledger(view)
     seen = dict(seen_ahead or {})
     floors = _Floor(floor)
-    for position, (info_id, verdict) in enumerate(zip(ids, _verdicts(view, ids, parallel),
-                                                      strict=False)):
-        info = view.git.info(info_id)
-        rec = parse_record(info)
+    for position, judged in enumerate(judgements(verifier, ids, parallel)):
+        info, rec, verdict = judged.info, judged.rec, judged.verdict
+        info_id = info.id
+        if judged.need_known:
+            ledger.known[info_id] = judged.need
+        clean = None
         if rec is not None and rec.action == "repair":
             # A change a repair follows unapproved is one of the findings it names.
             report.findings += [Finding(c, 9, message) for c, message in ledger.close()]
-        clean = _repair_clean(view, report, info, rec, position, tainted) \
-            if rec is not None and rec.action == "repair" else None
+            clean = _repair_clean(view, report, info, rec, position, tainted)
         if clean is not None:
-            verdict = None  # a second process judged it by its parent; a repair is judged by its clean point
-        try:
-            verdict = verdict or signature.check(view, info, trust_at=clean)
-        except IntegrityError:
-            verdict = None  # the verifier reports the unreadable allowed_signers
-        found = verifier.check_record(info, rec, verdict, repair_clean=clean)
+            try:  # a repair is judged by its clean point's signers, not its parent's
+                verdict = signature.check(view, info, trust_at=clean)
+            except IntegrityError:
+                verdict = None  # the verifier reports the unreadable allowed_signers
+        found = list(judged.findings) if judged.findings is not None else \
+            verifier.check_record(info, rec, verdict, repair_clean=clean)
         # Rule 9 speaks of earlier commits (a change left short) before this one's own
         # findings, so that a repair can acknowledge what it follows.
         for commit, message in ledger.step(info, rec, verdict):
@@ -217,14 +217,6 @@ def _acknowledge(report: LineReport, info, rec, clean: str, position: int) -> No
     report.findings = keep
     start = report.walked.index(clean) + 1 if clean in report.walked else 0
     report.tainted.update(report.walked[start:position])
-
-
-def _verdicts(view: StoreView, ids: list[str], parallel: bool) -> Iterable[signature.Verdict | None]:
-    if not parallel or len(ids) < 64:
-        return itertools.repeat(None)
-    from envtrail.audit.parallel import verdict_stream  # multiprocessing: only when used
-
-    return verdict_stream(view.git.root, ids)
 
 
 class _Floor:

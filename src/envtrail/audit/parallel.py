@@ -1,61 +1,112 @@
-"""Signature checks in a second process, for verifying long histories on two cores.
+"""Judging the commits of a long line on two cores.
 
-Checking a commit's signature and checking its content are independent and
-both cost Python time, so threads would only take turns holding the GIL. A
-forked child checks the same commits in the same order and sends back one
-verdict per commit; the parent checks everything else meanwhile.
+Most of what ``verify`` asks of a line commit depends only on the commit and
+its parent: its signature, the rules its tree keeps, the approvals it needs.
+Those judgements are made in chunks, alternately by this process and by a
+forked child (threads would only take turns holding the GIL), and handed to
+the walk in line order; the walk adds what only the line knows (time floor,
+approvals that follow, repairs).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from envtrail.audit import signature
+from envtrail.audit.approvals import Requirement, requirement
+from envtrail.audit.history import parse_record
+from envtrail.audit.record import Record
+from envtrail.audit.verify import Finding, Verifier
 from envtrail.audit.view import StoreView
+from envtrail.errors import IntegrityError
+from envtrail.gitstore.repo import CommitInfo
 
-_BATCH = 256
-
-
-def _child(root: str, ids: list[str], conn: Connection) -> None:
-    from envtrail.gitstore.repo import GitRepo
-
-    view = StoreView(GitRepo(Path(root)))  # its own repository handle after fork
-    batch = []
-    for commit in ids:
-        v = signature.check(view, view.git.info(commit))
-        batch.append((v.status, v.principal, v.admin, v.key))
-        if len(batch) == _BATCH:
-            conn.send(batch)
-            batch = []
-    conn.send(batch)
-    conn.close()
+# Commits per chunk: large enough that sending one costs little, small enough
+# that both processes start and finish together.
+_CHUNK = 128
+# Below this, forking costs more than it saves.
+_PARALLEL_FROM = 2 * _CHUNK
 
 
-def verdict_stream(root: Path, ids: list[str]) -> Iterator[signature.Verdict | None]:
-    """Verdicts in the order of ``ids``; None (check it yourself) wherever the child gave none."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        while True:
-            yield None
+@dataclass(frozen=True)
+class Judgement:
+    """What one commit is, judged against its parent alone."""
+
+    info: CommitInfo
+    rec: Record | None
+    verdict: signature.Verdict | None  # None: the parent's allowed_signers cannot be read
+    findings: tuple[Finding, ...] | None  # None for a repair: only the walk can judge one
+    need_known: bool = False  # whether ``need`` was worked out (a signed, good change)
+    need: Requirement | None = None
+
+
+def judge(verifier: Verifier, commit: str) -> Judgement:
+    """Judge one commit of the line against its parent."""
+    view = verifier.view
+    info = view.git.info(commit)
+    rec = parse_record(info)
+    try:
+        verdict: signature.Verdict | None = signature.check(view, info)
+    except IntegrityError:
+        verdict = None  # the verifier reports the unreadable allowed_signers
+    if rec is not None and rec.action == "repair":
+        return Judgement(info, rec, verdict, None)
+    findings = tuple(verifier.check_record(info, rec, verdict))
+    if rec is None or rec.action == "approve" or verdict is None or not verdict.good:
+        return Judgement(info, rec, verdict, findings)
+    try:
+        need = requirement(view, info, rec)
+    except IntegrityError:
+        need = None  # an unreadable file at the parent: the verifier reports it
+    return Judgement(info, rec, verdict, findings, True, need)
+
+
+def judgements(verifier: Verifier, ids: list[str], parallel: bool) -> Iterator[Judgement]:
+    """A judgement of each commit in ``ids``, in order; with ``parallel``, a forked
+    child judges every other chunk (and what it could not check without a key
+    joins ``verifier.unkeyed``)."""
+    chunks = [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+    if not parallel or len(ids) < _PARALLEL_FROM or \
+            "fork" not in multiprocessing.get_all_start_methods():
+        for commit in ids:
+            yield judge(verifier, commit)
+        return
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(str(root), ids, sender), daemon=True)
+    proc = ctx.Process(target=_child, args=(verifier, chunks[1::2], sender), daemon=True)
     proc.start()
     sender.close()
     try:
-        while True:
-            try:
-                batch = receiver.recv()
-            except (EOFError, OSError):
-                break  # done, or the child died: the caller checks the rest itself
-            for fields in batch:
-                yield signature.Verdict(*fields)
-        while True:
-            yield None
+        for index, chunk in enumerate(chunks):
+            theirs = _receive(receiver) if index % 2 else None
+            if theirs is None or len(theirs[0]) != len(chunk):
+                yield from (judge(verifier, commit) for commit in chunk)  # ours, or the child died
+                continue
+            verifier.unkeyed |= theirs[1]
+            yield from theirs[0]
     finally:
         receiver.close()
         if proc.is_alive():
             proc.kill()
         proc.join()
+
+
+def _receive(receiver: Connection) -> tuple[list[Judgement], set[str]] | None:
+    try:
+        return receiver.recv()
+    except (EOFError, OSError):
+        return None
+
+
+def _child(verifier: Verifier, chunks: list[list[str]], conn: Connection) -> None:
+    from envtrail.gitstore.repo import GitRepo
+
+    # Its own repository handle after fork; the keyring (keys already opened) is shared.
+    mine = Verifier(StoreView(GitRepo(Path(verifier.view.git.root))), verifier.keyring)
+    for chunk in chunks:
+        conn.send(([judge(mine, commit) for commit in chunk], set(mine.unkeyed)))
+    conn.close()

@@ -1,0 +1,65 @@
+"""The two-process walk judges exactly like the one-process walk.
+
+Long lines are judged in chunks, every other one by a forked child. Chunks
+are made tiny here so that a short real line crosses many chunk boundaries,
+with forged commits landing in the child's chunks.
+"""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+import forge
+from envtrail.audit import line, parallel
+from envtrail.audit.keyring import Keyring
+from envtrail.audit.view import StoreView
+from envtrail.gitstore.repo import GitRepo
+from hostile import head, setv
+
+
+@pytest.fixture
+def tiny_chunks(monkeypatch):
+    monkeypatch.setattr(parallel, "_CHUNK", 2)
+    monkeypatch.setattr(parallel, "_PARALLEL_FROM", 4)
+
+
+def _walk(store, identity, parallel_: bool) -> line.LineReport:
+    return line.walk(StoreView(GitRepo(store)), head(store), keyring=Keyring(identity),
+                     now=datetime.now(UTC), parallel=parallel_)
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_two_processes_find_what_one_finds(cli, store, tiny_chunks, keyed):
+    ident = cli.identity.identity
+    for i in range(3):
+        setv(cli, f"V{i}", f"value-{i}")
+    # Past the first findings the CLI refuses to write, so the rest of the line is
+    # made directly: honest signed commits with forged ones among them.
+    forged = []
+    for i in range(12):
+        plan = forge.honest_plan(store, ident, "production", {f"W{i}": f"w-{i}"})
+        if i in (3, 8):  # a fingerprint that lies (only a key holder can tell)
+            forged.append(forge.commit_plan(store, ident, forge.with_record(
+                plan, changes=tuple(replace(c, new_fp="0" * len(c.new_fp))
+                                    for c in plan.record.changes))))
+        elif i in (5, 10):  # honest trailers, no signature
+            forged.append(forge.commit_plan(store, None, plan))
+        elif i == 2:  # the one staging change, in a chunk the child judges
+            staging = forge.commit_plan(store, ident, forge.honest_plan(
+                store, ident, "staging", {"S": "s"}))
+        else:
+            forge.commit_plan(store, ident, plan)
+    identity = ident if keyed else None
+    one, two = _walk(store, identity, False), _walk(store, identity, True)
+    assert len(one.walked) >= 3 * parallel._PARALLEL_FROM
+    assert two.findings == one.findings
+    assert two.unkeyed == one.unkeyed
+    assert two.checked == one.checked == len(one.walked)
+    # (Commits git itself made take the wall clock, so rule 7 findings come along.)
+    found = {f.commit for f in two.findings if f.rule != 7}
+    assert forged[1] in found and forged[3] in found  # unsigned: seen with or without a key
+    # The lying fingerprints need the key to be seen; without it the environment is unkeyed.
+    assert (forged[0] in found) == keyed and (forged[2] in found) == keyed
+    assert (one.walked.index(staging) // parallel._CHUNK) % 2 == 1
+    assert two.unkeyed == (set() if keyed else {"production", "staging"})
