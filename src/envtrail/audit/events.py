@@ -89,20 +89,35 @@ class Filters:
                 and (self.until is None or e.time <= self.until))
 
 
-def commit_events(view: StoreView, info: CommitInfo) -> list[Event]:
+@dataclass(frozen=True)
+class VerifiedLine:
+    """A line head that ``verify`` (or the gate) checked clean, and the commits below it
+    that only stand because a repair acknowledged them."""
+
+    head: str
+    tainted: frozenset[str] = frozenset()
+
+
+def commit_events(view: StoreView, info: CommitInfo, vouched: bool = False) -> list[Event]:
     """The events one commit stands for.
 
     An envtrail commit speaks through its trailers (``verify`` checks they tell
     the truth). Any other commit that touches the store is reported as
     unattested, with the variables whose ciphertext it changed, except a plain
     merge that only combines its parents' values: its branches carry the story.
+    ``vouched``: the commit is on a verified line, so its signature was found
+    good and its actor to be its signer; it is not checked again.
     """
     rec = parse_record(info)
-    verdict = signature.check(view, info)
+    if rec is not None and vouched:
+        status, verified = signature.GOOD, True
+    else:
+        verdict = signature.check(view, info)
+        status = verdict.status
+        verified = rec is not None and verdict.good and rec.actor == verdict.principal
     if rec is not None:
-        verified = verdict.good and rec.actor == verdict.principal
         base = dict(commit=info.id, time=info.committer_time, action=rec.action,
-                    actor=rec.actor, verified=verified, signature=verdict.status,
+                    actor=rec.actor, verified=verified, signature=status,
                     reason=rec.reason, context=rec.context, environments=rec.environments,
                     break_glass=is_break_glass(rec))
         env = rec.environments[0] if len(rec.environments) == 1 else None
@@ -112,7 +127,7 @@ def commit_events(view: StoreView, info: CommitInfo) -> list[Event]:
                       new_fp=c.new_fp, **base) for c in rec.changes]
     subject = info.message.split("\n", 1)[0][:200]
     base = dict(commit=info.id, time=info.committer_time, action=UNATTESTED, actor=None,
-                verified=False, signature=verdict.status, reason=subject, context="")
+                verified=False, signature=status, reason=subject, context="")
     events = []
     parents = info.parents or (None,)
     before = view.env_blobs(parents[0])
@@ -139,16 +154,25 @@ def commit_events(view: StoreView, info: CommitInfo) -> list[Event]:
 
 
 def stream(view: StoreView, head: str | None, filters: Filters,
-           after: str | None = None) -> Iterator[Event]:
+           after: str | None = None, verified: VerifiedLine | None = None) -> Iterator[Event]:
     """Events reachable from ``head`` (and not from ``after``), newest first, filtered.
 
-    Holds one commit at a time.
+    Holds one commit at a time. Signatures are checked, except on the part of
+    the line ``verified`` vouches for: the first-parent chain from its head down.
     """
     if head is None:
         return
+    next_on_line: str | None = head  # the line commit the walk meets next
+    vouching = False
     for info in view.git.walk_touching(head, STORE_PATHS, hide=after, unchanged=True):
+        on_line = info.id == next_on_line
+        if on_line:
+            next_on_line = info.parents[0] if info.parents else None
+            vouching = vouching or (verified is not None and info.id == verified.head)
+        vouched = on_line and vouching and verified is not None and \
+            info.id not in verified.tainted
         if filters.until is not None and info.committer_time > filters.until:
             continue
-        for event in commit_events(view, info):
+        for event in commit_events(view, info, vouched):
             if filters.keep(event):
                 yield event

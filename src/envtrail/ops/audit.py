@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from envtrail.audit import signature
 from envtrail.audit.approvals import approvals_of
-from envtrail.audit.events import Event, Filters, commit_events, stream
+from envtrail.audit.events import Event, Filters, VerifiedLine, commit_events, stream
 from envtrail.audit.history import last_changes, parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
@@ -47,7 +47,7 @@ def log(git: GitRepo, filters: Filters, limit: int | None = None,
     # enough: no set of every commit seen, memory stays flat.
     seen, last = 0, None
     # Unfiltered below: approvals must be seen to be attached to what they approve.
-    changes = stream(view, head, Filters(until=filters.until), hide)
+    changes = stream(view, head, Filters(until=filters.until), hide, _verified_line(git))
     for event in interleave(view, changes, filters, hide):
         if event.commit != last:
             if limit is not None and seen >= limit:
@@ -56,6 +56,14 @@ def log(git: GitRepo, filters: Filters, limit: int | None = None,
         yield event
     if seen == 0 and (filters.key is not None or filters.actor is not None):
         _require_known(view, head, filters)
+
+
+def _verified_line(git: GitRepo) -> VerifiedLine | None:
+    """What this clone last verified, so that ``log`` need not check those signatures again."""
+    from envtrail.audit import checkpoint
+
+    cp = checkpoint.load(git.root)
+    return None if cp is None else VerifiedLine(cp.head, cp.tainted)
 
 
 def _require_known(view: StoreView, head: str | None, filters: Filters) -> None:
