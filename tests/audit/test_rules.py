@@ -351,3 +351,17 @@ def test_policy_writers_are_matched_by_the_signers_principal(cli, store, alice, 
     plan = honest_plan(store, bob.identity, "production", {"A": "1"})
     assert plan.record.actor == "bob@example.com"
     assert rules_of(store, commit_plan(store, bob.identity, plan)) == {}
+
+
+def test_an_admin_writing_a_policy_envtrail_cannot_read_is_rule_3_at_that_commit(cli, store, alice):
+    from hostile import refused
+
+    setv(cli, "A", "1")
+    plan = honest_plan(store, alice.identity, "production", {"A": "sneaked-in-with-a-broken-policy"})
+    broken = Plan({**plan.changes, ".envtrail/policy.yaml": b"envtrail: 1\nsurprise: [1\n"},
+                  plan.record)
+    commit = commit_plan(store, alice.identity, broken)
+    found = rules_of(store, commit)
+    assert list(found) == [3] and "policy" in found[3][0]
+    # At the head, with nothing after it to trip over the file, reads still refuse.
+    refused(cli, "A", ("sneaked-in-with-a-broken-policy",))

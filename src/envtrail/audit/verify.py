@@ -184,6 +184,11 @@ class Verifier:
             # two keys of one principal at once) are findings, not read errors.
             out.extend(Finding(info.id, 1, f"allowed_signers: {problem}")
                        for problem in signers.problems(self.view.signers(info.id)))
+        if layout.POLICY in admin_paths:
+            try:  # unreadable, it would only fail the next commit, or none at the head
+                self.view.policy(info.id)
+            except IntegrityError as exc:
+                out.append(Finding(info.id, 3, exc.message))
         if (admin_paths or keyed_rules) and not signer.admin:
             what = ", ".join(admin_paths + [f"members or keys of {e}" for e in keyed_rules])
             out.append(Finding(info.id, 5, f"{signer.principal} is not an admin but changed {what}"))
