@@ -50,7 +50,7 @@ def test_incident_replay(tmp_path):
     ):
         assert expected in out, expected
     _the_fix_is_flagged_until_approved(out)
-    _the_postmortem_timeline_is_in_order(out)
+    _the_postmortem_timeline_is_in_order(_section(out, "The postmortem timeline"), out)
     # The throwaway store is gone, and nothing leaked into the caller's home.
     assert not any(tmp_path.glob("envtrail-incident.*"))
     # The replay teaches revert, not a commit count across the whole store.
@@ -79,10 +79,9 @@ def _the_fix_is_flagged_until_approved(out: str) -> None:
     assert "warning" not in after and "verified 10 commit(s) up to " in after
 
 
-def _the_postmortem_timeline_is_in_order(out: str) -> None:
+def _the_postmortem_timeline_is_in_order(timeline: str, out: str) -> None:
     """Newest first: the whole incident, each line's actor and action (with its marks)."""
-    lines = [line.split("\t") for line in _section(out, "The postmortem timeline").splitlines()
-             if line.count("\t") >= 6]
+    lines = [line.split("\t") for line in timeline.splitlines() if line.count("\t") >= 6]
     told = [(cells[2], cells[3], cells[5]) for cells in lines]
     assert told[:9] == [
         ("alice@example.com ✓", "approve", "Reviewed in the INC-4521 postmortem"),
@@ -106,6 +105,20 @@ def _the_postmortem_timeline_is_in_order(out: str) -> None:
     # the break-glass fix and its approval are the same commit
     fix, approval = lines[2][6], lines[0][6]
     assert "approved " + fix in out and f"[{approval}] on the store line" in out
+
+
+def test_postmortem_doc_walks_through_the_replay_timeline():
+    """docs/postmortem.md quotes a real run of the replay: its worked timeline has the
+    same story in the same order, and the ids it names are the ones that run printed."""
+    doc = (ROOT / "docs/postmortem.md").read_text()
+    start = doc.index("## 9. The worked timeline")
+    timeline = doc[start:doc.index("\n## ", start + 1)]
+    assert "$ envtrail log --env production" in timeline
+    _the_postmortem_timeline_is_in_order(timeline, doc)
+    for seed in ("deployment is approved", "CI updates the variables", "service restarts",
+                 "error rate rises", "reverts one secret with break-glass",
+                 "service recovers", "approved afterwards"):
+        assert seed in doc, seed
 
 
 def test_incident_docs_teach_revert_and_say_what_a_revision_counts():
