@@ -31,6 +31,9 @@ from envtrail.gitstore.repo import CommitInfo
 APPROVES = "Approves"
 BREAK_GLASS = "Break-Glass"
 _HEX = frozenset("0123456789abcdef")
+# Trailer keys are matched case-sensitively (audit/record.py), so a substring test is a
+# sound filter before parsing.
+_GLASS_TRAILER, _APPROVES_TRAILER = f"Envtrail-{BREAK_GLASS}:", f"Envtrail-{APPROVES}:"
 
 
 @dataclass(frozen=True)
@@ -296,6 +299,8 @@ def unreviewed_on_line(view: StoreView, head: str | None) -> list[Glass]:
     ids, _ = git.first_parents(head)
     for commit in reversed(ids):
         info = git.info(commit)
+        if _GLASS_TRAILER not in info.message and _APPROVES_TRAILER not in info.message:
+            continue  # neither kind the ledger's break-glass judgement looks at
         rec = parse_record(info)
         counts = rec is not None and (rec.action == "approve" or is_break_glass(rec))
         ledger.step(info, rec, signature.check(view, info) if counts else None)
