@@ -130,7 +130,7 @@ def _break_glass(git: GitRepo, rt: Runtime, st: Status) -> None:
     try:
         glass = unreviewed_on_line(StoreView(git), st.head)
     except (EnvtrailError, KeyError):
-        return  # a line that cannot be read: `verify` (named in next steps) says why
+        return  # a line that cannot be read: `verify` says why; status reports the rest
     now = rt.now()
     st.break_glass = sorted((_unreviewed(g, env, now) for g in glass
                              for env in g.need.environments or ("store",)),
