@@ -275,6 +275,59 @@ def test_break_glass_turns_overdue_after_the_review_window(cli, store, team):
     assert "OVERDUE" in report.warnings[0]
 
 
+def test_status_lists_break_glass_until_another_member_approves(cli, store, team):
+    import json
+
+    bob = team["bob"]
+    assert json.loads(cli("status", "--json").out)["break_glass"] == []
+    assert cli.as_(bob)("set", "API_KEY", "--env", "production", "--reason", "INC-10 leak",
+                        "--break-glass", input="fixed").code == 0
+    glass = _head(store)
+    assert cli("set", "X", "--env", "staging", "--reason", "after", input="s").code == 0
+    shown = json.loads(cli("status", "--json").out)["break_glass"]
+    assert [(u["environment"], u["commit"], u["author"], u["approvals"], u["needed"],
+             u["overdue"]) for u in shown] == \
+        [("production", glass, "bob@example.com", 0, 1, False)]
+    text = cli("status").out
+    assert f"break-glass  production: {glass[:10]} by bob@example.com at " in text
+    assert "0 of 1 approval(s), review by " in text and "OVERDUE" not in text
+    assert f"envtrail approve {glass[:12]}" in text
+    assert cli.as_(bob)("approve", glass, "--reason", "my own").code == 4  # not by the author
+    assert len(json.loads(cli("status", "--json").out)["break_glass"]) == 1
+    assert cli("approve", glass, "--reason", "reviewed in the postmortem").code == 0
+    assert json.loads(cli("status", "--json").out)["break_glass"] == []
+    assert "break-glass" not in cli("status").out
+
+
+def test_status_marks_break_glass_overdue_after_the_policy_window(cli, store, team):
+    from datetime import timedelta
+
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.status import status
+    from envtrail.runtime import Runtime
+
+    assert cli("policy", "set", "--env", "production", "--review", "2h", "--reason",
+               "short review", "--propose").code == 0
+    pid = git(store, "for-each-ref", "--format=%(refname:lstrip=3)",
+              "refs/envtrail/proposals/").strip()
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    assert cli("set", "API_KEY", "--env", "production", "--reason", "INC-11", "--break-glass",
+               input="x").code == 0
+    g = GitRepo(store)
+    landed = g.info(g.store_head()).committer_time
+
+    def at(delta: timedelta):
+        rt = Runtime(env={}, cwd=store, home=store, host="test", clock=lambda: landed + delta)
+        return status(g, rt, None).break_glass
+
+    (inside,) = at(timedelta(hours=2))
+    assert not inside.overdue and inside.due == landed + timedelta(hours=2)
+    (late,) = at(timedelta(hours=2, seconds=1))
+    assert late.overdue and late.commit == g.store_head() and late.author == "alice@example.com"
+    assert (len(late.approved_by), late.needed) == (0, 1)
+
+
 def test_break_glass_refused_where_policy_says_no_and_for_grants(cli, store, team,
                                                                 make_identity):
     pid = _proposal_id(cli("policy", "set", "--env", "production", "--no-break-glass",

@@ -31,6 +31,9 @@ from envtrail.gitstore.repo import CommitInfo
 APPROVES = "Approves"
 BREAK_GLASS = "Break-Glass"
 _HEX = frozenset("0123456789abcdef")
+# Trailer keys are matched case-sensitively (audit/record.py), so a substring test is a
+# sound filter before parsing.
+_GLASS_TRAILER, _APPROVES_TRAILER = f"Envtrail-{BREAK_GLASS}:", f"Envtrail-{APPROVES}:"
 
 
 @dataclass(frozen=True)
@@ -177,8 +180,12 @@ class Glass:
 
     def overdue(self, now: datetime) -> bool:
         """Unreviewed for longer than the policy's review window."""
-        return not self.reviewed and \
-            now - self.need.time > timedelta(seconds=self.need.review_seconds)
+        return not self.reviewed and now > self.due
+
+    @property
+    def due(self) -> datetime:
+        """When it turns overdue if nobody has approved it by then."""
+        return self.need.time + timedelta(seconds=self.need.review_seconds)
 
     def warning(self, now: datetime) -> str:
         """One line for ``verify``, ``log`` and ``status``."""
@@ -280,3 +287,24 @@ class Ledger:
         if need is None:
             return f"{target[:10]} needs no approval", None
         return need.refusal(verdict.principal, verdict.key, info.committer_time), need
+
+
+def unreviewed_on_line(view: StoreView, head: str | None) -> list[Glass]:
+    """Break-glass commits from the genesis to ``head`` still short of approvals, oldest
+    first, judged by the same :class:`Ledger` as ``verify``'s walk.
+
+    Unlike that walk it checks signatures only where this judgement needs them (the
+    break-glass commits and the approvals), so ``status`` can afford it on a long line.
+    """
+    if head is None:
+        return []
+    git, ledger = view.git, Ledger(view)
+    ids, _ = git.first_parents(head)
+    for commit in reversed(ids):
+        info = git.info(commit)
+        if _GLASS_TRAILER not in info.message and _APPROVES_TRAILER not in info.message:
+            continue  # neither kind the ledger's break-glass judgement looks at
+        rec = parse_record(info)
+        counts = rec is not None and (rec.action == "approve" or is_break_glass(rec))
+        ledger.step(info, rec, signature.check(view, info) if counts else None)
+    return ledger.unreviewed()

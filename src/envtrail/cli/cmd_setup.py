@@ -139,10 +139,12 @@ def env_list(repo: RepoOpt = None, json_: JsonOpt = False) -> None:
 
 
 def status(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = False) -> None:
-    """The store, your identity, what you can read, verification, and what to do next."""
+    """The store, your identity, what you can read, verification, break-glass changes
+    awaiting review, and what to do next."""
     from pathlib import Path
 
     from envtrail.cli.common import GLOBALS
+    from envtrail.cli.render import paint, when
     from envtrail.ops.status import status as inspect
 
     chosen = identity or GLOBALS.identity
@@ -162,6 +164,10 @@ def status(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = 
     out(f"verified     {st.verified}")
     out(f"git config   {'ok' if not st.missing_config else 'missing ' + ', '.join(st.missing_config)}")
     out(f"hook         {'installed' if st.hook_installed else 'not installed'}")
+    for u in st.break_glass:
+        late = paint("OVERDUE", "bold red") if u.overdue else f"review by {when(u.due)}"
+        out(f"break-glass  {u.environment}: {short(u.commit)} by {u.author} at {when(u.time)}, "
+            f"{len(u.approved_by)} of {u.needed} approval(s), {late}")
     for step in st.next_steps:
         out(f"next: {step}")
 

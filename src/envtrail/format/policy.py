@@ -16,6 +16,9 @@ environments:
     writers: [admins, ci:release]
     approvals: 1
 ```
+
+The approval keys may also be written at the top level, one map per key from
+environment to value (``approvals: {production: 1}``), as DESIGN.md shows them.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from envtrail.format.yamlsafe import load
 
 _RULE_KEYS = {"require_reason", "reason_pattern", "writers", "approvals", "approvers",
               "break_glass", "break_glass_review"}
+# DESIGN's shorthand: these may also sit at the top level, as maps from environment to value.
+_PER_ENV_TOP = ("approvals", "approvers", "break_glass", "break_glass_review")
+_TOP_KEYS = frozenset({"envtrail", "defaults", "environments", *_PER_ENV_TOP})
 _DURATION = re.compile(r"([1-9][0-9]{0,5})([mhd])")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 SYNTAX_HINT = "reason patterns use RE2 syntax: no backreferences or lookaround (see docs/format.md)"
@@ -203,15 +209,55 @@ def _check_approval_keys(raw: Mapping[str, object], where: str) -> None:
 
 
 def parse(data: bytes) -> Policy:
-    """Parse and validate; IntegrityError on a fault."""
+    """Parse and validate; IntegrityError on a fault.
+
+    Besides ``environments``, the approval keys may also be written at the top
+    level as maps from environment to value (``approvals: {production: 1}``);
+    both forms mean the same rule, and a file that states one key of one
+    environment differently in the two is refused rather than read either way.
+    """
     doc = load(data, ".envtrail/policy.yaml")
     if not isinstance(doc, dict) or doc.get("envtrail") != 1:
         raise IntegrityError(".envtrail/policy.yaml: not an envtrail policy (format 1)")
+    unknown = sorted(str(k) for k in set(doc) - _TOP_KEYS)
+    if unknown:
+        # A rule this reader would skip is a rule nobody enforces: refuse, never fail open.
+        raise IntegrityError(f".envtrail/policy.yaml: unknown top-level key {unknown[0]!r}",
+                             hint=f"the top level takes {', '.join(sorted(_TOP_KEYS))}")
     defaults = _apply(Rule(), _check_rule(doc.get("defaults") or {}, "defaults"))
     envs = doc.get("environments") or {}
     if not isinstance(envs, dict):
         raise IntegrityError(".envtrail/policy.yaml: environments must be a mapping")
-    return Policy(defaults, {str(k): _check_rule(v, str(k)) for k, v in envs.items()})
+    rules = {str(k): _check_rule(v, str(k)) for k, v in envs.items()}
+    for key in _PER_ENV_TOP:
+        for env, value in _top_map(doc, key).items():
+            _check_rule({key: value}, f"top-level {key}: {env}")
+            rule = rules.setdefault(env, {})
+            if key in rule and not _same(key, rule[key], value):
+                raise IntegrityError(f".envtrail/policy.yaml: {key} for {env} is stated twice, "
+                                     f"differently (top-level {key} and environments.{env})",
+                                     hint="state it once, in either form")
+            rules[env] = {**rule, key: value}
+    return Policy(defaults, rules)
+
+
+def _top_map(doc: Mapping[str, object], key: str) -> Mapping[str, object]:
+    """A top-level ``key: {ENV: value}`` map, checked to be one."""
+    raw = doc.get(key)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(k, str) for k in raw):
+        raise IntegrityError(f".envtrail/policy.yaml: top-level {key} must map environment "
+                             f"names to values, e.g. `{key}: {{production: ...}}`",
+                             hint=f"for every environment, set defaults.{key}")
+    return raw
+
+
+def _same(key: str, a: object, b: object) -> bool:
+    """Whether two statements of one key agree (approver lists in any order)."""
+    if key == "approvers" and isinstance(a, list) and isinstance(b, list):
+        return sorted(a) == sorted(b)
+    return type(a) is type(b) and a == b
 
 
 def render(policy: Policy) -> bytes:

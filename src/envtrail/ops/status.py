@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from envtrail.audit import checkpoint
-from envtrail.audit.view import Snapshot
+from envtrail.audit.approvals import Glass, unreviewed_on_line
+from envtrail.audit.view import Snapshot, StoreView
 from envtrail.errors import EnvtrailError
 from envtrail.gitstore.discover import git_dir
 from envtrail.gitstore.repo import GitRepo
@@ -15,6 +17,27 @@ from envtrail.ops.hook import MARKER
 from envtrail.ops.setup import wanted_config_missing
 from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Unreviewed:
+    """A break-glass commit still waiting for its retroactive approvals, in one environment."""
+
+    environment: str
+    commit: str
+    author: str
+    time: datetime
+    approved_by: tuple[str, ...]
+    needed: int
+    due: datetime  # when it turns (or turned) overdue
+    overdue: bool
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return {"environment": self.environment, "commit": self.commit, "author": self.author,
+                "time": self.time.isoformat(), "approvals": len(self.approved_by),
+                "needed": self.needed, "approved_by": list(self.approved_by),
+                "due": self.due.isoformat(), "overdue": self.overdue}
 
 
 @dataclass
@@ -34,11 +57,12 @@ class Status:
     trust_roots: list[str] = field(default_factory=list)
     missing_config: list[str] = field(default_factory=list)
     hook_installed: bool = False
+    break_glass: list[Unreviewed] = field(default_factory=list)  # by environment, then time
     next_steps: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
-        return dict(self.__dict__)
+        return {**self.__dict__, "break_glass": [u.as_dict() for u in self.break_glass]}
 
 
 def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
@@ -92,9 +116,32 @@ def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
     if st.missing_config:
         st.next_steps.append("run `envtrail init` to configure this clone "
                              f"({', '.join(st.missing_config)})")
+    _break_glass(git, rt, st)
     hooks = git.config_get("core.hooksPath")
     hook = (git.root / hooks if hooks else git_dir(git.root) / "hooks") / "pre-commit"
     st.hook_installed = hook.is_file() and MARKER in hook.read_text(errors="replace")
     if not st.hook_installed:
         st.next_steps.append("run `envtrail hook install` (or add envtrail to pre-commit)")
     return st
+
+
+def _break_glass(git: GitRepo, rt: Runtime, st: Status) -> None:
+    """List the break-glass changes still short of approvals, per environment."""
+    try:
+        glass = unreviewed_on_line(StoreView(git), st.head)
+    except (EnvtrailError, KeyError):
+        return  # a line that cannot be read: `verify` says why; status reports the rest
+    now = rt.now()
+    st.break_glass = sorted((_unreviewed(g, env, now) for g in glass
+                             for env in g.need.environments or ("store",)),
+                            key=lambda u: (u.environment, u.time))
+    for g in glass:
+        late = "overdue" if g.overdue(now) else "due"
+        st.next_steps.append(
+            f"break-glass {g.need.commit[:10]} by {g.need.author} is {late} for review: "
+            f"another approver runs `envtrail approve {g.need.commit[:12]} --reason ...`")
+
+
+def _unreviewed(g: Glass, environment: str, now: datetime) -> Unreviewed:
+    return Unreviewed(environment, g.need.commit, g.need.author, g.need.time,
+                      tuple(g.approved_by), g.need.needed, g.due, g.overdue(now))
