@@ -218,3 +218,17 @@ def test_render_refuses_a_mixed_file():
         envfile.render(replace(sample(), values={"A": TOKEN, "B": TOKEN_V1}))
     with pytest.raises(ValueError, match="unknown format version"):
         envfile.render(replace(sample(), version=3))
+
+
+@pytest.mark.parametrize("edit, says", [
+    (lambda t: t.replace("environment: production", "environment: prod/uction"), "environment"),
+    (lambda t: t.replace(f"public_key: {sample().public_key}", "public_key: AAAA"), "public_key"),
+    (lambda t: t.replace("sealed: c2VhbGVk", "sealed: "), "sealed"),
+])
+def test_a_canonical_looking_file_with_a_bad_field_is_refused_by_name(edit, says):
+    data = edit(VALID).encode()
+    assert data != VALID.encode()
+    assert envfile._parse_canonical(data) is None
+    with pytest.raises(IntegrityError) as err:
+        envfile.parse(data, "envs/production.yaml")
+    assert says in err.value.message and "envs/production.yaml" in err.value.message

@@ -197,16 +197,33 @@ def _parse_head(text: str) -> tuple[str, str, tuple[tuple[str, Member], ...], in
     else:
         return None
     env = EnvFile(heads[0].group(2), heads[1].group(2), members, {}, version)
-    if _render_head(env) != text:
+    if _render_head(env) != text or not _head_is_valid(env):
         return None
     return env.environment, env.public_key, tuple(members.items()), version
+
+
+def _head_is_valid(env: EnvFile) -> bool:
+    """The checks of the YAML path that the canonical patterns do not already imply.
+
+    A file that fails them is left to the YAML path, which says what is wrong.
+    """
+    def bad(msg: str) -> IntegrityError:
+        return IntegrityError(msg)
+
+    try:
+        _parse_members({p: {"key": m.key, "sealed": m.sealed} for p, m in env.members.items()},
+                       bad)
+    except IntegrityError:
+        return False
+    return bool(ENV_NAME_RE.fullmatch(env.environment)) and _is_b64_key(env.public_key)
 
 
 @functools.lru_cache(maxsize=8192)
 def _parse_value_line(line: str) -> tuple[str, str, int] | None:
     """(name, token, token format) of one value line, if it is exactly as rendered."""
     v = _VALUE_LINE.fullmatch(line)
-    if v is None or _value_line(v.group(1), v.group(2)) != line:
+    if v is None or _value_line(v.group(1), v.group(2)) != line or \
+            len(v.group(2)) > MAX_TOKEN_CHARS:  # too long: the YAML path says so
         return None
     return v.group(1), v.group(2), token_version(v.group(2))
 
@@ -216,7 +233,7 @@ def parse(data: bytes, path: str = "environment file") -> EnvFile:
     check_size(data, path)  # before either path builds anything
     fast = _parse_canonical(data)
     if fast is not None:
-        return _validated(fast, path)
+        return fast
     doc = load(data, path)
 
     def bad(msg: str) -> IntegrityError:
@@ -240,22 +257,6 @@ def parse(data: bytes, path: str = "environment file") -> EnvFile:
         _parse_members(doc.get("members"), bad), _parse_values(doc.get("values"), version, bad),
         version,
     )
-
-
-def _validated(env: EnvFile, path: str) -> EnvFile:
-    """The checks of the YAML path that the canonical regexes do not already imply."""
-    def bad(msg: str) -> IntegrityError:
-        return IntegrityError(f"{path}: {msg}", hint="restore it with `git checkout -- <file>`")
-
-    if not ENV_NAME_RE.fullmatch(env.environment):
-        raise bad("missing or invalid 'environment'")
-    if not _is_b64_key(env.public_key):
-        raise bad("missing or invalid 'public_key'")
-    _parse_members({p: {"key": m.key, "sealed": m.sealed} for p, m in env.members.items()}, bad)
-    # Value lines were matched against the exact name and ciphertext grammar.
-    for name, token in env.values.items():
-        _check_token_size(name, token, bad)
-    return env
 
 
 def _parse_members(raw: object, bad: Callable[[str], IntegrityError]) -> dict[str, Member]:
