@@ -88,6 +88,8 @@ def _expand(value: str, earlier: Mapping[str, str], where: str) -> str:
 
 def expands(value: str) -> bool:
     """Whether python-dotenv's default interpolation would change ``value``."""
+    if "${" not in value:
+        return False  # it interpolates only ${NAME} forms: nothing to ask it about
     from dotenv.variables import Variable, parse_variables
 
     return any(isinstance(a, Variable) for a in parse_variables(value))

@@ -28,11 +28,20 @@ def _docker_carries(name: str, value: str) -> bool:
 
 def carries(fmt: str, name: str, value: str) -> bool:
     """Whether ``fmt`` carries ``name``'s ``value`` so that its consumers read it back exactly."""
+    return _line(fmt, name, value) is not None
+
+
+def _line(fmt: str, name: str, value: str) -> str | None:
+    """How ``fmt`` writes one variable (json: its value as JSON), or None if it cannot
+    carry the value exactly: one decision for both the check and the output."""
     if fmt == "dotenv":
-        return dotenv.quote(value) is not None
+        quoted = dotenv.quote(value)
+        return None if quoted is None else f"{name}={quoted}\n"
     if fmt == "docker":
-        return _docker_carries(name, value)
-    return fmt in ("json", "shell")
+        return f"{name}={value}\n" if _docker_carries(name, value) else None
+    if fmt == "shell":
+        return f"export {name}={_shell_quoted(value)}\n"
+    return value
 
 
 def check_format(fmt: str) -> None:
@@ -61,13 +70,10 @@ def render(values: Mapping[str, str], fmt: str) -> str:
     """
     check_format(fmt)
     names = sorted(values)
-    refused = [k for k in names if not carries(fmt, k, values[k])]
+    lines = {k: _line(fmt, k, values[k]) for k in names}
+    refused = [k for k in names if lines[k] is None]
     if refused:
         raise _refuse(fmt, refused, values)
     if fmt == "json":
         return json.dumps({k: values[k] for k in names}, ensure_ascii=False, indent=2) + "\n"
-    if fmt == "shell":
-        return "".join(f"export {k}={_shell_quoted(values[k])}\n" for k in names)
-    if fmt == "docker":
-        return "".join(f"{k}={values[k]}\n" for k in names)
-    return "".join(f"{k}={dotenv.quote(values[k])}\n" for k in names)
+    return "".join(lines[k] or "" for k in names)
