@@ -75,6 +75,8 @@ def parse(text: str, source: str, *, interpolate: bool = False) -> dict[str, str
 
 
 def _expand(value: str, earlier: Mapping[str, str], where: str) -> str:
+    if not expands(value):
+        return value
     from dotenv.variables import Variable, parse_variables
 
     atoms = list(parse_variables(value))
