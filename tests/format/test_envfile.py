@@ -220,7 +220,7 @@ def test_render_refuses_a_mixed_file():
         envfile.render(replace(sample(), version=3))
 
 
-@pytest.mark.parametrize("edit, says", [
+@pytest.mark.parametrize(("edit", "says"), [
     (lambda t: t.replace("environment: production", "environment: prod/uction"), "environment"),
     (lambda t: t.replace(f"public_key: {sample().public_key}", "public_key: AAAA"), "public_key"),
     (lambda t: t.replace("sealed: c2VhbGVk", "sealed: "), "sealed"),

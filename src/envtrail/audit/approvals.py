@@ -16,17 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from envtrail.audit import signature
-from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record
-from envtrail.audit.signature import Verdict
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
 from envtrail.format import layout
 from envtrail.format.envfile import EnvFile
-from envtrail.format.signers import Signer
 from envtrail.gitstore.repo import CommitInfo
+
+if TYPE_CHECKING:  # a write asks only ``requirement``, and most stores need no approvals
+    from envtrail.audit.signature import Verdict
+    from envtrail.format.signers import Signer
 
 APPROVES = "Approves"
 BREAK_GLASS = "Break-Glass"
@@ -73,6 +74,9 @@ def approves(rec: Record) -> str | None:
 
 def approvals_of(view: StoreView, commit: str, head: str | None) -> list[str]:
     """Principals whose good signed approval of ``commit`` is on the line after it, in order."""
+    from envtrail.audit import signature
+    from envtrail.audit.history import parse_record
+
     git = view.git
     if head is None or commit == head or not git.is_ancestor(commit, head):
         return []
@@ -274,6 +278,8 @@ class Ledger:
         elif target in self.glass:
             need = self.glass[target].need
         else:
+            from envtrail.audit.history import parse_record
+
             git = self.view.git
             if target == info.id or not git.has_commit(target) or \
                     not git.is_ancestor(target, info.id):
@@ -296,6 +302,9 @@ def unreviewed_on_line(view: StoreView, head: str | None) -> list[Glass]:
     Unlike that walk it checks signatures only where this judgement needs them (the
     break-glass commits and the approvals), so ``status`` can afford it on a long line.
     """
+    from envtrail.audit import signature
+    from envtrail.audit.history import parse_record
+
     if head is None:
         return []
     git, ledger = view.git, Ledger(view)

@@ -10,11 +10,10 @@ approvals that follow, repairs).
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envtrail.audit import signature
 from envtrail.audit.approvals import Requirement, requirement
@@ -24,6 +23,9 @@ from envtrail.audit.verify import Finding, Verifier
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
 from envtrail.gitstore.repo import CommitInfo
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 # Commits per chunk: large enough that sending one costs little, small enough
 # that both processes start and finish together.
@@ -69,6 +71,8 @@ def judgements(verifier: Verifier, ids: list[str], parallel: bool) -> Iterator[J
     """A judgement of each commit in ``ids``, in order; with ``parallel``, a forked
     child judges every other chunk (and what it could not check without a key
     joins ``verifier.unkeyed``)."""
+    import multiprocessing  # only where a long line is walked
+
     chunks = [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
     if not parallel or len(ids) < _PARALLEL_FROM or \
             "fork" not in multiprocessing.get_all_start_methods():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -136,11 +137,12 @@ class Identity:
         """Make a new random identity."""
         return cls(nacl.utils.random(32), comment)
 
-    @property
+    @functools.cached_property
     def _signing_key(self) -> nacl.signing.SigningKey:
+        # Deriving the key pair from the seed is a scalar multiplication: once per run.
         return nacl.signing.SigningKey(self.seed)
 
-    @property
+    @functools.cached_property
     def public(self) -> PublicKey:
         """The public half."""
         return PublicKey(bytes(self._signing_key.verify_key))

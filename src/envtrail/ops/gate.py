@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from envtrail.audit import checkpoint, line
+from envtrail.audit import checkpoint
 from envtrail.audit.checkpoint import Checkpoint
-from envtrail.audit.keyring import Keyring
-from envtrail.audit.line import LineReport, Trust
-from envtrail.audit.verify import Finding
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, NotFoundError
@@ -27,6 +25,10 @@ from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.timespec import looks_like_time, parse_time
 from envtrail.ops.trust import in_ci, trust_roots
 from envtrail.runtime import Runtime
+
+if TYPE_CHECKING:  # the walk is imported only when there is something new to check
+    from envtrail.audit.line import LineReport
+    from envtrail.audit.verify import Finding
 
 
 @dataclass(frozen=True)
@@ -118,10 +120,13 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         if unshallow(git.root):  # what is still missing afterwards is refused by the walk
             git.reopen()  # libgit2 keeps the cut-off parents it read at open time
             view = StoreView(git)
+    from envtrail.audit import line
+    from envtrail.audit.keyring import Keyring
+
     pin = checkpoint.load_pin(git.root)
     report = line.walk(view, head, keyring=Keyring(identity), since=since,
                        floor=_time(cp.floor) if since is not None and cp else None,
-                       trust=Trust(pin, roots), now=rt.now(),
+                       trust=line.Trust(pin, roots), now=rt.now(),
                        seen_ahead=checkpoint.load_ahead(git.root),
                        tainted=cp.tainted if cp is not None and since is not None else frozenset())
     if report.ahead:
@@ -204,6 +209,8 @@ def _finish_interrupted_write(git: GitRepo) -> None:
 
 def rewritten(head: str) -> Finding:
     """The rule 8 finding for a verified head that is no longer on the line."""
+    from envtrail.audit.verify import Finding
+
     return Finding(head, 8, "the last verified head is no longer on the store line "
                             "(history was rewritten, e.g. by a force-push)")
 
