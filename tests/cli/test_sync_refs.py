@@ -348,3 +348,22 @@ def test_a_retroactive_approval_survives_a_replay(team):
     assert f"Envtrail-Approves: {glass}" in body and "Envtrail-Actor: bob@example.com" in body
     assert "unreviewed" not in b("status").out
     assert b("verify", "--strict").code == 0
+
+
+def test_the_same_proposal_applied_in_two_clones_lands_once(team):
+    a, b, c, bare = team
+    pid = propose(a, value=CANARY)
+    assert a("sync").code == 0
+    assert b("sync").code == 0 and c("sync").code == 0
+    for clone, who in ((b, "bob"), (c, "carol")):
+        assert clone("approve", pid, "--reason", who).code == 0
+        assert clone("apply", pid).code == 0  # each on their own approval, unsynced
+    assert b("sync").code == 0
+    r = c("sync")
+    assert r.code == 0, r.err
+    assert "(approve) dropped" in r.out
+    assert head(c) == head(b) == git(bare, "rev-parse", "main").strip()
+    assert "carol" not in git(bare, "log", "-2", "--format=%B", "main")
+    assert values(c)["API_KEY"] == CANARY
+    assert remote_refs(bare, PROPOSALS) == {}
+    assert c("verify").code == 0

@@ -74,6 +74,7 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
         base = theirs
         mine = _since(git, ours, base)
         if head is not None and all(_on_line(git, _after(git, c), head) for c in mine):
+            _refuse_bad(git, head, ours)
             return EventsPlan(RefUpdate(EVENTS_REF, ours, theirs), ours)
     else:
         base = git.merge_base(ours, theirs)
@@ -83,9 +84,19 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
     for commit in mine:
         parent = _replay(git, rt, identity, commit, parent, head, incoming, moved)
         journal.remember(git, parent, identity.public.openssh, journal.EVENTS)
+    _refuse_bad(git, head, parent)
     _move(git, ours, parent)
     return EventsPlan(RefUpdate(EVENTS_REF, parent, theirs), parent,
                       received=_count(git, theirs, base), replayed=len(mine))
+
+
+def _refuse_bad(git: GitRepo, head: str | None, tip: str | None) -> None:
+    """Never push an events line that would stop everyone else's sync."""
+    findings = eventline.check(StoreView(git), head, tip=tip) if tip else []
+    if findings:
+        raise IntegrityError(f"this clone's events line does not verify: "
+                             f"{findings[0].line()}; nothing was pushed",
+                             hint="run `envtrail verify` for details")
 
 
 def landed(git: GitRepo, tip: str | None) -> None:

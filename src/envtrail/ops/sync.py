@@ -240,7 +240,9 @@ def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base:
         action = rec.action if rec else "?"
         if commit in applied:
             proposal, tip = applied[commit]
-            if commit == proposal:
+            if proposal not in mine_now:  # applied there too, with the remote's approvals
+                out.append(Replayed(commit, None, action))
+            elif commit == proposal:
                 unapplied.append((proposal, tip))
                 out.append(Replayed(commit, None, action, unapplied=proposal[:12]))
             continue
@@ -256,14 +258,15 @@ def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base:
 
 
 def _applied_chains(git: GitRepo, unpushed: list[str]) -> dict[str, tuple[str, str]]:
-    """Each unpushed commit of a proposal applied here (the proposal and its approvals)
-    -> (proposal commit, tip the line was moved to)."""
+    """Each unpushed commit of a proposal applied here (the proposal and its approvals, or
+    only approvals where the remote applied the proposal too) -> (proposal, applied tip)."""
     out: dict[str, tuple[str, str]] = {}
     at = set(unpushed)
     for proposal, tip in journal.written(git, journal.APPLIED).items():
-        if proposal in at and tip in at:
+        if tip in at and git.has_commit(proposal):
             for c in git.first_parents(tip, git.info(proposal).parents[0])[0]:
-                out[c] = (proposal, tip)
+                if c in at:
+                    out[c] = (proposal, tip)
     return out
 
 
