@@ -367,3 +367,17 @@ def test_the_same_proposal_applied_in_two_clones_lands_once(team):
     assert values(c)["API_KEY"] == CANARY
     assert remote_refs(bare, PROPOSALS) == {}
     assert c("verify").code == 0
+
+
+def test_a_proposal_ref_left_behind_after_apply_is_not_served_again(team):
+    a, b, c, bare = team
+    pid = propose(a)
+    assert a("sync").code == 0 and b("sync").code == 0
+    assert b("approve", pid, "--reason", "ok").code == 0
+    tip = git(b.cwd, "rev-parse", PROPOSALS + pid).strip()
+    assert b("apply", pid).code == 0 and b("sync").code == 0
+    git(b.cwd, "push", "-q", "origin", f"{tip}:{PROPOSALS}{pid}")  # an old ref pushed back
+    r = c("sync")
+    assert r.code == 0, r.err
+    assert f"proposal {pid}: removed from the remote (applied already)" in r.out
+    assert git(c.cwd, "for-each-ref", PROPOSALS) == "" and remote_refs(bare, PROPOSALS) == {}

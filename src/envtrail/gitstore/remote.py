@@ -126,6 +126,9 @@ def push_refs(root: Path, up: Upstream, updates: list[RefUpdate]) -> bool:
         if proc.returncode == 0:
             return True
         text = proc.stdout + proc.stderr
+        if atomic and "does not support --atomic" in text:
+            atomic = []  # an old server: each ref still moves only under its own lease
+            continue
         if "(stale info)" in text:
             return False
         if "cannot lock ref" not in text and ".lock': File exists" not in text:

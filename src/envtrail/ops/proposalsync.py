@@ -82,6 +82,10 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
                 plan.remote.pop(proposal_ref(pid))
                 plan.notes.append(Note(pid, "removed from the remote (applied or withdrawn "
                                             "here)"))
+            elif judge.applied(pid, theirs):  # on the line already: nothing to wait for
+                plan.updates.append(RefUpdate(proposal_ref(pid), None, theirs))
+                plan.remote.pop(proposal_ref(pid))
+                plan.notes.append(Note(pid, "removed from the remote (applied already)"))
             elif _take(git, judge, plan, pid, None, theirs):
                 plan.notes.append(Note(pid, "received"))
         elif theirs is None:
@@ -134,6 +138,11 @@ class _Judge:
         """Whether ``commit`` is on the store line being pushed."""
         git = self.git
         return git.has_commit(commit) and git.first_parents(self.head, commit)[1]
+
+    def applied(self, pid: str, tip: str) -> bool:
+        """Whether the proposal ending at ``tip`` is on the store line already."""
+        chain = chain_of(self.git, tip, pid) if len(pid) == 12 else None
+        return chain is not None and self.git.is_ancestor(chain[0], self.head)
 
     def _judge(self, pid: str, tip: str) -> str | None:
         git = self.git
