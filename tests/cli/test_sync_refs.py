@@ -348,6 +348,7 @@ def test_a_retroactive_approval_survives_a_replay(team):
     assert f"Envtrail-Approves: {glass}" in body and "Envtrail-Actor: bob@example.com" in body
     assert "unreviewed" not in b("status").out
     assert b("verify", "--strict").code == 0
+    assert_signed(b.cwd, "main")
 
 
 def test_the_same_proposal_applied_in_two_clones_lands_once(team):

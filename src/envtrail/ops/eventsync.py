@@ -45,6 +45,8 @@ def check_incoming(git: GitRepo, up: Upstream, seen: str | None, store_head: str
     """Exit 5, before anything changes, if the remote's events line went back or does not
     verify against the remote's store line."""
     theirs = git.ref_target(mirror(up, EVENTS_REF))
+    if theirs is not None and not git.has_commit(theirs):
+        raise IntegrityError(f"{up.remote}'s events line is not a commit; nothing was changed")
     if seen is not None and (theirs is None or not git.first_parents(theirs, seen)[1]):
         raise IntegrityError(
             f"{up.remote}'s events line no longer contains {seen[:10]}, the events head this "

@@ -112,7 +112,7 @@ def _refs(git: GitRepo, prefix: str) -> dict[str, str]:
     for name in git.repo.references:
         if name.startswith(prefix):
             target = git.ref_target(name)
-            if target is not None:
+            if target is not None and git.has_commit(target):  # a ref to a blob is no proposal
                 out[name[len(prefix):]] = target
     return out
 
