@@ -6,6 +6,11 @@ head only commits listed here and signed by the key in use now, so a commit
 that arrived from elsewhere (another clone, a hand-made object) is never
 re-signed in this user's name. Entries are dropped once a push lands.
 
+Three lists are kept this way: the store line's writes, the events this
+clone wrote on the events line, and the proposals it applied (which are not
+its own to replay: ``sync`` turns one back into a proposal if its push loses
+a race).
+
 This is not the crash journal of gitstore.commit, which covers one write in
 flight; this one lives until the commit reaches the remote.
 """
