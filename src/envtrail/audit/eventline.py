@@ -61,7 +61,7 @@ def markers(view: StoreView) -> list[Marker]:
         rec = parse_record(info)
         if rec is None or rec.action != "event":
             continue
-        after = _after(rec)
+        after = after_of(rec)
         verdict = _verdict(view, info, after)
         out.append(Marker(commit, info.committer_time, rec, after, rec.extra_value(KIND) or "?",
                           verdict is not None and verdict.good
@@ -69,10 +69,11 @@ def markers(view: StoreView) -> list[Marker]:
     return out
 
 
-def check(view: StoreView, store_head: str | None) -> list[Finding]:
-    """Every finding on the events line, judged against the store line up to its head."""
+def check(view: StoreView, store_head: str | None, tip: str | None = None) -> list[Finding]:
+    """Every finding on the events line (this clone's, or the one ending at ``tip``),
+    judged against the store line up to its head."""
     git = view.git
-    tip = git.ref_target(EVENTS_REF)
+    tip = tip or git.ref_target(EVENTS_REF)
     if tip is None:
         return []
     ids, _ = git.first_parents(tip)
@@ -82,7 +83,7 @@ def check(view: StoreView, store_head: str | None) -> list[Finding]:
         info = git.info(commit)
         found = _check_one(view, info, store_head)
         rec = parse_record(info)
-        after = _after(rec) if rec else None
+        after = after_of(rec) if rec else None
         if not found and after is not None:
             if last_after is not None and not git.is_ancestor(last_after, after):
                 found.append(Finding(commit, 7, "follows an older store commit than the event "
@@ -102,7 +103,7 @@ def _check_one(view: StoreView, info, store_head: str | None) -> list[Finding]:
     rec = parse_record(info)
     if rec is None or rec.action != "event":
         return [Finding(info.id, 6, "not an envtrail event on the events line")]
-    after = _after(rec)
+    after = after_of(rec)
     if after is None or store_head is None or not git.has_commit(after) or \
             not git.is_ancestor(after, store_head):
         return [Finding(info.id, 6, "Envtrail-After names no commit of the store line")]
@@ -130,7 +131,7 @@ def _check_one(view: StoreView, info, store_head: str | None) -> list[Finding]:
     return out
 
 
-def _after(rec: Record) -> str | None:
+def after_of(rec: Record) -> str | None:
     value = rec.extra_value(AFTER)
     return value if value and len(value) == 40 and set(value) <= _HEX else None
 

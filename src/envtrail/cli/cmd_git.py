@@ -130,8 +130,21 @@ def sync(
                                f"({short(result.commit)})"
     out(messages[result.outcome])
     for r in result.replayed:
-        what = f"-> {short(r.commit)}" if r.commit else "dropped: the remote's side was kept"
+        if r.unapplied:
+            what = (f"not applied: the remote moved past its base, so proposal {r.unapplied} "
+                    f"is a proposal again; its author runs `envtrail propose --redo "
+                    f"{r.unapplied}`")
+        elif r.commit:
+            what = f"-> {short(r.commit)}"
+        else:
+            what = "dropped: the remote's side was kept"
         out(f"  {short(r.original)} ({r.action}) {what}")
+    events = result.events
+    if events is not None and (events.received or events.replayed or events.update):
+        pushed = f", pushed up to {short(events.tip)}" if events.update else ""
+        out(f"  events: {events.received} received, {events.replayed} replayed{pushed}")
+    for note in result.proposals:
+        out(f"  proposal {note.proposal}: {note.text}")
     for r in result.replayed:
         if r.revoked:
             from envtrail.cli.cmd_access import print_offboarding

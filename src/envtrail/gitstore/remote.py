@@ -71,8 +71,9 @@ def fetch(root: Path, up: Upstream) -> str | None:
     The remote's ``refs/envtrail/*`` are mirrored under the remote-tracking
     namespace, never over this clone's own ``refs/envtrail/*``.
     """
-    proc = _git(root, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=",
-                up.remote, f"+refs/envtrail/*:refs/remotes/{up.remote}/envtrail/*")
+    # --prune: a proposal deleted there (applied or withdrawn) disappears from the mirror.
+    proc = _git(root, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune",
+                "--refmap=", up.remote, f"+refs/envtrail/*:{mirror(up, 'refs/envtrail/')}*")
     if proc.returncode != 0:
         raise ConflictError(f"fetching from {up.remote} failed: {_last_line(proc.stderr)}")
     proc = _git(root, "fetch", "--quiet", "--no-tags", "--refmap=", up.remote, up.remote_ref)
@@ -86,6 +87,20 @@ def fetch(root: Path, up: Upstream) -> str | None:
     return head.stdout.strip()
 
 
+def mirror(up: Upstream, ref: str) -> str:
+    """Where ``fetch`` keeps the remote's copy of one of its ``refs/envtrail/*``."""
+    return f"refs/remotes/{up.remote}/envtrail/" + ref.removeprefix("refs/envtrail/")
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    """One ref a push moves: to ``commit`` (None deletes it), only if it is at ``expected``."""
+
+    ref: str
+    commit: str | None
+    expected: str | None
+
+
 def track(root: Path, up: Upstream, commit: str) -> None:
     """Point the remote-tracking ref at ``commit`` (what sync accepted or pushed)."""
     _git(root, "update-ref", "-m", "envtrail: sync", up.tracking_ref, commit)
@@ -97,16 +112,28 @@ def push(root: Path, up: Upstream, commit: str, expected: str | None) -> bool:
     False if the remote moved meanwhile. A remote ref that stays locked is a
     ConflictError (try again later); a push the remote refuses is AccessDenied.
     """
-    lease = f"--force-with-lease={up.remote_ref}:{expected or ''}"
+    return push_refs(root, up, [RefUpdate(up.remote_ref, commit, expected)])
+
+
+def push_refs(root: Path, up: Upstream, updates: list[RefUpdate]) -> bool:
+    """Move every ref in ``updates`` on the remote, all or none (``--atomic``), each only
+    if it is still where this clone last saw it; False if any of them moved meanwhile."""
+    leases = [f"--force-with-lease={u.ref}:{u.expected or ''}" for u in updates]
+    specs = [f"{u.commit or ''}:{u.ref}" for u in updates]
+    atomic = ["--atomic"] if len(updates) > 1 else []
     for attempt in range(1, LOCK_RETRIES + 1):
-        proc = _git(root, "push", "--porcelain", "--quiet", lease, up.remote,
-                    f"{commit}:{up.remote_ref}")
+        proc = _git(root, "push", "--porcelain", "--quiet", *atomic, *leases, up.remote, *specs)
         if proc.returncode == 0:
             return True
         text = proc.stdout + proc.stderr
-        if "(stale info)" in text or "[rejected]" in text:
+        if atomic and "does not support --atomic" in text:
+            atomic = []  # an old server: each ref still moves only under its own lease
+            continue
+        if "(stale info)" in text:
             return False
         if "cannot lock ref" not in text and ".lock': File exists" not in text:
+            if "[rejected]" in text:
+                return False
             break
         time.sleep(LOCK_WAIT * attempt)
     else:
@@ -159,6 +186,10 @@ def last_seen(root: Path, up: Upstream) -> str | None:
 
 def remember_seen(root: Path, up: Upstream, commit: str) -> None:
     """Record ``commit`` as the remote head: the remote may only move forward from it."""
+    _save(root, str(up), commit)
+
+
+def _save(root: Path, key: str, value: object) -> None:
     target = _seen_path(root)
     try:
         doc = json.loads(target.read_text(encoding="utf-8"))
@@ -166,11 +197,28 @@ def remember_seen(root: Path, up: Upstream, commit: str) -> None:
             doc = {}
     except (OSError, ValueError):
         doc = {}
-    doc[str(up)] = commit
+    doc[key] = value
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(doc, sort_keys=True))
     os.replace(tmp, target)
+
+
+def seen_refs(root: Path, up: Upstream) -> dict[str, str]:
+    """The remote's ``refs/envtrail/*`` (events, proposals) as this clone last synced them."""
+    try:
+        doc = json.loads(_seen_path(root).read_text(encoding="utf-8"))
+        value = doc.get(f"{up.remote} refs", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def remember_refs(root: Path, up: Upstream, refs: dict[str, str]) -> None:
+    """Record the remote's ``refs/envtrail/*`` as they are after a sync."""
+    _save(root, f"{up.remote} refs", dict(sorted(refs.items())))
 
 
 def forget_seen(root: Path) -> None:

@@ -44,16 +44,15 @@ from envtrail.gitstore.discover import state_dir
 from envtrail.gitstore.lock import WriteLock
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_reason
+from envtrail.ops import journal
 from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_values
-from envtrail.ops.routing import Route, drop_proposal, proposal_ids, proposal_ref
+from envtrail.ops.redo import remake
+from envtrail.ops.routing import drop_proposal, proposal_ids, proposal_ref
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, signer_for, transact
-from envtrail.ops.values import plan_values
 from envtrail.runtime import Runtime
 
-_VALUE_ACTIONS = frozenset({"set", "unset", "import", "rollback", "revert"})
-_KEPT_TRAILERS = frozenset({"Rollback-To", "Revert"})
 _MAX_CHAIN = 500  # approvals above one proposal; more is not a proposal envtrail made
 
 
@@ -112,14 +111,10 @@ def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> P
     if tip is None:
         raise NotFoundError(f"no proposal {proposal_id[:40]!r}",
                             hint="list them with `envtrail proposals`")
-    chain = [tip]
-    while not chain[-1].startswith(proposal_id):
-        parents = git.info(chain[-1]).parents
-        if len(parents) != 1 or len(chain) > _MAX_CHAIN:
-            raise IntegrityError(f"proposal {proposal_id} is malformed (no proposal commit "
-                                 "under its approvals)")
-        chain.append(parents[0])
-    chain.reverse()
+    chain = chain_of(git, tip, proposal_id)
+    if chain is None:
+        raise IntegrityError(f"proposal {proposal_id} is malformed (no proposal commit "
+                             "under its approvals)")
     info = git.info(chain[0])
     rec = parse_record(info)
     if rec is None:
@@ -273,33 +268,41 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
             refresh_worktree(git, prop.tip, paths)
         journal_end(git)
         drop_proposal(git, prop.id)
+        # Not in the replay journal (approvals are not ours to re-sign): if the push of
+        # this line loses a race, sync turns it back into a proposal (ops.sync).
+        journal.remember(git, prop.commit, prop.tip, journal.APPLIED)
         return Written(prop.tip, prop.record, proposal=prop.id)
 
 
 def redo(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Written:
-    """Re-make the author's stale value proposal on the current line head, as a new
-    proposal (its approvals named the old commit, so none carries over)."""
-    view = StoreView(git)
-    prop = load(git, view, proposal_id, git.store_head())
-    rec = prop.record
-    if not prop.stale:
-        raise UsageError(f"proposal {prop.id} is based on the line head; nothing to redo",
-                         hint=f"`envtrail apply {prop.id}` once it is approved")
-    if whoami(view.at(git.store_head()), identity, rt).principal != rec.actor:
-        raise AccessDenied(f"only its author {rec.actor} re-proposes {prop.id}")
-    if rec.action not in _VALUE_ACTIONS or len(rec.environments) != 1:
-        raise UsageError(f"a {rec.action} proposal is not re-made automatically",
-                         hint="run the original command again with --propose")
-    env = rec.environments[0]
-    updates = decrypt_values(view.at(prop.commit).env(env), identity,
-                             [c.key for c in rec.changes if c.op != "-"])
-    removals = {c.key for c in rec.changes if c.op == "-"}
-    extra = tuple((k, v) for k, v in rec.extra if k in _KEPT_TRAILERS)
-    written = transact(git, rt, identity, lambda snap: plan_values(
-        snap, rt, identity, env, updates, removals, rec.reason, rec.action, extra),
-        route=Route(propose=True))
-    drop_proposal(git, prop.id)
-    return written
+    """Re-make the author's stale proposal (any write action) on the current line head, as
+    a new proposal (its approvals named the old commit, so none carries over), and
+    withdraw the old one. ``Written.commit`` is None if the line already holds it all."""
+    with WriteLock(state_dir(git.root) / "lock"):
+        recover(git)
+        line = open_line(git, rt, identity)
+        prop = load(git, line.view, proposal_id, line.head)
+        if not prop.stale:
+            raise UsageError(f"proposal {prop.id} is based on the line head; nothing to redo",
+                             hint=f"`envtrail apply {prop.id}` once it is approved")
+        if line.head is None or whoami(line.snapshot, identity, rt).principal != \
+                prop.record.actor:
+            raise AccessDenied(f"only its author {prop.record.actor} re-proposes {prop.id}")
+        written = remake(git, rt, identity, prop.commit, line.head)
+        drop_proposal(git, prop.id)
+        return written
+
+
+def chain_of(git: GitRepo, tip: str, proposal_id: str) -> list[str] | None:
+    """A proposal's commits, the proposal first, then its approvals; None if ``tip`` does
+    not lead down to a commit whose id starts with ``proposal_id``."""
+    chain = [tip]
+    while not chain[-1].startswith(proposal_id):
+        parents = git.info(chain[-1]).parents
+        if len(parents) != 1 or len(chain) > _MAX_CHAIN:
+            return None
+        chain.append(parents[0])
+    return chain[::-1]
 
 
 def _repairs(git: GitRepo, proposal_id: str) -> bool:

@@ -13,6 +13,7 @@ from envtrail.errors import AccessDenied, ConflictError, UsageError
 from envtrail.gitstore.commit import Author, CasFailed, create_commit, move_branch
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import check_env_name, check_reason
+from envtrail.ops import journal
 from envtrail.ops.gate import open_line
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import MAX_ATTEMPTS, Written, context_for, signer_for
@@ -73,5 +74,6 @@ def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, envir
             move_branch(git, eventline.EVENTS_REF, parent, commit, f"envtrail: event {kind}")
         except CasFailed:
             continue
+        journal.remember(git, commit, identity.public.openssh, journal.EVENTS)  # sync replays it
         return Written(commit, rec)
     raise ConflictError("the events line kept moving; no event was written", hint="retry")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from envtrail.audit import checkpoint, line
+from envtrail.audit.approvals import approvals_of, approves
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.line import LineReport, Trust
@@ -30,17 +31,22 @@ from envtrail.gitstore.commit import (
 from envtrail.gitstore.discover import state_dir
 from envtrail.gitstore.lock import WriteLock
 from envtrail.gitstore.remote import (
+    RefUpdate,
     Upstream,
     fetch,
     last_seen,
-    push,
+    push_refs,
+    remember_refs,
     remember_seen,
+    seen_refs,
     track,
     upstream,
 )
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops import journal
+from envtrail.ops import eventsync, journal, proposalsync
+from envtrail.ops.eventsync import EventsPlan
 from envtrail.ops.gate import open_line, record_verified
+from envtrail.ops.proposalsync import Note
 from envtrail.ops.replay import REPLAYED, conflicts, delta, replay, settle
 from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
@@ -51,78 +57,114 @@ REPLACED = "refs/envtrail/replaced/"
 
 @dataclass(frozen=True)
 class Replayed:
-    """One of this clone's commits and what became of it (None: settled away)."""
+    """One of this clone's commits and what became of it (None: settled away, or an
+    applied proposal put back on its ref: ``unapplied`` names it)."""
 
     original: str
     commit: str | None
     action: str
     revoked: str | None = None  # the principal, for a replayed revoke's report
+    unapplied: str | None = None  # the proposal id, for an apply that could not be pushed
 
 
 @dataclass(frozen=True)
 class SyncResult:
-    """What sync did: up-to-date, pushed, fast-forward or replayed (and pushed)."""
+    """What sync did: up-to-date, pushed, fast-forward or replayed (and pushed), and what
+    became of the events line and the proposals."""
 
     outcome: str
     upstream: Upstream
     commit: str | None = None
     replayed: tuple[Replayed, ...] = ()
+    events: EventsPlan | None = None
+    proposals: tuple[Note, ...] = ()
 
 
 def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = None,
          mine: Sequence[str] = (), theirs: Sequence[str] = ()) -> SyncResult:
-    """Bring the store branch and its remote together; a refusal changes nothing here."""
+    """Bring the store branch, the events line and the proposals together with the remote's;
+    a refusal changes nothing here."""
     ref = git.store_ref()
     up = upstream(git.root, ref, remote)
     done: list[Replayed] = []
+    outcome: str | None = None
     with WriteLock(state_dir(git.root) / "lock"):
         recover(git)
         for _ in range(MAX_ROUNDS):
             incoming = fetch(git.root, up)
             _refuse_going_back(git, up, incoming)
+            seen = seen_refs(git.root, up)
+            eventsync.check_incoming(git, up, seen.get(eventsync.EVENTS_REF), incoming)
             ours = open_line(git, rt, identity).head  # our own line verifies, or exit 5
-            if incoming == ours:
-                if ours is not None:
-                    _landed(git, up, ours)
-                return SyncResult("replayed" if done else "up-to-date", up, ours, tuple(done))
-            if incoming is None or (ours is not None and git.is_ancestor(incoming, ours)):
-                if push(git.root, up, ours, incoming):
-                    _landed(git, up, ours)
-                    return SyncResult("replayed" if done else "pushed", up, ours, tuple(done))
+            if incoming is not None and incoming != ours and \
+                    (ours is None or not git.is_ancestor(incoming, ours)):
+                ours, round_ = _take_remote(git, rt, identity, up, ref, ours, incoming,
+                                            mine, theirs)
+                if round_ is None:
+                    outcome = outcome or "fast-forward"
+                else:
+                    outcome = "replayed"
+                    done = _merge_rounds(done, round_)
+                    mine, theirs = (), ()  # settled: what is replayed now carries the choice
+            if ours is None:
+                return SyncResult("up-to-date", up)
+            events = eventsync.reconcile(git, rt, identity, up, ours, incoming)
+            props = proposalsync.reconcile(git, rt, identity, up, ours, seen)
+            updates = [RefUpdate(up.remote_ref, ours, incoming)] if ours != incoming else []
+            updates += ([events.update] if events.update else []) + props.updates
+            if updates and not push_refs(git.root, up, updates):
                 continue  # the remote moved meanwhile: start over from what it has now
-            base = git.merge_base(ours, incoming) if ours is not None else None
-            if ours is not None and base is None:
-                raise IntegrityError("the remote holds another store (no history in common); "
-                                     "nothing was changed")
-            report = _walk(git, rt, identity, incoming, base)
-            if report.findings:
-                raise IntegrityError(
-                    f"the remote's history does not verify: {report.findings[0].line()}",
-                    hint="nothing was changed; ask whoever pushed it, and see "
-                         "`envtrail verify` in a clone of the remote")
-            if ours is None or base == ours:
-                _advance(git, rt, identity, ref, ours, incoming, base, report)
-                _landed(git, up, incoming)
-                return SyncResult("fast-forward", up, incoming)
-            new_head, round_ = _replay_onto(git, rt, identity, ours, base, incoming, mine, theirs)
-            replayed = _walk(git, rt, identity, new_head, incoming, report.floor)
-            if replayed.findings:
-                raise IntegrityError(
-                    f"a replayed commit would not verify: {replayed.findings[0].line()}",
-                    hint="nothing was changed; run `envtrail verify` for details")
-            replayed.unkeyed |= report.unkeyed
-            replayed.ahead.update(report.ahead)
-            _keep_originals(git, round_)
-            _advance(git, rt, identity, ref, ours, new_head, base, replayed)
-            for r in round_:
-                if r.commit is not None:
-                    journal.remember(git, r.commit, identity.public.openssh)
-            remember_seen(git.root, up, incoming)
-            track(git.root, up, incoming)
-            done = _merge_rounds(done, round_)
-            mine, theirs = (), ()  # settled: what is replayed now carries the choice
+            _landed(git, up, ours)
+            remember_refs(git.root, up, {**({eventsync.EVENTS_REF: events.tip}
+                                            if events.tip else {}), **props.remote})
+            eventsync.landed(git, events.tip)
+            if outcome is None:
+                outcome = "pushed" if ours != incoming else "up-to-date"
+            return SyncResult(outcome, up, ours, tuple(done), events, tuple(props.notes))
     raise ConflictError(f"{up} kept moving while syncing; your commits are kept here",
                         hint="run `envtrail sync` again")
+
+
+def _take_remote(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, ref: str,
+                 ours: str | None, incoming: str, mine: Sequence[str],
+                 theirs: Sequence[str]) -> tuple[str, list[Replayed] | None]:
+    """Verify what came in and move this branch onto it: a fast-forward (None back), or
+    this clone's own commits replayed on top (what became of each back)."""
+    base = git.merge_base(ours, incoming) if ours is not None else None
+    if ours is not None and base is None:
+        raise IntegrityError("the remote holds another store (no history in common); "
+                             "nothing was changed")
+    report = _walk(git, rt, identity, incoming, base)
+    if report.findings:
+        raise IntegrityError(
+            f"the remote's history does not verify: {report.findings[0].line()}",
+            hint="nothing was changed; ask whoever pushed it, and see "
+                 "`envtrail verify` in a clone of the remote")
+    if ours is None or base == ours:
+        _advance(git, rt, identity, ref, ours, incoming, base, report)
+        remember_seen(git.root, up, incoming)
+        track(git.root, up, incoming)
+        return incoming, None
+    new_head, round_, unapplied = _replay_onto(git, rt, identity, ours, base, incoming,
+                                               mine, theirs)
+    replayed = _walk(git, rt, identity, new_head, incoming, report.floor)
+    if replayed.findings:
+        raise IntegrityError(
+            f"a replayed commit would not verify: {replayed.findings[0].line()}",
+            hint="nothing was changed; run `envtrail verify` for details")
+    replayed.unkeyed |= report.unkeyed
+    replayed.ahead.update(report.ahead)
+    _keep_originals(git, [r for r in round_ if r.unapplied is None])
+    _advance(git, rt, identity, ref, ours, new_head, base, replayed)
+    for r in round_:
+        if r.commit is not None:
+            journal.remember(git, r.commit, identity.public.openssh)
+    for proposal, tip in unapplied:
+        proposalsync.restore(git, proposal, tip)
+    journal.forget(git, [p for p, _ in unapplied], journal.APPLIED)
+    remember_seen(git.root, up, incoming)
+    track(git.root, up, incoming)
+    return new_head, round_
 
 
 def _refuse_going_back(git: GitRepo, up: Upstream, incoming: str | None) -> None:
@@ -167,12 +209,18 @@ def _unpushed(git: GitRepo, ours: str, base: str) -> list[str]:
 
 
 def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base: str,
-                 incoming: str, mine: Sequence[str],
-                 theirs: Sequence[str]) -> tuple[str, list[Replayed]]:
-    """Re-make this clone's unpushed commits on ``incoming``; nothing moves yet."""
+                 incoming: str, mine: Sequence[str], theirs: Sequence[str]
+                 ) -> tuple[str, list[Replayed], list[tuple[str, str]]]:
+    """Re-make this clone's unpushed commits on ``incoming``; nothing moves yet. Also the
+    proposals applied here whose approvals named a base the remote has moved past: they
+    cannot be replayed (approvals are their signers' alone), so each goes back onto its
+    proposal ref (returned as ``(proposal commit, tip)``) for its author to re-propose."""
     mine_now = _unpushed(git, ours, base)
+    applied = _applied_chains(git, mine_now)
     wrote, key = journal.written(git), " ".join(identity.public.openssh.split()[:2])
     for commit in mine_now:
+        if commit in applied:
+            continue
         if commit not in wrote:
             raise ConflictError(
                 f"{commit[:10]} is not yours to replay: this clone did not write it",
@@ -182,18 +230,55 @@ def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base:
             raise ConflictError(f"{commit[:10]} was signed with another key than the one in use",
                                 hint="run `envtrail sync` with that identity (--identity)")
     keyring = Keyring(identity)
-    steps = [(c, delta(git, keyring, git.info(c).parents[0], c)) for c in mine_now]
+    steps = [(c, delta(git, keyring, git.info(c).parents[0], c))
+             for c in mine_now if c not in applied]
     drop = settle(conflicts([d for _, d in steps], delta(git, keyring, base, incoming)),
                   mine, theirs)
-    parent, out = incoming, []
-    for commit, change in steps:
+    parent, out, unapplied = incoming, [], []
+    for commit in mine_now:
         rec = parse_record(git.info(commit))
-        new = replay(git, rt, identity, commit, change, drop, parent)
+        action = rec.action if rec else "?"
+        if commit in applied:
+            proposal, tip = applied[commit]
+            if proposal not in mine_now:  # applied there too, with the remote's approvals
+                out.append(Replayed(commit, None, action))
+            elif commit == proposal:
+                unapplied.append((proposal, tip))
+                out.append(Replayed(commit, None, action, unapplied=proposal[:12]))
+            continue
+        if rec is not None and rec.action == "approve":
+            new = _replay_approval(git, identity, commit, rec, parent)
+        else:
+            new = replay(git, rt, identity, commit, dict(steps)[commit], drop, parent)
         parent = new or parent
         revoked = rec.extra_value("Member") if rec and rec.action == "revoke" else None
-        out.append(Replayed(_original(git, commit), new, rec.action if rec else "?",
+        out.append(Replayed(_original(git, commit), new, action,
                             revoked.lstrip("- ") if revoked and new else None))
-    return parent, out
+    return parent, out, unapplied
+
+
+def _applied_chains(git: GitRepo, unpushed: list[str]) -> dict[str, tuple[str, str]]:
+    """Each unpushed commit of a proposal applied here (the proposal and its approvals, or
+    only approvals where the remote applied the proposal too) -> (proposal, applied tip)."""
+    out: dict[str, tuple[str, str]] = {}
+    at = set(unpushed)
+    for proposal, tip in journal.written(git, journal.APPLIED).items():
+        if tip in at and git.has_commit(proposal):
+            for c in git.first_parents(tip, git.info(proposal).parents[0])[0]:
+                if c in at:
+                    out[c] = (proposal, tip)
+    return out
+
+
+def _replay_approval(git: GitRepo, identity: Identity, commit: str, rec, parent: str) -> str | None:
+    """A retroactive approval of a break-glass commit, re-made on ``parent`` if that commit is
+    on the new line and this approver has not approved it there already."""
+    target = approves(rec)
+    if target is None or not git.has_commit(target) or not git.is_ancestor(target, parent):
+        return None
+    if rec.actor in approvals_of(StoreView(git), target, parent):
+        return None
+    return proposalsync.restack(git, identity, commit, parent)
 
 
 def _original(git: GitRepo, commit: str) -> str:
@@ -250,8 +335,10 @@ def _landed(git: GitRepo, up: Upstream, head: str) -> None:
     """The remote and this branch agree on ``head``: forget what is now pushed."""
     remember_seen(git.root, up, head)
     track(git.root, up, head)
-    journal.forget(git, [c for c in journal.written(git)
-                         if c == head or not git.is_ancestor(head, c)])
+    for name in (journal.DEFAULT, journal.APPLIED):  # pushed, or replaced by what was
+        done = journal.written(git, name)
+        journal.forget(git, [c for c, v in done.items()
+                             if head in (c, v) or not git.is_ancestor(head, c)], name)
     for ref in list(git.repo.references):
         if ref.startswith(REPLACED):
             git.repo.references.delete(ref)

@@ -1,0 +1,211 @@
+"""The events line in ``sync``: forward only, like the store line, and never merged.
+
+The remote's ``refs/envtrail/events`` must still hold the events head this
+clone last saw there, and must verify, before anything here changes. Events
+this clone wrote since (journalled at write time) are re-made on top of the
+remote's events line as new signed commits by their own signer, each naming
+a store commit on the line being pushed (``Envtrail-After``): the replacement
+of the commit it named, where sync replayed that one, and never an older one
+than the event before it names, so the events line stays in line order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from envtrail.audit import eventline
+from envtrail.audit.history import parse_record
+from envtrail.audit.record import render
+from envtrail.audit.view import Snapshot, StoreView
+from envtrail.crypto.keys import Identity
+from envtrail.errors import ConflictError, IntegrityError
+from envtrail.gitstore.commit import Author, CasFailed, create_commit, move_branch
+from envtrail.gitstore.remote import RefUpdate, Upstream, mirror
+from envtrail.gitstore.repo import GitRepo
+from envtrail.ops import journal
+from envtrail.ops.replay import REPLAYED
+from envtrail.ops.store import whoami
+from envtrail.ops.txn import signer_for
+from envtrail.runtime import Runtime
+
+EVENTS_REF = eventline.EVENTS_REF
+
+
+@dataclass(frozen=True)
+class EventsPlan:
+    """What sync does with the events line: the push (if any) and what to tell the user."""
+
+    update: RefUpdate | None
+    tip: str | None  # this clone's events head once the push lands
+    received: int = 0
+    replayed: int = 0
+
+
+def check_incoming(git: GitRepo, up: Upstream, seen: str | None, store_head: str | None) -> None:
+    """Exit 5, before anything changes, if the remote's events line went back or does not
+    verify against the remote's store line."""
+    theirs = git.ref_target(mirror(up, EVENTS_REF))
+    if theirs is not None and not git.has_commit(theirs):
+        raise IntegrityError(f"{up.remote}'s events line is not a commit; nothing was changed")
+    if seen is not None and (theirs is None or not git.first_parents(theirs, seen)[1]):
+        raise IntegrityError(
+            f"{up.remote}'s events line no longer contains {seen[:10]}, the events head this "
+            "clone last saw there (rewound or rewritten); nothing was changed",
+            hint="ask whoever force-pushed it; see docs/git-workflow.md")
+    if theirs is None or theirs in (seen, git.ref_target(EVENTS_REF)):
+        return  # accepted before: the walk is paid once per new events head
+    findings = eventline.check(StoreView(git), store_head, tip=theirs)
+    if findings:
+        raise IntegrityError(f"the remote's events line does not verify: {findings[0].line()}",
+                             hint="nothing was changed; ask whoever pushed it")
+
+
+def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head: str | None,
+              incoming: str | None) -> EventsPlan:
+    """Bring this clone's events line onto the remote's; ``head`` is the store line about
+    to be pushed (or already there), ``incoming`` the remote's store head."""
+    ours = git.ref_target(EVENTS_REF)
+    theirs = git.ref_target(mirror(up, EVENTS_REF))
+    if ours == theirs:
+        return EventsPlan(None, ours)
+    if ours is None or (theirs is not None and git.is_ancestor(ours, theirs)):
+        _move(git, ours, theirs)
+        return EventsPlan(None, theirs, received=_count(git, theirs, ours))
+    moved = _moved(git, head, incoming)
+    if theirs is None or git.is_ancestor(theirs, ours):
+        base = theirs
+        mine = _since(git, ours, base)
+        if head is not None and all(_on_line(git, _after(git, c), head) for c in mine):
+            _refuse_bad(git, head, ours)
+            return EventsPlan(RefUpdate(EVENTS_REF, ours, theirs), ours)
+    else:
+        base = git.merge_base(ours, theirs)
+        mine = _since(git, ours, base)
+    _only_mine(git, identity, mine)
+    parent = theirs
+    for commit in mine:
+        parent = _replay(git, rt, identity, commit, parent, head, incoming, moved)
+        journal.remember(git, parent, identity.public.openssh, journal.EVENTS)
+    _refuse_bad(git, head, parent)
+    _move(git, ours, parent)
+    return EventsPlan(RefUpdate(EVENTS_REF, parent, theirs), parent,
+                      received=_count(git, theirs, base), replayed=len(mine))
+
+
+def _refuse_bad(git: GitRepo, head: str | None, tip: str | None) -> None:
+    """Never push an events line that would stop everyone else's sync."""
+    findings = eventline.check(StoreView(git), head, tip=tip) if tip else []
+    if findings:
+        raise IntegrityError(f"this clone's events line does not verify: "
+                             f"{findings[0].line()}; nothing was pushed",
+                             hint="run `envtrail verify` for details")
+
+
+def landed(git: GitRepo, tip: str | None) -> None:
+    """The remote has ``tip``: forget journalled events that are on it or were replaced."""
+    current = git.ref_target(EVENTS_REF)
+    gone = [c for c in journal.written(git, journal.EVENTS)
+            if not git.has_commit(c) or (tip is not None and git.is_ancestor(c, tip))
+            or current is None or not git.is_ancestor(c, current)]
+    journal.forget(git, gone, journal.EVENTS)
+
+
+def _since(git: GitRepo, tip: str, base: str | None) -> list[str]:
+    ids, _ = git.first_parents(tip, base)
+    return ids[::-1]
+
+
+def _count(git: GitRepo, tip: str | None, base: str | None) -> int:
+    return len(git.first_parents(tip, base)[0]) if tip else 0
+
+
+def _only_mine(git: GitRepo, identity: Identity, commits: list[str]) -> None:
+    wrote, key = journal.written(git, journal.EVENTS), _key(identity.public.openssh)
+    for commit in commits:
+        if commit not in wrote:
+            raise ConflictError(f"event {commit[:10]} is not yours to replay: this clone did "
+                                "not write it", hint="push it from the clone that wrote it, or "
+                                f"`git update-ref {EVENTS_REF} <the remote's events head>`")
+        if wrote[commit] != key:
+            raise ConflictError(f"event {commit[:10]} was signed with another key than the "
+                                "one in use", hint="run `envtrail sync` with that identity "
+                                                   "(--identity)")
+
+
+def _key(openssh: str) -> str:
+    return " ".join(openssh.split()[:2])
+
+
+def _moved(git: GitRepo, head: str | None, incoming: str | None) -> dict[str, str]:
+    """Original store commit -> the commit that replaced it on the line being pushed."""
+    if head is None or head == incoming:
+        return {}
+    out = {}
+    for commit in git.first_parents(head, incoming)[0]:
+        rec = parse_record(git.info(commit))
+        original = rec.extra_value(REPLAYED) if rec else None
+        if original:
+            out[original] = commit
+    return out
+
+
+def _after(git: GitRepo, commit: str) -> str | None:
+    rec = parse_record(git.info(commit))
+    return eventline.after_of(rec) if rec else None
+
+
+def _on_line(git: GitRepo, commit: str | None, head: str) -> bool:
+    return commit is not None and git.has_commit(commit) and git.is_ancestor(commit, head)
+
+
+def _target(git: GitRepo, after: str | None, head: str, incoming: str | None,
+            moved: dict[str, str]) -> str:
+    """The line commit a replayed event follows."""
+    if _on_line(git, after, head):
+        return after  # type: ignore[return-value]
+    if after in moved:
+        return moved[after]  # type: ignore[index]
+    rec = parse_record(git.info(after)) if after and git.has_commit(after) else None
+    original = rec.extra_value(REPLAYED) if rec else None  # a replay replayed again
+    if original in moved:
+        return moved[original]  # type: ignore[index]
+    # The commit it followed was settled away in favour of the remote's side.
+    return incoming or head
+
+
+def _replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, parent: str | None,
+            head: str | None, incoming: str | None, moved: dict[str, str]) -> str:
+    """One event re-made on ``parent`` (the events line), signed now by its own signer."""
+    info = git.info(original)
+    rec = parse_record(info)
+    if rec is None or head is None:
+        raise ConflictError(f"event {original[:10]} carries no envtrail record")
+    after = _target(git, eventline.after_of(rec), head, incoming, moved)
+    before = _after(git, parent) if parent else None
+    if before is not None and not git.is_ancestor(before, after):
+        after = before  # never older than the event it now follows
+    snap = Snapshot(git, after)
+    acting = whoami(snap, identity, rt)
+    env = rec.environments[0] if len(rec.environments) == 1 else ""
+    if env not in snap.environments() or \
+            snap.env(env).member_with_key(identity.public.openssh) is None:
+        raise ConflictError(f"event {original[:10]} cannot be replayed: you are no longer a "
+                            f"member of {env or 'its environment'} on the remote's line")
+    extra = [(k, after if k == eventline.AFTER else v) for k, v in rec.extra if k != REPLAYED]
+    extra.append((REPLAYED, rec.extra_value(REPLAYED) or original))
+    new = replace(rec, actor=acting.principal, extra=tuple(extra))
+    floor = [git.info(c).committer_time for c in (parent, after) if c]
+    when = max([info.committer_time, *floor])  # when it happened, unless the line says later
+    return create_commit(git, [parent] if parent else [], {}, render(new),
+                         Author(new.actor, new.actor, when), signer_for(identity))
+
+
+def _move(git: GitRepo, old: str | None, new: str | None) -> None:
+    if new is None:
+        return
+    try:
+        move_branch(git, EVENTS_REF, old, new, "envtrail: sync events")
+    except CasFailed:
+        raise ConflictError("an event was written during sync; nothing was pushed",
+                            hint="run `envtrail sync` again") from None
+

@@ -1,0 +1,297 @@
+"""Proposals in ``sync``: fetched only when they verify, pushed, and their approvals merged.
+
+Per proposal id, with L this clone's ref, R the remote's and S the remote's
+as this clone last synced it:
+
+- R new here (no L, no S): taken if it verifies as a proposal on the line
+  being pushed (its commits signed, by members, honest, on a line commit;
+  nothing but approvals of it on top). Otherwise it is left on the remote,
+  never served here, and named in the sync report.
+- L new (no R, no S): pushed; first re-made on the current head (by its
+  author only) if its base left the line or an environment it changes got a
+  new key pair since (a revocation or rotation), so nothing leaves this
+  clone sealed to a retired key.
+- Gone on one side since the last sync (S but no L, or S but no R): the
+  proposal was applied or withdrawn there; the deletion wins on both sides.
+- Both there, apart: the side with more approvals wins when it contains the
+  other; when both added approvals, this clone's own approvals (signed with
+  the key in use) are re-made on top of the remote's, and an approval by a
+  principal the remote already has is dropped. An approval by anyone else
+  is never re-signed: that proposal is left as it is here and named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from envtrail.audit import line, signature
+from envtrail.audit.approvals import approves
+from envtrail.audit.history import parse_record
+from envtrail.audit.keyring import Keyring
+from envtrail.audit.record import render
+from envtrail.audit.view import StoreView
+from envtrail.crypto.keys import Identity
+from envtrail.errors import EnvtrailError, IntegrityError
+from envtrail.format.layout import env_of
+from envtrail.gitstore.commit import Author, create_commit, move_branch
+from envtrail.gitstore.remote import RefUpdate, Upstream, mirror
+from envtrail.gitstore.repo import GitRepo
+from envtrail.ops.approvals import chain_of
+from envtrail.ops.redo import remake
+from envtrail.ops.replay import REPLAYED
+from envtrail.ops.routing import PROPOSALS, drop_proposal, proposal_ref
+from envtrail.ops.txn import signer_for
+from envtrail.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Note:
+    """One thing sync did (or would not do) with a proposal, for the report."""
+
+    proposal: str
+    text: str
+
+
+@dataclass
+class ProposalsPlan:
+    """The pushes, what the remote holds once they land, and what to tell the user."""
+
+    updates: list[RefUpdate] = field(default_factory=list)
+    remote: dict[str, str] = field(default_factory=dict)  # ref -> tip, after the push
+    notes: list[Note] = field(default_factory=list)
+
+
+def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head: str,
+              seen: dict[str, str]) -> ProposalsPlan:
+    """Bring this clone's proposals and the remote's together over ``head``, the verified
+    store line about to be pushed (or already on the remote)."""
+    local = _refs(git, PROPOSALS)
+    remote = _refs(git, mirror(up, PROPOSALS))
+    before = {k[len(PROPOSALS):]: v for k, v in seen.items() if k.startswith(PROPOSALS)}
+    plan = ProposalsPlan()
+    judge = _Judge(git, rt, identity, head)
+    for pid in sorted(local.keys() | remote.keys()):
+        mine, theirs, was = local.get(pid), remote.get(pid), before.get(pid)
+        if theirs is not None:
+            plan.remote[proposal_ref(pid)] = theirs  # unless the steps below change it
+        if mine == theirs:
+            continue
+        if mine is None:
+            if was is not None:  # applied or withdrawn here since the last sync
+                plan.updates.append(RefUpdate(proposal_ref(pid), None, theirs))
+                plan.remote.pop(proposal_ref(pid))
+                plan.notes.append(Note(pid, "removed from the remote (applied or withdrawn "
+                                            "here)"))
+            elif judge.applied(pid, theirs):  # on the line already: nothing to wait for
+                plan.updates.append(RefUpdate(proposal_ref(pid), None, theirs))
+                plan.remote.pop(proposal_ref(pid))
+                plan.notes.append(Note(pid, "removed from the remote (applied already)"))
+            elif _take(git, judge, plan, pid, None, theirs):
+                plan.notes.append(Note(pid, "received"))
+        elif theirs is None:
+            if was is not None:  # applied or withdrawn there
+                drop_proposal(git, pid)
+                plan.notes.append(Note(pid, "removed here (applied or withdrawn on the "
+                                            "remote)"))
+            else:
+                _push_new(git, rt, identity, judge, plan, pid, mine)
+        elif git.is_ancestor(theirs, mine):
+            plan.updates.append(RefUpdate(proposal_ref(pid), mine, theirs))
+            plan.remote[proposal_ref(pid)] = mine
+            plan.notes.append(Note(pid, "pushed its new approvals"))
+        elif git.is_ancestor(mine, theirs):
+            if _take(git, judge, plan, pid, mine, theirs):
+                plan.notes.append(Note(pid, "received new approvals"))
+        else:
+            _restack(git, rt, identity, judge, plan, pid, mine, theirs)
+    return plan
+
+
+def _refs(git: GitRepo, prefix: str) -> dict[str, str]:
+    out = {}
+    for name in git.repo.references:
+        if name.startswith(prefix):
+            target = git.ref_target(name)
+            if target is not None and git.has_commit(target):  # a ref to a blob is no proposal
+                out[name[len(prefix):]] = target
+    return out
+
+
+class _Judge:
+    """Whether a proposal ref verifies over the line being pushed (memoised per tip)."""
+
+    def __init__(self, git: GitRepo, rt: Runtime, identity: Identity, head: str) -> None:
+        self.git, self.rt, self.identity, self.head = git, rt, identity, head
+        self.view = StoreView(git)
+        self._seen: dict[str, str | None] = {}
+
+    def refusal(self, pid: str, tip: str) -> str | None:
+        """Why the proposal ending at ``tip`` is not one envtrail may serve, or None."""
+        if tip not in self._seen:
+            try:
+                self._seen[tip] = self._judge(pid, tip)
+            except (EnvtrailError, KeyError, ValueError) as exc:
+                self._seen[tip] = getattr(exc, "message", None) or "it cannot be read"
+        return self._seen[tip]
+
+    def on_line(self, commit: str) -> bool:
+        """Whether ``commit`` is on the store line being pushed."""
+        git = self.git
+        return git.has_commit(commit) and git.first_parents(self.head, commit)[1]
+
+    def applied(self, pid: str, tip: str) -> bool:
+        """Whether the proposal ending at ``tip`` is on the store line already."""
+        chain = chain_of(self.git, tip, pid) if len(pid) == 12 else None
+        return chain is not None and self.git.is_ancestor(chain[0], self.head)
+
+    def _judge(self, pid: str, tip: str) -> str | None:
+        git = self.git
+        if len(pid) != 12 or not set(pid) <= set("0123456789abcdef"):
+            return "its name is no proposal id"
+        chain = chain_of(git, tip, pid)
+        if chain is None:
+            return "no proposal commit under its approvals"
+        root = git.info(chain[0])
+        rec = parse_record(root)
+        if rec is None or rec.action in ("approve", "event") or len(root.parents) != 1:
+            return "its first commit is no proposed change"
+        if not self.on_line(root.parents[0]):
+            return "it is not based on a commit of the store line"
+        for commit in chain[1:]:
+            a = parse_record(git.info(commit))
+            if a is None or approves(a) != chain[0]:
+                return f"{commit[:10]} on top of it is no approval of it"
+        report = line.walk(self.view, tip, keyring=Keyring(self.identity),
+                           since=root.parents[0], floor=git.info(root.parents[0]).committer_time,
+                           now=self.rt.now())
+        # Rule 9 speaks of approvals still missing (what a proposal is for), or of one that
+        # does not count, which `review` shows; every other rule must hold.
+        bad = [f for f in report.findings if f.rule != 9]
+        return bad[0].line() if bad else None
+
+
+def _take(git: GitRepo, judge: _Judge, plan: ProposalsPlan, pid: str, mine: str | None,
+          theirs: str) -> bool:
+    why = judge.refusal(pid, theirs)
+    if why is not None:
+        plan.notes.append(Note(pid, f"not taken from the remote: {why}"))
+        plan.remote.pop(proposal_ref(pid), None)  # never recorded as seen
+        return False
+    move_branch(git, proposal_ref(pid), mine, theirs, "envtrail: sync proposal")
+    return True
+
+
+def _push_new(git: GitRepo, rt: Runtime, identity: Identity, judge: _Judge, plan: ProposalsPlan,
+              pid: str, tip: str) -> None:
+    chain = chain_of(git, tip, pid)
+    if chain is None:
+        plan.notes.append(Note(pid, "not pushed: no proposal commit under its approvals"))
+        return
+    stale_key = _needs_remake(git, judge, chain[0])
+    if stale_key is None:
+        plan.updates.append(RefUpdate(proposal_ref(pid), tip, None))
+        plan.remote[proposal_ref(pid)] = tip
+        plan.notes.append(Note(pid, "pushed"))
+        return
+    verdict = signature.check(judge.view, git.info(chain[0]))
+    if _key(verdict.key) != _key(identity.public.openssh):
+        plan.notes.append(Note(pid, f"not pushed: {stale_key}; only its author re-makes it "
+                                    f"(`envtrail propose --redo {pid}`)"))
+        return
+    try:
+        written = remake(git, rt, identity, chain[0], judge.head)
+    except EnvtrailError as exc:
+        plan.notes.append(Note(pid, f"not pushed: {stale_key}, and re-making it failed: "
+                                    f"{exc.message}"))
+        return
+    drop_proposal(git, pid)
+    if written.commit is None or written.proposal is None:
+        plan.notes.append(Note(pid, f"withdrawn: {stale_key}, and the line already holds "
+                                    "what it changes"))
+        return
+    new = written.proposal
+    plan.updates.append(RefUpdate(proposal_ref(new), written.commit, None))
+    plan.remote[proposal_ref(new)] = written.commit
+    plan.notes.append(Note(pid, f"re-made as {new} before pushing: {stale_key} (its "
+                                "approvals, if any, named the old commit)"))
+
+
+def _needs_remake(git: GitRepo, judge: _Judge, commit: str) -> str | None:
+    """Why a proposal must be re-made before it leaves this clone, or None."""
+    base = git.info(commit).parents[0]
+    if not judge.on_line(base):
+        return "its base is not on the store line being pushed"
+    view = judge.view
+    for path in git.changed_paths(base, commit):
+        env = env_of(path)
+        if env is None:
+            continue
+        old, now = view.env_at(base, env), view.env_at(judge.head, env)
+        if old is not None and now is not None and old.public_key != now.public_key:
+            return f"{env} got a new key pair since it was made (revoked or rotated)"
+    return None
+
+
+def _restack(git: GitRepo, rt: Runtime, identity: Identity, judge: _Judge, plan: ProposalsPlan,
+             pid: str, mine: str, theirs: str) -> None:
+    """Both sides approved: this clone's own approvals go on top of the remote's."""
+    why = judge.refusal(pid, theirs)
+    ours_chain, their_chain = chain_of(git, mine, pid), chain_of(git, theirs, pid)
+    if why is None and (ours_chain is None or their_chain is None
+                        or ours_chain[0] != their_chain[0]):
+        why = "it is another commit than the proposal here"
+    if why is not None:
+        plan.notes.append(Note(pid, f"kept as it is here; the remote's is not taken: {why}"))
+        plan.remote.pop(proposal_ref(pid), None)
+        return
+    view, me = judge.view, _key(identity.public.openssh)
+    have = {signature.check(view, git.info(c)).principal for c in their_chain[1:]}
+    base = git.merge_base(mine, theirs)
+    extra = git.first_parents(mine, base)[0][::-1]
+    verdicts = [(c, signature.check(view, git.info(c))) for c in extra]
+    for c, v in verdicts:
+        if v.principal not in have and _key(v.key) != me:
+            plan.notes.append(Note(pid, f"kept as it is here: the approval {c[:10]} by "
+                                        f"{v.principal or 'an unknown key'} is not yours to "
+                                        "re-make; sync with that identity"))
+            plan.remote.pop(proposal_ref(pid), None)
+            return
+    parent, remade = theirs, 0
+    for c, v in verdicts:
+        if v.principal in have:
+            continue  # the remote carries this approver's approval already
+        parent = restack(git, identity, c, parent)
+        remade += 1
+    move_branch(git, proposal_ref(pid), mine, parent, "envtrail: sync proposal")
+    if parent != theirs:
+        plan.updates.append(RefUpdate(proposal_ref(pid), parent, theirs))
+    plan.remote[proposal_ref(pid)] = parent
+    plan.notes.append(Note(pid, f"merged approvals: the remote's, then {remade} of yours "
+                                "re-made on top"))
+
+
+def restack(git: GitRepo, identity: Identity, approval: str, parent: str) -> str:
+    """Re-make one of this signer's approval commits on ``parent``, signed now."""
+    info = git.info(approval)
+    rec = parse_record(info)
+    if rec is None or approves(rec) is None:
+        raise IntegrityError(f"{approval[:10]} is no approval")
+    extra = (*((k, v) for k, v in rec.extra if k != REPLAYED),
+             (REPLAYED, rec.extra_value(REPLAYED) or approval))
+    new = replace(rec, extra=extra)
+    when = max(info.committer_time, git.info(parent).committer_time)
+    return create_commit(git, [parent], {}, render(new), Author(rec.actor, rec.actor, when),
+                         signer_for(identity))
+
+
+def restore(git: GitRepo, proposal: str, tip: str) -> str:
+    """Put an applied proposal that could not be pushed back on its ref; its id back."""
+    pid = proposal[:12]
+    current = git.ref_target(proposal_ref(pid))
+    if current != tip:
+        move_branch(git, proposal_ref(pid), current, tip, "envtrail: sync unapply")
+    return pid
+
+
+def _key(openssh: str | None) -> str:
+    return " ".join((openssh or "").split()[:2])

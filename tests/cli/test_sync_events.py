@@ -1,0 +1,109 @@
+"""sync and the events line: forward only, replayed by each event's own signer, never merged."""
+
+from test_sync import clone_as, head, make_remote, setv
+from test_sync_refs import EVENTS, assert_signed, local_refs_state
+
+from conftest import assert_one_line_error, git
+
+
+def event(cli, kind, reason="r"):
+    r = cli("event", kind, "--env", "production", "--reason", reason)
+    assert r.code == 0, r.err
+
+
+def events_on(where, ref=EVENTS):
+    """(kind, actor, after) of each event, oldest first."""
+    fmt = ("%(trailers:key=Envtrail-Event-Kind,valueonly,separator=)%x01"
+           "%(trailers:key=Envtrail-Actor,valueonly,separator=)%x01"
+           "%(trailers:key=Envtrail-After,valueonly,separator=)%x00")
+    log = git(where, "log", "--reverse", f"--format={fmt}", ref)
+    return [tuple(x.strip() for x in e.split("\x01")) for e in log.split("\0") if e.strip()]
+
+
+def world(tmp_path, store, cli, bob):
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "BASE", "b")
+    bare = make_remote(tmp_path, store)
+    return (clone_as(tmp_path, str(bare), cli.identity, "alice"),
+            clone_as(tmp_path, str(bare), bob, "bob"), bare)
+
+
+def test_events_from_two_clones_both_survive_in_order_without_a_merge(tmp_path, store, cli, bob):
+    a, b, bare = world(tmp_path, store, cli, bob)
+    event(a, "deploy")
+    r = a("sync")
+    assert r.code == 0 and "events: 0 received, 0 replayed, pushed" in r.out, r.out + r.err
+    event(b, "restart")
+    original = git(b.cwd, "rev-parse", EVENTS).strip()
+    r = b("sync")
+    assert r.code == 0, r.err
+    assert "events: 1 received, 1 replayed" in r.out
+    assert git(bare, "rev-list", "--merges", EVENTS) == ""
+    line = head(b)
+    assert events_on(bare) == [("deploy", "alice@example.com", line),
+                               ("restart", "bob@example.com", line)]
+    assert f"Envtrail-Replayed: {original}" in git(bare, "log", "-1", "--format=%B", EVENTS)
+    assert original not in git(bare, "rev-list", "--all").split()
+    r = a("sync")
+    assert r.code == 0 and "events: 1 received" in r.out, r.out
+    assert git(a.cwd, "rev-parse", EVENTS) == git(bare, "rev-parse", EVENTS)
+    for clone in (a, b):
+        assert clone("verify").code == 0
+        assert_signed(clone.cwd, EVENTS)
+    assert b("sync").out.startswith("up to date")
+
+
+def test_an_event_after_a_replayed_change_names_the_replacement(tmp_path, store, cli, bob):
+    a, b, bare = world(tmp_path, store, cli, bob)
+    setv(a, "FROM_ALICE", "1")
+    event(a, "deploy")
+    assert a("sync").code == 0
+    setv(b, "FROM_BOB", "2")
+    mine = head(b)
+    event(b, "deploy")  # follows bob's unpushed commit, which sync will re-make
+    r = b("sync")
+    assert r.code == 0, r.err
+    replaced = head(b)
+    assert replaced != mine
+    assert events_on(bare)[-1] == ("deploy", "bob@example.com", replaced)
+    assert events_on(bare)[0][2] == git(bare, "rev-parse", "main^").strip()
+    assert mine not in git(bare, "rev-list", "--all").split()  # nor anything naming it
+    assert b("verify").code == 0
+    assert a("sync").code == 0 and a("verify").code == 0
+
+
+def test_a_rewound_events_line_is_refused_and_nothing_changes(tmp_path, store, cli, bob):
+    a, b, bare = world(tmp_path, store, cli, bob)
+    event(a, "deploy")
+    assert a("sync").code == 0
+    first = git(bare, "rev-parse", EVENTS).strip()
+    event(a, "restart")
+    assert a("sync").code == 0
+    assert b("sync").code == 0  # bob has now seen both events
+    setv(b, "MINE", "m")
+    event(b, "incident")
+    git(bare, "update-ref", EVENTS, first)  # someone force-pushes the events line back
+    before = local_refs_state(b), head(b)
+    r = b("sync")
+    assert_one_line_error(r, 5)
+    assert "events line no longer contains" in r.err
+    assert (local_refs_state(b), head(b)) == before
+    assert git(bare, "rev-parse", EVENTS).strip() == first
+    assert git(bare, "rev-parse", "main").strip() == head(a)  # nothing pushed either
+
+
+def test_a_remote_events_line_that_does_not_verify_is_refused(tmp_path, store, cli, bob):
+    a, b, bare = world(tmp_path, store, cli, bob)
+    event(a, "deploy")
+    assert a("sync").code == 0
+    tip = git(bare, "rev-parse", EVENTS).strip()
+    body = git(bare, "log", "-1", "--format=%B", tip)
+    tree = git(bare, "rev-parse", f"{tip}^{{tree}}").strip()
+    forged = git(bare, "commit-tree", tree, "-p", tip, input=body).strip()  # unsigned
+    git(bare, "update-ref", EVENTS, forged)
+    before = local_refs_state(b), head(b)
+    r = b("sync")
+    assert_one_line_error(r, 5)
+    assert "events line does not verify" in r.err
+    assert (local_refs_state(b), head(b)) == before
