@@ -1,8 +1,10 @@
 """The two-process walk judges exactly like the one-process walk.
 
-Long lines are judged in chunks, every other one by a forked child. Chunks
-are made tiny here so that a short real line crosses many chunk boundaries,
-with forged commits landing in the child's chunks.
+Long lines are judged in chunks that the walking process and a forked child
+take in turn from one counter. Chunks are made tiny here so that a short
+real line crosses many chunk boundaries; which process judges which chunk
+depends on timing, so the child's side of the exchange is also held on its
+own, in this process.
 """
 
 from dataclasses import replace
@@ -13,6 +15,7 @@ import pytest
 import forge
 from envtrail.audit import line, parallel
 from envtrail.audit.keyring import Keyring
+from envtrail.audit.verify import Verifier
 from envtrail.audit.view import StoreView
 from envtrail.gitstore.repo import GitRepo
 from hostile import head, setv
@@ -29,8 +32,9 @@ def _walk(store, identity, parallel_: bool) -> line.LineReport:
                      now=datetime.now(UTC), parallel=parallel_)
 
 
-@pytest.mark.parametrize("keyed", [True, False])
-def test_two_processes_find_what_one_finds(cli, store, tiny_chunks, keyed):
+def _line_with_forgeries(cli, store):
+    """Three CLI writes, then twelve commits made directly (the CLI refuses to write past a
+    finding): honest ones, two with a lying fingerprint, two unsigned, one to staging."""
     ident = cli.identity.identity
     for i in range(3):
         setv(cli, f"V{i}", f"value-{i}")
@@ -45,11 +49,18 @@ def test_two_processes_find_what_one_finds(cli, store, tiny_chunks, keyed):
                                     for c in plan.record.changes))))
         elif i in (5, 10):  # honest trailers, no signature
             forged.append(forge.commit_plan(store, None, plan))
-        elif i == 2:  # the one staging change, in a chunk the child judges
-            staging = forge.commit_plan(store, ident, forge.honest_plan(
+        elif i == 2:  # the one staging change
+            forge.commit_plan(store, ident, forge.honest_plan(
                 store, ident, "staging", {"S": "s"}))
         else:
             forge.commit_plan(store, ident, plan)
+    return forged
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_two_processes_find_what_one_finds(cli, store, tiny_chunks, keyed):
+    ident = cli.identity.identity
+    forged = _line_with_forgeries(cli, store)
     identity = ident if keyed else None
     one, two = _walk(store, identity, False), _walk(store, identity, True)
     assert len(one.walked) >= 3 * parallel._PARALLEL_FROM
@@ -61,5 +72,27 @@ def test_two_processes_find_what_one_finds(cli, store, tiny_chunks, keyed):
     assert forged[1] in found and forged[3] in found  # unsigned: seen with or without a key
     # The lying fingerprints need the key to be seen; without it the environment is unkeyed.
     assert (forged[0] in found) == keyed and (forged[2] in found) == keyed
-    assert (one.walked.index(staging) // parallel._CHUNK) % 2 == 1
     assert two.unkeyed == (set() if keyed else {"production", "staging"})
+
+
+def test_the_childs_chunks_carry_their_judgements_and_what_it_could_not_check(cli, store):
+    import multiprocessing
+
+    _line_with_forgeries(cli, store)
+    g = GitRepo(store)
+    ids = line.line_ids(StoreView(g), head(store), None)[0]
+    chunks = [ids[i:i + 2] for i in range(0, len(ids), 2)]
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    taken = ctx.Value("i", 0)
+    parallel._child(Verifier(StoreView(g), Keyring(None)), chunks, taken, sender)
+    walker = Verifier(StoreView(GitRepo(store)), Keyring(None))
+    done: dict[int, list] = {}
+    while parallel._collect(receiver, done, walker):
+        pass
+    assert sorted(done) == list(range(len(chunks)))  # it took every chunk, in turn
+    serial = Verifier(StoreView(GitRepo(store)), Keyring(None))
+    for index, chunk in enumerate(chunks):
+        assert done[index] == [parallel.judge(serial, c) for c in chunk]
+    assert walker.unkeyed == serial.unkeyed == {"production", "staging"}
+    assert parallel._take(taken, len(chunks)) is None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from envtrail.audit import signature
 from envtrail.audit.approvals import Requirement, requirement
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 # Commits per chunk: large enough that sending one costs little, small enough
-# that both processes start and finish together.
-_CHUNK = 128
+# that its judgements fit a pipe's buffer and both processes finish together.
+_CHUNK = 64
 # Below this, forking costs more than it saves.
 _PARALLEL_FROM = 2 * _CHUNK
 
@@ -69,29 +69,40 @@ def judge(verifier: Verifier, commit: str) -> Judgement:
 
 def judgements(verifier: Verifier, ids: list[str], parallel: bool) -> Iterator[Judgement]:
     """A judgement of each commit in ``ids``, in order; with ``parallel``, a forked
-    child judges every other chunk (and what it could not check without a key
-    joins ``verifier.unkeyed``)."""
+    child shares the work (and what it could not check without a key joins
+    ``verifier.unkeyed``)."""
     import multiprocessing  # only where a long line is walked
 
-    chunks = [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
     if not parallel or len(ids) < _PARALLEL_FROM or \
             "fork" not in multiprocessing.get_all_start_methods():
         for commit in ids:
             yield judge(verifier, commit)
         return
+    chunks = [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(verifier, chunks[1::2], sender), daemon=True)
+    # Both processes take the next unjudged chunk from one counter, so neither
+    # waits on the other however the work splits (the parent also walks).
+    taken = ctx.Value("i", 0)
+    proc = ctx.Process(target=_child, args=(verifier, chunks, taken, sender), daemon=True)
     proc.start()
     sender.close()
+    done: dict[int, list[Judgement]] = {}
+    child_alive = True
     try:
         for index, chunk in enumerate(chunks):
-            theirs = _receive(receiver) if index % 2 else None
-            if theirs is None or len(theirs[0]) != len(chunk):
-                yield from (judge(verifier, commit) for commit in chunk)  # ours, or the child died
-                continue
-            verifier.unkeyed |= theirs[1]
-            yield from theirs[0]
+            while index not in done:
+                if child_alive and receiver.poll():
+                    child_alive = _collect(receiver, done, verifier)
+                    continue
+                mine = _take(taken, len(chunks))
+                if mine is not None:
+                    done[mine] = [judge(verifier, commit) for commit in chunks[mine]]
+                elif child_alive:  # the child holds this chunk: wait for it
+                    child_alive = _collect(receiver, done, verifier)
+                else:  # it died holding this chunk: judge it here
+                    done[index] = [judge(verifier, commit) for commit in chunk]
+            yield from done.pop(index)
     finally:
         receiver.close()
         if proc.is_alive():
@@ -99,18 +110,33 @@ def judgements(verifier: Verifier, ids: list[str], parallel: bool) -> Iterator[J
         proc.join()
 
 
-def _receive(receiver: Connection) -> tuple[list[Judgement], set[str]] | None:
+def _take(taken: Any, count: int) -> int | None:
+    """The next chunk nobody has taken yet, or None when all are taken."""
+    with taken.get_lock():
+        index = taken.value
+        if index >= count:
+            return None
+        taken.value = index + 1
+    return index
+
+
+def _collect(receiver: Connection, done: dict[int, list[Judgement]],
+             verifier: Verifier) -> bool:
+    """Receive one chunk from the child; False once it has closed (or died)."""
     try:
-        return receiver.recv()
+        index, judged, unkeyed = receiver.recv()
     except (EOFError, OSError):
-        return None
+        return False
+    done[index] = judged
+    verifier.unkeyed |= unkeyed
+    return True
 
 
-def _child(verifier: Verifier, chunks: list[list[str]], conn: Connection) -> None:
+def _child(verifier: Verifier, chunks: list[list[str]], taken: Any, conn: Connection) -> None:
     from envtrail.gitstore.repo import GitRepo
 
     # Its own repository handle after fork; the keyring (keys already opened) is shared.
     mine = Verifier(StoreView(GitRepo(Path(verifier.view.git.root))), verifier.keyring)
-    for chunk in chunks:
-        conn.send(([judge(mine, commit) for commit in chunk], set(mine.unkeyed)))
+    while (index := _take(taken, len(chunks))) is not None:
+        conn.send((index, [judge(mine, commit) for commit in chunks[index]], set(mine.unkeyed)))
     conn.close()
