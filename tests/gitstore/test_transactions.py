@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -210,13 +211,67 @@ def test_maybe_pack_asks_git_to_pack_when_loose_objects_pile_up(tmp_path):
     assert loose() <= 27
 
 
-def test_write_waits_out_a_briefly_held_ref_lock(store, alice):
+def test_a_move_waits_out_a_briefly_held_ref_lock(tmp_path):
+    import threading
+
+    g = repo_with_commit(tmp_path)
+    head = g.head()
+    author = Author("a", "a", Runtime.from_os().now())
+    c1 = create_commit(g, [head], {"a.txt": b"1"}, "m1", author, signer_for(IDENT))
+    lock = g.root / ".git/refs/heads/main.lock"
+    lock.write_text("held by another git process\n")
+    threading.Timer(0.1, lock.unlink).start()
+    move_branch(g, "refs/heads/main", head, c1, "x")
+    assert g.head() == c1
+
+
+def test_a_lock_that_stays_is_ref_locked_and_nothing_moves(tmp_path):
+    from envtrail.gitstore.commit import RefLocked
+
+    g = repo_with_commit(tmp_path)
+    head = g.head()
+    author = Author("a", "a", Runtime.from_os().now())
+    c1 = create_commit(g, [head], {"a.txt": b"1"}, "m1", author, signer_for(IDENT))
+    (g.root / ".git/refs/heads/main.lock").write_text("a crashed git process\n")
+    with pytest.raises(RefLocked):
+        move_branch(g, "refs/heads/main", head, c1, "x")
+    assert g.head() == head
+
+
+def test_moves_racing_gits_pack_refs_never_fail_spuriously(tmp_path):
+    """pack-refs (run by the `git gc --auto` envtrail starts) rewrites ref files under a
+    move; only a different target may count as a lost race."""
+    import threading
+
+    g = repo_with_commit(tmp_path)
+    author = Author("a", "a", Runtime.from_os().now())
+    stop = threading.Event()
+
+    def pack() -> None:
+        while not stop.is_set():
+            subprocess.run(["git", "pack-refs", "--all"], cwd=g.root, capture_output=True)
+
+    packer = threading.Thread(target=pack)
+    packer.start()
+    try:
+        for i in range(40):
+            head = g.head()
+            commit = create_commit(g, [head], {"a.txt": str(i).encode()}, f"m{i}", author,
+                                   signer_for(IDENT))
+            move_branch(g, "refs/heads/main", head, commit, "x")
+            assert g.head() == commit
+    finally:
+        stop.set()
+        packer.join()
+
+
+def test_write_waits_out_a_ref_lock_held_longer_than_one_move(store, alice):
     import threading
 
     g = GitRepo(store)
     lock = store / ".git/refs/heads/main.lock"
     lock.write_text("held by another git process\n")
-    threading.Timer(0.2, lock.unlink).start()
+    threading.Timer(0.6, lock.unlink).start()
     written = transact(g, rt(store), alice.identity, _set(store, alice.identity, "MINE", "m"))
     assert written.attempts > 1
     assert git(store, "log", "-1", "--format=%s").strip() == "production: set MINE"

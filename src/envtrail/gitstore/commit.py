@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,7 +117,24 @@ def merged_tree(git: GitRepo, ours: str, theirs: str,
 
 
 def move_branch(git: GitRepo, ref_name: str, old: str | None, new: str, reason: str) -> None:
-    """Point ``ref_name`` at ``new`` only if it still points at ``old``."""
+    """Point ``ref_name`` at ``new`` only if it still points at ``old``.
+
+    CasFailed if it points elsewhere; RefLocked if another process (git gc's
+    pack-refs, a git command) kept the ref busy through a few short retries.
+    """
+    for attempt in range(1, _MOVE_ATTEMPTS + 1):
+        try:
+            _move_once(git, ref_name, old, new, reason)
+            return
+        except RefLocked:
+            time.sleep(0.02 * attempt)
+    raise RefLocked
+
+
+_MOVE_ATTEMPTS = 6
+
+
+def _move_once(git: GitRepo, ref_name: str, old: str | None, new: str, reason: str) -> None:
     repo = git.repo
     try:
         if old is None:
@@ -127,10 +145,13 @@ def move_branch(git: GitRepo, ref_name: str, old: str | None, new: str, reason: 
                 raise CasFailed
             ref.set_target(pygit2.Oid(hex=new), reason)
     except (pygit2.AlreadyExistsError, pygit2.GitError) as exc:
+        # libgit2 also fails a move whose ref file was rewritten under it with the
+        # same target (pack-refs packing it): only a different target is a lost race.
+        if old is not None and git.ref_target(ref_name) == old:
+            raise RefLocked from exc
         raise CasFailed from exc
     except OSError as exc:
-        # libgit2 reports a held `<ref>.lock` as an OSError; the holder is
-        # usually brief (git's pack-refs during gc), so the caller retries.
+        # libgit2 reports a held `<ref>.lock` as an OSError; the holder is usually brief.
         raise RefLocked from exc
 
 

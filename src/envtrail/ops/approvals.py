@@ -32,6 +32,7 @@ from envtrail.errors import AccessDenied, ConflictError, IntegrityError, NotFoun
 from envtrail.gitstore.commit import (
     Author,
     CasFailed,
+    RefLocked,
     create_commit,
     journal_begin,
     journal_end,
@@ -260,6 +261,12 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
         journal_begin(git, ref, line.head, prop.tip, paths)
         try:
             move_branch(git, ref, line.head, prop.tip, "envtrail: apply")
+        except RefLocked:
+            journal_end(git)
+            raise ConflictError("another git process holds the store branch; nothing was "
+                                "changed", hint=f"retry `envtrail apply {prop.id}` in a moment "
+                                                "(a lock left by a crashed git process "
+                                                "is its `.lock` file under .git/refs)") from None
         except CasFailed:
             journal_end(git)
             raise ConflictError("the store branch moved while applying; nothing was changed",
