@@ -6,7 +6,7 @@ Python's time.perf_counter and /usr/bin/time -v (GNU time) for peak RSS.
 
     python bench/bench.py                 # everything, 10,000-commit history
     python bench/bench.py --commits 2000  # a smaller history
-    python bench/bench.py --only log,verify
+    python bench/bench.py --only history,timeline
 
 See bench/README.md for the latest figures.
 """
@@ -48,6 +48,7 @@ def clock_from(start: datetime) -> Callable[[], datetime]:
 
 
 KEY = WORK / "alice.key"
+BOB_KEY = WORK / "bob.key"
 
 
 def fixture(name: str, envs: list[str],
@@ -89,6 +90,43 @@ def build_history(commits: int) -> tuple[Path, Path]:
     return fixture(f"history-{commits}", ["production"], fill), KEY
 
 
+def build_timeline(commits: int) -> tuple[Path, Path]:
+    """A line of about ``commits`` commits where production needs one approval: two thirds
+    of the changes proposed, approved by bob and applied, one third landed with
+    --break-glass and approved afterwards, and a deploy event every tenth change."""
+    from envtrail.ops import access, approvals, events, policy
+    from envtrail.ops.routing import Route
+
+    bob = _identity(BOB_KEY, "bob@example.com")
+
+    def fill(git: GitRepo, rt: Runtime, ident: Identity) -> None:
+        access.grant(git, rt, ident, "bob@example.com", bob.public, "production", "bench: bob")
+        policy.set_rule(git, rt, ident, "production", {"approvals": 1}, "bench: one approval")
+        started, change = time.perf_counter(), 0
+        on_line = len(git.first_parents(git.store_head() or "")[0])
+        while on_line < commits:  # each change puts two commits on the line: it and its approval
+            update = {f"VAR_{change % 20:02d}": Secret(f"value-{change}")}
+            if change % 3 == 2:
+                done = values.write_values(git, rt, ident, "production", update, set(),
+                                           f"bench incident {change}", "set",
+                                           Route(break_glass=True))
+                approvals.approve(git, rt, bob, done.commit or "", "bench: reviewed")
+            else:
+                proposed = values.write_values(git, rt, ident, "production", update, set(),
+                                               f"bench change {change}", "set",
+                                               Route(propose=True))
+                approvals.approve(git, rt, bob, proposed.proposal or "", "bench: approved")
+                approvals.apply(git, rt, ident, proposed.proposal or "")
+            if change % 10 == 0:
+                events.record_event(git, rt, ident, "deploy", "production", f"deploy {change}")
+            change, on_line = change + 1, on_line + 2
+            if change % 500 == 0:
+                rate = change / (time.perf_counter() - started)
+                print(f"  built {change} changes ({rate:.0f}/s)", file=sys.stderr)
+
+    return fixture(f"timeline-{commits}", ["production"], fill), KEY
+
+
 def small_store(name: str, envs: int, variables: int) -> tuple[Path, Path]:
     """A store with ``envs`` environments of ``variables`` variables each."""
     names = ["production"] + [f"env{i:02d}" for i in range(1, envs)]
@@ -102,10 +140,10 @@ def small_store(name: str, envs: int, variables: int) -> tuple[Path, Path]:
     return fixture(name, names, fill), KEY
 
 
-def _identity(key: Path) -> Identity:
+def _identity(key: Path, name: str = "alice@example.com") -> Identity:
     if key.exists():
         return Identity.from_openssh(key.read_text())
-    ident = Identity.generate("alice@example.com")
+    ident = Identity.generate(name)
     key.write_text(ident.to_openssh())
     key.chmod(0o600)
     return ident
@@ -191,6 +229,20 @@ def bench_history(table: Table, commits: int, repeat: int) -> None:
                       f"{rss:.0f} MiB at {commits} commits vs {small:.0f} MiB at {commits // 4}")
 
 
+def bench_timeline(table: Table, commits: int, repeat: int) -> None:
+    """verify and log over a line with approvals, break-glass reviews and an events line."""
+    root, key = build_timeline(commits)
+    env = {**os.environ, "ENVTRAIL_IDENTITY": str(key)}
+    line = len(subprocess.run(["git", "rev-list", "--first-parent", "HEAD"], cwd=root,
+                              check=True, capture_output=True, text=True).stdout.split())
+    marks = len(subprocess.run(["git", "rev-list", "refs/envtrail/events"], cwd=root,
+                               check=True, capture_output=True, text=True).stdout.split())
+    ver = median([*ENVTRAIL, "verify"], root, repeat, env)
+    table.add(f"verify, {line} commits with approvals + {marks} events", ver, "<= 2000 ms")
+    log = median([*ENVTRAIL, "log", "--json"], root, repeat, env)
+    table.add("log --json, the same line and events", log, "<= 1500 ms")
+
+
 def bench_commands(table: Table, repeat: int, f1: float, f2: float) -> None:
     """get, set, export, import and the hook against the start-up floors F1 and F2."""
     root, key = small_store("store-20", 1, 20)
@@ -248,7 +300,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--only", default="commands,history")
+    parser.add_argument("--only", default="commands,history,timeline")
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     _realistic_python()
@@ -264,6 +316,8 @@ def main() -> None:
         bench_commands(table, args.repeat, f1, f2)
     if "history" in args.only:
         bench_history(table, args.commits, args.repeat)
+    if "timeline" in args.only:
+        bench_timeline(table, args.commits, args.repeat)
     print()
     table.print()
 
