@@ -65,6 +65,54 @@ def test_a_forged_event_is_a_verify_finding(cli, store, team):
     assert cli("get", "API_KEY", "--env", "production").code == 0
 
 
+def _event_after(store, identity, principal: str, after: str, parent: str | None) -> str:
+    """A signed event by a member naming ``after``, on top of ``parent`` of the events line."""
+    from envtrail.audit.record import Record, render
+    from envtrail.gitstore.commit import Author, create_commit, move_branch
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.txn import signer_for
+
+    g = GitRepo(store)
+    rec = Record("event", principal, "claimed", ("production",),
+                 extra=(("After", after), ("Event-Kind", "deploy")))
+    when = g.info(_head(store)).committer_time
+    commit = create_commit(g, [parent] if parent else [], {}, render(rec),
+                           Author(principal, principal, when), signer_for(identity))
+    move_branch(g, "refs/envtrail/events", parent, commit, "forge")
+    return commit
+
+
+def test_an_event_must_follow_a_commit_of_the_line_itself(cli, store, team, alice):
+    """A signed commit beside the line (here on another branch) is not a store line commit."""
+    from envtrail.gitstore.commit import Author, create_commit
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.txn import signer_for
+
+    g = GitRepo(store)
+    head = _head(store)
+    side = create_commit(g, [head], {"envs/production.yaml": b"x"}, "side branch",
+                         Author("alice@example.com", "alice@example.com",
+                                g.info(head).committer_time), signer_for(alice.identity))
+    git(store, "update-ref", "refs/heads/side", side)
+    event = _event_after(store, alice.identity, "alice@example.com", side, None)
+    r = cli("verify")
+    assert r.code == 1
+    assert f"{event[:10]} rule 6 (line): Envtrail-After names no commit of the store line" in r.out
+
+
+def test_events_must_follow_the_line_in_order(cli, store, team, alice):
+    first = _head(store)
+    assert cli("set", "OTHER", "--env", "staging", "--reason", "move the line",
+               input="x").code == 0
+    second = _head(store)
+    later = _event_after(store, alice.identity, "alice@example.com", second, None)
+    assert cli("verify").code == 0
+    earlier = _event_after(store, alice.identity, "alice@example.com", first, later)
+    r = cli("verify")
+    assert r.code == 1
+    assert f"{earlier[:10]} rule 7 (time): follows an older store commit" in r.out
+
+
 def test_run_records_one_event_with_status_and_duration(cli, store, team):
     import sys
 

@@ -9,6 +9,7 @@ allowed signer there and a member of the event's environment.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,23 +70,30 @@ def markers(view: StoreView) -> list[Marker]:
     return out
 
 
-def check(view: StoreView, store_head: str | None, tip: str | None = None) -> list[Finding]:
+def check(view: StoreView, store_head: str | None, tip: str | None = None,
+          line: Sequence[str] | None = None) -> list[Finding]:
     """Every finding on the events line (this clone's, or the one ending at ``tip``),
-    judged against the store line up to its head."""
+    judged against the store line up to its head (``line``: its ids, oldest first, if
+    the caller has them)."""
     git = view.git
     tip = tip or git.ref_target(EVENTS_REF)
     if tip is None:
         return []
+    if line is None:
+        line = list(reversed(git.first_parents(store_head)[0])) if store_head else []
+    # Where each store commit sits on the line: "follows a line commit" and "in order"
+    # are lookups, where asking git for ancestry walks the history once per event.
+    position = {commit: index for index, commit in enumerate(line)}
     ids, _ = git.first_parents(tip)
     out: list[Finding] = []
     last_after, floor = None, None
     for commit in reversed(ids):
         info = git.info(commit)
-        found = _check_one(view, info, store_head)
+        found = _check_one(view, info, position)
         rec = parse_record(info)
         after = after_of(rec) if rec else None
         if not found and after is not None:
-            if last_after is not None and not git.is_ancestor(last_after, after):
+            if last_after is not None and position[last_after] > position[after]:
                 found.append(Finding(commit, 7, "follows an older store commit than the event "
                                                 "before it"))
             if floor is not None and info.committer_time < floor:
@@ -96,7 +104,7 @@ def check(view: StoreView, store_head: str | None, tip: str | None = None) -> li
     return out
 
 
-def _check_one(view: StoreView, info, store_head: str | None) -> list[Finding]:
+def _check_one(view: StoreView, info, position: Mapping[str, int]) -> list[Finding]:
     git = view.git
     if len(info.parents) > 1:
         return [Finding(info.id, 6, "a merge commit on the events line")]
@@ -104,8 +112,7 @@ def _check_one(view: StoreView, info, store_head: str | None) -> list[Finding]:
     if rec is None or rec.action != "event":
         return [Finding(info.id, 6, "not an envtrail event on the events line")]
     after = after_of(rec)
-    if after is None or store_head is None or not git.has_commit(after) or \
-            not git.is_ancestor(after, store_head):
+    if after is None or after not in position:
         return [Finding(info.id, 6, "Envtrail-After names no commit of the store line")]
     if git.changed_paths(info.parents[0] if info.parents else None, info.id):
         return [Finding(info.id, 4, "an event commit changes files")]
