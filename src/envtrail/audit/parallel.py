@@ -27,9 +27,10 @@ from envtrail.gitstore.repo import CommitInfo
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-# Commits per chunk: large enough that sending one costs little, small enough
-# that its judgements fit a pipe's buffer and both processes finish together.
-_CHUNK = 64
+# Commits per chunk: large enough that sending one costs little and that a
+# variable's previous value was usually judged (and decrypted) in the same
+# chunk, small enough that both processes finish together.
+_CHUNK = 128
 # Below this, forking costs more than it saves.
 _PARALLEL_FROM = 2 * _CHUNK
 
@@ -81,6 +82,7 @@ def judgements(verifier: Verifier, ids: list[str], parallel: bool) -> Iterator[J
     chunks = [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
+    _widen(receiver)
     # Both processes take the next unjudged chunk from one counter, so neither
     # waits on the other however the work splits (the parent also walks).
     taken = ctx.Value("i", 0)
@@ -108,6 +110,16 @@ def judgements(verifier: Verifier, ids: list[str], parallel: bool) -> Iterator[J
         if proc.is_alive():
             proc.kill()
         proc.join()
+
+
+def _widen(receiver: Connection) -> None:
+    """Let the child send a whole chunk without waiting for the parent to read (Linux)."""
+    import contextlib
+    import fcntl
+
+    if hasattr(fcntl, "F_SETPIPE_SZ"):
+        with contextlib.suppress(OSError):  # a smaller pipe only makes the child wait at times
+            fcntl.fcntl(receiver.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
 
 
 def _take(taken: Any, count: int) -> int | None:
