@@ -168,6 +168,27 @@ def test_recover_discards_journal_when_ref_never_moved(tmp_path):
     assert (g.root / "f.txt").read_text() == "one\n"
 
 
+def test_recover_removes_the_ref_lock_its_own_killed_write_left(tmp_path):
+    """A kill inside libgit2's ref update leaves `<ref>.lock` holding the new id; git
+    never removes it, so without this every later write would fail."""
+    g, head, new = interrupted_write(tmp_path)
+    lock = g.root / ".git/refs/heads/main.lock"
+    lock.write_text(new + "\n")
+    assert recover(g) is True
+    assert not lock.exists()
+    assert g.head() == head
+    move_branch(g, "refs/heads/main", head, new, "x")  # the branch moves again
+    assert g.head() == new
+
+
+def test_recover_leaves_someone_elses_ref_lock_alone(tmp_path):
+    g, head, new = interrupted_write(tmp_path)
+    lock = g.root / ".git/refs/heads/main.lock"
+    lock.write_text(head + "\n")  # not the commit this journal was writing
+    assert recover(g) is True
+    assert lock.read_text() == head + "\n"
+
+
 def test_recover_leaves_a_hand_edit_alone(tmp_path):
     g, head, new = interrupted_write(tmp_path)
     move_branch(g, "refs/heads/main", head, new, "x")

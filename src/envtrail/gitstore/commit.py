@@ -227,6 +227,7 @@ def recover(git: GitRepo) -> bool:
     except (OSError, ValueError):
         path.unlink(missing_ok=True)
         return True
+    _drop_own_ref_lock(git, entry)
     try:
         current = str(git.repo.lookup_reference(entry["ref"]).target)
     except (KeyError, pygit2.GitError):
@@ -241,6 +242,27 @@ def recover(git: GitRepo) -> bool:
         refresh_worktree(git, current, safe)
     path.unlink(missing_ok=True)
     return True
+
+
+def _drop_own_ref_lock(git: GitRepo, entry: dict) -> None:
+    """Remove the branch's lock file if the interrupted write left it.
+
+    libgit2 writes the new target into ``<ref>.lock`` before renaming it into
+    place; a process killed in between leaves the lock, and git never removes
+    one by itself. A lock that holds exactly the commit this journal was about
+    to write is ours (no other writer knows that commit); any other lock belongs
+    to someone else and stays.
+    """
+    new, ref = entry.get("new"), entry.get("ref")
+    if not isinstance(new, str) or not isinstance(ref, str) or not ref.startswith("refs/"):
+        return
+    lock = git_dir(git.root) / f"{ref}.lock"
+    try:
+        held = lock.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return
+    if held == new:
+        lock.unlink(missing_ok=True)
 
 
 def require_clean(git: GitRepo, commit_id: str | None, paths: list[str]) -> None:
