@@ -96,3 +96,24 @@ def test_the_childs_chunks_carry_their_judgements_and_what_it_could_not_check(cl
         assert done[index] == [parallel.judge(serial, c) for c in chunk]
     assert walker.unkeyed == serial.unkeyed == {"production", "staging"}
     assert parallel._take(taken, len(chunks)) is None
+
+
+def test_a_child_that_fails_leaves_its_chunks_to_the_parent_without_a_traceback(
+        cli, store, tiny_chunks, monkeypatch, capfd):
+    import os
+
+    forged = _line_with_forgeries(cli, store)
+    parent, real_judge = os.getpid(), parallel.judge
+
+    def judge_in_parent_only(verifier, commit):
+        if os.getpid() != parent:
+            raise RuntimeError("the child fails")
+        return real_judge(verifier, commit)
+
+    monkeypatch.setattr(parallel, "judge", judge_in_parent_only)
+    two = _walk(store, None, True)
+    monkeypatch.setattr(parallel, "judge", real_judge)
+    one = _walk(store, None, False)
+    assert two.findings == one.findings and forged[1] in {f.commit for f in two.findings}
+    assert two.checked == one.checked
+    assert "Traceback" not in capfd.readouterr().err

@@ -365,3 +365,35 @@ def test_an_admin_writing_a_policy_envtrail_cannot_read_is_rule_3_at_that_commit
     assert list(found) == [3] and "policy" in found[3][0]
     # At the head, with nothing after it to trip over the file, reads still refuse.
     refused(cli, "A", ("sneaked-in-with-a-broken-policy",))
+
+
+def test_a_settings_file_turned_into_a_folder_is_a_finding_not_a_crash(cli, store, alice):
+    import pygit2
+
+    from envtrail.gitstore.repo import GitRepo
+
+    setv(cli, "A", "1")
+    g = GitRepo(store)
+    head_ = g.head()
+    base = g.repo[head_].tree
+    settings = g.repo[base[".envtrail"].id]
+    inner = g.repo.TreeBuilder()
+    inner.insert("x", settings["policy.yaml"].id, pygit2.GIT_FILEMODE_BLOB)
+    sub = g.repo.TreeBuilder(settings)
+    sub.insert("policy.yaml", inner.write(), pygit2.GIT_FILEMODE_TREE)
+    top = g.repo.TreeBuilder(base)
+    top.insert(".envtrail", sub.write(), pygit2.GIT_FILEMODE_TREE)
+    plan = honest_plan(store, alice.identity, "production", {"A": "2"})
+    from envtrail.audit import record
+
+    commit = create_commit(g, [head_], {}, record.render(plan.record),
+                           Author("alice@example.com", "alice@example.com",
+                                  g.info(head_).committer_time), signer_for(alice.identity),
+                           tree=top.write())
+    git(store, "update-ref", "refs/heads/main", commit)
+    found = rules_of(store, commit)
+    assert any(".envtrail/policy.yaml: a folder where a file belongs" in m
+               for m in found.get(3, [])), found
+    r = cli("get", "A", "--env", "production")
+    assert_one_line_error(r, 5)
+    assert "Traceback" not in r.err

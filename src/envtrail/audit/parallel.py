@@ -10,6 +10,7 @@ approvals that follow, repairs).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +115,6 @@ def judgements(verifier: Verifier, ids: list[str], parallel: bool) -> Iterator[J
 
 def _widen(receiver: Connection) -> None:
     """Let the child send a whole chunk without waiting for the parent to read (Linux)."""
-    import contextlib
     import fcntl
 
     if hasattr(fcntl, "F_SETPIPE_SZ"):
@@ -149,6 +149,10 @@ def _child(verifier: Verifier, chunks: list[list[str]], taken: Any, conn: Connec
 
     # Its own repository handle after fork; the keyring (keys already opened) is shared.
     mine = Verifier(StoreView(GitRepo(Path(verifier.view.git.root))), verifier.keyring)
-    while (index := _take(taken, len(chunks))) is not None:
-        conn.send((index, [judge(mine, commit) for commit in chunks[index]], set(mine.unkeyed)))
+    # Never a traceback from here: on any fault the child stops, the parent judges
+    # the chunk it is missing itself, and its error boundary reports the fault.
+    with contextlib.suppress(Exception):
+        while (index := _take(taken, len(chunks))) is not None:
+            conn.send((index, [judge(mine, commit) for commit in chunks[index]],
+                       set(mine.unkeyed)))
     conn.close()

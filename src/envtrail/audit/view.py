@@ -83,7 +83,8 @@ class StoreView:
             try:
                 memo[blob] = absent() if blob is None else parse(self.git.blob(blob))
             except IntegrityError as exc:
-                memo[blob] = exc
+                memo[blob] = exc if path in exc.message else \
+                    IntegrityError(f"{path}: {exc.message}", hint=exc.hint)
         found = memo[blob]
         if isinstance(found, IntegrityError):
             raise found

@@ -157,6 +157,10 @@ class Trees:
                 if mode not in (_TREE, _GITLINK)}
 
     def blob(self, blob_id: str) -> bytes:
-        """The content of a blob by id."""
-        return self.repo[blob_id].data
+        """The content of a blob by id; IntegrityError if the object is not a file (a folder
+        where the store keeps a file)."""
+        obj = self.repo[blob_id]
+        if not isinstance(obj, pygit2.Blob):
+            raise IntegrityError("a folder where a file belongs")
+        return obj.data
 
