@@ -397,3 +397,29 @@ def test_sync_in_an_application_repo_moves_only_the_store_branch(tmp_path, alice
         assert git(c.cwd, "rev-list", "--merges", "envtrail") == ""
         assert c("verify").code == 0
     assert git(bare, "rev-parse", "envtrail").strip() == git(a.cwd, "rev-parse", "envtrail").strip()
+
+
+@pytest.mark.parametrize(("flags", "written"), [
+    (("--approvals", "1"), "approvals: 1"),
+    (("--no-break-glass", "--review", "2h"), "break_glass_review: 2h"),
+    (("--writers", "admins"), "writers:\n  - admins"),
+])
+def test_a_replayed_default_rule_keeps_every_key(world, flags, written):
+    """An admin's change to the default rule survives a replay whole (found by the attacker
+    review: approval keys were dropped, and with them the approvals production needed)."""
+    a, b, _ = world
+    setv(b, "FROM_BOB", "1")
+    assert b("sync").code == 0
+    assert a("policy", "set", *flags, "--reason", "lock down").code == 0
+    mine = (a.cwd / ".envtrail/policy.yaml").read_text()
+    assert written in mine
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert "dropped" not in r.out
+    assert (a.cwd / ".envtrail/policy.yaml").read_text() == mine
+    assert values(a)["FROM_BOB"] == "1"
+    assert a("verify").code == 0
+    if flags[0] == "--approvals":
+        assert b("sync").code == 0
+        r = b("set", "DIRECT", "--env", "production", "--reason", "no approval", input="v")
+        assert r.code == 4, r.err

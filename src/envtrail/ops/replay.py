@@ -352,9 +352,7 @@ def _rebuild_policy(current: policy.Policy, items: Mapping[Item, object]) -> pol
     envs = {k: dict(v) for k, v in current.environments.items()}
     for item, raw in items.items():
         if item.name == "defaults" and isinstance(raw, dict):
-            w = raw["writers"]
-            defaults = policy.Rule(bool(raw["require_reason"]), raw["reason_pattern"],
-                                   None if w == "any" else tuple(w))
+            defaults = policy.rule_from(raw)  # every key, approvals included
         elif item.name.startswith("env:"):
             env = item.name[len("env:"):]
             if raw is None:
