@@ -787,3 +787,27 @@ def test_a_repair_is_judged_by_the_signers_of_its_clean_point(cli, store, make_i
     assert "alice@example.com" in (store / layout.SIGNERS).read_text()
     assert cli("verify").code == 0
     assert cli("get", "A", "--env", "production").out == "good"
+
+
+def test_a_repair_cannot_keep_a_finding_as_its_clean_point(cli, store):
+    """An admin's own unapproved change X, then any finding Y, then a 'repair' whose clean
+    point is X acknowledging both: X would be served as clean, never approved (found by the
+    attacker review)."""
+    assert cli("policy", "set", "--env", "production", "--approvals", "1",
+               "--reason", "prod needs review").code == 0
+    r = cli("set", "A", "--env", "production", "--reason", "sneaky", "--propose",
+            input="unapproved-by-anyone")
+    assert r.code == 0, r.err
+    proposal = git(store, "for-each-ref", "--format=%(objectname)",
+                   "refs/envtrail/proposals/").split()[0]
+    point(store, proposal)  # on the line without its approval: a rule 9 finding
+    noop = unsigned_commit(store, proposal, [proposal], "noop")
+    point(store, noop)
+    fake = _fake_repair(store, cli.identity.identity, "alice@example.com", proposal,
+                        [(proposal, "9"), (noop, "1")])
+    point(store, fake)
+    found = verify_findings(cli)
+    assert any(f["commit"] == proposal and f["rule"] == 9 for f in found)
+    assert any(f["commit"] == fake for f in found)
+    refused(cli, "A", ("unapproved-by-anyone",))
+    assert cli("get", "A", "--env", "production", "--at", proposal).code == 5

@@ -173,11 +173,12 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     """The clean point of a repair, if the line gives it that authority; else None.
 
     The clean point must be a verified commit (walked or the walk's start, never
-    tainted), and every commit from it up to the repair must be one the repair
-    acknowledges for a finding this walk has pending, or for rule 7 when it is
-    dated after the repair itself (a clone that met it later no longer sees it as
-    ahead). So a repair can only undo what the line itself reported: never skip
-    back over a revocation, never restore a state already acknowledged as forged.
+    tainted) before every finding the repair names, and every commit from it up
+    to the repair must be one the repair acknowledges for a finding this walk has
+    pending, or for rule 7 when it is dated after the repair itself (a clone that
+    met it later no longer sees it as ahead). So a repair can only undo what the
+    line itself reported: never skip back over a revocation, never restore a
+    state already acknowledged as forged, never keep a finding as the clean state.
     """
     clean = rec.extra_value(CLEAN)
     before = report.walked[:position]
@@ -193,6 +194,8 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     if not between:
         return None
     named = _named(rec)
+    if any(commit not in between for commit, _ in named):
+        return None  # a finding at or before its clean point: that state is not clean
     pending = {(f.commit, str(f.rule)) for f in report.findings}
     for commit in between:
         rules = {rule for c, rule in named if c == commit}
