@@ -65,7 +65,8 @@ def test_a_forged_event_is_a_verify_finding(cli, store, team):
     assert cli("get", "API_KEY", "--env", "production").code == 0
 
 
-def _event_after(store, identity, principal: str, after: str, parent: str | None) -> str:
+def _event_after(store, identity, principal: str, after: str, parent: str | None,
+                 claims: tuple = ()) -> str:
     """A signed event by a member naming ``after``, on top of ``parent`` of the events line."""
     from envtrail.audit.record import Record, render
     from envtrail.gitstore.commit import Author, create_commit, move_branch
@@ -74,7 +75,7 @@ def _event_after(store, identity, principal: str, after: str, parent: str | None
 
     g = GitRepo(store)
     rec = Record("event", principal, "claimed", ("production",),
-                 extra=(("After", after), ("Event-Kind", "deploy")))
+                 extra=(("After", after), ("Event-Kind", "deploy"), *claims))
     when = g.info(_head(store)).committer_time
     commit = create_commit(g, [parent] if parent else [], {}, render(rec),
                            Author(principal, principal, when), signer_for(identity))
@@ -111,6 +112,23 @@ def test_events_must_follow_the_line_in_order(cli, store, team, alice):
     r = cli("verify")
     assert r.code == 1
     assert f"{earlier[:10]} rule 7 (time): follows an older store commit" in r.out
+
+
+@pytest.mark.parametrize("claim", [("Event-Duration", "forever"), ("Event-Duration", "1e400s"),
+                                   ("Event-Start", "yesterday"), ("Event-Status", " padded"),
+                                   ("Event-Ref", "x" * 201)])
+def test_a_claim_in_a_form_event_never_writes_is_a_finding_and_log_still_reads(
+        cli, store, team, alice, claim):
+    import json
+
+    event = _event_after(store, alice.identity, "alice@example.com", _head(store), None,
+                         (claim,))
+    r = cli("verify")
+    assert r.code == 1 and f"{event[:10]} rule 3 (changes)" in r.out
+    r = cli("log", "--json")
+    assert r.code == 0, r.err
+    shown = [json.loads(line) for line in r.out.splitlines()]
+    assert any(e["commit"] == event for e in shown)
 
 
 def test_run_records_one_event_with_status_and_duration(cli, store, team):

@@ -9,6 +9,7 @@ allowed signer there and a member of the event's environment.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,11 @@ EVENTS_REF = "refs/envtrail/events"
 AFTER, KIND, REF, STATUS, START, DURATION = (
     "After", "Event-Kind", "Event-Ref", "Event-Status", "Event-Start", "Event-Duration")
 _HEX = frozenset("0123456789abcdef")
+# What `event` writes, and so all a reader accepts: claims are shown to people and
+# parsed by tools, so a signer may say anything, but only in these forms.
+KIND_RE = re.compile(r"\A[a-z][a-z0-9._-]{0,39}\Z")
+CLAIM_RE = re.compile(r"\A[\x21-\x7e][\x20-\x7e]{0,199}\Z")  # one printable line
+DURATION_RE = re.compile(r"\A([0-9]{1,9}\.[0-9]{3})s\Z")
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,8 @@ class Marker:
                           (DURATION, "duration")):
             value = rec.extra_value(key)
             if value is not None:
-                out[name] = float(value.rstrip("s")) if name == "duration" else value
+                seconds = DURATION_RE.fullmatch(value) if name == "duration" else None
+                out[name] = float(seconds.group(1)) if seconds else value
         return out
 
 
@@ -121,6 +128,9 @@ def _check_one(view: StoreView, info, position: Mapping[str, int]) -> list[Findi
         status = verdict.status if verdict else "unreadable allowed_signers"
         return [Finding(info.id, 1, f"signature {status}")]
     out = []
+    problem = claim_problem(rec)
+    if problem:
+        out.append(Finding(info.id, 3, problem))
     if rec.actor != verdict.principal or info.author != (rec.actor, rec.actor) or \
             info.committer != (rec.actor, rec.actor):
         out.append(Finding(info.id, 2, f"the event is not signed by its actor {rec.actor!r}"))
@@ -136,6 +146,26 @@ def _check_one(view: StoreView, info, position: Mapping[str, int]) -> list[Findi
         out.append(Finding(info.id, 4, f"{verdict.principal} wrote an event for {env} without "
                                        "being a member of it"))
     return out
+
+
+def claim_problem(rec: Record) -> str | None:
+    """Why an event's kind or claims are not in the form ``event`` writes, if they are not."""
+    if not KIND_RE.fullmatch(rec.extra_value(KIND) or ""):
+        return "the event kind is not a short lower-case word"
+    for key in (REF, STATUS):
+        value = rec.extra_value(key)
+        if value is not None and not CLAIM_RE.fullmatch(value):
+            return f"Envtrail-{key} is not one printable line of at most 200 characters"
+    duration = rec.extra_value(DURATION)
+    if duration is not None and not DURATION_RE.fullmatch(duration):
+        return "Envtrail-Event-Duration is not a number of seconds such as 12.345s"
+    start = rec.extra_value(START)
+    if start is not None:
+        try:
+            datetime.fromisoformat(start)
+        except ValueError:
+            return "Envtrail-Event-Start is not an ISO 8601 time"
+    return None
 
 
 def after_of(rec: Record) -> str | None:

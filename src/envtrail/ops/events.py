@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,9 +18,6 @@ from envtrail.ops.store import whoami
 from envtrail.ops.txn import MAX_ATTEMPTS, Written, context_for, signer_for
 from envtrail.runtime import Runtime
 
-_KIND = re.compile(r"^[a-z][a-z0-9._-]{0,39}$")
-_CLAIM = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,199}$")  # one printable line, no leading space
-
 
 @dataclass(frozen=True)
 class Claims:
@@ -37,11 +33,11 @@ def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, envir
                  reason: str | None, claims: Claims = Claims()) -> Written:
     """Write one event for ``environment`` after the verified store line head."""
     check_env_name(environment)
-    if not _KIND.match(kind):
+    if not eventline.KIND_RE.fullmatch(kind):
         raise UsageError(f"invalid event kind {kind[:40]!r}",
                          hint="lower-case letters, digits, '.', '_' or '-', e.g. deploy")
     for name, value in (("--ref", claims.ref), ("--status", claims.status)):
-        if value is not None and not _CLAIM.match(value):
+        if value is not None and not eventline.CLAIM_RE.fullmatch(value):
             raise UsageError(f"{name} takes one printable line of at most 200 characters")
     text = check_reason(reason)
     if not text:
