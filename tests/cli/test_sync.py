@@ -423,3 +423,49 @@ def test_a_replayed_default_rule_keeps_every_key(world, flags, written):
         assert b("sync").code == 0
         r = b("set", "DIRECT", "--env", "production", "--reason", "no approval", input="v")
         assert r.code == 4, r.err
+
+
+_PROPOSALS = "refs/envtrail/proposals/"
+
+
+def test_a_proposal_on_a_repaired_state_is_not_taken_nor_re_signed(world, make_identity):
+    """bob (no admin) rebinds alice's principal to a key of his; alice repairs it; bob then
+    proposes a change 'as alice' on the forged state (found by the attacker review)."""
+    from envtrail.audit.record import Record, render
+    from envtrail.gitstore.commit import Author, create_commit
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.txn import signer_for
+
+    a, b, bare = world
+    second = make_identity("second@example.com")  # bob's second key
+    g = GitRepo(b.cwd)
+    top = g.store_head()
+    when = g.info(top).committer_time
+    signers = g.read(top, ".envtrail/allowed_signers").decode()
+    alice_key = a.identity.publine.split()[1]
+    forged = create_commit(
+        g, [top], {".envtrail/allowed_signers": signers.replace(
+            alice_key, second.publine.split()[1]).encode()},
+        render(Record("signers", "bob@example.com", "key rotation", ())),
+        Author("bob@example.com", "bob@example.com", when), signer_for(b.identity.identity))
+    git(b.cwd, "push", "-q", "origin", f"{forged}:refs/heads/main")
+    git(a.cwd, "fetch", "-q", "origin")
+    git(a.cwd, "reset", "-q", "--hard", "origin/main")
+    assert a("repair", "--reason", "bob forged allowed_signers").code == 0
+    assert a("sync").code == 0 and a("verify").code == 0
+    proposal = create_commit(
+        g, [forged], {".envtrail/policy.yaml": b"envtrail: 1\n"},
+        render(Record("policy", "alice@example.com", "only bob writes", ())),
+        Author("alice@example.com", "alice@example.com", when), signer_for(second.identity))
+    pid = proposal[:12]
+    git(b.cwd, "push", "-q", "origin", f"{proposal}:{_PROPOSALS}{pid}")
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert f"proposal {pid}: not taken" in r.out and "repair acknowledged" in r.out
+    assert git(a.cwd, "for-each-ref", _PROPOSALS) == ""
+    # Even with the ref put in place by hand, alice's key does not re-sign it.
+    git(a.cwd, "update-ref", f"{_PROPOSALS}{pid}", proposal)
+    r = a("propose", "--redo", pid)
+    assert_one_line_error(r, 4)
+    assert "with the key that signed it" in r.err
+    assert git(bare, "rev-parse", "main").strip() == git(a.cwd, "rev-parse", "HEAD").strip()

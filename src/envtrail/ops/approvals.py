@@ -292,9 +292,13 @@ def redo(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wri
         if not prop.stale:
             raise UsageError(f"proposal {prop.id} is based on the line head; nothing to redo",
                              hint=f"`envtrail apply {prop.id}` once it is approved")
+        signed = signature.check(line.view, git.info(prop.commit))
         if line.head is None or whoami(line.snapshot, identity, rt).principal != \
-                prop.record.actor:
-            raise AccessDenied(f"only its author {prop.record.actor} re-proposes {prop.id}")
+                prop.record.actor or not signed.good or signed.key != identity.public.openssh:
+            # The key, not only the name: a proposal signed by another key bound to the
+            # same principal (say, in a state a repair undid) is not this author's to re-sign.
+            raise AccessDenied(f"only its author {prop.record.actor} re-proposes {prop.id}, "
+                               "with the key that signed it")
         written = remake(git, rt, identity, prop.commit, line.head)
         drop_proposal(git, prop.id)
         return written

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from envtrail.audit import line, signature
+from envtrail.audit import checkpoint, line, signature
 from envtrail.audit.approvals import approves
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
@@ -124,6 +124,10 @@ class _Judge:
         self.git, self.rt, self.identity, self.head = git, rt, identity, head
         self.view = StoreView(git)
         self._seen: dict[str, str | None] = {}
+        # ``head`` was verified before proposals are looked at, so the checkpoint says
+        # which of its states stand only because a repair acknowledged them.
+        cp = checkpoint.load(git.root)
+        self.tainted = cp.tainted if cp is not None else frozenset()
 
     def refusal(self, pid: str, tip: str) -> str | None:
         """Why the proposal ending at ``tip`` is not one envtrail may serve, or None."""
@@ -157,6 +161,8 @@ class _Judge:
             return "its first commit is no proposed change"
         if not self.on_line(root.parents[0]):
             return "it is not based on a commit of the store line"
+        if root.parents[0] in self.tainted:
+            return "it is based on a state a repair acknowledged as a finding"
         for commit in chain[1:]:
             a = parse_record(git.info(commit))
             if a is None or approves(a) != chain[0]:
