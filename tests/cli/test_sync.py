@@ -469,3 +469,29 @@ def test_a_proposal_on_a_repaired_state_is_not_taken_nor_re_signed(world, make_i
     assert_one_line_error(r, 4)
     assert "with the key that signed it" in r.err
     assert git(bare, "rev-parse", "main").strip() == git(a.cwd, "rev-parse", "HEAD").strip()
+
+
+def test_a_revoked_members_late_proposal_and_event_are_not_taken(world):
+    """Written after the revocation but on a commit from before it (found by the attacker
+    review): judged at that old commit, bob was still a member."""
+    a, b, bare = world
+    before = head(b)
+    r = a("access", "revoke", "bob@example.com", "--env", "production",
+          "--reason", "offboarding")
+    assert r.code == 0, r.err
+    assert a("sync").code == 0
+    r = b("set", "LATE", "--env", "production", "--reason", "after my revocation",
+          "--propose", input="late-value")
+    assert r.code == 0, r.err
+    pid = git(b.cwd, "for-each-ref", "--format=%(refname:strip=3)", _PROPOSALS).strip()
+    assert head(b) == before
+    git(b.cwd, "push", "-q", "origin", f"{_PROPOSALS}{pid}:{_PROPOSALS}{pid}")
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert f"proposal {pid}: not taken" in r.out and "revoked" in r.out
+    assert git(a.cwd, "for-each-ref", _PROPOSALS) == ""
+    assert b("event", "deploy", "--env", "production", "--reason", "late").code == 0
+    git(b.cwd, "push", "-q", "origin", "refs/envtrail/events:refs/envtrail/events")
+    r = a("sync")
+    assert r.code == 5 and "revoked" in r.err
+    assert git(a.cwd, "for-each-ref", "refs/envtrail/events") == ""

@@ -96,7 +96,7 @@ def check(view: StoreView, store_head: str | None, tip: str | None = None,
     last_after, floor = None, None
     for commit in reversed(ids):
         info = git.info(commit)
-        found = _check_one(view, info, position)
+        found = _check_one(view, info, position, store_head)
         rec = parse_record(info)
         after = after_of(rec) if rec else None
         if not found and after is not None:
@@ -111,7 +111,8 @@ def check(view: StoreView, store_head: str | None, tip: str | None = None,
     return out
 
 
-def _check_one(view: StoreView, info, position: Mapping[str, int]) -> list[Finding]:
+def _check_one(view: StoreView, info, position: Mapping[str, int],
+               store_head: str | None) -> list[Finding]:
     git = view.git
     if len(info.parents) > 1:
         return [Finding(info.id, 6, "a merge commit on the events line")]
@@ -127,6 +128,10 @@ def _check_one(view: StoreView, info, position: Mapping[str, int]) -> list[Findi
     if verdict is None or not verdict.good:
         status = verdict.status if verdict else "unreadable allowed_signers"
         return [Finding(info.id, 1, f"signature {status}")]
+    if store_head is not None and signature.ended_before(view, store_head, verdict.key,
+                                                         info.committer_time):
+        return [Finding(info.id, 1, f"signed by {verdict.principal} after the line ended "
+                                    "that key's validity (revoked)")]
     out = []
     problem = claim_problem(rec)
     if problem:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from envtrail.audit.view import StoreView
 from envtrail.crypto import sshsig
+from envtrail.errors import IntegrityError
 from envtrail.gitstore.repo import CommitInfo
 
 GOOD, UNSIGNED, BAD, UNKNOWN_KEY, EXPIRED = "good", "unsigned", "bad", "unknown-key", "expired"
@@ -47,3 +49,17 @@ def check(view: StoreView, info: CommitInfo, trust_at: str | None = None) -> Ver
     if not entry.valid_at(info.committer_time):
         return Verdict(EXPIRED, entry.principal, entry.admin, key.openssh)
     return Verdict(GOOD, entry.principal, entry.admin, key.openssh)
+
+
+def ended_before(view: StoreView, commit: str, key: str | None, when: datetime) -> bool:
+    """Whether the allowed_signers at ``commit`` (a later state of the line, say its head)
+    end ``key``'s validity at or before ``when``: a revoked signer's late signature.
+
+    Events and proposals are judged at the store commit they name, which a revoked
+    signer can choose from before the revocation; this asks the line as it is now.
+    """
+    try:
+        entries = [s for s in view.signers(commit) if s.key == key]
+    except IntegrityError:
+        return False  # unreadable: the line's own check reports it
+    return bool(entries) and not any(s.valid_at(when) for s in entries)

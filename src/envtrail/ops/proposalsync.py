@@ -163,6 +163,11 @@ class _Judge:
             return "it is not based on a commit of the store line"
         if root.parents[0] in self.tainted:
             return "it is based on a state a repair acknowledged as a finding"
+        for commit in chain:
+            info = git.info(commit)
+            verdict = signature.check(self.view, info)
+            if signature.ended_before(self.view, self.head, verdict.key, info.committer_time):
+                return f"{commit[:10]} is signed with a key the line has revoked"
         for commit in chain[1:]:
             a = parse_record(git.info(commit))
             if a is None or approves(a) != chain[0]:
