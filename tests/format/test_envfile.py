@@ -232,3 +232,26 @@ def test_a_canonical_looking_file_with_a_bad_field_is_refused_by_name(edit, says
     with pytest.raises(IntegrityError) as err:
         envfile.parse(data, "envs/production.yaml")
     assert says in err.value.message and "envs/production.yaml" in err.value.message
+
+
+@pytest.mark.parametrize("text", [
+    VALID.split("values:")[0] + "values:\n",  # a values block with no value
+    "".join(VALID.splitlines(keepends=True)[:2]) + "values: {}\n",  # no names, no members
+    "".join(VALID.splitlines(keepends=True)[:4]) + "members:\n  alice@example.com:\n"
+    "values: {}\n",  # a member without key and sealed lines
+])
+def test_truncated_heads_never_take_the_fast_path(text):
+    # Each is refused by the YAML path too, so the two paths never disagree; a short head
+    # is an IntegrityError, never an IndexError.
+    assert envfile._parse_canonical(text.encode()) is None
+    with pytest.raises(IntegrityError):
+        envfile.parse(text.encode(), "envs/production.yaml")
+
+
+def test_members_out_of_order_take_the_yaml_path_and_read_the_same():
+    zed = Member("zed@example.com", IDENT.public.openssh, "c2VhbGVk")
+    text = VALID.replace("members:\n", "members:\n  zed@example.com:\n    key: "
+                         + IDENT.public.openssh + "\n    sealed: c2VhbGVk\n")
+    assert envfile._parse_canonical(text.encode()) is None
+    parsed = envfile.parse(text.encode())
+    assert parsed.members == {**sample().members, "zed@example.com": zed}
