@@ -63,6 +63,7 @@ def markers(view: StoreView) -> list[Marker]:
     if tip is None:
         return []
     ids, _ = git.first_parents(tip)
+    head = git.store_head()
     out = []
     for commit in reversed(ids):
         info = git.info(commit)
@@ -71,9 +72,10 @@ def markers(view: StoreView) -> list[Marker]:
             continue
         after = after_of(rec)
         verdict = _verdict(view, info, after)
+        good = verdict is not None and verdict.good and verdict.principal == rec.actor and \
+            not (head and signature.ended_before(view, head, verdict.key, info.committer_time))
         out.append(Marker(commit, info.committer_time, rec, after, rec.extra_value(KIND) or "?",
-                          verdict is not None and verdict.good
-                          and verdict.principal == rec.actor))
+                          good))
     return out
 
 

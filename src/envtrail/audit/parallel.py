@@ -2,10 +2,10 @@
 
 Most of what ``verify`` asks of a line commit depends only on the commit and
 its parent: its signature, the rules its tree keeps, the approvals it needs.
-Those judgements are made in chunks, alternately by this process and by a
-forked child (threads would only take turns holding the GIL), and handed to
-the walk in line order; the walk adds what only the line knows (time floor,
-approvals that follow, repairs).
+Those judgements are made in chunks that this process and a forked child
+take in turn from one counter (threads would only take turns holding the
+GIL), and handed to the walk in line order; the walk adds what only the line
+knows (time floor, approvals that follow, repairs).
 """
 
 from __future__ import annotations
