@@ -48,6 +48,7 @@ def hostile_files(valid_text):
         "over-long name": valid_text.replace("  A: ", "  " + "A" * 300 + ": "),
         "path-like environment": valid_text.replace("environment: production",
                                                     "environment: ../../etc"),
+        "integer too large to build": valid_text.replace("envtrail: 2", "envtrail: " + "9" * 5000),
     }
 
 

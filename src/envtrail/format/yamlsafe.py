@@ -83,6 +83,11 @@ def load(data: bytes, what: str) -> Any:
         raise IntegrityError(f"{what}: not valid YAML{where}: {problem}") from None
     except RecursionError:
         raise IntegrityError(f"{what}: YAML nested too deeply") from None
+    except (ValueError, OverflowError):
+        # PyYAML's constructors raise these for scalars Python refuses to build,
+        # such as an integer of more than 4,300 digits.
+        raise IntegrityError(f"{what}: a value no reader can build (a number too large?)") \
+            from None
 
 
 # Starts with a letter or '_', words of safe characters separated by single
