@@ -66,7 +66,7 @@ def test_a_forged_event_is_a_verify_finding(cli, store, team):
 
 
 def _event_after(store, identity, principal: str, after: str, parent: str | None,
-                 claims: tuple = ()) -> str:
+                 claims: tuple = (), env: str = "production", later: int = 0) -> str:
     """A signed event by a member naming ``after``, on top of ``parent`` of the events line."""
     from envtrail.audit.record import Record, render
     from envtrail.gitstore.commit import Author, create_commit, move_branch
@@ -74,9 +74,11 @@ def _event_after(store, identity, principal: str, after: str, parent: str | None
     from envtrail.ops.txn import signer_for
 
     g = GitRepo(store)
-    rec = Record("event", principal, "claimed", ("production",),
+    rec = Record("event", principal, "claimed", (env,),
                  extra=(("After", after), ("Event-Kind", "deploy"), *claims))
-    when = g.info(_head(store)).committer_time
+    from datetime import timedelta
+
+    when = g.info(_head(store)).committer_time + timedelta(seconds=later)
     commit = create_commit(g, [parent] if parent else [], {}, render(rec),
                            Author(principal, principal, when), signer_for(identity))
     move_branch(g, "refs/envtrail/events", parent, commit, "forge")
@@ -129,6 +131,38 @@ def test_a_claim_in_a_form_event_never_writes_is_a_finding_and_log_still_reads(
     assert r.code == 0, r.err
     shown = [json.loads(line) for line in r.out.splitlines()]
     assert any(e["commit"] == event for e in shown)
+
+
+def test_an_event_is_judged_by_the_state_current_when_it_was_signed(cli, store, team):
+    """bob, revoked from staging but still a member of production (so still a signer),
+    writes a staging event now that names a commit from before his revocation (found by
+    the second attacker review)."""
+    bob = team["bob"]
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+               "--reason", "join staging").code == 0
+    before = _head(store)
+    honest = _event_after(store, bob.identity, bob.principal, before, None, env="staging")
+    assert cli("verify").code == 0  # signed while he was a member: fine
+    assert cli("access", "revoke", bob.principal, "--env", "staging",
+               "--reason", "leaves staging").code == 0
+    late = _event_after(store, bob.identity, bob.principal, before, honest, env="staging",
+                        later=1)
+    r = cli("verify")
+    assert r.code == 1
+    assert f"{late[:10]} rule 4 (policy): bob@example.com wrote an event for staging" in r.out
+    assert honest[:10] not in r.out
+
+
+def test_an_event_after_a_repaired_state_is_a_finding(cli, store, team, alice):
+    import forge
+
+    plan = forge.honest_plan(store, alice.identity, "staging", {"X": "forged"})
+    bad = forge.commit_plan(store, None, plan)  # unsigned: a finding
+    assert cli("repair", "--reason", "unsigned commit").code == 0
+    event = _event_after(store, alice.identity, "alice@example.com", bad, None)
+    r = cli("verify")
+    assert r.code == 1
+    assert f"{event[:10]} rule 6 (line): follows a state a repair acknowledged" in r.out
 
 
 def test_run_records_one_event_with_status_and_duration(cli, store, team):

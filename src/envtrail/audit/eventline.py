@@ -10,7 +10,7 @@ allowed signer there and a member of the event's environment.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,49 +56,47 @@ class Marker:
         return out
 
 
-def markers(view: StoreView) -> list[Marker]:
-    """Every event on the events line, oldest first (no judgement beyond the signature)."""
+def markers(view: StoreView, tainted: frozenset[str] = frozenset()) -> list[Marker]:
+    """Every event on the events line, oldest first, each verified or not as ``check``
+    judges it (``tainted``: line states a repair acknowledged as findings)."""
     git = view.git
     tip = git.ref_target(EVENTS_REF)
     if tip is None:
         return []
     ids, _ = git.first_parents(tip)
-    head = git.store_head()
+    # Shown as verified exactly when verify would find nothing wrong with it.
+    bad = {f.commit for f in check(view, git.store_head(), tip, tainted=tainted)}
     out = []
     for commit in reversed(ids):
         info = git.info(commit)
         rec = parse_record(info)
         if rec is None or rec.action != "event":
             continue
-        after = after_of(rec)
-        verdict = _verdict(view, info, after)
-        good = verdict is not None and verdict.good and verdict.principal == rec.actor and \
-            not (head and signature.ended_before(view, head, verdict.key, info.committer_time))
-        out.append(Marker(commit, info.committer_time, rec, after, rec.extra_value(KIND) or "?",
-                          good))
+        out.append(Marker(commit, info.committer_time, rec, after_of(rec),
+                          rec.extra_value(KIND) or "?", commit not in bad))
     return out
 
 
 def check(view: StoreView, store_head: str | None, tip: str | None = None,
-          line: Sequence[str] | None = None) -> list[Finding]:
+          line: Sequence[str] | None = None,
+          tainted: frozenset[str] = frozenset()) -> list[Finding]:
     """Every finding on the events line (this clone's, or the one ending at ``tip``),
     judged against the store line up to its head (``line``: its ids, oldest first, if
-    the caller has them)."""
+    the caller has them; ``tainted``: its states a repair acknowledged as findings)."""
     git = view.git
     tip = tip or git.ref_target(EVENTS_REF)
     if tip is None:
         return []
     if line is None:
         line = list(reversed(git.first_parents(store_head)[0])) if store_head else []
-    # Where each store commit sits on the line: "follows a line commit" and "in order"
-    # are lookups, where asking git for ancestry walks the history once per event.
-    position = {commit: index for index, commit in enumerate(line)}
+    states = _States(view, line, tainted)
     ids, _ = git.first_parents(tip)
     out: list[Finding] = []
     last_after, floor = None, None
+    position = states.position
     for commit in reversed(ids):
         info = git.info(commit)
-        found = _check_one(view, info, position, store_head)
+        found = _check_one(view, info, states)
         rec = parse_record(info)
         after = after_of(rec) if rec else None
         if not found and after is not None:
@@ -113,8 +111,7 @@ def check(view: StoreView, store_head: str | None, tip: str | None = None,
     return out
 
 
-def _check_one(view: StoreView, info, position: Mapping[str, int],
-               store_head: str | None) -> list[Finding]:
+def _check_one(view: StoreView, info, states: _States) -> list[Finding]:
     git = view.git
     if len(info.parents) > 1:
         return [Finding(info.id, 6, "a merge commit on the events line")]
@@ -122,18 +119,19 @@ def _check_one(view: StoreView, info, position: Mapping[str, int],
     if rec is None or rec.action != "event":
         return [Finding(info.id, 6, "not an envtrail event on the events line")]
     after = after_of(rec)
-    if after is None or after not in position:
+    if after is None or after not in states.position:
         return [Finding(info.id, 6, "Envtrail-After names no commit of the store line")]
     if git.changed_paths(info.parents[0] if info.parents else None, info.id):
         return [Finding(info.id, 4, "an event commit changes files")]
-    verdict = _verdict(view, info, after)
+    # Judged at the store state current when it was signed (never before the commit it
+    # names): a signer revoked since the commit it names cannot reach back past that.
+    state = states.current_at(info.committer_time, after)
+    if after in states.tainted or state in states.tainted:
+        return [Finding(info.id, 6, "follows a state a repair acknowledged as a finding")]
+    verdict = _verdict(view, info, state)
     if verdict is None or not verdict.good:
         status = verdict.status if verdict else "unreadable allowed_signers"
         return [Finding(info.id, 1, f"signature {status}")]
-    if store_head is not None and signature.ended_before(view, store_head, verdict.key,
-                                                         info.committer_time):
-        return [Finding(info.id, 1, f"signed by {verdict.principal} after the line ended "
-                                    "that key's validity (revoked)")]
     out = []
     problem = claim_problem(rec)
     if problem:
@@ -146,13 +144,43 @@ def _check_one(view: StoreView, info, position: Mapping[str, int],
         return out
     env = rec.environments[0]
     try:
-        file = view.env_at(after, env)
+        file = view.env_at(state, env)
     except IntegrityError:
         file = None
     if file is None or file.member_with_key(verdict.key or "") is None:
         out.append(Finding(info.id, 4, f"{verdict.principal} wrote an event for {env} without "
                                        "being a member of it"))
     return out
+
+
+class _States:
+    """The store line's commits by position and by time: which state was current when."""
+
+    def __init__(self, view: StoreView, line: Sequence[str], tainted: frozenset[str]) -> None:
+        self.view, self.line, self.tainted = view, list(line), tainted
+        # "follows a line commit" and "in order" are lookups, where asking git for
+        # ancestry walks the history once per event.
+        self.position = {commit: index for index, commit in enumerate(self.line)}
+        self._times: dict[int, datetime] = {}
+
+    def current_at(self, when: datetime, not_before: str) -> str:
+        """The newest line commit dated before ``when``, but never one before
+        ``not_before`` (times never go back along a verified line). A commit of the
+        same second does not count: times have one-second steps, and an event
+        written just before a revocation must not be judged after it."""
+        lo, hi = self.position[not_before], len(self.line) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._time(mid) < when:
+                lo = mid
+            else:
+                hi = mid - 1
+        return self.line[lo]
+
+    def _time(self, index: int) -> datetime:
+        if index not in self._times:
+            self._times[index] = self.view.git.info(self.line[index]).committer_time
+        return self._times[index]
 
 
 def claim_problem(rec: Record) -> str | None:

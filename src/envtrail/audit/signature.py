@@ -53,13 +53,14 @@ def check(view: StoreView, info: CommitInfo, trust_at: str | None = None) -> Ver
 
 def ended_before(view: StoreView, commit: str, key: str | None, when: datetime) -> bool:
     """Whether the allowed_signers at ``commit`` (a later state of the line, say its head)
-    end ``key``'s validity at or before ``when``: a revoked signer's late signature.
+    no longer let ``key`` sign at ``when``: its line is gone, or expired by then.
 
-    Events and proposals are judged at the store commit they name, which a revoked
-    signer can choose from before the revocation; this asks the line as it is now.
+    A proposal is judged at the store commit it is based on, which a revoked signer
+    can choose from before the revocation; this asks the line as it is now. Only
+    the end of a validity counts: a re-grant moves its start, not the past.
     """
     try:
         entries = [s for s in view.signers(commit) if s.key == key]
     except IntegrityError:
         return False  # unreadable: the line's own check reports it
-    return bool(entries) and not any(s.valid_at(when) for s in entries)
+    return not any(s.valid_before is None or when < s.valid_before for s in entries)

@@ -18,11 +18,12 @@ from envtrail.audit.view import StoreView
 
 
 def interleave(view: StoreView, changes: Iterable[Event], filters: Filters,
-               hide: str | None = None) -> Iterator[Event]:
+               hide: str | None = None, tainted: frozenset[str] = frozenset()) -> Iterator[Event]:
     """``changes`` (unfiltered, newest first) with markers merged in, then ``filters``;
-    with ``hide``, only markers that follow that store commit or a later one."""
+    with ``hide``, only markers that follow that store commit or a later one
+    (``tainted``: line states a repair acknowledged, for judging the markers)."""
     git = view.git
-    markers = [_as_event(m) for m in reversed(eventline.markers(view))
+    markers = [_as_event(m) for m in reversed(eventline.markers(view, tainted))
                if hide is None or m.after is None or m.after == hide
                or not (git.has_commit(m.after) and git.is_ancestor(m.after, hide))]
     approved: dict[str, list[str]] = {}

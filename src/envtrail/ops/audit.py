@@ -47,8 +47,10 @@ def log(git: GitRepo, filters: Filters, limit: int | None = None,
     # enough: no set of every commit seen, memory stays flat.
     seen, last = 0, None
     # Unfiltered below: approvals must be seen to be attached to what they approve.
-    changes = stream(view, head, Filters(until=filters.until), hide, _verified_line(git))
-    for event in interleave(view, changes, filters, hide):
+    verified = _verified_line(git)
+    changes = stream(view, head, Filters(until=filters.until), hide, verified)
+    tainted = verified.tainted if verified is not None else frozenset()
+    for event in interleave(view, changes, filters, hide, tainted):
         if event.commit != last:
             if limit is not None and seen >= limit:
                 return

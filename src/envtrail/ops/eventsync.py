@@ -54,7 +54,7 @@ def check_incoming(git: GitRepo, up: Upstream, seen: str | None, store_head: str
             hint="ask whoever force-pushed it; see docs/git-workflow.md")
     if theirs is None or theirs in (seen, git.ref_target(EVENTS_REF)):
         return  # accepted before: the walk is paid once per new events head
-    findings = eventline.check(StoreView(git), store_head, tip=theirs)
+    findings = eventline.check(StoreView(git), store_head, tip=theirs, tainted=_tainted(git))
     if findings:
         raise IntegrityError(f"the remote's events line does not verify: {findings[0].line()}",
                              hint="nothing was changed; ask whoever pushed it")
@@ -94,7 +94,8 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
 
 def _refuse_bad(git: GitRepo, head: str | None, tip: str | None) -> None:
     """Never push an events line that would stop everyone else's sync."""
-    findings = eventline.check(StoreView(git), head, tip=tip) if tip else []
+    findings = eventline.check(StoreView(git), head, tip=tip, tainted=_tainted(git)) \
+        if tip else []
     if findings:
         raise IntegrityError(f"this clone's events line does not verify: "
                              f"{findings[0].line()}; nothing was pushed",
@@ -209,3 +210,11 @@ def _move(git: GitRepo, old: str | None, new: str | None) -> None:
         raise ConflictError("an event was written during sync; nothing was pushed",
                             hint="run `envtrail sync` again") from None
 
+
+
+def _tainted(git: GitRepo) -> frozenset[str]:
+    """The line states a repair acknowledged as findings, as this clone last verified them."""
+    from envtrail.audit import checkpoint
+
+    cp = checkpoint.load(git.root)
+    return cp.tainted if cp is not None else frozenset()

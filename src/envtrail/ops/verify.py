@@ -92,7 +92,8 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         checkpoint.save_ahead(git.root, {**checkpoint.load_ahead(git.root), **walked.ahead})
     report.genesis, report.checked = walked.genesis, walked.checked
     report.findings += walked.findings
-    report.findings += eventline.check(view, head, line=walked.walked)
+    report.findings += eventline.check(view, head, line=walked.walked,
+                                       tainted=frozenset(walked.tainted))
     report.acknowledged = walked.acknowledged
     report.skipped = sorted(walked.unkeyed)
     report.warnings = [g.warning(rt.now()) for g in walked.glass]
