@@ -811,3 +811,39 @@ def test_a_repair_cannot_keep_a_finding_as_its_clean_point(cli, store):
     assert any(f["commit"] == fake for f in found)
     refused(cli, "A", ("unapproved-by-anyone",))
     assert cli("get", "A", "--env", "production", "--at", proposal).code == 5
+
+
+def test_a_repair_cannot_restore_values_from_a_state_already_acknowledged_as_forged(cli, store):
+    """Repair 1 acknowledges a forged value; a later hand-made repair takes its values from
+    that forged state (found by the second attacker review; the CLI refuses --from it)."""
+    from dataclasses import replace
+
+    import forge
+    from envtrail.audit.view import StoreView
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.model import Secret
+    from envtrail.ops.rollback import target_values
+    from envtrail.ops.values import plan_values
+
+    setv(cli, "A", "good")
+    forged = forge.commit_plan(store, None, forge.honest_plan(
+        store, cli.identity.identity, "production", {"A": "forged-by-eve"}))
+    assert cli("repair", "--reason", "INC-1 forged value").code == 0
+    clean = head(store)
+    noop = unsigned_commit(store, clean, [clean], "noop")
+    point(store, noop)
+    assert cli("repair", "--reason", "INC-2", "--from", forged).code == 5
+    ident = cli.identity.identity
+    view = StoreView(GitRepo(store))
+    old = target_values(view.at(forged), ident, "production")
+    plan = plan_values(view.at(clean), forge.runtime(store), ident, "production",
+                       {k: Secret(v) for k, v in old.items()}, set(), "INC-2", "repair")
+    changes = tuple(replace(c, key=f"production:{c.key}") for c in plan.record.changes)
+    fake = signed_commit(store, ident, "alice@example.com", [noop], plan.changes,
+                         message("repair", "alice@example.com", changes=changes, extra=(
+                             ("Acknowledges", f"{noop} 1"), ("Repair-Clean", clean),
+                             ("Repair-From", forged))))
+    point(store, fake)
+    found = verify_findings(cli)
+    assert any(f["commit"] == fake for f in found)
+    refused(cli, "A", ("forged-by-eve",))

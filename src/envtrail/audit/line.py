@@ -15,7 +15,7 @@ from envtrail.audit import signature
 from envtrail.audit.approvals import Glass, Ledger
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.parallel import judgements
-from envtrail.audit.repairs import ACK, CLEAN
+from envtrail.audit.repairs import ACK, CLEAN, FROM
 from envtrail.audit.verify import Finding, Verifier, check_time
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
@@ -178,7 +178,8 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     pending, or for rule 7 when it is dated after the repair itself (a clone that
     met it later no longer sees it as ahead). So a repair can only undo what the
     line itself reported: never skip back over a revocation, never restore a
-    state already acknowledged as forged, never keep a finding as the clean state.
+    state (or values from one) already acknowledged as forged, never keep a
+    finding as the clean state.
     """
     clean = rec.extra_value(CLEAN)
     before = report.walked[:position]
@@ -190,6 +191,9 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
         return None
     if clean in report.tainted or clean in tainted:
         return None
+    restored = rec.extra_value(FROM)
+    if restored is not None and (restored in report.tainted or restored in tainted):
+        return None  # values from a state a repair acknowledged as forged
     between = before[start:]
     if not between:
         return None
