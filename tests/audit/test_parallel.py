@@ -32,12 +32,17 @@ def _walk(store, identity, parallel_: bool) -> line.LineReport:
                      now=datetime.now(UTC), parallel=parallel_)
 
 
-def _line_with_forgeries(cli, store):
-    """Three CLI writes, then twelve commits made directly (the CLI refuses to write past a
-    finding): honest ones, two with a lying fingerprint, two unsigned, one to staging."""
+def _line_with_forgeries(cli, store, through_cli: bool = True):
+    """Three writes (through the CLI, or made directly), then twelve commits made directly
+    (the CLI refuses to write past a finding): honest ones, two with a lying fingerprint,
+    two unsigned, one to staging."""
     ident = cli.identity.identity
     for i in range(3):
-        setv(cli, f"V{i}", f"value-{i}")
+        if through_cli:
+            setv(cli, f"V{i}", f"value-{i}")
+        else:
+            forge.commit_plan(store, ident, forge.honest_plan(store, ident, "production",
+                                                              {f"V{i}": f"value-{i}"}))
     # Past the first findings the CLI refuses to write, so the rest of the line is
     # made directly: honest signed commits with forged ones among them.
     forged = []
@@ -117,3 +122,31 @@ def test_a_child_that_fails_leaves_its_chunks_to_the_parent_without_a_traceback(
     assert two.findings == one.findings and forged[1] in {f.commit for f in two.findings}
     assert two.checked == one.checked
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_both_processes_judge_and_rule_9_comes_out_the_same(cli, store, tiny_chunks, tmp_path,
+                                                            monkeypatch):
+    """Approvals are worked out in the process that judges the change; a change left short
+    must be reported the same, and the child must really have taken chunks."""
+    import os
+    import time
+
+    assert cli("policy", "set", "--env", "production", "--approvals", "1",
+               "--reason", "four eyes").code == 0
+    _line_with_forgeries(cli, store, through_cli=False)  # its changes lack their approvals
+    parent, real_judge, log = os.getpid(), parallel.judge, tmp_path / "judged-by"
+
+    def judge_and_note(verifier, commit):
+        with log.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        if os.getpid() == parent:
+            time.sleep(0.02)  # a slow parent: the child takes chunks for sure
+        return real_judge(verifier, commit)
+
+    monkeypatch.setattr(parallel, "judge", judge_and_note)
+    two = _walk(store, cli.identity.identity, True)
+    monkeypatch.setattr(parallel, "judge", real_judge)
+    one = _walk(store, cli.identity.identity, False)
+    assert len(set(log.read_text().split())) == 2
+    assert two.findings == one.findings
+    assert any(f.rule == 9 for f in two.findings)
