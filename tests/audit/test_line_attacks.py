@@ -847,3 +847,40 @@ def test_a_repair_cannot_restore_values_from_a_state_already_acknowledged_as_for
     found = verify_findings(cli)
     assert any(f["commit"] == fake for f in found)
     refused(cli, "A", ("forged-by-eve",))
+
+
+@pytest.mark.parametrize("case", ["env_gitlink", "envs_gitlink", "env_symlink", "attributes_tree"])
+def test_a_folder_submodule_or_link_where_a_store_file_belongs_can_be_repaired(cli, store, case):
+    """An outsider's commit checks out as a folder (or link) where the store keeps a file;
+    repair must still put the file back (found by the second attacker review: exit 6)."""
+    import pygit2
+
+    setv(cli, "A", "good")
+    r = pygit2.Repository(str(store))
+    top = r.head.peel(pygit2.Commit)
+    root, envs = top.tree, top.tree["envs"]
+
+    def sub(tree, name, oid, mode):
+        tb = r.TreeBuilder(tree)
+        tb.insert(name, oid, mode)
+        return tb.write()
+
+    modes = pygit2.enums.FileMode
+    new = {
+        "env_gitlink": lambda: sub(root, "envs", sub(r[envs.id], "production.yaml", top.id,
+                                                     modes.COMMIT), modes.TREE),
+        "envs_gitlink": lambda: sub(root, "envs", top.id, modes.COMMIT),
+        "env_symlink": lambda: sub(root, "envs", sub(r[envs.id], "production.yaml",
+                                                     r[envs.id]["production.yaml"].id,
+                                                     modes.LINK), modes.TREE),
+        "attributes_tree": lambda: sub(root, ".gitattributes", envs.id, modes.TREE),
+    }[case]()
+    who = pygit2.Signature("eve", "eve@example.com")
+    forged = str(r.create_commit(None, who, who, "hand", new, [top.id]))
+    point(store, forged)  # what a pull of the pushed commit does
+    assert verify_findings(cli)
+    r2 = cli("repair", "--reason", "INC-8 object types")
+    assert r2.code == 0, r2.err
+    assert cli("verify").code == 0
+    assert cli("get", "A", "--env", "production").out == "good"
+    assert git(store, "status", "--porcelain") == ""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -162,6 +164,11 @@ def refresh_worktree(git: GitRepo, commit_id: str, paths: list[str]) -> None:
     tree = git.repo[commit_id].tree
     for path in paths:
         target = git.root / path
+        if _is_folder(target):
+            # A folder a forged commit checked out where a store file belongs (the
+            # caller's dirty check made sure it holds nothing but that checkout).
+            shutil.rmtree(target)
+            index.remove_all([f"{path}/*"])
         try:
             entry = tree[path]
         except KeyError:
@@ -184,6 +191,14 @@ def refresh_worktree(git: GitRepo, commit_id: str, paths: list[str]) -> None:
         os.replace(tmp, target)
         index.add(path)
     index.write()
+
+
+def _is_folder(path: Path) -> bool:
+    """A real folder at ``path`` (never following a link, whatever its target)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 # -- crash journal ------------------------------------------------------

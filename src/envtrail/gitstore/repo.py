@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import heapq
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,7 +13,7 @@ from pathlib import Path
 import pygit2
 
 from envtrail.errors import ConflictError, NotFoundError
-from envtrail.gitstore.trees import Trees
+from envtrail.gitstore.trees import FOLDER_MODES, LINK_MODE, Trees
 
 
 @dataclass(frozen=True)
@@ -261,13 +263,22 @@ class GitRepo(Trees):
         """A work tree file's content, or None if it does not exist."""
         try:
             return (self.root / path).read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        except OSError:  # absent, a folder, or a link that leads nowhere readable
             return None
 
     def dirty(self, commit_id: str | None, path: str) -> bool:
         """Whether the work tree or the index differs from the commit at ``path``."""
+        found = self._lookup(commit_id, path)
+        if found is not None and found[1] in (FOLDER_MODES):
+            # A folder or submodule where the store keeps a file (a forged commit): what
+            # git checked out there is clean if it holds nothing but that commit's files.
+            return not self.only_checked_out(path)
         committed = self.entry_id(commit_id, path)
-        data = self.read_workdir(path)
+        link = self.root / path
+        if found is not None and found[1] == LINK_MODE and link.is_symlink():
+            data: bytes | None = os.fsencode(os.readlink(link))  # a link's blob is its target
+        else:
+            data = self.read_workdir(path)
         on_disk = None if data is None else str(pygit2.hash(data))
         if on_disk != committed:
             return True
@@ -280,6 +291,33 @@ class GitRepo(Trees):
                                 hint="abort it with `git merge --abort`; envtrail brings "
                                      "changes together with `envtrail sync`") from None
         return (str(entry.id) if entry else None) != committed
+
+    def only_checked_out(self, path: str) -> bool:
+        """Whether the folder at ``path`` (if any) holds only files the index tracks,
+        unchanged: what a checkout put there, so nothing of the user's is in it."""
+        folder = self.root / path
+        try:
+            mode = os.lstat(folder).st_mode
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        if not stat.S_ISDIR(mode):
+            return False
+        self.repo.index.read()
+        index = self.repo.index
+        for parent, _dirs, files in os.walk(folder):
+            for name in files:
+                file = Path(parent) / name
+                rel = file.relative_to(self.root).as_posix()
+                try:
+                    entry = index[rel] if rel in index else None  # noqa: SIM401
+                except KeyError:
+                    return False
+                if entry is None or file.is_symlink() or \
+                        str(pygit2.hash(file.read_bytes())) != str(entry.id):
+                    return False
+        return True
 
     # -- config ----------------------------------------------------------
 

@@ -15,6 +15,8 @@ from envtrail.errors import IntegrityError
 
 _TREE, _BLOB = int(pygit2.enums.FileMode.TREE), int(pygit2.enums.FileMode.BLOB)
 _GITLINK = int(pygit2.enums.FileMode.COMMIT)
+FOLDER_MODES = (_TREE, _GITLINK)  # entries a checkout turns into a folder
+LINK_MODE = int(pygit2.enums.FileMode.LINK)
 
 
 class Trees:
