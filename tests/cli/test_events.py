@@ -165,6 +165,16 @@ def test_an_event_after_a_repaired_state_is_a_finding(cli, store, team, alice):
     assert f"{event[:10]} rule 6 (line): follows a state a repair acknowledged" in r.out
 
 
+def test_an_event_dated_far_ahead_is_a_finding(cli, store, team, alice):
+    event = _event_after(store, alice.identity, "alice@example.com", _head(store), None,
+                         later=3600)
+    r = cli("verify")
+    assert r.code == 1 and f"{event[:10]} rule 7 (time): dated" in r.out
+    git(store, "update-ref", "-d", "refs/envtrail/events")
+    _event_after(store, alice.identity, "alice@example.com", _head(store), None, later=60)
+    assert cli("verify").code == 0  # a minute ahead: within the 10 minutes clocks may differ
+
+
 def test_run_records_one_event_with_status_and_duration(cli, store, team):
     import sys
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from envtrail.audit import signature
 from envtrail.audit.history import parse_record
@@ -25,6 +25,7 @@ EVENTS_REF = "refs/envtrail/events"
 AFTER, KIND, REF, STATUS, START, DURATION = (
     "After", "Event-Kind", "Event-Ref", "Event-Status", "Event-Start", "Event-Duration")
 _HEX = frozenset("0123456789abcdef")
+_AHEAD = timedelta(minutes=10)
 # What `event` writes, and so all a reader accepts: claims are shown to people and
 # parsed by tools, so a signer may say anything, but only in these forms.
 KIND_RE = re.compile(r"\A[a-z][a-z0-9._-]{0,39}\Z")
@@ -79,10 +80,11 @@ def markers(view: StoreView, tainted: frozenset[str] = frozenset()) -> list[Mark
 
 def check(view: StoreView, store_head: str | None, tip: str | None = None,
           line: Sequence[str] | None = None,
-          tainted: frozenset[str] = frozenset()) -> list[Finding]:
+          tainted: frozenset[str] = frozenset(), now: datetime | None = None) -> list[Finding]:
     """Every finding on the events line (this clone's, or the one ending at ``tip``),
     judged against the store line up to its head (``line``: its ids, oldest first, if
-    the caller has them; ``tainted``: its states a repair acknowledged as findings)."""
+    the caller has them; ``tainted``: its states a repair acknowledged as findings;
+    ``now``: events dated over 10 minutes later are findings, as on the store line)."""
     git = view.git
     tip = tip or git.ref_target(EVENTS_REF)
     if tip is None:
@@ -97,6 +99,11 @@ def check(view: StoreView, store_head: str | None, tip: str | None = None,
     for commit in reversed(ids):
         info = git.info(commit)
         found = _check_one(view, info, states)
+        if now is not None and info.committer_time > now + _AHEAD:
+            # Writers date an event no earlier than the one before it: one dated ahead
+            # would drag every later event with it.
+            found.append(Finding(commit, 7, f"dated {info.committer_time.isoformat()}, more "
+                                            "than 10 minutes ahead of this clone's clock"))
         rec = parse_record(info)
         after = after_of(rec) if rec else None
         if not found and after is not None:

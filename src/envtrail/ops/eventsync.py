@@ -12,6 +12,7 @@ than the event before it names, so the events line stays in line order.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from envtrail.audit import eventline
 from envtrail.audit.history import parse_record
@@ -41,7 +42,8 @@ class EventsPlan:
     replayed: int = 0
 
 
-def check_incoming(git: GitRepo, up: Upstream, seen: str | None, store_head: str | None) -> None:
+def check_incoming(git: GitRepo, up: Upstream, seen: str | None, store_head: str | None,
+                   now: datetime | None = None) -> None:
     """Exit 5, before anything changes, if the remote's events line went back or does not
     verify against the remote's store line."""
     theirs = git.ref_target(mirror(up, EVENTS_REF))
@@ -54,7 +56,8 @@ def check_incoming(git: GitRepo, up: Upstream, seen: str | None, store_head: str
             hint="ask whoever force-pushed it; see docs/git-workflow.md")
     if theirs is None or theirs in (seen, git.ref_target(EVENTS_REF)):
         return  # accepted before: the walk is paid once per new events head
-    findings = eventline.check(StoreView(git), store_head, tip=theirs, tainted=_tainted(git))
+    findings = eventline.check(StoreView(git), store_head, tip=theirs, tainted=_tainted(git),
+                               now=now)
     if findings:
         raise IntegrityError(f"the remote's events line does not verify: {findings[0].line()}",
                              hint="nothing was changed; ask whoever pushed it")

@@ -93,7 +93,7 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     report.genesis, report.checked = walked.genesis, walked.checked
     report.findings += walked.findings
     report.findings += eventline.check(view, head, line=walked.walked,
-                                       tainted=frozenset(walked.tainted))
+                                       tainted=frozenset(walked.tainted), now=rt.now())
     report.acknowledged = walked.acknowledged
     report.skipped = sorted(walked.unkeyed)
     report.warnings = [g.warning(rt.now()) for g in walked.glass]
