@@ -474,7 +474,7 @@ def test_a_proposal_on_a_repaired_state_is_not_taken_nor_re_signed(world, make_i
 def test_a_revoked_members_late_proposal_and_event_are_not_taken(world):
     """Written after the revocation but on a commit from before it (found by the attacker
     review): judged at that old commit, bob was still a member."""
-    a, b, bare = world
+    a, b, _ = world
     before = head(b)
     r = a("access", "revoke", "bob@example.com", "--env", "production",
           "--reason", "offboarding")

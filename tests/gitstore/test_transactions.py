@@ -182,7 +182,7 @@ def test_recover_removes_the_ref_lock_its_own_killed_write_left(tmp_path):
 
 
 def test_recover_leaves_someone_elses_ref_lock_alone(tmp_path):
-    g, head, new = interrupted_write(tmp_path)
+    g, head, _ = interrupted_write(tmp_path)
     lock = g.root / ".git/refs/heads/main.lock"
     lock.write_text(head + "\n")  # not the commit this journal was writing
     assert recover(g) is True
