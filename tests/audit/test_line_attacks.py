@@ -849,7 +849,9 @@ def test_a_repair_cannot_restore_values_from_a_state_already_acknowledged_as_for
     refused(cli, "A", ("forged-by-eve",))
 
 
-@pytest.mark.parametrize("case", ["env_gitlink", "envs_gitlink", "env_symlink", "attributes_tree"])
+@pytest.mark.parametrize("case", ["env_gitlink", "envs_gitlink", "env_symlink", "attributes_tree",
+                                  "signers_tree", "signers_symlink", "policy_gitlink",
+                                  "settings_gitlink"])
 def test_a_folder_submodule_or_link_where_a_store_file_belongs_can_be_repaired(cli, store, case):
     """An outsider's commit checks out as a folder (or link) where the store keeps a file;
     repair must still put the file back (found by the second attacker review: exit 6)."""
@@ -858,7 +860,7 @@ def test_a_folder_submodule_or_link_where_a_store_file_belongs_can_be_repaired(c
     setv(cli, "A", "good")
     r = pygit2.Repository(str(store))
     top = r.head.peel(pygit2.Commit)
-    root, envs = top.tree, top.tree["envs"]
+    root, envs, settings = top.tree, top.tree["envs"], top.tree[".envtrail"]
 
     def sub(tree, name, oid, mode):
         tb = r.TreeBuilder(tree)
@@ -874,6 +876,14 @@ def test_a_folder_submodule_or_link_where_a_store_file_belongs_can_be_repaired(c
                                                      r[envs.id]["production.yaml"].id,
                                                      modes.LINK), modes.TREE),
         "attributes_tree": lambda: sub(root, ".gitattributes", envs.id, modes.TREE),
+        "signers_tree": lambda: sub(root, ".envtrail", sub(r[settings.id], "allowed_signers",
+                                                           envs.id, modes.TREE), modes.TREE),
+        "signers_symlink": lambda: sub(root, ".envtrail", sub(
+            r[settings.id], "allowed_signers", r[settings.id]["allowed_signers"].id,
+            modes.LINK), modes.TREE),
+        "policy_gitlink": lambda: sub(root, ".envtrail", sub(r[settings.id], "policy.yaml",
+                                                             top.id, modes.COMMIT), modes.TREE),
+        "settings_gitlink": lambda: sub(root, ".envtrail", top.id, modes.COMMIT),
     }[case]()
     who = pygit2.Signature("eve", "eve@example.com")
     forged = str(r.create_commit(None, who, who, "hand", new, [top.id]))

@@ -9,6 +9,7 @@ lets the next write bring the work tree in line without manual steps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -61,6 +62,8 @@ def _tree_with(repo: pygit2.Repository, base: pygit2.Tree | None,
         else:
             builder.insert(name, repo.create_blob(data), FILE_MODE)
     for name, sub in below.items():
+        if here.get(name) is not None:
+            continue  # a file replaces whatever folder was there, and everything in it
         entry = builder.get(name)
         sub_base = repo[entry.id] if entry is not None and entry.type_str == "tree" else None
         sub_id = _tree_with(repo, sub_base, sub)
@@ -174,7 +177,9 @@ def refresh_worktree(git: GitRepo, commit_id: str, paths: list[str]) -> None:
         except KeyError:
             entry = None
         if entry is None or entry.type_str != "blob":
-            target.unlink(missing_ok=True)
+            # Gone already if a file now stands where its folder was.
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                target.unlink()
             if path in index:
                 index.remove(path)
             continue

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView
-from envtrail.errors import AccessDenied, UsageError
+from envtrail.errors import AccessDenied, IntegrityError, UsageError
 from envtrail.format.policy import Policy
 from envtrail.gitstore.commit import CasFailed, move_branch
 from envtrail.gitstore.repo import GitRepo
@@ -61,11 +61,16 @@ def settle(git: GitRepo, view: StoreView, commit: str, rec: Record, route: Route
             raise UsageError(f"proposal {proposal_id} exists already") from None
         return proposal_id
     info = git.info(commit)
-    if info.parents and not view.policy(info.parents[0]).max_approvals():
-        return None  # what `requirement` answers first; most stores need no approvals at all
-    from envtrail.audit.approvals import requirement  # rule 9's own judgement
+    try:
+        if info.parents and not view.policy(info.parents[0]).max_approvals():
+            return None  # what `requirement` answers first; most stores need no approvals
+        from envtrail.audit.approvals import requirement  # rule 9's own judgement
 
-    need = requirement(view, info, rec)
+        need = requirement(view, info, rec)
+    except IntegrityError:
+        # A policy the parent cannot read is a finding there, so only a repair writes on
+        # top of one; rule 9 judges that case the same way (audit.approvals.Ledger).
+        return None
     if need is None:
         return None
     if route.break_glass:
