@@ -480,6 +480,9 @@ def test_a_revoked_members_late_proposal_and_event_are_not_taken(world):
           "--reason", "offboarding")
     assert r.code == 0, r.err
     assert a("sync").code == 0
+    import time
+
+    time.sleep(1.1)  # commit times have one-second steps: what follows is dated after it
     r = b("set", "LATE", "--env", "production", "--reason", "after my revocation",
           "--propose", input="late-value")
     assert r.code == 0, r.err
@@ -490,9 +493,6 @@ def test_a_revoked_members_late_proposal_and_event_are_not_taken(world):
     assert r.code == 0, r.err
     assert f"proposal {pid}: not taken" in r.out and "revoked" in r.out
     assert git(a.cwd, "for-each-ref", _PROPOSALS) == ""
-    import time
-
-    time.sleep(1.1)  # commit times have one-second steps: dated after the revocation
     assert b("event", "deploy", "--env", "production", "--reason", "late").code == 0
     git(b.cwd, "push", "-q", "origin", "refs/envtrail/events:refs/envtrail/events")
     r = a("sync")

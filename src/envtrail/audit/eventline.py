@@ -18,7 +18,7 @@ from envtrail.audit import signature
 from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record
 from envtrail.audit.verify import Finding
-from envtrail.audit.view import StoreView
+from envtrail.audit.view import LineStates, StoreView
 from envtrail.errors import IntegrityError
 
 EVENTS_REF = "refs/envtrail/events"
@@ -91,14 +91,14 @@ def check(view: StoreView, store_head: str | None, tip: str | None = None,
         return []
     if line is None:
         line = list(reversed(git.first_parents(store_head)[0])) if store_head else []
-    states = _States(view, line, tainted)
+    states = LineStates(view, line)
     ids, _ = git.first_parents(tip)
     out: list[Finding] = []
     last_after, floor = None, None
     position = states.position
     for commit in reversed(ids):
         info = git.info(commit)
-        found = _check_one(view, info, states)
+        found = _check_one(view, info, states, tainted)
         if now is not None and info.committer_time > now + _AHEAD:
             # Writers date an event no earlier than the one before it: one dated ahead
             # would drag every later event with it.
@@ -118,7 +118,8 @@ def check(view: StoreView, store_head: str | None, tip: str | None = None,
     return out
 
 
-def _check_one(view: StoreView, info, states: _States) -> list[Finding]:
+def _check_one(view: StoreView, info, states: LineStates,
+               tainted: frozenset[str]) -> list[Finding]:
     git = view.git
     if len(info.parents) > 1:
         return [Finding(info.id, 6, "a merge commit on the events line")]
@@ -133,7 +134,7 @@ def _check_one(view: StoreView, info, states: _States) -> list[Finding]:
     # Judged at the store state current when it was signed (never before the commit it
     # names): a signer revoked since the commit it names cannot reach back past that.
     state = states.current_at(info.committer_time, after)
-    if after in states.tainted or state in states.tainted:
+    if after in tainted or state in tainted:
         return [Finding(info.id, 6, "follows a state a repair acknowledged as a finding")]
     verdict = _verdict(view, info, state)
     if verdict is None or not verdict.good:
@@ -158,36 +159,6 @@ def _check_one(view: StoreView, info, states: _States) -> list[Finding]:
         out.append(Finding(info.id, 4, f"{verdict.principal} wrote an event for {env} without "
                                        "being a member of it"))
     return out
-
-
-class _States:
-    """The store line's commits by position and by time: which state was current when."""
-
-    def __init__(self, view: StoreView, line: Sequence[str], tainted: frozenset[str]) -> None:
-        self.view, self.line, self.tainted = view, list(line), tainted
-        # "follows a line commit" and "in order" are lookups, where asking git for
-        # ancestry walks the history once per event.
-        self.position = {commit: index for index, commit in enumerate(self.line)}
-        self._times: dict[int, datetime] = {}
-
-    def current_at(self, when: datetime, not_before: str) -> str:
-        """The newest line commit dated before ``when``, but never one before
-        ``not_before`` (times never go back along a verified line). A commit of the
-        same second does not count: times have one-second steps, and an event
-        written just before a revocation must not be judged after it."""
-        lo, hi = self.position[not_before], len(self.line) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self._time(mid) < when:
-                lo = mid
-            else:
-                hi = mid - 1
-        return self.line[lo]
-
-    def _time(self, index: int) -> datetime:
-        if index not in self._times:
-            self._times[index] = self.view.git.info(self.line[index]).committer_time
-        return self._times[index]
 
 
 def claim_problem(rec: Record) -> str | None:

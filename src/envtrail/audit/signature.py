@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from envtrail.audit.view import StoreView
 from envtrail.crypto import sshsig
-from envtrail.errors import IntegrityError
 from envtrail.gitstore.repo import CommitInfo
 
 GOOD, UNSIGNED, BAD, UNKNOWN_KEY, EXPIRED = "good", "unsigned", "bad", "unknown-key", "expired"
@@ -50,17 +48,3 @@ def check(view: StoreView, info: CommitInfo, trust_at: str | None = None) -> Ver
         return Verdict(EXPIRED, entry.principal, entry.admin, key.openssh)
     return Verdict(GOOD, entry.principal, entry.admin, key.openssh)
 
-
-def ended_before(view: StoreView, commit: str, key: str | None, when: datetime) -> bool:
-    """Whether the allowed_signers at ``commit`` (a later state of the line, say its head)
-    no longer let ``key`` sign at ``when``: its line is gone, or expired by then.
-
-    A proposal is judged at the store commit it is based on, which a revoked signer
-    can choose from before the revocation; this asks the line as it is now. Only
-    the end of a validity counts: a re-grant moves its start, not the past.
-    """
-    try:
-        entries = [s for s in view.signers(commit) if s.key == key]
-    except IntegrityError:
-        return False  # unreadable: the line's own check reports it
-    return not any(s.valid_before is None or when < s.valid_before for s in entries)

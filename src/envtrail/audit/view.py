@@ -8,7 +8,8 @@ commit, the shape writes and reads use.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from envtrail.errors import IntegrityError, NotFoundError
@@ -129,6 +130,41 @@ class Snapshot:
     def policy(self) -> Policy:
         """The policy at this commit (defaults if the file is absent)."""
         return self.view.policy(self.commit)
+
+
+class LineStates:
+    """The store line's commits by position and by time: which state was current when.
+
+    Events and proposals are judged at the state current when they were signed
+    (never one before the commit they build on), so that a signer revoked since
+    cannot reach back to an older commit.
+    """
+
+    def __init__(self, view: StoreView, line: Iterable[str]) -> None:
+        self.view, self.line = view, list(line)  # oldest first
+        # "is a line commit" and "in order" are lookups, where asking git for
+        # ancestry walks the history once per question.
+        self.position = {commit: index for index, commit in enumerate(self.line)}
+        self._times: dict[int, datetime] = {}
+
+    def current_at(self, when: datetime, not_before: str) -> str:
+        """The newest line commit dated before ``when``, but never one before
+        ``not_before`` (times never go back along a verified line). A commit of the
+        same second does not count: times have one-second steps, and what was
+        signed just before a revocation must not be judged after it."""
+        lo, hi = self.position[not_before], len(self.line) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._time(mid) < when:
+                lo = mid
+            else:
+                hi = mid - 1
+        return self.line[lo]
+
+    def _time(self, index: int) -> datetime:
+        if index not in self._times:
+            self._times[index] = self.view.git.info(self.line[index]).committer_time
+        return self._times[index]
 
 
 def _parse_env(data: bytes, environment: str) -> EnvFile | IntegrityError:

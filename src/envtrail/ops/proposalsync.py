@@ -29,7 +29,7 @@ from envtrail.audit.approvals import approves
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import render
-from envtrail.audit.view import StoreView
+from envtrail.audit.view import LineStates, StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import EnvtrailError, IntegrityError
 from envtrail.format.layout import env_of
@@ -128,6 +128,7 @@ class _Judge:
         # which of its states stand only because a repair acknowledged them.
         cp = checkpoint.load(git.root)
         self.tainted = cp.tainted if cp is not None else frozenset()
+        self._line: LineStates | None = None  # read once, when a proposal needs it
 
     def refusal(self, pid: str, tip: str) -> str | None:
         """Why the proposal ending at ``tip`` is not one envtrail may serve, or None."""
@@ -137,6 +138,11 @@ class _Judge:
             except (EnvtrailError, KeyError, ValueError) as exc:
                 self._seen[tip] = getattr(exc, "message", None) or "it cannot be read"
         return self._seen[tip]
+
+    def _states(self) -> LineStates:
+        if self._line is None:
+            self._line = LineStates(self.view, reversed(self.git.first_parents(self.head)[0]))
+        return self._line
 
     def on_line(self, commit: str) -> bool:
         """Whether ``commit`` is on the store line being pushed."""
@@ -164,9 +170,11 @@ class _Judge:
         if root.parents[0] in self.tainted:
             return "it is based on a state a repair acknowledged as a finding"
         for commit in chain:
+            # Judged at the line state current when it was signed, as events are: a key
+            # revoked since the proposal's base cannot sign on that old base.
             info = git.info(commit)
-            verdict = signature.check(self.view, info)
-            if signature.ended_before(self.view, self.head, verdict.key, info.committer_time):
+            state = self._states().current_at(info.committer_time, root.parents[0])
+            if not signature.check(self.view, info, trust_at=state).good:
                 return f"{commit[:10]} is signed with a key the line has revoked"
         for commit in chain[1:]:
             a = parse_record(git.info(commit))
