@@ -175,6 +175,32 @@ def test_an_event_dated_far_ahead_is_a_finding(cli, store, team, alice):
     assert cli("verify").code == 0  # a minute ahead: within the 10 minutes clocks may differ
 
 
+def test_log_judges_again_whatever_verify_did_not_vouch_for(cli, store, team, alice):
+    """log skips judging the events line only when verify found this very events head clean
+    against this very store head."""
+    import json
+
+    from envtrail.audit import checkpoint
+
+    def shown(event):
+        r = cli("log", "--json")
+        assert r.code == 0, r.err
+        return next(json.loads(e)["verified"] for e in r.out.splitlines()
+                    if json.loads(e)["commit"] == event)
+
+    good = _event_after(store, alice.identity, "alice@example.com", _head(store), None)
+    assert cli("verify").code == 0
+    assert checkpoint.load_events(store, _head(store)) == good
+    assert shown(good) is True
+    forged = _event_after(store, team["carol"].identity, "carol@example.com", _head(store),
+                          good)  # carol is no member of production
+    assert shown(forged) is False and shown(good) is True
+    # A vouch for another store head counts for nothing.
+    git(store, "update-ref", "refs/envtrail/events", forged)
+    checkpoint.save_events(store, "0" * 40, forged)
+    assert shown(forged) is False
+
+
 def test_run_records_one_event_with_status_and_duration(cli, store, team):
     import sys
 

@@ -25,6 +25,7 @@ from envtrail.gitstore.discover import state_dir
 _NAME = "verified.json"
 _PIN = "pin.json"
 _AHEAD = "ahead.json"
+_EVENTS = "events.json"
 _VERSION = 3
 
 
@@ -120,6 +121,22 @@ def load_ahead(root: Path) -> dict[str, int]:
 def save_ahead(root: Path, seen: dict[str, int]) -> None:
     """Remember when commits dated ahead were first seen (they stay findings later)."""
     _write(state_dir(root) / _AHEAD, json.dumps(seen).encode())
+
+
+def load_events(root: Path, store_head: str | None) -> str | None:
+    """The events head ``verify`` found clean against exactly ``store_head``, if any."""
+    try:
+        doc = json.loads((state_dir(root) / _EVENTS).read_text(encoding="utf-8"))
+        return str(doc["events"]) if doc["store"] == store_head else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def save_events(root: Path, store_head: str, events_head: str) -> None:
+    """Remember that the events line up to ``events_head`` verified against ``store_head``
+    (judged again whenever the store line has moved)."""
+    _write(state_dir(root) / _EVENTS,
+           json.dumps({"store": store_head, "events": events_head}).encode())
 
 
 def _write(target: Path, data: bytes) -> None:

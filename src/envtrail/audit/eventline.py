@@ -57,16 +57,20 @@ class Marker:
         return out
 
 
-def markers(view: StoreView, tainted: frozenset[str] = frozenset()) -> list[Marker]:
+def markers(view: StoreView, tainted: frozenset[str] = frozenset(),
+            vouched: str | None = None) -> list[Marker]:
     """Every event on the events line, oldest first, each verified or not as ``check``
-    judges it (``tainted``: line states a repair acknowledged as findings)."""
+    judges it (``tainted``: line states a repair acknowledged as findings; ``vouched``:
+    the events head ``verify`` last found clean against the current store head: when
+    it is still the head, nothing is judged again)."""
     git = view.git
     tip = git.ref_target(EVENTS_REF)
     if tip is None:
         return []
     ids, _ = git.first_parents(tip)
     # Shown as verified exactly when verify would find nothing wrong with it.
-    bad = {f.commit for f in check(view, git.store_head(), tip, tainted=tainted)}
+    bad = set() if vouched == tip else \
+        {f.commit for f in check(view, git.store_head(), tip, tainted=tainted)}
     out = []
     for commit in reversed(ids):
         info = git.info(commit)

@@ -18,12 +18,14 @@ from envtrail.audit.view import StoreView
 
 
 def interleave(view: StoreView, changes: Iterable[Event], filters: Filters,
-               hide: str | None = None, tainted: frozenset[str] = frozenset()) -> Iterator[Event]:
+               hide: str | None = None, tainted: frozenset[str] = frozenset(),
+               vouched: str | None = None) -> Iterator[Event]:
     """``changes`` (unfiltered, newest first) with markers merged in, then ``filters``;
     with ``hide``, only markers that follow that store commit or a later one
-    (``tainted``: line states a repair acknowledged, for judging the markers)."""
+    (``tainted``, ``vouched``: what judging the markers may rely on, see
+    :func:`eventline.markers`)."""
     git = view.git
-    markers = [_as_event(m) for m in reversed(eventline.markers(view, tainted))
+    markers = [_as_event(m) for m in reversed(eventline.markers(view, tainted, vouched))
                if hide is None or m.after is None or m.after == hide
                or not (git.has_commit(m.after) and git.is_ancestor(m.after, hide))]
     approved: dict[str, list[str]] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from envtrail.audit import signature
+from envtrail.audit import checkpoint, signature
 from envtrail.audit.approvals import approvals_of
 from envtrail.audit.events import Event, Filters, VerifiedLine, commit_events, stream
 from envtrail.audit.history import last_changes, parse_record
@@ -50,7 +50,8 @@ def log(git: GitRepo, filters: Filters, limit: int | None = None,
     verified = _verified_line(git)
     changes = stream(view, head, Filters(until=filters.until), hide, verified)
     tainted = verified.tainted if verified is not None else frozenset()
-    for event in interleave(view, changes, filters, hide, tainted):
+    vouched = checkpoint.load_events(git.root, head)
+    for event in interleave(view, changes, filters, hide, tainted, vouched):
         if event.commit != last:
             if limit is not None and seen >= limit:
                 return
@@ -62,8 +63,6 @@ def log(git: GitRepo, filters: Filters, limit: int | None = None,
 
 def _verified_line(git: GitRepo) -> VerifiedLine | None:
     """What this clone last verified, so that ``log`` need not check those signatures again."""
-    from envtrail.audit import checkpoint
-
     cp = checkpoint.load(git.root)
     return None if cp is None else VerifiedLine(cp.head, cp.tainted)
 

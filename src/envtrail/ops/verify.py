@@ -92,8 +92,12 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         checkpoint.save_ahead(git.root, {**checkpoint.load_ahead(git.root), **walked.ahead})
     report.genesis, report.checked = walked.genesis, walked.checked
     report.findings += walked.findings
-    report.findings += eventline.check(view, head, line=walked.walked,
-                                       tainted=frozenset(walked.tainted), now=rt.now())
+    events = eventline.check(view, head, line=walked.walked, tainted=frozenset(walked.tainted),
+                             now=rt.now())
+    report.findings += events
+    events_head = git.ref_target(eventline.EVENTS_REF)
+    if report.ok and events_head is not None:
+        checkpoint.save_events(git.root, head, events_head)  # log need not judge it again
     report.acknowledged = walked.acknowledged
     report.skipped = sorted(walked.unkeyed)
     report.warnings = [g.warning(rt.now()) for g in walked.glass]
