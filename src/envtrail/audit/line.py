@@ -7,14 +7,14 @@ later ``repair`` acknowledged, and whether the genesis is the pinned one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from envtrail.audit import signature
 from envtrail.audit.approvals import Glass, Ledger
 from envtrail.audit.keyring import Keyring
-from envtrail.audit.parallel import judgements
+from envtrail.audit.parallel import Judgement, judgements
 from envtrail.audit.repairs import ACK, CLEAN, FROM
 from envtrail.audit.verify import Finding, Verifier, check_time
 from envtrail.audit.view import StoreView
@@ -72,14 +72,15 @@ def line_ids(view: StoreView, head: str, since: str | None) -> tuple[list[str], 
     """First-parent ids from ``head`` back to ``since`` (or the genesis), oldest first.
 
     IntegrityError when the chain is cut off (shallow or grafted repository, a
-    missing parent): a commit whose parent is missing is never a genesis.
+    missing parent): a commit whose parent is missing is never a genesis. The
+    ids may come from git itself: :func:`walk` checks every link as it reads.
     """
     git = view.git
     if git.is_shallow():
         raise IntegrityError("this clone is shallow or grafted; envtrail reads only a complete "
                              "store line", hint="run `git fetch --unshallow`, then retry")
     try:
-        ids, met = git.first_parents(head, since)
+        ids, met = git.first_parents(head, since, links_checked=True)
     except KeyError:
         raise IntegrityError("a commit of the store line is missing from this clone",
                              hint="fetch the whole store branch, then retry") from None
@@ -113,7 +114,8 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
     ledger = Ledger(view)
     seen = dict(seen_ahead or {})
     floors = _Floor(floor)
-    for position, judged in enumerate(judgements(verifier, ids, parallel)):
+    now_seen = datetime.fromtimestamp(int(now.timestamp()), now.tzinfo)  # as a clone records it
+    for position, judged in _linked(judgements(verifier, ids, parallel), ids, since):
         info, rec, verdict = judged.info, judged.rec, judged.verdict
         info_id = info.id
         if judged.need_known:
@@ -138,7 +140,8 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
             # A repair's time findings stop counting toward the floor in every clone,
             # including those that never saw the commit dated ahead as ahead.
             floors.drop({c for c, rule in _named(rec) if rule == "7"})
-        first_seen = datetime.fromtimestamp(seen.get(info_id, int(now.timestamp())), now.tzinfo)
+        first_seen = now_seen if info_id not in seen else \
+            datetime.fromtimestamp(seen[info_id], now.tzinfo)
         timing = check_time(info, floors.value, first_seen)
         if any("first saw" in f.message for f in timing) and info_id not in seen:
             seen[info_id] = report.ahead[info_id] = int(now.timestamp())
@@ -156,6 +159,18 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
     report.floor = floors.value
     report.glass = ledger.unreviewed()
     return report
+
+
+def _linked(judged: Iterator[Judgement], ids: list[str],
+            since: str | None) -> Iterator[tuple[int, Judgement]]:
+    """Each judgement with its position, once its commit's first parent is the one
+    before it on the line (the ids may be git's word; this is the commits' own)."""
+    for position, judgement in enumerate(judged):
+        parents = judgement.info.parents
+        if (parents[0] if parents else None) != (ids[position - 1] if position else since):
+            raise IntegrityError("git and the commits disagree about the store line",
+                                 hint="run `git fsck`; a commit-graph file may be damaged")
+        yield position, judgement
 
 
 def _named(rec) -> set[tuple[str, str]]:

@@ -51,7 +51,11 @@ class Judgement:
 def judge(verifier: Verifier, commit: str) -> Judgement:
     """Judge one commit of the line against its parent."""
     view = verifier.view
-    info = view.git.info(commit)
+    try:
+        info = view.git.info(commit)
+    except KeyError:  # git listed it (from its commit-graph), but the object is gone
+        raise IntegrityError("a commit of the store line is missing from this clone",
+                             hint="fetch the whole store branch, then retry") from None
     rec = parse_record(info)
     try:
         verdict: signature.Verdict | None = signature.check(view, info)
