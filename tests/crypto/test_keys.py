@@ -11,6 +11,7 @@ from envtrail.crypto.keys import (
     PublicKey,
     WrongPassphrase,
     is_encrypted,
+    verify_ed25519,
 )
 
 
@@ -147,3 +148,15 @@ def test_key_libraries_are_imported_only_for_an_encrypted_key(tmp_path):
         out = subprocess.run([sys.executable, "-c", code, str(path), PASS], capture_output=True,
                              text=True, check=True).stdout.strip()
         assert out == expected
+
+
+def test_a_truncated_public_key_never_verifies():
+    # libsodium reads 32 key bytes whatever it is given; a Python bytes object
+    # ends in a NUL, so a key whose last byte is 0, cut short by one byte, would
+    # still verify if the length were not checked before the call.
+    ident = next(i for i in iter(Identity.generate, None) if i.public.raw[31] == 0)
+    sig = ident.sign(b"payload")
+    assert verify_ed25519(ident.public, b"payload", sig)
+    assert not verify_ed25519(PublicKey(ident.public.raw[:31]), b"payload", sig)
+    assert not verify_ed25519(ident.public, b"payload", sig[:63])
+    assert not verify_ed25519(ident.public, b"payload!", sig)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from envtrail.audit import signature
 from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record
-from envtrail.audit.verify import Finding
+from envtrail.audit.verify import AHEAD, Finding
 from envtrail.audit.view import LineStates, StoreView
 from envtrail.errors import IntegrityError
 
@@ -25,7 +25,6 @@ EVENTS_REF = "refs/envtrail/events"
 AFTER, KIND, REF, STATUS, START, DURATION = (
     "After", "Event-Kind", "Event-Ref", "Event-Status", "Event-Start", "Event-Duration")
 _HEX = frozenset("0123456789abcdef")
-_AHEAD = timedelta(minutes=10)
 # What `event` writes, and so all a reader accepts: claims are shown to people and
 # parsed by tools, so a signer may say anything, but only in these forms.
 KIND_RE = re.compile(r"\A[a-z][a-z0-9._-]{0,39}\Z")
@@ -103,7 +102,7 @@ def check(view: StoreView, store_head: str | None, tip: str | None = None,
     for commit in reversed(ids):
         info = git.info(commit)
         found = _check_one(view, info, states, tainted)
-        if now is not None and info.committer_time > now + _AHEAD:
+        if now is not None and info.committer_time > now + AHEAD:
             # Writers date an event no earlier than the one before it: one dated ahead
             # would drag every later event with it.
             found.append(Finding(commit, 7, f"dated {info.committer_time.isoformat()}, more "

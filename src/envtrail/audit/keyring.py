@@ -48,8 +48,9 @@ class Keyring:
     def plaintext(self, env: EnvFile, name: str) -> str | None:
         """Decrypt one value, or None without access; DecryptError if it is corrupt."""
         keys = self.keys(env)
-        if keys is None:
-            return None
+        return None if keys is None else self._plaintext(env, keys, name)
+
+    def _plaintext(self, env: EnvFile, keys: EnvKeys, name: str) -> str:
         slot = (env.environment, env.public_key)
         dec = self._decryptors.get(slot)
         if dec is None:
@@ -63,9 +64,8 @@ class Keyring:
         if slot in self._fingerprints:
             return self._fingerprints[slot]
         keys = self.keys(env)
-        plain = self.plaintext(env, name)
-        fp = (None if keys is None or plain is None
-              else keys.fingerprint(env.version, env.environment, name, plain))
+        fp = None if keys is None else keys.fingerprint(
+            env.version, env.environment, name, self._plaintext(env, keys, name))
         self._fingerprints[slot] = fp
         if len(self._fingerprints) > 256:
             self._fingerprints.popitem(last=False)

@@ -41,10 +41,11 @@ def check(view: StoreView, info: CommitInfo, trust_at: str | None = None) -> Ver
     except sshsig.SignatureError:
         return Verdict(BAD)
     trust_at = trust_at or (info.parents[0] if info.parents else info.id)
-    entry = next((s for s in view.signers(trust_at) if s.key == key.openssh), None)
+    line = key.openssh
+    entry = next((s for s in view.signers(trust_at) if s.key == line), None)
     if entry is None:
-        return Verdict(UNKNOWN_KEY, key=key.openssh)
+        return Verdict(UNKNOWN_KEY, key=line)
     if not entry.valid_at(info.committer_time):
-        return Verdict(EXPIRED, entry.principal, entry.admin, key.openssh)
-    return Verdict(GOOD, entry.principal, entry.admin, key.openssh)
+        return Verdict(EXPIRED, entry.principal, entry.admin, line)
+    return Verdict(GOOD, entry.principal, entry.admin, line)
 

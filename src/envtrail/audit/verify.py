@@ -9,7 +9,7 @@ acknowledgements of a repair live in :mod:`envtrail.audit.line`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from envtrail.audit import repairs, signature
 from envtrail.audit.history import parse_record
@@ -21,6 +21,9 @@ from envtrail.errors import IntegrityError
 from envtrail.format import layout, signers
 from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.repo import CommitInfo
+
+# How far ahead of when this clone first saw it a commit may be dated (rule 7).
+AHEAD = timedelta(minutes=10)
 
 RULES = {
     1: "signature", 2: "actor", 3: "changes", 4: "policy", 5: "admin",
@@ -300,13 +303,11 @@ class Verifier:
 
 def check_time(info: CommitInfo, floor: datetime | None, seen: datetime | None) -> list[Finding]:
     """Rule 7: not before the line's time floor, not dated over 10 minutes after first seen."""
-    from datetime import timedelta
-
     out = []
     if floor is not None and info.committer_time < floor:
         out.append(Finding(info.id, 7, "committer time goes backwards on the line "
                                        f"({info.committer_time.isoformat()} < {floor.isoformat()})"))
-    if seen is not None and info.committer_time > seen + timedelta(minutes=10):
+    if seen is not None and info.committer_time > seen + AHEAD:
         out.append(Finding(info.id, 7, f"dated {info.committer_time.isoformat()}, more than 10 "
                                        f"minutes after this clone first saw it ({seen.isoformat()})"))
     return out

@@ -114,7 +114,16 @@ class Policy:
 
     def rule_for(self, environment: str) -> Rule:
         """The effective rule for ``environment``."""
-        return _apply(self.defaults, self.environments.get(environment, {}))
+        rule = self._rules.get(environment)
+        if rule is None:
+            rule = self._rules[environment] = _apply(self.defaults,
+                                                     self.environments.get(environment, {}))
+        return rule
+
+    @functools.cached_property
+    def _rules(self) -> dict[str, Rule]:
+        # A history walk asks the same policy for the same rules at every commit.
+        return {}
 
     def violation(self, environment: str, principal: str, admin: bool, reason: str) -> str | None:
         """The rule a write by ``principal`` would break, as a sentence, or None."""
@@ -132,6 +141,10 @@ class Policy:
     def max_approvals(self) -> int:
         """The highest approval count anywhere in this policy (what a policy,
         signers or config change needs, so lowering a count needs approval too)."""
+        return self._max_approvals
+
+    @functools.cached_property
+    def _max_approvals(self) -> int:
         return max([self.defaults.approvals,
                     *(self.rule_for(name).approvals for name in self.environments)])
 
