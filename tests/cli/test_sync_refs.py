@@ -17,6 +17,11 @@ EVENTS = "refs/envtrail/events"
 def team(tmp_path, store, cli, bob, make_identity):
     """production needs one approval; alice (admin), bob and carol are members of it and of
     staging; three clones."""
+    return make_clones(tmp_path, store, cli, bob, make_identity)
+
+
+def make_clones(tmp_path, store, cli, bob, make_identity):
+    """The clones of ``team``: (alice, bob, carol, the bare remote)."""
     carol = make_identity("carol@example.com")
     for who in (bob, carol):
         for env in ("production", "staging"):

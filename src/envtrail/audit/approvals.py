@@ -14,6 +14,7 @@ later on the line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -117,20 +118,40 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
         scope = sorted({*scope, *(e for e in every if policy.rule_for(e).approvals)})
     if not needed:
         return None
+    glass = is_break_glass(rec)
+    return Requirement(
+        info.id, needed, approvers_at(view, parent, scope), tuple(view.signers(parent)), rec.actor,
+        tuple(scope), info.committer_time, glass,
+        _glass_refusal(view, parent, info.id, touched, admin, scope) if glass else None,
+        min((policy.rule_for(e).review_seconds for e in scope), default=86400))
+
+
+def approvers_at(view: StoreView, state: str, environments: Sequence[str]) -> frozenset[str]:
+    """Who may approve a change to ``environments`` as of the line state ``state``: the
+    policy's ``approvers`` where it lists them, else the members, except ``ci:*``."""
+    policy = view.policy(state)
     approvers: set[str] = set()
-    for env in scope:
+    for env in environments:
         listed = policy.rule_for(env).approvers
         if listed is not None:
             approvers.update(listed)
         else:
-            file = view.env_at(parent, env)
+            file = view.env_at(state, env)
             approvers.update(p for p in (file.members if file else {}) if not p.startswith("ci:"))
-    glass = is_break_glass(rec)
-    return Requirement(
-        info.id, needed, frozenset(approvers), tuple(view.signers(parent)), rec.actor,
-        tuple(scope), info.committer_time, glass,
-        _glass_refusal(view, parent, info.id, touched, admin, scope) if glass else None,
-        min((policy.rule_for(e).review_seconds for e in scope), default=86400))
+    return frozenset(approvers)
+
+
+def late_refusal(view: StoreView, need: Requirement, state: str,
+                 principal: str | None) -> str | None:
+    """Why an approval of a break-glass change, signed on top of ``state`` after the change,
+    does not count although the change's parent allowed it: its signer is no approver any
+    more. (An approval given before a removal still counts: removals are not retroactive.)"""
+    try:
+        if principal in approvers_at(view, state, need.environments):
+            return None
+    except IntegrityError:  # an unreadable policy or file there: the verifier reports it
+        return "the state it follows cannot be read"
+    return f"{principal} is no longer an approver of {', '.join(need.environments)}"
 
 
 def _glass_refusal(view: StoreView, parent: str, commit: str, touched: list[str],
@@ -292,7 +313,10 @@ class Ledger:
                 need = None
         if need is None:
             return f"{target[:10]} needs no approval", None
-        return need.refusal(verdict.principal, verdict.key, info.committer_time), need
+        why = need.refusal(verdict.principal, verdict.key, info.committer_time)
+        if why is None and need.break_glass:  # approved after the fact, on a later state
+            why = late_refusal(self.view, need, info.parents[0], verdict.principal)
+        return why, need
 
 
 def unreviewed_on_line(view: StoreView, head: str | None) -> list[Glass]:

@@ -21,6 +21,7 @@ from envtrail.audit.approvals import (
     Requirement,
     approvals_of,
     is_break_glass,
+    late_refusal,
     requirement,
 )
 from envtrail.audit.history import parse_record
@@ -210,6 +211,10 @@ def _approve_break_glass(git: GitRepo, rt: Runtime, identity: Identity, target: 
     def build(snap: Snapshot) -> Plan:
         acting = whoami(snap, identity, rt)
         _may_approve(need, acting.principal, identity, rt, tuple(done), commit[:12])
+        # The approval lands on top of this state: its signer must still be an approver.
+        late = late_refusal(snap.view, need, snap.commit or commit, acting.principal)
+        if late:
+            raise AccessDenied(f"approval refused: {late}")
         return Plan({}, Record("approve", acting.principal, text, need.environments,
                                context=context_for(rt), extra=((APPROVES, commit),)))
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from envtrail.audit import checkpoint, line
-from envtrail.audit.approvals import approvals_of, approves
+from envtrail.audit.approvals import approvals_of, approves, late_refusal, requirement
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.line import LineReport, Trust
@@ -273,11 +273,18 @@ def _applied_chains(git: GitRepo, unpushed: list[str]) -> dict[str, tuple[str, s
 
 def _replay_approval(git: GitRepo, identity: Identity, commit: str, rec, parent: str) -> str | None:
     """A retroactive approval of a break-glass commit, re-made on ``parent`` if that commit is
-    on the new line and this approver has not approved it there already."""
+    on the new line, this approver has not approved it there already and is still an
+    approver on top of ``parent`` (a removal that came in meanwhile drops it)."""
     target = approves(rec)
     if target is None or not git.has_commit(target) or not git.is_ancestor(target, parent):
         return None
-    if rec.actor in approvals_of(StoreView(git), target, parent):
+    view = StoreView(git)
+    if rec.actor in approvals_of(view, target, parent):
+        return None
+    named = git.info(target)
+    named_rec = parse_record(named)
+    need = requirement(view, named, named_rec) if named_rec is not None else None
+    if need is None or late_refusal(view, need, parent, rec.actor):
         return None
     return proposalsync.restack(git, identity, commit, parent)
 
