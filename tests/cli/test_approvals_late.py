@@ -78,3 +78,16 @@ def test_sync_drops_an_approval_whose_signer_was_removed_meanwhile(tmp_path, sto
     assert "Envtrail-Action: approve" not in git(bare, "log", "-2", "--format=%B", "main")
     assert b("verify").code == 0
     assert f"production: {glass[:10]} by alice@example.com" in b("status").out
+
+
+def test_a_forged_own_approval_of_a_break_glass_change_does_not_count(cli, store, alice, bob,
+                                                                       make_identity):
+    make_team(cli, bob, make_identity)
+    assert cli("set", "API_KEY", "--env", "production", "--reason", "INC-12",
+               "--break-glass", input="fixed").code == 0
+    glass = _head(store)
+    git(store, "reset", "-q", "--hard", _signed_approval(store, alice, glass, glass))
+    r = cli("verify")
+    assert r.code == 1, r.out
+    assert "alice@example.com approves their own change" in r.out
+    assert f"{glass[:10]} unreviewed break-glass change" in r.out
