@@ -96,6 +96,12 @@ def cached_file(root: Path, environment: str) -> bytes | None:
         return None
 
 
+def load_tainted(root: Path) -> frozenset[str]:
+    """The line states a repair acknowledged as findings, as this clone last verified them."""
+    cp = load(root)
+    return cp.tainted if cp is not None else frozenset()
+
+
 def load_pin(root: Path) -> str | None:
     """The genesis this clone pinned, if any."""
     try:

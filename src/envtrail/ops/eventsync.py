@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from envtrail.audit import eventline
+from envtrail.audit import checkpoint, eventline
 from envtrail.audit.history import parse_record
 from envtrail.audit.record import render
 from envtrail.audit.view import Snapshot, StoreView
@@ -56,7 +56,8 @@ def check_incoming(git: GitRepo, up: Upstream, seen: str | None, store_head: str
             hint="ask whoever force-pushed it; see docs/git-workflow.md")
     if theirs is None or theirs in (seen, git.ref_target(EVENTS_REF)):
         return  # accepted before: the walk is paid once per new events head
-    findings = eventline.check(StoreView(git), store_head, tip=theirs, tainted=_tainted(git),
+    tainted = checkpoint.load_tainted(git.root)
+    findings = eventline.check(StoreView(git), store_head, tip=theirs, tainted=tainted,
                                now=now)
     if findings:
         raise IntegrityError(f"the remote's events line does not verify: {findings[0].line()}",
@@ -97,7 +98,8 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
 
 def _refuse_bad(git: GitRepo, head: str | None, tip: str | None) -> None:
     """Never push an events line that would stop everyone else's sync."""
-    findings = eventline.check(StoreView(git), head, tip=tip, tainted=_tainted(git)) \
+    tainted = checkpoint.load_tainted(git.root)
+    findings = eventline.check(StoreView(git), head, tip=tip, tainted=tainted) \
         if tip else []
     if findings:
         raise IntegrityError(f"this clone's events line does not verify: "
@@ -214,10 +216,3 @@ def _move(git: GitRepo, old: str | None, new: str | None) -> None:
                             hint="run `envtrail sync` again") from None
 
 
-
-def _tainted(git: GitRepo) -> frozenset[str]:
-    """The line states a repair acknowledged as findings, as this clone last verified them."""
-    from envtrail.audit import checkpoint
-
-    cp = checkpoint.load(git.root)
-    return cp.tainted if cp is not None else frozenset()

@@ -126,8 +126,7 @@ class _Judge:
         self._seen: dict[str, str | None] = {}
         # ``head`` was verified before proposals are looked at, so the checkpoint says
         # which of its states stand only because a repair acknowledged them.
-        cp = checkpoint.load(git.root)
-        self.tainted = cp.tainted if cp is not None else frozenset()
+        self.tainted = checkpoint.load_tainted(git.root)
         self._line: LineStates | None = None  # read once, when a proposal needs it
 
     def refusal(self, pid: str, tip: str) -> str | None:

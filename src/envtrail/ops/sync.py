@@ -135,7 +135,10 @@ def _take_remote(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, re
     if ours is not None and base is None:
         raise IntegrityError("the remote holds another store (no history in common); "
                              "nothing was changed")
-    report = _walk(git, rt, identity, incoming, base)
+    # What repairs here already acknowledged as forged stays so through every walk below:
+    # no repair that came in may restore it, and the checkpoint keeps knowing it.
+    known = checkpoint.load_tainted(git.root)
+    report = _walk(git, rt, identity, incoming, base, tainted=known)
     if report.findings:
         raise IntegrityError(
             f"the remote's history does not verify: {report.findings[0].line()}",
@@ -148,13 +151,16 @@ def _take_remote(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, re
         return incoming, None
     new_head, round_, unapplied = _replay_onto(git, rt, identity, ours, base, incoming,
                                                mine, theirs)
-    replayed = _walk(git, rt, identity, new_head, incoming, report.floor)
+    replayed = _walk(git, rt, identity, new_head, incoming, report.floor,
+                     tainted=known | report.tainted)
     if replayed.findings:
         raise IntegrityError(
             f"a replayed commit would not verify: {replayed.findings[0].line()}",
             hint="nothing was changed; run `envtrail verify` for details")
+    # The checkpoint is recorded from the second walk: it must carry what the first found.
     replayed.unkeyed |= report.unkeyed
     replayed.ahead.update(report.ahead)
+    replayed.tainted |= report.tainted
     _keep_originals(git, [r for r in round_ if r.unapplied is None])
     _advance(git, rt, identity, ref, ours, new_head, base, replayed)
     for r in round_:
@@ -185,13 +191,16 @@ def _refuse_going_back(git: GitRepo, up: Upstream, incoming: str | None) -> None
 
 
 def _walk(git: GitRepo, rt: Runtime, identity: Identity, head: str, since: str | None,
-          floor=None) -> LineReport:
-    """Check the line from just after ``since`` to ``head``, with this identity's key."""
+          floor=None, tainted: frozenset[str] = frozenset()) -> LineReport:
+    """Check the line from just after ``since`` to ``head``, with this identity's key
+    (``tainted``: states a repair before ``since`` acknowledged as forged)."""
     if since is not None and floor is None:
         floor = git.info(since).committer_time  # times never go back along a verified line
     return line.walk(StoreView(git), head, keyring=Keyring(identity), since=since, floor=floor,
                      trust=Trust(checkpoint.load_pin(git.root), trust_roots(rt)),
-                     now=rt.now(), seen_ahead=checkpoint.load_ahead(git.root))
+                     now=rt.now(), seen_ahead=checkpoint.load_ahead(git.root),
+                     tainted=tainted if since is not None else frozenset())
+
 
 
 def _unpushed(git: GitRepo, ours: str, base: str) -> list[str]:
