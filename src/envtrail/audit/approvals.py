@@ -99,31 +99,66 @@ def is_break_glass(rec: Record | None) -> bool:
 
 
 def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement | None:
-    """What ``info`` needs, or None when it needs no approval (markers, the genesis)."""
+    """What ``info`` needs, or None when it needs no approval (markers, the genesis).
+
+    What it changes is read against its parent; the rules come from the state it is
+    judged by: its parent, or for a repair the states it vouches for (see
+    :func:`_rule_states`), never the forged parent a repair undoes.
+    """
     if not info.parents or rec.action in ("approve", "event"):
         return None
     git, parent = view.git, info.parents[0]
-    policy = view.policy(parent)
-    if not policy.max_approvals():
+    states = _rule_states(view, info, rec)
+    judged_at, policies = states[0], [view.policy(state) for state in states]
+    if not max(p.max_approvals() for p in policies):
         return None  # most stores: nothing to look at, and verify stays fast
+    policy = policies[0]
     before, after = view.env_blobs(parent), view.env_blobs(info.id)
     touched = sorted(e for e in before.keys() | after.keys() if before.get(e) != after.get(e))
     admin = git.differing(parent, info.id, layout.ADMIN_FILES)
-    counts = {e: policy.rule_for(e).approvals for e in touched}
+    counts = {e: max(p.rule_for(e).approvals for p in policies) for e in touched}
     needed = max(counts.values(), default=0)
     scope = [e for e in touched if counts[e]]
     if admin:
-        needed = max(needed, policy.max_approvals())
-        every = sorted(before.keys() | set(policy.environments))
-        scope = sorted({*scope, *(e for e in every if policy.rule_for(e).approvals)})
+        needed = max(needed, *(p.max_approvals() for p in policies))
+        every = sorted(before.keys() | {e for p in policies for e in p.environments})
+        scope = sorted({*scope, *(e for e in every
+                                  if any(p.rule_for(e).approvals for p in policies))})
     if not needed:
         return None
     glass = is_break_glass(rec)
     return Requirement(
-        info.id, needed, approvers_at(view, parent, scope), tuple(view.signers(parent)), rec.actor,
-        tuple(scope), info.committer_time, glass,
+        info.id, needed, approvers_at(view, judged_at, scope), tuple(view.signers(judged_at)),
+        rec.actor, tuple(scope), info.committer_time, glass,
         _glass_refusal(view, parent, info.id, touched, admin, scope) if glass else None,
         min((policy.rule_for(e).review_seconds for e in scope), default=86400))
+
+
+def _rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
+    """The line states whose policy a commit's approvals are judged by, the main one first.
+
+    A commit: its parent. A repair: its clean point (it is signed as of there, and its
+    parent may be the forged commit that lowered a count), and with it each commit it
+    sweeps only as dated ahead of itself: those verified, and a repair dated before
+    them must not escape the counts they carry (a backdated clean point from before
+    approvals were required). A repair whose clean point is not a line commit before
+    it is refused by the walk; its rules stay its parent's.
+    """
+    from envtrail.audit.repairs import ACK, CLEAN
+
+    parent = info.parents[0]
+    clean = rec.extra_value(CLEAN) if rec.action == "repair" else None
+    if clean is None or clean == parent or not view.git.has_commit(clean):
+        return [parent]
+    between, met = view.git.first_parents(parent, clean)
+    if not met:
+        return [parent]
+    named: dict[str, set[str]] = {}
+    for key, value in rec.extra:
+        if key == ACK:
+            commit, _, rule = value.partition(" ")
+            named.setdefault(commit, set()).add(rule.strip())
+    return [clean, *(c for c in between if named.get(c) == {"7"})]
 
 
 def approvers_at(view: StoreView, state: str, environments: Sequence[str]) -> frozenset[str]:
