@@ -269,3 +269,35 @@ def test_a_replaced_history_never_moves_the_pin(verified, alice, tmp_path):
         with pytest.raises(IntegrityError, match="another genesis"):
             gate.open_line(GitRepo(verified), rt(verified), alice.identity)
         assert checkpoint.load_pin(verified) == pin
+
+
+def test_once_verify_finds_a_problem_the_checkpoint_vouched_for_reads_refuse(cli, store):
+    """DESIGN: once verify has failed, reads keep failing until a repair. A checkpoint
+    moved past a forged commit (here by ``advance``, as a lighter check with a gap once
+    let one through) stops being trusted as soon as a whole walk finds it."""
+    import shutil
+
+    setv(cli, "K", "1")
+    assert cli("get", "K", "--env", "production").out == "1"
+    good = head(store)
+    saved = store.parent / "saved"
+    shutil.copytree(store / ".git/envtrail", saved)
+    setv(cli, "K", "evil")
+    signed = head(store)
+    forged = git(store, "commit-tree", "-p", good, "-m", "unsigned", f"{signed}^{{tree}}").strip()
+    git(store, "reset", "-q", "--hard", forged)
+    shutil.rmtree(store / ".git/envtrail")
+    shutil.copytree(saved, store / ".git/envtrail")
+    g = GitRepo(store)
+    gate.advance(g, good, forged, g.info(forged).committer_time)
+    assert cli("get", "K", "--env", "production").out == "evil"  # the gap, served
+    r = cli("verify")
+    assert r.code == 1 and "rule 1" in r.out
+    assert checkpoint.load(store).refused is not None
+    refused = cli("get", "K", "--env", "production")
+    assert refused.code == 5, (refused.code, refused.out, refused.err)
+    assert "evil" not in refused.out + refused.err and "rule 1" in refused.err
+    assert cli("repair", "--reason", "undo the unsigned commit").code == 0
+    assert cli("get", "K", "--env", "production").out == "1"
+    assert cli("verify").code == 0
+    assert checkpoint.load(store).refused is None

@@ -44,6 +44,9 @@ class Checkpoint:
     floor: int = 0  # committer time (epoch seconds) the next commit may not go below
     # Line commits a repair acknowledged as findings, and those between: never read from.
     tainted: frozenset[str] = frozenset()
+    # A finding a full ``verify`` made at or below ``head``: until a walk of the whole
+    # line passes again, no read trusts what this checkpoint vouches for.
+    refused: str | None = None
 
 
 def path(root: Path) -> Path:
@@ -61,7 +64,8 @@ def load(root: Path) -> Checkpoint | None:
             str(doc["head"]), {str(k): str(v) for k, v in doc["envs"].items()},
             frozenset(map(str, doc["keyed"])), frozenset(map(str, doc["attempted"])),
             frozenset(map(str, doc["roots"])), int(doc["floor"]),
-            frozenset(map(str, doc["tainted"])))
+            frozenset(map(str, doc["tainted"])),
+            str(doc["refused"]) if doc.get("refused") is not None else None)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -80,6 +84,7 @@ def save(root: Path, cp: Checkpoint, files: dict[str, bytes] | None = None) -> N
         "version": _VERSION, "head": cp.head, "envs": cp.envs, "keyed": sorted(cp.keyed),
         "attempted": sorted(cp.attempted), "roots": sorted(cp.roots), "floor": cp.floor,
         "tainted": sorted(cp.tainted),
+        **({"refused": cp.refused} if cp.refused is not None else {}),
     }).encode())
 
 

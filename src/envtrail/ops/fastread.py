@@ -30,8 +30,11 @@ def committed_env(rt: Runtime, root: Path, identity: Identity,
                   environment: str) -> tuple[str, EnvFile] | None:
     """(line head, the environment there) if the checkpoint vouches for both, else None."""
     cp = checkpoint.load(root)
-    if cp is None or environment not in cp.envs or journal_path(root).exists():
-        return None  # nothing verified yet, or a write was interrupted: the gate finishes it
+    if cp is None or cp.refused is not None or environment not in cp.envs or \
+            journal_path(root).exists():
+        # Nothing verified yet, verify since found a problem below the checkpoint, or a
+        # write was interrupted: the gate decides.
+        return None
     roots = trust_roots(rt)
     if not roots <= cp.roots or (in_ci(rt) and not roots):
         return None

@@ -109,7 +109,9 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
             raise IntegrityError(f"history does not verify: {rewritten(cp.head).line()}",
                                  hint="run `envtrail verify`; after reviewing, "
                                       "`envtrail verify --accept-rewrite`")
-    if cp is not None and key is not None and key not in cp.attempted and \
+    if cp is not None and cp.refused is not None:
+        since = None  # verify found a problem below the checkpoint: only a whole walk decides
+    elif cp is not None and key is not None and key not in cp.attempted and \
             _opens_unkeyed(view, head, identity, cp):
         since = None  # this key re-checks the whole line once
     if cp is not None and since == head and roots <= cp.roots:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from envtrail.audit import checkpoint, eventline, line
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
-from envtrail.audit.line import Acknowledged, Trust
+from envtrail.audit.line import Acknowledged, LineReport, Trust
 from envtrail.audit.verify import Finding
 from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
@@ -92,6 +92,8 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         checkpoint.save_ahead(git.root, {**checkpoint.load_ahead(git.root), **walked.ahead})
     report.genesis, report.checked = walked.genesis, walked.checked
     report.findings += walked.findings
+    if cp is not None and not rewrite:
+        _refuse_below(git, cp, walked)
     events = eventline.check(view, head, line=walked.walked, tainted=frozenset(walked.tainted),
                              now=rt.now())
     report.findings += events
@@ -114,6 +116,16 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         record_verified(git, view, head, walked, None if accept_rewrite else cp, key, roots,
                         full=True)
     return report
+
+
+def _refuse_below(git: GitRepo, cp: checkpoint.Checkpoint, walked: LineReport) -> None:
+    """A finding at or below the checkpoint's head (something a lighter, incremental
+    check let through) stops reads trusting the checkpoint until a whole walk passes."""
+    vouched = set(walked.walked[:walked.walked.index(cp.head) + 1]) \
+        if cp.head in walked.walked else set()
+    below = [f for f in walked.findings if f.commit in vouched]
+    if below and cp.refused is None:
+        checkpoint.save(git.root, replace(cp, refused=below[0].line()))
 
 
 def _disappeared(git: GitRepo, old: str, new: str) -> list[str]:
