@@ -244,3 +244,34 @@ def test_log_interleaves_events_approvals_and_break_glass(cli, store, team):
     assert "event deploy (status 0, duration" in text
     assert [json.loads(x)["action"] for x in cli("log", "--json", "--key", "API_KEY").out
             .splitlines()][:2] == ["set", "set"]
+
+
+def test_an_event_after_a_revocation_is_judged_after_it_even_when_times_jump(cli, store,
+                                                                             team):
+    """A repair acknowledged a commit dated a year ahead, so times along the line are no
+    longer in order; bob, revoked from staging since, signs an event dated after the
+    revocation naming an older commit. A search that assumes ordered times lands before
+    the revocation and accepts it (found by the third attacker review)."""
+    import os
+    import subprocess
+
+    bob = team["bob"]
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+               "--reason", "join staging").code == 0
+    before = _head(store)
+    assert cli("set", "OTHER", "--env", "staging", "--reason", "move the line",
+               input="x").code == 0
+    ahead = dict(os.environ, GIT_COMMITTER_DATE="2099-01-01T00:00:00+00:00",
+                 GIT_AUTHOR_DATE="2099-01-01T00:00:00+00:00")
+    future = subprocess.run(["git", "commit-tree", "-p", "HEAD", "-m", "ahead", "HEAD^{tree}"],
+                            cwd=store, env=ahead, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    git(store, "update-ref", "refs/heads/main", future)
+    assert cli("repair", "--reason", "a commit dated ahead").code == 0
+    assert cli("access", "revoke", bob.principal, "--env", "staging",
+               "--reason", "leaves staging").code == 0
+    late = _event_after(store, bob.identity, bob.principal, before, None, env="staging",
+                        later=1)
+    r = cli("verify")
+    assert r.code == 1
+    assert f"{late[:10]} rule 4 (policy): bob@example.com wrote an event for staging" in r.out

@@ -7,6 +7,7 @@ commit, the shape writes and reads use.
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -145,26 +146,27 @@ class LineStates:
         # "is a line commit" and "in order" are lookups, where asking git for
         # ancestry walks the history once per question.
         self.position = {commit: index for index, commit in enumerate(self.line)}
-        self._times: dict[int, datetime] = {}
+        # _latest[j]: the earliest time among the last j+1 commits. Times along a line
+        # may jump (a repair acknowledges a commit dated far ahead), so a search over
+        # the times themselves can land before a revocation; over these minima, which
+        # never rise towards the start, it cannot. Grown from the end only as far as a
+        # question needs, so judging a recent event reads a few commits, not the line.
+        self._latest: list[datetime] = []
 
     def current_at(self, when: datetime, not_before: str) -> str:
         """The newest line commit dated before ``when``, but never one before
-        ``not_before`` (times never go back along a verified line). A commit of the
-        same second does not count: times have one-second steps, and what was
-        signed just before a revocation must not be judged after it."""
-        lo, hi = self.position[not_before], len(self.line) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self._time(mid) < when:
-                lo = mid
-            else:
-                hi = mid - 1
-        return self.line[lo]
-
-    def _time(self, index: int) -> datetime:
-        if index not in self._times:
-            self._times[index] = self.view.git.info(self.line[index]).committer_time
-        return self._times[index]
+        ``not_before``. A commit of the same second does not count: times have
+        one-second steps, and what was signed just before a revocation must not be
+        judged after it."""
+        floor, size = self.position[not_before], len(self.line)
+        minima = self._latest
+        while len(minima) < size - floor and (not minima or minima[-1] >= when):
+            t = self.view.git.info(self.line[size - 1 - len(minima)]).committer_time
+            minima.append(min(t, minima[-1]) if minima else t)
+        found = bisect.bisect_left(minima, True, key=lambda t: t < when)
+        if found == len(minima):
+            return self.line[floor]
+        return self.line[max(floor, size - 1 - found)]
 
 
 def _parse_env(data: bytes, environment: str) -> EnvFile | IntegrityError:
