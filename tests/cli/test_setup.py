@@ -139,3 +139,77 @@ def test_init_without_identity_creates_nothing(tmp_path):
     assert r.code == 4
     assert "identity new" in r.err
     assert list(folder.iterdir()) == []
+
+
+def _app_remote_with_a_planted_store(tmp_path, alice, bob, make_identity, branch: str):
+    """An application repository whose store (on ``envtrail``) is on a bare remote, and
+    eve's own store, with bob as a member, pushed there as ``branch``."""
+    from conftest import make_app_store
+
+    app = make_app_store(tmp_path, alice)
+    owner = Cli(app, alice)
+    assert owner("access", "grant", bob.principal, bob.publine, "--env", "production",
+                 "--reason", "join").code == 0
+    assert owner("set", "DB", "--env", "production", "--reason", "r", input="real-db").code == 0
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(app, "push", "-q", str(bare), "main", "envtrail")
+    eve = make_identity("eve@example.com")
+    evil = tmp_path / "eve"
+    evil.mkdir()
+    theirs = Cli(evil, eve)
+    assert theirs("init", "--create", "--env", "production").code == 0
+    assert theirs("access", "grant", bob.principal, bob.publine, "--env", "production",
+                  "--reason", "join").code == 0
+    assert theirs("set", "DB", "--env", "production", "--reason", "r", input="EVE-DB").code == 0
+    git(evil, "push", "-q", str(bare), f"HEAD:refs/heads/{branch}")
+    return app, bare, git(app, "rev-list", "--max-parents=0", "envtrail").strip()
+
+
+def test_a_fresh_clone_adopts_only_the_default_remotes_envtrail_branch(tmp_path, alice, bob,
+                                                                        make_identity):
+    """eve, who may create branches but not touch ``envtrail``, pushes her own store as
+    ``a/envtrail``; a fresh clone took the first ref ending in /envtrail, pinned her
+    genesis and served her values (found by the third attacker review)."""
+    _, bare, genesis = _app_remote_with_a_planted_store(tmp_path, alice, bob, make_identity,
+                                                        "a/envtrail")
+    clone = tmp_path / "bob"
+    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    assert "origin/a/envtrail" in git(clone, "branch", "-r")
+    me = Cli(clone, bob)
+    r = me("init")
+    assert r.code == 0, r.err
+    assert f"genesis {genesis}" in r.out
+    assert git(clone, "rev-list", "--max-parents=0", "envtrail").strip() == genesis
+    assert me("get", "DB", "--env", "production").out == "real-db"
+    assert me("set", "NEW", "--env", "production", "--reason", "r", input="n").code == 0
+    r = me("sync")
+    assert r.code == 0, r.err
+    assert git(bare, "rev-parse", "envtrail").strip() == git(clone, "rev-parse", "envtrail").strip()
+
+
+def test_two_remotes_offering_a_store_are_refused_until_the_clone_names_one(tmp_path, alice,
+                                                                            bob, make_identity):
+    from conftest import assert_one_line_error
+
+    _, bare, genesis = _app_remote_with_a_planted_store(tmp_path, alice, bob, make_identity,
+                                                          "eve")
+    eves = tmp_path / "eve.git"  # a second remote whose envtrail is eve's store
+    git(tmp_path, "clone", "-q", "--bare", str(bare), str(eves))
+    git(eves, "update-ref", "refs/heads/envtrail", git(eves, "rev-parse", "eve").strip())
+    clone = tmp_path / "bob"
+    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    git(clone, "remote", "add", "a", str(eves))
+    git(clone, "fetch", "-q", "a")
+    me = Cli(clone, bob)
+    r = me("init")
+    assert_one_line_error(r, 2)
+    assert "a/envtrail and origin/envtrail hold a store" in r.err
+    assert "git config envtrail.branch" in r.err
+    assert git(clone, "branch", "--list", "envtrail") == ""
+    assert not (clone / ".git/envtrail").exists()  # nothing pinned
+    git(clone, "branch", "-q", "envtrail", "origin/envtrail")
+    r = me("init")
+    assert r.code == 0, r.err
+    assert f"genesis {genesis}" in r.out
+    assert me("get", "DB", "--env", "production").out == "real-db"

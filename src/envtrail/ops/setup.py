@@ -86,18 +86,52 @@ def find_store_branch(git: GitRepo) -> str | None:
     head = git.head()
     if head is not None and Snapshot(git, head).has_store() and not git.repo.head_is_detached:
         return git.branch()
-    local = git.ref_target(ORPHAN_BRANCH)
-    if local is None:
-        for ref in git.repo.references:
-            if ref.startswith("refs/remotes/") and ref.endswith("/envtrail"):
-                target = git.ref_target(ref)
-                if target is not None and Snapshot(git, target).has_store():
-                    git.repo.references.create(ORPHAN_BRANCH, git.repo[target].id)
-                    local = target
-                    break
+    local = git.ref_target(ORPHAN_BRANCH) or _adopt_remote_store(git)
     if local is not None and Snapshot(git, local).has_store():
         return ORPHAN_BRANCH
     return None
+
+
+def _default_remote(git: GitRepo) -> str:
+    # The remote the checked-out branch tracks (what `git clone` set up), else origin,
+    # which is also where `sync` goes for a branch without an upstream.
+    if not git.repo.head_is_unborn and not git.repo.head_is_detached:
+        tracked = git.config_get(f"branch.{git.branch().removeprefix('refs/heads/')}.remote")
+        if tracked:
+            return tracked
+    return "origin"
+
+
+def _adopt_remote_store(git: GitRepo) -> str | None:
+    """In a fresh clone, make the local ``envtrail`` branch from the default remote's.
+
+    Only ``refs/remotes/<remote>/envtrail`` of the clone's default remote counts:
+    anyone who may create branches there could push ``a/envtrail`` or add a
+    branch of that name to a second remote, and a store taken from it would be
+    pinned, served and written to as if it were the real one.
+    """
+    offered = []
+    for remote in git.repo.remotes.names():
+        target = git.ref_target(f"refs/remotes/{remote}/envtrail")
+        if target is not None and Snapshot(git, target).has_store():
+            offered.append((remote, target))
+    if not offered:
+        return None
+    default = _default_remote(git)
+    if [remote for remote, _ in offered] != [default]:
+        names = " and ".join(f"{remote}/envtrail" for remote, _ in offered)
+        why = "hold" if len(offered) > 1 else "holds"
+        raise UsageError(f"{names} {why} a store, and this clone's default remote is {default}: "
+                         "envtrail will not guess which store is yours",
+                         hint="make the right one local with `git branch envtrail REMOTE/envtrail` "
+                              "(or name a branch with `git config envtrail.branch "
+                              "refs/heads/BRANCH`), then run `envtrail init` again")
+    remote, target = offered[0]
+    git.repo.references.create(ORPHAN_BRANCH, git.repo[target].id)
+    # sync then fetches and pushes the remote the store came from.
+    git.config_set_local("branch.envtrail.remote", remote)
+    git.config_set_local("branch.envtrail.merge", ORPHAN_BRANCH)
+    return target
 
 
 def init(rt: Runtime, identity: Identity | None, envs: list[str],
