@@ -195,3 +195,42 @@ def test_escape_sequences_in_a_forged_reason_never_reach_the_terminal(tmp_path, 
         _, text = in_terminal(root, args, env, columns=200)
         assert "\x1b]52" not in text and "\x1b[2J" not in text, args
         assert "\\x1b" in text, args
+
+
+def test_escape_sequences_in_a_forged_file_name_never_reach_a_colour_terminal(tmp_path, alice):
+    """An outsider's commit adds envs/<ESC]0;title BEL ESC[2J ...>.yaml: `log` showed the
+    name raw as the commit's environment, setting the title, clearing the screen and
+    painting a fake "verified" line (found by the third attacker review). On a colour
+    terminal every command that draws history shows it inert, and envtrail's own
+    colours still work."""
+    import os
+
+    from conftest import Cli, git, in_terminal
+
+    root = tmp_path / "s"
+    root.mkdir()
+    c = Cli(root, alice)
+    assert c("init", "--create", "--env", "production").code == 0
+    assert c("set", "K", "--env", "production", "--reason", "r", input="v").code == 0
+    hostile = "\x1b]0;PWNED\x07\x1b[2J\x1b[H\x1b[32mverified: ok\x1b[0m"
+    envs = git(root, "rev-parse", "HEAD:envs").strip()
+    prod = git(root, "rev-parse", "HEAD:envs/production.yaml").strip()
+    listing = git(root, "ls-tree", envs) + f"100644 blob {prod}\t{hostile}.yaml\n"
+    new_envs = git(root, "mktree", input=listing).strip()
+    top = git(root, "ls-tree", "HEAD").replace(envs, new_envs)
+    tree = git(root, "mktree", input=top).strip()
+    forged = git(root, "commit-tree", tree, "-p", "HEAD", "-m", "eve").strip()
+    git(root, "update-ref", "refs/heads/main", forged)
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(ENVTRAIL_IDENTITY=str(alice.path), TERM="xterm")
+    for args in (["log", "--no-pager"], ["show", "HEAD"], ["verify"], ["status"],
+                 ["get", "K", "--env", "production"], ["history", "K", "--env", "production"],
+                 ["access", "log"]):
+        _, text = in_terminal(root, args, env, columns=200)
+        for raw in ("\x1b]0;", "\x1b[2J", "\x1b[H", "\x07"):
+            assert raw not in text, (args, text)
+    _, text = in_terminal(root, ["log", "--no-pager"], env, columns=200)
+    assert "\\x1b]0;PWNED\\x07" in text
+    _, text = in_terminal(root, ["show", "HEAD"], env, columns=200)
+    assert "\x1b[1;31mFAILED\x1b[0m" in text  # envtrail's own colour survives
+    assert "\\x1b[" not in text.split("verify")[-1].split("FAILED")[0]

@@ -53,9 +53,12 @@ def run(argv: list[str] | None) -> int:
             import traceback
 
             traceback.print_exc()
-        _say(f"envtrail: error: {exc.message}")
+        # A message may quote a finding, and a finding a name from a forged tree.
+        from envtrail.cli.render import inert
+
+        _say(f"envtrail: error: {inert(exc.message)}")
         if exc.hint:
-            _say(f"hint: {exc.hint}")
+            _say(f"hint: {inert(exc.hint)}")
         return exc.exit_code
     except click_exc.NoArgsIsHelpError as exc:
         # `envtrail` or a group with no subcommand: show help, as git does.

@@ -110,7 +110,7 @@ def _draw_log(con, groups, utc: bool) -> None:
     from rich.markup import escape
 
     from envtrail.audit.context import parse
-    from envtrail.cli.render import inert, styled_mark, when, where
+    from envtrail.cli.render import styled_mark, when, where
 
     for group in groups:
         c = group[0]
@@ -120,7 +120,7 @@ def _draw_log(con, groups, utc: bool) -> None:
                 f"{escape(c.actor or 'unattested')} {styled_mark(c.verified)}"
                 + (f"  [dim]{escape(place)}[/]" if place else ""))
         body = (f"[cyan]{escape(_action_cell(c))}[/] {escape(_variables(group))}  "
-                f"{escape(inert(c.reason))}")
+                f"{escape(c.reason)}")
         plain_len = len(con.render_str(head).plain) + 2 + len(con.render_str(body).plain)
         if plain_len <= con.width:
             con.print(head + "  " + body, overflow="fold")
@@ -173,7 +173,7 @@ def show(
     out(f"when       {when(s.info.committer_time)}")
     signer = f" by {s.verdict.principal}" if s.verdict.principal else ""
     good = paint(mark(True), "green") if s.verdict.good else paint(mark(False), "bold red")
-    out(f"signature  {s.verdict.status}{signer} {good}")
+    out(f"signature  {s.verdict.status}{signer} ", good)
     if rec is None:
         out(f"who        (unattested) {s.info.author_name}")
         out(f"message    {s.info.message.splitlines()[0] if s.info.message else ''}")
@@ -199,11 +199,11 @@ def show(
         for line in s.store_diff:
             out(f"  {line}")
     if s.findings:
-        out(f"verify     {paint('FAILED', 'bold red')}")
+        out("verify     ", paint("FAILED", "bold red"))
         for f in s.findings:
             out(f"  rule {f.rule} ({f.rule_name}): {f.message}")
     else:
-        out(f"verify     {paint('ok', 'green')}")
+        out("verify     ", paint("ok", "green"))
 
 
 def diff(

@@ -38,13 +38,16 @@ def pre_merge_commit(repo: RepoOpt = None) -> None:
 
 def _check(files: list[str] | None, repo: str | None, merging: bool) -> None:
     from envtrail.cli.common import runtime
+    from envtrail.cli.render import inert
     from envtrail.errors import FindingsError
     from envtrail.ops.hook import check_staged
 
     refusals = check_staged(_git_repo(repo), files or None, runtime().env.get("GIT_INDEX_FILE"),
                             merging)
     for r in refusals:
-        sys.stderr.write(f"envtrail: refused {r.path}: {r.reason}\n  instead: {r.instead}\n")
+        # A staged path is anyone's name (it may come from a pulled branch).
+        sys.stderr.write(inert(f"envtrail: refused {r.path}: {r.reason}\n"
+                               f"  instead: {r.instead}") + "\n")
     if refusals:
         raise FindingsError("commit refused")
 

@@ -167,7 +167,7 @@ def status(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = 
     for u in st.break_glass:
         late = paint("OVERDUE", "bold red") if u.overdue else f"review by {when(u.due)}"
         out(f"break-glass  {u.environment}: {short(u.commit)} by {u.author} at {when(u.time)}, "
-            f"{len(u.approved_by)} of {u.needed} approval(s), {late}")
+            f"{len(u.approved_by)} of {u.needed} approval(s), ", late)
     for step in st.next_steps:
         out(f"next: {step}")
 

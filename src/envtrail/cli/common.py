@@ -120,19 +120,35 @@ def load_identity(identity: str | None) -> Any:
     return ident.load(runtime(), Path(chosen) if chosen else None, ask_passphrase).identity
 
 
-def out(text: str = "") -> None:
-    """A line of normal output on stdout; on a terminal, control characters are shown
-    inert (exact bytes go to pipes, and ``get`` writes its value directly)."""
-    if sys.stdout.isatty():
-        from envtrail.cli.render import inert
+def out(*parts: Any) -> None:
+    """A line of normal output on stdout, from strings and ``render.paint`` pieces.
 
-        text = inert(text)
+    On a terminal the strings' control characters are shown inert, since any of
+    them may come from history (exact bytes go to pipes, and ``get`` writes its
+    value directly); only envtrail's own paint keeps its colour codes.
+    """
+    tty = sys.stdout.isatty()
+    text = "".join(_drawn(part, tty) for part in parts)
     sys.stdout.write(text + "\n")
 
 
+def _drawn(part: Any, tty: bool) -> str:
+    if isinstance(part, str):
+        if not tty:
+            return part
+        from envtrail.cli.render import inert
+
+        return inert(part)
+    from envtrail.cli.render import colour_wanted
+
+    return part.render(tty and colour_wanted())
+
+
 def warn(text: str) -> None:
-    """A warning on stderr."""
-    sys.stderr.write(f"envtrail: warning: {text}\n")
+    """A warning on stderr, inert: it may quote a name or a message from history."""
+    from envtrail.cli.render import inert
+
+    sys.stderr.write(f"envtrail: warning: {inert(text)}\n")
 
 
 def emit_json(obj: object) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,13 +45,27 @@ def _number(text: str | None, default: int) -> int:
 
 
 def console(file: Any = None, width: int | None = None) -> Any:
-    """A rich Console for stdout (or ``file``) that follows NO_COLOR."""
+    """A rich Console for stdout (or ``file``) that follows NO_COLOR and shows every
+    string it is given inert (see ``inert``): the one way text reaches the terminal
+    through rich, so no field drawn from history can bypass it."""
+    colour = colour_wanted()
+    return _inert_console()(file=file, width=width or _size()[0], force_terminal=colour,
+                            no_color=not colour, color_system="standard" if colour else None,
+                            highlight=False, soft_wrap=False)
+
+
+@functools.cache
+def _inert_console() -> type:
     from rich.console import Console
 
-    colour = colour_wanted()
-    return Console(file=file, width=width or _size()[0], force_terminal=colour,
-                   no_color=not colour, color_system="standard" if colour else None,
-                   highlight=False, soft_wrap=False)
+    class InertConsole(Console):
+        # Every str printed, and every str cell of a table, passes through render_str
+        # before its markup is parsed; the colours rich adds come from styles, never
+        # from the text, so they are unaffected.
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(inert(text), **kwargs)
+
+    return InertConsole
 
 
 _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x0A}
@@ -59,10 +75,27 @@ def inert(text: str) -> str:
     """Text from history made harmless for a terminal: control characters (escape
     sequences that move the cursor or write the clipboard) shown as ``\\xNN``.
 
-    Commit messages and reasons are anyone's words until verified, and ``log``
-    and ``show`` are what an admin reads before deciding on a repair.
+    Commit messages, reasons and the names in a tree are anyone's words until
+    verified, and ``log`` and ``show`` are what an admin reads before deciding on
+    a repair.
     """
     return text.translate(_CONTROLS)
+
+
+@dataclass(frozen=True)
+class Painted:
+    """Text envtrail itself colours (see ``paint``); ``out`` draws it after making
+    everything else inert, so its colour codes survive and nobody else's do."""
+
+    text: str
+    style: str
+
+    def render(self, colour: bool) -> str:
+        """The text, in colour when ``colour``."""
+        if not colour:
+            return self.text
+        codes = {"green": "32", "red": "31", "bold red": "1;31", "yellow": "33", "cyan": "36"}
+        return f"\033[{codes[self.style]}m{self.text}\033[0m"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
@@ -91,12 +124,9 @@ def styled_mark(ok: bool) -> str:
     return "[green]✓[/]" if ok else "[bold red]✗[/]"
 
 
-def paint(text: str, style: str) -> str:
-    """``text`` in ``style`` (rich style names) when colour is wanted, else as is."""
-    if not colour_wanted():
-        return text
-    codes = {"green": "32", "red": "31", "bold red": "1;31", "yellow": "33", "cyan": "36"}
-    return f"\033[{codes[style]}m{text}\033[0m"
+def paint(text: str, style: str) -> Painted:
+    """``text`` in ``style`` (rich style names) when colour is wanted; give it to ``out``."""
+    return Painted(text, style)
 
 
 def when(moment: datetime, utc: bool = False) -> str:
