@@ -135,7 +135,11 @@ def out(*parts: Any) -> None:
 def _drawn(part: Any, tty: bool) -> str:
     if isinstance(part, str):
         if not tty:
-            return part
+            if part.isascii():
+                return part
+            from envtrail.cli.render import UNDECODABLE
+
+            return part.translate(UNDECODABLE)
         from envtrail.cli.render import inert
 
         return inert(part)

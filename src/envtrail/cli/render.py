@@ -68,7 +68,11 @@ def _inert_console() -> type:
     return InertConsole
 
 
+# A name that is not UTF-8 arrives from git with each bad byte as a lone surrogate
+# (Python's surrogateescape), which no terminal or pipe can take: shown as its byte.
+UNDECODABLE = {c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)}
 _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x0A}
+_CONTROLS.update(UNDECODABLE)
 
 
 def inert(text: str) -> str:

@@ -79,17 +79,18 @@ def _tree_with(repo: pygit2.Repository, base: pygit2.Tree | None,
 
 def create_commit(git: GitRepo, parents: list[str], changes: Mapping[str, bytes | None],
                   message: str, author: Author, sign: Callable[[bytes], str],
-                  tree: pygit2.Oid | None = None) -> str:
+                  tree: pygit2.Oid | None = None, base: str | None = None) -> str:
     """Write blobs, tree and a signed commit object; return its id. Moves no ref.
 
-    The tree is the first parent's with ``changes`` applied, unless a finished
-    ``tree`` is given (a merge).
+    The tree is the first parent's (or ``base`` commit's) with ``changes``
+    applied, unless a finished ``tree`` is given (a merge).
     """
     repo = git.repo
     if tree is None:
-        base = repo[parents[0]].tree if parents else None
+        start = base or (parents[0] if parents else None)
+        base_tree = repo[start].peel(pygit2.Tree) if start else None
         split = {tuple(path.split("/")): data for path, data in changes.items()}
-        tree = _tree_with(repo, base, split) or repo.TreeBuilder().write()
+        tree = _tree_with(repo, base_tree, split) or repo.TreeBuilder().write()
     offset = int(author.when.utcoffset().total_seconds() // 60) if author.when.utcoffset() else 0
     sig = pygit2.Signature(author.name, author.email, int(author.when.timestamp()), offset)
     content = repo.create_commit_string(sig, sig, message, tree,

@@ -4,9 +4,10 @@ back the last verified state.
 Nothing is rewritten: the findings stay on the line, visible in ``verify``,
 ``log`` and ``status`` with who acknowledged them and why, and ``verify
 --strict`` keeps failing on them. The repair restores the store's files as
-they were just before the first finding (the clean point): every environment
-file, signers, policy and settings, so nothing a forged commit did survives,
-and no key pair a forged commit introduced is ever encrypted to. With
+they were just before the first finding (the clean point): its whole tree,
+entry for entry, so nothing a forged commit did survives (not even a file
+beside the store), and no key pair a forged commit introduced is ever
+encrypted to. With
 ``--from REV`` (an earlier line commit) the values come from REV instead,
 re-encrypted under the clean point's keys for the clean point's members.
 """
@@ -23,7 +24,7 @@ from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, UsageError
 from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
-from envtrail.model import Change, Secret, check_reason
+from envtrail.model import ENV_NAME_RE, Change, Secret, check_reason
 from envtrail.ops.gate import Line, open_line
 from envtrail.ops.rollback import target_values
 from envtrail.ops.routing import DIRECT, Route
@@ -63,15 +64,16 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     acting = whoami(clean_state, identity, rt)
     require_admin(acting.signer, "repair the store")
     source = _source(line, rt, clean, from_rev)
-    changes, masked = _restore(line, rt, identity, clean_state, source, text)
-    envs = tuple(sorted({p for p in (layout.env_of(path) for path in changes) if p}))
+    changes, masked, paths = _restore(line, rt, identity, clean_state, source, text)
+    # A forged file's name is no environment name the record could carry.
+    envs = tuple(sorted({e for e in map(layout.env_of, paths)
+                         if e and ENV_NAME_RE.fullmatch(e) and e not in {".", ".."}}))
     extra = (*((ACK, f"{f.commit} {f.rule}") for f in findings), (CLEAN, clean), (FROM, source))
     rec = Record("repair", acting.principal, text, envs, masked, context_for(rt), extra)
-    paths = tuple(sorted(changes))
     if dry_run:
         return RepairResult(findings, clean, source, paths, None, rec)
-    written = transact(git, rt, identity, lambda snap: Plan(changes, rec), allow_findings=True,
-                       route=route)
+    written = transact(git, rt, identity, lambda snap: Plan(changes, rec, base=clean),
+                       allow_findings=True, route=route)
     return RepairResult(findings, clean, source, paths, written.commit, written.record,
                         written.proposal)
 
@@ -104,35 +106,27 @@ def _source(line: Line, rt: Runtime, clean: str, from_rev: str | None) -> str:
 
 
 def _restore(line: Line, rt: Runtime, identity: Identity, clean: Snapshot, source: str,
-             reason: str) -> tuple[dict[str, bytes | None], tuple[Change, ...]]:
-    """Files that bring the head back to the clean point, and how values differ from it."""
+             reason: str) -> tuple[dict[str, bytes | None], tuple[Change, ...], tuple[str, ...]]:
+    """The values to put on the clean point's tree (only with ``--from``), how they
+    differ from it, and every path the repair changes against the head.
+
+    The repair's tree is the clean point's, entry for entry: whatever a forged
+    commit added (at the top, in a folder of any depth, under a name that is not
+    even UTF-8) is simply not in it, and verify judges a repair by exactly that.
+    """
     git, head = line.git, line.head
     changes: dict[str, bytes | None] = {}
-    # Every file the store may hold, and any stowaway a forged commit added.
-    for folder in (layout.STORE_DIR, layout.ENVS):
-        now_files, then_files = git.files_under(head, folder), git.files_under(clean.commit, folder)
-        for path in now_files.keys() | then_files.keys():
-            if now_files.get(path) != then_files.get(path) and layout.env_of(path) is None:
-                changes[path] = clean.read(path) if path in then_files else None
-    if git.entry_id(head, layout.ATTRIBUTES) != git.entry_id(clean.commit, layout.ATTRIBUTES):
-        changes[layout.ATTRIBUTES] = clean.read(layout.ATTRIBUTES)
-    now, then = line.view.env_blobs(head), line.view.env_blobs(clean.commit)
     masked: list[Change] = []
-    for env in sorted(now.keys() | then.keys()):
-        path = layout.env_path(env)
-        if env not in then:
-            changes[path] = None
-            continue
-        data = clean.read(path)
-        if source != clean.commit:
+    if source != clean.commit:
+        for env in clean.environments():
+            path = layout.env_path(env)
             old = target_values(line.view.at(source), identity, env)
             removals = set(clean.env(env).values) - set(old)
             plan = plan_values(clean, rt, identity, env, {k: Secret(v) for k, v in old.items()},
                                removals, reason, "repair")
             if plan is not None:
-                data = plan.changes[path]
+                changes[path] = plan.changes[path]
                 masked += [replace(c, key=f"{env}:{c.key}") for c in plan.record.changes]
-        if now.get(env) is None or git.blob(now[env]) != data or \
-                git.files_under(head, layout.ENVS).get(path, "").split()[-1:] != ["100644"]:
-            changes[path] = data
-    return changes, tuple(masked)
+    touched = set(git.changed_paths(head, clean.commit))
+    touched |= {p for p, data in changes.items() if git.read(head, p) != data}
+    return changes, tuple(masked), tuple(sorted(touched))

@@ -43,6 +43,9 @@ class Plan:
 
     changes: Mapping[str, bytes | None]
     record: Record
+    # The commit whose tree ``changes`` apply to, when not the head's (``repair``
+    # writes its clean point's tree whole, so nothing else survives at any level).
+    base: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             if plan is None:
                 return Written(None, None, attempt)
             paths = sorted(plan.changes)
+            if plan.base is not None:
+                paths = sorted({*paths, *git.changed_paths(head, plan.base)})
             if worktree:
                 require_clean(git, head, paths)
             # Never before the line's time floor: a writer whose clock runs
@@ -94,7 +99,7 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             rec = mark(plan.record, route)
             author = Author(rec.actor, rec.actor, when)
             commit = create_commit(git, [head] if head else [], plan.changes, record.render(rec),
-                                   author, signer_for(identity))
+                                   author, signer_for(identity), base=plan.base)
             proposal = settle(git, line.view, commit, rec, route)
             if proposal is not None:
                 return Written(commit, rec, attempt, proposal)
