@@ -143,14 +143,21 @@ def test_an_event_is_judged_by_the_state_current_when_it_was_signed(cli, store, 
     before = _head(store)
     honest = _event_after(store, bob.identity, bob.principal, before, None, env="staging")
     assert cli("verify").code == 0  # signed while he was a member: fine
+    r = _revoked_and_late(cli, store, bob, before, honest)
+    assert honest[:10] not in r.out
+
+
+def _revoked_and_late(cli, store, bob, before: str, parent: str | None):
+    """Revoke bob from staging; his staging event signed after it, naming ``before``,
+    must be a finding. Returns verify's result."""
     assert cli("access", "revoke", bob.principal, "--env", "staging",
                "--reason", "leaves staging").code == 0
-    late = _event_after(store, bob.identity, bob.principal, before, honest, env="staging",
+    late = _event_after(store, bob.identity, bob.principal, before, parent, env="staging",
                         later=1)
     r = cli("verify")
     assert r.code == 1
     assert f"{late[:10]} rule 4 (policy): bob@example.com wrote an event for staging" in r.out
-    assert honest[:10] not in r.out
+    return r
 
 
 def test_an_event_after_a_repaired_state_is_a_finding(cli, store, team, alice):
@@ -268,10 +275,4 @@ def test_an_event_after_a_revocation_is_judged_after_it_even_when_times_jump(cli
                             check=True).stdout.strip()
     git(store, "update-ref", "refs/heads/main", future)
     assert cli("repair", "--reason", "a commit dated ahead").code == 0
-    assert cli("access", "revoke", bob.principal, "--env", "staging",
-               "--reason", "leaves staging").code == 0
-    late = _event_after(store, bob.identity, bob.principal, before, None, env="staging",
-                        later=1)
-    r = cli("verify")
-    assert r.code == 1
-    assert f"{late[:10]} rule 4 (policy): bob@example.com wrote an event for staging" in r.out
+    _revoked_and_late(cli, store, bob, before, None)
