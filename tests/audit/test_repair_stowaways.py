@@ -83,3 +83,18 @@ def test_a_repair_on_the_orphan_branch_removes_any_stowaway(tmp_path, alice, whe
     refused(cli, "A")
     _repaired(cli, app, "envtrail")
     assert git(app, "rev-parse", "envtrail^{tree}").strip() == clean
+
+
+def test_a_name_that_is_not_utf8_never_crashes_what_reports_it(cli, store):
+    import json
+
+    setv(cli, "A", "good")
+    bad = _outsiders_commit(store, "main", STOWAWAYS["env_name_not_utf8"])
+    git(store, "reset", "-q", "--hard")
+    for args in (("verify",), ("verify", "--json"), ("log",), ("log", "--json"),
+                 ("show", bad), ("repair", "--reason", "look first", "--dry-run")):
+        r = cli(*args)
+        assert "unexpected" not in r.err and "Traceback" not in r.err, (args, r.err)
+        assert r.code in (0, 1), (args, r.code, r.err)
+    report = json.loads(cli("verify", "--json").out)
+    assert not report["ok"] and any(bad == f["commit"] for f in report["findings"])

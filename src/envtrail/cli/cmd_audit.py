@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from envtrail.cli.common import (
     complete_env,
     complete_key,
     emit_json,
+    json_text,
     load_identity,
     open_git,
     out,
@@ -58,20 +58,20 @@ def log(
 ) -> None:
     """The audit trail, newest first: who changed what, when, where and why. Needs no key."""
     from envtrail.audit.events import Filters
-    from envtrail.cli.render import is_tty, paged
+    from envtrail.cli.render import is_tty, paged, writable
     from envtrail.ops import audit
 
     filters = Filters(env, key, actor, _time(since), _time(until))
     events = audit.log(open_git(repo), filters, n, after)
     if json_:
         for e in events:
-            sys.stdout.write(json.dumps(e.as_dict(), ensure_ascii=False) + "\n")
+            sys.stdout.write(json_text(e.as_dict()) + "\n")
         return
     commits = _by_commit(events)
     if not is_tty():
         for c in commits:
-            sys.stdout.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in
-                                       _plain_row(c)) + "\n")
+            sys.stdout.write(writable("\t".join(cell.replace("\t", " ").replace("\n", " ")
+                                                for cell in _plain_row(c))) + "\n")
         return
     paged(lambda con: _draw_log(con, commits, utc), pager=not no_pager)
 

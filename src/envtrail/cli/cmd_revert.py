@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from envtrail.cli.common import (
     ReasonOpt,
     RepoOpt,
     complete_key,
+    json_text,
     load_identity,
     open_git,
     out,
@@ -77,7 +77,7 @@ def history(
     rows = versions(open_git(repo), runtime(), me, env, key, reveal)
     if json_:
         for r in rows:
-            sys.stdout.write(json.dumps(r.as_dict(reveal), ensure_ascii=False) + "\n")
+            sys.stdout.write(json_text(r.as_dict(reveal)) + "\n")
         return
     table(["time", "change", "actor", "action", "reason", "fingerprint", "commit",
            *(["value"] if reveal else [])],

@@ -134,15 +134,9 @@ def out(*parts: Any) -> None:
 
 def _drawn(part: Any, tty: bool) -> str:
     if isinstance(part, str):
-        if not tty:
-            if part.isascii():
-                return part
-            from envtrail.cli.render import UNDECODABLE
+        from envtrail.cli.render import inert, writable
 
-            return part.translate(UNDECODABLE)
-        from envtrail.cli.render import inert
-
-        return inert(part)
+        return inert(part) if tty else writable(part)
     from envtrail.cli.render import colour_wanted
 
     return part.render(tty and colour_wanted())
@@ -157,7 +151,18 @@ def warn(text: str) -> None:
 
 def emit_json(obj: object) -> None:
     """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.write(json_text(obj, indent=2) + "\n")
+
+
+# A byte of a name that is not UTF-8 (a lone surrogate, see render.UNDECODABLE) as the
+# escape ``ensure_ascii`` would write: valid JSON that an encoder can always write.
+_SURROGATES = {c: f"\\u{c:04x}" for c in range(0xDC80, 0xDD00)}
+
+
+def json_text(obj: object, indent: int | None = None) -> str:
+    """``obj`` as JSON, readable UTF-8, whatever names history holds."""
+    text = json.dumps(obj, ensure_ascii=False, indent=indent, default=str)
+    return text if text.isascii() else text.translate(_SURROGATES)
 
 
 def short(commit: str | None) -> str:

@@ -75,6 +75,12 @@ _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) 
 _CONTROLS.update(UNDECODABLE)
 
 
+def writable(text: str) -> str:
+    """Text as a pipe gets it: exact, except a byte of a name that is not UTF-8,
+    which no encoder can write, shown as ``\\xNN``."""
+    return text if text.isascii() else text.translate(UNDECODABLE)
+
+
 def inert(text: str) -> str:
     """Text from history made harmless for a terminal: control characters (escape
     sequences that move the cursor or write the clipboard) shown as ``\\xNN``.
@@ -107,8 +113,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | No
     rows = [[inert(cell) for cell in row] for row in rows]
     if not is_tty():
         for row in rows:
-            sys.stdout.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row)
-                             + "\n")
+            sys.stdout.write(writable("\t".join(cell.replace("\t", " ").replace("\n", " ")
+                                                 for cell in row)) + "\n")
         return
     from rich.table import Table
 
