@@ -45,6 +45,18 @@ def signed_commit(store: Path, identity: Identity, principal: str, parents: list
                          signer_for(identity), tree=tree)
 
 
+def dated_ahead(store: Path, when: str = "2099-01-01T00:00:00+00:00") -> None:
+    """Put an outsider's unsigned commit dated ``when`` on ``main`` (a clock far ahead)."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, GIT_COMMITTER_DATE=when, GIT_AUTHOR_DATE=when)
+    commit = subprocess.run(["git", "commit-tree", "-p", "HEAD", "-m", "ahead", "HEAD^{tree}"],
+                            cwd=store, env=env, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    git(store, "update-ref", "refs/heads/main", commit)
+
+
 def point(store: Path, commit: str, ref: str = "refs/heads/main") -> None:
     """Move a branch by hand (what a push or a force-push does to a clone's view)."""
     git(store, "update-ref", ref, commit)

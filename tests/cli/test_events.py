@@ -259,8 +259,7 @@ def test_an_event_after_a_revocation_is_judged_after_it_even_when_times_jump(cli
     longer in order; bob, revoked from staging since, signs an event dated after the
     revocation naming an older commit. A search that assumes ordered times lands before
     the revocation and accepts it (found by the third attacker review)."""
-    import os
-    import subprocess
+    from hostile import dated_ahead
 
     bob = team["bob"]
     assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
@@ -268,11 +267,6 @@ def test_an_event_after_a_revocation_is_judged_after_it_even_when_times_jump(cli
     before = _head(store)
     assert cli("set", "OTHER", "--env", "staging", "--reason", "move the line",
                input="x").code == 0
-    ahead = dict(os.environ, GIT_COMMITTER_DATE="2099-01-01T00:00:00+00:00",
-                 GIT_AUTHOR_DATE="2099-01-01T00:00:00+00:00")
-    future = subprocess.run(["git", "commit-tree", "-p", "HEAD", "-m", "ahead", "HEAD^{tree}"],
-                            cwd=store, env=ahead, capture_output=True, text=True,
-                            check=True).stdout.strip()
-    git(store, "update-ref", "refs/heads/main", future)
+    dated_ahead(store)
     assert cli("repair", "--reason", "a commit dated ahead").code == 0
     _revoked_and_late(cli, store, bob, before, None)

@@ -480,19 +480,7 @@ def test_a_revoked_members_late_proposal_and_event_are_not_taken(world):
           "--reason", "offboarding")
     assert r.code == 0, r.err
     assert a("sync").code == 0
-    import time
-
-    time.sleep(1.1)  # commit times have one-second steps: what follows is dated after it
-    r = b("set", "LATE", "--env", "production", "--reason", "after my revocation",
-          "--propose", input="late-value")
-    assert r.code == 0, r.err
-    pid = git(b.cwd, "for-each-ref", "--format=%(refname:strip=3)", _PROPOSALS).strip()
-    assert head(b) == before
-    git(b.cwd, "push", "-q", "origin", f"{_PROPOSALS}{pid}:{_PROPOSALS}{pid}")
-    r = a("sync")
-    assert r.code == 0, r.err
-    assert f"proposal {pid}: not taken" in r.out and "revoked" in r.out
-    assert git(a.cwd, "for-each-ref", _PROPOSALS) == ""
+    _late_proposal_is_not_taken(a, b, before)
     assert b("event", "deploy", "--env", "production", "--reason", "late").code == 0
     git(b.cwd, "push", "-q", "origin", "refs/envtrail/events:refs/envtrail/events")
     r = a("sync")
@@ -500,25 +488,8 @@ def test_a_revoked_members_late_proposal_and_event_are_not_taken(world):
     assert git(a.cwd, "for-each-ref", "refs/envtrail/events") == ""
 
 
-def test_a_late_proposal_is_judged_after_the_revocation_even_when_times_jump(world):
-    """As above, on a line where a repair acknowledged a commit dated far ahead, so times
-    along it are out of order: a search assuming order landed before the revocation
-    (found by the third attacker review)."""
-    import os
-
-    a, b, _ = world
-    before = head(b)
-    setv(a, "OTHER", "x")
-    ahead = dict(os.environ, GIT_COMMITTER_DATE="2099-01-01T00:00:00+00:00",
-                 GIT_AUTHOR_DATE="2099-01-01T00:00:00+00:00")
-    future = subprocess.run(["git", "commit-tree", "-p", "HEAD", "-m", "ahead", "HEAD^{tree}"],
-                            cwd=a.cwd, env=ahead, capture_output=True, text=True,
-                            check=True).stdout.strip()
-    git(a.cwd, "update-ref", "refs/heads/main", future)
-    assert a("repair", "--reason", "a commit dated ahead").code == 0
-    assert a("access", "revoke", "bob@example.com", "--env", "production",
-             "--reason", "offboarding").code == 0
-    assert a("sync").code == 0
+def _late_proposal_is_not_taken(a, b, before: str) -> None:
+    """bob, revoked in ``a``'s line, proposes on ``before`` and pushes: sync refuses it."""
     time.sleep(1.1)  # commit times have one-second steps: what follows is dated after it
     r = b("set", "LATE", "--env", "production", "--reason", "after my revocation",
           "--propose", input="late-value")
@@ -530,3 +501,20 @@ def test_a_late_proposal_is_judged_after_the_revocation_even_when_times_jump(wor
     assert r.code == 0, r.err
     assert f"proposal {pid}: not taken" in r.out and "revoked" in r.out
     assert git(a.cwd, "for-each-ref", _PROPOSALS) == ""
+
+
+def test_a_late_proposal_is_judged_after_the_revocation_even_when_times_jump(world):
+    """As above, on a line where a repair acknowledged a commit dated far ahead, so times
+    along it are out of order: a search assuming order landed before the revocation
+    (found by the third attacker review)."""
+    from hostile import dated_ahead
+
+    a, b, _ = world
+    before = head(b)
+    setv(a, "OTHER", "x")
+    dated_ahead(a.cwd)
+    assert a("repair", "--reason", "a commit dated ahead").code == 0
+    assert a("access", "revoke", "bob@example.com", "--env", "production",
+             "--reason", "offboarding").code == 0
+    assert a("sync").code == 0
+    _late_proposal_is_not_taken(a, b, before)
