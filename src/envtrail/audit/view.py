@@ -151,7 +151,7 @@ class LineStates:
         # the times themselves can land before a revocation; over these minima, which
         # never rise towards the start, it cannot. Grown from the end only as far as a
         # question needs, so judging a recent event reads a few commits, not the line.
-        self._latest: list[datetime] = []
+        self._latest: list[int] = []  # seconds since the epoch
 
     def current_at(self, when: datetime, not_before: str) -> str:
         """The newest line commit dated before ``when``, but never one before
@@ -159,11 +159,11 @@ class LineStates:
         one-second steps, and what was signed just before a revocation must not be
         judged after it."""
         floor, size = self.position[not_before], len(self.line)
-        minima = self._latest
-        while len(minima) < size - floor and (not minima or minima[-1] >= when):
-            t = self.view.git.info(self.line[size - 1 - len(minima)]).committer_time
+        minima, limit, git = self._latest, when.timestamp(), self.view.git
+        while len(minima) < size - floor and (not minima or minima[-1] >= limit):
+            t = git.commit_time(self.line[size - 1 - len(minima)])
             minima.append(min(t, minima[-1]) if minima else t)
-        found = bisect.bisect_left(minima, True, key=lambda t: t < when)
+        found = bisect.bisect_left(minima, True, key=lambda t: t < limit)
         if found == len(minima):
             return self.line[floor]
         return self.line[max(floor, size - 1 - found)]

@@ -228,6 +228,11 @@ class GitRepo(Trees):
         self._root(commit_id, commit)  # its paths are usually asked for next
         return _info(commit)
 
+    def commit_time(self, commit_id: str) -> int:
+        """A commit's committer time in seconds since the epoch: ``info`` without
+        parsing the rest, for a pass over a whole line."""
+        return self.repo[commit_id].commit_time
+
     def signature(self, commit_id: str) -> tuple[bytes | None, bytes]:
         """The ``gpgsig`` header and the payload it signs (the commit without it)."""
         sig, payload = self._commit(commit_id).gpg_signature
