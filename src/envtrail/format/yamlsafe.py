@@ -72,6 +72,9 @@ def load(data: bytes, what: str) -> Any:
         raise IntegrityError(f"{what}: not valid UTF-8") from None
     if "\x00" in text:
         raise IntegrityError(f"{what}: contains a NUL byte")
+    plain = _plain_block(text)
+    if plain is not None:
+        return plain
     import yaml
 
     try:
@@ -90,6 +93,106 @@ def load(data: bytes, what: str) -> Any:
             from None
 
 
+class _Unsure(Exception):
+    """The text leaves the subset :func:`_plain_block` reads: PyYAML decides."""
+
+
+# Printable ASCII lines only: no tab, CR, NEL or Unicode line separator can
+# make YAML see lines (or indentation) other than the ones split here.
+_PLAIN_TEXT = re.compile(r"[\x20-\x7e\n]*\n")
+# A decimal YAML 1.1 reads as this int: no sign, leading zero, '_' or base
+# prefix, and short enough that int() never meets Python's digit limit.
+_INT = re.compile(r"0|[1-9][0-9]{0,17}")
+# Digits and one letter (a duration such as 24h) match none of YAML 1.1's
+# number or date forms: YAML reads them as a string.
+_DURATION = re.compile(r"[0-9]{1,6}[a-z]")
+
+
+def _plain_block(text: str) -> dict[str, Any] | None:
+    """The document, if ``text`` is in the block-style subset that envtrail's
+    settings files are written in; None for anything else (PyYAML reads it then).
+
+    The subset is what ``yaml.safe_dump`` writes for them: ``# comment`` lines at
+    the left edge, ``key: scalar`` and ``key:`` lines with a nested mapping two
+    spaces in or a ``- scalar`` list at the key's own indentation. Keys are plain
+    words (:data:`_SIMPLE`, never a reserved word); scalars are plain words (a
+    ``:`` inside one too), durations such as ``24h``, single-quoted text without
+    a quote inside, ``true``, ``false``, ``null``, short decimals, ``{}`` and
+    ``[]``. In it, YAML reads exactly what is read here; anything else,
+    duplicates and oddities included, is left to PyYAML and the strict loader's
+    errors. Reading the common case without PyYAML spares a write (``set``) its
+    import, the largest part of its start-up.
+    """
+    if not _PLAIN_TEXT.fullmatch(text):
+        return None
+    lines = [(len(line) - len(line.lstrip(" ")), line.lstrip(" "))
+             for line in text[:-1].split("\n") if not line.startswith("#")]
+    try:
+        doc, end = _plain_node(lines, 0, 0)
+    except _Unsure:
+        return None
+    return doc if end == len(lines) and isinstance(doc, dict) and doc else None
+
+
+def _plain_node(lines: list[tuple[int, str]], i: int, indent: int) -> tuple[Any, int]:
+    """The mapping or list whose entries start at ``lines[i]``, all at ``indent``;
+    with the index of the first line after it."""
+    if i == len(lines) or lines[i][0] != indent:
+        raise _Unsure
+    if lines[i][1].startswith("- "):
+        items = []
+        while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
+            items.append(_plain_scalar(lines[i][1][2:]))
+            i += 1
+        return items, i
+    doc: dict[str, Any] = {}
+    while i < len(lines) and lines[i][0] == indent:
+        key, colon, rest = lines[i][1].partition(":")
+        # PyYAML refuses a simple key over 1024 characters: never accept one here.
+        if not colon or len(key) > 256 or not _plain_str(key) or key in doc:
+            raise _Unsure
+        i += 1
+        if rest.startswith(" "):
+            doc[key] = _plain_scalar(rest[1:])
+        elif rest or i == len(lines):
+            raise _Unsure
+        elif lines[i][1].startswith("- "):
+            doc[key], i = _plain_node(lines, i, indent)
+        else:
+            doc[key], i = _plain_node(lines, i, indent + 2)
+    if i < len(lines) and lines[i][0] > indent:
+        raise _Unsure
+    return doc, i
+
+
+def _plain_scalar(text: str) -> Any:
+    if text in _CONSTANTS:
+        return _CONSTANTS[text]
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    if _INT.fullmatch(text):
+        return int(text)
+    if _DURATION.fullmatch(text):
+        return text
+    # A ':' ends a plain scalar only before a space or at the end (``ci:release`` is one).
+    if _plain_str(text.replace(":", "_")) and ": " not in text and not text.endswith(":"):
+        return text
+    # Single quotes escape nothing but '' (refused here): the text between is the string.
+    if len(text) >= 2 and text[0] == text[-1] == "'" and "'" not in text[1:-1]:
+        return text[1:-1]
+    raise _Unsure
+
+
+_CONSTANTS = {"true": True, "false": False, "null": None}
+
+
+def _plain_str(text: str) -> bool:
+    """Whether YAML reads ``text``, unquoted, as this very string."""
+    return bool(_SIMPLE.fullmatch(text)) and text.lower() not in _RESERVED
+
+
 # Starts with a letter or '_', words of safe characters separated by single
 # spaces, no ':' or '#': YAML reads these plain, as strings, unless reserved.
 _SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.@%+/=-]*(?: [A-Za-z0-9_.@%+/=-]+)*")
@@ -103,7 +206,7 @@ def scalar(text: str) -> str:
     The fast path covers variable names and e-mail principals, which is nearly
     every scalar envtrail writes, without asking the YAML resolver.
     """
-    if _SIMPLE.fullmatch(text) and text.lower() not in _RESERVED:
+    if _plain_str(text):
         return text
     if text and text == _plain_roundtrip(text):
         return text
