@@ -5,6 +5,7 @@ hands everything else to PyYAML's strict loader; these tests hold the two to
 the same answers, and the common files to the fast path.
 """
 
+import base64
 import subprocess
 import sys
 
@@ -121,6 +122,24 @@ def test_policies_envtrail_writes_are_read_without_pyyaml(rules):
 ])
 def test_anything_outside_the_subset_is_left_to_pyyaml(text):
     assert yamlsafe._plain_block(text) is None
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(st.binary(min_size=1, max_size=48).map(lambda b: base64.b64encode(b).decode()),
+                 st.sampled_from(WORDS), st.text(alphabet="0123456789abefxXgz+/=:._- ", max_size=8)))
+def test_words_taken_as_plain_strings_are_read_back_by_pyyaml(text):
+    """Keys, sealed keys and durations are written plain without asking PyYAML, only
+    where PyYAML reads them back unchanged (so the rendered bytes are what they were)."""
+    if yamlsafe._plain_str(text):
+        assert yamlsafe._plain_roundtrip(text) == text
+        assert yamlsafe.scalar(text) == text
+
+
+def test_base64_and_durations_are_plain_without_pyyaml():
+    for text in ["4Ab+/9==", "+abc/Zw=", "/9j/4AAQ", "24h", "90m", "ci:release", "a:b:c"]:
+        assert yamlsafe._plain_str(text), text
+    for text in ["123", "0x1F", "0b101", "+12", "1e5", "1a2b", "12:30", "yes", "Off", "a:", "a: b"]:
+        assert not yamlsafe._plain_str(text), text
 
 
 def test_errors_are_pyyamls_whichever_reader_tried_first():

@@ -103,9 +103,6 @@ _PLAIN_TEXT = re.compile(r"[\x20-\x7e\n]*\n")
 # A decimal YAML 1.1 reads as this int: no sign, leading zero, '_' or base
 # prefix, and short enough that int() never meets Python's digit limit.
 _INT = re.compile(r"0|[1-9][0-9]{0,17}")
-# Digits and one letter (a duration such as 24h) match none of YAML 1.1's
-# number or date forms: YAML reads them as a string.
-_DURATION = re.compile(r"[0-9]{1,6}[a-z]")
 
 
 def _plain_block(text: str) -> dict[str, Any] | None:
@@ -114,10 +111,10 @@ def _plain_block(text: str) -> dict[str, Any] | None:
 
     The subset is what ``yaml.safe_dump`` writes for them: ``# comment`` lines at
     the left edge, ``key: scalar`` and ``key:`` lines with a nested mapping two
-    spaces in or a ``- scalar`` list at the key's own indentation. Keys are plain
-    words (:data:`_SIMPLE`, never a reserved word); scalars are plain words (a
-    ``:`` inside one too), durations such as ``24h``, single-quoted text without
-    a quote inside, ``true``, ``false``, ``null``, short decimals, ``{}`` and
+    spaces in or a ``- scalar`` list at the key's own indentation. Keys and
+    strings are words YAML cannot read as anything else (:func:`_plain_str`) or,
+    for strings, single-quoted text without a quote inside; the other scalars
+    are ``true``, ``false``, ``null``, short decimals, ``{}`` and
     ``[]``. In it, YAML reads exactly what is read here; anything else,
     duplicates and oddities included, is left to PyYAML and the strict loader's
     errors. Reading the common case without PyYAML spares a write (``set``) its
@@ -174,10 +171,7 @@ def _plain_scalar(text: str) -> Any:
         return []
     if _INT.fullmatch(text):
         return int(text)
-    if _DURATION.fullmatch(text):
-        return text
-    # A ':' ends a plain scalar only before a space or at the end (``ci:release`` is one).
-    if _plain_str(text.replace(":", "_")) and ": " not in text and not text.endswith(":"):
+    if _plain_str(text):
         return text
     # Single quotes escape nothing but '' (refused here): the text between is the string.
     if len(text) >= 2 and text[0] == text[-1] == "'" and "'" not in text[1:-1]:
@@ -189,14 +183,28 @@ _CONSTANTS = {"true": True, "false": False, "null": None}
 
 
 def _plain_str(text: str) -> bool:
-    """Whether YAML reads ``text``, unquoted, as this very string."""
-    return bool(_SIMPLE.fullmatch(text)) and text.lower() not in _RESERVED
+    """Whether YAML reads ``text``, unquoted, as this very string (False where that
+    is not certain without asking PyYAML)."""
+    if text.lower() in _RESERVED:
+        return False
+    if _SIMPLE.fullmatch(text):
+        return True
+    # Inside a word, a ':' ends nothing unless a space follows: ci:release is one word.
+    if text[:1] != ":" and text[-1:] != ":" and ": " not in text and \
+            _SIMPLE.fullmatch(text.replace(":", "_")):
+        return True
+    # Base64 (keys, sealed keys) and durations (24h) may start with a digit: a
+    # letter other than a-f and x, a '/' or a '=' rules out every YAML 1.1 number
+    # and date form.
+    return bool(_WORD.fullmatch(text)) and _NOT_A_NUMBER.search(text) is not None
 
 
 # Starts with a letter or '_', words of safe characters separated by single
 # spaces, no ':' or '#': YAML reads these plain, as strings, unless reserved.
 _SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.@%+/=-]*(?: [A-Za-z0-9_.@%+/=-]+)*")
 _RESERVED = {"yes", "no", "true", "false", "on", "off", "null", "y", "n"}
+_WORD = re.compile(r"[A-Za-z0-9+/]+=*")
+_NOT_A_NUMBER = re.compile(r"[g-wyzG-WYZ/=]")
 
 
 @functools.lru_cache(maxsize=8192)
