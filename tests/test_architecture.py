@@ -67,3 +67,28 @@ def test_print_and_exit_only_in_cli():
 def test_modules_stay_small():
     for path in SRC.rglob("*.py"):
         assert len(path.read_text().splitlines()) <= 400, path
+
+
+# What a write never needs: PyYAML (envtrail's own settings files are read
+# without it), the read-side result type, --at's time parsing, terminal
+# rendering and the history walk (nothing new to check after its own gate).
+NOT_FOR_SET = {"yaml", "rich", "pydantic", "re2", "envtrail.ops.result", "envtrail.ops.timespec",
+               "envtrail.audit.line", "envtrail.audit.verify"}
+
+
+def test_set_imports_only_what_a_write_needs(store, alice, cli):
+    import os
+    import subprocess
+    import sys
+
+    # A policy with a list and a duration; the write above leaves nothing new to check.
+    assert cli("policy", "set", "--env", "production", "--writers", "admins,alice@example.com",
+               "--review", "48h", "--reason", "r").code == 0
+    env = {**os.environ, "ENVTRAIL_IDENTITY": str(alice.path)}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "envtrail", "set", "A",
+                           "--env", "production", "--reason", "r"], cwd=store, env=env,
+                          input="1", capture_output=True, text=True, check=True)
+    assert "production: set A" in proc.stdout
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()}
+    assert {"pygit2", "envtrail.ops.txn", "envtrail.format.policy"} <= imported
+    assert not NOT_FOR_SET & imported, NOT_FOR_SET & imported

@@ -22,7 +22,6 @@ from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, NotFoundError
 from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.timespec import looks_like_time, parse_time
 from envtrail.ops.trust import in_ci, trust_roots
 from envtrail.runtime import Runtime
 
@@ -60,6 +59,8 @@ class Line:
             raise NotFoundError("the store has no commits yet")
         if rev is None:
             return self.head
+        from envtrail.ops.timespec import looks_like_time, parse_time  # only --at needs it
+
         if looks_like_time(rev):
             commit = self.git.commit_at(parse_time(rev, rt.now()), self.head)
         else:

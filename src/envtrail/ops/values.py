@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from envtrail.audit.record import Record
 from envtrail.crypto.keys import Identity
@@ -13,12 +14,14 @@ from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, Secret, check_env_name, check_reason, check_var_name
 from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_one, decrypt_values, open_keys
-from envtrail.ops.result import Values
 from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import authorize_write
 from envtrail.ops.store import Snapshot, whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
 from envtrail.runtime import Runtime
+
+if TYPE_CHECKING:  # reads only: writes (set) do not pay for importing it
+    from envtrail.ops.result import Values
 
 
 def plan_values(snap: Snapshot, rt: Runtime, identity: Identity, environment: str,
@@ -106,6 +109,8 @@ def read_values(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
     Through the gate: refused (exit 5) unless the store line verifies, and
     ``at`` must be on it. ``verify=False`` is ``--no-verify``.
     """
+    from envtrail.ops.result import Values
+
     check_env_name(environment)
     for name in names or []:
         check_var_name(name)
