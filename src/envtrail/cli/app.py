@@ -6,8 +6,8 @@ commands' parameters on every call; help, completion and everything else see
 the whole application.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: typer reads these signatures on every
+# run, and annotations kept as strings would be parsed again each time.
 import importlib
 from collections.abc import Sequence
 from typing import Annotated

@@ -1,7 +1,7 @@
 """Commands on variables: set, get, unset, list, import, export, run."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: typer reads these signatures on every
+# run, and annotations kept as strings would be parsed again each time.
 import sys
 from typing import Annotated
 
