@@ -114,11 +114,11 @@ def _plain_block(text: str) -> dict[str, Any] | None:
     spaces in or a ``- scalar`` list at the key's own indentation. Keys and
     strings are words YAML cannot read as anything else (:func:`_plain_str`) or,
     for strings, single-quoted text without a quote inside; the other scalars
-    are ``true``, ``false``, ``null``, short decimals, ``{}`` and
-    ``[]``. In it, YAML reads exactly what is read here; anything else,
-    duplicates and oddities included, is left to PyYAML and the strict loader's
-    errors. Reading the common case without PyYAML spares a write (``set``) its
-    import, the largest part of its start-up.
+    are ``true``, ``false``, ``null``, short decimals, ``{}`` and ``[]``. In it,
+    YAML reads exactly what is read here; anything else, duplicates and oddities
+    included, is left to PyYAML and the strict loader's errors. Reading the
+    common case without PyYAML spares a write (``set``) its import, the largest
+    part of its start-up.
     """
     if not _PLAIN_TEXT.fullmatch(text):
         return None
@@ -163,6 +163,7 @@ def _plain_node(lines: list[tuple[int, str]], i: int, indent: int) -> tuple[Any,
 
 
 def _plain_scalar(text: str) -> Any:
+    """One scalar of the subset; _Unsure for anything PyYAML might read otherwise."""
     if text in _CONSTANTS:
         return _CONSTANTS[text]
     if text == "{}":
@@ -211,8 +212,9 @@ _NOT_A_NUMBER = re.compile(r"[g-wyzG-WYZ/=]")
 def scalar(text: str) -> str:
     """Render a string as a YAML scalar: plain where unambiguous, else double-quoted.
 
-    The fast path covers variable names and e-mail principals, which is nearly
-    every scalar envtrail writes, without asking the YAML resolver.
+    The fast path covers variable names, e-mail principals and base64 keys,
+    which is nearly every scalar envtrail writes, without asking the YAML
+    resolver (or importing PyYAML).
     """
     if _plain_str(text):
         return text
