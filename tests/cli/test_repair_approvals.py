@@ -3,9 +3,19 @@ vouches for: never by a forged parent that lowered the count (third attacker rev
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pygit2
 from test_approvals import _force_onto_line, _head, _proposal_id, make_team
 
 from conftest import assert_one_line_error, git
+from envtrail.audit.history import parse_record
+from envtrail.audit.record import Record, render
+from envtrail.audit.repairs import ACK, CLEAN, FROM
+from envtrail.gitstore.commit import Author, create_commit
+from envtrail.gitstore.repo import GitRepo
+from envtrail.ops.txn import signer_for
+from hostile import setv
 
 
 def _lower_the_count_by_hand(store) -> str:
@@ -47,3 +57,66 @@ def test_a_forged_lower_count_does_not_free_the_repair_from_approvals(cli, store
     assert cli.as_(team["bob"])("apply", fix).code == 0
     assert cli("verify").code == 0
     assert cli.as_(team["bob"])("get", "API_KEY", "--env", "production").out == "v1"
+
+
+def test_a_forged_parent_holding_the_repairs_tree_does_not_hide_its_changes(cli, store, bob,
+                                                                            make_identity):
+    """The repair's changes are measured from the last verified state, not from a forged
+    parent that already holds the repair's tree (attacker review, fourth round)."""
+    team = make_team(cli, bob, make_identity)
+    old = _head(store)  # API_KEY is v1 here
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    approved = _head(store)
+    # The repair an admin would make (v1 back, under today's keys), as a proposal...
+    git(store, "commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", "noise")
+    fix = _proposal_id(cli("repair", "--reason", "back to v1", "--from", old, "--propose"))
+    tree = git(store, "rev-parse", f"refs/envtrail/proposals/{fix}^{{tree}}").strip()
+    # ... and an unsigned commit on the approved head that already holds that tree.
+    forged = git(store, "commit-tree", "-p", approved, "-m", "x", tree).strip()
+    # The admin's repair of it, signed by hand with exactly that tree: against its
+    # parent it changes nothing; against the approved state it brings v1 back.
+    g = GitRepo(store)
+    proposed = parse_record(g.info(git(store, "rev-parse", f"refs/envtrail/proposals/{fix}")
+                                   .strip()))
+    rec = replace(proposed, extra=((ACK, f"{forged} 1"), (CLEAN, approved), (FROM, old)))
+    when = g.info(forged).committer_time
+    repair = create_commit(g, [forged], {}, render(rec),
+                           Author("alice@example.com", "alice@example.com", when),
+                           signer_for(cli.identity.identity), tree=pygit2.Oid(hex=tree))
+    git(store, "reset", "-q", "--hard", repair)
+    found = cli("verify")
+    assert found.code == 1, found.out
+    assert f"{repair[:10]} rule 9 (approvals): needs 1 approval(s) of production" in found.out
+    assert "v1" not in cli.as_(team["bob"])("get", "API_KEY", "--env", "production").out
+
+
+
+def test_a_backdated_repair_cannot_name_a_verified_commit_for_more_than_rule_7(cli, store):
+    """A repair may sweep a verified commit dated after itself only by naming it for rule 7
+    alone; naming another rule too would keep it valid while rule 9 no longer counted the
+    swept commit's policy (attacker review, fourth round)."""
+    from datetime import timedelta
+
+    setv(cli, "DB_PASS", "s3cret")
+    assert cli("policy", "set", "--env", "production", "--approvals", "1", "--no-break-glass",
+               "--reason", "two-person rule").code == 0
+    policy_commit = _head(store)
+    g = GitRepo(store)
+    clean = g.info(policy_commit).parents[0]
+    for rules in (("7",), ("7", "9")):
+        rec = Record("repair", "alice@example.com", "cleanup", (), (),
+                     extra=(*((ACK, f"{policy_commit} {r}") for r in rules), (CLEAN, clean)))
+        when = g.info(policy_commit).committer_time - timedelta(seconds=1)
+        repair = create_commit(g, [policy_commit], {}, render(rec),
+                               Author("alice@example.com", "alice@example.com", when),
+                               signer_for(cli.identity.identity),
+                               tree=pygit2.Oid(hex=git(store, "rev-parse", f"{clean}^{{tree}}")
+                                               .strip()))
+        git(store, "reset", "-q", "--hard", repair)
+        found = cli("verify", "--strict")
+        assert found.code == 1, (rules, found.out)
+        assert f"{repair[:10]} rule {9 if rules == ('7',) else 3}" in found.out, found.out
+        git(store, "reset", "-q", "--hard", policy_commit)

@@ -101,9 +101,9 @@ def is_break_glass(rec: Record | None) -> bool:
 def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement | None:
     """What ``info`` needs, or None when it needs no approval (markers, the genesis).
 
-    What it changes is read against its parent; the rules come from the state it is
-    judged by: its parent, or for a repair the states it vouches for (see
-    :func:`_rule_states`), never the forged parent a repair undoes.
+    A commit is judged by its parent: its rules, and what it changes from it. A
+    repair is judged by the states it vouches for (see :func:`_rule_states`), never
+    by the forged parent it undoes: their rules, and what it changes from the newest.
     """
     if not info.parents or rec.action in ("approve", "event"):
         return None
@@ -113,9 +113,12 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
     if not max(p.max_approvals() for p in policies):
         return None  # most stores: nothing to look at, and verify stays fast
     policy = policies[0]
-    before, after = view.env_blobs(parent), view.env_blobs(info.id)
+    # What it changes: against its parent; a repair, against the newest verified state
+    # it goes back from (a forged parent could already hold the repair's very tree).
+    base = states[-1]
+    before, after = view.env_blobs(base), view.env_blobs(info.id)
     touched = sorted(e for e in before.keys() | after.keys() if before.get(e) != after.get(e))
-    admin = git.differing(parent, info.id, layout.ADMIN_FILES)
+    admin = git.differing(base, info.id, layout.ADMIN_FILES)
     counts = {e: max(p.rule_for(e).approvals for p in policies) for e in touched}
     needed = max(counts.values(), default=0)
     scope = [e for e in touched if counts[e]]
@@ -135,14 +138,17 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
 
 
 def _rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
-    """The line states whose policy a commit's approvals are judged by, the main one first.
+    """The line states a commit's approvals are judged by, oldest first: the first gives
+    approvers and signers, every one its counts, the last the state its changes are
+    measured from.
 
     A commit: its parent. A repair: its clean point (it is signed as of there, and its
-    parent may be the forged commit that lowered a count), and with it each commit it
-    sweeps only as dated ahead of itself: those verified, and a repair dated before
-    them must not escape the counts they carry (a backdated clean point from before
-    approvals were required). A repair whose clean point is not a line commit before
-    it is refused by the walk; its rules stay its parent's.
+    parent may be the forged commit that lowered a count, or that already holds the
+    repair's tree), then each commit it sweeps only as dated ahead of itself (named for
+    rule 7 alone, as audit.line requires of those): they verified, and a repair dated
+    before them must neither escape their counts nor undo them unapproved. A repair
+    whose clean point is not a line commit before it is refused by the walk; it is
+    judged like any commit.
     """
     from envtrail.audit.repairs import ACK, CLEAN
 
@@ -158,7 +164,8 @@ def _rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
         if key == ACK:
             commit, _, rule = value.partition(" ")
             named.setdefault(commit, set()).add(rule.strip())
-    return [clean, *(c for c in between if named.get(c) == {"7"})]
+    # Oldest first, so the last is the newest verified state the repair goes back from.
+    return [clean, *(c for c in reversed(between) if named.get(c) == {"7"})]
 
 
 def approvers_at(view: StoreView, state: str, environments: Sequence[str]) -> frozenset[str]:

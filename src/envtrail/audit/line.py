@@ -220,7 +220,9 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
         rules = {rule for c, rule in named if c == commit}
         if any((commit, rule) in pending for rule in rules):
             continue
-        if "7" in rules and view.git.info(commit).committer_time > info.committer_time:
+        # A verified commit the repair sweeps only as dated after itself: named for
+        # rule 7 and nothing else, which is how rule 9 knows to count its policy too.
+        if rules == {"7"} and view.git.info(commit).committer_time > info.committer_time:
             continue
         return None
     return clean
