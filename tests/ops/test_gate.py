@@ -297,7 +297,36 @@ def test_once_verify_finds_a_problem_the_checkpoint_vouched_for_reads_refuse(cli
     refused = cli("get", "K", "--env", "production")
     assert refused.code == 5, (refused.code, refused.out, refused.err)
     assert "evil" not in refused.out + refused.err and "rule 1" in refused.err
+    # Commands that read without a key neither serve nor clear the mark (attack round 4).
+    for cmd in (("list", "--env", "production"), ("access", "list"), ("policy", "show"),
+                ("env", "list")):
+        assert cli(*cmd).code == 5, cmd
+    assert checkpoint.load(store).refused is not None
     assert cli("repair", "--reason", "undo the unsigned commit").code == 0
     assert cli("get", "K", "--env", "production").out == "1"
     assert cli("verify").code == 0
     assert checkpoint.load(store).refused is None
+
+
+def test_a_keyless_read_neither_serves_past_nor_clears_a_keyed_verifys_mark(cli, store):
+    """Some commands open the line without the reader's key (list, access list, policy
+    show, env list): they cannot see a lying fingerprint, so once a keyed verify found
+    one below the checkpoint they refuse, and leave the mark for a keyed walk to clear
+    (fourth attacker round)."""
+    import forge
+    from envtrail.model import Change
+
+    setv(cli, "A", "1")
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"})
+    real = plan.record.changes[0]
+    forge.commit_plan(store, cli.identity.identity, forge.with_record(
+        plan, changes=(Change("~", "A", real.old_fp, "0" * len(real.new_fp)),)))
+    assert cli("list", "--env", "production").code == 0  # keyless: cannot see the lie
+    assert checkpoint.load(store).head == head(store)
+    assert cli("verify").code == 1
+    assert checkpoint.load(store).refused is not None
+    for cmd in (("list", "--env", "production"), ("access", "list"), ("policy", "show"),
+                ("env", "list")):
+        assert cli(*cmd).code == 5, cmd
+    assert checkpoint.load(store).refused is not None
+    assert cli("get", "A", "--env", "production").code == 5

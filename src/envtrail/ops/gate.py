@@ -111,6 +111,11 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
                                  hint="run `envtrail verify`; after reviewing, "
                                       "`envtrail verify --accept-rewrite`")
     if cp is not None and cp.refused is not None:
+        if identity is None and not allow_findings:
+            # A walk without a key cannot clear what a keyed verify may have found.
+            raise IntegrityError(f"history does not verify: {cp.refused}",
+                                 hint="run `envtrail verify` (after `envtrail repair`); "
+                                      "--no-verify reads anyway")
         since = None  # verify found a problem below the checkpoint: only a whole walk decides
     elif cp is not None and key is not None and key not in cp.attempted and \
             _opens_unkeyed(view, head, identity, cp):
