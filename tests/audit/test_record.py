@@ -93,7 +93,7 @@ def test_arbitrary_messages_parse_or_fail_cleanly(text):
 
 
 TRAILER_LINES = ["Envtrail-Format: 1", "Envtrail-Action: set", "Envtrail-Actor: a",
-                 "Envtrail-Actor: b", "Envtrail-Change: + K 00", "Envtrail-Change: bogus",
+                 "Envtrail-Actor: b", "Envtrail-Change: + K 0123456789ab", "Envtrail-Change: bogus",
                  "Envtrail-Format: 2", "Envtrail-Environment: production", "Envtrail-Reason: r",
                  "Other: x", "not a trailer"]
 

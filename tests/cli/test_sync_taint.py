@@ -108,3 +108,46 @@ def test_sync_refuses_a_repair_that_restores_a_state_acknowledged_as_forged(
     assert r.code == 5, (r.code, r.out, r.err)
     assert git(b.cwd, "rev-parse", "HEAD").strip() == before
     assert b("get", "DB_PASS", "--env", "production").out == "s3cret"
+
+
+@pytest.mark.parametrize("how", ["sync", "git pull"])
+def test_an_honest_repair_reaches_a_clone_that_already_checked_past_its_clean_point(
+        tmp_path, store, cli, bob, monkeypatch, how):
+    """bob writes D dated 15 minutes ahead (his clock runs fast): his clone found nothing
+    wrong; alice's did, and repaired it. bob's sync checks only what is new since D, where
+    the repair's clean point is not: it must judge it from the genesis, as a fresh clone
+    does, not refuse it forever (fourth attacker review)."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from envtrail.runtime import Runtime
+
+    real = Runtime.from_os.__func__
+
+    def clock(seconds: int) -> None:
+        monkeypatch.setattr(Runtime, "from_os", classmethod(lambda cls: replace(
+            real(cls), clock=lambda: real(cls).clock() + timedelta(seconds=seconds))))
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "DB_PASS", "s3cret")
+    bare = make_remote(tmp_path, store)
+    a = clone_as(tmp_path, str(bare), cli.identity, "alice")
+    b = clone_as(tmp_path, str(bare), bob, "bob")
+    assert b("sync").code == 0
+    clock(900)
+    setv(b, "DB_PASS", "ahead")
+    assert b("sync").code == 0
+    clock(0)
+    assert a("sync").code == 5  # alice sees D dated ahead
+    git(a.cwd, "fetch", "-q", "origin")
+    git(a.cwd, "merge", "-q", "--ff-only", "origin/main")
+    assert a("repair", "--reason", "D is dated ahead").code == 0
+    assert a("sync").code == 0
+    if how == "sync":
+        r = b("sync")
+        assert r.code == 0, (r.out, r.err)
+    else:  # a read then checks what is new, through the gate
+        git(b.cwd, "pull", "-q", "--ff-only")
+    assert b("get", "DB_PASS", "--env", "production").out == "s3cret"
+    assert git(b.cwd, "rev-parse", "HEAD") == git(bare, "rev-parse", "main")

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from envtrail.audit import signature
 from envtrail.audit.approvals import Glass, Ledger
+from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.parallel import Judgement, judgements
 from envtrail.audit.repairs import ACK, CLEAN, FROM
@@ -159,6 +160,23 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
     report.floor = floors.value
     report.glass = ledger.unreviewed()
     return report
+
+
+def reaches_back(view: StoreView, report: LineReport) -> bool:
+    """Whether a walk that started after the genesis refused a repair whose clean point
+    lies before where it started: it cannot judge that repair, a walk from the genesis can
+    (a clone that checked past the clean point must agree with one that did not)."""
+    if report.since is None:
+        return False
+    walked = set(report.walked)
+    for finding in report.findings:
+        if finding.commit not in walked:
+            continue
+        rec = parse_record(view.git.info(finding.commit))
+        clean = rec.extra_value(CLEAN) if rec is not None and rec.action == "repair" else None
+        if clean is not None and clean not in walked:
+            return True
+    return False
 
 
 def _linked(judged: Iterator[Judgement], ids: list[str],

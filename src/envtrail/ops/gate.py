@@ -137,6 +137,10 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
                        trust=line.Trust(pin, roots), now=rt.now(),
                        seen_ahead=checkpoint.load_ahead(git.root),
                        tainted=cp.tainted if cp is not None and since is not None else frozenset())
+    if line.reaches_back(view, report):
+        since = None
+        report = line.walk(view, head, keyring=Keyring(identity), trust=line.Trust(pin, roots),
+                           now=rt.now(), seen_ahead=checkpoint.load_ahead(git.root))
     if report.ahead:
         checkpoint.save_ahead(git.root, {**checkpoint.load_ahead(git.root), **report.ahead})
     if report.findings:

@@ -139,6 +139,8 @@ def _take_remote(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, re
     # no repair that came in may restore it, and the checkpoint keeps knowing it.
     known = checkpoint.load_tainted(git.root)
     report = _walk(git, rt, identity, incoming, base, tainted=known)
+    if line.reaches_back(StoreView(git), report):
+        report = _walk(git, rt, identity, incoming, None)
     if report.findings:
         raise IntegrityError(
             f"the remote's history does not verify: {report.findings[0].line()}",
