@@ -213,3 +213,33 @@ def test_two_remotes_offering_a_store_are_refused_until_the_clone_names_one(tmp_
     assert r.code == 0, r.err
     assert f"genesis {genesis}" in r.out
     assert me("get", "DB", "--env", "production").out == "real-db"
+
+
+def test_a_store_planted_on_the_code_branch_is_refused_not_adopted(tmp_path, alice, bob,
+                                                                  make_identity):
+    """Someone who may push only to the code branch adds .envtrail/config.yaml there: a fresh
+    clone preferred the checked-out branch and every read failed; with both on offer,
+    envtrail now asks which store is meant (fourth attacker review)."""
+    from conftest import assert_one_line_error
+
+    _, bare, genesis = _app_remote_with_a_planted_store(tmp_path, alice, bob, make_identity,
+                                                          "eve")
+    planted = tmp_path / "planter"
+    git(tmp_path, "clone", "-q", str(bare), str(planted))
+    (planted / ".envtrail").mkdir()
+    (planted / ".envtrail/config.yaml").write_text("envtrail: 1\n")
+    git(planted, "add", ".envtrail")
+    git(planted, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q", "--no-verify",
+        "--no-gpg-sign", "-m", "config")
+    git(planted, "push", "-q", "origin", "main")
+    clone = tmp_path / "bob"
+    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    me = Cli(clone, bob)
+    r = me("init")
+    assert_one_line_error(r, 2)
+    assert "envtrail will not guess" in r.err
+    git(clone, "config", "envtrail.branch", "refs/heads/envtrail")
+    git(clone, "branch", "-q", "envtrail", "origin/envtrail")
+    assert me("init").code == 0
+    assert git(clone, "rev-list", "--max-parents=0", "envtrail").strip() == genesis
+    assert me("get", "DB", "--env", "production").out == "real-db"

@@ -85,11 +85,26 @@ def find_store_branch(git: GitRepo) -> str | None:
         return configured
     head = git.head()
     if head is not None and Snapshot(git, head).has_store() and not git.repo.head_is_detached:
+        if git.branch() != ORPHAN_BRANCH and _envtrail_branch_offered(git):
+            # Whoever may push to a code branch could plant a store file there (or an
+            # `envtrail` branch in a store repository): envtrail will not guess.
+            raise UsageError("both the checked-out branch and an `envtrail` branch hold a "
+                             "store; envtrail will not guess which is yours",
+                             hint="name it with `git config envtrail.branch refs/heads/BRANCH` "
+                                  "(refs/heads/envtrail beside application code), then run "
+                                  "`envtrail init` again")
         return git.branch()
     local = git.ref_target(ORPHAN_BRANCH) or _adopt_remote_store(git)
     if local is not None and Snapshot(git, local).has_store():
         return ORPHAN_BRANCH
     return None
+
+
+def _envtrail_branch_offered(git: GitRepo) -> bool:
+    """Whether a local ``envtrail`` branch, or any remote's, holds a store."""
+    candidates = [git.ref_target(ORPHAN_BRANCH), *(
+        git.ref_target(f"refs/remotes/{remote}/envtrail") for remote in git.repo.remotes.names())]
+    return any(c is not None and Snapshot(git, c).has_store() for c in candidates)
 
 
 def _default_remote(git: GitRepo) -> str:
