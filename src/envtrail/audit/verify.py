@@ -302,8 +302,9 @@ class Verifier:
 
 
 def check_time(info: CommitInfo, floor: datetime | None, seen: datetime | None) -> list[Finding]:
-    """Rule 7: not before the line's time floor, not dated over 10 minutes after first seen."""
-    out = []
+    """Rule 7: not before the line's time floor, not dated over 10 minutes after first seen,
+    and a time git and envtrail can read at all."""
+    out = [Finding(info.id, 7, why) for kind, why in info.flaws if kind == "time"]
     if floor is not None and info.committer_time < floor:
         out.append(Finding(info.id, 7, "committer time goes backwards on the line "
                                        f"({info.committer_time.isoformat()} < {floor.isoformat()})"))

@@ -11,12 +11,14 @@ import nacl.hash
 from nacl.encoding import RawEncoder
 
 from envtrail.crypto.keys import KEY_TYPE, Identity, KeyFormatError, PublicKey, verify_ed25519
-from envtrail.crypto.wire import Reader, WireError, armor, dearmor, string, uint32
+from envtrail.crypto.wire import Reader, WireError, armor, string, uint32
 
 _MAGIC = b"SSHSIG"
 _VERSION = 1
 _LABEL = "SSH SIGNATURE"
 _HASHES = {b"sha512": nacl.hash.sha512, b"sha256": nacl.hash.sha256}
+_BEGIN, _END = f"-----BEGIN {_LABEL}-----\n", f"\n-----END {_LABEL}-----"
+_SPACE = str.maketrans("", "", " \t\n\r\v\f")  # what OpenSSH's base64 decoder skips
 
 
 class SignatureError(ValueError):
@@ -43,10 +45,14 @@ def verify(armored: str, message: bytes, namespace: str = "git") -> PublicKey:
     """Check an armored SSH signature over ``message``; return the signing key.
 
     Raises SignatureError when the block is malformed, signs another namespace,
-    uses an unsupported key or hash, or does not match the message.
+    uses an unsupported key or hash, or does not match the message. What
+    ssh-keygen (so git) refuses is refused too: text before the armor, base64
+    that is not canonical, bytes after the signature or inside it. The
+    ``reserved`` field is ignored, as OpenSSH's PROTOCOL.sshsig says and
+    ssh-keygen does: it is not signed, like the armor's line breaks.
     """
     try:
-        blob = dearmor(_LABEL, armored)
+        blob = _dearmor(armored)
         if not blob.startswith(_MAGIC):
             raise SignatureError("not an SSH signature")
         r = Reader(blob[len(_MAGIC):])
@@ -56,6 +62,8 @@ def verify(armored: str, message: bytes, namespace: str = "git") -> PublicKey:
         ns, _reserved, hash_alg, sig_blob = r.string(), r.string(), r.string(), r.string()
         s = Reader(sig_blob)
         sig_type, sig = s.string(), s.string()
+        if r.rest() or s.rest():
+            raise SignatureError("malformed SSH signature: trailing data")
     except (WireError, KeyFormatError) as exc:
         raise SignatureError(f"malformed SSH signature: {exc}") from exc
     if ns != namespace.encode():
@@ -67,3 +75,21 @@ def verify(armored: str, message: bytes, namespace: str = "git") -> PublicKey:
     if not verify_ed25519(public, _signed_data(namespace, hash_alg, message), sig):
         raise SignatureError("signature does not match the signed data")
     return public
+
+
+def _dearmor(armored: str) -> bytes:
+    """The blob of an armored signature, read as strictly as ssh-keygen reads it (or more)."""
+    import base64
+    import binascii
+
+    end = armored.find(_END, len(_BEGIN))
+    if not armored.startswith(_BEGIN) or end < 0 or armored[end + len(_END):] not in ("", "\n"):
+        raise WireError(f"not an armored {_LABEL}")
+    body = armored[len(_BEGIN):end].translate(_SPACE)
+    try:
+        blob = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise WireError("bad base64 in armored data") from exc
+    if base64.b64encode(blob).decode("ascii") != body:
+        raise WireError("base64 that is not in its one canonical form")
+    return blob

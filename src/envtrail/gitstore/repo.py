@@ -7,12 +7,14 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pygit2
 
-from envtrail.errors import ConflictError, NotFoundError
+from envtrail.errors import ConflictError, IntegrityError, NotFoundError
+from envtrail.gitstore import rawcommit
+from envtrail.gitstore.rawcommit import RawCommit
 from envtrail.gitstore.trees import FOLDER_MODES, LINK_MODE, Trees
 
 
@@ -28,6 +30,8 @@ class CommitInfo:
     # (name, email) of author and committer: envtrail writes the signer's principal in both.
     author: tuple[str, str] = ("", "")
     committer: tuple[str, str] = ("", "")
+    # What git would read differently or not at all: ("ident" | "time", why).
+    flaws: tuple[tuple[str, str], ...] = ()
 
 
 STORE_BRANCH_KEY = "envtrail.branch"  # the clone's config key naming the store branch
@@ -39,21 +43,17 @@ STORE_BRANCH_KEY = "envtrail.branch"  # the clone's config key naming the store 
 pygit2.settings.enable_caching(False)
 
 
-def _info(c: pygit2.Commit) -> CommitInfo:
-    author, committer = c.author, c.committer  # each access builds a new object
+def _info(commit_id: str, c: RawCommit) -> CommitInfo:
     return CommitInfo(
-        id=str(c.id),
-        parents=tuple(str(p) for p in c.parent_ids),
-        author_name=author.name,
-        committer_time=_utc(c.commit_time),
+        id=commit_id,
+        parents=c.parents,
+        author_name=c.author[0],
+        committer_time=c.committer_time,
         message=c.message,
-        author=(author.name, author.email),
-        committer=(committer.name, committer.email),
+        author=c.author,
+        committer=c.committer,
+        flaws=c.flaws,
     )
-
-
-def _utc(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 class GitRepo(Trees):
@@ -69,7 +69,7 @@ class GitRepo(Trees):
         self.root = Path(self.repo.workdir)
         self.walked = 0  # commits visited by walk_touching: tests count work with it
         self._forget_trees()
-        self._last_commit: tuple[str, pygit2.Commit] | None = None
+        self._last_commit: tuple[str, RawCommit] | None = None
 
     def reopen(self) -> None:
         """Open the repository afresh (after git itself changed what libgit2 caches)."""
@@ -126,8 +126,8 @@ class GitRepo(Trees):
     def has_commit(self, commit_id: str) -> bool:
         """Whether the object database holds this commit."""
         try:
-            return isinstance(self.repo[commit_id], pygit2.Commit)
-        except (KeyError, ValueError):
+            return self.repo.read(commit_id)[0] == pygit2.enums.ObjectType.COMMIT
+        except (KeyError, ValueError, TypeError):
             return False
 
     def first_parents(self, head: str, stop: str | None = None, *,
@@ -147,8 +147,8 @@ class GitRepo(Trees):
             if current == stop:
                 return out, True
             out.append(current)
-            commit = self.repo[current]
-            current = str(commit.parent_ids[0]) if commit.parent_ids else None
+            parents = self._commit(current).parents
+            current = parents[0] if parents else None
         return out, stop is None
 
     def _rev_list(self, head: str) -> list[str] | None:
@@ -188,29 +188,33 @@ class GitRepo(Trees):
 
     def merge_base(self, a: str, b: str) -> str | None:
         """The best common ancestor of two commits."""
-        base = self.repo.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
+        try:
+            base = self.repo.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
+        except (ValueError, pygit2.GitError):  # a commit libgit2 cannot parse: git can
+            done = self._git("merge-base", a, b)
+            return done.stdout.strip() or None if done.returncode == 0 else None
         return str(base) if base else None
 
     def changed_paths(self, a: str | None, b: str) -> list[str]:
         """Files that differ between two commits (both sides of renames)."""
         if a is None:
             return sorted(e.path for e in self._index_of(b))
-        diff = self.repo.diff(self.repo[a].tree, self.repo[b].tree)
+        diff = self.repo.diff(self.repo[self._root(a)], self.repo[self._root(b)])
         return sorted({p for d in diff.deltas for p in (d.old_file.path, d.new_file.path)})
 
     def _index_of(self, commit: str) -> pygit2.Index:
         index = pygit2.Index()
-        index.read_tree(self.repo[commit].tree)
+        index.read_tree(self.repo[self._root(commit)])
         return index
 
     def commit_at(self, when: datetime, head: str | None) -> str:
         """The newest commit on ``head``'s first-parent chain committed at or before ``when``."""
         current = head
         while current is not None:
-            commit = self.repo[current]
-            if _utc(commit.commit_time) <= when:
+            commit = self._commit(current)
+            if commit.committer_time <= when:
                 return current
-            current = str(commit.parent_ids[0]) if commit.parent_ids else None
+            current = commit.parents[0] if commit.parents else None
         raise NotFoundError(f"no commit at or before {when.isoformat()}")
 
     def is_ancestor(self, ancestor: str, commit: str) -> bool:
@@ -219,14 +223,17 @@ class GitRepo(Trees):
             return True
         try:
             return self.repo.descendant_of(pygit2.Oid(hex=commit), pygit2.Oid(hex=ancestor))
-        except (KeyError, ValueError, pygit2.GitError):
+        except KeyError:
             return False
+        except (ValueError, pygit2.GitError):  # a commit libgit2 cannot parse: git can
+            return self._git("merge-base", "--is-ancestor", ancestor, commit).returncode == 0
 
     def info(self, commit_id: str) -> CommitInfo:
-        """Metadata of one commit."""
+        """Metadata of one commit, read from its bytes: never an error for an odd commit,
+        whose oddities come back as ``flaws``."""
         commit = self._commit(commit_id)
-        self._root(commit_id, commit)  # its paths are usually asked for next
-        return _info(commit)
+        self._root(commit_id, commit.tree)  # its paths are usually asked for next
+        return _info(commit_id, commit)
 
     def commit_time(self, commit_id: str) -> int:
         """A commit's committer time in seconds since the epoch: ``info`` without
@@ -234,16 +241,27 @@ class GitRepo(Trees):
         return self.repo[commit_id].commit_time
 
     def signature(self, commit_id: str) -> tuple[bytes | None, bytes]:
-        """The ``gpgsig`` header and the payload it signs (the commit without it)."""
-        sig, payload = self._commit(commit_id).gpg_signature
-        return sig, payload
+        """The ``gpgsig`` header and the payload it signs, exactly where git finds them."""
+        commit = self._commit(commit_id)
+        return commit.signature, commit.payload
 
-    def _commit(self, commit_id: str) -> pygit2.Commit:
+    def _commit(self, commit_id: str) -> RawCommit:
         # A walk asks for a commit's metadata and then its signature: one lookup.
         last = self._last_commit
         if last is None or last[0] != commit_id:
-            last = self._last_commit = (commit_id, self.repo[commit_id])
+            kind, data = self.repo.read(commit_id)  # KeyError when it is missing
+            if kind != pygit2.enums.ObjectType.COMMIT:
+                raise IntegrityError(f"{commit_id[:12]} is not a commit")
+            last = self._last_commit = (commit_id, rawcommit.parse(data))
         return last[1]
+
+    def _git(self, *args: str):
+        """Run git on this repository (no replace objects), for what libgit2 cannot read."""
+        import subprocess
+
+        return subprocess.run(["git", f"--git-dir={self.repo.path}", "--no-replace-objects",
+                               *args], capture_output=True, text=True, check=False,
+                              stdin=subprocess.DEVNULL)
 
     def walk_touching(self, start: str | None, prefixes: tuple[str, ...],
                       hide: str | None = None, unchanged: bool = False) -> Iterator[CommitInfo]:
@@ -253,37 +271,38 @@ class GitRepo(Trees):
         also those whose tree equals their parent's (markers such as approvals)."""
         if start is None:
             return
-        for commit in self._walk(start, hide):
+        for this, commit in self._walk(start, hide):
             self.walked += 1
-            this = str(commit.id)
-            self._root(this, commit)
-            parent = str(commit.parent_ids[0]) if commit.parent_ids else None
+            self._root(this, commit.tree)
+            parent = commit.parents[0] if commit.parents else None
             if any(self._lookup(this, p) != self._lookup(parent, p) for p in prefixes) or (
                     unchanged and parent is not None and self._root(this) == self._root(parent)):
-                yield _info(commit)
+                yield _info(this, commit)
 
-    def _walk(self, start: str, hide: str | None) -> Iterator[pygit2.Commit]:
+    def _walk(self, start: str, hide: str | None) -> Iterator[tuple[str, RawCommit]]:
         """Newest first by committer time, ties by id: the same order every time.
 
         A full walk keeps only the frontier and the ids seen, where libgit2's
         revwalk would hold a node per commit; with ``hide`` (an incremental
-        check, usually a few commits) libgit2 does the exclusion.
+        check, usually a few commits) git lists what to leave out.
         """
+        hidden: set[str] = set()
         if hide is not None:
-            walker = self.repo.walk(pygit2.Oid(hex=start), pygit2.enums.SortMode.TIME)
-            walker.hide(pygit2.Oid(hex=hide))
-            yield from walker
+            done = self._git("rev-list", hide, "--")
+            hidden = set(done.stdout.split()) if done.returncode == 0 else {hide}
+        if start in hidden:
             return
-        first = self.repo[start]
-        heap = [(-first.commit_time, str(first.id), first)]
-        seen = {first.id}
+        first = self._commit(start)
+        heap = [(-first.committer_time.timestamp(), start, first)]
+        seen = {start}
         while heap:
-            commit = heapq.heappop(heap)[2]
-            yield commit
+            _, this, commit = heapq.heappop(heap)
+            yield this, commit
             for parent in commit.parents:
-                if parent.id not in seen:
-                    seen.add(parent.id)
-                    heapq.heappush(heap, (-parent.commit_time, str(parent.id), parent))
+                if parent not in seen and parent not in hidden:
+                    seen.add(parent)
+                    found = self._commit(parent)
+                    heapq.heappush(heap, (-found.committer_time.timestamp(), parent, found))
 
     def index(self, path: str | None = None) -> pygit2.Index:
         """The repository's index, or the index file at ``path`` (relative to the work tree)."""

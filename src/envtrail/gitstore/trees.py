@@ -12,6 +12,7 @@ from collections import OrderedDict
 import pygit2
 
 from envtrail.errors import IntegrityError
+from envtrail.gitstore.rawcommit import RawCommit
 
 _TREE, _BLOB = int(pygit2.enums.FileMode.TREE), int(pygit2.enums.FileMode.BLOB)
 _GITLINK = int(pygit2.enums.FileMode.COMMIT)
@@ -28,15 +29,20 @@ class Trees:
         self._roots: OrderedDict[str, str] = OrderedDict()
         self._listings: OrderedDict[str, dict[str, tuple[str, int]] | None] = OrderedDict()
 
-    def _root(self, commit_id: str, known: pygit2.Commit | None = None) -> str:
-        """The id of a commit's tree (``known``: the commit object, if the caller has it)."""
+    def _root(self, commit_id: str, known: str | None = None) -> str:
+        """The id of a commit's tree (``known``: that id, if the caller has it)."""
         tree = self._roots.get(commit_id)
         if tree is None:
-            commit = known if known is not None else self.repo[commit_id]
-            tree = self._roots[commit_id] = str(commit.tree_id)
+            tree = known if known is not None else self._commit(commit_id).tree
+            if tree is None:
+                raise IntegrityError(f"commit {commit_id[:12]} names no tree")
+            self._roots[commit_id] = tree
             if len(self._roots) > 64:
                 self._roots.popitem(last=False)
         return tree
+
+    def _commit(self, commit_id: str) -> RawCommit:
+        raise NotImplementedError  # GitRepo reads commits
 
     def _listing(self, tree_id: str) -> dict[str, tuple[str, int]] | None:
         """A tree's entries, name -> (object id, file mode); None if the object is not a tree.

@@ -1,0 +1,133 @@
+"""Reading a commit object from its bytes, as git reads it, never failing on odd ones.
+
+libgit2 refuses a commit whose author has no e-mail, decodes the message by
+its ``encoding`` header (an unknown one raises), and finds a ``gpgsig`` even
+in the message body. A store line must survive any commit anyone can push,
+and must judge signatures where git does; so envtrail reads the object
+itself: header lines up to the first empty line, the signature only from a
+``gpgsig`` header there (as git's ``parse_buffer_signed_by_header`` does),
+names and message as UTF-8 whatever the header says, and what it cannot
+read is named in ``flaws`` for the verifier to report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+# "name <email> seconds +hhmm", as git writes an ident line.
+_IDENT = re.compile(rb"([^<>\n]*?) ?<([^<>\n]*)> (\d{1,20}) [+-]\d{4}")
+# Near the end of datetime's range, leaving room to add minutes: later times are clamped.
+_LAST = datetime(9999, 12, 30, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
+
+
+@dataclass(frozen=True)
+class RawCommit:
+    """What envtrail reads of one commit object."""
+
+    tree: str | None
+    parents: tuple[str, ...]
+    author: tuple[str, str]
+    committer: tuple[str, str]
+    committer_time: datetime
+    message: str
+    # The armored signature and the bytes it signs, as git extracts them; None
+    # when the header has no single ``gpgsig`` (none, two, or another kind).
+    signature: bytes | None
+    payload: bytes
+    # What could not be read as git writes it: ("ident" | "time", why).
+    flaws: tuple[tuple[str, str], ...] = ()
+
+
+def parse(data: bytes) -> RawCommit:
+    """Read a commit object's bytes; anything unreadable becomes a flaw, never an error."""
+    end = data.find(b"\n\n")
+    header, rest = (data[:end + 1], data[end + 1:]) if end >= 0 else (data, b"")
+    segments = _LINE.findall(header)  # each header line with its newline
+    fields: list[tuple[bytes, list[bytes]]] = []
+    for segment in segments:
+        line = segment.rstrip(b"\n")
+        if line.startswith(b" ") and fields:
+            fields[-1][1].append(line[1:])
+        else:
+            key, _, value = line.partition(b" ")
+            fields.append((key, [value]))
+    flaws: list[tuple[str, str]] = []
+    first = {}
+    for key, value in fields:
+        first.setdefault(key, value)
+    parents = tuple(_hex(v[0]) for k, v in fields if k == b"parent")
+    author, _ = _ident(first.get(b"author"), "author", flaws)
+    committer, seconds = _ident(first.get(b"committer"), "committer", flaws)
+    signature, payload = _signature(segments, fields, rest)
+    return RawCommit(
+        tree=_hex(first[b"tree"][0]) or None if b"tree" in first else None,
+        parents=tuple(p for p in parents if p),
+        author=author,
+        committer=committer,
+        committer_time=_time(seconds, flaws),
+        message=rest[1:].decode("utf-8", "replace"),
+        signature=signature,
+        payload=payload,
+        flaws=tuple(flaws),
+    )
+
+
+def _hex(value: bytes) -> str:
+    text = value.decode("ascii", "replace")
+    return text if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", text) else ""
+
+
+def _ident(value: list[bytes] | None, role: str,
+           flaws: list[tuple[str, str]]) -> tuple[tuple[str, str], int | None]:
+    """(name, email) and the seconds of an ident line; ("", "") when it is malformed."""
+    found = _IDENT.fullmatch(value[0]) if value is not None and len(value) == 1 else None
+    if found is None:
+        flaws.append(("time" if role == "committer" else "ident",
+                      f"its {role} line is not 'name <email> seconds zone'"))
+        return ("", ""), None
+    name, email, seconds = found.groups()
+    return (name.decode("utf-8", "replace"), email.decode("utf-8", "replace")), int(seconds)
+
+
+def _time(seconds: int | None, flaws: list[tuple[str, str]]) -> datetime:
+    """The committer time in UTC; one datetime cannot hold is clamped to its end and named."""
+    if seconds is None:
+        return _EPOCH  # the committer line itself was named
+    try:
+        when: datetime | None = datetime.fromtimestamp(seconds, UTC)
+    except (ValueError, OverflowError, OSError):
+        when = None
+    if when is None or when > _LAST:
+        flaws.append(("time", f"its committer time {seconds} is past any date envtrail can "
+                              "hold"))
+        return _LAST
+    return when
+
+
+def _signature(segments: list[bytes], fields: list[tuple[bytes, list[bytes]]],
+               rest: bytes) -> tuple[bytes | None, bytes]:
+    """The ``gpgsig`` header and the commit without it, where git would find them.
+
+    Git takes the signature from the header only, and leaves every other
+    ``gpgsig*`` header out of what it verifies: such a header (or a second
+    ``gpgsig``) would be unsigned text riding along, so envtrail reads that
+    commit as unsigned rather than choose one.
+    """
+    signed = [value for key, value in fields if key.startswith(b"gpgsig")]
+    if len(signed) != 1 or not any(key == b"gpgsig" for key, _ in fields):
+        return None, b"".join(segments) + rest
+    kept, sig, inside = [], [], False
+    for segment in segments:
+        if segment.startswith(b"gpgsig "):
+            sig.append(segment[len(b"gpgsig "):])
+            inside = True
+        elif inside and segment.startswith(b" "):
+            sig.append(segment[1:])
+        else:
+            kept.append(segment)
+            inside = False
+    return b"".join(sig), b"".join(kept) + rest
