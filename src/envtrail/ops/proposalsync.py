@@ -150,7 +150,10 @@ class _Judge:
 
     def applied(self, pid: str, tip: str) -> bool:
         """Whether the proposal ending at ``tip`` is on the store line already."""
-        chain = chain_of(self.git, tip, pid) if len(pid) == 12 else None
+        try:  # a ref anyone pushed: whatever it holds, it is judged, never fatal
+            chain = chain_of(self.git, tip, pid) if len(pid) == 12 else None
+        except (EnvtrailError, KeyError, ValueError):
+            return False
         return chain is not None and self.git.is_ancestor(chain[0], self.head)
 
     def _judge(self, pid: str, tip: str) -> str | None:
