@@ -85,3 +85,35 @@ def refused(cli: Cli, key: str, attacker_values: tuple[str, ...] = ()) -> None:
     for cmd in (("export", "--env", "production"), ("list", "--env", "production")):
         r = cli(*cmd)
         assert r.code == 5, (cmd, r.code, r.err)
+
+
+def commit_bytes(store: Path, commit: str) -> bytes:
+    """A commit object's bytes, as git stores them."""
+    import subprocess
+
+    return subprocess.run(["git", "cat-file", "commit", commit], cwd=store, capture_output=True,
+                          check=True).stdout
+
+
+def raw_commit(store: Path, data: bytes) -> str:
+    """Write any bytes as a commit object: ``--literally`` skips git's own checks, as a
+    server without ``receive.fsckObjects`` would."""
+    import subprocess
+
+    return subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--literally", "--stdin"],
+                          cwd=store, input=data, capture_output=True,
+                          check=True).stdout.decode().strip()
+
+
+def sign_raw(identity: Identity, data: bytes) -> bytes:
+    """``data`` (a commit without signature) with a gpgsig header, where git puts it."""
+    from envtrail.crypto import sshsig
+
+    header, _, rest = data.partition(b"\n\n")
+    armored = sshsig.sign(identity, data).encode()
+    return header + b"\ngpgsig " + armored.replace(b"\n", b"\n ") + b"\n\n" + rest
+
+
+def git_says(store: Path, commit: str) -> str:
+    """Stock git's verdict on a commit's signature (%G?: G good, B bad, N none)."""
+    return git(store, "log", "-1", "--format=%G?", commit).strip()

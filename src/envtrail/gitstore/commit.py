@@ -88,15 +88,27 @@ def create_commit(git: GitRepo, parents: list[str], changes: Mapping[str, bytes 
     repo = git.repo
     if tree is None:
         start = base or (parents[0] if parents else None)
-        base_tree = repo[start].peel(pygit2.Tree) if start else None
+        base_tree = repo[git.tree_id(start)] if start else None
         split = {tuple(path.split("/")): data for path, data in changes.items()}
         tree = _tree_with(repo, base_tree, split) or repo.TreeBuilder().write()
-    offset = int(author.when.utcoffset().total_seconds() // 60) if author.when.utcoffset() else 0
-    sig = pygit2.Signature(author.name, author.email, int(author.when.timestamp()), offset)
-    content = repo.create_commit_string(sig, sig, message, tree,
-                                        [pygit2.Oid(hex=p) for p in parents])
+    content = commit_text(str(tree), parents, author, message)
     signature = sign(content.encode("utf-8"))
     return str(repo.create_commit_with_signature(content, signature))
+
+
+def commit_text(tree: str, parents: list[str], author: Author, message: str) -> str:
+    """The unsigned commit object, as libgit2 would write it.
+
+    Written here because libgit2 parses the parent commits to write one, and a
+    repair must be able to follow any commit someone pushed.
+    """
+    offset = int(author.when.utcoffset().total_seconds() // 60) if author.when.utcoffset() else 0
+    sig = pygit2.Signature(author.name, author.email, int(author.when.timestamp()), offset)
+    hours, minutes = divmod(abs(sig.offset), 60)
+    ident = f"{sig.name} <{sig.email}> {sig.time} {'-' if sig.offset < 0 else '+'}" \
+            f"{hours:02d}{minutes:02d}"
+    return (f"tree {tree}\n" + "".join(f"parent {p}\n" for p in parents)
+            + f"author {ident}\ncommitter {ident}\n\n{message}")
 
 
 def merged_tree(git: GitRepo, ours: str, theirs: str,

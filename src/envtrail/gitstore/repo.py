@@ -175,8 +175,14 @@ class GitRepo(Trees):
         try:
             obj = self.repo.revparse_single(rev)
             commit = obj.peel(pygit2.Commit)
-        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+        except (KeyError, pygit2.InvalidSpecError):
             raise NotFoundError(f"unknown revision {rev[:80]!r}") from None
+        except (ValueError, pygit2.GitError):  # a commit libgit2 cannot parse: git can
+            done = self._git("rev-parse", "--verify", "--quiet", "--end-of-options",
+                             f"{rev}^{{commit}}")
+            if done.returncode != 0 or not self.has_commit(done.stdout.strip()):
+                raise NotFoundError(f"unknown revision {rev[:80]!r}") from None
+            return done.stdout.strip()
         return str(commit.id)
 
     def ref_target(self, name: str) -> str | None:

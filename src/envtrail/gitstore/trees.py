@@ -41,6 +41,10 @@ class Trees:
                 self._roots.popitem(last=False)
         return tree
 
+    def tree_id(self, commit_id: str) -> str:
+        """The id of a commit's tree, read from the commit's bytes."""
+        return self._root(commit_id)
+
     def _commit(self, commit_id: str) -> RawCommit:
         raise NotImplementedError  # GitRepo reads commits
 
