@@ -7,6 +7,7 @@ from test_approvals import _proposal_id
 from test_sync import clone_as, head, make_remote, setv, values
 
 from conftest import assert_one_line_error, git
+from hostile import raw_commit
 
 CANARY = "canary-proposed-5d1e0b"
 PROPOSALS = "refs/envtrail/proposals/"
@@ -229,6 +230,12 @@ def _forge(kind, a, bare, make_identity, tmp_path):
         commit = create_commit(g, [base], {"envs/production.yaml": data}, render(rec),
                                Author(mallory.principal, mallory.principal, when),
                                signer_for(mallory.identity))
+    elif kind == "odd-bytes":  # a commit libgit2 cannot read (git's fsck accepts it)
+        tree = git(a.cwd, "rev-parse", f"{base}^{{tree}}").strip()
+        commit = raw_commit(a.cwd, b"tree %s\nparent %s\nauthor %s\ncommitter %s\n"
+                                   b"encoding no-such-codec\n\n%s" % (
+                                       tree.encode(), base.encode(), b"eve <e@x> 1 +0000",
+                                       b"eve <e@x> 99999999999999 +0000", render(rec).encode()))
     else:  # signed by a member, but on a commit that is not on the store line
         off = create_commit(g, [base], {"envs/production.yaml": data}, render(rec), author,
                             signer_for(a.identity.identity))
@@ -239,7 +246,7 @@ def _forge(kind, a, bare, make_identity, tmp_path):
     return pid
 
 
-@pytest.mark.parametrize("kind", ["unsigned", "stranger", "off-line"])
+@pytest.mark.parametrize("kind", ["unsigned", "stranger", "off-line", "odd-bytes"])
 def test_a_forged_proposal_ref_is_not_taken_served_or_fatal(team, make_identity, tmp_path, kind):
     a, b, _c, bare = team
     real = propose(a)
