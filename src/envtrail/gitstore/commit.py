@@ -177,7 +177,7 @@ def refresh_worktree(git: GitRepo, commit_id: str, paths: list[str]) -> None:
     """Make work tree files and index entries for ``paths`` equal the commit."""
     index = git.repo.index
     index.read()
-    tree = git.repo[commit_id].tree
+    tree = git.repo[git.tree_id(commit_id)]
     for path in paths:
         target = git.root / path
         if _is_folder(target):

@@ -104,7 +104,7 @@ def _staged_paths(git: GitRepo, head: str | None, index) -> dict[str, str | None
     if head is None:
         return {e.path: str(e.id) for e in index}
     # Tree-to-index works for a standalone index (GIT_INDEX_FILE) too.
-    diff = git.repo[head].tree.diff_to_index(index)
+    diff = git.repo[git.tree_id(head)].diff_to_index(index)
     for delta in diff.deltas:
         if delta.status_char() == "D":
             staged[delta.old_file.path] = None
