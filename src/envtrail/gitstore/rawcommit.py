@@ -21,7 +21,7 @@ _IDENT = re.compile(rb"([^<>\n]*?) ?<([^<>\n]*)> (\d{1,20}) [+-]\d{4}")
 # Near the end of datetime's range, leaving room to add minutes: later times are clamped.
 _LAST = datetime(9999, 12, 30, tzinfo=UTC)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
+_HEX = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,13 @@ def parse(data: bytes) -> RawCommit:
     """Read a commit object's bytes; anything unreadable becomes a flaw, never an error."""
     end = data.find(b"\n\n")
     header, rest = (data[:end + 1], data[end + 1:]) if end >= 0 else (data, b"")
-    segments = _LINE.findall(header)  # each header line with its newline
+    lines = header.split(b"\n")
+    last = lines.pop()  # empty when the header ends with its newline
+    segments = [line + b"\n" for line in lines] + ([last] if last else [])  # as in the object
+    if last:
+        lines.append(last)
     fields: list[tuple[bytes, list[bytes]]] = []
-    for segment in segments:
-        line = segment.rstrip(b"\n")
+    for line in lines:
         if line.startswith(b" ") and fields:
             fields[-1][1].append(line[1:])
         else:
@@ -77,8 +80,7 @@ def parse(data: bytes) -> RawCommit:
 
 
 def _hex(value: bytes) -> str:
-    text = value.decode("ascii", "replace")
-    return text if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", text) else ""
+    return value.decode("ascii") if _HEX.fullmatch(value) else ""
 
 
 def _ident(value: list[bytes] | None, role: str,
