@@ -72,3 +72,13 @@ def test_a_signed_commit_whose_author_has_no_e_mail_is_rule_2_not_a_crash(cli, s
     assert_one_line_error(cli("get", "A", "--env", "production"), 5)
     assert cli("repair", "--reason", "malformed author").code == 0
     assert cli("get", "A", "--env", "production").out == "good"
+
+
+def test_commit_time_reads_an_odd_commit_as_info_does(store):
+    from envtrail.gitstore.repo import GitRepo
+
+    g = GitRepo(store)
+    tree = git(store, "rev-parse", "HEAD^{tree}").strip()
+    for case in ODD:
+        odd = odd_commit(store, head(store), tree, case)
+        assert g.commit_time(odd) == int(g.info(odd).committer_time.timestamp())

@@ -25,6 +25,7 @@ def test_every_commit_of_a_store_reads_as_libgit2_reads_it(cli, store):
         assert raw.author == (c.author.name, c.author.email)
         assert raw.committer == (c.committer.name, c.committer.email)
         assert raw.committer_time == datetime.fromtimestamp(c.commit_time, UTC)
+        assert g.commit_time(commit_id) == c.commit_time
         assert raw.message == c.message
         sig, payload = c.gpg_signature  # libgit2 leaves out the last line's newline; git keeps it
         assert (raw.signature, raw.payload) == (sig + b"\n", payload)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 _IDENT = re.compile(rb"([^<>\n]*?) ?<([^<>\n]*)> (\d{1,20}) [+-]\d{4}")
 # Near the end of datetime's range, leaving room to add minutes: later times are clamped.
 _LAST = datetime(9999, 12, 30, tzinfo=UTC)
+LAST_SECONDS = int(_LAST.timestamp())  # the latest time read as written
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HEX = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
 

@@ -243,8 +243,15 @@ class GitRepo(Trees):
 
     def commit_time(self, commit_id: str) -> int:
         """A commit's committer time in seconds since the epoch: ``info`` without
-        parsing the rest, for a pass over a whole line."""
-        return self.repo[commit_id].commit_time
+        parsing the rest, for a pass over a whole line. A commit libgit2 cannot read,
+        or a time no date can hold, is read as ``info`` reads it."""
+        try:
+            seconds = self.repo[commit_id].commit_time
+        except (ValueError, pygit2.GitError):
+            seconds = -1
+        if 0 <= seconds <= rawcommit.LAST_SECONDS:
+            return seconds
+        return int(self._commit(commit_id).committer_time.timestamp())
 
     def signature(self, commit_id: str) -> tuple[bytes | None, bytes]:
         """The ``gpgsig`` header and the payload it signs, exactly where git finds them."""
