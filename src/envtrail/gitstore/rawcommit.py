@@ -134,3 +134,33 @@ def _signature(segments: list[bytes], fields: list[tuple[bytes, list[bytes]]],
             kept.append(segment)
             inside = False
     return b"".join(sig), b"".join(kept) + rest
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """What audit needs of one commit, without holding pygit2 objects."""
+
+    id: str
+    parents: tuple[str, ...]
+    author_name: str
+    committer_time: datetime
+    message: str
+    # (name, email) of author and committer: envtrail writes the signer's principal in both.
+    author: tuple[str, str] = ("", "")
+    committer: tuple[str, str] = ("", "")
+    # What git would read differently or not at all: ("ident" | "time", why).
+    flaws: tuple[tuple[str, str], ...] = ()
+
+
+def info(commit_id: str, c: RawCommit) -> CommitInfo:
+    """What audit needs of a commit read from its bytes."""
+    return CommitInfo(
+        id=commit_id,
+        parents=c.parents,
+        author_name=c.author[0],
+        committer_time=c.committer_time,
+        message=c.message,
+        author=c.author,
+        committer=c.committer,
+        flaws=c.flaws,
+    )

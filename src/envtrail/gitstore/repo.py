@@ -6,7 +6,6 @@ import heapq
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -14,25 +13,9 @@ import pygit2
 
 from envtrail.errors import ConflictError, IntegrityError, NotFoundError
 from envtrail.gitstore import rawcommit
-from envtrail.gitstore.rawcommit import RawCommit
+from envtrail.gitstore.rawcommit import CommitInfo, RawCommit
+from envtrail.gitstore.rawcommit import info as _info
 from envtrail.gitstore.trees import FOLDER_MODES, LINK_MODE, Trees
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    """What audit needs of one commit, without holding pygit2 objects."""
-
-    id: str
-    parents: tuple[str, ...]
-    author_name: str
-    committer_time: datetime
-    message: str
-    # (name, email) of author and committer: envtrail writes the signer's principal in both.
-    author: tuple[str, str] = ("", "")
-    committer: tuple[str, str] = ("", "")
-    # What git would read differently or not at all: ("ident" | "time", why).
-    flaws: tuple[tuple[str, str], ...] = ()
-
 
 STORE_BRANCH_KEY = "envtrail.branch"  # the clone's config key naming the store branch
 
@@ -41,19 +24,6 @@ STORE_BRANCH_KEY = "envtrail.branch"  # the clone's config key naming the store 
 # walks forward and keeps the few objects it needs itself (_trees, StoreView),
 # so it turns the cache off: memory stays flat at a small cost in speed.
 pygit2.settings.enable_caching(False)
-
-
-def _info(commit_id: str, c: RawCommit) -> CommitInfo:
-    return CommitInfo(
-        id=commit_id,
-        parents=c.parents,
-        author_name=c.author[0],
-        committer_time=c.committer_time,
-        message=c.message,
-        author=c.author,
-        committer=c.committer,
-        flaws=c.flaws,
-    )
 
 
 class GitRepo(Trees):
