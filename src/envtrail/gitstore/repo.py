@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import os
 import stat
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -39,13 +40,13 @@ class GitRepo(Trees):
         self.root = Path(self.repo.workdir)
         self.walked = 0  # commits visited by walk_touching: tests count work with it
         self._forget_trees()
-        self._last_commit: tuple[str, RawCommit] | None = None
+        self._commits: OrderedDict[str, RawCommit] = OrderedDict()
 
     def reopen(self) -> None:
         """Open the repository afresh (after git itself changed what libgit2 caches)."""
         self.repo = pygit2.Repository(str(self.root))
         self._forget_trees()
-        self._last_commit = None
+        self._commits = OrderedDict()
 
     @classmethod
     def init(cls, root: Path) -> GitRepo:
@@ -229,14 +230,17 @@ class GitRepo(Trees):
         return commit.signature, commit.payload
 
     def _commit(self, commit_id: str) -> RawCommit:
-        # A walk asks for a commit's metadata and then its signature: one lookup.
-        last = self._last_commit
-        if last is None or last[0] != commit_id:
+        # Walks ask for a commit's metadata, its signature and its neighbours' in turn
+        # (log reads each twice): the last few hundred are kept, for flat memory.
+        found = self._commits.get(commit_id)
+        if found is None:
             kind, data = self.repo.read(commit_id)  # KeyError when it is missing
             if kind != pygit2.enums.ObjectType.COMMIT:
                 raise IntegrityError(f"{commit_id[:12]} is not a commit")
-            last = self._last_commit = (commit_id, rawcommit.parse(data))
-        return last[1]
+            found = self._commits[commit_id] = rawcommit.parse(data)
+            if len(self._commits) > 256:
+                self._commits.popitem(last=False)
+        return found
 
     def _git(self, *args: str):
         """Run git on this repository (no replace objects), for what libgit2 cannot read."""
