@@ -29,14 +29,21 @@ def _lower_the_count_by_hand(store) -> str:
     return _head(store)
 
 
-def test_a_forged_lower_count_does_not_free_the_repair_from_approvals(cli, store, bob,
-                                                                      make_identity):
+def _an_approved_rotation(cli, store, bob, make_identity):
+    """production needs one approval; API_KEY goes from v1 to v2, approved by bob.
+    Returns (the team, the commit where API_KEY is still v1)."""
     team = make_team(cli, bob, make_identity)
-    before = _head(store)  # API_KEY is v1 here
+    before = _head(store)
     pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
                            "--propose", input="v2"))
     assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
     assert cli("apply", pid).code == 0
+    return team, before
+
+
+def test_a_forged_lower_count_does_not_free_the_repair_from_approvals(cli, store, bob,
+                                                                      make_identity):
+    team, before = _an_approved_rotation(cli, store, bob, make_identity)
     _lower_the_count_by_hand(store)
     # Restoring v1 changes production's values: the clean point's rule (1 approval) holds.
     head = _head(store)
@@ -63,12 +70,7 @@ def test_a_forged_parent_holding_the_repairs_tree_does_not_hide_its_changes(cli,
                                                                             make_identity):
     """The repair's changes are measured from the last verified state, not from a forged
     parent that already holds the repair's tree (attacker review, fourth round)."""
-    team = make_team(cli, bob, make_identity)
-    old = _head(store)  # API_KEY is v1 here
-    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
-                           "--propose", input="v2"))
-    assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
-    assert cli("apply", pid).code == 0
+    team, old = _an_approved_rotation(cli, store, bob, make_identity)
     approved = _head(store)
     # The repair an admin would make (v1 back, under today's keys), as a proposal...
     git(store, "commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", "noise")

@@ -72,9 +72,15 @@ def diverge(a, b):
 
 @pytest.fixture
 def world(tmp_path, store, cli, bob):
+    return make_world(tmp_path, store, cli, bob)
+
+
+def make_world(tmp_path, store, cli, bob, key="BASE", value="b"):
+    """bob joins production, ``key`` is set, and alice and bob each have a clone of a bare
+    remote: (alice, bob, the remote)."""
     assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
                "--reason", "join").code == 0
-    setv(cli, "BASE", "b")
+    setv(cli, key, value)
     bare = make_remote(tmp_path, store)
     a = clone_as(tmp_path, str(bare), cli.identity, "alice")
     b = clone_as(tmp_path, str(bare), bob, "bob")

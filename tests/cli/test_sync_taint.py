@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from test_sync import clone_as, make_remote, setv
+from test_sync import make_world, setv
 
 from conftest import git
 
@@ -17,12 +17,7 @@ from conftest import git
 def forged_then_repaired(tmp_path, store, cli, bob):
     """alice and bob share production; an outsider pushes X, an unsigned commit holding a
     value of his; alice repairs it and pushes. Returns (alice, bob, X)."""
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "join").code == 0
-    setv(cli, "DB_PASS", "s3cret")
-    bare = make_remote(tmp_path, store)
-    a = clone_as(tmp_path, str(bare), cli.identity, "alice")
-    b = clone_as(tmp_path, str(bare), bob, "bob")
+    a, b, _ = make_world(tmp_path, store, cli, bob, "DB_PASS", "s3cret")
     assert b("sync").code == 0
     # The outsider's value, encrypted to the environment's public key (anyone can), in a
     # commit nobody signed. Built from a local set whose signed commit is thrown away.
@@ -128,12 +123,7 @@ def test_an_honest_repair_reaches_a_clone_that_already_checked_past_its_clean_po
         monkeypatch.setattr(Runtime, "from_os", classmethod(lambda cls: replace(
             real(cls), clock=lambda: real(cls).clock() + timedelta(seconds=seconds))))
 
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "join").code == 0
-    setv(cli, "DB_PASS", "s3cret")
-    bare = make_remote(tmp_path, store)
-    a = clone_as(tmp_path, str(bare), cli.identity, "alice")
-    b = clone_as(tmp_path, str(bare), bob, "bob")
+    a, b, bare = make_world(tmp_path, store, cli, bob, "DB_PASS", "s3cret")
     assert b("sync").code == 0
     clock(900)
     setv(b, "DB_PASS", "ahead")
