@@ -150,7 +150,7 @@ def _rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
     whose clean point is not a line commit before it is refused by the walk; it is
     judged like any commit.
     """
-    from envtrail.audit.repairs import ACK, CLEAN
+    from envtrail.audit.repairs import CLEAN, acknowledged
 
     parent = info.parents[0]
     clean = rec.extra_value(CLEAN) if rec.action == "repair" else None
@@ -160,10 +160,8 @@ def _rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
     if not met:
         return [parent]
     named: dict[str, set[str]] = {}
-    for key, value in rec.extra:
-        if key == ACK:
-            commit, _, rule = value.partition(" ")
-            named.setdefault(commit, set()).add(rule.strip())
+    for commit, rule in acknowledged(rec):
+        named.setdefault(commit, set()).add(rule)
     # Oldest first, so the last is the newest verified state the repair goes back from.
     return [clean, *(c for c in reversed(between) if named.get(c) == {"7"})]
 

@@ -16,7 +16,7 @@ from envtrail.audit.approvals import Glass, Ledger
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.parallel import Judgement, judgements
-from envtrail.audit.repairs import ACK, CLEAN, FROM
+from envtrail.audit.repairs import CLEAN, FROM, acknowledged
 from envtrail.audit.verify import Finding, Verifier, check_time
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
@@ -140,7 +140,7 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
         if not found and clean is not None:
             # A repair's time findings stop counting toward the floor in every clone,
             # including those that never saw the commit dated ahead as ahead.
-            floors.drop({c for c, rule in _named(rec) if rule == "7"})
+            floors.drop({c for c, rule in acknowledged(rec) if rule == "7"})
         first_seen = now_seen if info_id not in seen else \
             datetime.fromtimestamp(seen[info_id], now.tzinfo)
         timing = check_time(info, floors.value, first_seen)
@@ -191,16 +191,6 @@ def _linked(judged: Iterator[Judgement], ids: list[str],
         yield position, judgement
 
 
-def _named(rec) -> set[tuple[str, str]]:
-    """(commit, rule) pairs a repair acknowledges."""
-    out = set()
-    for key, value in rec.extra:
-        if key == ACK:
-            commit, _, rule = value.partition(" ")
-            out.add((commit, rule.strip()))
-    return out
-
-
 def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
                   tainted: frozenset[str]) -> str | None:
     """The clean point of a repair, if the line gives it that authority; else None.
@@ -230,7 +220,7 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     between = before[start:]
     if not between:
         return None
-    named = _named(rec)
+    named = acknowledged(rec)
     if any(commit not in between for commit, _ in named):
         return None  # a finding at or before its clean point: that state is not clean
     pending = {(f.commit, str(f.rule)) for f in report.findings}
@@ -249,7 +239,7 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
 def _acknowledge(report: LineReport, info, rec, clean: str, position: int) -> None:
     """A valid repair moves the findings it names to acknowledged, and taints every
     commit from its clean point (exclusive) up to itself."""
-    named = _named(rec)
+    named = acknowledged(rec)
     keep = []
     for finding in report.findings:
         if (finding.commit, str(finding.rule)) in named:

@@ -36,6 +36,16 @@ ACK = "Acknowledges"
 _ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
+def acknowledged(rec: Record) -> set[tuple[str, str]]:
+    """(commit, rule) pairs a repair record acknowledges."""
+    out = set()
+    for key, value in rec.extra:
+        if key == ACK:
+            commit, _, rule = value.partition(" ")
+            out.add((commit, rule.strip()))
+    return out
+
+
 def check(verifier: Verifier, info: CommitInfo, rec: Record, signer: signature.Verdict,
           clean: str) -> list[Finding]:
     """Findings for a repair commit judged against its clean point."""

@@ -129,14 +129,9 @@ class GitRepo(Trees):
         commit-graph), but the answer is git's word: replace objects are ignored,
         and the caller checks every link against the commits it reads.
         """
-        import subprocess
-
         try:
-            done = subprocess.run(
-                ["git", f"--git-dir={self.repo.path}", "--no-replace-objects", "rev-list",
-                 "--first-parent", head, "--"],
-                capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
-        except OSError:
+            done = self._git("rev-list", "--first-parent", head, "--")
+        except OSError:  # no git on PATH: the caller reads the commits itself
             return None
         ids = done.stdout.split()
         return ids if done.returncode == 0 and ids and ids[0] == head else None
@@ -309,7 +304,7 @@ class GitRepo(Trees):
     def dirty(self, commit_id: str | None, path: str) -> bool:
         """Whether the work tree or the index differs from the commit at ``path``."""
         found = self._lookup(commit_id, path)
-        if found is not None and found[1] in (FOLDER_MODES):
+        if found is not None and found[1] in FOLDER_MODES:
             # A folder or submodule where the store keeps a file (a forged commit): what
             # git checked out there is clean if it holds nothing but that commit's files.
             return not self.only_checked_out(path)

@@ -8,6 +8,7 @@ id and almost every path is answered without an object lookup.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 import pygit2
 
@@ -24,6 +25,7 @@ class Trees:
     """The content half of :class:`envtrail.gitstore.repo.GitRepo` (``self.repo``: pygit2)."""
 
     repo: pygit2.Repository
+    _commit: Callable[[str], RawCommit]  # GitRepo reads commits
 
     def _forget_trees(self) -> None:
         self._roots: OrderedDict[str, str] = OrderedDict()
@@ -44,9 +46,6 @@ class Trees:
     def tree_id(self, commit_id: str) -> str:
         """The id of a commit's tree, read from the commit's bytes."""
         return self._root(commit_id)
-
-    def _commit(self, commit_id: str) -> RawCommit:
-        raise NotImplementedError  # GitRepo reads commits
 
     def _listing(self, tree_id: str) -> dict[str, tuple[str, int]] | None:
         """A tree's entries, name -> (object id, file mode); None if the object is not a tree.
@@ -130,25 +129,6 @@ class Trees:
         found = self._lookup(commit_id, attributes)
         if found is not None and found[1] != _BLOB:
             out.append(f"{attributes} is not a plain file")
-        return out
-
-    def files_under(self, commit_id: str | None, folder: str) -> dict[str, str]:
-        """Every entry below ``folder`` at a commit, at any depth: path -> object id and mode."""
-        oid = self.entry_id(commit_id, folder)
-        if oid is None:
-            return {}
-        out: dict[str, str] = {}
-        stack = [(folder, self.repo[oid])]
-        while stack:
-            prefix, tree = stack.pop()
-            if not isinstance(tree, pygit2.Tree):
-                return {folder: f"{oid} {pygit2.enums.FileMode.BLOB:o}"}
-            for entry in tree:
-                path = f"{prefix}/{entry.name}"
-                if entry.type_str == "tree":
-                    stack.append((path, self.repo[entry.id]))
-                else:
-                    out[path] = f"{entry.id} {entry.filemode:o}"
         return out
 
     def read(self, commit_id: str | None, path: str) -> bytes | None:
