@@ -7,6 +7,8 @@ text calls :meth:`Secret.reveal`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -138,17 +140,12 @@ class Ciphertext:
     version: int
 
     def __str__(self) -> str:
-        import base64
-
         eph = base64.b64encode(self.ephemeral).decode()
         return f"ENC[v{self.version},{eph},{base64.b64encode(self.body).decode()}]"
 
     @classmethod
     def parse(cls, token: str) -> Ciphertext:
         """Parse the text form; raise ValueError if it is not a well-formed ciphertext."""
-        import base64
-        import binascii
-
         m = _ENC_RE.fullmatch(token) if isinstance(token, str) else None
         if not m:
             raise ValueError("not an ENC[v1,...] or ENC[v2,...] ciphertext")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pygit2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import git
 from envtrail.gitstore.commit import Author, commit_text
@@ -44,3 +46,35 @@ def test_the_commit_text_is_what_libgit2_writes(store):
         want = g.repo.create_commit_string(sig, sig, "m\n\nbody\n", pygit2.Oid(hex=tree),
                                            [pygit2.Oid(hex=head)])
         assert commit_text(tree, [head], who, "m\n\nbody\n") == want
+
+
+# Header lines other than the signature: any key, a value, and continuation lines.
+_LINE = st.binary(max_size=12).filter(lambda b: b"\n" not in b)
+_FIELD = st.tuples(
+    st.sampled_from([b"tree", b"parent", b"author", b"committer", b"encoding", b"mergetag",
+                     b"gpgsig-sha256x", b"x"]),
+    _LINE, st.lists(_LINE, max_size=2))
+
+
+def _field(key: bytes, value: bytes, more: list[bytes]) -> bytes:
+    return key + b" " + value + b"\n" + b"".join(b" " + m + b"\n" for m in more)
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=st.lists(_FIELD, max_size=4), after=st.lists(_FIELD, max_size=3),
+       sig=st.lists(_LINE, min_size=1, max_size=4), message=st.binary(max_size=40))
+def test_the_signature_and_payload_are_cut_where_they_were_put(before, after, sig, message):
+    # Built the way git signs a commit: the payload's header, then one gpgsig header
+    # whose lines after the first are continuation lines, then the rest.
+    fields = [_field(*f) for f in before + after
+              if not f[0].startswith(b"gpgsig")]
+    block = b"gpgsig " + b"\n ".join(sig) + b"\n"
+    cut = len([f for f in before if not f[0].startswith(b"gpgsig")])
+    payload_header = b"".join(fields)
+    data = b"".join(fields[:cut]) + block + b"".join(fields[cut:]) + b"\n" + message
+    read = parse(data)
+    assert read.signature == b"\n".join(sig) + b"\n"
+    assert read.payload == payload_header + b"\n" + message
+    # A second gpgsig-like header makes the commit unsigned: unsigned text would ride along.
+    twice = b"gpgsig-sha256 x\n" + data
+    assert parse(twice).signature is None and parse(twice).payload == twice

@@ -150,10 +150,12 @@ def _rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
     whose clean point is not a line commit before it is refused by the walk; it is
     judged like any commit.
     """
+    parent = info.parents[0]
+    if rec.action != "repair":
+        return [parent]  # nearly every commit: no import on verify's path
     from envtrail.audit.repairs import CLEAN, acknowledged
 
-    parent = info.parents[0]
-    clean = rec.extra_value(CLEAN) if rec.action == "repair" else None
+    clean = rec.extra_value(CLEAN)
     if clean is None or clean == parent or not view.git.has_commit(clean):
         return [parent]
     between, met = view.git.first_parents(parent, clean)

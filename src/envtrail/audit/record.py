@@ -14,7 +14,9 @@ from envtrail.model import Change
 
 FORMAT = 1
 PREFIX = "Envtrail-"
-_TRAILER_RE = re.compile(r"([A-Za-z0-9-]+): (.*)")
+_TRAILER = r"([A-Za-z0-9-]+): ([^\n]*)"
+_TRAILER_RE = re.compile(_TRAILER)
+_TRAILER_BLOCK = re.compile(rf"{_TRAILER}(?:\n{_TRAILER})*")
 # A fingerprint is 12 hex digits (a format 1 environment file) or 32 (format
 # 2); "?" (which earlier versions wrote where a signer could not compute one)
 # still parses, and verify reports it.
@@ -117,14 +119,10 @@ def trailers(message: str) -> list[tuple[str, str]]:
     paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
     if len(paragraphs) < 2:
         return []
-    out = []
-    # Git splits on \n only; str.splitlines would also split on U+0085 and U+2028.
-    for line in paragraphs[-1].split("\n"):
-        m = _TRAILER_RE.fullmatch(line)
-        if not m:
-            return []
-        out.append((m.group(1), m.group(2)))
-    return out
+    # Every line must be a trailer, or none counts. Lines end at \n only (as git
+    # splits them), never at U+0085 or U+2028, which ``.`` would not cross either.
+    last = paragraphs[-1]
+    return _TRAILER_RE.findall(last) if _TRAILER_BLOCK.fullmatch(last) else []
 
 
 def parse(message: str) -> Record | None:

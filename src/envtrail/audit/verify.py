@@ -315,10 +315,9 @@ def check_time(info: CommitInfo, floor: datetime | None, seen: datetime | None) 
 
 
 def custody(env: EnvFile | None) -> tuple:
-    """Everything only an admin may change: the key pair and each member's key and seal."""
-    if env is None:
-        return ()
-    return (env.public_key, tuple(sorted((p, m.key, m.sealed) for p, m in env.members.items())))
+    """Everything only an admin may change: the key pair and each member's key and seal
+    (members compare as a mapping, so their order does not matter)."""
+    return () if env is None else (env.public_key, env.members)
 
 
 def _describe_mismatch(claimed: dict[str, str], real: dict[str, str]) -> str:

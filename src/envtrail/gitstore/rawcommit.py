@@ -48,28 +48,38 @@ def parse(data: bytes) -> RawCommit:
     end = data.find(b"\n\n")
     header, rest = (data[:end + 1], data[end + 1:]) if end >= 0 else (data, b"")
     lines = header.split(b"\n")
-    last = lines.pop()  # empty when the header ends with its newline
-    segments = [line + b"\n" for line in lines] + ([last] if last else [])  # as in the object
-    if last:
-        lines.append(last)
-    fields: list[tuple[bytes, list[bytes]]] = []
+    if not lines[-1]:
+        lines.pop()  # the header ends with its newline (or is empty)
+    # One pass, as every verified commit is read: each field's key, its first line's
+    # value, whether it goes on (a continuation line starts with a space), and where
+    # its bytes start and end in the header.
+    fields: list[list] = []
+    at = 0
     for line in lines:
-        if line.startswith(b" ") and fields:
-            fields[-1][1].append(line[1:])
+        at += len(line) + 1
+        if line[:1] == b" " and fields:
+            fields[-1][2] = True
+            fields[-1][4] = at
         else:
             key, _, value = line.partition(b" ")
-            fields.append((key, [value]))
+            fields.append([key, value, False, at - len(line) - 1, at])
     flaws: list[tuple[str, str]] = []
-    first = {}
-    for key, value in fields:
-        first.setdefault(key, value)
-    parents = tuple(_hex(v[0]) for k, v in fields if k == b"parent")
+    first: dict[bytes, list] = {}
+    parents, signed = [], []
+    for field in fields:
+        key = field[0]
+        first.setdefault(key, field)
+        if key == b"parent":
+            parents.append(field[1])
+        elif key.startswith(b"gpgsig"):
+            signed.append(field)
     author, _ = _ident(first.get(b"author"), "author", flaws)
     committer, seconds = _ident(first.get(b"committer"), "committer", flaws)
-    signature, payload = _signature(segments, fields, rest)
+    signature, payload = _signature(header, signed, rest)
+    tree = first.get(b"tree")
     return RawCommit(
-        tree=_hex(first[b"tree"][0]) or None if b"tree" in first else None,
-        parents=tuple(p for p in parents if p),
+        tree=_hex(tree[1]) or None if tree is not None else None,
+        parents=tuple(p for p in map(_hex, parents) if p),
         author=author,
         committer=committer,
         committer_time=_time(seconds, flaws),
@@ -84,10 +94,11 @@ def _hex(value: bytes) -> str:
     return value.decode("ascii") if _HEX.fullmatch(value) else ""
 
 
-def _ident(value: list[bytes] | None, role: str,
+def _ident(field: list | None, role: str,
            flaws: list[tuple[str, str]]) -> tuple[tuple[str, str], int | None]:
-    """(name, email) and the seconds of an ident line; ("", "") when it is malformed."""
-    found = _IDENT.fullmatch(value[0]) if value is not None and len(value) == 1 else None
+    """(name, email) and the seconds of an ident line; ("", "") when it is malformed
+    (or goes on over more than one line)."""
+    found = _IDENT.fullmatch(field[1]) if field is not None and not field[2] else None
     if found is None:
         flaws.append(("time" if role == "committer" else "ident",
                       f"its {role} line is not 'name <email> seconds zone'"))
@@ -111,8 +122,7 @@ def _time(seconds: int | None, flaws: list[tuple[str, str]]) -> datetime:
     return when
 
 
-def _signature(segments: list[bytes], fields: list[tuple[bytes, list[bytes]]],
-               rest: bytes) -> tuple[bytes | None, bytes]:
+def _signature(header: bytes, signed: list[list], rest: bytes) -> tuple[bytes | None, bytes]:
     """The ``gpgsig`` header and the commit without it, where git would find them.
 
     Git takes the signature from the header only, and leaves every other
@@ -120,20 +130,13 @@ def _signature(segments: list[bytes], fields: list[tuple[bytes, list[bytes]]],
     ``gpgsig``) would be unsigned text riding along, so envtrail reads that
     commit as unsigned rather than choose one.
     """
-    signed = [value for key, value in fields if key.startswith(b"gpgsig")]
-    if len(signed) != 1 or not any(key == b"gpgsig" for key, _ in fields):
-        return None, b"".join(segments) + rest
-    kept, sig, inside = [], [], False
-    for segment in segments:
-        if segment.startswith(b"gpgsig "):
-            sig.append(segment[len(b"gpgsig "):])
-            inside = True
-        elif inside and segment.startswith(b" "):
-            sig.append(segment[1:])
-        else:
-            kept.append(segment)
-            inside = False
-    return b"".join(sig), b"".join(kept) + rest
+    if len(signed) != 1 or signed[0][0] != b"gpgsig":
+        return None, header + rest
+    start, end = signed[0][3], signed[0][4]
+    if header[start + 6:start + 7] != b" ":
+        return b"", header + rest  # a bare "gpgsig" line holds no signature
+    # "gpgsig " and each continuation line's leading space are not the signature's.
+    return header[start + 7:end].replace(b"\n ", b"\n"), header[:start] + header[end:] + rest
 
 
 @dataclass(frozen=True)

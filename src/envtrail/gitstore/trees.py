@@ -30,6 +30,7 @@ class Trees:
     def _forget_trees(self) -> None:
         self._roots: OrderedDict[str, str] = OrderedDict()
         self._listings: OrderedDict[str, dict[str, tuple[str, int]] | None] = OrderedDict()
+        self._paths: dict[tuple[str, str], tuple[str, int] | None] = {}
 
     def _root(self, commit_id: str, known: str | None = None) -> str:
         """The id of a commit's tree (``known``: that id, if the caller has it)."""
@@ -69,12 +70,21 @@ class Trees:
         """(object id, file mode) at ``path`` in a commit's tree, or None if absent."""
         if commit_id is None:
             return None
-        found: tuple[str, int] | None = (self._root(commit_id), _TREE)
+        # A judged commit asks about a dozen paths of itself and of its parent,
+        # which was judged just before: answers are kept by commit and path.
+        slot = (commit_id, path)
+        found = self._paths.get(slot, False)
+        if found is not False:
+            return found
+        found = (self._root(commit_id), _TREE)
         for part in path.split("/"):
             listing = self._listing(found[0]) if found[1] == _TREE else None
             found = listing.get(part) if listing is not None else None
             if found is None:
-                return None
+                break
+        if len(self._paths) >= 1024:  # flat memory: start again
+            self._paths.clear()
+        self._paths[slot] = found
         return found
 
     def entry_id(self, commit_id: str | None, path: str) -> str | None:
