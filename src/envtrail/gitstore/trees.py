@@ -19,6 +19,7 @@ _TREE, _BLOB = int(pygit2.enums.FileMode.TREE), int(pygit2.enums.FileMode.BLOB)
 _GITLINK = int(pygit2.enums.FileMode.COMMIT)
 FOLDER_MODES = (_TREE, _GITLINK)  # entries a checkout turns into a folder
 LINK_MODE = int(pygit2.enums.FileMode.LINK)
+_BLOB_TYPE = pygit2.enums.ObjectType.BLOB
 
 
 class Trees:
@@ -146,10 +147,10 @@ class Trees:
         oid = self.entry_id(commit_id, path)
         if oid is None:
             return None
-        obj = self.repo[oid]
-        if not isinstance(obj, pygit2.Blob):
-            raise IntegrityError(f"{path} is not a file")
-        return obj.data
+        try:
+            return self.blob(oid)
+        except IntegrityError:
+            raise IntegrityError(f"{path} is not a file") from None
 
     def dir_entries(self, commit_id: str | None, folder: str) -> dict[str, str]:
         """File name -> blob id for the files directly in ``folder`` at a commit."""
@@ -161,8 +162,9 @@ class Trees:
     def blob(self, blob_id: str) -> bytes:
         """The content of a blob by id; IntegrityError if the object is not a file (a folder
         where the store keeps a file)."""
-        obj = self.repo[blob_id]
-        if not isinstance(obj, pygit2.Blob):
+        # The raw read: an object looked up and then asked for its data is read twice.
+        kind, data = self.repo.read(blob_id)
+        if kind != _BLOB_TYPE:
             raise IntegrityError("a folder where a file belongs")
-        return obj.data
+        return data
 
