@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from envtrail.audit import context, signature
-from envtrail.audit.approvals import is_break_glass
+from envtrail.audit.approvals import approves, is_break_glass
 from envtrail.audit.history import REENCRYPTING, parse_record
 from envtrail.audit.view import StoreView, value_diff
 from envtrail.errors import IntegrityError
@@ -40,6 +40,8 @@ class Event:
     break_glass: bool = False
     approved_by: tuple[str, ...] = ()
     event: dict[str, object] | None = None  # an events-line marker: kind and the signer's claims
+    # The commit an approval names (not in the JSON form: ``approved_by`` of that commit is).
+    approves: str | None = None
 
     @property
     def store_wide(self) -> bool:
@@ -119,7 +121,7 @@ def commit_events(view: StoreView, info: CommitInfo, vouched: bool = False) -> l
         base = dict(commit=info.id, time=info.committer_time, action=rec.action,
                     actor=rec.actor, verified=verified, signature=status,
                     reason=rec.reason, context=rec.context, environments=rec.environments,
-                    break_glass=is_break_glass(rec))
+                    break_glass=is_break_glass(rec), approves=approves(rec))
         env = rec.environments[0] if len(rec.environments) == 1 else None
         if not rec.changes:
             return [Event(environment=", ".join(rec.environments) or None, **base)]

@@ -11,9 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from envtrail.audit import eventline
-from envtrail.audit.approvals import approves
 from envtrail.audit.events import Event, Filters
-from envtrail.audit.history import parse_record
 from envtrail.audit.view import StoreView
 
 
@@ -34,11 +32,9 @@ def interleave(view: StoreView, changes: Iterable[Event], filters: Filters,
             marker = markers.pop(0)
             if filters.keep(marker):
                 yield marker
-        if event.action == "approve" and event.verified:
-            rec = parse_record(git.info(event.commit))
-            target = approves(rec) if rec else None
-            if target and event.actor not in approved.get(target, []):
-                approved.setdefault(target, []).append(event.actor or "")
+        target = event.approves if event.verified else None
+        if target and event.actor not in approved.get(target, []):
+            approved.setdefault(target, []).append(event.actor or "")
         if event.commit in approved:
             event = replace(event, approved_by=tuple(reversed(approved[event.commit])))
         if filters.keep(event):
