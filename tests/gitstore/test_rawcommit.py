@@ -78,3 +78,39 @@ def test_the_signature_and_payload_are_cut_where_they_were_put(before, after, si
     # A second gpgsig-like header makes the commit unsigned: unsigned text would ride along.
     twice = b"gpgsig-sha256 x\n" + data
     assert parse(twice).signature is None and parse(twice).payload == twice
+
+
+WHO = b"eve <eve@example.com> 1795704074 +0000"
+TREE = b"tree " + b"a" * 40 + b"\n"
+
+
+def test_what_cannot_be_read_is_named_and_the_rest_still_read():
+    fine = parse(TREE + b"author " + WHO + b"\ncommitter " + WHO + b"\n\nm\n")
+    assert fine.flaws == () and fine.author == ("eve", "eve@example.com")
+    assert fine.committer_time == datetime.fromtimestamp(1795704074, UTC)
+    assert fine.tree == "a" * 40 and fine.message == "m\n"
+
+    no_mail = parse(TREE + b"author eve 1 +0000\ncommitter " + WHO + b"\n\nm\n")
+    assert no_mail.flaws == (("ident", "its author line is not 'name <email> seconds zone'"),)
+    assert no_mail.author == ("", "") and no_mail.committer == ("eve", "eve@example.com")
+
+    # An ident line that goes on over a continuation line is not one git writes.
+    continued = parse(TREE + b"author " + WHO + b"\n more\ncommitter " + WHO + b"\n\nm\n")
+    assert [kind for kind, _ in continued.flaws] == ["ident"]
+
+    bad_time = parse(TREE + b"author " + WHO + b"\ncommitter eve <e@x> soon +0000\n\nm\n")
+    assert [kind for kind, _ in bad_time.flaws] == ["time"]
+    assert bad_time.committer_time == datetime(1970, 1, 1, tzinfo=UTC)
+
+    late = parse(TREE + b"author " + WHO + b"\ncommitter eve <e@x> 99999999999999 +0000\n\nm\n")
+    assert [kind for kind, _ in late.flaws] == ["time"]
+    assert late.committer_time == datetime(9999, 12, 30, tzinfo=UTC)  # clamped, and named
+
+
+def test_a_commit_without_a_message_is_all_header():
+    data = TREE + b"author " + WHO + b"\ncommitter " + WHO
+    read = parse(data)
+    assert read.message == "" and read.flaws == () and read.signature is None
+    assert read.payload == data
+    signed = parse(data + b"\ngpgsig A\n B")
+    assert signed.signature == b"A\nB" and signed.payload == data + b"\n"

@@ -47,9 +47,9 @@ def parse(data: bytes) -> RawCommit:
     """Read a commit object's bytes; anything unreadable becomes a flaw, never an error."""
     end = data.find(b"\n\n")
     header, rest = (data[:end + 1], data[end + 1:]) if end >= 0 else (data, b"")
+    # (After the header's last newline split() finds an empty line: a field of no
+    # key, which nothing asks for.)
     lines = header.split(b"\n")
-    if not lines[-1]:
-        lines.pop()  # the header ends with its newline (or is empty)
     # One pass, as every verified commit is read: each field's key, its first line's
     # value, whether it goes on (a continuation line starts with a space), and where
     # its bytes start and end in the header.
