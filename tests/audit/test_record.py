@@ -189,3 +189,11 @@ def test_change_fingerprints_are_12_or_32_hex_digits(fp, ok):
         else:
             with pytest.raises(ValueError, match="malformed Envtrail-Change"):
                 record.parse_change(text)
+
+
+def test_trailers_are_the_last_paragraph_of_at_least_two():
+    assert record.trailers("subject\n\nKey: v\nOther-Key: w: x\n") == [("Key", "v"),
+                                                                       ("Other-Key", "w: x")]
+    assert record.trailers("Key: v\n") == []  # a lone paragraph is a subject, not trailers
+    assert record.trailers("subject\n\nKey: v\nnot one\n") == []  # every line, or none
+    assert record.trailers("subject\n\nKey: v\u2028Next: w\n") == [("Key", "v\u2028Next: w")]

@@ -27,7 +27,7 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def info_at(when: datetime) -> CommitInfo:
-    return CommitInfo("c" * 40, ("p" * 40,), "a", when, "m")
+    return CommitInfo("c" * 40, ("p" * 40,), when, "m")
 
 
 def rules_of(store, commit=None, identity=None) -> dict[int, list[str]]:

@@ -234,3 +234,12 @@ def test_escape_sequences_in_a_forged_file_name_never_reach_a_colour_terminal(tm
     _, text = in_terminal(root, ["show", "HEAD"], env, columns=200)
     assert "\x1b[1;31mFAILED\x1b[0m" in text  # envtrail's own colour survives
     assert "\\x1b[" not in text.split("verify")[-1].split("FAILED")[0]
+
+
+def test_show_names_an_unattested_commit_by_its_author_name(cli, store):
+    # A hand commit speaks for nobody: show says so, and names whoever git says wrote it.
+    git(store, "-c", "user.name=Mallory Hand", "-c", "user.email=m@example.net", "commit",
+        "--allow-empty", "-qm", "hand edit")
+    shown = cli("show", "HEAD")
+    assert shown.code == 0, shown.err
+    assert re.search(r"^who\s+\(unattested\) Mallory Hand$", shown.out, re.M)

@@ -114,3 +114,9 @@ def test_a_commit_without_a_message_is_all_header():
     assert read.payload == data
     signed = parse(data + b"\ngpgsig A\n B")
     assert signed.signature == b"A\nB" and signed.payload == data + b"\n"
+
+
+def test_a_bare_gpgsig_line_holds_no_signature():
+    data = TREE + b"gpgsig\n -----BEGIN SSH SIGNATURE-----\n\nm\n"
+    read = parse(data)
+    assert read.signature == b"" and read.payload == data

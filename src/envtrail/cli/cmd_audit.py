@@ -175,7 +175,7 @@ def show(
     good = paint(mark(True), "green") if s.verdict.good else paint(mark(False), "bold red")
     out(f"signature  {s.verdict.status}{signer} ", good)
     if rec is None:
-        out(f"who        (unattested) {s.info.author_name}")
+        out(f"who        (unattested) {s.info.author[0]}")
         out(f"message    {s.info.message.splitlines()[0] if s.info.message else ''}")
         for e in s.events:
             if e.key:

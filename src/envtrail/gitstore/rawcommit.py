@@ -145,7 +145,6 @@ class CommitInfo:
 
     id: str
     parents: tuple[str, ...]
-    author_name: str
     committer_time: datetime
     message: str
     # (name, email) of author and committer: envtrail writes the signer's principal in both.
@@ -160,7 +159,6 @@ def info(commit_id: str, c: RawCommit) -> CommitInfo:
     return CommitInfo(
         id=commit_id,
         parents=c.parents,
-        author_name=c.author[0],
         committer_time=c.committer_time,
         message=c.message,
         author=c.author,
