@@ -182,11 +182,13 @@ def _parse_env(data: bytes, environment: str) -> EnvFile | IntegrityError:
 
 def value_diff(old: EnvFile | None, new: EnvFile | None) -> dict[str, str]:
     """Variable -> '+', '-' or '~' for every ciphertext that differs (no key needed)."""
-    before = dict(old.values) if old else {}
-    after = dict(new.values) if new else {}
+    before = old.values if old else {}
+    after = new.values if new else {}
     ops = {}
-    for name in before.keys() | after.keys():
-        a, b = before.get(name), after.get(name)
+    for name, a in before.items():
+        b = after.get(name)
         if a != b:
-            ops[name] = "+" if a is None else "-" if b is None else "~"
+            ops[name] = "-" if b is None else "~"
+    for name in after.keys() - before.keys():
+        ops[name] = "+"
     return ops
