@@ -42,7 +42,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS: dict[str, list[str]] = {
     "src/envtrail/audit/verify.py": [
         "tests/audit/test_rules.py", "tests/audit/test_rotation_rules.py", "tests/audit/test_verify.py",
-        "tests/audit/test_line_attacks.py",
+        "tests/audit/test_line_attacks.py", "tests/format/test_signers_strict.py",
+        "tests/audit/test_repair_stowaways.py", "tests/cli/test_repair_approvals.py",
+    ],
+    "src/envtrail/gitstore/rawcommit.py": [
+        "tests/gitstore/test_rawcommit.py", "tests/audit/test_odd_commits.py",
+        "tests/audit/test_signature_where_git_finds_it.py",
     ],
     "src/envtrail/audit/line.py": [
         "tests/audit/test_rules.py", "tests/audit/test_line_attacks.py", "tests/audit/test_verify.py",

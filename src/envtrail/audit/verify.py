@@ -166,13 +166,11 @@ class Verifier:
                 keyed_rules.append(env)
             out.extend(self.check_values(info, rec, env, old, new, ops))
         claimed = {c.key: c.op for c in rec.changes}
-        if rec.action in QUALIFIED:
-            real = {qualified(rec, env, k): op for env, ops in actual.items() for k, op in ops.items()}
-        else:
-            if len(actual) > 1:
-                out.append(Finding(info.id, 3, "changes values of several environments: "
-                                               f"{', '.join(sorted(actual))}"))
-            real = next(iter(actual.values()), {})
+        # (A repair, which names ENV:KEY across environments, is judged by audit.repairs.)
+        if len(actual) > 1:
+            out.append(Finding(info.id, 3, "changes values of several environments: "
+                                           f"{', '.join(sorted(actual))}"))
+        real = next(iter(actual.values()), {})
         if real != claimed:
             out.append(Finding(info.id, 3, _describe_mismatch(claimed, real)))
         touched = set(actual) | set(keyed_rules)
