@@ -4,6 +4,7 @@ objects and real keys, and asserts that verify reports it, that reads refuse it
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -100,6 +101,18 @@ def test_outsiders_replacement_history_is_another_genesis(cli, store, team, make
     found = verify_findings(cli)
     assert 8 in rules(found)  # not the pinned genesis, and the verified head is gone
     refused(cli, "SECRET", ("attacker-value",))
+
+
+def test_an_unsigned_genesis_is_a_finding_with_what_it_claims(cli, store):
+    # A replacement history whose very first commit is unsigned: judged, never a crash,
+    # and what it set up (signers, members) is named for whoever reviews it.
+    root = unsigned_commit(store, "HEAD", [], message="init by hand")
+    point(store, root)
+    r = cli("verify", "--json")
+    assert r.code == 1 and "Traceback" not in r.err
+    mine = [f for f in json.loads(r.out)["findings"] if f["commit"] == root]
+    assert {f["rule"] for f in mine} >= {1, 5}
+    assert any(".envtrail/allowed_signers" in f["message"] for f in mine if f["rule"] == 5)
 
 
 def test_revoked_member_signs_on_a_pre_revocation_parent(cli, store, team, bob, tmp_path):
