@@ -604,8 +604,11 @@ def _outsiders_takeover(store, cli, carol) -> str:
 def test_repair_undoes_an_outsiders_custody_takeover(cli, store, make_identity):
     carol = make_identity("carol@example.com")
     setv(cli, "A", "good")
-    _outsiders_takeover(store, cli, carol)
+    taken = _outsiders_takeover(store, cli, carol)
     refused(cli, "A")
+    said = [f["message"] for f in verify_findings(cli) if f["commit"] == taken and f["rule"] == 5]
+    assert said == ["unauthenticated change to .envtrail/allowed_signers, "
+                    "members or keys of production"]
     r = cli("repair", "--reason", "INC-3 takeover")
     assert r.code == 0, r.err
     assert "carol" not in (store / layout.SIGNERS).read_text()

@@ -172,6 +172,16 @@ def test_a_lying_old_fingerprint_is_caught_with_a_key_only(cli, store, alice):
     assert not [m for m in found[3] if "new fingerprint" in m]
 
 
+def test_an_uncomputed_fingerprint_is_rule_3_with_or_without_a_key(cli, store, alice):
+    setv(cli, "A", "1")
+    plan = honest_plan(store, alice.identity, "production", {"A": "2"})
+    [change] = plan.record.changes
+    unknown = type(change)(change.op, change.key, change.old_fp, "?")
+    commit = commit_plan(store, alice.identity, with_record(plan, changes=(unknown,)))
+    for identity in (None, alice.identity):
+        assert rules_of(store, commit, identity)[3][0] == "A: fingerprint '?' (not computed)"
+
+
 # -- the walk --------------------------------------------------------------------
 
 
