@@ -43,3 +43,25 @@ def test_we_verify_ssh_keygen_signature(tmp_path):
 def test_garbage_signature_is_a_clean_error():
     with pytest.raises(sshsig.SignatureError):
         sshsig.verify("-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----", b"x")
+
+
+def test_a_signer_seen_again_is_the_same_key_with_its_line_computed_once():
+    ident = Identity.generate()
+    first = sshsig.verify(sshsig.sign(ident, b"one"), b"one")
+    line = first.openssh
+    second = sshsig.verify(sshsig.sign(ident, b"two"), b"two")
+    assert second is first  # parsed once: a history walk reuses it commit after commit
+    assert second.openssh is line
+    assert line == ident.public.line()
+    other = sshsig.verify(sshsig.sign(Identity.generate(), b"one"), b"one")
+    assert other != first
+    assert other.openssh != line
+
+
+def test_the_remembered_signers_stay_few_however_many_sign():
+    idents = [Identity.generate() for _ in range(sshsig._KEYS_MAX + 5)]
+    for ident in idents:
+        assert sshsig.verify(sshsig.sign(ident, b"m"), b"m") == ident.public
+    assert 0 < len(sshsig._KEYS) <= sshsig._KEYS_MAX
+    # A key forgotten on the way is parsed again, as strictly: still the right key.
+    assert sshsig.verify(sshsig.sign(idents[0], b"m"), b"m") == idents[0].public

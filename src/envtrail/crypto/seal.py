@@ -10,15 +10,16 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
-import nacl.bindings as sodium
-import nacl.hash
+# Hashes and the AEAD go through crypto.sodium (per-commit costs of a history walk);
+# padding, key generation, sealed boxes and the X25519 exchange stay on PyNaCl's API,
+# as crypto.sodium would not make them measurably cheaper (its docstring says why).
+import nacl.bindings
 import nacl.utils
-from nacl.encoding import RawEncoder
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, SealedBox
 from nacl.public import PublicKey as BoxPublicKey
 
-from envtrail.crypto import wire
+from envtrail.crypto import sodium, wire
 from envtrail.crypto.keys import Identity, PublicKey
 from envtrail.model import Ciphertext
 
@@ -30,7 +31,7 @@ _FP_PERSON = {1: b"envtrail.fprnt.1", 2: b"envtrail.fprnt.2"}
 # Trailer width of a fingerprint, in hex digits, per format.
 FP_HEX_CHARS = {1: 12, 2: 32}
 PAD_BLOCK = 32
-_NONCE = sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+_NONCE = sodium.AEAD_NONCEBYTES
 
 
 class DecryptError(ValueError):
@@ -63,7 +64,7 @@ def pad(data: bytes) -> bytes:
 
     It always adds 1 to 32 bytes, so ``true`` and ``false`` both become 32.
     """
-    return sodium.sodium_pad(data, PAD_BLOCK)
+    return nacl.bindings.sodium_pad(data, PAD_BLOCK)
 
 
 def unpad(data: bytes) -> bytes:
@@ -71,22 +72,20 @@ def unpad(data: bytes) -> bytes:
     if not data or len(data) % PAD_BLOCK:
         raise DecryptError("padded value is not a whole number of blocks")
     try:
-        return sodium.sodium_unpad(data, PAD_BLOCK)
+        return nacl.bindings.sodium_unpad(data, PAD_BLOCK)
     except CryptoError as exc:
         raise DecryptError("malformed padding") from exc
 
 
 def fingerprint_input(environment: str, name: str, value: str) -> bytes:
     """Format 2's fingerprint input: each part as an SSH string (uint32 length || bytes)."""
-    return b"".join(wire.string(part.encode("utf-8")) for part in (environment, name, value))
+    return wire.string(environment.encode()) + wire.string(name.encode()) \
+        + wire.string(value.encode())
 
 
 def derive_value_key(shared: bytes, ephemeral_public: bytes, env_public: bytes) -> bytes:
     """BLAKE2b-256(shared || ephemeral_pk || env_pk, person="envtrail.value.1")."""
-    return nacl.hash.blake2b(
-        shared + ephemeral_public + env_public,
-        digest_size=32, person=_VALUE_PERSON, encoder=RawEncoder,
-    )
+    return sodium.blake2b(shared + ephemeral_public + env_public, 32, person=_VALUE_PERSON)
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ class EnvKeys:
     @property
     def public(self) -> bytes:
         """The environment's X25519 public key."""
-        return sodium.crypto_scalarmult_base(self.private)
+        return nacl.bindings.crypto_scalarmult_base(self.private)
 
     def seal_to(self, member: PublicKey) -> str:
         """Seal private key and fingerprint key to a member's (converted) key."""
@@ -136,10 +135,7 @@ class EnvKeys:
             data, size = value.encode("utf-8"), 32
         else:
             data, size = fingerprint_input(environment, name, value), 16
-        digest = nacl.hash.blake2b(
-            data, digest_size=size, key=self.fp_key, person=_FP_PERSON[version],
-            encoder=RawEncoder,
-        )
+        digest = sodium.blake2b(data, size, self.fp_key, _FP_PERSON[version])
         return digest.hex()[:FP_HEX_CHARS[version]]
 
 
@@ -153,7 +149,7 @@ class Encryptor:
             raise ValueError(f"unknown format version {version}")
         ephemeral = ephemeral or PrivateKey.generate()
         self._ephemeral_public = bytes(ephemeral.public_key)
-        shared = sodium.crypto_scalarmult(bytes(ephemeral), env_public)
+        shared = nacl.bindings.crypto_scalarmult(bytes(ephemeral), env_public)
         self._key = derive_value_key(shared, self._ephemeral_public, env_public)
         self._environment = environment
         self._version = version
@@ -164,7 +160,7 @@ class Encryptor:
         plain = value.encode("utf-8")
         if self._version >= 2:
             plain = pad(plain)
-        ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        ct = sodium.aead_encrypt(
             plain, associated_data(self._version, self._environment, name), nonce, self._key,
         )
         return Ciphertext(self._ephemeral_public, nonce + ct, self._version)
@@ -191,7 +187,7 @@ class Decryptor:
         key = self._cache.get(eph)
         if key is None:
             try:
-                shared = sodium.crypto_scalarmult(self._keys.private, eph)
+                shared = nacl.bindings.crypto_scalarmult(self._keys.private, eph)
             except (CryptoError, RuntimeError, ValueError) as exc:
                 raise DecryptError(f"{name}: bad ephemeral key") from exc
             key = derive_value_key(shared, eph, self._public)
@@ -199,7 +195,7 @@ class Decryptor:
             self.key_exchanges += 1
         body = ciphertext.body
         try:
-            plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            plain = sodium.aead_decrypt(
                 body[_NONCE:], associated_data(ciphertext.version, self._environment, name),
                 body[:_NONCE], key,
             )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import struct
 
+_U32 = struct.Struct(">I")
+
 
 class WireError(ValueError):
     """Malformed SSH wire data."""
@@ -11,12 +13,12 @@ class WireError(ValueError):
 
 def uint32(n: int) -> bytes:
     """Encode a big-endian uint32."""
-    return struct.pack(">I", n)
+    return _U32.pack(n)
 
 
 def string(data: bytes) -> bytes:
     """Encode a length-prefixed SSH string."""
-    return uint32(len(data)) + data
+    return _U32.pack(len(data)) + data
 
 
 class Reader:
@@ -28,7 +30,7 @@ class Reader:
 
     def uint32(self) -> int:
         """Read one uint32."""
-        return struct.unpack(">I", self.raw(4))[0]
+        return _U32.unpack(self.raw(4))[0]
 
     def string(self) -> bytes:
         """Read one length-prefixed string."""
@@ -46,6 +48,28 @@ class Reader:
     def rest(self) -> bytes:
         """Return what is left unread."""
         return self._data[self._pos:]
+
+
+def strings(data: bytes, count: int, start: int = 0) -> list[bytes]:
+    """The ``count`` strings that run from ``start`` to the end of ``data``.
+
+    WireError if one is truncated or bytes follow the last: a record made only
+    of strings is read in one call, not a Reader call per field and a check
+    of what is left (signature checks read one such record per commit).
+    """
+    fields = []
+    size = len(data)
+    for _ in range(count):
+        if start + 4 > size:
+            raise WireError("truncated SSH data")
+        end = start + 4 + _U32.unpack_from(data, start)[0]
+        if end > size:
+            raise WireError("truncated SSH data")
+        fields.append(data[start + 4:end])
+        start = end
+    if start != size:
+        raise WireError("trailing data")
+    return fields
 
 
 def armor(label: str, blob: bytes) -> str:
