@@ -179,3 +179,36 @@ def test_ed25519_verify_refuses_wrong_lengths(key_size, sig_size, draw):
     bad_sig = draw.draw(st.binary(min_size=sig_size, max_size=sig_size))
     _refused_for_length(lambda: sodium.ed25519_verify(sig, b"m", bad_key))
     _refused_for_length(lambda: sodium.ed25519_verify(bad_sig, b"m", public))
+
+
+# -- ISO/IEC 7816-4 padding ----------------------------------------------------------------
+
+@given(data, st.integers(1, 64))
+def test_pad_and_unpad_are_pynacls(message, block):
+    padded = nacl.bindings.sodium_pad(message, block)
+    assert sodium.pad(message, block) == padded
+    assert sodium.unpad(padded, block) == message == nacl.bindings.sodium_unpad(padded, block)
+
+
+@given(st.binary(max_size=96), st.sampled_from([1, 16, 32]))
+def test_unpad_refuses_what_pynacl_refuses(blob, block):
+    try:
+        theirs = nacl.bindings.sodium_unpad(blob, block)
+    except nacl.exceptions.CryptoError:
+        with pytest.raises(nacl.exceptions.CryptoError):
+            sodium.unpad(blob, block)
+    else:
+        assert sodium.unpad(blob, block) == theirs
+
+
+def test_unpad_refuses_a_block_without_its_marker():
+    with pytest.raises(nacl.exceptions.CryptoError):
+        sodium.unpad(b"\x00" * 32, 32)
+    with pytest.raises(nacl.exceptions.CryptoError):
+        sodium.unpad(b"", 32)
+
+
+@given(st.integers(-3, 0))
+def test_padding_refuses_a_block_size_that_is_not_positive(block):
+    _refused_for_length(lambda: sodium.pad(b"v", block))
+    _refused_for_length(lambda: sodium.unpad(b"v\x80", block))

@@ -10,9 +10,9 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
-# Hashes and the AEAD go through crypto.sodium (per-commit costs of a history walk);
-# padding, key generation, sealed boxes and the X25519 exchange stay on PyNaCl's API,
-# as crypto.sodium would not make them measurably cheaper (its docstring says why).
+# Hashes, padding and the AEAD go through crypto.sodium (per-commit costs of a history
+# walk); key generation, sealed boxes and the X25519 exchange stay on PyNaCl's API, as
+# crypto.sodium would not make them measurably cheaper (its docstring says why).
 import nacl.bindings
 import nacl.utils
 from nacl.exceptions import CryptoError
@@ -64,7 +64,7 @@ def pad(data: bytes) -> bytes:
 
     It always adds 1 to 32 bytes, so ``true`` and ``false`` both become 32.
     """
-    return nacl.bindings.sodium_pad(data, PAD_BLOCK)
+    return sodium.pad(data, PAD_BLOCK)
 
 
 def unpad(data: bytes) -> bytes:
@@ -72,7 +72,7 @@ def unpad(data: bytes) -> bytes:
     if not data or len(data) % PAD_BLOCK:
         raise DecryptError("padded value is not a whole number of blocks")
     try:
-        return nacl.bindings.sodium_unpad(data, PAD_BLOCK)
+        return sodium.unpad(data, PAD_BLOCK)
     except CryptoError as exc:
         raise DecryptError("malformed padding") from exc
 
