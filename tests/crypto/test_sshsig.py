@@ -45,7 +45,8 @@ def test_garbage_signature_is_a_clean_error():
         sshsig.verify("-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----", b"x")
 
 
-def test_a_signer_seen_again_is_the_same_key_with_its_line_computed_once():
+def test_a_signer_seen_again_is_the_same_key_with_its_line_computed_once(monkeypatch):
+    monkeypatch.setattr(sshsig, "_KEYS", {})
     ident = Identity.generate()
     first = sshsig.verify(sshsig.sign(ident, b"one"), b"one")
     line = first.openssh
@@ -58,10 +59,32 @@ def test_a_signer_seen_again_is_the_same_key_with_its_line_computed_once():
     assert other.openssh != line
 
 
-def test_the_remembered_signers_stay_few_however_many_sign():
+def test_signers_taking_turns_are_each_parsed_once(monkeypatch):
+    monkeypatch.setattr(sshsig, "_KEYS", {})
+    alice, bob = Identity.generate(), Identity.generate()
+    first = [sshsig.verify(sshsig.sign(i, b"m"), b"m") for i in (alice, bob)]
+    again = [sshsig.verify(sshsig.sign(i, b"n"), b"n") for i in (alice, bob)]
+    assert again[0] is first[0]
+    assert again[1] is first[1]
+
+
+def test_the_remembered_signers_stay_few_however_many_sign(monkeypatch):
+    monkeypatch.setattr(sshsig, "_KEYS", {})
     idents = [Identity.generate() for _ in range(sshsig._KEYS_MAX + 5)]
     for ident in idents:
         assert sshsig.verify(sshsig.sign(ident, b"m"), b"m") == ident.public
-    assert 0 < len(sshsig._KEYS) <= sshsig._KEYS_MAX
+        assert 0 < len(sshsig._KEYS) <= sshsig._KEYS_MAX
     # A key forgotten on the way is parsed again, as strictly: still the right key.
     assert sshsig.verify(sshsig.sign(idents[0], b"m"), b"m") == idents[0].public
+
+
+@pytest.mark.parametrize(("head", "why"), [
+    (b"\x00\x00\x00\x02", "unsupported SSH signature version"),  # a whole version, the wrong one
+    (b"\x00\x00\x02", "malformed SSH signature: truncated"),  # not even a whole version
+    (b"\x00\x00\x00\x01", "malformed SSH signature: truncated"),  # nothing after it
+])
+def test_a_blob_that_ends_in_or_after_its_version_says_which(head, why):
+    from envtrail.crypto.wire import armor
+
+    with pytest.raises(sshsig.SignatureError, match=why):
+        sshsig.verify(armor("SSH SIGNATURE", b"SSHSIG" + head).rstrip("\n"), b"m")
