@@ -330,3 +330,30 @@ def test_a_keyless_read_neither_serves_past_nor_clears_a_keyed_verifys_mark(cli,
         assert cli(*cmd).code == 5, cmd
     assert checkpoint.load(store).refused is not None
     assert cli("get", "A", "--env", "production").code == 5
+
+
+def test_head_in_a_revision_is_the_verified_line_head(cli, store, alice):
+    # Another writer commits between the check and the revision's reading: HEAD is
+    # still the line this command verified, not a commit it never checked.
+    setv(cli, "A", "1")
+    first = head(store)
+    setv(cli, "A", "2")
+    checked = head(store)
+    line = gate.open_line(GitRepo(store), rt(store), alice.identity)
+    setv(cli, "A", "3")  # the other writer
+    assert line.resolve(rt(store), "HEAD") == checked
+    assert line.resolve(rt(store), "@") == checked
+    assert line.resolve(rt(store), "HEAD~1") == first == line.resolve(rt(store), "@^")
+
+
+def test_head_in_a_revision_is_the_store_line_beside_code(tmp_path, alice):
+    from conftest import Cli, make_app_store
+
+    app = make_app_store(tmp_path, alice)
+    c = Cli(app, alice)
+    for value in ("old", "new"):
+        assert c("set", "A", "--env", "production", "--reason", "r", input=value).code == 0
+    # HEAD is the code branch; the store's HEAD~1 is the store line's.
+    r = c("rollback", "--env", "production", "--to", "HEAD~1", "--reason", "back")
+    assert r.code == 0, r.err
+    assert c("get", "A", "--env", "production").out == "old"

@@ -64,7 +64,7 @@ class Line:
         if looks_like_time(rev):
             commit = self.git.commit_at(parse_time(rev, rt.now()), self.head)
         else:
-            commit = self.git.resolve(rev)
+            commit = self.git.resolve(_from_line_head(rev, self.head))
         if not self.verified:
             return commit
         if not self.git.first_parents(self.head, commit)[1]:
@@ -75,6 +75,16 @@ class Line:
                                  "not a verified one", hint="name a commit before it or after "
                                                            "the repair")
         return commit
+
+
+def _from_line_head(rev: str, head: str) -> str:
+    """``HEAD`` (or ``@``), and a revision relative to it, counted from the line this command
+    verified: not from wherever HEAD points now (a code branch beside the store's own
+    branch), nor from a commit another writer made since the check."""
+    for name in ("HEAD", "@"):
+        if rev == name or (rev.startswith(name) and rev[len(name)] in "~^"):
+            return head + rev[len(name):]
+    return rev
 
 
 def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
