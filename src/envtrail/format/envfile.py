@@ -124,7 +124,7 @@ def _value_line(name: str, token: str) -> str:
     return f"  {scalar(name)}: {token}\n"
 
 
-_VALUE_LINE = re.compile(rf"  ([A-Za-z_][A-Za-z0-9_]{{0,255}}): ({ENC_PATTERN})\n")
+_VALUE_LINE = re.compile(rf"  ([A-Za-z_][A-Za-z0-9_]{{0,255}}): ({ENC_PATTERN})")
 _MEMBER_LINE = re.compile(r"  ([A-Za-z0-9._%+@:-]+):")
 _KEY_LINE = re.compile(r"    key: (ssh-ed25519 [A-Za-z0-9+/=]+)")
 _SEALED_LINE = re.compile(r"    sealed: ([A-Za-z0-9+/=]+)")
@@ -158,7 +158,9 @@ def _parse_canonical(data: bytes) -> EnvFile | None:
         pass
     elif rest.startswith("\n") and rest.endswith("\n") and len(rest) > 1:
         previous = ""
-        for line in rest[1:].splitlines(keepends=True):
+        # Lines end at \n only: any other line break (\r, \x85, U+2028...) is no part
+        # of a canonical line, so a line holding one fails the match and YAML decides.
+        for line in rest[1:-1].split("\n"):
             parsed = _parse_value_line(line)
             # Strictly ascending: sorted as rendered, and no name twice.
             if parsed is None or parsed[2] != version or parsed[0] <= previous:
@@ -220,9 +222,10 @@ def _head_is_valid(env: EnvFile) -> bool:
 
 @functools.lru_cache(maxsize=8192)
 def _parse_value_line(line: str) -> tuple[str, str, int] | None:
-    """(name, token, token format) of one value line, if it is exactly as rendered."""
+    """(name, token, token format) of one value line (without its newline), if it is
+    exactly as rendered."""
     v = _VALUE_LINE.fullmatch(line)
-    if v is None or _value_line(v.group(1), v.group(2)) != line or \
+    if v is None or _value_line(v.group(1), v.group(2)) != line + "\n" or \
             len(v.group(2)) > MAX_TOKEN_CHARS:  # too long: the YAML path says so
         return None
     return v.group(1), v.group(2), token_version(v.group(2))
