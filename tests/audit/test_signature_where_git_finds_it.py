@@ -140,3 +140,18 @@ def test_an_edited_reserved_field_is_ignored_by_git_and_by_envtrail(cli, store, 
     found = [f for f in verify_findings(cli) if f["commit"] == forged]
     assert found == []
     assert cli("get", "A", "--env", "production").code == 5  # the line was rewritten (rule 8)
+
+
+def test_a_signed_commit_re_encoded_so_git_cannot_read_it_is_no_line_commit(
+        cli, store, signed_head):
+    # The signature first: what it signs is unchanged, so the signature still verifies,
+    # but git calls the object bogus and would not point a ref at it. A server that
+    # does not check can: the line must not take what git cannot read.
+    kept, sig, rest = _split(commit_bytes(store, signed_head))
+    forged = raw_commit(store, b"\n".join(sig + kept) + rest)
+    ref = store / ".git" / "refs" / "heads" / "main"
+    ref.write_text(forged + "\n")
+    found = [f for f in verify_findings(cli) if f["commit"] == forged]
+    assert (6, "git cannot read it as a commit (a tree, then its parents)") in \
+        [(f["rule"], f["message"]) for f in found], found
+    assert_one_line_error(cli("get", "A", "--env", "production"), 5)

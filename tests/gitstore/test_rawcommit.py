@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pygit2
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -120,3 +121,23 @@ def test_a_bare_gpgsig_line_holds_no_signature():
     data = TREE + b"gpgsig\n -----BEGIN SSH SIGNATURE-----\n\nm\n"
     read = parse(data)
     assert read.signature == b"" and read.payload == data
+
+
+PARENT = b"parent " + b"b" * 40 + b"\n"
+IDENTS = b"author " + WHO + b"\ncommitter " + WHO + b"\n"
+
+
+@pytest.mark.parametrize("header", [
+    b"\n" + TREE + IDENTS,                      # an empty first line: git reads no header
+    IDENTS + TREE,                              # the tree not first
+    TREE + b"author " + WHO + b"\n" + PARENT + b"committer " + WHO + b"\n",  # a parent late
+    TREE + b"parent nothex\n" + IDENTS,          # a parent that is no id
+    b"tree " + b"a" * 40 + b"\n x\n" + IDENTS,   # a tree line that goes on
+    b"gpgsig x\n" + TREE + IDENTS,               # re-encoded around its signature
+])
+def test_what_git_calls_a_bogus_commit_is_named(header):
+    assert ("shape" in {kind for kind, _ in parse(header + b"\nm\n").flaws})
+
+
+def test_git_order_is_not_a_flaw():
+    assert parse(TREE + PARENT + PARENT.replace(b"b", b"c") + IDENTS + b"\nm\n").flaws == ()

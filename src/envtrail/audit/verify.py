@@ -85,6 +85,14 @@ class Verifier:
                      verdict: signature.Verdict | None = None,
                      repair_clean: str | None = None) -> list[Finding]:
         """:meth:`check` for a commit whose record the caller already parsed (a walk does)."""
+        # A commit git cannot read (re-encoded around its signature, say) is no line commit,
+        # whatever envtrail could make of it.
+        unreadable = [Finding(info.id, 6, why) for kind, why in info.flaws if kind == "shape"]
+        return unreadable + self._check_record(info, rec, verdict, repair_clean)
+
+    def _check_record(self, info: CommitInfo, rec: Record | None,
+                      verdict: signature.Verdict | None,
+                      repair_clean: str | None) -> list[Finding]:
         if len(info.parents) > 1:
             return [Finding(info.id, 6, f"a merge commit ({len(info.parents)} parents) on the "
                                         "store line; the line never has merges")]

@@ -39,13 +39,14 @@ class RawCommit:
     # when the header has no single ``gpgsig`` (none, two, or another kind).
     signature: bytes | None
     payload: bytes
-    # What could not be read as git writes it: ("ident" | "time", why).
+    # What could not be read as git writes it: ("ident" | "time" | "shape", why).
     flaws: tuple[tuple[str, str], ...] = ()
 
 
 def parse(data: bytes) -> RawCommit:
     """Read a commit object's bytes; anything unreadable becomes a flaw, never an error."""
-    end = data.find(b"\n\n")
+    # An object that starts with an empty line has no header at all, as git reads it.
+    end = 0 if data[:1] == b"\n" else data.find(b"\n\n")
     header, rest = (data[:end + 1], data[end + 1:]) if end >= 0 else (data, b"")
     # (After the header's last newline split() finds an empty line: a field of no
     # key, which nothing asks for.)
@@ -73,6 +74,8 @@ def parse(data: bytes) -> RawCommit:
             parents.append(field[1])
         elif key.startswith(b"gpgsig"):
             signed.append(field)
+    if not _git_reads(fields, len(parents)):
+        flaws.append(("shape", "git cannot read it as a commit (a tree, then its parents)"))
     author, _ = _ident(first.get(b"author"), "author", flaws)
     committer, seconds = _ident(first.get(b"committer"), "committer", flaws)
     signature, payload = _signature(header, signed, rest)
@@ -88,6 +91,16 @@ def parse(data: bytes) -> RawCommit:
         payload=payload,
         flaws=tuple(flaws),
     )
+
+
+def _git_reads(fields: list[list], parents: int) -> bool:
+    """Whether git's own reader takes the commit: a ``tree`` line first, then every
+    ``parent`` line straight after it, each one id (else "bogus commit object"; git
+    would not even point a ref at it)."""
+    lead = fields[:1 + parents]
+    return bool(lead) and lead[0][0] == b"tree" and \
+        all(key == b"parent" for key, *_ in lead[1:]) and \
+        all(_HEX.fullmatch(value) and not more for _, value, more, *_ in lead)
 
 
 def _hex(value: bytes) -> str:
@@ -150,7 +163,7 @@ class CommitInfo:
     # (name, email) of author and committer: envtrail writes the signer's principal in both.
     author: tuple[str, str] = ("", "")
     committer: tuple[str, str] = ("", "")
-    # What git would read differently or not at all: ("ident" | "time", why).
+    # What git would read differently or not at all: ("ident" | "time" | "shape", why).
     flaws: tuple[tuple[str, str], ...] = ()
 
 
