@@ -212,3 +212,24 @@ def test_unpad_refuses_a_block_without_its_marker():
 def test_padding_refuses_a_block_size_that_is_not_positive(block):
     _refused_for_length(lambda: sodium.pad(b"v", block))
     _refused_for_length(lambda: sodium.unpad(b"v\x80", block))
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_x25519_is_libsodiums_exchange(secret):
+    public = nacl.bindings.crypto_scalarmult_base(nacl.bindings.randombytes(32))
+    assert sodium.x25519(secret, public) == nacl.bindings.crypto_scalarmult(secret, public)
+
+
+@pytest.mark.parametrize(("secret_size", "public_size"), [(32, 0), (32, 31), (32, 33), (31, 32)])
+def test_x25519_refuses_a_key_of_the_wrong_length(secret_size, public_size):
+    # PyNaCl's binding would hand libsodium a short point, read 32 bytes past it.
+    _refused_for_length(lambda: sodium.x25519(b"\x01" * secret_size, b"\x09" * public_size))
+
+
+def test_a_short_ephemeral_key_is_a_decrypt_error_not_an_overread():
+    from envtrail.crypto.seal import DecryptError, Decryptor, EnvKeys
+    from envtrail.model import Ciphertext
+
+    dec = Decryptor(EnvKeys.generate(), "production")
+    with pytest.raises(DecryptError, match="bad ephemeral key"):
+        dec.decrypt("A", Ciphertext(b"", b"\0" * 72, 2))

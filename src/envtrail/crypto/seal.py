@@ -149,7 +149,7 @@ class Encryptor:
             raise ValueError(f"unknown format version {version}")
         ephemeral = ephemeral or PrivateKey.generate()
         self._ephemeral_public = bytes(ephemeral.public_key)
-        shared = nacl.bindings.crypto_scalarmult(bytes(ephemeral), env_public)
+        shared = sodium.x25519(bytes(ephemeral), env_public)
         self._key = derive_value_key(shared, self._ephemeral_public, env_public)
         self._environment = environment
         self._version = version
@@ -187,7 +187,7 @@ class Decryptor:
         key = self._cache.get(eph)
         if key is None:
             try:
-                shared = nacl.bindings.crypto_scalarmult(self._keys.private, eph)
+                shared = sodium.x25519(self._keys.private, eph)
             except (CryptoError, RuntimeError, ValueError) as exc:
                 raise DecryptError(f"{name}: bad ephemeral key") from exc
             key = derive_value_key(shared, eph, self._public)
