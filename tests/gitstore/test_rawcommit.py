@@ -141,3 +141,8 @@ def test_what_git_calls_a_bogus_commit_is_named(header):
 
 def test_git_order_is_not_a_flaw():
     assert parse(TREE + PARENT + PARENT.replace(b"b", b"c") + IDENTS + b"\nm\n").flaws == ()
+
+
+def test_an_object_starting_with_an_empty_line_is_all_message():
+    read = parse(b"\n" + TREE + IDENTS + b"\nm\n")
+    assert read.tree is None and read.message == (TREE + IDENTS + b"\nm\n").decode()

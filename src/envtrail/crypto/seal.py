@@ -10,9 +10,9 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
-# Hashes, padding and the AEAD go through crypto.sodium (per-commit costs of a history
-# walk); key generation, sealed boxes and the X25519 exchange stay on PyNaCl's API, as
-# crypto.sodium would not make them measurably cheaper (its docstring says why).
+# Hashes, padding, the AEAD and the X25519 exchange go through crypto.sodium (per-commit
+# costs of a history walk, and a length check PyNaCl's exchange lacks); key generation and
+# sealed boxes are cold and stay on PyNaCl's API (crypto.sodium's docstring says why).
 import nacl.bindings
 import nacl.utils
 from nacl.exceptions import CryptoError

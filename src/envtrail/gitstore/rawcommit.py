@@ -45,9 +45,11 @@ class RawCommit:
 
 def parse(data: bytes) -> RawCommit:
     """Read a commit object's bytes; anything unreadable becomes a flaw, never an error."""
-    # An object that starts with an empty line has no header at all, as git reads it.
-    end = 0 if data[:1] == b"\n" else data.find(b"\n\n")
-    header, rest = (data[:end + 1], data[end + 1:]) if end >= 0 else (data, b"")
+    if data[:1] == b"\n":
+        header, rest = b"", data  # an empty first line: no header at all, as git reads it
+    else:
+        end = data.find(b"\n\n")
+        header, rest = (data[:end + 1], data[end + 1:]) if end >= 0 else (data, b"")
     # (After the header's last newline split() finds an empty line: a field of no
     # key, which nothing asks for.)
     lines = header.split(b"\n")
