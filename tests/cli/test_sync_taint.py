@@ -61,10 +61,13 @@ def test_a_replay_keeps_the_taint(forged_then_repaired):
     _refuses_the_forged_state(b, forged)
 
 
-def test_sync_refuses_a_repair_that_restores_a_state_acknowledged_as_forged(
-        forged_then_repaired, tmp_path):
+@pytest.mark.parametrize("how", ["sync", "git pull"])
+def test_a_repair_that_restores_a_state_acknowledged_as_forged_is_refused(
+        forged_then_repaired, tmp_path, how):
     """An admin hand-makes a second repair whose values come from X (the CLI refuses such a
-    --from); bob's sync must refuse it as his full verify would, not serve X's value."""
+    --from); bob's sync, or his next read after a plain fast-forward (the gate checks only
+    what is new, so it must know what his checkpoint holds tainted), must refuse it as his
+    full verify would, not serve X's value."""
     from dataclasses import replace
     from datetime import UTC, datetime
 
@@ -99,10 +102,17 @@ def test_sync_refuses_a_repair_that_restores_a_state_acknowledged_as_forged(
                            signer_for(ident))
     git(a.cwd, "push", "-q", "origin", f"{second}:refs/heads/main")
     before = git(b.cwd, "rev-parse", "HEAD").strip()
-    r = b("sync")
-    assert r.code == 5, (r.code, r.out, r.err)
-    assert git(b.cwd, "rev-parse", "HEAD").strip() == before
-    assert b("get", "DB_PASS", "--env", "production").out == "s3cret"
+    if how == "sync":
+        r = b("sync")
+        assert r.code == 5, (r.code, r.out, r.err)
+        assert git(b.cwd, "rev-parse", "HEAD").strip() == before
+        assert b("get", "DB_PASS", "--env", "production").out == "s3cret"
+    else:
+        git(b.cwd, "pull", "-q", "--ff-only", "origin", "main")
+        assert git(b.cwd, "rev-parse", "HEAD").strip() == second
+        r = b("get", "DB_PASS", "--env", "production")
+        assert r.code == 5, (r.code, r.out, r.err)
+        assert "forged-by-eve" not in r.out + r.err
 
 
 @pytest.mark.parametrize("how", ["sync", "git pull"])
