@@ -59,6 +59,7 @@ TESTS: dict[str, list[str]] = {
     ],
     "src/envtrail/ops/gate.py": [
         "tests/ops/test_gate.py", "tests/audit/test_line_attacks.py", "tests/cli/test_rollback.py",
+        "tests/cli/test_sync_taint.py",
     ],
     "src/envtrail/ops/fastread.py": [
         "tests/ops/test_gate.py", "tests/audit/test_verify.py", "tests/audit/test_line_attacks.py",
