@@ -357,3 +357,32 @@ def test_head_in_a_revision_is_the_store_line_beside_code(tmp_path, alice):
     r = c("rollback", "--env", "production", "--to", "HEAD~1", "--reason", "back")
     assert r.code == 0, r.err
     assert c("get", "A", "--env", "production").out == "old"
+
+
+def test_another_environments_key_cannot_vouch_for_what_a_keyless_read_let_through(
+        cli, store, bob):
+    """A keyless read walks past a lying fingerprint in production; bob, whose key opens
+    staging only, then walks something new. His walk must not count as production checked
+    with a key: alice's next read still re-checks the line and refuses."""
+    import forge
+    from envtrail.model import Change
+
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    setv(cli, "S", "1", env="staging")
+    setv(cli, "A", "1")
+    assert cli("get", "A", "--env", "production").out == "1"  # checked with alice's key
+    assert checkpoint.load(store).keyed == {"production", "staging"}
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"})
+    real = plan.record.changes[0]
+    forge.commit_plan(store, cli.identity.identity, forge.with_record(
+        plan, changes=(Change("~", "A", real.old_fp, "0" * len(real.new_fp)),)))
+    assert cli("list", "--env", "production").code == 0  # keyless: cannot see the lie
+    assert checkpoint.load(store).keyed == {"staging"}
+    # bob's change arrives from elsewhere (his clone): his read walks it with his key.
+    forge.commit_plan(store, bob.identity, forge.honest_plan(
+        store, bob.identity, "staging", {"S": "2"}))
+    assert cli.as_(bob)("get", "S", "--env", "staging").out == "2"
+    assert checkpoint.load(store).keyed == {"staging"}
+    r = cli("get", "A", "--env", "production")
+    assert r.code == 5, (r.code, r.out, r.err)
