@@ -25,6 +25,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import verify_floor  # bench/, beside this script
+
 from envtrail.crypto.keys import Identity
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret
@@ -220,6 +222,9 @@ def bench_history(table: Table, commits: int, repeat: int) -> None:
     table.add(f"verify, {commits} commits", ver, "<= 2000 ms",
               f"git %G? on {sample} commits: {git_check:.1f} s = {per_commit * 1000:.1f} ms/commit, "
               f"~{per_commit * commits:.0f} s for {commits} ({per_commit * commits / ver:.0f}x)")
+    floor, _ = verify_floor.floor(root, key, repeat)
+    table.add("V0: verify's libsodium + libgit2 calls alone", floor, "",
+              f"verify = V0 + {(ver - floor) * 1000:.0f} ms (bench/verify_floor.py)")
     for name, cmd in (("log --json", [*ENVTRAIL, "log", "--json"]), ("verify", verify_cmd)):
         rss = peak_rss_mib(cmd, root, env)
         if rss is not None:
@@ -239,6 +244,9 @@ def bench_timeline(table: Table, commits: int, repeat: int) -> None:
                                check=True, capture_output=True, text=True).stdout.split())
     ver = median([*ENVTRAIL, "verify"], root, repeat, env)
     table.add(f"verify, {line} commits with approvals + {marks} events", ver, "<= 2000 ms")
+    floor, _ = verify_floor.floor(root, key, repeat)
+    table.add("V0: verify's libsodium + libgit2 calls alone", floor, "",
+              f"verify = V0 + {(ver - floor) * 1000:.0f} ms")
     log = median([*ENVTRAIL, "log", "--json"], root, repeat, env)
     table.add("log --json, the same line and events", log, "<= 1500 ms")
 
