@@ -196,8 +196,8 @@ def test_a_marker_commit_may_not_change_files(cli, store):
 
     setv(cli, "A", "1")
     plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "sneaky"})
-    forge.commit_plan(store, cli.identity.identity, forge.with_record(plan, action="event"))
-    assert any(f["rule"] == 4 and "event commit changes" in f["message"]
+    forge.commit_plan(store, cli.identity.identity, forge.with_record(plan, action="approve"))
+    assert any(f["rule"] == 4 and "approve commit changes" in f["message"]
                for f in verify_findings(cli))
     refused(cli, "A", ("sneaky",))
 

@@ -121,15 +121,27 @@ def test_a_trailer_naming_another_environment_is_rule_3(cli, store, alice):
     assert any("does not name the environment" in m for m in rules_of(store, commit)[3])
 
 
-def test_an_event_with_no_change_is_clean_and_one_with_a_change_is_rule_4(cli, store, alice):
+def test_an_event_on_the_store_line_is_rule_6_whatever_it_changes(cli, store, alice):
+    # Events belong on refs/envtrail/events, where their environment's membership and
+    # the commit they follow are checked; on the store line one would move the line.
     setv(cli, "A", "1")
     plan = honest_plan(store, alice.identity, "production", {"A": "9"})
     event = with_record(plan, action="event", changes=()).record
-    assert rules_of(store, commit_plan(store, alice.identity, Plan({}, event))) == {}
-    found = rules_of(store, commit_plan(store, alice.identity, Plan(plan.changes, event)))
-    assert found == {4: ["an event commit changes envs"]}
-    stowaway = rules_of(store, commit_plan(store, alice.identity, Plan({"README.md": b"x\n"}, event)))
-    assert stowaway[4] == ["an event commit changes files outside the store"] and 3 in stowaway
+    for changes in ({}, plan.changes, {"README.md": b"x\n"}):
+        found = rules_of(store, commit_plan(store, alice.identity, Plan(changes, event)))
+        assert list(found) == [6] and "event commit on the store line" in found[6][0]
+
+
+def test_an_approval_with_no_change_is_clean_and_one_with_a_change_is_rule_4(cli, store, alice):
+    setv(cli, "A", "1")
+    plan = honest_plan(store, alice.identity, "production", {"A": "9"})
+    marker = with_record(plan, action="approve", changes=()).record
+    assert rules_of(store, commit_plan(store, alice.identity, Plan({}, marker))) == {}
+    found = rules_of(store, commit_plan(store, alice.identity, Plan(plan.changes, marker)))
+    assert found == {4: ["an approve commit changes envs"]}
+    stowaway = rules_of(store, commit_plan(store, alice.identity,
+                                           Plan({"README.md": b"x\n"}, marker)))
+    assert stowaway[4] == ["an approve commit changes files outside the store"] and 3 in stowaway
 
 
 def test_a_member_who_is_not_admin_may_not_touch_custody(cli, store, alice, bob):

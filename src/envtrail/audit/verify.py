@@ -30,7 +30,8 @@ RULES = {
     6: "line", 7: "time", 8: "history", 9: "approvals",
 }
 # Actions whose commits change no path at all: they only put a signed marker on record.
-MARKERS = frozenset({"approve", "event"})
+# (An event is one too, but on its own line: audit.eventline judges those.)
+MARKERS = frozenset({"approve"})
 # Actions that may span several environments, naming variables ENV:KEY.
 QUALIFIED = frozenset({"repair"})
 
@@ -117,6 +118,12 @@ class Verifier:
         if rec is None:
             return [Finding(info.id, 6, "signed, but not an envtrail commit (no valid Envtrail "
                                         "trailers)")]
+        if rec.action == "event":
+            # Events live on refs/envtrail/events, where membership of their environment
+            # and the store commit they follow are checked; on the store line one would
+            # move the line (starving an apply) with none of that asked.
+            return [Finding(info.id, 6, "an event commit on the store line (events belong on "
+                                        "refs/envtrail/events)")]
         out = self._check_identity(info, rec, verdict)
         try:
             if clean is not None:
@@ -185,9 +192,10 @@ class Verifier:
         if touched and not touched <= set(rec.environments):
             out.append(Finding(info.id, 3, "Envtrail-Environment does not name the environment "
                                            f"changed ({', '.join(sorted(touched))})"))
-        if parent is not None:
-            out.extend(self._check_policy(info, rec, signer, parent, actual))
         admin_paths = [p for p in (*layout.ADMIN_FILES, layout.ATTRIBUTES) if p in differ]
+        if parent is not None:
+            out.extend(self._check_policy(info, rec, signer, parent, actual, keyed_rules,
+                                          admin_paths))
         if layout.SIGNERS in admin_paths:
             # Lines envtrail reads but that contradict each other (a key twice,
             # two keys of one principal at once) are findings, not read errors.
@@ -235,13 +243,21 @@ class Verifier:
         return [Finding(info.id, 3, p) for p in problems]
 
     def _check_policy(self, info: CommitInfo, rec: Record, signer: signature.Verdict,
-                      parent: str, actual: dict[str, dict[str, str]]) -> list[Finding]:
+                      parent: str, actual: dict[str, dict[str, str]], keyed: list[str],
+                      admin_paths: list[str]) -> list[Finding]:
+        """Rule 4 as the writers enforce it: an environment's rules bind changes to its
+        values and to who holds its key (a grant, revoke or rotation of an environment
+        that existed); a store-wide change needs a reason unless the defaults waive it."""
         out = []
         policy = self.view.policy(parent)
-        for env in sorted(actual):
+        existing = [e for e in keyed if self.view.env_at(parent, e) is not None]
+        for env in sorted({*actual, *existing}):
             broken = policy.violation(env, signer.principal or "", signer.admin, rec.reason)
             if broken:
                 out.append(Finding(info.id, 4, broken))
+        if admin_paths and policy.defaults.require_reason and not rec.reason:
+            out.append(Finding(info.id, 4, f"changes {', '.join(admin_paths)} with no reason"))
+        for env in sorted(actual):
             before_env = self.view.env_at(parent, env)
             if before_env is not None and before_env.member_with_key(signer.key or "") is None:
                 out.append(Finding(info.id, 4, f"{signer.principal} changed {env} without being "
