@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from envtrail.audit.breakglass import BREAK_GLASS, Glass, is_break_glass
+from envtrail.audit.breakglass import refusal as glass_refusal
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
 from envtrail.format import layout
-from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.repo import CommitInfo
 
 if TYPE_CHECKING:  # a write asks only ``requirement``, and most stores need no approvals
@@ -31,7 +32,6 @@ if TYPE_CHECKING:  # a write asks only ``requirement``, and most stores need no 
     from envtrail.format.signers import Signer
 
 APPROVES = "Approves"
-BREAK_GLASS = "Break-Glass"
 _HEX = frozenset("0123456789abcdef")
 # Trailer keys are matched case-sensitively (audit/record.py), so a substring test is a
 # sound filter before parsing.
@@ -39,8 +39,19 @@ _GLASS_TRAILER, _APPROVES_TRAILER = f"Envtrail-{BREAK_GLASS}:", f"Envtrail-{APPR
 
 
 @dataclass(frozen=True)
+class Quorum:
+    """What one environment asks of a commit: ``count`` approvals by its own approvers."""
+
+    environment: str
+    count: int
+    approvers: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Requirement:
-    """What approving one commit takes, judged at its parent."""
+    """What approving one commit takes, judged at its parent: ``needed`` distinct
+    approvals in all, and each environment's :class:`Quorum` among them, so that an
+    approver of one environment never stands in for another's."""
 
     commit: str
     needed: int
@@ -52,6 +63,19 @@ class Requirement:
     break_glass: bool = False  # the commit claims Envtrail-Break-Glass: yes
     glass_refusal: str | None = None  # why break-glass may not land this commit, if so
     review_seconds: int = 86400
+    quorums: tuple[Quorum, ...] = ()
+
+    def met(self, approved_by: Sequence[str]) -> bool:
+        """Whether approvals by ``approved_by`` (each already found valid) are enough."""
+        return len(set(approved_by)) >= self.needed and self.shortfall(approved_by) is None
+
+    def shortfall(self, approved_by: Sequence[str]) -> str | None:
+        """The first environment whose own approvers have not given its count yet."""
+        for q in self.quorums:
+            have = sum(1 for p in set(approved_by) if p in q.approvers)
+            if have < q.count:
+                return f"{q.environment} has {have} of {q.count} approval(s) by its approvers"
+        return None
 
     def refusal(self, principal: str | None, key: str | None, when: datetime) -> str | None:
         """Why an approval signed by ``principal`` with ``key`` at ``when`` does not count."""
@@ -93,11 +117,6 @@ def approvals_of(view: StoreView, commit: str, head: str | None) -> list[str]:
     return out
 
 
-def is_break_glass(rec: Record | None) -> bool:
-    """Whether a record carries ``Envtrail-Break-Glass: yes``."""
-    return rec is not None and rec.extra_value(BREAK_GLASS) == "yes"
-
-
 def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement | None:
     """What ``info`` needs, or None when it needs no approval (markers, the genesis).
 
@@ -107,7 +126,7 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
     """
     if not info.parents or rec.action in ("approve", "event"):
         return None
-    git, parent = view.git, info.parents[0]
+    git = view.git
     states = _rule_states(view, info, rec)
     judged_at, policies = states[0], [view.policy(state) for state in states]
     if not max(p.max_approvals() for p in policies):
@@ -117,24 +136,30 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
     # it goes back from (a forged parent could already hold the repair's very tree).
     base = states[-1]
     before, after = view.env_blobs(base), view.env_blobs(info.id)
-    touched = sorted(e for e in before.keys() | after.keys() if before.get(e) != after.get(e))
+    # By what the file says, not its bytes: a file re-serialised with nothing changed
+    # (a comment added) must not bring its environment's approvers into scope.
+    touched = sorted(e for e in before.keys() | after.keys() if before.get(e) != after.get(e)
+                     and view.env_at(base, e) != view.env_at(info.id, e))
     admin = git.differing(base, info.id, layout.ADMIN_FILES)
     counts = {e: max(p.rule_for(e).approvals for p in policies) for e in touched}
     needed = max(counts.values(), default=0)
     scope = [e for e in touched if counts[e]]
     if admin:
+        # Signers, policy and config reach every environment: each one's approvers
+        # give its count (a signers change could seat a key that approves anywhere).
         needed = max(needed, *(p.max_approvals() for p in policies))
         every = sorted(before.keys() | {e for p in policies for e in p.environments})
-        scope = sorted({*scope, *(e for e in every
-                                  if any(p.rule_for(e).approvals for p in policies))})
+        counts.update({e: max(p.rule_for(e).approvals for p in policies) for e in every})
+        scope = sorted({*scope, *(e for e in every if counts[e])})
     if not needed:
         return None
     glass = is_break_glass(rec)
+    quorums = tuple(Quorum(e, counts[e], approvers_at(view, judged_at, [e])) for e in scope)
     return Requirement(
-        info.id, needed, approvers_at(view, judged_at, scope), tuple(view.signers(judged_at)),
-        rec.actor, tuple(scope), info.committer_time, glass,
-        _glass_refusal(view, parent, info.id, touched, admin, scope) if glass else None,
-        min((policy.rule_for(e).review_seconds for e in scope), default=86400))
+        info.id, needed, frozenset().union(*(q.approvers for q in quorums)),
+        tuple(view.signers(judged_at)), rec.actor, tuple(scope), info.committer_time, glass,
+        glass_refusal(view, judged_at, info.id, rec, touched, admin, scope) if glass else None,
+        min((policy.rule_for(e).review_seconds for e in scope), default=86400), quorums)
 
 
 def _rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
@@ -164,8 +189,16 @@ def _rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
     named: dict[str, set[str]] = {}
     for commit, rule in acknowledged(rec):
         named.setdefault(commit, set()).add(rule)
-    # Oldest first, so the last is the newest verified state the repair goes back from.
-    return [clean, *(c for c in reversed(between) if named.get(c) == {"7"})]
+    # Oldest first, so the last is the newest verified state the repair goes back from:
+    # only an unbroken run of them right after the clean point. One past any other
+    # finding sits on a forged state, and measuring from there would let the repair
+    # keep the forged change unapproved.
+    states = [clean]
+    for commit in reversed(between):
+        if named.get(commit) != {"7"}:
+            break
+        states.append(commit)
+    return states
 
 
 def approvers_at(view: StoreView, state: str, environments: Sequence[str]) -> frozenset[str]:
@@ -196,73 +229,6 @@ def late_refusal(view: StoreView, need: Requirement, state: str,
     return f"{principal} is no longer an approver of {', '.join(need.environments)}"
 
 
-def _glass_refusal(view: StoreView, parent: str, commit: str, touched: list[str],
-                   admin: list[str], scope: list[str]) -> str | None:
-    """Break-glass lands value changes and revocations only, where the policy allows it."""
-    policy = view.policy(parent)
-    barred = [e for e in scope if not policy.rule_for(e).break_glass]
-    if barred:
-        return f"the policy says break_glass: false for {', '.join(barred)}"
-    if set(admin) - {layout.SIGNERS}:
-        return "break-glass never changes policy or config"
-    if admin and not _only_expiries(view.signers(parent), view.signers(commit)):
-        return "break-glass only expires signers, never adds or changes one"
-    for env in touched:
-        old, new = view.env_at(parent, env), view.env_at(commit, env)
-        if not _values_or_revocation(old, new):
-            return f"break-glass changes values or revokes; it changed who can read {env}"
-    return None
-
-
-def _values_or_revocation(old: EnvFile | None, new: EnvFile | None) -> bool:
-    if old is None or new is None:
-        return False
-    if old.public_key == new.public_key:
-        return dict(old.members) == dict(new.members)
-    kept = set(new.members)
-    return kept < set(old.members) and all(old.members[p].key == new.members[p].key
-                                           for p in kept)
-
-
-def _only_expiries(before: list[Signer], after: list[Signer]) -> bool:
-    def who(signers: list[Signer]) -> list[tuple[str, str, bool]]:
-        return [(s.principal, s.key, s.admin) for s in signers]
-
-    return who(before) == who(after) and all(
-        b.valid_before == a.valid_before or (b.valid_before is None and a.valid_before)
-        for b, a in zip(before, after, strict=True))
-
-
-@dataclass
-class Glass:
-    """A break-glass commit on the line and who has approved it since."""
-
-    need: Requirement
-    approved_by: list[str] = field(default_factory=list)
-
-    @property
-    def reviewed(self) -> bool:
-        """Enough approvals of it are on the line."""
-        return len(self.approved_by) >= self.need.needed
-
-    def overdue(self, now: datetime) -> bool:
-        """Unreviewed for longer than the policy's review window."""
-        return not self.reviewed and now > self.due
-
-    @property
-    def due(self) -> datetime:
-        """When it turns overdue if nobody has approved it by then."""
-        return self.need.time + timedelta(seconds=self.need.review_seconds)
-
-    def warning(self, now: datetime) -> str:
-        """One line for ``verify``, ``log`` and ``status``."""
-        state = "OVERDUE " if self.overdue(now) else ""
-        return (f"{self.need.commit[:10]} {state}unreviewed break-glass change by "
-                f"{self.need.author} to {', '.join(self.need.environments)}: "
-                f"{len(self.approved_by)} of {self.need.needed} approval(s); an approver runs "
-                f"`envtrail approve {self.need.commit[:12]} --reason ...`")
-
-
 @dataclass
 class Ledger:
     """Rule 9 over a walk of the line, oldest first. ``step`` returns findings as
@@ -285,7 +251,7 @@ class Ledger:
             if self.pending is not None and target == self.pending.commit and why is None:
                 if verdict.principal not in self.got:
                     self.got.append(verdict.principal or "")
-                if len(self.got) >= self.pending.needed:
+                if self.pending.met(self.got):
                     self.pending = None
                 return out
             out += self._short()
@@ -328,9 +294,10 @@ class Ledger:
         if need is None:
             return []
         where = "the line head" if at_head else "the next change"
+        short = need.shortfall(self.got)
         return [(need.commit, f"needs {need.needed} approval(s) of "
                               f"{', '.join(need.environments) or 'the store'}; {where} leaves "
-                              f"it with {len(self.got)}")]
+                              f"it with {len(self.got)}{f' ({short})' if short else ''}")]
 
     def _judge(self, info: CommitInfo, target: str | None,
                verdict: Verdict) -> tuple[str | None, Requirement | None]:
