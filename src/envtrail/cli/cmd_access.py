@@ -22,6 +22,7 @@ from envtrail.cli.common import (
     report_write,
     route,
     runtime,
+    warn,
 )
 from envtrail.cli.render import table
 
@@ -51,6 +52,13 @@ def grant(
     written = access.grant(open_git(repo), rt, load_identity(identity), principal,
                            access.parse_pubkey(pubkey, rt), env, reason, route(propose))
     report_write(written, f"{principal} is already a member of {env}")
+    if written.proposal:
+        # A grant can only be approved as the commit that lands, and that commit holds
+        # the seal (docs/threat-model.md): pending is not the same as not granted.
+        warn(f"the proposal already seals {env}'s key to {principal}: once it reaches them "
+             f"(`sync` pushes proposals) they can read {env}, approved or not; if it is "
+             f"declined, run `envtrail access rotate --env {env}` and rotate the values "
+             "they could read")
 
 
 @access_app.command("revoke")

@@ -75,6 +75,9 @@ def review(
         + (f" ({', '.join(prop.counted)})" if prop.counted else ""))
     for problem in prop.problems:
         out(f"  does not count: {problem}")
+    for env, who in prop.new_readers:
+        out(f"  seals {env}'s key to {who}: they can read {env} from this proposal "
+            "itself, approved or not")
     out(f"  state: {_state(prop)}")
 
 

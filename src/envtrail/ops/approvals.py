@@ -82,6 +82,9 @@ class Proposal:
     counted: tuple[str, ...]  # approvers whose approval counts
     problems: tuple[str, ...]  # approvals that do not count, and why
     stale: bool  # the line has moved past its base
+    # (environment, principal): members it seals a key to who were none at its base.
+    # They can read that environment from the proposal itself, approved or not.
+    new_readers: tuple[tuple[str, str], ...] = ()
 
     @property
     def needed(self) -> int:
@@ -91,7 +94,7 @@ class Proposal:
     @property
     def ready(self) -> bool:
         """Enough valid approvals directly on top of it."""
-        return len(self.counted) >= self.needed and not self.problems
+        return (self.need is None or self.need.met(self.counted)) and not self.problems
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
@@ -104,7 +107,8 @@ class Proposal:
                 "approvals": [{"commit": a.commit, "approver": a.approver,
                                "time": a.time.isoformat(), "reason": a.reason}
                               for a in self.approvals],
-                "problems": list(self.problems), "stale": self.stale, "ready": self.ready}
+                "problems": list(self.problems), "stale": self.stale, "ready": self.ready,
+                "new_readers": [{"environment": e, "principal": p} for e, p in self.new_readers]}
 
 
 def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> Proposal:
@@ -137,7 +141,20 @@ def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> P
     counted = tuple(ledger.got)
     base = info.parents[0] if info.parents else None
     return Proposal(proposal_id, info.id, base, tip, rec, need, tuple(approvals), counted,
-                    tuple(problems), base != head)
+                    tuple(problems), base != head, _new_readers(view, base, info.id))
+
+
+def _new_readers(view: StoreView, base: str | None, commit: str) -> tuple[tuple[str, str], ...]:
+    """Who a proposal seals an environment's key to that could not open it at its base."""
+    before = view.env_blobs(base) if base else {}
+    out = []
+    for env, blob in sorted(view.env_blobs(commit).items()):
+        if before.get(env) == blob:
+            continue
+        old, new = view.env_at(base, env) if base else None, view.env_at(commit, env)
+        out += [(env, p) for p in sorted(new.members if new else ())
+                if old is None or p not in old.members]
+    return tuple(out)
 
 
 def proposals(git: GitRepo, rt: Runtime, environment: str | None = None) -> list[Proposal]:
@@ -248,7 +265,9 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
         if not prop.ready:
             raise AccessDenied(
                 f"proposal {prop.id} has {len(prop.counted)} of {prop.needed} approval(s)"
-                + (f" ({prop.problems[0]})" if prop.problems else ""),
+                + (f" ({prop.problems[0]})" if prop.problems else "")
+                + (f" ({short})" if prop.need and (short := prop.need.shortfall(prop.counted))
+                   else ""),
                 hint=f"an approver runs `envtrail approve {prop.id} --reason ...`")
         # The check a read would make, before the line moves: incremental, except for a
         # repair, which only the walk from before its findings can judge.
