@@ -68,6 +68,25 @@ def message(action: str, actor: str, env: str = "production", **kw) -> str:
     return record.render(record.Record(action, actor, "forged", (env,), **kw))
 
 
+def proposal_id(result) -> str:
+    """The id a ``--propose`` write printed."""
+    import re
+
+    m = re.search(r"proposed .* as ([0-9a-f]{12})", result.out)
+    assert m, result.out + result.err
+    return m.group(1)
+
+
+def signed_approval(store: Path, who, parent: str, names: str, envs=("production",)) -> str:
+    """An approve commit signed by ``who`` (an IdentityFile) on top of ``parent`` naming
+    ``names``: what an approver can write by hand, whatever ``approve`` would refuse."""
+    g = GitRepo(store)
+    rec = record.Record("approve", who.principal, "looks fine", envs, extra=(("Approves", names),))
+    when = g.info(parent).committer_time
+    return create_commit(g, [parent], {}, record.render(rec),
+                         Author(who.principal, who.principal, when), signer_for(who.identity))
+
+
 def verify_findings(cli: Cli) -> list[dict]:
     r = cli("verify", "--json")
     report = json.loads(r.out)

@@ -1,11 +1,11 @@
 """Approvals, break-glass and events: signed commits in the same verified timeline."""
 
-import re
-
 import pytest
 
 from conftest import assert_one_line_error, git
 from envtrail.format import policy
+from hostile import proposal_id as _proposal_id
+from hostile import signed_approval as _signed_approval
 
 
 def test_policy_set_records_approval_rules(cli, store):
@@ -63,12 +63,6 @@ def make_team(cli, bob, make_identity) -> dict:
     assert cli("policy", "set", "--env", "production", "--approvals", "1",
                "--reason", "four eyes").code == 0
     return {"bob": bob, "carol": carol, "ci": ci}
-
-
-def _proposal_id(result) -> str:
-    m = re.search(r"proposed .* as ([0-9a-f]{12})", result.out)
-    assert m, result.out + result.err
-    return m.group(1)
 
 
 def _head(store) -> str:
@@ -167,20 +161,6 @@ def test_an_unapproved_change_on_the_line_is_a_finding_and_reads_refuse(cli, sto
     assert r.code == 1
     assert "rule 9 (approvals)" in r.out and "leaves it with 0" in r.out
     assert_one_line_error(cli.as_(team["bob"])("get", "API_KEY", "--env", "production"), 5)
-
-
-def _signed_approval(store, who, parent: str, names: str, envs=("production",)) -> str:
-    """An approve commit signed by ``who`` on top of ``parent`` naming ``names``."""
-    from envtrail.audit.record import Record, render
-    from envtrail.gitstore.commit import Author, create_commit
-    from envtrail.gitstore.repo import GitRepo
-    from envtrail.ops.txn import signer_for
-
-    g = GitRepo(store)
-    rec = Record("approve", who.principal, "looks fine", envs, extra=(("Approves", names),))
-    when = g.info(parent).committer_time
-    return create_commit(g, [parent], {}, render(rec), Author(who.principal, who.principal, when),
-                         signer_for(who.identity))
 
 
 def test_an_approval_of_another_commit_does_not_count(cli, store, team):
