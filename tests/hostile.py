@@ -94,6 +94,21 @@ def verify_findings(cli: Cli) -> list[dict]:
     return report["findings"]
 
 
+def findings_on(cli: Cli, commit: str, secrets: tuple[str, ...] = ()) -> dict[int, list[str]]:
+    """verify fails; its findings on ``commit``, by rule (from the JSON report, so wording
+    elsewhere in the text cannot satisfy a test). No value in ``secrets`` is printed."""
+    r = cli("verify", "--json")
+    report = json.loads(r.out)
+    assert r.code == 1 and not report["ok"], (r.code, r.out, r.err)
+    for value in secrets:
+        assert value not in r.out + r.err
+    out: dict[int, list[str]] = {}
+    for f in report["findings"]:
+        if f["commit"] == commit:
+            out.setdefault(f["rule"], []).append(f["message"])
+    return out
+
+
 def refused(cli: Cli, key: str, attacker_values: tuple[str, ...] = ()) -> None:
     """Reads refuse with exit 5 and print no attacker value."""
     r = cli("get", key, "--env", "production")
