@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import forge
 from conftest import Cli, assert_one_line_error, git
 from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record, render
@@ -17,6 +18,7 @@ from envtrail.format import layout
 from envtrail.format import policy as policy_file
 from envtrail.format import signers as signers_file
 from envtrail.gitstore.repo import GitRepo
+from envtrail.ops.routing import Route, mark
 from hostile import (
     findings_on,
     head,
@@ -74,11 +76,12 @@ def scoped(cli, store, bob, make_identity):
     return mallory
 
 
-def _with_cosmetic_staging_touch(cli, store) -> str:
-    """alice's production proposal re-signed with a comment appended to envs/staging.yaml
-    (same values, same members): its proposal ref, under the new commit's id."""
+def _with_cosmetic_staging_touch(cli, store, value: str) -> str:
+    """alice's proposal to set production's DB to ``value``, re-signed with a comment
+    appended to envs/staging.yaml (same values, same members), on its proposal ref
+    under the new commit's id."""
     honest = propose(cli, "set", "DB", "--env", "production", "--reason", "rotate",
-                     input=EVIL)
+                     input=value)
     parent = GitRepo(store).info(honest).parents[0]
     staging = GitRepo(store).read(honest, layout.env_path("staging")) + b"# reformatted\n"
     touched = resign(store, cli.identity, honest, parent, {layout.env_path("staging"): staging})
@@ -88,13 +91,13 @@ def _with_cosmetic_staging_touch(cli, store) -> str:
 
 
 def test_a_staging_approver_cannot_approve_production_by_a_cosmetic_staging_touch(
-        cli, store, scoped):
+        cli, store, scoped, bob):
     mallory = scoped
     honest = propose(cli, "set", "DB", "--env", "production", "--reason", "rotate", input=EVIL)
     assert_one_line_error(cli.as_(mallory)("approve", honest[:12], "--reason", "lgtm"), 4)
     git(store, "update-ref", "-d", f"refs/envtrail/proposals/{honest[:12]}")
 
-    touched = _with_cosmetic_staging_touch(cli, store)
+    touched = _with_cosmetic_staging_touch(cli, store, EVIL)
     line = head(store)
     r = cli.as_(mallory)("approve", touched[:12], "--reason", "lgtm")
     assert_one_line_error(r, 4)
@@ -106,18 +109,17 @@ def test_a_staging_approver_cannot_approve_production_by_a_cosmetic_staging_touc
     found = findings_on(cli, touched, (EVIL,))
     assert 9 in found, found
     refused(cli, "DB", (EVIL,))
-    r = cli("get", "DB", "--env", "production")
-    assert EVIL not in r.out + r.err
+    assert EVIL not in cli.as_(bob)("get", "DB", "--env", "production").out
 
 
 def test_the_cosmetically_touched_proposal_approved_by_productions_approver_lands(
         cli, store, scoped, bob):
-    touched = _with_cosmetic_staging_touch(cli, store)
+    touched = _with_cosmetic_staging_touch(cli, store, "approved-rotation")
     assert cli.as_(bob)("approve", touched[:12], "--reason", "checked").code == 0
     applied = cli("apply", touched[:12])
     assert applied.code == 0, applied.err
     assert cli("verify").code == 0
-    assert cli.as_(bob)("get", "DB", "--env", "production").out == EVIL
+    assert cli.as_(bob)("get", "DB", "--env", "production").out == "approved-rotation"
 
 
 # -- f2: break-glass expires every other signer ----------------------------------------
@@ -194,8 +196,6 @@ def test_break_glass_cannot_land_a_repair(cli, store, two_admins):
     assert 9 in findings_on(cli, forged)
 
     # The repair of F back to OLD, as `repair --propose` writes it, marked break-glass.
-    from envtrail.ops.routing import Route, mark
-
     proposed = propose(a2, "repair", "--reason", "INC-77 restore", "--from", old)
     rec = mark(parse_record(g.info(proposed)), Route(break_glass=True))
     fix = resign(store, admin2, proposed, forged, {}, rec)
@@ -206,17 +206,15 @@ def test_break_glass_cannot_land_a_repair(cli, store, two_admins):
     assert OLD not in cli.as_(admin2)("get", "DB", "--env", "production").out
 
 
-
 # -- f4: a repair measured from a forged state that a rule-7-only marker names ---------------
 
 
 def _hand_rollback(store, admin2, old: str, dated_ahead: bool) -> str:
-    """admin2 alone: R1 puts production's DB back to OLD, unapproved (rule 9); with
-    ``dated_ahead``, then a staging write dated 2 h ahead (rule 7 only, nothing else); then
-    admin2's repair of them, clean point the approved head, Repair-From OLD, production
-    file R1's bytes (OLD's values under today's keys, as a repair must). Returns the repair,
+    """admin2 alone: a commit that puts production's DB back to OLD, unapproved (rule 9);
+    with ``dated_ahead``, then a staging write dated 2 h ahead (rule 7 only, nothing else);
+    then admin2's repair of them, clean point the approved head, Repair-From OLD, production
+    file the first commit's bytes (OLD's values under today's keys, as a repair must). Returns the repair,
     now the line head."""
-    import forge
     from envtrail.audit.keyring import Keyring
     from envtrail.audit.repairs import ACK, CLEAN, FROM
     from envtrail.audit.view import StoreView
