@@ -220,13 +220,16 @@ def late_refusal(view: StoreView, need: Requirement, state: str,
                  principal: str | None) -> str | None:
     """Why an approval of a break-glass change, signed on top of ``state`` after the change,
     does not count although the change's parent allowed it: its signer is no approver any
-    more. (An approval given before a removal still counts: removals are not retroactive.)"""
+    more. (An approval given before a removal still counts: removals are not retroactive.)
+    It counts towards every environment it was an approver of at the change, so its signer
+    must still be an approver of each of them."""
+    mine = [q.environment for q in need.quorums if principal in q.approvers] or \
+        list(need.environments)
     try:
-        if principal in approvers_at(view, state, need.environments):
-            return None
+        left = [e for e in mine if principal not in approvers_at(view, state, [e])]
     except IntegrityError:  # an unreadable policy or file there: the verifier reports it
         return "the state it follows cannot be read"
-    return f"{principal} is no longer an approver of {', '.join(need.environments)}"
+    return f"{principal} is no longer an approver of {', '.join(left)}" if left else None
 
 
 @dataclass

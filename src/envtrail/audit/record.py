@@ -30,8 +30,8 @@ _CORE = frozenset({"Format", "Action", "Actor", "Reason", "Context"})
 # finding a repair acknowledges. Every other trailer is single-valued.
 _MULTI_VALUED = frozenset({"Change", "Acknowledges"})
 # Creating a store names each new environment; a repair (and an old merge)
-# may span several.
-_MULTI_ENV_ACTIONS = frozenset({"init", "repair", "merge"})
+# may span several, and an approval names what the change it approves names.
+_MULTI_ENV_ACTIONS = frozenset({"init", "repair", "merge", "approve"})
 
 
 @dataclass(frozen=True)

@@ -232,7 +232,9 @@ def _approve_break_glass(git: GitRepo, rt: Runtime, identity: Identity, target: 
         late = late_refusal(snap.view, need, snap.commit or commit, acting.principal)
         if late:
             raise AccessDenied(f"approval refused: {late}")
-        return Plan({}, Record("approve", acting.principal, text, need.environments,
+        # It names what the change names (the approvals' scope may be wider: a store-wide
+        # change's reaches every environment with a count).
+        return Plan({}, Record("approve", acting.principal, text, rec.environments,
                                context=context_for(rt), extra=((APPROVES, commit),)))
 
     return transact(git, rt, identity, build)
