@@ -283,6 +283,25 @@ class Ledger:
         self.pending, self.got = need, []
         return out
 
+    def resume(self, since: str) -> None:
+        """Carry into a walk that starts after ``since`` (an incremental check) a change
+        that is still waiting there for approvals: the approvals it lacks must follow."""
+        from envtrail.audit import signature
+        from envtrail.audit.history import parse_record
+
+        git, run = self.view.git, []
+        info = git.info(since)
+        rec = parse_record(info)
+        while rec is not None and rec.action == "approve" and info.parents:
+            run.append((info, rec))
+            info = git.info(info.parents[0])
+            rec = parse_record(info)
+        if rec is None or rec.action == "approve" or is_break_glass(rec):
+            return  # no change waits there (a break-glass one is reviewed at any time)
+        # The run was verified already: only the state it leaves matters, not its findings.
+        for commit_info, commit_rec in [(info, rec), *reversed(run)]:
+            self.step(commit_info, commit_rec, signature.check(self.view, commit_info))
+
     def close(self) -> list[tuple[str, str]]:
         """At the line head, or before a repair: a change still waiting for approvals is
         left short."""

@@ -113,6 +113,8 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
                                                     f"{root[:12]} (rewound or replaced)"))
     verifier = Verifier(view, keyring)
     ledger = Ledger(view)
+    if since is not None:
+        ledger.resume(since)
     seen = dict(seen_ahead or {})
     floors = _Floor(floor)
     now_seen = datetime.fromtimestamp(int(now.timestamp()), now.tzinfo)  # as a clone records it
