@@ -733,6 +733,39 @@ def test_a_revoked_admin_cannot_repair_his_way_back(cli, store, make_identity):
     refused(cli, "B")
 
 
+def test_a_revoked_admin_cannot_backdate_a_repair_over_her_own_revocation(cli, store,
+                                                                          make_identity):
+    # Dated just after the clean point, the repair sweeps the un-admin and the revocation as
+    # commits dated after it (rule 7 alone), and its signature is judged at the clean point,
+    # where her key was an open admin key: the newest verified state it sweeps closed it.
+    import time
+
+    from envtrail.gitstore.repo import GitRepo
+
+    dave = make_identity("dave@example.com")
+    assert cli("access", "grant", "dave@example.com", dave.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("access", "admin", "dave@example.com", "--reason", "trusted").code == 0
+    setv(cli, "A", "1")
+    clean = head(store)
+    time.sleep(1.1)  # what the repair sweeps is dated after it
+    assert cli("access", "admin", "dave@example.com", "--remove",
+               "--reason", "steps down").code == 0
+    unadmin = head(store)
+    assert cli("access", "revoke", "dave@example.com", "--env", "production",
+               "--reason", "left").code == 0
+    revoke = head(store)
+    when = GitRepo(store).info(clean).committer_time
+    extra = (("Acknowledges", f"{unadmin} 7"), ("Acknowledges", f"{revoke} 7"),
+             ("Repair-Clean", clean), ("Repair-From", clean))
+    point(store, signed_commit(store, dave.identity, "dave@example.com", [revoke], {},
+                               message("repair", "dave@example.com", extra=extra),
+                               tree_of=clean, when=when))
+    found = verify_findings(cli)
+    assert any(f["rule"] == 5 and "no admin with that key" in f["message"] for f in found)
+    refused(cli, "A")
+
+
 def test_a_no_op_repair_cannot_empty_the_time_floor(cli, store):
     setv(cli, "A", "1")
     setv(cli, "A", "2")

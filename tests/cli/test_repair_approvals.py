@@ -122,3 +122,40 @@ def test_a_backdated_repair_cannot_name_a_verified_commit_for_more_than_rule_7(c
         assert found.code == 1, (rules, found.out)
         assert f"{repair[:10]} rule {9 if rules == ('7',) else 3}" in found.out, found.out
         git(store, "reset", "-q", "--hard", policy_commit)
+
+
+def test_a_backdated_repair_is_approved_only_by_who_still_approves_after_what_it_sweeps(
+        cli, store, bob, make_identity):
+    # An admin dates a repair before dave's approved revocation, which it sweeps as
+    # dated after it (rule 7 alone: the admitted limit); rule 9 still holds it, and the
+    # revoked dave, an approver at the clean point, cannot be the one who approves it.
+    import time
+
+    from hostile import point, signed_approval, verify_findings
+
+    make_team(cli, bob, make_identity)
+    dave = make_identity("dave@example.com")
+    r = cli("access", "grant", dave.principal, dave.publine, "--env", "production",
+            "--reason", "join", "--propose")
+    pid = _proposal_id(r)
+    assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    clean = _head(store)
+    time.sleep(1.1)  # what the repair sweeps is dated after it
+    pid = _proposal_id(cli("access", "revoke", dave.principal, "--env", "production",
+                           "--reason", "offboard", "--propose"))
+    assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    swept = git(store, "rev-list", f"{clean}..HEAD").split()
+    g = GitRepo(store)
+    rec = Record("repair", "alice@example.com", "undo the offboarding", ("production",),
+                 extra=(*((ACK, f"{c} 7") for c in swept), (CLEAN, clean), (FROM, clean)))
+    repair = create_commit(g, [_head(store)], {}, render(rec),
+                           Author("alice@example.com", "alice@example.com",
+                                  g.info(clean).committer_time),
+                           signer_for(cli.identity.identity),
+                           tree=g.repo.get(clean).peel(pygit2.Commit).tree_id)
+    point(store, signed_approval(store, dave, repair, repair))
+    found = [f["message"] for f in verify_findings(cli) if f["rule"] == 9]
+    assert any("dave@example.com is not an approver" in m for m in found), found
+    assert cli("get", "API_KEY", "--env", "production").code == 5

@@ -127,7 +127,7 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
     if not info.parents or rec.action in ("approve", "event"):
         return None
     git = view.git
-    states = _rule_states(view, info, rec)
+    states = rule_states(view, info, rec)
     judged_at, policies = states[0], [view.policy(state) for state in states]
     if not max(p.max_approvals() for p in policies):
         return None  # most stores: nothing to look at, and verify stays fast
@@ -154,15 +154,23 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
     if not needed:
         return None
     glass = is_break_glass(rec)
-    quorums = tuple(Quorum(e, counts[e], approvers_at(view, judged_at, [e])) for e in scope)
+    signers = tuple(view.signers(judged_at))
+    if base != judged_at:
+        # A repair dated back over verified commits: who approves it must still be
+        # able to at the newest of them (a revocation it sweeps still counts here).
+        at = git.info(base).committer_time
+        signers = tuple(s for s in view.signers(base) if s.valid_at(at))
+    quorums = tuple(Quorum(e, counts[e], approvers_at(view, judged_at, [e]) if base == judged_at
+                           else approvers_at(view, judged_at, [e]) & approvers_at(view, base, [e]))
+                    for e in scope)
     return Requirement(
         info.id, needed, frozenset().union(*(q.approvers for q in quorums)),
-        tuple(view.signers(judged_at)), rec.actor, tuple(scope), info.committer_time, glass,
+        signers, rec.actor, tuple(scope), info.committer_time, glass,
         glass_refusal(view, judged_at, info.id, rec, touched, admin, scope) if glass else None,
         min((policy.rule_for(e).review_seconds for e in scope), default=86400), quorums)
 
 
-def _rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
+def rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
     """The line states a commit's approvals are judged by, oldest first: the first gives
     approvers and signers, every one its counts, the last the state its changes are
     measured from.

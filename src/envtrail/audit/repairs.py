@@ -46,6 +46,21 @@ def acknowledged(rec: Record) -> set[tuple[str, str]]:
     return out
 
 
+def _admin_at_newest(view, info: CommitInfo, rec: Record, signer: signature.Verdict,
+                     clean: str) -> bool:
+    """Whether the signer is still an admin with this key at the newest verified commit a
+    repair dated before it sweeps (its signature is judged at the clean point, so a key
+    an admin had then and a revocation since closed would otherwise repair its way back)."""
+    from envtrail.audit.approvals import rule_states
+
+    newest = rule_states(view, info, rec)[-1]
+    if newest == clean:
+        return True
+    at = view.git.info(newest).committer_time
+    return any(s.principal == signer.principal and s.key == signer.key and s.admin
+               and s.valid_at(at) for s in view.signers(newest))
+
+
 def check(verifier: Verifier, info: CommitInfo, rec: Record, signer: signature.Verdict,
           clean: str) -> list[Finding]:
     """Findings for a repair commit judged against its clean point."""
@@ -55,6 +70,9 @@ def check(verifier: Verifier, info: CommitInfo, rec: Record, signer: signature.V
     out: list[Finding] = []
     if not signer.admin:
         out.append(Finding(info.id, 5, f"{signer.principal} is not an admin but made a repair"))
+    elif not _admin_at_newest(view, info, rec, signer, clean):
+        out.append(Finding(info.id, 5, f"{signer.principal} is no admin with that key at the "
+                                       "newest verified commit the repair goes back over"))
     source = rec.extra_value(FROM) or clean
     if not _ID.fullmatch(source) or not git.first_parents(clean, source)[1]:
         return [*out, Finding(info.id, 3, "Repair-From is not a line commit at or before the "
