@@ -44,3 +44,30 @@ def test_a_change_left_waiting_where_an_incremental_walk_starts_is_still_short(
     after = forge.commit_plan(store, alice.identity,
                               forge.honest_plan(store, alice.identity, "staging", {"Y": "1"}))
     assert not walk(view, after, since=tip, now=now).findings
+
+
+def test_a_repair_left_waiting_where_a_walk_starts_is_judged_as_the_line_judges_it(
+        cli, store, alice, bob, make_identity):
+    # The forged parent dropped alice's key: at its parent her repair would look unsigned
+    # and need nothing; the line judges a repair at its clean point, and so must a resume.
+    make_team(cli, bob, make_identity)
+    before = git(store, "rev-parse", "HEAD").strip()
+    pid = proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                          "--propose", input="v2"))
+    assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    signers = (store / ".envtrail/allowed_signers").read_text()
+    (store / ".envtrail/allowed_signers").write_text(
+        "".join(line for line in signers.splitlines(keepends=True)
+                if not line.startswith("alice@example.com ")))
+    git(store, "add", ".envtrail/allowed_signers")
+    git(store, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", "takeover")
+    repair = proposal_id(cli("repair", "--reason", "INC-9", "--from", before, "--propose"))
+    tip = git(store, "rev-parse", f"refs/envtrail/proposals/{repair}").strip()
+    point(store, tip)  # landed without its approval
+    on_top = forge.commit_plan(store, alice.identity,
+                               forge.honest_plan(store, alice.identity, "staging", {"X": "1"}))
+    view, now = StoreView(GitRepo(store)), datetime.now(UTC)
+    full = walk(view, on_top, now=now)
+    assert _rule9(full, tip)
+    assert _rule9(walk(view, on_top, since=tip, now=now), tip) == _rule9(full, tip)

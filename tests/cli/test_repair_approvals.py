@@ -159,3 +159,25 @@ def test_a_backdated_repair_is_approved_only_by_who_still_approves_after_what_it
     found = [f["message"] for f in verify_findings(cli) if f["rule"] == 9]
     assert any("dave@example.com is not an approver" in m for m in found), found
     assert cli("get", "API_KEY", "--env", "production").code == 5
+
+
+def test_a_repair_proposal_counts_its_approvals_when_a_forgery_dropped_its_authors_key(
+        cli, store, bob, make_identity):
+    # The forged parent no longer lists alice: her proposed repair is judged, as the line
+    # judges a repair, at its clean point, so bob's approval counts and bob can apply it.
+    team, before = _an_approved_rotation(cli, store, bob, make_identity)
+    signers = (store / ".envtrail/allowed_signers").read_text()
+    (store / ".envtrail/allowed_signers").write_text(
+        "".join(line for line in signers.splitlines(keepends=True)
+                if not line.startswith("alice@example.com ")))
+    git(store, "add", ".envtrail/allowed_signers")
+    git(store, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", "takeover")
+    r = cli("repair", "--reason", "INC-9 undo the takeover", "--from", before, "--propose")
+    assert r.code == 0, r.err
+    fix = _proposal_id(r)
+    bob_cli = cli.as_(team["bob"])
+    assert bob_cli("approve", fix, "--reason", "checked").code == 0
+    applied = bob_cli("apply", fix)
+    assert applied.code == 0, applied.err
+    assert bob_cli("verify").code == 0
+    assert bob_cli("get", "API_KEY", "--env", "production").out == "v1"

@@ -306,9 +306,13 @@ class Ledger:
             rec = parse_record(info)
         if rec is None or rec.action == "approve" or is_break_glass(rec):
             return  # no change waits there (a break-glass one is reviewed at any time)
-        # The run was verified already: only the state it leaves matters, not its findings.
+        # The run was verified already: only the state it leaves matters, not its findings
+        # (a repair's signature is judged where the walk judged it, not at a forged parent).
+        from envtrail.audit.repairs import signature_state
+
         for commit_info, commit_rec in [(info, rec), *reversed(run)]:
-            self.step(commit_info, commit_rec, signature.check(self.view, commit_info))
+            self.step(commit_info, commit_rec, signature.check(
+                self.view, commit_info, signature_state(self.view, commit_info, commit_rec)))
 
     def close(self) -> list[tuple[str, str]]:
         """At the line head, or before a repair: a change still waiting for approvals is

@@ -46,6 +46,18 @@ def acknowledged(rec: Record) -> set[tuple[str, str]]:
     return out
 
 
+def signature_state(view, info: CommitInfo, rec: Record | None) -> str | None:
+    """Where a repair's signature is judged (its parent may be the forged commit it
+    undoes): its clean point, when that is a commit of the line before it. None for
+    any other commit, judged at its parent; the line walk checks the rest of a repair."""
+    if rec is None or rec.action != "repair" or not info.parents:
+        return None
+    clean = rec.extra_value(CLEAN)
+    if clean is None or not _ID.fullmatch(clean) or not view.git.has_commit(clean):
+        return None
+    return clean if view.git.first_parents(info.parents[0], clean)[1] else None
+
+
 def _admin_at_newest(view, info: CommitInfo, rec: Record, signer: signature.Verdict,
                      clean: str) -> bool:
     """Whether the signer is still an admin with this key at the newest verified commit a

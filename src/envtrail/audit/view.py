@@ -31,7 +31,7 @@ class StoreView:
 
     def __init__(self, git: GitRepo) -> None:
         self.git = git
-        self._envs: OrderedDict[str, EnvFile | IntegrityError] = OrderedDict()
+        self._envs: OrderedDict[tuple[str, str], EnvFile | IntegrityError] = OrderedDict()
         self._signers: dict[str | None, list[Signer] | IntegrityError] = {}
         self._policies: dict[str | None, Policy | IntegrityError] = {}
         self._env_blobs: OrderedDict[str | None, dict[str, str]] = OrderedDict()
@@ -52,12 +52,15 @@ class StoreView:
 
     def env_file(self, blob_id: str, environment: str) -> EnvFile:
         """The parsed environment file in ``blob_id``; IntegrityError if malformed."""
-        cached = self._envs.get(blob_id)
+        # By blob and name: a byte copy of another environment's file is the same blob,
+        # and must still fail the check that it names the environment it stands for.
+        key = (blob_id, environment)
+        cached = self._envs.get(key)
         if cached is not None:
-            self._envs.move_to_end(blob_id)
+            self._envs.move_to_end(key)
         else:
             cached = _parse_env(self.git.blob(blob_id), environment)
-            self._envs[blob_id] = cached
+            self._envs[key] = cached
             if len(self._envs) > self.ENV_CACHE:
                 self._envs.popitem(last=False)
         if isinstance(cached, IntegrityError):

@@ -27,6 +27,7 @@ from envtrail.audit.approvals import (
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record, render
+from envtrail.audit.repairs import signature_state
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import AccessDenied, ConflictError, IntegrityError, NotFoundError, UsageError
@@ -129,7 +130,8 @@ def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> P
     for commit in chain:
         c_info = git.info(commit)
         c_rec = parse_record(c_info)
-        verdict = signature.check(view, c_info)
+        # A proposed repair is signed as of its clean point, as the line walk judges it.
+        verdict = signature.check(view, c_info, signature_state(view, c_info, c_rec))
         if commit != chain[0]:
             if c_rec is None or not verdict.good:
                 problems.append(f"{commit[:10]} is not a good signed approval")

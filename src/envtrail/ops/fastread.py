@@ -56,6 +56,8 @@ def committed_env(rt: Runtime, root: Path, identity: Identity,
         if on_disk != data:
             return None
     env = envfile.parse(data, layout.env_path(environment))
+    if env.environment != environment:
+        return None  # the gate names the mismatch (a checkpoint only holds verified files)
     key = identity.public.openssh
     if environment not in cp.keyed and key not in cp.attempted \
             and env.member_with_key(key) is not None:
