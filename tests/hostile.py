@@ -64,6 +64,17 @@ def point(store: Path, commit: str, ref: str = "refs/heads/main") -> None:
         git(store, "reset", "-q", "--hard", commit)
 
 
+def drop_signer(store: Path, principal: str) -> str:
+    """An unsigned commit that removes ``principal``'s lines from allowed_signers (a
+    takeover an outsider with push rights could push); returns it."""
+    path = store / ".envtrail/allowed_signers"
+    path.write_text("".join(line for line in path.read_text().splitlines(keepends=True)
+                            if not line.startswith(f"{principal} ")))
+    git(store, "add", ".envtrail/allowed_signers")
+    git(store, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", "takeover")
+    return head(store)
+
+
 def message(action: str, actor: str, env: str = "production", **kw) -> str:
     return record.render(record.Record(action, actor, "forged", (env,), **kw))
 

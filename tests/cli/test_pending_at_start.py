@@ -13,7 +13,7 @@ from conftest import git
 from envtrail.audit.line import walk
 from envtrail.audit.view import StoreView
 from envtrail.gitstore.repo import GitRepo
-from hostile import point, proposal_id
+from hostile import drop_signer, point, proposal_id
 
 
 def _rule9(report, commit: str) -> list[str]:
@@ -56,12 +56,7 @@ def test_a_repair_left_waiting_where_a_walk_starts_is_judged_as_the_line_judges_
                           "--propose", input="v2"))
     assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
     assert cli("apply", pid).code == 0
-    signers = (store / ".envtrail/allowed_signers").read_text()
-    (store / ".envtrail/allowed_signers").write_text(
-        "".join(line for line in signers.splitlines(keepends=True)
-                if not line.startswith("alice@example.com ")))
-    git(store, "add", ".envtrail/allowed_signers")
-    git(store, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", "takeover")
+    drop_signer(store, "alice@example.com")
     repair = proposal_id(cli("repair", "--reason", "INC-9", "--from", before, "--propose"))
     tip = git(store, "rev-parse", f"refs/envtrail/proposals/{repair}").strip()
     point(store, tip)  # landed without its approval

@@ -15,7 +15,7 @@ from envtrail.audit.repairs import ACK, CLEAN, FROM
 from envtrail.gitstore.commit import Author, create_commit
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.txn import signer_for
-from hostile import setv
+from hostile import drop_signer, setv
 
 
 def _lower_the_count_by_hand(store) -> str:
@@ -166,12 +166,7 @@ def test_a_repair_proposal_counts_its_approvals_when_a_forgery_dropped_its_autho
     # The forged parent no longer lists alice: her proposed repair is judged, as the line
     # judges a repair, at its clean point, so bob's approval counts and bob can apply it.
     team, before = _an_approved_rotation(cli, store, bob, make_identity)
-    signers = (store / ".envtrail/allowed_signers").read_text()
-    (store / ".envtrail/allowed_signers").write_text(
-        "".join(line for line in signers.splitlines(keepends=True)
-                if not line.startswith("alice@example.com ")))
-    git(store, "add", ".envtrail/allowed_signers")
-    git(store, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", "takeover")
+    drop_signer(store, "alice@example.com")
     r = cli("repair", "--reason", "INC-9 undo the takeover", "--from", before, "--propose")
     assert r.code == 0, r.err
     fix = _proposal_id(r)
