@@ -410,6 +410,40 @@ def test_a_keyed_reader_rechecks_what_a_keyless_auditor_let_through(cli, store):
     assert cli("verify").code == 1
 
 
+def test_a_member_granted_later_checks_fingerprints_with_his_key(cli, store, bob):
+    """The files from before bob's grant share the key pair he was later seated in: that
+    he could not open them must not stop him checking every file after his grant."""
+    import forge
+    from envtrail.model import Change
+
+    setv(cli, "A", "1")
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"})
+    real = plan.record.changes[0]
+    lie = forge.commit_plan(store, cli.identity.identity, forge.with_record(
+        plan, changes=(Change("~", "A", real.old_fp, "f" * len(real.new_fp)),)))
+    member = cli.as_(bob)
+    assert any(f["commit"] == lie and f["rule"] == 3 and "new fingerprint" in f["message"]
+               for f in verify_findings(member))
+    r = member("get", "A", "--env", "production")
+    assert r.code == 5 and "fingerprint" in r.err
+
+
+def test_a_revoked_member_verifies_the_rotation_that_shut_him_out_as_clean(cli, store, bob):
+    """bob can open the key pair before his revoke but not the one after: the rotation's
+    values are skipped for him, not reported as changed."""
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "A", "1")
+    assert cli("access", "revoke", "bob@example.com", "--env", "production",
+               "--reason", "left").code == 0
+    r = cli.as_(bob)("verify", "--json")
+    report = json.loads(r.out)
+    assert r.code == 0 and report["findings"] == [], report
+    assert report["skipped_without_key"] == ["production"]
+
+
 def test_ci_fast_path_needs_the_trust_root_too(cli, store):
     setv(cli, "A", "1")
     genesis = git(store, "rev-list", "--max-parents=0", "HEAD").strip()

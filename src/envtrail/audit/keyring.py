@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import DecryptError, Decryptor, EnvKeys, unb64
-from envtrail.format.envfile import EnvFile
+from envtrail.format.envfile import EnvFile, Member
 from envtrail.model import Ciphertext
 
 
@@ -19,26 +19,30 @@ class Keyring:
 
     def __init__(self, identity: Identity | None) -> None:
         self.identity = identity
-        self._keys: dict[tuple[str, str], EnvKeys | None] = {}
+        self._keys: dict[tuple[str, str, str], EnvKeys | None] = {}
         self._decryptors: dict[tuple[str, str], Decryptor] = {}
         # A value's fingerprint is asked for twice in a walk: as the new value
         # of one commit and the old value of the next. Bounded, for flat memory.
-        self._fingerprints: OrderedDict[tuple[str, str, str, str], str | None] = OrderedDict()
+        self._fingerprints: OrderedDict[tuple[str, str, str, str], str] = OrderedDict()
         self.unseals = 0
 
     def keys(self, env: EnvFile) -> EnvKeys | None:
         """The environment's keys, or None if this identity cannot open them."""
-        slot = (env.environment, env.public_key)
-        if slot not in self._keys:
-            self._keys[slot] = self._open(env)
-        return self._keys[slot]
-
-    def _open(self, env: EnvFile) -> EnvKeys | None:
         if self.identity is None:
             return None
         member = env.member_with_key(self.identity.public.openssh)
         if member is None:
             return None
+        # Keyed by this identity's seal, not the key pair alone: the files from before a
+        # grant share the key pair but not the seat, and a "cannot open" remembered from
+        # them would skip every later file too (a member granted after the environment
+        # was made would never check a fingerprint with his key).
+        slot = (env.environment, env.public_key, member.sealed)
+        if slot not in self._keys:
+            self._keys[slot] = self._open(env, member)
+        return self._keys[slot]
+
+    def _open(self, env: EnvFile, member: Member) -> EnvKeys | None:
         self.unseals += 1
         try:
             return EnvKeys.unseal(member.sealed, self.identity, unb64(env.public_key, 32))
@@ -64,8 +68,9 @@ class Keyring:
         if slot in self._fingerprints:
             return self._fingerprints[slot]
         keys = self.keys(env)
-        fp = None if keys is None else keys.fingerprint(
-            env.version, env.environment, name, self._plaintext(env, keys, name))
+        if keys is None:
+            return None  # not remembered either: a later file of this key pair may seat us
+        fp = keys.fingerprint(env.version, env.environment, name, self._plaintext(env, keys, name))
         self._fingerprints[slot] = fp
         if len(self._fingerprints) > 256:
             self._fingerprints.popitem(last=False)
