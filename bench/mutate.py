@@ -44,7 +44,7 @@ TESTS: dict[str, list[str]] = {
         "tests/audit/test_rules.py", "tests/audit/test_rotation_rules.py", "tests/audit/test_verify.py",
         "tests/audit/test_line_attacks.py", "tests/format/test_signers_strict.py",
         "tests/audit/test_repair_stowaways.py", "tests/cli/test_repair_approvals.py",
-        "tests/cli/test_format2.py",
+        "tests/cli/test_format2.py", "tests/audit/test_odd_commits.py",
     ],
     "src/envtrail/gitstore/rawcommit.py": [
         "tests/gitstore/test_rawcommit.py", "tests/audit/test_odd_commits.py",

@@ -74,6 +74,22 @@ def test_a_signed_commit_whose_author_has_no_e_mail_is_rule_2_not_a_crash(cli, s
     assert cli("get", "A", "--env", "production").out == "good"
 
 
+@pytest.mark.parametrize(("case", "why"), [
+    ("a committer time that is no number", "its committer line is not 'name <email> seconds zone'"),
+    ("a time past any date", "its committer time 99999999999999 is past any date envtrail can hold"),
+    ("an author without e-mail", None),
+])
+def test_a_committer_time_git_cannot_read_is_rule_7_by_itself(store, case, why):
+    """With no floor and no first sighting to compare with, rule 7 still names a time that
+    cannot be read; an unreadable author is rule 2's, not a time finding."""
+    from envtrail.audit.verify import Finding, check_time
+    from envtrail.gitstore.repo import GitRepo
+
+    odd = odd_commit(store, head(store), git(store, "rev-parse", "HEAD^{tree}").strip(), case)
+    expected = [Finding(odd, 7, why)] if why else []
+    assert check_time(GitRepo(store).info(odd), None, None) == expected
+
+
 def test_commit_time_reads_an_odd_commit_as_info_does(store):
     from envtrail.gitstore.repo import GitRepo
 

@@ -23,15 +23,16 @@ from forge import commit_plan
 from hostile import setv
 
 
-def forged_rotation(store, identity, *, swap=None, drop=None, keep_old=None):
+def forged_rotation(store, identity, *, swap=None, drop=None, keep_old=None, version=None,
+                    seat=None):
     """What ``access rotate`` writes, with one lie: a changed plaintext, a dropped
-    variable, or a ciphertext left under the old key pair."""
+    variable, a ciphertext left under the old key pair, or an older format."""
     g = GitRepo(store)
     env = StoreView(g).env_at(g.head(), "production")
     old_keys = open_keys(env, identity)
     dec = Decryptor(old_keys, "production")
     new_keys = EnvKeys.generate()
-    version = envfile.FORMAT_VERSION
+    version = version or envfile.FORMAT_VERSION
     enc = Encryptor(new_keys.public, "production", version)
     values, changes = {}, []
     for name in sorted(env.values):
@@ -44,6 +45,9 @@ def forged_rotation(store, identity, *, swap=None, drop=None, keep_old=None):
                               new_keys.fingerprint(version, "production", name, plain)))
     members = {p: Member(p, m.key, new_keys.seal_to(PublicKey.parse(m.key)[0]))
                for p, m in env.members.items()}
+    if seat is not None:  # an admin may seat someone new along with the new key pair
+        members[seat.principal] = Member(seat.principal, seat.identity.public.openssh,
+                                         new_keys.seal_to(seat.identity.public))
     new = EnvFile("production", b64(new_keys.public), members, values, version)
     rec = Record("rotate", "alice@example.com", "yearly", ("production",), tuple(changes))
     return commit_plan(store, identity, Plan({envfile.path_for("production"): envfile.render(new)}, rec))
@@ -85,3 +89,23 @@ def test_a_rotation_that_leaves_a_value_under_the_old_key_is_rule_5(values, alic
     commit = forged_rotation(values, alice.identity, keep_old="A")
     messages, _ = rule5(values, commit)
     assert messages == ["production: a new key pair leaves values encrypted to the old one"]
+
+
+def test_a_rotation_back_to_format_1_is_rule_5(values, alice):
+    """A new key pair is the one way to change format, and only forward: a rotation to
+    format 1 would bring back 48-bit fingerprints that can be ground."""
+    commit = forged_rotation(values, alice.identity, version=1)
+    for identity in (None, alice.identity):
+        messages, _ = rule5(values, commit, identity)
+        assert messages == ["production: format 2 -> 1 without a rotation to a newer format"]
+
+
+def test_a_member_seated_by_a_rotation_is_judged_on_what_he_can_open(values, alice, bob):
+    """bob can open the new key pair but not the old one: the rotation's values are
+    unchecked for him (and said to be), not reported as changed."""
+    commit = forged_rotation(values, alice.identity, seat=bob)
+    assert rule5(values, commit, alice.identity) == ([], [])
+    g = GitRepo(values)
+    verifier = Verifier(StoreView(g), Keyring(bob.identity))
+    assert verifier.check(g.info(commit)) == []
+    assert verifier.unkeyed == {"production"}

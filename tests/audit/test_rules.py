@@ -70,6 +70,9 @@ def test_mismatch_descriptions_name_each_kind():
     assert d == ("Envtrail-Change trailers differ from the file: trailers omit D; "
                  "trailers name unchanged B; C is - not ~")
     assert verify._describe_mismatch({}, {"X": "+"}).endswith("trailers omit X")
+    # Only the kinds that occur are named: no empty "trailers omit" before the rest.
+    assert verify._describe_mismatch({"B": "+"}, {}) == (
+        "Envtrail-Change trailers differ from the file: trailers name unchanged B")
 
 
 def test_custody_of_no_file_is_empty_and_member_order_does_not_matter(store):
@@ -192,6 +195,22 @@ def test_an_uncomputed_fingerprint_is_rule_3_with_or_without_a_key(cli, store, a
     commit = commit_plan(store, alice.identity, with_record(plan, changes=(unknown,)))
     for identity in (None, alice.identity):
         assert rules_of(store, commit, identity)[3][0] == "A: fingerprint '?' (not computed)"
+
+
+def test_a_ciphertext_that_does_not_authenticate_is_rule_3_with_a_key(cli, store, alice):
+    """A's ciphertext replaced by B's (bound to B's name): the masked diff is honest, the
+    value is not; only a key can tell."""
+    setv(cli, "A", "alpha")
+    setv(cli, "B", "beta")
+    g = GitRepo(store)
+    env = StoreView(g).env_at(g.head(), "production")
+    plan = honest_plan(store, alice.identity, "production", {"A": "beta"})
+    moved = env.with_values({**env.values, "A": env.values["B"]})
+    commit = commit_plan(store, alice.identity,
+                         Plan({envfile.path_for("production"): envfile.render(moved)}, plan.record))
+    assert rules_of(store, commit) == {}
+    assert rules_of(store, commit, alice.identity) == {
+        3: ["production: A: ciphertext does not authenticate"]}
 
 
 # -- the walk --------------------------------------------------------------------
