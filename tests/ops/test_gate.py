@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import git
+from conftest import assert_one_line_error, git
 from envtrail.audit import checkpoint
 from envtrail.errors import IntegrityError, NotFoundError
 from envtrail.gitstore.discover import journal_path
@@ -87,6 +87,16 @@ def test_a_tampered_cache_or_work_tree_takes_the_gate(verified, alice):
     assert fast(verified, alice) is None
 
 
+def test_a_cache_file_that_went_missing_is_written_again_by_the_next_save(verified, alice, cli):
+    """production's file does not change below; only the cache file's absence says to write
+    it, or every read of production would take the slow gate from now on."""
+    cache = checkpoint.path(verified).parent / "cache" / "production.yaml"
+    cache.unlink()
+    assert fast(verified, alice) is None
+    setv(cli, "S", "1", env="staging")
+    assert fast(verified, alice) is not None
+
+
 def test_trust_roots_the_line_was_not_checked_for_take_the_gate(verified, alice):
     genesis = git(verified, "rev-list", "--max-parents=0", "HEAD").strip()
     assert fast(verified, alice, ENVTRAIL_TRUST_ROOT=genesis) is None
@@ -113,6 +123,25 @@ def test_a_key_that_has_not_rechecked_an_unkeyed_line_takes_the_gate(verified, a
     assert after.keyed == {"production", "staging"}
     assert fast(verified, alice) is not None
     assert fast(verified, bob) is not None  # production was checked with a key
+
+
+def test_an_unreadable_file_met_while_asking_whether_a_key_rechecks_is_a_finding(
+        verified, alice, bob, cli):
+    """bob's key has not re-checked the line, so the gate asks which environments it opens;
+    a new environment file it cannot read is skipped there and reported by the walk."""
+    import forge
+    from envtrail.ops.txn import Plan
+
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert bob.identity.public.openssh not in checkpoint.load(verified).attempted
+    plan = forge.honest_plan(verified, alice.identity, "production", {"A": "2"})
+    forge.commit_plan(verified, alice.identity,
+                      Plan({**plan.changes, "envs/broken.yaml": b"public_key: [not, a, key]\n"},
+                           plan.record))
+    r = cli.as_(bob)("get", "A", "--env", "production")
+    assert_one_line_error(r, 5)
+    assert "envs/broken.yaml" in r.err
 
 
 def test_the_gate_refuses_revisions_off_the_line_and_resolves_on_it(verified, alice, cli):
@@ -239,6 +268,24 @@ def test_an_incremental_check_keeps_the_time_floor(verified, alice):
     floor = GitRepo(verified).info(head(verified)).committer_time
     plan = forge.honest_plan(verified, alice.identity, "production", {"A": "2"})
     forge.commit_plan(verified, alice.identity, plan, when=floor - timedelta(hours=1))
+    with pytest.raises(IntegrityError, match="rule 7"):
+        gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+
+
+def test_a_walk_raises_the_checkpoints_time_floor_to_what_it_checked(verified, alice):
+    """A commit this clone did not write (so no ``advance``) is walked by the next read; the
+    floor the checkpoint keeps must be its time, or a commit dated between the old floor
+    and it would pass the next incremental check."""
+    import forge
+
+    old_floor = checkpoint.load(verified).floor
+    later = GitRepo(verified).info(head(verified)).committer_time + timedelta(minutes=5)
+    plan = forge.honest_plan(verified, alice.identity, "production", {"A": "2"})
+    forge.commit_plan(verified, alice.identity, plan, when=later)
+    gate.open_line(GitRepo(verified), rt(verified), alice.identity)
+    assert checkpoint.load(verified).floor == int(later.timestamp()) > old_floor
+    plan = forge.honest_plan(verified, alice.identity, "production", {"A": "3"})
+    forge.commit_plan(verified, alice.identity, plan, when=later - timedelta(minutes=2))
     with pytest.raises(IntegrityError, match="rule 7"):
         gate.open_line(GitRepo(verified), rt(verified), alice.identity)
 
