@@ -71,8 +71,9 @@ TESTS: dict[str, list[str]] = {
     "src/envtrail/crypto/seal.py": ["tests/crypto/test_seal.py", "tests/crypto/test_keys.py"],
     "src/envtrail/format/envfile.py": ["tests/format/test_envfile.py", "tests/format/test_merge.py"],
     "src/envtrail/format/policy.py": [
-        "tests/format/test_signers_policy.py", "tests/format/test_policy_patterns.py",
-        "tests/cli/test_policy_forms.py", "tests/cli/test_policy.py",
+        "tests/format/test_policy_strict.py", "tests/format/test_signers_policy.py",
+        "tests/format/test_policy_patterns.py", "tests/cli/test_policy_forms.py",
+        "tests/cli/test_policy.py", "tests/cli/test_approvals.py",
     ],
     "src/envtrail/ops/hook.py": ["tests/cli/test_hook.py"],
 }

@@ -55,3 +55,17 @@ def test_hand_edited_policy_by_non_admin_is_reported(cli, store, bob):
     r = cli("verify")
     assert r.code == 1
     assert "rule 5 (admin): bob@example.com is not an admin but changed .envtrail/policy.yaml" in r.out
+
+
+def test_a_default_without_reasons_holds_where_no_environment_overrides_it(cli, store):
+    assert cli("policy", "set", "--no-require-reason", "--reason", "relax the default").code == 0
+    assert cli("policy", "set", "--env", "production", "--require-reason",
+               "--reason", "but not for production").code == 0
+    p = policy.parse((store / ".envtrail/policy.yaml").read_bytes())
+    assert p.defaults.require_reason is False
+    assert cli("set", "A", "--env", "staging", input="v").code == 0
+    head = git(store, "rev-parse", "HEAD")
+    refused = cli("set", "A", "--env", "production", input="v")
+    assert refused.code == 4 and "require_reason" in refused.err
+    assert git(store, "rev-parse", "HEAD") == head
+    assert cli("verify").code == 0
