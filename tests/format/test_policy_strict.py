@@ -70,3 +70,41 @@ def test_rule_from_reads_what_as_dict_writes():
                        break_glass_review="90m")
     assert policy.rule_from(rule.as_dict()) == rule
     assert policy.rule_from(policy.Rule().as_dict()) == policy.Rule()
+
+
+@pytest.mark.parametrize(("window", "seconds"), [
+    ("90m", 90 * 60), ("2h", 2 * 3600), ("24h", 86400), ("2d", 2 * 86400),
+])
+def test_review_windows_count_in_their_unit(window, seconds):
+    rule = policy.parse(_env_rule(f"break_glass_review: {window}")).rule_for("production")
+    assert rule.review_seconds == seconds
+
+
+def test_a_pattern_re2_refuses_is_named_plainly_and_re2_prints_nothing(capfd):
+    with pytest.raises(IntegrityError) as err:
+        policy.parse(_env_rule(r"reason_pattern: '(b)\2'"))
+    assert err.value.message == (".envtrail/policy.yaml: production.reason_pattern is not an RE2 "
+                                 "pattern (invalid escape sequence)")
+    # RE2 logs parse errors to stderr on its own unless told not to: a second, raw line.
+    assert capfd.readouterr().err == ""
+
+
+def test_the_default_rule_writes_no_approval_keys():
+    # Stores that never used approvals keep the bytes they had before approvals existed.
+    assert policy.Rule().as_dict() == {"require_reason": True, "reason_pattern": None,
+                                       "writers": "any"}
+    assert policy.Rule().break_glass is True
+
+
+def test_render_is_pinned():
+    # Every `policy set` rewrites the file with this renderer: a change of key order or
+    # style would rewrite every line of every store's policy in its next commit.
+    p = policy.parse(b"envtrail: 1\ndefaults:\n  approvals: 1\nenvironments:\n  production:\n"
+                     b"    reason_pattern: INC-[0-9]+\n    writers: [admins, ci:release]\n"
+                     b"    approvals: 2\n")
+    assert policy.render(p) == (
+        b"# envtrail policy: rules per environment. Change with `envtrail policy set`.\n"
+        b"envtrail: 1\ndefaults:\n  require_reason: true\n  reason_pattern: null\n"
+        b"  writers: any\n  approvals: 1\nenvironments:\n  production:\n"
+        b"    reason_pattern: INC-[0-9]+\n    writers:\n    - admins\n    - ci:release\n"
+        b"    approvals: 2\n")
