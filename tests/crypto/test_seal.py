@@ -7,17 +7,23 @@ import sys
 from pathlib import Path
 
 import pytest
-from nacl.public import PrivateKey
+from nacl.public import PrivateKey, SealedBox
+from nacl.public import PublicKey as BoxPublicKey
 
+from envtrail.crypto import sodium
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import (
+    FP_HEX_CHARS,
     DecryptError,
     Decryptor,
     Encryptor,
     EnvKeys,
+    associated_data,
+    b64,
     derive_value_key,
     fingerprint_input,
     pad,
+    unb64,
     unpad,
 )
 from envtrail.model import Ciphertext
@@ -112,8 +118,10 @@ def test_fingerprint_is_keyed_and_stable(version, width):
 
 def test_repr_hides_key_material():
     keys = EnvKeys.generate()
-    assert keys.private.hex() not in repr(keys)
-    assert keys.fp_key.hex() not in repr(keys)
+    # bytes show as b'\x..' in a repr, never as hex: compare with their own repr too
+    for secret in (keys.private, keys.fp_key):
+        assert secret.hex() not in repr(keys) and repr(secret) not in repr(keys)
+    assert repr(keys) == "EnvKeys()"
 
 
 # -- format 2 --------------------------------------------------------------
@@ -255,3 +263,73 @@ def test_ciphertext_body_lengths_per_format(version, body_len, ok):
     else:
         with pytest.raises(ValueError, match=r"too short|whole number|not an ENC"):
             Ciphertext.parse(_token(version, body_len))
+
+
+# -- sealing, key checks and refusals ----------------------------------------
+
+
+def test_fresh_keys_sealed_to_a_member_open_for_that_member():
+    keys, member = EnvKeys.generate(), Identity.generate()
+    assert (len(keys.private), len(keys.fp_key)) == (32, 32)
+    opened = EnvKeys.unseal(keys.seal_to(member.public), member, keys.public)
+    assert opened == keys
+
+
+def test_sealed_keys_of_another_key_pair_are_refused():
+    # A file whose public key is not the sealed key's: values would be encrypted to a key
+    # this member's sealed key does not belong to.
+    keys, other, member = EnvKeys.generate(), EnvKeys.generate(), Identity.generate()
+    with pytest.raises(DecryptError, match="belongs to another key pair"):
+        EnvKeys.unseal(keys.seal_to(member.public), member, other.public)
+
+
+@pytest.mark.parametrize("fp_len", [31, 33])
+def test_a_sealed_payload_of_the_wrong_length_is_refused(fp_len):
+    keys, member = EnvKeys.generate(), Identity.generate()
+    payload = keys.private + bytes(range(fp_len))  # the right private key, a bad fp key
+    sealed = b64(SealedBox(BoxPublicKey(member.public.x25519())).encrypt(payload))
+    with pytest.raises(DecryptError, match="wrong length"):
+        EnvKeys.unseal(sealed, member, keys.public)
+
+
+def test_base64_is_decoded_strictly_and_sized():
+    key = bytes(range(32))
+    assert unb64(b64(key), 32) == key
+    for text in (b64(key)[:-4] + "*AAA", " " + b64(key), b64(key) + "\n"):
+        with pytest.raises(DecryptError, match="bad base64"):
+            unb64(text, 32)
+    with pytest.raises(DecryptError, match="wrong key length"):
+        unb64(b64(key[:31]), 32)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_fingerprints_are_as_wide_as_verify_demands(version):
+    # audit/verify.py refuses a fingerprint trailer whose width is not FP_HEX_CHARS.
+    fp = EnvKeys.generate().fingerprint(version, "p", "N", "x")
+    assert len(fp) == FP_HEX_CHARS[version]
+
+
+@pytest.mark.parametrize("version", [0, 3])
+def test_no_encryptor_for_an_unknown_format(version):
+    with pytest.raises(ValueError, match="unknown format version"):
+        Encryptor(EnvKeys.generate().public, "p", version)
+
+
+def test_an_ephemeral_key_without_a_shared_secret_is_a_decrypt_error():
+    keys = EnvKeys.generate()
+    c = Encryptor(keys.public, "p", 2).encrypt("A", "canary-value")
+    with pytest.raises(DecryptError, match="A: bad ephemeral key") as err:
+        Decryptor(keys, "p").decrypt("A", Ciphertext(bytes(32), c.body, 2))  # the zero point
+    assert "canary" not in str(err.value)
+
+
+def test_a_value_that_is_not_utf8_inside_is_a_decrypt_error():
+    # Authentic ciphertext (made with the value key, as Encryptor would) of bytes no str has.
+    keys, nonce = EnvKeys.generate(), bytes(range(24))
+    eph = PrivateKey.generate()
+    eph_pub = bytes(eph.public_key)
+    key = derive_value_key(sodium.x25519(bytes(eph), keys.public), eph_pub, keys.public)
+    body = sodium.aead_encrypt(pad(b"\xffcanary\xfe"), associated_data(2, "p", "A"), nonce, key)
+    with pytest.raises(DecryptError, match="A: decrypted value is not UTF-8") as err:
+        Decryptor(keys, "p").decrypt("A", Ciphertext(eph_pub, nonce + body, 2))
+    assert "canary" not in str(err.value)
