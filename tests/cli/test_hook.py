@@ -231,3 +231,59 @@ def test_code_branches_of_an_application_repo_never_carry_the_store(app_hooked, 
     git(app, "rm", "-q", "--cached", "-r", "envs")
     (app / ".git/MERGE_HEAD").write_text(git(app, "rev-parse", "HEAD"))
     assert [r.path for r in check_staged(GitRepo(app))] == []
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    (".env", b'API_KEY="sk_live_123\n'),          # an unterminated quote
+    (".env.local", b"API_KEY=sk_live_\xff\xfe\n"),  # not UTF-8
+])
+def test_a_dotenv_file_envtrail_cannot_read_is_refused(app_hooked, app, name, data):
+    # What cannot be read cannot be shown to hold no secret: refused, never waved through.
+    (app / name).write_bytes(data)
+    r = commit(app, app_hooked, name, message="leak")
+    assert r.returncode != 0
+    assert f"refused {name}: a dotenv file envtrail cannot read" in r.stdout + r.stderr
+    assert "sk_live" not in r.stdout + r.stderr
+    assert git(app, "log", "-1", "--format=%s").strip() != "leak"
+
+
+def test_files_pre_commit_excludes_are_skipped_but_the_store_never_is(app, tmp_path):
+    env = install_hooks("framework", app, hook_env(tmp_path))
+    config = app / ".pre-commit-config.yaml"
+    config.write_text(config.read_text() + "        exclude: ^(fixtures|envs)/\n")
+    git(app, "add", ".pre-commit-config.yaml")
+    (app / "fixtures").mkdir()
+    (app / "fixtures/.env").write_text("API_KEY=test-only\n")  # the user chose to keep this
+    (app / "README").write_text("docs\n")
+    r = commit(app, env, "fixtures/.env", "README", message="fixtures")
+    assert r.returncode == 0, r.stdout + r.stderr
+    (app / "envs").mkdir()
+    (app / "envs/production.yaml").write_text("envtrail: 1\n")
+    (app / "README").write_text("more docs\n")
+    r = commit(app, env, "envs/production.yaml", "README", message="oops")
+    assert r.returncode != 0
+    assert "refused envs/production.yaml: the store lives on branch envtrail" in r.stdout + r.stderr
+
+
+def test_files_named_to_the_hook_are_repository_paths_from_anywhere(app, tmp_path):
+    from conftest import Cli
+
+    (app / ".env").write_text("API_KEY=sk_live_123\n")
+    git(app, "add", ".env")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for named in (".env", str(app / ".env")):
+        r = Cli(elsewhere)("hook", "pre-commit", "--repo", str(app), named)
+        assert r.code != 0, named
+        assert "refused .env: plaintext dotenv file with values (API_KEY)" in r.err
+
+
+def test_a_store_file_deleted_by_hand_is_refused(hooked, store, cli):
+    assert cli("set", "A", "--env", "production", "--reason", "r", input="v").code == 0
+    head = git(store, "rev-parse", "HEAD")
+    git(store, "rm", "-q", "envs/production.yaml")
+    r = subprocess.run(["git", "commit", "-q", "-m", "gone"], cwd=store, env=hooked,
+                       capture_output=True, text=True, check=False)
+    assert r.returncode != 0
+    assert "refused envs/production.yaml: changed outside envtrail" in r.stdout + r.stderr
+    assert git(store, "rev-parse", "HEAD") == head
