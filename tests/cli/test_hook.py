@@ -287,3 +287,80 @@ def test_a_store_file_deleted_by_hand_is_refused(hooked, store, cli):
     assert r.returncode != 0
     assert "refused envs/production.yaml: changed outside envtrail" in r.stdout + r.stderr
     assert git(store, "rev-parse", "HEAD") == head
+
+
+# -- where the store line is when envtrail has not configured this clone -------------
+
+
+def _unconfigured(root):
+    """The hook installed in a clone whose .git/config envtrail has never written."""
+    from conftest import Cli
+
+    assert Cli(root)("hook", "install").code == 0
+    assert "envtrail.branch" not in git(root, "config", "--local", "--list")
+    return hook_env(root.parent)
+
+
+def test_a_fresh_clone_of_a_store_knows_its_line(store, tmp_path):
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(store), str(clone))
+    env = _unconfigured(clone)
+    head = git(clone, "rev-parse", "HEAD")
+    (clone / "README").write_text("docs\n")
+    r = commit(clone, env, "README")
+    assert r.returncode != 0
+    assert "refused (commit): the store branch holds only envtrail's" in r.stdout + r.stderr
+    assert git(clone, "rev-parse", "HEAD") == head
+
+
+def test_an_unconfigured_application_repo_finds_its_store_branch(app):
+    git(app, "config", "--unset", "envtrail.branch")
+    env = _unconfigured(app)
+    (app / "README").write_text("docs\n")
+    assert commit(app, env, "README", message="docs").returncode == 0  # main is code
+    (app / "envs").mkdir()
+    (app / "envs/production.yaml").write_text("envtrail: 1\n")
+    r = commit(app, env, "envs/production.yaml", message="oops")
+    assert r.returncode != 0
+    assert "refused envs/production.yaml: the store lives on branch envtrail" in r.stdout + r.stderr
+
+
+def test_a_repository_without_a_store_only_guards_dotenv_files(tmp_path):
+    root = tmp_path / "plain"
+    root.mkdir()
+    git(root, "init", "-q")
+    env = _unconfigured(root)
+    (root / ".env").write_text("API_KEY=sk_live_123\n")
+    (root / "main.py").write_text("x = 1\n")
+    first = commit(root, env, ".env", "main.py", message="first")  # no HEAD yet
+    assert first.returncode != 0
+    assert "refused .env: plaintext dotenv file with values" in first.stdout + first.stderr
+    git(root, "rm", "-q", "--cached", ".env")
+    assert commit(root, env, "main.py", message="first").returncode == 0
+    git(root, "branch", "envtrail")  # someone's branch of that name, with no store on it
+    (root / "README").write_text("docs\n")
+    assert commit(root, env, "README", message="docs").returncode == 0
+    (root / "envs").mkdir()
+    (root / "envs/ci.yaml").write_text("x: 1\n")
+    r = commit(root, env, ".env", "envs/ci.yaml", message="leak")
+    assert r.returncode != 0
+    assert "refused .env: plaintext dotenv file with values (API_KEY)" in r.stdout + r.stderr
+    assert "the store lives on branch" not in r.stdout + r.stderr  # there is no store here
+
+
+def test_an_unresolved_conflict_is_refused_when_the_hook_is_run_by_hand(store, cli, tmp_path):
+    from conftest import Cli
+
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(store), str(other))
+    there = Cli(other, cli.identity)
+    assert there("init").code == 0
+    assert there("set", "A", "--env", "production", "--reason", "r", input="there").code == 0
+    assert cli("set", "A", "--env", "production", "--reason", "r", input="here").code == 0
+    git(store, "pull", "-q", "--no-rebase", str(other), "main", check=False)
+    assert "envs/production.yaml" in git(store, "diff", "--name-only", "--diff-filter=U")
+    # `pre-commit run` or `envtrail hook pre-commit` mid-merge: git has not refused yet.
+    r = Cli(store)("hook", "pre-commit")
+    assert r.code != 0
+    assert "refused (merge commit)" in r.err
+    assert "refused envs/production.yaml: changed outside envtrail" in r.err
