@@ -69,7 +69,9 @@ TESTS: dict[str, list[str]] = {
         "tests/format/test_signers_strict.py", "tests/format/test_signers_policy.py",
     ],
     "src/envtrail/crypto/seal.py": ["tests/crypto/test_seal.py", "tests/crypto/test_keys.py"],
-    "src/envtrail/format/envfile.py": ["tests/format/test_envfile.py", "tests/format/test_merge.py"],
+    "src/envtrail/format/envfile.py": [
+        "tests/format/test_envfile.py", "tests/format/test_size_limits.py", "tests/format/test_merge.py",
+    ],
     "src/envtrail/format/policy.py": [
         "tests/format/test_policy_strict.py", "tests/format/test_signers_policy.py",
         "tests/format/test_policy_patterns.py", "tests/cli/test_policy_forms.py",

@@ -364,3 +364,38 @@ def test_an_unresolved_conflict_is_refused_when_the_hook_is_run_by_hand(store, c
     assert r.code != 0
     assert "refused (merge commit)" in r.err
     assert "refused envs/production.yaml: changed outside envtrail" in r.err
+
+
+def test_a_conflict_with_no_common_ancestor_is_refused_too(store):
+    from conftest import Cli
+
+    # Two branches each add the same store file by hand (no hooks installed): an add/add
+    # conflict, whose index entries have no ancestor stage.
+    git(store, "switch", "-q", "-c", "side")
+    (store / ".envtrail/extra.yaml").write_text("side: 1\n")
+    git(store, "add", ".envtrail/extra.yaml")
+    git(store, "commit", "-q", "-m", "side")
+    git(store, "switch", "-q", "main")
+    (store / ".envtrail/extra.yaml").write_text("main: 1\n")
+    git(store, "add", ".envtrail/extra.yaml")
+    git(store, "commit", "-q", "-m", "main")
+    git(store, "merge", "-q", "side", check=False)
+    assert ".envtrail/extra.yaml" in git(store, "diff", "--name-only", "--diff-filter=U")
+    r = Cli(store)("hook", "pre-commit")
+    assert r.code != 0
+    assert "refused .envtrail/extra.yaml: changed outside envtrail" in r.err
+    assert "then use `envtrail access ...` or `envtrail policy set`" in r.err  # not `set`
+
+
+def test_install_writes_where_core_hooks_path_points(store, tmp_path):
+    from conftest import Cli
+
+    git(store, "config", "core.hooksPath", "tools/githooks")  # neither folder exists yet
+    r = Cli(store)("hook", "install")
+    assert r.code == 0, r.err
+    assert "envtrail pre-commit hook" in (store / "tools/githooks/pre-commit").read_text()
+    head = git(store, "rev-parse", "HEAD")
+    (store / "README").write_text("docs\n")
+    r = commit(store, hook_env(tmp_path), "README")  # git runs what it finds there
+    assert r.returncode != 0 and "refused (commit)" in r.stdout + r.stderr
+    assert git(store, "rev-parse", "HEAD") == head
