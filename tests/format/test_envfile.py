@@ -83,6 +83,14 @@ VALID = envfile.render(sample()).decode()
     ("envtrail: !!python/object/apply:os.system ['true']", "not valid YAML"),
     ("a: &a [1]\nb: *a\n", "aliases are not allowed"),
     (VALID.replace("  A: ", "  1BAD: ", 1), "invalid variable name"),
+    # members, as the YAML path reads them (each edit takes the file off the fast path)
+    (VALID.replace("  alice@example.com:", "  'alice example.com':", 1), "invalid member principal"),
+    (VALID.replace("  alice@example.com:", "  7:", 1), "invalid member principal"),
+    (VALID.replace("key: ssh-ed25519 ", "key: ssh-rsa ", 1), "has an invalid key"),
+    (VALID.replace("key: ssh-ed25519 ", "key: ssh-ed25519", 1), "has an invalid key"),
+    (VALID.replace(f"key: {IDENT.public.openssh}", "key: 7", 1), "has an invalid key"),
+    (VALID.replace("sealed: c2VhbGVk", "sealed: 7", 1), "has an invalid sealed key"),
+    (VALID.replace("sealed: c2VhbGVk", "sealed: [c2VhbGVk]", 1), "has an invalid sealed key"),
 ])
 def test_malformed_files_are_integrity_errors(text, message):
     with pytest.raises(IntegrityError, match=message):
@@ -255,3 +263,19 @@ def test_members_out_of_order_take_the_yaml_path_and_read_the_same():
     assert envfile._parse_canonical(text.encode()) is None
     parsed = envfile.parse(text.encode())
     assert parsed.members == {**sample().members, "zed@example.com": zed}
+
+
+@pytest.mark.parametrize(("length", "ok"), [(256, True), (257, False)])
+def test_the_yaml_path_holds_the_name_limit_the_canonical_one_does(length, ok):
+    from envtrail.model import MAX_VAR_NAME
+
+    name = "N" * length
+    # A trailing comment takes the file off the fast path: the YAML path decides alone.
+    text = VALID.replace("  A: ", f"  {name}: ", 1) + "# a comment\n"
+    assert envfile._parse_canonical(text.encode()) is None
+    assert (length <= MAX_VAR_NAME) is ok
+    if ok:
+        assert name in envfile.parse(text.encode()).values
+    else:
+        with pytest.raises(IntegrityError, match="invalid variable name"):
+            envfile.parse(text.encode(), "envs/production.yaml")
