@@ -62,6 +62,7 @@ def test_arbitrary_bytes_only_raise_integrity_errors(data):
 
 
 VALID = envfile.render(sample()).decode()
+PK = sample().public_key
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -91,6 +92,9 @@ VALID = envfile.render(sample()).decode()
     (VALID.replace(f"key: {IDENT.public.openssh}", "key: 7", 1), "has an invalid key"),
     (VALID.replace("sealed: c2VhbGVk", "sealed: 7", 1), "has an invalid sealed key"),
     (VALID.replace("sealed: c2VhbGVk", "sealed: [c2VhbGVk]", 1), "has an invalid sealed key"),
+    # a public key is strict base64 of 32 bytes: a stray character is not skipped over
+    (VALID.replace(PK, PK[:10] + "." + PK[10:], 1), "invalid 'public_key'"),
+    (VALID.replace(PK, PK[:10] + "-" + PK[10:], 1), "invalid 'public_key'"),
 ])
 def test_malformed_files_are_integrity_errors(text, message):
     with pytest.raises(IntegrityError, match=message):
