@@ -93,3 +93,21 @@ def test_dotenv_input_has_the_cap_too():
 
     with pytest.raises(UsageError, match="64 MiB"):
         dotenv.parse("A=1\n" + "#" * LIMIT, "big.env")
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("layout", ["canonical", "yaml"])
+def test_the_largest_value_reads_back_and_the_bound_sits_just_above_it(version, layout):
+    # A value of exactly 1 MiB (multi-byte characters, so padding adds a whole block)
+    # must be readable on both paths; the cap on tokens exists to refuse anything longer.
+    value = "é" * (MAX_VALUE_BYTES // 2)
+    keys = EnvKeys.generate()
+    token = str(Encryptor(keys.public, "production", version).encrypt("A", value))
+    assert len(token) <= envfile.MAX_TOKEN_CHARS < len(token) + 400
+    env = EnvFile("production", base64.b64encode(keys.public).decode(),
+                  {"a@example.com": Member("a@example.com", IDENT.public.openssh, "c2VhbGVk")},
+                  {"A": token}, version)
+    data = envfile.render(env)
+    if layout == "yaml":
+        data = data.replace(b"values:\n", b"values:\n  # a comment leaves the canonical layout\n")
+    assert envfile.parse(data, "envs/production.yaml") == env
