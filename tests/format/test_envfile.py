@@ -283,3 +283,16 @@ def test_the_yaml_path_holds_the_name_limit_the_canonical_one_does(length, ok):
     else:
         with pytest.raises(IntegrityError, match="invalid variable name"):
             envfile.parse(text.encode(), "envs/production.yaml")
+
+
+def test_a_member_is_found_by_key_whatever_the_comments():
+    # A key line's third word is a comment (`ssh-keygen -C`): a member is the key itself.
+    other = Identity.generate()
+    plain = sample(members={"alice@example.com": Member("alice@example.com", IDENT.public.openssh,
+                                                         "c2VhbGVk")})
+    commented = sample(members={"alice@example.com": Member(
+        "alice@example.com", IDENT.public.openssh + " alice@laptop", "c2VhbGVk")})
+    for env in (plain, commented):
+        for query in (IDENT.public.openssh, IDENT.public.openssh + " alice@desktop"):
+            assert env.member_with_key(query) == env.members["alice@example.com"], query
+        assert env.member_with_key(other.public.openssh + " alice@laptop") is None
