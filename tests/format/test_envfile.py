@@ -296,3 +296,19 @@ def test_a_member_is_found_by_key_whatever_the_comments():
         for query in (IDENT.public.openssh, IDENT.public.openssh + " alice@desktop"):
             assert env.member_with_key(query) == env.members["alice@example.com"], query
         assert env.member_with_key(other.public.openssh + " alice@laptop") is None
+
+
+def test_with_members_and_with_values_are_copies():
+    env = sample()
+    bob = Member("bob@example.com", Identity.generate().public.openssh, "c2VhbGVk")
+    grown = env.with_members({**env.members, bob.principal: bob})
+    assert set(grown.members) == {"alice@example.com", "bob@example.com"}
+    assert set(env.members) == {"alice@example.com"}
+    assert grown.with_values({}).values == {} and grown.values == env.values
+
+
+def test_an_environment_without_members_renders_as_an_empty_map_and_reads_back():
+    env = sample(members={})
+    data = envfile.render(env)
+    assert b"\nmembers: {}\n" in data
+    assert envfile.parse(data) == env
