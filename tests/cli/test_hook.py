@@ -173,7 +173,8 @@ def plain_hooks(store, tmp_path):
     return hook_env(tmp_path)
 
 
-def test_a_staged_merge_resolution_is_refused(plain_hooks, store, cli, tmp_path):
+def diverged(store, cli, tmp_path):
+    """A clone that set A otherwise than the store did: pulling it conflicts."""
     from conftest import Cli
 
     other = tmp_path / "other"
@@ -182,6 +183,11 @@ def test_a_staged_merge_resolution_is_refused(plain_hooks, store, cli, tmp_path)
     assert there("init").code == 0
     assert there("set", "A", "--env", "production", "--reason", "r", input="there").code == 0
     assert cli("set", "A", "--env", "production", "--reason", "r", input="here").code == 0
+    return other
+
+
+def test_a_staged_merge_resolution_is_refused(plain_hooks, store, cli, tmp_path):
+    other = diverged(store, cli, tmp_path)
     head = git(store, "rev-parse", "HEAD")
     merge = subprocess.run(["git", "pull", "--no-rebase", str(other), "main"], cwd=store,
                            env=plain_hooks, capture_output=True, text=True, check=False)
@@ -219,13 +225,19 @@ def test_a_hand_commit_adding_a_store_file_is_refused(plain_hooks, store):
     assert "refused .envtrail/extra.yaml: changed outside envtrail" in r.stdout + r.stderr
 
 
-def test_code_branches_of_an_application_repo_never_carry_the_store(app_hooked, app):
+def store_file_on_a_code_branch_is_refused(app, env, *others):
+    """Stage envs/production.yaml (with ``others``) on the application's main branch."""
     (app / "envs").mkdir()
     (app / "envs/production.yaml").write_text("envtrail: 1\n")
-    (app / "src.py").write_text("x = 1\n")
-    r = commit(app, app_hooked, "envs/production.yaml", "src.py", message="oops")
+    r = commit(app, env, "envs/production.yaml", *others, message="oops")
     assert r.returncode != 0
     assert "refused envs/production.yaml: the store lives on branch envtrail" in r.stdout + r.stderr
+    return r
+
+
+def test_code_branches_of_an_application_repo_never_carry_the_store(app_hooked, app):
+    (app / "src.py").write_text("x = 1\n")
+    r = store_file_on_a_code_branch_is_refused(app, app_hooked, "src.py")
     assert "(commit)" not in r.stdout + r.stderr  # code commits themselves are fine here
     # A merge of code branches is fine there too.
     git(app, "rm", "-q", "--cached", "-r", "envs")
@@ -257,12 +269,8 @@ def test_files_pre_commit_excludes_are_skipped_but_the_store_never_is(app, tmp_p
     (app / "README").write_text("docs\n")
     r = commit(app, env, "fixtures/.env", "README", message="fixtures")
     assert r.returncode == 0, r.stdout + r.stderr
-    (app / "envs").mkdir()
-    (app / "envs/production.yaml").write_text("envtrail: 1\n")
     (app / "README").write_text("more docs\n")
-    r = commit(app, env, "envs/production.yaml", "README", message="oops")
-    assert r.returncode != 0
-    assert "refused envs/production.yaml: the store lives on branch envtrail" in r.stdout + r.stderr
+    store_file_on_a_code_branch_is_refused(app, env, "README")
 
 
 def test_files_named_to_the_hook_are_repository_paths_from_anywhere(app, tmp_path):
@@ -318,11 +326,7 @@ def test_an_unconfigured_application_repo_finds_its_store_branch(app):
     env = _unconfigured(app)
     (app / "README").write_text("docs\n")
     assert commit(app, env, "README", message="docs").returncode == 0  # main is code
-    (app / "envs").mkdir()
-    (app / "envs/production.yaml").write_text("envtrail: 1\n")
-    r = commit(app, env, "envs/production.yaml", message="oops")
-    assert r.returncode != 0
-    assert "refused envs/production.yaml: the store lives on branch envtrail" in r.stdout + r.stderr
+    store_file_on_a_code_branch_is_refused(app, env)
 
 
 def test_a_repository_without_a_store_only_guards_dotenv_files(tmp_path):
@@ -351,12 +355,7 @@ def test_a_repository_without_a_store_only_guards_dotenv_files(tmp_path):
 def test_an_unresolved_conflict_is_refused_when_the_hook_is_run_by_hand(store, cli, tmp_path):
     from conftest import Cli
 
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(store), str(other))
-    there = Cli(other, cli.identity)
-    assert there("init").code == 0
-    assert there("set", "A", "--env", "production", "--reason", "r", input="there").code == 0
-    assert cli("set", "A", "--env", "production", "--reason", "r", input="here").code == 0
+    other = diverged(store, cli, tmp_path)
     git(store, "pull", "-q", "--no-rebase", str(other), "main", check=False)
     assert "envs/production.yaml" in git(store, "diff", "--name-only", "--diff-filter=U")
     # `pre-commit run` or `envtrail hook pre-commit` mid-merge: git has not refused yet.
