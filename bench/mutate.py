@@ -70,7 +70,7 @@ TESTS: dict[str, list[str]] = {
     ],
     "src/envtrail/crypto/seal.py": ["tests/crypto/test_seal.py", "tests/crypto/test_keys.py"],
     "src/envtrail/format/envfile.py": [
-        "tests/format/test_envfile.py", "tests/format/test_size_limits.py", "tests/format/test_merge.py",
+        "tests/format/test_envfile.py", "tests/format/test_size_limits.py",
     ],
     "src/envtrail/format/policy.py": [
         "tests/format/test_policy_strict.py", "tests/format/test_signers_policy.py",
