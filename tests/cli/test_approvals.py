@@ -375,3 +375,19 @@ def test_an_unapproved_change_is_repaired_at_once_back_to_the_approved_state(cli
     assert cli.as_(bob)("get", "API_KEY", "--env", "production").out == "v1"
     v = cli("verify", "--json")
     assert v.code == 0 and '"rule": 9' in v.out  # acknowledged, visible
+
+
+def test_a_rule_written_ahead_for_an_environment_not_made_yet_blocks_no_store_wide_change(
+        cli, store, team):
+    # Nobody can approve for an environment that does not exist; its count still counts.
+    first = _proposal_id(cli("policy", "set", "--env", "payments", "--approvals", "1",
+                             "--reason", "ready for launch", "--propose"))
+    assert cli.as_(team["bob"])("approve", first, "--reason", "ok").code == 0
+    assert cli("apply", first).code == 0
+    assert "payments" in (store / ".envtrail/policy.yaml").read_text()
+    pid = _proposal_id(cli("policy", "set", "--env", "production", "--approvals", "2",
+                           "--reason", "stricter", "--propose"))
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
+    applied = cli.as_(team["bob"])("apply", pid)
+    assert applied.code == 0, applied.err
+    assert cli("verify").code == 0

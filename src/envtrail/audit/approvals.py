@@ -160,9 +160,13 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
         # able to at the newest of them (a revocation it sweeps still counts here).
         at = git.info(base).committer_time
         signers = tuple(s for s in view.signers(base) if s.valid_at(at))
+    # An environment with no file there and no listed approvers (a rule written ahead of
+    # `env add`) has nobody to ask: its count still raises ``needed``, but a quorum of
+    # no one would make every store-wide change unapprovable.
     quorums = tuple(Quorum(e, counts[e], approvers_at(view, judged_at, [e]) if base == judged_at
                            else approvers_at(view, judged_at, [e]) & approvers_at(view, base, [e]))
-                    for e in scope)
+                    for e in scope if e in view.env_blobs(judged_at)
+                    or policy.rule_for(e).approvers is not None)
     return Requirement(
         info.id, needed, frozenset().union(*(q.approvers for q in quorums)),
         signers, rec.actor, tuple(scope), info.committer_time, glass,
@@ -177,9 +181,10 @@ def rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
 
     A commit: its parent. A repair: its clean point (it is signed as of there, and its
     parent may be the forged commit that lowered a count, or that already holds the
-    repair's tree), then each commit it sweeps only as dated ahead of itself (named for
-    rule 7 alone, as audit.line requires of those): they verified, and a repair dated
-    before them must neither escape their counts nor undo them unapproved. A repair
+    repair's tree), then the unbroken run of commits right after it that the repair
+    sweeps only as dated ahead of itself (named for rule 7 alone, as audit.line requires
+    of those): they verified, and a repair dated before them must neither escape their
+    counts nor undo them unapproved. A repair
     whose clean point is not a line commit before it is refused by the walk; it is
     judged like any commit.
     """
