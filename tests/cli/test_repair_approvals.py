@@ -146,15 +146,7 @@ def test_a_backdated_repair_is_approved_only_by_who_still_approves_after_what_it
                            "--reason", "offboard", "--propose"))
     assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
     assert cli("apply", pid).code == 0
-    swept = git(store, "rev-list", f"{clean}..HEAD").split()
-    g = GitRepo(store)
-    rec = Record("repair", "alice@example.com", "undo the offboarding", ("production",),
-                 extra=(*((ACK, f"{c} 7") for c in swept), (CLEAN, clean), (FROM, clean)))
-    repair = create_commit(g, [_head(store)], {}, render(rec),
-                           Author("alice@example.com", "alice@example.com",
-                                  g.info(clean).committer_time),
-                           signer_for(cli.identity.identity),
-                           tree=g.repo.get(clean).peel(pygit2.Commit).tree_id)
+    repair = _backdated_repair(store, cli, clean, ("production",))
     point(store, signed_approval(store, dave, repair, repair))
     found = [f["message"] for f in verify_findings(cli) if f["rule"] == 9]
     assert any("dave@example.com is not an approver" in m for m in found), found
@@ -176,3 +168,40 @@ def test_a_repair_proposal_counts_its_approvals_when_a_forgery_dropped_its_autho
     assert applied.code == 0, applied.err
     assert bob_cli("verify").code == 0
     assert bob_cli("get", "API_KEY", "--env", "production").out == "v1"
+
+
+def test_a_backdated_repair_cannot_undo_an_environment_made_since_without_its_approvers(
+        cli, store, bob, make_identity):
+    # payments is made (and given a count) after the clean point; a repair dated back over
+    # it puts the clean tree back, deleting it. Production's approver alone must not do.
+    import time
+
+    from hostile import point, signed_approval, verify_findings
+
+    team = make_team(cli, bob, make_identity)
+    clean = _head(store)
+    time.sleep(1.1)  # what the repair sweeps is dated after it
+    assert cli("env", "add", "payments", "--reason", "launch").code == 0
+    pid = _proposal_id(cli("policy", "set", "--env", "payments", "--approvals", "1",
+                           "--reason", "four eyes on payments", "--propose"))
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    repair = _backdated_repair(store, cli, clean, ())
+    point(store, signed_approval(store, team["bob"], repair, repair))
+    found = [f["message"] for f in verify_findings(cli) if f["rule"] == 9]
+    assert any("payments has 0 of 1" in m for m in found), found
+    assert cli("env", "list").code == 5
+
+
+def _backdated_repair(store, cli, clean: str, envs: tuple[str, ...]) -> str:
+    """alice's repair on top of the head, dated at ``clean`` and putting its tree back,
+    naming every commit since for rule 7 alone (they are dated after it)."""
+    swept = git(store, "rev-list", f"{clean}..HEAD").split()
+    g = GitRepo(store)
+    rec = Record("repair", "alice@example.com", "put back the clean state", envs,
+                 extra=(*((ACK, f"{c} 7") for c in swept), (CLEAN, clean), (FROM, clean)))
+    return create_commit(g, [_head(store)], {}, render(rec),
+                         Author("alice@example.com", "alice@example.com",
+                                g.info(clean).committer_time),
+                         signer_for(cli.identity.identity),
+                         tree=g.repo.get(clean).peel(pygit2.Commit).tree_id)

@@ -160,13 +160,14 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
         # able to at the newest of them (a revocation it sweeps still counts here).
         at = git.info(base).committer_time
         signers = tuple(s for s in view.signers(base) if s.valid_at(at))
-    # An environment with no file there and no listed approvers (a rule written ahead of
-    # `env add`) has nobody to ask: its count still raises ``needed``, but a quorum of
-    # no one would make every store-wide change unapprovable.
+    # An environment with no file in any state judged and no listed approvers (a rule
+    # written ahead of `env add`) has nobody to ask: its count still raises ``needed``,
+    # but a quorum of no one would make every store-wide change unapprovable. One made
+    # after a repair's clean point keeps its quorum (of no one: nobody approves undoing it).
     quorums = tuple(Quorum(e, counts[e], approvers_at(view, judged_at, [e]) if base == judged_at
                            else approvers_at(view, judged_at, [e]) & approvers_at(view, base, [e]))
-                    for e in scope if e in view.env_blobs(judged_at)
-                    or policy.rule_for(e).approvers is not None)
+                    for e in scope if any(e in view.env_blobs(state) for state in states)
+                    or any(p.rule_for(e).approvers is not None for p in policies))
     return Requirement(
         info.id, needed, frozenset().union(*(q.approvers for q in quorums)),
         signers, rec.actor, tuple(scope), info.committer_time, glass,
