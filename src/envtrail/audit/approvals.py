@@ -1,10 +1,13 @@
 """Rule 9: which approvals a line commit needs, and whether the line gave them.
 
-A commit needs the approvals of every environment whose file it changes
-(values, members, sealed keys, key pair); a change to ``allowed_signers``,
-``policy.yaml`` or ``config.yaml`` needs the highest count in its parent's
-policy, so an admin cannot lower a count, add an identity or swap a key
-alone. Everything is judged at the commit's parent, the one state there is.
+A commit needs the approvals of every environment whose file says something
+else after it (values, members, sealed keys, key pair), each from that
+environment's own approvers; a change to ``allowed_signers``, ``policy.yaml``
+or ``config.yaml`` needs every environment's, and the highest count in its
+parent's policy, so an admin cannot lower a count, add an identity or swap a
+key alone, nor the approvers of one environment for another. Everything is
+judged at the commit's parent, the one state there is (a repair: at the
+verified states it vouches for, see :func:`rule_states`).
 
 On the line a commit that needs N approvals is followed directly by N valid
 ``approve`` commits naming exactly it. A break-glass commit may land alone;
