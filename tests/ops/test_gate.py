@@ -52,6 +52,27 @@ def test_no_checkpoint_or_an_unknown_environment_takes_the_gate(verified, alice)
     assert fast(verified, alice) is None
 
 
+def test_a_checkpoint_naming_another_environments_file_takes_the_gate(tmp_path, alice):
+    # Beside application code nothing on disk is compared: the cached file must itself
+    # name the environment asked for (a copy of production's must not read as staging).
+    import json
+
+    from conftest import Cli, make_app_store
+
+    root = make_app_store(tmp_path, alice, envs=("production", "staging"))
+    cli = Cli(root, alice)
+    setv(cli, "A", "prod-only")
+    setv(cli, "A", "staging", env="staging")
+    assert cli("get", "A", "--env", "staging").out == "staging"
+    state = checkpoint.path(root).parent
+    doc = json.loads(checkpoint.path(root).read_text())
+    doc["envs"]["staging"] = doc["envs"]["production"]
+    checkpoint.path(root).write_text(json.dumps(doc))
+    (state / "cache/staging.yaml").write_bytes((state / "cache/production.yaml").read_bytes())
+    assert fast(root, alice, env="production") is not None
+    assert fast(root, alice, env="staging") is None
+
+
 def test_an_interrupted_write_takes_the_gate(verified, alice):
     journal_path(verified).write_text("{}")
     assert fast(verified, alice) is None
