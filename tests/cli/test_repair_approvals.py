@@ -193,6 +193,34 @@ def test_a_backdated_repair_cannot_undo_an_environment_made_since_without_its_ap
     assert cli("env", "list").code == 5
 
 
+def test_a_backdated_repair_is_not_approved_with_a_key_a_revocation_it_sweeps_closed(
+        cli, store, bob, make_identity):
+    # bob stays a listed approver of production after his revocation closed his key;
+    # the repair dated back over it must not count an approval made with that key.
+    import time
+
+    from hostile import point, signed_approval, verify_findings
+
+    team = make_team(cli, bob, make_identity)
+    pid = _proposal_id(cli("policy", "set", "--env", "production", "--approvers",
+                           "bob@example.com,carol@example.com", "--reason", "named",
+                           "--propose"))
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    clean = _head(store)
+    time.sleep(1.1)  # what the repair sweeps is dated after it
+    pid = _proposal_id(cli("access", "revoke", "bob@example.com", "--env", "production",
+                           "--reason", "left", "--propose"))
+    assert cli.as_(team["carol"])("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    assert "valid-before" in (store / ".envtrail/allowed_signers").read_text()
+    repair = _backdated_repair(store, cli, clean, ("production",))
+    point(store, signed_approval(store, team["bob"], repair, repair))
+    found = [f["message"] for f in verify_findings(cli) if f["rule"] == 9]
+    assert any("signed with a key that was not theirs" in m for m in found), found
+    assert cli("get", "API_KEY", "--env", "production").code == 5
+
+
 def _backdated_repair(store, cli, clean: str, envs: tuple[str, ...]) -> str:
     """alice's repair on top of the head, dated at ``clean`` and putting its tree back,
     naming every commit since for rule 7 alone (they are dated after it)."""
