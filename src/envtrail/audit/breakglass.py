@@ -50,9 +50,9 @@ def refusal(view: StoreView, parent: str, commit: str, rec: Record, touched: lis
     removed: set[str] = set()
     for env in touched:
         old, new = view.env_at(parent, env), view.env_at(commit, env)
-        if not _values_or_revocation(old, new):
+        if old is None or new is None or not _values_or_revocation(old, new):
             return f"break-glass changes values or revokes; it changed who can read {env}"
-        removed |= set(old.members) - set(new.members) if old and new else set()
+        removed |= set(old.members) - set(new.members)
     if admin:
         expired = _expiries(view.signers(parent), view.signers(commit))
         if expired is None:
@@ -69,9 +69,7 @@ def refusal(view: StoreView, parent: str, commit: str, rec: Record, touched: lis
     return None
 
 
-def _values_or_revocation(old: EnvFile | None, new: EnvFile | None) -> bool:
-    if old is None or new is None:
-        return False
+def _values_or_revocation(old: EnvFile, new: EnvFile) -> bool:
     if old.public_key == new.public_key:
         return dict(old.members) == dict(new.members)
     kept = set(new.members)
