@@ -170,6 +170,35 @@ def test_a_repair_proposal_counts_its_approvals_when_a_forgery_dropped_its_autho
     assert bob_cli("get", "API_KEY", "--env", "production").out == "v1"
 
 
+def test_the_author_applies_her_repair_proposal_when_a_forgery_dropped_her_key(
+        cli, store, bob, make_identity):
+    # At the forged head alice is no signer; where her repair is judged (its clean point)
+    # she is, so once bob approved she applies it herself.
+    team, before = _an_approved_rotation(cli, store, bob, make_identity)
+    drop_signer(store, "alice@example.com")
+    fix = _proposal_id(cli("repair", "--reason", "INC-9 undo the takeover", "--from", before,
+                           "--propose"))
+    early = cli("apply", fix)  # refused for want of approvals, not for who she is
+    assert early.code == 4 and "0 of 1 approval" in early.err, early.err
+    assert cli.as_(team["bob"])("approve", fix, "--reason", "checked").code == 0
+    applied = cli("apply", fix)
+    assert applied.code == 0, applied.err
+    assert cli("verify").code == 0
+    assert cli("get", "API_KEY", "--env", "production").out == "v1"
+
+
+def test_an_outsider_still_cannot_apply_a_repair_proposal(cli, store, bob, make_identity):
+    team, before = _an_approved_rotation(cli, store, bob, make_identity)
+    drop_signer(store, "alice@example.com")
+    fix = _proposal_id(cli("repair", "--reason", "INC-9 undo the takeover", "--from", before,
+                           "--propose"))
+    assert cli.as_(team["bob"])("approve", fix, "--reason", "checked").code == 0
+    outsider = cli.as_(make_identity("mallory@example.com"))("apply", fix)
+    assert outsider.code == 4, outsider.err
+    assert "approval" not in outsider.err  # refused as who they are, before anything else
+    assert "not an allowed signer" in outsider.err, outsider.err
+
+
 def test_a_backdated_repair_cannot_undo_an_environment_made_since_without_its_approvers(
         cli, store, bob, make_identity):
     # payments is made (and given a count) after the clean point; a repair dated back over

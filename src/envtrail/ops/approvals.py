@@ -259,8 +259,11 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
     with WriteLock(state_dir(git.root) / "lock"):
         recover(git)
         line = open_line(git, rt, identity, allow_findings=_repairs(git, proposal_id))
-        whoami(line.snapshot, identity, rt)
         prop = load(git, line.view, proposal_id, line.head)
+        # A member where the proposal is judged: for a repair that is its clean point, as a
+        # forgery it undoes may have dropped the author's line from the head's signers.
+        where = signature_state(line.view, git.info(prop.commit), prop.record)
+        whoami(line.view.at(where) if where else line.snapshot, identity, rt)
         if prop.stale:
             raise ConflictError(
                 f"the store line has moved since proposal {prop.id} was made; an approval "
