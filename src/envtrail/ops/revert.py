@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from envtrail.audit.history import parse_record, reencrypts, value_changes
-from envtrail.audit.record import Record
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
 from envtrail.errors import ConflictError, IntegrityError, NotFoundError, UsageError
@@ -13,9 +10,9 @@ from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_reason, check_var_name
 from envtrail.ops.gate import Line, open_line
-from envtrail.ops.rollback import target_values
+from envtrail.ops.rollback import Restored, restore, target_values
 from envtrail.ops.routing import DIRECT, Route
-from envtrail.ops.txn import Plan, transact
+from envtrail.ops.txn import Plan
 from envtrail.ops.values import plan_values
 from envtrail.runtime import Runtime
 
@@ -31,16 +28,6 @@ def values_at(snap: Snapshot, identity: Identity, environment: str) -> dict[str,
     return target_values(snap, identity, environment)
 
 
-@dataclass(frozen=True)
-class RevertResult:
-    """The commit undone, the commit made (None for a dry run) and its record."""
-
-    target: str
-    commit: str | None
-    record: Record | None
-    proposal: str | None = None
-
-
 def last_change(line: Line, environment: str) -> str:
     """The newest commit that changed a value of ``environment`` (rotations do not count)."""
     found = next(value_changes(line.git, line.head, environment), None)
@@ -51,7 +38,7 @@ def last_change(line: Line, environment: str) -> str:
 
 def revert(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
            commit: str | None, only: list[str], reason: str | None,
-           dry_run: bool = False, route: Route = DIRECT) -> RevertResult:
+           dry_run: bool = False, route: Route = DIRECT) -> Restored:
     """Put back what ``commit`` (default: the environment's last change) replaced.
 
     Only the variables that commit changed are touched. A variable changed
@@ -101,8 +88,4 @@ def revert(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
         return plan_values(snap, rt, identity, environment, updates, removals, text, "revert",
                            (("Revert", target),))
 
-    if dry_run:
-        plan = build(line.snapshot)
-        return RevertResult(target, None, plan.record if plan else None)
-    written = transact(git, rt, identity, build, route=route)
-    return RevertResult(target, written.commit, written.record, written.proposal)
+    return restore(git, rt, identity, line, target, build, dry_run, route)

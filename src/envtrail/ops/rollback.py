@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from envtrail.audit.record import Record
@@ -11,7 +12,7 @@ from envtrail.crypto.seal import Decryptor
 from envtrail.errors import AccessDenied, NotFoundError
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_reason, check_var_name
-from envtrail.ops.gate import open_line
+from envtrail.ops.gate import Line, open_line
 from envtrail.ops.members import decrypt_one, open_keys
 from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.txn import Plan, Written, transact
@@ -20,13 +21,24 @@ from envtrail.runtime import Runtime
 
 
 @dataclass(frozen=True)
-class RollbackResult:
-    """The commit made (None for a dry run or no change), its record, and the target."""
+class Restored:
+    """What a rollback or revert did: the commit it went back to, the commit made (None
+    for a dry run or no change), its record, and the proposal if it was proposed."""
 
     target: str
     commit: str | None
     record: Record | None
     proposal: str | None = None
+
+
+def restore(git: GitRepo, rt: Runtime, identity: Identity, line: Line, target: str,
+            build: Callable[[Snapshot], Plan | None], dry_run: bool, route: Route) -> Restored:
+    """Run a rollback's or revert's plan: only shown for a dry run, else written by ``route``."""
+    if dry_run:
+        plan = build(line.snapshot)
+        return Restored(target, None, plan.record if plan else None)
+    written: Written = transact(git, rt, identity, build, route=route)
+    return Restored(target, written.commit, written.record, written.proposal)
 
 
 def target_values(snap: Snapshot, identity: Identity, environment: str) -> dict[str, str]:
@@ -44,7 +56,7 @@ def target_values(snap: Snapshot, identity: Identity, environment: str) -> dict[
 
 def rollback(git: GitRepo, rt: Runtime, identity: Identity, environment: str, to: str,
              only: list[str], reason: str | None, dry_run: bool,
-             route: Route = DIRECT) -> RollbackResult:
+             route: Route = DIRECT) -> Restored:
     """Make ``environment`` (or just the ``only`` variables) equal to its state at ``to``.
 
     Added variables are removed, removed ones return, changed ones revert; all
@@ -71,8 +83,4 @@ def rollback(git: GitRepo, rt: Runtime, identity: Identity, environment: str, to
         return plan_values(snap, rt, identity, environment, updates, removals, text,
                            "rollback", extra)
 
-    if dry_run:
-        plan = build(line.snapshot)
-        return RollbackResult(target, None, plan.record if plan else None)
-    written: Written = transact(git, rt, identity, build, route=route)
-    return RollbackResult(target, written.commit, written.record, written.proposal)
+    return restore(git, rt, identity, line, target, build, dry_run, route)
