@@ -984,3 +984,34 @@ def test_a_folder_submodule_or_link_where_a_store_file_belongs_can_be_repaired(c
     assert cli("verify").code == 0
     assert cli("get", "A", "--env", "production").out == "good"
     assert git(store, "status", "--porcelain") == ""
+
+
+def test_a_second_change_trailer_for_one_variable_cannot_tell_history_another_story(
+        cli, store, alice):
+    # alice's honest commit, re-signed with a lying first change for the same variable
+    # (v1 -> v0's fingerprint) ahead of the true one: verify checked the true one and
+    # history showed the lie ("it went back to v0").
+    from envtrail.audit.history import parse_record
+    from envtrail.audit.record import Record, render
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.model import Change
+
+    setv(cli, "DB_PASSWORD", "v0-canary-1f7")
+    v0_fp = parse_record(GitRepo(store).info(head(store))).changes[0].new_fp
+    setv(cli, "DB_PASSWORD", "v1-canary-1f7")
+    before = head(store)
+    setv(cli, "DB_PASSWORD", "v2-canary-1f7")
+    honest = GitRepo(store).info(head(store))
+    rec = parse_record(honest)
+    true = rec.changes[0]
+    lie = Change("~", "DB_PASSWORD", true.old_fp, v0_fp)
+    forged = signed_commit(store, alice.identity, alice.principal, [before], {},
+                           render(Record(rec.action, rec.actor, rec.reason, rec.environments,
+                                         (lie, true), rec.context, rec.extra)),
+                           tree_of=honest.id)
+    point(store, forged)
+    found = [f for f in verify_findings(cli) if f["commit"] == forged]
+    assert [f["rule"] for f in found] == [6], found  # a malformed record is no record
+    newest = cli("history", "DB_PASSWORD", "--env", "production").out.splitlines()[0]
+    assert "unattested" in newest and v0_fp[:10] not in newest, newest
+    refused(cli, "DB_PASSWORD")

@@ -108,3 +108,13 @@ def test_render_puts_context_last_and_only_when_present():
     lines = record.render(rec).splitlines()
     assert lines[-1] == "Envtrail-Context: host=h"
     assert "Envtrail-Context" not in record.render(Record("set", "a@x", "r", ("production",)))
+
+
+def test_two_changes_of_one_variable_are_refused():
+    # verify checks one change per variable and history shows one: they must be the same.
+    with pytest.raises(ValueError, match="repeated Envtrail-Change"):
+        record.parse(msg(*BASE, f"Envtrail-Change: ~ A {FP1} -> {FP2}",
+                         f"Envtrail-Change: ~ A {FP1} -> {FP1}"))
+    rec = record.parse(msg(*BASE, f"Envtrail-Change: ~ A {FP1} -> {FP2}",
+                           f"Envtrail-Change: ~ B {FP1} -> {FP1}"))
+    assert [c.key for c in rec.changes] == ["A", "B"]

@@ -156,6 +156,9 @@ def parse(message: str) -> Record | None:
         raise ValueError("missing Envtrail-Action or Envtrail-Actor")
     if len(set(envs)) != len(envs) or (len(envs) > 1 and single["Action"] not in _MULTI_ENV_ACTIONS):
         raise ValueError("repeated Envtrail-Environment")
+    # One variable, one change: two would let verify check one and history show the other.
+    if len({c.key for c in changes}) != len(changes):
+        raise ValueError("repeated Envtrail-Change for one variable")
     return Record(
         action=single["Action"], actor=single["Actor"], reason=single.get("Reason", ""),
         environments=tuple(envs), changes=tuple(changes), context=single.get("Context", ""),
