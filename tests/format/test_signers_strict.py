@@ -148,3 +148,26 @@ def test_verify_reports_contradicting_signer_lines(cli, store, alice, bob, case)
     expected = "two keys valid at the same time" if case == "second key" else "listed twice"
     assert f"allowed_signers: {alice.principal if case == 'second key' else 'key'}" in r.out
     assert expected in r.out
+
+
+@pytest.mark.parametrize("breaker", ["\u2028", "\u2029", "\x85", "\r", "\x0b", "\x0c", "\x1c",
+                                     "\x1e"])
+def test_a_line_break_git_does_not_see_is_refused(tmp_path, breaker):
+    # An admin hides mallory behind a break Python's splitlines() honours: to git and
+    # ssh-keygen it is a comment on alice's line, so mallory must not be a signer here either.
+    allowed = (f"alice@example.com {A.public.openssh} envtrail:admin{breaker}"
+               f"mallory@example.com {B.public.openssh} envtrail:admin\n").encode()
+    assert not keygen_accepts(tmp_path, allowed, B, "mallory@example.com")
+    with pytest.raises(IntegrityError, match=f"line 1 holds U\\+{ord(breaker):04X}"):
+        signers.parse(allowed)
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u2003", "\u3000", "\x1f"])
+def test_a_field_separator_ssh_keygen_does_not_split_at_is_refused(space):
+    allowed = f"alice@example.com {A.public.openssh}{space}envtrail:admin\n".encode()
+    with pytest.raises(IntegrityError, match="line 1 holds"):
+        signers.parse(allowed)
+    # The same line with a plain space (or a tab) reads as an admin.
+    for plain in (" ", "\t"):
+        line = f"alice@example.com {A.public.openssh}{plain}envtrail:admin\n".encode()
+        assert signers.parse(line)[0].admin

@@ -21,6 +21,10 @@ HEADER = (
     "# Managed by `envtrail access`; keys marked envtrail:admin may change signers and policy.\n"
 )
 _TIME_RE = re.compile(r"([0-9]{8})(?:([0-9]{4})([0-9]{2})?)?(Z)?")
+# ssh-keygen ends a line at \n only and splits fields at spaces and tabs: any other
+# whitespace or control character (\r, U+2028, U+0085, \x0c...) would let envtrail
+# read a line or a field that git does not, so the file may not hold one.
+_ODD_CHARACTER = re.compile(r"[^\S \t\n]|[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -181,9 +185,15 @@ def parse(data: bytes, path: str = ".envtrail/allowed_signers") -> list[Signer]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise IntegrityError(f"{path}: not valid UTF-8") from None
+    odd = _ODD_CHARACTER.search(text)
+    if odd:
+        number = text.count("\n", 0, odd.start()) + 1
+        raise IntegrityError(f"{path}: line {number} holds U+{ord(odd.group()):04X}, which git "
+                             "and ssh-keygen do not read as a line break or a space",
+                             hint="see docs/format.md, allowed_signers")
     out = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip(" \t")
         if not line or line.startswith("#"):
             continue
         try:
