@@ -27,3 +27,18 @@ def test_revisions_are_not_times_and_garbage_is_usage_error():
     assert not looks_like_time("a1b2c3d")
     with pytest.raises(UsageError):
         parse_time("2026-13-45", NOW)
+
+
+@pytest.mark.parametrize("text", ["99999999 days ago", "800000 days ago",
+                                  "99999999999999999999 weeks ago"])
+def test_a_relative_time_before_the_year_1_is_a_usage_error(text):
+    with pytest.raises(UsageError, match="before the year 1"):
+        parse_time(text, NOW)
+    assert parse_time("700000 days ago", NOW).year > 1
+
+
+def test_the_cli_says_so_in_one_line(cli):
+    from conftest import assert_one_line_error
+
+    cli("set", "K", "--env", "production", "--reason", "r", input="v")
+    assert_one_line_error(cli("get", "K", "--env", "production", "--at", "99999999 days ago"), 2)

@@ -31,7 +31,11 @@ def parse_time(text: str, now: datetime) -> datetime:
         return now - timedelta(days=1)
     m = _REL_RE.fullmatch(t)
     if m:
-        return now - timedelta(**{_UNITS[m.group(2)[0]]: int(m.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[m.group(2)[0]]: int(m.group(1))})
+        except OverflowError:  # before year 1, or more days than timedelta holds
+            raise UsageError(f"{text.strip()[:40]!r} reaches before the year 1",
+                             hint="use a nearer time, or an ISO 8601 date") from None
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
