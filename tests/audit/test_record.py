@@ -60,7 +60,8 @@ fps = st.from_regex(r"\A[0-9a-f]{12}\Z")
 keys = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,15}\Z")
 
 
-@given(reasons, st.lists(st.tuples(st.sampled_from("+-~"), keys, fps, fps), max_size=6))
+@given(reasons, st.lists(st.tuples(st.sampled_from("+-~"), keys, fps, fps), max_size=6,
+                          unique_by=lambda c: c[1]))
 def test_roundtrip_property(reason, raw_changes):
     changes = tuple(Change(op, k, None if op == "+" else a, None if op == "-" else b)
                     for op, k, a, b in raw_changes)
