@@ -7,6 +7,7 @@ from test_approvals import _proposal_id
 from test_sync import clone_as, head, make_remote, setv, values
 
 from conftest import assert_one_line_error, git
+from envtrail.gitstore.remote import MIRROR_ROOT
 from hostile import raw_commit
 
 CANARY = "canary-proposed-5d1e0b"
@@ -67,7 +68,8 @@ def local_refs_state(cli):
     state = cli.cwd / ".git" / "envtrail"
     files = {p.name: p.read_bytes() for p in sorted(state.iterdir())
              if p.is_file() and p.name != "lock"}
-    refs = [ln for ln in git(cli.cwd, "for-each-ref").splitlines() if "refs/remotes/" not in ln]
+    refs = [ln for ln in git(cli.cwd, "for-each-ref").splitlines()
+            if "\trefs/remotes/" not in ln and f"\t{MIRROR_ROOT}" not in ln]
     return refs, git(cli.cwd, "status", "--porcelain"), files
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from envtrail.errors import AccessDenied, ConflictError, NotFoundError
 from envtrail.gitstore.discover import state_dir
 
+MIRROR_ROOT = "refs/envtrail-remotes/"  # + <remote>/<name under the remote's refs/envtrail/>
 LOCK_RETRIES = 5
 LOCK_WAIT = 0.2  # seconds, growing linearly: a ref lock is held for milliseconds
 
@@ -44,10 +45,12 @@ class Upstream:
         return f"{self.remote}/{self.branch}"
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _git(root: Path, *args: str, data: str | None = None) -> subprocess.CompletedProcess[str]:
+    # With no data, stdin is /dev/null: git must never wait for a prompt answer.
     try:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
-                              check=False, stdin=subprocess.DEVNULL)
+                              check=False, input=data,
+                              stdin=subprocess.DEVNULL if data is None else None)
     except FileNotFoundError:
         raise NotFoundError("sync needs the `git` command on PATH") from None
 
@@ -68,9 +71,10 @@ def upstream(root: Path, branch_ref: str, remote: str | None) -> Upstream:
 def fetch(root: Path, up: Upstream) -> str | None:
     """The remote branch's head (its objects fetched, no local ref moved); None if absent.
 
-    The remote's ``refs/envtrail/*`` are mirrored under the remote-tracking
-    namespace, never over this clone's own ``refs/envtrail/*``.
+    The remote's ``refs/envtrail/*`` are mirrored under ``refs/envtrail-remotes/``
+    (see ``mirror``), never over this clone's own ``refs/envtrail/*``.
     """
+    _drop_old_mirror(root, up)
     # --prune: a proposal deleted there (applied or withdrawn) disappears from the mirror.
     proc = _git(root, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune",
                 "--refmap=", up.remote, f"+refs/envtrail/*:{mirror(up, 'refs/envtrail/')}*")
@@ -89,7 +93,24 @@ def fetch(root: Path, up: Upstream) -> str | None:
 
 def mirror(up: Upstream, ref: str) -> str:
     """Where ``fetch`` keeps the remote's copy of one of its ``refs/envtrail/*``."""
-    return f"refs/remotes/{up.remote}/envtrail/" + ref.removeprefix("refs/envtrail/")
+    # Outside refs/remotes/: a branch named ``envtrail`` (the store branch of an application
+    # repository) has its remote-tracking ref at refs/remotes/<remote>/envtrail, and git
+    # cannot keep refs beneath a ref. No branch name can land here.
+    return f"{MIRROR_ROOT}{up.remote}/" + ref.removeprefix("refs/envtrail/")
+
+
+def _drop_old_mirror(root: Path, up: Upstream) -> None:
+    """Delete the mirror refs older versions kept under refs/remotes/<remote>/envtrail/.
+
+    Left there, they would stop git from (re)creating the remote-tracking ref of a store
+    branch named ``envtrail``. Only the two names sync wrote and read go: ``events`` and
+    ``proposals/*``; nothing reads them any more, so a stale one is never trusted.
+    """
+    old = f"refs/remotes/{up.remote}/envtrail/"
+    listed = _git(root, "for-each-ref", "--format=%(refname)", old + "events",
+                  old + "proposals/").stdout.split()
+    if listed:
+        _git(root, "update-ref", "--stdin", data="".join(f"delete {ref}\n" for ref in listed))
 
 
 @dataclass(frozen=True)
