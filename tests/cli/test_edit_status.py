@@ -1,10 +1,14 @@
 """edit (a real editor process on a private temp file) and status."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import Cli, git
+from envtrail.ops import edit as edit_module
 
 EDITOR = '''
 import os, stat, sys, json
@@ -86,3 +90,46 @@ def test_status_reports_and_suggests(cli, store, tmp_path, bob):
     assert any("access grant" in s for s in fresh["next_steps"])
     plain = cli("status").out
     assert "can read     production, staging" in plain
+
+
+EDIT_CANARY = "CANARY-edit-ram-93c4d1"
+WHERE = '''
+import os, sys
+open(os.environ["EDIT_REPORT"], "w").write(sys.argv[-1] + "\\n" + open(sys.argv[-1]).read())
+'''
+
+
+def edit_where(cli, tmp_path, tmpdir):
+    """Where edit put the plaintext with TMPDIR set to ``tmpdir``, and what the file held."""
+    assert cli("set", "TOKEN", "--env", "production", "--reason", "add",
+               input=EDIT_CANARY).code == 0
+    script = tmp_path / "where.py"
+    script.write_text(WHERE)
+    report = tmp_path / "where.txt"
+    r = cli("edit", "--env", "production", "--reason", "x",
+            env={"EDITOR": f"{sys.executable} {script}", "EDIT_REPORT": str(report),
+                 "TMPDIR": str(tmpdir)})
+    assert r.code == 0 and "nothing changed" in r.out, r.err
+    path, _, text = report.read_text().partition("\n")
+    assert EDIT_CANARY in text  # the editor was handed the plaintext itself
+    assert not Path(path).parent.exists()
+    assert all(EDIT_CANARY.encode() not in p.read_bytes() for p in tmpdir.rglob("*")
+               if p.is_file())
+    return Path(path)
+
+
+@pytest.mark.skipif(not (edit_module.RAM_DIR.is_dir() and os.access(edit_module.RAM_DIR,
+                                                                     os.W_OK)),
+                    reason="no writable /dev/shm here")
+def test_edit_keeps_the_plaintext_in_ram_even_with_tmpdir_set(cli, tmp_path):
+    disk = tmp_path / "disk-tmp"
+    disk.mkdir()
+    path = edit_where(cli, tmp_path, disk)
+    assert path.parent.parent == edit_module.RAM_DIR
+
+
+def test_edit_falls_back_to_tmpdir_without_a_ram_folder(cli, tmp_path, monkeypatch):
+    monkeypatch.setattr(edit_module, "RAM_DIR", tmp_path / "no-shm-here")
+    disk = tmp_path / "disk-tmp"
+    disk.mkdir()
+    assert edit_where(cli, tmp_path, disk).parent.parent == disk

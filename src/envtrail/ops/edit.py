@@ -21,6 +21,7 @@ from envtrail.runtime import Runtime
 
 _HEADER = ("# envtrail edit: change, add or delete KEY='value' lines, save and quit.\n"
            "# Nothing is written if you quit without saving or the editor fails.\n")
+RAM_DIR = Path("/dev/shm")  # noqa: S108 - a private mkdtemp folder is made inside it
 
 
 def _editor(rt: Runtime) -> list[str]:
@@ -29,11 +30,11 @@ def _editor(rt: Runtime) -> list[str]:
 
 
 def _private_dir(rt: Runtime) -> Path:
-    # RAM-backed /dev/shm when there is one, so the plaintext never reaches a
-    # disk; mkdtemp makes the folder 0700.
-    shm = Path("/dev/shm")  # noqa: S108 - a private mkdtemp folder is made inside it
-    ram = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-    base = rt.env.get("TMPDIR") or ram
+    # RAM-backed /dev/shm whenever there is one, even with TMPDIR set (TMPDIR is
+    # usually on disk), so the plaintext never reaches a disk; TMPDIR, then the
+    # platform's default, only where there is none. mkdtemp makes the folder 0700.
+    ram = RAM_DIR.is_dir() and os.access(RAM_DIR, os.W_OK)
+    base = str(RAM_DIR) if ram else rt.env.get("TMPDIR") or None
     return Path(tempfile.mkdtemp(prefix="envtrail-edit-", dir=base))
 
 
