@@ -114,7 +114,7 @@ def commit_events(view: StoreView, info: CommitInfo, vouched: bool = False) -> l
     if rec is not None and vouched:
         status, verified = signature.GOOD, True
     else:
-        verdict = signature.check(view, info)
+        verdict = signature.shown(view, info)
         status = verdict.status
         verified = rec is not None and verdict.good and rec.actor == verdict.principal
     if rec is not None:

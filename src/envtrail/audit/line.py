@@ -80,6 +80,12 @@ def line_ids(view: StoreView, head: str, since: str | None) -> tuple[list[str], 
     if git.is_shallow():
         raise IntegrityError("this clone is shallow or grafted; envtrail reads only a complete "
                              "store line", hint="run `git fetch --unshallow`, then retry")
+    if git.is_partial():
+        # Refused before the walk: a file it lacks would otherwise read as a finding
+        # on an honest commit, one a repair could then acknowledge.
+        raise IntegrityError("this is a partial clone (git clone --filter); envtrail reads "
+                             "every version of the store's files",
+                             hint="clone the store again without --filter, then retry")
     try:
         ids, met = git.first_parents(head, since, links_checked=True)
     except KeyError:

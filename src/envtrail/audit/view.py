@@ -83,7 +83,7 @@ class StoreView:
     def _parsed(self, memo: dict, commit: str | None, path: str,
                 parse: Callable[[bytes], Any], absent: Callable[[], Any]) -> Any:
         """A settings file at a commit, parsed once per blob; a parse failure is memoised too."""
-        blob = self.git.entry_id(commit, path)
+        blob = self.git.file_id(commit, path)
         if blob not in memo:
             try:
                 memo[blob] = absent() if blob is None else parse(self.git.blob(blob))

@@ -94,6 +94,18 @@ class GitRepo(Trees):
 
         return self.repo.is_shallow or (git_dir(self.root) / "info" / "grafts").exists()
 
+    def is_partial(self) -> bool:
+        """A partial clone (``git clone --filter``): git fetches the objects it left out
+        when it needs them, libgit2 never does, so old versions of files are missing."""
+        config = self.repo.config
+        for entry in config:  # the keys git itself asks (has_promisor_remote)
+            name = entry.name.lower()
+            if name == "extensions.partialclone" or (
+                    name.startswith("remote.") and name.endswith(".promisor")
+                    and config.get_bool(entry.name)):
+                return True
+        return False
+
     def has_commit(self, commit_id: str) -> bool:
         """Whether the object database holds this commit."""
         try:

@@ -32,6 +32,9 @@ class Trees:
         self._roots: OrderedDict[str, str] = OrderedDict()
         self._listings: OrderedDict[str, dict[str, tuple[str, int]] | None] = OrderedDict()
         self._paths: dict[tuple[str, str], tuple[str, int] | None] = {}
+        # Trees git fsck refuses (a name twice, entries out of git's order), by id:
+        # rare, and kept apart from the listings so a shape check still finds them.
+        self._malformed: dict[str, str] = {}
 
     def _root(self, commit_id: str, known: str | None = None) -> str:
         """The id of a commit's tree (``known``: that id, if the caller has it)."""
@@ -59,13 +62,36 @@ class Trees:
         """
         listing = self._listings.get(tree_id, False)
         if listing is False:
-            obj = self.repo[tree_id]
-            listing = {e.name: (str(e.id), e.filemode) for e in obj} \
-                if isinstance(obj, pygit2.Tree) else None
+            obj = self._object(tree_id)
+            listing = self._entries(tree_id, obj) if isinstance(obj, pygit2.Tree) else None
             self._listings[tree_id] = listing
             if len(self._listings) > 256:
                 self._listings.popitem(last=False)
         return listing
+
+    def _entries(self, tree_id: str, tree: pygit2.Tree) -> dict[str, tuple[str, int]]:
+        """A tree's entries as git reads them; a tree git fsck refuses is remembered."""
+        entries = [(e.raw_name, e.name, str(e.id), e.filemode) for e in tree]
+        # A name listed twice reads as its last entry, as a checkout writes it (while
+        # `git show` reads the first): git disagrees with itself, so it is a finding.
+        listing = {name: (oid, mode) for _, name, oid, mode in entries}
+        # git sorts a folder as if its name ended in "/", compares bytes, and stops
+        # looking at the first entry that sorts after the name it wants.
+        order = [raw + b"/" if mode == _TREE else raw for raw, _, _, mode in entries]
+        if len(listing) != len(entries):
+            names = [name for _, name, _, _ in entries]
+            twice = sorted({name for name in names if names.count(name) > 1})
+            self._malformed[tree_id] = f"lists {', '.join(twice)} twice"
+        elif order != sorted(order):
+            self._malformed[tree_id] = "lists its entries out of git's order"
+        return listing
+
+    def _object(self, oid: str) -> pygit2.Object:
+        """An object by id; IntegrityError if this clone does not hold it."""
+        try:
+            return self.repo[oid]
+        except KeyError:
+            raise _missing(oid) from None
 
     def _lookup(self, commit_id: str | None, path: str) -> tuple[str, int] | None:
         """(object id, file mode) at ``path`` in a commit's tree, or None if absent."""
@@ -91,6 +117,17 @@ class Trees:
     def entry_id(self, commit_id: str | None, path: str) -> str | None:
         """The object id at ``path`` in a commit's tree, or None if absent."""
         found = self._lookup(commit_id, path)
+        return None if found is None else found[0]
+
+    def file_id(self, commit_id: str | None, path: str) -> str | None:
+        """The blob id of the file at ``path`` in a commit's tree, or None if absent;
+        IntegrityError if a folder or a submodule stands where the file belongs."""
+        # A submodule's id names a commit that need not exist anywhere: read as a
+        # file it would be a missing object, not the malformed file it is.
+        found = self._lookup(commit_id, path)
+        if found is not None and found[1] in FOLDER_MODES:
+            what = "a submodule" if found[1] == _GITLINK else "a folder"
+            raise IntegrityError(f"{path}: {what} where a file belongs")
         return None if found is None else found[0]
 
     def differing(self, a: str | None, b: str, paths: tuple[str, ...]) -> list[str]:
@@ -124,7 +161,9 @@ class Trees:
                        folder: str, attributes: str) -> list[str]:
         """Entries that break the store's shape: in ``settings`` only the ``allowed`` files,
         in ``folder`` only ``*.yaml`` files, and every one (and ``attributes``) a plain file."""
-        out = []
+        root = self._root(commit_id)
+        self._listing(root)
+        out = [f"the top-level tree {self._malformed[root]}"] if root in self._malformed else []
         for name, wanted in ((settings, {p.rsplit("/", 1)[1] for p in allowed}), (folder, None)):
             found = self._lookup(commit_id, name)
             if found is None:
@@ -133,6 +172,8 @@ class Trees:
             if sub is None:
                 out.append(f"{name} is not a folder")
                 continue
+            if found[0] in self._malformed:
+                out.append(f"{name} {self._malformed[found[0]]}")
             for entry, (_, mode) in sub.items():
                 ok_name = entry in wanted if wanted is not None else entry.endswith(".yaml")
                 if not ok_name or mode != _BLOB:
@@ -144,13 +185,13 @@ class Trees:
 
     def read(self, commit_id: str | None, path: str) -> bytes | None:
         """A file's content at a commit, or None if absent."""
-        oid = self.entry_id(commit_id, path)
+        oid = self.file_id(commit_id, path)
         if oid is None:
             return None
         try:
             return self.blob(oid)
-        except IntegrityError:
-            raise IntegrityError(f"{path} is not a file") from None
+        except IntegrityError as exc:
+            raise IntegrityError(f"{path}: {exc.message}", hint=exc.hint) from None
 
     def dir_entries(self, commit_id: str | None, folder: str) -> dict[str, str]:
         """File name -> blob id for the files directly in ``folder`` at a commit."""
@@ -160,11 +201,20 @@ class Trees:
                 if mode not in (_TREE, _GITLINK)}
 
     def blob(self, blob_id: str) -> bytes:
-        """The content of a blob by id; IntegrityError if the object is not a file (a folder
-        where the store keeps a file)."""
+        """The content of a blob by id; IntegrityError if the object is not a file or is
+        missing from this clone."""
         # The raw read: an object looked up and then asked for its data is read twice.
-        kind, data = self.repo.read(blob_id)
+        try:
+            kind, data = self.repo.read(blob_id)
+        except KeyError:
+            raise _missing(blob_id) from None
         if kind != _BLOB_TYPE:
-            raise IntegrityError("a folder where a file belongs")
+            raise IntegrityError(f"object {blob_id[:12]} is not a file")
         return data
+
+
+def _missing(oid: str) -> IntegrityError:
+    """The one answer to an object this clone lacks (a partial clone, a damaged one)."""
+    return IntegrityError(f"object {oid[:12]} is missing from this clone",
+                          hint="fetch the store branch in full (no --filter), then retry")
 

@@ -116,7 +116,7 @@ def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
         findings = [f for f in walked.findings if f.commit == commit]
     else:
         findings = Verifier(view).check(info)
-    return Shown(info, rec, signature.check(view, info), commit_events(view, info), findings,
+    return Shown(info, rec, signature.shown(view, info), commit_events(view, info), findings,
                  store_file_diff(git, info), tuple(approvals_of(view, commit, git.store_head())))
 
 
@@ -130,7 +130,7 @@ def store_file_diff(git: GitRepo, info: CommitInfo) -> tuple[str, ...]:
     parent = info.parents[0] if info.parents else None
     out: list[str] = []
     for path in (layout.POLICY, layout.SIGNERS):
-        old, new = git.read(parent, path), git.read(info.id, path)
+        old, new = _file_text(git, parent, path), _file_text(git, info.id, path)
         if old == new:
             continue
         a = (old or b"").decode("utf-8", "replace").splitlines()
@@ -139,6 +139,14 @@ def store_file_diff(git: GitRepo, info: CommitInfo) -> tuple[str, ...]:
         out.extend(line for line in difflib.unified_diff(a, b, lineterm="", n=0)
                    if line[:1] in "+-" and not line.startswith(("+++", "---")))
     return tuple(out)
+
+
+def _file_text(git: GitRepo, commit: str | None, path: str) -> bytes | None:
+    """A settings file's bytes; what stands there instead of a file, said in words."""
+    try:
+        return git.read(commit, path)
+    except IntegrityError as exc:  # a folder or submodule a forged commit put there
+        return f"({exc.message})".encode()
 
 
 # -- diff and blame ----------------------------------------------------------

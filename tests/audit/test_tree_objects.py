@@ -1,0 +1,249 @@
+"""Trees and objects anyone can push, read the way git reads them, never a crash.
+
+A submodule (gitlink) names a commit git never fetches, so one may point nowhere; a
+tree may list a name twice or out of order (git fsck refuses both, a server without
+`receive.fsckObjects` takes them); a partial clone lacks old files. Each is built
+from real git objects on an honest line.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+import forge
+from conftest import Cli, assert_one_line_error, git
+from envtrail.audit import record
+from envtrail.format import layout
+from hostile import head, message, point, refused, setv, signed_commit, unsigned_commit, verify_findings
+
+NOWHERE = "d" * 40  # a commit no repository holds
+
+
+def _entry(mode: str, name: str, oid: str) -> bytes:
+    return mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(oid)
+
+
+def _listed(store, tree: str) -> list[tuple[str, str, str]]:
+    """(mode, name, id) of a tree's entries, in its order."""
+    out = []
+    for line in git(store, "ls-tree", "-z", tree).split("\0"):
+        if line:
+            meta, name = line.split("\t", 1)
+            mode, _, oid = meta.split()
+            out.append((mode.lstrip("0"), name, oid))
+    return out
+
+
+def _raw_tree(store, entries: list[tuple[str, str, str]]) -> str:
+    """Any entries, in the order given, as a tree object (``--literally`` skips git's own
+    checks, as a server without fsck does)."""
+    data = b"".join(_entry(*e) for e in entries)
+    return subprocess.run(["git", "hash-object", "-t", "tree", "-w", "--literally", "--stdin"],
+                          cwd=store, input=data, capture_output=True,
+                          check=True).stdout.decode().strip()
+
+
+def _with(store, tree: str, name: str, oid: str, mode: str = "40000") -> str:
+    """``tree`` with entry ``name`` pointing at ``oid``."""
+    return _raw_tree(store, [(mode, n, oid) if n == name else (m, n, o)
+                             for m, n, o in _listed(store, tree)])
+
+
+def _signed_on(store, cli, tree: str, plan) -> str:
+    """alice's signed commit of ``plan``'s record with ``tree``, on the store head."""
+    import pygit2
+
+    from envtrail.gitstore.commit import Author, create_commit
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.txn import signer_for
+
+    g = GitRepo(store)
+    parent = head(store)
+    return create_commit(g, [parent], {}, record.render(plan.record),
+                         Author("alice@example.com", "alice@example.com",
+                                g.info(parent).committer_time),
+                         signer_for(cli.identity.identity), tree=pygit2.Oid(hex=tree))
+
+
+def _fsck(store) -> str:
+    done = subprocess.run(["git", "fsck", "--no-dangling"], cwd=store, capture_output=True,
+                          text=True, check=False)
+    return done.stdout + done.stderr
+
+
+def _no_crash(r) -> None:
+    assert r.code != 1 or "unexpected" not in r.err, r.err
+    assert "Traceback" not in r.err + r.out and "unexpected" not in r.err, r.err
+
+
+def test_a_submodule_to_nowhere_where_allowed_signers_belongs_is_a_finding_repair_undoes(
+        cli, store, make_identity):
+    """An outsider's unsigned commit turns allowed_signers into a gitlink to a commit that
+    exists nowhere, and a commit signed with his own key follows it: the walk reads the
+    first commit's signers to judge the second (attack 10, F3: exit 1 everywhere)."""
+    mallory = make_identity("mallory@example.com")
+    setv(cli, "A", "good")
+    clean = head(store)
+    root = git(store, "rev-parse", "HEAD^{tree}").strip()
+    settings = git(store, "rev-parse", "HEAD:.envtrail").strip()
+    linked = _with(store, root, ".envtrail", _with(store, settings, "allowed_signers",
+                                                     NOWHERE, "160000"))
+    first = git(store, "commit-tree", linked, "-p", clean, "-m", "outsider").strip()
+    point(store, first, "refs/heads/side")
+    second = signed_commit(store, mallory.identity, "mallory@example.com", [first], {},
+                           message("set", "mallory@example.com"), tree_of=first)
+    point(store, second)
+    assert "missing" not in _fsck(store)  # git never follows a gitlink: a push takes it
+
+    findings = verify_findings(cli)
+    assert (first, 1) in {(f["commit"], f["rule"]) for f in findings}
+    assert any(f["commit"] == second and f["rule"] == 1 and "submodule" in f["message"]
+               for f in findings), findings
+    for who in (cli, cli.as_(None)):
+        r = who("verify")
+        assert r.code == 1 and first[:10] in r.out, (r.code, r.out, r.err)
+        _no_crash(r)
+    refused(cli, "A")
+    for cmd in (("log",), ("status",), ("repair", "--reason", "x", "--dry-run")):
+        r = cli(*cmd)
+        _no_crash(r)
+        if r.code:
+            assert_one_line_error(r, 5)
+    r = cli("repair", "--reason", "INC-3 submodule where the signers belong")
+    assert r.code == 0, r.err
+    assert cli("get", "A", "--env", "production").out == "good"
+    r = cli("verify")
+    assert r.code == 0 and "acknowledged:" in r.out, r.out + r.err
+    for cmd in (("log",), ("status",), ("show", second), ("show", first),
+                ("history", "A", "--env", "production"), ("access", "log")):
+        r = cli(*cmd)
+        assert r.code == 0, (cmd, r.err)
+    assert second[:10] in cli("log").out
+
+
+def test_a_submodule_where_a_settings_file_belongs_reads_as_a_malformed_file(store):
+    from envtrail.audit.view import StoreView
+    from envtrail.errors import IntegrityError
+    from envtrail.gitstore.repo import GitRepo
+
+    root = git(store, "rev-parse", "HEAD^{tree}").strip()
+    settings = git(store, "rev-parse", "HEAD:.envtrail").strip()
+    tree = _with(store, root, ".envtrail", _with(store, settings, "policy.yaml",
+                                                   NOWHERE, "160000"))
+    commit = unsigned_commit(store, tree, [head(store)])
+    g = GitRepo(store)
+    with pytest.raises(IntegrityError, match=r"^\.envtrail/policy\.yaml: a submodule where"):
+        g.read(commit, layout.POLICY)
+    with pytest.raises(IntegrityError, match=r"^\.envtrail/policy\.yaml: a submodule where"):
+        StoreView(g).policy(commit)
+    with pytest.raises(IntegrityError, match="missing from this clone"):
+        g.blob(NOWHERE)
+
+
+def _duplicated(store, cli, where: str) -> tuple[str, str]:
+    """alice's signed value change whose tree lists the changed file twice, the old
+    version first (what git reads) and the new one second; (commit, the new value)."""
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "CANARY-second"})
+    parent = head(store)
+    new_blob = git(store, "hash-object", "-w", "--stdin",
+                   input=plan.changes[layout.env_path("production")].decode()).strip()
+    root = git(store, "rev-parse", "HEAD^{tree}").strip()
+    envs_listing = _listed(store, f"{parent}:envs")
+    if where == "envs":
+        doubled = []
+        for mode, name, oid in envs_listing:
+            doubled.append((mode, name, oid))
+            if name == "production.yaml":
+                doubled.append((mode, name, new_blob))
+        tree = _with(store, root, "envs", _raw_tree(store, doubled))
+    else:  # the top-level tree names envs/ twice, the second with the new file
+        new_envs = _raw_tree(store, [(m, n, new_blob if n == "production.yaml" else o)
+                                     for m, n, o in envs_listing])
+        doubled = []
+        for mode, name, oid in _listed(store, root):
+            doubled.append((mode, name, oid))
+            if name == "envs":
+                doubled.append((mode, name, new_envs))
+        tree = _raw_tree(store, doubled)
+    commit = _signed_on(store, cli, tree, plan)
+    point(store, commit)
+    return commit, "CANARY-second"
+
+
+@pytest.mark.parametrize("where", ["envs", "top"])
+def test_a_tree_listing_a_name_twice_is_a_finding_repair_undoes(cli, store, where):
+    """`git show` reads a name's first entry, a checkout its last: such a tree is a
+    finding, so no reader takes either (attack 10, F7: verify passed)."""
+    setv(cli, "A", "first")
+    commit, second = _duplicated(store, cli, where)
+    assert "duplicateEntries" in _fsck(store)
+    shown = git(store, "show", f"{commit}:envs/production.yaml")
+    assert shown == git(store, "show", f"{commit}~1:envs/production.yaml")
+    assert (store / "envs/production.yaml").read_text() != shown  # the checkout's is the last
+    findings = verify_findings(cli)
+    named = "envs lists production.yaml twice" if where == "envs" else \
+        "the top-level tree lists envs twice"
+    assert any(f["commit"] == commit and f["rule"] == 3 and named in f["message"]
+               for f in findings), findings
+    refused(cli, "A", (second,))
+    r = cli("repair", "--reason", "INC-7 doubled entry")
+    assert r.code == 0, r.err
+    assert cli("verify").code == 0
+    assert cli("get", "A", "--env", "production").out == "first"
+    assert (store / "envs/production.yaml").read_text() == \
+        git(store, "show", "HEAD:envs/production.yaml")
+
+
+def test_a_tree_out_of_gits_order_is_a_finding(cli, store):
+    setv(cli, "A", "1")
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"})
+    parent = head(store)
+    new_blob = git(store, "hash-object", "-w", "--stdin",
+                   input=plan.changes[layout.env_path("production")].decode()).strip()
+    envs = [(m, n, new_blob if n == "production.yaml" else o)
+            for m, n, o in _listed(store, f"{parent}:envs")]
+    assert [n for _, n, _ in envs] == ["production.yaml", "staging.yaml"]
+    root = git(store, "rev-parse", "HEAD^{tree}").strip()
+    tree = _with(store, root, "envs", _raw_tree(store, envs[::-1]))
+    commit = _signed_on(store, cli, tree, plan)
+    point(store, commit)
+    assert "treeNotSorted" in _fsck(store)
+    findings = verify_findings(cli)
+    assert any(f["commit"] == commit and f["rule"] == 3 and "envs lists its entries out of "
+               "git's order" in f["message"] for f in findings), findings
+    refused(cli, "A")
+
+
+def test_a_folder_sorts_as_git_sorts_it(store):
+    """git sorts a folder as if its name ended in "/": "a.b" comes before the folder "a",
+    though "a" < "a.b". Such a tree is in order, and no finding."""
+    from envtrail.gitstore.repo import GitRepo
+
+    blob = git(store, "hash-object", "-w", "--stdin", input="x").strip()
+    folder = _raw_tree(store, [("100644", "f", blob)])
+    tree = _raw_tree(store, [("100644", "a.b", blob), ("40000", "a", folder),
+                             ("100644", "a0", blob)])
+    assert "treeNotSorted" not in _fsck(store)
+    g = GitRepo(store)
+    assert g._listing(tree) is not None and tree not in g._malformed
+    unsorted = _raw_tree(store, [("40000", "a", folder), ("100644", "a.b", blob)])
+    g._listing(unsorted)
+    assert "out of git's order" in g._malformed[unsorted]
+
+
+def test_a_partial_clone_is_refused_with_a_hint(cli, store, tmp_path):
+    """libgit2 never fetches what a partial clone left out (attack 10, F12: exit 1)."""
+    setv(cli, "A", "1")
+    setv(cli, "A", "2")
+    git(store, "config", "uploadpack.allowFilter", "true")
+    partial = tmp_path / "partial"
+    git(tmp_path, "clone", "-q", "--filter=blob:none", f"file://{store}", str(partial))
+    for cmd in (("verify",), ("get", "A", "--env", "production"), ("init",)):
+        r = Cli(partial, cli.identity)(*cmd)
+        assert_one_line_error(r, 5)
+        assert "partial clone" in r.err and "--filter" in r.err, (cmd, r.err)
+    full = tmp_path / "full"
+    git(tmp_path, "clone", "-q", f"file://{store}", str(full))
+    assert Cli(full, cli.identity)("get", "A", "--env", "production").out == "2"
