@@ -78,22 +78,26 @@ def _no_crash(r) -> None:
     assert "Traceback" not in r.err + r.out and "unexpected" not in r.err, r.err
 
 
+def _signers_to_nowhere(store, mallory) -> tuple[str, str]:
+    """An outsider's unsigned commit that makes allowed_signers a gitlink to nowhere, and
+    his own signed commit on top of it; (first, second), on no branch."""
+    root = git(store, "rev-parse", "HEAD^{tree}").strip()
+    settings = git(store, "rev-parse", "HEAD:.envtrail").strip()
+    linked = _with(store, root, ".envtrail", _with(store, settings, "allowed_signers",
+                                                     NOWHERE, "160000"))
+    first = git(store, "commit-tree", linked, "-p", head(store), "-m", "outsider").strip()
+    second = signed_commit(store, mallory.identity, "mallory@example.com", [first], {},
+                           message("set", "mallory@example.com"), tree_of=first)
+    return first, second
+
+
 def test_a_submodule_to_nowhere_where_allowed_signers_belongs_is_a_finding_repair_undoes(
         cli, store, make_identity):
     """An outsider's unsigned commit turns allowed_signers into a gitlink to a commit that
     exists nowhere, and a commit signed with his own key follows it: the walk reads the
     first commit's signers to judge the second (attack 10, F3: exit 1 everywhere)."""
-    mallory = make_identity("mallory@example.com")
     setv(cli, "A", "good")
-    clean = head(store)
-    root = git(store, "rev-parse", "HEAD^{tree}").strip()
-    settings = git(store, "rev-parse", "HEAD:.envtrail").strip()
-    linked = _with(store, root, ".envtrail", _with(store, settings, "allowed_signers",
-                                                     NOWHERE, "160000"))
-    first = git(store, "commit-tree", linked, "-p", clean, "-m", "outsider").strip()
-    point(store, first, "refs/heads/side")
-    second = signed_commit(store, mallory.identity, "mallory@example.com", [first], {},
-                           message("set", "mallory@example.com"), tree_of=first)
+    first, second = _signers_to_nowhere(store, make_identity("mallory@example.com"))
     point(store, second)
     assert "missing" not in _fsck(store)  # git never follows a gitlink: a push takes it
 
@@ -247,3 +251,23 @@ def test_a_partial_clone_is_refused_with_a_hint(cli, store, tmp_path):
     full = tmp_path / "full"
     git(tmp_path, "clone", "-q", f"file://{store}", str(full))
     assert Cli(full, cli.identity)("get", "A", "--env", "production").out == "2"
+
+
+def test_sync_refuses_a_pushed_submodule_to_nowhere_and_changes_nothing(cli, store, tmp_path,
+                                                                        make_identity):
+    setv(cli, "A", "good")
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(store), str(bare))
+    member = tmp_path / "member"
+    git(tmp_path, "clone", "-q", str(bare), str(member))
+    m = Cli(member, cli.identity)
+    assert m("init").code == 0
+    assert m("get", "A", "--env", "production").out == "good"
+    _, second = _signers_to_nowhere(store, make_identity("mallory@example.com"))
+    git(store, "push", "-q", "-f", str(bare), f"{second}:refs/heads/main")  # a server takes it
+    before = git(member, "rev-parse", "HEAD")
+    r = m("sync")
+    assert_one_line_error(r, 5)
+    assert "does not verify" in r.err
+    assert git(member, "rev-parse", "HEAD") == before
+    assert m("get", "A", "--env", "production").out == "good"

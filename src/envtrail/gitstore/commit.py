@@ -196,7 +196,7 @@ def refresh_worktree(git: GitRepo, commit_id: str, paths: list[str]) -> None:
             if path in index:
                 index.remove(path)
             continue
-        data = git.repo[entry.id].data
+        data = git.blob(str(entry.id))
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.envtrail-tmp")
         tmp.unlink(missing_ok=True)

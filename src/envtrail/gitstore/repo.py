@@ -183,12 +183,12 @@ class GitRepo(Trees):
         """Files that differ between two commits (both sides of renames)."""
         if a is None:
             return sorted(e.path for e in self._index_of(b))
-        diff = self.repo.diff(self.repo[self._root(a)], self.repo[self._root(b)])
+        diff = self.repo.diff(self._object(self._root(a)), self._object(self._root(b)))
         return sorted({p for d in diff.deltas for p in (d.old_file.path, d.new_file.path)})
 
     def _index_of(self, commit: str) -> pygit2.Index:
         index = pygit2.Index()
-        index.read_tree(self.repo[self._root(commit)])
+        index.read_tree(self._object(self._root(commit)))
         return index
 
     def commit_at(self, when: datetime, head: str | None) -> str:
