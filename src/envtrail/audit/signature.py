@@ -51,7 +51,6 @@ def check(view: StoreView, info: CommitInfo, trust_at: str | None = None) -> Ver
     return Verdict(GOOD, entry.principal, entry.admin, line)
 
 
-
 def shown(view: StoreView, info: CommitInfo) -> Verdict:
     """:func:`check` for display (log, show): where the allowed_signers it trusts cannot
     be read (verify names that as a finding), no key is known."""
