@@ -44,9 +44,13 @@ class Checkpoint:
     floor: int = 0  # committer time (epoch seconds) the next commit may not go below
     # Line commits a repair acknowledged as findings, and those between: never read from.
     tainted: frozenset[str] = frozenset()
-    # A finding a full ``verify`` made at or below ``head``: until a walk of the whole
-    # line passes again, no read trusts what this checkpoint vouches for.
+    # A finding a full ``verify`` made on the line: no read trusts what this checkpoint
+    # vouches for until a whole walk passes that checked, with a key, every environment
+    # the finding walk did (``refused_envs``: a keyless walk cannot see a lying
+    # fingerprint), or a repair acknowledges ``refused_commit``.
     refused: str | None = None
+    refused_commit: str | None = None
+    refused_envs: frozenset[str] = frozenset()
 
 
 def path(root: Path) -> Path:
@@ -65,7 +69,9 @@ def load(root: Path) -> Checkpoint | None:
             frozenset(map(str, doc["keyed"])), frozenset(map(str, doc["attempted"])),
             frozenset(map(str, doc["roots"])), int(doc["floor"]),
             frozenset(map(str, doc["tainted"])),
-            str(doc["refused"]) if doc.get("refused") is not None else None)
+            str(doc["refused"]) if doc.get("refused") is not None else None,
+            str(doc["refused_commit"]) if doc.get("refused_commit") is not None else None,
+            frozenset(map(str, doc.get("refused_envs", ()))))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -84,7 +90,8 @@ def save(root: Path, cp: Checkpoint, files: dict[str, bytes] | None = None) -> N
         "version": _VERSION, "head": cp.head, "envs": cp.envs, "keyed": sorted(cp.keyed),
         "attempted": sorted(cp.attempted), "roots": sorted(cp.roots), "floor": cp.floor,
         "tainted": sorted(cp.tainted),
-        **({"refused": cp.refused} if cp.refused is not None else {}),
+        **({"refused": cp.refused, "refused_commit": cp.refused_commit,
+            "refused_envs": sorted(cp.refused_envs)} if cp.refused is not None else {}),
     }).encode())
 
 

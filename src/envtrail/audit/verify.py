@@ -222,18 +222,7 @@ class Verifier:
     def _custody_changes(self, info: CommitInfo) -> list[Finding]:
         """What an unauthenticated commit did to signers, policy, members or keys, so that
         whoever reviews it (and any repair) sees it, whatever its trailers claim."""
-        git = self.view.git
-        parent = info.parents[0] if info.parents else None
-        what = git.differing(parent, info.id, (*layout.ADMIN_FILES, layout.ATTRIBUTES))
-        before, after = self.view.env_blobs(parent), self.view.env_blobs(info.id)
-        for env in sorted(before.keys() | after.keys()):
-            if before.get(env) == after.get(env):
-                continue
-            try:
-                if custody(self.view.env_at(parent, env)) != custody(self.view.env_at(info.id, env)):
-                    what.append(f"members or keys of {env}")
-            except IntegrityError:
-                what.append(f"{env} (unreadable)")
+        what = custody_changes(self.view, info.parents[0] if info.parents else None, info.id)
         return [Finding(info.id, 5, f"unauthenticated change to {', '.join(what)}")] if what else []
 
     def _check_shape(self, info: CommitInfo) -> list[Finding]:
@@ -334,6 +323,22 @@ def check_time(info: CommitInfo, floor: datetime | None, seen: datetime | None) 
         out.append(Finding(info.id, 7, f"dated {info.committer_time.isoformat()}, more than 10 "
                                        f"minutes after this clone first saw it ({seen.isoformat()})"))
     return out
+
+
+def custody_changes(view: StoreView, parent: str | None, commit: str) -> list[str]:
+    """What ``commit`` did to signers, policy, config, members or keys, judged by its tree
+    whatever its trailers claim (a genesis, with no parent, creates all of them)."""
+    what = view.git.differing(parent, commit, (*layout.ADMIN_FILES, layout.ATTRIBUTES))
+    before, after = view.env_blobs(parent), view.env_blobs(commit)
+    for env in sorted(before.keys() | after.keys()):
+        if before.get(env) == after.get(env):
+            continue
+        try:
+            if custody(view.env_at(parent, env)) != custody(view.env_at(commit, env)):
+                what.append(f"members or keys of {env}")
+        except IntegrityError:
+            what.append(f"{env} (unreadable)")
+    return what
 
 
 def custody(env: EnvFile | None) -> tuple:

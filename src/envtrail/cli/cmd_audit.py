@@ -267,8 +267,9 @@ def verify(
         "--accept-rewrite", help="Re-pin this clone after a reviewed history rewrite; lists "
                                  "the commits that disappeared.")] = False,
     force: Annotated[bool, typer.Option(
-        "--force", help="With --accept-rewrite: accept even when a revoke, rotate, signers, "
-                        "policy or repair commit disappeared.")] = False,
+        "--force", help="With --accept-rewrite: accept even a line with another genesis, "
+                        "or one that lost a repair or a commit that changed signers, policy, "
+                        "config, members or keys.")] = False,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Fail on warnings too (acknowledged findings, unreviewed "
                          "break-glass changes).")] = False,
@@ -305,9 +306,16 @@ def verify(
         if report.skipped:
             out(f"skipped without a key: fingerprints and decryption in "
                 f"{', '.join(report.skipped)}")
-        if report.pinned_now:
+        if report.other_genesis and report.pinned_now:
+            out(f"WARNING: re-pinned to ANOTHER genesis {report.genesis} (was "
+                f"{report.other_genesis}): this is a different store, trusted from now on")
+        elif report.pinned_now:
             out(f"pinned genesis {report.genesis}")
-        status = "ok" if report.ok else f"{len(report.findings)} finding(s)"
+        if report.refused:
+            out(f"still refused: {report.refused} (found earlier in this clone; only a walk "
+                f"with a key to {', '.join(report.refused_envs)}, or a repair, lifts it)")
+        status = "ok" if report.ok else f"{len(report.findings)} finding(s)" \
+            if report.findings else "an earlier finding stands"
         out(f"verified {report.checked} commit(s) up to {short(report.head)}: {status}")
     if not report.passes(strict):
         raise FindingsError("verification failed" if not report.ok

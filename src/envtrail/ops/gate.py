@@ -22,7 +22,7 @@ from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, NotFoundError
 from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.trust import in_ci, trust_roots
+from envtrail.ops.trust import require_root_in_ci, trust_roots
 from envtrail.runtime import Runtime
 
 if TYPE_CHECKING:  # the walk is imported only when there is something new to check
@@ -106,11 +106,7 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     roots = trust_roots(rt, trust_root)
     if head is None:
         return Line(git, view, None)
-    if in_ci(rt) and not roots:
-        raise IntegrityError("in CI, reads need ENVTRAIL_TRUST_ROOT (a fresh clone cannot "
-                             "tell a replaced history from the real one)",
-                             hint="set ENVTRAIL_TRUST_ROOT to the genesis id `envtrail init` "
-                                  "printed, or a later id `envtrail status` shows")
+    require_root_in_ci(rt, roots, "reads need")
     cp = checkpoint.load(git.root)
     key = identity.public.openssh if identity is not None else None
     since = cp.head if cp is not None else None
@@ -121,12 +117,9 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
                                  hint="run `envtrail verify`; after reviewing, "
                                       "`envtrail verify --accept-rewrite`")
     if cp is not None and cp.refused is not None:
-        if identity is None and not allow_findings:
-            # A walk without a key cannot clear what a keyed verify may have found.
-            raise IntegrityError(f"history does not verify: {cp.refused}",
-                                 hint="run `envtrail verify` (after `envtrail repair`); "
-                                      "--no-verify reads anyway")
-        since = None  # verify found a problem below the checkpoint: only a whole walk decides
+        if not allow_findings and not _may_lift(view, head, identity, cp):
+            _refuse_marked(cp)
+        since = None  # verify found a problem on this line: only a whole walk decides
     elif cp is not None and key is not None and key not in cp.attempted and \
             _opens_unkeyed(view, head, identity, cp):
         since = None  # this key re-checks the whole line once
@@ -165,6 +158,8 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         warnings.append(f"pinned this store's genesis {report.genesis} (first use); "
                         "compare it with the id `envtrail init` printed")
     saved = record_verified(git, view, head, report, cp, key, roots, full=since is None)
+    if saved.refused is not None and not allow_findings:
+        _refuse_marked(saved)  # this walk could not see what the mark is about
     return Line(git, view, head, report.checked, report.floor, tuple(warnings), True, report,
                 saved.tainted)
 
@@ -186,8 +181,21 @@ def record_verified(git: GitRepo, view: StoreView, head: str, report: LineReport
     new = Checkpoint(head, envs, frozenset(keyed & set(envs)), frozenset(attempted),
                      frozenset(roots | (cp.roots if cp else frozenset())), floor,
                      frozenset(report.tainted | set(cp.tainted if cp and not full else ())))
+    if cp is not None and cp.refused is not None and not lifts(cp, report, full):
+        new = replace(new, refused=cp.refused, refused_commit=cp.refused_commit,
+                      refused_envs=cp.refused_envs)
     save(git, new, view)
     return new
+
+
+def lifts(cp: Checkpoint, report: LineReport, full: bool) -> bool:
+    """Whether a clean walk lifts the checkpoint's ``refused`` mark: a repair on the line
+    acknowledged the finding, or the whole line was walked with a key to every environment
+    the walk that made the finding checked with one (only such a walk could see it again)."""
+    if cp.refused_commit is not None and \
+            cp.refused_commit in {a.finding.commit for a in report.acknowledged}:
+        return True
+    return full and not cp.refused_envs & report.unkeyed
 
 
 def advance(git: GitRepo, parent: str | None, commit: str, when: datetime) -> None:
@@ -250,6 +258,31 @@ def _opens_unkeyed(view: StoreView, head: str, identity: Identity, cp: Checkpoin
         if env is not None and env.member_with_key(key) is not None:
             return True
     return False
+
+
+def _may_lift(view: StoreView, head: str, identity: Identity | None, cp: Checkpoint) -> bool:
+    """Whether a whole walk by this reader could lift the ``refused`` mark: its key opens
+    every environment the mark needs, or the line has moved (a repair may have landed)."""
+    if head != cp.head:
+        return True
+    if identity is None:
+        return not cp.refused_envs
+    key = identity.public.openssh
+    for name in cp.refused_envs:
+        try:
+            env = view.env_at(head, name)
+        except IntegrityError:
+            return False
+        if env is None or env.member_with_key(key) is None:
+            return False
+    return True
+
+
+def _refuse_marked(cp: Checkpoint) -> None:
+    who = f"with a key to {', '.join(sorted(cp.refused_envs))} " if cp.refused_envs else ""
+    raise IntegrityError(f"history does not verify: {cp.refused}",
+                         hint=f"after `envtrail repair`, run `envtrail verify` {who}to lift "
+                              "this; --no-verify reads anyway")
 
 
 def _time(epoch: int) -> datetime | None:

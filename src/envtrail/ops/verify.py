@@ -9,17 +9,14 @@ from envtrail.audit import checkpoint, eventline, line
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.line import Acknowledged, LineReport, Trust
-from envtrail.audit.verify import Finding
+from envtrail.audit.verify import Finding, custody_changes
 from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, UsageError
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.gate import record_verified, rewritten
-from envtrail.ops.trust import trust_roots
+from envtrail.ops.gate import lifts, record_verified, rewritten
+from envtrail.ops.trust import require_root_in_ci, trust_roots
 from envtrail.runtime import Runtime
-
-# A rewrite that drops one of these loses a security decision: never accepted lightly.
-_GUARDED = frozenset({"revoke", "rotate", "signers", "policy", "repair"})
 
 
 @dataclass
@@ -35,12 +32,16 @@ class Report:
     acknowledged: list[Acknowledged] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # environments checked without a key
     disappeared: list[str] = field(default_factory=list)  # --accept-rewrite: commits gone
+    other_genesis: str | None = None  # --accept-rewrite --force: the genesis given up
     warnings: list[str] = field(default_factory=list)  # unreviewed break-glass changes
+    # A finding an earlier walk in this clone made with a key this one lacks: it stands.
+    refused: str | None = None
+    refused_envs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """No unacknowledged finding."""
-        return not self.findings
+        """No unacknowledged finding, and no earlier one this walk could not check again."""
+        return not self.findings and self.refused is None
 
     def passes(self, strict: bool) -> bool:
         """ok, and under ``--strict`` no acknowledged finding or warning either."""
@@ -52,6 +53,8 @@ class Report:
                 "commits": self.checked, "findings": [f.as_dict() for f in self.findings],
                 "acknowledged": [a.as_dict() for a in self.acknowledged],
                 "skipped_without_key": self.skipped, "disappeared": self.disappeared,
+                "replaced_genesis": self.other_genesis, "refused": self.refused,
+                "refused_needs_key_to": self.refused_envs,
                 "warnings": self.warnings}
 
 
@@ -62,28 +65,31 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
 
     With ``accept_rewrite``, a line that no longer holds this clone's verified
     head is accepted (and re-pinned) once it verifies on its own; the commits
-    that disappeared are listed, and a lost revoke, rotate, signers, policy or
-    repair commit needs ``force``.
+    that disappeared are listed. A new line with another genesis, or a lost
+    commit that changed signers, policy, config, members or keys (judged by its
+    tree, whatever its action says) or was a repair, needs ``force``.
+
+    In a detected CI a trust root is required (exit 5 without one): a job's
+    fresh clone would otherwise vouch for, and pin, whatever line it was given.
     """
     head = git.store_head()
     report = Report(head, pin=checkpoint.load_pin(git.root))
     if head is None:
         return report
     roots = trust_roots(rt, trust_root)
+    require_root_in_ci(rt, roots, "verify needs")
     cp = checkpoint.load(git.root)
     rewrite = cp is not None and not git.first_parents(head, cp.head)[1]
+    view = StoreView(git)
     if accept_rewrite:
         if not rewrite or cp is None:
             raise UsageError("nothing to accept: the store line still holds the verified head")
         report.disappeared = _disappeared(git, cp.head, head)
-        guarded = [c for c in report.disappeared if _action(git, c) in _GUARDED]
-        if guarded and not force:
-            raise IntegrityError(f"the rewrite drops {len(guarded)} revoke/rotate/signers/policy/"
-                                 f"repair commit(s), e.g. {guarded[0][:10]}",
-                                 hint="review them; `--accept-rewrite --force` accepts anyway")
+        report.other_genesis = _other_genesis(git, report.pin or _genesis(git, cp.head), head)
+        if not force:
+            _refuse_guarded(view, report)
     elif rewrite and cp is not None:
         report.findings.append(rewritten(cp.head))
-    view = StoreView(git)
     pin = None if accept_rewrite else report.pin
     walked = line.walk(view, head, keyring=Keyring(identity), trust=Trust(pin, roots),
                        now=rt.now(), seen_ahead=checkpoint.load_ahead(git.root),
@@ -93,7 +99,7 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     report.genesis, report.checked = walked.genesis, walked.checked
     report.findings += walked.findings
     if cp is not None and not rewrite:
-        _refuse_below(git, cp, walked)
+        cp = _mark_refused(git, view, head, cp, walked)
     events = eventline.check(view, head, line=walked.walked, tainted=frozenset(walked.tainted),
                              now=rt.now())
     report.findings += events
@@ -103,6 +109,11 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     report.acknowledged = walked.acknowledged
     report.skipped = sorted(walked.unkeyed)
     report.warnings = [g.warning(rt.now()) for g in walked.glass]
+    if cp is not None and cp.refused is not None and not rewrite and not walked.findings \
+            and not lifts(cp, walked, full=True):
+        # This walk could not see it (no key to where it was found): it still stands.
+        report.refused = cp.refused
+        report.refused_envs = sorted(cp.refused_envs)
     if report.ok and walked.genesis and (pin is None or accept_rewrite):
         checkpoint.save_pin(git.root, walked.genesis)
         report.pin, report.pinned_now = walked.genesis, True
@@ -118,14 +129,19 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     return report
 
 
-def _refuse_below(git: GitRepo, cp: checkpoint.Checkpoint, walked: LineReport) -> None:
-    """A finding at or below the checkpoint's head (something a lighter, incremental
-    check let through) stops reads trusting the checkpoint until a whole walk passes."""
-    vouched = set(walked.walked[:walked.walked.index(cp.head) + 1]) \
-        if cp.head in walked.walked else set()
-    below = [f for f in walked.findings if f.commit in vouched]
-    if below and cp.refused is None:
-        checkpoint.save(git.root, replace(cp, refused=below[0].line()))
+def _mark_refused(git: GitRepo, view: StoreView, head: str, cp: checkpoint.Checkpoint,
+                  walked: LineReport) -> checkpoint.Checkpoint:
+    """A finding on the line stops reads trusting the checkpoint, whether a lighter check
+    already let it through (below its head) or an incremental keyless one would (above).
+    The mark remembers which environments this walk checked with a key: a walk without
+    such a key cannot see a lying fingerprint, so it never lifts the mark."""
+    if not walked.findings or cp.refused is not None:
+        return cp
+    first = walked.findings[0]
+    marked = replace(cp, refused=first.line(), refused_commit=first.commit,
+                     refused_envs=frozenset(view.env_blobs(head)) - walked.unkeyed)
+    checkpoint.save(git.root, marked)
+    return marked
 
 
 def _disappeared(git: GitRepo, old: str, new: str) -> list[str]:
@@ -137,9 +153,50 @@ def _disappeared(git: GitRepo, old: str, new: str) -> list[str]:
     return [c for c in ids if not git.is_ancestor(c, new)]
 
 
-def _action(git: GitRepo, commit: str) -> str | None:
+def _refuse_guarded(view: StoreView, report: Report) -> None:
+    """Refuse (exit 5) a rewrite that changes the root of trust or loses a security
+    decision: what only ``--force`` accepts, after review."""
+    if report.other_genesis:
+        raise IntegrityError("the rewritten line has another genesis (not "
+                             f"{report.other_genesis[:12]}, the one this clone trusted): it is "
+                             "a different store, with its own signers and admins",
+                             hint="compare the new genesis with the id `envtrail init` printed; "
+                                  "`--accept-rewrite --force` re-pins to it anyway")
+    guarded = [(c, why) for c in report.disappeared if (why := _decision(view, c))]
+    if guarded:
+        commit, why = guarded[0]
+        raise IntegrityError(f"the rewrite drops {len(guarded)} commit(s) that changed who is "
+                             f"trusted or what was repaired, e.g. {commit[:10]} ({why})",
+                             hint="review them; `--accept-rewrite --force` accepts anyway")
+
+
+def _decision(view: StoreView, commit: str) -> str | None:
+    """What security decision a lost commit made, judged by its tree (a label is the
+    author's claim: a grant or an admin added could be labelled ``set``)."""
     try:
-        rec = parse_record(git.info(commit))
+        info = view.git.info(commit)
+        changed = custody_changes(view, info.parents[0] if info.parents else None, commit)
+        rec = parse_record(info)
+    except (KeyError, IntegrityError):
+        return "unreadable here, so it cannot be judged"
+    if changed:  # the label is shown for the reviewer, never trusted
+        return f"{rec.action if rec else 'unlabelled'}: changed {', '.join(changed)}"
+    # Its acknowledgements are in the record, not the tree: losing it brings back (or
+    # hides) what it settled. The label can only add a guard here, never remove one.
+    return "a repair" if rec is not None and rec.action == "repair" else None
+
+
+def _genesis(git: GitRepo, head: str) -> str | None:
+    """The root of the line ending at ``head``, if it can still be read."""
+    try:
+        ids, _ = git.first_parents(head)
     except KeyError:
         return None
-    return rec.action if rec else None
+    return ids[-1] if ids else None
+
+
+def _other_genesis(git: GitRepo, old: str | None, head: str) -> str | None:
+    """The old genesis when the line at ``head`` does not grow from it (or it is unknown)."""
+    if old is not None and git.is_ancestor(old, head):
+        return None
+    return old or "(unknown)"
