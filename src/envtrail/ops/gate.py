@@ -167,7 +167,10 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
 def record_verified(git: GitRepo, view: StoreView, head: str, report: LineReport,
                     cp: Checkpoint | None, key: str | None, roots: frozenset[str],
                     full: bool) -> Checkpoint:
-    """Move the checkpoint to a clean ``head`` (never past an unacknowledged finding)."""
+    """Move the checkpoint to a clean ``head`` (never past an unacknowledged finding, nor
+    while a ``refused`` mark stands that this walk does not lift: it stays as it is)."""
+    if cp is not None and cp.refused is not None and not lifts(cp, report, full):
+        return cp
     envs = view.env_blobs(head)
     # A key's full re-check counts only until a walk vouches for something without
     # a key: from then on, every key has that new part left to check.
@@ -181,9 +184,6 @@ def record_verified(git: GitRepo, view: StoreView, head: str, report: LineReport
     new = Checkpoint(head, envs, frozenset(keyed & set(envs)), frozenset(attempted),
                      frozenset(roots | (cp.roots if cp else frozenset())), floor,
                      frozenset(report.tainted | set(cp.tainted if cp and not full else ())))
-    if cp is not None and cp.refused is not None and not lifts(cp, report, full):
-        new = replace(new, refused=cp.refused, refused_commit=cp.refused_commit,
-                      refused_envs=cp.refused_envs)
     save(git, new, view)
     return new
 
