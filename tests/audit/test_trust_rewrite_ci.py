@@ -1,0 +1,300 @@
+"""The trust root under attack (attack round 10): a reviewed rewrite never swaps the
+store for another one unasked, a CI job never vouches for a line it cannot anchor, and
+a refusal a key found is not lifted by a walk that could not see it. Real git objects,
+real keys, the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import Cli, IdentityFile, git
+from envtrail.audit import checkpoint
+from envtrail.format import layout
+from envtrail.gitstore.repo import GitRepo
+from envtrail.ops import gate
+from hostile import head, message, point, setv, signed_commit
+
+ATTACKER = "CANARY-attacker-value-77d1"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def foreign_store(tmp_path: Path, make_identity, victim: IdentityFile) -> Path:
+    """A store an outsider built from scratch: her own genesis, herself as admin, the
+    victim's public key seated in production, and a value of her choosing."""
+    mallory = make_identity("mallory@example.com")
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    m = Cli(fake, mallory)
+    assert m("init", "--create", "--env", "production").code == 0
+    assert m("access", "grant", victim.principal, victim.publine, "--env", "production",
+             "--reason", "seat the victim").code == 0
+    setv(m, "A", ATTACKER)
+    return fake
+
+
+def force_push(store: Path, source: Path) -> None:
+    """What a force-push of ``source``'s line does to the victim's clone."""
+    git(store, "fetch", "-q", str(source), "main:refs/heads/replacement")
+    point(store, git(store, "rev-parse", "replacement").strip())
+
+
+# -- F4: --accept-rewrite -------------------------------------------------------------
+
+def test_accept_rewrite_refuses_another_genesis_without_force(cli, store, tmp_path,
+                                                              make_identity, alice):
+    setv(cli, "A", "real")
+    assert cli("get", "A", "--env", "production").out == "real"
+    pin = checkpoint.load_pin(store)
+    fake = foreign_store(tmp_path, make_identity, alice)
+    force_push(store, fake)
+    # No commit of the lost line is labelled revoke/rotate/signers/policy/repair: what
+    # it loses is the genesis itself, and with it every signer and admin.
+    r = cli("verify", "--accept-rewrite")
+    assert r.code == 5, (r.code, r.out, r.err)
+    assert "another genesis" in r.err and "--force" in r.err
+    assert checkpoint.load_pin(store) == pin
+    for _ in range(2):  # nothing was re-pinned: reads keep refusing, values are not served
+        r = cli("get", "A", "--env", "production")
+        assert r.code == 5 and ATTACKER not in r.out + r.err
+    # alice's next secret does not go to the outsider's key pair.
+    assert cli("set", "NEW", "--env", "production", "--reason", "x", input="mine").code == 5
+    # After review, --force takes it, and says loudly that this is another store.
+    r = cli("verify", "--accept-rewrite", "--force")
+    assert r.code == 0, r.out + r.err
+    assert "ANOTHER genesis" in r.out and pin in r.out
+    assert checkpoint.load_pin(store) == git(store, "rev-list", "--max-parents=0",
+                                               "HEAD").strip() != pin
+
+
+def test_accept_rewrite_guards_a_lost_grant(cli, store, bob):
+    """A grant adds a signer and a member: losing it changes who is trusted, whatever
+    its label (grant was never on the label list)."""
+    setv(cli, "A", "1")
+    before = head(store)
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    grant = head(store)
+    assert cli("get", "A", "--env", "production").code == 0
+    point(store, before)
+    r = cli("verify", "--accept-rewrite")
+    assert r.code == 5, (r.code, r.out, r.err)
+    assert grant[:10] in r.err and "allowed_signers" in r.err
+    r = cli("verify", "--accept-rewrite", "--force")
+    assert r.code == 0 and f"disappeared: {grant}" in r.out
+
+
+def test_accept_rewrite_judges_a_lost_commit_by_its_tree_not_its_label(cli, store,
+                                                                       make_identity):
+    """A commit labelled ``set`` that adds an admin to allowed_signers, vouched for by
+    this clone, then dropped: the label says "a value", the tree says "a new admin"."""
+    setv(cli, "A", "1")
+    parent = head(store)
+    carol = make_identity("carol@example.com")
+    signers = (store / layout.SIGNERS).read_bytes()
+    extra = f'{carol.principal} namespaces="git" {carol.identity.public.openssh} ' \
+            "envtrail:admin\n"
+    mislabelled = signed_commit(store, cli.identity.identity, cli.identity.principal,
+                                [parent], {layout.SIGNERS: signers + extra.encode()},
+                                message("set", cli.identity.principal))
+    point(store, mislabelled)
+    g = GitRepo(store)
+    gate.advance(g, parent, mislabelled, g.info(mislabelled).committer_time)
+    assert checkpoint.load(store).head == mislabelled
+    point(store, parent)  # the line is cut back below it
+    r = cli("verify", "--accept-rewrite")
+    assert r.code == 5, (r.code, r.out, r.err)
+    assert mislabelled[:10] in r.err and "allowed_signers" in r.err
+
+
+def test_accept_rewrite_of_values_only_needs_no_force(cli, store):
+    """Not over-strict: a lost plain value change is listed and accepted as before."""
+    setv(cli, "A", "1")
+    before = head(store)
+    setv(cli, "A", "2")
+    lost = head(store)
+    assert cli("get", "A", "--env", "production").out == "2"
+    point(store, before)
+    r = cli("verify", "--accept-rewrite")
+    assert r.code == 0, r.out + r.err
+    assert f"disappeared: {lost}" in r.out and "ANOTHER" not in r.out
+    assert cli("get", "A", "--env", "production").out == "1"
+
+
+# -- F8: verify in CI -----------------------------------------------------------------
+
+def test_verify_in_ci_without_a_trust_root_refuses_and_pins_nothing(cli, store, tmp_path,
+                                                                     make_identity, alice):
+    genesis = head(store)
+    fake = foreign_store(tmp_path, make_identity, alice)
+    clone = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", str(fake), str(clone))
+    job = Cli(clone, alice)
+    for ci in ({"GITHUB_ACTIONS": "true"}, {"CI": "true"}, {"GITLAB_CI": "true"}):
+        for args in (("verify",), ("verify", "--json"), ("init",)):
+            r = job(*args, env=ci)
+            assert r.code == 5 and "ENVTRAIL_TRUST_ROOT" in r.err, (args, r.code, r.out, r.err)
+            assert checkpoint.load_pin(clone) is None and checkpoint.load(clone) is None
+    # With the real genesis as trust root, the replaced line fails in CI too.
+    r = job("verify", env={"GITHUB_ACTIONS": "true", "ENVTRAIL_TRUST_ROOT": genesis})
+    assert r.code == 1 and "rule 8" in r.out
+    assert checkpoint.load_pin(clone) is None
+    r = job("verify", "--trust-root", genesis, env={"GITHUB_ACTIONS": "true"})
+    assert r.code == 1 and checkpoint.load_pin(clone) is None
+    # And the real store, anchored, verifies in CI.
+    real = tmp_path / "real-ci"
+    git(tmp_path, "clone", "-q", str(store), str(real))
+    r = Cli(real, None)("verify", env={"GITHUB_ACTIONS": "true", "ENVTRAIL_TRUST_ROOT": genesis})
+    assert r.code == 0, r.out + r.err
+    assert checkpoint.load_pin(real) == genesis
+
+
+def _steps(job: dict) -> list[tuple[str, dict[str, str]]]:
+    return [(s["run"], {**job.get("env", {}), **s.get("env", {})})
+            for s in job["steps"] if "run" in s]
+
+
+def _expand(value: str, context: dict[str, str]) -> str:
+    for name, real in context.items():
+        value = value.replace("${{ " + name + " }}", real)
+    assert "${{" not in value, value
+    return value
+
+
+def test_the_shipped_github_workflow_runs_and_anchors_every_job(cli, store, tmp_path, make_identity):
+    """examples/github-actions.yml, step by step as Actions would run it (envtrail steps
+    only), with GITHUB_ACTIONS set: it works on the real store and refuses a replaced
+    one. The trust root comes from a repository variable, the key from a secret."""
+    genesis = head(store)
+    release = make_identity("ci:release")
+    assert cli("access", "grant", release.principal, release.publine, "--env", "production",
+               "--reason", "release job").code == 0
+    setv(cli, "DEPLOY_TOKEN", "real-token")
+    flow = yaml.safe_load((ROOT / "examples/github-actions.yml").read_text())
+    context = {"vars.ENVTRAIL_TRUST_ROOT": genesis,
+               "secrets.ENVTRAIL_IDENTITY_KEY": release.path.read_text()}
+    top = flow.get("env", {})
+
+    def run_job(name: str, repo: Path) -> list:
+        results = []
+        job = flow["jobs"][name]
+        for command, env in _steps({**job, "env": {**top, **job.get("env", {})}}):
+            if not command.startswith("envtrail "):
+                continue  # checkout, setup-python, pip install
+            args = command.split("#")[0].split()[1:]
+            if "--" in args:  # the deploy script: print what it was given
+                args = [*args[:args.index("--") + 1], "sh", "-c", 'printf %s "$DEPLOY_TOKEN"']
+            env = {k: _expand(str(v), context) for k, v in env.items()}
+            results.append(Cli(repo, None).sub(*args, env={"GITHUB_ACTIONS": "true",
+                                                           "CI": "true", **env}))
+        assert results, name
+        return results
+
+    good = tmp_path / "good"
+    git(tmp_path, "clone", "-q", str(store), str(good))
+    assert set(flow["jobs"]) == {"verify", "deploy"}
+    for name in flow["jobs"]:
+        for r in run_job(name, good):
+            assert r.code == 0, (name, r.out, r.err)
+    assert run_job("deploy", good)[-1].out == "real-token"
+    fake = foreign_store(tmp_path, make_identity, release)
+    forged = tmp_path / "forged"
+    git(tmp_path, "clone", "-q", str(fake), str(forged))
+    for name in flow["jobs"]:
+        last = run_job(name, forged)[-1]  # the job's verdict: verify, or the deploy itself
+        assert last.code != 0 and ATTACKER not in last.out, (name, last.out)
+    # The guide shows the same variable.
+    assert "vars.ENVTRAIL_TRUST_ROOT" in (ROOT / "docs/ci.md").read_text()
+
+
+# -- F10: a keyed refusal stands ------------------------------------------------------
+
+@pytest.fixture
+def lying(cli, store, bob):
+    """alice (admin, both environments) and bob (staging only); a production commit
+    whose fingerprint claims the value did not change, which a keyless read vouched for
+    and alice's keyed verify then found. Returns the lying commit."""
+    import forge
+    from envtrail.model import Change
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    setv(cli, "S", "s1", env="staging")
+    setv(cli, "A", "1")
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "lie"})
+    real = plan.record.changes[0]
+    bad = forge.commit_plan(store, cli.identity.identity, forge.with_record(
+        plan, changes=(Change("~", "A", real.old_fp, real.old_fp),)))
+    assert cli.as_(None)("list", "--env", "production").code == 0  # keyless: cannot see it
+    assert checkpoint.load(store).head == bad
+    r = cli("verify")
+    assert r.code == 1 and "rule 3" in r.out
+    assert checkpoint.load(store).refused is not None
+    return bad
+
+
+def _refuses_everyone(cli, bob) -> None:
+    keyless = cli.as_(None)
+    for r in (keyless("list", "--env", "production"), keyless("access", "list"),
+              cli.as_(bob)("get", "S", "--env", "staging"),
+              cli("get", "A", "--env", "production")):
+        assert r.code == 5, (r.code, r.out, r.err)
+        assert "lie" not in r.out
+
+
+def test_a_keyless_verify_does_not_lift_a_keyed_refusal(cli, store, bob, lying):
+    r = cli.as_(None)("verify")
+    assert r.code == 1, r.out + r.err
+    assert "still refused" in r.out and lying[:10] in r.out
+    report = json.loads(cli.as_(None)("verify", "--json").out)
+    assert report["ok"] is False and report["findings"] == []
+    assert report["refused_needs_key_to"] == ["production", "staging"]  # alice's keys
+    cp = checkpoint.load(store)
+    assert cp.refused is not None and cp.refused_commit == lying
+    _refuses_everyone(cli, bob)
+    assert checkpoint.load(store).refused is not None
+
+
+def test_a_read_by_a_member_of_another_environment_does_not_lift_it(cli, store, bob, lying):
+    for _ in range(2):
+        r = cli.as_(bob)("get", "S", "--env", "staging")
+        assert r.code == 5 and "history does not verify" in r.err
+    r = cli.as_(bob)("verify")
+    assert r.code == 1 and "still refused" in r.out
+    assert checkpoint.load(store).refused is not None
+    _refuses_everyone(cli, bob)
+
+
+def test_a_repair_then_a_keyed_walk_lifts_it_for_every_reader(cli, store, bob, lying):
+    assert cli("repair", "--reason", "the lying fingerprint INC-3").code == 0
+    assert checkpoint.load(store).refused is not None  # the repair's own write lifts nothing
+    assert cli.as_(bob)("get", "S", "--env", "staging").code == 5
+    assert cli("get", "A", "--env", "production").out == "1"  # restored, and walked with a key
+    assert checkpoint.load(store).refused is None
+    assert cli.as_(None)("list", "--env", "production").code == 0
+    assert cli.as_(bob)("get", "S", "--env", "staging").out == "s1"
+    assert cli("get", "A", "--env", "production").out == "1"
+
+
+def test_a_keyed_finding_above_the_checkpoint_is_not_walked_past_without_a_key(cli, store):
+    """The lie arrives after this clone's last read: a keyed verify finds it, and a keyless
+    read must not then walk past it incrementally (it cannot see it) and vouch for it."""
+    import forge
+    from envtrail.model import Change
+
+    setv(cli, "A", "1")
+    assert cli("get", "A", "--env", "production").out == "1"
+    below = checkpoint.load(store).head
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "lie"})
+    real = plan.record.changes[0]
+    forge.commit_plan(store, cli.identity.identity, forge.with_record(
+        plan, changes=(Change("~", "A", real.old_fp, real.old_fp),)))
+    assert head(store) != below and checkpoint.load(store).head == below
+    assert cli("verify").code == 1
+    for cmd in (("list", "--env", "production"), ("access", "list"), ("verify",)):
+        r = cli.as_(None)(*cmd)
+        assert r.code in (1, 5), (cmd, r.code, r.out, r.err)
+    assert checkpoint.load(store).head == below  # nothing vouched for the lie
