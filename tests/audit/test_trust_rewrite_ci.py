@@ -253,7 +253,7 @@ def test_a_keyless_verify_does_not_lift_a_keyed_refusal(cli, store, bob, lying):
     assert report["ok"] is False and report["findings"] == []
     assert report["refused_needs_key_to"] == ["production", "staging"]  # alice's keys
     cp = checkpoint.load(store)
-    assert cp.refused is not None and cp.refused_commit == lying
+    assert cp.refused is not None and cp.refused_commits == {lying}
     _refuses_everyone(cli, bob)
     assert checkpoint.load(store).refused is not None
 

@@ -47,9 +47,9 @@ class Checkpoint:
     # A finding a full ``verify`` made on the line: no read trusts what this checkpoint
     # vouches for until a whole walk passes that checked, with a key, every environment
     # the finding walk did (``refused_envs``: a keyless walk cannot see a lying
-    # fingerprint), or a repair acknowledges ``refused_commit``.
+    # fingerprint), or repairs acknowledge every commit it found (``refused_commits``).
     refused: str | None = None
-    refused_commit: str | None = None
+    refused_commits: frozenset[str] = frozenset()
     refused_envs: frozenset[str] = frozenset()
 
 
@@ -70,7 +70,7 @@ def load(root: Path) -> Checkpoint | None:
             frozenset(map(str, doc["roots"])), int(doc["floor"]),
             frozenset(map(str, doc["tainted"])),
             str(doc["refused"]) if doc.get("refused") is not None else None,
-            str(doc["refused_commit"]) if doc.get("refused_commit") is not None else None,
+            frozenset(map(str, doc.get("refused_commits", ()))),
             frozenset(map(str, doc.get("refused_envs", ()))))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -90,7 +90,7 @@ def save(root: Path, cp: Checkpoint, files: dict[str, bytes] | None = None) -> N
         "version": _VERSION, "head": cp.head, "envs": cp.envs, "keyed": sorted(cp.keyed),
         "attempted": sorted(cp.attempted), "roots": sorted(cp.roots), "floor": cp.floor,
         "tainted": sorted(cp.tainted),
-        **({"refused": cp.refused, "refused_commit": cp.refused_commit,
+        **({"refused": cp.refused, "refused_commits": sorted(cp.refused_commits),
             "refused_envs": sorted(cp.refused_envs)} if cp.refused is not None else {}),
     }).encode())
 

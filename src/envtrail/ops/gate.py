@@ -189,11 +189,12 @@ def record_verified(git: GitRepo, view: StoreView, head: str, report: LineReport
 
 
 def lifts(cp: Checkpoint, report: LineReport, full: bool) -> bool:
-    """Whether a clean walk lifts the checkpoint's ``refused`` mark: a repair on the line
-    acknowledged the finding, or the whole line was walked with a key to every environment
-    the walk that made the finding checked with one (only such a walk could see it again)."""
-    if cp.refused_commit is not None and \
-            cp.refused_commit in {a.finding.commit for a in report.acknowledged}:
+    """Whether a clean walk lifts the checkpoint's ``refused`` mark: repairs on the line
+    acknowledged findings at every commit the marking walk found one, or the whole line
+    was walked with a key to every environment the marking walk checked with one (only
+    such a walk could see them again)."""
+    if cp.refused_commits and \
+            cp.refused_commits <= {a.finding.commit for a in report.acknowledged}:
         return True
     return full and not cp.refused_envs & report.unkeyed
 

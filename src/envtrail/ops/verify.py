@@ -137,8 +137,8 @@ def _mark_refused(git: GitRepo, view: StoreView, head: str, cp: checkpoint.Check
     such a key cannot see a lying fingerprint, so it never lifts the mark."""
     if not walked.findings or cp.refused is not None:
         return cp
-    first = walked.findings[0]
-    marked = replace(cp, refused=first.line(), refused_commit=first.commit,
+    marked = replace(cp, refused=walked.findings[0].line(),
+                     refused_commits=frozenset(f.commit for f in walked.findings),
                      refused_envs=frozenset(view.env_blobs(head)) - walked.unkeyed)
     checkpoint.save(git.root, marked)
     return marked
