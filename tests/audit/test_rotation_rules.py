@@ -104,8 +104,10 @@ def test_a_member_seated_by_a_rotation_is_judged_on_what_he_can_open(values, ali
     """bob can open the new key pair but not the old one: the rotation's values are
     unchecked for him (and said to be), not reported as changed."""
     commit = forged_rotation(values, alice.identity, seat=bob)
-    assert rule5(values, commit, alice.identity) == ([], [])
+    # (Seating someone is no rotation: that the label is rule 3's, not this test's.)
+    seated = "Envtrail-Action rotate, but it seats bob@example.com in production"
+    assert rule5(values, commit, alice.identity) == ([], [3])
     g = GitRepo(values)
     verifier = Verifier(StoreView(g), Keyring(bob.identity))
-    assert verifier.check(g.info(commit)) == []
+    assert [f.message for f in verifier.check(g.info(commit))] == [seated]
     assert verifier.unkeyed == {"production"}

@@ -373,7 +373,8 @@ def test_admin_files_changed_by_a_member_who_is_no_admin_is_rule_5(cli, store, b
     plan = honest_plan(store, bob.identity, "production", {"A": "1"})
     found = rules_of(store, commit_plan(store, bob.identity, Plan({**plan.changes, path: data},
                                                                   plan.record)))
-    assert found == {5: [f"bob@example.com is not an admin but changed {path}"]}
+    assert found == {3: [f"Envtrail-Action set, but it changes {path}"],
+                     5: [f"bob@example.com is not an admin but changed {path}"]}
 
 
 def test_an_environment_file_envtrail_cannot_read_is_rule_3(cli, store, alice):

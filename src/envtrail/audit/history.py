@@ -10,17 +10,28 @@ from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
 from envtrail.format import envfile
+from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.repo import CommitInfo, GitRepo
 
 # Actions that re-encrypt every value under a new key without changing any:
-# their Envtrail-Change lines map fingerprints across the rotation.
+# their Envtrail-Change lines map fingerprints across the rotation. (The log
+# reads the label, which verify holds to the tree; history, blame and revert
+# read the tree itself, so an unverified relabelled commit cannot hide there.)
 REENCRYPTING = frozenset({"rotate", "revoke"})
 REENCRYPTED = "re-encrypted"
 
 
-def reencrypts(rec: Record | None) -> bool:
-    """Whether a commit's record is a rotation (ciphertexts change, values do not)."""
-    return rec is not None and rec.action in REENCRYPTING
+def rekeys(old: EnvFile | None, new: EnvFile | None) -> bool:
+    """Whether going from ``old`` to ``new`` replaced the environment's key pair: a
+    rotation, whose new ciphertexts hold the old values (verify rule 5), not a value change."""
+    return old is not None and new is not None and old.public_key != new.public_key
+
+
+def rotation_at(view: StoreView, info: CommitInfo, environment: str) -> bool:
+    """Whether ``info`` re-encrypted ``environment`` under a new key pair, read from the
+    tree (never from the commit's label)."""
+    parent = info.parents[0] if info.parents else None
+    return rekeys(_env(view, parent, environment), _env(view, info.id, environment))
 
 
 @dataclass(frozen=True)
@@ -42,11 +53,15 @@ class Version:
     fingerprint: str | None  # the value's fingerprint after the commit (before it, for "-")
 
 
-def _values_at(view: StoreView, commit: str | None, environment: str) -> dict[str, str]:
+def _env(view: StoreView, commit: str | None, environment: str) -> EnvFile | None:
     try:
-        env = view.env_at(commit, environment)
+        return view.env_at(commit, environment)
     except IntegrityError:
-        return {}
+        return None
+
+
+def _values_at(view: StoreView, commit: str | None, environment: str) -> dict[str, str]:
+    env = _env(view, commit, environment)
     return dict(env.values) if env else {}
 
 
@@ -71,9 +86,9 @@ def last_changes(git: GitRepo, head: str, environment: str) -> dict[str, LastCha
     for info in git.walk_touching(head, (envfile.path_for(environment),)):
         if not pending:
             break
-        rec = parse_record(info)
-        if reencrypts(rec):
+        if rotation_at(view, info, environment):
             continue
+        rec = parse_record(info)
         mine = _values_at(view, info.id, environment)
         parents = [_values_at(view, p, environment) for p in info.parents] or [{}]
         for key in list(pending):
@@ -95,9 +110,10 @@ def versions(git: GitRepo, head: str | None, environment: str, key: str) -> Iter
     """Every commit reachable from ``head`` that touched ``key`` in ``environment``, newest first."""
     view = StoreView(git)
     for info in git.walk_touching(head, (envfile.path_for(environment),)):
-        mine = _values_at(view, info.id, environment).get(key)
-        before = _values_at(view, info.parents[0] if info.parents else None,
-                            environment).get(key)
+        new = _env(view, info.id, environment)
+        old = _env(view, info.parents[0] if info.parents else None, environment)
+        mine = new.values.get(key) if new else None
+        before = old.values.get(key) if old else None
         if mine == before:
             continue
         rec = parse_record(info)
@@ -106,7 +122,7 @@ def versions(git: GitRepo, head: str | None, environment: str, key: str) -> Iter
         elif mine is None:
             change = "-"
         else:
-            change = REENCRYPTED if reencrypts(rec) else "~"
+            change = REENCRYPTED if rekeys(old, new) else "~"
         yield Version(info, rec, change, _fingerprint(rec, key, change))
 
 
@@ -114,7 +130,7 @@ def value_changes(git: GitRepo, head: str | None, environment: str) -> Iterator[
     """Commits that changed a value of ``environment`` (not rotations, not membership), newest first."""
     view = StoreView(git)
     for info in git.walk_touching(head, (envfile.path_for(environment),)):
-        if reencrypts(parse_record(info)):
+        if rotation_at(view, info, environment):
             continue
         before = _values_at(view, info.parents[0] if info.parents else None, environment)
         if _values_at(view, info.id, environment) != before:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from envtrail.audit import repairs, signature
+from envtrail.audit import actions, repairs, signature
+from envtrail.audit.effect import WATCHED, Effect, EnvEffect, signer_changes
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
@@ -169,6 +170,7 @@ class Verifier:
         before, after = self.view.env_blobs(parent), self.view.env_blobs(info.id)
         actual: dict[str, dict[str, str]] = {}
         keyed_rules: list[str] = []
+        effects: list[EnvEffect] = []
         for env in sorted(before.keys() | after.keys()):
             if before.get(env) == after.get(env):
                 continue
@@ -179,6 +181,7 @@ class Verifier:
                 actual[env] = ops
             if custody(old) != custody(new):
                 keyed_rules.append(env)
+            effects.append(EnvEffect.between(env, old, new, ops))
             out.extend(self.check_values(info, rec, env, old, new, ops))
         claimed = {c.key: c.op for c in rec.changes}
         # (A repair, which names ENV:KEY across environments, is judged by audit.repairs.)
@@ -192,7 +195,11 @@ class Verifier:
         if touched and not touched <= set(rec.environments):
             out.append(Finding(info.id, 3, "Envtrail-Environment does not name the environment "
                                            f"changed ({', '.join(sorted(touched))})"))
-        admin_paths = [p for p in (*layout.ADMIN_FILES, layout.ATTRIBUTES) if p in differ]
+        admin_paths = [p for p in WATCHED if p in differ]
+        moved = signer_changes(self.view.signers(parent), self.view.signers(info.id)) \
+            if layout.SIGNERS in admin_paths and rec.action in actions.SIGNER_LINES else ()
+        out.extend(Finding(info.id, 3, why) for why in actions.disagreements(
+            rec, Effect(tuple(admin_paths), tuple(effects), moved), parent is None))
         if parent is not None:
             out.extend(self._check_policy(info, rec, signer, parent, actual, keyed_rules,
                                           admin_paths))
@@ -328,7 +335,7 @@ def check_time(info: CommitInfo, floor: datetime | None, seen: datetime | None) 
 def custody_changes(view: StoreView, parent: str | None, commit: str) -> list[str]:
     """What ``commit`` did to signers, policy, config, members or keys, judged by its tree
     whatever its trailers claim (a genesis, with no parent, creates all of them)."""
-    what = view.git.differing(parent, commit, (*layout.ADMIN_FILES, layout.ATTRIBUTES))
+    what = view.git.differing(parent, commit, WATCHED)
     before, after = view.env_blobs(parent), view.env_blobs(commit)
     for env in sorted(before.keys() | after.keys()):
         if before.get(env) == after.get(env):

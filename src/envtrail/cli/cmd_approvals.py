@@ -36,9 +36,10 @@ def proposals(
     if json_:
         emit_json([p.as_dict() for p in found])
         return
-    table(["id", "environment", "action", "author", "approvals", "state", "reason"],
+    table(["id", "environment", "action", "author", "approvals", "state", "reason", "tree"],
           [[p.id, ",".join(p.record.environments) or "store", p.record.action, p.record.actor,
-            f"{len(p.counted)}/{p.needed}", _state(p), p.record.reason] for p in found])
+            f"{len(p.counted)}/{p.needed}", _state(p), p.record.reason,
+            "; ".join(_tree_lines(p.effect)) or "-"] for p in found])
 
 
 def review(
@@ -68,6 +69,11 @@ def review(
     out(f"  reason: {prop.record.reason}")
     for change in prop.record.changes:
         out(f"  {render_change(change)}")
+    # What the tree does, whatever the label and trailers above claim: this is what
+    # an approval approves.
+    out("  its tree changes:" + ("" if _tree_lines(prop.effect) else " nothing"))
+    for line in _tree_lines(prop.effect):
+        out(f"    {line}")
     for env, vals in shown.items():
         for key, value in sorted(vals.items()):
             out(f"  {env} {key}={value.reveal()}")
@@ -148,6 +154,32 @@ def event(
     written = record_event(open_git(repo), runtime(), load_identity(identity), kind, env,
                            reason, Claims(ref, status))
     out(f"{env}: event {kind} [{short(written.commit)}]")
+
+
+def _tree_lines(effect: Any) -> list[str]:
+    """One line per changed allowed_signers line, other admin file and environment."""
+    from envtrail.audit.effect import key_fingerprint
+    from envtrail.format.layout import SIGNERS
+
+    lines = []
+    for c in effect.signers:
+        s = c.signer
+        window = "".join(f" {name}={when.isoformat()}" for name, when in
+                         (("valid-after", s.valid_after), ("valid-before", s.valid_before))
+                         if when)
+        lines.append(f"allowed_signers {c.op} {s.principal} {key_fingerprint(s.key)}"
+                     f"{' admin' if s.admin else ''}{window}")
+    lines += [f"{path} changed" for path in effect.files
+              if path != SIGNERS or not effect.signers]
+    for e in effect.environments:
+        parts = ["created"] if e.created else ["removed"] if e.removed else []
+        parts += ["new key pair"] * e.new_key_pair
+        parts += [f"{sign} member {p}" for sign, who in (("+", e.added), ("-", e.dropped))
+                  for p in who]
+        parts += [f"new key for member {p}" for p in e.rekeyed]
+        parts += [f"{op} {k}" for k, op in sorted(e.values.items())]
+        lines.append(f"{e.environment}: {', '.join(parts) or 'rewritten, same content'}")
+    return lines
 
 
 def _state(p: Any) -> str:

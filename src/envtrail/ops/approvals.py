@@ -24,6 +24,7 @@ from envtrail.audit.approvals import (
     late_refusal,
     requirement,
 )
+from envtrail.audit.effect import Effect, of_commit
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record, render
@@ -83,9 +84,15 @@ class Proposal:
     counted: tuple[str, ...]  # approvers whose approval counts
     problems: tuple[str, ...]  # approvals that do not count, and why
     stale: bool  # the line has moved past its base
-    # (environment, principal): members it seals a key to who were none at its base.
-    # They can read that environment from the proposal itself, approved or not.
-    new_readers: tuple[tuple[str, str], ...] = ()
+    # What its tree changes, read from the tree: what an approver approves, whatever
+    # the record claims.
+    effect: Effect
+
+    @property
+    def new_readers(self) -> tuple[tuple[str, str], ...]:
+        """(environment, principal): members it seals a key to who were none at its base.
+        They can read that environment from the proposal itself, approved or not."""
+        return tuple((e.environment, p) for e in self.effect.environments for p in e.added)
 
     @property
     def needed(self) -> int:
@@ -109,7 +116,8 @@ class Proposal:
                                "time": a.time.isoformat(), "reason": a.reason}
                               for a in self.approvals],
                 "problems": list(self.problems), "stale": self.stale, "ready": self.ready,
-                "new_readers": [{"environment": e, "principal": p} for e, p in self.new_readers]}
+                "new_readers": [{"environment": e, "principal": p} for e, p in self.new_readers],
+                "tree": self.effect.as_dict()}
 
 
 def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> Proposal:
@@ -143,20 +151,7 @@ def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> P
     counted = tuple(ledger.got)
     base = info.parents[0] if info.parents else None
     return Proposal(proposal_id, info.id, base, tip, rec, need, tuple(approvals), counted,
-                    tuple(problems), base != head, _new_readers(view, base, info.id))
-
-
-def _new_readers(view: StoreView, base: str | None, commit: str) -> tuple[tuple[str, str], ...]:
-    """Who a proposal seals an environment's key to that could not open it at its base."""
-    before = view.env_blobs(base) if base else {}
-    out = []
-    for env, blob in sorted(view.env_blobs(commit).items()):
-        if before.get(env) == blob:
-            continue
-        old, new = view.env_at(base, env) if base else None, view.env_at(commit, env)
-        out += [(env, p) for p in sorted(new.members if new else ())
-                if old is None or p not in old.members]
-    return tuple(out)
+                    tuple(problems), base != head, of_commit(view, base, info.id))
 
 
 def proposals(git: GitRepo, rt: Runtime, environment: str | None = None) -> list[Proposal]:

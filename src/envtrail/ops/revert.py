@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envtrail.audit.history import parse_record, reencrypts, value_changes
+from envtrail.audit.history import rotation_at, value_changes
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
 from envtrail.errors import ConflictError, IntegrityError, NotFoundError, UsageError
@@ -55,7 +55,7 @@ def revert(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
                             hint="list them with `envtrail env list`")
     target = line.resolve(rt, commit) if commit else last_change(line, environment)
     info = git.info(target)
-    if reencrypts(parse_record(info)):
+    if rotation_at(line.view, info, environment):
         raise UsageError(f"{target[:10]} only re-encrypted {environment} (a key rotation); "
                          "it changed no value, so there is nothing to revert")
     parent = info.parents[0] if info.parents else None

@@ -1,0 +1,187 @@
+"""What each ``Envtrail-Action`` may change: the label must agree with the tree.
+
+History, blame, log and revert read a commit by its action, and approvers see
+it first; a value change labelled ``rotate``, or an admin line slipped into a
+commit labelled ``policy``, would make every one of them tell a story the
+tree does not. Each action here names what its writer in ``envtrail.ops``
+changes and nothing more, so every honest commit agrees and a relabelled one
+is a rule 3 finding ("the commit does not do what its record says").
+
+``repair`` (audit.repairs), ``approve`` (a marker) and ``event`` (its own
+line) are judged elsewhere and never reach these checks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from envtrail.audit.effect import Effect, EnvEffect
+from envtrail.audit.record import Record
+from envtrail.format import layout
+
+# Actions that change values of one environment and nothing else ("merge" is what
+# sync wrote before the line had no merges; only its values are left to judge).
+VALUES = frozenset({"set", "unset", "import", "rollback", "revert", "merge"})
+# Actions whose record names whose allowed_signers lines they may change.
+SIGNER_LINES = frozenset({"grant", "revoke", "signers"})
+_MEMBER = re.compile(r"([+-]) ?(\S+)")
+
+
+def disagreements(rec: Record, effect: Effect, genesis: bool) -> list[str]:
+    """Ways the commit's tree does something other than its action says (empty: none)."""
+    check = _CHECKS.get(rec.action)
+    if check is None:
+        return [f"unknown Envtrail-Action {rec.action!r}"]
+    found = check(rec, effect, genesis)
+    if rec.extra_value("Member") is not None and rec.action not in ("grant", "revoke"):
+        found.append("it carries an Envtrail-Member")
+    if rec.extra_value("Admin") is not None and rec.action != "signers":
+        found.append("it carries an Envtrail-Admin")
+    return [f"Envtrail-Action {rec.action}, but {why}" for why in found]
+
+
+def _values(rec: Record, effect: Effect, genesis: bool) -> list[str]:
+    found = [f"it changes {', '.join(effect.files)}"] if effect.files else []
+    found += [f"it changes the members or keys of {e.environment}"
+              for e in effect.environments if e.custody]
+    return found
+
+
+def _init(rec: Record, effect: Effect, genesis: bool) -> list[str]:
+    """The genesis creates the store; later, ``env add`` creates the environments it names."""
+    found = [f"it changes {', '.join(effect.files)}"] if effect.files and not genesis else []
+    created = {e.environment for e in effect.environments if e.created}
+    if created != set(rec.environments) or len(created) != len(effect.environments):
+        found.append("the environments it creates are not those it names")
+    found += [f"it sets values of {e.environment}" for e in effect.environments
+              if e.values and not genesis]
+    return found
+
+
+def _custody(rec: Record, effect: Effect) -> tuple[EnvEffect | None, list[str]]:
+    """The one existing environment a grant, revoke or rotate names, and what else it did."""
+    named = rec.environments[0] if len(rec.environments) == 1 else None
+    env = next((e for e in effect.environments if e.environment == named), None)
+    found = [f"it changes {e.environment}, which it does not name"
+             for e in effect.environments if e.environment != named]
+    if env is None:
+        found.append("it does not change the environment it names")
+    elif env.created or env.removed:
+        found.append(f"it {'creates' if env.created else 'removes'} {env.environment}")
+        env = None
+    return env, found
+
+
+def _member(rec: Record, sign: str) -> str | None:
+    m = _MEMBER.fullmatch(rec.extra_value("Member") or "")
+    return m.group(2) if m and m.group(1) == sign else None
+
+
+def _signers_only_of(effect: Effect, principal: str | None) -> list[str]:
+    """allowed_signers may change (a grant adds the line, a revoke expires it), but only
+    the lines of the principal the record names."""
+    others = sorted({c.signer.principal for c in effect.signers} - {principal})
+    return [f"it changes the allowed_signers lines of {', '.join(others)}"] if others else []
+
+
+def _files_but_signers(effect: Effect) -> list[str]:
+    return [f"it changes {p}" for p in effect.files if p != layout.SIGNERS]
+
+
+def _grant(rec: Record, effect: Effect, genesis: bool) -> list[str]:
+    env, found = _custody(rec, effect)
+    who = _member(rec, "+")
+    if who is None:
+        found.append("its Envtrail-Member does not read '+ PRINCIPAL'")
+    found += _files_but_signers(effect) + _signers_only_of(effect, who)
+    if env is None:
+        return found
+    if env.values:
+        found.append(f"it changes values of {env.environment}")
+    if env.new_key_pair:
+        found.append(f"it replaces the key pair of {env.environment}")
+    if env.dropped:
+        found.append(f"it removes {', '.join(env.dropped)} from {env.environment}")
+    others = sorted({*env.added, *env.rekeyed, *env.resealed} - {who})
+    if others:
+        found.append(f"it changes the membership of {', '.join(others)} in {env.environment}")
+    if who is not None and who not in env.members:
+        found.append(f"{who} is no member of {env.environment} after it")
+    return found
+
+
+def _revoke(rec: Record, effect: Effect, genesis: bool) -> list[str]:
+    env, found = _custody(rec, effect)
+    who = _member(rec, "-")
+    if who is None:
+        found.append("its Envtrail-Member does not read '- PRINCIPAL'")
+    expired = rec.extra_value("Signer-Expired")
+    if expired is not None and expired != who:
+        found.append("its Envtrail-Signer-Expired is not the member it removes")
+    found += _files_but_signers(effect) + _signers_only_of(effect, who)
+    if env is None:
+        return found
+    found += _rekeying(env)
+    others = sorted(set(env.dropped) - {who})
+    if others:
+        found.append(f"it also removes {', '.join(others)} from {env.environment}")
+    # (Removing nobody is allowed when the member was gone already: sync replays a
+    # revoke onto a head where another clone revoked the same member.)
+    if who is not None and who in env.members:
+        found.append(f"{who} is still a member of {env.environment}")
+    return found
+
+
+def _rotate(rec: Record, effect: Effect, genesis: bool) -> list[str]:
+    env, found = _custody(rec, effect)
+    found += [f"it changes {p}" for p in effect.files]
+    if env is not None:
+        found += _rekeying(env)
+        if env.dropped:
+            found.append(f"it removes {', '.join(env.dropped)} from {env.environment}")
+    return found
+
+
+def _rekeying(env: EnvEffect) -> list[str]:
+    """A rotation (alone or in a revoke): a new key pair, sealed to the same members' keys.
+    (That every value is re-encrypted to its old plaintext is rule 5's, in verify.)"""
+    found = [] if env.new_key_pair else [f"it keeps the key pair of {env.environment}"]
+    if env.added or env.rekeyed:
+        found.append(f"it seats {', '.join(sorted({*env.added, *env.rekeyed}))} in "
+                     f"{env.environment}")
+    return found
+
+
+def _store_file(path: str) -> Callable[[Record, Effect, bool], list[str]]:
+    """An admin action that changes exactly one store-wide file."""
+
+    def check(rec: Record, effect: Effect, genesis: bool) -> list[str]:
+        found = [] if path in effect.files else [f"it does not change {path}"]
+        found += [f"it changes {p}" for p in effect.files if p != path]
+        found += [f"it changes {e.environment}" for e in effect.environments]
+        if rec.action == "signers":
+            found += _admin_mark(rec, effect)
+        return found
+
+    return check
+
+
+def _admin_mark(rec: Record, effect: Effect) -> list[str]:
+    """``signers`` (``access admin``) re-marks one principal's lines, and nothing else."""
+    m = _MEMBER.fullmatch(rec.extra_value("Admin") or "")
+    if m is None:
+        return ["its Envtrail-Admin does not read '+ PRINCIPAL' or '- PRINCIPAL'"]
+    who, admin = m.group(2), m.group(1) == "+"
+    found = _signers_only_of(effect, who)
+    if any(c.op == "+" and c.signer.principal == who and c.signer.admin != admin
+           for c in effect.signers):
+        found.append(f"{who} is {'not ' if admin else ''}an admin after it")
+    return found
+
+
+_CHECKS: dict[str, Callable[[Record, Effect, bool], list[str]]] = {
+    **dict.fromkeys(VALUES, _values),
+    "init": _init, "grant": _grant, "revoke": _revoke, "rotate": _rotate,
+    "policy": _store_file(layout.POLICY), "signers": _store_file(layout.SIGNERS),
+}

@@ -1,0 +1,134 @@
+"""What a commit's tree does, read from the tree alone, never from its trailers.
+
+A commit's record is its signer's claim; these are the facts it is checked
+against (verify) and shown beside (review): which admin files changed, which
+allowed_signers lines came and went, and per environment whether it was
+created or removed, got a new key pair, which members came, went or were
+re-keyed, and which variables' ciphertexts changed (masked: names and
+``+ - ~`` only, never a value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from envtrail.audit.view import StoreView, value_diff
+from envtrail.format import layout
+from envtrail.format.envfile import EnvFile
+from envtrail.format.signers import Signer
+
+# The store-wide files whose change only an admin may make (with .gitattributes).
+WATCHED = (*layout.ADMIN_FILES, layout.ATTRIBUTES)
+
+
+@dataclass(frozen=True)
+class SignerChange:
+    """One allowed_signers line that a commit added (``+``) or removed (``-``); a line
+    whose options changed shows as both."""
+
+    op: str
+    signer: Signer
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form: principal, key fingerprint, admin mark and validity window."""
+        s = self.signer
+        return {"change": self.op, "principal": s.principal, "key": key_fingerprint(s.key),
+                "admin": s.admin,
+                "valid_after": s.valid_after.isoformat() if s.valid_after else None,
+                "valid_before": s.valid_before.isoformat() if s.valid_before else None}
+
+
+@dataclass(frozen=True)
+class EnvEffect:
+    """What a commit did to one environment's file."""
+
+    environment: str
+    created: bool
+    removed: bool
+    new_key_pair: bool
+    values: Mapping[str, str]  # variable -> "+", "-" or "~" (ciphertext changed)
+    members: frozenset[str] = frozenset()  # members after the commit
+    added: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+    rekeyed: tuple[str, ...] = ()  # another public key for the same principal
+    resealed: tuple[str, ...] = ()  # same key, another sealed copy of the environment's keys
+
+    @classmethod
+    def between(cls, environment: str, old: EnvFile | None, new: EnvFile | None,
+                values: Mapping[str, str] | None = None) -> EnvEffect:
+        """The effect of going from ``old`` to ``new`` (None: absent); ``values`` is their
+        :func:`value_diff` when the caller has it already."""
+        values = value_diff(old, new) if values is None else values
+        before = old.members if old else {}
+        after = new.members if new else {}
+        common = before.keys() & after.keys()
+        return cls(
+            environment, old is None and new is not None, old is not None and new is None,
+            old is not None and new is not None and old.public_key != new.public_key,
+            values, frozenset(after),
+            tuple(sorted(after.keys() - before.keys())),
+            tuple(sorted(before.keys() - after.keys())),
+            tuple(sorted(p for p in common if before[p].key != after[p].key)),
+            tuple(sorted(p for p in common if before[p].key == after[p].key
+                         and before[p].sealed != after[p].sealed)))
+
+    @property
+    def custody(self) -> bool:
+        """Whether who holds this environment's keys, or the keys themselves, changed."""
+        return bool(self.created or self.removed or self.new_key_pair or self.added
+                    or self.dropped or self.rekeyed or self.resealed)
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form (masked: variable names and ``+ - ~`` only)."""
+        return {"environment": self.environment, "created": self.created,
+                "removed": self.removed, "new_key_pair": self.new_key_pair,
+                "members_added": list(self.added), "members_removed": list(self.dropped),
+                "members_rekeyed": list(self.rekeyed),
+                "values": [{"key": k, "change": op} for k, op in sorted(self.values.items())]}
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Everything a commit's tree changed, compared with its parent's."""
+
+    files: tuple[str, ...]  # which of WATCHED changed
+    environments: tuple[EnvEffect, ...]
+    signers: tuple[SignerChange, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return {"files": list(self.files), "signers": [s.as_dict() for s in self.signers],
+                "environments": [e.as_dict() for e in self.environments]}
+
+
+def signer_changes(before: list[Signer], after: list[Signer]) -> tuple[SignerChange, ...]:
+    """The lines of ``before`` that ``after`` lacks (``-``) and the other way round (``+``)."""
+    old, new = set(before), set(after)
+    return (*(SignerChange("-", s) for s in before if s not in new),
+            *(SignerChange("+", s) for s in after if s not in old))
+
+
+def of_commit(view: StoreView, parent: str | None, commit: str) -> Effect:
+    """What ``commit`` changed relative to ``parent`` (None: nothing before it).
+
+    Raises IntegrityError where a changed file cannot be read.
+    """
+    files = tuple(view.git.differing(parent, commit, WATCHED))
+    before, after = view.env_blobs(parent), view.env_blobs(commit)
+    envs = tuple(EnvEffect.between(env, view.env_at(parent, env), view.env_at(commit, env))
+                 for env in sorted(before.keys() | after.keys())
+                 if before.get(env) != after.get(env))
+    moved = signer_changes(view.signers(parent), view.signers(commit)) \
+        if layout.SIGNERS in files else ()
+    return Effect(files, envs, moved)
+
+
+def key_fingerprint(key: str) -> str:
+    """OpenSSH's ``SHA256:...`` fingerprint of a key line (the line itself if unreadable)."""
+    from envtrail.crypto.keys import KeyFormatError, PublicKey
+
+    try:
+        return PublicKey.parse(key)[0].fingerprint()
+    except KeyFormatError:
+        return key
