@@ -28,7 +28,8 @@ def proposals(
     repo: RepoOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """List proposed changes waiting for approval (needs no key)."""
+    """List proposed changes waiting for approval, with what each one's tree changes
+    (needs no key)."""
     from envtrail.cli.render import table
     from envtrail.ops import approvals
 
@@ -50,7 +51,11 @@ def review(
     identity: IdentityOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Show a proposal: masked diff, author, reason, approvals (values with --reveal)."""
+    """Show a proposal: author, reason, masked diff, approvals (values with --reveal).
+
+    Beneath the author's record, what its tree changes, read from the files: signer lines
+    (principal, key fingerprint, admin), admin files, members, key pairs and masked values.
+    """
     from envtrail.audit.record import render_change
     from envtrail.ops import approvals
 
@@ -74,6 +79,8 @@ def review(
     out("  its tree changes:" + ("" if _tree_lines(prop.effect) else " nothing"))
     for line in _tree_lines(prop.effect):
         out(f"    {line}")
+    for why in prop.mislabelled:
+        out(f"  does not do what its record says: {why}")
     for env, vals in shown.items():
         for key, value in sorted(vals.items()):
             out(f"  {env} {key}={value.reveal()}")

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from envtrail.audit import line as line_walk
 from envtrail.audit import signature
+from envtrail.audit.actions import disagreements
 from envtrail.audit.approvals import (
     APPROVES,
     Ledger,
@@ -87,6 +88,7 @@ class Proposal:
     # What its tree changes, read from the tree: what an approver approves, whatever
     # the record claims.
     effect: Effect
+    mislabelled: tuple[str, ...] = ()  # how its tree disagrees with its action (rule 3)
 
     @property
     def new_readers(self) -> tuple[tuple[str, str], ...]:
@@ -117,7 +119,7 @@ class Proposal:
                               for a in self.approvals],
                 "problems": list(self.problems), "stale": self.stale, "ready": self.ready,
                 "new_readers": [{"environment": e, "principal": p} for e, p in self.new_readers],
-                "tree": self.effect.as_dict()}
+                "tree": self.effect.as_dict(), "mislabelled": list(self.mislabelled)}
 
 
 def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> Proposal:
@@ -150,8 +152,11 @@ def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> P
     need = requirement(view, info, rec)
     counted = tuple(ledger.got)
     base = info.parents[0] if info.parents else None
+    done = of_commit(view, base, info.id)
+    # (A repair is judged against its clean point, not its parent: audit.repairs.)
+    mislabelled = () if rec.action == "repair" else disagreements(rec, done, base is None)
     return Proposal(proposal_id, info.id, base, tip, rec, need, tuple(approvals), counted,
-                    tuple(problems), base != head, of_commit(view, base, info.id))
+                    tuple(problems), base != head, done, tuple(mislabelled))
 
 
 def proposals(git: GitRepo, rt: Runtime, environment: str | None = None) -> list[Proposal]:

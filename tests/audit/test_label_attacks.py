@@ -1,0 +1,157 @@
+"""A commit's Envtrail-Action must agree with what its tree does (attack10 F2, F5).
+
+history, blame, log, revert and approvers read a commit by its label; each test
+here signs a real commit whose tree does one thing and whose label says another,
+and asserts that verify reports it (rule 3), that reads refuse it (exit 5), and
+that history, which reads no gate without --reveal, tells the change from the tree.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import git
+from envtrail.audit.record import Record, render
+from envtrail.format import layout
+from envtrail.format import signers as signers_file
+from envtrail.gitstore.repo import GitRepo
+from forge import commit_plan, honest_plan, with_record
+from hostile import findings_on, head, refused, setv, signed_commit
+
+EVIL = "https://evil.example/steal-CANARY-7f3a"
+
+
+def _alice(cli):
+    return cli.identity.identity
+
+
+@pytest.fixture
+def team(cli, store, bob):
+    """alice (admin) and bob (member of production, no admin); A set by alice."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "A", "https://pay.example/hook")
+    return bob
+
+
+def _relabelled(store, who, **record) -> str:
+    """``who``'s honest change of A to EVIL, signed under another label."""
+    plan = honest_plan(store, who.identity, "production", {"A": EVIL}, reason="INC-9 rotation")
+    return commit_plan(store, who.identity, with_record(plan, **record))
+
+
+@pytest.mark.parametrize(("record", "lies"), [
+    pytest.param({"action": "rotate"}, ["Envtrail-Action rotate, but it keeps the key pair of "
+                                        "production"], id="rotate"),
+    pytest.param({"action": "revoke", "extra": (("Member", "- alice@example.com"),)},
+                 ["Envtrail-Action revoke, but it keeps the key pair of production",
+                  "Envtrail-Action revoke, but alice@example.com is still a member of "
+                  "production"], id="revoke-alice"),
+    pytest.param({"action": "grant", "extra": (("Member", "+ bob@example.com"),)},
+                 ["Envtrail-Action grant, but it changes values of production"], id="grant"),
+])
+def test_a_members_value_change_under_a_custody_label_is_rule_3(cli, store, team, record, lies):
+    forged = _relabelled(store, team, **record)
+    found = findings_on(cli, forged, secrets=(EVIL,))
+    assert sorted(found.get(3, [])) == sorted(lies)
+    refused(cli, "A", (EVIL,))
+    for cmd in (("blame", "--env", "production"),
+                ("revert", forged, "--env", "production", "--reason", "undo"),
+                ("history", "A", "--env", "production", "--reveal")):
+        r = cli(*cmd)
+        assert r.code == 5 and "history does not verify" in r.err, (cmd, r.code, r.err)
+        assert EVIL not in r.out + r.err
+
+
+def test_history_tells_a_relabelled_value_change_from_a_rotation_by_the_tree(cli, store, team):
+    forged = _relabelled(store, team, action="rotate")
+    rows = [json.loads(line) for line in
+            cli("history", "A", "--env", "production", "--json").out.splitlines()]
+    assert rows[0]["commit"] == forged
+    assert (rows[0]["change"], rows[0]["reencrypted"]) == ("~", False)
+    # An honest rotation (once an admin repairs the line) is still marked as one.
+    assert cli("repair", "--reason", "INC-10 relabelled change").code == 0
+    assert cli("access", "rotate", "--env", "production", "--reason", "yearly").code == 0
+    rows = [json.loads(line) for line in
+            cli("history", "A", "--env", "production", "--json").out.splitlines()]
+    assert (rows[0]["change"], rows[0]["reencrypted"], rows[0]["action"]) == \
+        ("re-encrypted", True, "rotate")
+
+
+def test_a_grant_that_also_seats_another_signer_is_rule_3(cli, store, team, make_identity):
+    """An admin's grant of carol that also adds mallory as an admin signer."""
+    carol, mallory = make_identity("carol@example.com"), make_identity("mallory@example.com")
+    r = cli("access", "grant", carol.principal, carol.publine, "--env", "staging",
+            "--reason", "join", "--propose")
+    assert r.code == 0, r.err
+    proposed = git(store, "for-each-ref", "--format=%(objectname)", "refs/envtrail/proposals/")
+    g = GitRepo(store)
+    honest = proposed.strip()
+    lines = [*signers_file.parse(g.read(honest, layout.SIGNERS)),
+             signers_file.Signer(mallory.principal, mallory.identity.public.openssh, admin=True)]
+    forged = signed_commit(store, _alice(cli), "alice@example.com",
+                           [head(store)],
+                           {layout.SIGNERS: signers_file.render(lines),
+                            layout.env_path("staging"): g.read(honest, layout.env_path("staging"))},
+                           g.info(honest).message)
+    git(store, "update-ref", "refs/heads/main", forged)
+    git(store, "reset", "-q", "--hard", forged)
+    found = findings_on(cli, forged)
+    assert found.get(3) == ["Envtrail-Action grant, but it changes the allowed_signers lines "
+                            "of mallory@example.com"]
+    refused(cli, "A")
+
+
+@pytest.mark.parametrize(("action", "extra"), [
+    pytest.param("policy", (), id="policy"),
+    pytest.param("signers", (("Admin", "+ bob@example.com"),), id="signers-naming-bob"),
+])
+def test_an_admin_signer_slipped_in_under_another_label_is_rule_3(cli, store, team,
+                                                                  make_identity, action, extra):
+    """attack10 F5's commit on the line: labelled policy (or a re-mark of bob), it adds
+    mallory as an admin."""
+    mallory = make_identity("mallory@example.com")
+    g = GitRepo(store)
+    lines = [*signers_file.parse(g.read(head(store), layout.SIGNERS)),
+             signers_file.Signer(mallory.principal, mallory.identity.public.openssh, admin=True)]
+    rec = Record(action, "alice@example.com", "require ticket numbers", (), extra=extra)
+    forged = signed_commit(store, _alice(cli), "alice@example.com", [head(store)],
+                           {layout.SIGNERS: signers_file.render(lines)}, render(rec))
+    git(store, "update-ref", "refs/heads/main", forged)
+    git(store, "reset", "-q", "--hard", forged)
+    found = findings_on(cli, forged)
+    expected = {
+        "policy": ["Envtrail-Action policy, but it does not change .envtrail/policy.yaml",
+                   "Envtrail-Action policy, but it changes .envtrail/allowed_signers"],
+        "signers": ["Envtrail-Action signers, but it changes the allowed_signers lines of "
+                    "mallory@example.com"],
+    }[action]
+    assert sorted(found.get(3, [])) == sorted(expected)
+    refused(cli, "A")
+    # mallory's key signs nothing that verifies after a repair puts the signers back.
+    assert cli("repair", "--reason", "INC-11 forged signer").code == 0
+    assert mallory.principal not in (store / layout.SIGNERS).read_text()
+
+
+def test_a_value_label_on_a_membership_change_is_rule_3(cli, store, team, make_identity):
+    """An admin seats carol in production in a commit labelled as a value change, so
+    `log` shows a set where production gained a reader."""
+    carol = make_identity("carol@example.com")
+    r = cli("access", "grant", carol.principal, carol.publine, "--env", "production",
+            "--reason", "join", "--propose")
+    assert r.code == 0, r.err
+    g = GitRepo(store)
+    honest = git(store, "for-each-ref", "--format=%(objectname)",
+                 "refs/envtrail/proposals/").strip()
+    rec = Record("set", "alice@example.com", "tweak", ("production",))
+    forged = signed_commit(store, _alice(cli), "alice@example.com", [head(store)],
+                           {layout.env_path("production"): g.read(honest,
+                                                                  layout.env_path("production"))},
+                           render(rec))
+    git(store, "update-ref", "refs/heads/main", forged)
+    git(store, "reset", "-q", "--hard", forged)
+    assert findings_on(cli, forged).get(3) == [
+        "Envtrail-Action set, but it changes the members or keys of production"]
+    refused(cli, "A")
