@@ -80,7 +80,8 @@ def test_forged_admin_change_by_member(cli, shared, bob):
     text = (shared / ".envtrail/allowed_signers").read_text()
     line = next(ln for ln in text.splitlines() if ln.startswith("bob@"))
     plan = Plan({".envtrail/allowed_signers": text.replace(line, line + " envtrail:admin").encode()},
-                record.Record("signers", bob.principal, "promote myself", ()))
+                record.Record("signers", bob.principal, "promote myself", (),
+                              extra=(("Admin", f"+ {bob.principal}"),)))
     forge.commit_plan(shared, bob.identity, plan)
     assert rules(cli) == [5]
     assert git(shared, "log", "-1", "--format=%G?").strip() == "G"  # git sees a good signature
