@@ -77,7 +77,7 @@ def test_an_honest_proposals_review_shows_its_members_keys_and_masked_values(cli
     assert tree["environments"] == [{
         "environment": "production", "created": False, "removed": False,
         "new_key_pair": False, "members_added": [dave.principal], "members_removed": [],
-        "members_rekeyed": [], "values": []}]
+        "members_rekeyed": [], "members_resealed": [], "values": []}]
 
     secret = "CANARY-proposed-value-91d2"
     r = cli("set", "NEW_KEY", "--env", "production", "--reason", "rotate",
@@ -91,3 +91,18 @@ def test_an_honest_proposals_review_shows_its_members_keys_and_masked_values(cli
     assert "production: new key pair, ~ API_KEY\n" in shown
     listed = cli("proposals", "--json")
     assert secret not in listed.out
+
+
+def test_a_proposal_with_an_unreadable_allowed_signers_still_lists(cli, store, bob,
+                                                                   make_identity):
+    """The tree shows the file as changed; one bad proposal does not hide the others."""
+    make_team(cli, bob, make_identity)
+    rec = Record("policy", "alice@example.com", "tidy", ())
+    proposal = signed_commit(store, cli.identity.identity, "alice@example.com", [head(store)],
+                             {layout.SIGNERS: b"not a signer line\n"}, render(rec))
+    git(store, "update-ref", f"refs/envtrail/proposals/{proposal[:12]}", proposal)
+    listed = cli("proposals", "--json")
+    assert listed.code == 0, listed.err
+    assert json.loads(listed.out)[0]["tree"] == {"files": [layout.SIGNERS], "signers": [],
+                                                 "environments": []}
+    assert f"{layout.SIGNERS} changed" in cli("review", proposal[:12]).out

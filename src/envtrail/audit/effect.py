@@ -10,10 +10,12 @@ re-keyed, and which variables' ciphertexts changed (masked: names and
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from envtrail.audit.view import StoreView, value_diff
+from envtrail.errors import IntegrityError
 from envtrail.format import layout
 from envtrail.format.envfile import EnvFile
 from envtrail.format.signers import Signer
@@ -84,7 +86,7 @@ class EnvEffect:
         return {"environment": self.environment, "created": self.created,
                 "removed": self.removed, "new_key_pair": self.new_key_pair,
                 "members_added": list(self.added), "members_removed": list(self.dropped),
-                "members_rekeyed": list(self.rekeyed),
+                "members_rekeyed": list(self.rekeyed), "members_resealed": list(self.resealed),
                 "values": [{"key": k, "change": op} for k, op in sorted(self.values.items())]}
 
 
@@ -112,15 +114,18 @@ def signer_changes(before: list[Signer], after: list[Signer]) -> tuple[SignerCha
 def of_commit(view: StoreView, parent: str | None, commit: str) -> Effect:
     """What ``commit`` changed relative to ``parent`` (None: nothing before it).
 
-    Raises IntegrityError where a changed file cannot be read.
+    Raises IntegrityError where a changed environment file cannot be read.
     """
     files = tuple(view.git.differing(parent, commit, WATCHED))
     before, after = view.env_blobs(parent), view.env_blobs(commit)
     envs = tuple(EnvEffect.between(env, view.env_at(parent, env), view.env_at(commit, env))
                  for env in sorted(before.keys() | after.keys())
                  if before.get(env) != after.get(env))
-    moved = signer_changes(view.signers(parent), view.signers(commit)) \
-        if layout.SIGNERS in files else ()
+    moved: tuple[SignerChange, ...] = ()
+    # An unreadable allowed_signers still shows as changed, in ``files``.
+    with contextlib.suppress(IntegrityError):
+        if layout.SIGNERS in files:
+            moved = signer_changes(view.signers(parent), view.signers(commit))
     return Effect(files, envs, moved)
 
 

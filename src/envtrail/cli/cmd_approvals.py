@@ -76,8 +76,9 @@ def review(
         out(f"  {render_change(change)}")
     # What the tree does, whatever the label and trailers above claim: this is what
     # an approval approves.
-    out("  its tree changes:" + ("" if _tree_lines(prop.effect) else " nothing"))
-    for line in _tree_lines(prop.effect):
+    tree = _tree_lines(prop.effect)
+    out("  its tree changes:" + ("" if tree else " nothing"))
+    for line in tree:
         out(f"    {line}")
     for why in prop.mislabelled:
         out(f"  does not do what its record says: {why}")
@@ -184,6 +185,8 @@ def _tree_lines(effect: Any) -> list[str]:
         parts += [f"{sign} member {p}" for sign, who in (("+", e.added), ("-", e.dropped))
                   for p in who]
         parts += [f"new key for member {p}" for p in e.rekeyed]
+        # A new key pair reseals every member's copy; without one, a new seal is news.
+        parts += [f"new seal for member {p}" for p in e.resealed if not e.new_key_pair]
         parts += [f"{op} {k}" for k, op in sorted(e.values.items())]
         lines.append(f"{e.environment}: {', '.join(parts) or 'rewritten, same content'}")
     return lines
