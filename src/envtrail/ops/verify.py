@@ -146,11 +146,14 @@ def _mark_refused(git: GitRepo, view: StoreView, head: str, cp: checkpoint.Check
 
 def _disappeared(git: GitRepo, old: str, new: str) -> list[str]:
     """Commits of the old line (newest first) that the new line no longer holds."""
+    # The line is first parents only: a merge that reaches the old head through a second
+    # parent holds nothing of it (git's ancestry would say it holds all of it).
     try:
         ids, _ = git.first_parents(old)
+        kept = set(git.first_parents(new)[0])
     except KeyError:
         return [old]
-    return [c for c in ids if not git.is_ancestor(c, new)]
+    return [c for c in ids if c not in kept]
 
 
 def _refuse_guarded(view: StoreView, report: Report) -> None:
@@ -197,6 +200,7 @@ def _genesis(git: GitRepo, head: str) -> str | None:
 
 def _other_genesis(git: GitRepo, old: str | None, head: str) -> str | None:
     """The old genesis when the line at ``head`` does not grow from it (or it is unknown)."""
-    if old is not None and git.is_ancestor(old, head):
+    # Its own first-parent root, not git's ancestry, which a merge could reach it through.
+    if old is not None and _genesis(git, head) == old:
         return None
     return old or "(unknown)"

@@ -1,0 +1,62 @@
+"""A rewrite that reaches the old line only through a merge's second parent (attack
+round 11, N1): the store line is first parents, so such a line holds none of the old
+one, and `--accept-rewrite` must see a new genesis and every lost commit."""
+
+from __future__ import annotations
+
+from test_trust_rewrite_ci import ATTACKER, force_push
+
+from conftest import Cli, git
+from envtrail.audit import checkpoint
+from envtrail.gitstore.repo import GitRepo
+from envtrail.ops.verify import _disappeared
+from hostile import head, point, setv
+
+
+def _merge(repo, first: str, second: str) -> str:
+    return git(repo, "commit-tree", f"{first}^{{tree}}", "-p", first, "-p", second,
+               "-m", "merge").strip()
+
+
+def test_a_foreign_store_merged_over_the_real_head_is_another_genesis(
+        cli, store, tmp_path, make_identity, alice):
+    # mallory's own store, a merge whose second parent is the victim's real head, and her
+    # own repair acknowledging that merge: her line verifies, and git's ancestry holds the
+    # victim's whole line (genesis included), while the store line holds none of it.
+    setv(cli, "A", "real")
+    assert cli("get", "A", "--env", "production").out == "real"
+    pin = checkpoint.load_pin(store)
+    mallory = make_identity("mallory@example.com")
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    m = Cli(fake, mallory)
+    assert m("init", "--create", "--env", "production").code == 0
+    assert m("access", "grant", alice.principal, alice.publine, "--env", "production",
+             "--reason", "seat the victim").code == 0
+    setv(m, "A", ATTACKER)
+    git(fake, "fetch", "-q", str(store), "main:refs/victim")
+    point(fake, _merge(fake, head(fake), git(fake, "rev-parse", "refs/victim").strip()))
+    assert m("repair", "--reason", "ack the merge").code == 0
+    assert m("verify").code == 0
+    force_push(store, fake)
+    r = cli("verify", "--accept-rewrite")
+    assert r.code == 5, (r.code, r.out, r.err)
+    assert "another genesis" in r.err
+    assert checkpoint.load_pin(store) == pin
+    r = cli("get", "A", "--env", "production")
+    assert r.code == 5 and ATTACKER not in r.out + r.err
+
+
+def test_commits_reached_only_through_a_second_parent_have_disappeared(cli, store, bob):
+    setv(cli, "A", "1")
+    before = head(store)
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0
+    old_head = head(store)
+    grant, revoke = git(store, "rev-list", f"{before}..{old_head}").split()[::-1]
+    merged = _merge(store, before, old_head)  # first parent: the state before them
+    lost = _disappeared(GitRepo(store), old_head, merged)
+    assert set(lost) == {grant, revoke}, lost
+    assert _disappeared(GitRepo(store), old_head, old_head) == []
