@@ -125,6 +125,19 @@ def test_rotate_keeps_values_and_members(cli, team, bob):
     assert cli("verify").code == 0
 
 
+def test_a_member_who_is_no_admin_cannot_rotate(cli, team, bob):
+    # Verify asks an admin for a new key pair (rule 5); a member's rotation used to land,
+    # be vouched for by her own clone, and then stop every other clone's reads.
+    from conftest import assert_one_line_error
+
+    before = git(team, "rev-parse", "HEAD")
+    r = cli.as_(bob)("access", "rotate", "--env", "production", "--reason", "yearly")
+    assert_one_line_error(r, 4)
+    assert "only an admin" in r.err
+    assert git(team, "rev-parse", "HEAD") == before
+    assert cli("verify").code == 0
+
+
 def test_access_list_and_log(cli, team, bob):
     listed = json.loads(cli("access", "list", "--json").out)
     assert {(m["environment"], m["principal"]) for m in listed["members"]} == {

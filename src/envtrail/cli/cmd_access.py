@@ -110,7 +110,7 @@ def rotate(
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
-    """New environment key pair and fingerprint key; every value re-encrypted."""
+    """New environment key pair and fingerprint key; every value re-encrypted (admins only)."""
     from envtrail.ops import access
 
     written = access.rotate(open_git(repo), runtime(), load_identity(identity), env, reason,

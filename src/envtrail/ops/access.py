@@ -148,6 +148,9 @@ def rotate(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
 
     def build(snap: Snapshot) -> Plan:
         acting = whoami(snap, identity, rt)
+        # A new key pair is a custody change, which verify asks of an admin (rule 5):
+        # a member's rotation would land and then stop every other clone's reads.
+        require_admin(acting.signer, "rotate an environment's keys")
         authorize_write(snap.policy, environment, acting.signer, text)
         env = snap.env(environment)
         new_env, rotation = rotated(env, identity, dict(env.members))
