@@ -78,6 +78,20 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_policy.py", "tests/cli/test_approvals.py",
     ],
     "src/envtrail/ops/hook.py": ["tests/cli/test_hook.py"],
+    "src/envtrail/audit/repairs.py": [
+        "tests/audit/test_repair_stowaways.py", "tests/audit/test_repair_fingerprints.py",
+        "tests/audit/test_line_attacks.py", "tests/audit/test_rules.py",
+        "tests/cli/test_repair_approvals.py", "tests/cli/test_sync_taint.py",
+    ],
+    "src/envtrail/audit/keyring.py": [
+        "tests/audit/test_rotation_rules.py", "tests/audit/test_verify.py",
+        "tests/audit/test_rules.py", "tests/audit/test_line_attacks.py",
+        "tests/cli/test_grant_proposals.py",
+    ],
+    "src/envtrail/audit/checkpoint.py": [
+        "tests/ops/test_gate.py", "tests/audit/test_log_vouched.py", "tests/cli/test_sync_taint.py",
+        "tests/cli/test_events.py",
+    ],
 }
 
 FLIPS: dict[type, tuple[type, ...]] = {
