@@ -262,3 +262,20 @@ def _backdated_repair(store, cli, clean: str, envs: tuple[str, ...]) -> str:
                                 g.info(clean).committer_time),
                          signer_for(cli.identity.identity),
                          tree=g.repo.get(clean).peel(pygit2.Commit).tree_id)
+
+
+def test_a_plain_git_commit_in_a_proposal_chain_is_shown_as_not_counting(cli, store, bob,
+                                                                          make_identity):
+    """A proposal ref anyone can push may carry a commit with no envtrail record on top:
+    it is judged "not a good signed approval", not taken for a repair's signer."""
+    make_team(cli, bob, make_identity)
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    ref = f"refs/envtrail/proposals/{pid}"
+    tip = git(store, "rev-parse", ref).strip()
+    plain = git(store, "commit-tree", f"{tip}^{{tree}}", "-p", tip, "-m", "lgtm").strip()
+    git(store, "update-ref", ref, plain)
+    r = cli("review", pid)
+    assert r.code == 0, r.err
+    assert f"does not count: {plain[:10]} is not a good signed approval" in r.out
+    assert "approvals: 0 of 1" in r.out
