@@ -3,6 +3,7 @@ vouches for: never by a forged parent that lowered the count (third attacker rev
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pygit2
@@ -15,7 +16,7 @@ from envtrail.audit.repairs import ACK, CLEAN, FROM
 from envtrail.gitstore.commit import Author, create_commit
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.txn import signer_for
-from hostile import drop_signer, setv
+from hostile import drop_signer, setv, signed_approval
 
 
 def _lower_the_count_by_hand(store) -> str:
@@ -279,3 +280,56 @@ def test_a_plain_git_commit_in_a_proposal_chain_is_shown_as_not_counting(cli, st
     assert r.code == 0, r.err
     assert f"does not count: {plain[:10]} is not a good signed approval" in r.out
     assert "approvals: 0 of 1" in r.out
+
+
+def _resigned_repair_proposal(cli, store, bob, make_identity, who, extra_of):
+    """A real repair proposal (API_KEY back to v1 under a noise finding), signed again by
+    ``who`` with the extra trailers ``extra_of(proposed record)`` and filed as a proposal
+    of its own, with bob's approval on top by hand. Returns its proposal id."""
+    team, old = _an_approved_rotation(cli, store, bob, make_identity)
+    git(store, "commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", "noise")
+    fix = _proposal_id(cli("repair", "--reason", "back to v1", "--from", old, "--propose"))
+    g, ref = GitRepo(store), f"refs/envtrail/proposals/{fix}"
+    proposed = g.info(git(store, "rev-parse", ref).strip())
+    rec = parse_record(proposed)
+    rec = replace(rec, actor=who.principal, extra=extra_of(rec))
+    tree = pygit2.Oid(hex=git(store, "rev-parse", f"{ref}^{{tree}}").strip())
+    resigned = create_commit(g, list(proposed.parents), {}, render(rec),
+                             Author(who.principal, who.principal, proposed.committer_time),
+                             signer_for(who.identity), tree=tree)
+    approval = signed_approval(store, team["bob"], resigned, resigned)
+    git(store, "update-ref", "-d", ref)
+    git(store, "update-ref", f"refs/envtrail/proposals/{resigned[:12]}", approval)
+    return resigned[:12]
+
+
+def test_a_repair_proposal_without_a_clean_point_is_judged_at_its_parent(cli, store, bob,
+                                                                         make_identity):
+    pid = _resigned_repair_proposal(
+        cli, store, bob, make_identity, cli.identity,
+        lambda rec: tuple((k, v) for k, v in rec.extra if k != CLEAN))
+    r = cli("review", pid, "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["approved_by"] == ["bob@example.com"]
+
+
+def test_a_repair_proposal_is_not_signed_as_of_a_clean_point_off_its_line(cli, store, bob,
+                                                                          make_identity):
+    """An outsider names as the clean point a commit of her own, off the line, whose
+    allowed_signers make her an admin: her signature is judged at the proposal's parent
+    all the same, so the approval on it counts for nothing."""
+    carol = make_identity("carol@example.com")
+    signers = store / ".envtrail/allowed_signers"
+    here = _head(store)
+    signers.write_text(signers.read_text() + f'carol@example.com namespaces="git" '
+                                             f"{carol.identity.public.openssh} envtrail:admin\n")
+    git(store, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-am", "side")
+    side = _head(store)
+    git(store, "reset", "-q", "--hard", here)
+    pid = _resigned_repair_proposal(
+        cli, store, bob, make_identity, carol,
+        lambda rec: tuple((k, side if k == CLEAN else v) for k, v in rec.extra))
+    r = cli("review", pid, "--json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["approved_by"] == [] and not doc["ready"], doc
