@@ -26,6 +26,9 @@ from forge import commit_plan, honest_plan
 from hostile import head, point, setv
 
 
+TRAILERS = "a repair's Envtrail-Change trailers do not describe how it differs from the clean point"
+
+
 @dataclass(frozen=True)
 class Scene:
     pregrant: str  # production without bob
@@ -132,17 +135,18 @@ def test_a_repair_keeps_the_clean_points_environments(store, scene, alice):
 
 def test_without_repair_from_the_values_are_the_clean_points(store, scene, alice):
     commit = variant(store, scene, alice, extra=from_(scene, extra_of(store, scene), scene.clean))
-    found = own(store, commit, alice)
-    assert set(found) == {3}
-    for named in ("envs", "production"):
-        assert f"a repair leaves {named} different from the clean point {scene.clean[:10]}" \
-            in found[3]
+    # One finding each for the tree and the environment, none from judging its values as
+    # a restore (their change is no restore here, so the trailers describe no change).
+    assert own(store, commit, alice) == {3: [
+        *(f"a repair leaves {named} different from the clean point {scene.clean[:10]}"
+          for named in ("envs", "production")), TRAILERS]}
 
 
 def test_a_repair_brings_back_no_member_nor_key(store, scene, alice):
     old = GitRepo(store).read(scene.pregrant, "envs/production.yaml")
     found = own(store, variant(store, scene, alice, {"envs/production.yaml": old}), alice)
-    assert "a repair changes the members or keys of production" in found[3]
+    # Its values are not judged as a restore: the custody finding says it all.
+    assert found == {3: ["a repair changes the members or keys of production", TRAILERS]}
 
 
 def test_a_repair_obeys_the_clean_points_policy(store, scene, alice):
@@ -158,8 +162,7 @@ def test_an_admin_who_is_no_member_restores_no_values(store, scene, alice):
 
 def test_a_repairs_trailers_describe_how_it_differs_from_the_clean_point(store, scene, alice):
     found = own(store, variant(store, scene, alice, changes=()), alice)
-    assert found == {3: ["a repair's Envtrail-Change trailers do not describe how it differs "
-                         "from the clean point"]}
+    assert found == {3: [TRAILERS]}
 
 
 def test_with_a_key_the_restored_values_are_those_of_repair_from(store, scene, alice):
