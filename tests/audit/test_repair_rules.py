@@ -34,7 +34,7 @@ class Scene:
     pregrant: str  # production without bob
     older: str  # A=1 (the Repair-From of the real repair)
     mid: str  # A=1.5
-    clean: str  # A=2, and a reason pattern for production
+    clean: str  # A=2; production wants a ticket and alice or an admin as writer
     bad: str  # A=evil, unsigned
     real: str  # the repair envtrail wrote: A back to 1
     carol: object  # an admin, a member of staging only
@@ -55,7 +55,7 @@ def scene(cli, store, alice, bob, make_identity) -> Scene:
     mid = head(store)
     setv(cli, "A", "2")
     assert cli("policy", "set", "--env", "production", "--reason-pattern", "INC-[0-9]+",
-               "--reason", "tickets").code == 0
+               "--writers", "alice@example.com,admins", "--reason", "tickets").code == 0
     clean = head(store)
     bad = commit_plan(store, None, honest_plan(store, alice.identity, "production", {"A": "evil"},
                                                   reason="INC-666"))
@@ -100,8 +100,9 @@ def test_the_repair_envtrail_writes_is_clean(store, scene, alice):
     assert own(store, scene.real, alice) == {}
 
 
-def test_a_member_who_is_no_admin_cannot_repair(store, scene, bob, alice):
+def test_a_member_who_is_no_admin_nor_writer_cannot_repair(store, scene, bob, alice):
     assert own(store, variant(store, scene, bob), alice) == {
+        4: ["writers: bob@example.com may not change production"],
         5: ["bob@example.com is not an admin but made a repair"]}
 
 
