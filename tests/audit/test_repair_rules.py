@@ -170,3 +170,17 @@ def test_with_a_key_the_restored_values_are_those_of_repair_from(store, scene, a
     commit = variant(store, scene, alice, extra=from_(scene, extra_of(store, scene), scene.mid))
     assert own(store, commit, alice) == {
         3: ["production: the restored values are not those of Repair-From"]}
+
+
+def test_with_a_key_every_restored_value_must_decrypt(store, scene, alice):
+    from envtrail.format import envfile
+
+    data = GitRepo(store).read(scene.real, "envs/production.yaml")
+    env = envfile.parse(data)
+    token = env.values["A"]
+    at = len(token) // 2
+    broken = token[:at] + ("B" if token[at] != "B" else "C") + token[at + 1:]
+    forged = envfile.render(replace(env, values={**env.values, "A": broken}))
+    found = own(store, variant(store, scene, alice, {"envs/production.yaml": forged}), alice)
+    assert found == {3: ["production: A: ciphertext does not authenticate",
+                         "production: a restored value does not decrypt"]}
