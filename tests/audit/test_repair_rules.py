@@ -184,3 +184,23 @@ def test_with_a_key_every_restored_value_must_decrypt(store, scene, alice):
     found = own(store, variant(store, scene, alice, {"envs/production.yaml": forged}), alice)
     assert found == {3: ["production: A: ciphertext does not authenticate",
                          "production: a restored value does not decrypt"]}
+
+
+def test_a_repair_from_before_a_member_joined_is_clean_to_him_and_to_an_auditor(
+        cli, store, alice, make_identity):
+    """What a verifier's key cannot open at Repair-From it cannot compare: dave, granted
+    after that point, and an auditor with no key both find the honest repair clean."""
+    setv(cli, "A", "1")
+    older = head(store)
+    dave = make_identity("dave@example.com")
+    assert cli("access", "grant", dave.principal, dave.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "A", "2")
+    commit_plan(store, None, honest_plan(store, alice.identity, "production", {"A": "evil"}))
+    assert cli("repair", "--reason", "INC-2", "--from", older).code == 0
+    repair = head(store)
+    assert cli.as_(dave)("get", "A", "--env", "production").out == "1"
+    assert own(store, repair, dave) == {}
+    report = line.walk(StoreView(GitRepo(store)), repair, keyring=Keyring(None),
+                       now=datetime.now(UTC))
+    assert [f for f in report.findings if f.commit == repair] == []
