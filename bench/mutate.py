@@ -84,7 +84,7 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_repair_approvals.py", "tests/cli/test_sync_taint.py",
     ],
     "src/envtrail/audit/keyring.py": [
-        "tests/audit/test_rotation_rules.py", "tests/audit/test_verify.py",
+        "tests/audit/test_verify.py", "tests/audit/test_rotation_rules.py",
         "tests/audit/test_rules.py", "tests/audit/test_line_attacks.py",
         "tests/cli/test_grant_proposals.py",
     ],
