@@ -454,3 +454,17 @@ def test_another_environments_key_cannot_vouch_for_what_a_keyless_read_let_throu
     assert checkpoint.load(store).keyed == {"staging"}
     r = cli("get", "A", "--env", "production")
     assert r.code == 5, (r.code, r.out, r.err)
+
+
+@pytest.mark.parametrize("version", [2, 4, "3", None])
+def test_a_checkpoint_of_another_layout_vouches_for_nothing(verified, alice, version):
+    """A verified.json another envtrail version wrote may mean something else by its
+    fields: it counts as none, and the fast path declines."""
+    import json
+
+    assert fast(verified, alice) is not None
+    doc = json.loads(checkpoint.path(verified).read_text())
+    doc["version"] = version
+    checkpoint.path(verified).write_text(json.dumps(doc))
+    assert checkpoint.load(verified) is None
+    assert fast(verified, alice) is None
