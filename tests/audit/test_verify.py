@@ -261,3 +261,27 @@ def test_a_clock_running_behind_does_not_make_a_backdated_commit(history, alice)
                            "clock is behind", "set")
     assert g.info(written.commit).committer_time == parent_time
     assert Cli(history, alice)("verify").code == 0
+
+
+def test_a_keyring_answers_none_where_its_identity_holds_no_seat(cli, store, bob):
+    """bob opened production while a member; once revoked, the same keyring (which keeps
+    what it opened) answers None for the files that no longer seat him."""
+    from envtrail.audit.keyring import Keyring
+    from envtrail.audit.view import Snapshot
+
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("set", "A", "--env", "production", "--reason", "r", input="CANARY-seat").code == 0
+    g = GitRepo(store)
+    seated = Snapshot(g, g.store_head()).env("production")
+    ring = Keyring(bob.identity)
+    assert ring.plaintext(seated, "A") == "CANARY-seat"
+    assert cli("access", "revoke", "bob@example.com", "--env", "production",
+               "--reason", "left").code == 0
+    g = GitRepo(store)
+    unseated = Snapshot(g, g.store_head()).env("production")
+    assert unseated.member_with_key(bob.identity.public.openssh) is None
+    assert ring.keys(unseated) is None
+    assert ring.plaintext(unseated, "A") is None
+    assert ring.fingerprint(unseated, "A") is None
+    assert Keyring(None).plaintext(seated, "A") is None
