@@ -100,6 +100,18 @@ def test_lying_fingerprint_caught_with_a_key_only(cli, history, alice):
     assert findings(cli.as_(None)) == []
 
 
+def test_a_lying_old_fingerprint_is_caught_with_a_key(cli, history, alice):
+    """The old fingerprint of a change is the new one of the commit before: a walk asks
+    for it twice, the second time from the keyring's cache, and must still compare it."""
+    plan = forge.honest_plan(history, alice.identity, "production", {"A": "evil"})
+    real = plan.record.changes[0]
+    lie = forge.with_record(plan, changes=(Change("~", "A", "0123456789abcdef" * 2, real.new_fp),))
+    forge.commit_plan(history, alice.identity, lie)
+    f = findings(cli)
+    assert [x["rule"] for x in f] == [3]
+    assert "old fingerprint 0123456789abcdef0123456789abcdef does not match" in f[0]["message"]
+
+
 def test_forged_actor(cli, history, alice):
     plan = forge.honest_plan(history, alice.identity, "production", {"A": "evil"})
     forge.commit_plan(history, alice.identity, forge.with_record(plan, actor="bob@example.com"))
