@@ -25,7 +25,6 @@ from envtrail.ops.txn import signer_for
 from forge import commit_plan, honest_plan
 from hostile import head, point, setv
 
-
 TRAILERS = "a repair's Envtrail-Change trailers do not describe how it differs from the clean point"
 
 
