@@ -468,3 +468,19 @@ def test_a_checkpoint_of_another_layout_vouches_for_nothing(verified, alice, ver
     checkpoint.path(verified).write_text(json.dumps(doc))
     assert checkpoint.load(verified) is None
     assert fast(verified, alice) is None
+
+
+def test_forgetting_a_checkpoint_twice_is_no_error(verified, alice):
+    """``verify --accept-rewrite`` forgets the checkpoint, whether or not there is one."""
+    checkpoint.clear(verified)
+    assert checkpoint.load(verified) is None and fast(verified, alice) is None
+    checkpoint.clear(verified)
+    assert checkpoint.load_tainted(verified) == frozenset()
+
+
+def test_events_judged_against_one_store_head_are_judged_again_when_it_moved(verified, cli):
+    before = head(verified)
+    checkpoint.save_events(verified, before, "e" * 40)
+    assert checkpoint.load_events(verified, before) == "e" * 40
+    setv(cli, "B", "2")
+    assert checkpoint.load_events(verified, head(verified)) is None
