@@ -16,7 +16,7 @@ from envtrail.audit import checkpoint
 from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import gate
-from hostile import head, message, point, setv, signed_commit
+from hostile import head, message, point, setv, signed_commit, unsigned_commit
 
 ATTACKER = "CANARY-attacker-value-77d1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,3 +298,59 @@ def test_a_keyed_finding_above_the_checkpoint_is_not_walked_past_without_a_key(c
         r = cli.as_(None)(*cmd)
         assert r.code in (1, 5), (cmd, r.code, r.out, r.err)
     assert checkpoint.load(store).head == below  # nothing vouched for the lie
+
+
+def _lie_on(store: Path, cli: Cli, when=None) -> str:
+    """alice's production commit whose fingerprint claims the value did not change."""
+    import forge
+    from envtrail.model import Change
+
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "lie"})
+    real = plan.record.changes[0]
+    return forge.commit_plan(store, cli.identity.identity, forge.with_record(
+        plan, changes=(Change("~", "A", real.old_fp, real.old_fp),)), when=when)
+
+
+def test_a_keyed_verify_widens_a_mark_a_keyless_one_set(cli, store, bob):
+    """N2: a keyless verify marks only the unsigned commit it sees; alice's keyed verify then
+    finds the lie below it. A repair by an admin without the production key acknowledges
+    only the unsigned commit, and must not lift the refusal alice's key found."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    assert cli("access", "admin", bob.principal, "--reason", "staging admin").code == 0
+    setv(cli, "S", "s1", env="staging")
+    setv(cli, "A", "1")
+    lie = _lie_on(store, cli)
+    noise = unsigned_commit(store, lie, [lie], "noise")
+    point(store, noise)
+    assert cli.as_(None)("verify").code == 1
+    cp = checkpoint.load(store)
+    assert cp.refused_commits == {noise} and cp.refused_envs == frozenset()
+    assert cli("verify").code == 1
+    cp = checkpoint.load(store)
+    assert cp.refused_commits == {noise, lie} and cp.refused_envs == {"production", "staging"}
+    r = cli.as_(bob)("repair", "--reason", "the unsigned commit INC-5")
+    assert r.code == 0 and f"acknowledged: {noise[:10]}" in r.out
+    assert f"acknowledged: {lie[:10]}" not in r.out  # bob cannot see the lie
+    _refuses_everyone(cli, bob)
+    assert checkpoint.load(store).refused is not None
+
+
+def test_a_keyless_accept_rewrite_keeps_a_keyed_refusal(cli, store, bob, lying):
+    """N3: the lie is force-pushed again, re-made with a new id. A keyless walk accepts the
+    rewrite (one plain value change lost) but cannot see the lie: the mark moves with it."""
+    from datetime import timedelta
+
+    parent = git(store, "rev-parse", f"{lying}^").strip()
+    point(store, parent)
+    when = GitRepo(store).info(lying).committer_time + timedelta(seconds=1)
+    remade = _lie_on(store, cli, when=when)
+    assert remade != lying
+    r = cli.as_(None)("verify", "--accept-rewrite")
+    assert r.code == 1 and lying in r.out and "still refused" in r.out, r.out + r.err
+    cp = checkpoint.load(store)
+    assert cp.head == remade and cp.refused is not None  # accepted, and still refused
+    assert cp.refused_envs == {"production", "staging"}
+    _refuses_everyone(cli, bob)
+    assert cli.as_(None)("verify").code == 1
+    assert checkpoint.load(store).refused is not None

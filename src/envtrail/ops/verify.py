@@ -124,9 +124,23 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
             checkpoint.clear(git.root)
             forget_seen(git.root)  # sync would otherwise keep refusing the rewritten remote
         key = identity.public.openssh if identity is not None else None
-        record_verified(git, view, head, walked, None if accept_rewrite else cp, key, roots,
-                        full=True)
+        saved = record_verified(git, view, head, walked, None if accept_rewrite else cp, key,
+                                roots, full=True)
+        if accept_rewrite and cp is not None and cp.refused is not None \
+                and not lifts(cp, walked, full=True):
+            _carry_refused(git, saved, cp, report)
     return report
+
+
+def _carry_refused(git: GitRepo, saved: checkpoint.Checkpoint, old: checkpoint.Checkpoint,
+                   report: Report) -> None:
+    """Keep the old line's mark on the accepted one: the rewrite is accepted, but a walk
+    without a key to where the mark was found cannot tell whether the lie was only re-made,
+    so reads keep refusing until a walk that can see it passes (or repairs acknowledge it)."""
+    checkpoint.save(git.root, replace(saved, refused=old.refused,
+                                      refused_commits=old.refused_commits,
+                                      refused_envs=old.refused_envs))
+    report.refused, report.refused_envs = old.refused, sorted(old.refused_envs)
 
 
 def _mark_refused(git: GitRepo, view: StoreView, head: str, cp: checkpoint.Checkpoint,
@@ -134,12 +148,17 @@ def _mark_refused(git: GitRepo, view: StoreView, head: str, cp: checkpoint.Check
     """A finding on the line stops reads trusting the checkpoint, whether a lighter check
     already let it through (below its head) or an incremental keyless one would (above).
     The mark remembers which environments this walk checked with a key: a walk without
-    such a key cannot see a lying fingerprint, so it never lifts the mark."""
-    if not walked.findings or cp.refused is not None:
+    such a key cannot see a lying fingerprint, so it never lifts the mark. A mark that
+    already stands is widened, never kept as it was: a keyless walk may have set it, and a
+    repair of only what that walk saw must not lift what a later key found."""
+    if not walked.findings:
         return cp
-    marked = replace(cp, refused=walked.findings[0].line(),
-                     refused_commits=frozenset(f.commit for f in walked.findings),
-                     refused_envs=frozenset(view.env_blobs(head)) - walked.unkeyed)
+    commits = frozenset(f.commit for f in walked.findings) | cp.refused_commits
+    envs = (frozenset(view.env_blobs(head)) - walked.unkeyed) | cp.refused_envs
+    if cp.refused is not None and commits == cp.refused_commits and envs == cp.refused_envs:
+        return cp
+    marked = replace(cp, refused=cp.refused or walked.findings[0].line(),
+                     refused_commits=commits, refused_envs=envs)
     checkpoint.save(git.root, marked)
     return marked
 
