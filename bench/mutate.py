@@ -93,6 +93,16 @@ TESTS: dict[str, list[str]] = {
         "tests/ops/test_gate.py", "tests/audit/test_log_vouched.py", "tests/cli/test_sync_taint.py",
         "tests/cli/test_events.py",
     ],
+    "src/envtrail/audit/approvals.py": [
+        "tests/cli/test_approvals.py", "tests/cli/test_approvals_late.py",
+        "tests/cli/test_break_glass_scope.py", "tests/audit/test_approval_attacks.py",
+        "tests/cli/test_repair_approvals.py", "tests/cli/test_pending_at_start.py",
+        "tests/cli/test_grant_proposals.py",
+    ],
+    "src/envtrail/audit/breakglass.py": [
+        "tests/cli/test_break_glass_scope.py", "tests/cli/test_approvals_late.py",
+        "tests/audit/test_approval_attacks.py", "tests/cli/test_approvals.py",
+    ],
 }
 
 FLIPS: dict[type, tuple[type, ...]] = {
