@@ -6,9 +6,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_approvals import _force_onto_line, _head, _proposal_id, make_team
+from test_approvals import _force_onto_line, _head, _proposal_id, _signed_approval, make_team
 
 from conftest import assert_one_line_error, git
+
+
+@pytest.fixture
+def team(cli, bob, make_identity):
+    """production needs one approval, by bob (see test_approvals.make_team)."""
+    return make_team(cli, bob, make_identity)
+
+
+def _proposal_commit(store, pid: str) -> str:
+    """The commit a proposal ref points at (before any approval is added on top)."""
+    return git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip()
 
 
 def _approved(cli, reviewers, *args: str) -> None:
@@ -64,3 +75,38 @@ def test_one_approver_per_environment_does_not_meet_a_count_of_two(cli, store,
     applied = cli("apply", pid)
     assert applied.code == 0, applied.err
     assert cli("verify").code == 0
+
+
+def test_an_approver_who_signs_twice_is_counted_once(cli, store, two_for_production):
+    bob = two_for_production["bob"]
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    change = _proposal_commit(store, pid)
+    assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
+    assert cli.as_(bob)("approve", pid, "--reason", "again").code == 2  # refused, once each
+    _force_onto_line(store, pid)
+    # The same second approval signed by hand: the line still has one approver of two.
+    git(store, "reset", "-q", "--hard", _signed_approval(store, bob, _head(store), change))
+    found = cli("verify")
+    assert found.code == 1
+    assert "the line head leaves it with 1 (production has 1 of 2 approval(s) by its " \
+        "approvers)" in found.out
+
+
+def test_an_approval_of_another_change_ends_the_run_that_approves_a_change(cli, store, team):
+    # A change's approvals follow it directly: an approval of an earlier break-glass
+    # change between them (valid in itself) leaves it short, whatever follows.
+    bob = team["bob"]
+    assert cli("set", "API_KEY", "--env", "production", "--reason", "INC-1", "--break-glass",
+               input="hot").code == 0
+    glass = _head(store)
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v3"))
+    change = _proposal_commit(store, pid)
+    between = _signed_approval(store, bob, change, glass)
+    git(store, "reset", "-q", "--hard", _signed_approval(store, bob, between, change))
+    found = cli("verify")
+    assert found.code == 1
+    assert f"{change[:10]} rule 9 (approvals): needs 1 approval(s) of production; the next " \
+        "change leaves it with 0" in found.out
+    assert f"{glass[:10]} unreviewed" not in found.out  # bob's approval of it does count
