@@ -8,6 +8,7 @@ import json
 import pytest
 from test_approvals import _force_onto_line, _head, _proposal_id, _signed_approval, make_team
 
+import forge
 from conftest import assert_one_line_error, git
 
 
@@ -110,3 +111,22 @@ def test_an_approval_of_another_change_ends_the_run_that_approves_a_change(cli, 
     assert f"{change[:10]} rule 9 (approvals): needs 1 approval(s) of production; the next " \
         "change leaves it with 0" in found.out
     assert f"{glass[:10]} unreviewed" not in found.out  # bob's approval of it does count
+
+
+def test_an_approval_after_an_unrelated_change_comes_too_late(cli, store, alice, team):
+    # A change that needs no approval between a change and its approval ends the run
+    # too: the approval is then of a commit no longer waiting, and the change is short.
+    bob = team["bob"]
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v3"))
+    change = _proposal_commit(store, pid)
+    _force_onto_line(store, pid)
+    # alice's honest staging write, which `set` itself would refuse on a failing line
+    forge.commit_plan(store, alice.identity, forge.honest_plan(store, alice.identity,
+                                                               "staging", {"X": "s"}))
+    git(store, "reset", "-q", "--hard", _signed_approval(store, bob, _head(store), change))
+    found = cli("verify")
+    assert found.code == 1
+    assert f"{change[:10]} rule 9 (approvals): needs 1 approval(s) of production; the next " \
+        "change leaves it with 0" in found.out
+    assert_one_line_error(cli.as_(bob)("get", "API_KEY", "--env", "production"), 5)
