@@ -10,6 +10,9 @@ from test_approvals import _force_onto_line, _head, _proposal_id, _signed_approv
 
 import forge
 from conftest import assert_one_line_error, git
+from envtrail.audit.record import Record, render
+from envtrail.format import layout
+from hostile import signed_commit
 
 
 @pytest.fixture
@@ -130,3 +133,20 @@ def test_an_approval_after_an_unrelated_change_comes_too_late(cli, store, alice,
     assert f"{change[:10]} rule 9 (approvals): needs 1 approval(s) of production; the next " \
         "change leaves it with 0" in found.out
     assert_one_line_error(cli.as_(bob)("get", "API_KEY", "--env", "production"), 5)
+
+
+def test_a_proposal_on_an_unreadable_parent_is_refused_in_one_line(cli, store, alice, team):
+    # What a proposal changes cannot be judged from a parent whose file does not parse:
+    # listing and reviewing it say so (exit 5) and list nothing half-judged.
+    staging = layout.env_path("staging")
+    good = (store / staging).read_bytes()
+    garbled = signed_commit(store, alice.identity, alice.principal, [_head(store)],
+                            {staging: b"values: [unclosed\n"},
+                            render(Record("set", alice.principal, "garble", ("staging",))))
+    fixed = signed_commit(store, alice.identity, alice.principal, [garbled], {staging: good},
+                          render(Record("set", alice.principal, "put it back", ("staging",))))
+    git(store, "update-ref", f"refs/envtrail/proposals/{fixed[:12]}", fixed)
+    for args in (("proposals",), ("proposals", "--json"), ("review", fixed[:12])):
+        r = cli(*args)
+        assert_one_line_error(r, 5)
+        assert staging in r.err
