@@ -150,3 +150,40 @@ def test_a_proposal_on_an_unreadable_parent_is_refused_in_one_line(cli, store, a
         r = cli(*args)
         assert_one_line_error(r, 5)
         assert staging in r.err
+
+
+def test_a_walk_that_starts_inside_a_run_of_approvals_carries_that_run(
+        cli, store, alice, two_for_production):
+    # production needs two: a walk starting after the first approval must still know the
+    # change has one (so one more completes it, and none more leaves it short).
+    from datetime import UTC, datetime
+
+    from envtrail.audit.line import walk
+    from envtrail.audit.view import StoreView
+    from envtrail.gitstore.repo import GitRepo
+
+    team = two_for_production
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    change = _proposal_commit(store, pid)
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
+    first = _proposal_commit(store, pid)
+    assert cli.as_(team["dave"])("approve", pid, "--reason", "ok").code == 0
+    both = _proposal_commit(store, pid)
+    view, now = StoreView(GitRepo(store)), datetime.now(UTC)
+
+    def short(head: str, since: str) -> list[str]:
+        return [f.message for f in walk(view, head, since=since, now=now).findings
+                if f.rule == 9 and f.commit == change]
+
+    assert short(both, first) == [] and short(both, change) == []
+    # The line holding one approval, then an honest write: short, however it is walked.
+    git(store, "reset", "-q", "--hard", first)
+    on_top = forge.commit_plan(store, alice.identity,
+                               forge.honest_plan(store, alice.identity, "staging", {"X": "1"}))
+    full = walk(view, on_top, now=now)
+    assert [f.message for f in full.findings if f.commit == change] == \
+        ["needs 2 approval(s) of production; the next change leaves it with 1 (production "
+         "has 1 of 2 approval(s) by its approvers)"]
+    assert short(on_top, first) == short(on_top, change) == \
+        [f.message for f in full.findings if f.commit == change]
