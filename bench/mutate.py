@@ -100,8 +100,9 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_grant_proposals.py", "tests/cli/test_approval_quorums.py",
     ],
     "src/envtrail/audit/breakglass.py": [
-        "tests/audit/test_break_glass_reach.py", "tests/cli/test_break_glass_scope.py", "tests/cli/test_approvals_late.py",
-        "tests/audit/test_approval_attacks.py", "tests/cli/test_approvals.py",
+        "tests/audit/test_break_glass_reach.py", "tests/cli/test_break_glass_scope.py",
+        "tests/cli/test_approvals_late.py", "tests/audit/test_approval_attacks.py",
+        "tests/cli/test_approvals.py",
     ],
 }
 
