@@ -76,6 +76,16 @@ def test_break_glass_never_seats_a_reader(cli, store, guarded, alice):
     assert "it changed who can read production" in _glass_finding(cli, glass)
 
 
+def test_break_glass_never_rotates_a_key_pair(cli, store, guarded, alice):
+    # A new key pair sealed to the very same members revokes nobody: no break-glass.
+    rotation = propose(cli, "access", "rotate", "--env", "production", "--reason", "INC-6")
+    rec = parse_record(GitRepo(store).info(rotation))
+    glass = resign(store, alice, rotation, head(store), rec=replace(rec, extra=(*rec.extra,
+                                                                                *GLASS)))
+    point(store, glass)
+    assert "it changed who can read production" in _glass_finding(cli, glass)
+
+
 def test_break_glass_closes_no_key_of_someone_still_a_member(cli, store, guarded, alice, bob):
     # bob leaves production by break-glass (that lands); closing his key as well would
     # lock him out of staging, where he stays: one admin could shut out every reviewer.
