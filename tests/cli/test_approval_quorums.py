@@ -7,6 +7,7 @@ import json
 
 import pytest
 from test_approvals import _force_onto_line, _head, _proposal_id, _signed_approval, make_team
+from test_break_glass_scope import _approved
 
 import forge
 from conftest import assert_one_line_error, git
@@ -24,15 +25,6 @@ def team(cli, bob, make_identity):
 def _proposal_commit(store, pid: str) -> str:
     """The commit a proposal ref points at (before any approval is added on top)."""
     return git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip()
-
-
-def _approved(cli, reviewers, *args: str) -> None:
-    """Propose ``args`` as alice, have each of ``reviewers`` approve it, apply it."""
-    pid = _proposal_id(cli(*args, "--propose"))
-    for reviewer in reviewers:
-        assert cli.as_(reviewer)("approve", pid, "--reason", "ok").code == 0
-    applied = cli("apply", pid)
-    assert applied.code == 0, applied.err
 
 
 @pytest.fixture
