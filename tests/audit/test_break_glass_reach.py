@@ -16,7 +16,8 @@ from envtrail.format import layout
 from envtrail.format import policy as policy_file
 from envtrail.format import signers as signers_file
 from envtrail.gitstore.repo import GitRepo
-from hostile import findings_on, head, point, refused, setv, signed_commit
+from envtrail.ops.routing import Route, mark
+from hostile import findings_on, head, point, refused, setv, signed_commit, unsigned_commit
 
 GLASS = (("Break-Glass", "yes"),)
 
@@ -130,3 +131,20 @@ def test_break_glass_never_gives_a_closed_key_back(cli, store, guarded, alice, b
                           render(Record("revoke", alice.principal, "INC-5", (), extra=GLASS)))
     point(store, glass)
     assert "only expires signers, never adds or changes one" in _glass_finding(cli, glass)
+
+
+def test_break_glass_never_lands_a_repair_where_the_policy_allows_it(cli, store, guarded,
+                                                                     alice, bob):
+    # production allows break-glass; a repair is neither a value change nor a revocation,
+    # so even there it waits for its approvals.
+    old = head(store)
+    rotate = propose(cli, "set", "DB", "--env", "production", "--reason", "rotate",
+                     input="prod-rotated")
+    assert cli.as_(bob)("approve", rotate[:12], "--reason", "ok").code == 0
+    assert cli("apply", rotate[:12]).code == 0
+    point(store, unsigned_commit(store, "HEAD", [head(store)], "an outsider's push"))
+    proposed = propose(cli, "repair", "--reason", "INC-8 restore", "--from", old)
+    rec = mark(parse_record(GitRepo(store).info(proposed)), Route(break_glass=True))
+    fix = resign(store, alice, proposed, head(store), rec=rec)
+    point(store, fix)
+    assert "break-glass never lands a repair" in _glass_finding(cli, fix)
