@@ -179,3 +179,16 @@ def test_a_walk_that_starts_inside_a_run_of_approvals_carries_that_run(
          "has 1 of 2 approval(s) by its approvers)"]
     assert short(on_top, first) == short(on_top, change) == \
         [f.message for f in full.findings if f.commit == change]
+
+
+@pytest.mark.parametrize("names", ["HEAD~1", "0" * 39])
+def test_an_approval_that_names_no_full_commit_id_does_not_count(cli, store, team, names):
+    bob = team["bob"]
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v3"))
+    change = _proposal_commit(store, pid)
+    git(store, "reset", "-q", "--hard", _signed_approval(store, bob, change, names))
+    found = cli("verify")
+    assert found.code == 1, found.err
+    assert "an approval that does not count: it names no commit (Envtrail-Approves)" in found.out
+    assert f"{change[:10]} rule 9 (approvals): needs 1 approval(s)" in found.out
