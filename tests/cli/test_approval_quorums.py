@@ -192,3 +192,18 @@ def test_an_approval_that_names_no_full_commit_id_does_not_count(cli, store, tea
     assert found.code == 1, found.err
     assert "an approval that does not count: it names no commit (Envtrail-Approves)" in found.out
     assert f"{change[:10]} rule 9 (approvals): needs 1 approval(s)" in found.out
+
+
+def test_an_approval_beyond_the_count_is_harmless(cli, store, team, make_identity):
+    # Both of production's approvers approve a change that needs one: the line verifies.
+    bob, dave = team["bob"], make_identity("dave@example.com")
+    _approved(cli, [bob], "access", "grant", dave.principal, dave.publine,
+              "--env", "production", "--reason", "second approver")
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v3"))
+    for reviewer in (bob, dave):
+        assert cli.as_(reviewer)("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    r = cli("verify")
+    assert r.code == 0, r.out
+    assert cli.as_(dave)("get", "API_KEY", "--env", "production").out == "v3"
