@@ -40,7 +40,7 @@ def test_envtrail_and_ssh_keygen_agree_on_a_normal_file(tmp_path):
         f"alice@example.com namespaces=\"git\" {A.public.openssh} envtrail:admin\n"
         f"bob@example.com namespaces=\"git\",valid-before=\"{(NOW - timedelta(days=1)):%Y%m%d%H%M%SZ}\" "
         f"{B.public.openssh}\n"
-        f"ci:release valid-after=\"{(NOW + timedelta(days=1)):%Y%m%d}Z\" {C.public.openssh} a comment\n"
+        f"ci:release valid-after=\"{(NOW + timedelta(days=2)):%Y%m%d}Z\" {C.public.openssh} a comment\n"
         f"dave@example.com  NAMESPACES=\"git\" {D.public.openssh}\n"
     ).encode()
     assert not signers.problems(signers.parse(allowed))
