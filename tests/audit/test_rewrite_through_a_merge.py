@@ -4,7 +4,7 @@ one, and `--accept-rewrite` must see a new genesis and every lost commit."""
 
 from __future__ import annotations
 
-from test_trust_rewrite_ci import ATTACKER, force_push
+from test_trust_rewrite_ci import ATTACKER, force_push, outsiders_store
 
 from conftest import Cli, git
 from envtrail.audit import checkpoint
@@ -26,14 +26,8 @@ def test_a_foreign_store_merged_over_the_real_head_is_another_genesis(
     setv(cli, "A", "real")
     assert cli("get", "A", "--env", "production").out == "real"
     pin = checkpoint.load_pin(store)
-    mallory = make_identity("mallory@example.com")
-    fake = tmp_path / "fake"
-    fake.mkdir()
+    fake, mallory = outsiders_store(tmp_path, make_identity, alice)
     m = Cli(fake, mallory)
-    assert m("init", "--create", "--env", "production").code == 0
-    assert m("access", "grant", alice.principal, alice.publine, "--env", "production",
-             "--reason", "seat the victim").code == 0
-    setv(m, "A", ATTACKER)
     git(fake, "fetch", "-q", str(store), "main:refs/victim")
     point(fake, _merge(fake, head(fake), git(fake, "rev-parse", "refs/victim").strip()))
     assert m("repair", "--reason", "ack the merge").code == 0

@@ -25,6 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def foreign_store(tmp_path: Path, make_identity, victim: IdentityFile) -> Path:
     """A store an outsider built from scratch: her own genesis, herself as admin, the
     victim's public key seated in production, and a value of her choosing."""
+    return outsiders_store(tmp_path, make_identity, victim)[0]
+
+
+def outsiders_store(tmp_path: Path, make_identity,
+                    victim: IdentityFile) -> tuple[Path, IdentityFile]:
+    """:func:`foreign_store`, and the outsider's identity (to go on writing there)."""
     mallory = make_identity("mallory@example.com")
     fake = tmp_path / "fake"
     fake.mkdir()
@@ -33,7 +39,7 @@ def foreign_store(tmp_path: Path, make_identity, victim: IdentityFile) -> Path:
     assert m("access", "grant", victim.principal, victim.publine, "--env", "production",
              "--reason", "seat the victim").code == 0
     setv(m, "A", ATTACKER)
-    return fake
+    return fake, mallory
 
 
 def force_push(store: Path, source: Path) -> None:
