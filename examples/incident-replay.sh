@@ -14,6 +14,9 @@ ENVTRAIL=${ENVTRAIL:-envtrail}
 work=$(mktemp -d "${TMPDIR:-/tmp}/envtrail-incident.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+# The people below act at their own machines, not in a CI job, even when this
+# script itself runs in one (CI's steps set their own variables in in_ci).
+unset CI GITHUB_ACTIONS GITLAB_CI ENVTRAIL_TRUST_ROOT ENVTRAIL_IDENTITY ENVTRAIL_IDENTITY_KEY
 # Everything lives under $work: no real home, key or git config is touched.
 export XDG_CONFIG_HOME="$work/config" HOME="$work/home"
 export GIT_CONFIG_GLOBAL="$work/gitconfig" GIT_CONFIG_NOSYSTEM=1
