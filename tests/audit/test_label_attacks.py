@@ -155,3 +155,35 @@ def test_a_value_label_on_a_membership_change_is_rule_3(cli, store, team, make_i
     assert findings_on(cli, forged).get(3) == [
         "Envtrail-Action set, but it changes the members or keys of production"]
     refused(cli, "A")
+
+
+def test_a_revoke_cannot_close_the_key_of_someone_still_a_member(cli, store, team):
+    # attack11 N5: alice rotates staging (bob was never in it) under the label "revoke
+    # bob" and closes bob's signing key, though bob stays a member of production.
+    from datetime import UTC, datetime
+
+    from envtrail.audit.view import StoreView
+    from envtrail.format import envfile
+    from envtrail.gitstore.commit import Author, create_commit
+    from envtrail.ops.access import rotated
+    from envtrail.ops.txn import signer_for
+
+    g = GitRepo(store)
+    snap = StoreView(g).at(head(store))
+    env = snap.env("staging")
+    new_env, rotation = rotated(env, _alice(cli), dict(env.members))
+    when = datetime.now(UTC).replace(microsecond=0)
+    files = {envfile.path_for("staging"): envfile.render(new_env),
+             layout.SIGNERS: signers_file.render(
+                 [s.expired(when) if s.principal == team.principal else s
+                  for s in snap.signers])}
+    rec = Record("revoke", "alice@example.com", "offboard bob INC-1", ("staging",), rotation,
+                 extra=(("Member", f"- {team.principal}"), ("Signer-Expired", team.principal)))
+    forged = create_commit(g, [head(store)], files, render(rec),
+                           Author("alice@example.com", "alice@example.com", when),
+                           signer_for(_alice(cli)))
+    git(store, "update-ref", "refs/heads/main", forged)
+    git(store, "reset", "-q", "--hard", forged)
+    found = findings_on(cli, forged)
+    assert f"Envtrail-Action revoke, but it closes the key of {team.principal}, still a " \
+           "member of an environment" in found.get(3, []), found

@@ -120,6 +120,10 @@ def _revoke(rec: Record, effect: Effect, genesis: bool) -> list[str]:
     if expired is not None and expired != who:
         found.append("its Envtrail-Signer-Expired is not the member it removes")
     found += _files_but_signers(effect) + _signers_only_of(effect, who)
+    if who in effect.seated and (expired is not None or effect.signers):
+        # A revoke closes the key only of someone it leaves a member nowhere (as the
+        # command and sync's replay both do): else it locks out a member it never removed.
+        found.append(f"it closes the key of {who}, still a member of an environment")
     if env is None:
         return found
     found += _rekeying(env)

@@ -102,6 +102,9 @@ class Effect:
     files: tuple[str, ...]  # which of WATCHED changed
     environments: tuple[EnvEffect, ...]
     signers: tuple[SignerChange, ...] = ()
+    # Members of any environment after the commit, where signer lines moved (a revoke
+    # may close a key only of someone who is a member nowhere any more).
+    seated: frozenset[str] = frozenset()
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
@@ -131,7 +134,13 @@ def of_commit(view: StoreView, parent: str | None, commit: str) -> Effect:
     with contextlib.suppress(IntegrityError):
         if layout.SIGNERS in files:
             moved = signer_changes(view.signers(parent), view.signers(commit))
-    return Effect(files, envs, moved)
+    return Effect(files, envs, moved, seated(view, commit) if moved else frozenset())
+
+
+def seated(view: StoreView, commit: str) -> frozenset[str]:
+    """Everyone who is a member of some environment at ``commit``."""
+    files = (view.env_at(commit, env) for env in view.env_blobs(commit))
+    return frozenset(p for file in files if file is not None for p in file.members)
 
 
 def key_fingerprint(key: str) -> str:
