@@ -179,9 +179,10 @@ class Verifier:
             ops = value_diff(old, new)
             if ops:
                 actual[env] = ops
-            if custody(old) != custody(new):
+            effect = EnvEffect.between(env, old, new, ops)
+            if effect.custody:
                 keyed_rules.append(env)
-            effects.append(EnvEffect.between(env, old, new, ops))
+            effects.append(effect)
             out.extend(self.check_values(info, rec, env, old, new, ops))
         claimed = {c.key: c.op for c in rec.changes}
         # (A repair, which names ENV:KEY across environments, is judged by audit.repairs.)

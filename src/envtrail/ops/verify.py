@@ -84,8 +84,15 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     if accept_rewrite:
         if not rewrite or cp is None:
             raise UsageError("nothing to accept: the store line still holds the verified head")
-        report.disappeared = _disappeared(git, cp.head, head)
-        report.other_genesis = _other_genesis(git, report.pin or _genesis(git, cp.head), head)
+        # Both lines are first parents only: a merge that reaches the old line through a
+        # second parent holds none of it, whatever git's ancestry says.
+        old_line, new_line = _line(git, cp.head), _line(git, head)
+        kept = set(new_line)
+        report.disappeared = [c for c in old_line if c not in kept] if old_line and new_line \
+            else [cp.head]
+        trusted = report.pin or (old_line[-1] if old_line else None)
+        if trusted is None or not new_line or new_line[-1] != trusted:
+            report.other_genesis = trusted or "(unknown)"
         if not force:
             _refuse_guarded(view, report)
     elif rewrite and cp is not None:
@@ -163,18 +170,6 @@ def _mark_refused(git: GitRepo, view: StoreView, head: str, cp: checkpoint.Check
     return marked
 
 
-def _disappeared(git: GitRepo, old: str, new: str) -> list[str]:
-    """Commits of the old line (newest first) that the new line no longer holds."""
-    # The line is first parents only: a merge that reaches the old head through a second
-    # parent holds nothing of it (git's ancestry would say it holds all of it).
-    try:
-        ids, _ = git.first_parents(old)
-        kept = set(git.first_parents(new)[0])
-    except KeyError:
-        return [old]
-    return [c for c in ids if c not in kept]
-
-
 def _refuse_guarded(view: StoreView, report: Report) -> None:
     """Refuse (exit 5) a rewrite that changes the root of trust or loses a security
     decision: what only ``--force`` accepts, after review."""
@@ -208,18 +203,11 @@ def _decision(view: StoreView, commit: str) -> str | None:
     return "a repair" if rec is not None and rec.action == "repair" else None
 
 
-def _genesis(git: GitRepo, head: str) -> str | None:
-    """The root of the line ending at ``head``, if it can still be read."""
+def _line(git: GitRepo, head: str) -> list[str]:
+    """The first-parent ids from ``head`` to its root, newest first (empty: a commit on
+    the way cannot be read here)."""
     try:
-        ids, _ = git.first_parents(head)
+        return git.first_parents(head)[0]
     except KeyError:
-        return None
-    return ids[-1] if ids else None
+        return []
 
-
-def _other_genesis(git: GitRepo, old: str | None, head: str) -> str | None:
-    """The old genesis when the line at ``head`` does not grow from it (or it is unknown)."""
-    # Its own first-parent root, not git's ancestry, which a merge could reach it through.
-    if old is not None and _genesis(git, head) == old:
-        return None
-    return old or "(unknown)"
