@@ -157,9 +157,9 @@ def test_a_value_label_on_a_membership_change_is_rule_3(cli, store, team, make_i
     refused(cli, "A")
 
 
-def test_a_revoke_cannot_close_the_key_of_someone_still_a_member(cli, store, team):
-    # attack11 N5: alice rotates staging (bob was never in it) under the label "revoke
-    # bob" and closes bob's signing key, though bob stays a member of production.
+def _staging_rotation_labelled_revoke(cli, store, bob, close_key: bool) -> str:
+    """alice rotates staging (bob was never in it) under the label "revoke bob", closing
+    bob's signing key or not, and puts it on the line."""
     from datetime import UTC, datetime
 
     from envtrail.audit.view import StoreView
@@ -171,19 +171,39 @@ def test_a_revoke_cannot_close_the_key_of_someone_still_a_member(cli, store, tea
     g = GitRepo(store)
     snap = StoreView(g).at(head(store))
     env = snap.env("staging")
+    assert bob.principal not in env.members
     new_env, rotation = rotated(env, _alice(cli), dict(env.members))
     when = datetime.now(UTC).replace(microsecond=0)
-    files = {envfile.path_for("staging"): envfile.render(new_env),
-             layout.SIGNERS: signers_file.render(
-                 [s.expired(when) if s.principal == team.principal else s
-                  for s in snap.signers])}
+    files = {envfile.path_for("staging"): envfile.render(new_env)}
+    extra = (("Member", f"- {bob.principal}"),)
+    if close_key:
+        files[layout.SIGNERS] = signers_file.render(
+            [s.expired(when) if s.principal == bob.principal else s for s in snap.signers])
+        extra += (("Signer-Expired", bob.principal),)
     rec = Record("revoke", "alice@example.com", "offboard bob INC-1", ("staging",), rotation,
-                 extra=(("Member", f"- {team.principal}"), ("Signer-Expired", team.principal)))
+                 extra=extra)
     forged = create_commit(g, [head(store)], files, render(rec),
                            Author("alice@example.com", "alice@example.com", when),
                            signer_for(_alice(cli)))
     git(store, "update-ref", "refs/heads/main", forged)
     git(store, "reset", "-q", "--hard", forged)
+    return forged
+
+
+def test_a_revoke_cannot_close_the_key_of_someone_still_a_member(cli, store, team):
+    # attack11 N5: alice rotates staging (bob was never in it) under the label "revoke
+    # bob" and closes bob's signing key, though bob stays a member of production.
+    forged = _staging_rotation_labelled_revoke(cli, store, team, close_key=True)
     found = findings_on(cli, forged)
     assert f"Envtrail-Action revoke, but it closes the key of {team.principal}, still a " \
            "member of an environment" in found.get(3, []), found
+
+
+def test_a_rotation_labelled_as_a_revoke_of_a_non_member_is_rule_3(cli, store, team):
+    # The rest of N5: closing no key, the relabelled rotation passed, and log told of
+    # bob's revocation from staging, where he never was.
+    forged = _staging_rotation_labelled_revoke(cli, store, team, close_key=False)
+    found = findings_on(cli, forged)
+    assert found.get(3) == [f"Envtrail-Action revoke, but it removes nobody: {team.principal} "
+                            "was no member of staging"], found
+    refused(cli, "A")

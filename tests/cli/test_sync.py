@@ -289,6 +289,35 @@ def test_a_replayed_revoke_re_encrypts_what_came_in_and_reports_it(world, make_i
     assert r.code == 4  # the value that arrived is now sealed to a key bob does not hold
 
 
+def test_a_revoke_another_clone_made_first_is_replayed_as_the_rotation_it_is(
+        tmp_path, store, cli, bob):
+    # Two of alice's clones revoke bob from staging (he stays in production). The second
+    # to sync removes nobody: its replay must not tell log of a revocation that its
+    # commit does not make (verify refuses a revoke that removes nobody), but its
+    # rotation still lands.
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    a, _b, bare = make_world(tmp_path, store, cli, bob)
+    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
+    for c in (a, a2):
+        assert c("access", "revoke", bob.principal, "--env", "staging",
+                 "--reason", "INC-7 offboard").code == 0
+    assert a("sync").code == 0
+    before = git(a2.cwd, "rev-parse", "HEAD:envs/staging.yaml").strip()
+    r = a2("sync")
+    assert r.code == 0, r.err
+    message = git(a2.cwd, "log", "-1", "--format=%B")
+    assert "Envtrail-Action: rotate" in message and "Envtrail-Member" not in message
+    assert "Envtrail-Reason: INC-7 offboard" in message
+    staging = git(a2.cwd, "show", "HEAD:envs/staging.yaml")
+    assert "public_key" in staging and git(a2.cwd, "rev-parse", "HEAD:envs/staging.yaml") \
+        .strip() != before
+    assert git(a2.cwd, "show", "HEAD^:envs/staging.yaml").split("public_key:")[1] \
+        .split()[0] != staging.split("public_key:")[1].split()[0]  # a new key pair
+    assert a2("verify").code == 0
+    assert_one_signed_line(a2, bare)
+
+
 def test_sync_refuses_a_remote_history_that_does_not_verify(world):
     a, b, _ = world
     path = a.cwd / "envs/production.yaml"

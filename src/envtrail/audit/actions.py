@@ -130,10 +130,13 @@ def _revoke(rec: Record, effect: Effect, genesis: bool) -> list[str]:
     others = sorted(set(env.dropped) - {who})
     if others:
         found.append(f"it also removes {', '.join(others)} from {env.environment}")
-    # (Removing nobody is allowed when the member was gone already: sync replays a
-    # revoke onto a head where another clone revoked the same member.)
     if who is not None and who in env.members:
         found.append(f"{who} is still a member of {env.environment}")
+    elif who is not None and who not in env.dropped and \
+            not any(c.signer.principal == who for c in effect.signers):
+        # A rotation labelled as a revoke would make log tell of a revocation that
+        # never was (sync replays a revoke another clone already made as a rotate).
+        found.append(f"it removes nobody: {who} was no member of {env.environment}")
     return found
 
 

@@ -238,8 +238,14 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
     files = {p: d for p, d in files.items() if d != snap.read(p)}
     if not files:
         return None
+    action = rec.action
+    if action == "revoke" and _revoked_already(snap, rec, files):
+        # Another clone removed the member first: what is left to replay is the
+        # rotation, and a revoke that removes nobody would tell log a false story.
+        action = "rotate"
+        extra = [(k, v) for k, v in extra if k not in ("Member", "Signer-Expired")]
     extra.append((REPLAYED, rec.extra_value(REPLAYED) or original))
-    new_rec = record.Record(rec.action, acting.principal, rec.reason, rec.environments,
+    new_rec = record.Record(action, acting.principal, rec.reason, rec.environments,
                             tuple(sorted(changes, key=lambda c: c.key)), rec.context,
                             tuple(extra))
     author = Author(acting.principal, acting.principal, when)
@@ -301,6 +307,15 @@ def _rebuild_env(snap: Snapshot, identity: Identity, principal: str, name: str,
         changes[item.name] = Change("+" if old is None else "~", item.name, old_fp,
                                     new_keys.fingerprint(env.version, name, item.name, plain))
     return env.with_values(values), list(changes.values())
+
+
+def _revoked_already(snap: Snapshot, rec: record.Record, files: Mapping[str, object]) -> bool:
+    """Whether a replayed revoke finds its member gone from its environment on the new
+    parent and closes no signing key either (verify refuses a revoke that does neither)."""
+    member = (rec.extra_value("Member") or "").removeprefix("- ")
+    gone = all(member not in snap.env(e).members for e in rec.environments
+               if e in snap.environments())
+    return gone and SIGNERS not in files
 
 
 def _keep_signing_elsewhere(snap: Snapshot, signer_items: dict[Item, object], envs: list[str],
