@@ -207,3 +207,34 @@ def test_a_rotation_labelled_as_a_revoke_of_a_non_member_is_rule_3(cli, store, t
     assert found.get(3) == [f"Envtrail-Action revoke, but it removes nobody: {team.principal} "
                             "was no member of staging"], found
     refused(cli, "A")
+
+
+@pytest.mark.parametrize("rule", ["production", "defaults"])
+def test_a_policy_change_names_the_rule_it_changes(cli, store, team, rule):
+    # An admin drops production's (or the default) ticket rule in a commit recorded as a
+    # change of staging's rule: log and approvers read the environment from the record,
+    # so the rules the tree changes must be those the record names.
+    from envtrail.format import policy as policy_file
+    from envtrail.ops.txn import Plan
+
+    scope = ["--env", "production"] if rule == "production" else []
+    assert cli("policy", "set", *scope, "--reason-pattern", "INC-[0-9]+",
+               "--reason", "INC-1 tickets").code == 0
+    assert cli("policy", "set", "--env", "staging", "--reason-pattern", "CHG-[0-9]+",
+               "--reason", "INC-2 tickets").code == 0
+    assert cli("verify").code == 0  # honest policy changes, each of its own rule, pass
+    current = policy_file.parse((store / layout.POLICY).read_bytes())
+    envs = {k: dict(v) for k, v in current.environments.items()}
+    defaults = current.defaults
+    if rule == "production":
+        del envs["production"]["reason_pattern"]
+    else:
+        defaults = policy_file.rule_from({**defaults.as_dict(), "reason_pattern": None})
+    envs["staging"]["reason_pattern"] = "CHG-[0-9]{4}"  # what the label owns up to
+    data = policy_file.render(policy_file.Policy(defaults, envs))
+    rec = Record("policy", "alice@example.com", "INC-3 tidy staging", ("staging",))
+    forged = commit_plan(store, _alice(cli), Plan({layout.POLICY: data}, rec))
+    found = findings_on(cli, forged)
+    changed = "production" if rule == "production" else "the defaults"
+    assert found.get(3) == [f"Envtrail-Action policy, but it changes the policy of {changed}"]
+    refused(cli, "A")

@@ -169,6 +169,8 @@ def _store_file(path: str) -> Callable[[Record, Effect, bool], list[str]]:
         found += [f"it changes {e.environment}" for e in effect.environments]
         if rec.action == "signers":
             found += _admin_mark(rec, effect)
+        elif effect.policy_rules is not None:
+            found += _policy_scope(rec, effect.policy_rules)
         return found
 
     return check
@@ -185,6 +187,16 @@ def _admin_mark(rec: Record, effect: Effect) -> list[str]:
            for c in effect.signers):
         found.append(f"{who} is {'not ' if admin else ''}an admin after it")
     return found
+
+
+def _policy_scope(rec: Record, changed: frozenset[str]) -> list[str]:
+    """A policy commit that names environments (``policy set --env E``) changes their
+    rules alone, as log and approvers read them from the record; one that names none
+    (the defaults, or a file an admin wrote by hand) is a store-wide change."""
+    if not rec.environments:
+        return []
+    others = sorted("the defaults" if e == "" else e for e in changed - set(rec.environments))
+    return [f"it changes the policy of {', '.join(others)}"] if others else []
 
 
 _CHECKS: dict[str, Callable[[Record, Effect, bool], list[str]]] = {

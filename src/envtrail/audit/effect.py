@@ -105,6 +105,9 @@ class Effect:
     # Members of any environment after the commit, where signer lines moved (a revoke
     # may close a key only of someone who is a member nowhere any more).
     seated: frozenset[str] = frozenset()
+    # Whose rules a policy.yaml change changed ("" for the defaults); None where
+    # policy.yaml did not change or one side cannot be read.
+    policy_rules: frozenset[str] | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
@@ -134,7 +137,20 @@ def of_commit(view: StoreView, parent: str | None, commit: str) -> Effect:
     with contextlib.suppress(IntegrityError):
         if layout.SIGNERS in files:
             moved = signer_changes(view.signers(parent), view.signers(commit))
-    return Effect(files, envs, moved, seated(view, commit) if moved else frozenset())
+    return Effect(files, envs, moved, seated(view, commit) if moved else frozenset(),
+                  policy_rules(view, parent, commit) if layout.POLICY in files else None)
+
+
+def policy_rules(view: StoreView, parent: str | None, commit: str) -> frozenset[str] | None:
+    """The rules that differ between two policies: environment names, and "" for the
+    defaults (None if either policy cannot be read; its reader reports that)."""
+    try:
+        old, new = view.policy(parent), view.policy(commit)
+    except IntegrityError:
+        return None
+    changed = {e for e in old.environments.keys() | new.environments.keys()
+               if old.environments.get(e) != new.environments.get(e)}
+    return frozenset(changed | ({""} if old.defaults != new.defaults else set()))
 
 
 def seated(view: StoreView, commit: str) -> frozenset[str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from envtrail.audit import actions, repairs, signature
-from envtrail.audit.effect import WATCHED, Effect, EnvEffect, seated, signer_changes
+from envtrail.audit.effect import WATCHED, Effect, EnvEffect, policy_rules, seated, signer_changes
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
@@ -202,7 +202,9 @@ class Verifier:
         out.extend(Finding(info.id, 3, why) for why in actions.disagreements(
             rec, Effect(tuple(admin_paths), tuple(effects), moved,
                         seated(self.view, info.id) if moved or rec.extra_value("Signer-Expired")
-                        else frozenset()),
+                        else frozenset(),
+                        policy_rules(self.view, parent, info.id)
+                        if layout.POLICY in admin_paths else None),
             parent is None))
         if parent is not None:
             out.extend(self._check_policy(info, rec, signer, parent, actual, keyed_rules,
