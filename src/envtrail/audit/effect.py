@@ -62,8 +62,7 @@ class EnvEffect:
         """The effect of going from ``old`` to ``new`` (None: absent); ``values`` is their
         :func:`value_diff` when the caller has it already."""
         values = value_diff(old, new) if values is None else values
-        if old is not None and new is not None and old.public_key == new.public_key \
-                and old.members == new.members:
+        if old is not None and new is not None and custody(old) == custody(new):
             # A value change, which verify asks about for nearly every commit: nothing
             # else can differ.
             return cls(environment, False, False, False, values, frozenset(new.members))
@@ -113,6 +112,12 @@ class Effect:
         """The JSON form."""
         return {"files": list(self.files), "signers": [s.as_dict() for s in self.signers],
                 "environments": [e.as_dict() for e in self.environments]}
+
+
+def custody(env: EnvFile | None) -> tuple:
+    """Everything only an admin may change in an environment file: the key pair and each
+    member's key and seal (members compare as a mapping, so their order does not matter)."""
+    return () if env is None else (env.public_key, env.members)
 
 
 def signer_changes(before: list[Signer], after: list[Signer]) -> tuple[SignerChange, ...]:

@@ -20,6 +20,7 @@ import re
 from typing import TYPE_CHECKING
 
 from envtrail.audit import signature
+from envtrail.audit.effect import custody
 from envtrail.audit.record import Record
 from envtrail.audit.view import value_diff
 from envtrail.crypto.seal import DecryptError
@@ -109,7 +110,7 @@ def check(verifier: Verifier, info: CommitInfo, rec: Record, signer: signature.V
                                            f"point {clean[:10]}"))
             continue
         old, new = view.env_at(clean, env), view.env_at(info.id, env)
-        if _custody(old) != _custody(new):
+        if custody(old) != custody(new):
             out.append(Finding(info.id, 3, f"a repair changes the members or keys of {env}"))
             continue
         ops = value_diff(old, new)
@@ -143,9 +144,3 @@ def _same_as_source(verifier: Verifier, info: CommitInfo, env: str, new, source)
     if restored != wanted:
         return [Finding(info.id, 3, f"{env}: the restored values are not those of Repair-From")]
     return []
-
-
-def _custody(env) -> tuple:
-    from envtrail.audit.verify import custody
-
-    return custody(env)

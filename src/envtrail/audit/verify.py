@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from envtrail.audit import actions, repairs, signature
-from envtrail.audit.effect import WATCHED, Effect, EnvEffect, policy_rules, seated, signer_changes
+from envtrail.audit.effect import (
+    WATCHED,
+    Effect,
+    EnvEffect,
+    custody,
+    policy_rules,
+    seated,
+    signer_changes,
+)
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
@@ -352,12 +360,6 @@ def custody_changes(view: StoreView, parent: str | None, commit: str) -> list[st
         except IntegrityError:
             what.append(f"{env} (unreadable)")
     return what
-
-
-def custody(env: EnvFile | None) -> tuple:
-    """Everything only an admin may change: the key pair and each member's key and seal
-    (members compare as a mapping, so their order does not matter)."""
-    return () if env is None else (env.public_key, env.members)
 
 
 def _describe_mismatch(claimed: dict[str, str], real: dict[str, str]) -> str:
