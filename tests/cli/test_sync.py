@@ -318,6 +318,34 @@ def test_a_revoke_another_clone_made_first_is_replayed_as_the_rotation_it_is(
     assert_one_signed_line(a2, bare)
 
 
+def test_a_grant_settled_half_mine_half_theirs_is_refused_before_anything_moves(
+        tmp_path, store, cli, bob, make_identity):
+    # Two of alice's clones grant carol with different keys. Taking the remote's seat
+    # and this clone's signer line would replay a grant that seats one key and lets
+    # another sign: sync refuses the settlement itself, exit 2, and changes nothing.
+    a, _b, bare = make_world(tmp_path, store, cli, bob)
+    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
+    first = make_identity("carol@example.com").publine
+    second = make_identity("carol@example.com").publine
+    assert first != second
+    for c, key in ((a, first), (a2, second)):
+        assert c("access", "grant", "carol@example.com", key, "--env", "production",
+                 "--reason", "join").code == 0
+    assert a("sync").code == 0
+    r = a2("sync")
+    assert r.code == 6 and "carol@example.com" in r.err, (r.code, r.err)
+    before = local_state(a2)
+    r = a2("sync", "--theirs", "production:member:carol@example.com",
+           "--mine", "signer:carol@example.com")
+    assert_one_line_error(r, 2)
+    assert "carol@example.com's membership and signer line" in r.err
+    assert local_state(a2) == before
+    r = a2("sync", "--theirs", "*")
+    assert r.code == 0, r.err
+    assert a2("verify").code == 0
+    assert_one_signed_line(a2, bare)
+
+
 def test_sync_refuses_a_remote_history_that_does_not_verify(world):
     a, b, _ = world
     path = a.cwd / "envs/production.yaml"

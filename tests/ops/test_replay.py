@@ -41,3 +41,17 @@ def test_settling_by_name_env_name_and_star():
     assert settle([prod, dev], ["*"], []) == set()
     with pytest.raises(UsageError):
         settle([prod], ["prod:A"], ["A"])
+
+
+def test_a_principals_membership_and_signer_line_settle_to_one_side():
+    # Seated with the remote's key but signing with this clone's, bob would get a grant
+    # that verify refuses: sync says so before it writes anything.
+    member, signer = Item("member", "prod", "bob@x"), Item("signer", "", "bob@x")
+    other = Item("member", "prod", "carol@x")
+    with pytest.raises(UsageError) as exc:
+        settle([member, signer, other], ["prod:member:bob@x"],
+               ["signer:bob@x", "prod:member:carol@x"])
+    assert "bob@x's membership and signer line" in exc.value.message
+    assert settle([member, signer], [], ["*"]) == {member, signer}
+    assert settle([member, signer, other], ["prod:member:carol@x"],
+                  ["prod:member:bob@x", "signer:bob@x"]) == {member, signer}

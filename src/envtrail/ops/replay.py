@@ -168,6 +168,7 @@ def settle(found: list[Item], mine: Iterable[str], theirs: Iterable[str]) -> set
                 if choice.get(item, side) != side:
                     raise UsageError(f"{item.label()} is given to both --mine and --theirs")
                 choice[item] = side
+    _one_side_per_principal(choice)
     open_ = [i for i in found if i not in choice]
     if open_:
         names = ", ".join(i.label() for i in open_[:8]) + (", ..." if len(open_) > 8 else "")
@@ -176,6 +177,22 @@ def settle(found: list[Item], mine: Iterable[str], theirs: Iterable[str]) -> set
                             hint=f"keep one side of each: `envtrail sync --mine {first}` "
                                  f"or `--theirs {first}` ('*' for all)")
     return {i for i, side in choice.items() if side == "theirs"}
+
+
+def _one_side_per_principal(choice: Mapping[Item, str]) -> None:
+    """A principal's memberships and signer line come from one side: a member seated
+    with the remote's key but signing with this clone's would be a commit that verify
+    refuses (the grant would not seat the key it lets sign)."""
+    sides: dict[str, set[str]] = {}
+    for item, side in choice.items():
+        if item.kind in ("member", "signer"):
+            sides.setdefault(item.name, set()).add(side)
+    split = sorted(p for p, s in sides.items() if len(s) > 1)
+    if split:
+        raise UsageError(f"{split[0][:80]}'s membership and signer line are settled to "
+                         "different sides",
+                         hint=f"give signer:{split[0][:80]} and its memberships the same one "
+                              "of --mine or --theirs")
 
 
 def _select(found: list[Item], name: str) -> list[Item]:
