@@ -148,3 +148,25 @@ def test_revert_history_and_completion_beside_application_code(tmp_path, alice):
                           env={**c._env(None), "_ENVTRAIL_COMPLETE": "complete_bash",
                                "COMP_WORDS": "envtrail get --env production ", "COMP_CWORD": "4"})
     assert done.stdout.split() == ["PAY"]
+
+
+def test_history_answers_only_from_the_verified_line(cli, store, make_identity):
+    # attack12 F5: an outsider's commit naming alice in its trailers showed in history
+    # as alice's change (history read the branch head, not the verified line).
+    import forge
+
+    set_(cli, "PAY", "good", reason="INC-1 first")
+    mallory = make_identity("mallory@example.com")
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"PAY": CANARY},
+                             reason="Rotate payment key (CHG-812)")
+    forged = forge.commit_plan(store, mallory.identity, plan)  # actor: alice; key: mallory's
+    assert "Envtrail-Actor: alice@example.com" in git(store, "log", "-1", "--format=%B")
+    for args in ((), ("--json",), ("--reveal",)):
+        r = cli("history", "PAY", "--env", "production", *args)
+        assert_one_line_error(r, 5)
+        assert r.out == "" and CANARY not in r.err and forged[:10] in r.err
+    git(store, "reset", "-q", "--hard", "HEAD~1")
+    r = cli("history", "PAY", "--env", "production", "--json")
+    assert r.code == 0, r.err
+    rows = [json.loads(line) for line in r.out.splitlines()]
+    assert [(row["actor"], row["reason"]) for row in rows] == [("alice@example.com", "INC-1 first")]

@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from envtrail.audit.history import REENCRYPTED, versions
-from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import AccessDenied, NotFoundError
 from envtrail.gitstore.repo import GitRepo
@@ -53,8 +52,13 @@ def history(git: GitRepo, rt: Runtime, identity: Identity | None, environment: s
     """Every version of ``key`` in ``environment``, newest first (no key needed unless ``reveal``)."""
     check_env_name(environment)
     check_var_name(key)
-    head = git.store_head()
-    snap = StoreView(git).at(head)
+    # Like every read, history answers from the verified line only: a forged commit
+    # must not show up as a version under the name in its trailers.
+    line = open_line(git, rt, identity if reveal else None)
+    head = line.head
+    if head is None:
+        raise NotFoundError("the store has no commits yet")
+    snap = line.view.at(head)
     rows = []
     for v in versions(git, head, environment, key):
         rec = v.record
@@ -70,7 +74,6 @@ def history(git: GitRepo, rt: Runtime, identity: Identity | None, environment: s
         raise NotFoundError(f"{environment} has never had a variable {key}"
                             + did_you_mean(key, names))
     if reveal and identity is not None:
-        line = open_line(git, rt, identity)  # values only from the verified line
         rows = [_revealed(line, rt, identity, environment, key, r) for r in rows]
     return rows
 
