@@ -182,6 +182,19 @@ def test_an_event_dated_far_ahead_is_a_finding(cli, store, team, alice):
     assert cli("verify").code == 0  # a minute ahead: within the 10 minutes clocks may differ
 
 
+def test_an_event_dated_before_the_commit_it_follows_is_a_finding(cli, store, team, alice):
+    # attack12 F4: a deploy event naming the head but dated two hours before it: a
+    # time-window query of log then showed the deploy alone, before the change.
+    event = _event_after(store, alice.identity, "alice@example.com", _head(store), None,
+                         later=-7200)
+    r = cli("verify")
+    assert r.code == 1, r.out
+    assert f"{event[:10]} rule 7 (time): dated before the store commit it follows" in r.out
+    git(store, "update-ref", "-d", "refs/envtrail/events")
+    _event_after(store, alice.identity, "alice@example.com", _head(store), None, later=0)
+    assert cli("verify").code == 0  # the same second as the commit it follows is fine
+
+
 def test_log_judges_again_whatever_verify_did_not_vouch_for(cli, store, team, alice):
     """log skips judging the events line only when verify found this very events head clean
     against this very store head."""

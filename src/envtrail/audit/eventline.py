@@ -116,6 +116,10 @@ def check(view: StoreView, store_head: str | None, tip: str | None = None,
             if floor is not None and info.committer_time < floor:
                 found.append(Finding(commit, 7, "committer time goes backwards on the events "
                                                 "line"))
+            if info.committer_time < git.info(after).committer_time:
+                # An event cannot have happened before the change it says it followed
+                # (writers and sync's replay date it no earlier than that commit).
+                found.append(Finding(commit, 7, "dated before the store commit it follows"))
             last_after, floor = after, max(floor or info.committer_time, info.committer_time)
         out += found
     return out
