@@ -8,6 +8,7 @@ that it does answer when nothing is new.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -398,6 +399,11 @@ def test_a_keyless_read_neither_serves_past_nor_clears_a_keyed_verifys_mark(cli,
         assert cli(*cmd).code == 5, cmd
     assert checkpoint.load(store).refused is not None
     assert cli("get", "A", "--env", "production").code == 5
+    # status says what reads do (attack12 F6: it said "verified up to the line head").
+    assert checkpoint.load(store).head == head(store)
+    st = json.loads(cli("status", "--json").out)
+    assert st["verified"].startswith("NO: ") and "rule 3" in st["verified"], st["verified"]
+    assert any("envtrail repair" in step for step in st["next_steps"])
 
 
 def test_head_in_a_revision_is_the_verified_line_head(cli, store, alice):

@@ -104,6 +104,12 @@ def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
     cp = checkpoint.load(git.root)
     if cp is None:
         st.next_steps.append("run `envtrail verify` to check the history")
+    elif cp.refused is not None:
+        # The checkpoint's head may still be the line head: what a verify found below it
+        # (or with a key) is what every read now refuses on, and status must say so too.
+        st.verified = f"NO: {cp.refused} (reads refuse until it is repaired)"
+        st.next_steps.append("run `envtrail verify` for every finding; an admin settles "
+                             "them with `envtrail repair`")
     elif head is not None and cp.head == head:
         st.verified = "up to the line head"
     elif head is not None and git.first_parents(head, cp.head)[1]:
