@@ -1,5 +1,7 @@
 """Approvals, break-glass and events: signed commits in the same verified timeline."""
 
+import json
+
 import pytest
 
 from conftest import assert_one_line_error, git
@@ -161,6 +163,48 @@ def test_an_unapproved_change_on_the_line_is_a_finding_and_reads_refuse(cli, sto
     assert r.code == 1
     assert "rule 9 (approvals)" in r.out and "leaves it with 0" in r.out
     assert_one_line_error(cli.as_(team["bob"])("get", "API_KEY", "--env", "production"), 5)
+
+
+def test_show_judges_a_line_commit_within_the_line(cli, store, team):
+    # attack12 F8: show judged the commit alone and said "verify ok" for a change verify
+    # reports as unapproved. A commit of the line is now judged within it; one off the
+    # line says that only its signature and tree were checked.
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "sneak",
+                           "--propose", input="evil"))
+    proposal = git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip()
+    shown = json.loads(cli("show", proposal, "--json").out)
+    assert (shown["judged"], shown["findings"]) == ("commit", [])  # off the line: alone
+    plain = cli("show", proposal).out
+    assert "verify     ok (its signature and tree only: it is on neither line)" in plain
+    _force_onto_line(store, pid)
+    shown = json.loads(cli("show", proposal, "--json").out)
+    assert shown["judged"] == "line"
+    assert [f["rule"] for f in shown["findings"]] == [9], shown["findings"]
+    plain = cli("show", proposal).out
+    assert "verify     FAILED (within the store line, without a key)" in plain
+    assert "rule 9 (approvals): needs 1 approval(s)" in plain
+
+
+def test_log_and_show_count_only_approvals_rule_9_counts(cli, store, team):
+    # attack12 F12: bob's own approval of his own change showed as "[approved by bob]"
+    # in log and under "approved" in show, while verify refused it.
+    bob = team["bob"]
+    pid = _proposal_id(cli.as_(bob)("set", "API_KEY", "--env", "production", "--reason",
+                                    "rotate", "--propose", input="v2"))
+    change = git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip()
+    git(store, "reset", "-q", "--hard", _signed_approval(store, bob, change, change))
+    r = cli("verify")
+    assert r.code == 1 and "bob@example.com approves their own change" in r.out
+
+    def approved_by() -> tuple[list, list]:
+        rows = [json.loads(line) for line in cli("log", "--json").out.splitlines()]
+        logged = next(row["approved_by"] for row in rows if row["commit"] == change)
+        return logged, json.loads(cli("show", change, "--json").out)["approved_by"]
+
+    assert approved_by() == ([], [])
+    git(store, "reset", "-q", "--hard", _signed_approval(store, cli.identity, change, change))
+    assert cli("verify").code == 0
+    assert approved_by() == (["alice@example.com"], ["alice@example.com"])
 
 
 def test_an_approval_of_another_commit_does_not_count(cli, store, team):

@@ -1,5 +1,6 @@
 """Events and the one timeline: signed markers beside the store line, shown with the changes."""
 
+import json
 import re
 
 import pytest
@@ -190,9 +191,14 @@ def test_an_event_dated_before_the_commit_it_follows_is_a_finding(cli, store, te
     r = cli("verify")
     assert r.code == 1, r.out
     assert f"{event[:10]} rule 7 (time): dated before the store commit it follows" in r.out
+    shown = json.loads(cli("show", event, "--json").out)  # show judges it as verify does
+    assert (shown["judged"], [f["rule"] for f in shown["findings"]]) == ("events", [7])
     git(store, "update-ref", "-d", "refs/envtrail/events")
-    _event_after(store, alice.identity, "alice@example.com", _head(store), None, later=0)
+    good = _event_after(store, alice.identity, "alice@example.com", _head(store), None, later=0)
     assert cli("verify").code == 0  # the same second as the commit it follows is fine
+    shown = json.loads(cli("show", good, "--json").out)  # was rule 1, unknown-key (F8)
+    assert (shown["judged"], shown["findings"], shown["signature"], shown["signer"]) == \
+        ("events", [], "good", "alice@example.com")
 
 
 def test_log_judges_again_whatever_verify_did_not_vouch_for(cli, store, team, alice):

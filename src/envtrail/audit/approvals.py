@@ -101,7 +101,7 @@ def approves(rec: Record) -> str | None:
 
 
 def approvals_of(view: StoreView, commit: str, head: str | None) -> list[str]:
-    """Principals whose good signed approval of ``commit`` is on the line after it, in order."""
+    """Principals whose approval of ``commit`` on the line after it counts, in order."""
     from envtrail.audit import signature
     from envtrail.audit.history import parse_record
 
@@ -115,9 +115,19 @@ def approvals_of(view: StoreView, commit: str, head: str | None) -> list[str]:
         rec = parse_record(info)
         if rec is not None and approves(rec) == commit:
             verdict = signature.check(view, info)
-            if verdict.good and verdict.principal and verdict.principal not in out:
-                out.append(verdict.principal)
+            if verdict.principal not in out and counts(view, info, commit, verdict):
+                out.append(verdict.principal or "")
     return out
+
+
+def counts(view: StoreView, info: CommitInfo, target: str, verdict: Verdict) -> bool:
+    """Whether approve commit ``info`` of ``target`` counts as rule 9 judges it on its
+    own: signed well, after the change, by one of its approvers other than its author
+    with the key listed at its parent (so ``log`` and ``show`` count what verify does)."""
+    if not verdict.good or not verdict.principal:
+        return False
+    why, need = _named(view, info, target)
+    return why is None and need is not None and _refusal(view, need, info, verdict) is None
 
 
 def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement | None:
@@ -351,24 +361,38 @@ class Ledger:
         elif target in self.glass:
             need = self.glass[target].need
         else:
-            from envtrail.audit.history import parse_record
-
-            git = self.view.git
-            if target == info.id or not git.has_commit(target) or \
-                    not git.is_ancestor(target, info.id):
-                return f"{target[:10]} is not before it on the line", None
-            named = git.info(target)
-            named_rec = parse_record(named)
-            try:
-                need = requirement(self.view, named, named_rec) if named_rec else None
-            except IntegrityError:
-                need = None
+            why, need = _named(self.view, info, target)
+            if why is not None:
+                return why, None
         if need is None:
             return f"{target[:10]} needs no approval", None
-        why = need.refusal(verdict.principal, verdict.key, info.committer_time)
-        if why is None and need.break_glass:  # approved after the fact, on a later state
-            why = late_refusal(self.view, need, info.parents[0], verdict.principal)
-        return why, need
+        return _refusal(self.view, need, info, verdict), need
+
+
+def _named(view: StoreView, info: CommitInfo,
+           target: str) -> tuple[str | None, Requirement | None]:
+    """What the change an approval names needs (None: no approval), or why it is no
+    change the approval can name."""
+    from envtrail.audit.history import parse_record
+
+    git = view.git
+    if target == info.id or not git.has_commit(target) or not git.is_ancestor(target, info.id):
+        return f"{target[:10]} is not before it on the line", None
+    named = git.info(target)
+    named_rec = parse_record(named)
+    try:
+        return None, requirement(view, named, named_rec) if named_rec else None
+    except IntegrityError:
+        return None, None
+
+
+def _refusal(view: StoreView, need: Requirement, info: CommitInfo,
+             verdict: Verdict) -> str | None:
+    """Why an approval signed as ``verdict`` says does not count towards ``need``."""
+    why = need.refusal(verdict.principal, verdict.key, info.committer_time)
+    if why is None and need.break_glass:  # approved after the fact, on a later state
+        why = late_refusal(view, need, info.parents[0], verdict.principal)
+    return why
 
 
 def unreviewed_on_line(view: StoreView, head: str | None) -> list[Glass]:

@@ -193,6 +193,18 @@ def after_of(rec: Record) -> str | None:
     return value if value and len(value) == 40 and set(value) <= _HEX else None
 
 
+def signature_of(view: StoreView, info, line: Sequence[str]) -> signature.Verdict:
+    """An event's signature as ``check`` judges it: by the allowed_signers of the store
+    state current when it was signed (``line``: the store line's ids, oldest first)."""
+    rec = parse_record(info)
+    after = after_of(rec) if rec is not None else None
+    states = LineStates(view, line)
+    if after is None or after not in states.position:
+        return signature.Verdict(signature.UNKNOWN_KEY)
+    return _verdict(view, info, states.current_at(info.committer_time, after)) or \
+        signature.Verdict(signature.UNKNOWN_KEY)
+
+
 def _verdict(view: StoreView, info, after: str | None) -> signature.Verdict | None:
     if after is None or not view.git.has_commit(after):
         return None

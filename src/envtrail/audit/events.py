@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from envtrail.audit import context, signature
-from envtrail.audit.approvals import approves, is_break_glass
+from envtrail.audit.approvals import approves, counts, is_break_glass
 from envtrail.audit.history import REENCRYPTING, parse_record
 from envtrail.audit.view import StoreView, value_diff
 from envtrail.errors import IntegrityError
@@ -111,17 +111,20 @@ def commit_events(view: StoreView, info: CommitInfo, vouched: bool = False) -> l
     good and its actor to be its signer; it is not checked again.
     """
     rec = parse_record(info)
+    named = approves(rec) if rec is not None else None
     if rec is not None and vouched:
         status, verified = signature.GOOD, True
     else:
         verdict = signature.shown(view, info)
         status = verdict.status
         verified = rec is not None and verdict.good and rec.actor == verdict.principal
+        if named is not None and not (verified and counts(view, info, named, verdict)):
+            named = None  # an approval rule 9 does not count approves nothing in log
     if rec is not None:
         base = dict(commit=info.id, time=info.committer_time, action=rec.action,
                     actor=rec.actor, verified=verified, signature=status,
                     reason=rec.reason, context=rec.context, environments=rec.environments,
-                    break_glass=is_break_glass(rec), approves=approves(rec))
+                    break_glass=is_break_glass(rec), approves=named)
         env = rec.environments[0] if len(rec.environments) == 1 else None
         if not rec.changes:
             return [Event(environment=", ".join(rec.environments) or None, **base)]

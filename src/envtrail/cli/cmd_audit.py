@@ -165,6 +165,8 @@ def show(
                 "changes": [render_change(c) for c in rec.changes]},
             "events": [e.as_dict() for e in s.events],
             "findings": [f.as_dict() for f in s.findings],
+            "acknowledged": [a.as_dict() for a in s.acknowledged],
+            "judged": s.judged,
             "store_changes": list(s.store_diff),
             "approved_by": list(s.approved_by),
         })
@@ -198,12 +200,19 @@ def show(
         out("changed")
         for line in s.store_diff:
             out(f"  {line}")
+    # What was judged is part of the answer: off the line, only the commit itself.
+    scope = {"line": "within the store line, without a key",
+             "events": "as an event of the events line"}.get(
+        s.judged, "its signature and tree only: it is on neither line")
     if s.findings:
-        out("verify     ", paint("FAILED", "bold red"))
+        out("verify     ", paint("FAILED", "bold red"), f" ({scope})")
         for f in s.findings:
             out(f"  rule {f.rule} ({f.rule_name}): {f.message}")
     else:
-        out("verify     ", paint("ok", "green"))
+        out("verify     ", paint("ok", "green"), f" ({scope})")
+    for a in s.acknowledged:
+        out(f"  acknowledged rule {a.finding.rule} ({a.finding.rule_name}): "
+            f"{a.finding.message}; by {a.admin} in {short(a.repair)}: {a.reason}")
 
 
 def diff(

@@ -10,6 +10,7 @@ from envtrail.audit.approvals import approvals_of
 from envtrail.audit.events import Event, Filters, VerifiedLine, commit_events, stream
 from envtrail.audit.history import last_changes, parse_record
 from envtrail.audit.keyring import Keyring
+from envtrail.audit.line import Acknowledged
 from envtrail.audit.record import Record
 from envtrail.audit.timeline import interleave
 from envtrail.audit.verify import Finding, Verifier
@@ -100,24 +101,54 @@ class Shown:
     findings: list[Finding]
     store_diff: tuple[str, ...] = ()  # policy and signer lines added (+) and removed (-)
     approved_by: tuple[str, ...] = ()  # approvals of it on the store line
+    judged: str = "line"  # "line", "events" (judged as events are) or "commit" (alone)
+    acknowledged: tuple[Acknowledged, ...] = ()  # its findings a repair accepted
 
 
 def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
-    """Who, what, when, where, why and the verify findings of one commit."""
+    """Who, what, when, where, why and the verify findings of one commit.
+
+    A commit of the store line is judged as ``verify`` judges it (keyless): within
+    the whole line, so approvals that should follow it, times and repairs count; an
+    event as the events line is judged; any other commit by its signature and tree.
+    """
+    from envtrail.audit import eventline, line
+
     commit = git.resolve(rev)  # any commit: show is how a forged one is examined
     view = StoreView(git)
     info = git.info(commit)
-    rec = parse_record(info)
-    if rec is not None and rec.action == "repair" and len(info.parents) == 1:
-        # A repair is judged in the context of the line before it: walk up to it.
-        from envtrail.audit import line
-
-        walked = line.walk(view, commit, now=rt.now())
-        findings = [f for f in walked.findings if f.commit == commit]
-    else:
+    head = git.store_head()
+    judged = _where(git, head, commit)
+    verdict = signature.shown(view, info)
+    acknowledged: tuple[Acknowledged, ...] = ()
+    if judged == "commit" or head is None:
         findings = Verifier(view).check(info)
-    return Shown(info, rec, signature.shown(view, info), commit_events(view, info), findings,
-                 store_file_diff(git, info), tuple(approvals_of(view, commit, git.store_head())))
+    else:
+        walked = line.walk(view, head, now=rt.now(), parallel=True,
+                           seen_ahead=checkpoint.load_ahead(git.root))
+        if judged == "line":
+            findings = [f for f in walked.findings if f.commit == commit]
+            acknowledged = tuple(a for a in walked.acknowledged if a.finding.commit == commit)
+        else:
+            findings = [f for f in eventline.check(view, head, line=walked.walked,
+                                                   tainted=frozenset(walked.tainted),
+                                                   now=rt.now()) if f.commit == commit]
+            verdict = eventline.signature_of(view, info, walked.walked)
+    return Shown(info, parse_record(info), verdict, commit_events(view, info), findings,
+                 store_file_diff(git, info), tuple(approvals_of(view, commit, head)), judged,
+                 acknowledged)
+
+
+def _where(git: GitRepo, head: str | None, commit: str) -> str:
+    """Which line ``commit`` is on: the store line, the events line, or neither."""
+    from envtrail.audit.eventline import EVENTS_REF
+
+    if head is not None and (commit == head or git.first_parents(head, commit)[1]):
+        return "line"
+    tip = git.ref_target(EVENTS_REF)
+    if tip is not None and (commit == tip or git.first_parents(tip, commit)[1]):
+        return "events"
+    return "commit"
 
 
 def store_file_diff(git: GitRepo, info: CommitInfo) -> tuple[str, ...]:
