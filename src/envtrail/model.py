@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from envtrail.errors import UsageError
@@ -95,10 +94,15 @@ def check_value(value: str) -> Secret:
     return Secret(value)
 
 
+# Control characters and line or paragraph separators (categories Cc, Zl and Zp):
+# never in a reason, nor in any trailer envtrail writes.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def check_reason(reason: str | None) -> str:
     """Normalise a reason: one line, no control characters, bounded length."""
     text = (reason or "").strip()
-    if any(unicodedata.category(c) in {"Cc", "Zl", "Zp"} for c in text):
+    if CONTROL.search(text):
         raise UsageError("a reason must be a single line of text")
     if len(text) > MAX_REASON:
         raise UsageError(f"a reason may be at most {MAX_REASON} characters")

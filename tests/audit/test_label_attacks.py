@@ -238,3 +238,16 @@ def test_a_policy_change_names_the_rule_it_changes(cli, store, team, rule):
     changed = "production" if rule == "production" else "the defaults"
     assert found.get(3) == [f"Envtrail-Action policy, but it changes the policy of {changed}"]
     refused(cli, "A")
+
+
+@pytest.mark.parametrize("field", ["reason", "context"])
+def test_a_signed_record_with_terminal_escapes_is_no_record(cli, store, team, field):
+    # attack12 F2: bob signed his change with a reason (or context) that, printed by a
+    # piped log, redrew his row as alice's. envtrail never writes such a trailer.
+    fake = "\r\x1b[2K2026-11-27T01:26:38+00:00\tproduction\talice@example.com \u2713\tset\x1b7"
+    plan = honest_plan(store, team.identity, "production", {"A": EVIL}, reason="INC-9 fix")
+    rec = {"reason": fake} if field == "reason" else {"context": "host=\x1b8\x1b[K"}
+    forged = commit_plan(store, team.identity, with_record(plan, **rec))
+    found = findings_on(cli, forged, secrets=(EVIL,))
+    assert found == {6: ["signed, but not an envtrail commit (no valid Envtrail trailers)"]}
+    refused(cli, "A", (EVIL,))

@@ -118,3 +118,48 @@ def test_two_changes_of_one_variable_are_refused():
     rec = record.parse(msg(*BASE, f"Envtrail-Change: ~ A {FP1} -> {FP2}",
                            f"Envtrail-Change: ~ B {FP1} -> {FP1}"))
     assert [c.key for c in rec.changes] == ["A", "B"]
+
+
+@pytest.mark.parametrize("trailer", [
+    "Envtrail-Reason: INC-1\r\x1b[2Kalice@example.com set",  # a row drawn over the real one
+    "Envtrail-Reason: INC-1 \x1b7", "Envtrail-Reason: INC-1\x85", "Envtrail-Reason: a\u2028b",
+    "Envtrail-Reason: a\x7fb", "Envtrail-Rollback-To: \x1b[1A",
+    "Envtrail-Context: host=\x1b8\x1b[K", "Envtrail-Context: host=vm  ci=github-actions",
+    "Envtrail-Context: host=vm ci", "Envtrail-Context: host=v m", "Envtrail-Context:  host=vm",
+])
+def test_a_trailer_envtrail_would_never_write_is_no_record(trailer):
+    # attack12 F2: a signer's own reason or context carried terminal escapes, which
+    # piped log printed raw; envtrail itself never writes them (check_reason, gather).
+    # (Each is followed by another trailer: the message's end is stripped as git does.)
+    after = "Envtrail-Reason: r" if "Context" in trailer else "Envtrail-Context: host=vm"
+    assert record.parse(msg(*BASE, "Envtrail-Reason: r", "Envtrail-Context: host=vm")) is not None
+    with pytest.raises(ValueError, match=r"control character|Envtrail-Context"):
+        record.parse(msg(*BASE, trailer, after))
+
+
+def test_reasons_and_contexts_envtrail_writes_parse_back():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from envtrail.audit import context
+    from envtrail.errors import UsageError
+    from envtrail.model import check_reason
+
+    @given(st.dictionaries(st.sampled_from(["ENVTRAIL_CONTEXT", "GITHUB_ACTIONS",
+                                            "GITHUB_REPOSITORY", "GITHUB_RUN_ID"]),
+                           st.text(max_size=60)), st.text(max_size=40), st.text(max_size=200))
+    def written(env, host, reason):
+        env = {**env, "GITHUB_ACTIONS": "true"} if "GITHUB_RUN_ID" in env else env
+        try:
+            reason = check_reason(reason)
+        except UsageError:
+            reason = "r"
+        if "\n" in reason or not reason.strip():
+            reason = "r"
+        text = context.gather(env, host, "0.1.0")
+        assert context.well_formed(text), text
+        rec = record.parse(record.render(Record("set", "alice@example.com", reason,
+                                                ("production",), context=text)))
+        assert rec is not None and (rec.reason, rec.context) == (reason, text)
+
+    written()

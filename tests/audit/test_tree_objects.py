@@ -271,3 +271,28 @@ def test_sync_refuses_a_pushed_submodule_to_nowhere_and_changes_nothing(cli, sto
     assert "does not verify" in r.err
     assert git(member, "rev-parse", "HEAD") == before
     assert m("get", "A", "--env", "production").out == "good"
+
+
+def test_a_name_in_a_tree_is_written_out_never_printed(cli, store):
+    # attack12 F11: a signer's stowaway named "README\n<id> acknowledged: ...\nverified
+    # 3 commit(s) up to <id>: ok" put lines of envtrail's own form into verify and show.
+    setv(cli, "A", "1")
+    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"})
+    parent = head(store)
+    new_blob = git(store, "hash-object", "-w", "--stdin",
+                   input=plan.changes[layout.env_path("production")].decode()).strip()
+    fake = "README\nverified 3 commit(s) up to 0123456789: ok\x1b[2K"
+    settings = [*_listed(store, f"{parent}:.envtrail"), ("100644", fake, new_blob)]
+    envs = [(m, n, new_blob if n == "production.yaml" else o)
+            for m, n, o in _listed(store, f"{parent}:envs")]
+    root = _with(store, git(store, "rev-parse", "HEAD^{tree}").strip(), "envs",
+                 _raw_tree(store, envs))
+    tree = _with(store, root, ".envtrail", _raw_tree(store, sorted(settings, key=lambda e: e[1])))
+    commit = _signed_on(store, cli, tree, plan)
+    point(store, commit)
+    for r in (cli("verify"), cli("show", commit)):
+        assert "\\nverified 3 commit(s) up to 0123456789: ok\\x1b[2K is not a file" in r.out
+        assert not any(line.startswith("verified 3 commit(s) up to 0123456789")
+                       for line in r.out.splitlines()), r.out
+        assert "\x1b" not in r.out
+    refused(cli, "A")

@@ -186,7 +186,10 @@ def test_escape_sequences_in_a_forged_reason_never_reach_the_terminal(tmp_path, 
     root.mkdir()
     c = Cli(root, alice)
     assert c("init", "--create", "--env", "production").code == 0
-    git(root, "commit", "--allow-empty", "-qm", "x\n\nEnvtrail-Format: 1\nEnvtrail-Action: set\n"
+    # (A reason holding escapes is no record at all; the subject, shown for a commit
+    # without one, carries them too.)
+    git(root, "commit", "--allow-empty", "-qm", "x \x1b]52;c;cHduZWQ=\x07 \x1b[2J\n\n"
+        "Envtrail-Format: 1\nEnvtrail-Action: set\n"
         "Envtrail-Actor: a\nEnvtrail-Reason: \x1b]52;c;cHduZWQ=\x07 \x1b[2J")
     import os
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:/@+-]")
 _MAX_VALUE = 120
+_PAIR = r"[A-Za-z0-9._:/@+-]+=[A-Za-z0-9._:/@+-]+"
+_WRITTEN = re.compile(rf"(?:{_PAIR}(?: {_PAIR})*)?")
 
 
 def _clean(value: str) -> str:
@@ -38,6 +40,13 @@ def gather(env: Mapping[str, str], host: str, version: str) -> str:
         if sep and key:
             pairs.append((_clean(key), value))
     return " ".join(f"{k}={_clean(v) or '-'}" for k, v in pairs)
+
+
+def well_formed(text: str) -> bool:
+    """Whether ``text`` has the form :func:`gather` writes: ``key=value`` pairs of safe
+    characters, one space apart (a signer's own Envtrail-Context could hold anything,
+    such as escape sequences for the reader's terminal)."""
+    return _WRITTEN.fullmatch(text) is not None
 
 
 def parse(text: str) -> dict[str, str]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from envtrail.model import Change
+from envtrail.audit import context
+from envtrail.model import CONTROL, Change
 
 FORMAT = 1
 PREFIX = "Envtrail-"
@@ -138,6 +139,8 @@ def parse(message: str) -> Record | None:
     single: dict[str, str] = {}
     envs, changes, extra = [], [], []
     for key, value in found:
+        if CONTROL.search(value):  # never written by envtrail; could drive a terminal
+            raise ValueError(f"a control character in Envtrail-{key}")
         if key == "Environment":
             envs.append(value)
         elif key == "Change":
@@ -150,6 +153,8 @@ def parse(message: str) -> Record | None:
             single[key] = value
             if key not in _CORE:
                 extra.append((key, value))
+    if not context.well_formed(single.get("Context", "")):
+        raise ValueError("Envtrail-Context is not key=value pairs as envtrail writes them")
     if single.get("Format") != str(FORMAT):
         raise ValueError("unknown Envtrail-Format")
     if "Action" not in single or "Actor" not in single:

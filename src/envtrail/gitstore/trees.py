@@ -81,7 +81,7 @@ class Trees:
         if len(listing) != len(entries):
             names = [name for _, name, _, _ in entries]
             twice = sorted({name for name in names if names.count(name) > 1})
-            self._malformed[tree_id] = f"lists {', '.join(twice)} twice"
+            self._malformed[tree_id] = f"lists {', '.join(map(_shown, twice))} twice"
         elif order != sorted(order):
             self._malformed[tree_id] = "lists its entries out of git's order"
         return listing
@@ -177,7 +177,7 @@ class Trees:
             for entry, (_, mode) in sub.items():
                 ok_name = entry in wanted if wanted is not None else entry.endswith(".yaml")
                 if not ok_name or mode != _BLOB:
-                    out.append(f"{name}/{entry} is not a file the store may hold")
+                    out.append(f"{name}/{_shown(entry)} is not a file the store may hold")
         found = self._lookup(commit_id, attributes)
         if found is not None and found[1] != _BLOB:
             out.append(f"{attributes} is not a plain file")
@@ -218,3 +218,9 @@ def _missing(oid: str) -> IntegrityError:
     return IntegrityError(f"object {oid[:12]} is missing from this clone",
                           hint="fetch the store branch in full (no --filter), then retry")
 
+
+def _shown(name: str) -> str:
+    """A tree entry's name for a message: anyone who can push picks it, so a newline or
+    an escape sequence in it is written out (``\\n``, ``\\x1b``), never printed."""
+    return name if name.isprintable() else \
+        "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
