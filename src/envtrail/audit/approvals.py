@@ -100,26 +100,6 @@ def approves(rec: Record) -> str | None:
     return target
 
 
-def approvals_of(view: StoreView, commit: str, head: str | None) -> list[str]:
-    """Principals whose approval of ``commit`` on the line after it counts, in order."""
-    from envtrail.audit import signature
-    from envtrail.audit.history import parse_record
-
-    git = view.git
-    if head is None or commit == head or not git.is_ancestor(commit, head):
-        return []
-    ids, _ = git.first_parents(head, commit)
-    out: list[str] = []
-    for c in reversed(ids):
-        info = git.info(c)
-        rec = parse_record(info)
-        if rec is not None and approves(rec) == commit:
-            verdict = signature.check(view, info)
-            if verdict.principal not in out and counts(view, info, commit, verdict):
-                out.append(verdict.principal or "")
-    return out
-
-
 def counts(view: StoreView, info: CommitInfo, target: str, verdict: Verdict) -> bool:
     """Whether approve commit ``info`` of ``target`` counts as rule 9 judges it on its
     own: signed well, after the change, by one of its approvers other than its author

@@ -181,3 +181,20 @@ def stream(view: StoreView, head: str | None, filters: Filters,
         for event in commit_events(view, info, vouched):
             if filters.keep(event):
                 yield event
+
+
+def approvals_of(view: StoreView, commit: str, head: str | None) -> list[str]:
+    """Principals whose approval of ``commit`` on the line after it counts, in order."""
+    git = view.git
+    if head is None or commit == head or not git.is_ancestor(commit, head):
+        return []
+    ids, _ = git.first_parents(head, commit)
+    out: list[str] = []
+    for c in reversed(ids):
+        info = git.info(c)
+        rec = parse_record(info)
+        if rec is not None and approves(rec) == commit:
+            verdict = signature.check(view, info)
+            if verdict.principal not in out and counts(view, info, commit, verdict):
+                out.append(verdict.principal or "")
+    return out

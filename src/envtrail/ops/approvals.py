@@ -20,12 +20,12 @@ from envtrail.audit.approvals import (
     APPROVES,
     Ledger,
     Requirement,
-    approvals_of,
     is_break_glass,
     late_refusal,
     requirement,
 )
 from envtrail.audit.effect import Effect, of_commit
+from envtrail.audit.events import approvals_of
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record, render

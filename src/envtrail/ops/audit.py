@@ -6,8 +6,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from envtrail.audit import checkpoint, signature
-from envtrail.audit.approvals import approvals_of
-from envtrail.audit.events import Event, Filters, VerifiedLine, commit_events, stream
+from envtrail.audit.events import (
+    Event,
+    Filters,
+    VerifiedLine,
+    approvals_of,
+    commit_events,
+    stream,
+)
 from envtrail.audit.history import last_changes, parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.line import Acknowledged

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from envtrail.audit import checkpoint, line
-from envtrail.audit.approvals import approvals_of, approves, late_refusal, requirement
+from envtrail.audit.approvals import approves, late_refusal, requirement
+from envtrail.audit.events import approvals_of
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.line import LineReport, Trust
