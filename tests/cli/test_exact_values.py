@@ -154,6 +154,15 @@ def test_run_refuses_an_environment_over_the_total_limit():
     check_passable(["prog"], ours, {"X": "x" * MAX_ARG_STRLEN}, platform="darwin")
 
 
+@pytest.mark.parametrize("platform", ["linux", "darwin", "win32"])
+def test_run_refuses_a_nul_on_every_platform(platform):
+    # No OS passes one: subprocess would raise ValueError (attack 12, F3).
+    ours = {"OK": "fine", "ZED": "a\x00b"}
+    with pytest.raises(UsageError, match=r"\AZED holds a NUL byte") as info:
+        check_passable(["prog"], ours, ours, platform=platform)
+    assert "a\x00b" not in info.value.message
+
+
 @pytest.mark.parametrize(("stack", "limit"), [(1 << 20, 256 * 1024), (256 * 1024, MAX_ARG_STRLEN)])
 def test_the_total_limit_follows_the_stack_limit_as_the_kernel_does(stack, limit):
     code = ("import resource; resource.setrlimit(resource.RLIMIT_STACK, "

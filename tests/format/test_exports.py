@@ -116,6 +116,7 @@ def test_refusal_names_the_variable_and_the_formats_not_the_value():
     ("$HOME", {"dotenv", "json", "shell", "docker"}),
     ("it's \"both\"", {"json", "shell", "docker"}),
     ("ends in cr\r", {"dotenv", "json", "shell"}),
+    ("nul\x00inside", {"json"}),  # shells drop it; docker cannot pass it (attack 12, F3)
 ])
 def test_which_formats_carry_which_values(value, carried_by):
     """The rows of the table in docs/formats.md."""

@@ -106,10 +106,10 @@ def quote(value: str) -> str | None:
     ``"``, ``\\``, ``$`` or backquote (so a shell expands nothing), with a
     carriage return written ``\\r``, the one escape python-dotenv and node's
     dotenv both decode. Never for a value that python-dotenv's default
-    interpolation would expand (``${...}``).
+    interpolation would expand (``${...}``), nor for one holding NUL.
     """
-    if expands(value):
-        return None
+    if expands(value) or "\x00" in value:
+        return None  # a shell sourcing the file drops a NUL
     if _literal_in_single_quotes(value):
         return f"'{value}'"
     if not any(c in value for c in '"\\$`'):

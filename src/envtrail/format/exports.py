@@ -22,7 +22,7 @@ DOCKER_MAX_LINE = 65535
 
 def _docker_carries(name: str, value: str) -> bool:
     # A line is NAME=value taken verbatim up to LF, minus one CR before the LF.
-    return ("\n" not in value and not value.endswith("\r")
+    return ("\n" not in value and "\x00" not in value and not value.endswith("\r")
             and len(f"{name}={value}".encode()) <= DOCKER_MAX_LINE)
 
 
@@ -40,7 +40,8 @@ def _line(fmt: str, name: str, value: str) -> str | None:
     if fmt == "docker":
         return f"{name}={value}\n" if _docker_carries(name, value) else None
     if fmt == "shell":
-        return f"export {name}={_shell_quoted(value)}\n"
+        # sh, bash and dash drop a NUL from the text they read: the variable would differ.
+        return None if "\x00" in value else f"export {name}={_shell_quoted(value)}\n"
     return value
 
 

@@ -35,12 +35,19 @@ def _linux_arg_limit() -> int:
 
 def check_passable(argv: list[str], env: Mapping[str, str], ours: Mapping[str, str],
                    platform: str = sys.platform, arg_max: int | None = None) -> None:
-    """Refuse, naming a variable and the limit, an environment the OS would not pass.
+    """Refuse, naming a variable and the limit, an environment the OS would not pass:
+    a value holding NUL anywhere, and on Linux one too large.
 
     ``env`` is the child's whole environment and ``ours`` the store's part of
     it. Checked before the child starts, so a failure is a clear UsageError
     (exit 2) rather than the OS's E2BIG from inside subprocess.
     """
+    for name in sorted(ours):
+        if "\x00" in ours[name]:
+            # No OS passes a NUL inside NAME=value (C strings end there); subprocess would
+            # raise ValueError. Only a hand-made commit, or a read with --no-verify, gets here.
+            raise UsageError(f"{name} holds a NUL byte, which no process environment can carry",
+                             hint="run `envtrail verify`: envtrail never stores such a value")
     if not platform.startswith("linux"):
         return
     for name in sorted(ours):
