@@ -398,3 +398,79 @@ def test_install_writes_where_core_hooks_path_points(store, tmp_path):
     r = commit(store, hook_env(tmp_path), "README")  # git runs what it finds there
     assert r.returncode != 0 and "refused (commit)" in r.stdout + r.stderr
     assert git(store, "rev-parse", "HEAD") == head
+
+
+CANARY_OLD, CANARY_INLINE = "sk_live_CANARY_4f1d2a", "ghp_CANARYtoken9c8e7"
+
+
+def reachable_text(root) -> str:
+    """Every blob reachable from any ref, as text (the staged blob `git add` wrote is not)."""
+    ids = [ln.split()[0] for ln in git(root, "rev-list", "--all", "--objects").splitlines()]
+    batch = ("\n".join(ids) + "\n").encode()
+    out = subprocess.run(["git", "cat-file", "--batch"], cwd=root, input=batch,
+                         capture_output=True, check=True).stdout
+    return out.decode("utf-8", "replace")
+
+
+def test_a_dotenv_file_with_secrets_only_in_comments_is_refused(app_hooked, app):
+    # Attack 12, F9: python-dotenv drops comments, so this file has no values at all.
+    (app / ".env").write_text(f"# STRIPE_KEY={CANARY_OLD}   (old key, rotated in INC-4521)\n"
+                              f"GITHUB_TOKEN= # {CANARY_INLINE}\n")
+    r = commit(app, app_hooked, ".env", message="leak")
+    assert r.returncode != 0
+    assert "refused .env: a dotenv file that is not an example file" in r.stdout + r.stderr
+    assert CANARY_OLD not in r.stdout + r.stderr and CANARY_INLINE not in r.stdout + r.stderr
+    assert git(app, "log", "-1", "--format=%s").strip() != "leak"
+    assert CANARY_OLD not in reachable_text(app) and CANARY_INLINE not in reachable_text(app)
+
+
+@pytest.mark.parametrize("name", [".env", ".env.local", "prod.env", "config/.env.production"])
+def test_a_dotenv_file_that_is_no_example_is_refused_even_empty(app_hooked, app, name):
+    (app / name).parent.mkdir(parents=True, exist_ok=True)
+    (app / name).write_text("API_KEY=\n")
+    r = commit(app, app_hooked, name, message="empty")
+    assert r.returncode != 0
+    assert f"refused {name}: a dotenv file that is not an example file" in r.stdout + r.stderr
+
+
+def test_an_example_file_with_a_value_in_a_comment_is_refused(app_hooked, app):
+    (app / ".env.example").write_text("# your key from the dashboard\nAPI_KEY=\n"
+                                      f"# API_KEY={CANARY_OLD}\n")
+    r = commit(app, app_hooked, ".env.example", message="template")
+    assert r.returncode != 0
+    assert "refused .env.example: an example file with a value in a comment (line 3)" \
+        in r.stdout + r.stderr
+    assert CANARY_OLD not in r.stdout + r.stderr
+    assert CANARY_OLD not in reachable_text(app)
+
+
+def test_an_example_file_may_explain_itself_in_comments(app_hooked, app):
+    (app / ".env.sample").write_text("# Copy to .env and fill in.\n# DEBUG=\n"
+                                     "API_KEY= # from the dashboard, see README\nDB_URL=''\n")
+    r = commit(app, app_hooked, ".env.sample", message="sample")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(("name", "example"), [
+    (".env.example", True), (".env.sample", True), (".env.template", True),
+    (".env.local.example", True), ("example.env", True), ("app.sample.env", True),
+    ("deploy/.env.EXAMPLE", True), (".env", False), (".env.local", False), ("prod.env", False),
+    (".env.examples", False), (".env.example.local", False),
+])
+def test_which_names_are_example_files(name, example):
+    from envtrail.ops.hook import is_example
+
+    assert is_example(name) is example
+
+
+@pytest.mark.parametrize(("line", "holds"), [
+    ("# STRIPE_KEY=sk_live_x  (old)", True), ("#A = b", True), ("# export A=b", True),
+    ("# e.g. A=b", True), ("# A=''b", True), ('# A="b"', True), ("# A= B=c", True),
+    ("# A=", False), ("# A=  ", False), ("# A=''", False), ('# A="" # empty', False),
+    ("# A= # a note", False), ("# only words", False), ("A= # a note", False),
+])
+def test_what_counts_as_a_value_in_a_comment(line, holds, tmp_path):
+    from envtrail.ops.hook import _dotenv_refusal
+
+    r = _dotenv_refusal(".env.example", f"A=\n{line}\n".encode())
+    assert (r is not None and "value in a comment" in r.reason) is holds, r

@@ -26,7 +26,7 @@ def pre_commit(
         metavar="[FILES...]", help="Staged files to check (default: everything staged).")] = None,
     repo: RepoOpt = None,
 ) -> None:
-    """Refuse staged plaintext .env values, hand edits to envs/ or .envtrail/, and store merges."""
+    """Refuse staged .env files (but empty examples), hand edits to envs/ or .envtrail/, store merges."""
     _check(files, repo, merging=False)
 
 

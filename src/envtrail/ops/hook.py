@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from dataclasses import dataclass
@@ -33,17 +34,46 @@ def is_dotenv(path: str) -> bool:
     return name == ".env" or name.startswith(".env.") or name.endswith(".env")
 
 
+EXAMPLE_WORDS = frozenset({"example", "sample", "template"})
+
+
+def is_example(path: str) -> bool:
+    """A dotenv template meant for git: ``.env.example``, ``.env.sample``, ``.env.template``
+    (also after another part, ``.env.local.example``) and ``example.env``, ``app.sample.env``."""
+    parts = PurePosixPath(path).name.lower().split(".")
+    return parts[-1] in EXAMPLE_WORDS or (parts[-1] == "env" and len(parts) > 1
+                                          and parts[-2] in EXAMPLE_WORDS)
+
+
+# NAME=something in a comment: a real value kept "commented out", or after an empty one.
+_COMMENTED_VALUE = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*[ \t]*=[ \t]*"
+                              r"(?!(?:''|\"\")?[ \t]*(?:#|$))\S")
+
+
 def _dotenv_refusal(path: str, data: bytes) -> Refusal | None:
     instead = (f"keep it out of git (add {PurePosixPath(path).name} to .gitignore) and run "
                f"`envtrail import {path} --env <env> --reason ...`")
     try:
-        values = dotenv.parse(data.decode("utf-8"), path)
+        text = data.decode("utf-8")
+        values = dotenv.parse(text, path)
     except (UnicodeDecodeError, EnvtrailError):
         return Refusal(path, "a dotenv file envtrail cannot read; it may hold secrets", instead)
     filled = sorted(k for k, v in values.items() if v.strip())
     if filled:
         return Refusal(path, f"plaintext dotenv file with values ({', '.join(filled[:3])}"
                              f"{', ...' if len(filled) > 3 else ''})", instead)
+    if not is_example(path):
+        # Whatever it holds now (values in comments, say), a .env is where secrets go.
+        return Refusal(path, "a dotenv file that is not an example file (.env.example, "
+                             ".env.sample, .env.template); it may hold secrets", instead)
+    # Lines as python-dotenv splits them (LF, CRLF, CR), so a comment ends where it sees one end.
+    lines = [n for n, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n")
+                                        .split("\n"), 1)
+             if "#" in line and _COMMENTED_VALUE.search(line.partition("#")[2])]
+    if lines:
+        return Refusal(path, f"an example file with a value in a comment (line "
+                             f"{', '.join(map(str, lines[:5]))}{', ...' if len(lines) > 5 else ''})",
+                       "leave every NAME= empty in comments too, then stage it again")
     return None
 
 
