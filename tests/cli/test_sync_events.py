@@ -107,3 +107,84 @@ def test_a_remote_events_line_that_does_not_verify_is_refused(tmp_path, store, c
     assert_one_line_error(r, 5)
     assert "events line does not verify" in r.err
     assert (local_refs_state(b), head(b)) == before
+
+
+CANARY = "alice-deployed-CANARY-51c9"
+
+
+def at(cli, key, rev):
+    r = cli("get", key, "--env", "production", "--at", rev)
+    assert r.code == 0, r.err
+    return r.out.rstrip("\n")
+
+
+def test_theirs_never_drops_a_value_an_unpushed_deploy_ran_with(tmp_path, store, cli, bob):
+    # Attack 12, F10: settled away, the deploy was re-made as following the remote's
+    # commit, whose value it never ran with.
+    a, b, bare = world(tmp_path, store, cli, bob)
+    setv(b, "X", "bob-value")
+    assert b("sync").code == 0
+    setv(a, "X", CANARY)
+    ran = head(a)
+    r = a("run", "--env", "production", "--event", "deploy", "--reason", "deploy v2", "--",
+          "sh", "-c", f'test "$X" = {CANARY}')
+    assert r.code == 0, r.err
+    assert a("sync").code == 6
+    before, remote = local_refs_state(a), git(bare, "for-each-ref")
+    for settle in (("--theirs", "X"), ("--theirs", "production:X"), ("--theirs", "*")):
+        r = a("sync", *settle)
+        assert_one_line_error(r, 2)
+        assert "deploy event" in r.err and ran[:10] in r.err and "--mine production:X" in r.err
+        assert CANARY not in r.out + r.err and "bob-value" not in r.out + r.err
+        assert local_refs_state(a) == before and git(bare, "for-each-ref") == remote
+    # Kept with --mine, the deploy follows the replacement of its commit, with its value.
+    assert a("sync", "--mine", "X").code == 0
+    kind, actor, after = events_on(bare)[-1]
+    assert (kind, actor, after) == ("deploy", "alice@example.com", head(a)) and at(a, "X", after) == CANARY
+    assert a("verify").code == 0 and b("sync").code == 0 and b("verify").code == 0
+
+
+def test_theirs_refuses_for_a_value_set_before_the_commit_the_event_follows(tmp_path, store,
+                                                                           cli, bob):
+    a, b, _ = world(tmp_path, store, cli, bob)
+    setv(b, "X", "bob-value")
+    assert b("sync").code == 0
+    setv(a, "X", CANARY)
+    setv(a, "OTHER", "o")
+    event(a, "deploy")  # follows OTHER's commit; X was alice's value when it ran
+    assert a("sync").code == 6
+    r = a("sync", "--theirs", "X")
+    assert_one_line_error(r, 2)
+    assert "deploy event" in r.err and CANARY not in r.err
+
+
+def test_theirs_goes_ahead_when_the_event_ran_in_another_environment(tmp_path, store, cli, bob):
+    a, b, bare = world(tmp_path, store, cli, bob)
+    setv(b, "X", "bob-value")
+    assert b("sync").code == 0
+    setv(a, "X", CANARY)
+    r = a("event", "deploy", "--env", "staging", "--reason", "staging deploy")
+    assert r.code == 0, r.err
+    assert a("sync", "--theirs", "X").code == 0
+    assert at(a, "X", "HEAD") == "bob-value"
+    assert events_on(bare)[-1][0] == "deploy" and a("verify").code == 0
+
+
+def test_an_event_after_a_change_the_remote_made_alike_follows_the_commit_before(
+        tmp_path, store, cli, bob):
+    # Both sides wrote the same X: alice's commit leaves nothing to replay. Her deploy ran
+    # with her earlier Z too, so it follows the replacement of Z's commit, not the
+    # remote's head (which has X but not Z).
+    a, b, bare = world(tmp_path, store, cli, bob)
+    setv(b, "X", "same")
+    assert b("sync").code == 0
+    remote_head = head(b)
+    setv(a, "Z", "zed")
+    setv(a, "X", "same")
+    event(a, "deploy")
+    r = a("sync")
+    assert r.code == 0, r.err
+    kind, actor, after = events_on(bare)[-1]
+    assert (kind, actor) == ("deploy", "alice@example.com") and after == head(a) != remote_head
+    assert (at(a, "Z", after), at(a, "X", after)) == ("zed", "same")
+    assert a("verify").code == 0 and b("sync").code == 0 and b("verify").code == 0

@@ -96,6 +96,33 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
                       received=_count(git, theirs, base), replayed=len(mine))
 
 
+@dataclass(frozen=True)
+class Pending:
+    """One event of this clone's events line that the remote does not have yet."""
+
+    commit: str
+    after: str | None  # the store commit it follows
+    kind: str
+    environments: tuple[str, ...]
+
+
+def pending(git: GitRepo, up: Upstream) -> list[Pending]:
+    """This clone's events the remote's events line does not hold, oldest first."""
+    ours = git.ref_target(EVENTS_REF)
+    theirs = git.ref_target(mirror(up, EVENTS_REF))
+    if ours is None or ours == theirs or (theirs is not None and git.is_ancestor(ours, theirs)):
+        return []
+    base = theirs if theirs is None or git.is_ancestor(theirs, ours) else \
+        git.merge_base(ours, theirs)
+    out = []
+    for commit in _since(git, ours, base):
+        rec = parse_record(git.info(commit))
+        if rec is not None:
+            out.append(Pending(commit, eventline.after_of(rec),
+                               rec.extra_value(eventline.KIND) or "?", rec.environments))
+    return out
+
+
 def _refuse_bad(git: GitRepo, head: str | None, tip: str | None) -> None:
     """Never push an events line that would stop everyone else's sync."""
     tainted = checkpoint.load_tainted(git.root)
@@ -169,14 +196,28 @@ def _target(git: GitRepo, after: str | None, head: str, incoming: str | None,
     """The line commit a replayed event follows."""
     if _on_line(git, after, head):
         return after  # type: ignore[return-value]
-    if after in moved:
-        return moved[after]  # type: ignore[index]
-    rec = parse_record(git.info(after)) if after and git.has_commit(after) else None
-    original = rec.extra_value(REPLAYED) if rec else None  # a replay replayed again
-    if original in moved:
-        return moved[original]  # type: ignore[index]
-    # The commit it followed was settled away in favour of the remote's side.
+    # Where sync dropped the commit it followed, that commit left nothing to replay: the
+    # remote already held what it did (both sides wrote the same). A settlement taking the
+    # remote's side of a value the event ran with is refused before anything is written
+    # (ops.sync), so what is left differs from what the event ran with only as after any
+    # replay. The event then follows what replaced the nearest earlier commit of this
+    # clone, else the remote's head.
+    current = after
+    while current is not None:
+        replaced = _replacement(git, current, moved)
+        if replaced is not None:
+            return replaced
+        parents = git.info(current).parents if git.has_commit(current) else []
+        current = parents[0] if parents and not _on_line(git, parents[0], head) else None
     return incoming or head
+
+
+def _replacement(git: GitRepo, commit: str, moved: dict[str, str]) -> str | None:
+    if commit in moved:
+        return moved[commit]
+    rec = parse_record(git.info(commit)) if git.has_commit(commit) else None
+    original = rec.extra_value(REPLAYED) if rec else None  # a replay replayed again
+    return moved.get(original) if original else None
 
 
 def _replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, parent: str | None,

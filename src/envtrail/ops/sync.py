@@ -19,7 +19,7 @@ from envtrail.audit.keyring import Keyring
 from envtrail.audit.line import LineReport, Trust
 from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
-from envtrail.errors import ConflictError, IntegrityError
+from envtrail.errors import ConflictError, IntegrityError, UsageError
 from envtrail.gitstore.commit import (
     CasFailed,
     journal_begin,
@@ -48,7 +48,7 @@ from envtrail.ops import eventsync, journal, proposalsync
 from envtrail.ops.eventsync import EventsPlan
 from envtrail.ops.gate import open_line, record_verified
 from envtrail.ops.proposalsync import Note
-from envtrail.ops.replay import REPLAYED, conflicts, delta, replay, settle
+from envtrail.ops.replay import REPLAYED, Delta, Item, conflicts, delta, replay, settle
 from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
 
@@ -153,7 +153,7 @@ def _take_remote(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, re
         track(git.root, up, incoming)
         return incoming, None
     new_head, round_, unapplied = _replay_onto(git, rt, identity, ours, base, incoming,
-                                               mine, theirs)
+                                               mine, theirs, eventsync.pending(git, up))
     replayed = _walk(git, rt, identity, new_head, incoming, report.floor,
                      tainted=known | report.tainted)
     if replayed.findings:
@@ -222,7 +222,8 @@ def _unpushed(git: GitRepo, ours: str, base: str) -> list[str]:
 
 
 def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base: str,
-                 incoming: str, mine: Sequence[str], theirs: Sequence[str]
+                 incoming: str, mine: Sequence[str], theirs: Sequence[str],
+                 events: Sequence[eventsync.Pending] = ()
                  ) -> tuple[str, list[Replayed], list[tuple[str, str]]]:
     """Re-make this clone's unpushed commits on ``incoming``; nothing moves yet. Also the
     proposals applied here whose approvals named a base the remote has moved past: they
@@ -247,6 +248,7 @@ def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base:
              for c in mine_now if c not in applied]
     drop = settle(conflicts([d for _, d in steps], delta(git, keyring, base, incoming)),
                   mine, theirs)
+    _keep_what_events_ran_with(events, mine_now, dict(steps), drop)
     parent, out, unapplied = incoming, [], []
     for commit in mine_now:
         rec = parse_record(git.info(commit))
@@ -268,6 +270,31 @@ def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base:
         out.append(Replayed(_original(git, commit), new, action,
                             revoked.lstrip("- ") if revoked and new else None))
     return parent, out, unapplied
+
+
+def _keep_what_events_ran_with(events: Sequence[eventsync.Pending], mine_now: list[str],
+                               steps: dict[str, Delta], drop: set[Item]) -> None:
+    """UsageError if ``--theirs`` would take the remote's side of a value one of this
+    clone's unpushed events ran with: re-made on the new line, the event would follow a
+    commit holding a value it never saw (a deploy blamed on the other side's change)."""
+    if not drop:
+        return
+    for event in events:
+        if event.after not in mine_now:
+            continue
+        upto = mine_now[:mine_now.index(event.after) + 1]
+        ran = {i for c in upto if c in steps for i in steps[c].items
+               if i.kind == "value" and i.env in event.environments}
+        lost = sorted(ran & drop)
+        if lost:
+            label = lost[0].label()
+            raise UsageError(
+                f"--theirs {label} would drop the value the {event.kind} event "
+                f"{event.commit[:10]} ran with (it follows {event.after[:10]}, not pushed "
+                "yet); nothing was changed",
+                hint=f"keep it with `--mine {label}` (the {event.kind}'s values then stay on "
+                     "the line), and set the remote's value again after the sync if it should "
+                     "win")
 
 
 def _applied_chains(git: GitRepo, unpushed: list[str]) -> dict[str, tuple[str, str]]:
