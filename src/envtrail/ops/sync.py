@@ -153,7 +153,8 @@ def _take_remote(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, re
         track(git.root, up, incoming)
         return incoming, None
     new_head, round_, unapplied = _replay_onto(git, rt, identity, ours, base, incoming,
-                                               mine, theirs, eventsync.pending(git, up))
+                                               mine, theirs,
+                                               eventsync.pending(git, up) if theirs else ())
     replayed = _walk(git, rt, identity, new_head, incoming, report.floor,
                      tainted=known | report.tainted)
     if replayed.findings:
