@@ -10,8 +10,9 @@ from collections import OrderedDict
 
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import DecryptError, Decryptor, EnvKeys, unb64
+from envtrail.errors import UsageError
 from envtrail.format.envfile import EnvFile, Member
-from envtrail.model import Ciphertext
+from envtrail.model import Ciphertext, check_value
 
 
 class Keyring:
@@ -23,7 +24,9 @@ class Keyring:
         self._decryptors: dict[tuple[str, str], Decryptor] = {}
         # A value's fingerprint is asked for twice in a walk: as the new value
         # of one commit and the old value of the next. Bounded, for flat memory.
-        self._fingerprints: OrderedDict[tuple[str, str, str, str], str] = OrderedDict()
+        # With each, why no writer could have stored the value (None: one could).
+        self._fingerprints: OrderedDict[tuple[str, str, str, str],
+                                        tuple[str, str | None]] = OrderedDict()
         self.unseals = 0
 
     def keys(self, env: EnvFile) -> EnvKeys | None:
@@ -63,6 +66,17 @@ class Keyring:
 
     def fingerprint(self, env: EnvFile, name: str) -> str | None:
         """The keyed fingerprint of one value, or None without access."""
+        found = self._judged(env, name)
+        return None if found is None else found[0]
+
+    def unwritable(self, env: EnvFile, name: str) -> str | None:
+        """Why no envtrail writer could have stored this value (a NUL, over the size
+        limit): it was encrypted by hand to the public key. None: it could, or no access."""
+        found = self._judged(env, name)
+        return None if found is None else found[1]
+
+    def _judged(self, env: EnvFile, name: str) -> tuple[str, str | None] | None:
+        # One decryption answers both questions, asked of the same value in a row.
         # The token carries the format; the environment is part of a format 2 input.
         slot = (env.environment, env.public_key, name, env.values[name])
         if slot in self._fingerprints:
@@ -70,8 +84,14 @@ class Keyring:
         keys = self.keys(env)
         if keys is None:
             return None  # not remembered either: a later file of this key pair may seat us
-        fp = keys.fingerprint(env.version, env.environment, name, self._plaintext(env, keys, name))
-        self._fingerprints[slot] = fp
+        plain = self._plaintext(env, keys, name)
+        try:
+            check_value(plain)
+            problem = None
+        except UsageError as exc:
+            problem = exc.message
+        found = self._fingerprints[slot] = (
+            keys.fingerprint(env.version, env.environment, name, plain), problem)
         if len(self._fingerprints) > 256:
             self._fingerprints.popitem(last=False)
-        return fp
+        return found

@@ -26,11 +26,10 @@ from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView, value_diff
 from envtrail.crypto.seal import FP_HEX_CHARS, DecryptError
-from envtrail.errors import IntegrityError, UsageError
+from envtrail.errors import IntegrityError
 from envtrail.format import layout, signers
 from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.repo import CommitInfo
-from envtrail.model import check_value
 
 # How far ahead of when this clone first saw it a commit may be dated (rule 7).
 AHEAD = timedelta(minutes=10)
@@ -321,8 +320,7 @@ class Verifier:
                         self.keyring.plaintext(old, name) != self.keyring.plaintext(new, name):
                     out.append(Finding(info.id, 5, f"{env}: {name} changed value under a new key "
                                                    "pair (a rotation re-encrypts, never changes)"))
-                unwritable = _unwritable(self.keyring.plaintext(new, name)) \
-                    if op in "~+" and new else None
+                unwritable = self.keyring.unwritable(new, name) if op in "~+" and new else None
             except (DecryptError, ValueError):
                 out.append(Finding(info.id, 3, f"{env}: {name}: ciphertext does not authenticate"))
                 continue
@@ -336,16 +334,6 @@ class Verifier:
                     out.append(Finding(info.id, 3, f"{name}: {which} fingerprint {said} does not "
                                                    f"match the value ({real})"))
         return out
-
-
-def _unwritable(plain: str | None) -> str | None:
-    """Why no envtrail writer could have stored ``plain`` (a NUL, over 1 MiB), or None:
-    such a value reached the file past every writer, encrypted by hand to the public key."""
-    try:
-        check_value(plain or "")
-    except UsageError as exc:
-        return exc.message
-    return None
 
 
 def check_time(info: CommitInfo, floor: datetime | None, seen: datetime | None) -> list[Finding]:
