@@ -104,6 +104,14 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_approvals_late.py", "tests/audit/test_approval_attacks.py",
         "tests/cli/test_approvals.py",
     ],
+    "src/envtrail/audit/actions.py": [
+        "tests/audit/test_label_attacks.py", "tests/cli/test_review_tree.py",
+        "tests/audit/test_rotation_rules.py", "tests/cli/test_access.py",
+    ],
+    "src/envtrail/audit/effect.py": [
+        "tests/audit/test_label_attacks.py", "tests/cli/test_review_tree.py",
+        "tests/audit/test_rotation_rules.py", "tests/cli/test_access.py",
+    ],
 }
 
 FLIPS: dict[type, tuple[type, ...]] = {
