@@ -385,3 +385,20 @@ def test_review_tells_a_new_key_from_a_new_seal_and_flags_a_closed_key(cli, stor
         "it seats bob@example.com in production",
         "bob@example.com is still a member of production",
         "it closes the key of bob@example.com, still a member of an environment"))
+
+
+def test_review_shows_when_a_regranted_key_opens_again(cli, store, team):
+    bob = team["bob"]
+    assert cli("access", "revoke", bob.principal, "--env", "production", "--reason",
+               "left").code == 0
+    r = cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+            "--reason", "back", "--propose")
+    assert r.code == 0, r.err
+    pid = git(store, "for-each-ref", "--format=%(refname:lstrip=3)",
+              "refs/envtrail/proposals/").strip()
+    doc = json.loads(cli("review", pid, "--json").out)
+    assert doc["mislabelled"] == []
+    lines = {s["change"]: s for s in doc["tree"]["signers"]}
+    assert (lines["-"]["valid_after"], lines["+"]["valid_before"]) == (None, None)
+    assert lines["-"]["valid_before"].startswith("20") and lines["+"]["valid_after"] >= \
+        lines["-"]["valid_before"]
