@@ -105,12 +105,12 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_approvals.py",
     ],
     "src/envtrail/audit/actions.py": [
-        "tests/audit/test_label_attacks.py", "tests/cli/test_review_tree.py",
-        "tests/audit/test_rotation_rules.py", "tests/cli/test_access.py",
+        "tests/audit/test_label_custody.py", "tests/audit/test_label_attacks.py",
+        "tests/cli/test_review_tree.py", "tests/audit/test_rotation_rules.py",
     ],
     "src/envtrail/audit/effect.py": [
-        "tests/audit/test_label_attacks.py", "tests/cli/test_review_tree.py",
-        "tests/audit/test_rotation_rules.py", "tests/cli/test_access.py",
+        "tests/audit/test_label_custody.py", "tests/cli/test_review_tree.py",
+        "tests/audit/test_label_attacks.py", "tests/audit/test_rotation_rules.py",
     ],
 }
 
