@@ -134,6 +134,13 @@ def test_a_value_change_carrying_member_and_admin_trailers_is_rule_3(cli, store,
     _lies(cli, forged, "set", "it carries an Envtrail-Member", "it carries an Envtrail-Admin")
 
 
+def test_a_value_change_that_also_changes_the_policy_is_rule_3(cli, store, team):
+    t = Tree(store, team)
+    plan = honest_plan(store, t.alice, "production", {"A": "x"})
+    forged = _forge(cli, store, {**plan.changes, layout.POLICY: t.policy()}, plan.record)
+    _lies(cli, forged, "set", f"it changes {layout.POLICY}")
+
+
 def test_an_init_naming_another_environment_than_it_creates_is_rule_3(cli, store, team):
     t = Tree(store, team)
     forged = _forge(cli, store, {envfile.path_for("qa"): envfile.render(t.created("qa"))},
