@@ -10,6 +10,7 @@ last tests hold `review`, which reads the same effect for approvers, to the tree
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -312,6 +313,21 @@ def test_a_rotation_that_seats_a_reader_is_rule_3(cli, store, team, seated, key_
     new = new.with_members({**new.members, named: t.seat(new, seated, key_of)})
     forged = _forge(cli, store, {PROD: envfile.render(new)}, _rec("rotate", changes=rotation))
     _lies(cli, forged, "rotate", f"it seats {named} in production")
+
+
+def test_a_rotation_that_removes_the_environment_is_rule_3(cli, store, team):
+    """envtrail never deletes an environment's file; a commit that does is no rotation."""
+    forged = _forge(cli, store, {STAGING: None}, _rec("rotate", "staging"))
+    _lies(cli, forged, "rotate", "it removes staging")
+
+
+def test_a_new_public_key_under_a_value_label_is_rule_3(cli, store, team):
+    """Only the environment's public key changes (every member keeps their sealed copy):
+    later writes would encrypt to a key pair whose private half nobody was handed."""
+    prod = Tree(store, team).env("production")
+    swapped = replace(prod, public_key=b64(EnvKeys.generate().public))
+    forged = _forge(cli, store, {PROD: envfile.render(swapped)}, _rec("set"))
+    _lies(cli, forged, "set", "it changes the members or keys of production")
 
 
 # -- policy and signers ------------------------------------------------------------------
