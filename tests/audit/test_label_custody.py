@@ -425,3 +425,18 @@ def test_review_shows_when_a_regranted_key_opens_again(cli, store, team):
     assert (lines["-"]["valid_after"], lines["+"]["valid_before"]) == (None, None)
     assert lines["-"]["valid_before"].startswith("20") and lines["+"]["valid_after"] >= \
         lines["-"]["valid_before"]
+
+
+def test_review_flags_a_revoke_whose_trailer_alone_closes_a_members_key(cli, store, team):
+    """The trailer claims bob's key is closed, though bob stays in staging: verify reports
+    it, and so must the review an approver reads before it lands."""
+    bob = team["bob"]
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    files, rotation = _revoked_bob(Tree(store, team))
+    del files[layout.SIGNERS]
+    pid = _propose(store, cli, files, _rec("revoke", changes=rotation, Member="- bob@example.com",
+                                           Signer_Expired="bob@example.com"))
+    doc = json.loads(cli("review", pid, "--json").out)
+    assert doc["mislabelled"] == ["Envtrail-Action revoke, but it closes the key of "
+                                  "bob@example.com, still a member of an environment"]

@@ -101,8 +101,8 @@ class Effect:
     files: tuple[str, ...]  # which of WATCHED changed
     environments: tuple[EnvEffect, ...]
     signers: tuple[SignerChange, ...] = ()
-    # Members of any environment after the commit, where signer lines moved (a revoke
-    # may close a key only of someone who is a member nowhere any more).
+    # Members of any environment after the commit (verify fills it only where a revoke
+    # may close a key, which it may only of someone who is a member nowhere any more).
     seated: frozenset[str] = frozenset()
     # Whose rules a policy.yaml change changed ("" for the defaults); None where
     # policy.yaml did not change or one side cannot be read.
@@ -142,7 +142,9 @@ def of_commit(view: StoreView, parent: str | None, commit: str) -> Effect:
     with contextlib.suppress(IntegrityError):
         if layout.SIGNERS in files:
             moved = signer_changes(view.signers(parent), view.signers(commit))
-    return Effect(files, envs, moved, seated(view, commit) if moved else frozenset(),
+    # (Always seated: a revoke's Signer-Expired trailer alone claims to close a key, and
+    # review must flag that as verify does.)
+    return Effect(files, envs, moved, seated(view, commit),
                   policy_rules(view, parent, commit) if layout.POLICY in files else None)
 
 
