@@ -341,6 +341,15 @@ def test_a_policy_change_that_also_changes_a_value_is_rule_3(cli, store, team):
     _lies(cli, forged, "policy", "it changes production")
 
 
+def test_a_policy_label_naming_an_environment_on_a_signers_change_is_rule_3(cli, store, team):
+    """The label owns up to production's rules; the tree adds a signer and leaves the
+    policy alone."""
+    forged = _forge(cli, store, {layout.SIGNERS: Tree(store, team).signers("carol")},
+                    _rec("policy", "production"))
+    _lies(cli, forged, "policy", f"it does not change {layout.POLICY}",
+          f"it changes {layout.SIGNERS}")
+
+
 @pytest.mark.parametrize(("admin", "lie"), [
     pytest.param(None, "its Envtrail-Admin does not read '+ PRINCIPAL' or '- PRINCIPAL'",
                  id="no-admin-trailer"),
