@@ -449,3 +449,21 @@ def test_review_flags_a_revoke_whose_trailer_alone_closes_a_members_key(cli, sto
     doc = json.loads(cli("review", pid, "--json").out)
     assert doc["mislabelled"] == ["Envtrail-Action revoke, but it closes the key of "
                                   "bob@example.com, still a member of an environment"]
+
+
+def test_review_flags_a_policy_proposal_that_changes_another_environments_rule(cli, store,
+                                                                              team):
+    """Proposed as a change of staging's rule, the tree drops production's: the approver
+    is told before approving, as verify would tell after."""
+    r = cli("policy", "set", "--env", "production", "--reason-pattern", "INC-[0-9]+",
+            "--reason", "INC-1 tickets", "--propose")
+    assert r.code == 0, r.err
+    honest = git(store, "for-each-ref", "--format=%(objectname)",
+                 "refs/envtrail/proposals/").strip()
+    proposal = signed_commit(store, cli.identity.identity, ALICE, [head(store)], {},
+                             render(_rec("policy", "staging")), tree_of=honest)
+    git(store, "update-ref", f"refs/envtrail/proposals/{proposal[:12]}", proposal)
+    doc = json.loads(cli("review", proposal[:12], "--json").out)
+    assert doc["mislabelled"] == ["Envtrail-Action policy, but it changes the policy of "
+                                  "production"]
+    assert json.loads(cli("review", honest[:12], "--json").out)["mislabelled"] == []
