@@ -283,6 +283,21 @@ def test_a_revoke_closing_the_key_of_a_member_elsewhere_is_rule_3(cli, store, te
           "it closes the key of bob@example.com, still a member of an environment")
 
 
+def test_a_revoke_of_a_non_member_that_closes_a_key_is_only_that_finding(cli, store, team):
+    """staging rotated (bob was never in it) as "revoke bob", closing bob's key though he
+    stays in production: the lie is the closed key; it removes nobody only because bob
+    was elsewhere, which that finding already says."""
+    t = Tree(store, team)
+    staging = t.env("staging")
+    new, rotation = rotated(staging, t.alice, dict(staging.members))
+    forged = _forge(cli, store, {STAGING: envfile.render(new),
+                                 layout.SIGNERS: t.signers(expire="bob@example.com")},
+                    _rec("revoke", "staging", changes=rotation, Member="- bob@example.com",
+                         Signer_Expired="bob@example.com"))
+    _lies(cli, forged, "revoke",
+          "it closes the key of bob@example.com, still a member of an environment")
+
+
 # -- rotate ------------------------------------------------------------------------------
 
 
