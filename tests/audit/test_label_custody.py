@@ -239,6 +239,15 @@ def test_a_revoke_whose_member_reads_plus_is_rule_3(cli, store, team):
           "it also removes bob@example.com from production")
 
 
+def test_a_revoke_naming_another_environment_than_it_changes_is_rule_3(cli, store, team):
+    files, rotation = _revoked_bob(Tree(store, team))
+    forged = _forge(cli, store, files, _rec("revoke", "staging", changes=rotation,
+                                            Member="- bob@example.com",
+                                            Signer_Expired="bob@example.com"))
+    _lies(cli, forged, "revoke", "it changes production, which it does not name",
+          "it does not change the environment it names")
+
+
 def test_a_revoke_expiring_another_signer_than_it_removes_is_rule_3(cli, store, team):
     files, rotation = _revoked_bob(Tree(store, team))
     forged = _forge(cli, store, files, _rec("revoke", changes=rotation, Member="- bob@example.com",
