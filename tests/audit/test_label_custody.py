@@ -188,12 +188,21 @@ def test_a_grant_that_creates_the_environment_is_rule_3(cli, store, team):
     _lies(cli, forged, "grant", "it creates qa")
 
 
-def test_a_grant_whose_member_reads_minus_is_rule_3(cli, store, team):
-    forged = _forge(cli, store, _granted(Tree(store, team), "carol"),
-                    _rec("grant", "staging", Member="- carol@example.com"))
-    _lies(cli, forged, "grant", "its Envtrail-Member does not read '+ PRINCIPAL'",
-          "it changes the allowed_signers lines of carol@example.com",
-          "it changes the membership of carol@example.com in staging")
+@pytest.mark.parametrize(("seated", "member", "lies"), [
+    pytest.param("carol", "- carol@example.com", [
+        "its Envtrail-Member does not read '+ PRINCIPAL'",
+        "it changes the allowed_signers lines of carol@example.com",
+        "it changes the membership of carol@example.com in staging"], id="member-reads-minus"),
+    pytest.param("dave", "+ carol@example.com", [
+        "it changes the allowed_signers lines of dave@example.com",
+        "it changes the membership of dave@example.com in staging",
+        "carol@example.com is no member of staging after it"], id="seats-someone-else"),
+])
+def test_a_grants_member_trailer_must_name_whom_it_seats(cli, store, team, seated, member,
+                                                          lies):
+    forged = _forge(cli, store, _granted(Tree(store, team), seated),
+                    _rec("grant", "staging", Member=member))
+    _lies(cli, forged, "grant", *lies)
 
 
 def test_a_grant_that_rotates_the_key_pair_is_rule_3(cli, store, team):
@@ -216,14 +225,6 @@ def test_a_grant_that_also_removes_a_member_is_rule_3(cli, store, team):
                                  layout.SIGNERS: t.signers("carol")},
                     _rec("grant", Member="+ carol@example.com"))
     _lies(cli, forged, "grant", "it removes bob@example.com from production")
-
-
-def test_a_grant_that_seats_someone_else_is_rule_3(cli, store, team):
-    forged = _forge(cli, store, _granted(Tree(store, team), "dave"),
-                    _rec("grant", "staging", Member="+ carol@example.com"))
-    _lies(cli, forged, "grant", "it changes the allowed_signers lines of dave@example.com",
-          "it changes the membership of dave@example.com in staging",
-          "carol@example.com is no member of staging after it")
 
 
 # -- revoke ------------------------------------------------------------------------------
