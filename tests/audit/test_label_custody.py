@@ -289,8 +289,34 @@ def test_a_revoke_closing_the_key_of_a_member_elsewhere_is_rule_3(cli, store, te
         del files[layout.SIGNERS]
         extra["Signer_Expired"] = "bob@example.com"
     forged = _forge(cli, store, files, _rec("revoke", changes=rotation, **extra))
-    _lies(cli, forged, "revoke",
-          "it closes the key of bob@example.com, still a member of an environment")
+    _lies(cli, forged, "revoke", *(
+        ("it closes the key of bob@example.com, still a member of an environment",
+         "it closes the key of bob@example.com without an Envtrail-Signer-Expired")
+        if closes == "by-its-tree" else
+        ("its Envtrail-Signer-Expired names a key it does not close",)))
+
+
+@pytest.mark.parametrize("lie", ["trailer-only", "tree-only", "reopened"])
+def test_a_revoke_tells_exactly_whether_it_closed_the_key(cli, store, team, lie):
+    """bob is a member of production only, so revoking him there closes his key: the
+    record must say so exactly when the tree does it (show and log go by the trailer),
+    and a revoke may only close his lines, never open or move them."""
+    t = Tree(store, team)
+    files, rotation = _revoked_bob(t)
+    extra = {"Member": "- bob@example.com", "Signer_Expired": "bob@example.com"}
+    if lie == "trailer-only":
+        del files[layout.SIGNERS]
+        why = "its Envtrail-Signer-Expired names a key it does not close"
+    elif lie == "tree-only":
+        del extra["Signer_Expired"]
+        why = "it closes the key of bob@example.com without an Envtrail-Signer-Expired"
+    else:  # bob's line made valid from later on instead of closed
+        files[layout.SIGNERS] = signers_file.render(
+            [replace(s, valid_after=t.snap_time()) if s.principal == "bob@example.com" else s
+             for s in t.snap.signers])
+        why = "it changes the allowed_signers lines of bob@example.com other than by closing them"
+    forged = _forge(cli, store, files, _rec("revoke", changes=rotation, **extra))
+    _lies(cli, forged, "revoke", why)
 
 
 def test_a_revoke_of_a_non_member_that_closes_a_key_is_only_that_finding(cli, store, team):
@@ -441,7 +467,8 @@ def test_review_tells_a_new_key_from_a_new_seal_and_flags_a_closed_key(cli, stor
     assert sorted(doc["mislabelled"]) == sorted(f"Envtrail-Action revoke, but {w}" for w in (
         "it seats bob@example.com in production",
         "bob@example.com is still a member of production",
-        "it closes the key of bob@example.com, still a member of an environment"))
+        "it closes the key of bob@example.com, still a member of an environment",
+        "it closes the key of bob@example.com without an Envtrail-Signer-Expired"))
 
 
 def test_review_shows_when_a_regranted_key_opens_again(cli, store, team):
@@ -472,8 +499,8 @@ def test_review_flags_a_revoke_whose_trailer_alone_closes_a_members_key(cli, sto
     pid = _propose(store, cli, files, _rec("revoke", changes=rotation, Member="- bob@example.com",
                                            Signer_Expired="bob@example.com"))
     doc = json.loads(cli("review", pid, "--json").out)
-    assert doc["mislabelled"] == ["Envtrail-Action revoke, but it closes the key of "
-                                  "bob@example.com, still a member of an environment"]
+    assert doc["mislabelled"] == ["Envtrail-Action revoke, but its Envtrail-Signer-Expired "
+                                  "names a key it does not close"]
 
 
 def test_review_flags_a_policy_proposal_that_changes_another_environments_rule(cli, store,

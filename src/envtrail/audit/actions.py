@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from envtrail.audit.effect import Effect, EnvEffect
 from envtrail.audit.record import Record
@@ -120,7 +121,15 @@ def _revoke(rec: Record, effect: Effect, genesis: bool) -> list[str]:
     if expired is not None and expired != who:
         found.append("its Envtrail-Signer-Expired is not the member it removes")
     found += _files_but_signers(effect) + _signers_only_of(effect, who)
-    if who in effect.seated and (expired is not None or effect.signers):
+    closes = _closes(effect, who) if who is not None else False
+    if closes is None:
+        found.append(f"it changes the allowed_signers lines of {who} other than by closing "
+                     "them")
+    elif who is not None and closes != (expired is not None):
+        # The trailer is what show and log tell: it must say exactly whether a key closed.
+        found.append(f"it closes the key of {who} without an Envtrail-Signer-Expired" if closes
+                     else "its Envtrail-Signer-Expired names a key it does not close")
+    if closes is not False and who in effect.seated:
         # A revoke closes the key only of someone it leaves a member nowhere (as the
         # command and sync's replay both do): else it locks out a member it never removed.
         found.append(f"it closes the key of {who}, still a member of an environment")
@@ -132,12 +141,28 @@ def _revoke(rec: Record, effect: Effect, genesis: bool) -> list[str]:
         found.append(f"it also removes {', '.join(others)} from {env.environment}")
     if who is not None and who in env.members:
         found.append(f"{who} is still a member of {env.environment}")
-    elif who is not None and who not in env.dropped and \
-            not any(c.signer.principal == who for c in effect.signers):
+    elif who is not None and who not in env.dropped and not closes:
         # A rotation labelled as a revoke would make log tell of a revocation that
         # never was (sync replays a revoke another clone already made as a rotate).
         found.append(f"it removes nobody: {who} was no member of {env.environment}")
     return found
+
+
+def _closes(effect: Effect, who: str | None) -> bool | None:
+    """Whether the commit closes ``who``'s open signer lines (each comes back as it was,
+    with a valid-before) and does nothing else to them; None: it does something else."""
+    gone = [c.signer for c in effect.signers if c.op == "-" and c.signer.principal == who]
+    came = [c.signer for c in effect.signers if c.op == "+" and c.signer.principal == who]
+    if not gone and not came:
+        return False
+    if len(gone) != len(came) or any(s.valid_before is not None for s in gone):
+        return None
+    for s in came:
+        opened = replace(s, valid_before=None)
+        if s.valid_before is None or opened not in gone:
+            return None
+        gone.remove(opened)
+    return True
 
 
 def _rotate(rec: Record, effect: Effect, genesis: bool) -> list[str]:

@@ -127,11 +127,11 @@ def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, enviro
         elsewhere = [e for e in snap.environments()
                      if e != environment and principal in snap.env(e).members]
         extra = [("Member", f"- {principal}")]
-        if not elsewhere:
-            now = rt.now()
-            changes[SIGNERS] = signers.render([
-                s.expired(now) if s.principal == principal and not s.valid_before else s
-                for s in snap.signers])
+        closed = [s.expired(rt.now()) if s.principal == principal and not s.valid_before
+                  else s for s in snap.signers]
+        if not elsewhere and closed != list(snap.signers):
+            # Said in the record exactly when a key closes: show and log go by it.
+            changes[SIGNERS] = signers.render(closed)
             extra.append(("Signer-Expired", principal))
         rec = Record("revoke", acting.principal, text, (environment,), rotation,
                      context_for(rt), tuple(extra))

@@ -255,6 +255,8 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
     files = {p: d for p, d in files.items() if d != snap.read(p)}
     if not files:
         return None
+    if SIGNERS not in files:  # no key closes here after all: the record must not say so
+        extra = [(k, v) for k, v in extra if k != "Signer-Expired"]
     action = rec.action
     if action == "revoke" and _revoked_already(snap, rec, files):
         # Another clone removed the member first: what is left to replay is the
