@@ -1,0 +1,97 @@
+"""Rule 9's judgement of single approvals, written by hand with real keys: what is no
+approval never counts as one (not in ``verify``, not in ``show``), and each approval is
+judged against the rules of the state it names (eighth mutation session)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_approvals import _force_onto_line, _head, _proposal_id, make_team
+
+from conftest import assert_one_line_error, git
+from envtrail.audit.record import Record, render
+from hostile import point, signed_approval, signed_commit
+
+
+@pytest.fixture
+def team(cli, bob, make_identity):
+    """production needs one approval, by bob (see test_approvals.make_team)."""
+    return make_team(cli, bob, make_identity)
+
+
+def _proposal_commit(store, pid: str) -> str:
+    return git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip()
+
+
+def _approved_by(cli, commit: str) -> list[str]:
+    r = cli("show", commit, "--json")
+    assert r.code == 0, r.err
+    return json.loads(r.out)["approved_by"]
+
+
+def test_a_commit_that_is_no_approve_record_never_counts_as_an_approval(cli, store, team):
+    # bob, production's approver, signs a commit whose action is no `approve` but which
+    # carries an Envtrail-Approves trailer naming the unapproved change before it.
+    bob = team["bob"]
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    change = _proposal_commit(store, pid)
+    _force_onto_line(store, pid)
+    rec = Record("set", bob.principal, "looks fine", ("staging",), extra=(("Approves", change),))
+    point(store, signed_commit(store, bob.identity, bob.principal, [change], {}, render(rec)))
+    found = cli("verify")
+    assert found.code == 1
+    assert f"{change[:10]} rule 9 (approvals): needs 1 approval(s) of production; the next " \
+        "change leaves it with 0" in found.out
+    assert _approved_by(cli, change) == []
+    assert_one_line_error(cli.as_(bob)("get", "API_KEY", "--env", "production"), 5)
+
+
+def test_an_approval_on_the_line_of_a_commit_off_it_is_nobodys_approval_of_it(cli, store, team):
+    # bob's approval of a proposal is put on the line itself, where the proposal is not:
+    # it approves nothing there, and `show` of the proposal lists no approver.
+    bob = team["bob"]
+    pid = _proposal_id(cli("set", "API_KEY", "--env", "production", "--reason", "rotate",
+                           "--propose", input="v2"))
+    change = _proposal_commit(store, pid)
+    point(store, signed_approval(store, bob, _head(store), change))
+    found = cli("verify")
+    assert found.code == 1
+    assert f"an approval that does not count: {change[:10]} is not before it on the line" \
+        in found.out
+    assert _approved_by(cli, change) == []
+    assert_one_line_error(cli.as_(bob)("get", "API_KEY", "--env", "production"), 5)
+
+
+def test_an_approval_of_a_plain_git_commit_is_a_finding_not_a_crash(cli, store, team):
+    # A commit with no envtrail record (a finding in itself) needs no approval: bob's
+    # approval of it says so, and the walk goes on to judge what follows.
+    bob = team["bob"]
+    git(store, "commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", "noise")
+    plain = _head(store)
+    point(store, signed_approval(store, bob, plain, plain))
+    found = cli("verify")
+    assert found.code == 1, found.err
+    assert f"an approval that does not count: {plain[:10]} needs no approval" in found.out
+    assert_one_line_error(cli.as_(bob)("get", "API_KEY", "--env", "production"), 5)
+
+
+def test_a_late_approval_on_top_of_an_unreadable_state_does_not_count(cli, store, alice, team):
+    # A break-glass change, then a commit that leaves production's file unparseable, then
+    # bob's approval on top of it: whether bob still approves production cannot be read
+    # there, so his approval does not review the change.
+    from envtrail.format import layout
+
+    bob = team["bob"]
+    assert cli("set", "API_KEY", "--env", "production", "--reason", "INC-3", "--break-glass",
+               input="hot").code == 0
+    glass = _head(store)
+    garbled = signed_commit(store, alice.identity, alice.principal, [glass],
+                            {layout.env_path("production"): b"values: [unclosed\n"},
+                            render(Record("set", alice.principal, "garble", ("production",))))
+    point(store, signed_approval(store, bob, garbled, glass))
+    found = cli("verify")
+    assert found.code == 1, found.err
+    assert "an approval that does not count: the state it follows cannot be read" in found.out
+    assert f"{glass[:10]} unreviewed break-glass change" in found.out
