@@ -95,3 +95,19 @@ def test_a_late_approval_on_top_of_an_unreadable_state_does_not_count(cli, store
     assert found.code == 1, found.err
     assert "an approval that does not count: the state it follows cannot be read" in found.out
     assert f"{glass[:10]} unreviewed break-glass change" in found.out
+
+
+def test_a_commit_that_changes_no_environment_and_no_store_file_needs_no_approval(
+        cli, store, alice, team):
+    # production needs one approval, but a commit that only re-serialises its file (a
+    # comment added: the same values, members and keys) changes nothing it guards.
+    from envtrail.format import layout
+    from hostile import verify_findings
+
+    path = layout.env_path("production")
+    same = signed_commit(store, alice.identity, alice.principal, [_head(store)],
+                         {path: (store / path).read_bytes() + b"# reformatted\n"},
+                         render(Record("set", alice.principal, "tidy", ("production",))))
+    point(store, same)
+    assert [f for f in verify_findings(cli) if f["rule"] == 9] == []
+    assert cli.as_(team["bob"])("get", "API_KEY", "--env", "production").out == "v1"
