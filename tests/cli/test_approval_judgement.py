@@ -111,3 +111,35 @@ def test_a_commit_that_changes_no_environment_and_no_store_file_needs_no_approva
     point(store, same)
     assert [f for f in verify_findings(cli) if f["rule"] == 9] == []
     assert cli.as_(team["bob"])("get", "API_KEY", "--env", "production").out == "v1"
+
+
+def test_approvals_shown_are_good_signed_ones_each_approver_once(cli, store, alice, team):
+    # Two break-glass changes; the second revokes bob (a member of production only), which
+    # closes his key. bob approved the first twice before that, and once more by hand
+    # with the closed key after it: `show` names him once, for the good signatures only.
+    import time
+
+    bob = team["bob"]
+    assert cli("set", "API_KEY", "--env", "production", "--reason", "INC-4", "--break-glass",
+               input="hot").code == 0
+    glass = _head(store)
+    point(store, signed_approval(store, bob, glass, glass))
+    point(store, signed_approval(store, bob, _head(store), glass))
+    assert _approved_by(cli, glass) == ["bob@example.com"]
+    # Only now does bob's key close, and his late approval is signed after that.
+    assert cli("access", "revoke", bob.principal, "--env", "production", "--reason", "INC-5",
+               "--break-glass").code == 0
+    revoked = _head(store)
+    assert "valid-before" in (store / ".envtrail/allowed_signers").read_text()
+    time.sleep(1.1)
+    from datetime import UTC, datetime
+
+    late = signed_commit(store, bob.identity, bob.principal, [revoked], {},
+                         render(Record("approve", bob.principal, "late", ("production",),
+                                       extra=(("Approves", revoked),))),
+                         when=datetime.now(UTC).replace(microsecond=0))
+    point(store, late)
+    assert _approved_by(cli, revoked) == []
+    found = cli("verify")
+    assert found.code == 1
+    assert f"{late[:10]} rule 1 (signature)" in found.out
