@@ -9,7 +9,7 @@ import json
 import pytest
 from test_approvals import _force_onto_line, _head, _proposal_id, make_team
 
-from conftest import assert_one_line_error, git
+from conftest import Cli, assert_one_line_error, git
 from envtrail.audit.record import Record, render
 from hostile import point, signed_approval, signed_commit
 
@@ -143,3 +143,14 @@ def test_approvals_shown_are_good_signed_ones_each_approver_once(cli, store, ali
     found = cli("verify")
     assert found.code == 1
     assert f"{late[:10]} rule 1 (signature)" in found.out
+
+
+def test_status_before_the_first_write_lists_no_break_glass(tmp_path):
+    # A store folder with no commit yet has no line: nothing to walk, nothing unreviewed.
+    fresh = tmp_path / "fresh"
+    (fresh / ".envtrail").mkdir(parents=True)
+    git(fresh, "init", "-q")
+    r = Cli(fresh)("status", "--json")
+    assert r.code == 0, r.err
+    shown = json.loads(r.out)
+    assert (shown["head"], shown["break_glass"]) == (None, [])
