@@ -154,3 +154,36 @@ def test_status_before_the_first_write_lists_no_break_glass(tmp_path):
     assert r.code == 0, r.err
     shown = json.loads(r.out)
     assert (shown["head"], shown["break_glass"]) == (None, [])
+
+
+def test_a_repair_naming_a_clean_point_off_the_line_is_judged_by_its_parents_rules(
+        cli, store, alice, team):
+    # alice (an admin) names as her repair's clean point a commit of her own off the line,
+    # whose policy asks no approvals, and lowers production's count with it: the count
+    # is the line's, at the repair's parent, and nobody approved the repair.
+    import pygit2
+
+    from envtrail.audit.repairs import CLEAN, FROM
+    from envtrail.gitstore.commit import Author, create_commit
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.txn import signer_for
+    from hostile import verify_findings
+
+    here = _head(store)
+    policy = store / ".envtrail/policy.yaml"
+    policy.write_text(policy.read_text().replace("approvals: 1", "approvals: 0"))
+    git(store, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-am", "side")
+    side = _head(store)
+    git(store, "reset", "-q", "--hard", here)
+    g = GitRepo(store)
+    rec = Record("repair", alice.principal, "relax", (), extra=((CLEAN, side), (FROM, side)))
+    repair = create_commit(g, [here], {}, render(rec),
+                           Author(alice.principal, alice.principal, g.info(here).committer_time),
+                           signer_for(alice.identity),
+                           tree=g.repo.get(side).peel(pygit2.Commit).tree_id)
+    point(store, repair)
+    assert [f["message"] for f in verify_findings(cli) if f["rule"] == 9 and
+            f["commit"] == repair] == ["needs 1 approval(s) of production; the line head "
+                                       "leaves it with 0 (production has 0 of 1 approval(s) "
+                                       "by its approvers)"]
+    assert_one_line_error(cli.as_(team["bob"])("get", "API_KEY", "--env", "production"), 5)
