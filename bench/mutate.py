@@ -98,6 +98,7 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_break_glass_scope.py", "tests/audit/test_approval_attacks.py",
         "tests/cli/test_repair_approvals.py", "tests/cli/test_pending_at_start.py",
         "tests/cli/test_grant_proposals.py", "tests/cli/test_approval_quorums.py",
+        "tests/cli/test_approval_judgement.py",
     ],
     "src/envtrail/audit/breakglass.py": [
         "tests/audit/test_break_glass_reach.py", "tests/cli/test_break_glass_scope.py",
