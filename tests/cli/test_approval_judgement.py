@@ -115,8 +115,8 @@ def test_a_commit_that_changes_no_environment_and_no_store_file_needs_no_approva
 
 def test_approvals_shown_are_good_signed_ones_each_approver_once(cli, store, alice, team):
     # Two break-glass changes; the second revokes bob (a member of production only), which
-    # closes his key. bob approved the first twice before that, and once more by hand
-    # with the closed key after it: `show` names him once, for the good signatures only.
+    # closes his key. bob approves the first twice before that, and the revocation by
+    # hand with the closed key after it: `show` names him once, for good signatures only.
     import time
 
     bob = team["bob"]
