@@ -22,7 +22,7 @@ from envtrail.cli.common import (
     runtime,
     short,
 )
-from envtrail.cli.render import mark, paint, table, when
+from envtrail.cli.render import paint, painted_mark, table, when
 
 
 def _time(text: str | None):
@@ -58,7 +58,7 @@ def log(
 ) -> None:
     """The audit trail, newest first: who changed what, when, where and why. Needs no key."""
     from envtrail.audit.events import Filters
-    from envtrail.cli.render import is_tty, paged, writable
+    from envtrail.cli.render import is_tty, paged, plain_row
     from envtrail.ops import audit
 
     filters = Filters(env, key, actor, _time(since), _time(until))
@@ -70,8 +70,7 @@ def log(
     commits = _by_commit(events)
     if not is_tty():
         for c in commits:
-            sys.stdout.write(writable("\t".join(cell.replace("\t", " ").replace("\n", " ")
-                                                for cell in _plain_row(c))) + "\n")
+            sys.stdout.write(plain_row(_plain_row(c)) + "\n")
         return
     paged(lambda con: _draw_log(con, commits, utc), pager=not no_pager)
 
@@ -107,26 +106,22 @@ def _plain_row(group) -> list[str]:
 
 def _draw_log(con, groups, utc: bool) -> None:
     """Each commit on one line when it fits, else two: id and time always whole."""
-    from rich.markup import escape
-
     from envtrail.audit.context import parse
-    from envtrail.cli.render import styled_mark, when, where
+    from envtrail.cli.render import styled, when, where
 
     for group in groups:
         c = group[0]
         place = where(parse(c.context))
-        head = (f"[yellow]{short(c.commit)}[/]  {when(c.time, utc)}  "
-                f"[bold]{escape(c.environment or 'store')}[/]  "
-                f"{escape(c.actor or 'unattested')} {styled_mark(c.verified)}"
-                + (f"  [dim]{escape(place)}[/]" if place else ""))
-        body = (f"[cyan]{escape(_action_cell(c))}[/] {escape(_variables(group))}  "
-                f"{escape(c.reason)}")
-        plain_len = len(con.render_str(head).plain) + 2 + len(con.render_str(body).plain)
-        if plain_len <= con.width:
+        head = styled(paint(short(c.commit), "yellow"), f"  {when(c.time, utc)}  ",
+                      paint(c.environment or "store", "bold"),
+                      f"  {c.actor or 'unattested'} ", painted_mark(c.verified),
+                      *(("  ", paint(place, "dim")) if place else ()))
+        body = styled(paint(_action_cell(c), "cyan"), f" {_variables(group)}  {c.reason}")
+        if len(head) + 2 + len(body) <= con.width:
             con.print(head + "  " + body, overflow="fold")
         else:
             con.print(head, overflow="fold")
-            con.print("    " + body, overflow="fold")
+            con.print(styled("    ") + body, overflow="fold")
 
 
 def _action_cell(e) -> str:
@@ -174,8 +169,7 @@ def show(
     out(f"commit     {s.info.id}")
     out(f"when       {when(s.info.committer_time)}")
     signer = f" by {s.verdict.principal}" if s.verdict.principal else ""
-    good = paint(mark(True), "green") if s.verdict.good else paint(mark(False), "bold red")
-    out(f"signature  {s.verdict.status}{signer} ", good)
+    out(f"signature  {s.verdict.status}{signer} ", painted_mark(s.verdict.good))
     if rec is None:
         out(f"who        (unattested) {s.info.author[0]}")
         out(f"message    {s.info.message.splitlines()[0] if s.info.message else ''}")

@@ -46,8 +46,8 @@ def _check(files: list[str] | None, repo: str | None, merging: bool) -> None:
                             merging)
     for r in refusals:
         # A staged path is anyone's name (it may come from a pulled branch).
-        sys.stderr.write(inert(f"envtrail: refused {r.path}: {r.reason}\n"
-                               f"  instead: {r.instead}") + "\n")
+        sys.stderr.write(inert(f"envtrail: refused {r.path}: {r.reason}") + "\n"
+                         + inert(f"  instead: {r.instead}") + "\n")
     if refusals:
         raise FindingsError("commit refused")
 

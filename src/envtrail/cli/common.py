@@ -123,9 +123,10 @@ def load_identity(identity: str | None) -> Any:
 def out(*parts: Any) -> None:
     """A line of normal output on stdout, from strings and ``render.paint`` pieces.
 
-    On a terminal the strings' control characters are shown inert, since any of
-    them may come from history (exact bytes go to pipes, and ``get`` writes its
-    value directly); only envtrail's own paint keeps its colour codes.
+    The strings are shown inert on a terminal and in a pipe alike, since any of them
+    may come from history and piped output ends on a terminal too (``| grep``,
+    ``| less -R``; ``get`` writes its value directly, exact); only envtrail's own
+    paint keeps its colour codes.
     """
     tty = sys.stdout.isatty()
     text = "".join(_drawn(part, tty) for part in parts)
@@ -134,9 +135,9 @@ def out(*parts: Any) -> None:
 
 def _drawn(part: Any, tty: bool) -> str:
     if isinstance(part, str):
-        from envtrail.cli.render import inert, writable
+        from envtrail.cli.render import inert
 
-        return inert(part) if tty else writable(part)
+        return inert(part)
     from envtrail.cli.render import colour_wanted
 
     return part.render(tty and colour_wanted())
@@ -154,15 +155,13 @@ def emit_json(obj: object) -> None:
     sys.stdout.write(json_text(obj, indent=2) + "\n")
 
 
-# A byte of a name that is not UTF-8 (a lone surrogate, see render.UNDECODABLE) as the
-# escape ``ensure_ascii`` would write: valid JSON that an encoder can always write.
-_SURROGATES = {c: f"\\u{c:04x}" for c in range(0xDC80, 0xDD00)}
-
-
 def json_text(obj: object, indent: int | None = None) -> str:
-    """``obj`` as JSON, readable UTF-8, whatever names history holds."""
-    text = json.dumps(obj, ensure_ascii=False, indent=indent, default=str)
-    return text if text.isascii() else text.translate(_SURROGATES)
+    """``obj`` as JSON, readable UTF-8, whatever names history holds: the characters a
+    terminal would act on or hide (DEL, C1, bidi overrides, U+2028, a byte that is not
+    UTF-8) written as ``\\uXXXX``, which a JSON reader reads back as the same data."""
+    from envtrail.cli.render import json_safe
+
+    return json_safe(json.dumps(obj, ensure_ascii=False, indent=indent, default=str))
 
 
 def short(commit: str | None) -> str:

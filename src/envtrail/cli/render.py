@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,8 +48,8 @@ def _number(text: str | None, default: int) -> int:
 
 def console(file: Any = None, width: int | None = None) -> Any:
     """A rich Console for stdout (or ``file``) that follows NO_COLOR and shows every
-    string it is given inert (see ``inert``): the one way text reaches the terminal
-    through rich, so no field drawn from history can bypass it."""
+    string it is given inert (see ``inert``). Text from history goes to it as ``literal``
+    or ``styled`` pieces, never as a str, so rich never parses it as markup."""
     colour = colour_wanted()
     return _inert_console()(file=file, width=width or _size()[0], force_terminal=colour,
                             no_color=not colour, color_system="standard" if colour else None,
@@ -59,37 +61,94 @@ def _inert_console() -> type:
     from rich.console import Console
 
     class InertConsole(Console):
-        # Every str printed, and every str cell of a table, passes through render_str
-        # before its markup is parsed; the colours rich adds come from styles, never
-        # from the text, so they are unaffected.
+        # A last guard for any str that still reaches rich (titles, headers): its
+        # control characters are made inert before its markup is parsed.
         def render_str(self, text: str, **kwargs: Any) -> Any:
             return super().render_str(inert(text), **kwargs)
 
     return InertConsole
 
 
-# A name that is not UTF-8 arrives from git with each bad byte as a lone surrogate
-# (Python's surrogateescape), which no terminal or pipe can take: shown as its byte.
-UNDECODABLE = {c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)}
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x0A}
-_CONTROLS.update(UNDECODABLE)
+# Characters a terminal acts on or hides instead of showing: controls (ESC, CR, C1,
+# DEL, U+0085), format characters (bidi overrides and isolates, zero-width ones, which
+# reorder or hide text), line and paragraph separators, and lone surrogates.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_NOT_PRINTABLE_ASCII = re.compile(r"[^ -~]")
 
 
-def writable(text: str) -> str:
-    """Text as a pipe gets it: exact, except a byte of a name that is not UTF-8,
-    which no encoder can write, shown as ``\\xNN``."""
-    return text if text.isascii() else text.translate(UNDECODABLE)
+def hidden(char: str) -> bool:
+    """Whether a terminal would act on ``char`` or hide it rather than show it."""
+    return unicodedata.category(char) in _HIDDEN
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    if not hidden(char):
+        return char
+    code = ord(char)
+    if 0xDC80 <= code < 0xDD00:
+        # A byte of a name that is not UTF-8 (git's bytes, surrogate-escaped), shown as the
+        # byte: no encoder could write the surrogate itself.
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def inert(text: str) -> str:
-    """Text from history made harmless for a terminal: control characters (escape
-    sequences that move the cursor or write the clipboard) shown as ``\\xNN``.
+    """Text from history made harmless for a terminal or a pipe: every character that
+    ``hidden`` names (escape sequences that move the cursor or write the clipboard, a
+    carriage return that overwrites a line, a bidi override that reorders it, a
+    newline that fakes one) shown as its escape, ``\\x1b`` or ``\\u202e``.
 
-    Commit messages, reasons and the names in a tree are anyone's words until
-    verified, and ``log`` and ``show`` are what an admin reads before deciding on
-    a repair.
+    Commit messages, reasons and the names in a tree are the signer's words, and
+    ``log`` and ``show`` are what an admin reads before deciding on a repair,
+    often through ``| grep`` or ``| less -R``. Values are shown exact by ``get``.
     """
-    return text.translate(_CONTROLS)
+    return _NOT_PRINTABLE_ASCII.sub(_escaped, text)
+
+
+def json_safe(text: str) -> str:
+    """JSON text (from ``json.dumps(ensure_ascii=False)``) with every ``hidden``
+    character written as its ``\\uXXXX`` escape: the same data for a JSON reader,
+    harmless on a terminal, and always encodable (a lone surrogate included)."""
+    return _NOT_PRINTABLE_ASCII.sub(_json_escaped, text)
+
+
+def _json_escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\n" or not hidden(char):  # a newline here is the layout's (indent), not data's
+        return char
+    units = char.encode("utf-16-be", "surrogatepass")
+    return "".join(f"\\u{int.from_bytes(units[i:i + 2]):04x}" for i in range(0, len(units), 2))
+
+
+def literal(text: str) -> Any:
+    """History text for rich: inert, and a ``rich.text.Text``, which rich never parses
+    as markup, so ``[a-z]`` or ``[/]`` in a reason, value or pattern is shown as written."""
+    from rich.text import Text
+
+    return Text(inert(text))
+
+
+def styled(*parts: str | Painted) -> Any:
+    """One rich line from history strings (shown ``literal``) and envtrail's own
+    ``paint`` pieces (styled): the rich form of ``common.out``."""
+    from rich.text import Text
+
+    line = Text()
+    for part in parts:
+        if isinstance(part, str):
+            line.append(inert(part))
+        else:
+            line.append(inert(part.text), style=part.style)
+    return line
+
+
+def plain_row(cells: Sequence[str]) -> str:
+    """A tab-separated row for a pipe: a tab or newline inside a field is a space, so
+    the row stays one row of its columns, and each field is inert."""
+    return "\t".join(inert(cell.replace("\t", " ").replace("\n", " ")) for cell in cells)
 
 
 @dataclass(frozen=True)
@@ -104,23 +163,23 @@ class Painted:
         """The text, in colour when ``colour``."""
         if not colour:
             return self.text
-        codes = {"green": "32", "red": "31", "bold red": "1;31", "yellow": "33", "cyan": "36"}
+        codes = {"green": "32", "red": "31", "bold red": "1;31", "yellow": "33", "cyan": "36",
+                 "bold": "1", "dim": "2"}
         return f"\033[{codes[self.style]}m{self.text}\033[0m"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
-    """Print rows under headers; rich is imported only when a terminal will show it."""
-    rows = [[inert(cell) for cell in row] for row in rows]
+    """Print rows under headers; rich is imported only when a terminal will show it.
+    Every cell is history's text, shown ``literal`` (never parsed as markup)."""
     if not is_tty():
         for row in rows:
-            sys.stdout.write(writable("\t".join(cell.replace("\t", " ").replace("\n", " ")
-                                                 for cell in row)) + "\n")
+            sys.stdout.write(plain_row(row) + "\n")
         return
     from rich.table import Table
 
     t = Table(*headers, title=title, show_lines=False, header_style="bold")
     for row in rows:
-        t.add_row(*row)
+        t.add_row(*(literal(cell) for cell in row))
     console().print(t)
 
 
@@ -129,9 +188,9 @@ def mark(ok: bool) -> str:
     return "✓" if ok else "✗"
 
 
-def styled_mark(ok: bool) -> str:
-    """✓ in green or ✗ in red, as rich markup."""
-    return "[green]✓[/]" if ok else "[bold red]✗[/]"
+def painted_mark(ok: bool) -> Painted:
+    """✓ in green or ✗ in bold red."""
+    return paint(mark(True), "green") if ok else paint(mark(False), "bold red")
 
 
 def paint(text: str, style: str) -> Painted:
