@@ -137,18 +137,15 @@ def test_after_prints_only_newer_records(cli, store):
     assert_one_line_error(cli("log", "--after", "no-such-rev"), 3)
 
 
-def test_example_workflow_posts_each_new_production_change_masked(cli, store):
-    """Run the workflow's notify step for real against a webhook on 127.0.0.1."""
+def notify(cli, store, before):
+    """Run the example workflow's notify step for real against a webhook on 127.0.0.1;
+    return the JSON documents it posted."""
     import http.server
     import threading
 
     workflow = yaml.safe_load((ROOT_DIR / "examples/notify-production-changes.yml").read_text())
     step = workflow["jobs"]["notify"]["steps"][-1]
     assert "envtrail log --env production --after" in step["run"]
-    before = git(store, "rev-parse", "HEAD").strip()
-    canary = "canary-value-7c1e-must-not-be-posted"
-    assert cli("set", "PAY", "--env", "production", "--reason", "INC-9 rotate", input=canary).code == 0
-    assert cli("set", "FLAG", "--env", "staging", "--reason", "staging only", input="x").code == 0
     posted = []
 
     class Hook(http.server.BaseHTTPRequestHandler):
@@ -171,11 +168,33 @@ def test_example_workflow_posts_each_new_production_change_masked(cli, store):
     finally:
         server.shutdown()
     assert proc.returncode == 0, proc.stderr
+    return posted
+
+
+def test_example_workflow_posts_each_new_production_change_masked(cli, store):
+    before = git(store, "rev-parse", "HEAD").strip()
+    canary = "canary-value-7c1e-must-not-be-posted"
+    assert cli("set", "PAY", "--env", "production", "--reason", "INC-9 rotate", input=canary).code == 0
+    assert cli("set", "FLAG", "--env", "staging", "--reason", "staging only", input="x").code == 0
+    posted = notify(cli, store, before)
     assert len(posted) == 1
     text = posted[0]["text"]
     assert text.startswith("production: set +PAY by alice@example.com (verified)")
     assert "INC-9 rotate" in text
     assert canary not in json.dumps(posted)
+
+
+def test_example_workflow_posts_a_reason_as_plain_text_not_chat_markup(cli, store):
+    """A member's reason is free text: in a Slack-style chat, unescaped, `<!channel>` pinged
+    everyone and `<url|label>` showed a vault address that led elsewhere, from the
+    "verified" feed (found by the seventh attacker review, F7)."""
+    before = git(store, "rev-parse", "HEAD").strip()
+    reason = "<!channel> reset now: <https://evil.example/x|https://vault.example.com> & co"
+    assert cli("set", "PAY", "--env", "production", "--reason", reason, input="v").code == 0
+    (text,) = [p["text"] for p in notify(cli, store, before)]
+    assert ("&lt;!channel&gt; reset now: &lt;https://evil.example/x|https://vault.example.com"
+            "&gt; &amp; co") in text
+    assert "<" not in text and ">" not in text
 
 
 def test_escape_sequences_in_a_forged_reason_never_reach_the_terminal(tmp_path, alice):
