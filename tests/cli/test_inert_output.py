@@ -30,6 +30,9 @@ REVOKED = "ops-3: [/] left [red]team"
 # check_reason lets format characters through: an honest writer can sign these.
 BIDI = "ops-4: pay \u202eadmin\u202c \u2066x\u2069 zero\u200bwidth\ufeff"
 BIDI_SHOWN = r"ops-4: pay \u202eadmin\u202c \u2066x\u2069 zero\u200bwidth\ufeff"
+# A value may hold anything; `get` gives it exact, the views show it escaped.
+CONTROL_VALUE = "on\x1b[2J\rx\u202e"
+CONTROL_VALUE_SHOWN = r"on\x1b[2J\x0dx\u202e"
 
 
 def terminal(cli, store, *args):
@@ -53,7 +56,7 @@ def marked(cli, store, bob):
     ok(cli("policy", "set", "--env", "production", "--reason-pattern", PATTERN,
            "--reason", "ticket ids"))
     ok(cli("set", "API_URL", "--env", "production", "--reason", REASON, input=VALUE))
-    ok(cli("set", "FLAG", "--env", "production", "--reason", BIDI, input="on"))
+    ok(cli("set", "FLAG", "--env", "production", "--reason", BIDI, input=CONTROL_VALUE))
     proposed = ok(cli("set", "API_URL", "--env", "production", "--reason", PROPOSED,
                       "--propose", input="v2"))
     ok(cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
@@ -95,12 +98,17 @@ def test_markup_in_history_is_shown_as_written_on_a_terminal_and_piped(cli, stor
 
 def test_format_characters_in_an_honest_reason_are_shown_escaped(cli, store, marked):
     """A bidi override reorders a line on a terminal that supports bidi; zero-width
-    characters hide text. check_reason accepts them, so every view escapes them."""
-    for args in (("blame", "--env", "production"), ("history", "FLAG", "--env", "production"),
+    characters hide text. check_reason accepts them, so every view escapes them, as it
+    does a value's escape sequences and carriage return."""
+    for args in (("blame", "--env", "production"),
+                 ("history", "FLAG", "--env", "production", "--reveal"),
                  ("log", "--no-pager"), ("show", commit_with(store, BIDI))):
         for text in (terminal(cli, store, *args)[1], ok(cli(*args))):
             assert BIDI_SHOWN in text, (args, text)
             assert not any(ch in text for ch in RAW), args
+            if "--reveal" in args:
+                assert CONTROL_VALUE_SHOWN in text, text
+    assert ok(cli("get", "FLAG", "--env", "production")) == CONTROL_VALUE  # exact
     # JSON keeps the exact data and escapes what a terminal would act on.
     for args in (("log", "--json"), ("blame", "--env", "production", "--json"),
                  ("history", "FLAG", "--env", "production", "--json")):
