@@ -15,6 +15,7 @@ import pytest
 
 import forge
 from conftest import git, in_terminal
+from envtrail.audit import record
 from envtrail.gitstore.repo import GitRepo
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -123,20 +124,21 @@ HOSTILE_REASON = ("\r\x1b[2K2026-01-01 production alice@example.com \u2713 set\x
                   " \u202eevil\u202c \x07\x7f\x85\x9b31m \u2028\u2029 end")
 HOSTILE_SHOWN = (r"\x0d\x1b[2K2026-01-01 production alice@example.com " "\u2713" r" set\x1b7"
                  r" \u202eevil\u202c \x07\x7f\x85\x9b31m \u2028\u2029 end")
-HOSTILE_CONTEXT = "host=\x1b8\x1b[K"
+HOSTILE_CONTEXT = "host=\x1b8\x1b[K"  # what F2 used to wipe the rest of a row
 
 
 @pytest.fixture
 def hostile(cli, store, alice):
-    """A member signs by hand, with her own key, a change whose reason and context carry
-    a carriage return, escape sequences, C1 controls, a bidi override and separators:
-    text envtrail's own writer refuses."""
+    """A member signs by hand, with her own key, a change whose subject, reason and context
+    carry a carriage return, escape sequences, C1 controls, a bidi override and separators:
+    text envtrail's own writer refuses. Verify makes it no record, so the views show it as
+    an unattested commit, by its subject line: that line is what must stay inert."""
     ok(cli("set", "PAY", "--env", "production", "--reason", "set PAY", input="v1"))
     plan = forge.honest_plan(store, alice.identity, "production", {"PAY": "v2"})
-    commit = forge.commit_plan(store, alice.identity,
-                               forge.with_record(plan, reason=HOSTILE_REASON,
-                                                 context=HOSTILE_CONTEXT))
-    assert f"Envtrail-Reason: {HOSTILE_REASON}\n" in GitRepo(store).info(commit).message
+    signed = forge.with_record(plan, reason=HOSTILE_REASON, context=HOSTILE_CONTEXT)
+    message = HOSTILE_REASON + "\n\n" + record.render(signed.record)
+    commit = forge.commit_plan(store, alice.identity, signed, message=message)
+    assert GitRepo(store).info(commit).message.startswith(HOSTILE_REASON + "\n")
     return commit
 
 
@@ -145,11 +147,10 @@ def test_a_signed_reasons_controls_are_inert_when_piped(cli, hostile):
     able to erase itself and draw another actor's row in its place."""
     log = ok(cli("log"))
     row = next(line for line in log.splitlines() if hostile[:10] in line)
-    assert HOSTILE_SHOWN in row and r"host=\x1b8\x1b[K" not in row
+    assert HOSTILE_SHOWN in row
     assert len(row.split("\t")) == 8  # still one row of eight fields
     shown = ok(cli("show", hostile))
-    assert re.search(r"^why +" + re.escape(HOSTILE_SHOWN) + "$", shown, re.M), shown
-    assert re.search(r"^where +host=\\x1b8\\x1b\[K$", shown, re.M), shown
+    assert re.search(r"^message +" + re.escape(HOSTILE_SHOWN) + "$", shown, re.M), shown
     verify = cli("verify")  # whatever it finds, it quotes nothing raw
     for text in (log, shown, verify.out, verify.err):
         assert not any(ch in text for ch in RAW), text
@@ -166,10 +167,7 @@ def test_a_signed_reasons_controls_are_escaped_in_json_with_the_exact_data(cli, 
     text = ok(cli("log", "--json"))
     assert not any(ch in text for ch in RAW)
     event = next(json.loads(line) for line in text.splitlines() if hostile in line)
-    assert (event["reason"], event["context"]) == (HOSTILE_REASON, {"host": "\x1b8\x1b[K"})
-    shown = ok(cli("show", hostile, "--json"))
-    assert not any(ch in shown for ch in RAW)
-    assert json.loads(shown)["record"]["reason"] == HOSTILE_REASON
+    assert event["reason"] == HOSTILE_REASON
 
 
 def test_every_hidden_character_is_escaped_and_everything_else_kept():

@@ -172,7 +172,9 @@ def show(
     out(f"signature  {s.verdict.status}{signer} ", painted_mark(s.verdict.good))
     if rec is None:
         out(f"who        (unattested) {s.info.author[0]}")
-        out(f"message    {s.info.message.splitlines()[0] if s.info.message else ''}")
+        # The first line as git and log see it: splitlines() would also end it at a CR,
+        # U+0085 or U+2028 and hide the rest, which inert shows escaped.
+        out(f"message    {s.info.message.split(chr(10), 1)[0]}")
         for e in s.events:
             if e.key:
                 out(f"  {e.change} {e.environment}:{e.key}")
