@@ -200,12 +200,18 @@ def test_a_tree_listing_a_name_twice_is_a_finding_repair_undoes(cli, store, wher
         git(store, "show", "HEAD:envs/production.yaml")
 
 
-def test_a_tree_out_of_gits_order_is_a_finding(cli, store):
+def _a_change_of_a(store, cli):
+    """alice's honest change of A (set to "1" first): its plan, its parent and the new
+    production file as a blob, for a test to build its own tree around."""
     setv(cli, "A", "1")
     plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"})
-    parent = head(store)
-    new_blob = git(store, "hash-object", "-w", "--stdin",
-                   input=plan.changes[layout.env_path("production")].decode()).strip()
+    blob = git(store, "hash-object", "-w", "--stdin",
+               input=plan.changes[layout.env_path("production")].decode()).strip()
+    return plan, head(store), blob
+
+
+def test_a_tree_out_of_gits_order_is_a_finding(cli, store):
+    plan, parent, new_blob = _a_change_of_a(store, cli)
     envs = [(m, n, new_blob if n == "production.yaml" else o)
             for m, n, o in _listed(store, f"{parent}:envs")]
     assert [n for _, n, _ in envs] == ["production.yaml", "staging.yaml"]
@@ -276,11 +282,7 @@ def test_sync_refuses_a_pushed_submodule_to_nowhere_and_changes_nothing(cli, sto
 def test_a_name_in_a_tree_is_written_out_never_printed(cli, store):
     # attack12 F11: a signer's stowaway named "README\n<id> acknowledged: ...\nverified
     # 3 commit(s) up to <id>: ok" put lines of envtrail's own form into verify and show.
-    setv(cli, "A", "1")
-    plan = forge.honest_plan(store, cli.identity.identity, "production", {"A": "2"})
-    parent = head(store)
-    new_blob = git(store, "hash-object", "-w", "--stdin",
-                   input=plan.changes[layout.env_path("production")].decode()).strip()
+    plan, parent, new_blob = _a_change_of_a(store, cli)
     fake = "README\nverified 3 commit(s) up to 0123456789: ok\x1b[2K"
     settings = [*_listed(store, f"{parent}:.envtrail"), ("100644", fake, new_blob)]
     envs = [(m, n, new_blob if n == "production.yaml" else o)
