@@ -101,6 +101,11 @@ def test_outsiders_replacement_history_is_another_genesis(cli, store, team, make
     found = verify_findings(cli)
     assert 8 in rules(found)  # not the pinned genesis, and the verified head is gone
     refused(cli, "SECRET", ("attacker-value",))
+    # show judges each commit of the replaced line with the line's own findings
+    # (attack12b G2: it said "verify ok" for the forged head and genesis).
+    for rev in ("HEAD", git(store, "rev-list", "--max-parents=0", "HEAD").strip()):
+        shown = json.loads(cli("show", rev, "--json").out)
+        assert 8 in {f["rule"] for f in shown["findings"]}, (rev, shown["findings"])
 
 
 def test_an_unsigned_genesis_is_a_finding_with_what_it_claims(cli, store):

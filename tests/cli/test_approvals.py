@@ -207,6 +207,26 @@ def test_log_and_show_count_only_approvals_rule_9_counts(cli, store, team):
     assert approved_by() == (["alice@example.com"], ["alice@example.com"])
 
 
+def test_an_approval_after_the_next_change_is_not_shown_as_one(cli, store, team):
+    # attack12b G3: rule 9 asks for the approvals directly after the change; one that
+    # lands after another change counts 0, and log and show must not say otherwise.
+    pid = _proposal_id(cli.as_(team["bob"])("set", "API_KEY", "--env", "production",
+                                            "--reason", "rotate", "--propose", input="v2"))
+    change = git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip()
+    _force_onto_line(store, pid)
+    from forge import commit_plan, honest_plan  # (writes refuse the unverified line)
+
+    commit_plan(store, cli.identity.identity,
+                honest_plan(store, cli.identity.identity, "staging", {"NOTE": "x"}))
+    git(store, "reset", "-q", "--hard",
+        _signed_approval(store, cli.identity, _head(store), change))
+    r = cli("verify")
+    assert r.code == 1 and "needs 1 approval(s)" in r.out, r.out
+    rows = [json.loads(line) for line in cli("log", "--json").out.splitlines()]
+    assert next(row["approved_by"] for row in rows if row["commit"] == change) == []
+    assert json.loads(cli("show", change, "--json").out)["approved_by"] == []
+
+
 def test_an_approval_of_another_commit_does_not_count(cli, store, team):
     bob = team["bob"]
     first = _proposal_id(cli("set", "A", "--env", "production", "--reason", "one",

@@ -100,16 +100,6 @@ def approves(rec: Record) -> str | None:
     return target
 
 
-def counts(view: StoreView, info: CommitInfo, target: str, verdict: Verdict) -> bool:
-    """Whether approve commit ``info`` of ``target`` counts as rule 9 judges it on its
-    own: signed well, after the change, by one of its approvers other than its author
-    with the key listed at its parent (so ``log`` and ``show`` count what verify does)."""
-    if not verdict.good or not verdict.principal:
-        return False
-    why, need = _named(view, info, target)
-    return why is None and need is not None and _refusal(view, need, info, verdict) is None
-
-
 def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement | None:
     """What ``info`` needs, or None when it needs no approval (markers, the genesis).
 
@@ -341,15 +331,15 @@ class Ledger:
         elif target in self.glass:
             need = self.glass[target].need
         else:
-            why, need = _named(self.view, info, target)
+            why, need = named_requirement(self.view, info, target)
             if why is not None:
                 return why, None
         if need is None:
             return f"{target[:10]} needs no approval", None
-        return _refusal(self.view, need, info, verdict), need
+        return approval_refusal(self.view, need, info, verdict), need
 
 
-def _named(view: StoreView, info: CommitInfo,
+def named_requirement(view: StoreView, info: CommitInfo,
            target: str) -> tuple[str | None, Requirement | None]:
     """What the change an approval names needs (None: no approval), or why it is no
     change the approval can name."""
@@ -366,7 +356,7 @@ def _named(view: StoreView, info: CommitInfo,
         return None, None
 
 
-def _refusal(view: StoreView, need: Requirement, info: CommitInfo,
+def approval_refusal(view: StoreView, need: Requirement, info: CommitInfo,
              verdict: Verdict) -> str | None:
     """Why an approval signed as ``verdict`` says does not count towards ``need``."""
     why = need.refusal(verdict.principal, verdict.key, info.committer_time)

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from envtrail.audit import context, signature
-from envtrail.audit.approvals import approves, counts, is_break_glass
+from envtrail.audit.approvals import (
+    approval_refusal,
+    approves,
+    is_break_glass,
+    named_requirement,
+)
 from envtrail.audit.history import REENCRYPTING, parse_record
 from envtrail.audit.view import StoreView, value_diff
 from envtrail.errors import IntegrityError
@@ -198,3 +203,23 @@ def approvals_of(view: StoreView, commit: str, head: str | None) -> list[str]:
             if verdict.principal not in out and counts(view, info, commit, verdict):
                 out.append(verdict.principal or "")
     return out
+
+
+def counts(view: StoreView, info: CommitInfo, target: str, verdict: signature.Verdict) -> bool:
+    """Whether approve commit ``info`` of ``target`` counts as rule 9 counts it: signed
+    well, after the change and (unless it is a break-glass change, approved afterwards)
+    in the run of approvals directly after it, by one of its approvers other than its
+    author with the key listed at its parent. So ``log`` and ``show`` count what
+    ``verify`` does."""
+    if not verdict.good or not verdict.principal:
+        return False
+    why, need = named_requirement(view, info, target)
+    if why is not None or need is None:
+        return False
+    if not need.break_glass and info.parents:
+        between, _ = view.git.first_parents(info.parents[0], target)
+        for commit in between:  # all approvals of the change, or the run was broken
+            rec = parse_record(view.git.info(commit))
+            if rec is None or approves(rec) != target:
+                return False
+    return approval_refusal(view, need, info, verdict) is None

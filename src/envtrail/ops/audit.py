@@ -27,9 +27,10 @@ from envtrail.errors import IntegrityError, NotFoundError
 from envtrail.format import layout
 from envtrail.gitstore.repo import CommitInfo, GitRepo
 from envtrail.model import Secret, check_env_name
-from envtrail.ops.gate import open_line
+from envtrail.ops.gate import open_line, rewritten
 from envtrail.ops.members import open_keys
 from envtrail.ops.suggest import did_you_mean
+from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
 
 # -- log and show ------------------------------------------------------------
@@ -131,14 +132,22 @@ def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
         findings = Verifier(view).check(info)
     else:
         walked = line.walk(view, head, now=rt.now(), parallel=True,
-                           seen_ahead=checkpoint.load_ahead(git.root))
+                           seen_ahead=checkpoint.load_ahead(git.root),
+                           trust=line.Trust(checkpoint.load_pin(git.root), trust_roots(rt)))
+        # What is wrong with the line as a whole (another genesis, a missing trust
+        # root, a rewrite of what this clone verified) is wrong with each commit on it.
+        whole = [f for f in walked.findings if f.rule == 8]
+        cp = checkpoint.load(git.root)
+        if cp is not None and cp.head != head and not git.first_parents(head, cp.head)[1]:
+            whole.append(rewritten(cp.head))
         if judged == "line":
-            findings = [f for f in walked.findings if f.commit == commit]
+            findings = [f for f in walked.findings if f.commit == commit] + \
+                [f for f in whole if f.commit != commit]
             acknowledged = tuple(a for a in walked.acknowledged if a.finding.commit == commit)
         else:
             findings = [f for f in eventline.check(view, head, line=walked.walked,
                                                    tainted=frozenset(walked.tainted),
-                                                   now=rt.now()) if f.commit == commit]
+                                                   now=rt.now()) if f.commit == commit] + whole
             verdict = eventline.signature_of(view, info, walked.walked)
     return Shown(info, parse_record(info), verdict, commit_events(view, info), findings,
                  store_file_diff(git, info), tuple(approvals_of(view, commit, head)), judged,
