@@ -158,7 +158,7 @@ def emit_json(obj: object) -> None:
 def json_text(obj: object, indent: int | None = None) -> str:
     """``obj`` as JSON, readable UTF-8, whatever names history holds: the characters a
     terminal would act on or hide (DEL, C1, bidi overrides, U+2028, a byte that is not
-    UTF-8) written as ``\\uXXXX``, which a JSON reader reads back as the same data."""
+    UTF-8) written as JSON escapes (``\\u202e``), which a JSON reader reads back as the same data."""
     from envtrail.cli.render import json_safe
 
     return json_safe(json.dumps(obj, ensure_ascii=False, indent=indent, default=str))

@@ -110,7 +110,7 @@ def inert(text: str) -> str:
 
 def json_safe(text: str) -> str:
     """JSON text (from ``json.dumps(ensure_ascii=False)``) with every ``hidden``
-    character written as its ``\\uXXXX`` escape: the same data for a JSON reader,
+    character written as its JSON escape (``\\u202e``): the same data for a JSON reader,
     harmless on a terminal, and always encodable (a lone surrogate included)."""
     return _NOT_PRINTABLE_ASCII.sub(_json_escaped, text)
 
