@@ -296,27 +296,37 @@ def test_a_revoke_closing_the_key_of_a_member_elsewhere_is_rule_3(cli, store, te
         ("its Envtrail-Signer-Expired names a key it does not close",)))
 
 
-@pytest.mark.parametrize("lie", ["trailer-only", "tree-only", "reopened"])
+KEPT_OPEN = "it leaves bob@example.com a member nowhere but does not close their key"
+
+
+@pytest.mark.parametrize("lie", ["trailer-only", "tree-only", "reopened", "kept-open"])
 def test_a_revoke_tells_exactly_whether_it_closed_the_key(cli, store, team, lie):
     """bob is a member of production only, so revoking him there closes his key: the
     record must say so exactly when the tree does it (show and log go by the trailer),
-    and a revoke may only close his lines, never open or move them."""
+    a revoke may only close his lines, never open or move them, and one that leaves him
+    a member nowhere must close them (else the departed stays an allowed signer)."""
     t = Tree(store, team)
     files, rotation = _revoked_bob(t)
     extra = {"Member": "- bob@example.com", "Signer_Expired": "bob@example.com"}
     if lie == "trailer-only":
         del files[layout.SIGNERS]
-        why = "its Envtrail-Signer-Expired names a key it does not close"
+        why: tuple[str, ...] = ("its Envtrail-Signer-Expired names a key it does not close",
+                                KEPT_OPEN)
     elif lie == "tree-only":
         del extra["Signer_Expired"]
-        why = "it closes the key of bob@example.com without an Envtrail-Signer-Expired"
+        why = ("it closes the key of bob@example.com without an Envtrail-Signer-Expired",)
+    elif lie == "kept-open":  # what sync and redo wrote before: a plain rotation of keys
+        del files[layout.SIGNERS]
+        del extra["Signer_Expired"]
+        why = (KEPT_OPEN,)
     else:  # bob's line made valid from later on instead of closed
         files[layout.SIGNERS] = signers_file.render(
             [replace(s, valid_after=t.snap_time()) if s.principal == "bob@example.com" else s
              for s in t.snap.signers])
-        why = "it changes the allowed_signers lines of bob@example.com other than by closing them"
+        why = ("it changes the allowed_signers lines of bob@example.com other than by "
+               "closing them",)
     forged = _forge(cli, store, files, _rec("revoke", changes=rotation, **extra))
-    _lies(cli, forged, "revoke", why)
+    _lies(cli, forged, "revoke", *why)
 
 
 def test_a_revoke_of_a_non_member_that_closes_a_key_is_only_that_finding(cli, store, team):

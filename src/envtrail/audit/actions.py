@@ -133,6 +133,10 @@ def _revoke(rec: Record, effect: Effect, genesis: bool) -> list[str]:
         # A revoke closes the key only of someone it leaves a member nowhere (as the
         # command and sync's replay both do): else it locks out a member it never removed.
         found.append(f"it closes the key of {who}, still a member of an environment")
+    elif closes is False and who not in effect.seated and who in effect.signing:
+        # As `access revoke` decides on its own head, and sync or redo on theirs: else
+        # an offboarded person stays an allowed signer that nothing shows as departed.
+        found.append(f"it leaves {who} a member nowhere but does not close their key")
     if env is None:
         return found
     found += _rekeying(env)

@@ -107,6 +107,9 @@ class Effect:
     # Whose rules a policy.yaml change changed ("" for the defaults); None where
     # policy.yaml did not change or one side cannot be read.
     policy_rules: frozenset[str] | None = None
+    # Principals with an open allowed_signers line after the commit (verify fills it only
+    # for a revoke, which must close the key of a member it leaves a member nowhere).
+    signing: frozenset[str] = frozenset()
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
@@ -145,7 +148,8 @@ def of_commit(view: StoreView, parent: str | None, commit: str) -> Effect:
     # (Always seated: a revoke's Signer-Expired trailer alone claims to close a key, and
     # review must flag that as verify does.)
     return Effect(files, envs, moved, seated(view, commit),
-                  policy_rules(view, parent, commit) if layout.POLICY in files else None)
+                  policy_rules(view, parent, commit) if layout.POLICY in files else None,
+                  signing(view, commit))
 
 
 def policy_rules(view: StoreView, parent: str | None, commit: str) -> frozenset[str] | None:
@@ -164,6 +168,16 @@ def seated(view: StoreView, commit: str) -> frozenset[str]:
     """Everyone who is a member of some environment at ``commit``."""
     files = (view.env_at(commit, env) for env in view.env_blobs(commit))
     return frozenset(p for file in files if file is not None for p in file.members)
+
+
+def signing(view: StoreView, commit: str) -> frozenset[str]:
+    """Everyone with an open (not yet closed) allowed_signers line at ``commit``; nobody
+    where the file cannot be read (its reader reports that)."""
+    try:
+        lines = view.signers(commit)
+    except IntegrityError:
+        return frozenset()
+    return frozenset(s.principal for s in lines if s.valid_before is None)
 
 
 def key_fingerprint(key: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from pathlib import Path
 
 from envtrail.audit.record import Record
@@ -124,12 +126,9 @@ def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, enviro
                              hint="grant someone else first, or nobody could read it")
         new_env, rotation = rotated(env, identity, remaining)
         changes: dict[str, bytes | None] = {envfile.path_for(environment): envfile.render(new_env)}
-        elsewhere = [e for e in snap.environments()
-                     if e != environment and principal in snap.env(e).members]
         extra = [("Member", f"- {principal}")]
-        closed = [s.expired(rt.now()) if s.principal == principal and not s.valid_before
-                  else s for s in snap.signers]
-        if not elsewhere and closed != list(snap.signers):
+        closed = closing_key(snap, principal, {environment}, rt.now())
+        if closed is not None:
             # Said in the record exactly when a key closes: show and log go by it.
             changes[SIGNERS] = signers.render(closed)
             extra.append(("Signer-Expired", principal))
@@ -138,6 +137,19 @@ def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, enviro
         return Plan(changes, rec)
 
     return transact(git, rt, identity, build, route=route)
+
+
+def closing_key(snap: Snapshot, principal: str, leaving: Collection[str],
+                when: datetime) -> list[signers.Signer] | None:
+    """``snap``'s allowed_signers with ``principal``'s open lines closed at ``when``, if
+    leaving the environments ``leaving`` makes them a member of none; None when no line
+    closes. A revoke decides this on the head it lands on (``access revoke``, and sync
+    or ``propose --redo`` re-making one on a moved line), and verify holds it to that."""
+    if any(principal in snap.env(e).members for e in snap.environments() if e not in leaving):
+        return None
+    closed = [s.expired(when) if s.principal == principal and not s.valid_before else s
+              for s in snap.signers]
+    return closed if closed != list(snap.signers) else None
 
 
 def rotate(git: GitRepo, rt: Runtime, identity: Identity, environment: str,

@@ -11,6 +11,7 @@ than the event before it names, so the events line stays in line order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -19,12 +20,12 @@ from envtrail.audit.history import parse_record
 from envtrail.audit.record import render
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.crypto.keys import Identity
-from envtrail.errors import ConflictError, IntegrityError
+from envtrail.errors import ConflictError, IntegrityError, UsageError
 from envtrail.gitstore.commit import Author, CasFailed, create_commit, move_branch
 from envtrail.gitstore.remote import RefUpdate, Upstream, mirror
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import journal
-from envtrail.ops.replay import REPLAYED
+from envtrail.ops.replay import REPLAYED, Delta, Item
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import signer_for
 from envtrail.runtime import Runtime
@@ -123,6 +124,41 @@ def pending(git: GitRepo, up: Upstream) -> list[Pending]:
     return out
 
 
+def keep_what_ran(events: Sequence[Pending], mine_now: list[str], steps: Mapping[str, Delta],
+                  drop: set[Item], unapplied: Mapping[str, tuple[str, ...]]) -> None:
+    """Refuse, before anything is written, a sync that would re-make one of this clone's
+    unpushed events on a line without the values it ran with: one that follows a proposal
+    applied here that goes back to being a proposal (``unapplied``, each with the
+    environments it changes: exit 6), or whose value
+    ``--theirs`` would settle away (``drop``: exit 2). Re-made, the event would follow a
+    commit holding values it never saw, and blame a deploy on the other side's change."""
+    for event in events:
+        if event.after not in mine_now:
+            continue
+        upto = mine_now[:mine_now.index(event.after) + 1]
+        lost_proposals = [c for c in upto
+                          if set(unapplied.get(c, ())) & set(event.environments)]
+        if lost_proposals:
+            raise ConflictError(
+                f"the {event.kind} event {event.commit[:10]} ran with proposal "
+                f"{lost_proposals[0][:12]} applied here, which the remote's line has moved "
+                "past (it goes back to being a proposal); nothing was changed",
+                hint="see docs/git-workflow.md, \"An event that ran with an unlanded "
+                     "proposal\"")
+        ran = {i for c in upto if c in steps for i in steps[c].items
+               if i.kind == "value" and i.env in event.environments}
+        lost = sorted(ran & drop)
+        if lost:
+            label = lost[0].label()
+            raise UsageError(
+                f"--theirs {label} would drop the value the {event.kind} event "
+                f"{event.commit[:10]} ran with (it follows {event.after[:10]}, not pushed "
+                "yet); nothing was changed",
+                hint=f"keep it with `--mine {label}` (the {event.kind}'s values then stay on "
+                     "the line), and set the remote's value again after the sync if it should "
+                     "win")
+
+
 def _refuse_bad(git: GitRepo, head: str | None, tip: str | None) -> None:
     """Never push an events line that would stop everyone else's sync."""
     tainted = checkpoint.load_tainted(git.root)
@@ -198,10 +234,10 @@ def _target(git: GitRepo, after: str | None, head: str, incoming: str | None,
         return after  # type: ignore[return-value]
     # Where sync dropped the commit it followed, that commit left nothing to replay: the
     # remote already held what it did (both sides wrote the same). A settlement taking the
-    # remote's side of a value the event ran with is refused before anything is written
-    # (ops.sync), so what is left differs from what the event ran with only as after any
-    # replay. The event then follows what replaced the nearest earlier commit of this
-    # clone, else the remote's head.
+    # remote's side of a value the event ran with, and un-applying a proposal it ran with,
+    # are refused before anything is written (keep_what_ran), so what is left differs
+    # from what the event ran with only as after any replay. The event then follows what
+    # replaced the nearest earlier commit of this clone, else the remote's head.
     current = after
     while current is not None:
         replaced = _replacement(git, current, moved)

@@ -27,7 +27,7 @@ from envtrail.format.layout import POLICY, SIGNERS, env_of
 from envtrail.gitstore.commit import Author, create_commit
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, Secret
-from envtrail.ops.access import rotated
+from envtrail.ops.access import closing_key, rotated
 from envtrail.ops.members import decrypt_one, open_keys
 from envtrail.ops.rules import authorize_write, require_admin
 from envtrail.ops.setup import new_env_file
@@ -223,7 +223,7 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
     if change.other:
         raise ConflictError(f"{original[:10]} changes {change.other[0]}, which sync cannot "
                             "replay", hint="redo that change by hand on the new head")
-    items = {i: v for i, v in change.items.items() if i not in drop}
+    items = {i: v for i, v in chosen(rec, change).items.items() if i not in drop}
     if not items and not change.rotated:
         return None
     snap = Snapshot(git, parent)
@@ -237,7 +237,7 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
     when = max(rt.now(), git.info(parent).committer_time).replace(microsecond=0)
     files: dict[str, bytes | None] = {}
     changes: list[Change] = []
-    extra = [(k, v) for k, v in rec.extra if k != REPLAYED]
+    extra = [(k, v) for k, v in rec.extra if k not in (REPLAYED, "Signer-Expired")]
     for env in envs:
         new_env, env_changes = _rebuild_env(snap, identity, acting.principal, env, items,
                                             env in change.rotated)
@@ -245,24 +245,27 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
         changes.extend(env_changes)
     signer_items = {i: v for i, v in items.items() if i.kind == "signer"}
     if signer_items:
-        signer_items = _keep_signing_elsewhere(snap, signer_items, envs, items)
-        extra = [(k, v) for k, v in extra
-                 if k != "Signer-Expired" or Item("signer", "", v) in signer_items]
         files[SIGNERS] = signers.render(_rebuild_signers(snap, signer_items, when))
+    leaving: set[str] = set()
+    if rec.action == "revoke":
+        member = (rec.extra_value("Member") or "").removeprefix("- ")
+        leaving = _leaving(snap, member, items)
+        closed = closing_key(snap, member, leaving, when)
+        if closed is not None:
+            files[SIGNERS] = signers.render(closed)
+            extra.append(("Signer-Expired", member))
     policy_items = {i: v for i, v in items.items() if i.kind == "policy"}
     if policy_items:
         files[POLICY] = policy.render(_rebuild_policy(snap.policy, policy_items))
     files = {p: d for p, d in files.items() if d != snap.read(p)}
     if not files:
         return None
-    if SIGNERS not in files:  # no key closes here after all: the record must not say so
-        extra = [(k, v) for k, v in extra if k != "Signer-Expired"]
     action = rec.action
-    if action == "revoke" and _revoked_already(snap, rec, files):
-        # Another clone removed the member first: what is left to replay is the
-        # rotation, and a revoke that removes nobody would tell log a false story.
+    if action == "revoke" and not leaving and SIGNERS not in files:
+        # Another clone removed the member first (or --theirs kept them): what is left
+        # is the rotation, and a revoke that removes nobody would tell log a false story.
         action = "rotate"
-        extra = [(k, v) for k, v in extra if k not in ("Member", "Signer-Expired")]
+        extra = [(k, v) for k, v in extra if k != "Member"]
     extra.append((REPLAYED, rec.extra_value(REPLAYED) or original))
     new_rec = record.Record(action, acting.principal, rec.reason, rec.environments,
                             tuple(sorted(changes, key=lambda c: c.key)), rec.context,
@@ -328,26 +331,20 @@ def _rebuild_env(snap: Snapshot, identity: Identity, principal: str, name: str,
     return env.with_values(values), list(changes.values())
 
 
-def _revoked_already(snap: Snapshot, rec: record.Record, files: Mapping[str, object]) -> bool:
-    """Whether a replayed revoke finds its member gone from its environment on the new
-    parent and closes no signing key either (verify refuses a revoke that does neither)."""
-    member = (rec.extra_value("Member") or "").removeprefix("- ")
-    gone = all(member not in snap.env(e).members for e in rec.environments
-               if e in snap.environments())
-    return gone and SIGNERS not in files
+def chosen(rec: record.Record | None, change: Delta) -> Delta:
+    """What a commit chose, without what followed from the head it was made on: whether
+    a revoke closes its member's key is decided again wherever it is re-made (the new
+    head may seat them elsewhere, or nowhere any more), so it is never a conflict."""
+    if rec is None or rec.action != "revoke":
+        return change
+    return replace(change, items={i: v for i, v in change.items.items() if i.kind != "signer"})
 
 
-def _keep_signing_elsewhere(snap: Snapshot, signer_items: dict[Item, object], envs: list[str],
-                            items: Mapping[Item, object]) -> dict[Item, object]:
-    """Drop a revoke's signer expiry when the new head made the principal a member elsewhere."""
-    removed = {i.name for i, v in items.items() if i.kind == "member" and v is None}
-    kept = {}
-    for item, lines in signer_items.items():
-        if item.name in removed and any(
-                item.name in snap.env(e).members for e in snap.environments() if e not in envs):
-            continue
-        kept[item] = lines
-    return kept
+def _leaving(snap: Snapshot, member: str, items: Mapping[Item, object]) -> set[str]:
+    """The environments a replayed revoke takes ``member`` out of on the new parent."""
+    return {i.env for i, v in items.items()
+            if i.kind == "member" and i.name == member and v is None
+            and i.env in snap.environments() and member in snap.env(i.env).members}
 
 
 def _rebuild_signers(snap: Snapshot, items: Mapping[Item, object],

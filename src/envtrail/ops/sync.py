@@ -19,7 +19,7 @@ from envtrail.audit.keyring import Keyring
 from envtrail.audit.line import LineReport, Trust
 from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
-from envtrail.errors import ConflictError, IntegrityError, UsageError
+from envtrail.errors import ConflictError, IntegrityError
 from envtrail.gitstore.commit import (
     CasFailed,
     journal_begin,
@@ -48,7 +48,14 @@ from envtrail.ops import eventsync, journal, proposalsync
 from envtrail.ops.eventsync import EventsPlan
 from envtrail.ops.gate import open_line, record_verified
 from envtrail.ops.proposalsync import Note
-from envtrail.ops.replay import REPLAYED, Delta, Item, conflicts, delta, replay, settle
+from envtrail.ops.replay import (
+    REPLAYED,
+    chosen,
+    conflicts,
+    delta,
+    replay,
+    settle,
+)
 from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
 
@@ -154,7 +161,7 @@ def _take_remote(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, re
         return incoming, None
     new_head, round_, unapplied = _replay_onto(git, rt, identity, ours, base, incoming,
                                                mine, theirs,
-                                               eventsync.pending(git, up) if theirs else ())
+                                               eventsync.pending(git, up))
     replayed = _walk(git, rt, identity, new_head, incoming, report.floor,
                      tainted=known | report.tainted)
     if replayed.findings:
@@ -206,7 +213,6 @@ def _walk(git: GitRepo, rt: Runtime, identity: Identity, head: str, since: str |
                      tainted=tainted if since is not None else frozenset())
 
 
-
 def _unpushed(git: GitRepo, ours: str, base: str) -> list[str]:
     """The line's commits after ``base`` up to ``ours``, oldest first."""
     line, current = [], ours
@@ -245,11 +251,14 @@ def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base:
             raise ConflictError(f"{commit[:10]} was signed with another key than the one in use",
                                 hint="run `envtrail sync` with that identity (--identity)")
     keyring = Keyring(identity)
-    steps = [(c, delta(git, keyring, git.info(c).parents[0], c))
+    steps = [(c, chosen(parse_record(git.info(c)),
+                        delta(git, keyring, git.info(c).parents[0], c)))
              for c in mine_now if c not in applied]
     drop = settle(conflicts([d for _, d in steps], delta(git, keyring, base, incoming)),
                   mine, theirs)
-    _keep_what_events_ran_with(events, mine_now, dict(steps), drop)
+    eventsync.keep_what_ran(events, mine_now, dict(steps), drop,
+                            {p: parse_record(git.info(p)).environments  # type: ignore[union-attr]
+                             for p, _ in applied.values() if p in mine_now})
     parent, out, unapplied = incoming, [], []
     for commit in mine_now:
         rec = parse_record(git.info(commit))
@@ -271,31 +280,6 @@ def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base:
         out.append(Replayed(_original(git, commit), new, action,
                             revoked.lstrip("- ") if revoked and new else None))
     return parent, out, unapplied
-
-
-def _keep_what_events_ran_with(events: Sequence[eventsync.Pending], mine_now: list[str],
-                               steps: dict[str, Delta], drop: set[Item]) -> None:
-    """UsageError if ``--theirs`` would take the remote's side of a value one of this
-    clone's unpushed events ran with: re-made on the new line, the event would follow a
-    commit holding a value it never saw (a deploy blamed on the other side's change)."""
-    if not drop:
-        return
-    for event in events:
-        if event.after not in mine_now:
-            continue
-        upto = mine_now[:mine_now.index(event.after) + 1]
-        ran = {i for c in upto if c in steps for i in steps[c].items
-               if i.kind == "value" and i.env in event.environments}
-        lost = sorted(ran & drop)
-        if lost:
-            label = lost[0].label()
-            raise UsageError(
-                f"--theirs {label} would drop the value the {event.kind} event "
-                f"{event.commit[:10]} ran with (it follows {event.after[:10]}, not pushed "
-                "yet); nothing was changed",
-                hint=f"keep it with `--mine {label}` (the {event.kind}'s values then stay on "
-                     "the line), and set the remote's value again after the sync if it should "
-                     "win")
 
 
 def _applied_chains(git: GitRepo, unpushed: list[str]) -> dict[str, tuple[str, str]]:
