@@ -36,6 +36,7 @@ class Runtime:
     home: Path
     host: str
     clock: Callable[[], datetime] = field(default=_now)
+    cpus: int = 1  # cores this process may run on: how many processes judge a long line
 
     @classmethod
     def from_os(cls) -> Runtime:
@@ -47,6 +48,8 @@ class Runtime:
             cwd=Path.cwd(),
             home=Path.home(),
             host=os.uname().nodename,  # what socket.gethostname() returns, without loading socket
+            cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1,
         )
         # Once captured, the secrets leave the process environment, so that no
         # child (git, the editor, `run`'s command, a library's helper) can

@@ -1,7 +1,7 @@
-"""The two-process walk judges exactly like the one-process walk.
+"""The walk on several processes judges exactly like the one-process walk.
 
-Long lines are judged in chunks that the walking process and a forked child
-take in turn from one counter. Chunks are made tiny here so that a short
+Long lines are judged in chunks that the walking process and forked children
+(one per further core) take in turn from one counter. Chunks are made tiny here so that a short
 real line crosses many chunk boundaries; which process judges which chunk
 depends on timing, so the child's side of the exchange is also held on its
 own, in this process.
@@ -27,9 +27,9 @@ def tiny_chunks(monkeypatch):
     monkeypatch.setattr(parallel, "_PARALLEL_FROM", 4)
 
 
-def _walk(store, identity, parallel_: bool) -> line.LineReport:
+def _walk(store, identity, workers: int) -> line.LineReport:
     return line.walk(StoreView(GitRepo(store)), head(store), keyring=Keyring(identity),
-                     now=datetime.now(UTC), parallel=parallel_)
+                     now=datetime.now(UTC), workers=workers)
 
 
 def _line_with_forgeries(cli, store, through_cli: bool = True):
@@ -67,7 +67,7 @@ def test_two_processes_find_what_one_finds(cli, store, tiny_chunks, keyed):
     ident = cli.identity.identity
     forged = _line_with_forgeries(cli, store)
     identity = ident if keyed else None
-    one, two = _walk(store, identity, False), _walk(store, identity, True)
+    one, two = _walk(store, identity, 1), _walk(store, identity, 2)
     assert len(one.walked) >= 3 * parallel._PARALLEL_FROM
     assert two.findings == one.findings
     assert two.unkeyed == one.unkeyed
@@ -116,9 +116,9 @@ def test_a_child_that_fails_leaves_its_chunks_to_the_parent_without_a_traceback(
         return real_judge(verifier, commit)
 
     monkeypatch.setattr(parallel, "judge", judge_in_parent_only)
-    two = _walk(store, None, True)
+    two = _walk(store, None, 3)
     monkeypatch.setattr(parallel, "judge", real_judge)
-    one = _walk(store, None, False)
+    one = _walk(store, None, 1)
     assert two.findings == one.findings and forged[1] in {f.commit for f in two.findings}
     assert two.checked == one.checked
     assert "Traceback" not in capfd.readouterr().err
@@ -144,9 +144,36 @@ def test_both_processes_judge_and_rule_9_comes_out_the_same(cli, store, tiny_chu
         return real_judge(verifier, commit)
 
     monkeypatch.setattr(parallel, "judge", judge_and_note)
-    two = _walk(store, cli.identity.identity, True)
+    two = _walk(store, cli.identity.identity, 2)
     monkeypatch.setattr(parallel, "judge", real_judge)
-    one = _walk(store, cli.identity.identity, False)
+    one = _walk(store, cli.identity.identity, 1)
     assert len(set(log.read_text().split())) == 2
     assert two.findings == one.findings
     assert any(f.rule == 9 for f in two.findings)
+
+
+def test_more_processes_than_cores_judge_alike_and_each_takes_chunks(cli, store, tiny_chunks,
+                                                                     tmp_path, monkeypatch):
+    """A machine with more cores forks more children; each takes chunks from the one
+    counter, and the line comes out judged as by one process."""
+    import os
+    import time
+
+    forged = _line_with_forgeries(cli, store)
+    parent, real_judge, log = os.getpid(), parallel.judge, tmp_path / "judged-by"
+
+    def judge_and_note(verifier, commit):
+        with log.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        time.sleep(0.03)  # slow enough that every child gets a turn
+        return real_judge(verifier, commit)
+
+    monkeypatch.setattr(parallel, "judge", judge_and_note)
+    four = _walk(store, cli.identity.identity, 4)
+    monkeypatch.setattr(parallel, "judge", real_judge)
+    one = _walk(store, cli.identity.identity, 1)
+    judged_by = log.read_text().split()
+    assert len(set(judged_by)) == 4 and str(parent) in judged_by
+    assert len(judged_by) == len(one.walked)  # every commit judged once, by someone
+    assert four.findings == one.findings and four.unkeyed == one.unkeyed
+    assert {forged[0], forged[1]} <= {f.commit for f in four.findings}

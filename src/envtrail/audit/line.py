@@ -97,7 +97,7 @@ def line_ids(view: StoreView, head: str, since: str | None) -> tuple[list[str], 
 
 def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
          since: str | None = None, floor: datetime | None = None, trust: Trust = Trust(),
-         now: datetime, seen_ahead: dict[str, int] | None = None, parallel: bool = False,
+         now: datetime, seen_ahead: dict[str, int] | None = None, workers: int = 1,
          on_commit: Callable[[int], None] | None = None,
          tainted: frozenset[str] = frozenset()) -> LineReport:
     """Check the line from just after ``since`` (or from the genesis) up to ``head``.
@@ -124,7 +124,7 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
     seen = dict(seen_ahead or {})
     floors = _Floor(floor)
     now_seen = datetime.fromtimestamp(int(now.timestamp()), now.tzinfo)  # as a clone records it
-    for position, judged in _linked(judgements(verifier, ids, parallel), ids, since):
+    for position, judged in _linked(judgements(verifier, ids, workers), ids, since):
         info, rec, verdict = judged.info, judged.rec, judged.verdict
         info_id = info.id
         if judged.need_known:

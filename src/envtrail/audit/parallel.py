@@ -1,11 +1,11 @@
-"""Judging the commits of a long line on two cores.
+"""Judging the commits of a long line on every core there is.
 
 Most of what ``verify`` asks of a line commit depends only on the commit and
 its parent: its signature, the rules its tree keeps, the approvals it needs.
-Those judgements are made in chunks that this process and a forked child
-take in turn from one counter (threads would only take turns holding the
-GIL), and handed to the walk in line order; the walk adds what only the line
-knows (time floor, approvals that follow, repairs).
+Those judgements are made in chunks that this process and forked children
+(one per further core) take in turn from one counter (threads would only take
+turns holding the GIL), and handed to the walk in line order; the walk adds
+what only the line knows (time floor, approvals that follow, repairs).
 """
 
 from __future__ import annotations
@@ -73,48 +73,57 @@ def judge(verifier: Verifier, commit: str) -> Judgement:
     return Judgement(info, rec, verdict, findings, True, need)
 
 
-def judgements(verifier: Verifier, ids: list[str], parallel: bool) -> Iterator[Judgement]:
-    """A judgement of each commit in ``ids``, in order; with ``parallel``, a forked
-    child shares the work (and what it could not check without a key joins
-    ``verifier.unkeyed``)."""
+def judgements(verifier: Verifier, ids: list[str], workers: int = 1) -> Iterator[Judgement]:
+    """A judgement of each commit in ``ids``, in order; with ``workers`` above one, that
+    many processes in all share the work (and what a child could not check without a
+    key joins ``verifier.unkeyed``)."""
     import multiprocessing  # only where a long line is walked
 
-    if not parallel or len(ids) < _PARALLEL_FROM or \
+    if workers < 2 or len(ids) < _PARALLEL_FROM or \
             "fork" not in multiprocessing.get_all_start_methods():
         for commit in ids:
             yield judge(verifier, commit)
         return
+    from multiprocessing.connection import wait
+
     chunks = [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
     ctx = multiprocessing.get_context("fork")
-    receiver, sender = ctx.Pipe(duplex=False)
-    _widen(receiver)
-    # Both processes take the next unjudged chunk from one counter, so neither
-    # waits on the other however the work splits (the parent also walks).
+    # Every process takes the next unjudged chunk from one counter, so none waits
+    # on another however the work splits (the parent also walks).
     taken = ctx.Value("i", 0)
-    proc = ctx.Process(target=_child, args=(verifier, chunks, taken, sender), daemon=True)
-    proc.start()
-    sender.close()
+    children: dict[Connection, Any] = {}
+    for _ in range(min(workers, len(chunks)) - 1):
+        receiver, sender = ctx.Pipe(duplex=False)
+        _widen(receiver)
+        proc = ctx.Process(target=_child, args=(verifier, chunks, taken, sender), daemon=True)
+        proc.start()
+        sender.close()
+        children[receiver] = proc
+    live = set(children)
     done: dict[int, list[Judgement]] = {}
-    child_alive = True
     try:
         for index, chunk in enumerate(chunks):
             while index not in done:
-                if child_alive and receiver.poll():
-                    child_alive = _collect(receiver, done, verifier)
-                    continue
-                mine = _take(taken, len(chunks))
-                if mine is not None:
-                    done[mine] = [judge(verifier, commit) for commit in chunks[mine]]
-                elif child_alive:  # the child holds this chunk: wait for it
-                    child_alive = _collect(receiver, done, verifier)
-                else:  # it died holding this chunk: judge it here
-                    done[index] = [judge(verifier, commit) for commit in chunk]
+                ready = [r for r in live if r.poll()]
+                if not ready:
+                    mine = _take(taken, len(chunks))
+                    if mine is not None:
+                        done[mine] = [judge(verifier, commit) for commit in chunks[mine]]
+                        continue
+                    if not live:  # a child died holding this chunk: judge it here
+                        done[index] = [judge(verifier, commit) for commit in chunk]
+                        continue
+                    ready = wait(list(live))  # a child holds this chunk: wait for one
+                for receiver in ready:
+                    if not _collect(receiver, done, verifier):
+                        live.discard(receiver)
             yield from done.pop(index)
     finally:
-        receiver.close()
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
+        for receiver, proc in children.items():
+            receiver.close()
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
 
 
 def _widen(receiver: Connection) -> None:

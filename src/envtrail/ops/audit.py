@@ -131,7 +131,7 @@ def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
     if judged == "commit" or head is None:
         findings = Verifier(view).check(info)
     else:
-        walked = line.walk(view, head, now=rt.now(), parallel=True,
+        walked = line.walk(view, head, now=rt.now(), workers=rt.cpus,
                            seen_ahead=checkpoint.load_ahead(git.root),
                            trust=line.Trust(checkpoint.load_pin(git.root), trust_roots(rt)))
         # What is wrong with the line as a whole (another genesis, a missing trust

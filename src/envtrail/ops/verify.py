@@ -100,7 +100,7 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     pin = None if accept_rewrite else report.pin
     walked = line.walk(view, head, keyring=Keyring(identity), trust=Trust(pin, roots),
                        now=rt.now(), seen_ahead=checkpoint.load_ahead(git.root),
-                       parallel=True, on_commit=progress)
+                       workers=rt.cpus, on_commit=progress)
     if walked.ahead:
         checkpoint.save_ahead(git.root, {**checkpoint.load_ahead(git.root), **walked.ahead})
     report.genesis, report.checked = walked.genesis, walked.checked
