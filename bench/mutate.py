@@ -113,6 +113,12 @@ TESTS: dict[str, list[str]] = {
         "tests/audit/test_label_custody.py", "tests/cli/test_review_tree.py",
         "tests/audit/test_label_attacks.py", "tests/audit/test_rotation_rules.py",
     ],
+    "src/envtrail/ops/replay.py": [
+        "tests/cli/test_sync_remade.py", "tests/cli/test_sync.py", "tests/cli/test_sync_refs.py",
+    ],
+    "src/envtrail/ops/eventsync.py": [
+        "tests/cli/test_sync_remade.py", "tests/cli/test_sync_events.py",
+    ],
 }
 
 FLIPS: dict[type, tuple[type, ...]] = {
