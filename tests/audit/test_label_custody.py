@@ -33,6 +33,10 @@ PROD, STAGING = envfile.path_for("production"), envfile.path_for("staging")
 
 @pytest.fixture
 def team(cli, store, bob, make_identity):
+    return make_team(cli, store, bob, make_identity)
+
+
+def make_team(cli, store, bob, make_identity):
     """alice (admin); bob a member of production; A set there; carol and dave known keys."""
     assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
                "--reason", "join").code == 0

@@ -55,8 +55,11 @@ def test_events_from_two_clones_both_survive_in_order_without_a_merge(tmp_path, 
 
 
 def test_an_event_after_a_replayed_change_names_the_replacement(tmp_path, store, cli, bob):
+    # The remote changed staging only, so the replacement holds every production value
+    # bob's deploy ran with (a remote change to production would stop sync instead:
+    # test_sync_remade.py).
     a, b, bare = world(tmp_path, store, cli, bob)
-    setv(a, "FROM_ALICE", "1")
+    setv(a, "FROM_ALICE", "1", env="staging")
     event(a, "deploy")
     assert a("sync").code == 0
     setv(b, "FROM_BOB", "2")

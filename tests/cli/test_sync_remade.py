@@ -186,10 +186,168 @@ def test_an_event_for_another_environment_does_not_stop_the_sync(
     assert a("sync").code == 0
     assert a("apply", mine).code == 0
     assert a("event", "restart", "--env", "staging", "--reason", "r").code == 0
-    setv(c, "MEANWHILE", "m", env="staging")
+    assert c("set", "MEANWHILE", "--env", "production", "--reason", "INC-4", "--break-glass",
+             input="m").code == 0
     assert c("sync").code == 0
     r = a("sync")
     assert r.code == 0, r.err
     assert events_on(bare)[-1][:2] == ("restart", "alice@example.com")
     assert events_on(bare)[-1][2] == git(bare, "rev-parse", "main").strip()
     assert a("verify").code == 0
+
+
+def test_an_event_before_this_clones_own_changes_keeps_its_place(
+        tmp_path, store, cli, bob, make_identity):
+    # The deploy followed the line as the remote had it; alice's later change is
+    # replayed over carol's, and the deploy still names the commit it ran after.
+    a, _b, c, bare = make_clones(tmp_path, store, cli, bob, make_identity)
+    base = head(a)
+    assert a("event", "deploy", "--env", "staging", "--reason", "ship").code == 0
+    setv(a, "LATER", "l", env="staging")
+    setv(c, "MEANWHILE", "m", env="staging")
+    assert c("sync").code == 0
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert events_on(bare) == [("deploy", "alice@example.com", base)]
+    assert values(a, "staging") == {"LATER": "l", "MEANWHILE": "m"}
+    assert a("verify").code == 0
+
+
+def test_a_value_set_only_after_the_event_ran_is_no_value_it_ran_with(tmp_path, store, cli,
+                                                                      bob):
+    # The deploy ran after alice's X and before her Y, and bob's Y reached the remote:
+    # --theirs Y takes nothing the deploy ran with (no exit 2), but re-made after X's
+    # replacement it would follow bob's Y, which it never saw (exit 6).
+    a, b, _bare = make_world(tmp_path, store, cli, bob)
+    setv(a, "X", CANARY)
+    r = a("run", "--env", "production", "--event", "deploy", "--reason", "ship", "--",
+          "sh", "-c", f'test "$X" = {CANARY}')
+    assert r.code == 0, r.err
+    setv(a, "Y", "alice-y")
+    setv(b, "Y", "bob-y")
+    assert b("sync").code == 0
+    before = local_refs_state(a)
+    r = a("sync", "--theirs", "Y")
+    assert_one_line_error(r, 6)
+    assert "ran before the remote's change to production:Y" in r.err
+    assert local_refs_state(a) == before
+
+
+def test_an_admin_mark_replayed_over_an_offboarding_never_re_opens_the_key(
+        tmp_path, store, cli, bob):
+    # Attack round 8, H9: one clone offboards bob (his key closes) while another marks
+    # him admin. The mark is no conflict to settle; re-made on the new head it finds no
+    # open line of bob's to mark, so nothing of it lands and his key stays closed.
+    a, _b, bare = make_world(tmp_path, store, cli, bob)
+    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
+    revoke(a, "production")
+    assert a("sync").code == 0
+    closed = signer_lines(a)
+    assert a2("access", "admin", BOB, "--reason", "on call").code == 0
+    r = a2("sync")
+    assert r.code == 0, r.err
+    assert signer_lines(a2) == closed and "valid-before=" in closed[0]
+    assert head(a2) == head(a) == git(bare, "rev-parse", "main").strip()
+    assert a2("verify").code == 0
+
+
+def test_a_redone_admin_mark_never_re_opens_an_offboarded_key(
+        tmp_path, store, cli, bob, make_identity):
+    # H10: the same through `propose --redo`.
+    a, _b, _c, _bare = make_clones(tmp_path, store, cli, bob, make_identity)
+    r = a("access", "admin", BOB, "--reason", "on call", "--propose")
+    assert r.code == 0, r.err
+    pid = _proposal_id(r)
+    revoke(a, "staging")
+    revoke(a, "production", "--break-glass")
+    closed = signer_lines(a)
+    assert "valid-before=" in closed[0]
+    r = a("propose", "--redo", pid)
+    assert r.code == 0, r.err
+    for ref in git(a.cwd, "for-each-ref", "--format=%(refname)",
+                   "refs/envtrail/proposals/").split():
+        assert signer_lines(a, rev=ref) == closed
+    assert signer_lines(a) == closed and a("verify").code == 0
+
+
+def test_run_event_follows_the_commit_the_command_ran_with(cli, store, bob):
+    # H1: a change landing while the deploy runs; the deploy never saw it, so its event
+    # follows the commit it read, not the head when it ended.
+    setv(cli, "DB_PASSWORD", CANARY)
+    ran_with = head(cli)
+    inner = "printf new-password | envtrail set DB_PASSWORD --env production --reason mid-run"
+    r = cli.sub("run", "--env", "production", "--event", "deploy", "--reason", "ship", "--",
+                "sh", "-c", f'test "$DB_PASSWORD" = {CANARY} && {inner}')
+    assert r.code == 0, r.err
+    assert head(cli) != ran_with
+    kind, _actor, after = events_on(cli.cwd)[-1]
+    assert (kind, after) == ("deploy", ran_with)
+    assert cli("verify").code == 0
+
+
+def test_a_change_the_remote_now_wants_approved_stops_sync_with_the_way_on(
+        tmp_path, store, cli, bob):
+    # H6: production's count was raised while bob's plain `set` sat unpushed. Replayed,
+    # it would land unapproved (rule 9): sync says so as the conflict it is (exit 6,
+    # nothing changed), not as an integrity failure that verify cannot reproduce.
+    a, b, bare = make_world(tmp_path, store, cli, bob)
+    assert a("policy", "set", "--env", "production", "--approvals", "1",
+             "--reason", "four eyes").code == 0
+    assert a("sync").code == 0
+    setv(b, "Y", CANARY)
+    before, remote = local_refs_state(b), git(bare, "for-each-ref")
+    r = b("sync")
+    assert_one_line_error(r, 6)
+    assert "needs 1 approval(s)" in r.err and "--propose" in r.err and CANARY not in r.err
+    assert local_refs_state(b) == before and git(bare, "for-each-ref") == remote
+    assert b("verify").code == 0
+    # The way on, as the hint says.
+    remote_head = git(bare, "rev-parse", "main").strip()
+    git(b.cwd, "fetch", "-q", "origin")
+    git(b.cwd, "reset", "-q", "--keep", remote_head)
+    assert b("verify", "--accept-rewrite").code == 0
+    r = b("set", "Y", "--env", "production", "--reason", "again", "--propose", input=CANARY)
+    assert r.code == 0, r.err
+    assert b("sync").code == 0 and b("verify").code == 0
+
+
+def test_a_grant_replayed_over_an_offboarding_re_admits_as_the_command_would(
+        tmp_path, store, cli, bob):
+    # H3: one clone offboards bob (his key closes) while another grants him staging.
+    # Replayed, the grant does what `access grant` does on that head: his key signs
+    # again from the grant on, and log shows the grant; never a reader who cannot sign
+    # that no command would make.
+    a, _b, bare = make_world(tmp_path, store, cli, bob)
+    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
+    revoke(a, "production")
+    assert a("sync").code == 0
+    assert a2("access", "grant", BOB, bob.publine, "--env", "staging",
+              "--reason", "back for staging").code == 0
+    r = a2("sync")
+    assert r.code == 0, r.err
+    assert BOB in members(a2, "staging") and BOB not in members(a2, "production")
+    (line,) = [s for s in signers.parse("\n".join(signer_lines(a2)).encode() + b"\n")]
+    assert line.valid_before is None
+    assert line.valid_after.timestamp() == int(git(a2.cwd, "log", "-1", "--format=%ct").strip())
+    assert "Envtrail-Action: grant" in git(a2.cwd, "log", "-1", "--format=%B")
+    assert a2("verify").code == 0
+
+
+def test_a_deploy_before_the_remotes_change_of_its_environment_stops_sync(
+        tmp_path, store, cli, bob):
+    # H7: carol-side rotation of DB_PASSWORD reached the remote while alice deployed
+    # from her unpushed FEATURE_FLAG with the old password. Re-made after the replay of
+    # her change, the deploy would follow the new password: sync stops, changing nothing.
+    a, b, bare = make_world(tmp_path, store, cli, bob, key="DB_PASSWORD", value="old-pw")
+    setv(b, "DB_PASSWORD", "new-pw")
+    assert b("sync").code == 0
+    setv(a, "FEATURE_FLAG", "on")
+    r = a("run", "--env", "production", "--event", "deploy", "--reason", "ship", "--",
+          "sh", "-c", 'test "$DB_PASSWORD" = old-pw')
+    assert r.code == 0, r.err
+    before, remote = local_refs_state(a), git(bare, "for-each-ref")
+    r = a("sync")
+    assert_one_line_error(r, 6)
+    assert "deploy event" in r.err and "production:DB_PASSWORD" in r.err
+    assert "old-pw" not in r.err + r.out and "new-pw" not in r.err + r.out
+    assert local_refs_state(a) == before and git(bare, "for-each-ref") == remote

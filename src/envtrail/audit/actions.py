@@ -14,10 +14,12 @@ line) are judged elsewhere and never reach these checks.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
-from envtrail.audit.effect import Effect, EnvEffect
+from envtrail.audit.effect import Effect, EnvEffect, SignerChange
 from envtrail.audit.record import Record
 from envtrail.format import layout
 
@@ -86,6 +88,45 @@ def _signers_only_of(effect: Effect, principal: str | None) -> list[str]:
     return [f"it changes the allowed_signers lines of {', '.join(others)}"] if others else []
 
 
+def _opens_only(effect: Effect, who: str | None) -> list[str]:
+    """A grant adds the one line of a principal new to allowed_signers, or re-opens the
+    closed lines of one granted again, each as it was (same key and admin mark)."""
+    gone = [c.signer for c in effect.signers if c.op == "-" and c.signer.principal == who]
+    came = [c.signer for c in effect.signers if c.op == "+" and c.signer.principal == who]
+    if not gone and not came:
+        return []
+    after = effect.lines_of(who)
+    if not gone:
+        new = len(came) == 1 and len(after) == 1 and came[0].valid_before is None
+        return [] if new else [f"it adds allowed_signers lines to those {who} has"]
+    reopened = sorted((s.key, s.admin) for s in came if s.valid_before is None)
+    if len(came) != len(gone) or any(s.valid_before is None for s in gone) or \
+            reopened != sorted((s.key, s.admin) for s in gone):
+        return [f"it changes the allowed_signers lines of {who} other than by re-opening "
+                "them"]
+    return []
+
+
+def bounds_not_at(moved: tuple[SignerChange, ...], when: datetime) -> list[str]:
+    """Validity bounds a commit sets that are not its own time (DESIGN: a grant's or a
+    revoke's valid-after/valid-before is that commit's time; a bound dated elsewhere would
+    close a key in decades, or open it before the commit that granted it)."""
+    found = []
+    for c in moved:
+        if c.op != "+":
+            continue
+        s = c.signer
+        old = [o.signer for o in moved if o.op == "-" and o.signer.principal == s.principal
+               and o.signer.key == s.key]
+        for name, bound in (("valid-after", s.valid_after), ("valid-before", s.valid_before)):
+            if bound is not None and bound != when and all(
+                    (o.valid_after if name == "valid-after" else o.valid_before) != bound
+                    for o in old):
+                found.append(f"allowed_signers gives {s.principal} a {name} of "
+                             f"{bound.isoformat()}, not the commit's own time")
+    return found
+
+
 def _files_but_signers(effect: Effect) -> list[str]:
     return [f"it changes {p}" for p in effect.files if p != layout.SIGNERS]
 
@@ -95,9 +136,14 @@ def _grant(rec: Record, effect: Effect, genesis: bool) -> list[str]:
     who = _member(rec, "+")
     if who is None:
         found.append("its Envtrail-Member does not read '+ PRINCIPAL'")
-    found += _files_but_signers(effect) + _signers_only_of(effect, who)
+    found += _files_but_signers(effect) + _signers_only_of(effect, who) + \
+        _opens_only(effect, who)
     if env is None:
         return found
+    if who in env.rekeyed:
+        # Only a revoke and a new grant give a member another key: a grant that swaps
+        # it hands their identity and seat to whoever holds the new key.
+        found.append(f"it gives {who} another key in {env.environment}")
     if env.values:
         found.append(f"it changes values of {env.environment}")
     if env.new_key_pair:
@@ -133,7 +179,8 @@ def _revoke(rec: Record, effect: Effect, genesis: bool) -> list[str]:
         # A revoke closes the key only of someone it leaves a member nowhere (as the
         # command and sync's replay both do): else it locks out a member it never removed.
         found.append(f"it closes the key of {who}, still a member of an environment")
-    elif closes is False and who not in effect.seated and who in effect.signing:
+    elif closes is False and who not in effect.seated and any(
+            s.valid_before is None for s in effect.lines_of(who)):
         # As `access revoke` decides on its own head, and sync or redo on theirs: else
         # an offboarded person stays an allowed signer that nothing shows as departed.
         found.append(f"it leaves {who} a member nowhere but does not close their key")
@@ -212,6 +259,14 @@ def _admin_mark(rec: Record, effect: Effect) -> list[str]:
         return ["its Envtrail-Admin does not read '+ PRINCIPAL' or '- PRINCIPAL'"]
     who, admin = m.group(2), m.group(1) == "+"
     found = _signers_only_of(effect, who)
+    gone = [c.signer for c in effect.signers if c.op == "-" and c.signer.principal == who]
+    came = [replace(c.signer, admin=not c.signer.admin) for c in effect.signers
+            if c.op == "+" and c.signer.principal == who]
+    if Counter(gone) != Counter(came):
+        # Anything but the mark (a key, a validity bound) would re-open an offboarded
+        # member's key or hand their name to another key under a harmless label.
+        found.append(f"it changes the allowed_signers lines of {who} other than by their "
+                     "admin mark")
     if any(c.op == "+" and c.signer.principal == who and c.signer.admin != admin
            for c in effect.signers):
         found.append(f"{who} is {'not ' if admin else ''}an admin after it")

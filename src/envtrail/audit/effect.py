@@ -107,9 +107,14 @@ class Effect:
     # Whose rules a policy.yaml change changed ("" for the defaults); None where
     # policy.yaml did not change or one side cannot be read.
     policy_rules: frozenset[str] | None = None
-    # Principals with an open allowed_signers line after the commit (verify fills it only
-    # for a revoke, which must close the key of a member it leaves a member nowhere).
-    signing: frozenset[str] = frozenset()
+    # allowed_signers after the commit (verify fills it only for the actions that may
+    # change lines: a grant opens, a revoke closes, `access admin` re-marks, and each is
+    # held to exactly that).
+    lines: tuple[Signer, ...] = ()
+
+    def lines_of(self, principal: str | None) -> tuple[Signer, ...]:
+        """``principal``'s allowed_signers lines after the commit."""
+        return tuple(s for s in self.lines if s.principal == principal)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
@@ -149,7 +154,7 @@ def of_commit(view: StoreView, parent: str | None, commit: str) -> Effect:
     # review must flag that as verify does.)
     return Effect(files, envs, moved, seated(view, commit),
                   policy_rules(view, parent, commit) if layout.POLICY in files else None,
-                  signing(view, commit))
+                  signer_lines(view, commit))
 
 
 def policy_rules(view: StoreView, parent: str | None, commit: str) -> frozenset[str] | None:
@@ -170,14 +175,13 @@ def seated(view: StoreView, commit: str) -> frozenset[str]:
     return frozenset(p for file in files if file is not None for p in file.members)
 
 
-def signing(view: StoreView, commit: str) -> frozenset[str]:
-    """Everyone with an open (not yet closed) allowed_signers line at ``commit``; nobody
-    where the file cannot be read (its reader reports that)."""
+def signer_lines(view: StoreView, commit: str) -> tuple[Signer, ...]:
+    """allowed_signers at ``commit``; none where the file cannot be read (its reader
+    reports that)."""
     try:
-        lines = view.signers(commit)
+        return tuple(view.signers(commit))
     except IntegrityError:
-        return frozenset()
-    return frozenset(s.principal for s in lines if s.valid_before is None)
+        return ()
 
 
 def key_fingerprint(key: str) -> str:

@@ -20,7 +20,7 @@ from envtrail.audit.effect import (
     policy_rules,
     seated,
     signer_changes,
-    signing,
+    signer_lines,
 )
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
@@ -208,15 +208,17 @@ class Verifier:
         admin_paths = [p for p in WATCHED if p in differ]
         moved = signer_changes(self.view.signers(parent), self.view.signers(info.id)) \
             if layout.SIGNERS in admin_paths and rec.action in actions.SIGNER_LINES else ()
-        revoke = rec.action == "revoke"
+        lined = rec.action in actions.SIGNER_LINES
         out.extend(Finding(info.id, 3, why) for why in actions.disagreements(
             rec, Effect(tuple(admin_paths), tuple(effects), moved,
                         seated(self.view, info.id)
-                        if moved or revoke or rec.extra_value("Signer-Expired") else frozenset(),
+                        if moved or lined or rec.extra_value("Signer-Expired") else frozenset(),
                         policy_rules(self.view, parent, info.id)
                         if layout.POLICY in admin_paths else None,
-                        signing(self.view, info.id) if revoke else frozenset()),
+                        signer_lines(self.view, info.id) if lined else ()),
             parent is None))
+        out.extend(Finding(info.id, 7, why) for why in actions.bounds_not_at(
+            moved, info.committer_time))
         if parent is not None:
             out.extend(self._check_policy(info, rec, signer, parent, actual, keyed_rules,
                                           admin_paths))

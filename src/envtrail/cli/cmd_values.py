@@ -249,12 +249,13 @@ def run(
 
     start, clock = rt.now(), time.monotonic()
     status = run_command(command, rt.env, result)
-    _record_run(repo, me, event, env, reason, status, start, time.monotonic() - clock)
+    _record_run(repo, me, event, env, reason, status, start, time.monotonic() - clock,
+                result.commit)
     raise typer.Exit(status)
 
 
 def _record_run(repo: str | None, me, kind: str, env: str, reason: str | None, status: int,
-                start, duration: float) -> None:
+                start, duration: float, ran_with: str) -> None:
     """The event of one ``run --event``; a failure to record it never changes CMD's status."""
     from envtrail.errors import EnvtrailError
     from envtrail.ops.events import Claims, record_event
@@ -262,7 +263,8 @@ def _record_run(repo: str | None, me, kind: str, env: str, reason: str | None, s
     try:
         written = record_event(open_git(repo), runtime(), me, kind, env,
                                reason or f"{kind} via envtrail run",
-                               Claims(status=str(status), start=start, duration=duration))
+                               Claims(status=str(status), start=start, duration=duration),
+                               ran_with)
     except EnvtrailError as exc:
         warn(f"the {kind} event was not recorded: {exc.message}")
         return

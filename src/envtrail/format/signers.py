@@ -48,6 +48,20 @@ class Signer:
         return replace(self, valid_before=when)
 
 
+def stamp(lines: list[Signer], before: list[Signer], when: datetime) -> list[Signer]:
+    """``lines`` with every validity bound that no line of the same principal carried in
+    ``before`` set to ``when``: the bounds a commit sets are that commit's own time."""
+    out = []
+    for s in lines:
+        old = [o for o in before if o.principal == s.principal]
+        if s.valid_before and all(o.valid_before != s.valid_before for o in old):
+            s = replace(s, valid_before=when)
+        if s.valid_after and all(o.valid_after != s.valid_after for o in old):
+            s = replace(s, valid_after=when)
+        out.append(s)
+    return out
+
+
 def _fmt_time(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -91,11 +92,8 @@ def grant(git: GitRepo, rt: Runtime, identity: Identity, principal: str, pubkey:
         if not known:
             current.append(signers.Signer(principal, pubkey.openssh))
             changes[SIGNERS] = signers.render(current)
-        elif any(s.valid_before for s in known):
-            # Re-granting a revoked principal makes their key valid again from now.
-            current = [signers.Signer(s.principal, s.key, s.admin, rt.now(), None)
-                       if s.principal == principal else s for s in current]
-            changes[SIGNERS] = signers.render(current)
+        elif (back := reopened(current, principal, rt.now())) is not None:
+            changes[SIGNERS] = signers.render(back)
         members = dict(env.members)
         members[principal] = Member(principal, pubkey.openssh, keys.seal_to(pubkey))
         changes[envfile.path_for(environment)] = envfile.render(env.with_members(members))
@@ -149,7 +147,31 @@ def closing_key(snap: Snapshot, principal: str, leaving: Collection[str],
         return None
     closed = [s.expired(when) if s.principal == principal and not s.valid_before else s
               for s in snap.signers]
-    return closed if closed != list(snap.signers) else None
+    if closed == list(snap.signers):
+        return None
+    if not any(s.admin and not s.valid_before for s in closed):
+        raise UsageError(f"that would close the last admin key ({principal}'s)",
+                         hint="make someone else an admin first: `envtrail access admin P`")
+    return closed
+
+
+def reopened(lines: list[signers.Signer], principal: str,
+             when: datetime) -> list[signers.Signer] | None:
+    """``lines`` with ``principal``'s closed lines valid again from ``when`` (a grant of
+    someone offboarded makes their key sign again from then on); None if none is closed."""
+    if not any(s.principal == principal and s.valid_before for s in lines):
+        return None
+    return [replace(s, valid_after=when, valid_before=None) if s.principal == principal else s
+            for s in lines]
+
+
+def marked(lines: list[signers.Signer], principal: str, admin: bool) -> list[signers.Signer]:
+    """``lines`` with ``principal``'s admin mark set to ``admin``; UsageError when no open
+    admin line would be left (nobody could change signers or policy again)."""
+    updated = [replace(s, admin=admin) if s.principal == principal else s for s in lines]
+    if not any(s.admin and not s.valid_before for s in updated):
+        raise UsageError("that would leave the store without an admin")
+    return updated
 
 
 def rotate(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
@@ -185,12 +207,9 @@ def set_admin(git: GitRepo, rt: Runtime, identity: Identity, principal: str, adm
             raise UsageError("changing admins needs a --reason")
         if not any(s.principal == principal for s in snap.signers):
             raise NotFoundError(f"{principal} is not an allowed signer")
-        updated = [signers.Signer(s.principal, s.key, admin, s.valid_after, s.valid_before)
-                   if s.principal == principal else s for s in snap.signers]
+        updated = marked(list(snap.signers), principal, admin)
         if updated == list(snap.signers):
             return None
-        if not any(s.admin and not s.valid_before for s in updated):
-            raise UsageError("that would leave the store without an admin")
         rec = Record("signers", acting.principal, text, (), context=context_for(rt),
                      extra=(("Admin", f"{'+' if admin else '-'} {principal}"),))
         return Plan({SIGNERS: signers.render(updated)}, rec)

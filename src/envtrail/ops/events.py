@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from envtrail.audit import eventline
+from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record, render
 from envtrail.crypto.keys import Identity
 from envtrail.errors import AccessDenied, ConflictError, UsageError
@@ -30,8 +31,11 @@ class Claims:
 
 
 def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, environment: str,
-                 reason: str | None, claims: Claims = Claims()) -> Written:
-    """Write one event for ``environment`` after the verified store line head."""
+                 reason: str | None, claims: Claims = Claims(),
+                 ran_with: str | None = None) -> Written:
+    """Write one event for ``environment`` after the verified store line head, or after
+    ``ran_with`` (the line commit whose values a command ran with, which the line may
+    have moved past while it ran: a deploy is never shown after a change it did not see)."""
     check_env_name(environment)
     if not eventline.KIND_RE.fullmatch(kind):
         raise UsageError(f"invalid event kind {kind[:40]!r}",
@@ -49,7 +53,11 @@ def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, envir
     acting = whoami(snap, identity, rt)
     if snap.env(environment).member_with_key(identity.public.openssh) is None:
         raise AccessDenied(f"only members of {environment} write events for it")
-    extra = [(eventline.AFTER, line.head), (eventline.KIND, kind)]
+    after = line.head
+    if ran_with is not None and git.has_commit(ran_with) and \
+            git.first_parents(line.head, ran_with)[1]:
+        after = ran_with
+    extra = [(eventline.AFTER, after), (eventline.KIND, kind)]
     if claims.ref is not None:
         extra.append((eventline.REF, claims.ref))
     if claims.status is not None:
@@ -62,7 +70,14 @@ def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, envir
                  extra=tuple(extra))
     for _ in range(MAX_ATTEMPTS):
         parent = git.ref_target(eventline.EVENTS_REF)
-        floor = [git.info(c).committer_time for c in (parent, line.head) if c]
+        last = _after(git, parent)
+        if last is not None and last != after and git.first_parents(last, after)[1]:
+            # An event written meanwhile names a later commit; the events line keeps the
+            # store line's order, so this one follows that commit too.
+            rec = replace(rec, extra=tuple((k, last if k == eventline.AFTER else v)
+                                           for k, v in rec.extra))
+            after = last
+        floor = [git.info(c).committer_time for c in (parent, after) if c]
         when = max([rt.now(), *floor])
         commit = create_commit(git, [parent] if parent else [], {}, render(rec),
                                Author(rec.actor, rec.actor, when), signer_for(identity))
@@ -73,3 +88,8 @@ def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, envir
         journal.remember(git, commit, identity.public.openssh, journal.EVENTS)  # sync replays it
         return Written(commit, rec)
     raise ConflictError("the events line kept moving; no event was written", hint="retry")
+
+
+def _after(git: GitRepo, event: str | None) -> str | None:
+    rec = parse_record(git.info(event)) if event else None
+    return eventline.after_of(rec) if rec else None

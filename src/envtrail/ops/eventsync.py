@@ -124,14 +124,19 @@ def pending(git: GitRepo, up: Upstream) -> list[Pending]:
     return out
 
 
+_NO_TRUE_PLACE = "see docs/git-workflow.md, \"An event no shared commit matches\""
+
+
 def keep_what_ran(events: Sequence[Pending], mine_now: list[str], steps: Mapping[str, Delta],
-                  drop: set[Item], unapplied: Mapping[str, tuple[str, ...]]) -> None:
+                  drop: set[Item], unapplied: Mapping[str, tuple[str, ...]],
+                  theirs: Delta) -> None:
     """Refuse, before anything is written, a sync that would re-make one of this clone's
-    unpushed events on a line without the values it ran with: one that follows a proposal
-    applied here that goes back to being a proposal (``unapplied``, each with the
-    environments it changes: exit 6), or whose value
-    ``--theirs`` would settle away (``drop``: exit 2). Re-made, the event would follow a
-    commit holding values it never saw, and blame a deploy on the other side's change."""
+    unpushed events after a commit whose values of its environment are not those it ran
+    with: one that follows a proposal applied here that goes back to being a proposal
+    (``unapplied``, each with the environments it changes), or a value the remote changed
+    (``theirs``) that this clone's commits up to the event did not (both exit 6), or one
+    whose value ``--theirs`` would settle away (``drop``: exit 2). Re-made, the event would
+    blame a deploy on a change it never saw."""
     for event in events:
         if event.after not in mine_now:
             continue
@@ -143,8 +148,7 @@ def keep_what_ran(events: Sequence[Pending], mine_now: list[str], steps: Mapping
                 f"the {event.kind} event {event.commit[:10]} ran with proposal "
                 f"{lost_proposals[0][:12]} applied here, which the remote's line has moved "
                 "past (it goes back to being a proposal); nothing was changed",
-                hint="see docs/git-workflow.md, \"An event that ran with an unlanded "
-                     "proposal\"")
+                hint=_NO_TRUE_PLACE)
         ran = {i for c in upto if c in steps for i in steps[c].items
                if i.kind == "value" and i.env in event.environments}
         lost = sorted(ran & drop)
@@ -157,6 +161,14 @@ def keep_what_ran(events: Sequence[Pending], mine_now: list[str], steps: Mapping
                 hint=f"keep it with `--mine {label}` (the {event.kind}'s values then stay on "
                      "the line), and set the remote's value again after the sync if it should "
                      "win")
+        unseen = sorted(i for i in theirs.items
+                        if i.kind == "value" and i.env in event.environments and i not in ran)
+        if unseen:
+            raise ConflictError(
+                f"the {event.kind} event {event.commit[:10]} ran before the remote's change "
+                f"to {unseen[0].label()} (it follows {event.after[:10]}, not pushed yet): "
+                "re-made, it would follow a value it never ran with; nothing was changed",
+                hint=_NO_TRUE_PLACE)
 
 
 def _refuse_bad(git: GitRepo, head: str | None, tip: str | None) -> None:

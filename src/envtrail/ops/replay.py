@@ -27,7 +27,7 @@ from envtrail.format.layout import POLICY, SIGNERS, env_of
 from envtrail.gitstore.commit import Author, create_commit
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, Secret
-from envtrail.ops.access import closing_key, rotated
+from envtrail.ops.access import closing_key, marked, reopened, rotated
 from envtrail.ops.members import decrypt_one, open_keys
 from envtrail.ops.rules import authorize_write, require_admin
 from envtrail.ops.setup import new_env_file
@@ -224,11 +224,12 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
         raise ConflictError(f"{original[:10]} changes {change.other[0]}, which sync cannot "
                             "replay", hint="redo that change by hand on the new head")
     items = {i: v for i, v in chosen(rec, change).items.items() if i not in drop}
-    if not items and not change.rotated:
+    remark = rec.action == "signers"  # re-made as the admin mark, on the new head's lines
+    if not items and not change.rotated and not remark:
         return None
     snap = Snapshot(git, parent)
     acting = whoami(snap, identity, rt)
-    if any(i.kind != "value" for i in items):
+    if remark or any(i.kind != "value" for i in items):
         require_admin(acting.signer, f"replay {original[:10]} ({rec.action})")
     envs = sorted({i.env or i.name for i in items if i.kind in ("value", "member", "env")}
                   | change.rotated)
@@ -246,6 +247,17 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
     signer_items = {i: v for i, v in items.items() if i.kind == "signer"}
     if signer_items:
         files[SIGNERS] = signers.render(_rebuild_signers(snap, signer_items, when))
+    if remark:
+        sign, _, who = (rec.extra_value("Admin") or "").partition(" ")
+        if any(s.principal == who and not s.valid_before for s in snap.signers):
+            # Marked on the lines the new head has: never re-opening a key closed meanwhile.
+            files[SIGNERS] = signers.render(marked(list(snap.signers), who, sign == "+"))
+    elif rec.action == "grant":
+        who = (rec.extra_value("Member") or "").removeprefix("+ ")
+        if any(i.kind == "member" and i.name == who and v for i, v in items.items()):
+            # As `access grant` on the new head: someone offboarded there signs again.
+            back = reopened(list(snap.signers), who, when)
+            files.update({SIGNERS: signers.render(back)} if back is not None else {})
     leaving: set[str] = set()
     if rec.action == "revoke":
         member = (rec.extra_value("Member") or "").removeprefix("- ")
@@ -334,8 +346,10 @@ def _rebuild_env(snap: Snapshot, identity: Identity, principal: str, name: str,
 def chosen(rec: record.Record | None, change: Delta) -> Delta:
     """What a commit chose, without what followed from the head it was made on: whether
     a revoke closes its member's key is decided again wherever it is re-made (the new
-    head may seat them elsewhere, or nowhere any more), so it is never a conflict."""
-    if rec is None or rec.action != "revoke":
+    head may seat them elsewhere, or nowhere any more), and an admin mark is set on the
+    lines the new head has (never re-opening one a revoke closed meanwhile), so neither
+    is a conflict."""
+    if rec is None or rec.action not in ("revoke", "signers"):
         return change
     return replace(change, items={i: v for i, v in change.items.items() if i.kind != "signer"})
 
@@ -349,33 +363,17 @@ def _leaving(snap: Snapshot, member: str, items: Mapping[Item, object]) -> set[s
 
 def _rebuild_signers(snap: Snapshot, items: Mapping[Item, object],
                      when: datetime) -> list[signers.Signer]:
-    before = _signer_lines(snap.signers)
     out: list[signers.Signer] = []
     emitted: set[str] = set()
-    pending = {i.name: v for i, v in items.items()}
+    pending = {i.name: list(v or ()) for i, v in items.items()}  # type: ignore[call-overload]
     for s in snap.signers:
         if s.principal not in pending:
             out.append(s)
         elif s.principal not in emitted:
             emitted.add(s.principal)
-            out.extend(_retime(pending[s.principal], before.get(s.principal, ()), when))
-    for p, lines in pending.items():
-        if p not in emitted:
-            out.extend(_retime(lines, (), when))
-    return out
-
-
-def _retime(lines: object, old: tuple[signers.Signer, ...],
-            when: datetime) -> list[signers.Signer]:
-    """A validity bound the replayed commit sets is that commit's own time."""
-    out = []
-    for s in lines or ():  # type: ignore[attr-defined]
-        if s.valid_before and all(o.valid_before != s.valid_before for o in old):
-            s = replace(s, valid_before=when)
-        if s.valid_after and all(o.valid_after != s.valid_after for o in old):
-            s = replace(s, valid_after=when)
-        out.append(s)
-    return out
+            out.extend(pending[s.principal])
+    out += [s for p, lines in pending.items() if p not in emitted for s in lines]
+    return signers.stamp(out, list(snap.signers), when)
 
 
 def _rebuild_policy(current: policy.Policy, items: Mapping[Item, object]) -> policy.Policy:

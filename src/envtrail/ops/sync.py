@@ -13,13 +13,14 @@ from dataclasses import dataclass, replace
 
 from envtrail.audit import checkpoint, line
 from envtrail.audit.approvals import approves, late_refusal, requirement
+from envtrail.audit.breakglass import BREAK_GLASS
 from envtrail.audit.events import approvals_of
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.line import LineReport, Trust
 from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
-from envtrail.errors import ConflictError, IntegrityError
+from envtrail.errors import AccessDenied, ConflictError, IntegrityError
 from envtrail.gitstore.commit import (
     CasFailed,
     journal_begin,
@@ -44,7 +45,7 @@ from envtrail.gitstore.remote import (
     upstream,
 )
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops import eventsync, journal, proposalsync
+from envtrail.ops import eventsync, journal, proposalsync, routing
 from envtrail.ops.eventsync import EventsPlan
 from envtrail.ops.gate import open_line, record_verified
 from envtrail.ops.proposalsync import Note
@@ -223,7 +224,8 @@ def _unpushed(git: GitRepo, ours: str, base: str) -> list[str]:
             raise ConflictError(f"{current[:10]} is not a single-parent commit; sync replays "
                                 "only envtrail's own commits",
                                 hint=f"reset the branch to the remote and redo the change: "
-                                     f"`git reset --keep {base[:10]}`")
+                                     f"`git reset --keep {base[:10]}`, then "
+                                     "`envtrail verify --accept-rewrite`")
         current = parents[0]
     return line[::-1]
 
@@ -246,7 +248,8 @@ def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base:
             raise ConflictError(
                 f"{commit[:10]} is not yours to replay: this clone did not write it",
                 hint=f"push it from the clone that wrote it, or set this branch back to the "
-                     f"remote (`git reset --keep {incoming[:10]}`) and redo the change")
+                     f"remote (`git reset --keep {incoming[:10]}`, then `envtrail verify "
+                     "--accept-rewrite`) and redo the change")
         if wrote[commit] != key:
             raise ConflictError(f"{commit[:10]} was signed with another key than the one in use",
                                 hint="run `envtrail sync` with that identity (--identity)")
@@ -254,11 +257,11 @@ def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base:
     steps = [(c, chosen(parse_record(git.info(c)),
                         delta(git, keyring, git.info(c).parents[0], c)))
              for c in mine_now if c not in applied]
-    drop = settle(conflicts([d for _, d in steps], delta(git, keyring, base, incoming)),
-                  mine, theirs)
+    remote = delta(git, keyring, base, incoming)
+    drop = settle(conflicts([d for _, d in steps], remote), mine, theirs)
     eventsync.keep_what_ran(events, mine_now, dict(steps), drop,
                             {p: parse_record(git.info(p)).environments  # type: ignore[union-attr]
-                             for p, _ in applied.values() if p in mine_now})
+                             for p, _ in applied.values() if p in mine_now}, remote)
     parent, out, unapplied = incoming, [], []
     for commit in mine_now:
         rec = parse_record(git.info(commit))
@@ -275,6 +278,8 @@ def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base:
             new = _replay_approval(git, identity, commit, rec, parent)
         else:
             new = replay(git, rt, identity, commit, dict(steps)[commit], drop, parent)
+            if new is not None:
+                _lands_unapproved(git, new, commit, incoming)
         parent = new or parent
         revoked = rec.extra_value("Member") if rec and rec.action == "revoke" else None
         out.append(Replayed(_original(git, commit), new, action,
@@ -311,6 +316,25 @@ def _replay_approval(git: GitRepo, identity: Identity, commit: str, rec, parent:
     if need is None or late_refusal(view, need, parent, rec.actor):
         return None
     return proposalsync.restack(git, identity, commit, parent)
+
+
+def _lands_unapproved(git: GitRepo, new: str, original: str, incoming: str) -> None:
+    """ConflictError if the remote's line now asks approvals of what ``new`` re-makes
+    (a count raised meanwhile): it could only land as a proposal, which only its author
+    can file, so sync stops with the way on instead of pushing what verify refuses."""
+    rec = parse_record(git.info(new))
+    if rec is None:
+        return
+    try:
+        routing.settle(git, StoreView(git), new, rec,
+                       routing.Route(break_glass=rec.extra_value(BREAK_GLASS) == "yes"))
+    except AccessDenied as exc:
+        raise ConflictError(
+            f"{original[:10]} ({rec.action}) cannot be replayed as it is: {exc.message} "
+            "on the remote's line now; nothing was changed",
+            hint=f"set this branch back to the remote (`git reset --keep {incoming[:10]}`, "
+                 "then `envtrail verify --accept-rewrite`) and make the change again with "
+                 "--propose") from None
 
 
 def _original(git: GitRepo, commit: str) -> str:

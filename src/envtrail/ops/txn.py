@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from envtrail import __version__
 from envtrail.audit import context, record
@@ -13,6 +13,8 @@ from envtrail.audit.view import Snapshot
 from envtrail.crypto import sshsig
 from envtrail.crypto.keys import Identity
 from envtrail.errors import ConflictError
+from envtrail.format import signers
+from envtrail.format.layout import SIGNERS
 from envtrail.gitstore.commit import (
     Author,
     CasFailed,
@@ -96,6 +98,12 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             # Never before the line's time floor: a writer whose clock runs
             # behind records the floor rather than a commit that looks backdated.
             when = max(rt.now(), line.floor) if line.floor else rt.now()
+            if plan.changes.get(SIGNERS) is not None:
+                # A grant's or revoke's bound is this commit's time, whatever clock the
+                # plan read a moment ago (verify holds every writer to it).
+                lines = signers.parse(plan.changes[SIGNERS])  # type: ignore[arg-type]
+                plan = replace(plan, changes={**plan.changes, SIGNERS: signers.render(
+                    signers.stamp(lines, list(line.snapshot.signers), when))})
             rec = mark(plan.record, route)
             author = Author(rec.actor, rec.actor, when)
             commit = create_commit(git, [head] if head else [], plan.changes, record.render(rec),
