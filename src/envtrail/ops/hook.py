@@ -15,6 +15,7 @@ from envtrail.format.layout import CONFIG
 from envtrail.gitstore.discover import git_dir
 from envtrail.gitstore.refs import configured_store_ref, head_ref
 from envtrail.gitstore.repo import GitRepo
+from envtrail.ops import plaintext
 
 MARKER = "# envtrail pre-commit hook"
 
@@ -29,9 +30,16 @@ class Refusal:
 
 
 def is_dotenv(path: str) -> bool:
-    """``.env``, ``.env.*`` and ``*.env`` files."""
+    """``.env``, ``.env.*``, ``.env-*``, ``.env_*`` and ``*.env`` files."""
     name = PurePosixPath(path).name
-    return name == ".env" or name.startswith(".env.") or name.endswith(".env")
+    return name == ".env" or name.startswith((".env.", ".env-", ".env_")) or name.endswith(".env")
+
+
+def is_envrc(path: str) -> bool:
+    """direnv's ``.envrc`` and its variants (``.envrc.local``, ``.envrc-ci``): shell scripts
+    that set variables."""
+    name = PurePosixPath(path).name
+    return name == ".envrc" or name.startswith((".envrc.", ".envrc-", ".envrc_"))
 
 
 EXAMPLE_WORDS = frozenset({"example", "sample", "template"})
@@ -39,15 +47,11 @@ EXAMPLE_WORDS = frozenset({"example", "sample", "template"})
 
 def is_example(path: str) -> bool:
     """A dotenv template meant for git: ``.env.example``, ``.env.sample``, ``.env.template``
-    (also after another part, ``.env.local.example``) and ``example.env``, ``app.sample.env``."""
-    parts = PurePosixPath(path).name.lower().split(".")
+    (also after another part, ``.env.local.example``, or after ``-``/``_``, ``.env-example``)
+    and ``example.env``, ``app.sample.env``."""
+    parts = re.split(r"[._-]", PurePosixPath(path).name.lower())
     return parts[-1] in EXAMPLE_WORDS or (parts[-1] == "env" and len(parts) > 1
                                           and parts[-2] in EXAMPLE_WORDS)
-
-
-# NAME=something in a comment: a real value kept "commented out", or after an empty one.
-_COMMENTED_VALUE = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*[ \t]*=[ \t]*"
-                              r"(?!(?:''|\"\")?[ \t]*(?:#|$))\S")
 
 
 def _dotenv_refusal(path: str, data: bytes) -> Refusal | None:
@@ -66,15 +70,30 @@ def _dotenv_refusal(path: str, data: bytes) -> Refusal | None:
         # Whatever it holds now (values in comments, say), a .env is where secrets go.
         return Refusal(path, "a dotenv file that is not an example file (.env.example, "
                              ".env.sample, .env.template); it may hold secrets", instead)
-    # Lines as python-dotenv splits them (LF, CRLF, CR), so a comment ends where it sees one end.
-    lines = [n for n, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n")
-                                        .split("\n"), 1)
-             if "#" in line and _COMMENTED_VALUE.search(line.partition("#")[2])]
+    lines = plaintext.commented_values(text)
     if lines:
-        return Refusal(path, f"an example file with a value in a comment (line "
-                             f"{', '.join(map(str, lines[:5]))}{', ...' if len(lines) > 5 else ''})",
+        return Refusal(path, f"an example file with a value in a comment ({_line_list(lines)})",
                        "leave every NAME= empty in comments too, then stage it again")
     return None
+
+
+def _envrc_refusal(path: str, data: bytes) -> Refusal | None:
+    # direnv's own commands (`use flake`, `dotenv`, `PATH_add bin`) are fine in git; a
+    # variable given a value is where a secret goes, and envtrail cannot tell which it is.
+    instead = (f"set no values in it: load them with `eval \"$(envtrail export --env <env> "
+               f"--format shell)\"` there, or keep it out of git (add "
+               f"{PurePosixPath(path).name} to .gitignore)")
+    try:
+        lines = plaintext.assigned_values(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return Refusal(path, "a direnv file envtrail cannot read; it may hold secrets", instead)
+    if lines:
+        return Refusal(path, f"a direnv file that sets a variable ({_line_list(lines)})", instead)
+    return None
+
+
+def _line_list(numbers: list[int]) -> str:
+    return f"line {', '.join(map(str, numbers[:5]))}{', ...' if len(numbers) > 5 else ''}"
 
 
 def check_staged(git: GitRepo, files: list[str] | None = None,
@@ -101,8 +120,9 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
         out.append(_store_branch_refusal(merging or _merge_head(git) is not None))
     for path, blob in sorted(staged.items()):
         data = None if blob is None else repo[blob].data
-        if is_dotenv(path) and data is not None:
-            r = _dotenv_refusal(path, data)
+        read = _dotenv_refusal if is_dotenv(path) else _envrc_refusal if is_envrc(path) else None
+        if read is not None and data is not None:
+            r = read(path, data)
             if r:
                 out.append(r)
         elif _in_store(path):
