@@ -17,7 +17,9 @@ from envtrail.cli.common import (
     emit_json,
     json_text,
     load_identity,
+    note_unchecked,
     open_git,
+    optional_identity,
     out,
     runtime,
     short,
@@ -221,17 +223,13 @@ def diff(
     json_: JsonOpt = False,
 ) -> None:
     """Masked diff of one environment between two points; --reveal decrypts (members only)."""
-    from envtrail.errors import AccessDenied, UsageError
+    from envtrail.errors import UsageError
     from envtrail.ops import audit
 
     if len(revs) > 2:
         raise UsageError("diff takes one or two revisions")
-    try:
-        me = load_identity(identity)
-    except AccessDenied:
-        if reveal:
-            raise
-        me = None  # an auditor without a key still sees which variables changed
+    # An auditor without a key still sees which variables changed.
+    me = load_identity(identity) if reveal else optional_identity(identity)[0]
     rows = audit.diff(open_git(repo), runtime(), me, env, revs[0],
                       revs[1] if len(revs) > 1 else None, reveal)
     if json_:
@@ -248,11 +246,15 @@ def diff(
                         out(f"    {sign} {line}")
 
 
-def blame(env: EnvOpt = ..., repo: RepoOpt = None, json_: JsonOpt = False) -> None:  # type: ignore[assignment]
-    """Per variable: the last change, who made it, when and why. Needs no key."""
+def blame(env: EnvOpt = ..., repo: RepoOpt = None, identity: IdentityOpt = None,  # type: ignore[assignment]
+          json_: JsonOpt = False) -> None:
+    """Per variable: the last change, who made it, when and why. Needs no key; with one,
+    the changes are checked against the values."""
     from envtrail.ops import audit
 
-    rows = audit.blame(open_git(repo), runtime(), env)
+    me, why = optional_identity(identity)
+    rows = audit.blame(open_git(repo), runtime(), env, me)
+    note_unchecked(env, [r.fingerprint_checked for r in rows], why, "last changes")
     if json_:
         emit_json([r.as_dict() for r in rows])
         return
@@ -280,13 +282,10 @@ def verify(
                          "break-glass changes).")] = False,
 ) -> None:
     """Check the whole store line: signatures, actors, masked diffs, policy, shape, times."""
-    from envtrail.errors import AccessDenied, FindingsError
+    from envtrail.errors import FindingsError
     from envtrail.ops.verify import verify as run_verify
 
-    try:
-        me = load_identity(identity)  # with a key, fingerprints are rechecked too
-    except AccessDenied:
-        me = None
+    me, _ = optional_identity(identity)  # with a key, fingerprints are rechecked too
     git = open_git(repo)
     # The spinner draws on stderr, so it is stderr that must be a terminal.
     progress = _Progress() if sys.stderr.isatty() and not json_ else None

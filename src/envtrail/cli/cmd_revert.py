@@ -18,7 +18,9 @@ from envtrail.cli.common import (
     complete_key,
     json_text,
     load_identity,
+    note_unchecked,
     open_git,
+    optional_identity,
     out,
     report_restore,
     route,
@@ -68,13 +70,16 @@ def history(
 ) -> None:
     """Every version of one variable, newest first: when, who, action, reason, fingerprint.
 
-    A rotation re-encrypts a value without changing it; it is marked as such.
+    A rotation re-encrypts a value without changing it; it is marked as such. With a key
+    to the environment the fingerprints are checked against the values; without one,
+    this is said on stderr.
     """
     from envtrail.cli.render import mark, table, when
     from envtrail.ops.history import history as versions
 
-    me = load_identity(identity) if reveal else None
+    me, why = (load_identity(identity), None) if reveal else optional_identity(identity)
     rows = versions(open_git(repo), runtime(), me, env, key, reveal)
+    note_unchecked(env, [r.fingerprint_checked for r in rows], why)
     if json_:
         for r in rows:
             sys.stdout.write(json_text(r.as_dict(reveal)) + "\n")

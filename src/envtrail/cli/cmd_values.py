@@ -18,7 +18,9 @@ from envtrail.cli.common import (
     complete_key,
     emit_json,
     load_identity,
+    note_unchecked,
     open_git,
+    optional_identity,
     out,
     report_write,
     route,
@@ -138,16 +140,20 @@ def unset(
 def list_(
     env: EnvOpt = ...,  # type: ignore[assignment]
     repo: RepoOpt = None,
+    identity: IdentityOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """List variable names with their last change; never values. Needs no key."""
+    """List variable names with their last change; never values. Needs no key; with one,
+    the changes are checked against the values."""
     from envtrail.cli.render import table
     from envtrail.ops import audit
 
-    rows = audit.blame(open_git(repo), runtime(), env)
+    me, why = optional_identity(identity)
+    rows = audit.blame(open_git(repo), runtime(), env, me)
+    note_unchecked(env, [r.fingerprint_checked for r in rows], why, "last changes")
     if json_:
-        emit_json([{"key": r.key, "time": r.time, "actor": r.actor, "commit": r.commit}
-                   for r in rows])
+        emit_json([{"key": r.key, "time": r.time, "actor": r.actor, "commit": r.commit,
+                    "fingerprint_checked": r.fingerprint_checked} for r in rows])
         return
     table(["variable", "changed", "by"], [[r.key, r.time, r.actor or "(unattested)"] for r in rows])
 

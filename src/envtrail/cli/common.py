@@ -120,6 +120,36 @@ def load_identity(identity: str | None) -> Any:
     return ident.load(runtime(), Path(chosen) if chosen else None, ask_passphrase).identity
 
 
+def optional_identity(identity: str | None) -> tuple[Any, str | None]:
+    """The caller's Identity, or None and why not: for reads a keyless auditor may run too.
+
+    A passphrase-protected key is asked for on a terminal as every keyed command asks;
+    with no terminal (and no ENVTRAIL_PASSPHRASE) the read goes on without the key.
+    """
+    from envtrail.errors import AccessDenied
+
+    try:
+        return load_identity(identity), None
+    except AccessDenied as exc:
+        return None, exc.message
+
+
+def note_unchecked(environment: str, checked: list[bool | None], why: str | None,
+                   what: str = "versions") -> None:
+    """Say on stderr when fingerprints shown were not checked against the values with a
+    key (``checked``: one per row, None where the row has no change to check)."""
+    judged = [c for c in checked if c is not None]
+    missing = judged.count(False)
+    if not missing:
+        return
+    if missing == len(judged):
+        text = f"fingerprints not checked: no key to {environment}"
+    else:
+        text = (f"fingerprints of {missing} of {len(judged)} {what} not checked: "
+                f"no key to {environment} at those commits")
+    warn(text + (f" ({why})" if why else ""))
+
+
 def out(*parts: Any) -> None:
     """A line of normal output on stdout, from strings and ``render.paint`` pieces.
 

@@ -263,16 +263,23 @@ class BlameRow:
     actor: str | None
     action: str
     reason: str
+    fingerprint_checked: bool | None = None  # None: no change to check (see HistoryRow)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
         return dict(self.__dict__)
 
 
-def blame(git: GitRepo, rt: Runtime, environment: str) -> list[BlameRow]:
-    """Per variable at the verified line head: who changed it last, when, why."""
+def blame(git: GitRepo, rt: Runtime, environment: str,
+          identity: Identity | None = None) -> list[BlameRow]:
+    """Per variable at the verified line head: who changed it last, when, why.
+
+    ``identity`` (whenever the reader has one) checks with its key what is new on the
+    line, so a change whose fingerprints lie is refused (exit 5) as ``get`` refuses it.
+    """
     check_env_name(environment)
-    head = open_line(git, rt).head
+    line = open_line(git, rt, identity)
+    head = line.head
     if head is None:
         raise NotFoundError("the store has no commits yet")
     env = StoreView(git).env_at(head, environment)
@@ -288,7 +295,8 @@ def blame(git: GitRepo, rt: Runtime, environment: str) -> list[BlameRow]:
         rec = ch.record
         rows.append(BlameRow(key, ch.commit.id, ch.commit.committer_time.isoformat(),
                              rec.actor if rec else None, rec.action if rec else "unattested",
-                             rec.reason if rec else ch.commit.message.split("\n", 1)[0]))
+                             rec.reason if rec else ch.commit.message.split("\n", 1)[0],
+                             line.key_checked(identity, environment, ch.commit)))
     return rows
 
 

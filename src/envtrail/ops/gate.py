@@ -21,7 +21,7 @@ from envtrail.audit.view import Snapshot, StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, NotFoundError
 from envtrail.format import layout
-from envtrail.gitstore.repo import GitRepo
+from envtrail.gitstore.repo import CommitInfo, GitRepo
 from envtrail.ops.trust import require_root_in_ci, trust_roots
 from envtrail.runtime import Runtime
 
@@ -43,6 +43,8 @@ class Line:
     verified: bool = True
     report: LineReport | None = None  # set when findings were allowed (repair, verify)
     tainted: frozenset[str] = frozenset()
+    # Environments every change of which a key that opens them checked (the checkpoint's).
+    keyed: frozenset[str] = frozenset()
 
     @property
     def snapshot(self) -> Snapshot:
@@ -75,6 +77,30 @@ class Line:
                                  "not a verified one", hint="name a commit before it or after "
                                                            "the repair")
         return commit
+
+    def key_checked(self, identity: Identity | None, environment: str, info: CommitInfo) -> bool:
+        """Whether the fingerprints ``info`` claims for ``environment`` were checked against
+        the values with a key: every change of it was (by any key on this clone), or
+        ``identity`` opens it at the head and its files on both sides of the commit (the
+        gate re-checks with such a key whatever only a keyless walk had vouched for)."""
+        if not self.verified:
+            return False
+        if environment in self.keyed:
+            return True
+        if identity is None:
+            return False
+        key = identity.public.openssh
+        sides = (info.id, info.parents[0] if info.parents else None)
+        for commit, needed in ((self.head, True), *((c, False) for c in sides)):
+            try:
+                env = self.view.env_at(commit, environment)
+            except IntegrityError:
+                return False
+            if env is None and not needed:
+                continue  # the environment made or removed here: nothing to open
+            if env is None or env.member_with_key(key) is None:
+                return False
+        return True
 
 
 def _from_line_head(rev: str, head: str) -> str:
@@ -124,7 +150,7 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
             _opens_unkeyed(view, head, identity, cp):
         since = None  # this key re-checks the whole line once
     if cp is not None and since == head and roots <= cp.roots:
-        return Line(git, view, head, floor=_time(cp.floor), tainted=cp.tainted)
+        return Line(git, view, head, floor=_time(cp.floor), tainted=cp.tainted, keyed=cp.keyed)
     if git.is_shallow():
         from envtrail.gitstore.remote import unshallow
 
@@ -161,7 +187,7 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     if saved.refused is not None and not allow_findings:
         _refuse_marked(saved)  # this walk could not see what the mark is about
     return Line(git, view, head, report.checked, report.floor, tuple(warnings), True, report,
-                saved.tainted)
+                saved.tainted, saved.keyed)
 
 
 def record_verified(git: GitRepo, view: StoreView, head: str, report: LineReport,

@@ -29,6 +29,9 @@ class HistoryRow:
     fingerprint: str | None
     value: Secret | None = None
     readable: bool = True
+    # Whether a key checked the trailer's fingerprint against the value: without one,
+    # a member's lying fingerprint (a "restore" that restores nothing) cannot be seen.
+    fingerprint_checked: bool = False
 
     @property
     def reencrypted(self) -> bool:
@@ -40,7 +43,8 @@ class HistoryRow:
         d: dict[str, object] = {
             "commit": self.commit, "time": self.time.isoformat(), "actor": self.actor,
             "action": self.action, "reason": self.reason, "change": self.change,
-            "reencrypted": self.reencrypted, "fingerprint": self.fingerprint}
+            "reencrypted": self.reencrypted, "fingerprint": self.fingerprint,
+            "fingerprint_checked": self.fingerprint_checked}
         if reveal:
             d["value"] = self.value.reveal() if self.value is not None else None
             d["readable"] = self.readable
@@ -49,12 +53,18 @@ class HistoryRow:
 
 def history(git: GitRepo, rt: Runtime, identity: Identity | None, environment: str, key: str,
             reveal: bool = False) -> list[HistoryRow]:
-    """Every version of ``key`` in ``environment``, newest first (no key needed unless ``reveal``)."""
+    """Every version of ``key`` in ``environment``, newest first (no key needed unless ``reveal``).
+
+    ``identity`` (whenever the reader has one) checks with its key what the line gained
+    since this clone's checkpoint, so a forged fingerprint is refused (exit 5) and not
+    shown; each row says whether its fingerprint was checked with a key.
+    """
     check_env_name(environment)
     check_var_name(key)
     # Like every read, history answers from the verified line only: a forged commit
-    # must not show up as a version under the name in its trailers.
-    line = open_line(git, rt, identity if reveal else None)
+    # must not show up as a version under the name in its trailers, nor a lying
+    # fingerprint as a restored value: the reader's key checks what it opens.
+    line = open_line(git, rt, identity)
     head = line.head
     if head is None:
         raise NotFoundError("the store has no commits yet")
@@ -65,7 +75,8 @@ def history(git: GitRepo, rt: Runtime, identity: Identity | None, environment: s
         rows.append(HistoryRow(
             v.commit.id, v.commit.committer_time, rec.actor if rec else None,
             rec.action if rec else "unattested",
-            rec.reason if rec else v.commit.message.split("\n", 1)[0], v.change, v.fingerprint))
+            rec.reason if rec else v.commit.message.split("\n", 1)[0], v.change, v.fingerprint,
+            fingerprint_checked=line.key_checked(identity, environment, v.commit)))
     if not rows:
         if environment not in snap.environments():
             raise NotFoundError(f"no environment {environment!r}"
