@@ -1,0 +1,139 @@
+"""history, list and blame check the line with the reader's key whenever there is one.
+
+attack12b G8: without --reveal they opened the verified gate keyless even for a reader
+holding a key, so a member's commit whose Envtrail-Change claimed an earlier version's
+fingerprint ("restore v1") showed as v1 restored, while get and verify refused it. A
+reader with no key still reads, and is told the fingerprints were not checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import forge
+import pytest
+from conftest import Cli, git
+from envtrail.model import Change
+from hostile import setv
+
+CANARY = "canary-g8-bob-exfil-endpoint-41d7"
+UNCHECKED = "fingerprints not checked: no key to production"
+
+
+def versions(cli: Cli, key: str = "X") -> list[dict]:
+    r = cli("history", key, "--env", "production", "--json")
+    assert r.code == 0, r.err
+    return [json.loads(line) for line in r.out.splitlines()]
+
+
+@pytest.fixture
+def forged(cli, store, bob):
+    """alice sets X to v1 then v2; bob, a production member, lands his own value under a
+    trailer that claims X went back to v1's fingerprint. Returns (v1 fp, forged commit)."""
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "on call").code == 0
+    setv(cli, "X", "v1-approved")
+    setv(cli, "X", "v2")
+    v2, v1 = (row["fingerprint"] for row in versions(cli))
+    plan = forge.honest_plan(store, bob.identity, "production", {"X": CANARY},
+                             reason="restore v1 (INC-3)")
+    commit = forge.commit_plan(store, bob.identity, forge.with_record(
+        plan, changes=(Change("~", "X", v2, v1),)))
+    assert f"~ X {v2} -> {v1}" in git(store, "log", "-1", "--format=%B")
+    return v1, commit
+
+
+@pytest.mark.parametrize("args", [("history", "X"), ("history", "X", "--json"),
+                                  ("list",), ("blame",)])
+def test_a_lying_fingerprint_is_refused_by_a_key_holders_history_list_and_blame(
+        cli, forged, args):
+    v1, commit = forged
+    r = cli(*args, "--env", "production")
+    assert r.code == 5, (r.code, r.out, r.err)
+    assert r.out == ""
+    assert commit[:10] in r.err and "rule 3" in r.err
+    assert "restore v1" not in r.both and CANARY not in r.both
+    # Refused from the first read on, not only after get or verify marked the line.
+    assert cli("get", "X", "--env", "production").code == 5
+
+
+def test_a_keyless_auditor_reads_on_and_is_told_the_fingerprints_were_not_checked(
+        cli, forged):
+    v1, commit = forged
+    auditor = cli.as_(None)
+    r = auditor("history", "X", "--env", "production")
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[0].split("\t")[5] == v1  # the lie is all a keyless walk has
+    assert UNCHECKED in r.err and "no identity found" in r.err
+    rows = versions(auditor)
+    assert rows[0]["commit"] == commit
+    assert [row["fingerprint_checked"] for row in rows] == [False] * len(rows)
+    for args in (("list",), ("blame",)):
+        listed = auditor(*args, "--env", "production", "--json")
+        assert listed.code == 0 and UNCHECKED in listed.err, listed.err
+        assert [row["fingerprint_checked"] for row in json.loads(listed.out)] == [False]
+    # alice's key sees what the auditor's walk let through.
+    assert cli("history", "X", "--env", "production").code == 5
+
+
+def test_a_key_holder_is_not_told_anything_and_each_row_says_it_was_checked(cli):
+    setv(cli, "X", "v1")
+    setv(cli, "X", "v2")
+    for args in (("history", "X"), ("list",), ("blame",)):
+        r = cli(*args, "--env", "production", "--json")
+        assert r.code == 0 and r.err == "", r.err
+        rows = ([json.loads(line) for line in r.out.splitlines()] if args[0] == "history"
+                else json.loads(r.out))
+        assert rows and all(row["fingerprint_checked"] is True for row in rows), rows
+
+
+def test_a_new_members_fresh_clone_counts_what_his_key_could_not_check(cli, store, bob,
+                                                                       tmp_path):
+    """bob joins after X's first two versions: his key opens neither side of them, so
+    only the version after his grant counts as checked."""
+    setv(cli, "X", "v1")
+    setv(cli, "X", "v2")
+    assert cli("access", "grant", "bob@example.com", bob.publine, "--env", "production",
+               "--reason", "joins").code == 0
+    setv(cli, "X", "v3")
+    clone = tmp_path / "bobs-clone"
+    git(tmp_path, "clone", "-q", str(store), str(clone))
+    r = cli.as_(bob).at(clone)("history", "X", "--env", "production", "--json")
+    assert r.code == 0, r.err
+    assert [json.loads(line)["fingerprint_checked"] for line in r.out.splitlines()] == \
+        [True, False, False]
+    assert "fingerprints of 2 of 3 versions not checked: no key to production at those " \
+           "commits" in r.err
+
+
+def test_a_passphrase_protected_key_never_prompts_without_a_terminal(cli, store, tmp_path):
+    """No terminal and no ENVTRAIL_PASSPHRASE: history in carol's fresh clone reads
+    keyless, says why, and asks nothing; with the passphrase it checks with the key."""
+    secret = "canary-passphrase-history-93b1"
+    key = tmp_path / "carol_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", secret, "-C", "carol@example.com",
+                    "-f", str(key)], check=True)
+    pub = key.with_name("carol_key.pub").read_text().strip()
+    assert cli("access", "grant", "carol@example.com", pub, "--env", "production",
+               "--reason", "auditor with a locked key").code == 0
+    setv(cli, "X", "v1")
+    clone = tmp_path / "carols-clone"
+    git(tmp_path, "clone", "-q", str(store), str(clone))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENVTRAIL_")}
+    env["ENVTRAIL_IDENTITY"] = str(key)
+    # A new session has no controlling terminal: nothing can be asked.
+    proc = subprocess.run([sys.executable, "-m", "envtrail", "history", "X", "--env",
+                           "production"], cwd=clone, env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, start_new_session=True, timeout=60,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert UNCHECKED in proc.stderr and "passphrase-protected" in proc.stderr
+    assert "Passphrase for" not in proc.stderr + proc.stdout
+    r = Cli(clone)("history", "X", "--env", "production", "--json",
+                   env={"ENVTRAIL_IDENTITY": str(key), "ENVTRAIL_PASSPHRASE": secret})
+    assert r.code == 0 and r.err == "", r.err
+    assert json.loads(r.out)["fingerprint_checked"] is True
+    assert secret not in proc.stdout + proc.stderr + r.both
