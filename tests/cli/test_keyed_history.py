@@ -13,8 +13,9 @@ import os
 import subprocess
 import sys
 
-import forge
 import pytest
+
+import forge
 from conftest import Cli, git
 from envtrail.model import Change
 from hostile import setv
@@ -50,7 +51,7 @@ def forged(cli, store, bob):
                                   ("list",), ("blame",)])
 def test_a_lying_fingerprint_is_refused_by_a_key_holders_history_list_and_blame(
         cli, forged, args):
-    v1, commit = forged
+    _, commit = forged
     r = cli(*args, "--env", "production")
     assert r.code == 5, (r.code, r.out, r.err)
     assert r.out == ""
