@@ -14,9 +14,11 @@ from envtrail.cli.common import (
     emit_json,
     load_identity,
     open_git,
+    optional_identity,
     out,
     runtime,
     short,
+    warn,
 )
 
 IdArg = Annotated[str, typer.Argument(metavar="ID", help="A proposal id (`envtrail proposals`).")]
@@ -26,20 +28,27 @@ def proposals(
     env: Annotated[str | None, typer.Option("--env", "-e", metavar="ENV",
                                             help="Only proposals for this environment.")] = None,
     repo: RepoOpt = None,
+    identity: IdentityOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """List proposed changes waiting for approval, with what each one's tree changes
-    (needs no key)."""
+    (needs no key), and say when the store line they sit on does not verify."""
     from envtrail.cli.render import table
     from envtrail.ops import approvals
+    from envtrail.ops.standing import standing
 
-    found = approvals.proposals(open_git(repo), runtime(), env)
+    git = open_git(repo)
+    held = standing(git, runtime(), optional_identity(identity)[0])
+    found = approvals.proposals(git, runtime(), env)
     if json_:
-        emit_json([p.as_dict() for p in found])
+        emit_json([{**p.as_dict(), **_line_fields(held)} for p in found])
         return
+    if not held.verifies:
+        warn(f"the store line does not verify: {held.problem}; only a repair can be "
+             "approved or applied until then")
     table(["id", "environment", "action", "author", "approvals", "state", "reason", "tree"],
           [[p.id, ",".join(p.record.environments) or "store", p.record.action, p.record.actor,
-            f"{len(p.counted)}/{p.needed}", _state(p), p.record.reason,
+            f"{len(p.counted)}/{p.needed}", _state(p, held), p.record.reason,
             "; ".join(_tree_lines(p.effect)) or "-"] for p in found])
 
 
@@ -58,11 +67,14 @@ def review(
     """
     from envtrail.audit.record import render_change
     from envtrail.ops import approvals
+    from envtrail.ops.standing import standing
 
-    me = load_identity(identity) if reveal else None
-    prop, shown = approvals.review(open_git(repo), runtime(), me, proposal_id, reveal)
+    me = load_identity(identity) if reveal else optional_identity(identity)[0]
+    git = open_git(repo)
+    prop, shown = approvals.review(git, runtime(), me, proposal_id, reveal)
+    held = standing(git, runtime(), me)
     if json_:
-        doc = prop.as_dict()
+        doc = {**prop.as_dict(), **_line_fields(held)}
         if reveal:
             doc["values"] = {e: {k: v.reveal() for k, v in vals.items()}
                              for e, vals in shown.items()}
@@ -92,7 +104,12 @@ def review(
     for env, who in prop.new_readers:
         out(f"  seals {env}'s key to {who}: they can read {env} from this proposal "
             "itself, approved or not")
-    out(f"  state: {_state(prop)}")
+    if held.verifies:
+        out(f"  line: verifies up to {short(held.head)}"
+            + ("" if prop.stale else ", the proposal's base"))
+    else:
+        out(f"  line: does NOT verify: {held.problem}")
+    out(f"  state: {_state(prop, held)}")
 
 
 def approve(
@@ -192,10 +209,17 @@ def _tree_lines(effect: Any) -> list[str]:
     return lines
 
 
-def _state(p: Any) -> str:
+def _state(p: Any, line: Any) -> str:
     if p.stale:
         return "stale (the line moved; re-propose)"
+    if not line.verifies and p.record.action != "repair":
+        return "blocked (the store line does not verify: only a repair can land)"
     return "ready to apply" if p.ready else "waiting for approvals"
+
+
+def _line_fields(line: Any) -> dict[str, object]:
+    """How the store line under the proposals stands, for their JSON form."""
+    return {"line_verifies": line.verifies, "line_problem": line.problem}
 
 
 def register(app: typer.Typer) -> None:

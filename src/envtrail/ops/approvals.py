@@ -176,6 +176,8 @@ def review(git: GitRepo, rt: Runtime, identity: Identity | None, proposal_id: st
     if reveal:
         if identity is None:
             raise UsageError("--reveal needs your identity")
+        if prop.record.action != "repair":  # a repair is how a broken line is settled
+            open_line(git, rt, identity)  # values only above a line that verifies, as reads
         names = [c.key for c in prop.record.changes if c.op != "-"]
         for env in prop.record.environments:
             snap = view.at(prop.commit)
