@@ -71,10 +71,10 @@ def test_a_grant_that_swaps_a_members_key_and_seat_is_rule_3(cli, store, team):
           f"it changes the allowed_signers lines of {BOB} other than by re-opening them")
 
 
-def test_a_grant_that_adds_a_second_line_for_a_known_signer_is_rule_3(cli, store, team):
-    """bob was offboarded; a grant back with another key of his is a new identity under
-    his name, which `access grant` refuses ("revoke the old key first" does not apply)."""
-    t = _bob_offboarded(cli, store, team)
+def test_a_grant_that_adds_a_second_open_line_for_a_signer_is_rule_3(cli, store, team):
+    """bob signs with his key; a grant seating him in staging with dave's key, and a
+    second open line for it, would let dave sign as bob."""
+    t = Tree(store, team)
     staging = t.env("staging")
     seated = {**staging.members, BOB: t.seat(staging, "bob", key_of="dave")}
     lines = [*t.snap.signers, signers_file.Signer(BOB, team["dave"].identity.public.openssh)]
@@ -82,6 +82,61 @@ def test_a_grant_that_adds_a_second_line_for_a_known_signer_is_rule_3(cli, store
              layout.SIGNERS: signers_file.render(lines)}
     forged = _forge(cli, store, files, _rec("grant", "staging", Member=f"+ {BOB}"))
     _lies(cli, forged, "grant", f"it adds allowed_signers lines to those {BOB} has")
+
+
+def test_a_returning_member_with_a_new_key_is_granted_under_their_name(cli, store, team):
+    """I4: bob lost his laptop and comes back; his old key stays closed."""
+    _bob_offboarded(cli, store, team)
+    new_key = team["dave"]  # bob's new key pair, as a file to grant
+    r = cli("access", "grant", BOB, new_key.publine, "--env", "staging", "--reason", "back")
+    assert r.code == 0, r.err
+    lines = [s for s in Tree(store, team).snap.signers if s.principal == BOB]
+    assert [(s.key, s.valid_before is None) for s in lines] == [
+        (team["bob"].identity.public.openssh, False), (new_key.identity.public.openssh, True)]
+    r = cli("verify")
+    assert r.code == 0, r.out
+
+
+def test_granting_a_former_admin_back_makes_no_admin(cli, store, team):
+    """I3: admin rights come back only by `access admin`, which log shows."""
+    assert cli("access", "admin", BOB, "--reason", "on call").code == 0
+    _bob_offboarded(cli, store, team)
+    assert cli("access", "grant", BOB, team["bob"].publine, "--env", "staging",
+               "--reason", "back as a contractor").code == 0
+    (line,) = [s for s in Tree(store, team).snap.signers if s.principal == BOB]
+    assert line.valid_before is None and not line.admin
+    assert cli("verify").code == 0
+
+
+def test_a_grant_that_re_opens_a_former_admin_as_admin_is_rule_3(cli, store, team):
+    assert cli("access", "admin", BOB, "--reason", "on call").code == 0
+    t = _bob_offboarded(cli, store, team)
+    staging = t.env("staging")
+    seated = {**staging.members, BOB: t.seat(staging, "bob")}
+    files = {envfile.path_for("staging"): envfile.render(staging.with_members(seated)),
+             layout.SIGNERS: _lines(t, valid_before=None, valid_after=t.snap_time())}
+    forged = _forge(cli, store, files, _rec("grant", "staging", Member=f"+ {BOB}"))
+    _lies(cli, forged, "grant", f"it makes {BOB} an admin")
+
+
+def test_env_add_seats_its_author_alone_with_their_own_key(cli, store, team):
+    """I2: an `env add` seating the offboarded bob (closed key) and carol under dave's
+    key: both would read the new environment without a grant in the record."""
+    t = _bob_offboarded(cli, store, team)
+    carol_line = signers_file.Signer("carol@example.com", team["carol"].identity.public.openssh)
+    created = t.created("payments")
+    seats = {**created.members, BOB: t.seat(created, "bob"),
+             "carol@example.com": t.seat(created, "carol", key_of="dave")}
+    files = {envfile.path_for("payments"): envfile.render(created.with_members(seats)),
+             layout.SIGNERS: signers_file.render([*t.snap.signers, carol_line])}
+    forged = _forge(cli, store, files, _rec("init", "payments"))
+    found = findings_on(cli, forged)
+    assert "Envtrail-Action init, but it seats bob@example.com, carol@example.com in " \
+           "payments" in found.get(3, []), found
+    assert sorted(found.get(5, [])) == [
+        f"it seats {p} in payments with a key that is not their open signing key"
+        for p in (BOB, "carol@example.com")], found
+    refused(cli, "A")
 
 
 def test_an_honest_grant_back_re_opens_the_line_from_its_own_time(cli, store, team):

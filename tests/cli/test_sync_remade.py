@@ -351,3 +351,25 @@ def test_a_deploy_before_the_remotes_change_of_its_environment_stops_sync(
     assert "deploy event" in r.err and "production:DB_PASSWORD" in r.err
     assert "old-pw" not in r.err + r.out and "new-pw" not in r.err + r.out
     assert local_refs_state(a) == before and git(bare, "for-each-ref") == remote
+
+
+@pytest.mark.parametrize("side", ["--theirs", "--mine"])
+def test_concurrent_grants_of_one_name_with_two_keys_never_seat_both(
+        tmp_path, store, cli, bob, make_identity, side):
+    # I6: two admins grant dave, each with another key, in different environments.
+    # Either settlement of his signer line would leave one name on two keys (or a line
+    # the grant may not write): sync stops with exit 6 and changes nothing.
+    a, _b, bare = make_world(tmp_path, store, cli, bob)
+    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
+    first, second = make_identity("dave@example.com"), make_identity("dave@example.com")
+    assert a("access", "grant", "dave@example.com", first.publine, "--env", "production",
+             "--reason", "join").code == 0
+    assert a("sync").code == 0
+    assert a2("access", "grant", "dave@example.com", second.publine, "--env", "staging",
+              "--reason", "join").code == 0
+    assert a2("sync").code == 6
+    before, remote = local_refs_state(a2), git(bare, "for-each-ref")
+    r = a2("sync", side, "signer:dave@example.com")
+    assert_one_line_error(r, 6)
+    assert "another key" in r.err
+    assert local_refs_state(a2) == before and git(bare, "for-each-ref") == remote

@@ -59,6 +59,8 @@ def _init(rec: Record, effect: Effect, genesis: bool) -> list[str]:
         found.append("the environments it creates are not those it names")
     found += [f"it sets values of {e.environment}" for e in effect.environments
               if e.values and not genesis]
+    found += [f"it seats {', '.join(sorted(e.members - {rec.actor}))} in {e.environment}"
+              for e in effect.environments if e.created and e.members - {rec.actor}]
     return found
 
 
@@ -89,21 +91,26 @@ def _signers_only_of(effect: Effect, principal: str | None) -> list[str]:
 
 
 def _opens_only(effect: Effect, who: str | None) -> list[str]:
-    """A grant adds the one line of a principal new to allowed_signers, or re-opens the
-    closed lines of one granted again, each as it was (same key and admin mark)."""
+    """A grant adds the one line of a principal new to allowed_signers (or back with a
+    new key, their old lines staying closed), or re-opens closed lines of the key it
+    seats, without the admin mark."""
     gone = [c.signer for c in effect.signers if c.op == "-" and c.signer.principal == who]
     came = [c.signer for c in effect.signers if c.op == "+" and c.signer.principal == who]
     if not gone and not came:
         return []
     after = effect.lines_of(who)
     if not gone:
-        new = len(came) == 1 and len(after) == 1 and came[0].valid_before is None
+        # Someone new, or back with a new key while every old line stays closed.
+        new = len(came) == 1 and came[0].valid_before is None and all(
+            s.valid_before for s in after if s != came[0])
         return [] if new else [f"it adds allowed_signers lines to those {who} has"]
-    reopened = sorted((s.key, s.admin) for s in came if s.valid_before is None)
     if len(came) != len(gone) or any(s.valid_before is None for s in gone) or \
-            reopened != sorted((s.key, s.admin) for s in gone):
+            any(s.valid_before is not None for s in came) or \
+            sorted(s.key for s in came) != sorted(s.key for s in gone):
         return [f"it changes the allowed_signers lines of {who} other than by re-opening "
                 "them"]
+    if any(s.admin for s in came):  # admin rights come back only by `access admin`
+        return [f"it makes {who} an admin"]
     return []
 
 

@@ -184,6 +184,30 @@ def signer_lines(view: StoreView, commit: str) -> tuple[Signer, ...]:
         return ()
 
 
+def foreign_seats(view: StoreView, commit: str, effects: list[EnvEffect]) -> list[str]:
+    """Members a commit seats (added, or re-keyed) with a key that is not one of their
+    open signing keys after it: an offboarded principal reading again (a closed key), or
+    one name carried by two keys. Empty where allowed_signers cannot be read (its reader
+    reports that)."""
+    seating = [e for e in effects if e.added or e.rekeyed]
+    if not seating:
+        return []
+    try:
+        open_keys = {(s.principal, " ".join(s.key.split()[:2]))
+                     for s in view.signers(commit) if s.valid_before is None}
+    except IntegrityError:
+        return []
+    found = []
+    for eff in seating:
+        env = view.env_at(commit, eff.environment)
+        for p in (*eff.added, *eff.rekeyed):
+            member = env.members.get(p) if env is not None else None
+            if member is not None and (p, " ".join(member.key.split()[:2])) not in open_keys:
+                found.append(f"it seats {p} in {eff.environment} with a key that is not "
+                             "their open signing key")
+    return found
+
+
 def key_fingerprint(key: str) -> str:
     """OpenSSH's ``SHA256:...`` fingerprint of a key line (the line itself if unreadable)."""
     from envtrail.crypto.keys import KeyFormatError, PublicKey

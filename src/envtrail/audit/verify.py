@@ -17,6 +17,7 @@ from envtrail.audit.effect import (
     Effect,
     EnvEffect,
     custody,
+    foreign_seats,
     policy_rules,
     seated,
     signer_changes,
@@ -235,6 +236,7 @@ class Verifier:
         if (admin_paths or keyed_rules) and not signer.admin:
             what = ", ".join(admin_paths + [f"members or keys of {e}" for e in keyed_rules])
             out.append(Finding(info.id, 5, f"{signer.principal} is not an admin but changed {what}"))
+        out.extend(Finding(info.id, 5, why) for why in foreign_seats(self.view, info.id, effects))
         for env in keyed_rules:
             # Only someone who could open the old key pair may hand out or replace
             # its custody: an admin of another environment cannot seat themselves.

@@ -84,16 +84,9 @@ def grant(git: GitRepo, rt: Runtime, identity: Identity, principal: str, pubkey:
         if existing is not None and existing.key.split()[:2] == pubkey.openssh.split():
             return None
         changes: dict[str, bytes | None] = {}
-        current = list(snap.signers)
-        known = [s for s in current if s.principal == principal]
-        if any(s.key != pubkey.openssh for s in known):
-            raise UsageError(f"{principal} is already a signer with another key",
-                             hint="revoke the old key first")
-        if not known:
-            current.append(signers.Signer(principal, pubkey.openssh))
-            changes[SIGNERS] = signers.render(current)
-        elif (back := reopened(current, principal, rt.now())) is not None:
-            changes[SIGNERS] = signers.render(back)
+        lines = granted_lines(list(snap.signers), principal, pubkey.openssh, rt.now())
+        if lines is not None:
+            changes[SIGNERS] = signers.render(lines)
         members = dict(env.members)
         members[principal] = Member(principal, pubkey.openssh, keys.seal_to(pubkey))
         changes[envfile.path_for(environment)] = envfile.render(env.with_members(members))
@@ -155,14 +148,23 @@ def closing_key(snap: Snapshot, principal: str, leaving: Collection[str],
     return closed
 
 
-def reopened(lines: list[signers.Signer], principal: str,
-             when: datetime) -> list[signers.Signer] | None:
-    """``lines`` with ``principal``'s closed lines valid again from ``when`` (a grant of
-    someone offboarded makes their key sign again from then on); None if none is closed."""
-    if not any(s.principal == principal and s.valid_before for s in lines):
+def granted_lines(lines: list[signers.Signer], principal: str, key: str,
+                  when: datetime) -> list[signers.Signer] | None:
+    """allowed_signers once ``principal`` is granted with ``key`` (None: unchanged, they
+    sign with it already): one new line for someone new, or back with a new key (their
+    old lines stay closed); their closed lines of that key valid again from ``when``,
+    without the admin mark (admin rights come back only by `access admin`, visibly).
+    UsageError while they sign with another key."""
+    known = [s for s in lines if s.principal == principal]
+    if any(s.key != key and not s.valid_before for s in known):
+        raise UsageError(f"{principal} is already a signer with another key",
+                         hint="revoke them first, or grant the key they sign with")
+    if any(s.key == key and not s.valid_before for s in known):
         return None
-    return [replace(s, valid_after=when, valid_before=None) if s.principal == principal else s
-            for s in lines]
+    if not any(s.key == key for s in known):  # valid from now on: never beside an old key
+        return [*lines, signers.Signer(principal, key, valid_after=when if known else None)]
+    return [replace(s, valid_after=when, valid_before=None, admin=False)
+            if s.principal == principal and s.key == key else s for s in lines]
 
 
 def marked(lines: list[signers.Signer], principal: str, admin: bool) -> list[signers.Signer]:

@@ -27,7 +27,7 @@ from envtrail.format.layout import POLICY, SIGNERS, env_of
 from envtrail.gitstore.commit import Author, create_commit
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, Secret
-from envtrail.ops.access import closing_key, marked, reopened, rotated
+from envtrail.ops.access import closing_key, granted_lines, marked, rotated
 from envtrail.ops.members import decrypt_one, open_keys
 from envtrail.ops.rules import authorize_write, require_admin
 from envtrail.ops.setup import new_env_file
@@ -254,10 +254,17 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
             files[SIGNERS] = signers.render(marked(list(snap.signers), who, sign == "+"))
     elif rec.action == "grant":
         who = (rec.extra_value("Member") or "").removeprefix("+ ")
-        if any(i.kind == "member" and i.name == who and v for i, v in items.items()):
-            # As `access grant` on the new head: someone offboarded there signs again.
-            back = reopened(list(snap.signers), who, when)
-            files.update({SIGNERS: signers.render(back)} if back is not None else {})
+        seat = next((v for i, v in items.items() if i.kind == "member" and i.name == who
+                     and v), None)
+        if seat is not None:  # as `access grant` decides on the new head
+            try:
+                lines = granted_lines(list(snap.signers), who, str(seat), when)
+            except UsageError:
+                raise ConflictError(f"{who} signs with another key on the remote's line than "
+                                    "the one this grant seats; nothing was changed",
+                                    hint="agree on their key, then grant it after the sync") \
+                    from None
+            files.update({SIGNERS: signers.render(lines)} if lines is not None else {})
     leaving: set[str] = set()
     if rec.action == "revoke":
         member = (rec.extra_value("Member") or "").removeprefix("- ")
