@@ -40,6 +40,16 @@ def revoke(cli, env, *flags):
     return r
 
 
+def offboarded_on_one_clone(tmp_path, store, cli, bob):
+    """bob, a member of production only, offboarded on alice's first clone and pushed;
+    (that clone, her second clone not synced since, the remote, bob's closed lines)."""
+    a, _b, bare = make_world(tmp_path, store, cli, bob)
+    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
+    revoke(a, "production")
+    assert a("sync").code == 0
+    return a, a2, bare, signer_lines(a)
+
+
 @pytest.fixture
 def two_admin_clones(tmp_path, store, cli, bob):
     """bob is a member of production and staging; alice has two clones of one remote."""
@@ -79,11 +89,7 @@ def test_revokes_of_the_same_last_membership_on_two_clones_settle_without_a_choi
     # Both close bob's key, at different times. That is no conflict to settle (the
     # --mine it used to suggest re-closed a closed line and failed verify): the second
     # lands as the rotation it still is, and bob's line keeps the first close.
-    a, _b, bare = make_world(tmp_path, store, cli, bob)
-    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
-    revoke(a, "production")
-    assert a("sync").code == 0
-    closed = signer_lines(a)
+    a, a2, _bare, closed = offboarded_on_one_clone(tmp_path, store, cli, bob)
     revoke(a2, "production")
     r = a2("sync")
     assert r.code == 0, r.err
@@ -238,11 +244,7 @@ def test_an_admin_mark_replayed_over_an_offboarding_never_re_opens_the_key(
     # Attack round 8, H9: one clone offboards bob (his key closes) while another marks
     # him admin. The mark is no conflict to settle; re-made on the new head it finds no
     # open line of bob's to mark, so nothing of it lands and his key stays closed.
-    a, _b, bare = make_world(tmp_path, store, cli, bob)
-    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
-    revoke(a, "production")
-    assert a("sync").code == 0
-    closed = signer_lines(a)
+    a, a2, bare, closed = offboarded_on_one_clone(tmp_path, store, cli, bob)
     assert a2("access", "admin", BOB, "--reason", "on call").code == 0
     r = a2("sync")
     assert r.code == 0, r.err
@@ -317,10 +319,7 @@ def test_a_grant_replayed_over_an_offboarding_re_admits_as_the_command_would(
     # Replayed, the grant does what `access grant` does on that head: his key signs
     # again from the grant on, and log shows the grant; never a reader who cannot sign
     # that no command would make.
-    a, _b, bare = make_world(tmp_path, store, cli, bob)
-    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
-    revoke(a, "production")
-    assert a("sync").code == 0
+    _a, a2, _bare, _closed = offboarded_on_one_clone(tmp_path, store, cli, bob)
     assert a2("access", "grant", BOB, bob.publine, "--env", "staging",
               "--reason", "back for staging").code == 0
     r = a2("sync")
