@@ -105,9 +105,12 @@ def test_a_member_seated_by_a_rotation_is_judged_on_what_he_can_open(values, ali
     unchecked for him (and said to be), not reported as changed."""
     commit = forged_rotation(values, alice.identity, seat=bob)
     # (Seating someone is no rotation: that the label is rule 3's, not this test's.)
+    # (Nor is seating someone with no signing key of theirs: rule 5's, not this test's.)
     seated = "Envtrail-Action rotate, but it seats bob@example.com in production"
-    assert rule5(values, commit, alice.identity) == ([], [3])
+    unsigned = "it seats bob@example.com in production with a key that is not their open " \
+               "signing key"
+    assert rule5(values, commit, alice.identity) == ([unsigned], [3, 5])
     g = GitRepo(values)
     verifier = Verifier(StoreView(g), Keyring(bob.identity))
-    assert [f.message for f in verifier.check(g.info(commit))] == [seated]
+    assert [f.message for f in verifier.check(g.info(commit))] == [seated, unsigned]
     assert verifier.unkeyed == {"production"}

@@ -6,6 +6,9 @@ signer; and a plain sync that un-applied a local proposal re-pointed the deploy 
 that ran with it at the remote's values. Real clones, a bare remote, real keys.
 """
 
+import shlex
+import sys
+
 import pytest
 from test_approvals import _proposal_id
 from test_sync import clone_as, head, make_world, setv, values
@@ -277,7 +280,8 @@ def test_run_event_follows_the_commit_the_command_ran_with(cli, store, bob):
     # follows the commit it read, not the head when it ended.
     setv(cli, "DB_PASSWORD", CANARY)
     ran_with = head(cli)
-    inner = "printf new-password | envtrail set DB_PASSWORD --env production --reason mid-run"
+    inner = (f"printf new-password | {shlex.quote(sys.executable)} -m envtrail set DB_PASSWORD "
+             "--env production --reason mid-run")
     r = cli.sub("run", "--env", "production", "--event", "deploy", "--reason", "ship", "--",
                 "sh", "-c", f'test "$DB_PASSWORD" = {CANARY} && {inner}')
     assert r.code == 0, r.err
