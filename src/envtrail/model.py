@@ -94,16 +94,43 @@ def check_value(value: str) -> Secret:
     return Secret(value)
 
 
-# Control characters and line or paragraph separators (categories Cc, Zl and Zp):
-# never in a reason, nor in any trailer envtrail writes.
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Characters a terminal acts on or hides instead of showing (categories Cc, Cf, Cs, Zl
+# and Zp): controls, format characters (bidi overrides and isolates, zero-width ones, the
+# soft hyphen, BOM, tags), line and paragraph separators and lone surrogates. Never in a
+# reason, nor in any trailer envtrail writes; a record holding one is no record; every
+# view escapes them. Character classes, not unicodedata per character: record.parse runs
+# on every commit verify reads. U+13439-1343F became Cf in Unicode 15 (after Python
+# 3.11's tables).
+_HIDDEN_BMP = ("\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
+               "\u180e\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u206f"
+               "\ud800-\udfff\ufeff\ufff9-\ufffb")
+_HIDDEN_ASTRAL = ("\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+                  "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f")
+CONTROL = re.compile(f"[{_HIDDEN_BMP}{_HIDDEN_ASTRAL}]")
+# The same set split in two: sre tests a class's characters beyond U+FFFF one range at a
+# time (4x slower per character), and almost no text holds any.
+_BMP_RE = re.compile(f"[{_HIDDEN_BMP}]")
+_ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
+_HIDDEN_ASTRAL_RE = re.compile(f"[{_HIDDEN_ASTRAL}]")
+
+
+def hidden_char(text: str) -> str | None:
+    """A character of ``text`` that ``CONTROL`` names (one a terminal would act on or
+    hide), or None; as ``CONTROL.search``, faster."""
+    found = _BMP_RE.search(text)
+    if found is None and not text.isascii() and _ASTRAL_RE.search(text):
+        found = _HIDDEN_ASTRAL_RE.search(text)
+    return found.group() if found else None
 
 
 def check_reason(reason: str | None) -> str:
-    """Normalise a reason: one line, no control characters, bounded length."""
+    """Normalise a reason: one line of visible text (nothing ``CONTROL`` matches),
+    bounded length."""
     text = (reason or "").strip()
-    if CONTROL.search(text):
-        raise UsageError("a reason must be a single line of text")
+    found = hidden_char(text)
+    if found:
+        raise UsageError(f"a reason must be one line of visible text, without U+{ord(found):04X} "
+                         "(a control, format or bidi character, or a line break)")
     if len(text) > MAX_REASON:
         raise UsageError(f"a reason may be at most {MAX_REASON} characters")
     return text

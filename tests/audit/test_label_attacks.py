@@ -240,13 +240,18 @@ def test_a_policy_change_names_the_rule_it_changes(cli, store, team, rule):
     refused(cli, "A")
 
 
-@pytest.mark.parametrize("field", ["reason", "context"])
-def test_a_signed_record_with_terminal_escapes_is_no_record(cli, store, team, field):
+@pytest.mark.parametrize("rec", [
     # attack12 F2: bob signed his change with a reason (or context) that, printed by a
     # piped log, redrew his row as alice's. envtrail never writes such a trailer.
-    fake = "\r\x1b[2K2026-11-27T01:26:38+00:00\tproduction\talice@example.com \u2713\tset\x1b7"
+    {"reason": "\r\x1b[2K2026-11-27T01:26:38+00:00\tproduction\talice@example.com \u2713\tset\x1b7"},
+    {"context": "host=\x1b8\x1b[K"},
+    # attack12b G1: format characters, which git log, a CI page or an editor shows raw:
+    # a zero-width space hides a word from grep, a bidi override reorders the line.
+    {"reason": "INC-9 PAYMENT\u200b_KEY fix"},
+    {"reason": "CHG-9 \u202edevorppa moc.elpmaxe@ecila\u202c"},
+], ids=["escapes", "context", "zero-width", "bidi"])
+def test_a_signed_record_with_terminal_escapes_is_no_record(cli, store, team, rec):
     plan = honest_plan(store, team.identity, "production", {"A": EVIL}, reason="INC-9 fix")
-    rec = {"reason": fake} if field == "reason" else {"context": "host=\x1b8\x1b[K"}
     forged = commit_plan(store, team.identity, with_record(plan, **rec))
     found = findings_on(cli, forged, secrets=(EVIL,))
     assert found == {6: ["signed, but not an envtrail commit (no valid Envtrail trailers)"]}

@@ -54,9 +54,9 @@ def test_many_changes_summarised_in_subject():
     assert record.subject(rec) == "staging: import: 20 set, 0 unset"
 
 
-# What check_reason lets through (no control characters, no line separators).
+# What check_reason lets through (no control or format characters, no line separators).
 reasons = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF,
-                                blacklist_categories=("Cs", "Cc", "Zl", "Zp")),
+                                blacklist_categories=("Cs", "Cc", "Cf", "Zl", "Zp")),
                   min_size=1, max_size=80).map(str.strip).filter(bool)
 fps = st.from_regex(r"\A[0-9a-f]{12}\Z")
 keys = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,15}\Z")

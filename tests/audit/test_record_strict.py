@@ -124,6 +124,10 @@ def test_two_changes_of_one_variable_are_refused():
     "Envtrail-Reason: INC-1\r\x1b[2Kalice@example.com set",  # a row drawn over the real one
     "Envtrail-Reason: INC-1 \x1b7", "Envtrail-Reason: INC-1\x85", "Envtrail-Reason: a\u2028b",
     "Envtrail-Reason: a\x7fb", "Envtrail-Rollback-To: \x1b[1A",
+    # attack12b G1: format characters hide or reorder the text wherever it is read raw
+    "Envtrail-Reason: CHG-9 \u202edevorppa", "Envtrail-Reason: PAY\u200bMENT",
+    "Envtrail-Reason: \u2066x\u2069", "Envtrail-Reason: a\ufeffb", "Envtrail-Reason: a\xadb",
+    "Envtrail-Reason: tag \U000e0041", "Envtrail-Approves: \u2060abc",
     "Envtrail-Context: host=\x1b8\x1b[K", "Envtrail-Context: host=vm  ci=github-actions",
     "Envtrail-Context: host=vm ci", "Envtrail-Context: host=v m", "Envtrail-Context:  host=vm",
 ])
@@ -133,7 +137,7 @@ def test_a_trailer_envtrail_would_never_write_is_no_record(trailer):
     # (Each is followed by another trailer: the message's end is stripped as git does.)
     after = "Envtrail-Reason: r" if "Context" in trailer else "Envtrail-Context: host=vm"
     assert record.parse(msg(*BASE, "Envtrail-Reason: r", "Envtrail-Context: host=vm")) is not None
-    with pytest.raises(ValueError, match=r"control character|Envtrail-Context"):
+    with pytest.raises(ValueError, match=r"control or format character|Envtrail-Context"):
         record.parse(msg(*BASE, trailer, after))
 
 
@@ -163,3 +167,22 @@ def test_reasons_and_contexts_envtrail_writes_parse_back():
         assert rec is not None and (rec.reason, rec.context) == (reason, text)
 
     written()
+
+
+def test_the_refused_characters_are_what_a_terminal_acts_on_or_hides():
+    """model.CONTROL (check_reason, record.parse and every view's escaping) over the whole
+    of Unicode: exactly categories Cc, Cf, Cs, Zl and Zp, and hidden_char, its fast
+    form, agrees with it. U+13439-1343F are Cf from Unicode 15 on (unassigned before)."""
+    import unicodedata
+
+    from envtrail.model import CONTROL, hidden_char
+
+    newer_cf = {chr(c) for c in range(0x13439, 0x13440)}
+    for code in range(0x110000):
+        ch = chr(code)
+        hidden = unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") or ch in newer_cf
+        assert (CONTROL.match(ch) is not None) == hidden, hex(code)
+        if hidden or code % 97 == 0:  # every hidden character, and a sample of the rest
+            assert hidden_char(f"ab\u00e9{ch}z") == (ch if hidden else None), hex(code)
+    assert hidden_char("plain ASCII, no controls") is None
+    assert hidden_char("emoji \U0001F600 and CJK \u65e5\u672c") is None

@@ -87,6 +87,32 @@ def test_bad_names_and_usage_are_exit_2(cli, store, args):
     assert snapshot(store) == before
 
 
+@pytest.mark.parametrize("reason", [
+    "CHG-9 \u202edevorppa moc.elpmaxe@ecila", "iso \u2066x\u2069", "zero\u200bwidth",
+    "\ufeffbom", "soft\u00adhyphen", "tag \U000e0041", "line\u2028break",
+])
+def test_a_reason_with_format_characters_is_exit_2(cli, store, reason):
+    """attack12b G1: a bidi override reorders the reason wherever it is read raw (git log,
+    a CI page, an editor), a zero-width character hides a word from grep. envtrail never
+    signs one, so a record holding one can be refused (see the record tests)."""
+    before = snapshot(store)
+    for args in (("set", "A", "--env", "production"), ("event", "deploy", "--env", "production")):
+        r = cli(*args, "--reason", reason, input="v")
+        assert_one_line_error(r, 2)
+        assert f"U+{ord(next(c for c in reason if not c.isprintable())):04X}" in r.err, r.err
+    assert snapshot(store) == before
+
+
+def test_a_reason_that_is_not_utf8_is_exit_2(cli, store):
+    # A byte that is not UTF-8 in argv reaches Python as a lone surrogate, which no commit
+    # message can hold: a usage error, not an encoder's crash.
+    before = snapshot(store)
+    r = cli.sub("set", "A", "--env", "production", "--reason", "caf\udce9", input="v")
+    assert_one_line_error(r, 2)
+    assert "U+DCE9" in r.err
+    assert snapshot(store) == before
+
+
 def test_dirty_environment_file_refuses_write(cli, store):
     cli("set", "A", "--env", "production", "--reason", "x", input="v")
     path = store / "envs/production.yaml"

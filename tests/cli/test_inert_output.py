@@ -28,9 +28,9 @@ REASON = "ops-1: see [/] and [link=https://evil.example]INC-1[/link] [reverse]x"
 VALUE = "Zx9[default]Qp2[/]"
 PROPOSED = "ops-2: [/] rotate [bold]now"
 REVOKED = "ops-3: [/] left [red]team"
-# check_reason lets format characters through: an honest writer can sign these.
+# check_reason refuses format characters (attack12b G1); a hand-signed one is no record.
 BIDI = "ops-4: pay \u202eadmin\u202c \u2066x\u2069 zero\u200bwidth\ufeff"
-BIDI_SHOWN = r"ops-4: pay \u202eadmin\u202c \u2066x\u2069 zero\u200bwidth\ufeff"
+FLAG_REASON = "ops-4: flag"
 # A value may hold anything; `get` gives it exact, the views show it escaped.
 CONTROL_VALUE = "on\x1b[2J\rx\u202e"
 CONTROL_VALUE_SHOWN = r"on\x1b[2J\x0dx\u202e"
@@ -57,7 +57,7 @@ def marked(cli, store, bob):
     ok(cli("policy", "set", "--env", "production", "--reason-pattern", PATTERN,
            "--reason", "ticket ids"))
     ok(cli("set", "API_URL", "--env", "production", "--reason", REASON, input=VALUE))
-    ok(cli("set", "FLAG", "--env", "production", "--reason", BIDI, input=CONTROL_VALUE))
+    ok(cli("set", "FLAG", "--env", "production", "--reason", FLAG_REASON, input=CONTROL_VALUE))
     proposed = ok(cli("set", "API_URL", "--env", "production", "--reason", PROPOSED,
                       "--propose", input="v2"))
     ok(cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
@@ -97,27 +97,21 @@ def test_markup_in_history_is_shown_as_written_on_a_terminal_and_piped(cli, stor
             assert want in piped, (args, want)
 
 
-def test_format_characters_in_an_honest_reason_are_shown_escaped(cli, store, marked):
+def test_format_characters_are_refused_in_a_reason_and_escaped_in_a_value(cli, store, marked):
     """A bidi override reorders a line on a terminal that supports bidi; zero-width
-    characters hide text. check_reason accepts them, so every view escapes them, as it
-    does a value's escape sequences and carriage return."""
-    for args in (("blame", "--env", "production"),
-                 ("history", "FLAG", "--env", "production", "--reveal"),
-                 ("log", "--no-pager"), ("show", commit_with(store, BIDI))):
-        for text in (terminal(cli, store, *args)[1], ok(cli(*args))):
-            assert BIDI_SHOWN in text, (args, text)
-            assert not any(ch in text for ch in RAW), args
-            if "--reveal" in args:
-                assert CONTROL_VALUE_SHOWN in text, text
+    characters hide text. No reason may hold them (what git log or a CI page shows is
+    raw); a value may hold anything: get gives it exact, every view escapes it."""
+    r = cli("set", "FLAG", "--env", "production", "--reason", BIDI, input="v2")
+    assert r.code == 2 and "U+202E" in r.err, r.err
+    args = ("history", "FLAG", "--env", "production", "--reveal")
+    for text in (terminal(cli, store, *args)[1], ok(cli(*args))):
+        assert CONTROL_VALUE_SHOWN in text and FLAG_REASON in text, text
+        assert not any(ch in text for ch in RAW), text
     assert ok(cli("get", "FLAG", "--env", "production")) == CONTROL_VALUE  # exact
     # JSON keeps the exact data and escapes what a terminal would act on.
-    for args in (("log", "--json"), ("blame", "--env", "production", "--json"),
-                 ("history", "FLAG", "--env", "production", "--json")):
-        text = ok(cli(*args))
-        assert not any(ch in text for ch in RAW), args
-        rows = json.loads(text) if text.startswith("[") else [
-            json.loads(line) for line in text.splitlines()]
-        assert BIDI in [row["reason"] for row in rows], args
+    text = ok(cli(*args, "--json"))
+    assert not any(ch in text for ch in RAW)
+    assert CONTROL_VALUE in [json.loads(line)["value"] for line in text.splitlines()]
 
 
 HOSTILE_REASON = ("\r\x1b[2K2026-01-01 production alice@example.com \u2713 set\x1b7"

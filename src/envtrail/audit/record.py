@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from envtrail.audit import context
-from envtrail.model import CONTROL, Change
+from envtrail.model import Change, hidden_char
 
 FORMAT = 1
 PREFIX = "Envtrail-"
@@ -139,8 +139,8 @@ def parse(message: str) -> Record | None:
     single: dict[str, str] = {}
     envs, changes, extra = [], [], []
     for key, value in found:
-        if CONTROL.search(value):  # never written by envtrail; could drive a terminal
-            raise ValueError(f"a control character in Envtrail-{key}")
+        if hidden_char(value):  # never written by envtrail; could drive or fool a terminal
+            raise ValueError(f"a control or format character in Envtrail-{key}")
         if key == "Environment":
             envs.append(value)
         elif key == "Change":

@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import re
 import sys
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from envtrail.model import CONTROL
 
 
 def is_tty() -> bool:
@@ -69,16 +70,15 @@ def _inert_console() -> type:
     return InertConsole
 
 
-# Characters a terminal acts on or hides instead of showing: controls (ESC, CR, C1,
-# DEL, U+0085), format characters (bidi overrides and isolates, zero-width ones, which
-# reorder or hide text), line and paragraph separators, and lone surrogates.
-_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _NOT_PRINTABLE_ASCII = re.compile(r"[^ -~]")
 
 
 def hidden(char: str) -> bool:
-    """Whether a terminal would act on ``char`` or hide it rather than show it."""
-    return unicodedata.category(char) in _HIDDEN
+    """Whether a terminal would act on ``char`` or hide it rather than show it: controls
+    (ESC, CR, C1, DEL, U+0085), format characters (bidi overrides and isolates, zero-width
+    ones, which reorder or hide text), line and paragraph separators, lone surrogates.
+    The set a record refuses (``model.CONTROL``): what it refuses, every view escapes."""
+    return CONTROL.match(char) is not None
 
 
 def _escaped(match: re.Match[str]) -> str:
