@@ -106,10 +106,15 @@ def _plain_row(group) -> list[str]:
             where(parse(c.context)) or "-"]
 
 
+# A reason longer than this is cut in the terminal's log (show and --json give it whole).
+_LOG_REASON = 120
+
+
 def _draw_log(con, groups, utc: bool) -> None:
-    """Each commit on one line when it fits, else two: id and time always whole."""
+    """Each commit on one line when it fits, else two: id and time always whole. Only a
+    commit's head line starts at column 0; whatever folds is indented (``hanging``)."""
     from envtrail.audit.context import parse
-    from envtrail.cli.render import styled, when, where
+    from envtrail.cli.render import hanging, styled, when, where
 
     for group in groups:
         c = group[0]
@@ -118,12 +123,13 @@ def _draw_log(con, groups, utc: bool) -> None:
                       paint(c.environment or "store", "bold"),
                       f"  {c.actor or 'unattested'} ", painted_mark(c.verified),
                       *(("  ", paint(place, "dim")) if place else ()))
-        body = styled(paint(_action_cell(c), "cyan"), f" {_variables(group)}  {c.reason}")
-        if len(head) + 2 + len(body) <= con.width:
-            con.print(head + "  " + body, overflow="fold")
+        reason = c.reason if len(c.reason) <= _LOG_REASON else c.reason[:_LOG_REASON - 1] + "…"
+        body = styled(paint(_action_cell(c), "cyan"), f" {_variables(group)}  {reason}")
+        if head.cell_len + 2 + body.cell_len <= con.width:
+            con.print(head + "  " + body)
         else:
-            con.print(head, overflow="fold")
-            con.print(styled("    ") + body, overflow="fold")
+            hanging(con, head, 8)
+            hanging(con, styled("    ") + body, 8)
 
 
 def _action_cell(e) -> str:

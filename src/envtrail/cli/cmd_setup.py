@@ -55,7 +55,7 @@ def identity_new(
                              f"{identity.PASSPHRASE_VARIABLE}")
     path, line = identity.create(rt, principal, Path(out_path) if out_path else None, secret)
     typer.echo(f"wrote {path}", err=True)
-    out(line)
+    out(line, fold=False)  # copied whole into `access grant`
 
 
 @identity_app.command("show")
@@ -70,7 +70,7 @@ def identity_show(identity: IdentityOpt = None) -> None:
     chosen = identity or GLOBALS.identity
     loaded = ident.load(runtime(), Path(chosen) if chosen else None, ask_passphrase)
     typer.echo(f"identity: {loaded.source}", err=True)
-    out(loaded.identity.public.line(loaded.identity.comment))
+    out(loaded.identity.public.line(loaded.identity.comment), fold=False)  # copied whole
 
 
 def init(

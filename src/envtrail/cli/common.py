@@ -150,15 +150,23 @@ def note_unchecked(environment: str, checked: list[bool | None], why: str | None
     warn(text + (f" ({why})" if why else ""))
 
 
-def out(*parts: Any) -> None:
+def out(*parts: Any, fold: bool = True) -> None:
     """A line of normal output on stdout, from strings and ``render.paint`` pieces.
 
     The strings are shown inert on a terminal and in a pipe alike, since any of them
     may come from history and piped output ends on a terminal too (``| grep``,
     ``| less -R``; ``get`` writes its value directly, exact); only envtrail's own
-    paint keeps its colour codes.
+    paint keeps its colour codes. On a terminal, a line wider than the screen is
+    folded with a hanging indent (``render.hanging``), so that text from history
+    padded to the screen's edge never starts a line of its own at column 0;
+    ``fold=False`` leaves a line the reader copies whole (a public key) to the terminal.
     """
     tty = sys.stdout.isatty()
+    if tty and fold:
+        from envtrail.cli.render import out_folded
+
+        if out_folded(parts):  # wider than the screen: printed folded, indented
+            return
     text = "".join(_drawn(part, tty) for part in parts)
     sys.stdout.write(text + "\n")
 

@@ -145,6 +145,38 @@ def styled(*parts: str | Painted) -> Any:
     return line
 
 
+def hanging(con: Any, line: Any, hang: int) -> None:
+    """Print ``line`` (a rich ``Text``) at the console's width, each screen line it folds
+    onto indented by ``hang`` spaces.
+
+    History's text can pad itself with spaces to the screen's edge; folded there by
+    rich or by the terminal, what follows would start at column 0, where envtrail starts
+    its own rows and labels, and a reason could draw a verified-looking row by another
+    actor (attack12b G13). Indented, every folded line stays inside its own entry."""
+    from rich.text import Text
+
+    width = con.width
+    if line.cell_len <= width:
+        con.print(line)
+        return
+    hang = min(hang, width // 2)
+    for i, piece in enumerate(line.wrap(con, width - hang, overflow="fold")):
+        con.print(Text(" " * hang) + piece if i else piece)
+
+
+def out_folded(parts: Sequence[str | Painted]) -> bool:
+    """On a terminal, a line of ``common.out`` wider than the screen: printed here with
+    every folded line indented 4 spaces past the line's own indent (see ``hanging``),
+    and True; False for a line that fits, which ``out`` writes itself."""
+    from rich.cells import cell_len
+
+    plain = "".join(inert(p) if isinstance(p, str) else p.text for p in parts)
+    if cell_len(plain) <= _size()[0]:
+        return False
+    hanging(console(), styled(*parts), len(plain) - len(plain.lstrip(" ")) + 4)
+    return True
+
+
 def plain_row(cells: Sequence[str]) -> str:
     """A tab-separated row for a pipe: a tab or newline inside a field is a space, so
     the row stays one row of its columns, and each field is inert."""
