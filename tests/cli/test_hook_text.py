@@ -80,9 +80,9 @@ def test_the_hook_exits_1_naming_the_file_and_line_never_the_value(hooked_app):
 @pytest.mark.parametrize(("name", "text", "reason"), [
     (".env-production", f"STRIPE_KEY={CANARY}\n", "plaintext dotenv file with values (STRIPE_KEY)"),
     (".env_staging", f"# STRIPE_KEY={CANARY}\n", "a dotenv file that is not an example file"),
-    (".envrc", f"use flake\nexport STRIPE_KEY={CANARY}\n", "a direnv file that sets a variable "
+    (".envrc", f"use flake\nexport STRIPE_KEY={CANARY}\n", "a direnv file that may set a variable "
                                                            "(line 2)"),
-    ("deploy/.envrc.local", f"# STRIPE_KEY: {CANARY}\n", "a direnv file that sets a variable "
+    ("deploy/.envrc.local", f"# STRIPE_KEY: {CANARY}\n", "a direnv file that may set a variable "
                                                          "(line 1)"),
 ])
 def test_secret_file_names_beyond_env_dot_are_read(hooked_app, name, text, reason):
@@ -153,3 +153,105 @@ def test_what_counts_as_a_value_in_a_comment_seen_as_a_reader_sees_it(value, pro
 def test_a_direnv_file_envtrail_cannot_read_is_refused():
     r = _envrc_refusal(".envrc", b"export STRIPE_KEY=sk_live_\xff\n")
     assert r is not None and r.reason == "a direnv file envtrail cannot read; it may hold secrets"
+
+
+# Attack 14, I5: names were matched case-sensitively, so `.ENV` (the `.env` every loader
+# opens where the file system ignores case) and `.ENVRC` were committed unread.
+@pytest.mark.parametrize(("name", "text", "reason"), [
+    (".ENV", f"STRIPE_KEY={CANARY}\n", "plaintext dotenv file with values (STRIPE_KEY)"),
+    (".ENVRC", f"export GITHUB_TOKEN={CANARY}\n", "a direnv file that may set a variable "
+                                                  "(line 1)"),
+])
+def test_upper_case_dotenv_and_direnv_files_are_read(hooked_app, name, text, reason):
+    said = refused(hooked_app, name, text)
+    assert f"envtrail: refused {name}: {reason}\n" in said
+
+
+def test_which_names_the_hook_reads_in_any_case():
+    # name: (a dotenv file, an example of one, a direnv file)
+    names = {
+        ".ENV": (True, False, False), ".Env.production": (True, False, False),
+        "prod.ENV": (True, False, False), ".ENV-STAGING": (True, False, False),
+        ".ENV.EXAMPLE": (True, True, False), "App.Sample.Env": (True, True, False),
+        ".ENVRC": (False, False, True), "ci/.EnvRC.Local": (False, False, True),
+        "ENV.PY": (False, False, False), ".ENVIRONMENT": (False, False, False),
+    }
+    got = {n: (is_dotenv(n), is_dotenv(n) and is_example(n), is_envrc(n)) for n in names}
+    assert got == names
+
+
+# Attack 14, I1: bash sets variables in more ways than NAME=value. A committed .envrc
+# holds only lines on an allow-list; the rest is refused by line number.
+@pytest.mark.parametrize(("name", "text", "line"), [
+    (".envrc", f"use flake\nexport STRIPE_KEY+={CANARY}\n", 2),
+    (".envrc.local", f': "${{DB_PASSWORD:={CANARY}}}"\nexport DB_PASSWORD\n', 1),
+    (".envrc-ci", f"read -r GITHUB_TOKEN <<< {CANARY}\nexport GITHUB_TOKEN\n", 1),
+])
+def test_a_direnv_file_that_sets_a_value_in_other_shell_forms_is_refused(
+        hooked_app, name, text, line):
+    said = refused(hooked_app, name, text)
+    assert f"envtrail: refused {name}: a direnv file that may set a variable (line {line})\n" \
+        in said
+
+
+COMMITTED_ENVRCS = [
+    "use flake\n",
+    "use flake . --impure\nwatch_file flake.nix flake.lock\n",
+    "layout python python3.11\nPATH_add bin\n",
+    "layout poetry\n\n# local overrides, kept out of git\nsource_env_if_exists .envrc.local\n",
+    "dotenv_if_exists\ndotenv_if_exists .env.local\nsource_up\nstrict_env\n",
+    "if ! has nix_direnv_version || ! nix_direnv_version 3.0.4; then\n"
+    '  source_url "https://raw.githubusercontent.com/nix-community/nix-direnv/3.0.4/direnvrc" '
+    '"sha256-DzlYZ33mWF/Gs8DDeyjr8mnVmQGx7ASYqA5WlxwvBG4="\nfi\nuse flake .#dev\n',
+    "if has nix; then use nix; fi\nPATH_add \"$PWD/node_modules/.bin\"\n",
+    'export OPTIONAL_FLAG=\nexport EMPTY=""\nexport OTHER NEXT\nunset OLD_VAR\n'
+    'eval "$(envtrail export --env dev --format shell)"\n',
+    "env_vars_required STRIPE_KEY DB_URL   # set by envtrail export\nwatch_dir config\n",
+]
+
+
+@pytest.mark.parametrize("line", [
+    f"export STRIPE_KEY+={CANARY}",
+    f': "${{DB_PASSWORD:={CANARY}}}"',
+    f': "${{DB_PASSWORD={CANARY}}}"',
+    f"use flake ${{TOKEN:-{CANARY}}}",
+    f"read -r GITHUB_TOKEN <<< {CANARY}",
+    f"printf -v TOKEN %s {CANARY}",
+    f"declare -x TOKEN+={CANARY}",
+    f"alias deploy='STRIPE_KEY+={CANARY} ./deploy'",
+    "cat > .token <<EOF",
+    "eval \"$(cat ~/.secrets)\"",
+    f"use flake; export TOKEN+={CANARY}",
+    "use flake \\",
+    f"use\u00a0flake TOKEN+={CANARY}",
+    f"  # -STRIPE_KEY={CANARY}",
+])
+def test_a_direnv_file_passes_only_lines_on_the_allow_list(line):
+    for text in COMMITTED_ENVRCS:
+        assert _envrc_refusal(".envrc", text.encode()) is None, text
+    r = _envrc_refusal(".envrc", f"use flake\n{line}\nPATH_add bin\n".encode())
+    assert r is not None and r.reason.endswith("set a variable (line 2)"), line
+    assert CANARY not in r.reason + r.instead
+
+
+# Attack 14, I1: a name right after a lone "-" or an "e.g." was taken for part of a flag.
+@pytest.mark.parametrize(("value", "prose"), [
+    (f"# -STRIPE_KEY={CANARY}", "# run with --env=production"),
+    (f"#-STRIPE_KEY={CANARY}", "# see foo-bar=baz in the docs"),
+    (f"# e.g.AWS_SECRET_ACCESS_KEY={CANARY}", "# see a/b.c=d"),
+    (f"# E.g.STRIPE_KEY={CANARY}", "# see https://example.com/x.y.z=1"),
+    (f"# i.e.TOKEN: {CANARY}", "# host db.example.internal:5432"),
+    (f"# -STRIPE_KEY: {CANARY}", "# -Dspring.profiles.active=prod"),
+])
+def test_a_name_after_a_lone_dash_or_an_abbreviation_is_a_variable(value, prose):
+    for line, holds in ((value, True), (prose, False)):
+        r = _dotenv_refusal(".env.example", f"A=\n{line}\n".encode())
+        assert (r is not None and r.reason.endswith("value in a comment (line 2)")) is holds, line
+        assert r is None or CANARY not in r.reason + r.instead
+
+
+def test_an_example_file_with_a_dashed_or_abbreviated_comment_value_is_refused(hooked_app):
+    said = refused(hooked_app, ".env.example", f"STRIPE_KEY=\n# -STRIPE_KEY={CANARY}\n"
+                                              f"# e.g.AWS_SECRET_ACCESS_KEY={CANARY}\n")
+    assert "envtrail: refused .env.example: an example file with a value in a comment " \
+           "(line 2, 3)\n" in said

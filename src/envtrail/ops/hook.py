@@ -15,7 +15,7 @@ from envtrail.format.layout import CONFIG
 from envtrail.gitstore.discover import git_dir
 from envtrail.gitstore.refs import configured_store_ref, head_ref
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops import plaintext
+from envtrail.ops import envrc, plaintext
 
 MARKER = "# envtrail pre-commit hook"
 
@@ -30,16 +30,21 @@ class Refusal:
 
 
 def is_dotenv(path: str) -> bool:
-    """``.env``, ``.env.*``, ``.env-*``, ``.env_*`` and ``*.env`` files."""
-    name = PurePosixPath(path).name
+    """``.env``, ``.env.*``, ``.env-*``, ``.env_*`` and ``*.env`` files, in any case
+    (``.ENV`` is ``.env`` where the file system ignores case, as on macOS and Windows)."""
+    name = _base_name(path)
     return name == ".env" or name.startswith((".env.", ".env-", ".env_")) or name.endswith(".env")
 
 
 def is_envrc(path: str) -> bool:
     """direnv's ``.envrc`` and its variants (``.envrc.local``, ``.envrc-ci``): shell scripts
-    that set variables."""
-    name = PurePosixPath(path).name
+    that set variables. Any case, as for :func:`is_dotenv`."""
+    name = _base_name(path)
     return name == ".envrc" or name.startswith((".envrc.", ".envrc-", ".envrc_"))
+
+
+def _base_name(path: str) -> str:
+    return PurePosixPath(path).name.casefold()
 
 
 EXAMPLE_WORDS = frozenset({"example", "sample", "template"})
@@ -49,7 +54,7 @@ def is_example(path: str) -> bool:
     """A dotenv template meant for git: ``.env.example``, ``.env.sample``, ``.env.template``
     (also after another part, ``.env.local.example``, or after ``-``/``_``, ``.env-example``)
     and ``example.env``, ``app.sample.env``."""
-    parts = re.split(r"[._-]", PurePosixPath(path).name.lower())
+    parts = re.split(r"[._-]", _base_name(path))
     return parts[-1] in EXAMPLE_WORDS or (parts[-1] == "env" and len(parts) > 1
                                           and parts[-2] in EXAMPLE_WORDS)
 
@@ -80,15 +85,17 @@ def _dotenv_refusal(path: str, data: bytes) -> Refusal | None:
 def _envrc_refusal(path: str, data: bytes) -> Refusal | None:
     # direnv's own commands (`use flake`, `dotenv`, `PATH_add bin`) are fine in git; a
     # variable given a value is where a secret goes, and envtrail cannot tell which it is.
+    # Bash has too many ways to set one to list them, so only known-harmless lines pass.
     instead = (f"set no values in it: load them with `eval \"$(envtrail export --env <env> "
                f"--format shell)\"` there, or keep it out of git (add "
                f"{PurePosixPath(path).name} to .gitignore)")
     try:
-        lines = plaintext.assigned_values(data.decode("utf-8"))
+        lines = envrc.refused_lines(data.decode("utf-8"))
     except UnicodeDecodeError:
         return Refusal(path, "a direnv file envtrail cannot read; it may hold secrets", instead)
     if lines:
-        return Refusal(path, f"a direnv file that sets a variable ({_line_list(lines)})", instead)
+        return Refusal(path, f"a direnv file that may set a variable ({_line_list(lines)})",
+                       instead)
     return None
 
 

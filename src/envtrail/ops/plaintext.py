@@ -14,8 +14,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# A name starts a word: not inside a URL, a path or a flag ("https://x/?a=b", "--env=prod").
-_START = r"(?<![\w/?&.=:%+~@-])"
+# A name starts a word: not inside a URL, a path or a flag ("https://x/?a=b", "--env=prod",
+# "a/b.c=d"). A lone "-" or an "e.g."-style abbreviation before a name starts one too:
+# "# -STRIPE_KEY=...", "# e.g.STRIPE_KEY=..." ("--name=" stays a flag).
+_INSIDE = r"[\w/?&.=:%+~@-]"
+_START = (rf"(?:(?<!{_INSIDE})|(?<=-)(?<!{_INSIDE}-)"
+          rf"|(?<=[^\W\d_]\.[^\W\d_]\.)(?<!{_INSIDE}[^\W\d_]\.[^\W\d_]\.))")
 _NAME = r"([^\W\d]\w*)"
 # Nothing, an empty quoted value, or a comment: what an empty NAME= looks like.
 _EMPTY = r"(?:''|\"\")?\s*(?:#|$)"
