@@ -18,7 +18,7 @@ import pytest
 import forge
 from conftest import Cli, git
 from envtrail.model import Change
-from hostile import setv
+from hostile import setv, verify_findings
 
 CANARY = "canary-g8-bob-exfil-endpoint-41d7"
 UNCHECKED = "fingerprints not checked: no key to production"
@@ -138,3 +138,94 @@ def test_a_passphrase_protected_key_never_prompts_without_a_terminal(cli, store,
     assert r.code == 0 and r.err == "", r.err
     assert json.loads(r.out)["fingerprint_checked"] is True
     assert secret not in proc.stdout + proc.stderr + r.both
+
+
+# -- attack14 I7: a seat that does not open for its member ---------------------------------
+
+SEALED_ELSEWHERE = "your seat in production does not open with your key"
+
+
+def seat_sealed_elsewhere(cli: Cli, store, bob, make_identity, lie: bool = True) -> str:
+    """alice (an admin) signs a grant that lists bob's key in production but seals its keys
+    to mallory's; carol, a member, then lands X under fingerprints that are not the
+    values' (only a key that opens production can tell; with ``lie=False``, the true
+    ones). Returns carol's commit."""
+    from envtrail.audit.record import Record
+    from envtrail.audit.view import Snapshot
+    from envtrail.format import envfile
+    from envtrail.format import signers as signers_file
+    from envtrail.format.envfile import Member
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.members import open_keys
+    from envtrail.ops.txn import Plan
+
+    carol, mallory = make_identity("carol@example.com"), make_identity("mallory@example.com")
+    assert cli("access", "grant", carol.principal, carol.publine, "--env", "production",
+               "--reason", "on call").code == 0
+    setv(cli, "X", "v1")
+    g = GitRepo(store)
+    snap = Snapshot(g, g.head())
+    prod = snap.env("production")
+    keys = open_keys(prod, cli.identity.identity)
+    seat = Member(bob.principal, bob.identity.public.openssh,
+                  keys.seal_to(mallory.identity.public))
+    files = {envfile.path_for("production"): envfile.render(
+                 prod.with_members({**prod.members, bob.principal: seat})),
+             ".envtrail/allowed_signers": signers_file.render(
+                 [*snap.signers, signers_file.Signer(bob.principal,
+                                                     bob.identity.public.openssh)])}
+    grant = Record("grant", "alice@example.com", "bob joins INC-30", ("production",),
+                   extra=(("Member", f"+ {bob.principal}"),))
+    forge.commit_plan(store, cli.identity.identity, Plan(files, grant))
+    plan = forge.honest_plan(store, carol.identity, "production", {"X": CANARY},
+                             reason="rotate INC-31")
+    real = plan.record.changes[0]
+    if not lie:
+        return forge.commit_plan(store, carol.identity, plan)
+    return forge.commit_plan(store, carol.identity, forge.with_record(
+        plan, changes=(Change("~", "X", "1" * len(real.old_fp), "2" * len(real.new_fp)),)))
+
+
+def test_a_seat_that_does_not_open_checks_nothing_and_says_so(cli, store, bob,
+                                                               make_identity):
+    """bob is listed in production, but his seat opens only for mallory: his walk checked
+    no fingerprint there, so no row claims one was, and the note says why."""
+    lie = seat_sealed_elsewhere(cli, store, bob, make_identity)
+    me = cli.as_(bob)
+    r = me("history", "X", "--env", "production", "--json")
+    assert r.code == 0, r.err
+    rows = [json.loads(line) for line in r.out.splitlines()]
+    assert rows[0]["commit"] == lie
+    assert [row["fingerprint_checked"] for row in rows] == [False, False]
+    assert f"fingerprints not checked: {SEALED_ELSEWHERE}" in r.err
+    assert len(r.err.strip().splitlines()) == 1 and "sealed to another key" in r.err
+    for args in (("blame",), ("list",)):
+        listed = me(*args, "--env", "production", "--json")
+        assert listed.code == 0, listed.err
+        assert [(row["commit"], row["fingerprint_checked"])
+                for row in json.loads(listed.out)] == [(lie, False)]
+        assert SEALED_ELSEWHERE in listed.err
+    assert CANARY not in r.both + listed.both
+    # A key that opens production finds the lie bob's rows did not vouch for.
+    found = [f for f in verify_findings(cli) if f["commit"] == lie]
+    assert found and {f["rule"] for f in found} == {3}
+
+
+def test_a_seat_that_opens_again_checks_again(cli, store, bob, make_identity, tmp_path):
+    """Once alice's rotation seals production's keys to bob's own key, his fresh clone
+    checks what comes after it, and still claims nothing for carol's (honest) commit
+    before it, where his seat opened only for mallory."""
+    carols = seat_sealed_elsewhere(cli, store, bob, make_identity, lie=False)
+    rotated = cli("access", "rotate", "--env", "production", "--reason", "reseal bob")
+    assert rotated.code == 0, rotated.err
+    setv(cli, "X", "v3")
+    clone = tmp_path / "bobs-clone"
+    git(tmp_path, "clone", "-q", str(store), str(clone))
+    r = cli.as_(bob).at(clone)("history", "X", "--env", "production", "--json")
+    assert r.code == 0, r.err
+    rows = [json.loads(line) for line in r.out.splitlines()]
+    # v3, then the rotation (its old side opened only for mallory), carol's X, alice's v1.
+    assert [(row["action"], row["fingerprint_checked"]) for row in rows] == \
+        [("set", True), ("rotate", False), ("set", False), ("set", False)]
+    assert rows[2]["commit"] == carols
+    assert SEALED_ELSEWHERE not in r.err and "at those commits" in r.err

@@ -259,8 +259,10 @@ def blame(env: EnvOpt = ..., repo: RepoOpt = None, identity: IdentityOpt = None,
     from envtrail.ops import audit
 
     me, why = optional_identity(identity)
-    rows = audit.blame(open_git(repo), runtime(), env, me)
-    note_unchecked(env, [r.fingerprint_checked for r in rows], why, "last changes")
+    git = open_git(repo)
+    rows = audit.blame(git, runtime(), env, me)
+    note_unchecked(env, [r.fingerprint_checked for r in rows], why, "last changes",
+                   git=git, identity=me)
     if json_:
         emit_json([r.as_dict() for r in rows])
         return

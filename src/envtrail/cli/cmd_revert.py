@@ -78,8 +78,9 @@ def history(
     from envtrail.ops.history import history as versions
 
     me, why = (load_identity(identity), None) if reveal else optional_identity(identity)
-    rows = versions(open_git(repo), runtime(), me, env, key, reveal)
-    note_unchecked(env, [r.fingerprint_checked for r in rows], why)
+    git = open_git(repo)
+    rows = versions(git, runtime(), me, env, key, reveal)
+    note_unchecked(env, [r.fingerprint_checked for r in rows], why, git=git, identity=me)
     if json_:
         for r in rows:
             sys.stdout.write(json_text(r.as_dict(reveal)) + "\n")

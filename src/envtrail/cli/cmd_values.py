@@ -149,8 +149,10 @@ def list_(
     from envtrail.ops import audit
 
     me, why = optional_identity(identity)
-    rows = audit.blame(open_git(repo), runtime(), env, me)
-    note_unchecked(env, [r.fingerprint_checked for r in rows], why, "last changes")
+    git = open_git(repo)
+    rows = audit.blame(git, runtime(), env, me)
+    note_unchecked(env, [r.fingerprint_checked for r in rows], why, "last changes",
+                   git=git, identity=me)
     if json_:
         emit_json([{"key": r.key, "time": r.time, "actor": r.actor, "commit": r.commit,
                     "fingerprint_checked": r.fingerprint_checked} for r in rows])

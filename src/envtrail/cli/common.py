@@ -135,18 +135,27 @@ def optional_identity(identity: str | None) -> tuple[Any, str | None]:
 
 
 def note_unchecked(environment: str, checked: list[bool | None], why: str | None,
-                   what: str = "versions") -> None:
+                   what: str = "versions", *, git: Any = None, identity: Any = None) -> None:
     """Say on stderr when fingerprints shown were not checked against the values with a
-    key (``checked``: one per row, None where the row has no change to check)."""
+    key (``checked``: one per row, None where the row has no change to check). With the
+    reader's ``identity`` and ``git``, a seat of theirs that does not open is named."""
     judged = [c for c in checked if c is not None]
     missing = judged.count(False)
     if not missing:
         return
+    no_key = f"no key to {environment}"
+    if git is not None and identity is not None:
+        from envtrail.ops.gate import seat_refused
+
+        if seat_refused(git, identity, environment):
+            # Listed, yet the walk opened nothing there: never "checked", and say why.
+            no_key = f"your seat in {environment} does not open with your key"
+            why = why or "it is sealed to another key"
     if missing == len(judged):
-        text = f"fingerprints not checked: no key to {environment}"
+        text = f"fingerprints not checked: {no_key}"
     else:
         text = (f"fingerprints of {missing} of {len(judged)} {what} not checked: "
-                f"no key to {environment} at those commits")
+                f"{no_key} at those commits")
     warn(text + (f" ({why})" if why else ""))
 
 

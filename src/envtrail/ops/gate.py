@@ -11,7 +11,7 @@ a commit the line must contain, and in a detected CI it is required.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ from envtrail.ops.trust import require_root_in_ci, trust_roots
 from envtrail.runtime import Runtime
 
 if TYPE_CHECKING:  # the walk is imported only when there is something new to check
+    from envtrail.audit.keyring import Keyring
     from envtrail.audit.line import LineReport
     from envtrail.audit.verify import Finding
 
@@ -45,6 +46,8 @@ class Line:
     tainted: frozenset[str] = frozenset()
     # Environments every change of which a key that opens them checked (the checkpoint's).
     keyed: frozenset[str] = frozenset()
+    # One keyring per reader key, so a history of many rows unseals each seat once.
+    _keyrings: dict[str, Keyring] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -81,15 +84,17 @@ class Line:
     def key_checked(self, identity: Identity | None, environment: str, info: CommitInfo) -> bool:
         """Whether the fingerprints ``info`` claims for ``environment`` were checked against
         the values with a key: every change of it was (by any key on this clone), or
-        ``identity`` opens it at the head and its files on both sides of the commit (the
-        gate re-checks with such a key whatever only a keyless walk had vouched for)."""
+        ``identity``'s seat opens it at the head and its files on both sides of the commit
+        (the gate re-checks with such a key whatever only a keyless walk had vouched for).
+        Being listed is not enough: a seat sealed to another key opens nothing, and the
+        walk with it checked nothing there."""
         if not self.verified:
             return False
         if environment in self.keyed:
             return True
         if identity is None:
             return False
-        key = identity.public.openssh
+        keyring = self._keyring(identity)
         sides = (info.id, info.parents[0] if info.parents else None)
         for commit, needed in ((self.head, True), *((c, False) for c in sides)):
             try:
@@ -98,9 +103,47 @@ class Line:
                 return False
             if env is None and not needed:
                 continue  # the environment made or removed here: nothing to open
-            if env is None or env.member_with_key(key) is None:
+            if env is None or keyring.keys(env) is None:
                 return False
         return True
+
+    def unopened(self, identity: Identity | None) -> tuple[str, ...]:
+        """The environments at the head where ``identity`` holds a seat its key does not
+        open, and which no key on this clone checked: listed there, it checked nothing."""
+        if identity is None or self.head is None:
+            return ()
+        keyring = self._keyring(identity)
+        found = []
+        for name in sorted(set(self.view.env_blobs(self.head)) - self.keyed):
+            try:
+                env = self.view.env_at(self.head, name)
+            except IntegrityError:
+                continue
+            if env is not None and keyring.refuses(env):
+                found.append(name)
+        return tuple(found)
+
+    def _keyring(self, identity: Identity) -> Keyring:
+        from envtrail.audit.keyring import Keyring
+
+        key = identity.public.openssh
+        if key not in self._keyrings:
+            self._keyrings[key] = Keyring(identity)
+        return self._keyrings[key]
+
+
+def seat_refused(git: GitRepo, identity: Identity | None, environment: str) -> bool:
+    """Whether ``identity`` holds a seat in ``environment`` at the store head that its key
+    does not open: why a listed member's fingerprints there went unchecked."""
+    from envtrail.audit.keyring import Keyring
+
+    if identity is None:
+        return False
+    try:
+        env = StoreView(git).env_at(git.store_head(), environment)
+    except IntegrityError:
+        return False
+    return env is not None and Keyring(identity).refuses(env)
 
 
 def _from_line_head(rev: str, head: str) -> str:
