@@ -11,6 +11,7 @@ import json
 
 import pytest
 from test_approvals import _head, _proposal_id, make_team
+from test_keyed_history import seat_sealed_elsewhere
 
 import forge
 from conftest import assert_one_line_error
@@ -92,3 +93,32 @@ def test_a_proposed_repair_is_reviewed_on_the_line_it_settles(cli, blocked):
     assert f"line: does NOT verify: {lie[:10]} rule 3" in shown.out
     assert "blocked" not in shown.out.split("state:")[1]
     assert cli("review", fix, "--reveal").code == 0
+
+
+def test_a_member_whose_seat_does_not_open_is_not_told_his_key_verified_the_line(
+        cli, store, bob, make_identity):
+    """attack14 I7: bob is listed in production, but his seat opens only for mallory, and
+    carol lands a lying fingerprint there. bob's walk checked nothing in production, so
+    proposals and review must not tell him plainly that the line verifies."""
+    dave = make_identity("dave@example.com")
+    assert cli("access", "grant", dave.principal, dave.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    lie = seat_sealed_elsewhere(cli, store, bob, make_identity)
+    r = cli.as_(dave)("set", "S", "--env", "staging", "--reason", "new", "--propose",
+                      input=PROPOSED)
+    assert r.code == 0, r.err
+    pid = _proposal_id(r)
+    me = cli.as_(bob)
+    listed = me("proposals", "--json")
+    assert listed.code == 0, listed.err
+    assert [(p["id"], p["line_unchecked"]) for p in json.loads(listed.out)] == \
+        [(pid, ["production"])]
+    shown = me("review", pid)
+    assert shown.code == 0, shown.err
+    assert "WITHOUT your key to production" in shown.out
+    assert "line: verifies up to" not in shown.out
+    plain = me("proposals")
+    assert "WITHOUT your key to production" in plain.err
+    assert json.loads(me("review", pid, "--json").out)["line_unchecked"] == ["production"]
+    # A key that opens production sees what bob's walk let through.
+    assert cli("verify").code == 1 and lie[:10] in cli("verify").out

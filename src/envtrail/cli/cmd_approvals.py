@@ -46,6 +46,8 @@ def proposals(
     if not held.verifies:
         warn(f"the store line does not verify: {held.problem}; only a repair can be "
              "approved or applied until then")
+    elif held.unchecked:
+        warn(f"the store line {_unchecked_text(held)}")
     table(["id", "environment", "action", "author", "approvals", "state", "reason", "tree"],
           [[p.id, ",".join(p.record.environments) or "store", p.record.action, p.record.actor,
             f"{len(p.counted)}/{p.needed}", _state(p, held), p.record.reason,
@@ -104,7 +106,9 @@ def review(
     for env, who in prop.new_readers:
         out(f"  seals {env}'s key to {who}: they can read {env} from this proposal "
             "itself, approved or not")
-    if held.verifies:
+    if held.verifies and held.unchecked:
+        out(f"  line: {_unchecked_text(held)}")
+    elif held.verifies:
         out(f"  line: verifies up to {short(held.head)}"
             + ("" if prop.stale else ", the proposal's base"))
     else:
@@ -218,8 +222,17 @@ def _state(p: Any, line: Any) -> str:
 
 
 def _line_fields(line: Any) -> dict[str, object]:
-    """How the store line under the proposals stands, for their JSON form."""
-    return {"line_verifies": line.verifies, "line_problem": line.problem}
+    """How the store line under the proposals stands, for their JSON form: it verifies
+    with the reader's key only outside ``line_unchecked`` (seats their key cannot open)."""
+    return {"line_verifies": line.verifies, "line_problem": line.problem,
+            "line_unchecked": list(line.unchecked)}
+
+
+def _unchecked_text(line: Any) -> str:
+    # A listed member whose seat does not open checked nothing there: never "verifies".
+    envs = ", ".join(line.unchecked)
+    return (f"checked up to {short(line.head)} WITHOUT your key to {envs}: your seat there "
+            "does not open with your key, so none of its fingerprints were checked")
 
 
 def register(app: typer.Typer) -> None:

@@ -20,15 +20,19 @@ from envtrail.runtime import Runtime
 
 @dataclass(frozen=True)
 class Standing:
-    """The store line's head and whether it verifies; ``problem`` says why not."""
+    """The store line's head and whether it verifies; ``problem`` says why not.
+    ``unchecked``: environments where the reader holds a seat their key does not open,
+    so their fingerprints were checked by no key (verifying there was keyless)."""
 
     head: str | None
     verifies: bool
     problem: str | None = None
+    unchecked: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
-        return {"head": self.head, "verifies": self.verifies, "problem": self.problem}
+        return {"head": self.head, "verifies": self.verifies, "problem": self.problem,
+                "unchecked": list(self.unchecked)}
 
 
 def standing(git: GitRepo, rt: Runtime, identity: Identity | None) -> Standing:
@@ -48,4 +52,4 @@ def standing(git: GitRepo, rt: Runtime, identity: Identity | None) -> Standing:
     cp = checkpoint.load(git.root)
     if cp is not None and cp.refused is not None:  # a mark this walk could not lift
         return Standing(line.head, False, cp.refused)
-    return Standing(line.head, True)
+    return Standing(line.head, True, unchecked=line.unopened(identity))
