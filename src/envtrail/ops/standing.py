@@ -22,7 +22,7 @@ from envtrail.runtime import Runtime
 class Standing:
     """The store line's head and whether it verifies; ``problem`` says why not.
     ``unchecked``: environments where the reader holds a seat their key does not open,
-    so their fingerprints were checked by no key (verifying there was keyless)."""
+    which no key on this clone checked: verifying there was keyless."""
 
     head: str | None
     verifies: bool
