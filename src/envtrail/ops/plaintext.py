@@ -26,7 +26,7 @@ _EMPTY = r"(?:''|\"\")?\s*(?:#|$)"
 # Possessive spaces (`*+`): a line of spaces cannot make the match backtrack.
 _ASSIGNED = re.compile(rf"{_START}{_NAME}\s*+=\s*+(?!{_EMPTY})\S")
 _LABELLED = re.compile(rf"{_START}{_NAME}\s*+:\s*+(?!{_EMPTY})(?=(\S+))")
-# Labels that open prose in a comment, whatever follows ("TODO: `make setup` fills these").
+# Labels that open prose in a comment, whatever follows ("NOTE: `make setup` fills these").
 _TAGS = frozenset({"TODO", "FIXME", "XXX", "HACK", "BUG", "NOTE", "NB", "WARNING", "WARN",
                    "CAUTION", "IMPORTANT", "DEPRECATED", "TIP", "INFO", "SEE"})
 # An ordinary word, perhaps bracketed or followed by punctuation: "from", "(optional)", "<your".
@@ -54,7 +54,7 @@ def commented_values(text: str) -> list[int]:
     ``NAME=value`` counts whatever the name; ``NAME: value`` only where NAME is
     written as a variable is (upper case or with an underscore: ``API_KEY``,
     ``api_key``, not ``Note`` or ``Format``), is no comment tag such as
-    ``TODO`` or ``NOTE``, and the first word after the colon is not an ordinary
+    ``NOTE`` or ``WARNING``, and the first word after the colon is not an ordinary
     word (``# API_KEY: from the dashboard`` is prose; ``# API_KEY: sk_live_...``
     is not).
     """
@@ -76,6 +76,6 @@ def assigned_values(text: str) -> list[int]:
 
 def _labels_a_value(name: str, first: str) -> bool:
     if not (name.isupper() or "_" in name) or name in _TAGS:
-        return False  # prose: "Note: ...", "Format: postgres://...", "TODO: ..."
+        return False  # prose: "Note: ...", "Format: postgres://...", "WARNING: ..."
     word = _WORD.fullmatch(first)
     return word is None or not (word[1].islower() or word[1].istitle() or word[1].isupper())
