@@ -16,8 +16,8 @@ from envtrail.cli.common import (
     complete_key,
     emit_json,
     json_text,
+    last_changes,
     load_identity,
-    note_unchecked,
     open_git,
     optional_identity,
     out,
@@ -256,13 +256,7 @@ def blame(env: EnvOpt = ..., repo: RepoOpt = None, identity: IdentityOpt = None,
           json_: JsonOpt = False) -> None:
     """Per variable: the last change, who made it, when and why. Needs no key; with one,
     the changes are checked against the values."""
-    from envtrail.ops import audit
-
-    me, why = optional_identity(identity)
-    git = open_git(repo)
-    rows = audit.blame(git, runtime(), env, me)
-    note_unchecked(env, [r.fingerprint_checked for r in rows], why, "last changes",
-                   git=git, identity=me)
+    rows = last_changes(env, repo, identity)
     if json_:
         emit_json([r.as_dict() for r in rows])
         return

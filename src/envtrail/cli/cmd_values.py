@@ -17,10 +17,9 @@ from envtrail.cli.common import (
     RepoOpt,
     complete_key,
     emit_json,
+    last_changes,
     load_identity,
-    note_unchecked,
     open_git,
-    optional_identity,
     out,
     report_write,
     route,
@@ -146,13 +145,8 @@ def list_(
     """List variable names with their last change; never values. Needs no key; with one,
     the changes are checked against the values."""
     from envtrail.cli.render import table
-    from envtrail.ops import audit
 
-    me, why = optional_identity(identity)
-    git = open_git(repo)
-    rows = audit.blame(git, runtime(), env, me)
-    note_unchecked(env, [r.fingerprint_checked for r in rows], why, "last changes",
-                   git=git, identity=me)
+    rows = last_changes(env, repo, identity)
     if json_:
         emit_json([{"key": r.key, "time": r.time, "actor": r.actor, "commit": r.commit,
                     "fingerprint_checked": r.fingerprint_checked} for r in rows])

@@ -159,6 +159,19 @@ def note_unchecked(environment: str, checked: list[bool | None], why: str | None
     warn(text + (f" ({why})" if why else ""))
 
 
+def last_changes(env: str, repo: str | None, identity: str | None) -> list[Any]:
+    """Each variable's last change (``blame`` and ``list``), checked with the reader's key
+    where one loads; says on stderr what went unchecked."""
+    from envtrail.ops import audit
+
+    me, why = optional_identity(identity)
+    git = open_git(repo)
+    rows = audit.blame(git, runtime(), env, me)
+    note_unchecked(env, [r.fingerprint_checked for r in rows], why, "last changes",
+                   git=git, identity=me)
+    return rows
+
+
 def out(*parts: Any, fold: bool = True) -> None:
     """A line of normal output on stdout, from strings and ``render.paint`` pieces.
 
