@@ -376,3 +376,36 @@ def test_concurrent_grants_of_one_name_with_two_keys_never_seat_both(
     assert_one_line_error(r, 6)
     assert "another key" in r.err
     assert local_refs_state(a2) == before and git(bare, "for-each-ref") == remote
+
+
+def test_a_replayed_break_glass_change_lands_as_break_glass(tmp_path, store, cli, bob,
+                                                            make_identity):
+    # The approval check sync adds to a replay must keep a break-glass change's route:
+    # production needs an approval, and bob's incident fix, made with --break-glass while
+    # carol pushed elsewhere, replays and stays flagged for review.
+    _a, b, c, bare = make_clones(tmp_path, store, cli, bob, make_identity)
+    assert b("set", "Y", "--env", "production", "--reason", "INC-5", "--break-glass",
+             input=CANARY).code == 0
+    setv(c, "MEANWHILE", "m", env="staging")
+    assert c("sync").code == 0
+    r = b("sync")
+    assert r.code == 0, r.err
+    assert "Envtrail-Break-Glass: yes" in git(b.cwd, "log", "-1", "--format=%B")
+    assert head(b) == git(bare, "rev-parse", "main").strip()
+    assert values(b)["Y"] == CANARY and b("verify").code == 0
+
+
+def test_an_event_recorded_during_the_run_keeps_the_events_line_in_order(cli, store, bob):
+    # While the deploy runs, a change lands and a restart event follows it. The deploy
+    # ran with the older commit, but the events line keeps the store line's order, so
+    # its event follows the restart's commit rather than an older one (verify holds it).
+    setv(cli, "DB_PASSWORD", CANARY)
+    py = shlex.quote(sys.executable)
+    inner = (f"printf new | {py} -m envtrail set DB_PASSWORD --env production --reason mid "
+             f"&& {py} -m envtrail event restart --env production --reason r")
+    r = cli.sub("run", "--env", "production", "--event", "deploy", "--reason", "ship", "--",
+                "sh", "-c", inner)
+    assert r.code == 0, r.err
+    (_, _, restart_after), (kind, _, after) = events_on(cli.cwd)[-2:]
+    assert kind == "deploy" and after == restart_after == head(cli)
+    assert cli("verify").code == 0
