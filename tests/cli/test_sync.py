@@ -318,11 +318,12 @@ def test_a_revoke_another_clone_made_first_is_replayed_as_the_rotation_it_is(
     assert_one_signed_line(a2, bare)
 
 
-def test_a_grant_settled_half_mine_half_theirs_is_refused_before_anything_moves(
+def test_two_grants_of_one_person_with_different_keys_settle_by_the_seat_alone(
         tmp_path, store, cli, bob, make_identity):
-    # Two of alice's clones grant carol with different keys. Taking the remote's seat
-    # and this clone's signer line would replay a grant that seats one key and lets
-    # another sign: sync refuses the settlement itself, exit 2, and changes nothing.
+    # Two of alice's clones grant carol with different keys. Only her seat is in
+    # conflict: her signer line follows the seat on the head the grant lands on. Keeping
+    # this clone's seat would leave her name on two keys (exit 6, nothing moves);
+    # keeping the remote's drops this clone's grant, and the line verifies.
     a, _b, bare = make_world(tmp_path, store, cli, bob)
     a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
     first = make_identity("carol@example.com").publine
@@ -333,16 +334,18 @@ def test_a_grant_settled_half_mine_half_theirs_is_refused_before_anything_moves(
                  "--reason", "join").code == 0
     assert a("sync").code == 0
     r = a2("sync")
-    assert r.code == 6 and "carol@example.com" in r.err, (r.code, r.err)
+    assert_one_line_error(r, 6)
+    assert "production:member:carol@example.com" in r.err and "signer:" not in r.err
     before = local_state(a2)
-    r = a2("sync", "--theirs", "production:member:carol@example.com",
-           "--mine", "signer:carol@example.com")
-    assert_one_line_error(r, 2)
-    assert "carol@example.com's membership and signer line" in r.err
+    r = a2("sync", "--mine", "production:member:carol@example.com")
+    assert_one_line_error(r, 6)
+    assert "another key" in r.err
     assert local_state(a2) == before
     r = a2("sync", "--theirs", "*")
     assert r.code == 0, r.err
     assert a2("verify").code == 0
+    assert first.split()[1] in git(a2.cwd, "show", "HEAD:.envtrail/allowed_signers")
+    assert second.split()[1] not in git(a2.cwd, "show", "HEAD:.envtrail/allowed_signers")
     assert_one_signed_line(a2, bare)
 
 

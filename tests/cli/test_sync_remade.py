@@ -8,6 +8,7 @@ that ran with it at the remote's values. Real clones, a bare remote, real keys.
 
 import shlex
 import sys
+import time
 
 import pytest
 from test_approvals import _proposal_id
@@ -336,6 +337,31 @@ def test_a_grant_replayed_over_an_offboarding_re_admits_as_the_command_would(
     assert a2("verify").code == 0
 
 
+@pytest.mark.parametrize("second_env", ["production", "staging"])
+def test_two_admins_re_granting_one_offboarded_member_settle_without_a_choice(
+        tmp_path, store, cli, bob, second_env):
+    # Both of alice's clones see bob offboarded, and each grants him back with his key.
+    # The replayed grant decides his signer line on the head it lands on, as the command
+    # does: his key is already open there, so nothing about it is a conflict, and a plain
+    # sync ends in one signed line (before: a signer:bob conflict that --mine could not
+    # settle).
+    a, a2, bare, _closed = offboarded_on_one_clone(tmp_path, store, cli, bob)
+    assert a2("sync").code == 0
+    for c, env in ((a, "production"), (a2, second_env)):
+        time.sleep(1.1)  # each re-opening dated its own second, as two people's would be
+        assert c("access", "grant", BOB, bob.publine, "--env", env,
+                 "--reason", "INC-9 back").code == 0
+    assert a("sync").code == 0
+    opened = signer_lines(a)
+    r = a2("sync")
+    assert r.code == 0, r.err
+    assert signer_lines(a2) == opened  # the remote's re-opening, not a second one
+    assert BOB in members(a2, "production") and BOB in members(a2, second_env)
+    assert git(a2.cwd, "rev-parse", "HEAD").strip() == git(bare, "rev-parse", "main").strip()
+    assert a2("verify").code == 0
+    assert_every_commit_signed(a2)
+
+
 def test_a_deploy_before_the_remotes_change_of_its_environment_stops_sync(
         tmp_path, store, cli, bob):
     # H7: carol-side rotation of DB_PASSWORD reached the remote while alice deployed
@@ -356,12 +382,13 @@ def test_a_deploy_before_the_remotes_change_of_its_environment_stops_sync(
     assert local_refs_state(a) == before and git(bare, "for-each-ref") == remote
 
 
-@pytest.mark.parametrize("side", ["--theirs", "--mine"])
 def test_concurrent_grants_of_one_name_with_two_keys_never_seat_both(
-        tmp_path, store, cli, bob, make_identity, side):
+        tmp_path, store, cli, bob, make_identity):
     # I6: two admins grant dave, each with another key, in different environments.
-    # Either settlement of his signer line would leave one name on two keys (or a line
-    # the grant may not write): sync stops with exit 6 and changes nothing.
+    # Re-made on the remote's head, the second grant would leave one name on two keys.
+    # Sync names the seat as the conflict: keeping this clone's ends in exit 6 with
+    # nothing changed; keeping the remote's drops this clone's grant, and dave signs
+    # with one key.
     a, _b, bare = make_world(tmp_path, store, cli, bob)
     a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
     first, second = make_identity("dave@example.com"), make_identity("dave@example.com")
@@ -370,12 +397,24 @@ def test_concurrent_grants_of_one_name_with_two_keys_never_seat_both(
     assert a("sync").code == 0
     assert a2("access", "grant", "dave@example.com", second.publine, "--env", "staging",
               "--reason", "join").code == 0
-    assert a2("sync").code == 6
     before, remote = local_refs_state(a2), git(bare, "for-each-ref")
-    r = a2("sync", side, "signer:dave@example.com")
+    r = a2("sync")
+    assert_one_line_error(r, 6)
+    assert "staging:member:dave@example.com" in r.err
+    r = a2("sync", "--mine", "staging:member:dave@example.com")
     assert_one_line_error(r, 6)
     assert "another key" in r.err
+    r = a2("sync", "--mine", "signer:dave@example.com")
+    assert_one_line_error(r, 2)
+    assert "not in conflict" in r.err
     assert local_refs_state(a2) == before and git(bare, "for-each-ref") == remote
+    r = a2("sync", "--theirs", "staging:member:dave@example.com")
+    assert r.code == 0, r.err
+    assert a2("verify").code == 0
+    lines = signer_lines(a2, "dave@example.com")
+    assert len(lines) == 1 and first.publine.split()[1] in lines[0]
+    assert "dave@example.com" not in members(a2, "staging")
+    assert git(a2.cwd, "rev-parse", "HEAD").strip() == git(bare, "rev-parse", "main").strip()
 
 
 def test_a_replayed_break_glass_change_lands_as_break_glass(tmp_path, store, cli, bob,

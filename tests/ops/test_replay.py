@@ -1,16 +1,24 @@
 """The conflict model of sync's replay, as properties: disjoint changes never conflict."""
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from envtrail.audit.history import parse_record
+from envtrail.audit.keyring import Keyring
 from envtrail.errors import ConflictError, UsageError
+from envtrail.format import signers
+from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret
-from envtrail.ops.replay import Delta, Item, conflicts, settle
+from envtrail.ops.replay import Delta, Item, chosen, conflicts, delta, replay, settle
+from envtrail.runtime import Runtime
+from hostile import head, setv, signed_commit
 
 items = st.sampled_from([Item("value", e, n) for e in ("prod", "dev") for n in ("A", "B", "C")]
-                        + [Item("member", "prod", "bob@x"), Item("signer", "", "bob@x"),
-                           Item("policy", "", "defaults")])
+                        + [Item("member", "prod", "bob@x"), Item("policy", "", "defaults")])
 states = st.one_of(st.none(), st.sampled_from(["1", "2", "3"]).map(Secret))
 
 
@@ -29,6 +37,18 @@ def test_the_last_of_several_commits_counts():
     assert conflicts(ours, Delta({a: Secret("x")})) == [a]
 
 
+def test_a_seat_conflicts_with_the_remote_opening_another_key_for_that_person():
+    # The grant's signer line is decided on the new head, so the seat is what conflicts:
+    # the remote let bob sign with key B while this clone seated him with key A.
+    seat, line = Item("member", "dev", "bob@x"), Item("signer", "", "bob@x")
+    opened = (signers.Signer("bob@x", "ssh-ed25519 BBBB"),)
+    closed = (replace(opened[0], valid_before=datetime(2026, 1, 1, tzinfo=UTC)),)
+    assert conflicts([Delta({seat: "ssh-ed25519 AAAA bob@x"})], Delta({line: opened})) == [seat]
+    assert conflicts([Delta({seat: "ssh-ed25519 BBBB bob@x"})], Delta({line: opened})) == []
+    assert conflicts([Delta({seat: "ssh-ed25519 AAAA"})], Delta({line: closed})) == []
+    assert conflicts([Delta({seat: None})], Delta({line: opened})) == []
+
+
 def test_settling_by_name_env_name_and_star():
     prod, dev = Item("value", "prod", "A"), Item("value", "dev", "A")
     with pytest.raises(ConflictError) as exc:
@@ -43,15 +63,25 @@ def test_settling_by_name_env_name_and_star():
         settle([prod], ["prod:A"], ["A"])
 
 
-def test_a_principals_membership_and_signer_line_settle_to_one_side():
-    # Seated with the remote's key but signing with this clone's, bob would get a grant
-    # that verify refuses: sync says so before it writes anything.
-    member, signer = Item("member", "prod", "bob@x"), Item("signer", "", "bob@x")
-    other = Item("member", "prod", "carol@x")
-    with pytest.raises(UsageError) as exc:
-        settle([member, signer, other], ["prod:member:bob@x"],
-               ["signer:bob@x", "prod:member:carol@x"])
-    assert "bob@x's membership and signer line" in exc.value.message
-    assert settle([member, signer], [], ["*"]) == {member, signer}
-    assert settle([member, signer, other], ["prod:member:carol@x"],
-                  ["prod:member:bob@x", "signer:bob@x"]) == {member, signer}
+
+
+def test_a_commit_changing_signer_lines_as_its_action_never_does_is_not_replayed(
+        cli, store, alice, bob):
+    # Only a grant, a revoke or an admin mark changes allowed_signers, and each is decided
+    # again on the new head. A commit of any other action that changed a signer line
+    # (verify refuses one on the line; this is the replay's own guard) must not be
+    # re-made with that change silently dropped, nor with it carried over.
+    setv(cli, "A", "1")
+    g = GitRepo(store)
+    parent = g.info(head(store)).parents[0]
+    lines = (store / ".envtrail/allowed_signers").read_bytes() + \
+        f"{bob.principal} {' '.join(bob.publine.split()[:2])}\n".encode()
+    crafted = signed_commit(store, alice.identity, alice.principal, [parent],
+                            {".envtrail/allowed_signers": lines}, g.info(head(store)).message)
+    rt = Runtime(env={}, cwd=store, home=store, host="test")
+    change = delta(g, Keyring(alice.identity), parent, crafted)
+    assert Item("signer", "", bob.principal) in change.items
+    with pytest.raises(ConflictError) as exc:
+        replay(g, rt, alice.identity, crafted, change, set(), head(store))
+    assert "allowed_signers" in exc.value.message
+    assert chosen(parse_record(g.info(crafted)), change) == change

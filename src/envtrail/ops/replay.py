@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 
 from envtrail.audit import record
+from envtrail.audit.actions import SIGNER_LINES
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.view import Snapshot
@@ -152,11 +152,22 @@ def _scopes(pol: policy.Policy) -> dict[str, object]:
 
 
 def conflicts(ours: Iterable[Delta], theirs: Delta) -> list[Item]:
-    """Items both sides changed since the base, to different ends."""
+    """Items both sides changed since the base, to different ends; and seats this clone
+    gave someone the remote now has signing with another key. Their signer line is no
+    item (the grant decides it again on the new head), so the seat stands for it:
+    ``--theirs`` on it drops this clone's grant, ``--mine`` ends in the replay's refusal."""
     final: dict[Item, object] = {}
     for d in ours:
         final.update(d.items)
-    return sorted(i for i, v in final.items() if i in theirs.items and theirs.items[i] != v)
+    return sorted(i for i, v in final.items()
+                  if (i in theirs.items and theirs.items[i] != v) or _seat_against(i, v, theirs))
+
+
+def _seat_against(item: Item, key: object, theirs: Delta) -> bool:
+    if item.kind != "member" or key is None:
+        return False
+    lines: Iterable[signers.Signer] = theirs.items.get(Item("signer", "", item.name)) or ()
+    return any(s.key.split() != str(key).split()[:2] and not s.valid_before for s in lines)
 
 
 def settle(found: list[Item], mine: Iterable[str], theirs: Iterable[str]) -> set[Item]:
@@ -168,7 +179,6 @@ def settle(found: list[Item], mine: Iterable[str], theirs: Iterable[str]) -> set
                 if choice.get(item, side) != side:
                     raise UsageError(f"{item.label()} is given to both --mine and --theirs")
                 choice[item] = side
-    _one_side_per_principal(choice)
     open_ = [i for i in found if i not in choice]
     if open_:
         names = ", ".join(i.label() for i in open_[:8]) + (", ..." if len(open_) > 8 else "")
@@ -177,22 +187,6 @@ def settle(found: list[Item], mine: Iterable[str], theirs: Iterable[str]) -> set
                             hint=f"keep one side of each: `envtrail sync --mine {first}` "
                                  f"or `--theirs {first}` ('*' for all)")
     return {i for i, side in choice.items() if side == "theirs"}
-
-
-def _one_side_per_principal(choice: Mapping[Item, str]) -> None:
-    """A principal's memberships and signer line come from one side: a member seated
-    with the remote's key but signing with this clone's would be a commit that verify
-    refuses (the grant would not seat the key it lets sign)."""
-    sides: dict[str, set[str]] = {}
-    for item, side in choice.items():
-        if item.kind in ("member", "signer"):
-            sides.setdefault(item.name, set()).add(side)
-    split = sorted(p for p, s in sides.items() if len(s) > 1)
-    if split:
-        raise UsageError(f"{split[0][:80]}'s membership and signer line are settled to "
-                         "different sides",
-                         hint=f"give signer:{split[0][:80]} and its memberships the same one "
-                              "of --mine or --theirs")
 
 
 def _select(found: list[Item], name: str) -> list[Item]:
@@ -224,6 +218,10 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
         raise ConflictError(f"{original[:10]} changes {change.other[0]}, which sync cannot "
                             "replay", hint="redo that change by hand on the new head")
     items = {i: v for i, v in chosen(rec, change).items.items() if i not in drop}
+    if any(i.kind == "signer" for i in items):
+        raise ConflictError(f"{original[:10]} changes allowed_signers as no `{rec.action}` "
+                            "does, so sync cannot replay it",
+                            hint="redo that change by hand on the new head")
     remark = rec.action == "signers"  # re-made as the admin mark, on the new head's lines
     if not items and not change.rotated and not remark:
         return None
@@ -244,9 +242,6 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
                                             env in change.rotated)
         files[envfile.path_for(env)] = envfile.render(new_env)
         changes.extend(env_changes)
-    signer_items = {i: v for i, v in items.items() if i.kind == "signer"}
-    if signer_items:
-        files[SIGNERS] = signers.render(_rebuild_signers(snap, signer_items, when))
     if remark:
         sign, _, who = (rec.extra_value("Admin") or "").partition(" ")
         if any(s.principal == who and not s.valid_before for s in snap.signers):
@@ -262,7 +257,9 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
             except UsageError:
                 raise ConflictError(f"{who} signs with another key on the remote's line than "
                                     "the one this grant seats; nothing was changed",
-                                    hint="agree on their key, then grant it after the sync") \
+                                    hint="one person signs with one key: drop this grant "
+                                         f"(sync: `--theirs {rec.environments[0]}:member:"
+                                         f"{who}`), then grant the key they agree on") \
                     from None
             files.update({SIGNERS: signers.render(lines)} if lines is not None else {})
     leaving: set[str] = set()
@@ -351,12 +348,14 @@ def _rebuild_env(snap: Snapshot, identity: Identity, principal: str, name: str,
 
 
 def chosen(rec: record.Record | None, change: Delta) -> Delta:
-    """What a commit chose, without what followed from the head it was made on: whether
-    a revoke closes its member's key is decided again wherever it is re-made (the new
-    head may seat them elsewhere, or nowhere any more), and an admin mark is set on the
-    lines the new head has (never re-opening one a revoke closed meanwhile), so neither
-    is a conflict."""
-    if rec is None or rec.action not in ("revoke", "signers"):
+    """What a commit chose, without what followed from the head it was made on. A
+    signer line is only ever changed by a grant, a revoke or an admin mark, and each is
+    decided again on the head it is re-made on, as its command decides it there: a grant
+    opens the key it seats (or finds it open already), a revoke closes its member's key
+    when they are then a member nowhere, a mark is set on the lines the new head has
+    (never re-opening one a revoke closed meanwhile). So a signer line is never a
+    conflict; any other commit that changes one is not replayed."""
+    if rec is None or rec.action not in SIGNER_LINES:
         return change
     return replace(change, items={i: v for i, v in change.items.items() if i.kind != "signer"})
 
@@ -366,21 +365,6 @@ def _leaving(snap: Snapshot, member: str, items: Mapping[Item, object]) -> set[s
     return {i.env for i, v in items.items()
             if i.kind == "member" and i.name == member and v is None
             and i.env in snap.environments() and member in snap.env(i.env).members}
-
-
-def _rebuild_signers(snap: Snapshot, items: Mapping[Item, object],
-                     when: datetime) -> list[signers.Signer]:
-    out: list[signers.Signer] = []
-    emitted: set[str] = set()
-    pending = {i.name: list(v or ()) for i, v in items.items()}  # type: ignore[call-overload]
-    for s in snap.signers:
-        if s.principal not in pending:
-            out.append(s)
-        elif s.principal not in emitted:
-            emitted.add(s.principal)
-            out.extend(pending[s.principal])
-    out += [s for p, lines in pending.items() if p not in emitted for s in lines]
-    return signers.stamp(out, list(snap.signers), when)
 
 
 def _rebuild_policy(current: policy.Policy, items: Mapping[Item, object]) -> policy.Policy:
