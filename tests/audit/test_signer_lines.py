@@ -119,6 +119,34 @@ def test_a_grant_that_re_opens_a_former_admin_as_admin_is_rule_3(cli, store, tea
     _lies(cli, forged, "grant", f"it makes {BOB} an admin")
 
 
+def test_a_grant_that_adds_a_new_signer_as_admin_is_rule_3(cli, store, team):
+    """J1: a grant of carol, new to allowed_signers, whose line carries the admin mark:
+    log would show a plain grant while carol could grant others and change policy."""
+    t = Tree(store, team)
+    staging = t.env("staging")
+    seated = {**staging.members, "carol@example.com": t.seat(staging, "carol")}
+    carol = signers_file.Signer("carol@example.com", team["carol"].identity.public.openssh,
+                                admin=True)
+    files = {envfile.path_for("staging"): envfile.render(staging.with_members(seated)),
+             layout.SIGNERS: signers_file.render([*t.snap.signers, carol])}
+    forged = _forge(cli, store, files, _rec("grant", "staging", Member="+ carol@example.com"))
+    _lies(cli, forged, "grant", "it makes carol@example.com an admin")
+
+
+def test_a_grant_back_with_a_new_key_as_admin_is_rule_3(cli, store, team):
+    """J1, a former admin back with a new key: the new line may not carry the mark."""
+    assert cli("access", "admin", BOB, "--reason", "on call").code == 0
+    t = _bob_offboarded(cli, store, team)
+    staging = t.env("staging")
+    seated = {**staging.members, BOB: t.seat(staging, "bob", key_of="dave")}
+    back = signers_file.Signer(BOB, team["dave"].identity.public.openssh, admin=True,
+                               valid_after=t.snap_time())
+    files = {envfile.path_for("staging"): envfile.render(staging.with_members(seated)),
+             layout.SIGNERS: signers_file.render([*t.snap.signers, back])}
+    forged = _forge(cli, store, files, _rec("grant", "staging", Member=f"+ {BOB}"))
+    _lies(cli, forged, "grant", f"it makes {BOB} an admin")
+
+
 def test_env_add_seats_its_author_alone_with_their_own_key(cli, store, team):
     """I2: an `env add` seating the offboarded bob (closed key) and carol under dave's
     key: both would read the new environment without a grant in the record."""

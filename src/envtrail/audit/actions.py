@@ -93,11 +93,13 @@ def _signers_only_of(effect: Effect, principal: str | None) -> list[str]:
 def _opens_only(effect: Effect, who: str | None) -> list[str]:
     """A grant adds the one line of a principal new to allowed_signers (or back with a
     new key, their old lines staying closed), or re-opens closed lines of the key it
-    seats, without the admin mark."""
+    seats; never with the admin mark."""
     gone = [c.signer for c in effect.signers if c.op == "-" and c.signer.principal == who]
     came = [c.signer for c in effect.signers if c.op == "+" and c.signer.principal == who]
     if not gone and not came:
         return []
+    if any(s.admin for s in came):  # admin rights come only by `access admin`, visibly
+        return [f"it makes {who} an admin"]
     after = effect.lines_of(who)
     if not gone:
         # Someone new, or back with a new key while every old line stays closed.
@@ -109,8 +111,6 @@ def _opens_only(effect: Effect, who: str | None) -> list[str]:
             sorted(s.key for s in came) != sorted(s.key for s in gone):
         return [f"it changes the allowed_signers lines of {who} other than by re-opening "
                 "them"]
-    if any(s.admin for s in came):  # admin rights come back only by `access admin`
-        return [f"it makes {who} an admin"]
     return []
 
 
