@@ -9,13 +9,14 @@ the lie and reads refuse the line.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 from test_label_custody import PROD, Tree, _forge, _lies, _rec, _revoked_bob, make_team
 
-from conftest import assert_one_line_error, git
+from conftest import Cli, assert_one_line_error, git
 from envtrail.format import envfile, layout
 from envtrail.format import signers as signers_file
 from envtrail.gitstore.repo import GitRepo
@@ -167,14 +168,45 @@ def test_env_add_seats_its_author_alone_with_their_own_key(cli, store, team):
     refused(cli, "A")
 
 
-def test_an_honest_grant_back_re_opens_the_line_from_its_own_time(cli, store, team):
+def test_an_honest_grant_back_keeps_the_lines_start_so_git_still_verifies_the_past(
+        cli, store, team):
+    """J8: a line holds one window. Re-opened from the grant's time, it made stock git
+    refuse everything bob signed before he left ("key is not yet valid"); it keeps its
+    start, and the line's order keeps the gap closed (nothing can be dated back into it)."""
+    before = [s for s in Tree(store, team).snap.signers if s.principal == BOB]
+    bobs = Cli(store, team["bob"])
+    assert bobs("set", "B", "--env", "production", "--reason", "bob's change",
+                input="b").code == 0
+    signed_by_bob = head(store)
     _bob_offboarded(cli, store, team)
+    time.sleep(1.1)  # the grant back is dated after the line's start, as it would be
     assert cli("access", "grant", BOB, team["bob"].publine, "--env", "staging",
                "--reason", "back").code == 0
-    t = Tree(store, team)
-    (line,) = [s for s in t.snap.signers if s.principal == BOB]
-    assert line.valid_before is None
-    assert line.valid_after == _head_time(store)
+    (line,) = [s for s in Tree(store, team).snap.signers if s.principal == BOB]
+    assert line.valid_before is None and line.valid_after == before[0].valid_after
+    assert cli("verify").code == 0
+    git(store, "verify-commit", signed_by_bob)  # raises if stock git refuses it
+    assert bobs("set", "C", "--env", "staging", "--reason", "back at work", input="c").code == 0
+    git(store, "verify-commit", head(store))
+
+
+def test_a_key_granted_back_after_another_key_signs_again_only_from_the_grant(
+        cli, store, team):
+    """bob left, came back with a new key, left again, and is granted his first key
+    back: kept from its start, it would overlap the second key's window (one name, two
+    keys at once), so it opens from the grant's own time."""
+    _bob_offboarded(cli, store, team)
+    assert cli("access", "grant", BOB, team["dave"].publine, "--env", "staging",
+               "--reason", "back, new laptop").code == 0
+    time.sleep(1.1)  # the second key's window is not empty
+    assert cli("access", "revoke", BOB, "--env", "staging", "--reason", "left again").code == 0
+    time.sleep(1.1)
+    assert cli("access", "grant", BOB, team["bob"].publine, "--env", "staging",
+               "--reason", "back with the old key").code == 0
+    lines = {s.key: s for s in Tree(store, team).snap.signers if s.principal == BOB}
+    first = lines[team["bob"].identity.public.openssh]
+    assert first.valid_before is None and first.valid_after == _head_time(store)
+    assert lines[team["dave"].identity.public.openssh].valid_before is not None
     assert cli("verify").code == 0
 
 

@@ -322,17 +322,19 @@ def test_a_grant_replayed_over_an_offboarding_re_admits_as_the_command_would(
         tmp_path, store, cli, bob):
     # H3: one clone offboards bob (his key closes) while another grants him staging.
     # Replayed, the grant does what `access grant` does on that head: his key signs
-    # again from the grant on, and log shows the grant; never a reader who cannot sign
-    # that no command would make.
-    _a, a2, _bare, _closed = offboarded_on_one_clone(tmp_path, store, cli, bob)
+    # again (his line re-opened with its own start, as the command does), and log shows
+    # the grant; never a reader who cannot sign that no command would make.
+    _a, a2, _bare, closed = offboarded_on_one_clone(tmp_path, store, cli, bob)
     assert a2("access", "grant", BOB, bob.publine, "--env", "staging",
               "--reason", "back for staging").code == 0
     r = a2("sync")
     assert r.code == 0, r.err
     assert BOB in members(a2, "staging") and BOB not in members(a2, "production")
     (line,) = [s for s in signers.parse("\n".join(signer_lines(a2)).encode() + b"\n")]
-    assert line.valid_before is None
-    assert line.valid_after.timestamp() == int(git(a2.cwd, "log", "-1", "--format=%ct").strip())
+    (was,) = signers.parse("\n".join(closed).encode() + b"\n")
+    assert was.valid_before is not None
+    assert line.valid_before is None and line.valid_after == was.valid_after
+    assert line.key == was.key and not line.admin
     assert "Envtrail-Action: grant" in git(a2.cwd, "log", "-1", "--format=%B")
     assert a2("verify").code == 0
 

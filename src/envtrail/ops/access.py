@@ -152,9 +152,12 @@ def granted_lines(lines: list[signers.Signer], principal: str, key: str,
                   when: datetime) -> list[signers.Signer] | None:
     """allowed_signers once ``principal`` is granted with ``key`` (None: unchanged, they
     sign with it already): one new line for someone new, or back with a new key (their
-    old lines stay closed); their closed lines of that key valid again from ``when``,
-    without the admin mark (admin rights come back only by `access admin`, visibly).
-    UsageError while they sign with another key."""
+    old lines stay closed); their closed line of that key open again, without the admin
+    mark (admin rights come back only by `access admin`, visibly). The re-opened line
+    keeps its start, so stock git still accepts what they signed before they left (a line
+    holds one window; the line's order, not the window, keeps the gap closed); from
+    ``when`` only if they signed with another key since. UsageError while they sign with
+    another key."""
     known = [s for s in lines if s.principal == principal]
     if any(s.key != key and not s.valid_before for s in known):
         raise UsageError(f"{principal} is already a signer with another key",
@@ -163,8 +166,13 @@ def granted_lines(lines: list[signers.Signer], principal: str, key: str,
         return None
     if not any(s.key == key for s in known):  # valid from now on: never beside an old key
         return [*lines, signers.Signer(principal, key, valid_after=when if known else None)]
-    return [replace(s, valid_after=when, valid_before=None, admin=False)
-            if s.principal == principal and s.key == key else s for s in lines]
+    reopened = [replace(s, valid_before=None, admin=False)
+                if s.principal == principal and s.key == key else s for s in lines]
+    if signers.problems([s for s in reopened if s.principal == principal]):
+        # Another key of theirs was valid since: this one signs again only from now.
+        reopened = [replace(s, valid_after=when)
+                    if s.principal == principal and s.key == key else s for s in reopened]
+    return reopened
 
 
 def marked(lines: list[signers.Signer], principal: str, admin: bool) -> list[signers.Signer]:
