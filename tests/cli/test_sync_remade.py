@@ -419,6 +419,36 @@ def test_concurrent_grants_of_one_name_with_two_keys_never_seat_both(
     assert git(a2.cwd, "rev-parse", "HEAD").strip() == git(bare, "rev-parse", "main").strip()
 
 
+def test_a_grant_revoked_again_before_the_sync_can_still_be_dropped(
+        tmp_path, store, cli, bob, make_identity):
+    # J2: alice grants dave staging with one key and revokes him again, unpushed, while
+    # her other clone granted dave production with another key and pushed. The grant is
+    # still re-made, so its seat is the conflict although it ends removed: --theirs on it
+    # drops the grant (the revoke is left a rotation), and her other work lands.
+    a, _b, bare = make_world(tmp_path, store, cli, bob)
+    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
+    first, second = make_identity("dave@example.com"), make_identity("dave@example.com")
+    assert a("access", "grant", "dave@example.com", first.publine, "--env", "production",
+             "--reason", "join").code == 0
+    assert a("sync").code == 0
+    assert a2("access", "grant", "dave@example.com", second.publine, "--env", "staging",
+              "--reason", "join").code == 0
+    assert a2("access", "revoke", "dave@example.com", "--env", "staging",
+              "--reason", "wrong person").code == 0
+    setv(a2, "STAGING_ONLY", "s", env="staging")
+    r = a2("sync")
+    assert_one_line_error(r, 6)
+    assert "staging:member:dave@example.com" in r.err
+    r = a2("sync", "--theirs", "staging:member:dave@example.com")
+    assert r.code == 0, r.err
+    assert a2("verify").code == 0
+    assert values(a2, "staging")["STAGING_ONLY"] == "s"
+    (line,) = signer_lines(a2, "dave@example.com")
+    assert first.publine.split()[1] in line and "valid-before" not in line
+    assert "dave@example.com" not in members(a2, "staging")
+    assert git(a2.cwd, "rev-parse", "HEAD").strip() == git(bare, "rev-parse", "main").strip()
+
+
 def test_a_replayed_break_glass_change_lands_as_break_glass(tmp_path, store, cli, bob,
                                                             make_identity):
     # The approval check sync adds to a replay must keep a break-glass change's route:

@@ -159,8 +159,11 @@ def conflicts(ours: Iterable[Delta], theirs: Delta) -> list[Item]:
     final: dict[Item, object] = {}
     for d in ours:
         final.update(d.items)
-    return sorted(i for i, v in final.items()
-                  if (i in theirs.items and theirs.items[i] != v) or _seat_against(i, v, theirs))
+    found = {i for i, v in final.items() if i in theirs.items and theirs.items[i] != v}
+    # Per commit, not by the end state: a grant revoked again before the sync is still
+    # re-made, and would still meet the remote's other key.
+    found.update(i for d in ours for i, v in d.items.items() if _seat_against(i, v, theirs))
+    return sorted(found)
 
 
 def _seat_against(item: Item, key: object, theirs: Delta) -> bool:
