@@ -54,8 +54,11 @@ class Runtime:
         # Once captured, the secrets leave the process environment, so that no
         # child (git, the editor, `run`'s command, a library's helper) can
         # inherit them, whichever way it is started.
-        for name in [n for n in os.environ if is_secret_variable(n)]:
+        secrets = [n for n in os.environ if is_secret_variable(n)]
+        for name in secrets:
             del os.environ[name]
+        if secrets:
+            _scrub_start_block(secrets)
         return rt
 
     def child_env(self) -> dict[str, str]:
@@ -74,3 +77,31 @@ class Runtime:
     def flag(self, name: str) -> bool:
         """True if the variable ``name`` is set to something other than empty/0/false."""
         return self.env.get(name, "").strip().lower() not in {"", "0", "false", "no"}
+
+
+def _scrub_start_block(names: list[str]) -> None:
+    """Overwrite ``names``' entries in the environment block this process was started
+    with. Deleting them from ``os.environ`` (and libc's ``environ``) leaves that block
+    as it was, and the kernel shows it to any process of the same user as
+    ``/proc/<pid>/environ``: the command `run` starts, whose parent envtrail stays,
+    would read the identity key there. Linux only; elsewhere, or when the block is not
+    where the kernel says, nothing is written."""
+    try:
+        with open("/proc/self/stat", "rb") as fh:
+            stat = fh.read()
+        with open("/proc/self/environ", "rb") as fh:
+            block = fh.read()
+        # proc(5): env_start and env_end are fields 50 and 51; the split starts at 3.
+        start, end = (int(f) for f in stat[stat.rindex(b")") + 2:].split()[47:49])
+    except (OSError, ValueError):
+        return
+    import ctypes
+
+    if end - start != len(block) or ctypes.string_at(start, len(block)) != block:
+        return
+    wanted = {n.encode() for n in names}
+    offset = 0
+    for entry in block.split(b"\0"):
+        if entry.partition(b"=")[0] in wanted:
+            ctypes.memset(start + offset, 0, len(entry))
+        offset += len(entry) + 1

@@ -44,6 +44,32 @@ def test_run_child_gets_no_envtrail_secret(store, alice, tmp_path, mode):
     assert_clean(dump, alice)
 
 
+PARENT_DUMP = ("import os,sys; open(sys.argv[1],'wb').write("
+               "open(f'/proc/{os.getppid()}/environ','rb').read())")
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_run_child_cannot_read_the_key_from_envtrails_own_proc_environ(store, alice, tmp_path):
+    # J5: the child's environment was clean, but envtrail stays its parent, and the block
+    # the kernel shows as /proc/<envtrail>/environ is the one envtrail was started with.
+    # A deploy tool (or a git config hook a member's value smuggles in) read the CI key
+    # there. envtrail overwrites its secrets in that block as it starts.
+    cli = Cli(store, None)
+    env = key_env(alice)
+    assert cli("set", "GREETING", "--env", "production", "--reason", "r", input="hi",
+               env=env).code == 0
+    dump = tmp_path / "parent.bin"
+    r = cli.sub("run", "--env", "production", "--", sys.executable, "-c", PARENT_DUMP,
+                str(dump), env=env)
+    assert r.code == 0, r.err
+    block = dump.read_bytes()
+    assert b"HOME=" in block and b"PATH=" in block  # it really is envtrail's block
+    key_body = alice.path.read_text().splitlines()[1].encode()
+    for canary in (key_body, PASSPHRASE.encode(), b"canary-token-55ab",
+                   b"ENVTRAIL_IDENTITY_KEY"):
+        assert canary not in block
+
+
 def test_editor_gets_no_envtrail_secret(store, alice, tmp_path):
     dump = tmp_path / "editor.txt"
     script = tmp_path / "editor.py"
