@@ -1,5 +1,6 @@
 """sync and the events line: forward only, replayed by each event's own signer, never merged."""
 
+import pytest
 from test_sync import clone_as, head, make_remote, setv
 from test_sync_refs import EVENTS, assert_signed, local_refs_state
 
@@ -191,3 +192,71 @@ def test_an_event_after_a_change_the_remote_made_alike_follows_the_commit_before
     assert (kind, actor) == ("deploy", "alice@example.com") and after == head(a) != remote_head
     assert (at(a, "Z", after), at(a, "X", after)) == ("zed", "same")
     assert a("verify").code == 0 and b("sync").code == 0 and b("verify").code == 0
+
+
+@pytest.mark.parametrize("changed_env", ["production", "staging"])
+def test_an_event_after_a_pushed_commit_never_moves_past_a_change_it_did_not_run_with(
+        tmp_path, store, cli, bob, changed_env):
+    # J4: alice deployed with API_KEY=v1, which she had pushed, but her deploy event was
+    # not pushed yet. bob then set v2 and wrote a restart event after it. Moved after
+    # bob's event, alice's deploy would name the v2 commit: sync stops (exit 6), pushes
+    # nothing, and says where the way on is. A change to another environment moves it on.
+    a, b, bare = world(tmp_path, store, cli, bob)
+    if changed_env == "staging":
+        assert a("access", "grant", bob.principal, bob.publine, "--env", "staging",
+                   "--reason", "join").code == 0
+        assert a("sync").code == 0 and b("sync").code == 0
+    setv(a, "API_KEY", "canary-v1-4c1d")
+    assert a("sync").code == 0
+    pushed = head(a)
+    r = a("run", "--env", "production", "--event", "deploy", "--reason", "release 2.4", "--",
+          "true")
+    assert r.code == 0, r.err
+    assert b("sync").code == 0
+    setv(b, "API_KEY" if changed_env == "production" else "OTHER", "canary-v2-9e8f",
+         env=changed_env)
+    event(b, "restart")
+    assert b("sync").code == 0
+    remote = git(bare, "for-each-ref")
+    r = a("sync")
+    if changed_env == "staging":
+        assert r.code == 0, r.err
+        assert events_on(bare)[-1] == ("deploy", "alice@example.com", head(b))
+        return
+    assert_one_line_error(r, 6)
+    assert "deploy event" in r.err and "production:API_KEY" in r.err
+    assert "An event no shared commit matches" in r.err
+    assert "canary" not in r.err + r.out
+    assert git(bare, "for-each-ref") == remote
+    assert events_on(a.cwd)[-1] == ("deploy", "alice@example.com", pushed)
+    # The way on the docs give: drop the unpushed event, sync, record it anew.
+    git(a.cwd, "update-ref", EVENTS, git(bare, "rev-parse", EVENTS).strip())
+    assert a("sync").code == 0
+
+
+def test_an_event_in_an_environment_left_since_stops_sync_with_the_way_on(
+        tmp_path, store, cli, bob):
+    # J11: bob's unpushed production deploy event, then alice revokes him from production
+    # (he stays in staging) and writes a later event. No place on the events line is
+    # true for bob's event: sync says where the way on is, and after it his staging work
+    # lands.
+    a, b, bare = world(tmp_path, store, cli, bob)
+    assert a("access", "grant", bob.principal, bob.publine, "--env", "staging",
+             "--reason", "join").code == 0
+    assert a("sync").code == 0 and b("sync").code == 0
+    assert b("run", "--env", "production", "--event", "deploy", "--reason", "r", "--",
+              "true").code == 0
+    assert a("access", "revoke", bob.principal, "--env", "production",
+             "--reason", "moves to staging only").code == 0
+    event(a, "restart")
+    assert a("sync").code == 0
+    setv(b, "STAGING_ONLY", "s", env="staging")
+    r = b("sync")
+    assert_one_line_error(r, 6)
+    assert "no longer a member of production" in r.err
+    assert "An event no shared commit matches" in r.err
+    git(b.cwd, "update-ref", EVENTS, git(bare, "rev-parse", EVENTS).strip())
+    r = b("sync")
+    assert r.code == 0, r.err
+    assert git(b.cwd, "rev-parse", "HEAD").strip() == git(bare, "rev-parse", "main").strip()
+    assert b("verify").code == 0

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from envtrail.audit import checkpoint, eventline
 from envtrail.audit.history import parse_record
+from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import render
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.crypto.keys import Identity
@@ -25,7 +26,7 @@ from envtrail.gitstore.commit import Author, CasFailed, create_commit, move_bran
 from envtrail.gitstore.remote import RefUpdate, Upstream, mirror
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import journal
-from envtrail.ops.replay import REPLAYED, Delta, Item
+from envtrail.ops.replay import REPLAYED, Delta, Item, delta
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import signer_for
 from envtrail.runtime import Runtime
@@ -276,16 +277,24 @@ def _replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, parent
     if rec is None or head is None:
         raise ConflictError(f"event {original[:10]} carries no envtrail record")
     after = _target(git, eventline.after_of(rec), head, incoming, moved)
+    env = rec.environments[0] if len(rec.environments) == 1 else ""
     before = _after(git, parent) if parent else None
     if before is not None and not git.is_ancestor(before, after):
-        after = before  # never older than the event it now follows
+        # Never older than the event it now follows; but an event moved past a change
+        # to its environment's values would name values it never ran with.
+        _refuse_outsider(Snapshot(git, before), env, identity, original)
+        changed = sorted(i.label() for i in delta(git, Keyring(identity), after, before).items
+                         if i.kind == "value" and i.env == env)
+        if changed:
+            raise ConflictError(
+                f"the {rec.extra_value(eventline.KIND) or '?'} event {original[:10]} ran "
+                f"before {changed[0]} changed (a later event on the remote follows that "
+                "change): no place on the events line is true for it; nothing was pushed",
+                hint=_NO_TRUE_PLACE)
+        after = before
     snap = Snapshot(git, after)
     acting = whoami(snap, identity, rt)
-    env = rec.environments[0] if len(rec.environments) == 1 else ""
-    if env not in snap.environments() or \
-            snap.env(env).member_with_key(identity.public.openssh) is None:
-        raise ConflictError(f"event {original[:10]} cannot be replayed: you are no longer a "
-                            f"member of {env or 'its environment'} on the remote's line")
+    _refuse_outsider(snap, env, identity, original)
     extra = [(k, after if k == eventline.AFTER else v) for k, v in rec.extra if k != REPLAYED]
     extra.append((REPLAYED, rec.extra_value(REPLAYED) or original))
     new = replace(rec, actor=acting.principal, extra=tuple(extra))
@@ -293,6 +302,14 @@ def _replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, parent
     when = max([info.committer_time, *floor])  # when it happened, unless the line says later
     return create_commit(git, [parent] if parent else [], {}, render(new),
                          Author(new.actor, new.actor, when), signer_for(identity))
+
+
+def _refuse_outsider(snap: Snapshot, env: str, identity: Identity, original: str) -> None:
+    if env not in snap.environments() or \
+            snap.env(env).member_with_key(identity.public.openssh) is None:
+        raise ConflictError(f"event {original[:10]} cannot be replayed: you are no longer a "
+                            f"member of {env or 'its environment'} on the remote's line; "
+                            "nothing was pushed", hint=_NO_TRUE_PLACE)
 
 
 def _move(git: GitRepo, old: str | None, new: str | None) -> None:
