@@ -14,6 +14,7 @@ from envtrail.audit.approvals import (
     named_requirement,
 )
 from envtrail.audit.history import REENCRYPTING, parse_record
+from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView, value_diff
 from envtrail.errors import IntegrityError
 from envtrail.format.layout import STORE_PATHS
@@ -105,6 +106,18 @@ class VerifiedLine:
     tainted: frozenset[str] = frozenset()
 
 
+def attested(view: StoreView, info: CommitInfo, rec: Record | None,
+             vouched: bool = False) -> tuple[signature.Verdict | None, bool]:
+    """Whether ``rec``'s actor is the commit's signer (log's ✓), with the signature's
+    verdict; ``vouched`` (a verified line commit no repair acknowledged) takes the
+    verify's word and checks nothing (verdict None). Every reader that credits a commit
+    to its actor (log, history, blame, access log) asks here."""
+    if rec is not None and vouched:
+        return None, True
+    verdict = signature.shown(view, info)
+    return verdict, rec is not None and verdict.good and rec.actor == verdict.principal
+
+
 def commit_events(view: StoreView, info: CommitInfo, vouched: bool = False) -> list[Event]:
     """The events one commit stands for.
 
@@ -117,14 +130,11 @@ def commit_events(view: StoreView, info: CommitInfo, vouched: bool = False) -> l
     """
     rec = parse_record(info)
     named = approves(rec) if rec is not None else None
-    if rec is not None and vouched:
-        status, verified = signature.GOOD, True
-    else:
-        verdict = signature.shown(view, info)
-        status = verdict.status
-        verified = rec is not None and verdict.good and rec.actor == verdict.principal
-        if named is not None and not (verified and counts(view, info, named, verdict)):
-            named = None  # an approval rule 9 does not count approves nothing in log
+    verdict, verified = attested(view, info, rec, vouched)
+    status = signature.GOOD if verdict is None else verdict.status
+    if verdict is not None and named is not None and \
+            not (verified and counts(view, info, named, verdict)):
+        named = None  # an approval rule 9 does not count approves nothing in log
     if rec is not None:
         base = dict(commit=info.id, time=info.committer_time, action=rec.action,
                     actor=rec.actor, verified=verified, signature=status,

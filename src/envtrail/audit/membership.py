@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from envtrail.audit.credit import Acknowledgement, Credits
 from envtrail.audit.history import parse_record
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
@@ -25,11 +26,21 @@ class Period:
     revoked_by: str | None = None
     revoked_why: str | None = None
     revoked_commit: str | None = None
+    # ``granted_by`` (``revoked_by``) signed that commit; else only its record claims so.
+    granted_verified: bool = True
+    revoked_verified: bool | None = None
+    # A grant (revoke) that a repair acknowledged as a finding: nobody verified it.
+    granted_acknowledged: Acknowledgement | None = None
+    revoked_acknowledged: Acknowledgement | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
-        return {k: (v.isoformat() if isinstance(v, datetime) else v)
-                for k, v in self.__dict__.items()}
+        out: dict[str, object] = {}
+        for k, v in self.__dict__.items():
+            if k.endswith("_acknowledged"):
+                k, v = f"{k}_finding", v.as_dict() if v is not None else None
+            out[k] = v.isoformat() if isinstance(v, datetime) else v
+        return out
 
 
 def _chronological(view: StoreView, head: str) -> list[CommitInfo]:
@@ -38,15 +49,20 @@ def _chronological(view: StoreView, head: str) -> list[CommitInfo]:
     return list(reversed(list(view.git.walk_touching(head, ("envs",)))))
 
 
-def periods(view: StoreView, head: str | None) -> list[Period]:
-    """Every membership period, in the order they began."""
+def periods(view: StoreView, head: str | None,
+            tainted: frozenset[str] = frozenset()) -> list[Period]:
+    """Every membership period of the verified line up to ``head``, in the order they
+    began; a grant or revoke in ``tainted`` (what the line's repairs acknowledged) is
+    credited by its signature and marked as an acknowledged finding."""
     if head is None:
         return []
     out: list[Period] = []
     open_: dict[tuple[str, str], Period] = {}
+    credits = Credits(view, head, tainted)
     for info in _chronological(view, head):
         rec = parse_record(info)
-        actor = rec.actor if rec else None
+        credit = credits.of(info, rec)
+        actor = credit.actor
         why = rec.reason if rec else info.message.split("\n", 1)[0]
         parent = info.parents[0] if info.parents else None
         before, after = view.env_blobs(parent), view.env_blobs(info.id)
@@ -55,7 +71,9 @@ def periods(view: StoreView, head: str | None) -> list[Period]:
                 continue
             old, new = _members(view, parent, env), _members(view, info.id, env)
             for principal in sorted(new - old):
-                p = Period(env, principal, info.committer_time, actor, why, info.id)
+                p = Period(env, principal, info.committer_time, actor, why, info.id,
+                           granted_verified=credit.verified,
+                           granted_acknowledged=credit.finding)
                 open_[(env, principal)] = p
                 out.append(p)
             for principal in sorted(old - new):
@@ -63,6 +81,7 @@ def periods(view: StoreView, head: str | None) -> list[Period]:
                 if p is not None:
                     p.revoked_at, p.revoked_by = info.committer_time, actor
                     p.revoked_why, p.revoked_commit = why, info.id
+                    p.revoked_verified, p.revoked_acknowledged = credit.verified, credit.finding
     return out
 
 

@@ -24,7 +24,7 @@ from envtrail.cli.common import (
     runtime,
     warn,
 )
-from envtrail.cli.render import table
+from envtrail.cli.render import credited, table
 
 access_app = typer.Typer(help="Grant, revoke and review access to environments.",
                          no_args_is_help=True)
@@ -162,9 +162,12 @@ def log(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> Non
         emit_json([p.as_dict() for p in periods])
         return
     table(["environment", "member", "granted", "by", "revoked", "by", "why revoked"],
-          [[p.environment, p.principal, p.granted_at.isoformat(), p.granted_by or "?",
-            p.revoked_at.isoformat() if p.revoked_at else "-", p.revoked_by or "",
-            p.revoked_why or ""] for p in periods])
+          [[p.environment, p.principal, p.granted_at.isoformat(),
+            credited(p.granted_by, p.granted_verified, p.granted_acknowledged)
+            if p.granted_by else "?",
+            p.revoked_at.isoformat() if p.revoked_at else "-",
+            credited(p.revoked_by, bool(p.revoked_verified), p.revoked_acknowledged)
+            if p.revoked_by else "", p.revoked_why or ""] for p in periods])
 
 
 @policy_app.command("show")

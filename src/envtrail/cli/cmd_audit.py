@@ -260,9 +260,11 @@ def blame(env: EnvOpt = ..., repo: RepoOpt = None, identity: IdentityOpt = None,
     if json_:
         emit_json([r.as_dict() for r in rows])
         return
+    from envtrail.cli.render import credited
+
     table(["variable", "time", "actor", "action", "reason", "commit"],
-          [[r.key, r.time, r.actor or "(unattested)", r.action, r.reason, short(r.commit)]
-           for r in rows])
+          [[r.key, r.time, credited(r.actor, r.verified, r.acknowledged) if r.actor
+            else "(unattested)", r.action, r.reason, short(r.commit)] for r in rows])
 
 
 def verify(

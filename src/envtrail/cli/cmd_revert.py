@@ -74,20 +74,24 @@ def history(
     to the environment the fingerprints are checked against the values; without one,
     this is said on stderr.
     """
-    from envtrail.cli.render import mark, table, when
+    from envtrail.cli.render import credited, mark, table, when
     from envtrail.ops.history import history as versions
 
     me, why = (load_identity(identity), None) if reveal else optional_identity(identity)
     git = open_git(repo)
     rows = versions(git, runtime(), me, env, key, reveal)
-    note_unchecked(env, [r.fingerprint_checked for r in rows], why, git=git, identity=me)
+    # An acknowledged finding is marked in its row: no key could have checked it.
+    note_unchecked(env, [None if r.acknowledged else r.fingerprint_checked for r in rows], why,
+                   git=git, identity=me)
     if json_:
         for r in rows:
             sys.stdout.write(json_text(r.as_dict(reveal)) + "\n")
         return
     table(["time", "change", "actor", "action", "reason", "fingerprint", "commit",
            *(["value"] if reveal else [])],
-          [[when(r.time), _change(r), r.actor or f"(unattested) {mark(False)}", r.action,
+          [[when(r.time), _change(r),
+            credited(r.actor, r.verified, r.acknowledged) if r.actor
+            else f"(unattested) {mark(False)}", r.action,
             r.reason, r.fingerprint or "-", short(r.commit),
             *([_shown(r)] if reveal else [])] for r in rows])
 
@@ -99,6 +103,8 @@ def _change(row) -> str:
 def _shown(row) -> str:
     if row.change == "-":
         return "-"
+    if row.acknowledged is not None:
+        return "(acknowledged finding: not a verified value)"
     if not row.readable:
         return "(not a member then)"
     return row.value.reveal() if row.value is not None else "-"

@@ -144,14 +144,17 @@ def list_(
 ) -> None:
     """List variable names with their last change; never values. Needs no key; with one,
     the changes are checked against the values."""
-    from envtrail.cli.render import table
+    from envtrail.cli.render import credited, table
 
     rows = last_changes(env, repo, identity)
     if json_:
-        emit_json([{"key": r.key, "time": r.time, "actor": r.actor, "commit": r.commit,
-                    "fingerprint_checked": r.fingerprint_checked} for r in rows])
+        emit_json([{k: r.as_dict()[k] for k in ("key", "time", "actor", "commit",
+                                                 "fingerprint_checked", "verified",
+                                                 "acknowledged_finding")} for r in rows])
         return
-    table(["variable", "changed", "by"], [[r.key, r.time, r.actor or "(unattested)"] for r in rows])
+    table(["variable", "changed", "by"],
+          [[r.key, r.time, credited(r.actor, r.verified, r.acknowledged) if r.actor
+            else "(unattested)"] for r in rows])
 
 
 def import_(

@@ -167,7 +167,8 @@ def last_changes(env: str, repo: str | None, identity: str | None) -> list[Any]:
     me, why = optional_identity(identity)
     git = open_git(repo)
     rows = audit.blame(git, runtime(), env, me)
-    note_unchecked(env, [r.fingerprint_checked for r in rows], why, "last changes",
+    note_unchecked(env, [None if r.acknowledged else r.fingerprint_checked for r in rows], why,
+                   "last changes",
                    git=git, identity=me)
     return rows
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from envtrail.audit import checkpoint, signature
+from envtrail.audit.credit import Acknowledgement, Credits
 from envtrail.audit.events import (
     Event,
     Filters,
@@ -264,10 +265,14 @@ class BlameRow:
     action: str
     reason: str
     fingerprint_checked: bool | None = None  # None: no change to check (see HistoryRow)
+    verified: bool = True  # ``actor`` signed it; else only the record claims so
+    acknowledged: Acknowledgement | None = None  # a repair acknowledged it as a finding
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
-        return dict(self.__dict__)
+        d = {k: v for k, v in self.__dict__.items() if k != "acknowledged"}
+        d["acknowledged_finding"] = self.acknowledged.as_dict() if self.acknowledged else None
+        return d
 
 
 def blame(git: GitRepo, rt: Runtime, environment: str,
@@ -286,6 +291,7 @@ def blame(git: GitRepo, rt: Runtime, environment: str,
     if env is None:
         raise NotFoundError(f"no environment {environment!r}")
     last = last_changes(git, head, environment)
+    credits = Credits(line.view, head, line.tainted)
     rows = []
     for key in sorted(env.values):
         ch = last.get(key)
@@ -293,10 +299,13 @@ def blame(git: GitRepo, rt: Runtime, environment: str,
             rows.append(BlameRow(key, "-", "-", None, "-", ""))
             continue
         rec = ch.record
+        credit = credits.of(ch.commit, rec)
         rows.append(BlameRow(key, ch.commit.id, ch.commit.committer_time.isoformat(),
-                             rec.actor if rec else None, rec.action if rec else "unattested",
+                             credit.actor, rec.action if rec else "unattested",
                              rec.reason if rec else ch.commit.message.split("\n", 1)[0],
-                             line.key_checked(identity, environment, ch.commit)))
+                             credit.finding is None and
+                             line.key_checked(identity, environment, ch.commit),
+                             credit.verified, credit.finding))
     return rows
 
 
@@ -333,7 +342,7 @@ def access_history(git: GitRepo, rt: Runtime, environment: str | None) -> list:
     if environment is not None:
         check_env_name(environment)
     line = open_line(git, rt)
-    return [p for p in periods(line.view, line.head)
+    return [p for p in periods(line.view, line.head, line.tainted)
             if environment in (None, p.environment)]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from envtrail.audit.credit import Acknowledgement, Credits
 from envtrail.audit.history import REENCRYPTED, versions
 from envtrail.crypto.keys import Identity
 from envtrail.errors import AccessDenied, NotFoundError
@@ -32,6 +33,9 @@ class HistoryRow:
     # Whether a key checked the trailer's fingerprint against the value: without one,
     # a member's lying fingerprint (a "restore" that restores nothing) cannot be seen.
     fingerprint_checked: bool = False
+    verified: bool = True  # ``actor`` signed it (log's ✓); else only the record claims so
+    # A commit a repair acknowledged as a finding: never a verified version (nor read).
+    acknowledged: Acknowledgement | None = None
 
     @property
     def reencrypted(self) -> bool:
@@ -44,7 +48,8 @@ class HistoryRow:
             "commit": self.commit, "time": self.time.isoformat(), "actor": self.actor,
             "action": self.action, "reason": self.reason, "change": self.change,
             "reencrypted": self.reencrypted, "fingerprint": self.fingerprint,
-            "fingerprint_checked": self.fingerprint_checked}
+            "fingerprint_checked": self.fingerprint_checked, "verified": self.verified,
+            "acknowledged_finding": self.acknowledged.as_dict() if self.acknowledged else None}
         if reveal:
             d["value"] = self.value.reveal() if self.value is not None else None
             d["readable"] = self.readable
@@ -69,14 +74,19 @@ def history(git: GitRepo, rt: Runtime, identity: Identity | None, environment: s
     if head is None:
         raise NotFoundError("the store has no commits yet")
     snap = line.view.at(head)
+    credits = Credits(line.view, head, line.tainted)
     rows = []
     for v in versions(git, head, environment, key):
         rec = v.record
+        credit = credits.of(v.commit, rec)
         rows.append(HistoryRow(
-            v.commit.id, v.commit.committer_time, rec.actor if rec else None,
+            v.commit.id, v.commit.committer_time, credit.actor,
             rec.action if rec else "unattested",
             rec.reason if rec else v.commit.message.split("\n", 1)[0], v.change, v.fingerprint,
-            fingerprint_checked=line.key_checked(identity, environment, v.commit)))
+            # A walk stops at an acknowledged commit's first finding: nothing else was checked.
+            fingerprint_checked=credit.finding is None and
+            line.key_checked(identity, environment, v.commit),
+            verified=credit.verified, acknowledged=credit.finding))
     if not rows:
         if environment not in snap.environments():
             raise NotFoundError(f"no environment {environment!r}"
@@ -93,6 +103,9 @@ def _revealed(line: Line, rt: Runtime, identity: Identity, environment: str, key
               row: HistoryRow) -> HistoryRow:
     if row.change == "-":
         return row
+    if row.acknowledged is not None:
+        # Not a verified state: its value is never shown, and the honest versions still are.
+        return replace(row, readable=False)
     try:
         plain = values_at(line.view.at(line.resolve(rt, row.commit)), identity,
                           environment)[key]

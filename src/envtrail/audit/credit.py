@@ -1,0 +1,82 @@
+"""Who a commit of the verified line is credited to, for the readers that name one
+(history, blame, list, access log).
+
+A commit a ``repair`` acknowledged as a finding stands on the line but was never
+verified: its ``Envtrail-Actor`` is only a claim (an outsider may have written any
+name), and nothing it says was checked. Such a commit is credited as ``log``
+credits it, by its signature, and named as an acknowledged finding with the
+repair that accepted it, never as an ordinary change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from envtrail.audit.events import attested
+from envtrail.audit.history import parse_record
+from envtrail.audit.record import Record
+from envtrail.audit.view import StoreView
+from envtrail.gitstore.repo import CommitInfo
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The repair that acknowledged a commit as a finding."""
+
+    repair: str | None  # None only if this clone's line no longer shows which one
+    admin: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return {"repair": self.repair, "admin": self.admin}
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A commit's actor as its record claims it, and how far that claim holds."""
+
+    actor: str | None  # the record's Envtrail-Actor; None for a commit envtrail did not make
+    verified: bool  # signed by that actor's allowed key (log's ✓)
+    finding: Acknowledgement | None = None  # set when a repair acknowledged the commit as a finding
+
+
+class Credits:
+    """Credits for the commits of one verified line (``tainted``: what its repairs
+    acknowledged). Only the acknowledged commits, and commits off the first-parent line
+    (reachable only through an acknowledged merge), are checked again; the rest the
+    line's verification already vouched for."""
+
+    def __init__(self, view: StoreView, head: str | None, tainted: frozenset[str]) -> None:
+        self._view, self._head, self._tainted = view, head, tainted
+        self._line: set[str] | None = None
+        self._repairs: dict[str, str] = {}
+
+    def of(self, info: CommitInfo, rec: Record | None) -> Credit:
+        """The credit of ``info`` (whose record is ``rec``)."""
+        actor = rec.actor if rec is not None else None
+        if not self._tainted:
+            return Credit(actor, rec is not None)  # a clean verified line has no merges
+        acknowledged = info.id in self._tainted
+        vouched = not acknowledged and info.id in self._first_parents()
+        _, verified = attested(self._view, info, rec, vouched)
+        return Credit(actor, verified, self._finding(info.id) if acknowledged else None)
+
+    def _first_parents(self) -> set[str]:
+        """The line's ids; on the way, the repair after each run of acknowledged commits."""
+        if self._line is None:
+            ids = self._view.git.first_parents(self._head)[0] if self._head else []
+            above = None
+            for commit in ids:  # newest first: the repair is the first clean commit above
+                if commit in self._tainted:
+                    if above is not None:
+                        self._repairs[commit] = above
+                else:
+                    above = commit
+            self._line = set(ids)
+        return self._line
+
+    def _finding(self, commit: str) -> Acknowledgement:
+        self._first_parents()
+        repair = self._repairs.get(commit)
+        rec = parse_record(self._view.git.info(repair)) if repair is not None else None
+        return Acknowledgement(repair, rec.actor if rec is not None else None)
