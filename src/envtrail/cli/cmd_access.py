@@ -163,11 +163,10 @@ def log(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> Non
         return
     table(["environment", "member", "granted", "by", "revoked", "by", "why revoked"],
           [[p.environment, p.principal, p.granted_at.isoformat(),
-            credited(p.granted_by, p.granted_verified, p.granted_acknowledged)
-            if p.granted_by else "?",
+            credited(p.granted_by, p.granted_verified, p.granted_acknowledged),
             p.revoked_at.isoformat() if p.revoked_at else "-",
             credited(p.revoked_by, bool(p.revoked_verified), p.revoked_acknowledged)
-            if p.revoked_by else "", p.revoked_why or ""] for p in periods])
+            if p.revoked_at else "", p.revoked_why or ""] for p in periods])
 
 
 @policy_app.command("show")

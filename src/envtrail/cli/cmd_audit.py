@@ -263,8 +263,8 @@ def blame(env: EnvOpt = ..., repo: RepoOpt = None, identity: IdentityOpt = None,
     from envtrail.cli.render import credited
 
     table(["variable", "time", "actor", "action", "reason", "commit"],
-          [[r.key, r.time, credited(r.actor, r.verified, r.acknowledged) if r.actor
-            else "(unattested)", r.action, r.reason, short(r.commit)] for r in rows])
+          [[r.key, r.time, credited(r.actor, r.verified, r.acknowledged), r.action, r.reason,
+            short(r.commit)] for r in rows])
 
 
 def verify(

@@ -74,7 +74,7 @@ def history(
     to the environment the fingerprints are checked against the values; without one,
     this is said on stderr.
     """
-    from envtrail.cli.render import credited, mark, table, when
+    from envtrail.cli.render import credited, table, when
     from envtrail.ops.history import history as versions
 
     me, why = (load_identity(identity), None) if reveal else optional_identity(identity)
@@ -90,8 +90,7 @@ def history(
     table(["time", "change", "actor", "action", "reason", "fingerprint", "commit",
            *(["value"] if reveal else [])],
           [[when(r.time), _change(r),
-            credited(r.actor, r.verified, r.acknowledged) if r.actor
-            else f"(unattested) {mark(False)}", r.action,
+            credited(r.actor, r.verified, r.acknowledged), r.action,
             r.reason, r.fingerprint or "-", short(r.commit),
             *([_shown(r)] if reveal else [])] for r in rows])
 

@@ -153,8 +153,7 @@ def list_(
                                                  "acknowledged_finding")} for r in rows])
         return
     table(["variable", "changed", "by"],
-          [[r.key, r.time, credited(r.actor, r.verified, r.acknowledged) if r.actor
-            else "(unattested)"] for r in rows])
+          [[r.key, r.time, credited(r.actor, r.verified, r.acknowledged)] for r in rows])
 
 
 def import_(

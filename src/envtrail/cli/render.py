@@ -225,11 +225,12 @@ def painted_mark(ok: bool) -> Painted:
     return paint(mark(True), "green") if ok else paint(mark(False), "bold red")
 
 
-def credited(actor: str, verified: bool, acknowledged: Any = None) -> str:
+def credited(actor: str | None, verified: bool, acknowledged: Any = None) -> str:
     """Who a row of history, blame, list or access log credits: the actor alone where the
     verified line vouches for them; else, as ``log`` shows it, with ✓ or ✗ (✗: only the
-    record claims it) and, for a commit a repair acknowledged as a finding, that repair
-    (an ``audit.credit.Acknowledgement``)."""
+    record claims it, or there is none) and, for a commit a repair acknowledged as a
+    finding, that repair (an ``audit.credit.Acknowledgement``)."""
+    actor = actor or "(unattested)"
     if acknowledged is None:
         return actor if verified else f"{actor} {mark(False)}"
     repair = acknowledged.repair[:10] if acknowledged.repair else "?"
