@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -100,43 +101,66 @@ class Exposure:
     environment: str
     variables: set[str] = field(default_factory=set)
     periods: list[Period] = field(default_factory=list)
+    # Variables only a proposal held (pending, or pushed and withdrawn): never on the
+    # line under a key pair the principal held, yet sealed to one, so just as readable.
+    proposed: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
         return {"environment": self.environment, "variables": sorted(self.variables),
+                "proposed": sorted(self.proposed),
                 "periods": [p.as_dict() for p in self.periods]}
 
 
-def exposure(view: StoreView, head: str | None, principal: str) -> list[Exposure]:
+def exposure(view: StoreView, head: str | None, principal: str,
+             proposals: Iterable[str] = ()) -> list[Exposure]:
     """Every variable ``principal`` could ever read, per environment.
 
     A member holds the environment's private key, so they can read every value
     encrypted to that key pair, including values written before they joined
     and after they left until the next rotation. The report therefore counts
     all variables of every file version whose key pair was ever sealed to them.
+    ``proposals``: the tips of the proposals this clone has (an approval changes
+    nothing, so a tip holds its proposal's files); their values were encrypted to
+    a key pair as well, and a member reads them with ``review --reveal``.
     """
     if head is None:
         return []
     held: dict[str, set[str]] = {}
-    names_by_key: dict[tuple[str, str], set[str]] = {}
+    line: dict[tuple[str, str], set[str]] = {}
+    proposed: dict[tuple[str, str], set[str]] = {}
     seen_blobs: set[str] = set()
     for info in view.git.walk_touching(head, ("envs",)):
-        for env, blob in view.env_blobs(info.id).items():
-            if blob in seen_blobs:
-                continue
-            seen_blobs.add(blob)
-            try:
-                f = view.env_file(blob, env)
-            except IntegrityError:
-                continue
-            names_by_key.setdefault((env, f.public_key), set()).update(f.values)
-            if principal in f.members:
-                held.setdefault(env, set()).add(f.public_key)
+        _count(view, info.id, principal, seen_blobs, held, line)
+    for tip in proposals:
+        try:
+            _count(view, tip, principal, seen_blobs, held, proposed)
+        except IntegrityError:
+            continue  # a ref whose tree holds no readable envs/: no proposal envtrail made
     mine = [p for p in periods(view, head) if p.principal == principal]
     report = []
     for env in sorted(held):
         exp = Exposure(env, periods=[p for p in mine if p.environment == env])
         for key in held[env]:
-            exp.variables |= names_by_key.get((env, key), set())
+            exp.variables |= line.get((env, key), set())
+            exp.proposed |= proposed.get((env, key), set())
+        exp.proposed -= exp.variables
         report.append(exp)
     return report
+
+
+def _count(view: StoreView, commit: str, principal: str, seen_blobs: set[str],
+           held: dict[str, set[str]], names: dict[tuple[str, str], set[str]]) -> None:
+    """Note the variables of ``commit``'s environment files by key pair, and the key pairs
+    sealed to ``principal`` there (a file version already counted is skipped)."""
+    for env, blob in view.env_blobs(commit).items():
+        if blob in seen_blobs:
+            continue
+        seen_blobs.add(blob)
+        try:
+            f = view.env_file(blob, env)
+        except IntegrityError:
+            continue
+        names.setdefault((env, f.public_key), set()).update(f.values)
+        if principal in f.members:
+            held.setdefault(env, set()).add(f.public_key)

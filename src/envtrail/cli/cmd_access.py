@@ -97,9 +97,11 @@ def print_offboarding(principal: str, report: list) -> None:
         spans = "; ".join(
             f"{p.granted_at.isoformat()} -> {p.revoked_at.isoformat() if p.revoked_at else 'now'}"
             for p in exp.periods)
-        out(f"  {exp.environment} ({spans}):")
+        out(f"  {exp.environment} ({spans or 'a proposal sealed to them'}):")
         for name in sorted(exp.variables):
             out(f"    {name}")
+        for name in sorted(exp.proposed):
+            out(f"    {name} (proposed)")
 
 
 @access_app.command("rotate")

@@ -347,8 +347,26 @@ def access_history(git: GitRepo, rt: Runtime, environment: str | None) -> list:
 
 
 def offboarding(git: GitRepo, rt: Runtime, principal: str) -> list:
-    """What ``principal`` could ever read (audit.membership.Exposure per environment)."""
+    """What ``principal`` could ever read (audit.membership.Exposure per environment),
+    on the line and in every proposal this clone has: its own and those it last saw on
+    a remote (pushed, perhaps withdrawn there since), whose values were just as readable."""
     from envtrail.audit.membership import exposure
 
     line = open_line(git, rt)
-    return exposure(line.view, line.head, principal)
+    return exposure(line.view, line.head, principal, _proposal_tips(git))
+
+
+def _proposal_tips(git: GitRepo) -> list[str]:
+    """The commits the proposal refs point at: ``refs/envtrail/proposals/*`` and the
+    remotes' copies under ``refs/envtrail-remotes/<remote>/proposals/*``."""
+    from envtrail.gitstore.remote import MIRROR_ROOT
+    from envtrail.ops.routing import PROPOSALS
+
+    tips = set()
+    for name in git.repo.references:
+        mirrored = name.startswith(MIRROR_ROOT) and "/proposals/" in name[len(MIRROR_ROOT):]
+        if name.startswith(PROPOSALS) or mirrored:
+            target = git.ref_target(name)
+            if target is not None and git.has_commit(target):
+                tips.add(target)
+    return sorted(tips)
