@@ -18,7 +18,7 @@ from envtrail.crypto.keys import PublicKey
 from envtrail.format import envfile, layout
 from envtrail.format.envfile import Member
 from envtrail.gitstore.repo import GitRepo
-from hostile import head, setv
+from hostile import head, point, setv, unsigned_commit
 
 ALICE = "alice@example.com"
 CANARY = "CANARY-forged-by-outsider-7f3a"
@@ -83,6 +83,25 @@ def test_history_reveal_shows_the_honest_versions_and_never_the_forged_value(
     text = cli("history", "API_KEY", "--env", "production", "--reveal").out
     line = next(ln for ln in text.splitlines() if forged[:10] in ln)
     assert line.endswith("(acknowledged finding: not a verified value)")
+
+
+def test_a_side_commit_an_acknowledged_merge_brought_in_is_marked_and_never_revealed(
+        cli, store, make_identity):
+    setv(cli, "API_KEY", "real-v1")
+    base = head(store)
+    git(store, "switch", "-q", "-c", "side")
+    side = _outsiders_set(store, cli, make_identity("mallory@example.com"), {"API_KEY": CANARY})
+    git(store, "switch", "-q", "main")
+    point(store, unsigned_commit(store, base, [base, side]))
+    assert cli("repair", "--reason", "undo merge INC-10").code == 0
+    repair = head(store)
+    r = cli("history", "API_KEY", "--env", "production", "--reveal", "--json")
+    assert r.code == 0, r.err
+    assert CANARY not in r.out + r.err
+    row = next(row for row in _rows(r.out) if row["commit"] == side)
+    assert row["acknowledged_finding"] == {"repair": repair, "admin": ALICE}
+    assert row["fingerprint_checked"] is False and row["verified"] is False
+    assert row["value"] is None
 
 
 def test_blame_and_list_mark_a_last_change_a_repair_acknowledged(cli, store, make_identity):

@@ -42,9 +42,9 @@ class Credit:
 
 class Credits:
     """Credits for the commits of one verified line (``tainted``: what its repairs
-    acknowledged). Only the acknowledged commits, and commits off the first-parent line
-    (reachable only through an acknowledged merge), are checked again; the rest the
-    line's verification already vouched for."""
+    acknowledged). The acknowledged commits, and commits off the first-parent line
+    (reachable only through an acknowledged merge, so part of what it brought in), are
+    checked again and named with the repair; the line's verification vouched for the rest."""
 
     def __init__(self, view: StoreView, head: str | None, tainted: frozenset[str]) -> None:
         self._view, self._head, self._tainted = view, head, tainted
@@ -56,10 +56,13 @@ class Credits:
         actor = rec.actor if rec is not None else None
         if not self._tainted:
             return Credit(actor, rec is not None)  # a clean verified line has no merges
-        acknowledged = info.id in self._tainted
-        vouched = not acknowledged and info.id in self._first_parents()
-        _, verified = attested(self._view, info, rec, vouched)
-        return Credit(actor, verified, self._finding(info.id) if acknowledged else None)
+        on_line = info.id in self._first_parents()
+        _, verified = attested(self._view, info, rec, on_line and info.id not in self._tainted)
+        if info.id in self._tainted:
+            return Credit(actor, verified, self._finding(info.id))
+        if not on_line:  # reachable only through a merge a repair acknowledged
+            return Credit(actor, verified, self._brought_in(info.id))
+        return Credit(actor, verified)
 
     def _first_parents(self) -> set[str]:
         """The line's ids; on the way, the repair after each run of acknowledged commits."""
@@ -74,6 +77,14 @@ class Credits:
                     above = commit
             self._line = set(ids)
         return self._line
+
+    def _brought_in(self, commit: str) -> Acknowledgement:
+        """The acknowledgement of the merge on the line that brought ``commit`` in."""
+        git = self._view.git
+        for merge in sorted(self._tainted & self._first_parents()):
+            if len(git.info(merge).parents) > 1 and git.is_ancestor(commit, merge):
+                return self._finding(merge)
+        return Acknowledgement(None, None)
 
     def _finding(self, commit: str) -> Acknowledgement:
         self._first_parents()
