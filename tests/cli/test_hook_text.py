@@ -92,6 +92,35 @@ def test_secret_file_names_beyond_env_dot_are_read(hooked_app, name, text, reaso
     assert f"refused {name}: {reason}" in said
 
 
+# Attack 15, J9: editors, file managers and browsers name copies `.env~`, `.env copy`,
+# `.env - Copy`, `.env (1)`; each was committed unread, and python-dotenv reads it as a .env.
+@pytest.mark.parametrize("name", [".env~", ".env copy", ".env - Copy", ".env (1)", ".env1",
+                                  ".ENV~", ".Env Copy", "prod.env~"])
+def test_copies_and_backups_of_a_dotenv_file_are_read(hooked_app, name):
+    said = refused(hooked_app, name, f"STRIPE_KEY={CANARY}\nDB_PASSWORD={CANARY}x\n")
+    assert f"envtrail: refused {name}: plaintext dotenv file with values (DB_PASSWORD, " \
+           "STRIPE_KEY)\n" in said
+
+
+@pytest.mark.parametrize("name", [".envrc~", ".ENVRC (1)"])
+def test_copies_and_backups_of_a_direnv_file_are_read(hooked_app, name):
+    said = refused(hooked_app, name, f"use flake\nexport GITHUB_TOKEN={CANARY}\n")
+    assert f"envtrail: refused {name}: a direnv file that may set a variable (line 2)\n" in said
+
+
+def test_a_copy_of_an_example_file_is_refused_and_other_words_pass(hooked_app):
+    said = refused(hooked_app, ".env.example~", "STRIPE_KEY=\n")
+    assert "envtrail: refused .env.example~: a dotenv file that is not an example file" in said
+    root, env = hooked_app
+    git(root, "reset", "-q", "--", ".env.example~")
+    # Code and config whose names merely start with `.env` are not dotenv files.
+    (root / ".environment.ts").write_text("export const API_URL = 'https://api.example.com';\n")
+    (root / ".envoy.yaml").write_text("static_resources:\n  listeners: []\n")
+    r = commit(root, env, ".environment.ts", ".envoy.yaml", message="config")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert git(root, "log", "-1", "--format=%s").strip() == "config"
+
+
 def test_a_direnv_file_that_only_runs_direnv_passes_and_one_that_sets_a_value_does_not(
         hooked_app):
     root, env = hooked_app
@@ -127,6 +156,18 @@ def test_which_names_the_hook_reads():
         ".ENV.EXAMPLE": (True, True, False), "App.Sample.Env": (True, True, False),
         ".ENVRC": (False, False, True), "ci/.EnvRC.Local": (False, False, True),
         "ENV.PY": (False, False, False), ".ENVIRONMENT": (False, False, False),
+        # Attack 15, J9: the names tools give copies and backups are the same file.
+        ".env~": (True, False, False), ".env copy": (True, False, False),
+        ".env - Copy": (True, False, False), ".env (1)": (True, False, False),
+        ".env1": (True, False, False), ".env.bak": (True, False, False),
+        "prod.env~": (True, False, False), ".ENV~": (True, False, False),
+        ".Env Copy": (True, False, False), ".envrc~": (False, False, True),
+        ".ENVRC (1)": (False, False, True), ".envrc1": (False, False, True),
+        # A copy of an example file is no example (the name cannot say it is still empty).
+        ".env.example~": (True, False, False), ".env.example copy": (True, False, False),
+        # A letter after `.env`/`.envrc` makes another word.
+        ".environment.ts": (False, False, False), ".envoy.yaml": (False, False, False),
+        ".Envoy.yaml": (False, False, False), ".envrcs": (False, False, False),
     }
     got = {n: (is_dotenv(n), is_dotenv(n) and is_example(n), is_envrc(n)) for n in names}
     assert got == names

@@ -29,18 +29,38 @@ class Refusal:
     instead: str
 
 
-def is_dotenv(path: str) -> bool:
-    """``.env``, ``.env.*``, ``.env-*``, ``.env_*`` and ``*.env`` files, in any case
-    (``.ENV`` is ``.env`` where the file system ignores case, as on macOS and Windows)."""
+def file_kind(path: str) -> str | None:
+    """``"dotenv"``, ``"envrc"`` or None: which reading a staged file gets, by its base name.
+
+    A name is a dotenv file when it starts with ``.env`` and no letter follows
+    (``.env``, ``.env.local``, ``.env-ci``, ``.env_prod``, and the copies tools
+    make: ``.env~``, ``.env copy``, ``.env - Copy``, ``.env (1)``, ``.env1``), or
+    ends with ``.env`` (``prod.env``, and an editor's backup ``prod.env~``).
+    ``.envrc`` followed by no letter is direnv's (``.envrc.local``, ``.envrc~``).
+    Any case: ``.ENV`` is ``.env`` where the file system ignores case (macOS,
+    Windows). ``.environment.ts`` and ``.envoy.yaml`` are other words.
+    """
     name = _base_name(path)
-    return name == ".env" or name.startswith((".env.", ".env-", ".env_")) or name.endswith(".env")
+    if _starts_word(name, ".envrc"):
+        return "envrc"
+    if _starts_word(name, ".env") or name.rstrip("~").endswith(".env"):
+        return "dotenv"
+    return None
+
+
+def _starts_word(name: str, stem: str) -> bool:
+    # A copy marker, a separator or a digit may follow the stem; a letter makes another word.
+    return name.startswith(stem) and not name[len(stem):len(stem) + 1].isalpha()
+
+
+def is_dotenv(path: str) -> bool:
+    """A dotenv file by its name (see :func:`file_kind`)."""
+    return file_kind(path) == "dotenv"
 
 
 def is_envrc(path: str) -> bool:
-    """direnv's ``.envrc`` and its variants (``.envrc.local``, ``.envrc-ci``): shell scripts
-    that set variables. Any case, as for :func:`is_dotenv`."""
-    name = _base_name(path)
-    return name == ".envrc" or name.startswith((".envrc.", ".envrc-", ".envrc_"))
+    """direnv's ``.envrc`` or a variant or copy of it, by its name (see :func:`file_kind`)."""
+    return file_kind(path) == "envrc"
 
 
 def _base_name(path: str) -> str:
@@ -53,7 +73,9 @@ EXAMPLE_WORDS = frozenset({"example", "sample", "template"})
 def is_example(path: str) -> bool:
     """A dotenv template meant for git: ``.env.example``, ``.env.sample``, ``.env.template``
     (also after another part, ``.env.local.example``, or after ``-``/``_``, ``.env-example``)
-    and ``example.env``, ``app.sample.env``."""
+    and ``example.env``, ``app.sample.env``. A copy of one (``.env.example~``,
+    ``.env.example copy``) is not: the name says nothing about what was filled in
+    since, and git wants no backups, so such a copy is refused whatever it holds."""
     parts = re.split(r"[._-]", _base_name(path))
     return parts[-1] in EXAMPLE_WORDS or (parts[-1] == "env" and len(parts) > 1
                                           and parts[-2] in EXAMPLE_WORDS)
@@ -103,6 +125,9 @@ def _line_list(numbers: list[int]) -> str:
     return f"line {', '.join(map(str, numbers[:5]))}{', ...' if len(numbers) > 5 else ''}"
 
 
+_READERS = {"dotenv": _dotenv_refusal, "envrc": _envrc_refusal}
+
+
 def check_staged(git: GitRepo, files: list[str] | None = None,
                  index_file: str | None = None, merging: bool = False) -> list[Refusal]:
     """Refusals for what the index would commit (the work tree is not consulted).
@@ -127,7 +152,7 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
         out.append(_store_branch_refusal(merging or _merge_head(git) is not None))
     for path, blob in sorted(staged.items()):
         data = None if blob is None else repo[blob].data
-        read = _dotenv_refusal if is_dotenv(path) else _envrc_refusal if is_envrc(path) else None
+        read = _READERS.get(file_kind(path))
         if read is not None and data is not None:
             r = read(path, data)
             if r:
