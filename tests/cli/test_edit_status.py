@@ -133,3 +133,56 @@ def test_edit_falls_back_to_tmpdir_without_a_ram_folder(cli, tmp_path, monkeypat
     disk = tmp_path / "disk-tmp"
     disk.mkdir()
     assert edit_where(cli, tmp_path, disk).parent.parent == disk
+
+
+# Attack 15, J6: edit opened the editor on the decrypted values and refused only afterwards
+# (a missing reason, the policy, approvals), so the edit was lost after plaintext was shown.
+def refused_before_the_editor(cli, store, tmp_path, *args):
+    """Run a refused edit whose editor would change a value; what it said, after checking
+    that the editor never ran and the store did not move."""
+    refs = git(store, "for-each-ref", "--format=%(refname) %(objectname)")
+    before = cli("export", "--env", "production", "--format", "json").out
+    r = cli("edit", "--env", "production", *args, env=editor_env(tmp_path, "change"))
+    assert not (tmp_path / "report.json").exists(), "the editor ran"
+    assert git(store, "for-each-ref", "--format=%(refname) %(objectname)") == refs
+    assert cli("export", "--env", "production", "--format", "json").out == before
+    return r
+
+
+@pytest.mark.parametrize("reason", [None, "  "])
+def test_edit_without_a_reason_is_refused_before_the_editor_opens(cli, store, tmp_path, reason):
+    seed(cli)
+    r = refused_before_the_editor(cli, store, tmp_path,
+                                  *(() if reason is None else ("--reason", reason)))
+    assert r.code == 2
+    assert r.err.splitlines()[0] == "envtrail: error: edit needs a --reason"
+
+
+def test_edit_the_policy_refuses_is_refused_before_the_editor_opens(cli, store, tmp_path):
+    seed(cli)
+    assert cli("policy", "set", "--env", "production", "--reason-pattern", "INC-[0-9]+",
+               "--reason", "tickets INC-1").code == 0
+    r = refused_before_the_editor(cli, store, tmp_path, "--reason", "tidy")
+    assert r.code == 4
+    assert "policy refused: reason_pattern" in r.err
+
+
+def test_edit_needing_approvals_without_propose_is_refused_before_the_editor_opens(
+        cli, store, tmp_path):
+    seed(cli)
+    assert cli("policy", "set", "--env", "production", "--approvals", "1",
+               "--reason", "four eyes").code == 0
+    r = refused_before_the_editor(cli, store, tmp_path, "--reason", "rotate INC-2")
+    assert r.code == 4
+    # The same refusal and hint `set` gives (one function decides both).
+    said = cli("set", "CHANGE", "--env", "production", "--reason", "rotate INC-2", input="x")
+    assert said.code == 4 and r.err == said.err
+    assert "needs 1 approval(s)" in r.err and "--propose" in r.err
+    # With --propose the editor opens and the change waits for an approver.
+    head = git(store, "rev-parse", "HEAD")
+    r = cli("edit", "--env", "production", "--reason", "rotate INC-2", "--propose",
+            env=editor_env(tmp_path, "change"))
+    assert r.code == 0, r.err
+    assert (tmp_path / "report.json").exists()
+    assert git(store, "rev-parse", "HEAD") == head
+    assert git(store, "for-each-ref", "refs/envtrail/proposals/").strip()

@@ -284,7 +284,11 @@ def edit(
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
-    """Edit the decrypted variables in $VISUAL/$EDITOR; writes only what changed, as one commit."""
+    """Edit the decrypted variables in $VISUAL/$EDITOR; writes only what changed, as one commit.
+
+    The reason, the policy and the approvals the change needs (--propose or
+    --break-glass) are checked before the editor opens, so no edit is lost.
+    """
     from envtrail.ops.edit import edit as do_edit
 
     how = route(propose, break_glass)

@@ -14,6 +14,7 @@ from envtrail.errors import CommandNotFound, EnvtrailError, UsageError
 from envtrail.format import dotenv
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import check_value
+from envtrail.ops.preflight import check_write
 from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.txn import Written
 from envtrail.ops.values import read_values, write_values
@@ -40,7 +41,14 @@ def _private_dir(rt: Runtime) -> Path:
 
 def edit(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
          reason: str | None, route: Route = DIRECT) -> Written | None:
-    """Open the values in ``$VISUAL``/``$EDITOR``; commit only what changed (None: nothing)."""
+    """Open the values in ``$VISUAL``/``$EDITOR``; commit only what changed (None: nothing).
+
+    The reason, the policy, membership and the approval route are checked before
+    anything is decrypted, so nobody edits values that would then be refused.
+    """
+    if reason is None or not reason.strip():
+        raise UsageError("edit needs a --reason")
+    check_write(git, rt, identity, environment, reason, route)  # as `set` does before a prompt
     current = {k: v.reveal() for k, v in
                read_values(git, rt, identity, environment).values.items()}
     text = _HEADER + dotenv.render(current)
@@ -68,8 +76,6 @@ def edit(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
     removals = set(current) - set(new)
     if not updates and not removals:
         return None
-    if reason is None or not reason.strip():
-        raise UsageError("edit needs a --reason")
     return write_values(git, rt, identity, environment, updates, removals, reason, "set", route)
 
 
