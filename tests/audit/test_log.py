@@ -70,7 +70,9 @@ def test_events_come_out_exactly(scripted, alice):
     assert all(e["verified"] for e in ev)
     assert set(ev[0]) == {"commit", "time", "environment", "action", "actor", "verified",
                           "signature", "reason", "context", "key", "change", "reencrypted",
-                          "old_fp", "new_fp", "break_glass", "approved_by", "event"}
+                          "old_fp", "new_fp", "break_glass", "approved_by", "event",
+                          "acknowledged"}
+    assert all(e["acknowledged"] is None for e in ev)  # nothing was ever repaired
     rotate = ev[3]
     assert rotate["old_fp"] == ev[4]["new_fp"]
     assert rotate["new_fp"] != rotate["old_fp"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from envtrail.audit import context, signature
 from envtrail.audit.approvals import (
@@ -19,6 +20,9 @@ from envtrail.audit.view import StoreView, value_diff
 from envtrail.errors import IntegrityError
 from envtrail.format.layout import STORE_PATHS
 from envtrail.gitstore.repo import CommitInfo
+
+if TYPE_CHECKING:
+    from envtrail.audit.acknowledgements import Acknowledgement
 
 UNATTESTED = "unattested"
 
@@ -48,6 +52,8 @@ class Event:
     event: dict[str, object] | None = None  # an events-line marker: kind and the signer's claims
     # The commit an approval names (not in the JSON form: ``approved_by`` of that commit is).
     approves: str | None = None
+    # Set when a repair on the verified line acknowledged this commit as a finding.
+    acknowledged: Acknowledgement | None = None
 
     @property
     def store_wide(self) -> bool:
@@ -69,6 +75,7 @@ class Event:
             "reencrypted": self.reencrypted, "old_fp": self.old_fp, "new_fp": self.new_fp,
             "break_glass": self.break_glass, "approved_by": list(self.approved_by),
             "event": self.event,
+            "acknowledged": self.acknowledged.as_dict() if self.acknowledged else None,
         }
 
 

@@ -143,6 +143,8 @@ def _action_cell(e) -> str:
         text += " [BREAK-GLASS]"
     if e.approved_by:
         text += f" [approved by {', '.join(e.approved_by)}]"
+    if e.acknowledged:
+        text += f" [acknowledged {e.acknowledged.said()}]"
     return text
 
 
@@ -322,12 +324,27 @@ def verify(
         if report.refused:
             out(f"still refused: {report.refused} (found earlier in this clone; only a walk "
                 f"with a key to {', '.join(report.refused_envs)}, or a repair, lifts it)")
-        status = "ok" if report.ok else f"{len(report.findings)} finding(s)" \
-            if report.findings else "an earlier finding stands"
-        out(f"verified {report.checked} commit(s) up to {short(report.head)}: {status}")
+        out(f"verified {report.checked} commit(s) up to {short(report.head)}: "
+            f"{_verdict(report, strict)}")
     if not report.passes(strict):
         raise FindingsError("verification failed" if not report.ok
                             else "acknowledged findings or warnings (--strict)")
+
+
+def _verdict(report, strict: bool) -> str:
+    """The last line's verdict: under ``--strict``, what it fails on instead of "ok"."""
+    if report.findings:
+        return f"{len(report.findings)} finding(s)"
+    if not report.ok:
+        return "an earlier finding stands"
+    if report.passes(strict):
+        return "ok"
+    counts = []
+    if report.acknowledged:
+        counts.append(f"{len(report.acknowledged)} acknowledged finding(s)")
+    if report.warnings:
+        counts.append(f"{len(report.warnings)} warning(s)")
+    return f"FAILED under --strict: {' and '.join(counts)}"
 
 
 class _Progress:

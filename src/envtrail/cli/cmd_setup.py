@@ -164,6 +164,9 @@ def status(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = 
     out(f"verified     {st.verified}")
     out(f"git config   {'ok' if not st.missing_config else 'missing ' + ', '.join(st.missing_config)}")
     out(f"hook         {'installed' if st.hook_installed else 'not installed'}")
+    for a in st.acknowledged:
+        for rule in a.rules:
+            out(f"acknowledged {short(a.commit)} {a.said((rule,))}")
     for u in st.break_glass:
         late = paint("OVERDUE", "bold red") if u.overdue else f"review by {when(u.due)}"
         out(f"break-glass  {u.environment}: {short(u.commit)} by {u.author} at {when(u.time)}, "

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from envtrail.audit import checkpoint, signature
+from envtrail.audit.acknowledgements import acknowledgements
 from envtrail.audit.credit import Acknowledgement, Credits
 from envtrail.audit.events import (
     Event,
@@ -60,12 +61,14 @@ def log(git: GitRepo, filters: Filters, limit: int | None = None,
     changes = stream(view, head, Filters(until=filters.until), hide, verified)
     tainted = verified.tainted if verified is not None else frozenset()
     vouched = checkpoint.load_events(git.root, head)
+    # DESIGN: log always shows an acknowledged finding with its admin and reason.
+    acks = acknowledgements(view, verified.head, tainted) if verified is not None else {}
     for event in interleave(view, changes, filters, hide, tainted, vouched):
         if event.commit != last:
             if limit is not None and seen >= limit:
                 return
             seen, last = seen + 1, event.commit
-        yield event
+        yield replace(event, acknowledged=acks[event.commit]) if event.commit in acks else event
     if seen == 0 and (filters.key is not None or filters.actor is not None):
         _require_known(view, head, filters)
 

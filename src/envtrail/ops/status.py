@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from envtrail.audit import checkpoint
+from envtrail.audit.acknowledgements import Acknowledgement, acknowledgements
 from envtrail.audit.approvals import Glass, unreviewed_on_line
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.errors import EnvtrailError
@@ -59,10 +60,13 @@ class Status:
     hook_installed: bool = False
     break_glass: list[Unreviewed] = field(default_factory=list)  # by environment, then time
     next_steps: list[str] = field(default_factory=list)
+    # Findings a repair on the verified line acknowledged, oldest commit first.
+    acknowledged: list[Acknowledgement] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
-        """The JSON form."""
-        return {**self.__dict__, "break_glass": [u.as_dict() for u in self.break_glass]}
+        """The JSON form (``acknowledged``: one object per finding, as ``verify`` names it)."""
+        return {**self.__dict__, "break_glass": [u.as_dict() for u in self.break_glass],
+                "acknowledged": [f for a in self.acknowledged for f in a.findings()]}
 
 
 def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
@@ -102,6 +106,8 @@ def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
                                  f"values): `envtrail access rotate --env {env} --reason ...` "
                                  "upgrades it")
     cp = checkpoint.load(git.root)
+    if cp is not None:
+        _acknowledged(git, cp, st)
     if cp is None:
         st.next_steps.append("run `envtrail verify` to check the history")
     elif cp.refused is not None:
@@ -129,6 +135,16 @@ def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
     if not st.hook_installed:
         st.next_steps.append("run `envtrail hook install` (or add envtrail to pre-commit)")
     return st
+
+
+def _acknowledged(git: GitRepo, cp: checkpoint.Checkpoint, st: Status) -> None:
+    """What the repairs on the line this clone verified acknowledged (DESIGN: status always
+    shows it, with the admin and the reason)."""
+    try:
+        found = acknowledgements(StoreView(git), cp.head, cp.tainted)
+    except (EnvtrailError, KeyError):
+        return  # a line that cannot be read: `verify` says why; status reports the rest
+    st.acknowledged = list(reversed(found.values()))
 
 
 def _break_glass(git: GitRepo, rt: Runtime, st: Status) -> None:
