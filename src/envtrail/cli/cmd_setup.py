@@ -139,8 +139,8 @@ def env_list(repo: RepoOpt = None, json_: JsonOpt = False) -> None:
 
 
 def status(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = False) -> None:
-    """The store, your identity, what you can read, verification, break-glass changes
-    awaiting review, and what to do next."""
+    """The store, your identity, what you can read, verification, findings a repair
+    acknowledged, break-glass changes awaiting review, and what to do next."""
     from pathlib import Path
 
     from envtrail.cli.common import GLOBALS
