@@ -52,10 +52,14 @@ class Acknowledgement:
 def acknowledgements(view: StoreView, head: str | None,
                      tainted: frozenset[str]) -> dict[str, Acknowledgement]:
     """Commit -> its acknowledgement, for the verified line up to ``head`` whose walk found
-    ``tainted`` (the checkpoint's). Empty, and no commit read, when nothing was repaired."""
+    ``tainted`` (the checkpoint's). Empty, and no commit read, when nothing was repaired;
+    empty too when that head is gone from the clone (``verify`` reports the rewrite)."""
     if head is None or not tainted:
         return {}
-    ids, _ = view.git.first_parents(head)  # newest first
+    try:
+        ids, _ = view.git.first_parents(head)  # newest first
+    except KeyError:
+        return {}
     records: dict[str, Record | None] = {}
     above: list[str] = []  # untainted commits met so far: the nearest last
     out: dict[str, Acknowledgement] = {}
