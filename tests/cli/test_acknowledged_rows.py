@@ -42,6 +42,12 @@ def _repaired(store, cli, mallory, key: str = "API_KEY") -> tuple[str, str]:
     return forged, head(store)
 
 
+def _ack(field: dict | None) -> tuple:
+    """(repair, admin, reason) of an ``acknowledged`` field, which names rules too."""
+    assert field is not None and field["rules"], field
+    return field["repair"], field["admin"], field["reason"]
+
+
 def _rows(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -56,11 +62,11 @@ def test_history_marks_an_acknowledged_forgery_and_never_credits_its_claim(
     assert bad["actor"] == ALICE  # the claim, as log gives it, next to its verdict
     assert bad["verified"] is False
     assert bad["fingerprint_checked"] is False  # no walk compared the forger's fingerprint
-    assert bad["acknowledged_finding"] == {"repair": repair, "admin": ALICE}
+    assert _ack(bad["acknowledged"]) == (repair, ALICE, "undo forgery INC-8")
     honest = [row for c, row in rows.items() if c != forged]
     assert len(honest) == 2
     assert all(row["verified"] and row["fingerprint_checked"]
-               and row["acknowledged_finding"] is None for row in honest)
+               and row["acknowledged"] is None for row in honest)
     text = cli("history", "API_KEY", "--env", "production")
     assert text.code == 0, text.err
     line = next(ln for ln in text.out.splitlines() if forged[:10] in ln)
@@ -99,7 +105,7 @@ def test_a_side_commit_an_acknowledged_merge_brought_in_is_marked_and_never_reve
     assert r.code == 0, r.err
     assert CANARY not in r.out + r.err
     row = next(row for row in _rows(r.out) if row["commit"] == side)
-    assert row["acknowledged_finding"] == {"repair": repair, "admin": ALICE}
+    assert _ack(row["acknowledged"]) == (repair, ALICE, "undo merge INC-10")
     assert row["fingerprint_checked"] is False and row["verified"] is False
     assert row["value"] is None
 
@@ -119,18 +125,18 @@ def test_blame_and_list_mark_a_last_change_a_repair_acknowledged(cli, store, mak
     last = head(store)
     assert cli("repair", "--reason", "undo forgery INC-9").code == 0
     repair = head(store)
-    ack = {"repair": repair, "admin": ALICE}
     blame = cli("blame", "--env", "production", "--json")
     assert blame.code == 0, blame.err
     row = next(r for r in json.loads(blame.out) if r["key"] == "API_KEY")
     assert row["commit"] == last and row["actor"] is None
     assert row["fingerprint_checked"] is False and row["verified"] is False
-    assert row["acknowledged_finding"] == ack
+    assert _ack(row["acknowledged"]) == (repair, ALICE, "undo forgery INC-9")
+    ack = row["acknowledged"]
     listed = cli("list", "--env", "production", "--json")
     assert listed.code == 0, listed.err
     assert next(r for r in json.loads(listed.out) if r["key"] == "API_KEY") == {
         "key": "API_KEY", "time": row["time"], "actor": None, "commit": last,
-        "fingerprint_checked": False, "verified": False, "acknowledged_finding": ack}
+        "fingerprint_checked": False, "verified": False, "acknowledged": ack}
     assert "not checked" not in blame.err + listed.err
     mark = f"(unattested) ✗ [acknowledged finding: repair {repair[:10]} by {ALICE}]"
     for args in (("blame",), ("list",)):
@@ -161,10 +167,10 @@ def test_access_log_does_not_credit_the_claimed_actor_with_a_forged_grant(
     theirs = next(p for p in periods if p["principal"] == mallory.principal)
     assert theirs["granted_commit"] == forged
     assert theirs["granted_verified"] is False
-    assert theirs["granted_acknowledged_finding"] == {"repair": repair, "admin": ALICE}
+    assert _ack(theirs["granted_acknowledged"]) == (repair, ALICE, "undo forged grant INC-8")
     assert theirs["revoked_commit"] == repair and theirs["revoked_verified"] is True
     mine = next(p for p in periods if p["principal"] == ALICE)
-    assert mine["granted_verified"] is True and mine["granted_acknowledged_finding"] is None
+    assert mine["granted_verified"] is True and mine["granted_acknowledged"] is None
     text = cli("access", "log", "--env", "production").out
     line = next(ln for ln in text.splitlines() if mallory.principal in ln)
     assert f"{ALICE} ✗ [acknowledged finding: repair {repair[:10]} by {ALICE}]" in line

@@ -26,12 +26,14 @@ class Acknowledgement:
 
     commit: str
     rules: tuple[int, ...]  # the rules the repair names for it, ascending
-    repair: str
+    repair: str | None  # None only where this clone's line no longer shows which one
     admin: str | None  # the repair's actor (verified with the line)
-    reason: str
+    reason: str | None
 
     def as_dict(self) -> dict[str, object]:
-        """The JSON form of a row's mark (``log --json``)."""
+        """The JSON form of a row's mark (``acknowledged`` in the ``--json`` rows of
+        log, history, blame and list; ``granted_acknowledged``/``revoked_acknowledged``
+        in access log)."""
         return {"repair": self.repair, "admin": self.admin, "reason": self.reason,
                 "rules": list(self.rules)}
 
@@ -46,7 +48,8 @@ class Acknowledgement:
         ``rules`` (default: all of them)."""
         named = ", ".join(f"{rule} ({RULES[rule]})" for rule in rules or self.rules)
         word = "rule" if len(rules or self.rules) == 1 else "rules"
-        return f"{word} {named} by {self.admin or '?'} in {self.repair[:10]}: {self.reason}"
+        return f"{word} {named} by {self.admin or '?'} in {(self.repair or '?')[:10]}: " \
+               f"{self.reason}"
 
 
 def acknowledgements(view: StoreView, head: str | None,

@@ -12,23 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from envtrail.audit.acknowledgements import Acknowledgement, acknowledgements
 from envtrail.audit.events import attested
-from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView
 from envtrail.gitstore.repo import CommitInfo
-
-
-@dataclass(frozen=True)
-class Acknowledgement:
-    """The repair that acknowledged a commit as a finding."""
-
-    repair: str | None  # None only if this clone's line no longer shows which one
-    admin: str | None
-
-    def as_dict(self) -> dict[str, object]:
-        """The JSON form."""
-        return {"repair": self.repair, "admin": self.admin}
 
 
 @dataclass(frozen=True)
@@ -49,7 +37,7 @@ class Credits:
     def __init__(self, view: StoreView, head: str | None, tainted: frozenset[str]) -> None:
         self._view, self._head, self._tainted = view, head, tainted
         self._line: set[str] | None = None
-        self._repairs: dict[str, str] = {}
+        self._acks: dict[str, Acknowledgement] | None = None
 
     def of(self, info: CommitInfo, rec: Record | None) -> Credit:
         """The credit of ``info`` (whose record is ``rec``)."""
@@ -65,17 +53,8 @@ class Credits:
         return Credit(actor, verified)
 
     def _first_parents(self) -> set[str]:
-        """The line's ids; on the way, the repair after each run of acknowledged commits."""
         if self._line is None:
-            ids = self._view.git.first_parents(self._head)[0] if self._head else []
-            above = None
-            for commit in ids:  # newest first: the repair is the first clean commit above
-                if commit in self._tainted:
-                    if above is not None:
-                        self._repairs[commit] = above
-                else:
-                    above = commit
-            self._line = set(ids)
+            self._line = set(self._view.git.first_parents(self._head)[0] if self._head else [])
         return self._line
 
     def _brought_in(self, commit: str) -> Acknowledgement:
@@ -84,10 +63,9 @@ class Credits:
         for merge in sorted(self._tainted & self._first_parents()):
             if len(git.info(merge).parents) > 1 and git.is_ancestor(commit, merge):
                 return self._finding(merge)
-        return Acknowledgement(None, None)
+        return Acknowledgement(commit, (), None, None, None)
 
     def _finding(self, commit: str) -> Acknowledgement:
-        self._first_parents()
-        repair = self._repairs.get(commit)
-        rec = parse_record(self._view.git.info(repair)) if repair is not None else None
-        return Acknowledgement(repair, rec.actor if rec is not None else None)
+        if self._acks is None:
+            self._acks = acknowledgements(self._view, self._head, self._tainted)
+        return self._acks.get(commit) or Acknowledgement(commit, (), None, None, None)

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from envtrail.audit.credit import Acknowledgement, Credits
+from envtrail.audit.acknowledgements import Acknowledgement
+from envtrail.audit.credit import Credits
 from envtrail.audit.history import parse_record
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
@@ -39,7 +40,7 @@ class Period:
         out: dict[str, object] = {}
         for k, v in self.__dict__.items():
             if k.endswith("_acknowledged"):
-                k, v = f"{k}_finding", v.as_dict() if v is not None else None
+                v = v.as_dict() if v is not None else None
             out[k] = v.isoformat() if isinstance(v, datetime) else v
         return out
 

@@ -150,7 +150,7 @@ def list_(
     if json_:
         emit_json([{k: r.as_dict()[k] for k in ("key", "time", "actor", "commit",
                                                  "fingerprint_checked", "verified",
-                                                 "acknowledged_finding")} for r in rows])
+                                                 "acknowledged")} for r in rows])
         return
     table(["variable", "changed", "by"],
           [[r.key, r.time, credited(r.actor, r.verified, r.acknowledged)] for r in rows])

@@ -229,7 +229,7 @@ def credited(actor: str | None, verified: bool, acknowledged: Any = None) -> str
     """Who a row of history, blame, list or access log credits: the actor alone where the
     verified line vouches for them; else, as ``log`` shows it, with ✓ or ✗ (✗: only the
     record claims it, or there is none) and, for a commit a repair acknowledged as a
-    finding, that repair (an ``audit.credit.Acknowledgement``)."""
+    finding, that repair (an ``audit.acknowledgements.Acknowledgement``)."""
     actor = actor or "(unattested)"
     if acknowledged is None:
         return actor if verified else f"{actor} {mark(False)}"

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from envtrail.audit import checkpoint, signature
-from envtrail.audit.acknowledgements import acknowledgements
-from envtrail.audit.credit import Acknowledgement, Credits
+from envtrail.audit.acknowledgements import Acknowledgement, acknowledgements
+from envtrail.audit.credit import Credits
 from envtrail.audit.events import (
     Event,
     Filters,
@@ -274,7 +274,7 @@ class BlameRow:
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
         d = {k: v for k, v in self.__dict__.items() if k != "acknowledged"}
-        d["acknowledged_finding"] = self.acknowledged.as_dict() if self.acknowledged else None
+        d["acknowledged"] = self.acknowledged.as_dict() if self.acknowledged else None
         return d
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from envtrail.audit.credit import Acknowledgement, Credits
+from envtrail.audit.acknowledgements import Acknowledgement
+from envtrail.audit.credit import Credits
 from envtrail.audit.history import REENCRYPTED, versions
 from envtrail.crypto.keys import Identity
 from envtrail.errors import AccessDenied, NotFoundError
@@ -49,7 +50,7 @@ class HistoryRow:
             "action": self.action, "reason": self.reason, "change": self.change,
             "reencrypted": self.reencrypted, "fingerprint": self.fingerprint,
             "fingerprint_checked": self.fingerprint_checked, "verified": self.verified,
-            "acknowledged_finding": self.acknowledged.as_dict() if self.acknowledged else None}
+            "acknowledged": self.acknowledged.as_dict() if self.acknowledged else None}
         if reveal:
             d["value"] = self.value.reveal() if self.value is not None else None
             d["readable"] = self.readable
