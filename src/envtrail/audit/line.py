@@ -16,7 +16,7 @@ from envtrail.audit.approvals import Glass, Ledger
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.parallel import Judgement, judgements
-from envtrail.audit.repairs import CLEAN, FROM, acknowledged
+from envtrail.audit.repairs import CLEAN, FROM, acknowledged, swept, sweep_refusal
 from envtrail.audit.verify import Finding, Verifier, check_time
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
@@ -37,6 +37,27 @@ class Acknowledged:
                 "reason": self.reason}
 
 
+@dataclass(frozen=True)
+class Swept:
+    """An honest commit whose value changes an admin's ``repair`` undid along with the
+    findings it acknowledged (it lay after the first of them, on a forged state)."""
+
+    commit: str
+    repair: str
+    admin: str
+    reason: str
+
+    def line(self) -> str:
+        """How verify and show name it."""
+        return (f"{self.commit[:10]} (its value changes undone by {self.admin} in "
+                f"{self.repair[:10]}: {self.reason})")
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return {"commit": self.commit, "repair": self.repair, "admin": self.admin,
+                "reason": self.reason}
+
+
 @dataclass
 class LineReport:
     """The outcome of walking (part of) the line."""
@@ -46,6 +67,7 @@ class LineReport:
     checked: int = 0
     findings: list[Finding] = field(default_factory=list)
     acknowledged: list[Acknowledged] = field(default_factory=list)
+    swept: list[Swept] = field(default_factory=list)  # honest commits a repair undid
     floor: datetime | None = None
     unkeyed: set[str] = field(default_factory=set)
     walked: list[str] = field(default_factory=list)  # ids, oldest first
@@ -207,10 +229,12 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     tainted) before every finding the repair names, and every commit from it up
     to the repair must be one the repair acknowledges for a finding this walk has
     pending, or for rule 7 when it is dated after the repair itself (a clone that
-    met it later no longer sees it as ahead). So a repair can only undo what the
-    line itself reported: never skip back over a revocation, never restore a
-    state (or values from one) already acknowledged as forged, never keep a
-    finding as the clean state.
+    met it later no longer sees it as ahead), or one it names as swept: honest,
+    after the first acknowledged finding, and a change of values only
+    (:func:`sweep_plan` decides, for the writer too). So a repair can only undo
+    what the line itself reported and the values written on top of it: never skip
+    back over a revocation, never restore a state (or values from one) already
+    acknowledged as forged, never keep a finding as the clean state.
     """
     clean = rec.extra_value(CLEAN)
     before = report.walked[:position]
@@ -232,16 +256,37 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     if any(commit not in between for commit, _ in named):
         return None  # a finding at or before its clean point: that state is not clean
     pending = {(f.commit, str(f.rule)) for f in report.findings}
+    wanted = sweep_plan(view, between, named, pending, info.committer_time)
+    if wanted is None or set(wanted) != set(swept(rec)) or len(swept(rec)) != len(wanted):
+        return None
+    return clean
+
+
+def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
+               pending: set[tuple[str, str]], when: datetime) -> tuple[str, ...] | None:
+    """The commits a repair must name as swept, oldest first, given the commits from its
+    clean point up to it (``between``), the (commit, rule) pairs it acknowledges and
+    the findings pending; None when no repair with those acknowledgements may go back
+    over them. The one rule both ``repair`` and the walk apply."""
+    sweeps: list[str] = []
+    acked = False
     for commit in between:
         rules = {rule for c, rule in named if c == commit}
         if any((commit, rule) in pending for rule in rules):
+            acked = True
             continue
         # A verified commit the repair sweeps only as dated after itself: named for
         # rule 7 and nothing else, which is how rule 9 knows to count its policy too.
-        if rules == {"7"} and view.git.info(commit).committer_time > info.committer_time:
+        if rules == {"7"} and view.git.info(commit).committer_time > when:
+            continue
+        # An honest change written on a forged state after the first finding: restoring
+        # the clean point undoes it, which only a change of values may suffer.
+        if acked and not rules and not any(c == commit for c, _ in pending) \
+                and sweep_refusal(view, commit) is None:
+            sweeps.append(commit)
             continue
         return None
-    return clean
+    return tuple(sweeps)
 
 
 def _acknowledge(report: LineReport, info, rec, clean: str, position: int) -> None:
@@ -255,6 +300,7 @@ def _acknowledge(report: LineReport, info, rec, clean: str, position: int) -> No
         else:
             keep.append(finding)
     report.findings = keep
+    report.swept += [Swept(c, info.id, rec.actor, rec.reason) for c in swept(rec)]
     start = report.walked.index(clean) + 1 if clean in report.walked else 0
     report.tainted.update(report.walked[start:position])
 

@@ -11,7 +11,13 @@ clean point, so they can be checked against a state that verified.
 
 Whether a repair may be judged by its clean point at all is the line walk's
 decision (audit.line): the point must be verified and untainted, and every
-commit since it a finding the repair names.
+commit since it a finding the repair names, or an honest commit after the
+first of them that it names as swept (``Envtrail-Sweeps``). Restoring the
+clean point undoes a swept commit's value changes too, so only a commit that
+changed values and nothing else may be swept (:func:`sweep_refusal`, which the
+writer asks too): never a grant, revoke, rotation, signers, policy or config
+change, nor another repair, whose undoing would reopen access or undo a
+decision.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from envtrail.audit import signature
 from envtrail.audit.effect import custody
+from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record
 from envtrail.audit.view import value_diff
 from envtrail.crypto.seal import DecryptError
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
 CLEAN = "Repair-Clean"
 FROM = "Repair-From"
 ACK = "Acknowledges"
+SWEEPS = "Sweeps"
 _ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
@@ -45,6 +53,43 @@ def acknowledged(rec: Record) -> set[tuple[str, str]]:
             commit, _, rule = value.partition(" ")
             out.add((commit, rule.strip()))
     return out
+
+
+def swept(rec: Record) -> tuple[str, ...]:
+    """The honest commits a repair record names as swept (their changes undone with it)."""
+    return tuple(value.strip() for key, value in rec.extra if key == SWEEPS)
+
+
+def sweep_refusal(view, commit: str) -> str | None:
+    """Why a repair may not sweep ``commit`` (None: it may): it must be an envtrail commit,
+    no repair, that changed values of existing environments and nothing else, judged by
+    its tree against its parent whatever its trailers say. Restoring the clean point
+    would otherwise also undo a membership, key, signer, policy or config change."""
+    git = view.git
+    info = git.info(commit)
+    rec = parse_record(info)
+    if rec is None or len(info.parents) != 1:
+        return "it is no envtrail commit"
+    if rec.action == "repair":
+        return "it is a repair"
+    parent = info.parents[0]
+    for path in (layout.STORE_DIR, layout.ATTRIBUTES):
+        if git.entry_id(parent, path) != git.entry_id(commit, path):
+            return f"it changes {path}"
+    if git.other_entries_differ(parent, commit, layout.STORE_PATHS):
+        return "it changes files outside envs/ and .envtrail/"
+    before, after = view.env_blobs(parent), view.env_blobs(commit)
+    if set(before) != set(after):
+        return "it adds or removes an environment"
+    for env in sorted(e for e in before if before[e] != after[e]):
+        try:
+            old, new = view.env_at(parent, env), view.env_at(commit, env)
+        except IntegrityError:
+            return f"{env} cannot be read there"
+        if custody(old) != custody(new) or old is None or new is None \
+                or old.version != new.version:
+            return f"it changes the members or keys of {env}"
+    return None
 
 
 def signature_state(view, info: CommitInfo, rec: Record | None) -> str | None:

@@ -42,12 +42,19 @@ def repair(
     lead = "would acknowledge" if dry_run or result.proposal else "acknowledged"
     for finding in result.findings:
         out(f"{lead}: {finding.line()}")
+    undo = "would undo" if dry_run or result.proposal else "undid"
+    for s in result.swept:
+        out(f"{undo} (came after the first finding): {s.commit[:10]} {s.action} by {s.actor} "
+            f"({s.reason}): {', '.join(s.variables) or 'no value'}")
     out(f"restored to the last verified state {result.clean}: "
         f"{', '.join(result.paths) or 'nothing differed'}")
     if result.restored_from != result.clean:
         out(f"values from {result.restored_from}:")
     for change in result.record.changes if result.record else ():
         out(f"  {render_change(change)}")
+    if result.swept:
+        out("redo those changes that are still wanted once the repair has landed "
+            "(`envtrail set KEY --env ENV`, `envtrail unset KEY --env ENV`)")
     if result.proposal:
         report_write(result, "repair")
     elif result.commit:

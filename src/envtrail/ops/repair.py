@@ -17,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from envtrail.audit.record import Record
-from envtrail.audit.repairs import ACK, CLEAN, FROM
+from envtrail.audit.history import parse_record
+from envtrail.audit.line import sweep_plan
+from envtrail.audit.repairs import ACK, CLEAN, FROM, SWEEPS, sweep_refusal
 from envtrail.audit.verify import Finding
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
@@ -30,9 +32,22 @@ from envtrail.ops.rollback import target_values
 from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import require_admin
 from envtrail.ops.store import whoami
+from envtrail.ops.trust import trust_roots
 from envtrail.ops.txn import Plan, context_for, transact
 from envtrail.ops.values import plan_values
 from envtrail.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class SweptChange:
+    """An honest commit after the first finding whose value changes the repair undoes
+    (names only: which variables, never a value)."""
+
+    commit: str
+    action: str
+    actor: str
+    reason: str
+    variables: tuple[str, ...]  # ENV:KEY with its + - ~
 
 
 @dataclass(frozen=True)
@@ -46,12 +61,14 @@ class RepairResult:
     commit: str | None
     record: Record | None
     proposal: str | None = None  # with --propose: the proposal waiting for approvals
+    swept: tuple[SweptChange, ...] = ()
 
 
 def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
            from_rev: str | None = None, dry_run: bool = False,
            route: Route = DIRECT) -> RepairResult:
-    """Acknowledge every current finding and restore the clean point's state."""
+    """Acknowledge every current finding and restore the clean point's state, undoing
+    with it the honest value changes made on top of the first finding (listed)."""
     text = check_reason(reason)
     line = open_line(git, rt, identity, allow_findings=True)
     findings = tuple(line.report.findings) if line.report else ()
@@ -63,19 +80,85 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     # Judged by the last verified state: the head's signers may be forged.
     acting = whoami(clean_state, identity, rt)
     require_admin(acting.signer, "repair the store")
+    sweeps = _sweeps(line, clean, findings, rt)
     source = _source(line, rt, clean, from_rev)
     changes, masked, paths = _restore(line, rt, identity, clean_state, source, text)
     # A forged file's name is no environment name the record could carry.
     envs = tuple(sorted({e for e in map(layout.env_of, paths)
                          if e and ENV_NAME_RE.fullmatch(e) and e not in {".", ".."}}))
-    extra = (*((ACK, f"{f.commit} {f.rule}") for f in findings), (CLEAN, clean), (FROM, source))
+    extra = (*((ACK, f"{f.commit} {f.rule}") for f in findings),
+             *((SWEEPS, s.commit) for s in sweeps), (CLEAN, clean), (FROM, source))
     rec = Record("repair", acting.principal, text, envs, masked, context_for(rt), extra)
     if dry_run:
-        return RepairResult(findings, clean, source, paths, None, rec)
-    written = transact(git, rt, identity, lambda snap: Plan(changes, rec, base=clean),
+        return RepairResult(findings, clean, source, paths, None, rec, swept=sweeps)
+    check = _verifies(git, rt, identity, route)
+    written = transact(git, rt, identity,
+                       lambda snap: Plan(changes, rec, base=clean, check=check),
                        allow_findings=True, route=route)
     return RepairResult(findings, clean, source, paths, written.commit, written.record,
-                        written.proposal)
+                        written.proposal, sweeps)
+
+
+def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
+            rt: Runtime) -> tuple[SweptChange, ...]:
+    """The honest commits between the clean point and the head that the repair undoes,
+    by the walk's own rule (audit.line.sweep_plan); IntegrityError (exit 5) naming the
+    first one no repair may go back over (a change of members, keys, signers, policy or
+    config, or another repair), since restoring the clean point would undo it."""
+    walked = line.report.walked if line.report else []
+    between = walked[walked.index(clean) + 1:] if clean in walked else list(walked)
+    named = {(f.commit, str(f.rule)) for f in findings}
+    found = {f.commit for f in findings}
+    for commit in between:
+        why = None if commit in found else sweep_refusal(line.view, commit)
+        if why is not None:
+            info = line.git.info(commit)
+            rec = parse_record(info)
+            what = f"{rec.action} by {rec.actor}" if rec else "a commit"
+            raise IntegrityError(
+                f"cannot repair: {commit[:10]} ({what}) came after the first finding and "
+                f"{why}; restoring the clean point {clean[:10]} would undo it",
+                hint="a repair restores values only; review `envtrail log`, and get the "
+                     "store back by a reviewed rewrite (`envtrail verify --accept-rewrite`)")
+    plan = sweep_plan(line.view, between, named, named, rt.now())
+    if plan is None:
+        raise IntegrityError("cannot repair: the commits after the first finding are "
+                             "neither findings nor honest value changes a repair may undo",
+                             hint="`envtrail verify` lists the findings; `envtrail log` the rest")
+    return tuple(_swept_change(line.git, commit) for commit in plan)
+
+
+def _swept_change(git: GitRepo, commit: str) -> SweptChange:
+    """What one swept commit did, by its (verified) trailers."""
+    rec = parse_record(git.info(commit))
+    assert rec is not None  # sweep_refusal refuses a commit without a record
+    envs = rec.environments
+    names = tuple(f"{c.op}{c.key if ':' in c.key or len(envs) != 1 else f'{envs[0]}:{c.key}'}"
+                  for c in rec.changes)
+    return SweptChange(commit, rec.action, rec.actor, rec.reason, names)
+
+
+def _verifies(git: GitRepo, rt: Runtime, identity: Identity, route: Route):
+    """A check of the repair commit before it moves the line: the whole line up to it
+    must verify, as ``verify`` walks it with this key, or nothing is written. A proposal
+    still waits for the approvals rule 9 asks of it."""
+    def check(commit: str) -> None:
+        from envtrail.audit import checkpoint
+        from envtrail.audit.keyring import Keyring
+        from envtrail.audit.line import Trust, walk
+        from envtrail.audit.view import StoreView
+
+        report = walk(StoreView(git), commit, keyring=Keyring(identity),
+                      trust=Trust(checkpoint.load_pin(git.root), trust_roots(rt)), now=rt.now(),
+                      seen_ahead=checkpoint.load_ahead(git.root), workers=rt.cpus)
+        left = [f for f in report.findings
+                if not (route.propose and f.commit == commit and f.rule == 9)]
+        if left:
+            raise IntegrityError(f"refusing to write a repair that would not verify: "
+                                 f"{left[0].line()}",
+                                 hint="nothing was written; `envtrail verify` lists the "
+                                      "findings, `envtrail repair --dry-run` what a repair does")
+    return check
 
 
 def _clean_point(line: Line, findings: tuple[Finding, ...]) -> str:

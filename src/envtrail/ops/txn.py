@@ -48,6 +48,9 @@ class Plan:
     # The commit whose tree ``changes`` apply to, when not the head's (``repair``
     # writes its clean point's tree whole, so nothing else survives at any level).
     base: str | None = None
+    # Called with the new commit before it is proposed or moves the line (``repair``
+    # refuses one the line walk would not accept): raising leaves the store unchanged.
+    check: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             author = Author(rec.actor, rec.actor, when)
             commit = create_commit(git, [head] if head else [], plan.changes, record.render(rec),
                                    author, signer_for(identity), base=plan.base)
+            if plan.check is not None:
+                plan.check(commit)
             proposal = settle(git, line.view, commit, rec, route)
             if proposal is not None:
                 return Written(commit, rec, attempt, proposal)
