@@ -16,7 +16,7 @@ from envtrail.audit.approvals import Glass, Ledger
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.parallel import Judgement, judgements
-from envtrail.audit.repairs import CLEAN, FROM, acknowledged, swept, sweep_refusal
+from envtrail.audit.repairs import CLEAN, FROM, acknowledged, sweep_refusal, swept
 from envtrail.audit.verify import Finding, Verifier, check_time
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
@@ -151,11 +151,13 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
         info_id = info.id
         if judged.need_known:
             ledger.known[info_id] = judged.need
-        clean = None
+        clean, plan = None, None
         if rec is not None and rec.action == "repair":
             # A change a repair follows unapproved is one of the findings it names.
             report.findings += [Finding(c, 9, message) for c, message in ledger.close()]
-            clean = _repair_clean(view, report, info, rec, position, tainted)
+            settled = _repair_clean(view, report, info, rec, position, tainted,
+                                    lambda c: _unchecked(view, verifier.keyring, c))
+            clean, plan = settled if settled is not None else (None, None)
         if clean is not None:
             try:  # a repair is judged by its clean point's signers, not its parent's
                 verdict = signature.check(view, info, trust_at=clean)
@@ -179,8 +181,8 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
         found += timing
         if not timing:
             floors.raise_to(info_id, info.committer_time)
-        if not found and clean is not None:
-            _acknowledge(report, info, rec, clean, position)
+        if not found and clean is not None and plan is not None:
+            _acknowledge(report, info, rec, clean, position, plan)
         report.findings.extend(found)
         report.checked += 1
         if on_commit is not None:
@@ -222,7 +224,8 @@ def _linked(judged: Iterator[Judgement], ids: list[str],
 
 
 def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
-                  tainted: frozenset[str]) -> str | None:
+                  tainted: frozenset[str],
+                  unchecked: Callable[[str], bool]) -> tuple[str, SweepPlan] | None:
     """The clean point of a repair, if the line gives it that authority; else None.
 
     The clean point must be a verified commit (walked or the walk's start, never
@@ -256,24 +259,46 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     if any(commit not in between for commit, _ in named):
         return None  # a finding at or before its clean point: that state is not clean
     pending = {(f.commit, str(f.rule)) for f in report.findings}
-    wanted = sweep_plan(view, between, named, pending, info.committer_time)
-    if wanted is None or set(wanted) != set(swept(rec)) or len(swept(rec)) != len(wanted):
+    plan = sweep_plan(view, between, named, pending, info.committer_time, unchecked)
+    wanted = swept(rec)
+    if plan is None or set(plan.swept) != set(wanted) or len(wanted) != len(plan.swept):
         return None
-    return clean
+    return clean, plan
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a repair goes back over besides the findings this walk has pending."""
+
+    swept: tuple[str, ...] = ()  # honest value changes it undoes, oldest first
+    # Commits it acknowledges for rule 3 in an environment this walk has no key to: a
+    # lying fingerprint only a keyed walk sees (the repair restores their values too).
+    unseen: tuple[str, ...] = ()
 
 
 def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
-               pending: set[tuple[str, str]], when: datetime) -> tuple[str, ...] | None:
-    """The commits a repair must name as swept, oldest first, given the commits from its
-    clean point up to it (``between``), the (commit, rule) pairs it acknowledges and
-    the findings pending; None when no repair with those acknowledgements may go back
-    over them. The one rule both ``repair`` and the walk apply."""
+               pending: set[tuple[str, str]], when: datetime,
+               unchecked: Callable[[str], bool] = lambda commit: False) -> SweepPlan | None:
+    """The commits a repair must name as swept, given the commits from its clean point
+    up to it (``between``), the (commit, rule) pairs it acknowledges and the findings
+    pending; None when no repair with those acknowledgements may go back over them.
+    ``unchecked``: whether this walk could not check a commit's fingerprints (no key).
+    The one rule both ``repair`` and the walk apply."""
     sweeps: list[str] = []
+    unseen: list[str] = []
     acked = False
     for commit in between:
         rules = {rule for c, rule in named if c == commit}
         if any((commit, rule) in pending for rule in rules):
             acked = True
+            continue
+        # What a keyed walk found where this one has no key: only a change of values
+        # (its custody this walk does see), so a keyless clone never takes a revoke
+        # or a grant for a forgery on an admin's word.
+        if rules == {"3"} and not any(c == commit for c, _ in pending) \
+                and unchecked(commit) and sweep_refusal(view, commit) is None:
+            acked = True
+            unseen.append(commit)
             continue
         # A verified commit the repair sweeps only as dated after itself: named for
         # rule 7 and nothing else, which is how rule 9 knows to count its policy too.
@@ -286,12 +311,30 @@ def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
             sweeps.append(commit)
             continue
         return None
-    return tuple(sweeps)
+    return SweepPlan(tuple(sweeps), tuple(unseen))
 
 
-def _acknowledge(report: LineReport, info, rec, clean: str, position: int) -> None:
-    """A valid repair moves the findings it names to acknowledged, and taints every
-    commit from its clean point (exclusive) up to itself."""
+def _unchecked(view: StoreView, keyring, commit: str) -> bool:
+    """Whether a walk with ``keyring`` could not check ``commit``'s fingerprints: it
+    changed values of an environment the keyring opens on neither side or one side."""
+    info = view.git.info(commit)
+    parent = info.parents[0] if info.parents else None
+    before, after = view.env_blobs(parent), view.env_blobs(commit)
+    for env in sorted(e for e in before.keys() | after.keys() if before.get(e) != after.get(e)):
+        try:
+            sides = (view.env_at(parent, env), view.env_at(commit, env))
+        except IntegrityError:
+            continue
+        if any(side is not None and keyring.keys(side) is None for side in sides):
+            return True
+    return False
+
+
+def _acknowledge(report: LineReport, info, rec, clean: str, position: int,
+                 plan: SweepPlan) -> None:
+    """A valid repair moves the findings it names to acknowledged (and those this walk
+    could not see, said so), lists what it swept, and taints every commit from its
+    clean point (exclusive) up to itself."""
     named = acknowledged(rec)
     keep = []
     for finding in report.findings:
@@ -300,7 +343,10 @@ def _acknowledge(report: LineReport, info, rec, clean: str, position: int) -> No
         else:
             keep.append(finding)
     report.findings = keep
-    report.swept += [Swept(c, info.id, rec.actor, rec.reason) for c in swept(rec)]
+    report.acknowledged += [Acknowledged(Finding(c, 3, "a fingerprint finding only a walk with a "
+                                                    "key sees: not checked here"),
+                                         info.id, rec.actor, rec.reason) for c in plan.unseen]
+    report.swept += [Swept(c, info.id, rec.actor, rec.reason) for c in plan.swept]
     start = report.walked.index(clean) + 1 if clean in report.walked else 0
     report.tainted.update(report.walked[start:position])
 

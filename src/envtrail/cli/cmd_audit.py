@@ -171,6 +171,7 @@ def show(
             "events": [e.as_dict() for e in s.events],
             "findings": [f.as_dict() for f in s.findings],
             "acknowledged": [a.as_dict() for a in s.acknowledged],
+            "swept_by": [w.as_dict() for w in s.swept],
             "judged": s.judged,
             "store_changes": list(s.store_diff),
             "approved_by": list(s.approved_by),
@@ -219,6 +220,9 @@ def show(
     for a in s.acknowledged:
         out(f"  acknowledged rule {a.finding.rule} ({a.finding.rule_name}): "
             f"{a.finding.message}; by {a.admin} in {short(a.repair)}: {a.reason}")
+    for w in s.swept:
+        out(f"  swept by a repair: its value changes undone by {w.admin} in "
+            f"{short(w.repair)}: {w.reason}")
 
 
 def diff(
@@ -311,6 +315,8 @@ def verify(
             out(f.line())
         for a in report.acknowledged:
             out(f"acknowledged: {a.finding.line()} (by {a.admin} in {short(a.repair)}: {a.reason})")
+        for s in report.swept:
+            out(f"swept: {s.line()}")
         for w in report.warnings:
             out(f"warning: {w}")
         if report.skipped:

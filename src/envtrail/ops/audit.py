@@ -18,7 +18,7 @@ from envtrail.audit.events import (
 )
 from envtrail.audit.history import last_changes, parse_record
 from envtrail.audit.keyring import Keyring
-from envtrail.audit.line import Acknowledged
+from envtrail.audit.line import Acknowledged, Swept
 from envtrail.audit.record import Record
 from envtrail.audit.timeline import interleave
 from envtrail.audit.verify import Finding, Verifier
@@ -114,6 +114,7 @@ class Shown:
     approved_by: tuple[str, ...] = ()  # approvals of it on the store line
     judged: str = "line"  # "line", "events" (judged as events are) or "commit" (alone)
     acknowledged: tuple[Acknowledged, ...] = ()  # its findings a repair accepted
+    swept: tuple[Swept, ...] = ()  # a repair that undid this honest commit's changes
 
 
 def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
@@ -132,6 +133,7 @@ def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
     judged = _where(git, head, commit)
     verdict = signature.shown(view, info)
     acknowledged: tuple[Acknowledged, ...] = ()
+    swept: tuple[Swept, ...] = ()
     if judged == "commit" or head is None:
         findings = Verifier(view).check(info)
     else:
@@ -148,6 +150,7 @@ def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
             findings = [f for f in walked.findings if f.commit == commit] + \
                 [f for f in whole if f.commit != commit]
             acknowledged = tuple(a for a in walked.acknowledged if a.finding.commit == commit)
+            swept = tuple(w for w in walked.swept if w.commit == commit)
         else:
             findings = [f for f in eventline.check(view, head, line=walked.walked,
                                                    tainted=frozenset(walked.tainted),
@@ -155,7 +158,7 @@ def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
             verdict = eventline.signature_of(view, info, walked.walked)
     return Shown(info, parse_record(info), verdict, commit_events(view, info), findings,
                  store_file_diff(git, info), tuple(approvals_of(view, commit, head)), judged,
-                 acknowledged)
+                 acknowledged, swept)
 
 
 def _where(git: GitRepo, head: str | None, commit: str) -> str:

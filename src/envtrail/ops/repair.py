@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from envtrail.audit.record import Record
 from envtrail.audit.history import parse_record
 from envtrail.audit.line import sweep_plan
+from envtrail.audit.record import Record
 from envtrail.audit.repairs import ACK, CLEAN, FROM, SWEEPS, sweep_refusal
 from envtrail.audit.verify import Finding
 from envtrail.audit.view import Snapshot
@@ -125,7 +125,7 @@ def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
         raise IntegrityError("cannot repair: the commits after the first finding are "
                              "neither findings nor honest value changes a repair may undo",
                              hint="`envtrail verify` lists the findings; `envtrail log` the rest")
-    return tuple(_swept_change(line.git, commit) for commit in plan)
+    return tuple(_swept_change(line.git, commit) for commit in plan.swept)
 
 
 def _swept_change(git: GitRepo, commit: str) -> SweptChange:
@@ -154,8 +154,10 @@ def _verifies(git: GitRepo, rt: Runtime, identity: Identity, route: Route):
         left = [f for f in report.findings
                 if not (route.propose and f.commit == commit and f.rule == 9)]
         if left:
+            # Its own finding says why; else the first one it leaves standing.
+            first = next((f for f in left if f.commit == commit), left[0])
             raise IntegrityError(f"refusing to write a repair that would not verify: "
-                                 f"{left[0].line()}",
+                                 f"{first.line()}",
                                  hint="nothing was written; `envtrail verify` lists the "
                                       "findings, `envtrail repair --dry-run` what a repair does")
     return check

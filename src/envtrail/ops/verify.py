@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from envtrail.audit import checkpoint, eventline, line
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
-from envtrail.audit.line import Acknowledged, LineReport, Trust
+from envtrail.audit.line import Acknowledged, LineReport, Swept, Trust
 from envtrail.audit.verify import Finding, custody_changes
 from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
@@ -30,6 +30,7 @@ class Report:
     checked: int = 0
     findings: list[Finding] = field(default_factory=list)
     acknowledged: list[Acknowledged] = field(default_factory=list)
+    swept: list[Swept] = field(default_factory=list)  # honest commits a repair undid
     skipped: list[str] = field(default_factory=list)  # environments checked without a key
     disappeared: list[str] = field(default_factory=list)  # --accept-rewrite: commits gone
     other_genesis: str | None = None  # --accept-rewrite --force: the genesis given up
@@ -45,13 +46,14 @@ class Report:
 
     def passes(self, strict: bool) -> bool:
         """ok, and under ``--strict`` no acknowledged finding or warning either."""
-        return self.ok and not (strict and (self.acknowledged or self.warnings))
+        return self.ok and not (strict and (self.acknowledged or self.swept or self.warnings))
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
         return {"ok": self.ok, "head": self.head, "genesis": self.genesis, "pin": self.pin,
                 "commits": self.checked, "findings": [f.as_dict() for f in self.findings],
                 "acknowledged": [a.as_dict() for a in self.acknowledged],
+                "swept": [s.as_dict() for s in self.swept],
                 "skipped_without_key": self.skipped, "disappeared": self.disappeared,
                 "replaced_genesis": self.other_genesis, "refused": self.refused,
                 "refused_needs_key_to": self.refused_envs,
@@ -114,6 +116,7 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     if report.ok and events_head is not None:
         checkpoint.save_events(git.root, head, events_head)  # log need not judge it again
     report.acknowledged = walked.acknowledged
+    report.swept = walked.swept
     report.skipped = sorted(walked.unkeyed)
     report.warnings = [g.warning(rt.now()) for g in walked.glass]
     if cp is not None and cp.refused is not None and not rewrite and not walked.findings \

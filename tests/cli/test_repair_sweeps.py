@@ -1,0 +1,309 @@
+"""A repair over honest commits made on top of a finding (attack15 J7).
+
+bob, a production member, lands a ``set`` whose fingerprints lie: only a walk with a
+production key sees it. carol, a staging-only member and admin, verifies without that
+key (as documented) and keeps working in staging. alice's keyed clone then finds the
+lie. The repair must get the store back: it undoes carol's value change with the rest
+(and says so, in its output, its record, ``verify`` and ``show``), but it may never go
+back over a change of members, keys, signers or policy, and it never writes a commit
+that ``verify`` would refuse.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+
+import pytest
+
+import forge
+from envtrail.audit import record
+from envtrail.audit.repairs import ACK, CLEAN, FROM, SWEEPS
+from envtrail.gitstore.repo import GitRepo
+from hostile import head, point, setv, signed_commit
+
+CANARY = "CANARY-bob-lie-7f3a"
+
+
+def _lying_set(store, who, env: str, key: str, value: str) -> str:
+    """A set signed by ``who`` (a member, so the value is sealed right) whose
+    Envtrail-Change fingerprints are made up: only a keyed walk can tell."""
+    plan = forge.honest_plan(store, who.identity, env, {key: value}, reason="rotate INC-7")
+    lies = tuple(replace(c, old_fp=c.old_fp and "1" * len(c.old_fp), new_fp="0" * len(c.new_fp))
+                 for c in plan.record.changes)
+    return forge.commit_plan(store, who.identity, forge.with_record(plan, changes=lies))
+
+
+@pytest.fixture
+def team(cli, store, bob, make_identity):
+    carol = make_identity("carol@example.com")
+    for who, env in ((bob, "production"), (carol, "staging")):
+        assert cli("access", "grant", who.principal, who.publine, "--env", env,
+                   "--reason", "join").code == 0
+    assert cli("access", "admin", carol.principal, "--reason", "staging lead").code == 0
+    setv(cli, "API_KEY", "prod-v1")
+    setv(cli, "S", "stage-v1", env="staging")
+    assert cli.as_(bob)("get", "API_KEY", "--env", "production").out == "prod-v1"
+    return carol
+
+
+@pytest.fixture
+def lie(store, team, bob):
+    """(the clean point, bob's lying commit)."""
+    clean = head(store)
+    return clean, _lying_set(store, bob, "production", "API_KEY", CANARY)
+
+
+def test_a_keyed_finding_then_an_honest_commit_is_repaired_once(cli, store, team, lie):
+    _, bad = lie
+    carol = cli.as_(team)
+    assert carol("verify").code == 0  # without a production key the lie is invisible
+    setv(carol, "S", "stage-v2", env="staging")
+    honest = head(store)
+    assert cli("get", "API_KEY", "--env", "production").code == 5  # alice's key sees it
+
+    r = cli("repair", "--reason", "undo bob INC-8")
+    assert r.code == 0, r.err
+    repair = head(store)
+    assert f"acknowledged: {bad[:10]} rule 3" in r.out
+    assert f"undid (came after the first finding): {honest[:10]} set by carol@example.com " \
+           "(set S): ~staging:S" in r.out
+    assert "redo those changes" in r.out
+    assert CANARY not in r.out + r.err
+    message = GitRepo(store).info(repair).message
+    assert f"Envtrail-Sweeps: {honest}\n" in message and f"Envtrail-Acknowledges: {bad} 3" \
+        in message
+
+    # One repair is enough: reads work again, for alice and for carol.
+    assert cli("get", "API_KEY", "--env", "production").out == "prod-v1"
+    assert carol("get", "S", "--env", "staging").out == "stage-v1"  # her change is undone
+    r = cli("verify")
+    assert r.code == 0, r.out
+    assert f"swept: {honest[:10]} (its value changes undone by alice@example.com in " \
+           f"{repair[:10]}: undo bob INC-8)" in r.out
+    report = json.loads(cli("verify", "--json").out)
+    assert report["ok"] and {a["commit"] for a in report["acknowledged"]} == {bad}
+    assert report["swept"] == [{"commit": honest, "repair": repair,
+                                "admin": "alice@example.com", "reason": "undo bob INC-8"}]
+    assert cli("verify", "--strict").code == 1  # a sweep is a decision on record
+    shown = cli("show", honest)
+    assert f"swept by a repair: its value changes undone by alice@example.com in " \
+           f"{repair[:10]}: undo bob INC-8" in shown.out
+    assert json.loads(cli("show", honest, "--json").out)["swept_by"][0]["repair"] == repair
+    # Without a production key (carol, an auditor with none) the lie is never seen, and the
+    # repair that names it still verifies, saying what could not be checked there.
+    for keyless in (carol, cli.as_(None)):
+        r = keyless("verify", "--json")
+        report = json.loads(r.out)
+        assert r.code == 0 and report["ok"], report["findings"]
+        assert [(a["commit"], a["message"]) for a in report["acknowledged"]] == [
+            (bad, "a fingerprint finding only a walk with a key sees: not checked here")]
+        assert [s["commit"] for s in report["swept"]] == [honest]
+    # carol redoes her change as the repair said; the line goes on verifying.
+    setv(carol, "S", "stage-v2", env="staging")
+    assert cli("verify").code == 0 and carol("verify").code == 0
+
+
+def test_the_reproducers_second_repair_after_a_refused_one_also_settles(cli, store, team, lie):
+    """A repair written by an older envtrail (one verify refuses) is itself a finding the
+    next repair acknowledges, sweeping the honest commit under it."""
+    clean, bad = lie
+    carol = cli.as_(team)
+    setv(carol, "S", "stage-v2", env="staging")
+    honest = head(store)
+    assert cli("get", "API_KEY", "--env", "production").code == 5
+    old = record.Record("repair", "alice@example.com", "old envtrail", ("production", "staging"),
+                        extra=((ACK, f"{bad} 3"), (CLEAN, clean), (FROM, clean)))
+    stale = signed_commit(store, cli.identity.identity, "alice@example.com", [honest], {},
+                          record.render(old), tree_of=clean)
+    point(store, stale)
+    r = cli("verify", "--json")
+    assert r.code == 1
+    assert any(f["commit"] == stale for f in json.loads(r.out)["findings"])
+    r = cli("repair", "--reason", "second try INC-8")
+    assert r.code == 0, r.err
+    assert f"{honest[:10]} set by carol@example.com" in r.out
+    assert cli("verify").code == 0
+    assert cli("get", "API_KEY", "--env", "production").out == "prod-v1"
+
+
+def _admin_change(carol, kind: str, dave) -> None:
+    """An honest change of custody, signers or policy by carol (staging only, admin)."""
+    args = {
+        "grant": ("access", "grant", dave.principal, dave.publine, "--env", "staging"),
+        "revoke": ("access", "revoke", "carol@example.com", "--env", "staging"),
+        "rotate": ("access", "rotate", "--env", "staging"),
+        "admin": ("access", "admin", dave.principal),
+        "policy": ("policy", "set", "--env", "staging", "--reason-pattern", "INC-[0-9]+"),
+    }[kind]
+    r = carol(*args, "--reason", f"{kind} INC-2")
+    assert r.code == 0, r.err
+
+
+@pytest.mark.parametrize("kind", ["grant", "revoke", "rotate", "admin", "policy"])
+def test_repair_refuses_to_go_back_over_an_honest_admin_change(cli, store, team, lie, bob,
+                                                                make_identity, kind):
+    _, bad = lie
+    carol = cli.as_(team)
+    dave = make_identity("dave@example.com")
+    if kind == "admin":  # a signer line to make admin: dave joins staging first
+        _admin_change(carol, "grant", dave)
+    if kind == "revoke":  # carol offboards bob from staging, where he had joined
+        assert carol("access", "grant", bob.principal, bob.publine, "--env", "staging",
+                     "--reason", "join").code == 0
+        r = carol("access", "revoke", bob.principal, "--env", "staging", "--reason", "left")
+        assert r.code == 0, r.err
+    else:
+        _admin_change(carol, kind, dave)
+    first = GitRepo(store).first_parents(head(store), bad)[0][-1]  # the first one after bad
+    before = _refs(store)
+    for args in (("repair", "--reason", "undo bob", "--dry-run"), ("repair", "--reason", "undo")):
+        r = cli(*args)
+        assert r.code == 5, (r.code, r.out, r.err)
+        lines = r.err.strip().splitlines()
+        assert len(lines) == 2 and lines[1].startswith("hint: ")
+        assert re.match(rf"envtrail: error: cannot repair: {first[:10]} \(\w+ by "
+                        r"carol@example\.com\) came after the first finding and it changes ",
+                        lines[0]), lines[0]
+        assert _refs(store) == before  # nothing written
+    assert cli("get", "API_KEY", "--env", "production").code == 5
+
+
+def _refs(store) -> str:
+    from conftest import git
+
+    return git(store, "for-each-ref") + git(store, "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize(("kind", "verifies"), [("set", True), ("grant", False),
+                                                ("revoke", False), ("rotate", False),
+                                                ("admin", False), ("policy", False)])
+def test_a_hand_made_repair_may_sweep_only_a_change_of_values(cli, store, team, lie,
+                                                              make_identity, kind, verifies):
+    """The walk's side of the rule: alice signs the repair `repair` refuses to write,
+    naming carol's change as swept. Restoring the clean point would reopen staging to
+    who was revoked, drop who was granted, undo a rotation or a policy: refused."""
+    clean, bad = lie
+    carol = cli.as_(team)
+    dave = make_identity("dave@example.com")
+    if kind == "set":
+        setv(carol, "S", "stage-v2", env="staging")
+    elif kind == "revoke":
+        assert carol("access", "grant", dave.principal, dave.publine, "--env", "staging",
+                     "--reason", "join").code == 0
+        assert carol("access", "revoke", dave.principal, "--env", "staging",
+                     "--reason", "left").code == 0
+    else:
+        if kind == "admin":
+            _admin_change(carol, "grant", dave)
+        _admin_change(carol, kind, dave)
+    honest = head(store)
+    between = GitRepo(store).first_parents(honest, bad)[0]  # newest first, bad excluded
+    rec = record.Record("repair", "alice@example.com", "undo bob INC-8", ("production",),
+                        extra=((ACK, f"{bad} 3"), *((SWEEPS, c) for c in reversed(between)),
+                               (CLEAN, clean), (FROM, clean)))
+    repair = signed_commit(store, cli.identity.identity, "alice@example.com", [honest], {},
+                           record.render(rec), tree_of=clean)
+    point(store, repair)
+    report = json.loads(cli("verify", "--json").out)
+    if verifies:
+        assert report["ok"], report["findings"]
+        assert [s["commit"] for s in report["swept"]] == [honest]
+    else:
+        assert not report["ok"] and report["swept"] == []
+        assert any(f["commit"] == repair and "does not follow the findings it names" in
+                   f["message"] for f in report["findings"]), report["findings"]
+        assert cli("get", "API_KEY", "--env", "production").code == 5
+
+
+def test_a_repair_cannot_sweep_a_commit_with_a_finding_instead_of_naming_it(cli, store, team,
+                                                                            lie):
+    """Naming the lying commit as swept (not acknowledged) settles nothing."""
+    clean, bad = lie
+    carol = cli.as_(team)
+    setv(carol, "S", "stage-v2", env="staging")
+    honest = head(store)
+    rec = record.Record("repair", "alice@example.com", "hide it", ("production",),
+                        extra=((SWEEPS, bad), (SWEEPS, honest), (CLEAN, clean), (FROM, clean)))
+    point(store, signed_commit(store, cli.identity.identity, "alice@example.com", [honest], {},
+                               record.render(rec), tree_of=clean))
+    report = json.loads(cli("verify", "--json").out)
+    assert not report["ok"] and report["swept"] == []
+    assert any(f["commit"] == bad for f in report["findings"])
+
+
+def test_a_repair_must_name_every_honest_commit_it_sweeps(cli, store, team, lie):
+    """Leaving carol's undone change unnamed (a silent sweep) is refused by the walk."""
+    clean, bad = lie
+    setv(cli.as_(team), "S", "stage-v2", env="staging")
+    honest = head(store)
+    rec = record.Record("repair", "alice@example.com", "quiet", ("production",),
+                        extra=((ACK, f"{bad} 3"), (CLEAN, clean), (FROM, clean)))
+    point(store, signed_commit(store, cli.identity.identity, "alice@example.com", [honest], {},
+                               record.render(rec), tree_of=clean))
+    report = json.loads(cli("verify", "--json").out)
+    assert not report["ok"] and report["swept"] == []
+
+
+def test_a_repair_that_would_not_verify_is_refused_and_changes_nothing(cli, store, team, lie,
+                                                                      monkeypatch):
+    """Another writer lands a forged commit while the repair is being planned: the repair
+    it planned names too little. It checks its own commit first and writes nothing."""
+    import envtrail.ops.repair as repair_module
+
+    real = repair_module.transact
+    landed: list[str] = []
+
+    def racing(*args, **kwargs):
+        plan = forge.honest_plan(store, cli.identity.identity, "production", {"X": "hand"})
+        landed.append(forge.commit_plan(store, None, plan, message="hand edit"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(repair_module, "transact", racing)
+    r = cli("repair", "--reason", "undo bob INC-8")
+    assert r.code == 5, (r.code, r.out, r.err)
+    lines = r.err.strip().splitlines()
+    assert lines[0].startswith("envtrail: error: refusing to write a repair that would not "
+                               "verify: "), lines
+    assert "a repair that does not follow the findings it names" in lines[0]
+    assert len(lines) == 2 and lines[1].startswith("hint: nothing was written")
+    assert head(store) == landed[0]  # the line did not move
+    assert GitRepo(store).store_head() == landed[0]
+    monkeypatch.setattr(repair_module, "transact", real)
+    r = cli("repair", "--reason", "undo both INC-8")
+    assert r.code == 0, r.err
+    assert cli("verify").code == 0
+    assert cli("get", "API_KEY", "--env", "production").out == "prod-v1"
+
+
+@pytest.mark.parametrize(("kind", "keyless_ok"), [("set", True), ("grant", False),
+                                                  ("rotate", False), ("policy", False)])
+def test_a_walk_without_a_key_takes_an_admins_word_only_for_a_change_of_values(
+        cli, store, team, lie, bob, make_identity, kind, keyless_ok):
+    """A repair may acknowledge a lying fingerprint that a walk without a key cannot see.
+    Named so, carol's honest grant, rotation or policy change (whose effect bob, with no
+    staging key, does see) is never taken for one: the repair that would undo it is
+    refused by him as by alice."""
+    clean, bad = lie
+    carol = cli.as_(team)
+    if kind == "set":
+        setv(carol, "S", "stage-v2", env="staging")
+    else:
+        _admin_change(carol, kind, make_identity("dave@example.com"))
+    honest = head(store)
+    rec = record.Record("repair", "alice@example.com", "undo bob INC-8", ("production",),
+                        extra=((ACK, f"{bad} 3"), (ACK, f"{honest} 3"), (CLEAN, clean),
+                               (FROM, clean)))
+    repair = signed_commit(store, cli.identity.identity, "alice@example.com", [honest], {},
+                           record.render(rec), tree_of=clean)
+    point(store, repair)
+    report = json.loads(cli.as_(bob)("verify", "--json").out)
+    assert report["ok"] == keyless_ok, report["findings"]
+    if not keyless_ok:
+        assert any(f["commit"] == repair for f in report["findings"])
+        assert cli.as_(bob)("get", "API_KEY", "--env", "production").code == 5
+    # alice holds a staging key: carol's commit has no finding to acknowledge.
+    report = json.loads(cli("verify", "--json").out)
+    assert not report["ok"]
+    assert any(f["commit"] == repair for f in report["findings"])
