@@ -10,6 +10,12 @@ beside the store), and no key pair a forged commit introduced is ever
 encrypted to. With
 ``--from REV`` (an earlier line commit) the values come from REV instead,
 re-encrypted under the clean point's keys for the clean point's members.
+
+Honest commits made on top of the first finding (members who could not see
+it kept working) are undone with it: only changes of values may be, each is
+named in the record (``Envtrail-Sweeps``) and reported, by the rule the walk
+applies (audit.line.sweep_plan). A repair is written only if the walk, with
+it on top, would accept it: otherwise nothing moves and it exits 5.
 """
 
 from __future__ import annotations
