@@ -16,8 +16,10 @@ import re
 from dataclasses import replace
 
 import pytest
+from test_sync import clone_as, make_remote
 
 import forge
+from conftest import git
 from envtrail.audit import record
 from envtrail.audit.repairs import ACK, CLEAN, FROM, SWEEPS
 from envtrail.gitstore.repo import GitRepo
@@ -171,8 +173,6 @@ def test_repair_refuses_to_go_back_over_an_honest_admin_change(cli, store, team,
 
 
 def _refs(store) -> str:
-    from conftest import git
-
     return git(store, "for-each-ref") + git(store, "rev-parse", "HEAD")
 
 
@@ -217,33 +217,42 @@ def test_a_hand_made_repair_may_sweep_only_a_change_of_values(cli, store, team, 
         assert cli("get", "API_KEY", "--env", "production").code == 5
 
 
-def test_a_repair_cannot_sweep_a_commit_with_a_finding_instead_of_naming_it(cli, store, team,
-                                                                            lie):
-    """Naming the lying commit as swept (not acknowledged) settles nothing."""
-    clean, bad = lie
-    carol = cli.as_(team)
-    setv(carol, "S", "stage-v2", env="staging")
-    honest = head(store)
-    rec = record.Record("repair", "alice@example.com", "hide it", ("production",),
-                        extra=((SWEEPS, bad), (SWEEPS, honest), (CLEAN, clean), (FROM, clean)))
-    point(store, signed_commit(store, cli.identity.identity, "alice@example.com", [honest], {},
-                               record.render(rec), tree_of=clean))
-    report = json.loads(cli("verify", "--json").out)
-    assert not report["ok"] and report["swept"] == []
-    assert any(f["commit"] == bad for f in report["findings"])
+def _hand_repair(cli, store, parent: str, clean: str, *extra) -> str:
+    """A repair alice signs by hand on ``parent``: the clean point's tree, ``extra``
+    trailers (Acknowledges, Sweeps) and the clean point named; returns it."""
+    rec = record.Record("repair", "alice@example.com", "by hand", ("production",),
+                        extra=(*extra, (CLEAN, clean), (FROM, clean)))
+    return signed_commit(store, cli.identity.identity, "alice@example.com", [parent], {},
+                         record.render(rec), tree_of=clean)
 
 
-def test_a_repair_must_name_every_honest_commit_it_sweeps(cli, store, team, lie):
-    """Leaving carol's undone change unnamed (a silent sweep) is refused by the walk."""
+@pytest.mark.parametrize("named", ["right", "lie swept", "honest unnamed", "honest twice",
+                                   "honest acknowledged", "clean swept"])
+def test_a_repair_names_exactly_what_it_sweeps(cli, store, team, lie, named):
+    """Only the right names verify: the lying commit swept instead of acknowledged settles
+    nothing, carol's change left unnamed would be undone silently, named twice or as a
+    finding it has not, or a commit before the first finding swept, is refused."""
     clean, bad = lie
     setv(cli.as_(team), "S", "stage-v2", env="staging")
     honest = head(store)
-    rec = record.Record("repair", "alice@example.com", "quiet", ("production",),
-                        extra=((ACK, f"{bad} 3"), (CLEAN, clean), (FROM, clean)))
-    point(store, signed_commit(store, cli.identity.identity, "alice@example.com", [honest], {},
-                               record.render(rec), tree_of=clean))
+    extra = {
+        "right": ((ACK, f"{bad} 3"), (SWEEPS, honest)),
+        "lie swept": ((SWEEPS, bad), (SWEEPS, honest)),
+        "honest unnamed": ((ACK, f"{bad} 3"),),
+        "honest twice": ((ACK, f"{bad} 3"), (SWEEPS, honest), (SWEEPS, honest)),
+        "honest acknowledged": ((ACK, f"{bad} 3"), (ACK, f"{honest} 3")),
+        "clean swept": ((ACK, f"{bad} 3"), (SWEEPS, honest), (SWEEPS, clean)),
+    }[named]
+    repair = _hand_repair(cli, store, honest, clean, *extra)
+    point(store, repair)
     report = json.loads(cli("verify", "--json").out)
+    if named == "right":
+        assert report["ok"], report["findings"]
+        assert [s["commit"] for s in report["swept"]] == [honest]
+        return
     assert not report["ok"] and report["swept"] == []
+    assert any(f["commit"] == repair and "does not follow the findings it names" in
+               f["message"] for f in report["findings"]), report["findings"]
 
 
 def test_a_repair_that_would_not_verify_is_refused_and_changes_nothing(cli, store, team, lie,
@@ -307,3 +316,39 @@ def test_a_walk_without_a_key_takes_an_admins_word_only_for_a_change_of_values(
     report = json.loads(cli("verify", "--json").out)
     assert not report["ok"]
     assert any(f["commit"] == repair for f in report["findings"])
+
+
+def test_the_staging_members_own_clone_reads_again_after_the_repair(tmp_path, cli, store, team,
+                                                                    bob):
+    """The J7 story across clones: carol never holds a production key. After alice's
+    repair lands on the remote, carol's sync takes it, her reads work, and her verify
+    lists what it could not check; she redoes her undone change."""
+    bare = make_remote(tmp_path, store)
+    alice = clone_as(tmp_path, str(bare), cli.identity, "alice")
+    carol = clone_as(tmp_path, str(bare), team, "carol")
+    assert alice("verify").code == 0 and carol("verify").code == 0
+    bad = _lying_set(store, bob, "production", "API_KEY", CANARY)  # bob's clone, in effect
+    git(store, "push", "-q", str(bare), "main")
+    assert carol("sync").code == 0  # nothing wrong to her: no production key
+    setv(carol, "S", "stage-v2", env="staging")
+    assert carol("sync").code == 0
+    honest = head(carol.cwd)
+    r = alice("sync")
+    assert r.code == 5, (r.out, r.err)  # her key sees bob's lie
+    git(alice.cwd, "fetch", "-q", "origin")
+    git(alice.cwd, "merge", "-q", "--ff-only", "origin/main")
+    r = alice("repair", "--reason", "undo bob INC-8")
+    assert r.code == 0, r.err
+    assert f"{honest[:10]} set by carol@example.com" in r.out
+    assert alice("sync").code == 0
+    r = carol("sync")
+    assert r.code == 0, (r.out, r.err)
+    assert carol("get", "S", "--env", "staging").out == "stage-v1"
+    report = json.loads(carol("verify", "--json").out)
+    assert report["ok"], report["findings"]
+    assert [a["commit"] for a in report["acknowledged"]] == [bad]
+    assert [s["commit"] for s in report["swept"]] == [honest]
+    setv(carol, "S", "stage-v2", env="staging")
+    assert carol("sync").code == 0 and alice("sync").code == 0
+    assert alice("get", "S", "--env", "staging").out == "stage-v2"
+    assert alice("get", "API_KEY", "--env", "production").out == "prod-v1"
