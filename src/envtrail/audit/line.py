@@ -68,6 +68,9 @@ class LineReport:
     findings: list[Finding] = field(default_factory=list)
     acknowledged: list[Acknowledged] = field(default_factory=list)
     swept: list[Swept] = field(default_factory=list)  # honest commits a repair undid
+    # What repairs acknowledged that this walk had no key to see: shown, but never
+    # enough to lift a refusal a keyed walk made (ops.gate.lifts reads ``acknowledged``).
+    unseen: list[Acknowledged] = field(default_factory=list)
     floor: datetime | None = None
     unkeyed: set[str] = field(default_factory=set)
     walked: list[str] = field(default_factory=list)  # ids, oldest first
@@ -343,9 +346,9 @@ def _acknowledge(report: LineReport, info, rec, clean: str, position: int,
         else:
             keep.append(finding)
     report.findings = keep
-    report.acknowledged += [Acknowledged(Finding(c, 3, "a fingerprint finding only a walk with a "
-                                                    "key sees: not checked here"),
-                                         info.id, rec.actor, rec.reason) for c in plan.unseen]
+    report.unseen += [Acknowledged(Finding(c, 3, "a fingerprint finding only a walk with a key "
+                                              "sees: not checked here"),
+                                   info.id, rec.actor, rec.reason) for c in plan.unseen]
     report.swept += [Swept(c, info.id, rec.actor, rec.reason) for c in plan.swept]
     start = report.walked.index(clean) + 1 if clean in report.walked else 0
     report.tainted.update(report.walked[start:position])

@@ -149,7 +149,8 @@ def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
         if judged == "line":
             findings = [f for f in walked.findings if f.commit == commit] + \
                 [f for f in whole if f.commit != commit]
-            acknowledged = tuple(a for a in walked.acknowledged if a.finding.commit == commit)
+            acknowledged = tuple(a for a in walked.acknowledged + walked.unseen
+                                 if a.finding.commit == commit)
             swept = tuple(w for w in walked.swept if w.commit == commit)
         else:
             findings = [f for f in eventline.check(view, head, line=walked.walked,

@@ -115,7 +115,7 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     events_head = git.ref_target(eventline.EVENTS_REF)
     if report.ok and events_head is not None:
         checkpoint.save_events(git.root, head, events_head)  # log need not judge it again
-    report.acknowledged = walked.acknowledged
+    report.acknowledged = walked.acknowledged + walked.unseen
     report.swept = walked.swept
     report.skipped = sorted(walked.unkeyed)
     report.warnings = [g.warning(rt.now()) for g in walked.glass]
