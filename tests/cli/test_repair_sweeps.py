@@ -352,3 +352,23 @@ def test_the_staging_members_own_clone_reads_again_after_the_repair(tmp_path, cl
     assert carol("sync").code == 0 and alice("sync").code == 0
     assert alice("get", "S", "--env", "staging").out == "stage-v2"
     assert alice("get", "API_KEY", "--env", "production").out == "prod-v1"
+
+
+def test_a_keyless_read_does_not_lift_a_keyed_refusal_on_the_repairs_word(tmp_path, cli, store,
+                                                                          team, lie):
+    """In the clone where alice's key found the lie, carol's keyless read meets the repair
+    (made in another clone) and cannot check what it acknowledges: the refusal stands until
+    a walk with the key passes."""
+    carol = cli.as_(team)
+    assert cli("verify").code == 1  # marks this clone
+    bare = make_remote(tmp_path, store)
+    other = clone_as(tmp_path, str(bare), team, "other").as_(cli.identity)  # alice there
+    assert other("repair", "--reason", "undo bob INC-8").code == 0
+    git(other.cwd, "push", "-q", "origin", "main")
+    git(store, "pull", "-q", "--ff-only", str(bare), "main")
+    r = carol("get", "S", "--env", "staging")
+    assert r.code == 5, (r.out, r.err)
+    r = carol("verify")
+    assert r.code == 1 and "still refused" in r.out, r.out
+    assert cli("get", "API_KEY", "--env", "production").out == "prod-v1"  # alice's key lifts it
+    assert carol("get", "S", "--env", "staging").out == "stage-v1"
