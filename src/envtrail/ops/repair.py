@@ -137,7 +137,8 @@ def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
 def _swept_change(git: GitRepo, commit: str) -> SweptChange:
     """What one swept commit did, by its (verified) trailers."""
     rec = parse_record(git.info(commit))
-    assert rec is not None  # sweep_refusal refuses a commit without a record
+    if rec is None:  # sweep_refusal never lets one through; said plainly all the same
+        return SweptChange(commit, "unattested", "(unknown)", "", ())
     envs = rec.environments
     names = tuple(f"{c.op}{c.key if ':' in c.key or len(envs) != 1 else f'{envs[0]}:{c.key}'}"
                   for c in rec.changes)
