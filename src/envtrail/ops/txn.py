@@ -111,11 +111,13 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             author = Author(rec.actor, rec.actor, when)
             commit = create_commit(git, [head] if head else [], plan.changes, record.render(rec),
                                    author, signer_for(identity), base=plan.base)
-            if plan.check is not None:
-                plan.check(commit)
+            if plan.check is not None and route.propose:
+                plan.check(commit)  # before settle files it as a proposal
             proposal = settle(git, line.view, commit, rec, route)
             if proposal is not None:
                 return Written(commit, rec, attempt, proposal)
+            if plan.check is not None and not route.propose:
+                plan.check(commit)  # after settle refused what needs approvals (exit 4)
             _crash_point(rt, "committed")
             journal_begin(git, ref, head, commit, paths if worktree else [])
             _crash_point(rt, "journaled")
