@@ -23,7 +23,7 @@ from conftest import git
 from envtrail.audit import record
 from envtrail.audit.repairs import ACK, CLEAN, FROM, SWEEPS
 from envtrail.gitstore.repo import GitRepo
-from hostile import head, point, setv, signed_commit
+from hostile import head, point, proposal_id, setv, signed_commit
 
 CANARY = "CANARY-bob-lie-7f3a"
 
@@ -200,7 +200,8 @@ def test_a_hand_made_repair_may_sweep_only_a_change_of_values(cli, store, team, 
         _admin_change(carol, kind, dave)
     honest = head(store)
     between = GitRepo(store).first_parents(honest, bad)[0]  # newest first, bad excluded
-    rec = record.Record("repair", "alice@example.com", "undo bob INC-8", ("production",),
+    rec = record.Record("repair", "alice@example.com", "undo bob INC-8",
+                        ("production", "staging"),
                         extra=((ACK, f"{bad} 3"), *((SWEEPS, c) for c in reversed(between)),
                                (CLEAN, clean), (FROM, clean)))
     repair = signed_commit(store, cli.identity.identity, "alice@example.com", [honest], {},
@@ -217,17 +218,18 @@ def test_a_hand_made_repair_may_sweep_only_a_change_of_values(cli, store, team, 
         assert cli("get", "API_KEY", "--env", "production").code == 5
 
 
-def _hand_repair(cli, store, parent: str, clean: str, *extra) -> str:
+def _hand_repair(cli, store, parent: str, clean: str, *extra,
+                 envs=("production", "staging")) -> str:
     """A repair alice signs by hand on ``parent``: the clean point's tree, ``extra``
     trailers (Acknowledges, Sweeps) and the clean point named; returns it."""
-    rec = record.Record("repair", "alice@example.com", "by hand", ("production",),
+    rec = record.Record("repair", "alice@example.com", "by hand", envs,
                         extra=(*extra, (CLEAN, clean), (FROM, clean)))
     return signed_commit(store, cli.identity.identity, "alice@example.com", [parent], {},
                          record.render(rec), tree_of=clean)
 
 
 @pytest.mark.parametrize("named", ["right", "lie swept", "honest unnamed", "honest twice",
-                                   "honest acknowledged", "clean swept"])
+                                   "honest acknowledged", "clean swept", "staging unnamed"])
 def test_a_repair_names_exactly_what_it_sweeps(cli, store, team, lie, named):
     """Only the right names verify: the lying commit swept instead of acknowledged settles
     nothing, carol's change left unnamed would be undone silently, named twice or as a
@@ -242,8 +244,12 @@ def test_a_repair_names_exactly_what_it_sweeps(cli, store, team, lie, named):
         "honest twice": ((ACK, f"{bad} 3"), (SWEEPS, honest), (SWEEPS, honest)),
         "honest acknowledged": ((ACK, f"{bad} 3"), (ACK, f"{honest} 3")),
         "clean swept": ((ACK, f"{bad} 3"), (SWEEPS, honest), (SWEEPS, clean)),
+        "staging unnamed": ((ACK, f"{bad} 3"), (SWEEPS, honest)),
     }[named]
-    repair = _hand_repair(cli, store, honest, clean, *extra)
+    # attack16 K4: a repair that restores staging must say so, or `log --env staging`
+    # would not show what undid carol's change.
+    envs = ("production",) if named == "staging unnamed" else ("production", "staging")
+    repair = _hand_repair(cli, store, honest, clean, *extra, envs=envs)
     point(store, repair)
     report = json.loads(cli("verify", "--json").out)
     if named == "right":
@@ -301,7 +307,8 @@ def test_a_walk_without_a_key_takes_an_admins_word_only_for_a_change_of_values(
     else:
         _admin_change(carol, kind, make_identity("dave@example.com"))
     honest = head(store)
-    rec = record.Record("repair", "alice@example.com", "undo bob INC-8", ("production",),
+    rec = record.Record("repair", "alice@example.com", "undo bob INC-8",
+                        ("production", "staging"),
                         extra=((ACK, f"{bad} 3"), (ACK, f"{honest} 3"), (CLEAN, clean),
                                (FROM, clean)))
     repair = signed_commit(store, cli.identity.identity, "alice@example.com", [honest], {},
@@ -372,3 +379,59 @@ def test_a_keyless_read_does_not_lift_a_keyed_refusal_on_the_repairs_word(tmp_pa
     assert r.code == 1 and "still refused" in r.out, r.out
     assert cli("get", "API_KEY", "--env", "production").out == "prod-v1"  # alice's key lifts it
     assert carol("get", "S", "--env", "staging").out == "stage-v1"
+
+
+@pytest.mark.parametrize("case", ["approved", "not a member"])
+def test_a_repair_never_sweeps_an_approved_change_nor_one_its_author_could_not_make(
+        cli, store, team, bob, make_identity, case):
+    """attack16 K1: restoring files needs neither a key nor approvals, so a sweep could
+    take back a change staging's approvers let through, on one admin's word, or a
+    change in an environment the repairing admin is no member of. Neither `repair` nor
+    a hand-made repair that verify accepts may do it."""
+    carol = cli.as_(team)
+    if case == "approved":
+        erin = make_identity("erin@example.com")  # approves without a production key
+        assert cli("access", "grant", erin.principal, erin.publine, "--env", "staging",
+                   "--reason", "join").code == 0
+        assert cli("policy", "set", "--env", "staging", "--approvals", "1",
+                   "--reason", "INC-1 four eyes").code == 0
+        admin = cli
+    else:  # dave: an admin of production only, who sees bob's lie with his key
+        dave = make_identity("dave@example.com")
+        assert cli("access", "grant", dave.principal, dave.publine, "--env", "production",
+                   "--reason", "join").code == 0
+        assert cli("access", "admin", dave.principal, "--reason", "prod lead").code == 0
+        admin = cli.as_(dave)
+    clean = head(store)
+    bad = _lying_set(store, bob, "production", "API_KEY", CANARY)
+    if case == "approved":
+        r = carol("set", "S", "--env", "staging", "--reason", "INC-3", "--propose",
+                  input="stage-v2")
+        pid = proposal_id(r)
+        r = cli.as_(erin)("approve", pid, "--reason", "INC-3 ok")
+        assert r.code == 0, r.err
+        r = carol("apply", pid)
+        assert r.code == 0, r.err
+    else:
+        setv(carol, "S", "stage-v2", env="staging")
+    between = GitRepo(store).first_parents(head(store), bad)[0]  # newest first, bad excluded
+    before = _refs(store)
+    r = admin("repair", "--reason", "undo bob INC-8")
+    assert r.code == 5, (r.code, r.out, r.err)
+    assert f"cannot repair: {between[-1][:10]}" in r.err
+    assert ("where a change needs approvals" if case == "approved" else
+            "the repair's author is no member") in r.err
+    assert CANARY not in r.out + r.err and _refs(store) == before
+    # The walk's side: the same sweep, signed by hand, is no valid repair.
+    who = admin.identity
+    rec = record.Record("repair", who.principal, "undo bob INC-8", ("production", "staging"),
+                        extra=((ACK, f"{bad} 3"), *((SWEEPS, c) for c in reversed(between)),
+                               (CLEAN, clean), (FROM, clean)))
+    repair = signed_commit(store, who.identity, who.principal, [head(store)], {},
+                           record.render(rec), tree_of=clean)
+    point(store, repair)
+    report = json.loads(cli("verify", "--json").out)
+    assert not report["ok"] and report["swept"] == []
+    assert any(f["commit"] == repair and "does not follow the findings it names" in
+               f["message"] for f in report["findings"]), report["findings"]
+    assert cli("get", "S", "--env", "staging").code == 5

@@ -16,7 +16,7 @@ from envtrail.audit.approvals import Glass, Ledger
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.parallel import Judgement, judgements
-from envtrail.audit.repairs import CLEAN, FROM, acknowledged, sweep_refusal, swept
+from envtrail.audit.repairs import CLEAN, FROM, acknowledged, sweep_refusal, swept, undo_refusal
 from envtrail.audit.verify import Finding, Verifier, check_time
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
@@ -261,8 +261,14 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     named = acknowledged(rec)
     if any(commit not in between for commit, _ in named):
         return None  # a finding at or before its clean point: that state is not clean
+    parent = info.parents[0] if info.parents else None
+    before_envs, after_envs = view.env_blobs(parent), view.env_blobs(info.id)
+    if {e for e in before_envs.keys() | after_envs.keys()
+            if before_envs.get(e) != after_envs.get(e)} - set(rec.environments):
+        return None  # it restores an environment it does not name: `log --env` would hide it
     pending = {(f.commit, str(f.rule)) for f in report.findings}
-    plan = sweep_plan(view, between, named, pending, info.committer_time, unchecked)
+    plan = sweep_plan(view, between, named, pending, info.committer_time, rec.actor,
+                      unchecked)
     wanted = swept(rec)
     if plan is None or set(plan.swept) != set(wanted) or len(wanted) != len(plan.swept):
         return None
@@ -280,12 +286,13 @@ class SweepPlan:
 
 
 def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
-               pending: set[tuple[str, str]], when: datetime,
+               pending: set[tuple[str, str]], when: datetime, author: str | None,
                unchecked: Callable[[str], bool] = lambda commit: False) -> SweepPlan | None:
     """The commits a repair must name as swept, given the commits from its clean point
     up to it (``between``), the (commit, rule) pairs it acknowledges and the findings
     pending; None when no repair with those acknowledgements may go back over them.
-    ``unchecked``: whether this walk could not check a commit's fingerprints (no key).
+    ``author``: the repair's (see :func:`undo_refusal`). ``unchecked``: whether this
+    walk could not check a commit's fingerprints (no key).
     The one rule both ``repair`` and the walk apply."""
     sweeps: list[str] = []
     unseen: list[str] = []
@@ -310,7 +317,7 @@ def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
         # An honest change written on a forged state after the first finding: restoring
         # the clean point undoes it, which only a change of values may suffer.
         if acked and not rules and not any(c == commit for c, _ in pending) \
-                and sweep_refusal(view, commit) is None:
+                and undo_refusal(view, commit, author) is None:
             sweeps.append(commit)
             continue
         return None

@@ -92,6 +92,26 @@ def sweep_refusal(view, commit: str) -> str | None:
     return None
 
 
+def undo_refusal(view, commit: str, author: str | None) -> str | None:
+    """Why a repair by ``author`` may not sweep ``commit`` (None: it may): a reason of
+    :func:`sweep_refusal`, or a change of an environment whose policy wanted approvals
+    for it, or of which ``author`` was no member. The undoing is restoring files, which
+    needs neither a key nor approvals: so an approved change is never taken back on one
+    admin's word, nor a change by an admin who could not have made it."""
+    why = sweep_refusal(view, commit)
+    if why is not None:
+        return why
+    parent = view.git.info(commit).parents[0]
+    before, after = view.env_blobs(parent), view.env_blobs(commit)
+    for env in sorted(e for e in before if before[e] != after[e]):
+        if view.policy(parent).rule_for(env).approvals:
+            return f"it changes {env}, where a change needs approvals"
+        state = view.env_at(parent, env)
+        if author is None or state is None or author not in state.members:
+            return f"it changes {env}, of which the repair's author is no member"
+    return None
+
+
 def signature_state(view, info: CommitInfo, rec: Record | None) -> str | None:
     """Where a repair's signature is judged (its parent may be the forged commit it
     undoes): its clean point, when that is a commit of the line before it. None for

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from envtrail.audit.history import parse_record
 from envtrail.audit.line import sweep_plan
 from envtrail.audit.record import Record
-from envtrail.audit.repairs import ACK, CLEAN, FROM, SWEEPS, sweep_refusal
+from envtrail.audit.repairs import ACK, CLEAN, FROM, SWEEPS, undo_refusal
 from envtrail.audit.verify import Finding
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
@@ -86,7 +86,7 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     # Judged by the last verified state: the head's signers may be forged.
     acting = whoami(clean_state, identity, rt)
     require_admin(acting.signer, "repair the store")
-    sweeps = _sweeps(line, clean, findings, rt)
+    sweeps = _sweeps(line, clean, findings, rt, acting.principal)
     source = _source(line, rt, clean, from_rev)
     changes, masked, paths = _restore(line, rt, identity, clean_state, source, text)
     # A forged file's name is no environment name the record could carry.
@@ -106,17 +106,18 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
 
 
 def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
-            rt: Runtime) -> tuple[SweptChange, ...]:
+            rt: Runtime, author: str) -> tuple[SweptChange, ...]:
     """The honest commits between the clean point and the head that the repair undoes,
     by the walk's own rule (audit.line.sweep_plan); IntegrityError (exit 5) naming the
     first one no repair may go back over (a change of members, keys, signers, policy or
-    config, or another repair), since restoring the clean point would undo it."""
+    config, another repair, a change that needed approvals, or one of an environment
+    ``author`` is no member of), since restoring the clean point would undo it."""
     walked = line.report.walked if line.report else []
     between = walked[walked.index(clean) + 1:] if clean in walked else list(walked)
     named = {(f.commit, str(f.rule)) for f in findings}
     found = {f.commit for f in findings}
     for commit in between:
-        why = None if commit in found else sweep_refusal(line.view, commit)
+        why = None if commit in found else undo_refusal(line.view, commit, author)
         if why is not None:
             info = line.git.info(commit)
             rec = parse_record(info)
@@ -126,7 +127,7 @@ def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
                 f"{why}; restoring the clean point {clean[:10]} would undo it",
                 hint="a repair restores values only; review `envtrail log`, and get the "
                      "store back by a reviewed rewrite (`envtrail verify --accept-rewrite`)")
-    plan = sweep_plan(line.view, between, named, named, rt.now())
+    plan = sweep_plan(line.view, between, named, named, rt.now(), author)
     if plan is None:
         raise IntegrityError("cannot repair: the commits after the first finding are "
                              "neither findings nor honest value changes a repair may undo",
