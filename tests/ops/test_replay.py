@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
-from envtrail.errors import ConflictError, UsageError
+from envtrail.errors import ConflictError, IntegrityError, UsageError
 from envtrail.format import signers
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret
@@ -63,6 +63,43 @@ def test_settling_by_name_env_name_and_star():
         settle([prod], ["prod:A"], ["A"])
 
 
+def test_each_kind_of_item_is_named_as_the_user_names_it_to_settle():
+    # --mine/--theirs select by these labels: naming a policy scope or an environment as
+    # a member (or as a value) would leave that conflict impossible to settle by name.
+    assert Item("value", "prod", "A").label() == "prod:A"
+    assert Item("member", "prod", "bob@x").label() == "prod:member:bob@x"
+    assert Item("policy", "", "defaults").label() == "policy:defaults"
+    assert Item("policy", "", "env:prod").label() == "policy:env:prod"
+    assert Item("env", "", "prod").label() == "env:prod"
+    scope, seat = Item("policy", "", "env:prod"), Item("member", "prod", "bob@x")
+    assert settle([scope, seat], ["prod:member:bob@x"], ["policy:env:prod"]) == {scope}
+
+
+def test_a_long_conflict_list_names_eight_and_says_there_are_more():
+    # The one-line error must stay one short line however many items conflict, and must
+    # say when it left some out (else the user settles eight and is stopped again).
+    found = [Item("value", "prod", f"K{n}") for n in range(9)]
+    with pytest.raises(ConflictError) as exc:
+        settle(found[:8], [], [])
+    assert exc.value.message.endswith("prod:K7")
+    with pytest.raises(ConflictError) as exc:
+        settle(found, [], [])
+    assert exc.value.message.endswith("prod:K7, ...")
+
+
+def test_a_commit_without_an_envtrail_record_is_refused_not_replayed(cli, store, alice):
+    # A commit that says nothing of what it did (no trailers) cannot be re-made as a
+    # change: replay must stop with an integrity error, never crash or guess an action.
+    setv(cli, "A", "1")
+    g = GitRepo(store)
+    parent = g.info(head(store)).parents[0]
+    bare = signed_commit(store, alice.identity, alice.principal, [parent],
+                         {"envs/production.yaml": (store / "envs/production.yaml").read_bytes()},
+                         "an edit with no record\n")
+    rt = Runtime(env={}, cwd=store, home=store, host="test")
+    with pytest.raises(IntegrityError) as exc:
+        replay(g, rt, alice.identity, bare, Delta({}), set(), head(store))
+    assert "no envtrail record" in exc.value.message
 
 
 def test_a_commit_changing_signer_lines_as_its_action_never_does_is_not_replayed(
