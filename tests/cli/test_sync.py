@@ -270,6 +270,26 @@ def test_rotation_on_one_side_and_set_on_the_other(world):
         assert c("verify").code == 0
 
 
+def test_an_environment_added_here_is_re_made_on_the_moved_remote(world):
+    # The new environment is no conflict with what the remote did meanwhile: replay must
+    # create it on the new head, with its value, this clone's admin its only member, and
+    # never stop sync as if it were "gone on the remote".
+    a, b, bare = world
+    setv(b, "FROM_BOB", "2")
+    assert b("sync").code == 0
+    assert a("env", "add", "qa", "--reason", "new env").code == 0
+    setv(a, "Q", CANARY_A, env="qa")
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert CANARY_A not in r.both
+    assert values(a, "qa") == {"Q": CANARY_A}
+    assert values(a)["FROM_BOB"] == "2"
+    assert "alice@example.com:" in (a.cwd / "envs/qa.yaml").read_text()
+    assert "bob@example.com" not in (a.cwd / "envs/qa.yaml").read_text()
+    assert a("verify").code == 0
+    assert_one_signed_line(a, bare)
+
+
 def test_a_replayed_revoke_re_encrypts_what_came_in_and_reports_it(world, make_identity):
     a, b, bare = world
     assert a("access", "revoke", b.identity.principal, "--env", "production",

