@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.errors import AccessDenied, ConflictError, IntegrityError, UsageError
-from envtrail.format import signers
+from envtrail.format import envfile, signers
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret
 from envtrail.ops.replay import Delta, Item, Unreadable, chosen, conflicts, delta, replay, settle
@@ -187,3 +187,22 @@ def test_a_value_this_clone_cannot_read_is_never_re_written(cli, store, alice):
     with pytest.raises(AccessDenied) as exc:
         replay(g, _rt(store), alice.identity, head(store), change, set(), parent)
     assert "production:A" in exc.value.message and token not in exc.value.message
+    assert token not in repr(Unreadable(token))  # nor in a repr a traceback could show
+
+
+def test_a_value_that_does_not_decrypt_is_an_integrity_error_naming_it(cli, store, alice):
+    # B's ciphertext moved under the name A (a splice): bound to its name, it must not
+    # decrypt as A, and the delta must stop with exit 5 naming A, never crash or read
+    # the spliced value as A's.
+    setv(cli, "A", "canary-a-5d1e")
+    setv(cli, "B", "canary-b-7c2f")
+    g = GitRepo(store)
+    path = "envs/production.yaml"
+    env = envfile.parse((store / path).read_bytes(), path)
+    spliced = env.with_values({**env.values, "A": env.values["B"]})
+    crafted = signed_commit(store, alice.identity, alice.principal, [head(store)],
+                            {path: envfile.render(spliced)}, g.info(head(store)).message)
+    with pytest.raises(IntegrityError) as exc:
+        delta(g, Keyring(alice.identity), head(store), crafted)
+    assert "A does not decrypt" in exc.value.message
+    assert "canary" not in exc.value.message
