@@ -257,6 +257,30 @@ def test_an_admin_mark_replayed_over_an_offboarding_never_re_opens_the_key(
     assert a2("verify").code == 0
 
 
+def test_a_grant_by_an_admin_demoted_meanwhile_is_not_replayed(
+        tmp_path, store, cli, bob, make_identity):
+    # carol, an admin, grants dave while alice takes her admin rights away and pushes.
+    # Re-made on the new head, the grant is a non-admin's custody change: replay must
+    # refuse it as `access grant` would there (exit 4), push nothing and seat nobody.
+    carol, dave = make_identity("carol@example.com"), make_identity("dave@example.com")
+    assert cli("access", "grant", carol.principal, carol.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("access", "admin", carol.principal, "--reason", "on call").code == 0
+    a, _b, bare = make_world(tmp_path, store, cli, bob)
+    c = clone_as(tmp_path, str(bare), carol, "carol")
+    r = c("access", "grant", dave.principal, dave.publine, "--env", "production",
+          "--reason", "join")
+    assert r.code == 0, r.err
+    assert a("access", "admin", carol.principal, "--remove", "--reason", "rotation").code == 0
+    assert a("sync").code == 0
+    remote = git(bare, "rev-parse", "main").strip()
+    r = c("sync")
+    assert_one_line_error(r, 4)
+    assert git(bare, "rev-parse", "main").strip() == remote
+    assert dave.principal not in git(bare, "show", "main:envs/production.yaml")
+    assert dave.principal not in git(bare, "show", "main:.envtrail/allowed_signers")
+
+
 def test_a_redone_admin_mark_never_re_opens_an_offboarded_key(
         tmp_path, store, cli, bob, make_identity):
     # H10: the same through `propose --redo`.
