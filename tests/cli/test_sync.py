@@ -220,6 +220,33 @@ def test_originals_are_kept_until_the_push_lands(world):
     assert "replaced" not in git(b.cwd, "ls-remote", "origin")  # never pushed
 
 
+def test_a_commit_re_made_twice_still_names_the_one_first_written(world):
+    # The push of a replay is lost to a lock, the remote moves again, and the replay is
+    # re-made once more: its Envtrail-Replayed must still name the commit this clone
+    # first wrote (what the replaced ref, log and events follow), not the interim one.
+    a, b, bare = world
+    setv(b, "FROM_BOB", "2")
+    original = head(b)
+    setv(a, "FROM_ALICE", "1")
+    assert a("sync").code == 0
+    lock = bare / "refs/heads/main.lock"
+    lock.write_text("")
+    assert_one_line_error(b("sync"), 6)
+    interim = head(b)
+    assert interim != original
+    lock.unlink()
+    setv(a, "AGAIN", "3")
+    assert a("sync").code == 0
+    r = b("sync")
+    assert r.code == 0, r.err
+    message = git(b.cwd, "log", "-1", "--format=%B")
+    assert f"Envtrail-Replayed: {original}" in message
+    assert interim not in message
+    assert values(b) == {"BASE": "b", "FROM_ALICE": "1", "AGAIN": "3", "FROM_BOB": "2"}
+    assert b("verify").code == 0
+    assert_one_signed_line(b, bare)
+
+
 def test_an_unjournalled_local_commit_stops_sync(world):
     a, b, _ = world
     diverge(a, b)
