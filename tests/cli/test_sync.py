@@ -149,6 +149,21 @@ def test_same_variable_on_both_sides_stops_then_settles(world, side):
         assert c("verify").code == 0
 
 
+def test_the_same_value_set_on_both_sides_lands_once(world):
+    # Both clones set BASE to one value: no conflict, and nothing of bob's commit is left
+    # to land. Re-encrypting it anyway would push a second "~ BASE" that changed nothing,
+    # a false story in log and blame.
+    a, b, bare = world
+    setv(a, "BASE", CANARY_A)
+    assert a("sync").code == 0
+    setv(b, "BASE", CANARY_A)
+    r = b("sync")
+    assert r.code == 0, r.err
+    assert "kept origin/main's side of everything" in r.out and "(set) dropped" in r.out
+    assert head(b) == head(a) == git(bare, "rev-parse", "main").strip()
+    assert values(b) == {"BASE": CANARY_A}
+
+
 def test_settling_names_are_checked(world):
     a, b, _ = world
     setv(a, "BASE", "x")
