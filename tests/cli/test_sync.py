@@ -164,6 +164,24 @@ def test_the_same_value_set_on_both_sides_lands_once(world):
     assert values(b) == {"BASE": CANARY_A}
 
 
+def test_an_offboarded_member_can_still_drop_their_unpushed_change(world):
+    # bob was revoked (his key closed) while his set sat unpushed. Keeping the remote's
+    # side leaves nothing of it to re-make, so nothing is signed and sync ends cleanly:
+    # a commit with nothing left must not be judged (or refused) as bob's new write.
+    a, b, bare = world
+    assert a("access", "revoke", "bob@example.com", "--env", "production",
+             "--reason", "left").code == 0
+    setv(a, "BASE", CANARY_A)
+    assert a("sync").code == 0
+    setv(b, "BASE", CANARY_B)
+    assert_one_line_error(b("sync"), 6)
+    r = b("sync", "--theirs", "BASE")
+    assert r.code == 0, r.err
+    assert "(set) dropped" in r.out
+    assert head(b) == head(a) == git(bare, "rev-parse", "main").strip()
+    assert CANARY_B not in r.both
+
+
 def test_settling_names_are_checked(world):
     a, b, _ = world
     setv(a, "BASE", "x")
