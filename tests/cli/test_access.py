@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import Cli, git
+from conftest import Cli, assert_one_line_error, git
 
 
 def setv(cli, key, value, env="production"):
@@ -42,6 +42,45 @@ def test_only_admins_grant(cli, team, bob, make_identity):
                      "--reason", "x")
     assert r.code == 4
     assert "only an admin" in r.err
+
+
+def test_a_grant_never_puts_a_second_key_on_a_signers_name(cli, team, bob, make_identity):
+    # bob signs with his key. A grant of another key under his name (a typo, or a key
+    # someone else holds) must neither seat it nor open a second line for him: one
+    # person signs with one key. Exit 2, nothing written.
+    other = make_identity("bob@example.com")
+    before = git(team, "rev-parse", "HEAD")
+    r = cli("access", "grant", "bob@example.com", other.publine, "--env", "staging",
+            "--reason", "x")
+    assert_one_line_error(r, 2)
+    assert "already a signer with another key" in r.err
+    assert git(team, "rev-parse", "HEAD") == before
+    assert other.publine.split()[1] not in (team / ".envtrail/allowed_signers").read_text()
+
+
+def test_granting_a_member_their_own_key_again_writes_nothing(cli, team, bob):
+    # A repeated grant (a retried script) must not write a commit that changes nothing,
+    # nor re-seal or re-open anything.
+    before = git(team, "rev-parse", "HEAD")
+    r = cli("access", "grant", "bob@example.com", bob.publine, "--env", "staging",
+            "--reason", "again")
+    assert r.code == 0, r.err
+    assert "already a member of staging: nothing changed" in r.out
+    assert git(team, "rev-parse", "HEAD") == before
+
+
+def test_revoke_refuses_a_stranger_and_the_last_member(cli, team):
+    # Revoking someone who is no member must not rotate (and log a revocation) anyway;
+    # revoking an environment's last member would leave it readable by nobody.
+    assert cli("env", "add", "qa", "--reason", "new").code == 0
+    before = git(team, "rev-parse", "HEAD")
+    r = cli("access", "revoke", "carol@example.com", "--env", "staging", "--reason", "x")
+    assert_one_line_error(r, 3)
+    assert "carol@example.com is not a member of staging" in r.err
+    r = cli("access", "revoke", "alice@example.com", "--env", "qa", "--reason", "x")
+    assert_one_line_error(r, 2)
+    assert "last member of qa" in r.err
+    assert git(team, "rev-parse", "HEAD") == before
 
 
 def test_revoke_rotates_and_locks_out(cli, team, bob):
