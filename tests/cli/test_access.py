@@ -83,6 +83,24 @@ def test_revoke_refuses_a_stranger_and_the_last_member(cli, team):
     assert git(team, "rev-parse", "HEAD") == before
 
 
+@pytest.mark.parametrize("action", ["grant", "revoke"])
+def test_grant_and_revoke_refuse_malformed_names_and_reasons(cli, team, bob, action):
+    # A principal is written into allowed_signers as the first field of a line: a space
+    # or line break in it would smuggle options or a whole second line (another key for
+    # another name) past the admin. A bad environment name or a multi-line reason must
+    # not reach a path or a trailer either. Exit 2, nothing written.
+    key = (bob.publine,) if action == "grant" else ()
+    smuggled = f"bob@example.com\nmallory@example.com {bob.publine.split(' ', 1)[1]}"
+    before = git(team, "rev-parse", "HEAD")
+    for who, env, reason in ((smuggled, "staging", "x"),
+                             ("bob@example.com cert-authority", "staging", "x"),
+                             ("bob@example.com", "../staging", "x"),
+                             ("bob@example.com", "staging", "join\nEnvtrail-Action: init")):
+        r = cli("access", action, who, *key, "--env", env, "--reason", reason)
+        assert_one_line_error(r, 2)
+    assert git(team, "rev-parse", "HEAD") == before
+
+
 def test_revoke_rotates_and_locks_out(cli, team, bob):
     b = cli.as_(bob)
     old_pub = (team / "envs/production.yaml").read_text().split("public_key: ")[1].split()[0]
