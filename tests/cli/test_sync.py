@@ -571,6 +571,24 @@ def test_a_replayed_default_rule_keeps_every_key(world, flags, written):
         assert r.code == 4, r.err
 
 
+def test_two_admins_changing_different_policy_scopes_is_no_conflict(tmp_path, store, cli, bob):
+    # One clone changes the default rule, another staging's rule. Only a scope both
+    # changed can conflict: the scopes the remote left alone must not be read as its
+    # changes (a spurious stop the user could only settle by dropping a rule).
+    a, _b, bare = make_world(tmp_path, store, cli, bob)
+    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
+    assert a("policy", "set", "--writers", "admins", "--reason", "lock down").code == 0
+    assert a("sync").code == 0
+    assert a2("policy", "set", "--env", "staging", "--approvals", "1",
+              "--reason", "review staging").code == 0
+    r = a2("sync")
+    assert r.code == 0, r.err
+    text = (a2.cwd / ".envtrail/policy.yaml").read_text()
+    assert "writers:\n  - admins" in text and "staging:\n    approvals: 1" in text
+    assert a2("verify").code == 0
+    assert_one_signed_line(a2, bare)
+
+
 _PROPOSALS = "refs/envtrail/proposals/"
 
 
