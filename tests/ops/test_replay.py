@@ -54,8 +54,9 @@ def test_settling_by_name_env_name_and_star():
     with pytest.raises(ConflictError) as exc:
         settle([prod, dev], [], [])
     assert "prod:A" in exc.value.message and "dev:A" in exc.value.message
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError) as amb:
         settle([prod, dev], ["A"], [])  # ambiguous
+    assert "prod:A" in amb.value.hint  # the hint names the first, as the user sees them
     assert settle([prod, dev], ["prod:A"], ["dev:A"]) == {dev}
     assert settle([prod, dev], [], ["*"]) == {prod, dev}
     assert settle([prod, dev], ["*"], []) == set()
@@ -85,6 +86,7 @@ def test_a_long_conflict_list_names_eight_and_says_there_are_more():
     with pytest.raises(ConflictError) as exc:
         settle(found, [], [])
     assert exc.value.message.endswith("prod:K7, ...")
+    assert "--mine prod:K0`" in exc.value.hint  # the first named, not the last
 
 
 def test_a_commit_without_an_envtrail_record_is_refused_not_replayed(cli, store, alice):
