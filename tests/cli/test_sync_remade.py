@@ -257,6 +257,27 @@ def test_an_admin_mark_replayed_over_an_offboarding_never_re_opens_the_key(
     assert a2("verify").code == 0
 
 
+def test_admin_marks_re_made_on_a_moved_line_land_as_made(tmp_path, store, cli, bob):
+    # The remote moved for another reason only: re-made, a mark must still set (and an
+    # unmark still clear) the mark on bob's open line. Dropped in silence, it leaves an
+    # admin meant to be removed, or an on-call admin who cannot act.
+    a, _b, bare = make_world(tmp_path, store, cli, bob)
+    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
+    for n, flags in enumerate(((), ("--remove",))):
+        setv(a, f"MOVE{n}", "m")
+        assert a("sync").code == 0
+        assert a2("access", "admin", BOB, *flags, "--reason", "on call").code == 0
+        r = a2("sync")
+        assert r.code == 0, r.err
+        assert "(signers) ->" in r.out
+        (line,) = signer_lines(a2)
+        assert line.endswith(signers.ADMIN_MARK) == (not flags)
+        assert "valid-before" not in line
+        assert a2("verify").code == 0
+        assert a("sync").code == 0
+    assert_every_commit_signed(a2)
+
+
 def test_a_grant_by_an_admin_demoted_meanwhile_is_not_replayed(
         tmp_path, store, cli, bob, make_identity):
     # carol, an admin, grants dave while alice takes her admin rights away and pushes.
