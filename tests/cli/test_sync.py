@@ -182,6 +182,31 @@ def test_an_offboarded_member_can_still_drop_their_unpushed_change(world):
     assert CANARY_B not in r.both
 
 
+def test_an_unset_is_replayed_as_a_removal_and_twice_lands_once(world):
+    # An unset re-made on the moved remote must remove the value there (with its "-"
+    # change), not leave it readable; the same unset made on both sides is no conflict
+    # and leaves nothing to land.
+    a, b, bare = world
+    setv(a, "OTHER", "o")
+    assert a("sync").code == 0
+    assert b("unset", "BASE", "--env", "production", "--reason", "gone").code == 0
+    r = b("sync")
+    assert r.code == 0, r.err
+    assert "Envtrail-Change: - BASE" in git(b.cwd, "log", "-1", "--format=%B")
+    assert values(b) == {"OTHER": "o"}
+    assert b("verify").code == 0
+    setv(b, "LATER", "l")
+    assert b("sync").code == 0
+    assert a("unset", "OTHER", "--env", "production", "--reason", "gone").code == 0
+    assert b("unset", "OTHER", "--env", "production", "--reason", "gone").code == 0
+    assert b("sync").code == 0
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert "(unset) dropped" in r.out
+    assert values(a) == values(b) == {"LATER": "l"}
+    assert_one_signed_line(a, bare)
+
+
 def test_settling_names_are_checked(world):
     a, b, _ = world
     setv(a, "BASE", "x")
