@@ -409,6 +409,23 @@ def test_two_admins_re_granting_one_offboarded_member_settle_without_a_choice(
     assert_every_commit_signed(a2)
 
 
+def test_a_write_the_remote_now_keeps_to_admins_is_refused_on_replay(
+        tmp_path, store, cli, bob):
+    # production's writers were narrowed to admins while bob's plain `set` sat unpushed.
+    # Re-made on that head it is a write the policy refuses, as `set` would there:
+    # exit 4 naming the rule, nothing pushed, the value never on the remote.
+    a, b, bare = make_world(tmp_path, store, cli, bob)
+    assert a("policy", "set", "--env", "production", "--writers", "admins",
+             "--reason", "freeze").code == 0
+    assert a("sync").code == 0
+    setv(b, "Y", CANARY)
+    remote = git(bare, "for-each-ref")
+    r = b("sync")
+    assert_one_line_error(r, 4)
+    assert "policy refused" in r.err and CANARY not in r.err
+    assert git(bare, "for-each-ref") == remote
+
+
 def test_a_deploy_before_the_remotes_change_of_its_environment_stops_sync(
         tmp_path, store, cli, bob):
     # H7: carol-side rotation of DB_PASSWORD reached the remote while alice deployed
