@@ -114,7 +114,12 @@ TESTS: dict[str, list[str]] = {
         "tests/audit/test_label_attacks.py", "tests/audit/test_rotation_rules.py",
     ],
     "src/envtrail/ops/replay.py": [
-        "tests/cli/test_sync_remade.py", "tests/cli/test_sync.py", "tests/cli/test_sync_refs.py",
+        "tests/ops/test_replay.py", "tests/cli/test_sync.py", "tests/cli/test_sync_remade.py",
+        "tests/cli/test_sync_refs.py",
+    ],
+    "src/envtrail/ops/access.py": [
+        "tests/cli/test_access.py", "tests/audit/test_signer_lines.py",
+        "tests/cli/test_sync_remade.py",
     ],
     "src/envtrail/ops/eventsync.py": [
         "tests/cli/test_sync_remade.py", "tests/cli/test_sync_events.py",
