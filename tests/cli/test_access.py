@@ -101,6 +101,25 @@ def test_grant_and_revoke_refuse_malformed_names_and_reasons(cli, team, bob, act
     assert git(team, "rev-parse", "HEAD") == before
 
 
+def test_only_admins_revoke_and_only_where_policy_lets_them_write(cli, team, bob):
+    # A member who is no admin must not lock another member out (revoke rotates the
+    # keys away from them); and an admin's revoke is a write the environment's policy
+    # judges like any other (here: a reason it requires). Exit 4, nothing written.
+    before = git(team, "rev-parse", "HEAD")
+    r = cli.as_(bob)("access", "revoke", "alice@example.com", "--env", "staging",
+                     "--reason", "x")
+    assert_one_line_error(r, 4)
+    assert "only an admin" in r.err
+    assert git(team, "rev-parse", "HEAD") == before
+    assert cli("policy", "set", "--env", "staging", "--require-reason",
+               "--reason", "audit").code == 0
+    before = git(team, "rev-parse", "HEAD")
+    r = cli("access", "revoke", "bob@example.com", "--env", "staging")
+    assert_one_line_error(r, 4)
+    assert "policy refused" in r.err
+    assert git(team, "rev-parse", "HEAD") == before
+
+
 def test_revoke_rotates_and_locks_out(cli, team, bob):
     b = cli.as_(bob)
     old_pub = (team / "envs/production.yaml").read_text().split("public_key: ")[1].split()[0]
