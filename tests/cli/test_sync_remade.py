@@ -337,16 +337,22 @@ def test_run_event_follows_the_commit_the_command_ran_with(cli, store, bob):
     assert cli("verify").code == 0
 
 
+def tightened_under_a_set(tmp_path, store, cli, bob, *flags):
+    """alice's clone changes production's rule by ``flags`` and pushes while bob's plain
+    `set` of Y (the canary) sits unpushed: (alice's clone, bob's, the remote)."""
+    a, b, bare = make_world(tmp_path, store, cli, bob)
+    assert a("policy", "set", "--env", "production", *flags, "--reason", "tighten").code == 0
+    assert a("sync").code == 0
+    setv(b, "Y", CANARY)
+    return a, b, bare
+
+
 def test_a_change_the_remote_now_wants_approved_stops_sync_with_the_way_on(
         tmp_path, store, cli, bob):
     # H6: production's count was raised while bob's plain `set` sat unpushed. Replayed,
     # it would land unapproved (rule 9): sync says so as the conflict it is (exit 6,
     # nothing changed), not as an integrity failure that verify cannot reproduce.
-    a, b, bare = make_world(tmp_path, store, cli, bob)
-    assert a("policy", "set", "--env", "production", "--approvals", "1",
-             "--reason", "four eyes").code == 0
-    assert a("sync").code == 0
-    setv(b, "Y", CANARY)
+    _a, b, bare = tightened_under_a_set(tmp_path, store, cli, bob, "--approvals", "1")
     before, remote = local_refs_state(b), git(bare, "for-each-ref")
     r = b("sync")
     assert_one_line_error(r, 6)
@@ -414,11 +420,7 @@ def test_a_write_the_remote_now_keeps_to_admins_is_refused_on_replay(
     # production's writers were narrowed to admins while bob's plain `set` sat unpushed.
     # Re-made on that head it is a write the policy refuses, as `set` would there:
     # exit 4 naming the rule, nothing pushed, the value never on the remote.
-    a, b, bare = make_world(tmp_path, store, cli, bob)
-    assert a("policy", "set", "--env", "production", "--writers", "admins",
-             "--reason", "freeze").code == 0
-    assert a("sync").code == 0
-    setv(b, "Y", CANARY)
+    _a, b, bare = tightened_under_a_set(tmp_path, store, cli, bob, "--writers", "admins")
     remote = git(bare, "for-each-ref")
     r = b("sync")
     assert_one_line_error(r, 4)
