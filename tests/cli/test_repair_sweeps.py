@@ -102,9 +102,21 @@ def test_a_keyed_finding_then_an_honest_commit_is_repaired_once(cli, store, team
         assert [(a["commit"], a["message"]) for a in report["acknowledged"]] == [
             (bad, "a fingerprint finding only a walk with a key sees: not checked here")]
         assert [s["commit"] for s in report["swept"]] == [honest]
+    # attack16 K2: history shows carol's swept change as hers and honest, never as an
+    # acknowledged finding (it was none), and bob's lie as the finding it was.
+    rows = _json_lines(carol("history", "S", "--env", "staging", "--json").out)
+    mine = next(row for row in rows if row["commit"] == honest)
+    assert mine["actor"] == "carol@example.com" and mine["verified"] is True
+    assert mine["acknowledged"] is None
+    rows = _json_lines(cli("history", "API_KEY", "--env", "production", "--json").out)
+    assert next(row for row in rows if row["commit"] == bad)["acknowledged"]["repair"] == repair
     # carol redoes her change as the repair said; the line goes on verifying.
     setv(carol, "S", "stage-v2", env="staging")
     assert cli("verify").code == 0 and carol("verify").code == 0
+
+
+def _json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def test_the_reproducers_second_repair_after_a_refused_one_also_settles(cli, store, team, lie):
@@ -256,9 +268,13 @@ def test_a_repair_names_exactly_what_it_sweeps(cli, store, team, lie, named):
         assert report["ok"], report["findings"]
         assert [s["commit"] for s in report["swept"]] == [honest]
         return
-    assert not report["ok"] and report["swept"] == []
-    assert any(f["commit"] == repair and "does not follow the findings it names" in
-               f["message"] for f in report["findings"]), report["findings"]
+    assert not report["ok"]
+    why = ("a repair restores staging without naming it in Envtrail-Environment"
+           if named == "staging unnamed" else "does not follow the findings it names")
+    assert any(f["commit"] == repair and why in f["message"] for f in report["findings"]), \
+        report["findings"]
+    if named != "staging unnamed":
+        assert report["swept"] == []
 
 
 def test_a_repair_that_would_not_verify_is_refused_and_changes_nothing(cli, store, team, lie,
@@ -435,3 +451,20 @@ def test_a_repair_never_sweeps_an_approved_change_nor_one_its_author_could_not_m
     assert any(f["commit"] == repair and "does not follow the findings it names" in
                f["message"] for f in report["findings"]), report["findings"]
     assert cli("get", "S", "--env", "staging").code == 5
+
+
+@pytest.mark.usefixtures("lie")  # bob's lie stands, seen by alice's key
+def test_a_repair_never_sweeps_a_commit_an_event_follows(cli, store, team):
+    """attack16 K3: carol deployed staging with her honest change. Swept, it would leave
+    her deploy event after a state a repair undid: a finding in every clone that no
+    repair settles. `repair` refuses it instead, naming the commit, and writes nothing."""
+    carol = cli.as_(team)
+    setv(carol, "S", "stage-v2", env="staging")
+    honest = head(store)
+    assert carol("event", "deploy", "--env", "staging", "--reason", "ship 2.4").code == 0
+    before = _refs(store)
+    r = cli("repair", "--reason", "undo bob INC-8")
+    assert r.code == 5, (r.code, r.out, r.err)
+    assert f"cannot repair: {honest[:10]}" in r.err and "an event follows it" in r.err
+    assert _refs(store) == before
+    assert carol("verify").code == 0  # carol's own line is untouched

@@ -47,7 +47,13 @@ class Credits:
         on_line = info.id in self._first_parents()
         _, verified = attested(self._view, info, rec, on_line and info.id not in self._tainted)
         if info.id in self._tainted:
-            return Credit(actor, verified, self._finding(info.id))
+            found = self._acknowledged(info.id)
+            if found is None and verified:
+                # Swept: an honest commit a repair undid along with the findings (verify
+                # and show name that repair); nothing about it was a finding.
+                return Credit(actor, verified)
+            return Credit(actor, verified, found or Acknowledgement(info.id, (), None, None,
+                                                                     None))
         if not on_line:  # reachable only through a merge a repair acknowledged
             return Credit(actor, verified, self._brought_in(info.id))
         return Credit(actor, verified)
@@ -66,6 +72,9 @@ class Credits:
         return Acknowledgement(commit, (), None, None, None)
 
     def _finding(self, commit: str) -> Acknowledgement:
+        return self._acknowledged(commit) or Acknowledgement(commit, (), None, None, None)
+
+    def _acknowledged(self, commit: str) -> Acknowledgement | None:
         if self._acks is None:
             self._acks = acknowledgements(self._view, self._head, self._tainted)
-        return self._acks.get(commit) or Acknowledgement(commit, (), None, None, None)
+        return self._acks.get(commit)

@@ -261,11 +261,6 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     named = acknowledged(rec)
     if any(commit not in between for commit, _ in named):
         return None  # a finding at or before its clean point: that state is not clean
-    parent = info.parents[0] if info.parents else None
-    before_envs, after_envs = view.env_blobs(parent), view.env_blobs(info.id)
-    if {e for e in before_envs.keys() | after_envs.keys()
-            if before_envs.get(e) != after_envs.get(e)} - set(rec.environments):
-        return None  # it restores an environment it does not name: `log --env` would hide it
     pending = {(f.commit, str(f.rule)) for f in report.findings}
     plan = sweep_plan(view, between, named, pending, info.committer_time, rec.actor,
                       unchecked)

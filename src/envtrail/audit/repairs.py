@@ -34,6 +34,7 @@ from envtrail.crypto.seal import DecryptError
 from envtrail.errors import IntegrityError
 from envtrail.format import layout
 from envtrail.gitstore.repo import CommitInfo
+from envtrail.model import ENV_NAME_RE
 
 if TYPE_CHECKING:
     from envtrail.audit.verify import Finding, Verifier
@@ -164,6 +165,12 @@ def check(verifier: Verifier, info: CommitInfo, rec: Record, signer: signature.V
     now, then = view.env_blobs(info.id), view.env_blobs(clean)
     if set(now) != set(then):
         out.append(Finding(info.id, 3, "a repair's environments differ from the clean point's"))
+    parent = view.env_blobs(info.parents[0] if info.parents else None)
+    unnamed = sorted(e for e in parent.keys() | now.keys() if parent.get(e) != now.get(e)
+                     and ENV_NAME_RE.fullmatch(e) and e not in rec.environments)
+    if unnamed:  # `log --env` goes by the names: an unnamed restore would hide there
+        out.append(Finding(info.id, 3, f"a repair restores {', '.join(unnamed)} without "
+                                       "naming it in Envtrail-Environment"))
     claimed = {c.key: c.op for c in rec.changes}
     real: dict[str, str] = {}
     policy = view.policy(clean)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from envtrail.audit.eventline import EVENTS_REF, after_of
 from envtrail.audit.history import parse_record
 from envtrail.audit.line import sweep_plan
 from envtrail.audit.record import Record
@@ -116,8 +117,13 @@ def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
     between = walked[walked.index(clean) + 1:] if clean in walked else list(walked)
     named = {(f.commit, str(f.rule)) for f in findings}
     found = {f.commit for f in findings}
+    followed = _followed_by_events(line.git)
     for commit in between:
         why = None if commit in found else undo_refusal(line.view, commit, author)
+        if why is None and commit not in found and commit in followed:
+            # The events line would then hold an event after a state the repair undid,
+            # a finding in every clone that no later repair settles.
+            why = "an event follows it"
         if why is not None:
             info = line.git.info(commit)
             rec = parse_record(info)
@@ -133,6 +139,20 @@ def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
                              "neither findings nor honest value changes a repair may undo",
                              hint="`envtrail verify` lists the findings; `envtrail log` the rest")
     return tuple(_swept_change(line.git, commit) for commit in plan.swept)
+
+
+def _followed_by_events(git: GitRepo) -> set[str]:
+    """The store commits the events on this clone's events line follow."""
+    tip = git.ref_target(EVENTS_REF)
+    if tip is None:
+        return set()
+    out = set()
+    for commit in git.first_parents(tip)[0]:
+        rec = parse_record(git.info(commit))
+        after = after_of(rec) if rec is not None else None
+        if after is not None:
+            out.add(after)
+    return out
 
 
 def _swept_change(git: GitRepo, commit: str) -> SweptChange:
