@@ -448,13 +448,10 @@ def test_a_deploy_before_the_remotes_change_of_its_environment_stops_sync(
     assert local_refs_state(a) == before and git(bare, "for-each-ref") == remote
 
 
-def test_concurrent_grants_of_one_name_with_two_keys_never_seat_both(
-        tmp_path, store, cli, bob, make_identity):
-    # I6: two admins grant dave, each with another key, in different environments.
-    # Re-made on the remote's head, the second grant would leave one name on two keys.
-    # Sync names the seat as the conflict: keeping this clone's ends in exit 6 with
-    # nothing changed; keeping the remote's drops this clone's grant, and dave signs
-    # with one key.
+def _dave_granted_twice(tmp_path, store, cli, bob, make_identity):
+    """alice's first clone grants dave production with one key and pushes; her second
+    grants him staging with another, unpushed: (the second clone, the remote, the key
+    the remote has)."""
     a, _b, bare = make_world(tmp_path, store, cli, bob)
     a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
     first, second = make_identity("dave@example.com"), make_identity("dave@example.com")
@@ -463,6 +460,17 @@ def test_concurrent_grants_of_one_name_with_two_keys_never_seat_both(
     assert a("sync").code == 0
     assert a2("access", "grant", "dave@example.com", second.publine, "--env", "staging",
               "--reason", "join").code == 0
+    return a2, bare, first
+
+
+def test_concurrent_grants_of_one_name_with_two_keys_never_seat_both(
+        tmp_path, store, cli, bob, make_identity):
+    # I6: two admins grant dave, each with another key, in different environments.
+    # Re-made on the remote's head, the second grant would leave one name on two keys.
+    # Sync names the seat as the conflict: keeping this clone's ends in exit 6 with
+    # nothing changed; keeping the remote's drops this clone's grant, and dave signs
+    # with one key.
+    a2, bare, first = _dave_granted_twice(tmp_path, store, cli, bob, make_identity)
     before, remote = local_refs_state(a2), git(bare, "for-each-ref")
     r = a2("sync")
     assert_one_line_error(r, 6)
@@ -489,14 +497,7 @@ def test_a_grant_revoked_again_before_the_sync_can_still_be_dropped(
     # her other clone granted dave production with another key and pushed. The grant is
     # still re-made, so its seat is the conflict although it ends removed: --theirs on it
     # drops the grant (the revoke is left a rotation), and her other work lands.
-    a, _b, bare = make_world(tmp_path, store, cli, bob)
-    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
-    first, second = make_identity("dave@example.com"), make_identity("dave@example.com")
-    assert a("access", "grant", "dave@example.com", first.publine, "--env", "production",
-             "--reason", "join").code == 0
-    assert a("sync").code == 0
-    assert a2("access", "grant", "dave@example.com", second.publine, "--env", "staging",
-              "--reason", "join").code == 0
+    a2, bare, first = _dave_granted_twice(tmp_path, store, cli, bob, make_identity)
     assert a2("access", "revoke", "dave@example.com", "--env", "staging",
               "--reason", "wrong person").code == 0
     setv(a2, "STAGING_ONLY", "s", env="staging")
