@@ -183,6 +183,24 @@ def test_an_event_dated_far_ahead_is_a_finding(cli, store, team, alice):
     assert cli("verify").code == 0  # a minute ahead: within the 10 minutes clocks may differ
 
 
+def test_an_event_is_dated_against_the_very_commit_it_follows(cli, store, team, alice):
+    """verify hands the events check the times its walk read, position by position: an
+    event dated between the commit it names and the one before that is still early."""
+    from datetime import timedelta
+
+    import forge
+    from envtrail.gitstore.repo import GitRepo
+
+    before = GitRepo(store).info(_head(store)).committer_time
+    plan = forge.honest_plan(store, alice.identity, "staging", {"X": "later"})
+    later = forge.commit_plan(store, alice.identity, plan, when=before + timedelta(seconds=300))
+    assert cli("verify").code == 0  # five minutes ahead: within what clocks may differ
+    event = _event_after(store, alice.identity, "alice@example.com", later, None, later=-150)
+    r = cli("verify")
+    assert r.code == 1, r.out
+    assert f"{event[:10]} rule 7 (time): dated before the store commit it follows" in r.out
+
+
 def test_an_event_dated_before_the_commit_it_follows_is_a_finding(cli, store, team, alice):
     # attack12 F4: a deploy event naming the head but dated two hours before it: a
     # time-window query of log then showed the deploy alone, before the change.

@@ -83,31 +83,33 @@ def markers(view: StoreView, tainted: frozenset[str] = frozenset(),
 
 def check(view: StoreView, store_head: str | None, tip: str | None = None,
           line: Sequence[str] | None = None,
-          tainted: frozenset[str] = frozenset(), now: datetime | None = None) -> list[Finding]:
+          tainted: frozenset[str] = frozenset(), now: datetime | None = None,
+          times: Sequence[int] | None = None) -> list[Finding]:
     """Every finding on the events line (this clone's, or the one ending at ``tip``),
     judged against the store line up to its head (``line``: its ids, oldest first, if
-    the caller has them; ``tainted``: its states a repair acknowledged as findings;
-    ``now``: events dated over 10 minutes later are findings, as on the store line)."""
+    the caller has them, and ``times`` their committer times as a walk read them;
+    ``tainted``: its states a repair acknowledged as findings; ``now``: events dated
+    over 10 minutes later are findings, as on the store line)."""
     git = view.git
     tip = tip or git.ref_target(EVENTS_REF)
     if tip is None:
         return []
     if line is None:
         line = list(reversed(git.first_parents(store_head)[0])) if store_head else []
-    states = LineStates(view, line)
+    states = LineStates(view, line, times)
     ids, _ = git.first_parents(tip)
     out: list[Finding] = []
     last_after, floor = None, None
     position = states.position
     for commit in reversed(ids):
         info = git.info(commit)
-        found = _check_one(view, info, states, tainted)
+        rec = parse_record(info)
+        found = _check_one(view, info, rec, states, tainted)
         if now is not None and info.committer_time > now + AHEAD:
             # Writers date an event no earlier than the one before it: one dated ahead
             # would drag every later event with it.
             found.append(Finding(commit, 7, f"dated {info.committer_time.isoformat()}, more "
                                             "than 10 minutes ahead of this clone's clock"))
-        rec = parse_record(info)
         after = after_of(rec) if rec else None
         if not found and after is not None:
             if last_after is not None and position[last_after] > position[after]:
@@ -116,7 +118,7 @@ def check(view: StoreView, store_head: str | None, tip: str | None = None,
             if floor is not None and info.committer_time < floor:
                 found.append(Finding(commit, 7, "committer time goes backwards on the events "
                                                 "line"))
-            if info.committer_time < git.info(after).committer_time:
+            if info.committer_time.timestamp() < states.seconds(position[after]):
                 # An event cannot have happened before the change it says it followed
                 # (writers and sync's replay date it no earlier than that commit).
                 found.append(Finding(commit, 7, "dated before the store commit it follows"))
@@ -125,12 +127,11 @@ def check(view: StoreView, store_head: str | None, tip: str | None = None,
     return out
 
 
-def _check_one(view: StoreView, info, states: LineStates,
+def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
                tainted: frozenset[str]) -> list[Finding]:
     git = view.git
     if len(info.parents) > 1:
         return [Finding(info.id, 6, "a merge commit on the events line")]
-    rec = parse_record(info)
     if rec is None or rec.action != "event":
         return [Finding(info.id, 6, "not an envtrail event on the events line")]
     after = after_of(rec)

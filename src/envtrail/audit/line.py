@@ -74,6 +74,7 @@ class LineReport:
     floor: datetime | None = None
     unkeyed: set[str] = field(default_factory=set)
     walked: list[str] = field(default_factory=list)  # ids, oldest first
+    times: list[int] = field(default_factory=list)  # their committer times, in seconds
     # Commits from an acknowledged finding up to the repair: never a state to read or restore.
     tainted: set[str] = field(default_factory=set)
     since: str | None = None  # where the walk started (exclusive)
@@ -187,6 +188,7 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
         if not found and clean is not None and plan is not None:
             _acknowledge(report, info, rec, clean, position, plan)
         report.findings.extend(found)
+        report.times.append(int(info.committer_time.timestamp()))
         report.checked += 1
         if on_commit is not None:
             on_commit(report.checked)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -144,8 +144,12 @@ class LineStates:
     cannot reach back to an older commit.
     """
 
-    def __init__(self, view: StoreView, line: Iterable[str]) -> None:
+    def __init__(self, view: StoreView, line: Iterable[str],
+                 times: Sequence[int] | None = None) -> None:
         self.view, self.line = view, list(line)  # oldest first
+        # Each commit's committer time in seconds, if the caller read them all (a walk
+        # did): else each is read as a question needs it.
+        self._times = times
         # "is a line commit" and "in order" are lookups, where asking git for
         # ancestry walks the history once per question.
         self.position = {commit: index for index, commit in enumerate(self.line)}
@@ -162,14 +166,20 @@ class LineStates:
         one-second steps, and what was signed just before a revocation must not be
         judged after it."""
         floor, size = self.position[not_before], len(self.line)
-        minima, limit, git = self._latest, when.timestamp(), self.view.git
+        minima, limit = self._latest, when.timestamp()
         while len(minima) < size - floor and (not minima or minima[-1] >= limit):
-            t = git.commit_time(self.line[size - 1 - len(minima)])
+            t = self.seconds(size - 1 - len(minima))
             minima.append(min(t, minima[-1]) if minima else t)
         found = bisect.bisect_left(minima, True, key=lambda t: t < limit)
         if found == len(minima):
             return self.line[floor]
         return self.line[max(floor, size - 1 - found)]
+
+    def seconds(self, position: int) -> int:
+        """The committer time of the line commit at ``position``, in seconds."""
+        if self._times is not None:
+            return self._times[position]
+        return self.view.git.commit_time(self.line[position])
 
 
 def _parse_env(data: bytes, environment: str) -> EnvFile | IntegrityError:

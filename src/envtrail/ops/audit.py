@@ -154,6 +154,7 @@ def show(git: GitRepo, rt: Runtime, rev: str) -> Shown:
             swept = tuple(w for w in walked.swept if w.commit == commit)
         else:
             findings = [f for f in eventline.check(view, head, line=walked.walked,
+                                                   times=walked.times,
                                                    tainted=frozenset(walked.tainted),
                                                    now=rt.now()) if f.commit == commit] + whole
             verdict = eventline.signature_of(view, info, walked.walked)

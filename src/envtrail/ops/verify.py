@@ -109,7 +109,8 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     report.findings += walked.findings
     if cp is not None and not rewrite:
         cp = _mark_refused(git, view, head, cp, walked)
-    events = eventline.check(view, head, line=walked.walked, tainted=frozenset(walked.tainted),
+    events = eventline.check(view, head, line=walked.walked, times=walked.times,
+                             tainted=frozenset(walked.tainted),
                              now=rt.now())
     report.findings += events
     events_head = git.ref_target(eventline.EVENTS_REF)
