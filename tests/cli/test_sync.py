@@ -707,3 +707,26 @@ def test_a_late_proposal_is_judged_after_the_revocation_even_when_times_jump(wor
              "--reason", "offboarding").code == 0
     assert a("sync").code == 0
     _late_proposal_is_not_taken(a, b, before)
+
+
+def test_an_admin_who_left_an_environment_can_still_sync_it(world):
+    """An admin revokes themself from staging while the remote moved: the replayed revoke
+    re-keys staging for the members left, without the replaying admin opening the new keys
+    (they hold no seat in them)."""
+    a, b, bare = world
+    assert a("access", "grant", b.identity.principal, b.identity.publine, "--env", "staging",
+             "--reason", "takes over staging").code == 0
+    assert a("sync").code == 0 and b("sync").code == 0
+    setv(b, "STAGING_NOW", "v", env="staging")
+    assert a("access", "revoke", a.identity.principal, "--env", "staging",
+             "--reason", "leaves staging").code == 0
+    assert b("sync").code == 0  # the remote moved
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert "Envtrail-Action: revoke" in git(a.cwd, "log", "-1", "--format=%B")
+    assert a("get", "STAGING_NOW", "--env", "staging").code == 4  # no seat any more
+    assert a("verify").code == 0
+    assert_one_signed_line(a, bare)
+    assert b("sync").code == 0
+    r = b("get", "STAGING_NOW", "--env", "staging")
+    assert (r.code, r.out.strip()) == (0, "v")

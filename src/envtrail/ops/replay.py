@@ -19,7 +19,7 @@ from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity, PublicKey
-from envtrail.crypto.seal import DecryptError, Decryptor, Encryptor, unb64
+from envtrail.crypto.seal import DecryptError, Decryptor, Encryptor, EnvKeys, unb64
 from envtrail.errors import AccessDenied, ConflictError, IntegrityError, UsageError
 from envtrail.format import envfile, policy, signers
 from envtrail.format.envfile import EnvFile, Member
@@ -324,7 +324,9 @@ def _rebuild_env(snap: Snapshot, identity: Identity, principal: str, name: str,
         # including what the remote added since.
         env, rotation = rotated(current, identity, members)
         changes.update((c.key, c) for c in rotation)
-        new_keys = open_keys(env, identity)
+        # Opened only for a value this commit sets: an admin who revoked themself holds
+        # no seat in the new key pair, and their revoke must still replay.
+        new_keys: EnvKeys | None = None
     else:
         env, new_keys = current.with_members(members), keys
     enc = Encryptor(unb64(env.public_key, 32), name, env.version)
@@ -345,6 +347,8 @@ def _rebuild_env(snap: Snapshot, identity: Identity, principal: str, name: str,
         if old == plain and item.name not in changes:
             continue
         values[item.name] = str(enc.encrypt(item.name, plain))
+        if new_keys is None:
+            new_keys = open_keys(env, identity)
         changes[item.name] = Change("+" if old is None else "~", item.name, old_fp,
                                     new_keys.fingerprint(env.version, name, item.name, plain))
     return env.with_values(values), list(changes.values())
