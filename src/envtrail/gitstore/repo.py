@@ -183,6 +183,8 @@ class GitRepo(Trees):
         """Files that differ between two commits (both sides of renames)."""
         if a is None:
             return sorted(e.path for e in self._index_of(b))
+        if self._root(a) == self._root(b):
+            return []  # (every marker: approvals, events)
         diff = self.repo.diff(self._object(self._root(a)), self._object(self._root(b)))
         return sorted({p for d in diff.deltas for p in (d.old_file.path, d.new_file.path)})
 
