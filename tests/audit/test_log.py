@@ -71,8 +71,9 @@ def test_events_come_out_exactly(scripted, alice):
     assert set(ev[0]) == {"commit", "time", "environment", "action", "actor", "verified",
                           "signature", "reason", "context", "key", "change", "reencrypted",
                           "old_fp", "new_fp", "break_glass", "approved_by", "event",
-                          "acknowledged"}
-    assert all(e["acknowledged"] is None for e in ev)  # nothing was ever repaired
+                          "acknowledged", "swept_by"}
+    # nothing was ever repaired
+    assert all(e["acknowledged"] is None and e["swept_by"] is None for e in ev)
     rotate = ev[3]
     assert rotate["old_fp"] == ev[4]["new_fp"]
     assert rotate["new_fp"] != rotate["old_fp"]

@@ -7,6 +7,9 @@ repair's signed record names each one with its rules (``Envtrail-Acknowledges``)
 and carries the admin and the reason. So a reader that did not walk the line
 (``log``, ``status``) finds who acknowledged what, and why, from those two alone:
 nothing is judged again here, and nothing outside ``tainted`` is ever named.
+
+The honest commits a repair swept (undid along with the findings, ``Envtrail-Sweeps``)
+lie in the same runs, so the same pass names them too, with the same repair.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from envtrail.audit.history import parse_record
+from envtrail.audit.line import Swept
 from envtrail.audit.record import Record
-from envtrail.audit.repairs import acknowledged
+from envtrail.audit.repairs import acknowledged, swept
 from envtrail.audit.verify import RULES
 from envtrail.audit.view import StoreView
 
@@ -52,26 +56,41 @@ class Acknowledgement:
                f"{self.reason}"
 
 
+@dataclass(frozen=True)
+class Marks:
+    """What the repairs on a verified line say of its tainted commits, by commit."""
+
+    acknowledged: dict[str, Acknowledgement]
+    swept: dict[str, Swept]  # honest commits whose value changes a repair undid
+
+
 def acknowledgements(view: StoreView, head: str | None,
                      tainted: frozenset[str]) -> dict[str, Acknowledgement]:
-    """Commit -> its acknowledgement, for the verified line up to ``head`` whose walk found
-    ``tainted`` (the checkpoint's). Empty, and no commit read, when nothing was repaired;
-    empty too when that head is gone from the clone (``verify`` reports the rewrite)."""
+    """Commit -> its acknowledgement (see :func:`marks`)."""
+    return marks(view, head, tainted).acknowledged
+
+
+def marks(view: StoreView, head: str | None, tainted: frozenset[str]) -> Marks:
+    """Commit -> its acknowledgement, and commit -> the repair that swept it, for the
+    verified line up to ``head`` whose walk found ``tainted`` (the checkpoint's), newest
+    commit first. Empty, and no commit read, when nothing was repaired; empty too when
+    that head is gone from the clone (``verify`` reports the rewrite)."""
+    out = Marks({}, {})
     if head is None or not tainted:
-        return {}
+        return out
     try:
         ids, _ = view.git.first_parents(head)  # newest first
     except KeyError:
-        return {}
+        return out
     records: dict[str, Record | None] = {}
     above: list[str] = []  # untainted commits met so far: the nearest last
-    out: dict[str, Acknowledgement] = {}
     for commit in ids:
         if commit not in tainted:
             above.append(commit)
             continue
         # The repair is normally the first untainted commit above the run; a repair
-        # that a later one swept (it had findings of its own) is tainted, never asked.
+        # that a later one went back over (it had findings of its own) is tainted,
+        # never asked.
         for candidate in reversed(above):
             if candidate not in records:
                 records[candidate] = parse_record(view.git.info(candidate))
@@ -81,7 +100,10 @@ def acknowledgements(view: StoreView, head: str | None,
             rules = sorted({int(rule) for c, rule in acknowledged(rec)
                             if c == commit and rule.isdigit() and int(rule) in RULES})
             if rules:
-                out[commit] = Acknowledgement(commit, tuple(rules), candidate, rec.actor,
-                                              rec.reason)
+                out.acknowledged[commit] = Acknowledgement(commit, tuple(rules), candidate,
+                                                           rec.actor, rec.reason)
+                break
+            if commit in swept(rec):
+                out.swept[commit] = Swept(commit, candidate, rec.actor, rec.reason)
                 break
     return out

@@ -49,8 +49,8 @@ class Credits:
         if info.id in self._tainted:
             found = self._acknowledged(info.id)
             if found is None and verified:
-                # Swept: an honest commit a repair undid along with the findings (verify
-                # and show name that repair); nothing about it was a finding.
+                # Swept: an honest commit a repair undid along with the findings (verify,
+                # show, log and status name that repair); nothing about it was a finding.
                 return Credit(actor, verified)
             return Credit(actor, verified, found or Acknowledgement(info.id, (), None, None,
                                                                      None))

@@ -23,6 +23,7 @@ from envtrail.gitstore.repo import CommitInfo
 
 if TYPE_CHECKING:
     from envtrail.audit.acknowledgements import Acknowledgement
+    from envtrail.audit.line import Swept
 
 UNATTESTED = "unattested"
 
@@ -54,6 +55,8 @@ class Event:
     approves: str | None = None
     # Set when a repair on the verified line acknowledged this commit as a finding.
     acknowledged: Acknowledgement | None = None
+    # Set when a repair on the verified line undid this honest commit's value changes.
+    swept: Swept | None = None
 
     @property
     def store_wide(self) -> bool:
@@ -76,6 +79,7 @@ class Event:
             "break_glass": self.break_glass, "approved_by": list(self.approved_by),
             "event": self.event,
             "acknowledged": self.acknowledged.as_dict() if self.acknowledged else None,
+            "swept_by": self.swept.as_dict() if self.swept else None,
         }
 
 

@@ -47,10 +47,14 @@ class Swept:
     admin: str
     reason: str
 
+    def said(self) -> str:
+        """``its value changes undone by ADMIN in REPAIR: REASON`` (the repair's id
+        shortened): how show, log and status mark the commit."""
+        return f"its value changes undone by {self.admin} in {self.repair[:10]}: {self.reason}"
+
     def line(self) -> str:
-        """How verify and show name it."""
-        return (f"{self.commit[:10]} (its value changes undone by {self.admin} in "
-                f"{self.repair[:10]}: {self.reason})")
+        """How verify and status name it: the commit, then :meth:`said` in brackets."""
+        return f"{self.commit[:10]} ({self.said()})"
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""

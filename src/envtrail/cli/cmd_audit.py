@@ -145,6 +145,8 @@ def _action_cell(e) -> str:
         text += f" [approved by {', '.join(e.approved_by)}]"
     if e.acknowledged:
         text += f" [acknowledged {e.acknowledged.said()}]"
+    if e.swept:
+        text += f" [swept: {e.swept.said()}]"
     return text
 
 
@@ -221,8 +223,7 @@ def show(
         out(f"  acknowledged rule {a.finding.rule} ({a.finding.rule_name}): "
             f"{a.finding.message}; by {a.admin} in {short(a.repair)}: {a.reason}")
     for w in s.swept:
-        out(f"  swept by a repair: its value changes undone by {w.admin} in "
-            f"{short(w.repair)}: {w.reason}")
+        out(f"  swept by a repair: {w.said()}")
 
 
 def diff(

@@ -140,7 +140,8 @@ def env_list(repo: RepoOpt = None, json_: JsonOpt = False) -> None:
 
 def status(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = False) -> None:
     """The store, your identity, what you can read, verification, findings a repair
-    acknowledged, break-glass changes awaiting review, and what to do next."""
+    acknowledged and changes it swept, break-glass changes awaiting review, and what to
+    do next."""
     from pathlib import Path
 
     from envtrail.cli.common import GLOBALS
@@ -167,6 +168,8 @@ def status(repo: RepoOpt = None, identity: IdentityOpt = None, json_: JsonOpt = 
     for a in st.acknowledged:
         for rule in a.rules:
             out(f"acknowledged {short(a.commit)} {a.said((rule,))}")
+    for s in st.swept:
+        out(f"swept        {s.line()}")
     for u in st.break_glass:
         late = paint("OVERDUE", "bold red") if u.overdue else f"review by {when(u.due)}"
         out(f"break-glass  {u.environment}: {short(u.commit)} by {u.author} at {when(u.time)}, "

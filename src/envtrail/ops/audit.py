@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from envtrail.audit import checkpoint, signature
-from envtrail.audit.acknowledgements import Acknowledgement, acknowledgements
+from envtrail.audit.acknowledgements import Acknowledgement, Marks, marks
 from envtrail.audit.credit import Credits
 from envtrail.audit.events import (
     Event,
@@ -61,16 +61,23 @@ def log(git: GitRepo, filters: Filters, limit: int | None = None,
     changes = stream(view, head, Filters(until=filters.until), hide, verified)
     tainted = verified.tainted if verified is not None else frozenset()
     vouched = checkpoint.load_events(git.root, head)
-    # DESIGN: log always shows an acknowledged finding with its admin and reason.
-    acks = acknowledgements(view, verified.head, tainted) if verified is not None else {}
+    # DESIGN: log always shows an acknowledged finding with its admin and reason, and
+    # so a commit a repair swept (its values undone: a decision on record too).
+    said = marks(view, verified.head, tainted) if verified is not None else Marks({}, {})
     for event in interleave(view, changes, filters, hide, tainted, vouched):
         if event.commit != last:
             if limit is not None and seen >= limit:
                 return
             seen, last = seen + 1, event.commit
-        yield replace(event, acknowledged=acks[event.commit]) if event.commit in acks else event
+        yield _marked(event, said)
     if seen == 0 and (filters.key is not None or filters.actor is not None):
         _require_known(view, head, filters)
+
+
+def _marked(event: Event, said: Marks) -> Event:
+    """``event`` with what a repair said of its commit: acknowledged, or swept."""
+    ack, swept = said.acknowledged.get(event.commit), said.swept.get(event.commit)
+    return replace(event, acknowledged=ack, swept=swept) if ack or swept else event
 
 
 def _verified_line(git: GitRepo) -> VerifiedLine | None:

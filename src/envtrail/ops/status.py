@@ -7,8 +7,9 @@ from datetime import datetime
 from pathlib import Path
 
 from envtrail.audit import checkpoint
-from envtrail.audit.acknowledgements import Acknowledgement, acknowledgements
+from envtrail.audit.acknowledgements import Acknowledgement, marks
 from envtrail.audit.approvals import Glass, unreviewed_on_line
+from envtrail.audit.line import Swept
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.errors import EnvtrailError
 from envtrail.gitstore.discover import git_dir
@@ -62,11 +63,15 @@ class Status:
     next_steps: list[str] = field(default_factory=list)
     # Findings a repair on the verified line acknowledged, oldest commit first.
     acknowledged: list[Acknowledgement] = field(default_factory=list)
+    # Honest commits whose value changes a repair on it undid, oldest first.
+    swept: list[Swept] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
-        """The JSON form (``acknowledged``: one object per finding, as ``verify`` names it)."""
+        """The JSON form (``acknowledged``: one object per finding, and ``swept``: one
+        per swept commit, as ``verify`` names them)."""
         return {**self.__dict__, "break_glass": [u.as_dict() for u in self.break_glass],
-                "acknowledged": [f for a in self.acknowledged for f in a.findings()]}
+                "acknowledged": [f for a in self.acknowledged for f in a.findings()],
+                "swept": [s.as_dict() for s in self.swept]}
 
 
 def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
@@ -107,7 +112,7 @@ def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
                                  "upgrades it")
     cp = checkpoint.load(git.root)
     if cp is not None:
-        _acknowledged(git, cp, st)
+        _repaired(git, cp, st)
     if cp is None:
         st.next_steps.append("run `envtrail verify` to check the history")
     elif cp.refused is not None:
@@ -137,14 +142,15 @@ def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
     return st
 
 
-def _acknowledged(git: GitRepo, cp: checkpoint.Checkpoint, st: Status) -> None:
-    """What the repairs on the line this clone verified acknowledged (DESIGN: status always
-    shows it, with the admin and the reason)."""
+def _repaired(git: GitRepo, cp: checkpoint.Checkpoint, st: Status) -> None:
+    """What the repairs on the line this clone verified acknowledged, and which honest
+    commits they swept (DESIGN: status always shows it, with the admin and the reason)."""
     try:
-        found = acknowledgements(StoreView(git), cp.head, cp.tainted)
+        found = marks(StoreView(git), cp.head, cp.tainted)
     except (EnvtrailError, KeyError):
         return  # a line that cannot be read: `verify` says why; status reports the rest
-    st.acknowledged = list(reversed(found.values()))
+    st.acknowledged = list(reversed(found.acknowledged.values()))
+    st.swept = list(reversed(found.swept.values()))
 
 
 def _break_glass(git: GitRepo, rt: Runtime, st: Status) -> None:
