@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli, git
+from conftest import Cli, assert_one_line_error, git
 from envtrail.ops import edit as edit_module
 
 EDITOR = '''
@@ -186,3 +186,17 @@ def test_edit_needing_approvals_without_propose_is_refused_before_the_editor_ope
     assert (tmp_path / "report.json").exists()
     assert git(store, "rev-parse", "HEAD") == head
     assert git(store, "for-each-ref", "refs/envtrail/proposals/").strip()
+
+
+def test_edit_break_glass_the_policy_bars_is_refused_before_the_editor_opens(cli, store,
+                                                                             tmp_path):
+    seed(cli)
+    assert cli("policy", "set", "--env", "production", "--approvals", "1", "--no-break-glass",
+               "--reason", "four eyes, no glass").code == 0
+    r = refused_before_the_editor(cli, store, tmp_path, "--reason", "INC-3", "--break-glass")
+    assert_one_line_error(r, 4)
+    assert r.err.splitlines()[0] == ("envtrail: error: break-glass refused: the policy says "
+                                     "break_glass: false for production")
+    # The same refusal and hint `set` gives, and `set` too says it before reading a value.
+    said = cli("set", "CHANGE", "--env", "production", "--reason", "INC-3", "--break-glass")
+    assert said.code == 4 and r.err == said.err

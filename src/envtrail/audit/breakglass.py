@@ -17,6 +17,7 @@ from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView
 from envtrail.format import layout
 from envtrail.format.envfile import EnvFile
+from envtrail.format.policy import Policy
 
 if TYPE_CHECKING:
     from envtrail.audit.approvals import Requirement
@@ -41,10 +42,9 @@ def refusal(view: StoreView, parent: str, commit: str, rec: Record, touched: lis
         # whether it lands unreviewed, and the contract gives break-glass to values and
         # revocations alone.
         return "break-glass never lands a repair"
-    policy = view.policy(parent)
-    barred = [e for e in scope if not policy.rule_for(e).break_glass]
-    if barred:
-        return f"the policy says break_glass: false for {', '.join(barred)}"
+    why = barred(view.policy(parent), scope)
+    if why:
+        return why
     if set(admin) - {layout.SIGNERS}:
         return "break-glass never changes policy or config"
     removed: set[str] = set()
@@ -67,6 +67,14 @@ def refusal(view: StoreView, parent: str, commit: str, rec: Record, touched: lis
             return ("break-glass expires only the signing keys of members it revokes "
                     "everywhere")
     return None
+
+
+def barred(policy: Policy, scope: list[str]) -> str | None:
+    """Why ``policy`` bars break-glass in ``scope`` (the environments whose approvals a
+    change needs), or None. A write asks it before any prompt (ops.routing) as rule 9
+    does of the commit, so what one refuses the other refuses in the same words."""
+    refused = [e for e in scope if not policy.rule_for(e).break_glass]
+    return f"the policy says break_glass: false for {', '.join(refused)}" if refused else None
 
 
 def _values_or_revocation(old: EnvFile, new: EnvFile) -> bool:

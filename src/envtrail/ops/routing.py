@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, replace
 
+from envtrail.audit.breakglass import barred
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView
 from envtrail.errors import AccessDenied, IntegrityError, UsageError
@@ -77,18 +78,29 @@ def settle(git: GitRepo, view: StoreView, commit: str, rec: Record, route: Route
         return None
     if route.break_glass:
         if need.glass_refusal:
-            raise AccessDenied(f"break-glass refused: {need.glass_refusal}",
-                               hint="propose it with --propose and ask an approver")
+            raise _glass_refused(need.glass_refusal)
         return None
     raise _unapproved(", ".join(need.environments) or "the store", need.needed)
 
 
 def require_route(policy: Policy, environment: str, route: Route) -> None:
-    """Before any prompt: refuse a direct value write to an environment that needs approvals
-    (``settle`` makes the same decision from the commit itself)."""
+    """Before any prompt: refuse a direct value write to an environment that needs approvals,
+    and a break-glass one where the policy says ``break_glass: false`` (``settle`` makes the
+    same decisions from the commit itself)."""
     needed = policy.rule_for(environment).approvals
+    if needed and route.break_glass:
+        # Only where approvals are needed, as rule 9 asks it: a value write needs those
+        # of its one environment, so that is the scope the commit will be judged by.
+        why = barred(policy, [environment])
+        if why:
+            raise _glass_refused(why)
     if needed and not (route.propose or route.break_glass):
         raise _unapproved(environment, needed)
+
+
+def _glass_refused(why: str) -> AccessDenied:
+    return AccessDenied(f"break-glass refused: {why}",
+                        hint="propose it with --propose and ask an approver")
 
 
 def _unapproved(where: str, needed: int) -> AccessDenied:
