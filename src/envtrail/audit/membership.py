@@ -127,17 +127,21 @@ def exposure(view: StoreView, head: str | None, principal: str,
     """
     if head is None:
         return []
-    held: dict[str, set[str]] = {}
+    sealed: dict[tuple[str, str], set[str]] = {}
     line: dict[tuple[str, str], set[str]] = {}
     proposed: dict[tuple[str, str], set[str]] = {}
     seen_blobs: set[str] = set()
     for info in view.git.walk_touching(head, ("envs",)):
-        _count(view, info.id, principal, seen_blobs, held, line)
+        _count(view, info.id, seen_blobs, sealed, line)
     for tip in proposals:
         try:
-            _count(view, tip, principal, seen_blobs, held, proposed)
+            _count(view, tip, seen_blobs, sealed, proposed)
         except IntegrityError:
             continue  # a ref whose tree holds no readable envs/: no proposal envtrail made
+    held: dict[str, set[str]] = {}
+    for (env, key), who in sealed.items():
+        if principal in who:
+            held.setdefault(env, set()).add(key)
     mine = [p for p in periods(view, head) if p.principal == principal]
     report = []
     for env in sorted(held):
@@ -150,10 +154,29 @@ def exposure(view: StoreView, head: str | None, principal: str,
     return report
 
 
-def _count(view: StoreView, commit: str, principal: str, seen_blobs: set[str],
-           held: dict[str, set[str]], names: dict[tuple[str, str], set[str]]) -> None:
-    """Note the variables of ``commit``'s environment files by key pair, and the key pairs
-    sealed to ``principal`` there (a file version already counted is skipped)."""
+def proposal_readers(view: StoreView, head: str, proposal: str) -> dict[str, dict[str, set[str]]]:
+    """Who could read what in ``proposal``'s environment files, by the rule of
+    :func:`exposure` (its ``proposed`` part): principal -> environment -> variables of
+    each file under a key pair sealed to them in the proposal or on the line to ``head``."""
+    sealed: dict[tuple[str, str], set[str]] = {}
+    seen_blobs: set[str] = set()
+    for info in view.git.walk_touching(head, ("envs",)):
+        _count(view, info.id, seen_blobs, sealed, {})
+    own: dict[tuple[str, str], set[str]] = {}
+    _count(view, proposal, set(), sealed, own)  # its own files even where the line has them
+    out: dict[str, dict[str, set[str]]] = {}
+    for (env, key), variables in own.items():
+        for principal in sealed.get((env, key), set()):
+            out.setdefault(principal, {}).setdefault(env, set()).update(variables)
+    return out
+
+
+def _count(view: StoreView, commit: str, seen_blobs: set[str],
+           sealed: dict[tuple[str, str], set[str]],
+           names: dict[tuple[str, str], set[str]]) -> None:
+    """Note the variables of ``commit``'s environment files by key pair, and whom each key
+    pair is sealed to there (a file version already counted is skipped): a principal
+    reads every value of every file version under a key pair ever sealed to them."""
     for env, blob in view.env_blobs(commit).items():
         if blob in seen_blobs:
             continue
@@ -163,5 +186,4 @@ def _count(view: StoreView, commit: str, principal: str, seen_blobs: set[str],
         except IntegrityError:
             continue
         names.setdefault((env, f.public_key), set()).update(f.values)
-        if principal in f.members:
-            held.setdefault(env, set()).add(f.public_key)
+        sealed.setdefault((env, f.public_key), set()).update(f.members)

@@ -164,6 +164,8 @@ def propose(
     written = approvals.redo(open_git(repo), runtime(), load_identity(identity), redo)
     report_write(written, "proposal")
     out(f"  proposal {redo} is withdrawn; its approvals named the old commit")
+    for text in written.warnings:
+        warn(text)
 
 
 def event(

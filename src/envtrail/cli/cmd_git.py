@@ -14,6 +14,7 @@ from envtrail.cli.common import (
     open_git,
     out,
     short,
+    warn,
 )
 
 hook_app = typer.Typer(help="The pre-commit check, for git hooks and the pre-commit framework.",
@@ -147,7 +148,10 @@ def sync(
         pushed = f", pushed up to {short(events.tip)}" if events.update else ""
         out(f"  events: {events.received} received, {events.replayed} replayed{pushed}")
     for note in result.proposals:
-        out(f"  proposal {note.proposal}: {note.text}")
+        if note.warning:
+            warn(note.text)
+        else:
+            out(f"  proposal {note.proposal}: {note.text}")
     for r in result.replayed:
         if r.revoked:
             from envtrail.cli.cmd_access import print_offboarding

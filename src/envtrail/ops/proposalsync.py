@@ -50,6 +50,7 @@ class Note:
 
     proposal: str
     text: str
+    warning: bool = False  # a warning that names its proposal itself (a re-made one's)
 
 
 @dataclass
@@ -235,6 +236,7 @@ def _push_new(git: GitRepo, rt: Runtime, identity: Identity, judge: _Judge, plan
     plan.remote[proposal_ref(new)] = written.commit
     plan.notes.append(Note(pid, f"re-made as {new} before pushing: {stale_key} (its "
                                 "approvals, if any, named the old commit)"))
+    plan.notes.extend(Note(pid, text, warning=True) for text in written.warnings)
 
 
 def _needs_remake(git: GitRepo, judge: _Judge, commit: str) -> str | None:

@@ -6,18 +6,22 @@ scope became is applied to the new head's state, re-encrypted to today's keys
 and checked against today's signers, membership and policy. So it works for
 every write action ``--propose`` supports, and nothing in the new proposal is
 sealed to a key a revocation retired after the old one was made. Approvals
-never carry over: each named exactly the old commit.
+never carry over: each named exactly the old commit. What the new proposal cannot
+undo is that the old one's values were readable by everyone its key pair was sealed
+to: a value it sets that someone no longer a member could read comes with a warning
+(by the offboarding report's rule, audit.membership), as it needs rotating.
 """
 
 from __future__ import annotations
 
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
+from envtrail.audit.membership import proposal_readers
 from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, UsageError
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.replay import delta, replay
+from envtrail.ops.replay import Delta, delta, replay
 from envtrail.ops.routing import Route, settle
 from envtrail.ops.txn import Written
 from envtrail.runtime import Runtime
@@ -41,5 +45,34 @@ def remake(git: GitRepo, rt: Runtime, identity: Identity, commit: str, head: str
     new_rec = parse_record(git.info(new))
     if new_rec is None:  # replay renders a record; this is a bug, not user input
         raise IntegrityError(f"the re-made proposal {new[:10]} carries no record")
-    proposal = settle(git, StoreView(git), new, new_rec, Route(propose=True))
-    return Written(new, new_rec, proposal=proposal)
+    view = StoreView(git)
+    proposal = settle(git, view, new, new_rec, Route(propose=True))
+    carried = exposed(view, head, commit, change)
+    warnings = (f"proposal {commit[:12]}: {', '.join(sorted(carried[1]))} could be read in it "
+                f"by {', '.join(sorted(carried[0]))}, no longer a member; the re-made "
+                f"{proposal} keeps the same value: rotate it before applying",) if carried else ()
+    return Written(new, new_rec, proposal=proposal, warnings=warnings)
+
+
+def exposed(view: StoreView, head: str, commit: str,
+            change: Delta) -> tuple[set[str], set[str]] | None:
+    """Who, no longer a member at ``head``, could read a value that proposal ``commit``
+    sets (``change``: what it changes), and those values as ``ENV:NAME``; None if nobody."""
+    setting: dict[str, set[str]] = {}
+    for item, value in change.items.items():
+        if item.kind == "value" and value is not None:  # a removal carries no value
+            setting.setdefault(item.env, set()).add(item.name)
+    if not setting:
+        return None  # a grant, a revoke, a rotation, a policy: no value of its own
+    who: set[str] = set()
+    names: set[str] = set()
+    for principal, readable in proposal_readers(view, head, commit).items():
+        for env, variables in readable.items():
+            now = view.env_at(head, env)
+            if now is not None and principal in now.members:
+                continue  # still a member: they read the re-made proposal anyway
+            hit = variables & setting.get(env, set())
+            if hit:
+                who.add(principal)
+                names |= {f"{env}:{name}" for name in hit}
+    return (who, names) if names else None

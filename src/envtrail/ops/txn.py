@@ -61,6 +61,7 @@ class Written:
     record: Record | None
     attempts: int = 1
     proposal: str | None = None  # with --propose: the proposal's id; the line did not move
+    warnings: tuple[str, ...] = ()  # one line each, for the user (a re-made proposal's)
 
 
 def signer_for(identity: Identity) -> Callable[[bytes], str]:
