@@ -41,7 +41,7 @@ def test_redo_of_a_proposal_a_revoked_member_could_read_warns_by_name(cli, store
     assert warnings == [
         f"envtrail: warning: proposal {before}: production:API_KEY, production:PAYMENTS_KEY "
         f"could be read in it by {BOB}, no longer a member; the re-made {remade} keeps the "
-        "same value: rotate it before applying"]
+        "same values: rotate them before applying"]
     assert CANARY not in r.both and OLD_API not in r.both
     r = cli("propose", "--redo", kept)
     assert r.code == 0, r.err

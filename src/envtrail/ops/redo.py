@@ -22,7 +22,7 @@ from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, UsageError
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.replay import Delta, delta, replay
-from envtrail.ops.routing import Route, settle
+from envtrail.ops.routing import ID_LENGTH, Route, settle
 from envtrail.ops.txn import Written
 from envtrail.runtime import Runtime
 
@@ -48,10 +48,15 @@ def remake(git: GitRepo, rt: Runtime, identity: Identity, commit: str, head: str
     view = StoreView(git)
     proposal = settle(git, view, new, new_rec, Route(propose=True))
     carried = exposed(view, head, commit, change)
-    warnings = (f"proposal {commit[:12]}: {', '.join(sorted(carried[1]))} could be read in it "
-                f"by {', '.join(sorted(carried[0]))}, no longer a member; the re-made "
-                f"{proposal} keeps the same value: rotate it before applying",) if carried else ()
+    warnings = (_warning(commit[:ID_LENGTH], proposal, *carried),) if carried else ()
     return Written(new, new_rec, proposal=proposal, warnings=warnings)
+
+
+def _warning(old: str, new: str | None, who: set[str], names: set[str]) -> str:
+    one = len(names) == 1
+    return (f"proposal {old}: {', '.join(sorted(names))} could be read in it by "
+            f"{', '.join(sorted(who))}, no longer a member; the re-made {new} keeps the same "
+            f"{'value: rotate it' if one else 'values: rotate them'} before applying")
 
 
 def exposed(view: StoreView, head: str, commit: str,
