@@ -16,7 +16,14 @@ from envtrail.audit.approvals import Glass, Ledger
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.parallel import Judgement, judgements
-from envtrail.audit.repairs import CLEAN, FROM, acknowledged, sweep_refusal, swept, undo_refusal
+from envtrail.audit.repairs import (
+    CLEAN,
+    FROM,
+    SweepPlan,
+    acknowledged,
+    sweep_plan,
+    swept,
+)
 from envtrail.audit.verify import Finding, Verifier, check_time
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
@@ -276,55 +283,6 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     return clean, plan
 
 
-@dataclass(frozen=True)
-class SweepPlan:
-    """What a repair goes back over besides the findings this walk has pending."""
-
-    swept: tuple[str, ...] = ()  # honest value changes it undoes, oldest first
-    # Commits it acknowledges for rule 3 in an environment this walk has no key to: a
-    # lying fingerprint only a keyed walk sees (the repair restores their values too).
-    unseen: tuple[str, ...] = ()
-
-
-def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
-               pending: set[tuple[str, str]], when: datetime, author: str | None,
-               unchecked: Callable[[str], bool] = lambda commit: False) -> SweepPlan | None:
-    """The commits a repair must name as swept, given the commits from its clean point
-    up to it (``between``), the (commit, rule) pairs it acknowledges and the findings
-    pending; None when no repair with those acknowledgements may go back over them.
-    ``author``: the repair's (see :func:`undo_refusal`). ``unchecked``: whether this
-    walk could not check a commit's fingerprints (no key).
-    The one rule both ``repair`` and the walk apply."""
-    sweeps: list[str] = []
-    unseen: list[str] = []
-    acked = False
-    for commit in between:
-        rules = {rule for c, rule in named if c == commit}
-        if any((commit, rule) in pending for rule in rules):
-            acked = True
-            continue
-        # What a keyed walk found where this one has no key: only a change of values
-        # (its custody this walk does see), so a keyless clone never takes a revoke
-        # or a grant for a forgery on an admin's word.
-        if rules == {"3"} and not any(c == commit for c, _ in pending) \
-                and unchecked(commit) and sweep_refusal(view, commit) is None:
-            acked = True
-            unseen.append(commit)
-            continue
-        # A verified commit the repair sweeps only as dated after itself: named for
-        # rule 7 and nothing else, which is how rule 9 knows to count its policy too.
-        if rules == {"7"} and view.git.info(commit).committer_time > when:
-            continue
-        # An honest change written on a forged state after the first finding: restoring
-        # the clean point undoes it, which only a change of values may suffer.
-        if acked and not rules and not any(c == commit for c, _ in pending) \
-                and undo_refusal(view, commit, author) is None:
-            sweeps.append(commit)
-            continue
-        return None
-    return SweepPlan(tuple(sweeps), tuple(unseen))
-
-
 def _unchecked(view: StoreView, keyring, commit: str) -> bool:
     """Whether a walk with ``keyring`` could not check ``commit``'s fingerprints: it
     changed values of an environment the keyring opens on neither side or one side."""
@@ -341,6 +299,13 @@ def _unchecked(view: StoreView, keyring, commit: str) -> bool:
     return False
 
 
+_UNSEEN = {
+    "3": "a fingerprint finding only a walk with a key sees: not checked here",
+    "7": "dated ahead when the repair was written, a finding only a clone that met it "
+         "early sees: not checked here",
+}
+
+
 def _acknowledge(report: LineReport, info, rec, clean: str, position: int,
                  plan: SweepPlan) -> None:
     """A valid repair moves the findings it names to acknowledged (and those this walk
@@ -354,9 +319,8 @@ def _acknowledge(report: LineReport, info, rec, clean: str, position: int,
         else:
             keep.append(finding)
     report.findings = keep
-    report.unseen += [Acknowledged(Finding(c, 3, "a fingerprint finding only a walk with a key "
-                                              "sees: not checked here"),
-                                   info.id, rec.actor, rec.reason) for c in plan.unseen]
+    report.unseen += [Acknowledged(Finding(c, int(rule), _UNSEEN[rule]), info.id, rec.actor,
+                                   rec.reason) for c, rule in plan.unseen]
     report.swept += [Swept(c, info.id, rec.actor, rec.reason) for c in plan.swept]
     start = report.walked.index(clean) + 1 if clean in report.walked else 0
     report.tainted.update(report.walked[start:position])

@@ -23,6 +23,9 @@ decision.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from envtrail.audit import signature
@@ -38,6 +41,7 @@ from envtrail.model import ENV_NAME_RE
 
 if TYPE_CHECKING:
     from envtrail.audit.verify import Finding, Verifier
+    from envtrail.audit.view import StoreView
 
 CLEAN = "Repair-Clean"
 FROM = "Repair-From"
@@ -111,6 +115,71 @@ def undo_refusal(view, commit: str, author: str | None) -> str | None:
         if author is None or state is None or author not in state.members:
             return f"it changes {env}, of which the repair's author is no member"
     return None
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a repair goes back over besides the findings this walk has pending."""
+
+    swept: tuple[str, ...] = ()  # honest value changes it undoes, oldest first
+    # (commit, rule) it acknowledges that this walk cannot see: rule 3 in an environment
+    # it has no key to (a lying fingerprint only a keyed walk sees), rule 7 for a change
+    # dated after the repair (ahead only for a clone that met it early).
+    unseen: tuple[tuple[str, str], ...] = ()
+
+
+def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
+               pending: set[tuple[str, str]], when: datetime, author: str | None,
+               unchecked: Callable[[str], bool] = lambda commit: False) -> SweepPlan | None:
+    """The commits a repair must name as swept, given the commits from its clean point
+    up to it (``between``), the (commit, rule) pairs it acknowledges and the findings
+    pending; None when no repair with those acknowledgements may go back over them.
+    ``author``: the repair's (see :func:`undo_refusal`). ``unchecked``: whether this
+    walk could not check a commit's fingerprints (no key).
+    The one rule both ``repair`` and the walk apply."""
+    sweeps: list[str] = []
+    unseen: list[tuple[str, str]] = []
+    acked = False
+    for commit in between:
+        rules = {rule for c, rule in named if c == commit}
+        found = {rule for c, rule in pending if c == commit}
+        later = rules and view.git.info(commit).committer_time > when
+        # A commit's date is the signer's word, never its authority: a repair may go back
+        # over a commit whose only finding is its date (pending here, or dated after the
+        # repair, as a clone that met it later sees it) only where it could sweep it, so
+        # no access, policy or approved decision is undone for a clock, nor for a date
+        # the repair itself chose.
+        if rules == {"7"} and (found or later) and not found - {"7"}:
+            if undo_refusal(view, commit, author) is not None:
+                return None
+            if not found:
+                unseen.append((commit, "7"))
+            continue
+        # Every rule a repair names must be one this walk found there, but for what only
+        # a walk with a key finds (rule 3) or only a clone that met the commit early
+        # (rule 7, dated after the repair): a record naming more would show a finding
+        # that no walk made.
+        extra = rules - found - ({"3"} if unchecked(commit) else set()) - \
+            ({"7"} if later else set())
+        if found & rules and not extra:
+            acked = True
+            continue
+        # What a keyed walk found where this one has no key: only a change of values
+        # (its custody this walk does see), so a keyless clone never takes a revoke
+        # or a grant for a forgery on an admin's word.
+        if rules == {"3"} and not found and unchecked(commit) \
+                and sweep_refusal(view, commit) is None:
+            acked = True
+            unseen.append((commit, "3"))
+            continue
+        # An honest change written on a forged state after the first finding: restoring
+        # the clean point undoes it, which only a change of values may suffer.
+        if acked and not rules and not found \
+                and undo_refusal(view, commit, author) is None:
+            sweeps.append(commit)
+            continue
+        return None
+    return SweepPlan(tuple(sweeps), tuple(unseen))
 
 
 def signature_state(view, info: CommitInfo, rec: Record | None) -> str | None:

@@ -14,7 +14,7 @@ re-encrypted under the clean point's keys for the clean point's members.
 Honest commits made on top of the first finding (members who could not see
 it kept working) are undone with it: only changes of values may be, each is
 named in the record (``Envtrail-Sweeps``) and reported, by the rule the walk
-applies (audit.line.sweep_plan). A repair is written only if the walk, with
+applies (audit.repairs.sweep_plan). A repair is written only if the walk, with
 it on top, would accept it: otherwise nothing moves and it exits 5.
 """
 
@@ -24,9 +24,8 @@ from dataclasses import dataclass, replace
 
 from envtrail.audit.eventline import EVENTS_REF, after_of
 from envtrail.audit.history import parse_record
-from envtrail.audit.line import sweep_plan
 from envtrail.audit.record import Record
-from envtrail.audit.repairs import ACK, CLEAN, FROM, SWEEPS, undo_refusal
+from envtrail.audit.repairs import ACK, CLEAN, FROM, SWEEPS, sweep_plan, undo_refusal
 from envtrail.audit.verify import Finding
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
@@ -109,7 +108,7 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
 def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
             rt: Runtime, author: str) -> tuple[SweptChange, ...]:
     """The honest commits between the clean point and the head that the repair undoes,
-    by the walk's own rule (audit.line.sweep_plan); IntegrityError (exit 5) naming the
+    by the walk's own rule (audit.repairs.sweep_plan); IntegrityError (exit 5) naming the
     first one no repair may go back over (a change of members, keys, signers, policy or
     config, another repair, a change that needed approvals, or one of an environment
     ``author`` is no member of), since restoring the clean point would undo it."""
@@ -117,9 +116,13 @@ def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
     between = walked[walked.index(clean) + 1:] if clean in walked else list(walked)
     named = {(f.commit, str(f.rule)) for f in findings}
     found = {f.commit for f in findings}
+    # A commit whose only finding is its date is honest: undone only where a sweep could be.
+    dated = {c for c in found if {rule for f_c, rule in named if f_c == c} == {"7"}}
     followed = _followed_by_events(line.git)
     for commit in between:
-        why = None if commit in found else undo_refusal(line.view, commit, author)
+        why = None if commit in found - dated else undo_refusal(line.view, commit, author)
+        if why is not None and commit in dated:
+            why = f"its only finding is its date, and {why}"
         if why is None and commit not in found and commit in followed:
             # The events line would then hold an event after a state the repair undid,
             # a finding in every clone that no later repair settles.
