@@ -716,6 +716,7 @@ def test_an_admin_who_left_an_environment_can_still_sync_it(world):
     a, b, bare = world
     assert a("access", "grant", b.identity.principal, b.identity.publine, "--env", "staging",
              "--reason", "takes over staging").code == 0
+    setv(a, "STAGING_BEFORE", "s", env="staging")  # re-keyed with the revoke (attack17 D)
     assert a("sync").code == 0 and b("sync").code == 0
     setv(b, "STAGING_NOW", "v", env="staging")
     assert a("access", "revoke", a.identity.principal, "--env", "staging",
@@ -730,3 +731,4 @@ def test_an_admin_who_left_an_environment_can_still_sync_it(world):
     assert b("sync").code == 0
     r = b("get", "STAGING_NOW", "--env", "staging")
     assert (r.code, r.out.strip()) == (0, "v")
+    assert values(b, "staging") == {"STAGING_BEFORE": "s", "STAGING_NOW": "v"}

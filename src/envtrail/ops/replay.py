@@ -341,6 +341,11 @@ def _rebuild_env(snap: Snapshot, identity: Identity, principal: str, name: str,
                 del values[item.name]
                 changes[item.name] = Change("-", item.name, old_fp, None)
             continue
+        if rotate and isinstance(value, Unreadable):
+            # This commit re-keyed the environment to a pair this clone holds no seat in
+            # (an admin who revoked themself): a new key pair never changes a value
+            # (verify's rule 5), and `rotated` re-encrypted every one above.
+            continue
         if not isinstance(value, Secret):
             raise AccessDenied(f"{name}:{item.name} cannot be re-encrypted without its value")
         plain = value.reveal()
