@@ -200,3 +200,28 @@ def test_edit_break_glass_the_policy_bars_is_refused_before_the_editor_opens(cli
     # The same refusal and hint `set` gives, and `set` too says it before reading a value.
     said = cli("set", "CHANGE", "--env", "production", "--reason", "INC-3", "--break-glass")
     assert said.code == 4 and r.err == said.err
+
+
+def test_break_glass_the_policy_bars_is_refused_where_no_approval_is_needed(cli, store, bob,
+                                                                            tmp_path):
+    """attack17 A: with no approvals asked, `--break-glass` under `break_glass: false`
+    landed a flagged commit nobody could review. The policy's word holds for every write."""
+    seed(cli)
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("policy", "set", "--env", "production", "--no-break-glass",
+               "--reason", "no glass here").code == 0
+    before = git(store, "for-each-ref")
+    said = cli("set", "CHANGE", "--env", "production", "--reason", "INC-5", "--break-glass",
+               input="v")
+    assert_one_line_error(said, 4)
+    assert "break_glass: false for production" in said.err
+    r = refused_before_the_editor(cli, store, tmp_path, "--reason", "INC-5", "--break-glass")
+    assert r.err == said.err
+    # A write that builds its commit first (no value asked) is refused when it settles.
+    r = cli("access", "revoke", bob.principal, "--env", "production", "--reason", "INC-5",
+            "--break-glass")
+    assert_one_line_error(r, 4)
+    assert r.err.splitlines()[0] == said.err.splitlines()[0]
+    assert git(store, "for-each-ref") == before
+    assert cli("set", "CHANGE", "--env", "production", "--reason", "INC-5", input="v").code == 0

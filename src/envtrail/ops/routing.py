@@ -53,7 +53,8 @@ def proposal_ref(proposal_id: str) -> str:
 
 def settle(git: GitRepo, view: StoreView, commit: str, rec: Record, route: Route) -> str | None:
     """File ``commit`` as a proposal (its id back), let it onto the line (None), or
-    refuse it (AccessDenied) when it needs approvals the write did not ask for."""
+    refuse it (AccessDenied) when it needs approvals the write did not ask for, or says
+    --break-glass where the policy bars it."""
     if route.propose:
         proposal_id = commit[:ID_LENGTH]
         try:
@@ -63,6 +64,10 @@ def settle(git: GitRepo, view: StoreView, commit: str, rec: Record, route: Route
         return proposal_id
     info = git.info(commit)
     try:
+        if route.break_glass and info.parents:
+            why = barred(view.policy(info.parents[0]), list(rec.environments))
+            if why:  # as require_route, for the writes that could not ask before building
+                raise _glass_refused(why)
         if rec.action != "repair" and info.parents and \
                 not view.policy(info.parents[0]).max_approvals():
             return None  # what `requirement` answers first; most stores need no approvals
@@ -88,9 +93,9 @@ def require_route(policy: Policy, environment: str, route: Route) -> None:
     and a break-glass one where the policy says ``break_glass: false`` (``settle`` makes the
     same decisions from the commit itself)."""
     needed = policy.rule_for(environment).approvals
-    if needed and route.break_glass:
-        # Only where approvals are needed, as rule 9 asks it: a value write needs those
-        # of its one environment, so that is the scope the commit will be judged by.
+    if route.break_glass:
+        # Whatever the count: the policy's word is "never in this environment" (rule 9
+        # judges it only where approvals are needed, as nothing else is bypassed).
         why = barred(policy, [environment])
         if why:
             raise _glass_refused(why)
