@@ -40,7 +40,8 @@ def test_redo_of_a_proposal_a_revoked_member_could_read_warns_by_name(cli, store
     warnings = [ln for ln in r.err.splitlines() if ln.startswith("envtrail: warning: ")]
     assert warnings == [
         f"envtrail: warning: proposal {before}: production:API_KEY, production:PAYMENTS_KEY "
-        f"could be read in it by {BOB}, no longer a member; the re-made {remade} keeps the "
+        f"could be read in it by {BOB}, no longer a member with that key; the re-made {remade} "
+        "keeps the "
         "same values: rotate them before applying"]
     assert CANARY not in r.both and OLD_API not in r.both
     r = cli("propose", "--redo", kept)
@@ -71,7 +72,8 @@ def test_sync_warns_when_it_re_makes_a_proposal_a_revoked_member_could_read(
                  "refs/envtrail/proposals/").split()
     assert r.err.splitlines() == [
         f"envtrail: warning: proposal {old}: production:NEW_SECRET could be read in it by "
-        f"carol@example.com, no longer a member; the re-made {remade[0]} keeps the same "
+        f"carol@example.com, no longer a member with that key; the re-made {remade[0]} keeps "
+        "the same "
         "value: rotate it before applying"]
     assert CANARY not in r.both
     # Re-made across a rotation that removed nobody: no warning.
@@ -84,3 +86,42 @@ def test_sync_warns_when_it_re_makes_a_proposal_a_revoked_member_could_read(
     assert r.code == 0, r.err
     assert f"proposal {later}: re-made as" in r.out and "staging got a new key pair" in r.out
     assert "warning" not in r.err
+
+
+def test_redo_warns_when_the_line_already_holds_the_value_a_former_reader_saw(cli, store, bob):
+    """attack17 B: nothing left to re-make (the same value landed by break-glass), yet the
+    value on the line is the one bob could read in the proposal."""
+    assert cli("access", "grant", BOB, bob.publine, "--env", "production", "--reason",
+               "join").code == 0
+    old = proposal_id(cli("set", "STRIPE_KEY", "--env", "production", "--reason", "new",
+                          "--propose", input=CANARY))
+    assert cli("access", "revoke", BOB, "--env", "production", "--reason", "left").code == 0
+    setv(cli, "STRIPE_KEY", CANARY)
+    r = cli("propose", "--redo", old)
+    assert r.code == 0, r.err
+    assert [ln for ln in r.err.splitlines() if ln.startswith("envtrail: warning: ")] == [
+        f"envtrail: warning: proposal {old}: production:STRIPE_KEY could be read in it by "
+        f"{BOB}, no longer a member with that key; the line now holds the same value: "
+        "rotate it"]
+    assert CANARY not in r.both
+
+
+def test_redo_warns_of_a_readers_old_key_after_a_re_grant_with_a_new_one(cli, store, bob,
+                                                                         make_identity):
+    """attack17 C: bob's laptop is stolen, he is revoked and granted again with a new key:
+    still a member by name, but the old key opens the old proposal."""
+    assert cli("access", "grant", BOB, bob.publine, "--env", "production", "--reason",
+               "join").code == 0
+    old = proposal_id(cli("set", "STRIPE_KEY", "--env", "production", "--reason", "new",
+                          "--propose", input=CANARY))
+    assert cli("access", "revoke", BOB, "--env", "production", "--reason", "stolen").code == 0
+    laptop = make_identity(BOB)
+    assert cli("access", "grant", BOB, laptop.publine, "--env", "production", "--reason",
+               "new laptop").code == 0
+    r = cli("propose", "--redo", old)
+    assert r.code == 0, r.err
+    remade = proposal_id(r)
+    assert [ln for ln in r.err.splitlines() if ln.startswith("envtrail: warning: ")] == [
+        f"envtrail: warning: proposal {old}: production:STRIPE_KEY could be read in it by "
+        f"{BOB}, no longer a member with that key; the re-made {remade} keeps the same "
+        "value: rotate it before applying"]

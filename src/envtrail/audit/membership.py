@@ -127,7 +127,7 @@ def exposure(view: StoreView, head: str | None, principal: str,
     """
     if head is None:
         return []
-    sealed: dict[tuple[str, str], set[str]] = {}
+    sealed: dict[tuple[str, str], set[tuple[str, str]]] = {}
     line: dict[tuple[str, str], set[str]] = {}
     proposed: dict[tuple[str, str], set[str]] = {}
     seen_blobs: set[str] = set()
@@ -140,7 +140,7 @@ def exposure(view: StoreView, head: str | None, principal: str,
             continue  # a ref whose tree holds no readable envs/: no proposal envtrail made
     held: dict[str, set[str]] = {}
     for (env, key), who in sealed.items():
-        if principal in who:
+        if any(p == principal for p, _ in who):
             held.setdefault(env, set()).add(key)
     mine = [p for p in periods(view, head) if p.principal == principal]
     report = []
@@ -154,11 +154,14 @@ def exposure(view: StoreView, head: str | None, principal: str,
     return report
 
 
-def proposal_readers(view: StoreView, head: str, proposal: str) -> dict[str, dict[str, set[str]]]:
+def proposal_readers(view: StoreView, head: str,
+                     proposal: str) -> dict[tuple[str, str], dict[str, set[str]]]:
     """Who could read what in ``proposal``'s environment files, by the rule of
-    :func:`exposure` (its ``proposed`` part): principal -> environment -> variables of
-    each file under a key pair sealed to them in the proposal or on the line to ``head``."""
-    sealed: dict[tuple[str, str], set[str]] = {}
+    :func:`exposure` (its ``proposed`` part): (principal, their key) -> environment ->
+    variables of each file under a key pair sealed to that key in the proposal or on the
+    line to ``head`` (by key: a member re-granted with a new key after a lost laptop is
+    still a reader with the old one)."""
+    sealed: dict[tuple[str, str], set[tuple[str, str]]] = {}
     seen_blobs: set[str] = set()
     for info in view.git.walk_touching(head, ("envs",)):
         _count(view, info.id, seen_blobs, sealed, {})
@@ -166,17 +169,18 @@ def proposal_readers(view: StoreView, head: str, proposal: str) -> dict[str, dic
     _count(view, proposal, set(), sealed, own)  # its own files even where the line has them
     out: dict[str, dict[str, set[str]]] = {}
     for (env, key), variables in own.items():
-        for principal in sealed.get((env, key), set()):
-            out.setdefault(principal, {}).setdefault(env, set()).update(variables)
+        for reader in sealed.get((env, key), set()):
+            out.setdefault(reader, {}).setdefault(env, set()).update(variables)
     return out
 
 
 def _count(view: StoreView, commit: str, seen_blobs: set[str],
-           sealed: dict[tuple[str, str], set[str]],
+           sealed: dict[tuple[str, str], set[tuple[str, str]]],
            names: dict[tuple[str, str], set[str]]) -> None:
-    """Note the variables of ``commit``'s environment files by key pair, and whom each key
-    pair is sealed to there (a file version already counted is skipped): a principal
-    reads every value of every file version under a key pair ever sealed to them."""
+    """Note the variables of ``commit``'s environment files by key pair, and to whom (a
+    principal and their key) each key pair is sealed there (a file version already
+    counted is skipped): a principal reads every value of every file version under a key
+    pair ever sealed to them."""
     for env, blob in view.env_blobs(commit).items():
         if blob in seen_blobs:
             continue
@@ -186,4 +190,5 @@ def _count(view: StoreView, commit: str, seen_blobs: set[str],
         except IntegrityError:
             continue
         names.setdefault((env, f.public_key), set()).update(f.values)
-        sealed.setdefault((env, f.public_key), set()).update(f.members)
+        sealed.setdefault((env, f.public_key), set()).update(
+            (p, m.key) for p, m in f.members.items())

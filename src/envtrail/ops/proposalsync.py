@@ -230,6 +230,7 @@ def _push_new(git: GitRepo, rt: Runtime, identity: Identity, judge: _Judge, plan
     if written.commit is None or written.proposal is None:
         plan.notes.append(Note(pid, f"withdrawn: {stale_key}, and the line already holds "
                                     "what it changes"))
+        plan.notes.extend(Note(pid, text, warning=True) for text in written.warnings)
         return
     new = written.proposal
     plan.updates.append(RefUpdate(proposal_ref(new), written.commit, None))

@@ -40,29 +40,35 @@ def remake(git: GitRepo, rt: Runtime, identity: Identity, commit: str, head: str
                          hint="run `envtrail repair --propose` again")
     change = delta(git, Keyring(identity), info.parents[0], commit)
     new = replay(git, rt, identity, commit, change, set(), head)
+    view = StoreView(git)
+    # Asked even when nothing is left to re-make: the line then holds the very value a
+    # former reader of the old proposal knows.
+    carried = exposed(view, head, commit, change)
     if new is None:
-        return Written(None, rec)
+        return Written(None, rec, warnings=(_warning(commit[:ID_LENGTH], None, *carried),)
+                       if carried else ())
     new_rec = parse_record(git.info(new))
     if new_rec is None:  # replay renders a record; this is a bug, not user input
         raise IntegrityError(f"the re-made proposal {new[:10]} carries no record")
-    view = StoreView(git)
     proposal = settle(git, view, new, new_rec, Route(propose=True))
-    carried = exposed(view, head, commit, change)
     warnings = (_warning(commit[:ID_LENGTH], proposal, *carried),) if carried else ()
     return Written(new, new_rec, proposal=proposal, warnings=warnings)
 
 
 def _warning(old: str, new: str | None, who: set[str], names: set[str]) -> str:
     one = len(names) == 1
+    where = f"the re-made {new} keeps" if new else "the line now holds"
     return (f"proposal {old}: {', '.join(sorted(names))} could be read in it by "
-            f"{', '.join(sorted(who))}, no longer a member; the re-made {new} keeps the same "
-            f"{'value: rotate it' if one else 'values: rotate them'} before applying")
+            f"{', '.join(sorted(who))}, no longer a member with that key; {where} the same "
+            f"{'value: rotate it' if one else 'values: rotate them'}"
+            f"{' before applying' if new else ''}")
 
 
 def exposed(view: StoreView, head: str, commit: str,
             change: Delta) -> tuple[set[str], set[str]] | None:
-    """Who, no longer a member at ``head``, could read a value that proposal ``commit``
-    sets (``change``: what it changes), and those values as ``ENV:NAME``; None if nobody."""
+    """Who, with a key no longer seated at ``head`` (revoked, or swapped for a new one),
+    could read a value that proposal ``commit`` sets (``change``: what it changes), and
+    those values as ``ENV:NAME``; None if nobody."""
     setting: dict[str, set[str]] = {}
     for item, value in change.items.items():
         if item.kind == "value" and value is not None:  # a removal carries no value
@@ -71,11 +77,11 @@ def exposed(view: StoreView, head: str, commit: str,
         return None  # a grant, a revoke, a rotation, a policy: no value of its own
     who: set[str] = set()
     names: set[str] = set()
-    for principal, readable in proposal_readers(view, head, commit).items():
+    for (principal, key), readable in proposal_readers(view, head, commit).items():
         for env, variables in readable.items():
             now = view.env_at(head, env)
-            if now is not None and principal in now.members:
-                continue  # still a member: they read the re-made proposal anyway
+            if now is not None and now.member_with_key(key) is not None:
+                continue  # that key still has a seat: it reads the re-made proposal anyway
             hit = variables & setting.get(env, set())
             if hit:
                 who.add(principal)
