@@ -83,9 +83,11 @@ def test_a_repair_names_only_rules_a_walk_found(cli, store):
     assert _verified_from_scratch(cli, store) == []
 
 
-def test_a_change_a_repair_names_as_dated_after_it_is_listed(cli, store):
-    """Dated after the repair, a values-only change may be named for rule 7 (a clone that
-    met it early saw it ahead), and verify lists it as not checked here, never silently."""
+def test_a_repair_names_a_date_finding_only_on_a_commit_dated_ahead_of_its_parent(cli, store):
+    """attack17 F, attack18 P3: a repair dated before bob's honest change named it rule 7
+    ("dated after me") and undid it, bypassing the policy's writers. A date finding no
+    walk found here stands only on a commit dated over 10 minutes after its parent, which
+    every clone reads alike and the repair's author cannot choose."""
     setv(cli, "K", "v1")
     clean = head(store)
     forged = unsigned_commit(store, clean, [clean], "an unsigned commit")
@@ -94,13 +96,12 @@ def test_a_change_a_repair_names_as_dated_after_it_is_listed(cli, store):
     honest = forge.commit_plan(store, cli.identity.identity,
                                forge.honest_plan(store, cli.identity.identity, "production",
                                                  {"K": "v2"}), when=base + timedelta(seconds=5))
-    _hand_repair(store, cli.identity, clean, [(forged, "1"), (honest, "7")],
-                 base + timedelta(seconds=1))
-    (store / ".git/envtrail/verified.json").unlink(missing_ok=True)
-    r = cli("verify", "--json")
-    assert r.code == 0, r.out
-    shown = {(a["commit"], a["rule"]): a["message"] for a in json.loads(r.out)["acknowledged"]}
-    assert "not checked here" in shown[(honest, 7)], shown
+    repair = _hand_repair(store, cli.identity, clean, [(forged, "1"), (honest, "7")],
+                          base + timedelta(seconds=1))
+    found = _verified_from_scratch(cli, store)
+    assert any(f["commit"] == repair and "does not follow the findings" in f["message"]
+               for f in found), found
+    refused(cli, "K")
 
 
 def test_repair_never_undoes_a_revoke_whose_only_finding_is_its_date(cli, store, bob):
@@ -127,3 +128,83 @@ def test_repair_never_undoes_a_revoke_whose_only_finding_is_its_date(cli, store,
     assert "its only finding is its date" in r.err and "would undo it" in r.err, r.err
     assert git(store, "for-each-ref") == before
     assert cli.as_(bob)("get", "K", "--env", "production").code != 0
+
+
+def test_repair_of_a_value_change_dated_ahead_sweeps_what_came_after_it(cli, store):
+    """A fast clock dated alice's value change 20 minutes ahead; honest work went on above
+    it. A values-only change may be undone for its date, and what was written on it is
+    swept (named, printed), as after any finding."""
+    from datetime import UTC, datetime
+
+    setv(cli, "K", "v1")
+    now = datetime.now(UTC).replace(microsecond=0)
+    me = cli.identity.identity
+    ahead = forge.commit_plan(store, me, forge.honest_plan(store, me, "production", {"K": "v2"}),
+                              when=now + timedelta(minutes=20))
+    later = forge.commit_plan(store, me, forge.honest_plan(store, me, "production", {"L": "l"}),
+                              when=now)
+    (store / ".git/envtrail/verified.json").unlink(missing_ok=True)
+    assert {(f["commit"], f["rule"]) for f in verify_findings(cli)} == {(ahead, 7)}
+    r = cli("repair", "--reason", "alice's clock was fast")
+    assert r.code == 0, r.err
+    assert later[:10] in r.out
+    report = json.loads(cli("verify", "--json").out)
+    assert report["ok"] and [s["commit"] for s in report["swept"]] == [later]
+    assert [(a["commit"], a["rule"]) for a in report["acknowledged"]] == [(ahead, 7)]
+
+
+def test_an_extra_rule_a_keyless_walk_cannot_check_never_undoes_a_revoke(cli, store, bob):
+    """attack18 P1: a repair naming a revoke for its date and for a lying fingerprint (which
+    a walk without the key cannot check) skipped the date rule in keyless clones."""
+    from envtrail.audit.repairs import sweep_plan
+    from envtrail.audit.view import StoreView
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0
+    revoke = head(store)
+    view = StoreView(GitRepo(store))
+    named = {(revoke, "7"), (revoke, "3")}
+    keyless = sweep_plan(view, [revoke], named, {(revoke, "7")}, bob.principal,
+                         lambda commit: True)
+    assert keyless is None
+    setv(cli, "K", "v")  # a change of values only may be taken on that word
+    change = head(store)
+    plan = sweep_plan(StoreView(GitRepo(store)), [change], {(change, "3")}, set(),
+                      "alice@example.com", lambda commit: True)
+    assert plan is not None and plan.unseen == ((change, "3"),)
+
+
+def test_a_late_clone_takes_a_date_finding_on_a_commit_dated_ahead_of_its_parent(cli, store):
+    """attack18 P2, P5: an honest repair of a forgery dated 16 minutes ahead, written after
+    that date, was refused by every clone that met the forgery late (it saw no rule 7).
+    Judged by the forgery's own dates, every clone agrees."""
+    from envtrail.audit.repairs import sweep_plan
+    from envtrail.audit.view import StoreView
+
+    setv(cli, "K", "v1")
+    clean = head(store)
+    import os
+    import subprocess
+
+    when = GitRepo(store).info(clean).committer_time + timedelta(minutes=16)
+    date = f"{int(when.timestamp())} +0000"
+    forged = subprocess.run(["git", "commit-tree", "-p", clean, "-m", "a forgery dated ahead",
+                             f"{clean}^{{tree}}"], cwd=store, capture_output=True, text=True,
+                            check=True, env=dict(os.environ, GIT_COMMITTER_DATE=date,
+                                                 GIT_AUTHOR_DATE=date)).stdout.strip()
+    view = StoreView(GitRepo(store))
+    named = {(forged, "1"), (forged, "7")}
+    late = sweep_plan(view, [forged], named, {(forged, "1")}, "alice@example.com")
+    early = sweep_plan(view, [forged], named, named, "alice@example.com")
+    assert late is not None and late.unseen == ((forged, "7"),)
+    assert early is not None and early.unseen == ()
+    # Dated only a minute ahead of its parent, no clone could have seen it ahead.
+    date = f"{int((when - timedelta(minutes=15)).timestamp())} +0000"
+    close = subprocess.run(["git", "commit-tree", "-p", clean, "-m", "a forgery",
+                            f"{clean}^{{tree}}"], cwd=store, capture_output=True, text=True,
+                           check=True, env=dict(os.environ, GIT_COMMITTER_DATE=date,
+                                                GIT_AUTHOR_DATE=date)).stdout.strip()
+    assert sweep_plan(view, [close], {(close, "1"), (close, "7")}, {(close, "1")},
+                      "alice@example.com") is None

@@ -307,3 +307,24 @@ def test_an_event_after_a_revocation_is_judged_after_it_even_when_times_jump(cli
     dated_ahead(store)
     assert cli("repair", "--reason", "a commit dated ahead").code == 0
     _revoked_and_late(cli, store, bob, before, None)
+
+
+def test_repair_never_undoes_a_change_an_event_follows_for_its_date(cli, store, team, alice):
+    """attack18 P6: a value change whose only finding is its date (a fast clock) and a
+    deploy event after it: undoing the change would leave that event a finding in every
+    clone, so `repair` refuses it like any sweep an event follows."""
+    from datetime import UTC, datetime, timedelta
+
+    import forge
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    me = alice.identity
+    ahead = forge.commit_plan(store, me, forge.honest_plan(store, me, "staging", {"K": "v2"}),
+                              when=now + timedelta(minutes=20))
+    _event_after(store, me, "alice@example.com", ahead, None, env="staging")
+    (store / ".git/envtrail/verified.json").unlink(missing_ok=True)
+    before = git(store, "for-each-ref")
+    r = cli("repair", "--reason", "a fast clock")
+    assert_one_line_error(r, 5)
+    assert "an event follows it" in r.err
+    assert git(store, "for-each-ref") == before

@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from envtrail.audit import signature
@@ -129,48 +128,38 @@ class SweepPlan:
 
 
 def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
-               pending: set[tuple[str, str]], when: datetime, author: str | None,
+               pending: set[tuple[str, str]], author: str | None,
                unchecked: Callable[[str], bool] = lambda commit: False) -> SweepPlan | None:
     """The commits a repair must name as swept, given the commits from its clean point
     up to it (``between``), the (commit, rule) pairs it acknowledges and the findings
     pending; None when no repair with those acknowledgements may go back over them.
     ``author``: the repair's (see :func:`undo_refusal`). ``unchecked``: whether this
     walk could not check a commit's fingerprints (no key).
-    The one rule both ``repair`` and the walk apply."""
+    The one rule both ``repair`` and the walk apply, so that every clone agrees."""
     sweeps: list[str] = []
     unseen: list[tuple[str, str]] = []
     acked = False
     for commit in between:
         rules = {rule for c, rule in named if c == commit}
         found = {rule for c, rule in pending if c == commit}
-        later = rules and view.git.info(commit).committer_time > when
-        # A commit's date is the signer's word, never its authority: a repair may go back
-        # over a commit whose only finding is its date (pending here, or dated after the
-        # repair, as a clone that met it later sees it) only where it could sweep it, so
-        # no access, policy or approved decision is undone for a clock, nor for a date
-        # the repair itself chose.
-        if rules == {"7"} and (found or later) and not found - {"7"}:
-            if undo_refusal(view, commit, author) is not None:
+        # Every rule a repair names must be one this walk found there, or one it cannot
+        # find: a lying fingerprint where it has no key (rule 3; on a change of values
+        # only, so a keyless clone never takes back a revoke or a grant on an admin's
+        # word), or a date ahead only a clone that met the commit early saw (rule 7; on a
+        # commit dated over 10 minutes after its parent, which every clone reads alike
+        # and the repair's author cannot choose). A record naming more would show a
+        # finding no walk made.
+        unseen_here = [r for r in sorted(rules - found) if
+                       (r == "3" and unchecked(commit) and sweep_refusal(view, commit) is None)
+                       or (r == "7" and _ahead_of_parent(view, commit))]
+        if rules and rules - found == set(unseen_here):
+            # A date is the signer's word, never authority: a commit whose only finding
+            # is its date is gone back over only where a sweep could undo it, so no
+            # access, policy or approved decision is undone for a clock.
+            if rules | found <= {"7"} and undo_refusal(view, commit, author) is not None:
                 return None
-            if not found:
-                unseen.append((commit, "7"))
-            continue
-        # Every rule a repair names must be one this walk found there, but for what only
-        # a walk with a key finds (rule 3) or only a clone that met the commit early
-        # (rule 7, dated after the repair): a record naming more would show a finding
-        # that no walk made.
-        extra = rules - found - ({"3"} if unchecked(commit) else set()) - \
-            ({"7"} if later else set())
-        if found & rules and not extra:
-            acked = True
-            continue
-        # What a keyed walk found where this one has no key: only a change of values
-        # (its custody this walk does see), so a keyless clone never takes a revoke
-        # or a grant for a forgery on an admin's word.
-        if rules == {"3"} and not found and unchecked(commit) \
-                and sweep_refusal(view, commit) is None:
-            acked = True
-            unseen.append((commit, "3"))
+            unseen += [(commit, r) for r in unseen_here]
+            acked = True  # what was written on it is undone with it: swept, and named
             continue
         # An honest change written on a forged state after the first finding: restoring
         # the clean point undoes it, which only a change of values may suffer.
@@ -180,6 +169,17 @@ def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
             continue
         return None
     return SweepPlan(tuple(sweeps), tuple(unseen))
+
+
+def _ahead_of_parent(view, commit: str) -> bool:
+    """Whether ``commit`` is dated more than rule 7's 10 minutes after its parent: only
+    then can a clone that met it at once have seen it dated ahead."""
+    from envtrail.audit.verify import AHEAD  # verify imports this module
+
+    info = view.git.info(commit)
+    if not info.parents:
+        return False
+    return info.committer_time > view.git.info(info.parents[0]).committer_time + AHEAD
 
 
 def signature_state(view, info: CommitInfo, rec: Record | None) -> str | None:

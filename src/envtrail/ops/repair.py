@@ -123,7 +123,7 @@ def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
         why = None if commit in found - dated else undo_refusal(line.view, commit, author)
         if why is not None and commit in dated:
             why = f"its only finding is its date, and {why}"
-        if why is None and commit not in found and commit in followed:
+        if why is None and commit not in found - dated and commit in followed:
             # The events line would then hold an event after a state the repair undid,
             # a finding in every clone that no later repair settles.
             why = "an event follows it"
@@ -136,7 +136,7 @@ def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
                 f"{why}; restoring the clean point {clean[:10]} would undo it",
                 hint="a repair restores values only; review `envtrail log`, and get the "
                      "store back by a reviewed rewrite (`envtrail verify --accept-rewrite`)")
-    plan = sweep_plan(line.view, between, named, named, rt.now(), author)
+    plan = sweep_plan(line.view, between, named, named, author)
     if plan is None:
         raise IntegrityError("cannot repair: the commits after the first finding are "
                              "neither findings nor honest value changes a repair may undo",
