@@ -167,7 +167,7 @@ def proposal_readers(view: StoreView, head: str,
         _count(view, info.id, seen_blobs, sealed, {})
     own: dict[tuple[str, str], set[str]] = {}
     _count(view, proposal, set(), sealed, own)  # its own files even where the line has them
-    out: dict[str, dict[str, set[str]]] = {}
+    out: dict[tuple[str, str], dict[str, set[str]]] = {}
     for (env, key), variables in own.items():
         for reader in sealed.get((env, key), set()):
             out.setdefault(reader, {}).setdefault(env, set()).update(variables)

@@ -122,8 +122,8 @@ class SweepPlan:
 
     swept: tuple[str, ...] = ()  # honest value changes it undoes, oldest first
     # (commit, rule) it acknowledges that this walk cannot see: rule 3 in an environment
-    # it has no key to (a lying fingerprint only a keyed walk sees), rule 7 for a change
-    # dated after the repair (ahead only for a clone that met it early).
+    # it has no key to (a lying fingerprint only a keyed walk sees), rule 7 on a commit
+    # dated over 10 minutes after its parent (ahead only for a clone that met it early).
     unseen: tuple[tuple[str, str], ...] = ()
 
 

@@ -8,8 +8,9 @@ every write action ``--propose`` supports, and nothing in the new proposal is
 sealed to a key a revocation retired after the old one was made. Approvals
 never carry over: each named exactly the old commit. What the new proposal cannot
 undo is that the old one's values were readable by everyone its key pair was sealed
-to: a value it sets that someone no longer a member could read comes with a warning
-(by the offboarding report's rule, audit.membership), as it needs rotating.
+to: a value it sets that a key no longer seated could read (someone who left, or a
+member's replaced key) comes with a warning (by the offboarding report's rule,
+audit.membership), as it needs rotating.
 """
 
 from __future__ import annotations
