@@ -125,3 +125,43 @@ def test_a_writer_racing_sync(cli, store, tmp_path, bob):
     values = json.loads(a("export", "--env", "production", "--format", "json").out)
     assert {f"LOCAL{i}" for i in range(5)} | {f"REMOTE{i}" for i in range(3)} <= set(values)
     assert_healthy(a, mine)
+
+
+def test_a_read_between_syncs_two_steps_waits_for_it(cli, store):
+    """sync moves the branch to the replayed line and then records it as verified, under
+    the write lock. A read that looked in between saw its verified head gone from the
+    line (exit 5, a 'rewrite'); it now waits for the writer and looks again. Here a process
+    holds the lock with the branch on another line, then puts it back."""
+    from datetime import timedelta
+
+    from envtrail.gitstore.commit import Author, create_commit
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.txn import signer_for
+
+    assert cli("set", "K", "--env", "production", "--reason", "seed", input="v1").code == 0
+    assert cli("verify").code == 0
+    g = GitRepo(store)
+    verified = g.head()
+    info = g.info(verified)
+    other = create_commit(g, list(info.parents), {}, info.message,
+                          Author("alice@example.com", "alice@example.com",
+                                 info.committer_time + timedelta(seconds=1)),
+                          signer_for(cli.identity.identity), tree=g.repo[g.tree_id(verified)].id)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import subprocess, sys, time\n"
+            "from pathlib import Path\n"
+            "from envtrail.gitstore.lock import WriteLock\n"
+            "with WriteLock(Path(sys.argv[1])):\n"
+            "    subprocess.run(['git', 'update-ref', 'refs/heads/main', sys.argv[2]], check=True)\n"
+            "    print('moved', flush=True)\n"
+            "    time.sleep(1.5)\n"
+            "    subprocess.run(['git', 'update-ref', 'refs/heads/main', sys.argv[3]], check=True)\n"),
+         str(store / ".git/envtrail/lock"), other, verified],
+        cwd=store, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "moved"
+        r = envtrail(cli, "get", "K", "--env", "production")
+    finally:
+        holder.wait(timeout=30)
+    assert (r.returncode, r.stdout.strip()) == (0, b"v1"), r.stderr

@@ -19,6 +19,13 @@ from envtrail.errors import ConflictError
 class WriteLock:
     """``with WriteLock(path):`` serialises local envtrail writers."""
 
+    _held = 0  # how many this process holds: a reader inside a writer never waits on itself
+
+    @classmethod
+    def held_here(cls) -> bool:
+        """Whether this process holds a write lock now."""
+        return cls._held > 0
+
     def __init__(self, path: Path, timeout: float = 60.0) -> None:
         self.path = path
         self.timeout = timeout
@@ -46,6 +53,7 @@ class WriteLock:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+        WriteLock._held += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -53,3 +61,4 @@ class WriteLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+            WriteLock._held -= 1

@@ -177,14 +177,19 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         return Line(git, view, None)
     require_root_in_ci(rt, roots, "reads need")
     cp = checkpoint.load(git.root)
-    key = identity.public.openssh if identity is not None else None
-    since = cp.head if cp is not None else None
-    if cp is not None and cp.head != head:
-        _, on_line = git.first_parents(head, cp.head)
-        if not on_line:
+    if _rewound(git, head, cp):
+        # A sync replaying this clone's commits moves the branch and then the checkpoint,
+        # under the write lock: a reader that looked in between waits, and looks again.
+        _wait_for_writers(git)
+        head, cp = git.store_head(), checkpoint.load(git.root)
+        if head is None:
+            return Line(git, view, None)
+        if _rewound(git, head, cp):
             raise IntegrityError(f"history does not verify: {rewritten(cp.head).line()}",
                                  hint="run `envtrail verify`; after reviewing, "
                                       "`envtrail verify --accept-rewrite`")
+    key = identity.public.openssh if identity is not None else None
+    since = cp.head if cp is not None else None
     if cp is not None and cp.refused is not None:
         if not allow_findings and not _may_lift(view, head, identity, cp):
             _refuse_marked(cp)
@@ -305,6 +310,25 @@ def _finish_interrupted_write(git: GitRepo) -> None:
     if has_journal(git):
         with WriteLock(state_dir(git.root) / "lock"):
             recover(git)
+
+
+def _rewound(git: GitRepo, head: str, cp: Checkpoint | None) -> bool:
+    """Whether the line no longer holds the head this clone verified."""
+    return cp is not None and cp.head != head and not git.first_parents(head, cp.head)[1]
+
+
+def _wait_for_writers(git: GitRepo) -> None:
+    """Wait until no other local envtrail process writes (never for this one's own lock)."""
+    from envtrail.gitstore.discover import state_dir
+    from envtrail.gitstore.lock import WriteLock
+
+    if WriteLock.held_here():
+        return
+    try:
+        with WriteLock(state_dir(git.root) / "lock"):
+            pass
+    except OSError:  # a clone this user may read but not write: nobody writes there either
+        return
 
 
 def rewritten(head: str) -> Finding:
