@@ -44,6 +44,13 @@ def _verified_from_scratch(cli, store) -> list[dict]:
     return verify_findings(cli)
 
 
+def _refused_repair(cli, store, repair: str) -> None:
+    """A walk from the genesis gives the repair no authority: a finding of its own."""
+    found = _verified_from_scratch(cli, store)
+    assert any(f["commit"] == repair and "does not follow the findings" in f["message"]
+               for f in found), found
+
+
 def test_a_repair_dated_before_a_revocation_cannot_undo_it(cli, store, bob):
     import time
 
@@ -59,9 +66,7 @@ def test_a_repair_dated_before_a_revocation_cannot_undo_it(cli, store, bob):
     point(store, forged)
     when = GitRepo(store).info(clean).committer_time + timedelta(seconds=1)
     repair = _hand_repair(store, cli.identity, clean, [(revoke, "7"), (forged, "1")], when)
-    found = _verified_from_scratch(cli, store)
-    assert any(f["commit"] == repair and "does not follow the findings" in f["message"]
-               for f in found), found
+    _refused_repair(cli, store, repair)
     refused(cli, "K")
     assert cli.as_(bob)("get", "K", "--env", "production").code == 5
 
@@ -74,9 +79,7 @@ def test_a_repair_names_only_rules_a_walk_found(cli, store):
     when = GitRepo(store).info(clean).committer_time + timedelta(seconds=1)
     # rule 1 is what the walk finds on it; rule 4 is made up, and log and status would show it
     repair = _hand_repair(store, cli.identity, clean, [(forged, "1"), (forged, "4")], when)
-    found = _verified_from_scratch(cli, store)
-    assert any(f["commit"] == repair and "does not follow the findings" in f["message"]
-               for f in found), found
+    _refused_repair(cli, store, repair)
     git(store, "reset", "-q", "--hard", forged)
     git(store, "update-ref", "refs/heads/main", forged)
     _hand_repair(store, cli.identity, clean, [(forged, "1")], when)
@@ -98,9 +101,7 @@ def test_a_repair_names_a_date_finding_only_on_a_commit_dated_ahead_of_its_paren
                                                  {"K": "v2"}), when=base + timedelta(seconds=5))
     repair = _hand_repair(store, cli.identity, clean, [(forged, "1"), (honest, "7")],
                           base + timedelta(seconds=1))
-    found = _verified_from_scratch(cli, store)
-    assert any(f["commit"] == repair and "does not follow the findings" in f["message"]
-               for f in found), found
+    _refused_repair(cli, store, repair)
     refused(cli, "K")
 
 
