@@ -39,6 +39,13 @@ def _hand_repair(store, alice, clean: str, acks: list[tuple[str, str]], when) ->
     return repair
 
 
+def _unsigned_on(store, parent: str) -> str:
+    """An unsigned commit on ``parent`` (a rule 1 finding), made the branch head."""
+    forged = unsigned_commit(store, parent, [parent], "an unsigned commit")
+    point(store, forged)
+    return forged
+
+
 def _verified_from_scratch(cli, store) -> list[dict]:
     (store / ".git/envtrail/verified.json").unlink(missing_ok=True)
     return verify_findings(cli)
@@ -62,8 +69,7 @@ def test_a_repair_dated_before_a_revocation_cannot_undo_it(cli, store, bob):
     assert cli("access", "revoke", bob.principal, "--env", "production",
                "--reason", "left").code == 0
     revoke = head(store)
-    forged = unsigned_commit(store, revoke, [revoke], "anything, to have a finding")
-    point(store, forged)
+    forged = _unsigned_on(store, revoke)  # anything, to have a finding
     when = GitRepo(store).info(clean).committer_time + timedelta(seconds=1)
     repair = _hand_repair(store, cli.identity, clean, [(revoke, "7"), (forged, "1")], when)
     _refused_repair(cli, store, repair)
@@ -74,8 +80,7 @@ def test_a_repair_dated_before_a_revocation_cannot_undo_it(cli, store, bob):
 def test_a_repair_names_only_rules_a_walk_found(cli, store):
     setv(cli, "K", "v1")
     clean = head(store)
-    forged = unsigned_commit(store, clean, [clean], "an unsigned commit")
-    point(store, forged)
+    forged = _unsigned_on(store, clean)
     when = GitRepo(store).info(clean).committer_time + timedelta(seconds=1)
     # rule 1 is what the walk finds on it; rule 4 is made up, and log and status would show it
     repair = _hand_repair(store, cli.identity, clean, [(forged, "1"), (forged, "4")], when)
@@ -93,8 +98,7 @@ def test_a_repair_names_a_date_finding_only_on_a_commit_dated_ahead_of_its_paren
     every clone reads alike and the repair's author cannot choose."""
     setv(cli, "K", "v1")
     clean = head(store)
-    forged = unsigned_commit(store, clean, [clean], "an unsigned commit")
-    point(store, forged)
+    forged = _unsigned_on(store, clean)
     base = GitRepo(store).info(clean).committer_time
     honest = forge.commit_plan(store, cli.identity.identity,
                                forge.honest_plan(store, cli.identity.identity, "production",
@@ -209,3 +213,30 @@ def test_a_late_clone_takes_a_date_finding_on_a_commit_dated_ahead_of_its_parent
                                                 GIT_AUTHOR_DATE=date)).stdout.strip()
     assert sweep_plan(view, [close], {(close, "1"), (close, "7")}, {(close, "1")},
                       "alice@example.com") is None
+
+
+def test_a_hand_made_repair_of_a_revoke_dated_ahead_is_refused_by_the_walk(cli, store, bob):
+    """What `repair` refuses to write (the test above), the walk refuses when an admin
+    writes it by hand: a revoke whose only finding is its date stays undone by no repair,
+    whether this clone met it early (pending) or late (dated ahead of its parent)."""
+    from datetime import UTC, datetime
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "K", "v1")
+    clean = head(store)
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0
+    g = GitRepo(store)
+    revoke = head(store)
+    info = g.info(revoke)
+    skewed = create_commit(g, [clean], {}, info.message,
+                           Author("alice@example.com", "alice@example.com",
+                                  info.committer_time + timedelta(minutes=20)),
+                           signer_for(cli.identity.identity), tree=g.repo[g.tree_id(revoke)].id)
+    move_branch(g, g.branch(), revoke, skewed, "a fast clock")
+    git(store, "reset", "-q", "--hard", skewed)
+    repair = _hand_repair(store, cli.identity, clean, [(skewed, "7")],
+                          datetime.now(UTC).replace(microsecond=0))
+    _refused_repair(cli, store, repair)
+    assert cli.as_(bob)("get", "K", "--env", "production").code != 0

@@ -152,6 +152,10 @@ def test_rewritten_history_is_reported(cli, history, alice):
     r = cli("set", "B", "--env", "production", "--reason", "again", input="2b")
     assert r.code == 5
     assert "rule 8" in r.err
+    # A write that asks nothing first meets it under its own write lock: refused at once,
+    # never waiting on itself.
+    r = cli("access", "rotate", "--env", "production", "--reason", "yearly")
+    assert r.code == 5 and "rule 8" in r.err, r.err
     # ...so the rewrite continues behind its back.
     forge.commit_plan(history, alice.identity,
                       forge.honest_plan(history, alice.identity, "production", {"B": "2b"}))

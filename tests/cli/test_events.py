@@ -86,6 +86,28 @@ def _event_after(store, identity, principal: str, after: str, parent: str | None
     return commit
 
 
+def test_an_event_that_changes_files_is_a_finding(cli, store, team, alice):
+    """An event is a marker: one whose tree differs from the event before it is a finding
+    (the equal-tree shortcut in changed_paths must not wave it through)."""
+    from envtrail.audit.record import Record, render
+    from envtrail.gitstore.commit import Author, create_commit, move_branch
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.txn import signer_for
+
+    first = _event_after(store, alice.identity, "alice@example.com", _head(store), None)
+    g = GitRepo(store)
+    rec = Record("event", "alice@example.com", "claimed", ("production",),
+                 extra=(("After", _head(store)), ("Event-Kind", "deploy")))
+    carrier = create_commit(g, [first], {"notes.txt": b"riding along"}, render(rec),
+                            Author("alice@example.com", "alice@example.com",
+                                   g.info(first).committer_time), signer_for(alice.identity))
+    move_branch(g, "refs/envtrail/events", first, carrier, "forge")
+    r = cli("verify")
+    assert r.code == 1, r.out
+    assert f"{carrier[:10]} rule 4 (policy): an event commit changes files" in r.out
+    assert first[:10] not in r.out
+
+
 def test_an_event_must_follow_a_commit_of_the_line_itself(cli, store, team, alice):
     """A signed commit beside the line (here on another branch) is not a store line commit."""
     from envtrail.gitstore.commit import Author, create_commit
