@@ -281,8 +281,8 @@ def test_break_glass_lands_now_and_stays_flagged_until_another_approver_approves
     r = cli("set", "API_KEY", "--env", "production", "--reason", "INC-7 leaked key",
             "--break-glass", input="fixed")
     assert r.code == 0, r.err
-    assert "break-glass" in r.err
     commit = _head(store)
+    assert f"stays flagged until approvers run `envtrail approve {commit[:12]}" in r.err
     assert "Envtrail-Break-Glass: yes" in git(store, "log", "-1", "--format=%B")
     assert cli.as_(bob)("get", "API_KEY", "--env", "production").out == "fixed"
     loose = cli("verify")
@@ -300,6 +300,18 @@ def test_break_glass_lands_now_and_stays_flagged_until_another_approver_approves
     assert cli.as_(bob)("approve", commit, "--reason", "twice").code == 2  # once per approver
     # only break-glass changes are approved after the fact
     assert cli.as_(bob)("approve", "HEAD~1", "--reason", "late").code == 2
+
+
+def test_break_glass_where_no_approval_is_needed_leaves_nothing_flagged(cli, store, team):
+    # staging needs no approvals: the claim is recorded, but there is nothing to review,
+    # so the write must not tell the user to go and collect approvals.
+    r = cli("set", "API_KEY", "--env", "staging", "--reason", "INC-6", "--break-glass",
+            input="fixed")
+    assert r.code == 0, r.err
+    assert "Envtrail-Break-Glass: yes" in git(store, "log", "-1", "--format=%B")
+    assert "flagged" not in r.err and "approve" not in r.err
+    assert "break-glass" not in cli("verify").out
+    assert cli("verify", "--strict").code == 0
 
 
 def test_break_glass_turns_overdue_after_the_review_window(cli, store, team):

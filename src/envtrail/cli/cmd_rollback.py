@@ -51,7 +51,8 @@ def rollback(
         out(f"{env} already equals {short(result.target)}: nothing to roll back")
         return
     report_restore(result.record, result.commit, dry_run,
-                   f"would roll back {env} to {short(result.target)}:", proposal=result.proposal)
+                   f"would roll back {env} to {short(result.target)}:", proposal=result.proposal,
+                   flagged=result.flagged)
 
 
 def register(app: typer.Typer) -> None:

@@ -254,11 +254,11 @@ def report_write(written: Any, what: str) -> None:
         _report_proposal(written.record, written.proposal)
         return
     out(f"{subject(written.record)} [{short(written.commit)}]")
-    _warn_break_glass(written.record, written.commit)
+    _warn_break_glass(written.commit, getattr(written, "flagged", False))
 
 
 def report_restore(record: Any, commit: str | None, dry_run: bool, would: str, done: str = "",
-                   proposal: str | None = None) -> None:
+                   proposal: str | None = None, flagged: bool = False) -> None:
     """What a rollback or revert did (or, for a dry run, would do), change by change, masked."""
     from envtrail.audit.record import render_change, subject
 
@@ -267,7 +267,7 @@ def report_restore(record: Any, commit: str | None, dry_run: bool, would: str, d
     else:
         out(would if dry_run else f"{subject(record)} [{short(commit)}]{done}")
         if not dry_run:
-            _warn_break_glass(record, commit)
+            _warn_break_glass(commit, flagged)
     for change in record.changes:
         out(f"  {render_change(change)}")
 
@@ -280,7 +280,7 @@ def _report_proposal(record: Any, proposal: str) -> None:
         f"--reason ...`; then `envtrail apply {proposal}`")
 
 
-def _warn_break_glass(record: Any, commit: str | None) -> None:
-    if commit and any(k == "Break-Glass" for k, _ in record.extra):
+def _warn_break_glass(commit: str | None, flagged: bool) -> None:
+    if commit and flagged:
         warn("break-glass: this change stays flagged until approvers run "
              f"`envtrail approve {commit[:12]} --reason ...`")

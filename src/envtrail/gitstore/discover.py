@@ -47,6 +47,11 @@ def state_dir(root: Path) -> Path:
     return git_dir(root) / "envtrail"
 
 
+def lock_path(root: Path) -> Path:
+    """The file every local envtrail writer locks (see :mod:`envtrail.gitstore.lock`)."""
+    return state_dir(root) / "lock"
+
+
 def journal_path(root: Path) -> Path:
     """The record of a write in flight (present only while one is, or after a crash)."""
     return state_dir(root) / "journal.json"

@@ -45,7 +45,7 @@ from envtrail.gitstore.commit import (
     refresh_worktree,
     require_clean,
 )
-from envtrail.gitstore.discover import state_dir
+from envtrail.gitstore.discover import lock_path
 from envtrail.gitstore.lock import WriteLock
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_reason
@@ -199,7 +199,7 @@ def approve(git: GitRepo, rt: Runtime, identity: Identity, target: str,
 
 def _approve_proposal(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str,
                       text: str) -> Written:
-    with WriteLock(state_dir(git.root) / "lock"):
+    with WriteLock(lock_path(git.root)):
         line = open_line(git, rt, identity, allow_findings=_repairs(git, proposal_id))
         prop = load(git, line.view, proposal_id, line.head)
         acting = whoami(line.view.at(prop.base), identity, rt)
@@ -258,7 +258,7 @@ def _may_approve(need: Requirement | None, principal: str, identity: Identity, r
 def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Written:
     """Move the store line to the proposal's last approval, if enough are there and the
     line head is still the proposal's parent."""
-    with WriteLock(state_dir(git.root) / "lock"):
+    with WriteLock(lock_path(git.root)):
         recover(git)
         line = open_line(git, rt, identity, allow_findings=_repairs(git, proposal_id))
         prop = load(git, line.view, proposal_id, line.head)
@@ -318,7 +318,7 @@ def redo(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wri
     """Re-make the author's stale proposal (any write action) on the current line head, as
     a new proposal (its approvals named the old commit, so none carries over), and
     withdraw the old one. ``Written.commit`` is None if the line already holds it all."""
-    with WriteLock(state_dir(git.root) / "lock"):
+    with WriteLock(lock_path(git.root)):
         recover(git)
         line = open_line(git, rt, identity)
         prop = load(git, line.view, proposal_id, line.head)

@@ -304,11 +304,11 @@ def save(git: GitRepo, cp: Checkpoint, view: StoreView) -> None:
 def _finish_interrupted_write(git: GitRepo) -> None:
     """Finish a write that a crash interrupted, so reads see a consistent work tree."""
     from envtrail.gitstore.commit import has_journal, recover
-    from envtrail.gitstore.discover import state_dir
+    from envtrail.gitstore.discover import lock_path
     from envtrail.gitstore.lock import WriteLock
 
     if has_journal(git):
-        with WriteLock(state_dir(git.root) / "lock"):
+        with WriteLock(lock_path(git.root)):
             recover(git)
 
 
@@ -319,13 +319,13 @@ def _rewound(git: GitRepo, head: str, cp: Checkpoint | None) -> bool:
 
 def _wait_for_writers(git: GitRepo) -> None:
     """Wait until no other local envtrail process writes (never for this one's own lock)."""
-    from envtrail.gitstore.discover import state_dir
+    from envtrail.gitstore.discover import lock_path
     from envtrail.gitstore.lock import WriteLock
 
     if WriteLock.held_here():
         return
     try:
-        with WriteLock(state_dir(git.root) / "lock"):
+        with WriteLock(lock_path(git.root)):
             pass
     except OSError:  # a clone this user may read but not write: nobody writes there either
         return

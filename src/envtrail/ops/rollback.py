@@ -23,12 +23,14 @@ from envtrail.runtime import Runtime
 @dataclass(frozen=True)
 class Restored:
     """What a rollback or revert did: the commit it went back to, the commit made (None
-    for a dry run or no change), its record, and the proposal if it was proposed."""
+    for a dry run or no change), its record, the proposal if it was proposed, and whether
+    it landed by break-glass awaiting approvals."""
 
     target: str
     commit: str | None
     record: Record | None
     proposal: str | None = None
+    flagged: bool = False
 
 
 def restore(git: GitRepo, rt: Runtime, identity: Identity, line: Line, target: str,
@@ -38,7 +40,8 @@ def restore(git: GitRepo, rt: Runtime, identity: Identity, line: Line, target: s
         plan = build(line.snapshot)
         return Restored(target, None, plan.record if plan else None)
     written: Written = transact(git, rt, identity, build, route=route)
-    return Restored(target, written.commit, written.record, written.proposal)
+    return Restored(target, written.commit, written.record, written.proposal,
+                    written.flagged)
 
 
 def target_values(snap: Snapshot, identity: Identity, environment: str) -> dict[str, str]:

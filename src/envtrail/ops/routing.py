@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from envtrail.audit.breakglass import barred
 from envtrail.audit.record import Record
@@ -16,6 +17,9 @@ from envtrail.errors import AccessDenied, IntegrityError, UsageError
 from envtrail.format.policy import Policy
 from envtrail.gitstore.commit import CasFailed, move_branch
 from envtrail.gitstore.repo import GitRepo
+
+if TYPE_CHECKING:
+    from envtrail.audit.approvals import Requirement
 
 PROPOSALS = "refs/envtrail/proposals/"
 ID_LENGTH = 12
@@ -63,22 +67,14 @@ def settle(git: GitRepo, view: StoreView, commit: str, rec: Record, route: Route
             raise UsageError(f"proposal {proposal_id} exists already") from None
         return proposal_id
     info = git.info(commit)
-    try:
-        if route.break_glass and info.parents:
+    if route.break_glass and info.parents:
+        try:
             why = barred(view.policy(info.parents[0]), list(rec.environments))
-            if why:  # as require_route, for the writes that could not ask before building
-                raise _glass_refused(why)
-        if rec.action != "repair" and info.parents and \
-                not view.policy(info.parents[0]).max_approvals():
-            return None  # what `requirement` answers first; most stores need no approvals
-        # (A repair's rules are not its parent's, which it may be undoing.)
-        from envtrail.audit.approvals import requirement  # rule 9's own judgement
-
-        need = requirement(view, info, rec)
-    except IntegrityError:
-        # A policy the parent cannot read is a finding there, so only a repair writes on
-        # top of one; rule 9 judges that case the same way (audit.approvals.Ledger).
-        return None
+        except IntegrityError:
+            why = None  # as below
+        if why:  # as require_route, for the writes that could not ask before building
+            raise _glass_refused(why)
+    need = needs(view, commit, rec)
     if need is None:
         return None
     if route.break_glass:
@@ -86,6 +82,23 @@ def settle(git: GitRepo, view: StoreView, commit: str, rec: Record, route: Route
             raise _glass_refused(need.glass_refusal)
         return None
     raise _unapproved(", ".join(need.environments) or "the store", need.needed)
+
+
+def needs(view: StoreView, commit: str, rec: Record) -> Requirement | None:
+    """The approvals ``commit`` needs on the line (rule 9's own judgement), or None."""
+    info = view.git.info(commit)
+    try:
+        if rec.action != "repair" and info.parents and \
+                not view.policy(info.parents[0]).max_approvals():
+            return None  # what `requirement` answers first; most stores need no approvals
+        # (A repair's rules are not its parent's, which it may be undoing.)
+        from envtrail.audit.approvals import requirement
+
+        return requirement(view, info, rec)
+    except IntegrityError:
+        # A policy the parent cannot read is a finding there, so only a repair writes on
+        # top of one; rule 9 judges that case the same way (audit.approvals.Ledger).
+        return None
 
 
 def require_route(policy: Policy, environment: str, route: Route) -> None:

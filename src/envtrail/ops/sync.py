@@ -30,7 +30,7 @@ from envtrail.gitstore.commit import (
     refresh_worktree,
     require_clean,
 )
-from envtrail.gitstore.discover import state_dir
+from envtrail.gitstore.discover import lock_path
 from envtrail.gitstore.lock import WriteLock
 from envtrail.gitstore.remote import (
     RefUpdate,
@@ -97,7 +97,7 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
     up = upstream(git.root, ref, remote)
     done: list[Replayed] = []
     outcome: str | None = None
-    with WriteLock(state_dir(git.root) / "lock"):
+    with WriteLock(lock_path(git.root)):
         recover(git)
         for _ in range(MAX_ROUNDS):
             incoming = fetch(git.root, up)

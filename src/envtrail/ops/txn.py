@@ -28,12 +28,12 @@ from envtrail.gitstore.commit import (
     refresh_worktree,
     require_clean,
 )
-from envtrail.gitstore.discover import state_dir
+from envtrail.gitstore.discover import lock_path
 from envtrail.gitstore.lock import WriteLock
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import journal
 from envtrail.ops.gate import advance, open_line
-from envtrail.ops.routing import DIRECT, Route, mark, settle
+from envtrail.ops.routing import DIRECT, Route, mark, needs, settle
 from envtrail.runtime import Runtime
 
 MAX_ATTEMPTS = 8
@@ -62,6 +62,7 @@ class Written:
     attempts: int = 1
     proposal: str | None = None  # with --propose: the proposal's id; the line did not move
     warnings: tuple[str, ...] = ()  # one line each, for the user (a re-made proposal's)
+    flagged: bool = False  # landed by break-glass, awaiting approvals after the fact
 
 
 def signer_for(identity: Identity) -> Callable[[bytes], str]:
@@ -81,7 +82,7 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
     ``route`` says whether the commit is proposed, lands by break-glass, or
     lands directly (refused if it needs approvals).
     """
-    with WriteLock(state_dir(git.root) / "lock"):
+    with WriteLock(lock_path(git.root)):
         _crash_point(rt, "locked")
         recover(git)
         ref = git.store_ref()
@@ -139,7 +140,9 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             journal_end(git)
             advance(git, head, commit, when)
             maybe_pack(git)
-            return Written(commit, rec, attempt)
+            # Where nothing needs approvals, break-glass bypassed nothing: no flag to clear.
+            flagged = route.break_glass and needs(line.view, commit, rec) is not None
+            return Written(commit, rec, attempt, flagged=flagged)
     raise ConflictError(
         "the store branch kept moving while envtrail was writing; nothing was changed",
         hint="retry when other writers have finished",
