@@ -171,13 +171,13 @@ def test_an_extra_rule_a_keyless_walk_cannot_check_never_undoes_a_revoke(cli, st
     revoke = head(store)
     view = StoreView(GitRepo(store))
     named = {(revoke, "7"), (revoke, "3")}
-    keyless = sweep_plan(view, [revoke], named, {(revoke, "7")}, bob.principal,
-                         lambda commit: True)
+    keyless = sweep_plan(view, [revoke], named, {(revoke, "7")}, bob.principal, reason="r",
+                         unchecked=lambda commit: True)
     assert keyless is None
     setv(cli, "K", "v")  # a change of values only may be taken on that word
     change = head(store)
     plan = sweep_plan(StoreView(GitRepo(store)), [change], {(change, "3")}, set(),
-                      "alice@example.com", lambda commit: True)
+                      "alice@example.com", reason="r", unchecked=lambda commit: True)
     assert plan is not None and plan.unseen == ((change, "3"),)
 
 
@@ -201,8 +201,8 @@ def test_a_late_clone_takes_a_date_finding_on_a_commit_dated_ahead_of_its_parent
                                                  GIT_AUTHOR_DATE=date)).stdout.strip()
     view = StoreView(GitRepo(store))
     named = {(forged, "1"), (forged, "7")}
-    late = sweep_plan(view, [forged], named, {(forged, "1")}, "alice@example.com")
-    early = sweep_plan(view, [forged], named, named, "alice@example.com")
+    late = sweep_plan(view, [forged], named, {(forged, "1")}, "alice@example.com", reason="r")
+    early = sweep_plan(view, [forged], named, named, "alice@example.com", reason="r")
     assert late is not None and late.unseen == ((forged, "7"),)
     assert early is not None and early.unseen == ()
     # Dated only a minute ahead of its parent, no clone could have seen it ahead.
@@ -212,7 +212,7 @@ def test_a_late_clone_takes_a_date_finding_on_a_commit_dated_ahead_of_its_parent
                            check=True, env=dict(os.environ, GIT_COMMITTER_DATE=date,
                                                 GIT_AUTHOR_DATE=date)).stdout.strip()
     assert sweep_plan(view, [close], {(close, "1"), (close, "7")}, {(close, "1")},
-                      "alice@example.com") is None
+                      "alice@example.com", reason="r") is None
 
 
 def test_a_hand_made_repair_of_a_revoke_dated_ahead_is_refused_by_the_walk(cli, store, bob):
@@ -240,3 +240,59 @@ def test_a_hand_made_repair_of_a_revoke_dated_ahead_is_refused_by_the_walk(cli, 
                           datetime.now(UTC).replace(microsecond=0))
     _refused_repair(cli, store, repair)
     assert cli.as_(bob)("get", "K", "--env", "production").code != 0
+
+
+def test_a_date_is_no_way_around_the_writers_of_an_environment(cli, store, bob):
+    """attack18 P3 (the rest of it): production's writers are bob alone, so alice may
+    neither set nor roll back there; a change of bob's whose only finding is its date
+    must not be undone by her repair either, by hand or by `repair`."""
+    from datetime import UTC, datetime
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "K", "v1")
+    assert cli("policy", "set", "--env", "production", "--writers", bob.principal,
+               "--reason", "bob owns production").code == 0
+    clean = head(store)
+    now = datetime.now(UTC).replace(microsecond=0)
+    bobs = forge.commit_plan(store, bob.identity,
+                             forge.honest_plan(store, bob.identity, "production", {"K": "v2"}),
+                             when=now + timedelta(minutes=20))
+    git(store, "reset", "-q", "--hard", bobs)
+    (store / ".git/envtrail/verified.json").unlink(missing_ok=True)
+    assert {(f["commit"], f["rule"]) for f in verify_findings(cli)} == {(bobs, 7)}
+    before = git(store, "for-each-ref")
+    r = cli("repair", "--reason", "bob's clock was fast")
+    assert r.code == 5, (r.out, r.err)
+    assert "its only finding is its date" in r.err and \
+        "writers: alice@example.com may not change production" in r.err, r.err
+    assert git(store, "for-each-ref") == before
+    repair = _hand_repair(store, cli.identity, clean, [(bobs, "7")], now)
+    _refused_repair(cli, store, repair)
+    refused(cli, "K")
+
+
+def test_a_repair_taking_a_date_on_its_word_keeps_to_the_writers_and_reason_rules(
+        cli, store, bob):
+    """The same where this walk found no date finding (a clone that met bob's change late):
+    the repair's author and reason are held to the environment's policy like a rollback's."""
+    from envtrail.audit.repairs import sweep_plan
+    from envtrail.audit.view import StoreView
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "K", "v1")
+    assert cli("policy", "set", "--env", "production", "--writers", bob.principal,
+               "--reason-pattern", "CHG-[0-9]+", "--reason", "CHG-1 change control").code == 0
+    clean = head(store)
+    bobs = forge.commit_plan(store, bob.identity,
+                             forge.honest_plan(store, bob.identity, "production", {"K": "v2"},
+                                               reason="CHG-2 new key"),
+                             when=GitRepo(store).info(clean).committer_time
+                             + timedelta(minutes=11))
+    view = StoreView(GitRepo(store))
+    named = {(bobs, "7")}
+    fine = sweep_plan(view, [bobs], named, set(), bob.principal, reason="CHG-7 undo")
+    assert fine is not None and fine.unseen == ((bobs, "7"),)
+    assert sweep_plan(view, [bobs], named, set(), bob.principal, reason="undo") is None
+    assert sweep_plan(view, [bobs], named, set(), "alice@example.com", reason="CHG-7") is None

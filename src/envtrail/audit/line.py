@@ -275,7 +275,8 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     if any(commit not in between for commit, _ in named):
         return None  # a finding at or before its clean point: that state is not clean
     pending = {(f.commit, str(f.rule)) for f in report.findings}
-    plan = sweep_plan(view, between, named, pending, rec.actor, unchecked)
+    plan = sweep_plan(view, between, named, pending, rec.actor, reason=rec.reason,
+                      unchecked=unchecked)
     wanted = swept(rec)
     if plan is None or set(plan.swept) != set(wanted) or len(wanted) != len(plan.swept):
         return None

@@ -96,12 +96,14 @@ def sweep_refusal(view, commit: str) -> str | None:
     return None
 
 
-def undo_refusal(view, commit: str, author: str | None) -> str | None:
-    """Why a repair by ``author`` may not sweep ``commit`` (None: it may): a reason of
-    :func:`sweep_refusal`, or a change of an environment whose policy wanted approvals
-    for it, or of which ``author`` was no member. The undoing is restoring files, which
-    needs neither a key nor approvals: so an approved change is never taken back on one
-    admin's word, nor a change by an admin who could not have made it."""
+def undo_refusal(view, commit: str, author: str | None, reason: str) -> str | None:
+    """Why a repair by ``author`` giving ``reason`` may not sweep ``commit`` (None: it
+    may): a reason of :func:`sweep_refusal`, or a change of an environment whose policy
+    wanted approvals for it, of which ``author`` was no member, or whose ``writers`` or
+    reason rules the repair breaks. The undoing is restoring files, which needs neither
+    a key nor approvals: so an approved change is never taken back on one admin's word,
+    nor a change by an admin who could not have made it, nor one a rollback by the same
+    admin with the same reason would be refused."""
     why = sweep_refusal(view, commit)
     if why is not None:
         return why
@@ -113,6 +115,10 @@ def undo_refusal(view, commit: str, author: str | None) -> str | None:
         state = view.env_at(parent, env)
         if author is None or state is None or author not in state.members:
             return f"it changes {env}, of which the repair's author is no member"
+        # A repair is an admin's (rule 5 otherwise), so admin-only writers rules pass.
+        broken = view.policy(parent).violation(env, author, True, reason)
+        if broken:
+            return f"it changes {env}, and the repair breaks the policy there ({broken})"
     return None
 
 
@@ -128,12 +134,12 @@ class SweepPlan:
 
 
 def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
-               pending: set[tuple[str, str]], author: str | None,
+               pending: set[tuple[str, str]], author: str | None, *, reason: str,
                unchecked: Callable[[str], bool] = lambda commit: False) -> SweepPlan | None:
     """The commits a repair must name as swept, given the commits from its clean point
     up to it (``between``), the (commit, rule) pairs it acknowledges and the findings
     pending; None when no repair with those acknowledgements may go back over them.
-    ``author``: the repair's (see :func:`undo_refusal`). ``unchecked``: whether this
+    ``author``, ``reason``: the repair's (see :func:`undo_refusal`). ``unchecked``: whether this
     walk could not check a commit's fingerprints (no key).
     The one rule both ``repair`` and the walk apply, so that every clone agrees."""
     sweeps: list[str] = []
@@ -156,7 +162,7 @@ def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
             # A date is the signer's word, never authority: a commit whose only finding
             # is its date is gone back over only where a sweep could undo it, so no
             # access, policy or approved decision is undone for a clock.
-            if rules | found <= {"7"} and undo_refusal(view, commit, author) is not None:
+            if rules | found <= {"7"} and undo_refusal(view, commit, author, reason) is not None:
                 return None
             unseen += [(commit, r) for r in unseen_here]
             acked = True  # what was written on it is undone with it: swept, and named
@@ -164,7 +170,7 @@ def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
         # An honest change written on a forged state after the first finding: restoring
         # the clean point undoes it, which only a change of values may suffer.
         if acked and not rules and not found \
-                and undo_refusal(view, commit, author) is None:
+                and undo_refusal(view, commit, author, reason) is None:
             sweeps.append(commit)
             continue
         return None

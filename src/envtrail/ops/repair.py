@@ -86,7 +86,7 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     # Judged by the last verified state: the head's signers may be forged.
     acting = whoami(clean_state, identity, rt)
     require_admin(acting.signer, "repair the store")
-    sweeps = _sweeps(line, clean, findings, rt, acting.principal)
+    sweeps = _sweeps(line, clean, findings, acting.principal, text)
     source = _source(line, rt, clean, from_rev)
     changes, masked, paths = _restore(line, rt, identity, clean_state, source, text)
     # A forged file's name is no environment name the record could carry.
@@ -106,12 +106,13 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
 
 
 def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
-            rt: Runtime, author: str) -> tuple[SweptChange, ...]:
+            author: str, reason: str) -> tuple[SweptChange, ...]:
     """The honest commits between the clean point and the head that the repair undoes,
     by the walk's own rule (audit.repairs.sweep_plan); IntegrityError (exit 5) naming the
     first one no repair may go back over (a change of members, keys, signers, policy or
     config, another repair, a change that needed approvals, or one of an environment
-    ``author`` is no member of), since restoring the clean point would undo it."""
+    ``author`` is no member of or whose policy the repair breaks), since restoring the
+    clean point would undo it."""
     walked = line.report.walked if line.report else []
     between = walked[walked.index(clean) + 1:] if clean in walked else list(walked)
     named = {(f.commit, str(f.rule)) for f in findings}
@@ -120,7 +121,7 @@ def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
     dated = {c for c in found if {rule for f_c, rule in named if f_c == c} == {"7"}}
     followed = _followed_by_events(line.git)
     for commit in between:
-        why = None if commit in found - dated else undo_refusal(line.view, commit, author)
+        why = None if commit in found - dated else undo_refusal(line.view, commit, author, reason)
         if why is not None and commit in dated:
             why = f"its only finding is its date, and {why}"
         if why is None and commit not in found - dated and commit in followed:
@@ -136,7 +137,7 @@ def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
                 f"{why}; restoring the clean point {clean[:10]} would undo it",
                 hint="a repair restores values only; review `envtrail log`, and get the "
                      "store back by a reviewed rewrite (`envtrail verify --accept-rewrite`)")
-    plan = sweep_plan(line.view, between, named, named, author)
+    plan = sweep_plan(line.view, between, named, named, author, reason=reason)
     if plan is None:
         raise IntegrityError("cannot repair: the commits after the first finding are "
                              "neither findings nor honest value changes a repair may undo",
