@@ -107,6 +107,31 @@ def test_status_names_the_swept_commit(cli, swept):
         f"swept        {honest[:10]} ({_said(repair)})"]  # carol's redo is no such line
 
 
+def test_history_marks_the_swept_version_and_reveals_only_verified_ones(cli, swept):
+    """history credits the swept version to carol, marks it with the repair, and with
+    --reveal shows every verified version of S but not the swept one, whose state stood on
+    bob's forgery (it used to stop the whole command with exit 5)."""
+    _, honest, repair, redo = swept
+    r = cli("history", "S", "--env", "staging", "--json")
+    assert r.code == 0, r.err
+    rows = {row["commit"]: row for row in map(json.loads, r.out.splitlines())}
+    assert rows[honest]["swept_by"] == {"commit": honest, "repair": repair, "admin": ALICE,
+                                        "reason": REASON}
+    assert rows[honest]["actor"] == "carol@example.com" and rows[honest]["acknowledged"] is None
+    assert [c for c, row in rows.items() if row["swept_by"]] == [honest]
+    r = cli("history", "S", "--env", "staging", "--reveal", "--json")
+    assert r.code == 0, r.err
+    shown = {row["commit"]: row for row in map(json.loads, r.out.splitlines())}
+    assert shown[honest]["value"] is None and shown[honest]["readable"] is False
+    assert shown[redo]["value"] == "stage-v2" and shown[repair]["value"] == "stage-v1"
+    text = cli("history", "S", "--env", "staging", "--reveal")
+    assert text.code == 0, text.err
+    for line in text.out.splitlines():
+        swept_row = honest[:10] in line
+        assert (f"[swept: repair {repair[:10]} by {ALICE}]" in line) == swept_row, line
+        assert ("(swept by a repair: not a verified value)" in line) == swept_row, line
+
+
 def test_a_reader_without_a_key_sees_it_too(cli, swept):
     """An auditor with no key cannot see bob's lie, but the sweep is on record for him."""
     _, honest, repair, _ = swept

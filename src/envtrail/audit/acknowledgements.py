@@ -64,12 +64,6 @@ class Marks:
     swept: dict[str, Swept]  # honest commits whose value changes a repair undid
 
 
-def acknowledgements(view: StoreView, head: str | None,
-                     tainted: frozenset[str]) -> dict[str, Acknowledgement]:
-    """Commit -> its acknowledgement (see :func:`marks`)."""
-    return marks(view, head, tainted).acknowledged
-
-
 def marks(view: StoreView, head: str | None, tainted: frozenset[str]) -> Marks:
     """Commit -> its acknowledgement, and commit -> the repair that swept it, for the
     verified line up to ``head`` whose walk found ``tainted`` (the checkpoint's), newest

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from envtrail.audit.acknowledgements import Acknowledgement, acknowledgements
+from envtrail.audit.acknowledgements import Acknowledgement, Marks, marks
 from envtrail.audit.events import attested
+from envtrail.audit.line import Swept
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView
 from envtrail.gitstore.repo import CommitInfo
@@ -26,6 +27,7 @@ class Credit:
     actor: str | None  # the record's Envtrail-Actor; None for a commit envtrail did not make
     verified: bool  # signed by that actor's allowed key (log's ✓)
     finding: Acknowledgement | None = None  # set when a repair acknowledged the commit as a finding
+    swept: Swept | None = None  # set when a repair undid this honest commit's value changes
 
 
 class Credits:
@@ -37,7 +39,7 @@ class Credits:
     def __init__(self, view: StoreView, head: str | None, tainted: frozenset[str]) -> None:
         self._view, self._head, self._tainted = view, head, tainted
         self._line: set[str] | None = None
-        self._acks: dict[str, Acknowledgement] | None = None
+        self._marks: Marks | None = None
 
     def of(self, info: CommitInfo, rec: Record | None) -> Credit:
         """The credit of ``info`` (whose record is ``rec``)."""
@@ -51,7 +53,7 @@ class Credits:
             if found is None and verified:
                 # Swept: an honest commit a repair undid along with the findings (verify,
                 # show, log and status name that repair); nothing about it was a finding.
-                return Credit(actor, verified)
+                return Credit(actor, verified, swept=self._said().swept.get(info.id))
             return Credit(actor, verified, found or Acknowledgement(info.id, (), None, None,
                                                                      None))
         if not on_line:  # reachable only through a merge a repair acknowledged
@@ -75,6 +77,9 @@ class Credits:
         return self._acknowledged(commit) or Acknowledgement(commit, (), None, None, None)
 
     def _acknowledged(self, commit: str) -> Acknowledgement | None:
-        if self._acks is None:
-            self._acks = acknowledgements(self._view, self._head, self._tainted)
-        return self._acks.get(commit)
+        return self._said().acknowledged.get(commit)
+
+    def _said(self) -> Marks:
+        if self._marks is None:
+            self._marks = marks(self._view, self._head, self._tainted)
+        return self._marks

@@ -90,7 +90,7 @@ def history(
     table(["time", "change", "actor", "action", "reason", "fingerprint", "commit",
            *(["value"] if reveal else [])],
           [[when(r.time), _change(r),
-            credited(r.actor, r.verified, r.acknowledged), r.action,
+            credited(r.actor, r.verified, r.acknowledged, r.swept), r.action,
             r.reason, r.fingerprint or "-", short(r.commit),
             *([_shown(r)] if reveal else [])] for r in rows])
 
@@ -104,6 +104,8 @@ def _shown(row) -> str:
         return "-"
     if row.acknowledged is not None:
         return "(acknowledged finding: not a verified value)"
+    if row.swept is not None:
+        return "(swept by a repair: not a verified value)"
     if not row.readable:
         return "(not a member then)"
     return row.value.reveal() if row.value is not None else "-"

@@ -225,14 +225,18 @@ def painted_mark(ok: bool) -> Painted:
     return paint(mark(True), "green") if ok else paint(mark(False), "bold red")
 
 
-def credited(actor: str | None, verified: bool, acknowledged: Any = None) -> str:
+def credited(actor: str | None, verified: bool, acknowledged: Any = None,
+             swept: Any = None) -> str:
     """Who a row of history, blame, list or access log credits: the actor alone where the
     verified line vouches for them; else, as ``log`` shows it, with ✓ or ✗ (✗: only the
     record claims it, or there is none) and, for a commit a repair acknowledged as a
-    finding, that repair (an ``audit.acknowledgements.Acknowledgement``)."""
+    finding, that repair (an ``audit.acknowledgements.Acknowledgement``), or for an honest
+    commit a repair swept, that one (an ``audit.line.Swept``)."""
     actor = actor or "(unattested)"
     if acknowledged is None:
-        return actor if verified else f"{actor} {mark(False)}"
+        shown = actor if verified else f"{actor} {mark(False)}"
+        return f"{shown} [swept: repair {swept.repair[:10]} by {swept.admin}]" if swept \
+            else shown
     repair = acknowledged.repair[:10] if acknowledged.repair else "?"
     by = f" by {acknowledged.admin}" if acknowledged.admin else ""
     return f"{actor} {mark(verified)} [acknowledged finding: repair {repair}{by}]"

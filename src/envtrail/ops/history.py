@@ -8,6 +8,7 @@ from datetime import datetime
 from envtrail.audit.acknowledgements import Acknowledgement
 from envtrail.audit.credit import Credits
 from envtrail.audit.history import REENCRYPTED, versions
+from envtrail.audit.line import Swept
 from envtrail.crypto.keys import Identity
 from envtrail.errors import AccessDenied, NotFoundError
 from envtrail.gitstore.repo import GitRepo
@@ -37,6 +38,8 @@ class HistoryRow:
     verified: bool = True  # ``actor`` signed it (log's ✓); else only the record claims so
     # A commit a repair acknowledged as a finding: never a verified version (nor read).
     acknowledged: Acknowledgement | None = None
+    # An honest commit a repair undid with the findings: its state was never verified either.
+    swept: Swept | None = None
 
     @property
     def reencrypted(self) -> bool:
@@ -50,7 +53,8 @@ class HistoryRow:
             "action": self.action, "reason": self.reason, "change": self.change,
             "reencrypted": self.reencrypted, "fingerprint": self.fingerprint,
             "fingerprint_checked": self.fingerprint_checked, "verified": self.verified,
-            "acknowledged": self.acknowledged.as_dict() if self.acknowledged else None}
+            "acknowledged": self.acknowledged.as_dict() if self.acknowledged else None,
+            "swept_by": self.swept.as_dict() if self.swept else None}
         if reveal:
             d["value"] = self.value.reveal() if self.value is not None else None
             d["readable"] = self.readable
@@ -87,7 +91,7 @@ def history(git: GitRepo, rt: Runtime, identity: Identity | None, environment: s
             # A walk stops at an acknowledged commit's first finding: nothing else was checked.
             fingerprint_checked=credit.finding is None and
             line.key_checked(identity, environment, v.commit),
-            verified=credit.verified, acknowledged=credit.finding))
+            verified=credit.verified, acknowledged=credit.finding, swept=credit.swept))
     if not rows:
         if environment not in snap.environments():
             raise NotFoundError(f"no environment {environment!r}"
@@ -104,8 +108,9 @@ def _revealed(line: Line, rt: Runtime, identity: Identity, environment: str, key
               row: HistoryRow) -> HistoryRow:
     if row.change == "-":
         return row
-    if row.acknowledged is not None:
-        # Not a verified state: its value is never shown, and the honest versions still are.
+    if row.acknowledged is not None or row.swept is not None:
+        # Not a verified state (a swept commit stood on a forged one): its value is never
+        # shown, and the verified versions still are.
         return replace(row, readable=False)
     try:
         plain = values_at(line.view.at(line.resolve(rt, row.commit)), identity,
