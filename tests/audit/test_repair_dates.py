@@ -296,3 +296,40 @@ def test_a_repair_taking_a_date_on_its_word_keeps_to_the_writers_and_reason_rule
     assert fine is not None and fine.unseen == ((bobs, "7"),)
     assert sweep_plan(view, [bobs], named, set(), bob.principal, reason="undo") is None
     assert sweep_plan(view, [bobs], named, set(), "alice@example.com", reason="CHG-7") is None
+
+
+def test_a_clone_that_meets_a_forgery_after_its_date_accepts_its_honest_repair(
+        cli, store, tmp_path):
+    """attack18 P5 end to end: a forgery dated 16 minutes ahead of its parent is repaired at
+    once (rules 1 and 7); a clone made after its date has passed sees only rule 1 there, and
+    must still take the repair, listing the date as a finding it could not check."""
+    import os
+    import subprocess
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from envtrail.ops.verify import verify
+
+    setv(cli, "K", "v1")
+    clean = head(store)
+    when = GitRepo(store).info(clean).committer_time + timedelta(minutes=16)
+    date = f"{int(when.timestamp())} +0000"
+    forged = subprocess.run(["git", "commit-tree", "-p", clean, "-m", "a forgery dated ahead",
+                             f"{clean}^{{tree}}"], cwd=store, capture_output=True, text=True,
+                            check=True, env=dict(os.environ, GIT_COMMITTER_DATE=date,
+                                                 GIT_AUTHOR_DATE=date)).stdout.strip()
+    point(store, forged)
+    (store / ".git/envtrail/verified.json").unlink(missing_ok=True)
+    assert {(f["commit"], f["rule"]) for f in verify_findings(cli)} == {(forged, 1), (forged, 7)}
+    r = cli("repair", "--reason", "undo the forgery")
+    assert r.code == 0, r.err
+    late = tmp_path / "late"
+    git(tmp_path, "clone", "-q", str(store), str(late))
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=40)
+    report = verify(GitRepo(late), replace(forge.runtime(late), clock=lambda: later),
+                    cli.identity.identity)
+    assert report.ok, report.findings
+    acked = {(a.finding.commit, a.finding.rule): a.finding.message for a in report.acknowledged}
+    assert set(acked) == {(forged, 1), (forged, 7)}
+    assert "not checked here" in acked[(forged, 7)]
+    assert "not checked here" not in acked[(forged, 1)]
