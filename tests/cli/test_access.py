@@ -58,6 +58,52 @@ def test_a_grant_never_puts_a_second_key_on_a_signers_name(cli, team, bob, make_
     assert other.publine.split()[1] not in (team / ".envtrail/allowed_signers").read_text()
 
 
+def test_a_grant_never_seats_another_signers_key_under_a_new_name(cli, team, bob):
+    """attack19 P3: alice pastes bob's public key for dave. verify calls one key on two
+    lines a finding, and the seat would hand staging's key pair to bob: refused before
+    anything is written (exit 2), whether bob's line is open or closed."""
+    before = git(team, "rev-parse", "HEAD")
+    r = cli("access", "grant", "dave@example.com", bob.publine, "--env", "staging",
+            "--reason", "x")
+    assert_one_line_error(r, 2)
+    assert "that key is bob@example.com's" in r.err
+    assert git(team, "rev-parse", "HEAD") == before
+    for env in ("production", "staging"):
+        assert cli("access", "revoke", bob.principal, "--env", env, "--reason", "left").code == 0
+    head = git(team, "rev-parse", "HEAD")
+    r = cli("access", "grant", "dave@example.com", bob.publine, "--env", "staging",
+            "--reason", "x")
+    assert_one_line_error(r, 2)
+    assert git(team, "rev-parse", "HEAD") == head
+    assert cli("verify").code == 0
+
+
+def test_a_grant_refuses_a_key_that_is_no_curve_point(cli, team, tmp_path):
+    """attack19 P5: a well-formed ssh-ed25519 line whose 32 bytes are no point of the curve
+    (ssh-keygen -l takes it) crashed the grant (exit 1, a RuntimeError); it is bad input."""
+    import base64
+    import struct
+
+    import nacl.bindings
+
+    raw = next(bytes([i]) * 32 for i in range(256) if not _converts(nacl.bindings, bytes([i]) * 32))
+    blob = struct.pack(">I", 11) + b"ssh-ed25519" + struct.pack(">I", 32) + raw
+    before = git(team, "rev-parse", "HEAD")
+    r = cli("access", "grant", "dave@example.com", f"ssh-ed25519 {base64.b64encode(blob).decode()}",
+            "--env", "staging", "--reason", "x")
+    assert_one_line_error(r, 2)
+    assert "not a usable public key: the key is not a point on the Ed25519 curve" in r.err
+    assert git(team, "rev-parse", "HEAD") == before
+
+
+def _converts(bindings, raw: bytes) -> bool:
+    try:
+        bindings.crypto_sign_ed25519_pk_to_curve25519(raw)
+    except Exception:
+        return False
+    return True
+
+
 def test_granting_a_member_their_own_key_again_writes_nothing(cli, team, bob):
     # A repeated grant (a retried script) must not write a commit that changes nothing,
     # nor re-seal or re-open anything.

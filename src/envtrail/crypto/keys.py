@@ -89,8 +89,14 @@ class PublicKey:
         return self.line()
 
     def x25519(self) -> bytes:
-        """The X25519 public key that corresponds to this Ed25519 key."""
-        return nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(self.raw)
+        """The X25519 public key that corresponds to this Ed25519 key; KeyFormatError for
+        32 bytes that are no point of the curve (a well-formed line can carry them)."""
+        import nacl.exceptions
+
+        try:
+            return nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(self.raw)
+        except nacl.exceptions.RuntimeError:
+            raise KeyFormatError("the key is not a point on the Ed25519 curve") from None
 
     def fingerprint(self) -> str:
         """OpenSSH's ``SHA256:...`` fingerprint."""

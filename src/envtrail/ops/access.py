@@ -35,9 +35,11 @@ def parse_pubkey(text: str, rt: Runtime) -> PublicKey:
         except (OSError, UnicodeDecodeError):
             raise NotFoundError(f"no public key file at {Path(line)}") from None
     try:
-        return PublicKey.parse(line)[0]
+        key = PublicKey.parse(line)[0]
+        key.x25519()  # the environment's keys are sealed to it: refused before any write
     except KeyFormatError as exc:
         raise UsageError(f"not a usable public key: {exc}") from None
+    return key
 
 
 def rotated(env: EnvFile, identity: Identity,
@@ -157,7 +159,13 @@ def granted_lines(lines: list[signers.Signer], principal: str, key: str,
     keeps its start, so stock git still accepts what they signed before they left (a line
     holds one window; the line's order, not the window, keeps the gap closed); from
     ``when`` only if they signed with another key since. UsageError while they sign with
-    another key."""
+    another key, or when the key is another principal's, on an open or a closed line (one
+    key speaks for one name: a seat sealed to it would let that other person read)."""
+    owner = next((s.principal for s in lines if s.key == key and s.principal != principal),
+                 None)
+    if owner is not None:
+        raise UsageError(f"that key is {owner}'s; one key signs for one name",
+                         hint=f"grant the key {principal} signs with")
     known = [s for s in lines if s.principal == principal]
     if any(s.key != key and not s.valid_before for s in known):
         raise UsageError(f"{principal} is already a signer with another key",
