@@ -110,6 +110,32 @@ def test_a_proposal_and_its_approval_travel_and_apply_in_another_clone(team):
     assert_signed(a.cwd, "main")
 
 
+def test_a_proposal_a_pusher_deletes_still_counts_for_the_offboarding_report(team):
+    """attack19 P1: bob read alice's proposal, then deleted its ref on the remote with plain
+    git. alice's sync used to drop it as "applied or withdrawn", and her revoke of bob then
+    left its value off the report of what to rotate."""
+    a, b, _, bare = team
+    pid = propose(a, key="NEWKEY", value=CANARY)
+    assert a("sync").code == 0 and b("sync").code == 0
+    assert CANARY in b("review", pid, "--reveal").out
+    git(b.cwd, "push", "-q", "origin", f":{PROPOSALS}{pid}")
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert f"proposal {pid}: removed here: the remote no longer has it and it is not on " \
+           "the line" in r.out
+    assert git(a.cwd, "for-each-ref", PROPOSALS) == ""
+    assert json.loads(a("proposals", "--json").out) == []
+    kept = git(a.cwd, "for-each-ref", "--format=%(refname)", "refs/envtrail/withdrawn/")
+    assert kept.split() == [f"refs/envtrail/withdrawn/{pid}"]
+    r = a("access", "revoke", "bob@example.com", "--env", "production", "--reason", "left",
+          "--break-glass", "--json")
+    assert r.code == 0, r.err
+    report = {e["environment"]: e for e in json.loads(r.out)["report"]}
+    assert report["production"]["proposed"] == ["NEWKEY"]
+    assert CANARY not in r.out + r.err
+    assert "refs/envtrail/withdrawn/" not in "".join(remote_refs(bare, "refs/envtrail/"))
+
+
 def test_concurrent_approvals_from_two_clones_both_survive(team):
     a, b, c, bare = team
     assert a("policy", "set", "--env", "production", "--approvals", "2", "--propose",

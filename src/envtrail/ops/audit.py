@@ -372,15 +372,16 @@ def offboarding(git: GitRepo, rt: Runtime, principal: str) -> list:
 
 
 def _proposal_tips(git: GitRepo) -> list[str]:
-    """The commits the proposal refs point at: ``refs/envtrail/proposals/*`` and the
-    remotes' copies under ``refs/envtrail-remotes/<remote>/proposals/*``."""
+    """The commits the proposal refs point at: ``refs/envtrail/proposals/*``, the
+    remotes' copies under ``refs/envtrail-remotes/<remote>/proposals/*``, and those sync
+    kept when the remote lost them unapplied (``refs/envtrail/withdrawn/*``)."""
     from envtrail.gitstore.remote import MIRROR_ROOT
-    from envtrail.ops.routing import PROPOSALS
+    from envtrail.ops.routing import PROPOSALS, WITHDRAWN
 
     tips = set()
     for name in git.repo.references:
         mirrored = name.startswith(MIRROR_ROOT) and "/proposals/" in name[len(MIRROR_ROOT):]
-        if name.startswith(PROPOSALS) or mirrored:
+        if name.startswith((PROPOSALS, WITHDRAWN)) or mirrored:
             target = git.ref_target(name)
             if target is not None and git.has_commit(target):
                 tips.add(target)

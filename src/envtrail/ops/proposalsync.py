@@ -12,7 +12,9 @@ as this clone last synced it:
   new key pair since (a revocation or rotation), so nothing leaves this
   clone sealed to a retired key.
 - Gone on one side since the last sync (S but no L, or S but no R): the
-  proposal was applied or withdrawn there; the deletion wins on both sides.
+  proposal was applied or withdrawn there; the deletion wins on both sides. One gone
+  from the remote unapplied (a withdrawal, or any pusher's deletion) is kept here under
+  ``refs/envtrail/withdrawn/``, never pushed, for the offboarding report.
 - Both there, apart: the side with more approvals wins when it contains the
   other; when both added approvals, this clone's own approvals (signed with
   the key in use) are re-made on top of the remote's, and an approval by a
@@ -39,7 +41,13 @@ from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.approvals import chain_of
 from envtrail.ops.redo import remake
 from envtrail.ops.replay import REPLAYED
-from envtrail.ops.routing import PROPOSALS, drop_proposal, proposal_ref
+from envtrail.ops.routing import (
+    PROPOSALS,
+    WITHDRAWN,
+    drop_proposal,
+    proposal_ref,
+    shelve_proposal,
+)
 from envtrail.ops.txn import signer_for
 from envtrail.runtime import Runtime
 
@@ -90,10 +98,15 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
             elif _take(git, judge, plan, pid, None, theirs):
                 plan.notes.append(Note(pid, "received"))
         elif theirs is None:
-            if was is not None:  # applied or withdrawn there
+            if was is not None and judge.applied(pid, mine):
                 drop_proposal(git, pid)
-                plan.notes.append(Note(pid, "removed here (applied or withdrawn on the "
-                                            "remote)"))
+                plan.notes.append(Note(pid, "removed here (applied on the remote)"))
+            elif was is not None:  # withdrawn there, or deleted by anyone who can push
+                shelve_proposal(git, pid)
+                plan.notes.append(Note(pid, "removed here: the remote no longer has it and "
+                                            "it is not on the line (withdrawn, or deleted "
+                                            f"by anyone who can push); kept as {WITHDRAWN}"
+                                            f"{pid} for the offboarding report"))
             else:
                 _push_new(git, rt, identity, judge, plan, pid, mine)
         elif git.is_ancestor(theirs, mine):

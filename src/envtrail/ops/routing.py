@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from envtrail.audit.approvals import Requirement
 
 PROPOSALS = "refs/envtrail/proposals/"
+# Proposals the remote lost without being applied: kept here, never pushed, so that the
+# offboarding report still counts the values they held (a member may have read them).
+WITHDRAWN = "refs/envtrail/withdrawn/"
 ID_LENGTH = 12
 
 
@@ -138,3 +141,12 @@ def drop_proposal(git: GitRepo, proposal_id: str) -> None:
     """Delete a proposal's ref (after it was applied)."""
     with contextlib.suppress(KeyError):
         git.repo.references.delete(proposal_ref(proposal_id))
+
+
+def shelve_proposal(git: GitRepo, proposal_id: str) -> None:
+    """Move a proposal that is gone from the remote unapplied off the proposals, under
+    ``WITHDRAWN`` (anyone who can push can delete a ref, so its values stay counted)."""
+    tip = git.ref_target(proposal_ref(proposal_id))
+    if tip is not None:
+        git.repo.references.create(WITHDRAWN + proposal_id, tip, force=True)
+    drop_proposal(git, proposal_id)
