@@ -35,6 +35,28 @@ def test_policy_set_refuses_bad_approval_values(cli, store):
     assert git(store, "rev-parse", "HEAD") == head
 
 
+def test_a_count_no_approvers_could_meet_is_refused_and_one_only_others_could_warns(
+        cli, store, bob):
+    """attack19 P4: a count above the number of approvers froze policy, signers and members
+    for good (lowering it needs that count); exit 2, nothing written. A count only the
+    author cannot reach lands, with a warning that says so."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    before = git(store, "rev-parse", "HEAD")
+    for flags in (("--approvals", "3"), ("--approvals", "2", "--approvers", bob.principal)):
+        r = cli("policy", "set", "--env", "production", *flags, "--reason", "typo")
+        assert_one_line_error(r, 2)
+        assert "could ever be approved" in r.err
+        assert git(store, "rev-parse", "HEAD") == before
+    r = cli("policy", "set", "--env", "production", "--approvals", "2", "--reason", "strict")
+    assert r.code == 0, r.err
+    assert "production needs 2 approval(s) and has 1 approver(s) besides alice@example.com" \
+        in r.err
+    r = cli("policy", "set", "--env", "staging", "--require-reason", "--reason", "fine",
+            "--propose")  # a policy change now needs production's count itself
+    assert r.code == 0 and "approver(s)" not in r.err  # a rule whose count it leaves alone
+
+
 def test_policy_file_with_bad_approval_keys_is_refused():
     from envtrail.errors import IntegrityError
 

@@ -32,6 +32,7 @@ from envtrail.gitstore.repo import CommitInfo
 
 if TYPE_CHECKING:  # a write asks only ``requirement``, and most stores need no approvals
     from envtrail.audit.signature import Verdict
+    from envtrail.format.policy import Policy
     from envtrail.format.signers import Signer
 
 APPROVES = "Approves"
@@ -198,10 +199,12 @@ def rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
     return states
 
 
-def approvers_at(view: StoreView, state: str, environments: Sequence[str]) -> frozenset[str]:
+def approvers_at(view: StoreView, state: str | None, environments: Sequence[str],
+                 rules: Policy | None = None) -> frozenset[str]:
     """Who may approve a change to ``environments`` as of the line state ``state``: the
-    policy's ``approvers`` where it lists them, else the members, except ``ci:*``."""
-    policy = view.policy(state)
+    policy's ``approvers`` where it lists them, else the members, except ``ci:*``
+    (``rules``: another policy than the state's, to ask what one would leave)."""
+    policy = rules if rules is not None else view.policy(state)
     approvers: set[str] = set()
     for env in environments:
         listed = policy.rule_for(env).approvers

@@ -243,6 +243,8 @@ def policy_set(
     written = policy.set_rule(open_git(repo), runtime(), load_identity(identity), env, changes,
                               reason, route(propose))
     report_write(written, "policy")
+    for text in written.warnings:
+        warn(text)
 
 
 def register(app: typer.Typer) -> None:

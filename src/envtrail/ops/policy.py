@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from envtrail.audit.record import Record
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
@@ -53,6 +55,35 @@ def check_review(text: str) -> str:
     return text.strip()
 
 
+def _reach(snap: Snapshot, current: policy.Policy, updated: policy.Policy,
+           author: str) -> list[str]:
+    """UsageError where the new rules ask an environment for more approvals than it has
+    approvers at all (lowering the count again would need that count: stuck for good);
+    a warning each where only the author's own changes could never be approved (an
+    author never approves their own). Only environments whose count or approvers this
+    change touches are asked."""
+    from envtrail.audit.approvals import approvers_at
+
+    warnings = []
+    for env in snap.environments():
+        old, new = current.rule_for(env), updated.rule_for(env)
+        if (old.approvals, old.approvers) == (new.approvals, new.approvers) or not new.approvals:
+            continue
+        approvers = approvers_at(snap.view, snap.commit, [env], updated)
+        if new.approvals > len(approvers):
+            raise UsageError(
+                f"{env} would need {new.approvals} approval(s) but has {len(approvers)} "
+                "approver(s): no change there, nor of the policy, could ever be approved",
+                hint="grant the approvers first (or name them with --approvers), then set "
+                     "the count")
+        if new.approvals > len(approvers - {author}):
+            warnings.append(f"{env} needs {new.approvals} approval(s) and has "
+                            f"{len(approvers - {author})} approver(s) besides {author}: "
+                            "changes of yours there, and of the policy, can no longer be "
+                            "approved until more approvers join")
+    return warnings
+
+
 def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | None,
              changes: dict[str, object], reason: str | None, route: Route = DIRECT) -> Written:
     """Set keys of the default rule (``environment`` None) or of one environment's rule."""
@@ -67,6 +98,7 @@ def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | N
             raise UsageError(f"--reason-pattern is {exc}", hint=policy.SYNTAX_HINT) from None
     if not changes:
         raise UsageError("nothing to set", hint="see `envtrail policy set --help`")
+    warnings: list[str] = []
 
     def build(snap: Snapshot) -> Plan | None:
         acting = whoami(snap, identity, rt)
@@ -84,9 +116,11 @@ def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | N
         data = policy.render(updated)
         if data == snap.read(POLICY):
             return None
+        warnings[:] = _reach(snap, current, updated, acting.principal)
         policy.parse(data)  # what we write must read back
         rec = Record("policy", acting.principal, text,
                      (environment,) if environment else (), context=context_for(rt))
         return Plan({POLICY: data}, rec)
 
-    return transact(git, rt, identity, build, route=route)
+    written = transact(git, rt, identity, build, route=route)
+    return replace(written, warnings=tuple(warnings)) if written.commit else written
