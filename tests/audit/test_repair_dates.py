@@ -333,3 +333,36 @@ def test_a_clone_that_meets_a_forgery_after_its_date_accepts_its_honest_repair(
     assert set(acked) == {(forged, 1), (forged, 7)}
     assert "not checked here" in acked[(forged, 7)]
     assert "not checked here" not in acked[(forged, 1)]
+
+
+def test_a_late_clone_accepts_the_repair_of_a_run_of_commits_from_one_fast_clock(
+        cli, store, tmp_path):
+    """attack19 P12: alice's clock ran 16 minutes fast for two sets a second apart; the
+    second is dated a second after its parent, yet only a clone that met it early saw
+    it ahead. The honest repair of both must stand in a clone made after their dates."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from envtrail.ops.verify import verify
+
+    setv(cli, "K", "v1")
+    me = cli.identity.identity
+    fast = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=16)
+    first = forge.commit_plan(store, me, forge.honest_plan(store, me, "production", {"K": "v2"}),
+                              when=fast)
+    second = forge.commit_plan(store, me, forge.honest_plan(store, me, "production",
+                                                            {"DB": "d"}),
+                               when=fast + timedelta(seconds=1))
+    git(store, "reset", "-q", "--hard", second)
+    (store / ".git/envtrail/verified.json").unlink(missing_ok=True)
+    assert {(f["commit"], f["rule"]) for f in verify_findings(cli)} == {(first, 7), (second, 7)}
+    r = cli("repair", "--reason", "alice's clock was fast")
+    assert r.code == 0, r.err
+    late = tmp_path / "late"
+    git(tmp_path, "clone", "-q", str(store), str(late))
+    later = fast + timedelta(minutes=30)
+    report = verify(GitRepo(late), replace(forge.runtime(late), clock=lambda: later), me)
+    assert report.ok, report.findings
+    assert {(a.finding.commit, a.finding.rule) for a in report.acknowledged} == \
+        {(first, 7), (second, 7)}
+    assert all("not checked here" in a.finding.message for a in report.acknowledged)

@@ -301,8 +301,8 @@ def _unchecked(view: StoreView, keyring, commit: str) -> bool:
 
 _UNSEEN = {
     "3": "a fingerprint finding only a walk with a key sees: not checked here",
-    "7": "dated over 10 minutes after its parent, a finding only a clone that met it "
-         "early sees: not checked here",
+    "7": "dated over 10 minutes after the line before it, a finding only a clone that met "
+         "it early sees: not checked here",
 }
 
 

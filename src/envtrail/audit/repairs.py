@@ -129,7 +129,8 @@ class SweepPlan:
     swept: tuple[str, ...] = ()  # honest value changes it undoes, oldest first
     # (commit, rule) it acknowledges that this walk cannot see: rule 3 in an environment
     # it has no key to (a lying fingerprint only a keyed walk sees), rule 7 on a commit
-    # dated over 10 minutes after its parent (ahead only for a clone that met it early).
+    # dated over 10 minutes after the last one before it that the repair does not name
+    # for rule 7 (ahead only for a clone that met it early).
     unseen: tuple[tuple[str, str], ...] = ()
 
 
@@ -145,19 +146,26 @@ def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
     sweeps: list[str] = []
     unseen: list[tuple[str, str]] = []
     acked = False
+    # A fast clock dates a run of commits ahead, each a second after the one before: the
+    # run is measured from the newest commit before it the repair does not name for rule 7.
+    anchor = _parent_time(view, between[0]) if between else None
     for commit in between:
         rules = {rule for c, rule in named if c == commit}
         found = {rule for c, rule in pending if c == commit}
+        when = view.git.info(commit).committer_time
+        dated_ahead = anchor is not None and when > anchor + _ahead()
+        if "7" not in rules:
+            anchor = when
         # Every rule a repair names must be one this walk found there, or one it cannot
         # find: a lying fingerprint where it has no key (rule 3; on a change of values
         # only, so a keyless clone never takes back a revoke or a grant on an admin's
         # word), or a date ahead only a clone that met the commit early saw (rule 7; on a
-        # commit dated over 10 minutes after its parent, which every clone reads alike
-        # and the repair's author cannot choose). A record naming more would show a
-        # finding no walk made.
+        # commit dated over 10 minutes after the last one before it not so named, which
+        # every clone reads alike and the repair's author cannot choose). A record naming
+        # more would show a finding no walk made.
         unseen_here = [r for r in sorted(rules - found) if
                        (r == "3" and unchecked(commit) and sweep_refusal(view, commit) is None)
-                       or (r == "7" and _ahead_of_parent(view, commit))]
+                       or (r == "7" and dated_ahead)]
         if rules and rules - found == set(unseen_here):
             # A date is the signer's word, never authority: a commit whose only finding
             # is its date is gone back over only where a sweep could undo it, so no
@@ -177,15 +185,18 @@ def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
     return SweepPlan(tuple(sweeps), tuple(unseen))
 
 
-def _ahead_of_parent(view, commit: str) -> bool:
-    """Whether ``commit`` is dated more than rule 7's 10 minutes after its parent: only
-    then can a clone that met it at once have seen it dated ahead."""
+def _ahead():
+    """Rule 7's 10 minutes: only a commit dated that far after the line before it can have
+    been seen dated ahead by a clone that met it at once."""
     from envtrail.audit.verify import AHEAD  # verify imports this module
 
+    return AHEAD
+
+
+def _parent_time(view, commit: str):
+    """The committer time of ``commit``'s parent (None for a root)."""
     info = view.git.info(commit)
-    if not info.parents:
-        return False
-    return info.committer_time > view.git.info(info.parents[0]).committer_time + AHEAD
+    return view.git.info(info.parents[0]).committer_time if info.parents else None
 
 
 def signature_state(view, info: CommitInfo, rec: Record | None) -> str | None:
