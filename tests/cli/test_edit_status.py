@@ -21,6 +21,9 @@ text = open(path).read()
 mode = os.environ.get("EDIT_MODE", "change")
 if mode == "fail":
     sys.exit(3)
+if mode == "wait":  # the user walks away: the test signals envtrail meanwhile
+    import time
+    time.sleep(60)
 if mode == "change":
     text = text.replace("KEEP='1'", "KEEP='1'").replace("CHANGE='old'", "CHANGE='new value'")
     text = "\\n".join(l for l in text.splitlines() if not l.startswith("DROP=")) + "\\nADD='added'\\n"
@@ -225,3 +228,32 @@ def test_break_glass_the_policy_bars_is_refused_where_no_approval_is_needed(cli,
     assert r.err.splitlines()[0] == said.err.splitlines()[0]
     assert git(store, "for-each-ref") == before
     assert cli("set", "CHANGE", "--env", "production", "--reason", "INC-5", input="v").code == 0
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_an_edit_ended_by_a_signal_leaves_no_plaintext_behind(cli, store, tmp_path, signame):
+    """attack19 P7: SIGTERM (a job timeout) or SIGHUP (a closed terminal or ssh session)
+    ended envtrail mid-edit and left every decrypted value in /dev/shm until reboot."""
+    import signal
+    import subprocess
+    import time
+
+    seed(cli)
+    head = git(store, "rev-parse", "HEAD")
+    env = cli._env(editor_env(tmp_path, "wait"))
+    proc = subprocess.Popen([sys.executable, "-m", "envtrail", "edit", "--env", "production",
+                             "--reason", "tidy"], cwd=store, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    report = tmp_path / "report.json"
+    deadline = time.monotonic() + 60
+    while not report.exists() or not report.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    path = Path(json.loads(report.read_text())["path"])
+    assert "CHANGE='old'" in path.read_text()
+    proc.send_signal(getattr(signal, signame))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err  # as Ctrl-C ends it
+    assert b"Traceback" not in err and b"CHANGE" not in out + err
+    assert not path.exists() and not path.parent.exists()
+    assert git(store, "rev-parse", "HEAD") == head

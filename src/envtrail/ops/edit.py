@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from envtrail.crypto.keys import Identity
@@ -52,6 +54,20 @@ def edit(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
     current = {k: v.reveal() for k, v in
                read_values(git, rt, identity, environment).values.items()}
     text = _HEADER + dotenv.render(current)
+    with _stopped_like_ctrl_c():
+        edited = _edited(rt, text, environment)
+    if edited == text:
+        return None
+    new = dotenv.parse(edited, "the edited file")
+    updates = {k: check_value(v) for k, v in new.items() if current.get(k) != v}
+    removals = set(current) - set(new)
+    if not updates and not removals:
+        return None
+    return write_values(git, rt, identity, environment, updates, removals, reason, "set", route)
+
+
+def _edited(rt: Runtime, text: str, environment: str) -> str:
+    """What the editor leaves of ``text`` in a private file, shredded afterwards."""
     folder = _private_dir(rt)
     path = folder / f"{environment}.env"
     try:
@@ -66,17 +82,34 @@ def edit(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
                                   hint="set VISUAL or EDITOR") from None
         if status != 0:
             raise EnvtrailError(f"the editor exited with status {status}; nothing was changed")
-        edited = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     finally:
         _shred(folder)
-    if edited == text:
-        return None
-    new = dotenv.parse(edited, "the edited file")
-    updates = {k: check_value(v) for k, v in new.items() if current.get(k) != v}
-    removals = set(current) - set(new)
-    if not updates and not removals:
-        return None
-    return write_values(git, rt, identity, environment, updates, removals, reason, "set", route)
+
+
+@contextlib.contextmanager
+def _stopped_like_ctrl_c() -> Iterator[None]:
+    """While the plaintext file exists, SIGTERM, SIGHUP (a closed terminal or ssh session)
+    and SIGQUIT end the edit as Ctrl-C does: the editor is stopped, the file shredded,
+    nothing written. Their default would end the process with the file left behind."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = {}
+    try:
+        for name in ("SIGTERM", "SIGHUP", "SIGQUIT"):
+            number = getattr(signal, name, None)
+            if number is not None:
+                old[number] = signal.signal(number, stop)
+    except ValueError:  # not the main thread (the core called from one): nothing to catch
+        pass
+    try:
+        yield
+    finally:
+        for number, handler in old.items():
+            signal.signal(number, handler)
 
 
 def _shred(folder: Path) -> None:
