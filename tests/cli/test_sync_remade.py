@@ -369,16 +369,22 @@ def test_a_change_the_remote_now_wants_approved_stops_sync_with_the_way_on(
     assert b("sync").code == 0 and b("verify").code == 0
 
 
-def test_a_grant_replayed_over_an_offboarding_re_admits_as_the_command_would(
+def test_a_grant_replayed_over_an_offboarding_is_a_conflict_someone_decides(
         tmp_path, store, cli, bob):
-    # H3: one clone offboards bob (his key closes) while another grants him staging.
-    # Replayed, the grant does what `access grant` does on that head: his key signs
-    # again (his line re-opened with its own start, as the command does), and log shows
-    # the grant; never a reader who cannot sign that no command would make.
-    _a, a2, _bare, closed = offboarded_on_one_clone(tmp_path, store, cli, bob)
+    # H3, attack19 P9: one clone offboards bob (his key closes) while another grants him
+    # staging. Replayed silently, the grant re-opened the key of someone just fired. It is
+    # a conflict on the seat (exit 6, nothing pushed); --theirs drops the grant; --mine
+    # re-admits him as `access grant` does on that head: his key signs again (his line
+    # re-opened with its own start), and log shows the grant.
+    _a, a2, bare, closed = offboarded_on_one_clone(tmp_path, store, cli, bob)
     assert a2("access", "grant", BOB, bob.publine, "--env", "staging",
               "--reason", "back for staging").code == 0
+    remote = git(bare, "for-each-ref")
     r = a2("sync")
+    assert r.code == 6, (r.out, r.err)
+    assert "staging:member:bob@example.com" in r.err
+    assert git(bare, "for-each-ref") == remote
+    r = a2("sync", "--mine", "staging:member:bob@example.com")
     assert r.code == 0, r.err
     assert BOB in members(a2, "staging") and BOB not in members(a2, "production")
     (line,) = [s for s in signers.parse("\n".join(signer_lines(a2)).encode() + b"\n")]
@@ -387,6 +393,17 @@ def test_a_grant_replayed_over_an_offboarding_re_admits_as_the_command_would(
     assert line.valid_before is None and line.valid_after == was.valid_after
     assert line.key == was.key and not line.admin
     assert "Envtrail-Action: grant" in git(a2.cwd, "log", "-1", "--format=%B")
+    assert a2("verify").code == 0
+
+
+def test_keeping_the_remotes_offboarding_drops_the_stale_grant(tmp_path, store, cli, bob):
+    _a, a2, bare, closed = offboarded_on_one_clone(tmp_path, store, cli, bob)
+    assert a2("access", "grant", BOB, bob.publine, "--env", "staging",
+              "--reason", "back for staging").code == 0
+    r = a2("sync", "--theirs", "staging:member:bob@example.com")
+    assert r.code == 0, r.err
+    assert BOB not in members(a2, "staging") and signer_lines(a2) == closed
+    assert git(a2.cwd, "rev-parse", "HEAD").strip() == git(bare, "rev-parse", "main").strip()
     assert a2("verify").code == 0
 
 
