@@ -136,6 +136,34 @@ def test_a_proposal_a_pusher_deletes_still_counts_for_the_offboarding_report(tea
     assert "refs/envtrail/withdrawn/" not in "".join(remote_refs(bare, "refs/envtrail/"))
 
 
+def test_an_approval_that_does_not_count_never_blocks_an_apply(team, cli):
+    """attack19 P13: anyone who signs appended an approval that does not count (here the
+    author's own) to a ready proposal and pushed the ref; sync spread it and `apply` then
+    refused the proposal for good. sync now drops it, and what follows it, from its copy
+    and from the remote's."""
+    from hostile import signed_approval
+
+    a, b, c, bare = team
+    pid = propose(a)
+    assert a("sync").code == 0 and b("sync").code == 0
+    assert b("approve", pid, "--reason", "checked").code == 0
+    assert b("sync").code == 0 and c("sync").code == 0
+    ready = git(c.cwd, "rev-parse", f"{PROPOSALS}{pid}").strip()
+    proposal = git(c.cwd, "rev-parse", f"{ready}~1").strip()
+    junk = signed_approval(c.cwd, cli.identity, ready, proposal)  # alice approving her own
+    git(c.cwd, "push", "-q", "origin", f"{junk}:{PROPOSALS}{pid}")
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert f"proposal {pid}: an approval on the remote's copy does not count " \
+           "(an approval that does not count: alice@example.com approves their own change)" \
+           in r.out
+    assert remote_refs(bare, PROPOSALS)[f"{PROPOSALS}{pid}"] == ready
+    assert git(a.cwd, "rev-parse", f"{PROPOSALS}{pid}").strip() == ready
+    r = a("apply", pid)
+    assert r.code == 0, r.err
+    assert a("sync").code == 0 and a("verify").code == 0
+
+
 def test_concurrent_approvals_from_two_clones_both_survive(team):
     a, b, c, bare = team
     assert a("policy", "set", "--env", "production", "--approvals", "2", "--propose",

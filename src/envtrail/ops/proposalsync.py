@@ -138,6 +138,9 @@ class _Judge:
         self.git, self.rt, self.identity, self.head = git, rt, identity, head
         self.view = StoreView(git)
         self._seen: dict[str, str | None] = {}
+        # tip -> the last commit of its chain before an approval that does not count
+        # (anyone who signs can add one, and apply would stop at it for good).
+        self._counted: dict[str, tuple[str, str]] = {}
         # ``head`` was verified before proposals are looked at, so the checkpoint says
         # which of its states stand only because a repair acknowledged them.
         self.tainted = checkpoint.load_tainted(git.root)
@@ -151,6 +154,13 @@ class _Judge:
             except (EnvtrailError, KeyError, ValueError) as exc:
                 self._seen[tip] = getattr(exc, "message", None) or "it cannot be read"
         return self._seen[tip]
+
+    def counted(self, pid: str, tip: str) -> tuple[str, str]:
+        """(the tip of the proposal's chain up to its first approval that does not count,
+        why that one does not), or (``tip``, "") when every approval counts; for a tip
+        that :meth:`refusal` passed."""
+        self.refusal(pid, tip)
+        return self._counted.get(tip, (tip, ""))
 
     def _states(self) -> LineStates:
         if self._line is None:
@@ -200,9 +210,15 @@ class _Judge:
                            since=root.parents[0], floor=git.info(root.parents[0]).committer_time,
                            now=self.rt.now())
         # Rule 9 speaks of approvals still missing (what a proposal is for), or of one that
-        # does not count, which `review` shows; every other rule must hold.
+        # does not count, which the chain is cut before; every other rule must hold.
         bad = [f for f in report.findings if f.rule != 9]
-        return bad[0].line() if bad else None
+        if bad:
+            return bad[0].line()
+        junk = sorted((chain.index(f.commit), f.message) for f in report.findings
+                      if f.commit in chain[1:])
+        if junk:
+            self._counted[tip] = (chain[junk[0][0] - 1], junk[0][1])
+        return None
 
 
 def _take(git: GitRepo, judge: _Judge, plan: ProposalsPlan, pid: str, mine: str | None,
@@ -212,6 +228,18 @@ def _take(git: GitRepo, judge: _Judge, plan: ProposalsPlan, pid: str, mine: str 
         plan.notes.append(Note(pid, f"not taken from the remote: {why}"))
         plan.remote.pop(proposal_ref(pid), None)  # never recorded as seen
         return False
+    counted, junk = judge.counted(pid, theirs)
+    if counted != theirs:
+        # The remote's copy goes back to what counts (or to this clone's, which has more):
+        # an approval that does not count would otherwise stop every apply for good.
+        keep = mine if mine is not None and git.is_ancestor(counted, mine) else counted
+        plan.updates.append(RefUpdate(proposal_ref(pid), keep, theirs))
+        plan.remote[proposal_ref(pid)] = keep
+        plan.notes.append(Note(pid, f"an approval on the remote's copy does not count "
+                                    f"({junk}); it and what follows it are dropped"))
+        if keep == mine:
+            return False
+        theirs = counted
     move_branch(git, proposal_ref(pid), mine, theirs, "envtrail: sync proposal")
     return True
 
@@ -273,6 +301,12 @@ def _restack(git: GitRepo, rt: Runtime, identity: Identity, judge: _Judge, plan:
              pid: str, mine: str, theirs: str) -> None:
     """Both sides approved: this clone's own approvals go on top of the remote's."""
     why = judge.refusal(pid, theirs)
+    remote_tip = theirs
+    if why is None:
+        theirs, junk = judge.counted(pid, theirs)
+        if junk:
+            plan.notes.append(Note(pid, f"an approval on the remote's copy does not count "
+                                        f"({junk}); it and what follows it are dropped"))
     ours_chain, their_chain = chain_of(git, mine, pid), chain_of(git, theirs, pid)
     if why is None and (ours_chain is None or their_chain is None
                         or ours_chain[0] != their_chain[0]):
@@ -300,8 +334,8 @@ def _restack(git: GitRepo, rt: Runtime, identity: Identity, judge: _Judge, plan:
         parent = restack(git, identity, c, parent)
         remade += 1
     move_branch(git, proposal_ref(pid), mine, parent, "envtrail: sync proposal")
-    if parent != theirs:
-        plan.updates.append(RefUpdate(proposal_ref(pid), parent, theirs))
+    if parent != remote_tip:
+        plan.updates.append(RefUpdate(proposal_ref(pid), parent, remote_tip))
     plan.remote[proposal_ref(pid)] = parent
     plan.notes.append(Note(pid, f"merged approvals: the remote's, then {remade} of yours "
                                 "re-made on top"))
