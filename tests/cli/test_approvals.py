@@ -489,3 +489,26 @@ def test_a_rule_written_ahead_for_an_environment_not_made_yet_blocks_no_store_wi
     applied = cli.as_(team["bob"])("apply", pid)
     assert applied.code == 0, applied.err
     assert cli("verify").code == 0
+
+
+def test_env_add_under_a_default_count_is_proposed_and_approved(cli, store, bob):
+    """attack19 P10: with a default approval count, `env add` was refused with a hint to
+    use --propose, an option it did not have. It takes it now; the default rule's listed
+    approvers approve the new environment."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("policy", "set", "--approvals", "1", "--approvers",
+               f"alice@example.com,{bob.principal}", "--reason", "four eyes").code == 0
+    head = git(store, "rev-parse", "HEAD")
+    refused = cli("env", "add", "qa", "--reason", "qa env")
+    assert refused.code == 4 and "--propose" in refused.err
+    assert git(store, "rev-parse", "HEAD") == head
+    r = cli("env", "add", "qa", "--reason", "qa env", "--propose")
+    assert r.code == 0, r.err
+    pid = _proposal_id(r)
+    assert git(store, "rev-parse", "HEAD") == head
+    assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
+    applied = cli("apply", pid)
+    assert applied.code == 0, applied.err
+    assert "qa" in cli("env", "list").out
+    assert cli("verify").code == 0

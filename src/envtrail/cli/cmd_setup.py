@@ -9,6 +9,7 @@ import typer
 from envtrail.cli.common import (
     IdentityOpt,
     JsonOpt,
+    ProposeOpt,
     ReasonOpt,
     RepoOpt,
     emit_json,
@@ -16,6 +17,7 @@ from envtrail.cli.common import (
     open_git,
     out,
     report_write,
+    route,
     runtime,
     short,
 )
@@ -113,6 +115,7 @@ def init(
 def env_add(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Environment name.")],
     reason: ReasonOpt = None,
+    propose: ProposeOpt = False,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
@@ -121,7 +124,8 @@ def env_add(
     from envtrail.ops import setup
 
     git = open_git(repo)
-    written = setup.add_env(git, runtime(), load_identity(identity), name, check_reason(reason))
+    written = setup.add_env(git, runtime(), load_identity(identity), name, check_reason(reason),
+                            route(propose))
     report_write(written, name)
 
 

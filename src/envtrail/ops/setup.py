@@ -20,6 +20,7 @@ from envtrail.gitstore.discover import find_git_root
 from envtrail.gitstore.repo import STORE_BRANCH_KEY, GitRepo
 from envtrail.model import check_env_name, check_principal
 from envtrail.ops.gate import open_line
+from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import require_admin
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
@@ -212,7 +213,8 @@ def init(rt: Runtime, identity: Identity | None, envs: list[str],
     return InitResult(git.root, True, written.commit, changed, branch, made_repo=made)
 
 
-def add_env(git: GitRepo, rt: Runtime, identity: Identity, name: str, reason: str) -> Written:
+def add_env(git: GitRepo, rt: Runtime, identity: Identity, name: str, reason: str,
+            route: Route = DIRECT) -> Written:
     """Create environment ``name`` with the caller (an admin) as its only member."""
     check_env_name(name)
 
@@ -226,4 +228,4 @@ def add_env(git: GitRepo, rt: Runtime, identity: Identity, name: str, reason: st
                      context=context_for(rt))
         return Plan({envfile.path_for(name): data}, rec)
 
-    return transact(git, rt, identity, build)
+    return transact(git, rt, identity, build, route=route)
