@@ -485,6 +485,27 @@ def test_plain_git_pull_rebase_is_stopped_by_the_merge_driver(world):
     assert values(b)["FROM_ALICE"] == "1"
 
 
+def test_a_plain_rebase_no_merge_driver_meets_is_named_with_the_way_back(world):
+    """attack19 P15: alice and bob changed different files, so `git pull --rebase` ran no
+    merge driver and re-made bob's commit unsigned. Reads refuse it (rule 8); the hint
+    now names the way back (the verified head is still in the clone), and it works."""
+    a, b, _ = world
+    setv(a, "FROM_ALICE", "1", env="staging")
+    assert a("sync").code == 0
+    setv(b, "FROM_BOB", "2")
+    mine = head(b)
+    r = subprocess.run(["git", "pull", "-q", "--rebase"], cwd=b.cwd,
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert head(b) != mine
+    refused = b("get", "FROM_BOB", "--env", "production")
+    assert_one_line_error(refused, 5)
+    assert f"`git reset --keep {mine[:12]}` and `envtrail sync`" in refused.err
+    git(b.cwd, "reset", "-q", "--keep", mine[:12])
+    assert b("sync").code == 0
+    assert values(b)["FROM_BOB"] == "2" and b("verify").code == 0
+
+
 def test_plain_git_merge_is_refused_and_set_then_says_why(world):
     a, b, _ = world
     setv(a, "BASE", "alice's")

@@ -185,8 +185,13 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         if head is None:
             return Line(git, view, None)
         if _rewound(git, head, cp):
+            # Most often a plain `git pull --rebase` here, which re-made this clone's
+            # commits unsigned: the way back is the verified head, still in this clone.
+            back = f"if a plain `git rebase` or `git pull --rebase` did it here, run " \
+                   f"`git reset --keep {cp.head[:12]}` and `envtrail sync`; otherwise " \
+                if git.has_commit(cp.head) else ""
             raise IntegrityError(f"history does not verify: {rewritten(cp.head).line()}",
-                                 hint="run `envtrail verify`; after reviewing, "
+                                 hint=f"{back}run `envtrail verify`; after reviewing, "
                                       "`envtrail verify --accept-rewrite`")
     key = identity.public.openssh if identity is not None else None
     since = cp.head if cp is not None else None
