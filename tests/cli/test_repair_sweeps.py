@@ -468,3 +468,39 @@ def test_a_repair_never_sweeps_a_commit_an_event_follows(cli, store, team):
     assert f"cannot repair: {honest[:10]}" in r.err and "an event follows it" in r.err
     assert _refs(store) == before
     assert carol("verify").code == 0  # carol's own line is untouched
+
+
+def test_repair_says_to_rotate_a_key_pair_a_forged_seat_handed_out(cli, store, bob,
+                                                                   make_identity):
+    """attack19 P3: a commit that sealed staging's keys to someone (here bob, a member but
+    no admin, seats carol by hand) is acknowledged and undone by `repair`, which puts the
+    same key pair back: carol still holds it, so the repair must say to rotate."""
+    from conftest import git as run_git
+    from envtrail.format import envfile
+    from envtrail.format.envfile import Member
+    from envtrail.gitstore.repo import GitRepo
+    from envtrail.ops.members import open_keys
+    from hostile import message, signed_commit
+
+    carol = make_identity("carol@example.com")
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    g = GitRepo(store)
+    head = g.head()
+    env = envfile.parse(g.read(head, "envs/staging.yaml"), "envs/staging.yaml")
+    keys = open_keys(env, bob.identity)
+    seated = env.with_members({**env.members, carol.principal: Member(
+        carol.principal, carol.identity.public.openssh, keys.seal_to(carol.identity.public))})
+    forged = signed_commit(store, bob.identity, bob.principal, [head],
+                           {"envs/staging.yaml": envfile.render(seated)},
+                           message("grant", bob.principal, env="staging"))
+    run_git(store, "update-ref", "refs/heads/main", forged)
+    run_git(store, "reset", "-q", "--hard", forged)
+    assert cli("verify").code == 1
+    r = cli("repair", "--reason", "undo bob's seat for carol")
+    assert r.code == 0, r.err
+    assert (f"staging: {forged[:10]} sealed its keys to carol@example.com, who is no member "
+            "at the clean point; the repair keeps that key pair: run `envtrail access rotate "
+            "--env staging`") in r.err
+    assert "production:" not in r.err
+    assert cli("verify").code == 0

@@ -18,6 +18,7 @@ from envtrail.cli.common import (
     report_write,
     route,
     runtime,
+    warn,
 )
 
 
@@ -55,6 +56,10 @@ def repair(
     if result.swept:
         out("redo those changes that are still wanted once the repair has landed "
             "(`envtrail set KEY --env ENV`, `envtrail unset KEY --env ENV`)")
+    for env, principal, commit in result.handed_out:
+        warn(f"{env}: {commit[:10]} sealed its keys to {principal}, who is no member at the "
+             f"clean point; the repair keeps that key pair: run `envtrail access rotate "
+             f"--env {env}` and rotate its values")
     if result.proposal:
         report_write(result, "repair")
     elif result.commit:

@@ -68,6 +68,9 @@ class RepairResult:
     record: Record | None
     proposal: str | None = None  # with --propose: the proposal waiting for approvals
     swept: tuple[SweptChange, ...] = ()
+    # Environments whose restored key pair a commit it goes back over sealed to someone
+    # who is no member at the clean point: (environment, principal, commit).
+    handed_out: tuple[tuple[str, str, str], ...] = ()
 
 
 def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
@@ -95,14 +98,42 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     extra = (*((ACK, f"{f.commit} {f.rule}") for f in findings),
              *((SWEEPS, s.commit) for s in sweeps), (CLEAN, clean), (FROM, source))
     rec = Record("repair", acting.principal, text, envs, masked, context_for(rt), extra)
+    handed = _handed_out(line, clean)
     if dry_run:
-        return RepairResult(findings, clean, source, paths, None, rec, swept=sweeps)
+        return RepairResult(findings, clean, source, paths, None, rec, swept=sweeps,
+                            handed_out=handed)
     check = _verifies(git, rt, identity, route)
     written = transact(git, rt, identity,
                        lambda snap: Plan(changes, rec, base=clean, check=check),
                        allow_findings=True, route=route)
     return RepairResult(findings, clean, source, paths, written.commit, written.record,
-                        written.proposal, sweeps)
+                        written.proposal, sweeps, handed)
+
+
+def _handed_out(line: Line, clean: str) -> tuple[tuple[str, str, str], ...]:
+    """Who got an environment's keys from a commit between the clean point and the head
+    while its key pair stayed the clean point's: the repair puts that key pair back, so
+    they still hold it (a forged or mistaken seat), and only a rotation takes it away."""
+    walked = line.report.walked if line.report else []
+    after = walked[walked.index(clean) + 1:] if clean in walked else []
+    view, out = line.view, {}
+    for env in sorted(view.env_blobs(clean)):
+        try:
+            base = view.env_at(clean, env)
+        except IntegrityError:
+            continue
+        seated = {(p, m.key) for p, m in base.members.items()} if base else set()
+        for commit in after:
+            try:
+                state = view.env_at(commit, env)
+            except IntegrityError:
+                continue
+            if state is None or base is None or state.public_key != base.public_key:
+                continue
+            for p, m in state.members.items():
+                if (p, m.key) not in seated and (env, p) not in out:
+                    out[(env, p)] = commit
+    return tuple((env, p, commit) for (env, p), commit in sorted(out.items()))
 
 
 def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
