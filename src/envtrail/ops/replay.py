@@ -153,11 +153,10 @@ def _scopes(pol: policy.Policy) -> dict[str, object]:
 
 def conflicts(ours: Iterable[Delta], theirs: Delta) -> list[Item]:
     """Items both sides changed since the base, to different ends; and seats this clone
-    gave someone the remote now has signing with another key, or whose key the remote
-    closed (an offboarding). Their signer line is no item (the grant decides it again on
-    the new head), so the seat stands for it: ``--theirs`` on it drops this clone's
-    grant; ``--mine`` ends in the replay's refusal (another key), or re-opens the key as
-    `access grant` would there (a closed one), a decision someone then made."""
+    gave someone the remote now has signing with another key, or offboarded (key closed).
+    Their signer line is no item (the grant decides it again on the new head), so the
+    seat stands for it: ``--theirs`` drops this clone's grant; ``--mine`` ends in the
+    replay's refusal (another key) or re-opens the key as `access grant` would there."""
     final: dict[Item, object] = {}
     for d in ours:
         final.update(d.items)
@@ -171,14 +170,12 @@ def conflicts(ours: Iterable[Delta], theirs: Delta) -> list[Item]:
 def _seat_against(item: Item, key: object, theirs: Delta) -> bool:
     if item.kind != "member" or key is None:
         return False
-    lines: tuple[signers.Signer, ...] = tuple(
-        theirs.items.get(Item("signer", "", item.name)) or ())  # type: ignore[arg-type]
+    lines: Iterable[signers.Signer] = theirs.items.get(Item("signer", "", item.name)) or ()
     seat = str(key).split()[:2]
-    mine = [s for s in lines if s.key.split() == seat]
-    if any(s.key.split() != seat and not s.valid_before for s in lines):
-        return True  # the remote has them signing with another key
-    # The remote changed their lines and left this key closed: offboarded meanwhile.
-    return bool(mine) and all(s.valid_before for s in mine)
+    same = [s for s in lines if s.key.split() == seat]
+    # Another key of theirs open there, or this one left closed (offboarded meanwhile).
+    return any(s.key.split() != seat and not s.valid_before for s in lines) or \
+        (bool(same) and all(s.valid_before for s in same))
 
 
 def settle(found: list[Item], mine: Iterable[str], theirs: Iterable[str]) -> set[Item]:
