@@ -123,3 +123,13 @@ def test_completion_offers_environments_variables_and_formats(cli, store):
     assert complete(store, env, "envtrail get --env staging ", 4) == ["API_KEY"]
     assert complete(store, env, "envtrail export --env staging --format ", 5)[:3] == [
         "dotenv", "json", "shell"]
+
+
+def test_a_sha256_repository_is_named_as_what_it_is(tmp_path, alice):
+    """attack19 note: libgit2 cannot open a SHA-256 repository, and every command called
+    it "not a Git repository"; it says what it is now (exit 2, one line and a hint)."""
+    repo = tmp_path / "sha"
+    git(tmp_path, "init", "-q", "--object-format=sha256", str(repo))
+    r = Cli(repo, alice)("init")
+    assert_one_line_error(r, 2)
+    assert "SHA-256 repositories are not supported" in r.err

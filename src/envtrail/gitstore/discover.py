@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 STORE_DIR = ".envtrail"
@@ -55,3 +56,13 @@ def lock_path(root: Path) -> Path:
 def journal_path(root: Path) -> Path:
     """The record of a write in flight (present only while one is, or after a crash)."""
     return state_dir(root) / "journal.json"
+
+
+def uses_sha256(root: Path) -> bool:
+    """Whether the repository at ``root`` says it uses SHA-256 object ids (which libgit2,
+    and so envtrail, cannot open)."""
+    try:
+        text = (git_dir(root) / "config").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"^\s*objectformat\s*=\s*sha256\s*$", text, re.I | re.M) is not None

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pygit2
 
-from envtrail.errors import ConflictError, IntegrityError, NotFoundError
+from envtrail.errors import ConflictError, IntegrityError, NotFoundError, UsageError
 from envtrail.gitstore import rawcommit
+from envtrail.gitstore.discover import uses_sha256
 from envtrail.gitstore.rawcommit import CommitInfo, RawCommit
 from envtrail.gitstore.rawcommit import info as _info
 from envtrail.gitstore.trees import FOLDER_MODES, LINK_MODE, Trees
@@ -34,6 +35,11 @@ class GitRepo(Trees):
         try:
             self.repo = pygit2.Repository(str(root))
         except pygit2.GitError:
+            if uses_sha256(root):
+                raise UsageError("SHA-256 repositories are not supported: libgit2 reads "
+                                 "SHA-1 ones only",
+                                 hint="keep the store in a repository made with "
+                                      "`git init --object-format=sha1`") from None
             raise NotFoundError(f"{root} is not a Git repository") from None
         if self.repo.is_bare:
             raise NotFoundError("envtrail needs a work tree, not a bare repository")
@@ -383,3 +389,4 @@ class GitRepo(Trees):
             return False
         self.repo.config[key] = value
         return True
+
