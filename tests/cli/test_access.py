@@ -78,6 +78,22 @@ def test_a_grant_never_seats_another_signers_key_under_a_new_name(cli, team, bob
     assert cli("verify").code == 0
 
 
+def test_granting_an_offboarded_signer_back_says_their_key_signs_again(cli, team, bob,
+                                                                      make_identity):
+    """attack19 note: re-granting someone whose key an offboarding closed (a stolen laptop)
+    silently re-opened it; the grant now says so, while a first grant says nothing."""
+    for env in ("production", "staging"):
+        assert cli("access", "revoke", bob.principal, "--env", env, "--reason", "left").code == 0
+    r = cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+            "--reason", "back")
+    assert r.code == 0, r.err
+    assert "bob@example.com's key was closed at " in r.err and "sign again" in r.err
+    carol = make_identity("carol@example.com")
+    r = cli("access", "grant", carol.principal, carol.publine, "--env", "staging",
+            "--reason", "join")
+    assert r.code == 0 and "closed" not in r.err
+
+
 def test_a_grant_refuses_a_key_that_is_no_curve_point(cli, team, tmp_path):
     """attack19 P5: a well-formed ssh-ed25519 line whose 32 bytes are no point of the curve
     (ssh-keygen -l takes it) crashed the grant (exit 1, a RuntimeError); it is bad input."""

@@ -52,6 +52,8 @@ def grant(
     written = access.grant(open_git(repo), rt, load_identity(identity), principal,
                            access.parse_pubkey(pubkey, rt), env, reason, route(propose))
     report_write(written, f"{principal} is already a member of {env}")
+    for text in written.warnings:
+        warn(text)
     if written.proposal:
         # A grant can only be approved as the commit that lands, and that commit holds
         # the seal (docs/threat-model.md): pending is not the same as not granted.

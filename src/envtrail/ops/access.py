@@ -76,9 +76,17 @@ def grant(git: GitRepo, rt: Runtime, identity: Identity, principal: str, pubkey:
     check_env_name(environment)
     text = check_reason(reason)
 
+    reopened: list[str] = []
+
     def build(snap: Snapshot) -> Plan | None:
         acting = whoami(snap, identity, rt)
         require_admin(acting.signer, "grant access")
+        reopened[:] = [f"{principal}'s key was closed at {s.valid_before.isoformat()} (an "
+                       "offboarding); this grant lets it sign again"
+                       for s in snap.signers if s.principal == principal
+                       and s.key == pubkey.openssh and s.valid_before is not None
+                       and not any(o.principal == principal and o.valid_before is None
+                                   for o in snap.signers)]
         authorize_write(snap.policy, environment, acting.signer, text)
         env = snap.env(environment)
         keys = open_keys(env, identity)
@@ -96,7 +104,8 @@ def grant(git: GitRepo, rt: Runtime, identity: Identity, principal: str, pubkey:
                      extra=(("Member", f"+ {principal}"),))
         return Plan(changes, rec)
 
-    return transact(git, rt, identity, build, route=route)
+    written = transact(git, rt, identity, build, route=route)
+    return replace(written, warnings=tuple(reopened)) if written.commit else written
 
 
 def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, environment: str,
