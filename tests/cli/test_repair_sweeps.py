@@ -496,7 +496,8 @@ def test_repair_says_to_rotate_a_key_pair_a_forged_seat_handed_out(cli, store, b
                            message("grant", bob.principal, env="staging"))
     run_git(store, "update-ref", "refs/heads/main", forged)
     run_git(store, "reset", "-q", "--hard", forged)
-    assert cli("verify").code == 1
+    # This clone checked the line up to the clean point: its repair walks from there
+    # (attack20 Q5: the warning looked only at what that walk read).
     r = cli("repair", "--reason", "undo bob's seat for carol")
     assert r.code == 0, r.err
     assert (f"staging: {forged[:10]} sealed its keys to carol@example.com, who is no member "

@@ -114,8 +114,8 @@ def _handed_out(line: Line, clean: str) -> tuple[tuple[str, str, str], ...]:
     """Who got an environment's keys from a commit between the clean point and the head
     while its key pair stayed the clean point's: the repair puts that key pair back, so
     they still hold it (a forged or mistaken seat), and only a rotation takes it away."""
-    walked = line.report.walked if line.report else []
-    after = walked[walked.index(clean) + 1:] if clean in walked else []
+    # From the line itself: an incremental walk may have started at the clean point.
+    after = line.git.first_parents(line.head, clean)[0] if line.head else []
     view, out = line.view, {}
     for env in sorted(view.env_blobs(clean)):
         try:
