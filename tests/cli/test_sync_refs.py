@@ -261,6 +261,35 @@ def test_a_proposal_across_a_revocation_is_re_made_before_it_is_pushed(team, tmp
     assert_signed(b.cwd, tip)
 
 
+def test_a_proposed_grant_of_someone_offboarded_since_never_leaves_the_clone(
+        team, cli, tmp_path):
+    """attack20 Q6: alice proposed (offline) to seat carol in staging; meanwhile carol was
+    offboarded (her key closed). sync pushed the proposal as it was, or re-made it sealed
+    to the new key pair, and `propose --redo` re-opened her key: each handed the keys of
+    staging to someone just let go, with nobody asked."""
+    a, _b, c, bare = team
+    assert a("access", "revoke", "carol@example.com", "--env", "staging",
+             "--reason", "staging only for the team").code == 0
+    assert a("sync").code == 0
+    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
+    carol_pub = c.identity.identity.public.line("carol@example.com")
+    r = a2("access", "grant", "carol@example.com", carol_pub, "--env", "staging",
+           "--reason", "back on staging", "--propose")
+    assert r.code == 0, r.err
+    pid = _proposal_id(r)
+    assert a("access", "revoke", "carol@example.com", "--env", "production",
+             "--reason", "left the company", "--break-glass").code == 0
+    assert a("sync").code == 0
+    r = a2("sync")
+    assert r.code == 0, r.err
+    assert f"proposal {pid} is not pushed: it seats carol@example.com, offboarded" in r.err
+    assert PROPOSALS + pid not in remote_refs(bare, PROPOSALS)
+    assert len(remote_refs(bare, PROPOSALS)) == 0
+    r = a2("propose", "--redo", pid)
+    assert r.code == 6, (r.out, r.err)
+    assert "offboarded on the line since it was proposed" in r.err
+
+
 # -- forged proposal refs -------------------------------------------------------------
 
 

@@ -39,7 +39,7 @@ from envtrail.gitstore.commit import Author, create_commit, move_branch
 from envtrail.gitstore.remote import RefUpdate, Upstream, mirror
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.approvals import chain_of
-from envtrail.ops.redo import remake
+from envtrail.ops.redo import offboarded, remake
 from envtrail.ops.replay import REPLAYED
 from envtrail.ops.routing import (
     PROPOSALS,
@@ -249,6 +249,12 @@ def _push_new(git: GitRepo, rt: Runtime, identity: Identity, judge: _Judge, plan
     chain = chain_of(git, tip, pid)
     if chain is None:
         plan.notes.append(Note(pid, "not pushed: no proposal commit under its approvals"))
+        return
+    gone = offboarded(judge.view, chain[0], judge.head)
+    if gone:  # pushed as it is, or re-made, it would hand them the keys again
+        plan.notes.append(Note(pid, f"proposal {pid} is not pushed: it seats "
+                                    f"{', '.join(gone)}, offboarded on the line since it was "
+                                    "proposed", warning=True))
         return
     stale_key = _needs_remake(git, judge, chain[0])
     if stale_key is None:

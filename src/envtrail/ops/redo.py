@@ -20,12 +20,32 @@ from envtrail.audit.keyring import Keyring
 from envtrail.audit.membership import proposal_readers
 from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
-from envtrail.errors import IntegrityError, UsageError
+from envtrail.errors import ConflictError, IntegrityError, UsageError
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.replay import Delta, delta, replay
 from envtrail.ops.routing import ID_LENGTH, Route, settle
 from envtrail.ops.txn import Written
 from envtrail.runtime import Runtime
+
+
+def offboarded(view: StoreView, commit: str, head: str) -> list[str]:
+    """Who proposal commit ``commit`` seats with a key that was open when it was made and
+    that the line has closed by ``head`` (an offboarding since): re-made or pushed, it
+    would hand the environment's keys to someone just let go, with nobody asked."""
+    parent = view.git.info(commit).parents[0]
+    before, after = view.env_blobs(parent), view.env_blobs(commit)
+    seated: set[tuple[str, str]] = set()
+    for env in sorted(e for e in after if before.get(e) != after[e]):
+        old, new = view.env_at(parent, env), view.env_at(commit, env)
+        had = {(p, m.key) for p, m in old.members.items()} if old else set()
+        seated |= {(p, m.key) for p, m in new.members.items() if (p, m.key) not in had}
+
+    def open_at(state: str, principal: str, key: str) -> bool:
+        return any(s.principal == principal and s.key.split() == key.split()[:2]
+                   and s.valid_before is None for s in view.signers(state))
+
+    return sorted({p for p, key in seated
+                   if open_at(parent, p, key) and not open_at(head, p, key)})
 
 
 def remake(git: GitRepo, rt: Runtime, identity: Identity, commit: str, head: str) -> Written:
@@ -39,6 +59,12 @@ def remake(git: GitRepo, rt: Runtime, identity: Identity, commit: str, head: str
         raise UsageError("a proposed repair is not re-made automatically: it names the "
                          "findings of its own time",
                          hint="run `envtrail repair --propose` again")
+    gone = offboarded(StoreView(git), commit, head)
+    if gone:
+        raise ConflictError(f"{commit[:10]} seats {', '.join(gone)}, offboarded on the line "
+                            "since it was proposed: it is not re-made",
+                            hint="if they are to come back, an admin grants them again "
+                                 "(`envtrail access grant ... --propose`)")
     change = delta(git, Keyring(identity), info.parents[0], commit)
     new = replay(git, rt, identity, commit, change, set(), head)
     view = StoreView(git)
