@@ -94,6 +94,46 @@ def test_granting_an_offboarded_signer_back_says_their_key_signs_again(cli, team
     assert r.code == 0 and "closed" not in r.err
 
 
+def _negated(publine: str) -> str:
+    """The same key with the sign bit of x flipped: another Ed25519 key, the same X25519 one."""
+    import base64
+
+    kind, data = publine.split()[:2]
+    blob = bytearray(base64.b64decode(data))
+    blob[-1] ^= 0x80
+    return f"{kind} {base64.b64encode(bytes(blob)).decode()}"
+
+
+def test_a_grant_refuses_a_key_that_opens_another_signers_boxes(cli, team, bob):
+    """attack20 Q4: bob's key negated (one bit) is another signing key but the same box
+    key: seated as dave's, it let bob read staging under another name."""
+    before = git(team, "rev-parse", "HEAD")
+    r = cli("access", "grant", "dave@example.com", _negated(bob.publine), "--env", "staging",
+            "--reason", "dave joins")
+    assert_one_line_error(r, 2)
+    assert "that key is bob@example.com's" in r.err
+    assert git(team, "rev-parse", "HEAD") == before
+
+
+def test_verify_finds_two_signers_whose_keys_open_the_same_boxes(cli, team, bob):
+    """The same, written by hand past `access grant`: a finding on the commit that adds it."""
+    from envtrail.format import signers
+    from envtrail.gitstore.repo import GitRepo
+    from hostile import message, point, signed_commit
+
+    g = GitRepo(team)
+    lines = signers.parse(g.read(g.head(), ".envtrail/allowed_signers"))
+    dave = signers.Signer("dave@example.com", _negated(bob.publine))
+    forged = signed_commit(team, cli.identity.identity, "alice@example.com", [g.head()],
+                           {".envtrail/allowed_signers": signers.render([*lines, dave])},
+                           message("grant", "alice@example.com", env="staging"))
+    point(team, forged)
+    r = cli("verify", "--json")
+    found = [f for f in json.loads(r.out)["findings"] if f["commit"] == forged]
+    assert any(f["rule"] == 1 and "the keys of bob@example.com and dave@example.com open the "
+               "same sealed boxes" in f["message"] for f in found), found
+
+
 def test_a_grant_refuses_a_key_that_is_no_curve_point(cli, team, tmp_path):
     """attack19 P5: a well-formed ssh-ed25519 line whose 32 bytes are no point of the curve
     (ssh-keygen -l takes it) crashed the grant (exit 1, a RuntimeError); it is bad input."""

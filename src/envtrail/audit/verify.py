@@ -27,6 +27,7 @@ from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView, value_diff
+from envtrail.crypto.keys import box_twins
 from envtrail.crypto.seal import FP_HEX_CHARS, DecryptError
 from envtrail.errors import IntegrityError
 from envtrail.format import layout, signers
@@ -226,8 +227,12 @@ class Verifier:
         if layout.SIGNERS in admin_paths:
             # Lines envtrail reads but that contradict each other (a key twice,
             # two keys of one principal at once) are findings, not read errors.
+            lines = self.view.signers(info.id)
             out.extend(Finding(info.id, 1, f"allowed_signers: {problem}")
-                       for problem in signers.problems(self.view.signers(info.id)))
+                       for problem in signers.problems(lines))
+            out.extend(Finding(info.id, 1, f"allowed_signers: the keys of {a} and {b} open "
+                                           "the same sealed boxes")
+                       for a, b in box_twins([(s.principal, s.key) for s in lines]))
         if layout.POLICY in admin_paths:
             try:  # unreadable, it would only fail the next commit, or none at the head
                 self.view.policy(info.id)

@@ -249,3 +249,21 @@ def verify_ed25519(public: PublicKey, message: bytes, signature: bytes) -> bool:
         return sodium.ed25519_verify(signature, message, public.raw)
     except ValueError:  # a key or signature of the wrong length
         return False
+
+
+def box_twins(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(first name, second name) for each pair of different names whose different
+    ``ssh-ed25519`` lines open the same sealed boxes: the X25519 form keeps only the y
+    coordinate, so a key and its negation (one bit apart) are one box key. Lines that do
+    not parse are left to the caller."""
+    seen: dict[bytes, tuple[str, str]] = {}
+    out = []
+    for name, line in keys:
+        try:
+            box = PublicKey.parse(line)[0].x25519()
+        except KeyFormatError:
+            continue
+        first = seen.setdefault(box, (name, line))
+        if first[0] != name and first[1].split()[:2] != line.split()[:2]:
+            out.append((first[0], name))
+    return out

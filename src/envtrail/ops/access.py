@@ -9,7 +9,7 @@ from pathlib import Path
 
 from envtrail.audit.record import Record
 from envtrail.audit.view import Snapshot
-from envtrail.crypto.keys import Identity, KeyFormatError, PublicKey
+from envtrail.crypto.keys import Identity, KeyFormatError, PublicKey, box_twins
 from envtrail.crypto.seal import Decryptor, Encryptor, EnvKeys, b64
 from envtrail.errors import NotFoundError, UsageError
 from envtrail.format import envfile, signers
@@ -170,8 +170,10 @@ def granted_lines(lines: list[signers.Signer], principal: str, key: str,
     ``when`` only if they signed with another key since. UsageError while they sign with
     another key, or when the key is another principal's, on an open or a closed line (one
     key speaks for one name: a seat sealed to it would let that other person read)."""
-    owner = next((s.principal for s in lines if s.key == key and s.principal != principal),
-                 None)
+    others = [(s.principal, s.key) for s in lines if s.principal != principal]
+    # The same key, or its negation: one bit apart, it opens the very same sealed boxes.
+    twins = [a for a, b in box_twins([*others, (principal, key)]) if b == principal]
+    owner = next((p for p, k in others if k == key), None) or next(iter(twins), None)
     if owner is not None:
         raise UsageError(f"that key is {owner}'s; one key signs for one name",
                          hint=f"grant the key {principal} signs with")
