@@ -10,14 +10,17 @@ from hostile import proposal_id as _proposal_id
 from hostile import signed_approval as _signed_approval
 
 
-def test_policy_set_records_approval_rules(cli, store):
-    r = cli("policy", "set", "--env", "production", "--approvals", "2", "--approvers",
+def test_policy_set_records_approval_rules(cli, store, make_identity):
+    release = make_identity("ci:release")
+    assert cli("access", "grant", release.principal, release.publine, "--env", "production",
+               "--reason", "the release pipeline").code == 0
+    r = cli("policy", "set", "--env", "production", "--approvals", "1", "--approvers",
             "alice@example.com,ci:release", "--no-break-glass", "--review", "2d",
             "--reason", "two eyes on production")
     assert r.code == 0, r.err
     rule = policy.parse((store / ".envtrail/policy.yaml").read_bytes()).rule_for("production")
     assert (rule.approvals, rule.approvers, rule.break_glass, rule.review_seconds) == \
-        (2, ("alice@example.com", "ci:release"), False, 2 * 86400)
+        (1, ("alice@example.com", "ci:release"), False, 2 * 86400)
     staging = policy.parse((store / ".envtrail/policy.yaml").read_bytes()).rule_for("staging")
     assert (staging.approvals, staging.approvers, staging.break_glass) == (0, None, True)
     shown = cli("policy", "show").out
@@ -43,10 +46,13 @@ def test_a_count_no_approvers_could_meet_is_refused_and_one_only_others_could_wa
     assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
                "--reason", "join").code == 0
     before = git(store, "rev-parse", "HEAD")
-    for flags in (("--approvals", "3"), ("--approvals", "2", "--approvers", bob.principal)):
+    # Too many; more than the listed approvers besides alice (granting adds none); a
+    # listed name that cannot sign (attack20 Q3: a typo).
+    for flags in (("--approvals", "3"), ("--approvals", "2", "--approvers", bob.principal),
+                  ("--approvals", "1", "--approvers", "alice@example.com,bob@exmaple.com")):
         r = cli("policy", "set", "--env", "production", *flags, "--reason", "typo")
         assert_one_line_error(r, 2)
-        assert "could ever be approved" in r.err
+        assert "could never be approved" in r.err
         assert git(store, "rev-parse", "HEAD") == before
     r = cli("policy", "set", "--env", "production", "--approvals", "2", "--reason", "strict")
     assert r.code == 0, r.err

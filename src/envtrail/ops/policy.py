@@ -58,29 +58,34 @@ def check_review(text: str) -> str:
 def _reach(snap: Snapshot, current: policy.Policy, updated: policy.Policy,
            author: str) -> list[str]:
     """UsageError where the new rules ask an environment for more approvals than it has
-    approvers at all (lowering the count again would need that count: stuck for good);
-    a warning each where only the author's own changes could never be approved (an
-    author never approves their own). Only environments whose count or approvers this
-    change touches are asked."""
+    approvers who can sign (lowering the count again would need that count: stuck for
+    good), or, where the policy lists them (a grant adds none), more than it has besides
+    the author; a warning where only the author's own changes wait for approvers yet to
+    join. Only environments whose count or approvers this change touches are asked."""
     from envtrail.audit.approvals import approvers_at
 
+    signing = {s.principal for s in snap.signers if s.valid_before is None}
     warnings = []
     for env in snap.environments():
         old, new = current.rule_for(env), updated.rule_for(env)
         if (old.approvals, old.approvers) == (new.approvals, new.approvers) or not new.approvals:
             continue
-        approvers = approvers_at(snap.view, snap.commit, [env], updated)
-        if new.approvals > len(approvers):
+        # A listed name with no signing key (a typo) can never approve.
+        approvers = approvers_at(snap.view, snap.commit, [env], updated) & signing
+        others = approvers - {author}
+        if new.approvals > len(approvers) or (new.approvers is not None
+                                              and new.approvals > len(others)):
             raise UsageError(
-                f"{env} would need {new.approvals} approval(s) but has {len(approvers)} "
-                "approver(s): no change there, nor of the policy, could ever be approved",
+                f"{env} would need {new.approvals} approval(s) but has {len(others)} "
+                f"approver(s) who can sign besides {author}: changes there, and of the "
+                "policy, could never be approved",
                 hint="grant the approvers first (or name them with --approvers), then set "
                      "the count")
-        if new.approvals > len(approvers - {author}):
+        if new.approvals > len(others):
             warnings.append(f"{env} needs {new.approvals} approval(s) and has "
-                            f"{len(approvers - {author})} approver(s) besides {author}: "
-                            "changes of yours there, and of the policy, can no longer be "
-                            "approved until more approvers join")
+                            f"{len(others)} approver(s) besides {author}: changes of yours "
+                            "there, and of the policy, can no longer be approved until more "
+                            "members join")
     return warnings
 
 
