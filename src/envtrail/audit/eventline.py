@@ -81,6 +81,11 @@ def markers(view: StoreView, tainted: frozenset[str] = frozenset(),
     return out
 
 
+# An event that follows a state a repair acknowledged was judged by nothing that verified
+# (its signer counted at a forged state); it is shown unverified, and verify names it.
+AFTER_REPAIRED = "follows a state a repair acknowledged as a finding"
+
+
 def check(view: StoreView, store_head: str | None, tip: str | None = None,
           line: Sequence[str] | None = None,
           tainted: frozenset[str] = frozenset(), now: datetime | None = None,
@@ -143,7 +148,7 @@ def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
     # names): a signer revoked since the commit it names cannot reach back past that.
     state = states.current_at(info.committer_time, after)
     if after in tainted or state in tainted:
-        return [Finding(info.id, 6, "follows a state a repair acknowledged as a finding")]
+        return [Finding(info.id, 6, AFTER_REPAIRED)]
     verdict = _verdict(view, info, state)
     if verdict is None or not verdict.good:
         status = verdict.status if verdict else "unreadable allowed_signers"

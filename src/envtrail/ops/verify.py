@@ -112,14 +112,19 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     events = eventline.check(view, head, line=walked.walked, times=walked.times,
                              tainted=frozenset(walked.tainted),
                              now=rt.now())
-    report.findings += events
+    # An event recorded on a state later repaired (a keyless clone's deploy after a lie
+    # only a key sees) is history, not a forgery: a warning, as acknowledged findings are
+    # (--strict fails on it), never a finding no repair could settle.
+    after_repaired = [f for f in events if f.message == eventline.AFTER_REPAIRED]
+    report.findings += [f for f in events if f not in after_repaired]
     events_head = git.ref_target(eventline.EVENTS_REF)
-    if report.ok and events_head is not None:
+    if report.ok and events_head is not None and not after_repaired:
         checkpoint.save_events(git.root, head, events_head)  # log need not judge it again
     report.acknowledged = walked.acknowledged + walked.unseen
     report.swept = walked.swept
     report.skipped = sorted(walked.unkeyed)
-    report.warnings = [g.warning(rt.now()) for g in walked.glass]
+    report.warnings = [g.warning(rt.now()) for g in walked.glass] + [
+        f"event {f.commit[:10]} {f.message}: not judged" for f in after_repaired]
     if cp is not None and cp.refused is not None and not rewrite and not walked.findings \
             and not lifts(cp, walked, full=True):
         # This walk could not see it (no key to where it was found): it still stands.
