@@ -164,6 +164,29 @@ def test_an_approval_that_does_not_count_never_blocks_an_apply(team, cli):
     assert a("sync").code == 0 and a("verify").code == 0
 
 
+def test_a_junk_commit_on_a_proposal_ref_is_replaced_by_a_copy_that_verifies(team):
+    """attack20 Q2: anyone who can push, with no key, put an unsigned commit on a proposal
+    ref; every sync then refused the remote's copy and never pushed an approval over it."""
+    from hostile import unsigned_commit
+
+    a, b, c, bare = team
+    pid = propose(a)
+    assert a("sync").code == 0 and b("sync").code == 0 and c("sync").code == 0
+    tip = git(c.cwd, "rev-parse", f"{PROPOSALS}{pid}").strip()
+    junk = unsigned_commit(c.cwd, tip, [tip], "junk")
+    git(c.cwd, "push", "-q", "origin", f"{junk}:{PROPOSALS}{pid}")
+    assert b("approve", pid, "--reason", "checked").code == 0
+    r = b("sync")
+    assert r.code == 0, r.err
+    assert f"proposal {pid}: the remote's copy does not verify ({junk[:10]} is not signed " \
+           "by a key the line allowed then" in r.out
+    approved = git(b.cwd, "rev-parse", f"{PROPOSALS}{pid}").strip()
+    assert remote_refs(bare, PROPOSALS)[f"{PROPOSALS}{pid}"] == approved
+    assert a("sync").code == 0
+    r = a("apply", pid)
+    assert r.code == 0, r.err
+
+
 def test_concurrent_approvals_from_two_clones_both_survive(team):
     a, b, c, bare = team
     assert a("policy", "set", "--env", "production", "--approvals", "2", "--propose",

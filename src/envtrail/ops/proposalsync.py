@@ -200,8 +200,10 @@ class _Judge:
             # revoked since the proposal's base cannot sign on that old base.
             info = git.info(commit)
             state = self._states().current_at(info.committer_time, root.parents[0])
-            if not signature.check(self.view, info, trust_at=state).good:
-                return f"{commit[:10]} is signed with a key the line has revoked"
+            verdict = signature.check(self.view, info, trust_at=state)
+            if not verdict.good:
+                return f"{commit[:10]} is not signed by a key the line allowed then " \
+                       f"({verdict.status})"
         for commit in chain[1:]:
             a = parse_record(git.info(commit))
             if a is None or approves(a) != chain[0]:
@@ -225,6 +227,9 @@ def _take(git: GitRepo, judge: _Judge, plan: ProposalsPlan, pid: str, mine: str 
           theirs: str) -> bool:
     why = judge.refusal(pid, theirs)
     if why is not None:
+        if mine is not None:
+            _replace_remote(plan, pid, mine, theirs, why)
+            return False
         plan.notes.append(Note(pid, f"not taken from the remote: {why}"))
         plan.remote.pop(proposal_ref(pid), None)  # never recorded as seen
         return False
@@ -318,8 +323,7 @@ def _restack(git: GitRepo, rt: Runtime, identity: Identity, judge: _Judge, plan:
                         or ours_chain[0] != their_chain[0]):
         why = "it is another commit than the proposal here"
     if why is not None:
-        plan.notes.append(Note(pid, f"kept as it is here; the remote's is not taken: {why}"))
-        plan.remote.pop(proposal_ref(pid), None)
+        _replace_remote(plan, pid, mine, remote_tip, why)
         return
     view, me = judge.view, _key(identity.public.openssh)
     have = {signature.check(view, git.info(c)).principal for c in their_chain[1:]}
@@ -345,6 +349,15 @@ def _restack(git: GitRepo, rt: Runtime, identity: Identity, judge: _Judge, plan:
     plan.remote[proposal_ref(pid)] = parent
     plan.notes.append(Note(pid, f"merged approvals: the remote's, then {remade} of yours "
                                 "re-made on top"))
+
+
+def _replace_remote(plan: ProposalsPlan, pid: str, mine: str, theirs: str, why: str) -> None:
+    """The remote's copy does not verify (anyone who can push can put junk on a ref):
+    this clone's, which did, replaces it, so no approval made since waits on it."""
+    plan.updates.append(RefUpdate(proposal_ref(pid), mine, theirs))
+    plan.remote[proposal_ref(pid)] = mine
+    plan.notes.append(Note(pid, f"the remote's copy does not verify ({why}); yours replaces "
+                                "it"))
 
 
 def restack(git: GitRepo, identity: Identity, approval: str, parent: str) -> str:
