@@ -201,6 +201,8 @@ class _Judge:
             info = git.info(commit)
             state = self._states().current_at(info.committer_time, root.parents[0])
             verdict = signature.check(self.view, info, trust_at=state)
+            if verdict.status == signature.EXPIRED:
+                return f"{commit[:10]} is signed with a key the line had revoked by then"
             if not verdict.good:
                 return f"{commit[:10]} is not signed by a key the line allowed then " \
                        f"({verdict.status})"
