@@ -79,10 +79,12 @@ TESTS: dict[str, list[str]] = {
     ],
     "src/envtrail/ops/hook.py": ["tests/cli/test_hook.py"],
     "src/envtrail/audit/repairs.py": [
-        "tests/audit/test_repair_rules.py", "tests/audit/test_repair_stowaways.py",
-        "tests/audit/test_repair_fingerprints.py", "tests/audit/test_line_attacks.py",
-        "tests/audit/test_rules.py",
-        "tests/cli/test_repair_approvals.py", "tests/cli/test_sync_taint.py",
+        "tests/audit/test_sweep_plan.py", "tests/audit/test_repair_dates.py",
+        "tests/audit/test_repair_stowaways.py",
+        "tests/audit/test_repair_fingerprints.py", "tests/audit/test_repair_rules.py",
+        "tests/cli/test_repair_sweeps.py", "tests/audit/test_rules.py",
+        "tests/cli/test_repair_approvals.py", "tests/cli/test_swept_status_log.py",
+        "tests/audit/test_line_attacks.py", "tests/cli/test_sync_taint.py",
     ],
     "src/envtrail/audit/keyring.py": [
         "tests/audit/test_verify.py", "tests/audit/test_rotation_rules.py",
