@@ -87,3 +87,65 @@ def test_a_date_no_walk_here_found_stands_only_over_ten_minutes_after_the_parent
         assert (plan is not None) is stands, seconds
         if stands:
             assert plan.unseen == ((forged, "7"),)
+
+
+def test_a_keyless_walk_refuses_an_unseen_fingerprint_claim_on_a_commit_of_no_record(cli, store):
+    """A walk without the key takes an admin's word for a lying fingerprint only on an
+    envtrail change of values: named on a plain git commit (no record), the claim gives
+    the repair no authority there, and the walk says so instead of failing."""
+    setv(cli, "K", "v1")
+    clean = head(store)
+    setv(cli, "K", "v2")
+    other = head(store)
+    git(store, "reset", "-q", "--hard", clean)
+    plain = unsigned_commit(store, other, [clean], "values changed by plain git")
+    point(store, plain)
+    repair = _hand_repair(store, cli.identity, clean, [(plain, "1"), (plain, "3")])
+    (store / ".git/envtrail/verified.json").unlink(missing_ok=True)
+    keyless = cli.as_(None)
+    found = verify_findings(keyless)
+    assert any(f["commit"] == repair and "does not follow the findings" in f["message"]
+               for f in found), found
+    assert {f["rule"] for f in found if f["commit"] == plain} == {1}, found
+
+
+def test_no_repair_sweeps_another_repair(cli, store):
+    """A repair that put values back changed values only, yet undoing it would undo a
+    decision on record: it is never swept, for the writer or the walk."""
+    import forge
+    from envtrail.audit.repairs import sweep_plan, sweep_refusal
+    from envtrail.audit.view import StoreView
+
+    setv(cli, "K", "v1")
+    me = cli.identity.identity
+    forged = forge.commit_plan(store, None, forge.honest_plan(store, me, "production",
+                                                              {"K": "v2"}))
+    assert cli("repair", "--reason", "an unsigned change").code == 0
+    repair = head(store)
+    view = StoreView(GitRepo(store))
+    assert sweep_refusal(view, repair) == "it is a repair"
+    named = {(forged, "1")}
+    assert sweep_plan(view, [forged], named, named, "alice@example.com") is not None
+    assert sweep_plan(view, [forged, repair], named, named, "alice@example.com") is None
+
+
+def test_no_repair_sweeps_the_making_of_an_environment(cli, store):
+    """`env add` changes no value of an environment there before: undoing it would remove
+    an environment, which no sweep may do (its members and keys go with it)."""
+    from envtrail.audit.repairs import sweep_plan, sweep_refusal
+    from envtrail.audit.view import StoreView
+
+    setv(cli, "K", "v1")
+    clean = head(store)
+    assert cli("env", "add", "qa", "--reason", "a new stage").code == 0
+    made = head(store)
+    # The same `env add`, signed by alice on an unsigned commit after the clean point
+    # (no clone writes on a finding, but an admin can sign it by hand).
+    forged = unsigned_commit(store, clean, [clean], "an unsigned commit")
+    added = signed_commit(store, cli.identity.identity, "alice@example.com", [forged], {},
+                          GitRepo(store).info(made).message, tree_of=made)
+    view = StoreView(GitRepo(store))
+    assert sweep_refusal(view, added) == "it adds or removes an environment"
+    named = {(forged, "1")}
+    assert sweep_plan(view, [forged], named, named, "alice@example.com") is not None
+    assert sweep_plan(view, [forged, added], named, named, "alice@example.com") is None
