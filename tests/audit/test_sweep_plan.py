@@ -149,3 +149,26 @@ def test_no_repair_sweeps_the_making_of_an_environment(cli, store):
     named = {(forged, "1")}
     assert sweep_plan(view, [forged], named, named, "alice@example.com") is not None
     assert sweep_plan(view, [forged, added], named, named, "alice@example.com") is None
+
+
+def test_a_merge_is_dated_ahead_against_the_line_commit_before_it(cli, store):
+    """A forged merge on the line: the clone that met it had met its first parent, the line
+    commit before it, so that is the date it is judged against, not a side parent's."""
+    import os
+    import subprocess
+
+    from envtrail.audit.repairs import sweep_plan
+    from envtrail.audit.view import StoreView
+
+    setv(cli, "K", "v1")
+    line = head(store)
+    side = _dated(store, line, 640, "a side commit")
+    when = GitRepo(store).info(line).committer_time + timedelta(seconds=700)
+    date = f"{int(when.timestamp())} +0000"
+    merge = subprocess.run(["git", "commit-tree", "-p", line, "-p", side, "-m", "a merge",
+                            f"{line}^{{tree}}"], cwd=store, capture_output=True, text=True,
+                           check=True, env=dict(os.environ, GIT_COMMITTER_DATE=date,
+                                                GIT_AUTHOR_DATE=date)).stdout.strip()
+    plan = sweep_plan(StoreView(GitRepo(store)), [merge], {(merge, "6"), (merge, "7")},
+                      {(merge, "6")}, "alice@example.com")
+    assert plan is not None and plan.unseen == ((merge, "7"),)
