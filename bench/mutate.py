@@ -123,6 +123,10 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_access.py", "tests/audit/test_signer_lines.py",
         "tests/cli/test_sync_remade.py",
     ],
+    "src/envtrail/audit/eventline.py": [
+        "tests/cli/test_event_checks.py", "tests/cli/test_events.py",
+        "tests/audit/test_log_vouched.py", "tests/cli/test_sync_events.py",
+    ],
     "src/envtrail/ops/eventsync.py": [
         "tests/cli/test_sync_remade.py", "tests/cli/test_sync_events.py",
     ],
