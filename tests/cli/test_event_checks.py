@@ -111,3 +111,29 @@ def test_an_event_dated_before_the_event_under_it_is_rule_7(cli, store, team, al
     assert f"{second[:10]} rule 7 (time): committer time goes backwards on the events line" \
         in r.out
     assert first[:10] not in r.out
+
+
+def test_a_signed_merge_on_the_events_line_is_rule_6(cli, store, team, alice):
+    """Events from two clones are put one after the other by sync, never merged: a merge,
+    even a member's signed event, is a finding (the line must read one way for all)."""
+    from envtrail.audit.record import Record, render
+    from envtrail.gitstore.commit import Author, create_commit, move_branch
+    from envtrail.ops.txn import signer_for
+
+    head = _head(store)
+    from conftest import git
+
+    side = _event_after(store, alice.identity, "alice@example.com", head, None)
+    git(store, "update-ref", "-d", "refs/envtrail/events")
+    first = _event_after(store, alice.identity, "alice@example.com", head, None)
+    g = GitRepo(store)
+    rec = Record("event", "alice@example.com", "claimed", ("production",),
+                 extra=(("After", head), ("Event-Kind", "deploy")))
+    merge = create_commit(g, [first, side], {}, render(rec),
+                          Author("alice@example.com", "alice@example.com",
+                                 g.info(first).committer_time), signer_for(alice.identity))
+    move_branch(g, "refs/envtrail/events", first, merge, "forge")
+    assert _rules(store) == [(merge, 6)]
+    r = cli("verify")
+    assert r.code == 1 and f"{merge[:10]} rule 6 (line): a merge commit on the events line" \
+        in r.out, r.out
