@@ -137,3 +137,21 @@ def test_a_signed_merge_on_the_events_line_is_rule_6(cli, store, team, alice):
     r = cli("verify")
     assert r.code == 1 and f"{merge[:10]} rule 6 (line): a merge commit on the events line" \
         in r.out, r.out
+
+
+def test_a_signed_commit_of_another_action_on_the_events_line_is_rule_6(cli, store, team,
+                                                                        alice):
+    """A member's signed commit that says it is an approval, with an event's trailers, is
+    no event: the events line holds events only."""
+    from envtrail.audit.record import Record, render
+    from envtrail.gitstore.commit import Author, create_commit, move_branch
+    from envtrail.ops.txn import signer_for
+
+    g = GitRepo(store)
+    rec = Record("approve", "alice@example.com", "claimed", ("production",),
+                 extra=(("After", _head(store)), ("Event-Kind", "deploy")))
+    other = create_commit(g, [], {}, render(rec),
+                          Author("alice@example.com", "alice@example.com",
+                                 g.info(_head(store)).committer_time), signer_for(alice.identity))
+    move_branch(g, "refs/envtrail/events", None, other, "forge")
+    assert _rules(store) == [(other, 6)]
