@@ -155,3 +155,60 @@ def test_a_signed_commit_of_another_action_on_the_events_line_is_rule_6(cli, sto
                                  g.info(_head(store)).committer_time), signer_for(alice.identity))
     move_branch(g, "refs/envtrail/events", None, other, "forge")
     assert _rules(store) == [(other, 6)]
+
+
+def test_an_event_after_a_repaired_state_is_a_finding_whichever_side_names_it(
+        cli, store, team, alice):
+    """The state an event names and the state current when it was signed are both
+    judged: naming the forged state, signed after the repair, is a finding; so is
+    naming the clean point under it while signed when the forged state was current."""
+    import time
+    from datetime import timedelta
+
+    import forge
+    from conftest import git
+
+    clean = _head(store)
+    plan = forge.honest_plan(store, alice.identity, "staging", {"X": "forged"})
+    bad = forge.commit_plan(store, None, plan)  # unsigned: a finding
+    time.sleep(2.1)  # the repair is dated at least two seconds after it
+    assert cli("repair", "--reason", "unsigned commit").code == 0
+    g = GitRepo(store)
+    naming_bad = _event_after(store, alice.identity, "alice@example.com", bad, None, later=5)
+    assert _rules(store, tainted=frozenset({bad})) == [(naming_bad, 6)]
+    git(store, "update-ref", "-d", "refs/envtrail/events")
+    signed = g.info(bad).committer_time + timedelta(seconds=1)  # bad was current then
+    during = _event_after(store, alice.identity, "alice@example.com", clean, None,
+                          later=int((signed - g.info(_head(store)).committer_time)
+                                    .total_seconds()))
+    assert g.info(during).committer_time == signed
+    assert _rules(store, tainted=frozenset({bad})) == [(during, 6)]
+
+
+def test_an_event_signed_by_no_allowed_signer_is_rule_1(cli, store, team, make_identity):
+    """An outsider's key (in no allowed_signers) signs an event naming alice as its actor:
+    the signature is judged at the store state, and it is no signer's there."""
+    mallory = make_identity("mallory@example.com")
+    event = _event_with_ident(store, mallory.identity, "alice@example.com", "author",
+                              "alice@example.com <alice@example.com>")
+    assert _rules(store) == [(event, 1)]
+
+
+def test_an_event_on_a_marker_that_carried_files_is_judged_by_its_own_change(
+        cli, store, team, alice):
+    """A forged first event carries a file (a finding); the event after it changes
+    nothing, so it is judged as a marker like any other."""
+    from envtrail.audit.record import Record, render
+    from envtrail.gitstore.commit import Author, create_commit, move_branch
+    from envtrail.ops.txn import signer_for
+
+    g = GitRepo(store)
+    rec = Record("event", "alice@example.com", "claimed", ("production",),
+                 extra=(("After", _head(store)), ("Event-Kind", "deploy")))
+    carrier = create_commit(g, [], {"notes.txt": b"riding along"}, render(rec),
+                            Author("alice@example.com", "alice@example.com",
+                                   g.info(_head(store)).committer_time), signer_for(alice.identity))
+    move_branch(g, "refs/envtrail/events", None, carrier, "forge")
+    after = _event_after(store, alice.identity, "alice@example.com", _head(store), carrier)
+    assert after != carrier
+    assert _rules(store) == [(carrier, 4)]
