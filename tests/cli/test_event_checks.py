@@ -192,6 +192,25 @@ def test_an_event_signed_by_no_allowed_signer_is_rule_1(cli, store, team, make_i
     event = _event_with_ident(store, mallory.identity, "alice@example.com", "author",
                               "alice@example.com <alice@example.com>")
     assert _rules(store) == [(event, 1)]
+    g = GitRepo(store)
+    found = eventline.check(StoreView(g), g.store_head())
+    assert found[0].message.startswith("signature ") and "unreadable" not in found[0].message
+
+
+def test_an_event_after_a_state_whose_signers_do_not_parse_is_rule_1(cli, store, team, alice):
+    """Someone with push rights breaks allowed_signers in a commit of the line: an event
+    naming it cannot be judged there, which is a finding, not a crash."""
+    from conftest import git
+
+    (store / ".envtrail/allowed_signers").write_text("this is not a signers line\n")
+    git(store, "add", ".envtrail/allowed_signers")
+    git(store, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", "broken")
+    event = _event_after(store, alice.identity, "alice@example.com", _head(store), None,
+                         later=1)
+    g = GitRepo(store)
+    found = eventline.check(StoreView(g), g.store_head())
+    assert [(f.commit, f.rule, f.message) for f in found] == \
+        [(event, 1, "signature unreadable allowed_signers")]
 
 
 def test_an_event_on_a_marker_that_carried_files_is_judged_by_its_own_change(
