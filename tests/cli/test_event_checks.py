@@ -231,3 +231,22 @@ def test_an_event_on_a_marker_that_carried_files_is_judged_by_its_own_change(
     after = _event_after(store, alice.identity, "alice@example.com", _head(store), carrier)
     assert after != carrier
     assert _rules(store) == [(carrier, 4)]
+
+
+def test_an_event_naming_no_environment_is_rule_4(cli, store, team, alice):
+    """An event is about one environment, whose members may write it: one naming none
+    (two are refused as a malformed record) has no one to be judged against."""
+    from envtrail.audit.record import Record, render
+    from envtrail.gitstore.commit import Author, create_commit, move_branch
+    from envtrail.ops.txn import signer_for
+
+    g = GitRepo(store)
+    rec = Record("event", "alice@example.com", "claimed", (),
+                 extra=(("After", _head(store)), ("Event-Kind", "deploy")))
+    event = create_commit(g, [], {}, render(rec),
+                          Author("alice@example.com", "alice@example.com",
+                                 g.info(_head(store)).committer_time), signer_for(alice.identity))
+    move_branch(g, "refs/envtrail/events", None, event, "forge")
+    found = eventline.check(StoreView(g), g.store_head())
+    assert [(f.commit, f.rule, f.message) for f in found] == \
+        [(event, 4, "an event names exactly one environment")]
