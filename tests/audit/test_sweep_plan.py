@@ -83,7 +83,7 @@ def test_a_date_no_walk_here_found_stands_only_over_ten_minutes_after_the_parent
     for seconds, stands in ((600, False), (601, True)):
         forged = _dated(store, clean, seconds, f"a forgery {seconds} s after its parent")
         named = {(forged, "1"), (forged, "7")}
-        plan = sweep_plan(view, [forged], named, {(forged, "1")}, "alice@example.com")
+        plan = sweep_plan(view, [forged], named, {(forged, "1")}, "alice@example.com", reason="r")
         assert (plan is not None) is stands, seconds
         if stands:
             assert plan.unseen == ((forged, "7"),)
@@ -125,8 +125,8 @@ def test_no_repair_sweeps_another_repair(cli, store):
     view = StoreView(GitRepo(store))
     assert sweep_refusal(view, repair) == "it is a repair"
     named = {(forged, "1")}
-    assert sweep_plan(view, [forged], named, named, "alice@example.com") is not None
-    assert sweep_plan(view, [forged, repair], named, named, "alice@example.com") is None
+    assert sweep_plan(view, [forged], named, named, "alice@example.com", reason="r") is not None
+    assert sweep_plan(view, [forged, repair], named, named, "alice@example.com", reason="r") is None
 
 
 def test_no_repair_sweeps_the_making_of_an_environment(cli, store):
@@ -147,8 +147,8 @@ def test_no_repair_sweeps_the_making_of_an_environment(cli, store):
     view = StoreView(GitRepo(store))
     assert sweep_refusal(view, added) == "it adds or removes an environment"
     named = {(forged, "1")}
-    assert sweep_plan(view, [forged], named, named, "alice@example.com") is not None
-    assert sweep_plan(view, [forged, added], named, named, "alice@example.com") is None
+    assert sweep_plan(view, [forged], named, named, "alice@example.com", reason="r") is not None
+    assert sweep_plan(view, [forged, added], named, named, "alice@example.com", reason="r") is None
 
 
 def test_a_merge_is_dated_ahead_against_the_line_commit_before_it(cli, store):
@@ -170,5 +170,5 @@ def test_a_merge_is_dated_ahead_against_the_line_commit_before_it(cli, store):
                            check=True, env=dict(os.environ, GIT_COMMITTER_DATE=date,
                                                 GIT_AUTHOR_DATE=date)).stdout.strip()
     plan = sweep_plan(StoreView(GitRepo(store)), [merge], {(merge, "6"), (merge, "7")},
-                      {(merge, "6")}, "alice@example.com")
+                      {(merge, "6")}, "alice@example.com", reason="r")
     assert plan is not None and plan.unseen == ((merge, "7"),)
