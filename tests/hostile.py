@@ -171,3 +171,18 @@ def git_says(store: Path, commit: str) -> str:
         return "B"
     assert done.returncode == 0, (done.returncode, done.stdout, done.stderr)
     return done.stdout.strip()
+
+
+def dated_commit(store: Path, parent: str, seconds: int, text: str) -> str:
+    """An unsigned commit on ``parent`` with its tree, dated ``seconds`` after it (git
+    plumbing takes any date: a clock run fast, or a forger's choice)."""
+    import os
+    import subprocess
+    from datetime import timedelta
+
+    when = GitRepo(store).info(parent).committer_time + timedelta(seconds=seconds)
+    date = f"{int(when.timestamp())} +0000"
+    return subprocess.run(["git", "commit-tree", "-p", parent, "-m", text, f"{parent}^{{tree}}"],
+                          cwd=store, capture_output=True, text=True, check=True,
+                          env=dict(os.environ, GIT_COMMITTER_DATE=date,
+                                   GIT_AUTHOR_DATE=date)).stdout.strip()

@@ -17,6 +17,7 @@ from envtrail.gitstore.commit import Author, create_commit, move_branch
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.txn import signer_for
 from hostile import (
+    dated_commit,
     head,
     message,
     point,
@@ -190,15 +191,7 @@ def test_a_late_clone_takes_a_date_finding_on_a_commit_dated_ahead_of_its_parent
 
     setv(cli, "K", "v1")
     clean = head(store)
-    import os
-    import subprocess
-
-    when = GitRepo(store).info(clean).committer_time + timedelta(minutes=16)
-    date = f"{int(when.timestamp())} +0000"
-    forged = subprocess.run(["git", "commit-tree", "-p", clean, "-m", "a forgery dated ahead",
-                             f"{clean}^{{tree}}"], cwd=store, capture_output=True, text=True,
-                            check=True, env=dict(os.environ, GIT_COMMITTER_DATE=date,
-                                                 GIT_AUTHOR_DATE=date)).stdout.strip()
+    forged = dated_commit(store, clean, 16 * 60, "a forgery dated ahead")
     view = StoreView(GitRepo(store))
     named = {(forged, "1"), (forged, "7")}
     late = sweep_plan(view, [forged], named, {(forged, "1")}, "alice@example.com", reason="r")
@@ -206,11 +199,7 @@ def test_a_late_clone_takes_a_date_finding_on_a_commit_dated_ahead_of_its_parent
     assert late is not None and late.unseen == ((forged, "7"),)
     assert early is not None and early.unseen == ()
     # Dated only a minute ahead of its parent, no clone could have seen it ahead.
-    date = f"{int((when - timedelta(minutes=15)).timestamp())} +0000"
-    close = subprocess.run(["git", "commit-tree", "-p", clean, "-m", "a forgery",
-                            f"{clean}^{{tree}}"], cwd=store, capture_output=True, text=True,
-                           check=True, env=dict(os.environ, GIT_COMMITTER_DATE=date,
-                                                GIT_AUTHOR_DATE=date)).stdout.strip()
+    close = dated_commit(store, clean, 60, "a forgery")
     assert sweep_plan(view, [close], {(close, "1"), (close, "7")}, {(close, "1")},
                       "alice@example.com", reason="r") is None
 
@@ -303,8 +292,6 @@ def test_a_clone_that_meets_a_forgery_after_its_date_accepts_its_honest_repair(
     """attack18 P5 end to end: a forgery dated 16 minutes ahead of its parent is repaired at
     once (rules 1 and 7); a clone made after its date has passed sees only rule 1 there, and
     must still take the repair, listing the date as a finding it could not check."""
-    import os
-    import subprocess
     from dataclasses import replace
     from datetime import UTC, datetime
 
@@ -312,12 +299,7 @@ def test_a_clone_that_meets_a_forgery_after_its_date_accepts_its_honest_repair(
 
     setv(cli, "K", "v1")
     clean = head(store)
-    when = GitRepo(store).info(clean).committer_time + timedelta(minutes=16)
-    date = f"{int(when.timestamp())} +0000"
-    forged = subprocess.run(["git", "commit-tree", "-p", clean, "-m", "a forgery dated ahead",
-                             f"{clean}^{{tree}}"], cwd=store, capture_output=True, text=True,
-                            check=True, env=dict(os.environ, GIT_COMMITTER_DATE=date,
-                                                 GIT_AUTHOR_DATE=date)).stdout.strip()
+    forged = dated_commit(store, clean, 16 * 60, "a forgery dated ahead")
     point(store, forged)
     (store / ".git/envtrail/verified.json").unlink(missing_ok=True)
     assert {(f["commit"], f["rule"]) for f in verify_findings(cli)} == {(forged, 1), (forged, 7)}

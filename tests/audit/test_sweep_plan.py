@@ -13,7 +13,17 @@ from datetime import timedelta
 
 from conftest import git
 from envtrail.gitstore.repo import GitRepo
-from hostile import head, message, point, refused, setv, signed_commit, unsigned_commit, verify_findings
+from hostile import (
+    dated_commit,
+    head,
+    message,
+    point,
+    refused,
+    setv,
+    signed_commit,
+    unsigned_commit,
+    verify_findings,
+)
 
 
 def _hand_repair(store, alice, clean: str, acks: list[tuple[str, str]],
@@ -57,19 +67,6 @@ def test_a_repair_never_sweeps_an_honest_change_before_the_first_finding(cli, st
     assert cli("get", "K", "--env", "production").out == "v2"
 
 
-def _dated(store, parent: str, seconds: int, text: str) -> str:
-    """An unsigned commit on ``parent`` with its tree, dated ``seconds`` after it."""
-    import os
-    import subprocess
-
-    when = GitRepo(store).info(parent).committer_time + timedelta(seconds=seconds)
-    date = f"{int(when.timestamp())} +0000"
-    return subprocess.run(["git", "commit-tree", "-p", parent, "-m", text, f"{parent}^{{tree}}"],
-                          cwd=store, capture_output=True, text=True, check=True,
-                          env=dict(os.environ, GIT_COMMITTER_DATE=date,
-                                   GIT_AUTHOR_DATE=date)).stdout.strip()
-
-
 def test_a_date_no_walk_here_found_stands_only_over_ten_minutes_after_the_parent(cli, store):
     """Rule 7 is "more than 10 minutes ahead" of the clock that met a commit, and that
     clock read at least the parent's date: a commit dated exactly 10 minutes after its
@@ -81,7 +78,7 @@ def test_a_date_no_walk_here_found_stands_only_over_ten_minutes_after_the_parent
     clean = head(store)
     view = StoreView(GitRepo(store))
     for seconds, stands in ((600, False), (601, True)):
-        forged = _dated(store, clean, seconds, f"a forgery {seconds} s after its parent")
+        forged = dated_commit(store, clean, seconds, f"a forgery {seconds} s after its parent")
         named = {(forged, "1"), (forged, "7")}
         plan = sweep_plan(view, [forged], named, {(forged, "1")}, "alice@example.com", reason="r")
         assert (plan is not None) is stands, seconds
@@ -162,7 +159,7 @@ def test_a_merge_is_dated_ahead_against_the_line_commit_before_it(cli, store):
 
     setv(cli, "K", "v1")
     line = head(store)
-    side = _dated(store, line, 640, "a side commit")
+    side = dated_commit(store, line, 640, "a side commit")
     when = GitRepo(store).info(line).committer_time + timedelta(seconds=700)
     date = f"{int(when.timestamp())} +0000"
     merge = subprocess.run(["git", "commit-tree", "-p", line, "-p", side, "-m", "a merge",
