@@ -389,4 +389,3 @@ class GitRepo(Trees):
             return False
         self.repo.config[key] = value
         return True
-
