@@ -164,6 +164,29 @@ def test_an_approval_that_does_not_count_never_blocks_an_apply(team, cli):
     assert a("sync").code == 0 and a("verify").code == 0
 
 
+def test_an_approval_that_does_not_count_is_dropped_when_both_sides_approved(team, cli):
+    """The same as bob's own approval waits unpushed: his sync re-makes it on the remote's
+    copy cut before the approval that does not count, and pushes that."""
+    from hostile import signed_approval
+
+    a, b, c, bare = team
+    pid = propose(a)
+    assert a("sync").code == 0 and b("sync").code == 0 and c("sync").code == 0
+    assert b("approve", pid, "--reason", "checked").code == 0
+    tip = git(c.cwd, "rev-parse", f"{PROPOSALS}{pid}").strip()
+    junk = signed_approval(c.cwd, cli.identity, tip, tip)  # alice approving her own
+    git(c.cwd, "push", "-q", "origin", f"{junk}:{PROPOSALS}{pid}")
+    r = b("sync")
+    assert r.code == 0, r.err
+    assert f"proposal {pid}: an approval on the remote's copy does not count" in r.out
+    assert f"proposal {pid}: merged approvals: the remote's, then 1 of yours" in r.out
+    pushed = remote_refs(bare, PROPOSALS)[f"{PROPOSALS}{pid}"]
+    assert git(bare, "rev-parse", f"{pushed}~1").strip() == tip  # junk gone, bob's on top
+    assert a("sync").code == 0
+    r = a("apply", pid)
+    assert r.code == 0, r.err
+
+
 def test_a_junk_commit_on_a_proposal_ref_is_replaced_by_a_copy_that_verifies(team):
     """attack20 Q2: anyone who can push, with no key, put an unsigned commit on a proposal
     ref; every sync then refused the remote's copy and never pushed an approval over it."""
