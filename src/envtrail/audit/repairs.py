@@ -39,6 +39,8 @@ from envtrail.gitstore.repo import CommitInfo
 from envtrail.model import ENV_NAME_RE
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from envtrail.audit.verify import Finding, Verifier
     from envtrail.audit.view import StoreView
 
@@ -149,11 +151,12 @@ def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
     # A fast clock dates a run of commits ahead, each a second after the one before: the
     # run is measured from the newest commit before it the repair does not name for rule 7.
     anchor = _parent_time(view, between[0]) if between else None
+    from envtrail.audit.verify import AHEAD  # verify imports this module
     for commit in between:
         rules = {rule for c, rule in named if c == commit}
         found = {rule for c, rule in pending if c == commit}
         when = view.git.info(commit).committer_time
-        dated_ahead = anchor is not None and when > anchor + _ahead()
+        dated_ahead = anchor is not None and when > anchor + AHEAD
         if "7" not in rules:
             anchor = when
         # Every rule a repair names must be one this walk found there, or one it cannot
@@ -185,15 +188,7 @@ def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
     return SweepPlan(tuple(sweeps), tuple(unseen))
 
 
-def _ahead():
-    """Rule 7's 10 minutes: only a commit dated that far after the line before it can have
-    been seen dated ahead by a clone that met it at once."""
-    from envtrail.audit.verify import AHEAD  # verify imports this module
-
-    return AHEAD
-
-
-def _parent_time(view, commit: str):
+def _parent_time(view, commit: str) -> datetime | None:
     """The committer time of ``commit``'s parent (None for a root)."""
     info = view.git.info(commit)
     return view.git.info(info.parents[0]).committer_time if info.parents else None
