@@ -80,6 +80,8 @@ def revoke(
     git = open_git(repo)
     written = access.revoke(git, runtime(), load_identity(identity), principal, env, reason,
                             route(propose, break_glass))
+    for text in written.warnings:
+        warn(text)
     if written.proposal:
         report_write(written, env)  # the offboarding report comes when it is applied
         return

@@ -114,6 +114,7 @@ def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, enviro
     check_principal(principal)
     check_env_name(environment)
     text = check_reason(reason)
+    warnings: list[str] = []
 
     def build(snap: Snapshot) -> Plan:
         acting = whoami(snap, identity, rt)
@@ -126,10 +127,18 @@ def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, enviro
         if not remaining:
             raise UsageError(f"{principal} is the last member of {environment}",
                              hint="grant someone else first, or nobody could read it")
+        closed = closing_key(snap, principal, {environment}, rt.now())
+        stuck, warnings[:] = _approvers_left(snap, principal, environment, closed,
+                                             acting.principal)
+        if stuck and not route.break_glass:
+            raise UsageError(stuck[0], hint="grant another approver first, or lower the count "
+                                            "with `envtrail policy set` while it can still be "
+                                            "approved; in an incident, --break-glass revokes "
+                                            "anyway")
+        warnings[:0] = stuck
         new_env, rotation = rotated(env, identity, remaining)
         changes: dict[str, bytes | None] = {envfile.path_for(environment): envfile.render(new_env)}
         extra = [("Member", f"- {principal}")]
-        closed = closing_key(snap, principal, {environment}, rt.now())
         if closed is not None:
             # Said in the record exactly when a key closes: show and log go by it.
             changes[SIGNERS] = signers.render(closed)
@@ -138,7 +147,33 @@ def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, enviro
                      context_for(rt), tuple(extra))
         return Plan(changes, rec)
 
-    return transact(git, rt, identity, build, route=route)
+    written = transact(git, rt, identity, build, route=route)
+    return replace(written, warnings=tuple(warnings))
+
+
+def _approvers_left(snap: Snapshot, principal: str, environment: str,
+                    closed: list[signers.Signer] | None, author: str) -> tuple[list[str], list[str]]:
+    """What revoking ``principal`` from ``environment`` (``closed``: the signers it leaves,
+    if it closes their key) leaves short of approvers, as :func:`ops.policy.shortfall`
+    says, in each environment whose approvers who can sign it changes: (never again
+    approvable, only the author's own changes wait)."""
+    from envtrail.audit.approvals import approvers_at
+    from envtrail.ops.policy import shortfall
+
+    signing = {s.principal for s in snap.signers if s.valid_before is None}
+    left = signing if closed is None else {s.principal for s in closed if s.valid_before is None}
+    stuck, lonely = [], []
+    for env in snap.environments():
+        rule = snap.policy.rule_for(env)
+        before = approvers_at(snap.view, snap.commit, [env])
+        after = before - {principal} if env == environment and rule.approvers is None \
+            else before
+        if before & signing == after & left:
+            continue
+        never, mine = shortfall(env, rule, after & left, author)
+        stuck += [never] if never else []
+        lonely += [mine] if mine else []
+    return stuck, lonely
 
 
 def closing_key(snap: Snapshot, principal: str, leaving: Collection[str],

@@ -1,0 +1,84 @@
+"""A revoke that leaves an approval count nobody can meet (attack20 Q3b).
+
+Lowering a count needs that very count, so a store whose count outgrows its
+approvers is stuck for good: `policy set` refuses to make one, and so does a
+revoke, unless it says --break-glass (an incident: cutting someone off comes
+first), where it lands and warns.
+"""
+
+from conftest import assert_one_line_error, git
+from hostile import proposal_id
+
+
+def _refs(store) -> str:
+    return git(store, "for-each-ref", "refs/envtrail/")
+
+
+def test_a_proposed_revoke_that_would_leave_too_few_approvers_is_refused(cli, store, bob):
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    r = cli("policy", "set", "--env", "production", "--approvals", "2", "--reason", "strict")
+    assert r.code == 0, r.err
+    head, refs = git(store, "rev-parse", "HEAD"), _refs(store)
+    # alice and bob are production's two approvers; without bob, two approvals are out
+    # of reach for good.
+    r = cli("access", "revoke", bob.principal, "--env", "production", "--reason", "left",
+            "--propose")
+    assert_one_line_error(r, 2)
+    assert "production would need 2 approval(s) but have 0 approver(s) who can sign " \
+        "besides alice@example.com" in r.err
+    assert "--break-glass" in r.err  # the hint names the way in an incident
+    assert (git(store, "rev-parse", "HEAD"), _refs(store)) == (head, refs)
+    # In an incident it lands, and says what it leaves behind.
+    r = cli("access", "revoke", bob.principal, "--env", "production", "--reason", "stolen laptop",
+            "--break-glass")
+    assert r.code == 0, r.err
+    assert "warning: production would need 2 approval(s)" in r.err
+    assert git(store, "rev-parse", "HEAD") != head
+    assert bob.principal not in (store / "envs/production.yaml").read_text()
+
+
+def test_a_revoke_that_closes_a_listed_approvers_key_is_judged_everywhere(cli, store, bob):
+    """bob is production's one listed approver and a member of staging only: revoking
+    him from staging closes his key, and production's count with it."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    assert cli("policy", "set", "--env", "production", "--approvals", "1", "--approvers",
+               bob.principal, "--reason", "bob reviews").code == 0
+    head = git(store, "rev-parse", "HEAD")
+    r = cli("access", "revoke", bob.principal, "--env", "staging", "--reason", "left",
+            "--propose")
+    assert_one_line_error(r, 2)
+    assert "production would need 1 approval(s)" in r.err
+    assert git(store, "rev-parse", "HEAD") == head
+
+
+def test_a_revoke_leaving_only_the_author_warns_and_one_leaving_enough_is_quiet(
+        cli, store, bob, make_identity):
+    carol = make_identity("carol@example.com")
+    for who in (bob, carol):
+        assert cli("access", "grant", who.principal, who.publine, "--env", "production",
+                   "--reason", "join").code == 0
+    for who in (bob, carol):
+        assert cli("access", "grant", who.principal, who.publine, "--env", "staging",
+                   "--reason", "join").code == 0
+    assert cli("policy", "set", "--env", "production", "--approvals", "1",
+               "--reason", "two eyes").code == 0
+    # carol leaves production: alice and bob still approve each other's changes.
+    r = cli("access", "revoke", carol.principal, "--env", "production", "--reason", "moved",
+            "--propose")
+    assert r.code == 0, r.err
+    assert "warning" not in r.err
+    pid = proposal_id(r)
+    assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    # Now bob leaving would leave alice alone: her own changes there would wait.
+    r = cli("access", "revoke", bob.principal, "--env", "production", "--reason", "left",
+            "--propose")
+    assert r.code == 0, r.err
+    assert "warning: production needs 1 approval(s) and has 0 approver(s) besides " \
+        "alice@example.com" in r.err
+    # staging needs no approvals, and bob still approves production: nothing to say.
+    r = cli("access", "revoke", bob.principal, "--env", "staging", "--reason", "moved")
+    assert r.code == 0, r.err
+    assert "approver" not in r.err
