@@ -66,12 +66,23 @@ def test_revert_refuses_when_a_later_commit_changed_the_variable(cli, store):
     assert value(cli, "PAY") == CANARY
 
 
-def test_revert_of_a_rotation_is_refused(cli, store):
+def test_revert_of_a_commit_that_changed_no_value_is_one_refusal(cli, store, bob):
+    """A rotation and a grant both changed no value: the same words, the same exit 3
+    (a rotation used to exit 2)."""
     set_(cli, "PAY", "v")
     assert cli("access", "rotate", "--env", "production", "--reason", "rotate").code == 0
+    before = head(store)
     r = cli("revert", "HEAD", "--env", "production", "--reason", "undo")
-    assert_one_line_error(r, 2)
-    assert "rotation" in r.err
+    assert_one_line_error(r, 3)
+    assert "changed no value of production" in r.err and "rotation" in r.err
+    assert head(store) == before
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    granted = head(store)
+    r = cli("revert", "HEAD", "--env", "production", "--reason", "undo")
+    assert_one_line_error(r, 3)
+    assert "changed no value of production" in r.err and "rotation" not in r.err
+    assert head(store) == granted
 
 
 def test_revert_dry_run_writes_nothing(cli, store):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from envtrail.audit.history import rotation_at, value_changes
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
-from envtrail.errors import ConflictError, IntegrityError, NotFoundError, UsageError
+from envtrail.errors import ConflictError, IntegrityError, NotFoundError
 from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_reason, check_var_name
@@ -56,8 +56,9 @@ def revert(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
     target = line.resolve(rt, commit) if commit else last_change(line, environment)
     info = git.info(target)
     if rotation_at(line.view, info, environment):
-        raise UsageError(f"{target[:10]} only re-encrypted {environment} (a key rotation); "
-                         "it changed no value, so there is nothing to revert")
+        # The same refusal as any other commit that changed no value (exit 3).
+        raise NotFoundError(f"{target[:10]} changed no value of {environment}: it only "
+                            "re-encrypted it (a key rotation), so there is nothing to revert")
     parent = info.parents[0] if info.parents else None
     if parent is not None and parent in line.tainted:
         # Undoing a repair would put back the state it acknowledged as forged.
