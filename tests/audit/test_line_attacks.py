@@ -447,6 +447,7 @@ def test_a_revoked_member_verifies_the_rotation_that_shut_him_out_as_clean(cli, 
     report = json.loads(r.out)
     assert r.code == 0 and report["findings"] == [], report
     assert report["skipped_without_key"] == ["production"]
+    assert report["skipped_before_seat"] == []  # he holds no key to production now
 
 
 def test_ci_fast_path_needs_the_trust_root_too(cli, store):

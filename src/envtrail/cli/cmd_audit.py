@@ -320,9 +320,12 @@ def verify(
             out(f"swept: {s.line()}")
         for w in report.warnings:
             out(f"warning: {w}")
-        if report.skipped:
-            out(f"skipped without a key: fingerprints and decryption in "
-                f"{', '.join(report.skipped)}")
+        keyless = [e for e in report.skipped if e not in report.skipped_before_seat]
+        if keyless:
+            out(f"skipped without a key: fingerprints and decryption in {', '.join(keyless)}")
+        if report.skipped_before_seat:
+            out("skipped before your key was sealed to you: fingerprints and decryption of "
+                f"earlier commits in {', '.join(report.skipped_before_seat)}")
         if report.other_genesis and report.pinned_now:
             out(f"WARNING: re-pinned to ANOTHER genesis {report.genesis} (was "
                 f"{report.other_genesis}): this is a different store, trusted from now on")

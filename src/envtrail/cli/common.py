@@ -143,19 +143,22 @@ def note_unchecked(environment: str, checked: list[bool | None], why: str | None
     missing = judged.count(False)
     if not missing:
         return
-    no_key = f"no key to {environment}"
+    no_key, at = f"no key to {environment}", " at those commits"
     if git is not None and identity is not None:
-        from envtrail.ops.gate import seat_refused
+        from envtrail.ops.gate import seat_at_head
 
-        if seat_refused(git, identity, environment):
+        seat = seat_at_head(git, identity, environment)
+        if seat == "refused":
             # Listed, yet the walk opened nothing there: never "checked", and say why.
             no_key = f"your seat in {environment} does not open with your key"
             why = why or "it is sealed to another key"
+        elif seat == "opens":
+            # A member now: what went unchecked predates the key pair sealed to them.
+            no_key, at = f"they are from before {environment}'s key was sealed to you", ""
     if missing == len(judged):
         text = f"fingerprints not checked: {no_key}"
     else:
-        text = (f"fingerprints of {missing} of {len(judged)} {what} not checked: "
-                f"{no_key} at those commits")
+        text = f"fingerprints of {missing} of {len(judged)} {what} not checked: {no_key}{at}"
     warn(text + (f" ({why})" if why else ""))
 
 

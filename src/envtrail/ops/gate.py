@@ -132,18 +132,21 @@ class Line:
         return self._keyrings[key]
 
 
-def seat_refused(git: GitRepo, identity: Identity | None, environment: str) -> bool:
-    """Whether ``identity`` holds a seat in ``environment`` at the store head that its key
-    does not open: why a listed member's fingerprints there went unchecked."""
+def seat_at_head(git: GitRepo, identity: Identity | None, environment: str) -> str | None:
+    """``"opens"`` or ``"refused"`` (sealed to another key) for the seat ``identity``
+    holds in ``environment`` at the store head, None for none: why a reader's
+    fingerprints there went unchecked (no key at all, only older commits, a bad seat)."""
     from envtrail.audit.keyring import Keyring
 
     if identity is None:
-        return False
+        return None
     try:
         env = StoreView(git).env_at(git.store_head(), environment)
     except IntegrityError:
-        return False
-    return env is not None and Keyring(identity).refuses(env)
+        return None
+    if env is None or env.member_with_key(identity.public.openssh) is None:
+        return None
+    return "refused" if Keyring(identity).refuses(env) else "opens"
 
 
 def _from_line_head(rev: str, head: str) -> str:

@@ -32,6 +32,9 @@ class Report:
     acknowledged: list[Acknowledged] = field(default_factory=list)
     swept: list[Swept] = field(default_factory=list)  # honest commits a repair undid
     skipped: list[str] = field(default_factory=list)  # environments checked without a key
+    # Of those, where this reader's key opens the head: only commits from before it was
+    # sealed to them went unchecked.
+    skipped_before_seat: list[str] = field(default_factory=list)
     disappeared: list[str] = field(default_factory=list)  # --accept-rewrite: commits gone
     other_genesis: str | None = None  # --accept-rewrite --force: the genesis given up
     warnings: list[str] = field(default_factory=list)  # unreviewed break-glass changes
@@ -54,7 +57,8 @@ class Report:
                 "commits": self.checked, "findings": [f.as_dict() for f in self.findings],
                 "acknowledged": [a.as_dict() for a in self.acknowledged],
                 "swept": [s.as_dict() for s in self.swept],
-                "skipped_without_key": self.skipped, "disappeared": self.disappeared,
+                "skipped_without_key": self.skipped,
+                "skipped_before_seat": self.skipped_before_seat, "disappeared": self.disappeared,
                 "replaced_genesis": self.other_genesis, "refused": self.refused,
                 "refused_needs_key_to": self.refused_envs,
                 "warnings": self.warnings}
@@ -100,7 +104,8 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     elif rewrite and cp is not None:
         report.findings.append(rewritten(cp.head))
     pin = None if accept_rewrite else report.pin
-    walked = line.walk(view, head, keyring=Keyring(identity), trust=Trust(pin, roots),
+    keyring = Keyring(identity)
+    walked = line.walk(view, head, keyring=keyring, trust=Trust(pin, roots),
                        now=rt.now(), seen_ahead=checkpoint.load_ahead(git.root),
                        workers=rt.cpus, on_commit=progress)
     if walked.ahead:
@@ -123,6 +128,7 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     report.acknowledged = walked.acknowledged + walked.unseen
     report.swept = walked.swept
     report.skipped = sorted(walked.unkeyed)
+    report.skipped_before_seat = [e for e in report.skipped if _opens(view, keyring, head, e)]
     report.warnings = [g.warning(rt.now()) for g in walked.glass] + [
         f"event {f.commit[:10]} {f.message}: not judged" for f in after_repaired]
     if cp is not None and cp.refused is not None and not rewrite and not walked.findings \
@@ -220,3 +226,11 @@ def _line(git: GitRepo, head: str) -> list[str]:
     except KeyError:
         return []
 
+
+def _opens(view: StoreView, keyring: Keyring, head: str, environment: str) -> bool:
+    """Whether ``keyring`` opens ``environment`` at ``head``."""
+    try:
+        env = view.env_at(head, environment)
+    except IntegrityError:
+        return False
+    return env is not None and keyring.keys(env) is not None
