@@ -37,20 +37,40 @@ def pre_merge_commit(repo: RepoOpt = None) -> None:
     _check(None, repo, merging=True)
 
 
+@hook_app.command("pre-push")
+def pre_push(
+    remote: Annotated[str | None, typer.Argument(metavar="[REMOTE]",
+                                                 help="The remote's name (git passes it).")] = None,
+    url: Annotated[str | None, typer.Argument(metavar="[URL]",
+                                              help="The remote's URL (git passes it).")] = None,
+    repo: RepoOpt = None,
+) -> None:
+    """Refuse a push of a store line that does not verify here (git's refs on stdin)."""
+    from envtrail.cli.common import runtime
+    from envtrail.ops.hook import check_push
+
+    _report(check_push(_git_repo(repo), runtime(), sys.stdin.read()), "push refused")
+
+
 def _check(files: list[str] | None, repo: str | None, merging: bool) -> None:
     from envtrail.cli.common import runtime
-    from envtrail.cli.render import inert
-    from envtrail.errors import FindingsError
     from envtrail.ops.hook import check_staged
 
-    refusals = check_staged(_git_repo(repo), files or None, runtime().env.get("GIT_INDEX_FILE"),
-                            merging)
+    _report(check_staged(_git_repo(repo), files or None, runtime().env.get("GIT_INDEX_FILE"),
+                         merging), "commit refused")
+
+
+def _report(refusals: list, what: str) -> None:
+    """Each refusal on stderr, then exit 1 if there was one."""
+    from envtrail.cli.render import inert
+    from envtrail.errors import FindingsError
+
     for r in refusals:
-        # A staged path is anyone's name (it may come from a pulled branch).
+        # A staged path or a finding may quote anyone's names (from a pulled branch).
         sys.stderr.write(inert(f"envtrail: refused {r.path}: {r.reason}") + "\n"
                          + inert(f"  instead: {r.instead}") + "\n")
     if refusals:
-        raise FindingsError("commit refused")
+        raise FindingsError(what)
 
 
 @hook_app.command("install")
@@ -58,7 +78,7 @@ def install(
     force: Annotated[bool, typer.Option("--force", help="Replace a hook that is not envtrail's.")] = False,
     repo: RepoOpt = None,
 ) -> None:
-    """Write .git/hooks/pre-commit and pre-merge-commit to run envtrail's checks."""
+    """Write .git/hooks/pre-commit, pre-merge-commit and pre-push to run envtrail's checks."""
     from envtrail.ops.hook import install as do_install
 
     for path in do_install(_git_repo(repo), force):

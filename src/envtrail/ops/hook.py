@@ -16,6 +16,7 @@ from envtrail.gitstore.discover import git_dir
 from envtrail.gitstore.refs import configured_store_ref, head_ref
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import envrc, plaintext
+from envtrail.runtime import Runtime
 
 MARKER = "# envtrail pre-commit hook"
 
@@ -248,11 +249,37 @@ def _code_branch_refusal(path: str, store: str) -> Refusal:
                    "store through envtrail")
 
 
-HOOKS = ("pre-commit", "pre-merge-commit")  # git runs the second for a merge it commits itself
+def check_push(git: GitRepo, rt: Runtime, updates: str) -> list[Refusal]:
+    """Refusals for a push, from git's pre-push input (``local-ref local-id remote-ref
+    remote-id`` per line): a commit that holds a store, pushed to a branch, must be on
+    this clone's verified store line. A plain `git pull --rebase` re-makes this clone's
+    commits unsigned; pushed, they would stop every other clone's reads."""
+    from envtrail.ops.gate import open_line
+
+    out: list[Refusal] = []
+    for row in updates.splitlines():
+        fields = row.split()
+        if len(fields) != 4 or not fields[2].startswith("refs/heads/") or \
+                not fields[1].strip("0"):  # a deletion pushes no commit
+            continue
+        _, local, remote_ref, _ = fields
+        try:
+            if git.entry_id(local, CONFIG) is None:
+                continue  # a code branch: the pre-commit hook keeps the store off it
+            open_line(git, rt).resolve(rt, local)
+        except EnvtrailError as exc:
+            out.append(Refusal(f"(push to {remote_ref})", exc.message,
+                               exc.hint or "push the store branch with `envtrail sync`"))
+    return out
+
+
+# git runs pre-merge-commit for a merge it commits itself, pre-push before it sends anything.
+HOOKS = ("pre-commit", "pre-merge-commit", "pre-push")
 
 
 def install(git: GitRepo, force: bool) -> list[Path]:
-    """Write plain ``pre-commit`` and ``pre-merge-commit`` hooks that run envtrail.
+    """Write plain ``pre-commit``, ``pre-merge-commit`` and ``pre-push`` hooks that run
+    envtrail.
 
     A hook that is not envtrail's is left alone (UsageError) unless ``force``.
     """
@@ -270,7 +297,7 @@ def install(git: GitRepo, force: bool) -> list[Path]:
         path.write_text(
             "#!/bin/sh\n"
             f"{MARKER}: refuses plaintext .env files, hand edits to envs/ and .envtrail/, "
-            "and merges on the store branch\n"
+            "merges on the store branch, and pushes of a store line that does not verify\n"
             f'if command -v envtrail >/dev/null 2>&1; then exec envtrail hook {path.name} "$@"; fi\n'
             f'exec {python} -m envtrail hook {path.name} "$@"\n'
         )
