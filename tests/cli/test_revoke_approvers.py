@@ -82,3 +82,23 @@ def test_a_revoke_leaving_only_the_author_warns_and_one_leaving_enough_is_quiet(
     r = cli("access", "revoke", bob.principal, "--env", "staging", "--reason", "moved")
     assert r.code == 0, r.err
     assert "approver" not in r.err
+
+
+def test_a_revoke_that_closes_the_listed_approver_of_an_environment_not_added_yet(
+        cli, store, bob):
+    """attack21 R1c: qa's rule, written ahead, lists bob; revoking him from production (his
+    only environment) closes his key, and qa's count with it."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("policy", "set", "--env", "qa", "--approvals", "1", "--approvers",
+               bob.principal, "--reason", "bob will review qa").code == 0
+    head = git(store, "rev-parse", "HEAD")
+    r = cli("access", "revoke", bob.principal, "--env", "production", "--reason", "left",
+            "--propose")
+    assert_one_line_error(r, 2)
+    assert "qa would need 1 approval(s)" in r.err
+    assert git(store, "rev-parse", "HEAD") == head
+    r = cli("access", "revoke", bob.principal, "--env", "production", "--reason", "stolen",
+            "--break-glass")
+    assert r.code == 0, r.err
+    assert "warning: qa would need 1 approval(s)" in r.err

@@ -177,15 +177,22 @@ def log(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> Non
 
 @policy_app.command("show")
 def policy_show(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> None:
-    """The effective write rule of each environment."""
+    """The effective write rule of each environment, of those written ahead of `env add`,
+    and (in the table) the default rule for environments added later."""
     from envtrail.ops.gate import open_line
 
     snap = open_line(open_git(repo), runtime()).snapshot
-    names = [env] if env else snap.environments()
-    rules = {n: snap.policy.rule_for(n).as_dict() for n in names}
+    existing, policy = snap.environments(), snap.policy
+    # A rule written ahead, or the default, raises the count every policy, signers or
+    # config change needs: shown, so nobody wonders why.
+    names = [env] if env else sorted({*existing, *policy.environments})
+    rules = {n: policy.rule_for(n).as_dict() for n in names}
     if json_:
         emit_json(rules)
         return
+    shown = {(n if n in existing else f"{n} (not added)"): r for n, r in rules.items()}
+    if not env:
+        shown["(default)"] = policy.defaults.as_dict()
     table(["environment", "require_reason", "reason_pattern", "writers", "approvals",
            "approvers", "break_glass"],
           [[n, str(r["require_reason"]).lower(), str(r["reason_pattern"] or "-"),
@@ -193,7 +200,7 @@ def policy_show(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False
             _listed(r.get("approvers", "members")),
             f"{str(r.get('break_glass', True)).lower()} "
             f"(review {r.get('break_glass_review', '24h')})"]
-           for n, r in rules.items()])
+           for n, r in shown.items()])
 
 
 def _listed(value: object) -> str:

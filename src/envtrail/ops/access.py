@@ -154,26 +154,20 @@ def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, enviro
 def _approvers_left(snap: Snapshot, principal: str, environment: str,
                     closed: list[signers.Signer] | None, author: str) -> tuple[list[str], list[str]]:
     """What revoking ``principal`` from ``environment`` (``closed``: the signers it leaves,
-    if it closes their key) leaves short of approvers, as :func:`ops.policy.shortfall`
-    says, in each environment whose approvers who can sign it changes: (never again
-    approvable, only the author's own changes wait)."""
-    from envtrail.audit.approvals import approvers_at
-    from envtrail.ops.policy import shortfall
+    if it closes their key) leaves that nobody could ever approve and was not so before
+    (:func:`ops.reach.unmeetable`), and notes where only the author's own changes would
+    wait, in each environment whose approvers who can sign it changes."""
+    from envtrail.ops import reach
 
-    signing = {s.principal for s in snap.signers if s.valid_before is None}
-    left = signing if closed is None else {s.principal for s in closed if s.valid_before is None}
-    stuck, lonely = [], []
-    for env in snap.environments():
-        rule = snap.policy.rule_for(env)
-        before = approvers_at(snap.view, snap.commit, [env])
-        after = before - {principal} if env == environment and rule.approvers is None \
-            else before
-        if before & signing == after & left:
-            continue
-        never, mine = shortfall(env, rule, after & left, author)
-        stuck += [never] if never else []
-        lonely += [mine] if mine else []
-    return stuck, lonely
+    rules, signing = snap.policy, reach.signing_now(snap.signers)
+    left = signing if closed is None else reach.signing_now(closed)
+    had = reach.quorums(snap, rules, signing)
+    have = reach.quorums(snap, rules, left, (principal, environment))
+    after = reach.unmeetable(rules, have, author)
+    stuck = [why for where, why in after.items()
+             if where not in reach.unmeetable(rules, had, author)]
+    moved = {env for env in have if have[env] != had.get(env)}
+    return stuck, reach.lonely(rules, have, author, moved - after.keys())
 
 
 def closing_key(snap: Snapshot, principal: str, leaving: Collection[str],

@@ -12,6 +12,7 @@ from envtrail.format import policy
 from envtrail.format.layout import POLICY
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import check_env_name, check_principal, check_reason
+from envtrail.ops import reach
 from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import require_admin
 from envtrail.ops.store import whoami
@@ -57,47 +58,21 @@ def check_review(text: str) -> str:
 
 def _reach(snap: Snapshot, current: policy.Policy, updated: policy.Policy,
            author: str) -> list[str]:
-    """UsageError where the new rules leave an environment whose count or approvers this
-    change touches with a count nobody can meet (see :func:`shortfall`); the warnings
-    where only the author's own changes wait for approvers yet to join."""
-    from envtrail.audit.approvals import approvers_at
-
-    signing = {s.principal for s in snap.signers if s.valid_before is None}
-    warnings = []
-    for env in snap.environments():
-        old, new = current.rule_for(env), updated.rule_for(env)
-        if (old.approvals, old.approvers) == (new.approvals, new.approvers):
-            continue
-        # A listed name with no signing key (a typo) can never approve.
-        stuck, lonely = shortfall(env, new, approvers_at(snap.view, snap.commit, [env],
-                                                         updated) & signing, author)
-        if stuck:
-            raise UsageError(stuck, hint="grant the approvers first (or name them with "
-                                         "--approvers), then set the count")
-        warnings += [lonely] if lonely else []
-    return warnings
-
-
-def shortfall(env: str, rule: policy.Rule, approvers: frozenset[str] | set[str],
-              author: str) -> tuple[str | None, str | None]:
-    """What ``rule`` asks of ``env`` that its ``approvers`` (those who can sign) cannot
-    give: first, why nobody could ever meet it (more approvals than approvers, or, where
-    the policy lists them and a grant adds none, than approvers besides ``author``):
-    lowering the count again would need that very count, so the store would be stuck for
-    good; second, a note where only ``author``'s own changes would wait."""
-    if not rule.approvals:
-        return None, None
-    others = set(approvers) - {author}
-    if rule.approvals > len(approvers) or (rule.approvers is not None
-                                           and rule.approvals > len(others)):
-        return (f"{env} would need {rule.approvals} approval(s) but have {len(others)} "
-                f"approver(s) who can sign besides {author}: changes there, and of the "
-                "policy, could never be approved"), None
-    if rule.approvals > len(others):
-        return None, (f"{env} needs {rule.approvals} approval(s) and has {len(others)} "
-                      f"approver(s) besides {author}: changes of yours there, and of the "
-                      "policy, can no longer be approved until more members join")
-    return None, None
+    """UsageError where the new rules leave a count nobody could ever meet that the
+    current ones did not (:func:`ops.reach.unmeetable`); notes where only the author's
+    own changes to an environment whose count or approvers change would wait."""
+    signing = reach.signing_now(snap.signers)
+    before = reach.unmeetable(current, reach.quorums(snap, current, signing), author)
+    approvers = reach.quorums(snap, updated, signing)
+    after = reach.unmeetable(updated, approvers, author)
+    new = [why for where, why in after.items() if where not in before]
+    if new:
+        raise UsageError(new[0], hint="add the environment and grant its approvers first (or "
+                                      "name them with --approvers), then set the count")
+    moved = {env for env in approvers if (current.rule_for(env).approvals,
+                                          current.rule_for(env).approvers) !=
+             (updated.rule_for(env).approvals, updated.rule_for(env).approvers)}
+    return reach.lonely(updated, approvers, author, moved - after.keys())
 
 
 def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | None,

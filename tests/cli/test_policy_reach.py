@@ -1,0 +1,63 @@
+"""A count nobody could ever meet is refused wherever it hides (attack21 R1).
+
+Every change of allowed_signers, policy.yaml or config.yaml needs the highest count
+anywhere in the policy: a rule written ahead of `env add`, or a default every
+environment overrides, counts too, while only environments that exist or list their
+approvers have anyone to ask. Such a count used to land (exit 0, no warning) and
+freeze every grant, revoke and policy change for good.
+"""
+
+import json
+
+import pytest
+
+from conftest import assert_one_line_error, git
+
+
+@pytest.mark.parametrize("flags", [
+    ("--env", "qa", "--approvals", "2"),  # qa not added yet: nobody to ask
+    ("--env", "qa", "--approvals", "1", "--approvers", "bob@exmaple.com"),  # a typo
+])
+def test_a_rule_written_ahead_that_nobody_could_meet_is_refused(cli, store, bob, flags):
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    before = git(store, "rev-parse", "HEAD")
+    r = cli("policy", "set", *flags, "--reason", "qa will need four eyes")
+    assert_one_line_error(r, 2)
+    assert "could never be approved" in r.err
+    assert git(store, "rev-parse", "HEAD") == before
+
+
+def test_a_rule_written_ahead_that_others_can_meet_lands(cli, store, bob):
+    """production's approvers (alice and bob) can give one approval: qa's rule is fine."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("policy", "set", "--env", "production", "--approvals", "1",
+               "--reason", "two eyes").code == 0
+    r = cli("policy", "set", "--env", "qa", "--approvals", "1", "--reason", "qa too",
+            "--propose")
+    assert r.code == 0, r.err
+    assert "could never" not in r.err
+
+
+def test_a_default_every_environment_overrides_still_counts(cli, store):
+    for env in ("production", "staging"):
+        assert cli("policy", "set", "--env", env, "--approvals", "0",
+                   "--reason", "explicit").code == 0
+    before = git(store, "rev-parse", "HEAD")
+    r = cli("policy", "set", "--approvals", "2", "--reason", "for environments added later")
+    assert_one_line_error(r, 2)
+    assert "changes of signers, policy or config would need 2 approval(s) but 0 approver(s)" \
+        in r.err
+    assert git(store, "rev-parse", "HEAD") == before
+
+
+def test_policy_show_lists_rules_written_ahead_and_the_default(cli, store):
+    assert cli("policy", "set", "--env", "qa", "--writers", "alice@example.com",
+               "--reason", "qa to come").code == 0
+    shown = cli("policy", "show").out.splitlines()
+    assert [line.split("\t")[0] for line in shown] == \
+        ["production", "qa (not added)", "staging", "(default)"]
+    rules = json.loads(cli("policy", "show", "--json").out)
+    assert sorted(rules) == ["production", "qa", "staging"]
+    assert rules["qa"]["writers"] == ["alice@example.com"]
