@@ -102,3 +102,35 @@ def test_a_revoke_that_closes_the_listed_approver_of_an_environment_not_added_ye
             "--break-glass")
     assert r.code == 0, r.err
     assert "warning: qa would need 1 approval(s)" in r.err
+
+
+def test_two_revokes_each_fine_alone_are_named_when_sync_replays_one_on_the_other(
+        tmp_path, cli, store, bob, make_identity):
+    """attack21 R2: bob and carol each leave production in their own clone (break-glass,
+    each leaving two approvers for a count of two); sync lands both, leaving one. The
+    clone whose revoke was replayed is told what is stranded."""
+    from test_sync import clone_as, make_remote
+
+    carol = make_identity("carol@example.com")
+    for who, envs in ((bob, ("production",)), (carol, ("production", "staging"))):
+        for env in envs:
+            assert cli("access", "grant", who.principal, who.publine, "--env", env,
+                       "--reason", "join").code == 0
+        assert cli("access", "admin", who.principal, "--reason", "on call").code == 0
+    assert cli("policy", "set", "--env", "production", "--approvals", "2",
+               "--reason", "four eyes").code == 0
+    bare = make_remote(tmp_path, store)
+    b = clone_as(tmp_path, str(bare), bob, "bob")
+    c = clone_as(tmp_path, str(bare), carol, "carol")
+    for me, who in ((b, bob), (c, carol)):
+        r = me("access", "revoke", who.principal, "--env", "production", "--reason", "leaving",
+               "--break-glass")
+        assert r.code == 0, r.err
+        assert "could never be approved" not in r.err  # alone, each leaves enough
+    assert c("sync").code == 0
+    r = b("sync")
+    assert r.code == 0, r.err
+    assert "replayed your commits" in r.out
+    assert "warning: after your replayed revoke: production would need 2 approval(s) but " \
+        "have 1 approver(s) who can sign: changes there, and of the policy, could never be " \
+        "approved" in r.err

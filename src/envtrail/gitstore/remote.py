@@ -15,9 +15,13 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from envtrail.errors import AccessDenied, ConflictError, NotFoundError
+from envtrail.errors import AccessDenied, ConflictError, IntegrityError, NotFoundError
 from envtrail.gitstore.discover import state_dir
+
+if TYPE_CHECKING:
+    from envtrail.gitstore.repo import GitRepo
 
 MIRROR_ROOT = "refs/envtrail-remotes/"  # + <remote>/<name under the remote's refs/envtrail/>
 LOCK_RETRIES = 5
@@ -248,3 +252,20 @@ def remember_refs(root: Path, up: Upstream, refs: dict[str, str]) -> None:
 def forget_seen(root: Path) -> None:
     """Forget every remote head this clone saw (after it accepted a reviewed rewrite)."""
     _seen_path(root).unlink(missing_ok=True)
+
+
+def refuse_going_back(git: GitRepo, up: Upstream, incoming: str | None) -> None:
+    """IntegrityError (exit 5) if the remote branch no longer holds the head this clone
+    last saw there: a remote rewound or rewritten is refused before anything is taken."""
+    seen = last_seen(git.root, up) or git.ref_target(up.tracking_ref)
+    if seen is None:
+        return
+    if incoming is None:
+        raise IntegrityError(f"{up} is gone from the remote, which had {seen[:10]} before; "
+                             "nothing was changed", hint="ask whoever deleted it; see "
+                                                         "docs/git-workflow.md")
+    if not git.first_parents(incoming, seen)[1]:  # on the line, not merely reachable
+        raise IntegrityError(
+            f"{up} no longer contains {seen[:10]}, the head this clone last saw there "
+            "(the remote was rewound or rewritten); nothing was changed",
+            hint="ask whoever force-pushed it; see docs/git-workflow.md")

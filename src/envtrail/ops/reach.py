@@ -41,7 +41,8 @@ def quorums(snap: Snapshot, rules: Policy, signing: set[str],
     return out
 
 
-def unmeetable(rules: Policy, approvers: dict[str, set[str]], author: str) -> dict[str, str]:
+def unmeetable(rules: Policy, approvers: dict[str, set[str]],
+               author: str | None) -> dict[str, str]:
     """What nobody could ever approve, given :func:`quorums`' ``approvers`` and the admin
     ``author`` asking: by environment, a count above its approvers (where the policy
     lists them, above those besides ``author``: a grant adds none); under ``"*"``, the
@@ -53,9 +54,10 @@ def unmeetable(rules: Policy, approvers: dict[str, set[str]], author: str) -> di
         others = who - {author}
         if rule.approvals > len(who) or (rule.approvers is not None
                                          and rule.approvals > len(others)):
+            besides = f" besides {author}" if author else ""
             out[env] = (f"{env} would need {rule.approvals} approval(s) but have "
-                        f"{len(others)} approver(s) who can sign besides {author}: changes "
-                        "there, and of the policy, could never be approved")
+                        f"{len(others)} approver(s) who can sign{besides}: changes there, "
+                        "and of the policy, could never be approved")
     needed, pool = rules.max_approvals(), set().union(*approvers.values())
     if needed > len(pool):
         out["*"] = (f"changes of signers, policy or config would need {needed} approval(s) "
@@ -63,6 +65,14 @@ def unmeetable(rules: Policy, approvers: dict[str, set[str]], author: str) -> di
                     "count in the policy asks it, a default or a rule for an environment "
                     "not added yet included): they could never be approved")
     return out
+
+
+def stranded(snap: Snapshot) -> list[str]:
+    """What nobody could ever approve at ``snap`` (a state already written: sync names
+    it after replaying a revoke another clone's revoke made too much)."""
+    rules = snap.policy
+    return list(unmeetable(rules, quorums(snap, rules, signing_now(snap.signers)),
+                           None).values())
 
 
 def lonely(rules: Policy, approvers: dict[str, set[str]], author: str,

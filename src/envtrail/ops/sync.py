@@ -36,8 +36,8 @@ from envtrail.gitstore.remote import (
     RefUpdate,
     Upstream,
     fetch,
-    last_seen,
     push_refs,
+    refuse_going_back,
     remember_refs,
     remember_seen,
     seen_refs,
@@ -45,7 +45,7 @@ from envtrail.gitstore.remote import (
     upstream,
 )
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops import eventsync, journal, proposalsync, routing
+from envtrail.ops import eventsync, journal, proposalsync, reach, routing
 from envtrail.ops.eventsync import EventsPlan
 from envtrail.ops.gate import open_line, record_verified
 from envtrail.ops.proposalsync import Note
@@ -87,6 +87,7 @@ class SyncResult:
     replayed: tuple[Replayed, ...] = ()
     events: EventsPlan | None = None
     proposals: tuple[Note, ...] = ()
+    stranded: tuple[str, ...] = ()  # counts nobody can meet after a replayed revoke
 
 
 def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = None,
@@ -101,7 +102,7 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
         recover(git)
         for _ in range(MAX_ROUNDS):
             incoming = fetch(git.root, up)
-            _refuse_going_back(git, up, incoming)
+            refuse_going_back(git, up, incoming)
             seen = seen_refs(git.root, up)
             eventsync.check_incoming(git, up, seen.get(eventsync.EVENTS_REF), incoming,
                                      rt.now())
@@ -130,7 +131,11 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
             eventsync.landed(git, events.tip)
             if outcome is None:
                 outcome = "pushed" if ours != incoming else "up-to-date"
-            return SyncResult(outcome, up, ours, tuple(done), events, tuple(props.notes))
+            # Each revoke was fine on its own head; on top of another's, it may not be.
+            stranded = reach.stranded(StoreView(git).at(ours)) \
+                if any(r.action == "revoke" and r.commit for r in done) else []
+            return SyncResult(outcome, up, ours, tuple(done), events, tuple(props.notes),
+                              tuple(stranded))
     raise ConflictError(f"{up} kept moving while syncing; your commits are kept here",
                         hint="run `envtrail sync` again")
 
@@ -184,22 +189,6 @@ def _take_remote(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, re
     remember_seen(git.root, up, incoming)
     track(git.root, up, incoming)
     return new_head, round_
-
-
-def _refuse_going_back(git: GitRepo, up: Upstream, incoming: str | None) -> None:
-    """Exit 5 if the remote branch no longer holds the head this clone last saw there."""
-    seen = last_seen(git.root, up) or git.ref_target(up.tracking_ref)
-    if seen is None:
-        return
-    if incoming is None:
-        raise IntegrityError(f"{up} is gone from the remote, which had {seen[:10]} before; "
-                             "nothing was changed", hint="ask whoever deleted it; see "
-                                                         "docs/git-workflow.md")
-    if not git.first_parents(incoming, seen)[1]:  # on the line, not merely reachable
-        raise IntegrityError(
-            f"{up} no longer contains {seen[:10]}, the head this clone last saw there "
-            "(the remote was rewound or rewritten); nothing was changed",
-            hint="ask whoever force-pushed it; see docs/git-workflow.md")
 
 
 def _walk(git: GitRepo, rt: Runtime, identity: Identity, head: str, since: str | None,
