@@ -174,6 +174,44 @@ def proposal_readers(view: StoreView, head: str,
     return out
 
 
+def value_readers(view: StoreView, head: str, env: str, names: Iterable[str],
+                  source: str) -> dict[str, set[tuple[str, str]]]:
+    """For each of ``names``, who (a principal and their key) could read the value it
+    holds in ``env`` at line commit ``source``: everyone ever sealed to a key pair that
+    held that very value, ``source``'s and, back through each rotation that re-encrypted
+    it, the ones before (verify holds a rotation to each previous value: rule 5)."""
+    pairs = {name: _pairs_of(view, env, name, source) for name in names}
+    sealed: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    seen_blobs: set[str] = set()
+    for info in view.git.walk_touching(head, ("envs",)):
+        _count(view, info.id, seen_blobs, sealed, {})
+    return {name: set().union(*(sealed.get((env, key), set()) for key in keys))
+            for name, keys in pairs.items()}
+
+
+def _pairs_of(view: StoreView, env: str, name: str, source: str) -> set[str]:
+    """The key pairs (public keys) under which ``env`` held the value ``name`` has at
+    ``source``, from where it was set, through every rotation, to ``source``."""
+    from envtrail.format.layout import env_path
+
+    found = view.env_at(source, env)
+    if found is None or name not in found.values:
+        return set()
+    pairs, held = {found.public_key}, found.values[name]
+    for info in view.git.walk_touching(source, (env_path(env),)):  # newest first
+        before = view.env_at(info.parents[0], env) if info.parents else None
+        was = before.values.get(name) if before is not None else None
+        if was is None:
+            break  # set here
+        if was == held:
+            continue  # another variable changed here
+        if before.public_key == view.env_at(info.id, env).public_key:  # type: ignore[union-attr]
+            break  # changed here, not re-encrypted
+        pairs.add(before.public_key)  # type: ignore[union-attr]
+        held = was
+    return pairs
+
+
 def _count(view: StoreView, commit: str, seen_blobs: set[str],
            sealed: dict[tuple[str, str], set[tuple[str, str]]],
            names: dict[tuple[str, str], set[str]]) -> None:

@@ -56,7 +56,8 @@ def revert(
         return
     report_restore(result.record, result.commit, dry_run,
                    f"would revert {short(result.target)} in {env}:",
-                   f" (reverts {short(result.target)})", result.proposal, result.flagged)
+                   f" (reverts {short(result.target)})", result.proposal, result.flagged,
+                   result.warnings)
 
 
 def history(

@@ -52,7 +52,7 @@ def rollback(
         return
     report_restore(result.record, result.commit, dry_run,
                    f"would roll back {env} to {short(result.target)}:", proposal=result.proposal,
-                   flagged=result.flagged)
+                   flagged=result.flagged, warnings=result.warnings)
 
 
 def register(app: typer.Typer) -> None:

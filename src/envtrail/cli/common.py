@@ -261,8 +261,10 @@ def report_write(written: Any, what: str) -> None:
 
 
 def report_restore(record: Any, commit: str | None, dry_run: bool, would: str, done: str = "",
-                   proposal: str | None = None, flagged: bool = False) -> None:
-    """What a rollback or revert did (or, for a dry run, would do), change by change, masked."""
+                   proposal: str | None = None, flagged: bool = False,
+                   warnings: tuple[str, ...] = ()) -> None:
+    """What a rollback or revert did (or, for a dry run, would do), change by change, masked,
+    and the values it puts back that someone no longer seated could read."""
     from envtrail.audit.record import render_change, subject
 
     if proposal and not dry_run:
@@ -273,6 +275,8 @@ def report_restore(record: Any, commit: str | None, dry_run: bool, would: str, d
             _warn_break_glass(commit, flagged)
     for change in record.changes:
         out(f"  {render_change(change)}")
+    for text in warnings:
+        warn(text)
 
 
 def _report_proposal(record: Any, proposal: str) -> None:

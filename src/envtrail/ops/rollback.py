@@ -31,17 +31,43 @@ class Restored:
     record: Record | None
     proposal: str | None = None
     flagged: bool = False
+    # Values it puts back that someone no longer seated could read: to rotate again.
+    warnings: tuple[str, ...] = ()
 
 
 def restore(git: GitRepo, rt: Runtime, identity: Identity, line: Line, target: str,
-            build: Callable[[Snapshot], Plan | None], dry_run: bool, route: Route) -> Restored:
-    """Run a rollback's or revert's plan: only shown for a dry run, else written by ``route``."""
+            build: Callable[[Snapshot], Plan | None], dry_run: bool, route: Route,
+            environment: str, source: str | None) -> Restored:
+    """Run a rollback's or revert's plan: only shown for a dry run, else written by
+    ``route``; ``source``: the line commit whose values of ``environment`` it restores."""
     if dry_run:
         plan = build(line.snapshot)
-        return Restored(target, None, plan.record if plan else None)
+        rec = plan.record if plan else None
+        return Restored(target, None, rec, warnings=known(line, environment, source, rec))
     written: Written = transact(git, rt, identity, build, route=route)
     return Restored(target, written.commit, written.record, written.proposal,
-                    written.flagged)
+                    written.flagged, known(line, environment, source, written.record))
+
+
+def known(line: Line, environment: str, source: str | None,
+          rec: Record | None) -> tuple[str, ...]:
+    """For each value ``rec`` puts back from ``source``, who could read it with a key that
+    has no seat in ``environment`` now (an offboarded member, say, whose offboarding
+    report asked for that very value to be rotated)."""
+    from envtrail.audit.membership import value_readers
+
+    now = line.view.env_at(line.head, environment) if line.head else None
+    if rec is None or source is None or now is None:
+        return ()
+    out = []
+    readers = value_readers(line.view, line.head, environment,
+                            [c.key for c in rec.changes if c.op != "-"], source)
+    for name, who in sorted(readers.items()):
+        gone = sorted({p for p, key in who if now.member_with_key(key) is None})
+        if gone:
+            out.append(f"{name} is back to a value {', '.join(gone)} could read, with "
+                       f"a key no longer seated in {environment}: rotate it")
+    return tuple(out)
 
 
 def target_values(snap: Snapshot, identity: Identity, environment: str) -> dict[str, str]:
@@ -86,4 +112,4 @@ def rollback(git: GitRepo, rt: Runtime, identity: Identity, environment: str, to
         return plan_values(snap, rt, identity, environment, updates, removals, text,
                            "rollback", extra)
 
-    return restore(git, rt, identity, line, target, build, dry_run, route)
+    return restore(git, rt, identity, line, target, build, dry_run, route, environment, target)

@@ -1,0 +1,54 @@
+"""revert and rollback say when they put back a value someone offboarded could read
+(attack21 R3): the offboarding report asked for it to be rotated, and a one-line undo
+must not quietly make the leaver's copy live again."""
+
+from conftest import git
+
+
+def setv(cli, key, value):
+    r = cli("set", key, "--env", "production", "--reason", f"set {key}", input=value)
+    assert r.code == 0, r.err
+    return git(cli.cwd, "rev-parse", "HEAD").strip()
+
+
+WARNING = ("warning: K is back to a value bob@example.com could read, with a key no longer "
+           "seated in production: rotate it")
+
+
+def test_undoing_the_rotation_of_a_value_an_offboarded_member_read_says_so(cli, store, bob):
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "K", "read-by-bob")
+    setv(cli, "OTHER", "o")
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0  # a new key pair: K re-encrypted, same value
+    before_rotation = git(store, "rev-parse", "HEAD").strip()
+    rotated = setv(cli, "K", "rotated-after-bob")
+    for args in (("revert", rotated, "--dry-run"), ("revert", rotated),):
+        r = cli(*args, "--env", "production", "--reason", "the new key broke the deploy")
+        assert r.code == 0, r.err
+        assert WARNING in r.err
+        assert "read-by-bob" not in r.both
+    setv(cli, "K", "rotated-again")
+    r = cli("rollback", "--env", "production", "--to", before_rotation, "--reason", "undo")
+    assert r.code == 0, r.err
+    assert WARNING in r.err
+
+
+def test_putting_back_a_value_nobody_gone_could_read_says_nothing(cli, store, bob):
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    read = setv(cli, "K", "read-by-bob")
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0
+    setv(cli, "K", "after-bob")
+    later = setv(cli, "K", "later")
+    r = cli("revert", later, "--env", "production", "--reason", "undo")  # back to after-bob
+    assert r.code == 0, r.err
+    assert "could read" not in r.err
+    # bob still a member (re-granted with the same key): nothing to rotate for his sake.
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "back").code == 0
+    r = cli("rollback", "--env", "production", "--to", read, "--reason", "undo")
+    assert r.code == 0, r.err
+    assert "~ K" in r.out and "could read" not in r.err
