@@ -52,3 +52,39 @@ def test_putting_back_a_value_nobody_gone_could_read_says_nothing(cli, store, bo
     r = cli("rollback", "--env", "production", "--to", read, "--reason", "undo")
     assert r.code == 0, r.err
     assert "~ K" in r.out and "could read" not in r.err
+
+
+def test_the_value_is_followed_through_a_rollback_and_a_revert(cli, store, bob):
+    """A rollback or revert re-encrypts an old value under today's key pair: still the value
+    bob read, however many times it was put back."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "K", "read-by-bob")
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0
+    revoked = git(store, "rev-parse", "HEAD").strip()
+    setv(cli, "K", "w")
+    r = cli("rollback", "--env", "production", "--to", revoked, "--reason", "back")
+    assert r.code == 0 and WARNING in r.err, r.err
+    again = setv(cli, "K", "x")
+    r = cli("revert", again, "--env", "production", "--reason", "back again")
+    assert r.code == 0, r.err
+    assert WARNING in r.err
+
+
+def test_a_repaired_malformed_file_in_history_never_fails_a_revert_after_it_wrote(
+        cli, store):
+    """review13 B1: the walk behind the note met the malformed file a repair acknowledged
+    and failed with exit 5 after the revert had landed; now it is judged before anything is
+    written, and an unreadable state only ends the value's trail."""
+    setv(cli, "OTHER", "o1")
+    path = store / "envs/production.yaml"
+    path.write_text(path.read_text() + "  broken: [\n")
+    git(store, "commit", "-q", "--no-verify", "-am", "hand edit")
+    r = cli("repair", "--reason", "undo the hand edit INC-9")
+    assert r.code == 0, r.err
+    after = setv(cli, "OTHER", "o2")  # its parent is the repair, right after the bad file
+    for args in (("--dry-run",), ()):
+        r = cli("revert", after, "--env", "production", "--reason", "undo", *args)
+        assert r.code == 0, r.err
+    assert cli("get", "OTHER", "--env", "production").out == "o1"

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from envtrail.audit.acknowledgements import Acknowledgement
 from envtrail.audit.credit import Credits
 from envtrail.audit.history import parse_record
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
+from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.repo import CommitInfo
+
+if TYPE_CHECKING:
+    from envtrail.audit.keyring import Keyring
 
 
 @dataclass
@@ -174,42 +179,54 @@ def proposal_readers(view: StoreView, head: str,
     return out
 
 
-def value_readers(view: StoreView, head: str, env: str, names: Iterable[str],
-                  source: str) -> dict[str, set[tuple[str, str]]]:
-    """For each of ``names``, who (a principal and their key) could read the value it
-    holds in ``env`` at line commit ``source``: everyone ever sealed to a key pair that
-    held that very value, ``source``'s and, back through each rotation that re-encrypted
-    it, the ones before (verify holds a rotation to each previous value: rule 5)."""
-    pairs = {name: _pairs_of(view, env, name, source) for name in names}
-    sealed: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    seen_blobs: set[str] = set()
-    for info in view.git.walk_touching(head, ("envs",)):
-        _count(view, info.id, seen_blobs, sealed, {})
-    return {name: set().union(*(sealed.get((env, key), set()) for key in keys))
+def value_readers(view: StoreView, head: str, environment: str, values: Mapping[str, str],
+                  keyring: Keyring) -> dict[str, set[tuple[str, str]]]:
+    """For each variable of ``values`` (name -> plaintext), who (a principal and their key)
+    could ever read that very value on the line to ``head``: everyone ever sealed to the
+    key pair of a version of ``environment`` that held it. Each version is opened with
+    ``keyring``, so a value put back by a rollback or revert is still the one it was; a
+    version it cannot open holds the value where it only re-encrypted one that did (a
+    rotation: verify holds it to the previous values, rule 5)."""
+    from envtrail.audit.history import rekeys
+    from envtrail.crypto.seal import DecryptError
+    from envtrail.format.envfile import path_for
+
+    holds = dict.fromkeys(values, False)
+    pairs: dict[str, set[str]] = {name: set() for name in values}
+    sealed: dict[str, set[tuple[str, str]]] = {}
+    touching = list(view.git.walk_touching(head, (path_for(environment),)))
+    for info in reversed(touching):  # oldest first: a re-encryption follows what it read
+        old = _readable(view, info.parents[0] if info.parents else None, environment)
+        new = _readable(view, info.id, environment)
+        if new is None:
+            holds = dict.fromkeys(values, False)
+            continue
+        sealed.setdefault(new.public_key, set()).update(
+            (p, m.key) for p, m in new.members.items())
+        for name, plain in values.items():
+            now, was = new.values.get(name), old.values.get(name) if old else None
+            if now is None:
+                holds[name] = False
+            elif now != was:
+                try:
+                    opened = keyring.plaintext(new, name)
+                except (DecryptError, ValueError):
+                    opened = None
+                holds[name] = opened == plain if opened is not None else \
+                    holds[name] and was is not None and rekeys(old, new)
+            if holds[name]:
+                pairs[name].add(new.public_key)
+    return {name: set().union(*(sealed.get(key, set()) for key in keys))
             for name, keys in pairs.items()}
 
 
-def _pairs_of(view: StoreView, env: str, name: str, source: str) -> set[str]:
-    """The key pairs (public keys) under which ``env`` held the value ``name`` has at
-    ``source``, from where it was set, through every rotation, to ``source``."""
-    from envtrail.format.layout import env_path
-
-    found = view.env_at(source, env)
-    if found is None or name not in found.values:
-        return set()
-    pairs, held = {found.public_key}, found.values[name]
-    for info in view.git.walk_touching(source, (env_path(env),)):  # newest first
-        before = view.env_at(info.parents[0], env) if info.parents else None
-        was = before.values.get(name) if before is not None else None
-        if was is None:
-            break  # set here
-        if was == held:
-            continue  # another variable changed here
-        if before.public_key == view.env_at(info.id, env).public_key:  # type: ignore[union-attr]
-            break  # changed here, not re-encrypted
-        pairs.add(before.public_key)  # type: ignore[union-attr]
-        held = was
-    return pairs
+def _readable(view: StoreView, commit: str | None, environment: str) -> EnvFile | None:
+    """An environment file at a commit, None where it is absent or unreadable (a state a
+    repair acknowledged may hold a malformed one)."""
+    try:
+        return view.env_at(commit, environment)
+    except IntegrityError:
+        return None
 
 
 def _count(view: StoreView, commit: str, seen_blobs: set[str],

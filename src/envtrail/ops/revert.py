@@ -89,4 +89,4 @@ def revert(git: GitRepo, rt: Runtime, identity: Identity, environment: str,
         return plan_values(snap, rt, identity, environment, updates, removals, text, "revert",
                            (("Revert", target),))
 
-    return restore(git, rt, identity, line, target, build, dry_run, route, environment, parent)
+    return restore(git, rt, identity, line, target, build, dry_run, route, environment)

@@ -10,6 +10,7 @@ from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import Decryptor
 from envtrail.errors import AccessDenied, NotFoundError
+from envtrail.format import envfile
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_reason, check_var_name
 from envtrail.ops.gate import Line, open_line
@@ -37,37 +38,48 @@ class Restored:
 
 def restore(git: GitRepo, rt: Runtime, identity: Identity, line: Line, target: str,
             build: Callable[[Snapshot], Plan | None], dry_run: bool, route: Route,
-            environment: str, source: str | None) -> Restored:
+            environment: str) -> Restored:
     """Run a rollback's or revert's plan: only shown for a dry run, else written by
-    ``route``; ``source``: the line commit whose values of ``environment`` it restores."""
+    ``route``; with each value it puts back that someone no longer seated could read,
+    judged on the very state it is written on, before anything is written."""
+    notes: list[str] = []
+
+    def noted(snap: Snapshot) -> Plan | None:
+        plan = build(snap)
+        notes[:] = _exposed(snap, identity, environment, plan) if plan else []
+        return plan
+
     if dry_run:
-        plan = build(line.snapshot)
-        rec = plan.record if plan else None
-        return Restored(target, None, rec, warnings=known(line, environment, source, rec))
-    written: Written = transact(git, rt, identity, build, route=route)
+        plan = noted(line.snapshot)
+        return Restored(target, None, plan.record if plan else None, warnings=tuple(notes))
+    written: Written = transact(git, rt, identity, noted, route=route)
     return Restored(target, written.commit, written.record, written.proposal,
-                    written.flagged, known(line, environment, source, written.record))
+                    written.flagged, tuple(notes))
 
 
-def known(line: Line, environment: str, source: str | None,
-          rec: Record | None) -> tuple[str, ...]:
-    """For each value ``rec`` puts back from ``source``, who could read it with a key that
-    has no seat in ``environment`` now (an offboarded member, say, whose offboarding
-    report asked for that very value to be rotated)."""
+def _exposed(snap: Snapshot, identity: Identity, environment: str, plan: Plan) -> list[str]:
+    """For each value ``plan`` puts back, who could read it with a key that has no seat in
+    ``environment`` (an offboarded member, whose offboarding report asked for that very
+    value to be rotated)."""
+    from envtrail.audit.keyring import Keyring
     from envtrail.audit.membership import value_readers
 
-    now = line.view.env_at(line.head, environment) if line.head else None
-    if rec is None or source is None or now is None:
-        return ()
+    data = plan.changes.get(envfile.path_for(environment))
+    if data is None or snap.commit is None:
+        return []
+    written = envfile.parse(data, envfile.path_for(environment))
+    keyring = Keyring(identity)
+    values = {c.key: keyring.plaintext(written, c.key) for c in plan.record.changes
+              if c.op != "-"}
+    readers = value_readers(snap.view, snap.commit, environment,
+                            {n: v for n, v in values.items() if v is not None}, keyring)
     out = []
-    readers = value_readers(line.view, line.head, environment,
-                            [c.key for c in rec.changes if c.op != "-"], source)
     for name, who in sorted(readers.items()):
-        gone = sorted({p for p, key in who if now.member_with_key(key) is None})
+        gone = sorted({p for p, key in who if written.member_with_key(key) is None})
         if gone:
-            out.append(f"{name} is back to a value {', '.join(gone)} could read, with "
-                       f"a key no longer seated in {environment}: rotate it")
-    return tuple(out)
+            out.append(f"{name} is back to a value {', '.join(gone)} could read, with a key "
+                       f"no longer seated in {environment}: rotate it")
+    return out
 
 
 def target_values(snap: Snapshot, identity: Identity, environment: str) -> dict[str, str]:
@@ -112,4 +124,4 @@ def rollback(git: GitRepo, rt: Runtime, identity: Identity, environment: str, to
         return plan_values(snap, rt, identity, environment, updates, removals, text,
                            "rollback", extra)
 
-    return restore(git, rt, identity, line, target, build, dry_run, route, environment, target)
+    return restore(git, rt, identity, line, target, build, dry_run, route, environment)
