@@ -39,21 +39,28 @@ def test_policy_set_refuses_bad_approval_values(cli, store):
 
 
 def test_a_count_no_approvers_could_meet_is_refused_and_one_only_others_could_warns(
-        cli, store, bob):
+        cli, store, bob, make_identity):
     """attack19 P4: a count above the number of approvers froze policy, signers and members
-    for good (lowering it needs that count); exit 2, nothing written. A count only the
-    author cannot reach lands, with a warning that says so."""
+    for good (lowering it needs that count); exit 2, nothing written. So does one only the
+    author's peers could meet where she is the only admin (review13 B3: nobody else could
+    ask for the change that lowers it). With another admin to ask, it lands, with a warning
+    that the author's own changes wait."""
     assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
                "--reason", "join").code == 0
     before = git(store, "rev-parse", "HEAD")
     # Too many; more than the listed approvers besides alice (granting adds none); a
     # listed name that cannot sign (attack20 Q3: a typo).
     for flags in (("--approvals", "3"), ("--approvals", "2", "--approvers", bob.principal),
-                  ("--approvals", "1", "--approvers", "alice@example.com,bob@exmaple.com")):
+                  ("--approvals", "1", "--approvers", "alice@example.com,bob@exmaple.com"),
+                  ("--approvals", "2")):  # alice and bob: only bob for alice, the only admin
         r = cli("policy", "set", "--env", "production", *flags, "--reason", "typo")
         assert_one_line_error(r, 2)
         assert "could never be approved" in r.err
         assert git(store, "rev-parse", "HEAD") == before
+    carol = make_identity("carol@example.com")
+    assert cli("access", "grant", carol.principal, carol.publine, "--env", "staging",
+               "--reason", "second admin").code == 0
+    assert cli("access", "admin", carol.principal, "--reason", "second admin").code == 0
     r = cli("policy", "set", "--env", "production", "--approvals", "2", "--reason", "strict")
     assert r.code == 0, r.err
     assert "production needs 2 approval(s) and has 1 approver(s) besides alice@example.com" \
@@ -489,6 +496,11 @@ def test_a_rule_written_ahead_for_an_environment_not_made_yet_blocks_no_store_wi
     assert cli.as_(team["bob"])("approve", first, "--reason", "ok").code == 0
     assert cli("apply", first).code == 0
     assert "payments" in (store / ".envtrail/policy.yaml").read_text()
+    # Another admin to ask, so that two approvals stay within reach (ops/reach.py).
+    pid = _proposal_id(cli("access", "admin", team["carol"].principal, "--reason", "second",
+                           "--propose"))
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
     pid = _proposal_id(cli("policy", "set", "--env", "production", "--approvals", "2",
                            "--reason", "stricter", "--propose"))
     assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0

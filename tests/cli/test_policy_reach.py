@@ -47,8 +47,8 @@ def test_a_default_every_environment_overrides_still_counts(cli, store):
     before = git(store, "rev-parse", "HEAD")
     r = cli("policy", "set", "--approvals", "2", "--reason", "for environments added later")
     assert_one_line_error(r, 2)
-    assert "changes of signers, policy or config would need 2 approval(s) but 0 approver(s)" \
-        in r.err
+    assert "changes of signers, policy or config would need 2 approval(s)" in r.err
+    assert "and 0 approver(s) who can sign besides alice@example.com could give them" in r.err
     assert git(store, "rev-parse", "HEAD") == before
 
 
@@ -61,3 +61,28 @@ def test_policy_show_lists_rules_written_ahead_and_the_default(cli, store):
     rules = json.loads(cli("policy", "show", "--json").out)
     assert sorted(rules) == ["production", "qa", "staging"]
     assert rules["qa"]["writers"] == ["alice@example.com"]
+
+
+def test_a_store_wide_count_only_the_authors_peers_could_give_needs_another_admin(
+        cli, store, bob, make_identity):
+    """review13 B3: production's approvers are alice and bob (one approval); a rule for qa
+    asking two raises what every policy change needs to two, which alice, the only admin,
+    could never collect (only bob is left to approve her). With carol, a second admin,
+    alice and bob approve carol's changes: it lands."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("policy", "set", "--env", "production", "--approvals", "1",
+               "--reason", "two eyes").code == 0
+    r = cli("policy", "set", "--env", "qa", "--approvals", "2", "--reason", "qa", "--propose")
+    assert_one_line_error(r, 2)
+    assert "would need 2 approval(s)" in r.err and "no other admin could ask" in r.err
+    assert git(store, "for-each-ref", "refs/envtrail/proposals/") == ""
+    carol = make_identity("carol@example.com")
+    for args in (("access", "grant", carol.principal, carol.publine, "--env", "staging"),
+                 ("access", "admin", carol.principal)):
+        r = cli(*args, "--reason", "second admin", "--propose")
+        pid = r.out.split(" as ")[1].split()[0]
+        assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
+        assert cli("apply", pid).code == 0
+    r = cli("policy", "set", "--env", "qa", "--approvals", "2", "--reason", "qa", "--propose")
+    assert r.code == 0, r.err

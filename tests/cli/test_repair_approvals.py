@@ -97,12 +97,16 @@ def test_a_forged_parent_holding_the_repairs_tree_does_not_hide_its_changes(cli,
 
 
 
-def test_a_backdated_repair_cannot_name_a_verified_commit_for_more_than_rule_7(cli, store):
+def test_a_backdated_repair_cannot_name_a_verified_commit_for_more_than_rule_7(cli, store,
+                                                                               bob):
     """A repair may sweep a verified commit dated after itself only by naming it for rule 7
     alone; naming another rule too would keep it valid while rule 9 no longer counted the
     swept commit's policy (attacker review, fourth round)."""
     from datetime import timedelta
 
+    # bob approves, so that the count stays within reach (ops/reach.py).
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
     setv(cli, "DB_PASS", "s3cret")
     assert cli("policy", "set", "--env", "production", "--approvals", "1", "--no-break-glass",
                "--reason", "two-person rule").code == 0
@@ -209,6 +213,11 @@ def test_a_backdated_repair_cannot_undo_an_environment_made_since_without_its_ap
     from hostile import point, signed_approval, verify_findings
 
     team = make_team(cli, bob, make_identity)
+    # carol, a second admin: payments' only approver (alice) could never approve alice.
+    pid = _proposal_id(cli("access", "admin", team["carol"].principal, "--reason", "second",
+                           "--propose"))
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
     clean = _head(store)
     time.sleep(1.1)  # what the repair sweeps is dated after it
     assert cli("env", "add", "payments", "--reason", "launch").code == 0

@@ -14,7 +14,18 @@ def _refs(store) -> str:
     return git(store, "for-each-ref", "refs/envtrail/")
 
 
-def test_a_proposed_revoke_that_would_leave_too_few_approvers_is_refused(cli, store, bob):
+def second_admin(cli, make_identity):
+    """carol, an admin who is a member of staging only: someone else to ask."""
+    carol = make_identity("carol@example.com")
+    assert cli("access", "grant", carol.principal, carol.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    assert cli("access", "admin", carol.principal, "--reason", "second admin").code == 0
+    return carol
+
+
+def test_a_proposed_revoke_that_would_leave_too_few_approvers_is_refused(cli, store, bob,
+                                                                         make_identity):
+    second_admin(cli, make_identity)
     assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
                "--reason", "join").code == 0
     r = cli("policy", "set", "--env", "production", "--approvals", "2", "--reason", "strict")
@@ -25,8 +36,8 @@ def test_a_proposed_revoke_that_would_leave_too_few_approvers_is_refused(cli, st
     r = cli("access", "revoke", bob.principal, "--env", "production", "--reason", "left",
             "--propose")
     assert_one_line_error(r, 2)
-    assert "production would need 2 approval(s) but have 0 approver(s) who can sign " \
-        "besides alice@example.com" in r.err
+    assert "production would need 2 approval(s) and has 0 approver(s) who can sign " \
+        "besides alice@example.com, and no other admin could ask" in r.err
     assert "--break-glass" in r.err  # the hint names the way in an incident
     assert (git(store, "rev-parse", "HEAD"), _refs(store)) == (head, refs)
     # In an incident it lands, and says what it leaves behind.
@@ -56,12 +67,14 @@ def test_a_revoke_that_closes_a_listed_approvers_key_is_judged_everywhere(cli, s
 def test_a_revoke_leaving_only_the_author_warns_and_one_leaving_enough_is_quiet(
         cli, store, bob, make_identity):
     carol = make_identity("carol@example.com")
+    assert cli("access", "grant", carol.principal, carol.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    assert cli("access", "admin", carol.principal, "--reason", "someone else to ask").code == 0
     for who in (bob, carol):
         assert cli("access", "grant", who.principal, who.publine, "--env", "production",
                    "--reason", "join").code == 0
-    for who in (bob, carol):
-        assert cli("access", "grant", who.principal, who.publine, "--env", "staging",
-                   "--reason", "join").code == 0
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+               "--reason", "join").code == 0
     assert cli("policy", "set", "--env", "production", "--approvals", "1",
                "--reason", "two eyes").code == 0
     # carol leaves production: alice and bob still approve each other's changes.
@@ -106,16 +119,17 @@ def test_a_revoke_that_closes_the_listed_approver_of_an_environment_not_added_ye
 
 def test_two_revokes_each_fine_alone_are_named_when_sync_replays_one_on_the_other(
         tmp_path, cli, store, bob, make_identity):
-    """attack21 R2: bob and carol each leave production in their own clone (break-glass,
-    each leaving two approvers for a count of two); sync lands both, leaving one. The
-    clone whose revoke was replayed is told what is stranded."""
+    """attack21 R2: bob and carol, admins of production only, each leave it in their own
+    clone (break-glass); alone, each leaves alice, the other and dave to approve. sync
+    lands both: alice, the only admin left, could get nothing approved again. The clone
+    whose revoke was replayed is told."""
     from test_sync import clone_as, make_remote
 
-    carol = make_identity("carol@example.com")
-    for who, envs in ((bob, ("production",)), (carol, ("production", "staging"))):
-        for env in envs:
-            assert cli("access", "grant", who.principal, who.publine, "--env", env,
-                       "--reason", "join").code == 0
+    carol, dave = make_identity("carol@example.com"), make_identity("dave@example.com")
+    for who in (bob, carol, dave):
+        assert cli("access", "grant", who.principal, who.publine, "--env", "production",
+                   "--reason", "join").code == 0
+    for who in (bob, carol):
         assert cli("access", "admin", who.principal, "--reason", "on call").code == 0
     assert cli("policy", "set", "--env", "production", "--approvals", "2",
                "--reason", "four eyes").code == 0
@@ -131,6 +145,7 @@ def test_two_revokes_each_fine_alone_are_named_when_sync_replays_one_on_the_othe
     r = b("sync")
     assert r.code == 0, r.err
     assert "replayed your commits" in r.out
-    assert "warning: after your replayed revoke: production would need 2 approval(s) but " \
-        "have 1 approver(s) who can sign: changes there, and of the policy, could never be " \
-        "approved" in r.err
+    assert "warning: after replaying your commits: production would need 2 approval(s) and " \
+        "has 1 approver(s) who can sign besides alice@example.com, and no other admin could " \
+        "ask: changes there, and of policy, signers and members, could never be approved" \
+        in r.err

@@ -596,12 +596,15 @@ def test_sync_in_an_application_repo_moves_only_the_store_branch(tmp_path, alice
     (("--no-break-glass", "--review", "2h"), "break_glass_review: 2h"),
     (("--writers", "admins"), "writers:\n  - admins"),
 ])
-def test_a_replayed_default_rule_keeps_every_key(world, flags, written):
+def test_a_replayed_default_rule_keeps_every_key(world, bob, flags, written):
     """An admin's change to the default rule survives a replay whole (found by the attacker
     review: approval keys were dropped, and with them the approvals production needed)."""
     a, b, _ = world
     setv(b, "FROM_BOB", "1")
     assert b("sync").code == 0
+    # Someone besides alice, the only admin, to approve in every environment (ops/reach.py).
+    assert a("access", "grant", bob.principal, bob.publine, "--env", "staging",
+             "--reason", "join").code == 0
     assert a("policy", "set", *flags, "--reason", "lock down").code == 0
     mine = (a.cwd / ".envtrail/policy.yaml").read_text()
     assert written in mine
@@ -625,6 +628,9 @@ def test_two_admins_changing_different_policy_scopes_is_no_conflict(tmp_path, st
     a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
     assert a("policy", "set", "--writers", "admins", "--reason", "lock down").code == 0
     assert a("sync").code == 0
+    # staging's approvers: alice and bob (alice alone could never approve her own changes).
+    assert a2("access", "grant", bob.principal, bob.publine, "--env", "staging",
+              "--reason", "join").code == 0
     assert a2("policy", "set", "--env", "staging", "--approvals", "1",
               "--reason", "review staging").code == 0
     r = a2("sync")

@@ -172,8 +172,8 @@ def sync(
             warn(note.text)
         else:
             out(f"  proposal {note.proposal}: {note.text}")
-    for text in result.stranded:
-        warn(f"after your replayed revoke: {text}")
+    if result.stranded:
+        warn(f"after replaying your commits: {result.stranded}")
     for r in result.replayed:
         if r.revoked:
             from envtrail.cli.cmd_access import print_offboarding

@@ -128,14 +128,14 @@ def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, enviro
             raise UsageError(f"{principal} is the last member of {environment}",
                              hint="grant someone else first, or nobody could read it")
         closed = closing_key(snap, principal, {environment}, rt.now())
-        stuck, warnings[:] = _approvers_left(snap, principal, environment, closed,
-                                             acting.principal)
-        if stuck and not route.break_glass:
-            raise UsageError(stuck[0], hint="grant another approver first, or lower the count "
-                                            "with `envtrail policy set` while it can still be "
-                                            "approved; in an incident, --break-glass revokes "
-                                            "anyway")
-        warnings[:0] = stuck
+        frozen, lonely = _approvers_left(snap, principal, environment, closed,
+                                         acting.principal)
+        if frozen and not route.break_glass:
+            raise UsageError(frozen, hint="grant another approver first, or lower the count "
+                                          "with `envtrail policy set` while it can still be "
+                                          "approved; in an incident, --break-glass revokes "
+                                          "anyway")
+        warnings[:] = ([frozen] if frozen else []) + lonely
         new_env, rotation = rotated(env, identity, remaining)
         changes: dict[str, bytes | None] = {envfile.path_for(environment): envfile.render(new_env)}
         extra = [("Member", f"- {principal}")]
@@ -152,22 +152,23 @@ def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, enviro
 
 
 def _approvers_left(snap: Snapshot, principal: str, environment: str,
-                    closed: list[signers.Signer] | None, author: str) -> tuple[list[str], list[str]]:
-    """What revoking ``principal`` from ``environment`` (``closed``: the signers it leaves,
-    if it closes their key) leaves that nobody could ever approve and was not so before
-    (:func:`ops.reach.unmeetable`), and notes where only the author's own changes would
-    wait, in each environment whose approvers who can sign it changes."""
+                    closed: list[signers.Signer] | None,
+                    author: str) -> tuple[str | None, list[str]]:
+    """Why, once ``principal`` leaves ``environment`` (``closed``: the signers that leaves,
+    if it closes their key), no admin could get a change of policy, signers or members
+    approved where one could before (:func:`ops.reach.find_frozen`); and notes where only
+    the author's own changes would wait, in each environment whose approvers it changes."""
     from envtrail.ops import reach
 
-    rules, signing = snap.policy, reach.signing_now(snap.signers)
-    left = signing if closed is None else reach.signing_now(closed)
-    had = reach.quorums(snap, rules, signing)
-    have = reach.quorums(snap, rules, left, (principal, environment))
-    after = reach.unmeetable(rules, have, author)
-    stuck = [why for where, why in after.items()
-             if where not in reach.unmeetable(rules, had, author)]
+    rules, lines = snap.policy, closed if closed is not None else list(snap.signers)
+    had = reach.approvers_by_env(snap, rules, reach.open_signers(snap.signers))
+    have = reach.approvers_by_env(snap, rules, reach.open_signers(lines),
+                                  (principal, environment))
+    frozen = None
+    if reach.find_frozen(rules, had, reach.open_signers(snap.signers, True), author) is None:
+        frozen = reach.find_frozen(rules, have, reach.open_signers(lines, True), author)
     moved = {env for env in have if have[env] != had.get(env)}
-    return stuck, reach.lonely(rules, have, author, moved - after.keys())
+    return frozen, reach.find_lonely(rules, have, author, moved)
 
 
 def closing_key(snap: Snapshot, principal: str, leaving: Collection[str],

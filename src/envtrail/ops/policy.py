@@ -58,21 +58,21 @@ def check_review(text: str) -> str:
 
 def _reach(snap: Snapshot, current: policy.Policy, updated: policy.Policy,
            author: str) -> list[str]:
-    """UsageError where the new rules leave a count nobody could ever meet that the
-    current ones did not (:func:`ops.reach.unmeetable`); notes where only the author's
-    own changes to an environment whose count or approvers change would wait."""
-    signing = reach.signing_now(snap.signers)
-    before = reach.unmeetable(current, reach.quorums(snap, current, signing), author)
-    approvers = reach.quorums(snap, updated, signing)
-    after = reach.unmeetable(updated, approvers, author)
-    new = [why for where, why in after.items() if where not in before]
-    if new:
-        raise UsageError(new[0], hint="add the environment and grant its approvers first (or "
-                                      "name them with --approvers), then set the count")
+    """UsageError where the new rules would leave no admin able to get a change of policy,
+    signers or members approved and the current ones did not (:func:`ops.reach.find_frozen`);
+    notes where only the author's own changes to an environment whose count or approvers
+    change would wait."""
+    signing, admins = reach.open_signers(snap.signers), reach.open_signers(snap.signers, True)
+    approvers = reach.approvers_by_env(snap, updated, signing)
+    frozen = reach.find_frozen(updated, approvers, admins, author)
+    if frozen and not reach.find_frozen(current, reach.approvers_by_env(snap, current, signing),
+                                        admins, author):
+        raise UsageError(frozen, hint="grant more approvers first (or name them with "
+                                      "--approvers), or set a count they can meet")
     moved = {env for env in approvers if (current.rule_for(env).approvals,
                                           current.rule_for(env).approvers) !=
              (updated.rule_for(env).approvals, updated.rule_for(env).approvers)}
-    return reach.lonely(updated, approvers, author, moved - after.keys())
+    return reach.find_lonely(updated, approvers, author, moved)
 
 
 def set_rule(git: GitRepo, rt: Runtime, identity: Identity, environment: str | None,

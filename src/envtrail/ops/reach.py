@@ -1,28 +1,33 @@
-"""Whether approval counts can still be met: what `policy set` and `access revoke` ask
-before they write.
+"""Whether approval counts can still be met: what `policy set`, `access revoke` and `sync`
+ask of the state a change leaves.
 
-Lowering a count needs that very count (a policy change needs the highest one), so a
-count that outgrows its approvers is never lowered again: the store is stuck for good,
-and only a reviewed rewrite of the line gets out. A write that would cause that is
-refused, or (an incident's break-glass revoke) warned about.
+A count is lowered, and an approver added, only by a change of policy, signers or
+members, which an admin makes and the approvers of every environment that asks for
+approvals must approve (audit.approvals builds the same quorums). Where no admin
+could get such a change approved, nothing ever could again: the store is stuck for
+good, and only a reviewed rewrite of the line gets out. A write that would cause
+that is refused, or (an incident's break-glass revoke) warned about.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from envtrail.audit.view import Snapshot
 from envtrail.format.policy import Policy
+from envtrail.format.signers import Signer
 
 
-def signing_now(lines) -> set[str]:
-    """The principals with an open line among ``lines`` (allowed_signers): the only ones
-    whose approvals count."""
-    return {s.principal for s in lines if s.valid_before is None}
+def open_signers(lines: Iterable[Signer], admins: bool = False) -> set[str]:
+    """The principals with an open line among ``lines`` (allowed_signers), the only ones
+    whose approvals count; with ``admins``, only those marked admin."""
+    return {s.principal for s in lines if s.valid_before is None and (s.admin or not admins)}
 
 
-def quorums(snap: Snapshot, rules: Policy, signing: set[str],
-            leaving: tuple[str, str] | None = None) -> dict[str, set[str]]:
-    """By environment that asks for approvals under ``rules`` and has someone to ask
-    (it exists, or the policy lists its approvers; audit.approvals builds no quorum
+def approvers_by_env(snap: Snapshot, rules: Policy, signing: set[str],
+                     leaving: tuple[str, str] | None = None) -> dict[str, set[str]]:
+    """By environment that asks for approvals under ``rules`` and has someone to ask (it
+    exists, or the policy lists its approvers; audit.approvals builds no quorum
     otherwise): its approvers among ``signing`` (a listed name with no open signing key,
     a typo say, never approves), without ``leaving`` (principal, environment) where the
     members are the approvers."""
@@ -41,44 +46,25 @@ def quorums(snap: Snapshot, rules: Policy, signing: set[str],
     return out
 
 
-def unmeetable(rules: Policy, approvers: dict[str, set[str]],
-               author: str | None) -> dict[str, str]:
-    """What nobody could ever approve, given :func:`quorums`' ``approvers`` and the admin
-    ``author`` asking: by environment, a count above its approvers (where the policy
-    lists them, above those besides ``author``: a grant adds none); under ``"*"``, the
-    count every signers, policy or config change needs (the highest anywhere, a default
-    or a rule written ahead of `env add` included) above all of them together."""
-    out: dict[str, str] = {}
-    for env, who in approvers.items():
-        rule = rules.rule_for(env)
-        others = who - {author}
-        if rule.approvals > len(who) or (rule.approvers is not None
-                                         and rule.approvals > len(others)):
-            besides = f" besides {author}" if author else ""
-            out[env] = (f"{env} would need {rule.approvals} approval(s) but have "
-                        f"{len(others)} approver(s) who can sign{besides}: changes there, "
-                        "and of the policy, could never be approved")
-    needed, pool = rules.max_approvals(), set().union(*approvers.values())
-    if needed > len(pool):
-        out["*"] = (f"changes of signers, policy or config would need {needed} approval(s) "
-                    f"but {len(pool)} approver(s) who can sign could give them (the highest "
-                    "count in the policy asks it, a default or a rule for an environment "
-                    "not added yet included): they could never be approved")
-    return out
+def find_frozen(rules: Policy, approvers: dict[str, set[str]], admins: set[str],
+                author: str | None) -> str | None:
+    """Why no admin among ``admins`` could ever get a change of policy, signers or members
+    approved, given :func:`approvers_by_env` (None: one could). Such a change needs every
+    environment's count from its own approvers and, in all, the highest count anywhere
+    (a default or a rule written ahead of `env add` included), never from its author.
+    Said as ``author`` (the admin asking) would meet it."""
+    why = {admin: _blocked(rules, approvers, admin) for admin in sorted(admins)}
+    if why and not all(why.values()):
+        return None
+    said = why.get(author or "") or next(iter(why.values()), None) or "no admin can sign"
+    return f"{said}, and no other admin could ask: changes there, and of policy, signers " \
+           "and members, could never be approved"
 
 
-def stranded(snap: Snapshot) -> list[str]:
-    """What nobody could ever approve at ``snap`` (a state already written: sync names
-    it after replaying a revoke another clone's revoke made too much)."""
-    rules = snap.policy
-    return list(unmeetable(rules, quorums(snap, rules, signing_now(snap.signers)),
-                           None).values())
-
-
-def lonely(rules: Policy, approvers: dict[str, set[str]], author: str,
-           environments: set[str]) -> list[str]:
+def find_lonely(rules: Policy, approvers: dict[str, set[str]], author: str,
+                environments: set[str]) -> list[str]:
     """Notes where only ``author``'s own changes to one of ``environments`` (and of the
-    policy) would wait for approvers yet to join."""
+    policy) would wait for another admin or for approvers yet to join."""
     out = []
     for env in sorted(environments & approvers.keys()):
         count, others = rules.rule_for(env).approvals, approvers[env] - {author}
@@ -87,3 +73,31 @@ def lonely(rules: Policy, approvers: dict[str, set[str]], author: str,
                        f"besides {author}: changes of yours there, and of the policy, can "
                        "no longer be approved until more members join")
     return out
+
+
+def find_stranded(before: Snapshot, after: Snapshot) -> str | None:
+    """What nobody could ever approve at ``after`` that one could at ``before`` (sync
+    names it after replaying this clone's commits on another's: each was fine on its
+    own head)."""
+    def frozen(snap: Snapshot) -> str | None:
+        rules, signing = snap.policy, open_signers(snap.signers)
+        return find_frozen(rules, approvers_by_env(snap, rules, signing),
+                           open_signers(snap.signers, admins=True), None)
+
+    return frozen(after) if frozen(before) is None else None
+
+
+def _blocked(rules: Policy, approvers: dict[str, set[str]], admin: str) -> str | None:
+    """The first count ``admin``'s change of policy, signers or members could not meet."""
+    for env, who in approvers.items():
+        count, others = rules.rule_for(env).approvals, who - {admin}
+        if count > len(others):
+            return (f"{env} would need {count} approval(s) and has {len(others)} approver(s) "
+                    f"who can sign besides {admin}")
+    needed, others = rules.max_approvals(), set().union(*approvers.values()) - {admin}
+    if needed > len(others):
+        return (f"changes of signers, policy or config would need {needed} approval(s) (the "
+                "highest count in the policy, a default or a rule for an environment not "
+                f"added yet included) and {len(others)} approver(s) who can sign besides "
+                f"{admin} could give them")
+    return None

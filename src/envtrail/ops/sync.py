@@ -87,7 +87,7 @@ class SyncResult:
     replayed: tuple[Replayed, ...] = ()
     events: EventsPlan | None = None
     proposals: tuple[Note, ...] = ()
-    stranded: tuple[str, ...] = ()  # counts nobody can meet after a replayed revoke
+    stranded: str | None = None  # why nothing could be approved once this clone's landed
 
 
 def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = None,
@@ -131,11 +131,13 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
             eventsync.landed(git, events.tip)
             if outcome is None:
                 outcome = "pushed" if ours != incoming else "up-to-date"
-            # Each revoke was fine on its own head; on top of another's, it may not be.
-            stranded = reach.stranded(StoreView(git).at(ours)) \
-                if any(r.action == "revoke" and r.commit for r in done) else []
+            # What was fine on its own head may not be on another's (two revokes, a revoke
+            # and a raised count): said, as nobody could approve its undoing.
+            view = StoreView(git)
+            stranded = reach.find_stranded(view.at(incoming), view.at(ours)) \
+                if done and incoming is not None else None
             return SyncResult(outcome, up, ours, tuple(done), events, tuple(props.notes),
-                              tuple(stranded))
+                              stranded)
     raise ConflictError(f"{up} kept moving while syncing; your commits are kept here",
                         hint="run `envtrail sync` again")
 
