@@ -888,10 +888,12 @@ def test_a_repair_is_judged_by_the_signers_of_its_clean_point(cli, store, make_i
     assert cli("get", "A", "--env", "production").out == "good"
 
 
-def test_a_repair_cannot_keep_a_finding_as_its_clean_point(cli, store):
+def test_a_repair_cannot_keep_a_finding_as_its_clean_point(cli, store, bob):
     """An admin's own unapproved change X, then any finding Y, then a 'repair' whose clean
     point is X acknowledging both: X would be served as clean, never approved (found by the
     attacker review)."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "a second approver").code == 0  # ops/reach.py
     assert cli("policy", "set", "--env", "production", "--approvals", "1",
                "--reason", "prod needs review").code == 0
     r = cli("set", "A", "--env", "production", "--reason", "sneaky", "--propose",

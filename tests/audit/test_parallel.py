@@ -125,12 +125,14 @@ def test_a_child_that_fails_leaves_its_chunks_to_the_parent_without_a_traceback(
 
 
 def test_both_processes_judge_and_rule_9_comes_out_the_same(cli, store, tiny_chunks, tmp_path,
-                                                            monkeypatch):
+                                                            monkeypatch, bob):
     """Approvals are worked out in the process that judges the change; a change left short
     must be reported the same, and the child must really have taken chunks."""
     import os
     import time
 
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "a second approver").code == 0  # ops/reach.py
     assert cli("policy", "set", "--env", "production", "--approvals", "1",
                "--reason", "four eyes").code == 0
     _line_with_forgeries(cli, store, through_cli=False)  # its changes lack their approvals

@@ -171,8 +171,10 @@ def test_edit_the_policy_refuses_is_refused_before_the_editor_opens(cli, store, 
 
 
 def test_edit_needing_approvals_without_propose_is_refused_before_the_editor_opens(
-        cli, store, tmp_path):
+        cli, store, tmp_path, bob):
     seed(cli)
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "a second approver").code == 0  # ops/reach.py
     assert cli("policy", "set", "--env", "production", "--approvals", "1",
                "--reason", "four eyes").code == 0
     r = refused_before_the_editor(cli, store, tmp_path, "--reason", "rotate INC-2")
@@ -192,8 +194,10 @@ def test_edit_needing_approvals_without_propose_is_refused_before_the_editor_ope
 
 
 def test_edit_break_glass_the_policy_bars_is_refused_before_the_editor_opens(cli, store,
-                                                                             tmp_path):
+                                                                             tmp_path, bob):
     seed(cli)
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "a second approver").code == 0  # ops/reach.py
     assert cli("policy", "set", "--env", "production", "--approvals", "1", "--no-break-glass",
                "--reason", "four eyes, no glass").code == 0
     r = refused_before_the_editor(cli, store, tmp_path, "--reason", "INC-3", "--break-glass")

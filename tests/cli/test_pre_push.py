@@ -78,3 +78,78 @@ def test_a_plain_commit_on_the_store_branch_is_not_pushed(tmp_path, store, cli, 
         assert "rule 1 (signature): not an envtrail commit" in r.stderr
     assert git(bare, "rev-parse", "main") == remote
     assert "elsewhere" not in git(bare, "branch")
+
+
+def test_a_hand_commit_on_a_side_branch_is_not_pushed_while_the_store_line_is_clean(
+        tmp_path, store, cli, bob):
+    """review13 R5: the refusals above hold because the store branch itself is broken; here
+    it is clean, and a commit holding the store but off the line goes nowhere, whatever
+    the branch is called or however the refspec is typed (review13 B5: git passes the local
+    ref as typed, spaces included)."""
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    assert a("hook", "install").code == 0
+    git(a.cwd, "checkout", "-q", "-b", "side")
+    (a.cwd / "notes.txt").write_text("hand\n")
+    git(a.cwd, "add", "notes.txt")
+    git(a.cwd, "commit", "-q", "--no-verify", "-m", "hand commit")
+    git(a.cwd, "checkout", "-q", "main")
+    assert a("verify").code == 0  # main, the store line, is clean
+    for spec in ("side", "side:refs/heads/x", "side^{/hand commit}:refs/heads/z"):
+        r = push(a, "origin", spec)
+        assert r.returncode != 0, spec
+        assert "is not on the verified store line" in r.stderr, (spec, r.stderr)
+        assert "--no-verify" not in r.stderr  # the hint never points at the bypass
+    assert git(bare, "for-each-ref", "--format=%(refname)", "refs/heads/").split() == ["refs/heads/main"]
+
+
+def test_a_push_that_would_rewind_the_store_branch_is_refused(tmp_path, store, cli, bob):
+    """review13 R1: every commit pushed is on the line, yet the remote branch would go back:
+    every other clone's sync would then stop (the remote was rewound)."""
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    assert a("hook", "install").code == 0
+    setv(a, "ONE", "1")
+    assert push(a).returncode == 0
+    remote = git(bare, "rev-parse", "main")
+    r = push(a, "-f", "origin", "HEAD~1:main")
+    assert r.returncode != 0
+    assert "rewind" in r.stderr
+    assert git(bare, "rev-parse", "main") == remote
+
+
+def test_deleting_a_branch_and_pushing_a_tag_pass(tmp_path, store, cli, bob):
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    assert a("hook", "install").code == 0
+    git(a.cwd, "tag", "v1")
+    assert push(a, "origin", "v1").returncode == 0
+    assert push(a, "origin", "main:refs/heads/copy").returncode == 0  # a verified line commit
+    r = push(a, "origin", "--delete", "copy")
+    assert r.returncode == 0, r.stderr
+    assert git(bare, "for-each-ref", "--format=%(refname)", "refs/heads/").split() == ["refs/heads/main"]
+    assert "v1" in git(bare, "tag")
+
+
+def test_the_hook_run_by_hand_says_what_it_is_for(tmp_path, store, cli):
+    """review13 S9: run from a terminal it would wait on stdin; it says what git gives it."""
+    from conftest import in_terminal
+
+    assert cli("hook", "install").code == 0
+    code, drawn = in_terminal(store, ["hook", "pre-push"], cli._env(None), seconds=20)
+    assert code == 2, drawn
+    assert "git runs it" in drawn
+
+
+def test_another_tools_pre_push_is_left_alone_and_status_asks_for_ours(store, cli):
+    """review13 R3, R4: git-lfs (say) owns pre-push: install writes the commit hooks, leaves
+    it, and says what to add; status asks for the push check until it runs."""
+    hook = store / ".git/hooks/pre-push"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text("#!/bin/sh\ngit lfs pre-push \"$@\"\n")
+    r = cli("hook", "install")
+    assert r.code == 0, r.err
+    assert "installed" in r.out and "pre-commit" in r.out and "pre-push" not in r.out
+    assert 'add `envtrail hook pre-push "$@"`' in r.err
+    assert hook.read_text() == "#!/bin/sh\ngit lfs pre-push \"$@\"\n"
+    assert "it also writes a pre-push hook" in cli("status").out
+    hook.unlink()
+    assert cli("hook", "install").code == 0
+    assert "it also writes a pre-push hook" not in cli("status").out

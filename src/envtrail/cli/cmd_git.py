@@ -17,7 +17,8 @@ from envtrail.cli.common import (
     warn,
 )
 
-hook_app = typer.Typer(help="The pre-commit check, for git hooks and the pre-commit framework.",
+hook_app = typer.Typer(help="envtrail's git hooks: the commit check (also for the pre-commit "
+                            "framework) and the push check.",
                        no_args_is_help=True)
 
 
@@ -47,8 +48,12 @@ def pre_push(
 ) -> None:
     """Refuse a push of a store line that does not verify here (git's refs on stdin)."""
     from envtrail.cli.common import runtime
+    from envtrail.errors import UsageError
     from envtrail.ops.hook import check_push
 
+    if sys.stdin.isatty():  # by hand it would wait for input that only git gives
+        raise UsageError("`hook pre-push` is git's pre-push hook: git runs it with the refs "
+                         "it pushes on stdin", hint="install it with `envtrail hook install`")
     _report(check_push(_git_repo(repo), runtime(), sys.stdin.read()), "push refused")
 
 
@@ -81,8 +86,11 @@ def install(
     """Write .git/hooks/pre-commit, pre-merge-commit and pre-push to run envtrail's checks."""
     from envtrail.ops.hook import install as do_install
 
-    for path in do_install(_git_repo(repo), force):
+    written, notes = do_install(_git_repo(repo), force)
+    for path in written:
         out(f"installed {path}")
+    for text in notes:
+        warn(text)
 
 
 def _git_repo(repo: str | None):

@@ -25,7 +25,7 @@ command line.
 | code | meaning |
 |---|---|
 | 0 | success |
-| 1 | `verify` or `hook pre-commit` found problems, or an unexpected failure |
+| 1 | `verify` or a `hook` command found problems, or an unexpected failure |
 | 2 | usage error: bad option, bad name, bad value |
 | 3 | not found: store, environment, variable, revision, file |
 | 4 | access denied: no identity or wrong passphrase, not a member, not a signer, policy refused |

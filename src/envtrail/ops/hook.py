@@ -1,4 +1,5 @@
-"""The pre-commit check: no plaintext dotenv values, no hand edits to the store."""
+"""envtrail's git hooks: no plaintext dotenv values or hand edits committed, no store line
+that does not verify pushed."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ MARKER = "# envtrail pre-commit hook"
 
 @dataclass(frozen=True)
 class Refusal:
-    """One staged file the hook refuses, and what to do instead."""
+    """One staged file (or pushed ref) a hook refuses, and what to do instead."""
 
     path: str
     reason: str
@@ -251,49 +252,93 @@ def _code_branch_refusal(path: str, store: str) -> Refusal:
 
 def check_push(git: GitRepo, rt: Runtime, updates: str) -> list[Refusal]:
     """Refusals for a push, from git's pre-push input (``local-ref local-id remote-ref
-    remote-id`` per line): a commit that holds a store, pushed to a branch, must be on
-    this clone's verified store line. A plain `git pull --rebase` re-makes this clone's
-    commits unsigned; pushed, they would stop every other clone's reads."""
+    remote-id`` per line, the local ref as typed): a commit that holds a store, pushed to
+    a branch, must be on this clone's verified store line and must not take that branch
+    back. A plain `git pull --rebase` re-makes this clone's commits unsigned, and a force
+    push of an older line commit rewinds the remote: pushed, either would stop every
+    other clone's reads or syncs."""
     from envtrail.ops.gate import open_line
 
     out: list[Refusal] = []
+    line = None  # the verified line, opened once, where a pushed commit holds a store
     for row in updates.splitlines():
-        fields = row.split()
-        if len(fields) != 4 or not fields[2].startswith("refs/heads/") or \
-                not fields[1].strip("0"):  # a deletion pushes no commit
+        fields = row.rsplit(" ", 3)  # ref names hold no spaces; what was typed may
+        if len(fields) != 4 or not all(_OBJECT.fullmatch(f) for f in fields[1::2]):
+            out.append(Refusal("(push)", "git's pre-push input is not 'local-ref local-id "
+                                         "remote-ref remote-id'", "push with git itself"))
             continue
-        _, local, remote_ref, _ = fields
+        _, local, remote_ref, remote = fields
+        if not remote_ref.startswith("refs/heads/") or not local.strip("0"):
+            continue  # a tag, or a deletion: no commit goes onto a branch
         try:
             if git.entry_id(local, CONFIG) is None:
                 continue  # a code branch: the pre-commit hook keeps the store off it
-            open_line(git, rt).resolve(rt, local)
+            line = line or open_line(git, rt)
+            line.resolve(rt, local)
+            if remote.strip("0") and not (git.has_commit(remote)
+                                          and git.first_parents(local, remote)[1]):
+                raise IntegrityError(f"{remote_ref} is at {remote[:10]}, which {local[:10]} "
+                                     "does not follow on the store line: the push would "
+                                     "rewind or replace it")
         except EnvtrailError as exc:
-            out.append(Refusal(f"(push to {remote_ref})", exc.message,
-                               exc.hint or "push the store branch with `envtrail sync`"))
+            out.append(Refusal(f"(push to {remote_ref})", exc.message, _push_hint(git)))
     return out
+
+
+def _push_hint(git: GitRepo) -> str:
+    """The way back for a refused push: never the reads' ``--no-verify``, which a pusher
+    would read as git's bypass."""
+    from envtrail.audit import checkpoint
+
+    cp = checkpoint.load(git.root)
+    back = f"`git reset --keep {cp.head[:12]}` puts this branch back on the verified line; " \
+        if cp is not None and git.has_commit(cp.head) else ""
+    return back + "see every finding with `envtrail verify`, and push the store with " \
+                  "`envtrail sync`"
+
+
+_OBJECT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 # git runs pre-merge-commit for a merge it commits itself, pre-push before it sends anything.
 HOOKS = ("pre-commit", "pre-merge-commit", "pre-push")
 
 
-def install(git: GitRepo, force: bool) -> list[Path]:
-    """Write plain ``pre-commit``, ``pre-merge-commit`` and ``pre-push`` hooks that run
-    envtrail.
-
-    A hook that is not envtrail's is left alone (UsageError) unless ``force``.
-    """
+def hook_paths(git: GitRepo) -> list[Path]:
+    """Where git looks for each of envtrail's hooks (``core.hooksPath`` or .git/hooks)."""
     hooks = git.config_get("core.hooksPath")
     folder = (git.root / hooks) if hooks else git_dir(git.root) / "hooks"
-    paths = [folder / name for name in HOOKS]
+    return [folder / name for name in HOOKS]
+
+
+def is_ours(path: Path) -> bool:
+    """Whether ``path`` is a hook ``install`` wrote."""
+    return path.is_file() and MARKER in path.read_text(errors="replace")
+
+
+def install(git: GitRepo, force: bool) -> tuple[list[Path], list[str]]:
+    """Write plain ``pre-commit``, ``pre-merge-commit`` and ``pre-push`` hooks that run
+    envtrail: the paths written, and a note for each hook left alone.
+
+    A commit hook that is not envtrail's is left alone (UsageError, nothing written)
+    unless ``force``. A ``pre-push`` that is not is left alone whatever ``force`` says
+    (another tool, git-lfs say, needs it): the note says what to add to it.
+    """
+    paths, notes = hook_paths(git), []
     for path in paths:
-        if path.exists() and MARKER not in path.read_text(errors="replace") and not force:
+        if path.name != "pre-push" and path.exists() and not is_ours(path) and not force:
             raise UsageError(f"{path} exists and is not envtrail's",
-                             hint="pass --force to replace it, or call `envtrail hook pre-commit` "
-                                  "from it")
-    folder.mkdir(parents=True, exist_ok=True)
+                             hint=f"pass --force to replace it, or call `envtrail hook "
+                                  f"{path.name}` from it")
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
     python = shlex.quote(sys.executable)
+    written = []
     for path in paths:
+        if path.name == "pre-push" and path.exists() and not is_ours(path):
+            notes.append(f"{path} is another tool's: add `envtrail hook pre-push \"$@\"` to "
+                         "it (git's input on stdin passed on) to refuse pushes of a store "
+                         "line that does not verify")
+            continue
         path.write_text(
             "#!/bin/sh\n"
             f"{MARKER}: refuses plaintext .env files, hand edits to envs/ and .envtrail/, "
@@ -302,4 +347,5 @@ def install(git: GitRepo, force: bool) -> list[Path]:
             f'exec {python} -m envtrail hook {path.name} "$@"\n'
         )
         path.chmod(0o755)
-    return paths
+        written.append(path)
+    return written, notes

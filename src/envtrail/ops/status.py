@@ -12,10 +12,9 @@ from envtrail.audit.approvals import Glass, unreviewed_on_line
 from envtrail.audit.line import Swept
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.errors import EnvtrailError
-from envtrail.gitstore.discover import git_dir
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import identity as identities
-from envtrail.ops.hook import MARKER
+from envtrail.ops.hook import hook_paths, is_ours
 from envtrail.ops.setup import wanted_config_missing
 from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
@@ -134,11 +133,14 @@ def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
         st.next_steps.append("run `envtrail init` to configure this clone "
                              f"({', '.join(st.missing_config)})")
     _break_glass(git, rt, st)
-    hooks = git.config_get("core.hooksPath")
-    hook = (git.root / hooks if hooks else git_dir(git.root) / "hooks") / "pre-commit"
-    st.hook_installed = hook.is_file() and MARKER in hook.read_text(errors="replace")
+    ours = {path.name for path in hook_paths(git) if is_ours(path)}
+    st.hook_installed = "pre-commit" in ours
     if not st.hook_installed:
         st.next_steps.append("run `envtrail hook install` (or add envtrail to pre-commit)")
+    elif "pre-push" not in ours:
+        st.next_steps.append("run `envtrail hook install` again: it also writes a pre-push "
+                             "hook now, which refuses pushes of a store line that does not "
+                             "verify")
     return st
 
 
