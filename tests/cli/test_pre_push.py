@@ -153,3 +153,20 @@ def test_another_tools_pre_push_is_left_alone_and_status_asks_for_ours(store, cl
     hook.unlink()
     assert cli("hook", "install").code == 0
     assert "it also writes a pre-push hook" not in cli("status").out
+
+
+def test_a_push_from_a_clone_that_never_read_says_it_pinned_the_genesis(tmp_path, store, cli):
+    """attack22 S6: in a fresh clone the hook is the first reader: it pins the genesis, and
+    says so (the notice no later command repeats)."""
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(store), str(bare))
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", str(bare), str(fresh))
+    me = cli.at(fresh)
+    assert me("hook", "install").code == 0
+    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "backup.git"))
+    git(fresh, "remote", "add", "backup", str(tmp_path / "backup.git"))
+    r = push(me, "backup", "main")
+    assert r.returncode == 0, r.stderr
+    genesis = git(fresh, "rev-list", "--max-parents=0", "main").strip()
+    assert f"pinned this store's genesis {genesis} (first use)" in r.stderr

@@ -54,7 +54,10 @@ def pre_push(
     if sys.stdin.isatty():  # by hand it would wait for input that only git gives
         raise UsageError("`hook pre-push` is git's pre-push hook: git runs it with the refs "
                          "it pushes on stdin", hint="install it with `envtrail hook install`")
-    _report(check_push(_git_repo(repo), runtime(), sys.stdin.read()), "push refused")
+    refusals, notes = check_push(_git_repo(repo), runtime(), sys.stdin.read())
+    for text in notes:
+        warn(text)
+    _report(refusals, "push refused")
 
 
 def _check(files: list[str] | None, repo: str | None, merging: bool) -> None:

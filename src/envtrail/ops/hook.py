@@ -250,13 +250,14 @@ def _code_branch_refusal(path: str, store: str) -> Refusal:
                    "store through envtrail")
 
 
-def check_push(git: GitRepo, rt: Runtime, updates: str) -> list[Refusal]:
+def check_push(git: GitRepo, rt: Runtime, updates: str) -> tuple[list[Refusal], tuple[str, ...]]:
     """Refusals for a push, from git's pre-push input (``local-ref local-id remote-ref
     remote-id`` per line, the local ref as typed): a commit that holds a store, pushed to
     a branch, must be on this clone's verified store line and must not take that branch
     back. A plain `git pull --rebase` re-makes this clone's commits unsigned, and a force
     push of an older line commit rewinds the remote: pushed, either would stop every
-    other clone's reads or syncs."""
+    other clone's reads or syncs. Also what opening the line has to say (a genesis pinned
+    on first use, to compare with the id `init` printed)."""
     from envtrail.ops.gate import open_line
 
     out: list[Refusal] = []
@@ -282,7 +283,7 @@ def check_push(git: GitRepo, rt: Runtime, updates: str) -> list[Refusal]:
                                      "rewind or replace it")
         except EnvtrailError as exc:
             out.append(Refusal(f"(push to {remote_ref})", exc.message, _push_hint(git)))
-    return out
+    return out, line.warnings if line is not None else ()
 
 
 def _push_hint(git: GitRepo) -> str:
