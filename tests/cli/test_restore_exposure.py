@@ -88,3 +88,21 @@ def test_a_repaired_malformed_file_in_history_never_fails_a_revert_after_it_wrot
         r = cli("revert", after, "--env", "production", "--reason", "undo", *args)
         assert r.code == 0, r.err
     assert cli("get", "OTHER", "--env", "production").out == "o1"
+
+
+def test_a_declined_grant_proposal_counts_as_a_reader(cli, store, make_identity):
+    """attack22 S4: a grant proposal seals the key pair to dave whether or not it is ever
+    approved; after the documented rotation, putting back a value from before it names
+    him too."""
+    from hostile import proposal_id
+
+    dave = make_identity("dave@example.com")
+    setv(cli, "K", "read-by-dave")
+    r = cli("access", "grant", dave.principal, dave.publine, "--env", "production",
+            "--reason", "dave joins", "--propose")
+    assert r.code == 0 and proposal_id(r)  # declined: never approved, never applied
+    assert cli("access", "rotate", "--env", "production", "--reason", "declined").code == 0
+    last = setv(cli, "K", "after-rotation")
+    r = cli("revert", last, "--env", "production", "--reason", "undo")
+    assert r.code == 0, r.err
+    assert "K is back to a value dave@example.com could read" in r.err

@@ -180,13 +180,14 @@ def proposal_readers(view: StoreView, head: str,
 
 
 def value_readers(view: StoreView, head: str, environment: str, values: Mapping[str, str],
-                  keyring: Keyring) -> dict[str, set[tuple[str, str]]]:
+                  keyring: Keyring, proposals: Iterable[str] = ()) -> dict[str, set[tuple[str, str]]]:
     """For each variable of ``values`` (name -> plaintext), who (a principal and their key)
     could ever read that very value on the line to ``head``: everyone ever sealed to the
-    key pair of a version of ``environment`` that held it. Each version is opened with
-    ``keyring``, so a value put back by a rollback or revert is still the one it was; a
-    version it cannot open holds the value where it only re-encrypted one that did (a
-    rotation: verify holds it to the previous values, rule 5)."""
+    key pair of a version of ``environment`` that held it, on the line or in one of the
+    ``proposals`` (their tips: a declined grant sealed the key pair all the same). Each
+    version is opened with ``keyring``, so a value put back by a rollback or revert is
+    still the one it was; a version it cannot open holds the value where it only
+    re-encrypted one that did (a rotation: verify holds it to the previous values, rule 5)."""
     from envtrail.audit.history import rekeys
     from envtrail.crypto.seal import DecryptError
     from envtrail.format.envfile import path_for
@@ -216,6 +217,11 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
                     holds[name] and was is not None and rekeys(old, new)
             if holds[name]:
                 pairs[name].add(new.public_key)
+    for tip in proposals:
+        proposed = _readable(view, tip, environment)
+        if proposed is not None:
+            sealed.setdefault(proposed.public_key, set()).update(
+                (p, m.key) for p, m in proposed.members.items())
     return {name: set().union(*(sealed.get(key, set()) for key in keys))
             for name, keys in pairs.items()}
 

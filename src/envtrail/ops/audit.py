@@ -368,10 +368,10 @@ def offboarding(git: GitRepo, rt: Runtime, principal: str) -> list:
     from envtrail.audit.membership import exposure
 
     line = open_line(git, rt)
-    return exposure(line.view, line.head, principal, _proposal_tips(git))
+    return exposure(line.view, line.head, principal, proposal_tips(git))
 
 
-def _proposal_tips(git: GitRepo) -> list[str]:
+def proposal_tips(git: GitRepo) -> list[str]:
     """The commits the proposal refs point at: ``refs/envtrail/proposals/*``, the
     remotes' copies under ``refs/envtrail-remotes/<remote>/proposals/*``, and those sync
     kept when the remote lost them unapplied (``refs/envtrail/withdrawn/*``)."""

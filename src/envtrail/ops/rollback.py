@@ -63,6 +63,7 @@ def _exposed(snap: Snapshot, identity: Identity, environment: str, plan: Plan) -
     value to be rotated)."""
     from envtrail.audit.keyring import Keyring
     from envtrail.audit.membership import value_readers
+    from envtrail.ops.audit import proposal_tips
 
     data = plan.changes.get(envfile.path_for(environment))
     if data is None or snap.commit is None:
@@ -72,7 +73,8 @@ def _exposed(snap: Snapshot, identity: Identity, environment: str, plan: Plan) -
     values = {c.key: keyring.plaintext(written, c.key) for c in plan.record.changes
               if c.op != "-"}
     readers = value_readers(snap.view, snap.commit, environment,
-                            {n: v for n, v in values.items() if v is not None}, keyring)
+                            {n: v for n, v in values.items() if v is not None}, keyring,
+                            proposal_tips(snap.git))
     out = []
     for name, who in sorted(readers.items()):
         gone = sorted({p for p, key in who if written.member_with_key(key) is None})
