@@ -320,9 +320,9 @@ def verify(
             out(f"swept: {s.line()}")
         for w in report.warnings:
             out(f"warning: {w}")
-        keyless = [e for e in report.skipped if e not in report.skipped_before_seat]
-        if keyless:
-            out(f"skipped without a key: fingerprints and decryption in {', '.join(keyless)}")
+        if report.skipped:
+            out("skipped without a key: fingerprints and decryption in "
+                f"{', '.join(report.skipped)}")
         if report.skipped_before_seat:
             out("skipped before your key was sealed to you: fingerprints and decryption of "
                 f"earlier commits in {', '.join(report.skipped_before_seat)}")

@@ -14,7 +14,7 @@ from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, UsageError
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.gate import lifts, record_verified, rewritten
+from envtrail.ops.gate import lifts, record_verified, rewritten, seat_at_head
 from envtrail.ops.trust import require_root_in_ci, trust_roots
 from envtrail.runtime import Runtime
 
@@ -32,8 +32,8 @@ class Report:
     acknowledged: list[Acknowledged] = field(default_factory=list)
     swept: list[Swept] = field(default_factory=list)  # honest commits a repair undid
     skipped: list[str] = field(default_factory=list)  # environments checked without a key
-    # Of those, where this reader's key opens the head: only commits from before it was
-    # sealed to them went unchecked.
+    # Where this reader's key opens the head: only commits from before it was sealed to
+    # them went unchecked (not in ``skipped``).
     skipped_before_seat: list[str] = field(default_factory=list)
     disappeared: list[str] = field(default_factory=list)  # --accept-rewrite: commits gone
     other_genesis: str | None = None  # --accept-rewrite --force: the genesis given up
@@ -104,8 +104,7 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     elif rewrite and cp is not None:
         report.findings.append(rewritten(cp.head))
     pin = None if accept_rewrite else report.pin
-    keyring = Keyring(identity)
-    walked = line.walk(view, head, keyring=keyring, trust=Trust(pin, roots),
+    walked = line.walk(view, head, keyring=Keyring(identity), trust=Trust(pin, roots),
                        now=rt.now(), seen_ahead=checkpoint.load_ahead(git.root),
                        workers=rt.cpus, on_commit=progress)
     if walked.ahead:
@@ -127,8 +126,11 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         checkpoint.save_events(git.root, head, events_head)  # log need not judge it again
     report.acknowledged = walked.acknowledged + walked.unseen
     report.swept = walked.swept
-    report.skipped = sorted(walked.unkeyed)
-    report.skipped_before_seat = [e for e in report.skipped if _opens(view, keyring, head, e)]
+    # A member's key opens only what was sealed to it: what came before is apart, never
+    # "without a key" (ops.gate.seat_at_head answers who holds one now).
+    report.skipped_before_seat = [e for e in sorted(walked.unkeyed)
+                                  if seat_at_head(git, identity, e) == "opens"]
+    report.skipped = [e for e in sorted(walked.unkeyed) if e not in report.skipped_before_seat]
     report.warnings = [g.warning(rt.now()) for g in walked.glass] + [
         f"event {f.commit[:10]} {f.message}: not judged" for f in after_repaired]
     if cp is not None and cp.refused is not None and not rewrite and not walked.findings \
@@ -226,11 +228,3 @@ def _line(git: GitRepo, head: str) -> list[str]:
     except KeyError:
         return []
 
-
-def _opens(view: StoreView, keyring: Keyring, head: str, environment: str) -> bool:
-    """Whether ``keyring`` opens ``environment`` at ``head``."""
-    try:
-        env = view.env_at(head, environment)
-    except IntegrityError:
-        return False
-    return env is not None and keyring.keys(env) is not None
