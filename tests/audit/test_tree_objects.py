@@ -298,3 +298,95 @@ def test_a_name_in_a_tree_is_written_out_never_printed(cli, store):
                        for line in r.out.splitlines()), r.out
         assert "\x1b" not in r.out
     refused(cli, "A")
+
+
+def test_files_sort_as_bytes_with_no_slash_added(store):
+    """Only a folder sorts as if its name ended in "/": the files "a" and "a.b" are in
+    git's order as they are, though "a/" would sort after "a.b/"."""
+    from envtrail.gitstore.repo import GitRepo
+
+    blob = git(store, "hash-object", "-w", "--stdin", input="x").strip()
+    tree = _raw_tree(store, [("100644", "a", blob), ("100644", "a.b", blob)])
+    assert "treeNotSorted" not in _fsck(store)
+    g = GitRepo(store)
+    assert g._listing(tree) is not None and tree not in g._malformed
+
+
+def test_a_file_entry_naming_a_tree_is_no_folder_to_read_through(cli, store):
+    """A tree may give `.envtrail` a file's mode and a folder's id: git reads no path
+    through it (`git show X:.envtrail/allowed_signers` fails), and neither may envtrail,
+    or the signers a checkout never shows would judge the next commit."""
+    from envtrail.gitstore.repo import GitRepo
+
+    setv(cli, "A", "1")
+    root = git(store, "rev-parse", "HEAD^{tree}").strip()
+    settings = git(store, "rev-parse", "HEAD:.envtrail").strip()
+    tree = _with(store, root, ".envtrail", settings, "100644")
+    commit = unsigned_commit(store, tree, [head(store)])
+    assert subprocess.run(["git", "cat-file", "-e", f"{commit}:{layout.SIGNERS}"], cwd=store,
+                          capture_output=True, check=False).returncode != 0
+    g = GitRepo(store)
+    assert g.entry_id(commit, ".envtrail") == settings
+    for path in layout.ADMIN_FILES:
+        assert g.file_id(commit, path) is None and g.read(commit, path) is None
+    assert g.differing(head(store), commit, layout.ADMIN_FILES) == list(layout.ADMIN_FILES)
+    assert g.shape_problems(commit, layout.STORE_DIR, layout.ADMIN_FILES, layout.ENVS,
+                            layout.ATTRIBUTES) == [".envtrail is not a folder"]
+
+
+def test_shape_problems_lists_the_top_level_tree_itself(cli, store):
+    """The top-level tree's own malformation is found by the shape check alone, on a
+    reader that has listed nothing before it."""
+    from envtrail.gitstore.repo import GitRepo
+
+    setv(cli, "A", "first")
+    commit, _ = _duplicated(store, cli, "top")
+    assert GitRepo(store).shape_problems(commit, layout.STORE_DIR, layout.ADMIN_FILES,
+                                         layout.ENVS, layout.ATTRIBUTES) == \
+        ["the top-level tree lists envs twice"]
+
+
+def test_a_signed_commit_that_removes_envs_whole_is_a_finding_not_a_crash(cli, store):
+    """No `envs/` at all (every environment file deleted, so git drops the folder): the
+    shape check has no folder to look into, and verify names what the commit did."""
+    setv(cli, "A", "1")
+    gone = signed_commit(store, cli.identity.identity, "alice@example.com", [head(store)],
+                         {layout.env_path("production"): None, layout.env_path("staging"): None},
+                         message("set", "alice@example.com"))
+    point(store, gone)
+    assert git(store, "ls-tree", "--name-only", "HEAD").split() == [".envtrail", ".gitattributes"]
+    r = cli("verify")
+    assert r.code == 1, (r.code, r.out, r.err)
+    _no_crash(r)
+    found = [f for f in verify_findings(cli) if f["commit"] == gone]
+    assert {f["rule"] for f in found} == {3} and not any("folder" in f["message"] for f in found)
+    assert "Envtrail-Environment does not name the environment changed (production, staging)" \
+        in [f["message"] for f in found]
+    refused(cli, "A")
+
+
+@pytest.mark.parametrize("how", ["symlink", "folder", "gone"])
+def test_gitattributes_must_stay_a_plain_file(cli, store, how):
+    """.gitattributes sits outside envs/ and .envtrail/ but belongs to the store: a
+    signed change that makes it a symlink or a folder is a finding; one that deletes it
+    is a change of it that a `set` may not make, and never a crash."""
+    plan, parent, new_blob = _a_change_of_a(store, cli)
+    attributes = git(store, "rev-parse", f"{parent}:{layout.ATTRIBUTES}").strip()
+    envs = [(m, n, new_blob if n == "production.yaml" else o)
+            for m, n, o in _listed(store, f"{parent}:envs")]
+    root = _with(store, git(store, "rev-parse", "HEAD^{tree}").strip(), "envs",
+                 _raw_tree(store, envs))
+    if how == "gone":
+        tree = _raw_tree(store, [e for e in _listed(store, root) if e[1] != layout.ATTRIBUTES])
+    else:
+        target = attributes if how == "symlink" else _raw_tree(store, [("100644", "x", attributes)])
+        tree = _with(store, root, layout.ATTRIBUTES, target, "120000" if how == "symlink" else "40000")
+    commit = _signed_on(store, cli, tree, plan)
+    point(store, commit)
+    r = cli("verify")
+    assert r.code == 1, (r.code, r.out, r.err)
+    _no_crash(r)
+    found = [(f["rule"], f["message"]) for f in verify_findings(cli) if f["commit"] == commit]
+    changed = (3, "Envtrail-Action set, but it changes .gitattributes")
+    assert found == ([changed] if how == "gone" else [changed, (3, ".gitattributes is not a plain file")])
+    refused(cli, "A")
