@@ -14,6 +14,7 @@ from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change
 from envtrail.ops import audit
 from envtrail.ops.values import read_values
+from hostile import message, point, signed_commit
 
 
 @pytest.fixture
@@ -144,6 +145,29 @@ def test_even_a_clean_merge_is_a_finding(cli, history, alice):
     assert [(x["rule"], x["name"]) for x in f] == [(6, "line")]
     assert "merge commit" in f[0]["message"]
     assert_reads_refused_but_no_verify_reads(cli, "B", "2")
+
+
+def test_a_merge_is_shown_signed_as_its_first_parent_trusts_it(cli, history, make_identity):
+    """An outsider adds his own key to allowed_signers on a side branch and signs the
+    merge of it: `show` and `log` judge the signature by the line's parent, never by the
+    side's allowed_signers, so the merge is not shown as a good signature."""
+    mallory = make_identity("mallory@example.com")
+    base = git(history, "rev-parse", "HEAD").strip()
+    git(history, "switch", "-q", "-c", "side")
+    path = history / ".envtrail/allowed_signers"
+    path.write_text(path.read_text() + f'mallory@example.com namespaces="git" '
+                                       f"{mallory.identity.public.openssh}\n")
+    git(history, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-a", "-m", "side")
+    side = git(history, "rev-parse", "HEAD").strip()
+    git(history, "switch", "-q", "main")
+    merge = signed_commit(history, mallory.identity, mallory.principal, [base, side], {},
+                          message("set", mallory.principal), tree_of=side)
+    point(history, merge)
+    shown = cli("show", merge).out
+    assert "signature  unknown-key" in shown and "merge commit (2 parents)" in shown, shown
+    [row] = [line for line in cli("log").out.splitlines() if merge[:10] in line]
+    assert "mallory@example.com ✗" in row, row
+    assert [(x["rule"], x["name"]) for x in findings(cli)] == [(6, "line")]
 
 
 def test_rewritten_history_is_reported(cli, history, alice):
