@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Cli, IdentityFile, git
+from conftest import Cli, IdentityFile, assert_one_line_error, git
 from envtrail.audit import checkpoint
 from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
@@ -361,3 +361,22 @@ def test_a_keyless_accept_rewrite_keeps_a_keyed_refusal(cli, store, bob, lying):
     _refuses_everyone(cli, bob)
     assert cli.as_(None)("verify").code == 1
     assert checkpoint.load(store).refused is not None
+
+
+@pytest.mark.parametrize("root", ["HEAD", "main", "short", "upper", "39"])
+def test_a_trust_root_that_is_no_full_commit_id_is_a_usage_error(cli, store, root):
+    """A ref name, a short or upper-case id is refused as written (exit 2), before any
+    walk: it is never resolved by git (`HEAD` would vouch for whatever the remote holds),
+    nor turned into a rule 8 finding that reads as a replaced history."""
+    setv(cli, "A", "1")
+    genesis = git(store, "rev-list", "--max-parents=0", "HEAD").strip()
+    given = {"short": genesis[:12], "upper": genesis.upper(), "39": genesis[:39]}.get(root, root)
+    before = checkpoint.path(store).read_bytes()
+    for args, env in ((("verify", "--trust-root", given), {}),
+                      (("get", "A", "--env", "production"), {"ENVTRAIL_TRUST_ROOT": given}),
+                      (("verify",), {"ENVTRAIL_TRUST_ROOT": f"{genesis},{given}"})):
+        r = cli(*args, env=env)
+        assert_one_line_error(r, 2)
+        assert "a trust root is a full commit id" in r.err, (args, r.err)
+    assert checkpoint.path(store).read_bytes() == before
+    assert cli("get", "A", "--env", "production", env={"ENVTRAIL_TRUST_ROOT": genesis}).out == "1"
