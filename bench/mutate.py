@@ -123,6 +123,20 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_access.py", "tests/audit/test_signer_lines.py",
         "tests/cli/test_sync_remade.py",
     ],
+    "src/envtrail/gitstore/trees.py": [
+        "tests/audit/test_tree_objects.py", "tests/audit/test_rules.py",
+        "tests/audit/test_repair_stowaways.py", "tests/audit/test_repair_rules.py",
+        "tests/audit/test_line_attacks.py",
+    ],
+    "src/envtrail/audit/signature.py": [
+        "tests/audit/test_verify.py", "tests/reliability/test_access_proof.py",
+        "tests/audit/test_signature_where_git_finds_it.py", "tests/audit/test_repair_rules.py",
+        "tests/audit/test_tree_objects.py",
+    ],
+    "src/envtrail/ops/trust.py": [
+        "tests/audit/test_line_attacks.py", "tests/ops/test_gate.py",
+        "tests/audit/test_trust_rewrite_ci.py",
+    ],
     "src/envtrail/audit/eventline.py": [
         "tests/cli/test_event_checks.py", "tests/cli/test_events.py",
         "tests/audit/test_log_vouched.py", "tests/cli/test_sync_events.py",
