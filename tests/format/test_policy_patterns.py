@@ -18,9 +18,9 @@ def rule_file(pattern: str) -> bytes:
 
 def test_exponential_pattern_is_answered_at_once():
     p = policy.parse(rule_file(EVIL))
-    started = time.perf_counter()
+    started = time.process_time()  # this process's CPU: other test workers do not count
     broken = p.violation("production", "a@example.com", False, LONG)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert broken is not None and broken.startswith("reason_pattern:")
     assert p.violation("production", "a@example.com", False, "aaaa") is None
 

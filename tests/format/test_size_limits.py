@@ -45,11 +45,11 @@ def test_the_oversized_file_really_is_canonical():
 def test_oversized_canonical_file_is_refused_before_parsing():
     data = oversized()
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()  # this process's CPU: other test workers do not count
     try:
         with pytest.raises(IntegrityError, match="64 MiB") as caught:
             envfile.parse(data, "envs/production.yaml")
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
