@@ -149,3 +149,34 @@ def test_two_revokes_each_fine_alone_are_named_when_sync_replays_one_on_the_othe
         "has 1 approver(s) who can sign besides alice@example.com, and no other admin could " \
         "ask: changes there, and of policy, signers and members, could never be approved" \
         in r.err
+
+
+def test_a_raised_count_replayed_on_another_clones_revoke_is_named(
+        tmp_path, cli, store, bob, make_identity):
+    """review13 B4, attack22 S2: alice raises production's count to two while carol, in her
+    clone, revokes bob; each is fine alone (three approvers, or no count). Replayed on
+    carol's revoke, alice's count leaves two approvers who are both admins: neither could
+    get a policy change approved again. sync says so; before, only a replayed revoke
+    was looked at."""
+    from test_sync import clone_as, make_remote
+
+    carol = make_identity("carol@example.com")
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    for env in ("production", "staging"):
+        assert cli("access", "grant", carol.principal, carol.publine, "--env", env,
+                   "--reason", "join").code == 0
+    assert cli("access", "admin", carol.principal, "--reason", "second admin").code == 0
+    bare = make_remote(tmp_path, store)
+    a = clone_as(tmp_path, str(bare), cli.identity, "alice")
+    c = clone_as(tmp_path, str(bare), carol, "carol")
+    assert c("access", "revoke", bob.principal, "--env", "production",
+             "--reason", "left").code == 0
+    assert c("sync").code == 0
+    r = a("policy", "set", "--env", "production", "--approvals", "2", "--reason", "four eyes")
+    assert r.code == 0 and "could never" not in r.err, r.err
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert "warning: after replaying your commits: production would need 2 approval(s) and " \
+        "has 1 approver(s) who can sign besides alice@example.com" in r.err
+    assert "warning" not in c("sync").err  # carol's side alone stranded nothing
