@@ -59,8 +59,10 @@ def test_policy_show_lists_rules_written_ahead_and_the_default(cli, store):
     assert [line.split("\t")[0] for line in shown] == \
         ["production", "qa (not added)", "staging", "(default)"]
     rules = json.loads(cli("policy", "show", "--json").out)
-    assert sorted(rules) == ["production", "qa", "staging"]
+    assert sorted(rules) == ["*", "production", "qa", "staging"]  # "*": the default rule
     assert rules["qa"]["writers"] == ["alice@example.com"]
+    assert (rules["qa"]["added"], rules["production"]["added"]) == (False, True)
+    assert "added" not in rules["*"] and rules["*"]["writers"] == "any"
 
 
 def test_a_store_wide_count_only_the_authors_peers_could_give_needs_another_admin(

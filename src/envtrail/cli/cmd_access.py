@@ -177,30 +177,27 @@ def log(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> Non
 
 @policy_app.command("show")
 def policy_show(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> None:
-    """The effective write rule of each environment, of those written ahead of `env add`,
-    and (in the table) the default rule for environments added later."""
+    """The effective write rule of each environment, of those written ahead of `env add`
+    (not added), and the default rule for environments added later."""
     from envtrail.ops.gate import open_line
+    from envtrail.ops.policy import shown_rules
 
-    snap = open_line(open_git(repo), runtime()).snapshot
-    existing, policy = snap.environments(), snap.policy
-    # A rule written ahead, or the default, raises the count every policy, signers or
-    # config change needs: shown, so nobody wonders why.
-    names = [env] if env else sorted({*existing, *policy.environments})
-    rules = {n: policy.rule_for(n).as_dict() for n in names}
+    rows = shown_rules(open_line(open_git(repo), runtime()).snapshot, env)
     if json_:
-        emit_json(rules)
+        # Environments by name, as always; the default under "*", which no name can be.
+        emit_json({r.environment or "*": {**r.rule, "added": r.added} if r.environment
+                   else r.rule for r in rows})
         return
-    shown = {(n if n in existing else f"{n} (not added)"): r for n, r in rules.items()}
-    if not env:
-        shown["(default)"] = policy.defaults.as_dict()
     table(["environment", "require_reason", "reason_pattern", "writers", "approvals",
            "approvers", "break_glass"],
-          [[n, str(r["require_reason"]).lower(), str(r["reason_pattern"] or "-"),
-            _listed(r["writers"]), str(r.get("approvals", 0)),
-            _listed(r.get("approvers", "members")),
-            f"{str(r.get('break_glass', True)).lower()} "
-            f"(review {r.get('break_glass_review', '24h')})"]
-           for n, r in shown.items()])
+          [[(r.environment if r.added else f"{r.environment} (not added)")
+            if r.environment else "(default)",
+            str(r.rule["require_reason"]).lower(), str(r.rule["reason_pattern"] or "-"),
+            _listed(r.rule["writers"]), str(r.rule.get("approvals", 0)),
+            _listed(r.rule.get("approvers", "members")),
+            f"{str(r.rule.get('break_glass', True)).lower()} "
+            f"(review {r.rule.get('break_glass_review', '24h')})"]
+           for r in rows])
 
 
 def _listed(value: object) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from envtrail.audit.record import Record
 from envtrail.audit.view import Snapshot
@@ -18,6 +18,27 @@ from envtrail.ops.rules import require_admin
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
 from envtrail.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class ShownRule:
+    """One row of `policy show`: whose rule (None: the default, for environments added
+    later), whether that environment exists yet, and the rule's keys."""
+
+    environment: str | None
+    added: bool
+    rule: dict[str, object]
+
+
+def shown_rules(snap: Snapshot, environment: str | None = None) -> list[ShownRule]:
+    """The rules `policy show` lists: ``environment``'s, or every environment's, those
+    written ahead of `env add`, and the default. A rule written ahead, or the default,
+    raises the count every policy, signers or config change needs: shown, so nobody
+    wonders why."""
+    existing, rules = set(snap.environments()), snap.policy
+    names = [environment] if environment else sorted(existing | set(rules.environments))
+    rows = [ShownRule(n, n in existing, rules.rule_for(n).as_dict()) for n in names]
+    return rows + ([] if environment else [ShownRule(None, False, rules.defaults.as_dict())])
 
 
 def parse_writers(text: str) -> object:
