@@ -88,3 +88,59 @@ def test_a_store_wide_count_only_the_authors_peers_could_give_needs_another_admi
         assert cli("apply", pid).code == 0
     r = cli("policy", "set", "--env", "qa", "--approvals", "2", "--reason", "qa", "--propose")
     assert r.code == 0, r.err
+
+
+def test_the_last_admin_who_could_ask_cannot_step_down(cli, store, bob, make_identity):
+    """attack23 T1: production needs two approvals from alice and bob; only carol, an admin
+    outside it, can ask for a policy change both approve. Taking her admin mark away left
+    alice alone, needing two approvals of her own changes from bob."""
+    from hostile import proposal_id
+
+    carol = make_identity("carol@example.com")
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("access", "grant", carol.principal, carol.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    assert cli("access", "admin", carol.principal, "--reason", "second admin").code == 0
+    assert cli("policy", "set", "--env", "production", "--approvals", "2",
+               "--reason", "four eyes").code == 0
+    r = cli("access", "admin", carol.principal, "--remove", "--reason", "steps down",
+            "--propose")
+    assert_one_line_error(r, 2)
+    assert "no other admin could ask" in r.err
+    assert git(store, "for-each-ref", "refs/envtrail/proposals/") == ""
+    # carol first asks for one approval only, which alice and bob approve: room made.
+    pid = proposal_id(cli.as_(carol)("policy", "set", "--env", "production", "--approvals",
+                                     "1", "--reason", "two eyes", "--propose"))
+    for who in (cli, cli.as_(bob)):
+        assert who("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    r = cli("access", "admin", carol.principal, "--remove", "--reason", "steps down",
+            "--propose")
+    assert r.code == 0, r.err
+
+
+def test_a_proposal_re_made_on_a_moved_line_is_not_applied_where_it_strands_the_store(
+        cli, store, bob, make_identity):
+    """attack23 T2: two approvals were within reach when alice proposed them (bob and carol
+    besides her); carol left production meanwhile, and the proposal re-made with
+    `propose --redo` would leave alice, the only admin, needing two approvals from bob."""
+    from hostile import proposal_id
+
+    carol = make_identity("carol@example.com")
+    for who, env in ((bob, "production"), (carol, "production"), (carol, "staging")):
+        assert cli("access", "grant", who.principal, who.publine, "--env", env,
+                   "--reason", "join").code == 0
+    pid = proposal_id(cli("policy", "set", "--env", "production", "--approvals", "2",
+                          "--reason", "four eyes", "--propose"))
+    assert cli("access", "revoke", carol.principal, "--env", "production",
+               "--reason", "moved to staging").code == 0
+    r = cli("propose", "--redo", pid)
+    assert r.code == 0, r.err
+    pid = proposal_id(r)
+    head = git(store, "rev-parse", "HEAD")
+    r = cli("apply", pid)
+    assert_one_line_error(r, 2)
+    assert f"applying proposal {pid} would leave the store stuck" in r.err
+    assert "no other admin could ask" in r.err
+    assert git(store, "rev-parse", "HEAD") == head

@@ -17,6 +17,7 @@ from envtrail.format.envfile import EnvFile, Member
 from envtrail.format.layout import SIGNERS
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, check_env_name, check_principal, check_reason
+from envtrail.ops import reach
 from envtrail.ops.members import decrypt_one, open_keys
 from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import authorize_write, require_admin
@@ -158,17 +159,13 @@ def _approvers_left(snap: Snapshot, principal: str, environment: str,
     if it closes their key), no admin could get a change of policy, signers or members
     approved where one could before (:func:`ops.reach.find_frozen`); and notes where only
     the author's own changes would wait, in each environment whose approvers it changes."""
-    from envtrail.ops import reach
-
     rules, lines = snap.policy, closed if closed is not None else list(snap.signers)
     had = reach.approvers_by_env(snap, rules, reach.open_signers(snap.signers))
     have = reach.approvers_by_env(snap, rules, reach.open_signers(lines),
                                   (principal, environment))
-    frozen = None
-    if reach.find_frozen(rules, had, reach.open_signers(snap.signers, True), author) is None:
-        frozen = reach.find_frozen(rules, have, reach.open_signers(lines, True), author)
     moved = {env for env in have if have[env] != had.get(env)}
-    return frozen, reach.find_lonely(rules, have, author, moved)
+    return reach.find_newly_frozen(snap, rules, lines, author, (principal, environment)), \
+        reach.find_lonely(rules, have, author, moved)
 
 
 def closing_key(snap: Snapshot, principal: str, leaving: Collection[str],
@@ -269,6 +266,12 @@ def set_admin(git: GitRepo, rt: Runtime, identity: Identity, principal: str, adm
         updated = marked(list(snap.signers), principal, admin)
         if updated == list(snap.signers):
             return None
+        # The admin stepping down may be the only one who could still get a change of
+        # policy, signers or members approved (attack23 T1).
+        frozen = reach.find_newly_frozen(snap, snap.policy, updated, acting.principal)
+        if frozen:
+            raise UsageError(frozen, hint="make another admin first, or lower the counts "
+                                          "while this admin can still ask")
         rec = Record("signers", acting.principal, text, (), context=context_for(rt),
                      extra=(("Admin", f"{'+' if admin else '-'} {principal}"),))
         return Plan({SIGNERS: signers.render(updated)}, rec)

@@ -52,6 +52,7 @@ from envtrail.model import Secret, check_reason
 from envtrail.ops import journal
 from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_values
+from envtrail.ops.reach import find_stranded
 from envtrail.ops.redo import remake
 from envtrail.ops.routing import drop_proposal, proposal_ids, proposal_ref
 from envtrail.ops.store import whoami
@@ -287,6 +288,13 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
         if report.findings:
             raise IntegrityError(f"proposal {prop.id} does not verify: "
                                  f"{report.findings[0].line()}")
+        # Judged where it was made; re-made on a moved line (redo, sync) it may strand
+        # the store now (attack23 T2): landing it would leave nothing approvable again.
+        frozen = find_stranded(line.snapshot, line.view.at(prop.tip))
+        if frozen:
+            raise UsageError(f"applying proposal {prop.id} would leave the store stuck: "
+                             f"{frozen}", hint="decline it, and propose a change the "
+                                               "approvers can still meet")
         ref, worktree = git.store_ref(), git.worktree_mode()
         paths = git.changed_paths(line.head, prop.tip) if worktree else []
         if worktree:

@@ -83,13 +83,11 @@ def _reach(snap: Snapshot, current: policy.Policy, updated: policy.Policy,
     signers or members approved and the current ones did not (:func:`ops.reach.find_frozen`);
     notes where only the author's own changes to an environment whose count or approvers
     change would wait."""
-    signing, admins = reach.open_signers(snap.signers), reach.open_signers(snap.signers, True)
-    approvers = reach.approvers_by_env(snap, updated, signing)
-    frozen = reach.find_frozen(updated, approvers, admins, author)
-    if frozen and not reach.find_frozen(current, reach.approvers_by_env(snap, current, signing),
-                                        admins, author):
+    frozen = reach.find_newly_frozen(snap, updated, snap.signers, author)
+    if frozen:
         raise UsageError(frozen, hint="grant more approvers first (or name them with "
                                       "--approvers), or set a count they can meet")
+    approvers = reach.approvers_by_env(snap, updated, reach.open_signers(snap.signers))
     moved = {env for env in approvers if (current.rule_for(env).approvals,
                                           current.rule_for(env).approvers) !=
              (updated.rule_for(env).approvals, updated.rule_for(env).approvers)}

@@ -61,6 +61,20 @@ def find_frozen(rules: Policy, approvers: dict[str, set[str]], admins: set[str],
            "and members, could never be approved"
 
 
+def find_newly_frozen(snap: Snapshot, rules: Policy, lines: Iterable[Signer], author: str,
+                      leaving: tuple[str, str] | None = None) -> str | None:
+    """:func:`find_frozen` of the state a change on ``snap`` leaves (its ``rules``, its
+    allowed_signers ``lines``, a member ``leaving`` an environment), where ``snap`` itself
+    was not frozen: what `policy set`, `access revoke` and `access admin` refuse."""
+    now = open_signers(snap.signers)
+    if find_frozen(snap.policy, approvers_by_env(snap, snap.policy, now),
+                   open_signers(snap.signers, admins=True), author):
+        return None  # stuck already: this change is not what stranded it
+    lines = list(lines)
+    return find_frozen(rules, approvers_by_env(snap, rules, open_signers(lines), leaving),
+                       open_signers(lines, admins=True), author)
+
+
 def find_lonely(rules: Policy, approvers: dict[str, set[str]], author: str,
                 environments: set[str]) -> list[str]:
     """Notes where only ``author``'s own changes to one of ``environments`` (and of the
