@@ -147,7 +147,9 @@ def test_another_tools_pre_push_is_left_alone_and_status_asks_for_ours(store, cl
     r = cli("hook", "install")
     assert r.code == 0, r.err
     assert "installed" in r.out and "pre-commit" in r.out and "pre-push" not in r.out
-    assert 'add `envtrail hook pre-push "$@"`' in r.err
+    # Its own copy of git's input: a tool that reads stdin first would leave envtrail none.
+    assert "refs=$(cat); printf '%s\\n' \"$refs\" | envtrail hook pre-push \"$@\" || exit 1" \
+        in r.err
     assert hook.read_text() == "#!/bin/sh\ngit lfs pre-push \"$@\"\n"
     assert "it also writes a pre-push hook" in cli("status").out
     hook.unlink()
@@ -170,3 +172,20 @@ def test_a_push_from_a_clone_that_never_read_says_it_pinned_the_genesis(tmp_path
     assert r.returncode == 0, r.stderr
     genesis = git(fresh, "rev-list", "--max-parents=0", "main").strip()
     assert f"pinned this store's genesis {genesis} (first use)" in r.stderr
+
+
+def test_a_commit_without_the_store_never_replaces_the_store_branch(tmp_path, store, cli, bob):
+    """attack23 T4: a code commit force-pushed over the store branch passed (it holds no
+    store, so it was not read), and every clone's sync then stopped."""
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    assert a("hook", "install").code == 0
+    git(a.cwd, "checkout", "-q", "--orphan", "notes")
+    git(a.cwd, "rm", "-q", "-rf", ".")
+    (a.cwd / "README").write_text("notes\n")
+    git(a.cwd, "add", "README")
+    git(a.cwd, "commit", "-q", "--no-verify", "-m", "notes")
+    remote = git(bare, "rev-parse", "main")
+    r = push(a, "-f", "origin", "notes:main")
+    assert r.returncode != 0
+    assert "holds the store line" in r.stderr and "would replace it" in r.stderr
+    assert git(bare, "rev-parse", "main") == remote

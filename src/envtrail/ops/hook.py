@@ -271,18 +271,27 @@ def check_push(git: GitRepo, rt: Runtime, updates: str) -> tuple[list[Refusal], 
         _, local, remote_ref, remote = fields
         if not remote_ref.startswith("refs/heads/") or not local.strip("0"):
             continue  # a tag, or a deletion: no commit goes onto a branch
+        known = bool(remote.strip("0")) and git.has_commit(remote)
         try:
             if git.entry_id(local, CONFIG) is None:
+                if (known and git.entry_id(remote, CONFIG) is not None) or \
+                        remote_ref == git.store_ref():
+                    # attack23 T4: code over the store line would wipe it for every clone.
+                    out.append(Refusal(f"(push to {remote_ref})", f"{remote_ref} holds the "
+                                       f"store line; {local[:10]} holds no store and would "
+                                       "replace it", "push code to another branch"))
                 continue  # a code branch: the pre-commit hook keeps the store off it
             line = line or open_line(git, rt)
             line.resolve(rt, local)
-            if remote.strip("0") and not (git.has_commit(remote)
-                                          and git.first_parents(local, remote)[1]):
-                raise IntegrityError(f"{remote_ref} is at {remote[:10]}, which {local[:10]} "
-                                     "does not follow on the store line: the push would "
-                                     "rewind or replace it")
         except EnvtrailError as exc:
             out.append(Refusal(f"(push to {remote_ref})", exc.message, _push_hint(git)))
+            continue
+        if remote.strip("0") and not (known and git.first_parents(local, remote)[1]):
+            out.append(Refusal(f"(push to {remote_ref})", f"{remote_ref} is at {remote[:10]}, "
+                               f"which {local[:10]} does not follow on the store line: the "
+                               "push would rewind or replace it",
+                               "bring in what the remote has with `envtrail sync`, which "
+                               "also pushes"))
     return out, line.warnings if line is not None else ()
 
 
@@ -336,9 +345,12 @@ def install(git: GitRepo, force: bool) -> tuple[list[Path], list[str]]:
     written = []
     for path in paths:
         if path.name == "pre-push" and path.exists() and not is_ours(path):
-            notes.append(f"{path} is another tool's: add `envtrail hook pre-push \"$@\"` to "
-                         "it (git's input on stdin passed on) to refuse pushes of a store "
-                         "line that does not verify")
+            # Both hooks read git's refs from stdin: whoever reads first starves the other.
+            notes.append(f"{path} is another tool's: to refuse pushes of a store line that "
+                         "does not verify, give envtrail its own copy of git's input there "
+                         "first: `refs=$(cat); printf '%s\\n' \"$refs\" | envtrail hook "
+                         "pre-push \"$@\" || exit 1`, then pipe \"$refs\" into the other "
+                         "tool's command the same way")
             continue
         path.write_text(
             "#!/bin/sh\n"
