@@ -106,3 +106,22 @@ def test_a_declined_grant_proposal_counts_as_a_reader(cli, store, make_identity)
     r = cli("revert", last, "--env", "production", "--reason", "undo")
     assert r.code == 0, r.err
     assert "K is back to a value dave@example.com could read" in r.err
+
+
+def test_a_member_who_joined_after_the_rotation_is_told_too(cli, store, bob, make_identity):
+    """attack23 T3: dave, granted after bob's revoke re-encrypted K, cannot open the
+    versions bob read; his revert put bob's value back with no word, where alice's warned.
+    The value is followed back through the re-encryption he can open."""
+    dave = make_identity("dave@example.com")
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "K", "read-by-bob")
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0
+    assert cli("access", "grant", dave.principal, dave.publine, "--env", "production",
+               "--reason", "join").code == 0
+    rotated = setv(cli, "K", "rotated-after-bob")
+    r = cli.as_(dave)("revert", rotated, "--env", "production", "--reason", "undo",
+                      "--dry-run")
+    assert r.code == 0, r.err
+    assert WARNING in r.err

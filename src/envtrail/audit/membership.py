@@ -192,31 +192,38 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
     from envtrail.crypto.seal import DecryptError
     from envtrail.format.envfile import path_for
 
-    holds = dict.fromkeys(values, False)
-    pairs: dict[str, set[str]] = {name: set() for name in values}
+    # Per variable, each version (oldest first): its key pair, whether it holds the value
+    # (None: this key cannot open it), and whether it only re-encrypted the one before.
+    versions: dict[str, list[tuple[str | None, bool | None, bool]]] = {n: [] for n in values}
     sealed: dict[str, set[tuple[str, str]]] = {}
     touching = list(view.git.walk_touching(head, (path_for(environment),)))
-    for info in reversed(touching):  # oldest first: a re-encryption follows what it read
+    for info in reversed(touching):  # oldest first
         old = _readable(view, info.parents[0] if info.parents else None, environment)
         new = _readable(view, info.id, environment)
-        if new is None:
-            holds = dict.fromkeys(values, False)
-            continue
-        sealed.setdefault(new.public_key, set()).update(
-            (p, m.key) for p, m in new.members.items())
+        if new is not None:
+            sealed.setdefault(new.public_key, set()).update(
+                (p, m.key) for p, m in new.members.items())
         for name, plain in values.items():
-            now, was = new.values.get(name), old.values.get(name) if old else None
+            now = new.values.get(name) if new is not None else None
+            was = old.values.get(name) if old is not None else None
             if now is None:
-                holds[name] = False
-            elif now != was:
+                if was is not None:  # removed (or unreadable): the trail ends here
+                    versions[name].append((None, False, False))
+            elif now != was or (versions[name] and versions[name][-1][1] is None):
+                # A version this key could not open may open in a later file of the same
+                # key pair: the member was granted since (a seat is per file).
                 try:
-                    opened = keyring.plaintext(new, name)
+                    opened = keyring.plaintext(new, name)  # type: ignore[arg-type]
                 except (DecryptError, ValueError):
                     opened = None
-                holds[name] = opened == plain if opened is not None else \
-                    holds[name] and was is not None and rekeys(old, new)
-            if holds[name]:
-                pairs[name].add(new.public_key)
+                held = None if opened is None else opened == plain
+                if now != was:
+                    versions[name].append((new.public_key, held,
+                                           was is not None and rekeys(old, new)))
+                elif held is not None:
+                    key, _, rekeyed = versions[name][-1]
+                    versions[name][-1] = (key, held, rekeyed)
+    pairs = {name: _holding(found) for name, found in versions.items()}
     for tip in proposals:
         proposed = _readable(view, tip, environment)
         if proposed is not None:
@@ -224,6 +231,19 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
                 (p, m.key) for p, m in proposed.members.items())
     return {name: set().union(*(sealed.get(key, set()) for key in keys))
             for name, keys in pairs.items()}
+
+
+def _holding(versions: list[tuple[str | None, bool | None, bool]]) -> set[str]:
+    """The key pairs of the versions that held the value: those that open to it, and,
+    along each run of re-encryptions, the ones before and after such a version that
+    this key cannot open (a member who joined after a rotation opens only its side)."""
+    holds: list[bool] = []
+    for _, known, rekeyed in versions:  # forward: a re-encryption keeps what it read
+        holds.append(known if known is not None else bool(rekeyed and holds and holds[-1]))
+    for i in range(len(versions) - 1, 0, -1):  # back: what a re-encryption read held it
+        if holds[i] and versions[i][2]:
+            holds[i - 1] = True
+    return {key for (key, _, _), held in zip(versions, holds, strict=True) if held and key}
 
 
 def _readable(view: StoreView, commit: str | None, environment: str) -> EnvFile | None:
