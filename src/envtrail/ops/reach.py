@@ -1,5 +1,5 @@
-"""Whether approval counts can still be met: what `policy set`, `access revoke` and `sync`
-ask of the state a change leaves.
+"""Whether approval counts can still be met: what `policy set`, `access revoke`, `access
+admin`, `apply` and `sync` ask of the state a change leaves.
 
 A count is lowered, and an approver added, only by a change of policy, signers or
 members, which an admin makes and the approvers of every environment that asks for
