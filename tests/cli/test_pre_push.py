@@ -189,3 +189,23 @@ def test_a_commit_without_the_store_never_replaces_the_store_branch(tmp_path, st
     assert r.returncode != 0
     assert "holds the store line" in r.stderr and "would replace it" in r.stderr
     assert git(bare, "rev-parse", "main") == remote
+
+
+def test_a_repository_with_no_store_pushes_its_own_branch(tmp_path):
+    """The hook guards .env files in any repository: where there is no store, pushing the
+    checked-out branch is no replacement of a store line (a false refusal, caught in
+    review)."""
+    from conftest import Cli
+
+    repo = tmp_path / "app"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    (repo / "main.py").write_text("print('hi')\n")
+    git(repo, "add", "main.py")
+    git(repo, "commit", "-q", "-m", "code")
+    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "app.git"))
+    git(repo, "remote", "add", "origin", str(tmp_path / "app.git"))
+    assert Cli(repo)("hook", "install").code == 0
+    r = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, capture_output=True,
+                       text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert git(tmp_path / "app.git", "rev-parse", "main") == git(repo, "rev-parse", "main")

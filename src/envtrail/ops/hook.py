@@ -275,7 +275,7 @@ def check_push(git: GitRepo, rt: Runtime, updates: str) -> tuple[list[Refusal], 
         try:
             if git.entry_id(local, CONFIG) is None:
                 if (known and git.entry_id(remote, CONFIG) is not None) or \
-                        remote_ref == git.store_ref():
+                        remote_ref == _store_branch(git, git.head()):
                     # attack23 T4: code over the store line would wipe it for every clone.
                     out.append(Refusal(f"(push to {remote_ref})", f"{remote_ref} holds the "
                                        f"store line; {local[:10]} holds no store and would "
