@@ -290,7 +290,8 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
                                  f"{report.findings[0].line()}")
         # Judged where it was made; re-made on a moved line (redo, sync) it may strand
         # the store now (attack23 T2): landing it would leave nothing approvable again.
-        frozen = find_stranded(line.snapshot, line.view.at(prop.tip))
+        # (Not a repair: it undoes a forged head, whose files may not even read.)
+        frozen = None if whole else find_stranded(line.snapshot, line.view.at(prop.tip))
         if frozen:
             raise UsageError(f"applying proposal {prop.id} would leave the store stuck: "
                              f"{frozen}", hint="decline it, and propose a change the "
