@@ -342,3 +342,18 @@ def test_a_repair_proposal_is_not_signed_as_of_a_clean_point_off_its_line(cli, s
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     assert doc["approved_by"] == [] and not doc["ready"], doc
+
+
+def test_an_approved_repair_of_an_unreadable_policy_applies(cli, store, bob, make_identity):
+    """Found in review: apply's reach check (would this leave the store stuck?) read the
+    forged head's policy.yaml, which a repair undoes and which may not even parse: the one
+    way out would have failed with exit 5."""
+    team, before = _an_approved_rotation(cli, store, bob, make_identity)
+    (store / ".envtrail/policy.yaml").write_text("envtrail: [\n")
+    git(store, "commit", "-q", "--no-verify", "-am", "broken policy")
+    fix = _proposal_id(cli("repair", "--reason", "undo the broken policy", "--from", before,
+                           "--propose"))
+    assert cli.as_(team["bob"])("approve", fix, "--reason", "agreed").code == 0
+    applied = cli.as_(team["bob"])("apply", fix)
+    assert applied.code == 0, applied.err
+    assert cli("verify").code == 0
