@@ -13,6 +13,15 @@ from test_sync import head, make_world, setv, values
 from conftest import git
 
 
+def notes_branch(cli):
+    """A branch ``notes`` of one plain commit that holds no store, checked out."""
+    git(cli.cwd, "checkout", "-q", "--orphan", "notes")
+    git(cli.cwd, "rm", "-q", "-rf", ".")
+    (cli.cwd / "README").write_text("notes\n")
+    git(cli.cwd, "add", "README")
+    git(cli.cwd, "commit", "-q", "--no-verify", "-m", "notes")
+
+
 def push(cli, *args):
     return subprocess.run(["git", "push", "-q", *args], cwd=cli.cwd, capture_output=True,
                           text=True, check=False)
@@ -53,11 +62,7 @@ def test_a_plain_push_of_a_verified_line_or_another_branch_goes_through(
     assert r.returncode == 0, r.stderr
     assert git(bare, "rev-parse", "main").strip() == head(a)
     # A branch that holds no store is not the hook's business, signed or not.
-    git(a.cwd, "checkout", "-q", "--orphan", "notes")
-    git(a.cwd, "rm", "-q", "-rf", ".")
-    (a.cwd / "README").write_text("notes\n")
-    git(a.cwd, "add", "README")
-    git(a.cwd, "commit", "-q", "--no-verify", "-m", "notes")
+    notes_branch(a)
     r = push(a, "origin", "notes")
     assert r.returncode == 0, r.stderr
     assert git(bare, "rev-parse", "notes").strip() == head(a)
@@ -179,11 +184,7 @@ def test_a_commit_without_the_store_never_replaces_the_store_branch(tmp_path, st
     store, so it was not read), and every clone's sync then stopped."""
     a, _, bare = make_world(tmp_path, store, cli, bob)
     assert a("hook", "install").code == 0
-    git(a.cwd, "checkout", "-q", "--orphan", "notes")
-    git(a.cwd, "rm", "-q", "-rf", ".")
-    (a.cwd / "README").write_text("notes\n")
-    git(a.cwd, "add", "README")
-    git(a.cwd, "commit", "-q", "--no-verify", "-m", "notes")
+    notes_branch(a)
     remote = git(bare, "rev-parse", "main")
     r = push(a, "-f", "origin", "notes:main")
     assert r.returncode != 0

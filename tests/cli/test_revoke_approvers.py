@@ -49,19 +49,24 @@ def test_a_proposed_revoke_that_would_leave_too_few_approvers_is_refused(cli, st
     assert bob.principal not in (store / "envs/production.yaml").read_text()
 
 
-def test_a_revoke_that_closes_a_listed_approvers_key_is_judged_everywhere(cli, store, bob):
-    """bob is production's one listed approver and a member of staging only: revoking
-    him from staging closes his key, and production's count with it."""
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+def refuse_closing_bobs_key(cli, store, bob, member_of: str, approver_of: str) -> None:
+    """bob, a member of ``member_of`` only, is the one listed approver of ``approver_of``
+    (added or not): revoking him closes his key, and that count with it (exit 2)."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", member_of,
                "--reason", "join").code == 0
-    assert cli("policy", "set", "--env", "production", "--approvals", "1", "--approvers",
+    assert cli("policy", "set", "--env", approver_of, "--approvals", "1", "--approvers",
                bob.principal, "--reason", "bob reviews").code == 0
     head = git(store, "rev-parse", "HEAD")
-    r = cli("access", "revoke", bob.principal, "--env", "staging", "--reason", "left",
+    r = cli("access", "revoke", bob.principal, "--env", member_of, "--reason", "left",
             "--propose")
     assert_one_line_error(r, 2)
-    assert "production would need 1 approval(s)" in r.err
+    assert f"{approver_of} would need 1 approval(s)" in r.err
     assert git(store, "rev-parse", "HEAD") == head
+
+
+def test_a_revoke_that_closes_a_listed_approvers_key_is_judged_everywhere(cli, store, bob):
+    """bob is production's one listed approver and a member of staging only."""
+    refuse_closing_bobs_key(cli, store, bob, "staging", "production")
 
 
 def test_a_revoke_leaving_only_the_author_warns_and_one_leaving_enough_is_quiet(
@@ -99,18 +104,8 @@ def test_a_revoke_leaving_only_the_author_warns_and_one_leaving_enough_is_quiet(
 
 def test_a_revoke_that_closes_the_listed_approver_of_an_environment_not_added_yet(
         cli, store, bob):
-    """attack21 R1c: qa's rule, written ahead, lists bob; revoking him from production (his
-    only environment) closes his key, and qa's count with it."""
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "join").code == 0
-    assert cli("policy", "set", "--env", "qa", "--approvals", "1", "--approvers",
-               bob.principal, "--reason", "bob will review qa").code == 0
-    head = git(store, "rev-parse", "HEAD")
-    r = cli("access", "revoke", bob.principal, "--env", "production", "--reason", "left",
-            "--propose")
-    assert_one_line_error(r, 2)
-    assert "qa would need 1 approval(s)" in r.err
-    assert git(store, "rev-parse", "HEAD") == head
+    """attack21 R1c: qa's rule, written ahead, lists bob, a member of production only."""
+    refuse_closing_bobs_key(cli, store, bob, "production", "qa")
     r = cli("access", "revoke", bob.principal, "--env", "production", "--reason", "stolen",
             "--break-glass")
     assert r.code == 0, r.err
