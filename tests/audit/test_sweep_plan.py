@@ -110,8 +110,6 @@ def test_no_repair_sweeps_another_repair(cli, store):
     """A repair that put values back changed values only, yet undoing it would undo a
     decision on record: it is never swept, for the writer or the walk."""
     import forge
-    from envtrail.audit.repairs import sweep_plan, sweep_refusal
-    from envtrail.audit.view import StoreView
 
     setv(cli, "K", "v1")
     me = cli.identity.identity
@@ -119,19 +117,12 @@ def test_no_repair_sweeps_another_repair(cli, store):
                                                               {"K": "v2"}))
     assert cli("repair", "--reason", "an unsigned change").code == 0
     repair = head(store)
-    view = StoreView(GitRepo(store))
-    assert sweep_refusal(view, repair) == "it is a repair"
-    named = {(forged, "1")}
-    assert sweep_plan(view, [forged], named, named, "alice@example.com", reason="r") is not None
-    assert sweep_plan(view, [forged, repair], named, named, "alice@example.com", reason="r") is None
+    _swept_alone_never_with(store, forged, repair, "it is a repair")
 
 
 def test_no_repair_sweeps_the_making_of_an_environment(cli, store):
     """`env add` changes no value of an environment there before: undoing it would remove
     an environment, which no sweep may do (its members and keys go with it)."""
-    from envtrail.audit.repairs import sweep_plan, sweep_refusal
-    from envtrail.audit.view import StoreView
-
     setv(cli, "K", "v1")
     clean = head(store)
     assert cli("env", "add", "qa", "--reason", "a new stage").code == 0
@@ -141,11 +132,7 @@ def test_no_repair_sweeps_the_making_of_an_environment(cli, store):
     forged = unsigned_commit(store, clean, [clean], "an unsigned commit")
     added = signed_commit(store, cli.identity.identity, "alice@example.com", [forged], {},
                           GitRepo(store).info(made).message, tree_of=made)
-    view = StoreView(GitRepo(store))
-    assert sweep_refusal(view, added) == "it adds or removes an environment"
-    named = {(forged, "1")}
-    assert sweep_plan(view, [forged], named, named, "alice@example.com", reason="r") is not None
-    assert sweep_plan(view, [forged, added], named, named, "alice@example.com", reason="r") is None
+    _swept_alone_never_with(store, forged, added, "it adds or removes an environment")
 
 
 def test_a_merge_is_dated_ahead_against_the_line_commit_before_it(cli, store):
@@ -169,3 +156,16 @@ def test_a_merge_is_dated_ahead_against_the_line_commit_before_it(cli, store):
     plan = sweep_plan(StoreView(GitRepo(store)), [merge], {(merge, "6"), (merge, "7")},
                       {(merge, "6")}, "alice@example.com", reason="r")
     assert plan is not None and plan.unseen == ((merge, "7"),)
+
+
+def _swept_alone_never_with(store, forged: str, kept: str, why: str) -> None:
+    """The unsigned ``forged`` commit may be swept by itself, never together with ``kept``,
+    which ``sweep_refusal`` refuses for ``why``."""
+    from envtrail.audit.repairs import sweep_plan, sweep_refusal
+    from envtrail.audit.view import StoreView
+
+    view = StoreView(GitRepo(store))
+    assert sweep_refusal(view, kept) == why
+    named = {(forged, "1")}
+    assert sweep_plan(view, [forged], named, named, "alice@example.com", reason="r") is not None
+    assert sweep_plan(view, [forged, kept], named, named, "alice@example.com", reason="r") is None
