@@ -60,3 +60,12 @@ def commit_plan(store: Path, identity: Identity | None, plan: Plan, message: str
 
 def with_record(plan: Plan, **changes) -> Plan:
     return Plan(plan.changes, replace(plan.record, **changes))
+
+
+def lying_set(store: Path, identity: Identity, env: str, key: str, value: str) -> str:
+    """A set signed by ``identity`` (a member, so the value is sealed right) whose
+    Envtrail-Change fingerprints are made up: only a walk with a key to ``env`` sees it."""
+    plan = honest_plan(store, identity, env, {key: value}, reason="rotate INC-7")
+    lies = tuple(replace(c, old_fp=c.old_fp and "1" * len(c.old_fp), new_fp="0" * len(c.new_fp))
+                 for c in plan.record.changes)
+    return commit_plan(store, identity, with_record(plan, changes=lies))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 
 import pytest
 from test_sync import clone_as, make_remote
@@ -26,15 +25,6 @@ from envtrail.gitstore.repo import GitRepo
 from hostile import head, point, proposal_id, setv, signed_commit
 
 CANARY = "CANARY-bob-lie-7f3a"
-
-
-def _lying_set(store, who, env: str, key: str, value: str) -> str:
-    """A set signed by ``who`` (a member, so the value is sealed right) whose
-    Envtrail-Change fingerprints are made up: only a keyed walk can tell."""
-    plan = forge.honest_plan(store, who.identity, env, {key: value}, reason="rotate INC-7")
-    lies = tuple(replace(c, old_fp=c.old_fp and "1" * len(c.old_fp), new_fp="0" * len(c.new_fp))
-                 for c in plan.record.changes)
-    return forge.commit_plan(store, who.identity, forge.with_record(plan, changes=lies))
 
 
 @pytest.fixture
@@ -54,7 +44,7 @@ def team(cli, store, bob, make_identity):
 def lie(store, team, bob):
     """(the clean point, bob's lying commit)."""
     clean = head(store)
-    return clean, _lying_set(store, bob, "production", "API_KEY", CANARY)
+    return clean, forge.lying_set(store, bob.identity, "production", "API_KEY", CANARY)
 
 
 def test_a_keyed_finding_then_an_honest_commit_is_repaired_once(cli, store, team, lie):
@@ -350,7 +340,7 @@ def test_the_staging_members_own_clone_reads_again_after_the_repair(tmp_path, cl
     alice = clone_as(tmp_path, str(bare), cli.identity, "alice")
     carol = clone_as(tmp_path, str(bare), team, "carol")
     assert alice("verify").code == 0 and carol("verify").code == 0
-    bad = _lying_set(store, bob, "production", "API_KEY", CANARY)  # bob's clone, in effect
+    bad = forge.lying_set(store, bob.identity, "production", "API_KEY", CANARY)  # bob's clone, in effect
     git(store, "push", "-q", str(bare), "main")
     assert carol("sync").code == 0  # nothing wrong to her: no production key
     setv(carol, "S", "stage-v2", env="staging")
@@ -419,7 +409,7 @@ def test_a_repair_never_sweeps_an_approved_change_nor_one_its_author_could_not_m
         assert cli("access", "admin", dave.principal, "--reason", "prod lead").code == 0
         admin = cli.as_(dave)
     clean = head(store)
-    bad = _lying_set(store, bob, "production", "API_KEY", CANARY)
+    bad = forge.lying_set(store, bob.identity, "production", "API_KEY", CANARY)
     if case == "approved":
         r = carol("set", "S", "--env", "staging", "--reason", "INC-3", "--propose",
                   input="stage-v2")

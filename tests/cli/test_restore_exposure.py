@@ -5,8 +5,8 @@ must not quietly make the leaver's copy live again."""
 from conftest import git
 
 
-def setv(cli, key, value):
-    r = cli("set", key, "--env", "production", "--reason", f"set {key}", input=value)
+def setv(cli, key, value, env="production"):
+    r = cli("set", key, "--env", env, "--reason", f"set {key}", input=value)
     assert r.code == 0, r.err
     return git(cli.cwd, "rev-parse", "HEAD").strip()
 
@@ -125,3 +125,79 @@ def test_a_member_who_joined_after_the_rotation_is_told_too(cli, store, bob, mak
                       "--dry-run")
     assert r.code == 0, r.err
     assert WARNING in r.err
+
+
+def _noise(store):
+    """A plain git commit on the store line: a finding only a repair gets past."""
+    git(store, "commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", "noise")
+
+
+def test_a_repair_from_before_a_rotation_names_who_could_read_what_it_puts_back(
+        cli, store, bob):
+    """attack22's open note: `repair --from` put bob's value back as silently as revert did
+    before attack21 R3; the repair itself, restoring the clean point, puts back nothing."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "K", "read-by-bob")
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0
+    before_rotation = setv(cli, "OTHER", "o")
+    setv(cli, "K", "rotated-after-bob")
+    _noise(store)
+    r = cli("repair", "--reason", "drop the noise", "--dry-run")
+    assert r.code == 0, r.err
+    assert "could read" not in r.err
+    for args in (("--dry-run",), ()):
+        r = cli("repair", "--reason", "back to before INC-3", "--from", before_rotation, *args)
+        assert r.code == 0, r.err
+        assert WARNING in r.err
+        assert "read-by-bob" not in r.both
+    assert cli("get", "K", "--env", "production").out == "read-by-bob"
+
+
+def test_a_repair_that_undoes_a_rotation_made_on_top_of_the_finding_says_so(
+        cli, store, bob, make_identity):
+    """The swept commits are undone too: here the staging rotation carol made after dan
+    left (she could not see bob's production lie), so the repair puts dan's value back."""
+    import forge
+
+    carol, dan = make_identity("carol@example.com"), make_identity("dan@example.com")
+    for who, env in ((bob, "production"), (carol, "staging"), (dan, "staging")):
+        assert cli("access", "grant", who.principal, who.publine, "--env", env,
+                   "--reason", "join").code == 0
+    assert cli("access", "admin", carol.principal, "--reason", "staging lead").code == 0
+    setv(cli, "S", "read-by-dan", env="staging")
+    assert cli("access", "revoke", dan.principal, "--env", "staging",
+               "--reason", "left").code == 0
+    forge.lying_set(store, bob.identity, "production", "API_KEY", "CANARY-lie-5d")
+    setv(cli.as_(carol), "S", "rotated-after-dan", env="staging")
+    r = cli("repair", "--reason", "undo bob's lie INC-8")
+    assert r.code == 0, r.err
+    assert ("warning: S is back to a value dan@example.com could read, with a key no "
+            "longer seated in staging: rotate it") in r.err
+    assert "CANARY-lie-5d" not in r.both and "read-by-dan" not in r.both
+
+
+def test_a_repair_of_values_the_admin_cannot_open_says_they_were_not_checked(
+        cli, store, bob, make_identity):
+    """carol, an admin outside production, repairs a forged production value: she cannot
+    tell who could read what she puts back, and says so rather than nothing."""
+    carol = make_identity("carol@example.com")
+    assert cli("access", "grant", carol.principal, carol.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("access", "admin", carol.principal, "--reason", "lead").code == 0
+    setv(cli, "K", "v1")
+    path = store / "envs/production.yaml"
+    theirs = path.read_text().replace(
+        next(line for line in path.read_text().splitlines() if line.startswith("  K:")),
+        next(line for line in path.read_text().splitlines() if line.startswith("  K:"))[:-4]
+        + "AAAA")
+    path.write_text(theirs)
+    git(store, "commit", "-q", "--no-verify", "--no-gpg-sign", "-am", "hand edit")
+    r = cli.as_(carol)("repair", "--reason", "undo the hand edit INC-9")
+    assert r.code == 0, r.err
+    assert ("warning: production: you hold no key to the values the repair puts back, so "
+            "who else could read them was not checked") in r.err
+    assert cli("get", "K", "--env", "production").out == "v1"

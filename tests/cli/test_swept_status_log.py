@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_repair_sweeps import _lying_set
 
+import forge
 from hostile import head, setv
 
 ALICE = "alice@example.com"
@@ -30,7 +30,7 @@ def swept(cli, store, bob, make_identity):
                    "--reason", "join").code == 0
     setv(cli, "API_KEY", "prod-v1")
     setv(cli, "S", "stage-v1", env="staging")
-    bad = _lying_set(store, bob, "production", "API_KEY", "CANARY-swept")
+    bad = forge.lying_set(store, bob.identity, "production", "API_KEY", "CANARY-swept")
     as_carol = cli.as_(carol)
     setv(as_carol, "S", "stage-v2", env="staging")
     honest = head(store)

@@ -60,6 +60,8 @@ def repair(
         warn(f"{env}: {commit[:10]} sealed its keys to {principal}, who is no member at the "
              f"clean point; the repair keeps that key pair: run `envtrail access rotate "
              f"--env {env}` and rotate its values")
+    for text in result.warnings:
+        warn(text)
     if result.proposal:
         report_write(result, "repair")
     elif result.commit:

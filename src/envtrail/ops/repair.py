@@ -34,7 +34,7 @@ from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import ENV_NAME_RE, Change, Secret, check_reason
 from envtrail.ops.gate import Line, open_line
-from envtrail.ops.rollback import target_values
+from envtrail.ops.rollback import exposed, target_values
 from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import require_admin
 from envtrail.ops.store import whoami
@@ -71,6 +71,8 @@ class RepairResult:
     # Environments whose restored key pair a commit it goes back over sealed to someone
     # who is no member at the clean point: (environment, principal, commit).
     handed_out: tuple[tuple[str, str, str], ...] = ()
+    # Values it puts back that someone no longer seated could read (as rollback says).
+    warnings: tuple[str, ...] = ()
 
 
 def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
@@ -99,15 +101,46 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
              *((SWEEPS, s.commit) for s in sweeps), (CLEAN, clean), (FROM, source))
     rec = Record("repair", acting.principal, text, envs, masked, context_for(rt), extra)
     handed = _handed_out(line, clean)
+    notes = _exposures(line, identity, clean_state, changes)
     if dry_run:
         return RepairResult(findings, clean, source, paths, None, rec, swept=sweeps,
-                            handed_out=handed)
+                            handed_out=handed, warnings=notes)
     check = _verifies(git, rt, identity, route)
     written = transact(git, rt, identity,
                        lambda snap: Plan(changes, rec, base=clean, check=check),
                        allow_findings=True, route=route)
     return RepairResult(findings, clean, source, paths, written.commit, written.record,
-                        written.proposal, sweeps, handed)
+                        written.proposal, sweeps, handed, notes)
+
+
+def _exposures(line: Line, identity: Identity, clean: Snapshot,
+               changes: dict[str, bytes | None]) -> tuple[str, ...]:
+    """The values the repair puts back over the head's (the swept changes undone, the
+    forged ones, or ``--from``'s) that someone no longer seated could read, judged like a
+    rollback's; an environment whose values ``identity`` cannot open is said to be unjudged."""
+    from envtrail.audit.keyring import Keyring
+    from envtrail.audit.view import value_diff
+    from envtrail.format import envfile
+
+    head = line.view.at(line.head)
+    keyring, notes = Keyring(identity), []
+    for env in clean.environments():
+        path = layout.env_path(env)
+        data = changes.get(path)
+        restored = envfile.parse(data, path) if data is not None else clean.env(env)
+        try:
+            current = line.view.env_at(line.head, env)
+        except IntegrityError:  # a forged file: every value is put back over it
+            current = None
+        names = [n for n, op in value_diff(current, restored).items() if op != "-"]
+        if not names:
+            continue
+        if keyring.keys(restored) is None:
+            notes.append(f"{env}: you hold no key to the values the repair puts back, so "
+                         "who else could read them was not checked")
+            continue
+        notes += exposed(head, identity, env, restored, names)
+    return tuple(notes)
 
 
 def _handed_out(line: Line, clean: str) -> tuple[tuple[str, str, str], ...]:

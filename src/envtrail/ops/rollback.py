@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from envtrail.audit.record import Record
@@ -11,6 +11,7 @@ from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import Decryptor
 from envtrail.errors import AccessDenied, NotFoundError
 from envtrail.format import envfile
+from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_reason, check_var_name
 from envtrail.ops.gate import Line, open_line
@@ -58,20 +59,29 @@ def restore(git: GitRepo, rt: Runtime, identity: Identity, line: Line, target: s
 
 
 def _exposed(snap: Snapshot, identity: Identity, environment: str, plan: Plan) -> list[str]:
-    """For each value ``plan`` puts back, who could read it with a key that has no seat in
-    ``environment`` (an offboarded member, whose offboarding report asked for that very
-    value to be rotated)."""
-    from envtrail.audit.keyring import Keyring
-    from envtrail.audit.membership import value_readers
-    from envtrail.ops.audit import proposal_tips
-
+    """The notes of :func:`exposed` for the values ``plan`` puts back."""
     data = plan.changes.get(envfile.path_for(environment))
     if data is None or snap.commit is None:
         return []
     written = envfile.parse(data, envfile.path_for(environment))
+    return exposed(snap, identity, environment, written,
+                   [c.key for c in plan.record.changes if c.op != "-"])
+
+
+def exposed(snap: Snapshot, identity: Identity, environment: str, written: EnvFile,
+            names: Iterable[str]) -> list[str]:
+    """For each of ``names`` that ``written`` (an environment file about to be written on
+    ``snap``) puts back, who could read that value with a key that has no seat in
+    ``written`` (an offboarded member, whose offboarding report asked for that very value
+    to be rotated); one note each. Values ``identity`` cannot open are not judged."""
+    from envtrail.audit.keyring import Keyring
+    from envtrail.audit.membership import value_readers
+    from envtrail.ops.audit import proposal_tips
+
+    if snap.commit is None:
+        return []
     keyring = Keyring(identity)
-    values = {c.key: keyring.plaintext(written, c.key) for c in plan.record.changes
-              if c.op != "-"}
+    values = {name: keyring.plaintext(written, name) for name in names}
     readers = value_readers(snap.view, snap.commit, environment,
                             {n: v for n, v in values.items() if v is not None}, keyring,
                             proposal_tips(snap.git))
