@@ -153,10 +153,12 @@ def test_another_tools_pre_push_is_left_alone_and_status_asks_for_ours(store, cl
     assert r.code == 0, r.err
     assert "installed" in r.out and "pre-commit" in r.out and "pre-push" not in r.out
     # Its own copy of git's input: a tool that reads stdin first would leave envtrail none.
-    assert "refs=$(cat); printf '%s\\n' \"$refs\" | envtrail hook pre-push \"$@\" || exit 1" \
-        in r.err
+    assert "refs=$(cat); printf '%s\\n' \"$refs\" | " in r.err
+    assert " -m envtrail hook pre-push \"$@\" || exit 1" in r.err
     assert hook.read_text() == "#!/bin/sh\ngit lfs pre-push \"$@\"\n"
-    assert "it also writes a pre-push hook" in cli("status").out
+    out = cli("status").out  # review14 B4: never "install again", which cannot help
+    assert f"add the line `envtrail hook install` prints to {hook}" in out
+    assert "it also writes a pre-push hook" not in out
     hook.unlink()
     assert cli("hook", "install").code == 0
     assert "it also writes a pre-push hook" not in cli("status").out
@@ -210,3 +212,82 @@ def test_a_repository_with_no_store_pushes_its_own_branch(tmp_path):
                        text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert git(tmp_path / "app.git", "rev-parse", "main") == git(repo, "rev-parse", "main")
+
+
+def _shared_line(cli) -> str:
+    """The line ``hook install`` says to add to another tool's pre-push."""
+    err = cli("hook", "install").err
+    return err.split("first: `", 1)[1].split("`, then pipe", 1)[0]
+
+
+def test_the_documented_line_in_another_tools_pre_push_works(tmp_path, store, cli, bob):
+    """review14 B1, B4: the line install gives for a shared pre-push fed envtrail one blank
+    row when git had nothing to send, which it refused; and status kept asking for
+    `hook install` once the line was in. Now the line refuses what it should, lets an
+    up-to-date push through, and status is satisfied."""
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    hook = a.cwd / ".git/hooks/pre-push"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text("#!/bin/sh\nexit 0\n")
+    hook.chmod(0o755)  # another tool's
+    hook.write_text(f"#!/bin/sh\n{_shared_line(a)}\nprintf '%s\\n' \"$refs\" >/dev/null\n")
+    assert "pre-push" not in a("status").out  # neither "install again" nor "add the line"
+    setv(a, "PLAIN", "p")
+    assert push(a).returncode == 0
+    r = push(a)  # nothing to send: git runs the hook with no input
+    assert r.returncode == 0, r.stderr
+    assert "refused" not in r.stderr
+    git(a.cwd, "commit", "-q", "--allow-empty", "--no-verify", "-m", "by hand")
+    r = push(a)
+    assert r.returncode != 0 and "envtrail: refused (push to refs/heads/main)" in r.stderr
+    assert git(bare, "rev-parse", "main").strip() != head(a)
+
+
+def test_a_refused_push_in_an_application_repository_names_the_store_branch(tmp_path, alice):
+    """review14 B2: the hint said `git reset --keep`, which moves the checked-out branch:
+    in an application repository the code branch, onto the store line."""
+    from test_sync import clone_as, make_app_store, make_remote
+
+    app = make_app_store(tmp_path, alice)
+    a = clone_as(tmp_path, str(make_remote(tmp_path, app)), alice, "a")
+    assert a("hook", "install").code == 0
+    verified = git(a.cwd, "rev-parse", "envtrail").strip()
+    code = git(a.cwd, "rev-parse", "main").strip()
+    side = tmp_path / "side"
+    git(a.cwd, "worktree", "add", "-q", str(side), "envtrail")
+    git(side, "commit", "-q", "--allow-empty", "--no-verify", "-m", "by hand")
+    r = push(a, "origin", "envtrail")
+    assert r.returncode != 0
+    assert f"`git branch -f envtrail {verified[:12]}` puts envtrail back" in r.stderr
+    assert "git reset" not in r.stderr
+    assert git(a.cwd, "rev-parse", "main").strip() == code
+
+
+def test_the_store_branch_and_the_events_line_are_neither_deleted_nor_rewound(
+        tmp_path, store, cli, bob):
+    """review14 R1, R2, attack24 U2: a plain push could delete the store branch, push an
+    older line commit where it had been, or rewind the events line; every other clone's
+    sync then stopped, and a fresh clone took the older line (a revoke undone)."""
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    assert a("hook", "install").code == 0
+    for reason in ("deploy 1", "deploy 2"):
+        assert a("event", "deploy", "--env", "production", "--reason", reason).code == 0
+    setv(a, "NEWER", "n")
+    assert a("sync").code == 0
+    older = git(a.cwd, "rev-parse", "HEAD~1").strip()
+    events = git(bare, "rev-parse", "refs/envtrail/events").strip()
+    r = push(a, "-f", "origin", "refs/envtrail/events~1:refs/envtrail/events")
+    assert r.returncode != 0
+    assert "refs/envtrail/events is at" in r.stderr and "the events line" in r.stderr
+    for args in (("--delete", "main"), ("--delete", "refs/envtrail/events")):
+        r = push(a, "origin", *args)
+        assert r.returncode != 0
+        assert "would take the store's record away" in r.stderr
+    assert git(bare, "rev-parse", "refs/envtrail/events").strip() == events
+    # Gone by other means (a hosting site's button): an older commit is still a rewind.
+    git(bare, "update-ref", "-d", "refs/heads/main")
+    r = push(a, "origin", f"{older}:refs/heads/main")
+    assert r.returncode != 0
+    assert "would rewind or replace it" in r.stderr
+    r = push(a, "origin", "main")
+    assert r.returncode == 0, r.stderr

@@ -49,12 +49,12 @@ def pre_push(
     """Refuse a push of a store line that does not verify here (git's refs on stdin)."""
     from envtrail.cli.common import runtime
     from envtrail.errors import UsageError
-    from envtrail.ops.hook import check_push
+    from envtrail.ops.prepush import check_push
 
     if sys.stdin.isatty():  # by hand it would wait for input that only git gives
         raise UsageError("`hook pre-push` is git's pre-push hook: git runs it with the refs "
                          "it pushes on stdin", hint="install it with `envtrail hook install`")
-    refusals, notes = check_push(_git_repo(repo), runtime(), sys.stdin.read())
+    refusals, notes = check_push(_git_repo(repo), runtime(), sys.stdin.read(), remote)
     for text in notes:
         warn(text)
     _report(refusals, "push refused")
@@ -83,11 +83,13 @@ def _report(refusals: list, what: str) -> None:
 
 @hook_app.command("install")
 def install(
-    force: Annotated[bool, typer.Option("--force", help="Replace a hook that is not envtrail's.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace a commit hook that is not envtrail's (never another tool's "
+                        "pre-push).")] = False,
     repo: RepoOpt = None,
 ) -> None:
     """Write .git/hooks/pre-commit, pre-merge-commit and pre-push to run envtrail's checks."""
-    from envtrail.ops.hook import install as do_install
+    from envtrail.ops.hookfiles import install as do_install
 
     written, notes = do_install(_git_repo(repo), force)
     for path in written:

@@ -6,20 +6,16 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from envtrail.errors import EnvtrailError, IntegrityError, UsageError
+from envtrail.errors import EnvtrailError, IntegrityError
 from envtrail.format import dotenv, envfile
 from envtrail.format.layout import CONFIG
 from envtrail.gitstore.discover import git_dir
 from envtrail.gitstore.refs import configured_store_ref, head_ref
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import envrc, plaintext
-from envtrail.runtime import Runtime
-
-MARKER = "# envtrail pre-commit hook"
 
 
 @dataclass(frozen=True)
@@ -142,7 +138,7 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
     repo = git.repo
     index = git.index(index_file)
     head = git.head()
-    store = _store_branch(git, head)
+    store = store_branch(git, head)
     on_store = store is None or store == head_ref(git.root)
     staged = _staged_paths(git, head, index)
     if files:
@@ -169,7 +165,7 @@ def _in_store(path: str) -> bool:
     return path.startswith((".envtrail/", "envs/"))
 
 
-def _store_branch(git: GitRepo, head: str | None) -> str | None:
+def store_branch(git: GitRepo, head: str | None) -> str | None:
     """The full ref of this repository's store branch, or None where there is no store."""
     configured = configured_store_ref(git.root)
     if configured is not None:
@@ -248,117 +244,3 @@ def _code_branch_refusal(path: str, store: str) -> Refusal:
                          "envs/ or .envtrail/",
                    f"unstage it with `git rm --cached -r -- {shlex.quote(path)}` and change the "
                    "store through envtrail")
-
-
-def check_push(git: GitRepo, rt: Runtime, updates: str) -> tuple[list[Refusal], tuple[str, ...]]:
-    """Refusals for a push, from git's pre-push input (``local-ref local-id remote-ref
-    remote-id`` per line, the local ref as typed): a commit that holds a store, pushed to
-    a branch, must be on this clone's verified store line and must not take that branch
-    back. A plain `git pull --rebase` re-makes this clone's commits unsigned, and a force
-    push of an older line commit rewinds the remote: pushed, either would stop every
-    other clone's reads or syncs. Also what opening the line has to say (a genesis pinned
-    on first use, to compare with the id `init` printed)."""
-    from envtrail.ops.gate import open_line
-
-    out: list[Refusal] = []
-    line = None  # the verified line, opened once, where a pushed commit holds a store
-    for row in updates.splitlines():
-        fields = row.rsplit(" ", 3)  # ref names hold no spaces; what was typed may
-        if len(fields) != 4 or not all(_OBJECT.fullmatch(f) for f in fields[1::2]):
-            out.append(Refusal("(push)", "git's pre-push input is not 'local-ref local-id "
-                                         "remote-ref remote-id'", "push with git itself"))
-            continue
-        _, local, remote_ref, remote = fields
-        if not remote_ref.startswith("refs/heads/") or not local.strip("0"):
-            continue  # a tag, or a deletion: no commit goes onto a branch
-        known = bool(remote.strip("0")) and git.has_commit(remote)
-        try:
-            if git.entry_id(local, CONFIG) is None:
-                if (known and git.entry_id(remote, CONFIG) is not None) or \
-                        remote_ref == _store_branch(git, git.head()):
-                    # attack23 T4: code over the store line would wipe it for every clone.
-                    out.append(Refusal(f"(push to {remote_ref})", f"{remote_ref} holds the "
-                                       f"store line; {local[:10]} holds no store and would "
-                                       "replace it", "push code to another branch"))
-                continue  # a code branch: the pre-commit hook keeps the store off it
-            line = line or open_line(git, rt)
-            line.resolve(rt, local)
-        except EnvtrailError as exc:
-            out.append(Refusal(f"(push to {remote_ref})", exc.message, _push_hint(git)))
-            continue
-        if remote.strip("0") and not (known and git.first_parents(local, remote)[1]):
-            out.append(Refusal(f"(push to {remote_ref})", f"{remote_ref} is at {remote[:10]}, "
-                               f"which {local[:10]} does not follow on the store line: the "
-                               "push would rewind or replace it",
-                               "bring in what the remote has with `envtrail sync`, which "
-                               "also pushes"))
-    return out, line.warnings if line is not None else ()
-
-
-def _push_hint(git: GitRepo) -> str:
-    """The way back for a refused push: never the reads' ``--no-verify``, which a pusher
-    would read as git's bypass."""
-    from envtrail.audit import checkpoint
-
-    cp = checkpoint.load(git.root)
-    back = f"`git reset --keep {cp.head[:12]}` puts this branch back on the verified line; " \
-        if cp is not None and git.has_commit(cp.head) else ""
-    return back + "see every finding with `envtrail verify`, and push the store with " \
-                  "`envtrail sync`"
-
-
-_OBJECT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-
-
-# git runs pre-merge-commit for a merge it commits itself, pre-push before it sends anything.
-HOOKS = ("pre-commit", "pre-merge-commit", "pre-push")
-
-
-def hook_paths(git: GitRepo) -> list[Path]:
-    """Where git looks for each of envtrail's hooks (``core.hooksPath`` or .git/hooks)."""
-    hooks = git.config_get("core.hooksPath")
-    folder = (git.root / hooks) if hooks else git_dir(git.root) / "hooks"
-    return [folder / name for name in HOOKS]
-
-
-def is_ours(path: Path) -> bool:
-    """Whether ``path`` is a hook ``install`` wrote."""
-    return path.is_file() and MARKER in path.read_text(errors="replace")
-
-
-def install(git: GitRepo, force: bool) -> tuple[list[Path], list[str]]:
-    """Write plain ``pre-commit``, ``pre-merge-commit`` and ``pre-push`` hooks that run
-    envtrail: the paths written, and a note for each hook left alone.
-
-    A commit hook that is not envtrail's is left alone (UsageError, nothing written)
-    unless ``force``. A ``pre-push`` that is not is left alone whatever ``force`` says
-    (another tool, git-lfs say, needs it): the note says what to add to it.
-    """
-    paths, notes = hook_paths(git), []
-    for path in paths:
-        if path.name != "pre-push" and path.exists() and not is_ours(path) and not force:
-            raise UsageError(f"{path} exists and is not envtrail's",
-                             hint=f"pass --force to replace it, or call `envtrail hook "
-                                  f"{path.name}` from it")
-    paths[0].parent.mkdir(parents=True, exist_ok=True)
-    python = shlex.quote(sys.executable)
-    written = []
-    for path in paths:
-        if path.name == "pre-push" and path.exists() and not is_ours(path):
-            # Both hooks read git's refs from stdin: whoever reads first starves the other.
-            notes.append(f"{path} is another tool's: to refuse pushes of a store line that "
-                         "does not verify, give envtrail its own copy of git's input there "
-                         "first: `refs=$(cat); printf '%s\\n' \"$refs\" | envtrail hook "
-                         "pre-push \"$@\" || exit 1`, then pipe \"$refs\" into the other "
-                         "tool's command the same way")
-            continue
-        path.write_text(
-            "#!/bin/sh\n"
-            f"{MARKER}: refuses plaintext .env files, hand edits to envs/ and .envtrail/, "
-            "merges on the store branch, and pushes of a store line that does not verify\n"
-            f'if command -v envtrail >/dev/null 2>&1; then exec envtrail hook {path.name} "$@"; fi\n'
-            f'exec {python} -m envtrail hook {path.name} "$@"\n'
-        )
-        path.chmod(0o755)
-        written.append(path)
-    return written, notes

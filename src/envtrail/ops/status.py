@@ -14,7 +14,7 @@ from envtrail.audit.view import Snapshot, StoreView
 from envtrail.errors import EnvtrailError
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import identity as identities
-from envtrail.ops.hook import hook_paths, is_ours
+from envtrail.ops.hookfiles import hook_paths, is_ours, runs_envtrail
 from envtrail.ops.setup import wanted_config_missing
 from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
@@ -133,11 +133,16 @@ def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
         st.next_steps.append("run `envtrail init` to configure this clone "
                              f"({', '.join(st.missing_config)})")
     _break_glass(git, rt, st)
-    ours = {path.name for path in hook_paths(git) if is_ours(path)}
-    st.hook_installed = "pre-commit" in ours
+    paths = {path.name: path for path in hook_paths(git)}
+    st.hook_installed = is_ours(paths["pre-commit"])
+    push = paths["pre-push"]
     if not st.hook_installed:
         st.next_steps.append("run `envtrail hook install` (or add envtrail to pre-commit)")
-    elif "pre-push" not in ours:
+    elif push.exists() and not runs_envtrail(push):
+        # install never replaces another tool's pre-push: asking for it again would not help.
+        st.next_steps.append(f"add the line `envtrail hook install` prints to {push}, so "
+                             "pushes of a store line that does not verify are refused")
+    elif not runs_envtrail(push):
         st.next_steps.append("run `envtrail hook install` again: it also writes a pre-push "
                              "hook now, which refuses pushes of a store line that does not "
                              "verify")
