@@ -92,20 +92,23 @@ def test_a_repair_names_only_rules_a_walk_found(cli, store):
     assert _verified_from_scratch(cli, store) == []
 
 
-def test_a_repair_names_a_date_finding_only_on_a_commit_dated_ahead_of_its_parent(cli, store):
+def test_a_repair_names_a_date_finding_only_on_a_commit_dated_after_the_line_before_it(
+        cli, store):
     """attack17 F, attack18 P3: a repair dated before bob's honest change named it rule 7
     ("dated after me") and undid it, bypassing the policy's writers. A date finding no
-    walk found here stands only on a commit dated over 10 minutes after its parent, which
-    every clone reads alike and the repair's author cannot choose."""
+    walk found here stands only on a commit dated after every commit before it that the
+    repair does not name for its date (the clone that met it early met those no later,
+    and not ahead), which every clone reads alike and the repair's author cannot choose:
+    never on one dated in the same second as the commit before it."""
     setv(cli, "K", "v1")
     clean = head(store)
     forged = _unsigned_on(store, clean)
-    base = GitRepo(store).info(clean).committer_time
+    same = GitRepo(store).info(forged).committer_time
     honest = forge.commit_plan(store, cli.identity.identity,
                                forge.honest_plan(store, cli.identity.identity, "production",
-                                                 {"K": "v2"}), when=base + timedelta(seconds=5))
+                                                 {"K": "v2"}), when=same)
     repair = _hand_repair(store, cli.identity, clean, [(forged, "1"), (honest, "7")],
-                          base + timedelta(seconds=1))
+                          same + timedelta(seconds=1))
     _refused_repair(cli, store, repair)
     refused(cli, "K")
 
@@ -198,8 +201,8 @@ def test_a_late_clone_takes_a_date_finding_on_a_commit_dated_ahead_of_its_parent
     early = sweep_plan(view, [forged], named, named, "alice@example.com", reason="r")
     assert late is not None and late.unseen == ((forged, "7"),)
     assert early is not None and early.unseen == ()
-    # Dated only a minute ahead of its parent, no clone could have seen it ahead.
-    close = dated_commit(store, clean, 60, "a forgery")
+    # Dated in its parent's second, no clone could have seen it ahead.
+    close = dated_commit(store, clean, 0, "a forgery")
     assert sweep_plan(view, [close], {(close, "1"), (close, "7")}, {(close, "1")},
                       "alice@example.com", reason="r") is None
 

@@ -67,17 +67,20 @@ def test_a_repair_never_sweeps_an_honest_change_before_the_first_finding(cli, st
     assert cli("get", "K", "--env", "production").out == "v2"
 
 
-def test_a_date_no_walk_here_found_stands_only_over_ten_minutes_after_the_parent(cli, store):
-    """Rule 7 is "more than 10 minutes ahead" of the clock that met a commit, and that
-    clock read at least the parent's date: a commit dated exactly 10 minutes after its
-    parent was never ahead for any clone, so no repair may name it rule 7 unseen."""
+def test_a_date_no_walk_here_found_stands_only_after_every_date_before_it(cli, store):
+    """Rule 7 is "more than 10 minutes ahead" of the clock that met a commit; that clock
+    met the parent no later and found it dated at most 10 minutes ahead, so before the
+    commit. A commit dated at (or before) its parent's second was never ahead for any
+    clone, so no repair may name it rule 7 unseen; a second after it, it may have been
+    (the parent itself a few minutes fast: attack20 Q1, where the old "over 10 minutes
+    after the parent" refused an honest repair in every late clone)."""
     from envtrail.audit.repairs import sweep_plan
     from envtrail.audit.view import StoreView
 
     setv(cli, "K", "v1")
     clean = head(store)
     view = StoreView(GitRepo(store))
-    for seconds, stands in ((600, False), (601, True)):
+    for seconds, stands in ((0, False), (1, True), (540, True)):
         forged = dated_commit(store, clean, seconds, f"a forgery {seconds} s after its parent")
         named = {(forged, "1"), (forged, "7")}
         plan = sweep_plan(view, [forged], named, {(forged, "1")}, "alice@example.com", reason="r")

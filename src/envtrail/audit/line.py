@@ -90,6 +90,9 @@ class LineReport:
     tainted: set[str] = field(default_factory=set)
     since: str | None = None  # where the walk started (exclusive)
     ahead: dict[str, int] = field(default_factory=dict)  # newly seen commits dated ahead
+    # Commits whose only time finding is a date before the floor (a repair that names the
+    # commit dated ahead that raised it may settle it: audit.repairs.sweep_plan).
+    behind: set[str] = field(default_factory=set)
     glass: list[Glass] = field(default_factory=list)  # unreviewed break-glass commits walked
 
     @property
@@ -191,6 +194,8 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
         first_seen = now_seen if info_id not in seen else \
             datetime.fromtimestamp(seen[info_id], now.tzinfo)
         timing = check_time(info, floors.value, first_seen)
+        if len(timing) == 1 and floors.value is not None and info.committer_time < floors.value:
+            report.behind.add(info_id)
         if any("first saw" in f.message for f in timing) and info_id not in seen:
             seen[info_id] = report.ahead[info_id] = int(now.timestamp())
         found += timing
@@ -276,7 +281,7 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
         return None  # a finding at or before its clean point: that state is not clean
     pending = {(f.commit, str(f.rule)) for f in report.findings}
     plan = sweep_plan(view, between, named, pending, rec.actor, reason=rec.reason,
-                      unchecked=unchecked)
+                      unchecked=unchecked, behind=frozenset(report.behind))
     wanted = swept(rec)
     if plan is None or set(plan.swept) != set(wanted) or len(wanted) != len(plan.swept):
         return None
@@ -301,8 +306,8 @@ def _unchecked(view: StoreView, keyring, commit: str) -> bool:
 
 _UNSEEN = {
     "3": "a fingerprint finding only a walk with a key sees: not checked here",
-    "7": "dated over 10 minutes after the line before it, a finding only a clone that met "
-         "it early sees: not checked here",
+    "7": "dated after the line before it, ahead only for a clone that met it early: "
+         "not checked here",
 }
 
 
@@ -316,8 +321,8 @@ def _acknowledge(report: LineReport, info, rec, clean: str, position: int,
     for finding in report.findings:
         if (finding.commit, str(finding.rule)) in named:
             report.acknowledged.append(Acknowledged(finding, info.id, rec.actor, rec.reason))
-        else:
-            keep.append(finding)
+        elif finding.rule != 7 or finding.commit not in plan.settled:
+            keep.append(finding)  # (a settled date was behind only a date named ahead)
     report.findings = keep
     report.unseen += [Acknowledged(Finding(c, int(rule), _UNSEEN[rule]), info.id, rec.actor,
                                    rec.reason) for c, rule in plan.unseen]

@@ -131,41 +131,59 @@ class SweepPlan:
     swept: tuple[str, ...] = ()  # honest value changes it undoes, oldest first
     # (commit, rule) it acknowledges that this walk cannot see: rule 3 in an environment
     # it has no key to (a lying fingerprint only a keyed walk sees), rule 7 on a commit
-    # dated over 10 minutes after the last one before it that the repair does not name
-    # for rule 7 (ahead only for a clone that met it early).
+    # dated after every one before it that the repair does not name for rule 7 (ahead
+    # only for a clone that met it early).
     unseen: tuple[tuple[str, str], ...] = ()
+    # Commits this walk found dated before the time floor only because of a commit the
+    # repair names as dated ahead: measured without it, as the clone that met it early
+    # measured them, they are not behind at all (the walk drops those findings).
+    settled: tuple[str, ...] = ()
 
 
 def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
                pending: set[tuple[str, str]], author: str | None, *, reason: str,
-               unchecked: Callable[[str], bool] = lambda commit: False) -> SweepPlan | None:
+               unchecked: Callable[[str], bool] = lambda commit: False,
+               behind: frozenset[str] = frozenset()) -> SweepPlan | None:
     """The commits a repair must name as swept, given the commits from its clean point
     up to it (``between``), the (commit, rule) pairs it acknowledges and the findings
     pending; None when no repair with those acknowledgements may go back over them.
     ``author``, ``reason``: the repair's (see :func:`undo_refusal`). ``unchecked``: whether this
-    walk could not check a commit's fingerprints (no key).
+    walk could not check a commit's fingerprints (no key). ``behind``: the commits whose
+    only pending time finding is "committer time goes backwards".
     The one rule both ``repair`` and the walk apply, so that every clone agrees."""
     sweeps: list[str] = []
     unseen: list[tuple[str, str]] = []
+    settled: list[str] = []
     acked = False
-    # A fast clock dates a run of commits ahead, each a second after the one before: the
-    # run is measured from the newest commit before it the repair does not name for rule 7.
-    anchor = _parent_time(view, between[0]) if between else None
-    from envtrail.audit.verify import AHEAD  # verify imports this module
+    # The line's time floor as the repair leaves it: the clean point's date (no later
+    # commit before it counts: it would be a finding there) and every commit since that
+    # the repair does not name for rule 7.
+    floor = _parent_time(view, between[0]) if between else None
     for commit in between:
         rules = {rule for c, rule in named if c == commit}
         found = {rule for c, rule in pending if c == commit}
         when = view.git.info(commit).committer_time
-        dated_ahead = anchor is not None and when > anchor + AHEAD
+        # A clone that met this commit over 10 minutes before its date had met every
+        # commit before it no later, and found each it did not find ahead dated at most
+        # 10 minutes after it met it: so, before this one. Dated after that floor is
+        # what every such sighting leaves on the line, and all that it leaves: a parent
+        # itself a few minutes fast (no finding anywhere) may be a second before it.
+        dated_ahead = floor is not None and when > floor
+        if commit in behind and "7" in found and "7" not in rules \
+                and (floor is None or when >= floor):
+            # Behind only a date the repair names as ahead, which the clone that met it
+            # early never counted: there it was no finding, and the repair settles it.
+            found.discard("7")
+            settled.append(commit)
         if "7" not in rules:
-            anchor = when
+            floor = when if floor is None else max(floor, when)
         # Every rule a repair names must be one this walk found there, or one it cannot
         # find: a lying fingerprint where it has no key (rule 3; on a change of values
         # only, so a keyless clone never takes back a revoke or a grant on an admin's
         # word), or a date ahead only a clone that met the commit early saw (rule 7; on a
-        # commit dated over 10 minutes after the last one before it not so named, which
-        # every clone reads alike and the repair's author cannot choose). A record naming
-        # more would show a finding no walk made.
+        # commit dated after the floor above, which every clone reads alike and the
+        # repair's author cannot choose). A record naming more would show a finding no
+        # walk made.
         unseen_here = [r for r in sorted(rules - found) if
                        (r == "3" and unchecked(commit) and sweep_refusal(view, commit) is None)
                        or (r == "7" and dated_ahead)]
@@ -185,7 +203,7 @@ def sweep_plan(view: StoreView, between: list[str], named: set[tuple[str, str]],
             sweeps.append(commit)
             continue
         return None
-    return SweepPlan(tuple(sweeps), tuple(unseen))
+    return SweepPlan(tuple(sweeps), tuple(unseen), tuple(settled))
 
 
 def _parent_time(view, commit: str) -> datetime | None:

@@ -21,6 +21,7 @@ it on top, would accept it: otherwise nothing moves and it exits 5.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from envtrail.audit.eventline import EVENTS_REF, after_of
 from envtrail.audit.history import parse_record
@@ -236,26 +237,45 @@ def _swept_change(git: GitRepo, commit: str) -> SweptChange:
 
 def _verifies(git: GitRepo, rt: Runtime, identity: Identity, route: Route):
     """A check of the repair commit before it moves the line: the whole line up to it
-    must verify, as ``verify`` walks it with this key, or nothing is written. A proposal
-    still waits for the approvals rule 9 asks of it."""
+    must verify, as ``verify`` walks it with this key, and as a clone walks it that
+    fetches it once every date on it has passed (it finds no commit dated ahead and
+    takes the repair's word for those this clone found), or nothing is written. A
+    proposal still waits for the approvals rule 9 asks of it."""
     def check(commit: str) -> None:
         from envtrail.audit import checkpoint
         from envtrail.audit.keyring import Keyring
         from envtrail.audit.line import Trust, walk
         from envtrail.audit.view import StoreView
 
-        report = walk(StoreView(git), commit, keyring=Keyring(identity),
-                      trust=Trust(checkpoint.load_pin(git.root), trust_roots(rt)), now=rt.now(),
-                      seen_ahead=checkpoint.load_ahead(git.root), workers=rt.cpus)
-        left = [f for f in report.findings
-                if not (route.propose and f.commit == commit and f.rule == 9)]
-        if left:
+        def left(now, seen_ahead) -> tuple[list[Finding], list[int]]:
+            report = walk(StoreView(git), commit, keyring=Keyring(identity),
+                          trust=Trust(checkpoint.load_pin(git.root), trust_roots(rt)),
+                          now=now, seen_ahead=seen_ahead, workers=rt.cpus)
+            return [f for f in report.findings
+                    if not (route.propose and f.commit == commit and f.rule == 9)], report.times
+
+        hint = "nothing was written; `envtrail verify` lists the findings, `envtrail repair " \
+               "--dry-run` what a repair does"
+        here, times = left(rt.now(), checkpoint.load_ahead(git.root))
+        if not here:
+            # Clones that met these commits late must judge the repair as this one does
+            # (audit.repairs.sweep_plan is meant to make sure of it): a repair they refused
+            # would split the team until a rewrite, worse than the findings it settles.
+            newest = datetime.fromtimestamp(max(times), UTC)
+            late, _ = left(max(rt.now(), newest), {})
+            if late:
+                first = next((f for f in late if f.commit == commit), late[0])
+                raise IntegrityError(
+                    "refusing to write a repair that a clone fetching it after its dates "
+                    f"would refuse: {first.line()}",
+                    hint=f"{hint}; the way out is a reviewed rewrite with the commits dated "
+                         "ahead re-signed at their true time (`envtrail verify "
+                         "--accept-rewrite`)")
+        if here:
             # Its own finding says why; else the first one it leaves standing.
-            first = next((f for f in left if f.commit == commit), left[0])
+            first = next((f for f in here if f.commit == commit), here[0])
             raise IntegrityError(f"refusing to write a repair that would not verify: "
-                                 f"{first.line()}",
-                                 hint="nothing was written; `envtrail verify` lists the "
-                                      "findings, `envtrail repair --dry-run` what a repair does")
+                                 f"{first.line()}", hint=hint)
     return check
 
 
