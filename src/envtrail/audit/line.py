@@ -252,10 +252,12 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     The clean point must be a verified commit (walked or the walk's start, never
     tainted) before every finding the repair names, and every commit from it up
     to the repair must be one the repair acknowledges for a finding this walk has
-    pending, or for rule 7 when it is dated after the repair itself (a clone that
-    met it later no longer sees it as ahead), or one it names as swept: honest,
-    after the first acknowledged finding, and a change of values only
-    (:func:`sweep_plan` decides, for the writer too). So a repair can only undo
+    pending, or for rule 7 when it is dated after every commit before it the repair
+    does not so name (a clone that met it later no longer sees it as ahead), or one
+    it names as swept: honest, after the first acknowledged finding, and a change of
+    values only (a date before the floor only because of a commit the repair names
+    as ahead is no finding then; :func:`sweep_plan` decides, for the writer too).
+    So a repair can only undo
     what the line itself reported and the values written on top of it: never skip
     back over a revocation, never restore a state (or values from one) already
     acknowledged as forged, never keep a finding as the clean state.
