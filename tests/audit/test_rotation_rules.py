@@ -24,9 +24,10 @@ from hostile import setv
 
 
 def forged_rotation(store, identity, *, swap=None, drop=None, keep_old=None, version=None,
-                    seat=None):
+                    seat=None, blind=()):
     """What ``access rotate`` writes, with one lie: a changed plaintext, a dropped
-    variable, a ciphertext left under the old key pair, or an older format."""
+    variable, a ciphertext left under the old key pair, an older format, or the seats of
+    the ``blind`` principals sealed to a throw-away key."""
     g = GitRepo(store)
     env = StoreView(g).env_at(g.head(), "production")
     old_keys = open_keys(env, identity)
@@ -43,7 +44,8 @@ def forged_rotation(store, identity, *, swap=None, drop=None, keep_old=None, ver
         values[name] = env.values[name] if name == keep_old else str(enc.encrypt(name, plain))
         changes.append(Change("~", name, old_keys.fingerprint(env.version, "production", name, real),
                               new_keys.fingerprint(version, "production", name, plain)))
-    members = {p: Member(p, m.key, new_keys.seal_to(PublicKey.parse(m.key)[0]))
+    members = {p: Member(p, m.key, new_keys.seal_to(
+        PublicKey.parse(m.key)[0] if p not in blind else make_throwaway()))
                for p, m in env.members.items()}
     if seat is not None:  # an admin may seat someone new along with the new key pair
         members[seat.principal] = Member(seat.principal, seat.identity.public.openssh,
@@ -51,6 +53,13 @@ def forged_rotation(store, identity, *, swap=None, drop=None, keep_old=None, ver
     new = EnvFile("production", b64(new_keys.public), members, values, version)
     rec = Record("rotate", "alice@example.com", "yearly", ("production",), tuple(changes))
     return commit_plan(store, identity, Plan({envfile.path_for("production"): envfile.render(new)}, rec))
+
+
+def make_throwaway() -> PublicKey:
+    """A public key nobody on the team holds the private half of."""
+    from envtrail.crypto.keys import Identity
+
+    return Identity.generate("nobody@example.com").public
 
 
 def rule5(store, commit, identity=None):
@@ -114,3 +123,67 @@ def test_a_member_seated_by_a_rotation_is_judged_on_what_he_can_open(values, ali
     verifier = Verifier(StoreView(g), Keyring(bob.identity))
     assert [f.message for f in verifier.check(g.info(commit))] == [seated, unsigned]
     assert verifier.unkeyed == {"production"}
+
+
+def test_a_seat_sealed_to_another_key_is_a_finding_for_its_member(cli, values, alice, bob):
+    """attack24 U1: an admin rotates once with bob's seat sealed to a throw-away key, then
+    again with every seat right and B changed. No key but the admin's opens both sides of
+    either rotation, so rule 5's keyed check never ran for bob, and his verify said ok
+    (his skipped commits filed as "before your seat") while get served the forged B."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    blinded = forged_rotation(values, alice.identity, blind={bob.principal})
+    planted = forged_rotation(values, alice.identity, swap="B")
+    assert rule5(values, blinded, bob.identity)[0] == [
+        "production: bob@example.com's seat does not open with their key (sealed to another "
+        "key)"]
+    assert rule5(values, blinded, alice.identity) == ([], [])  # the admin's own seat opens
+    assert rule5(values, planted, bob.identity) == ([], [])  # nothing here bob could check
+    as_bob = cli.as_(bob)
+    r = as_bob("verify")
+    assert r.code == 1 and f"{blinded[:10]} rule 5 (admin)" in r.out
+    r = as_bob("get", "B", "--env", "production")
+    assert r.code == 5 and "forged" not in r.both
+
+
+def test_an_approver_whose_seat_a_proposed_rotation_blinds_does_not_approve_it(
+        cli, store, bob, monkeypatch):
+    """attack24 U1b: with approvals required, the blinding rotation was proposed and the
+    approver it blinded approved it (only `review --reveal` hinted at it). Her approval is
+    now judged with her key first."""
+    from dataclasses import replace
+
+    from envtrail.ops import access
+    from hostile import proposal_id
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("access", "admin", bob.principal, "--reason", "second admin").code == 0
+    setv(cli, "A", "1")
+    assert cli("policy", "set", "--env", "production", "--approvals", "1",
+               "--reason", "two people").code == 0
+    real = access.rotated
+
+    def blinding(env, identity, members):
+        new, changes = real(env, identity, members)
+        seat = new.members["alice@example.com"]
+        junk = EnvKeys.generate().seal_to(make_throwaway())
+        return replace(new, members={**new.members, seat.principal: replace(seat, sealed=junk)}), \
+            changes
+
+    monkeypatch.setattr(access, "rotated", blinding)
+    r = cli.as_(bob)("access", "rotate", "--env", "production", "--reason", "quarterly",
+                     "--propose")
+    assert r.code == 0, r.err
+    pid = proposal_id(r)
+    before = git_ref(store, pid)
+    r = cli("approve", pid, "--reason", "looks fine")
+    assert r.code == 5, r.err
+    assert "does not verify with your key" in r.err and "seat does not open" in r.err
+    assert git_ref(store, pid) == before  # nothing approved
+
+
+def git_ref(store, pid):
+    from conftest import git
+
+    return git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip()

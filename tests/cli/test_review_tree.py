@@ -13,7 +13,7 @@ from envtrail.crypto.keys import PublicKey
 from envtrail.format import layout
 from envtrail.format import signers as signers_file
 from envtrail.gitstore.repo import GitRepo
-from hostile import head, signed_commit
+from hostile import head, signed_approval, signed_commit
 
 
 def _fingerprint(who) -> str:
@@ -51,8 +51,14 @@ def test_a_policy_labelled_proposal_that_adds_an_admin_shows_the_admin(cli, stor
     listed = cli("proposals")
     assert "mallory@example.com" in listed.out and "admin" in listed.out
     assert json.loads(cli("proposals", "--json").out)[0]["tree"] == doc["tree"]
-    # Approved anyway, it still does not land: verify holds the label to the tree.
-    assert cli.as_(team["bob"])("approve", pid, "--reason", "looks fine").code == 0
+    # Not approved: bob's key judges the proposed commit first (attack24 U1b), and the
+    # label is held to the tree.
+    r = cli.as_(team["bob"])("approve", pid, "--reason", "looks fine")
+    assert_one_line_error(r, 5)
+    assert "does not verify with your key" in r.err and "Envtrail-Action policy, but" in r.err
+    # Approved by hand all the same, it still does not land.
+    approval = signed_approval(store, team["bob"], proposal, proposal, envs=())
+    git(store, "update-ref", f"refs/envtrail/proposals/{pid}", approval)
     before = head(store)
     r = cli("apply", pid)
     assert_one_line_error(r, 5)

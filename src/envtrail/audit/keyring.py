@@ -45,6 +45,12 @@ class Keyring:
             self._keys[slot] = self._open(env, member)
         return self._keys[slot]
 
+    def seat(self, env: EnvFile | None) -> Member | None:
+        """This identity's seat in ``env``, if it holds one."""
+        if self.identity is None or env is None:
+            return None
+        return env.member_with_key(self.identity.public.openssh)
+
     def refuses(self, env: EnvFile) -> bool:
         """Whether this identity holds a seat in ``env`` that its key does not open (sealed
         to another key): a member whose walk checked nothing there, though listed."""

@@ -205,6 +205,7 @@ def _approve_proposal(git: GitRepo, rt: Runtime, identity: Identity, proposal_id
         prop = load(git, line.view, proposal_id, line.head)
         acting = whoami(line.view.at(prop.base), identity, rt)
         _may_approve(prop.need, acting.principal, identity, rt, prop.counted, prop.id)
+        _judge_with_key(line.view, identity, prop)
         rec = Record("approve", acting.principal, text, prop.record.environments,
                      context=context_for(rt), extra=((APPROVES, prop.commit),))
         when = max(rt.now(), git.info(prop.tip).committer_time)
@@ -243,6 +244,22 @@ def _approve_break_glass(git: GitRepo, rt: Runtime, identity: Identity, target: 
                                context=context_for(rt), extra=((APPROVES, commit),)))
 
     return transact(git, rt, identity, build)
+
+
+def _judge_with_key(view: StoreView, identity: Identity, prop: Proposal) -> None:
+    """IntegrityError (exit 5) where the approver's own key finds the proposed commit
+    broken: a seat of theirs that does not open, a fingerprint that lies (attack24 U1b:
+    approved blind, the first of two rotations hid a change of value). A repair is judged
+    from its clean point, by the line walk, once applied."""
+    from envtrail.audit.verify import Verifier
+
+    if prop.record.action == "repair":
+        return
+    found = Verifier(view, Keyring(identity)).check(view.git.info(prop.commit))
+    if found:
+        raise IntegrityError(f"proposal {prop.id} does not verify with your key: "
+                             f"{found[0].line()}", hint="nothing was approved; tell its "
+                                                        "author and the other admins")
 
 
 def _may_approve(need: Requirement | None, principal: str, identity: Identity, rt: Runtime,
