@@ -63,6 +63,8 @@ def test_policy_show_lists_rules_written_ahead_and_the_default(cli, store):
     assert rules["qa"]["writers"] == ["alice@example.com"]
     assert (rules["qa"]["added"], rules["production"]["added"]) == (False, True)
     assert "added" not in rules["*"] and rules["*"]["writers"] == "any"
+    for bad in ("*", "../x", ""):  # review14 B5: never a row under the default's key
+        assert_one_line_error(cli("policy", "show", "--env", bad, "--json"), 2)
 
 
 def test_a_store_wide_count_only_the_authors_peers_could_give_needs_another_admin(

@@ -201,3 +201,25 @@ def test_a_repair_of_values_the_admin_cannot_open_says_they_were_not_checked(
     assert ("warning: production: you hold no key to the values the repair puts back, so "
             "who else could read them was not checked") in r.err
     assert cli("get", "K", "--env", "production").out == "v1"
+
+
+def test_a_redone_grant_proposal_still_counts_as_a_reader(cli, store, make_identity):
+    """review14 B3: `propose --redo` deleted the old proposal, and with it the seat it
+    had sealed (it may well have been pushed, and dave could fetch it): the rollback
+    that put back a value under that key pair said nothing."""
+    from hostile import proposal_id
+
+    dave = make_identity("dave@example.com")
+    first = setv(cli, "K", "read-by-dave")
+    r = cli("access", "grant", dave.principal, dave.publine, "--env", "production",
+            "--reason", "dave joins", "--propose")
+    assert r.code == 0, r.err
+    pid = proposal_id(r)
+    setv(cli, "K", "second")
+    assert cli("access", "rotate", "--env", "production", "--reason", "yearly").code == 0
+    r = cli("propose", "--redo", pid)
+    assert r.code == 0, r.err
+    assert git(store, "for-each-ref", f"refs/envtrail/proposals/{pid}") == ""
+    r = cli("rollback", "--env", "production", "--to", first, "--reason", "undo")
+    assert r.code == 0, r.err
+    assert "K is back to a value dave@example.com could read" in r.err

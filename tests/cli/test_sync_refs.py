@@ -294,8 +294,10 @@ def test_a_proposal_across_a_revocation_is_re_made_before_it_is_pushed(team, tmp
     pushed = remote_refs(bare, PROPOSALS)
     assert len(pushed) == 1 and PROPOSALS + old not in pushed
     tip = next(iter(pushed.values()))
-    # The old commit, sealed to the key carol held, never left bob's clone.
+    # The old commit, sealed to the key carol held, never left bob's clone, where it is
+    # kept aside so that its seats stay counted (review14 B3).
     assert old_commit not in git(bare, "rev-list", "--all").split()
+    assert git(b.cwd, "rev-parse", f"refs/envtrail/withdrawn/{old}").strip() == old_commit
     assert git(bare, "rev-parse", tip + "^").strip() == head(a)
     # carol's key opens nothing that was pushed for production since.
     text = git(bare, "show", f"{tip}:envs/production.yaml")

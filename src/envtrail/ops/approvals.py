@@ -54,7 +54,7 @@ from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_values
 from envtrail.ops.reach import find_stranded
 from envtrail.ops.redo import remake
-from envtrail.ops.routing import drop_proposal, proposal_ids, proposal_ref
+from envtrail.ops.routing import drop_proposal, proposal_ids, proposal_ref, shelve_proposal
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, signer_for, transact
 from envtrail.runtime import Runtime
@@ -359,7 +359,9 @@ def redo(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wri
             raise AccessDenied(f"only its author {prop.record.actor} re-proposes {prop.id}, "
                                "with the key that signed it")
         written = remake(git, rt, identity, prop.commit, line.head)
-        drop_proposal(git, prop.id)
+        # Kept under withdrawn/, not deleted: it may have been pushed, and the key pair it
+        # sealed stays counted among a value's readers (review14 B3).
+        shelve_proposal(git, prop.id)
         return written
 
 

@@ -35,6 +35,8 @@ def shown_rules(snap: Snapshot, environment: str | None = None) -> list[ShownRul
     written ahead of `env add`, and the default. A rule written ahead, or the default,
     raises the count every policy, signers or config change needs: shown, so nobody
     wonders why."""
+    if environment is not None:
+        check_env_name(environment)  # review14 B5: '*' is the default's JSON key
     existing, rules = set(snap.environments()), snap.policy
     names = [environment] if environment else sorted(existing | set(rules.environments))
     rows = [ShownRule(n, n in existing, rules.rule_for(n).as_dict()) for n in names]

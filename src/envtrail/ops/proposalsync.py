@@ -280,7 +280,7 @@ def _push_new(git: GitRepo, rt: Runtime, identity: Identity, judge: _Judge, plan
         plan.notes.append(Note(pid, f"not pushed: {stale_key}, and re-making it failed: "
                                     f"{exc.message}"))
         return
-    drop_proposal(git, pid)
+    shelve_proposal(git, pid)  # its seats stay counted (review14 B3)
     if written.commit is None or written.proposal is None:
         plan.notes.append(Note(pid, f"withdrawn: {stale_key}, and the line already holds "
                                     "what it changes"))
