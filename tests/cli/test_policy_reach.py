@@ -145,4 +145,10 @@ def test_a_proposal_re_made_on_a_moved_line_is_not_applied_where_it_strands_the_
     assert_one_line_error(r, 2)
     assert f"applying proposal {pid} would leave the store stuck" in r.err
     assert "no other admin could ask" in r.err
+    assert f"git update-ref -d refs/envtrail/proposals/{pid}" in r.err  # a real way out
     assert git(store, "rev-parse", "HEAD") == head
+    # review14 B6: listed as "ready to apply" all the same; now as what it is.
+    assert "can never land" in cli("proposals").out
+    listed = json.loads(cli("proposals", "--json").out)
+    assert [p["id"] for p in listed if p["stuck"] and "no other admin could ask" in p["stuck"]] \
+        == [pid]

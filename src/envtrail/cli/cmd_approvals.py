@@ -220,6 +220,8 @@ def _state(p: Any, line: Any) -> str:
         return "stale (the line moved; re-propose)"
     if not line.verifies and p.record.action != "repair":
         return "blocked (the store line does not verify: only a repair can land)"
+    if p.stuck:
+        return "can never land (it would leave the store stuck: withdraw it)"
     return "ready to apply" if p.ready else "waiting for approvals"
 
 

@@ -10,6 +10,7 @@ A break-glass change is approved afterwards, by an approval on the line.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -90,6 +91,7 @@ class Proposal:
     # the record claims.
     effect: Effect
     mislabelled: tuple[str, ...] = ()  # how its tree disagrees with its action (rule 3)
+    stuck: str | None = None  # what nobody could approve again once it landed (never applied)
 
     @property
     def new_readers(self) -> tuple[tuple[str, str], ...]:
@@ -120,7 +122,8 @@ class Proposal:
                               for a in self.approvals],
                 "problems": list(self.problems), "stale": self.stale, "ready": self.ready,
                 "new_readers": [{"environment": e, "principal": p} for e, p in self.new_readers],
-                "tree": self.effect.as_dict(), "mislabelled": list(self.mislabelled)}
+                "tree": self.effect.as_dict(), "mislabelled": list(self.mislabelled),
+                "stuck": self.stuck}
 
 
 def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> Proposal:
@@ -156,8 +159,12 @@ def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> P
     done = of_commit(view, base, info.id)
     # (A repair is judged against its clean point, not its parent: audit.repairs.)
     mislabelled = () if rec.action == "repair" else disagreements(rec, done, base is None)
+    stuck = None
+    if rec.action != "repair":  # (a repair undoes a forged head, whose files may not read)
+        with contextlib.suppress(IntegrityError):
+            stuck = find_stranded(view.at(base), view.at(info.id))
     return Proposal(proposal_id, info.id, base, tip, rec, need, tuple(approvals), counted,
-                    tuple(problems), base != head, done, tuple(mislabelled))
+                    tuple(problems), base != head, done, tuple(mislabelled), stuck)
 
 
 def proposals(git: GitRepo, rt: Runtime, environment: str | None = None) -> list[Proposal]:
@@ -311,8 +318,10 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
         frozen = None if whole else find_stranded(line.snapshot, line.view.at(prop.tip))
         if frozen:
             raise UsageError(f"applying proposal {prop.id} would leave the store stuck: "
-                             f"{frozen}", hint="decline it, and propose a change the "
-                                               "approvers can still meet")
+                             f"{frozen}", hint=f"it can never land: withdraw it (`git "
+                                               f"update-ref -d {proposal_ref(prop.id)}`, "
+                                               "then `envtrail sync`) and propose a change "
+                                               "the approvers can still meet")
         ref, worktree = git.store_ref(), git.worktree_mode()
         paths = git.changed_paths(line.head, prop.tip) if worktree else []
         if worktree:
