@@ -223,3 +223,28 @@ def test_a_redone_grant_proposal_still_counts_as_a_reader(cli, store, make_ident
     r = cli("rollback", "--env", "production", "--to", first, "--reason", "undo")
     assert r.code == 0, r.err
     assert "K is back to a value dave@example.com could read" in r.err
+
+
+def test_a_repair_over_a_commit_that_only_re_encrypted_puts_nothing_back(cli, store, bob):
+    """review14 R8: a forged commit that re-encrypted K to the very value it held made the
+    repair say K was back to a value bob read; K never left it (his offboarding report
+    already asked for it to be rotated), and nothing is put back."""
+    from dataclasses import replace
+
+    from envtrail.crypto.seal import Encryptor, unb64
+    from envtrail.format import envfile
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "K", "read-by-bob")
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0
+    path = store / "envs/production.yaml"
+    env = envfile.parse(path.read_bytes(), "envs/production.yaml")
+    again = Encryptor(unb64(env.public_key, 32), "production", env.version).encrypt(
+        "K", "read-by-bob")
+    path.write_bytes(envfile.render(replace(env, values={**env.values, "K": str(again)})))
+    git(store, "commit", "-q", "--no-verify", "-am", "re-encrypted by hand")  # a finding
+    r = cli("repair", "--reason", "drop the unsigned commit", "--dry-run")
+    assert r.code == 0, r.err
+    assert "could read" not in r.err

@@ -31,6 +31,7 @@ from envtrail.gitstore.repo import CommitInfo, GitRepo
 from envtrail.model import Secret, check_env_name
 from envtrail.ops.gate import open_line, rewritten
 from envtrail.ops.members import open_keys
+from envtrail.ops.routing import proposal_tips
 from envtrail.ops.suggest import did_you_mean
 from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
@@ -369,20 +370,3 @@ def offboarding(git: GitRepo, rt: Runtime, principal: str) -> list:
 
     line = open_line(git, rt)
     return exposure(line.view, line.head, principal, proposal_tips(git))
-
-
-def proposal_tips(git: GitRepo) -> list[str]:
-    """The commits the proposal refs point at: ``refs/envtrail/proposals/*``, the
-    remotes' copies under ``refs/envtrail-remotes/<remote>/proposals/*``, and those sync
-    kept when the remote lost them unapplied (``refs/envtrail/withdrawn/*``)."""
-    from envtrail.gitstore.remote import MIRROR_ROOT
-    from envtrail.ops.routing import PROPOSALS, WITHDRAWN
-
-    tips = set()
-    for name in git.repo.references:
-        mirrored = name.startswith(MIRROR_ROOT) and "/proposals/" in name[len(MIRROR_ROOT):]
-        if name.startswith((PROPOSALS, WITHDRAWN)) or mirrored:
-            target = git.ref_target(name)
-            if target is not None and git.has_commit(target):
-                tips.add(target)
-    return sorted(tips)

@@ -35,7 +35,7 @@ from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import ENV_NAME_RE, Change, Secret, check_reason
 from envtrail.ops.gate import Line, open_line
-from envtrail.ops.rollback import exposed, target_values
+from envtrail.ops.rollback import note_exposures, target_values
 from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import require_admin
 from envtrail.ops.store import whoami
@@ -140,7 +140,7 @@ def _exposures(line: Line, identity: Identity, clean: Snapshot,
             notes.append(f"{env}: you hold no key to the values the repair puts back, so "
                          "who else could read them was not checked")
             continue
-        notes += exposed(head, identity, env, restored, names)
+        notes += note_exposures(head, identity, env, restored, current)
     return tuple(notes)
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from envtrail.audit.record import Record
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
-from envtrail.crypto.seal import Decryptor
+from envtrail.crypto.seal import DecryptError, Decryptor
 from envtrail.errors import AccessDenied, NotFoundError
 from envtrail.format import envfile
 from envtrail.format.envfile import EnvFile
@@ -59,31 +59,41 @@ def restore(git: GitRepo, rt: Runtime, identity: Identity, line: Line, target: s
 
 
 def _exposed(snap: Snapshot, identity: Identity, environment: str, plan: Plan) -> list[str]:
-    """The notes of :func:`exposed` for the values ``plan`` puts back."""
+    """The notes of :func:`note_exposures` for the values ``plan`` puts back."""
     data = plan.changes.get(envfile.path_for(environment))
     if data is None or snap.commit is None:
         return []
     written = envfile.parse(data, envfile.path_for(environment))
-    return exposed(snap, identity, environment, written,
-                   [c.key for c in plan.record.changes if c.op != "-"])
+    return note_exposures(snap, identity, environment, written, snap.env(environment))
 
 
-def exposed(snap: Snapshot, identity: Identity, environment: str, written: EnvFile,
-            names: Iterable[str]) -> list[str]:
-    """For each of ``names`` that ``written`` (an environment file about to be written on
-    ``snap``) puts back, who could read that value with a key that has no seat in
-    ``written`` (an offboarded member, whose offboarding report asked for that very value
-    to be rotated); one note each. Values ``identity`` cannot open are not judged."""
+def note_exposures(snap: Snapshot, identity: Identity, environment: str, written: EnvFile,
+                   current: EnvFile | None) -> list[str]:
+    """For each value ``written`` (an environment file about to replace ``current`` on
+    ``snap``) puts back, a value other than ``current``'s, who could read it with a key
+    that has no seat in ``written`` (an offboarded member, whose offboarding report asked
+    for that very value to be rotated); one note each. Compared by plaintext: a file
+    only re-encrypted puts nothing back (review14 R8). Values ``identity`` cannot open
+    are not judged."""
     from envtrail.audit.keyring import Keyring
     from envtrail.audit.membership import value_readers
-    from envtrail.ops.audit import proposal_tips
+    from envtrail.ops.routing import proposal_tips
 
     if snap.commit is None:
         return []
-    keyring = Keyring(identity)
-    values = {name: keyring.plaintext(written, name) for name in names}
-    readers = value_readers(snap.view, snap.commit, environment,
-                            {n: v for n, v in values.items() if v is not None}, keyring,
+    keyring, values = Keyring(identity), {}
+    for name, ciphertext in written.values.items():
+        if current is not None and current.values.get(name) == ciphertext:
+            continue
+        plain = keyring.plaintext(written, name)
+        try:
+            before = keyring.plaintext(current, name) \
+                if current is not None and name in current.values else None
+        except (DecryptError, ValueError):  # a forged ciphertext: anything put back is new
+            before = None
+        if plain is not None and plain != before:
+            values[name] = plain
+    readers = value_readers(snap.view, snap.commit, environment, values, keyring,
                             proposal_tips(snap.git))
     out = []
     for name, who in sorted(readers.items()):

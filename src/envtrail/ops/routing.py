@@ -150,3 +150,19 @@ def shelve_proposal(git: GitRepo, proposal_id: str) -> None:
     if tip is not None:
         git.repo.references.create(WITHDRAWN + proposal_id, tip, force=True)
     drop_proposal(git, proposal_id)
+
+
+def proposal_tips(git: GitRepo) -> list[str]:
+    """The commits the proposal refs point at: ``refs/envtrail/proposals/*``, the
+    remotes' copies under ``refs/envtrail-remotes/<remote>/proposals/*``, and those sync
+    kept when the remote lost them unapplied (``refs/envtrail/withdrawn/*``)."""
+    from envtrail.gitstore.remote import MIRROR_ROOT
+
+    tips = set()
+    for name in git.repo.references:
+        mirrored = name.startswith(MIRROR_ROOT) and "/proposals/" in name[len(MIRROR_ROOT):]
+        if name.startswith((PROPOSALS, WITHDRAWN)) or mirrored:
+            target = git.ref_target(name)
+            if target is not None and git.has_commit(target):
+                tips.add(target)
+    return sorted(tips)
