@@ -248,3 +248,27 @@ def test_a_repair_over_a_commit_that_only_re_encrypted_puts_nothing_back(cli, st
     r = cli("repair", "--reason", "drop the unsigned commit", "--dry-run")
     assert r.code == 0, r.err
     assert "could read" not in r.err
+
+
+def test_a_value_put_back_by_a_rollback_is_followed_to_its_source(cli, store, bob,
+                                                                  make_identity):
+    """attack24 U3: bob read K=v1; K was v2 when his revoke rotated the key pair; dave,
+    granted after, cannot open v1's version, and nothing but the rollback's own record
+    links its copy of v1 to the one bob read: dave's revert of the next rotation said
+    nothing where alice's warned."""
+    dave = make_identity("dave@example.com")
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    first = setv(cli, "K", "v1")
+    setv(cli, "K", "v2")
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0
+    assert cli("access", "grant", dave.principal, dave.publine, "--env", "production",
+               "--reason", "join").code == 0
+    r = cli("rollback", "--env", "production", "--to", first, "--reason", "v2 broke it")
+    assert r.code == 0 and WARNING in r.err, r.err
+    rotated = setv(cli, "K", "v3")
+    for who in (cli, cli.as_(dave)):
+        r = who("revert", rotated, "--env", "production", "--reason", "undo", "--dry-run")
+        assert r.code == 0, r.err
+        assert WARNING in r.err

@@ -187,7 +187,9 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
     ``proposals`` (their tips: a declined grant sealed the key pair all the same). Each
     version is opened with ``keyring``, so a value put back by a rollback or revert is
     still the one it was; a version it cannot open holds the value where it only
-    re-encrypted one that did (a rotation: verify holds it to the previous values, rule 5)."""
+    re-encrypted one that did (a rotation: verify holds it to the previous values, rule 5),
+    and a version a rollback or revert wrote, opened or not, holds its source's value, so
+    the source's key pair counts wherever the version does (attack24 U3)."""
     from envtrail.audit.history import rekeys
     from envtrail.crypto.seal import DecryptError
     from envtrail.format.envfile import path_for
@@ -197,9 +199,12 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
     versions: dict[str, list[tuple[str | None, bool | None, bool]]] = {n: [] for n in values}
     sealed: dict[str, set[tuple[str, str]]] = {}
     touching = list(view.git.walk_touching(head, (path_for(environment),)))
+    # Per variable, the key pair a restore's source held the value under, by version.
+    sources: dict[str, dict[int, str]] = {n: {} for n in values}
     for info in reversed(touching):  # oldest first
         old = _readable(view, info.parents[0] if info.parents else None, environment)
         new = _readable(view, info.id, environment)
+        source = _restored_from(view, info, environment)
         if new is not None:
             sealed.setdefault(new.public_key, set()).update(
                 (p, m.key) for p, m in new.members.items())
@@ -220,10 +225,12 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
                 if now != was:
                     versions[name].append((new.public_key, held,
                                            was is not None and rekeys(old, new)))
+                    if source is not None and name in source.values:
+                        sources[name][len(versions[name]) - 1] = source.public_key
                 elif held is not None:
                     key, _, rekeyed = versions[name][-1]
                     versions[name][-1] = (key, held, rekeyed)
-    pairs = {name: _holding(found) for name, found in versions.items()}
+    pairs = {name: _holding(found, sources[name]) for name, found in versions.items()}
     for tip in proposals:
         proposed = _readable(view, tip, environment)
         if proposed is not None:
@@ -233,17 +240,39 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
             for name, keys in pairs.items()}
 
 
-def _holding(versions: list[tuple[str | None, bool | None, bool]]) -> set[str]:
+def _holding(versions: list[tuple[str | None, bool | None, bool]],
+             sources: Mapping[int, str]) -> set[str]:
     """The key pairs of the versions that held the value: those that open to it, and,
     along each run of re-encryptions, the ones before and after such a version that
-    this key cannot open (a member who joined after a rotation opens only its side)."""
+    this key cannot open (a member who joined after a rotation opens only its side);
+    with each held version a restore wrote, its source's key pair (``sources``)."""
     holds: list[bool] = []
     for _, known, rekeyed in versions:  # forward: a re-encryption keeps what it read
         holds.append(known if known is not None else bool(rekeyed and holds and holds[-1]))
     for i in range(len(versions) - 1, 0, -1):  # back: what a re-encryption read held it
         if holds[i] and versions[i][2]:
             holds[i - 1] = True
-    return {key for (key, _, _), held in zip(versions, holds, strict=True) if held and key}
+    held_pairs = {key for (key, _, _), held in zip(versions, holds, strict=True)
+                  if held and key}
+    return held_pairs | {pair for i, pair in sources.items() if holds[i]}
+
+
+def _restored_from(view: StoreView, info: CommitInfo, environment: str) -> EnvFile | None:
+    """The state whose values a rollback or revert put back (its signed word, read on the
+    verified line: where it lies, it only names more readers)."""
+    rec = parse_record(info)
+    if rec is None or rec.action not in ("rollback", "revert"):
+        return None
+    named = rec.extra_value("Rollback-To" if rec.action == "rollback" else "Revert")
+    try:
+        target = view.git.info(named) if named else None
+    except (KeyError, ValueError):  # not a commit of this clone
+        return None
+    if target is None:
+        return None
+    if rec.action == "revert":  # it put back what the reverted commit replaced
+        return _readable(view, target.parents[0] if target.parents else None, environment)
+    return _readable(view, target.id, environment)
 
 
 def _readable(view: StoreView, commit: str | None, environment: str) -> EnvFile | None:
