@@ -272,3 +272,25 @@ def test_a_value_put_back_by_a_rollback_is_followed_to_its_source(cli, store, bo
         r = who("revert", rotated, "--env", "production", "--reason", "undo", "--dry-run")
         assert r.code == 0, r.err
         assert WARNING in r.err
+
+
+def test_a_revert_replayed_over_an_offboarding_is_named_by_sync(tmp_path, store, cli, bob):
+    """attack24 U6: alice's second clone reverted K's rotation while bob was still seated
+    there; sync replayed it onto the line where bob had since been offboarded, and put
+    his value back with no word."""
+    from test_sync import clone_as, head, make_world
+
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    setv(a, "K", "read-by-bob")
+    rotated = setv(a, "K", "rotated")
+    assert a("sync").code == 0
+    a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
+    r = a("access", "revoke", bob.principal, "--env", "production", "--reason", "left")
+    assert r.code == 0, r.err
+    assert a("sync").code == 0
+    r = a2("revert", rotated, "--env", "production", "--reason", "the rotation broke it")
+    assert r.code == 0 and "could read" not in r.err, r.err  # bob is seated where it is made
+    r = a2("sync")
+    assert r.code == 0, r.err
+    assert head(a2) != head(a)
+    assert f"after replaying your commits: {WARNING.removeprefix('warning: ')}" in r.err

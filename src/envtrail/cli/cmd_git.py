@@ -190,6 +190,8 @@ def sync(
             out(f"  proposal {note.proposal}: {note.text}")
     if result.stranded:
         warn(f"after replaying your commits: {result.stranded}")
+    for text in result.exposed:
+        warn(f"after replaying your commits: {text}")
     for r in result.replayed:
         if r.revoked:
             from envtrail.cli.cmd_access import print_offboarding

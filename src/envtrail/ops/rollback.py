@@ -9,7 +9,7 @@ from envtrail.audit.record import Record
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import DecryptError, Decryptor
-from envtrail.errors import AccessDenied, NotFoundError
+from envtrail.errors import AccessDenied, IntegrityError, NotFoundError
 from envtrail.format import envfile
 from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.repo import GitRepo
@@ -101,6 +101,30 @@ def note_exposures(snap: Snapshot, identity: Identity, environment: str, written
         if gone:
             out.append(f"{name} is back to a value {', '.join(gone)} could read, with a key "
                        f"no longer seated in {environment}: rotate it")
+    return out
+
+
+def replayed_exposures(git: GitRepo, identity: Identity, commits: list[str]) -> list[str]:
+    """:func:`note_exposures` for each rollback or revert among ``commits`` (this clone's,
+    re-made by sync on another clone's line), judged on the parent it landed on: where
+    it was written, the member offboarded since may still have been seated (attack24 U6)."""
+    from envtrail.audit.history import parse_record
+    from envtrail.audit.view import StoreView
+
+    view, out = StoreView(git), []
+    for commit in commits:
+        info = git.info(commit)
+        rec = parse_record(info)
+        if rec is None or rec.action not in ("rollback", "revert") or not info.parents:
+            continue
+        parent = view.at(info.parents[0])
+        for env in rec.environments:
+            try:
+                written, current = view.env_at(commit, env), view.env_at(parent.commit, env)
+            except IntegrityError:
+                continue
+            if written is not None:
+                out += note_exposures(parent, identity, env, written, current)
     return out
 
 

@@ -57,6 +57,7 @@ from envtrail.ops.replay import (
     replay,
     settle,
 )
+from envtrail.ops.rollback import replayed_exposures
 from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
 
@@ -88,6 +89,7 @@ class SyncResult:
     events: EventsPlan | None = None
     proposals: tuple[Note, ...] = ()
     stranded: str | None = None  # why nothing could be approved once this clone's landed
+    exposed: tuple[str, ...] = ()  # values its replayed undos put back that a leaver read
 
 
 def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = None,
@@ -138,8 +140,9 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
             view = StoreView(git)
             stranded = reach.find_stranded(view.at(incoming), view.at(ours)) \
                 if done and incoming is not None else None
+            exposed = replayed_exposures(git, identity, [r.commit for r in done if r.commit])
             return SyncResult(outcome, up, ours, tuple(done), events, tuple(props.notes),
-                              stranded)
+                              stranded, tuple(exposed))
     raise ConflictError(f"{up} kept moving while syncing; your commits are kept here",
                         hint="run `envtrail sync` again")
 
