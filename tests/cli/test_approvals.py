@@ -509,6 +509,35 @@ def test_a_rule_written_ahead_for_an_environment_not_made_yet_blocks_no_store_wi
     assert cli("verify").code == 0
 
 
+def test_env_add_under_a_default_count_of_members_names_the_way_through(cli, store, bob):
+    """review14 R5: with a default count whose approvers are the members, `env add`
+    asked for --propose, and then nobody could approve it (the new environment has no
+    member but its author); approved, it would have left nothing approvable again. It is
+    refused at once with the way through: name the approvers of the new environment."""
+    for env in ("production", "staging"):
+        assert cli("access", "grant", bob.principal, bob.publine, "--env", env,
+                   "--reason", "join").code == 0
+    assert cli("policy", "set", "--approvals", "1", "--reason", "four eyes").code == 0
+    head = git(store, "rev-parse", "HEAD")
+    for args in ((), ("--propose",)):
+        r = cli("env", "add", "qa", "--reason", "qa env", *args)
+        assert_one_line_error(r, 2)
+        assert "policy set --env qa --approvers" in r.err
+    assert git(store, "rev-parse", "HEAD") == head
+    assert git(store, "for-each-ref", "refs/envtrail/proposals/") == ""
+    pid = _proposal_id(cli("policy", "set", "--env", "qa", "--approvers",
+                           f"alice@example.com,{bob.principal}", "--reason", "qa's approvers",
+                           "--propose"))
+    assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
+    assert cli("apply", pid).code == 0
+    pid = _proposal_id(cli("env", "add", "qa", "--reason", "qa env", "--propose"))
+    assert cli.as_(bob)("approve", pid, "--reason", "ok").code == 0
+    applied = cli("apply", pid)
+    assert applied.code == 0, applied.err
+    assert "qa" in cli("env", "list").out
+    assert cli("verify").code == 0
+
+
 def test_env_add_under_a_default_count_is_proposed_and_approved(cli, store, bob):
     """attack19 P10: with a default approval count, `env add` was refused with a hint to
     use --propose, an option it did not have. It takes it now; the default rule's listed
