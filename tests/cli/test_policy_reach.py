@@ -63,6 +63,10 @@ def test_policy_show_lists_rules_written_ahead_and_the_default(cli, store):
     assert rules["qa"]["writers"] == ["alice@example.com"]
     assert (rules["qa"]["added"], rules["production"]["added"]) == (False, True)
     assert "added" not in rules["*"] and rules["*"]["writers"] == "any"
+    # review14 S7: the defaults the table prints, JSON says too.
+    assert {k: rules["*"][k] for k in ("approvals", "approvers", "break_glass",
+                                       "break_glass_review")} == \
+        {"approvals": 0, "approvers": "members", "break_glass": True, "break_glass_review": "24h"}
     for bad in ("*", "../x", ""):  # review14 B5: never a row under the default's key
         assert_one_line_error(cli("policy", "show", "--env", bad, "--json"), 2)
 

@@ -193,10 +193,9 @@ def policy_show(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False
           [[(r.environment if r.added else f"{r.environment} (not added)")
             if r.environment else "(default)",
             str(r.rule["require_reason"]).lower(), str(r.rule["reason_pattern"] or "-"),
-            _listed(r.rule["writers"]), str(r.rule.get("approvals", 0)),
-            _listed(r.rule.get("approvers", "members")),
-            f"{str(r.rule.get('break_glass', True)).lower()} "
-            f"(review {r.rule.get('break_glass_review', '24h')})"]
+            _listed(r.rule["writers"]), str(r.rule["approvals"]),
+            _listed(r.rule["approvers"]),
+            f"{str(r.rule['break_glass']).lower()} (review {r.rule['break_glass_review']})"]
            for r in rows])
 
 

@@ -39,8 +39,16 @@ def shown_rules(snap: Snapshot, environment: str | None = None) -> list[ShownRul
         check_env_name(environment)  # review14 B5: '*' is the default's JSON key
     existing, rules = set(snap.environments()), snap.policy
     names = [environment] if environment else sorted(existing | set(rules.environments))
-    rows = [ShownRule(n, n in existing, rules.rule_for(n).as_dict()) for n in names]
-    return rows + ([] if environment else [ShownRule(None, False, rules.defaults.as_dict())])
+    rows = [ShownRule(n, n in existing, _filled(rules.rule_for(n))) for n in names]
+    return rows + ([] if environment else [ShownRule(None, False, _filled(rules.defaults))])
+
+
+def _filled(rule: policy.Rule) -> dict[str, object]:
+    """Every key of a rule, defaults included: what the table prints, JSON says too
+    (review14 S7), where the file leaves the defaults out."""
+    return {**rule.as_dict(), "approvals": rule.approvals,
+            "approvers": list(rule.approvers) if rule.approvers is not None else "members",
+            "break_glass": rule.break_glass, "break_glass_review": rule.break_glass_review}
 
 
 def parse_writers(text: str) -> object:
