@@ -110,6 +110,8 @@ def _expected(lines: list[str]) -> str:
     counts = {k: sum(1 for ln in lines if ln.startswith(k + ":")) for k in single}
     if any(n > 1 for n in counts.values()) or "Envtrail-Change: bogus" in lines:
         return "error"
+    if lines.count("Envtrail-Change: + K 0123456789ab") > 1:
+        return "error"  # one variable, one change
     if "Envtrail-Format: 1" not in lines or not counts["Envtrail-Action"] or not counts["Envtrail-Actor"]:
         return "error"
     return "record"
