@@ -24,10 +24,11 @@ from hostile import setv
 
 
 def forged_rotation(store, identity, *, swap=None, drop=None, keep_old=None, version=None,
-                    seat=None, blind=()):
+                    seat=None, blind=(), stale=()):
     """What ``access rotate`` writes, with one lie: a changed plaintext, a dropped
     variable, a ciphertext left under the old key pair, an older format, or the seats of
-    the ``blind`` principals sealed to a throw-away key."""
+    the ``blind`` principals sealed to a throw-away key, or the ``stale`` ones' copied
+    from the old file (they open, to the old key pair)."""
     g = GitRepo(store)
     env = StoreView(g).env_at(g.head(), "production")
     old_keys = open_keys(env, identity)
@@ -47,6 +48,7 @@ def forged_rotation(store, identity, *, swap=None, drop=None, keep_old=None, ver
     members = {p: Member(p, m.key, new_keys.seal_to(
         PublicKey.parse(m.key)[0] if p not in blind else make_throwaway()))
                for p, m in env.members.items()}
+    members.update({p: env.members[p] for p in stale})
     if seat is not None:  # an admin may seat someone new along with the new key pair
         members[seat.principal] = Member(seat.principal, seat.identity.public.openssh,
                                          new_keys.seal_to(seat.identity.public))
@@ -135,8 +137,7 @@ def test_a_seat_sealed_to_another_key_is_a_finding_for_its_member(cli, values, a
     blinded = forged_rotation(values, alice.identity, blind={bob.principal})
     planted = forged_rotation(values, alice.identity, swap="B")
     assert rule5(values, blinded, bob.identity)[0] == [
-        "production: bob@example.com's seat does not open with their key (sealed to another "
-        "key)"]
+        "production: bob@example.com's seat does not open with their key to this key pair"]
     assert rule5(values, blinded, alice.identity) == ([], [])  # the admin's own seat opens
     assert rule5(values, planted, bob.identity) == ([], [])  # nothing here bob could check
     as_bob = cli.as_(bob)
@@ -187,3 +188,18 @@ def git_ref(store, pid):
     from conftest import git
 
     return git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip()
+
+
+def test_a_seat_kept_from_the_old_key_pair_is_a_finding_for_its_member(cli, values, alice,
+                                                                      bob):
+    """attack25 V1: the blinding rotation copied bob's old seat byte for byte: it opens
+    with his key, to the old key pair, and so was no new seat to judge; the next rotation
+    then changed B unseen, as in U1."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    blinded = forged_rotation(values, alice.identity, stale={bob.principal})
+    assert rule5(values, blinded, bob.identity)[0] == [
+        "production: bob@example.com's seat does not open with their key to this key pair"]
+    forged_rotation(values, alice.identity, swap="B")
+    r = cli.as_(bob)("get", "B", "--env", "production")
+    assert r.code == 5 and "forged" not in r.both

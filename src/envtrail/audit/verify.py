@@ -317,12 +317,14 @@ class Verifier:
                                                    f"{FP_HEX_CHARS[side.version]} hex digits "
                                                    f"(format {side.version})"))
         seat = self.keyring.seat(new)
-        if seat is not None and seat != self.keyring.seat(old) and self.keyring.refuses(new):
-            # attack24 U1: a seat sealed to another key blinds its member, so that a later
+        if seat is not None and (rotated or seat != self.keyring.seat(old)) and \
+                self.keyring.refuses(new):
+            # attack24 U1: a seat sealed to another key (or kept from the old key pair, so
+            # it opens to the wrong one: attack25 V1) blinds its member, so that a later
             # rotation nobody else can open both sides of hides a change of value. Only
             # that member's walk can tell; it is no state envtrail writes.
             out.append(Finding(info.id, 5, f"{env}: {seat.principal}'s seat does not open "
-                                           "with their key (sealed to another key)"))
+                                           "with their key to this key pair"))
         if not ops:
             return out
         opens_old = old is None or self.keyring.keys(old) is not None
