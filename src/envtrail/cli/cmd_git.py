@@ -180,9 +180,6 @@ def sync(
     if events is not None and (events.received or events.replayed or events.update):
         pushed = f", pushed up to {short(events.tip)}" if events.update else ""
         out(f"  events: {events.received} received, {events.replayed} replayed{pushed}")
-    if events is not None and events.refused:
-        warn(f"events were neither taken nor pushed: {events.refused}; they wait here until "
-             "the remote's events line is put right (see docs/git-workflow.md)")
     for note in result.proposals:
         if note.warning:
             warn(note.text)

@@ -1,8 +1,7 @@
 """The events line in ``sync``: forward only, like the store line, and never merged.
 
 The remote's ``refs/envtrail/events`` must still hold the events head this
-clone last saw there, and must verify, before any event here changes (the store
-line syncs either way: events never move it). Events
+clone last saw there, and must verify, before anything here changes. Events
 this clone wrote since (journalled at write time) are re-made on top of the
 remote's events line as new signed commits by their own signer, each naming
 a store commit on the line being pushed (``Envtrail-After``): the replacement
@@ -43,29 +42,28 @@ class EventsPlan:
     tip: str | None  # this clone's events head once the push lands
     received: int = 0
     replayed: int = 0
-    # Why the remote's events line was neither taken nor pushed (the store line was).
-    refused: str | None = None
 
 
 def check_incoming(git: GitRepo, up: Upstream, seen: str | None, store_head: str | None,
-                   now: datetime | None = None) -> str | None:
-    """Why the remote's events line may not be taken (it went back, or does not verify
-    against the remote's store line), or None. Events never move the store line, so such
-    a line stops only the events (attack24 U4: one event dated ahead by a fast clock held
-    every clone's store changes back until its date passed)."""
+                   now: datetime | None = None) -> None:
+    """Exit 5, before anything changes, if the remote's events line went back or does not
+    verify against the remote's store line."""
     theirs = git.ref_target(mirror(up, EVENTS_REF))
     if theirs is not None and not git.has_commit(theirs):
-        return f"{up.remote}'s events line is not a commit"
+        raise IntegrityError(f"{up.remote}'s events line is not a commit; nothing was changed")
     if seen is not None and (theirs is None or not git.first_parents(theirs, seen)[1]):
-        return (f"{up.remote}'s events line no longer contains {seen[:10]}, the events head "
-                "this clone last saw there (rewound or rewritten)")
+        raise IntegrityError(
+            f"{up.remote}'s events line no longer contains {seen[:10]}, the events head this "
+            "clone last saw there (rewound or rewritten); nothing was changed",
+            hint="ask whoever force-pushed it; see docs/git-workflow.md")
     if theirs is None or theirs in (seen, git.ref_target(EVENTS_REF)):
-        return None  # accepted before: the walk is paid once per new events head
+        return  # accepted before: the walk is paid once per new events head
     tainted = checkpoint.load_tainted(git.root)
     findings = eventline.check(StoreView(git), store_head, tip=theirs, tainted=tainted,
                                now=now)
-    return f"the remote's events line does not verify: {findings[0].line()}" if findings \
-        else None
+    if findings:
+        raise IntegrityError(f"the remote's events line does not verify: {findings[0].line()}",
+                             hint="nothing was changed; ask whoever pushed it")
 
 
 def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head: str | None,

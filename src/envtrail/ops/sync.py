@@ -106,8 +106,8 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
             incoming = fetch(git.root, up)
             refuse_going_back(git, up, incoming)
             seen = seen_refs(git.root, up)
-            refused = eventsync.check_incoming(git, up, seen.get(eventsync.EVENTS_REF),
-                                               incoming, rt.now())
+            eventsync.check_incoming(git, up, seen.get(eventsync.EVENTS_REF), incoming,
+                                     rt.now())
             ours = open_line(git, rt, identity).head  # our own line verifies, or exit 5
             if incoming is not None and incoming != ours and \
                     (ours is None or not git.is_ancestor(incoming, ours)):
@@ -121,8 +121,7 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
                     mine, theirs = (), ()  # settled: what is replayed now carries the choice
             if ours is None:
                 return SyncResult("up-to-date", up)
-            events = eventsync.EventsPlan(None, None, refused=refused) if refused else \
-                eventsync.reconcile(git, rt, identity, up, ours, incoming)
+            events = eventsync.reconcile(git, rt, identity, up, ours, incoming)
             props = proposalsync.reconcile(git, rt, identity, up, ours, seen)
             updates = [RefUpdate(up.remote_ref, ours, incoming)] if ours != incoming else []
             updates += ([events.update] if events.update else []) + props.updates
@@ -131,8 +130,7 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
             _landed(git, up, ours)
             remember_refs(git.root, up, {**({eventsync.EVENTS_REF: events.tip}
                                             if events.tip else {}), **props.remote})
-            if not refused:
-                eventsync.landed(git, events.tip)
+            eventsync.landed(git, events.tip)
             if outcome is None:
                 outcome = "pushed" if ours != incoming else "up-to-date"
             # What was fine on its own head may not be on another's (two revokes, a revoke
