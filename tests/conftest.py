@@ -11,12 +11,14 @@ import io
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from envtrail.crypto.keys import Identity
+from envtrail.runtime import Runtime
 
 _SCRUB_PREFIXES = ("ENVTRAIL_", "GITHUB_", "GITLAB_", "CI_", "GIT_")
 
@@ -251,3 +253,18 @@ def make_app_store(tmp_path: Path, identity: IdentityFile, envs: tuple[str, ...]
     r = Cli(root, identity)("init", *(a for e in envs for a in ("--env", e)))
     assert r.code == 0, r.err
     return root
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """``clock(seconds)``: every later command reads the time ``seconds`` after a start
+    taken now (the start is a little ahead, so that nothing made before it is later)."""
+    real = Runtime.from_os.__func__
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
+
+    def at(seconds: int) -> datetime:
+        when = start + timedelta(seconds=seconds)
+        monkeypatch.setattr(Runtime, "from_os", classmethod(
+            lambda cls: replace(real(cls), clock=lambda: when)))
+        return when
+    return at

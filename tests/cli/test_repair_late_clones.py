@@ -10,33 +10,15 @@ keys; each member's clock is set per command (a clock run fast, a late fetch).
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-import pytest
 from test_sync import clone_as, head, make_world, setv
 
 import forge
 from conftest import git
-from envtrail.runtime import Runtime
 from hostile import message, point, signed_commit
 
 MINUTE = 60
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """``clock(seconds)``: every later command reads the time ``seconds`` after a start
-    taken now (the start is a little ahead, so that nothing made before it is later)."""
-    real = Runtime.from_os.__func__
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
-
-    def at(seconds: int) -> datetime:
-        when = start + timedelta(seconds=seconds)
-        monkeypatch.setattr(Runtime, "from_os", classmethod(
-            lambda cls: replace(real(cls), clock=lambda: when)))
-        return when
-    return at
 
 
 def _bring_in(a) -> None:

@@ -113,6 +113,26 @@ def test_a_remote_events_line_that_does_not_verify_is_refused(tmp_path, store, c
     assert (local_refs_state(b), head(b)) == before
 
 
+def test_an_event_dated_ahead_by_a_fast_clock_stops_no_sync(tmp_path, store, cli, bob, clock):
+    """attack24 U4: bob's clock runs two days fast; his deploy event stopped every other
+    clone's sync (exit 5), store changes included, until its date passed. It is taken
+    now, and `verify` calls it what it is until then."""
+    a, b, bare = world(tmp_path, store, cli, bob)
+    clock(2 * 24 * 3600)
+    event(b, "deploy")
+    assert b("sync").code == 0
+    clock(60)
+    setv(a, "FROM_ALICE", "1")
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert git(bare, "rev-parse", "main").strip() == head(a)
+    assert events_on(a.cwd)[-1][:2] == ("deploy", "bob@example.com")
+    found = a("verify")
+    assert found.code == 1 and "more than 10 minutes ahead of this clone's clock" in found.out
+    clock(2 * 24 * 3600 + 60)  # the date has passed
+    assert a("verify").code == 0
+
+
 CANARY = "alice-deployed-CANARY-51c9"
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from envtrail.audit import checkpoint, eventline
 from envtrail.audit.history import parse_record
@@ -44,10 +43,13 @@ class EventsPlan:
     replayed: int = 0
 
 
-def check_incoming(git: GitRepo, up: Upstream, seen: str | None, store_head: str | None,
-                   now: datetime | None = None) -> None:
+def check_incoming(git: GitRepo, up: Upstream, seen: str | None,
+                   store_head: str | None) -> None:
     """Exit 5, before anything changes, if the remote's events line went back or does not
-    verify against the remote's store line."""
+    verify against the remote's store line. An event dated ahead of this clone's clock is
+    taken: a fast clock is no forgery, its date passes, and refusing it stopped every
+    clone's sync, store changes included, until then (attack24 U4); `verify` reports it
+    meanwhile."""
     theirs = git.ref_target(mirror(up, EVENTS_REF))
     if theirs is not None and not git.has_commit(theirs):
         raise IntegrityError(f"{up.remote}'s events line is not a commit; nothing was changed")
@@ -59,8 +61,7 @@ def check_incoming(git: GitRepo, up: Upstream, seen: str | None, store_head: str
     if theirs is None or theirs in (seen, git.ref_target(EVENTS_REF)):
         return  # accepted before: the walk is paid once per new events head
     tainted = checkpoint.load_tainted(git.root)
-    findings = eventline.check(StoreView(git), store_head, tip=theirs, tainted=tainted,
-                               now=now)
+    findings = eventline.check(StoreView(git), store_head, tip=theirs, tainted=tainted)
     if findings:
         raise IntegrityError(f"the remote's events line does not verify: {findings[0].line()}",
                              hint="nothing was changed; ask whoever pushed it")

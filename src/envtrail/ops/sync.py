@@ -106,8 +106,7 @@ def sync(git: GitRepo, rt: Runtime, identity: Identity, remote: str | None = Non
             incoming = fetch(git.root, up)
             refuse_going_back(git, up, incoming)
             seen = seen_refs(git.root, up)
-            eventsync.check_incoming(git, up, seen.get(eventsync.EVENTS_REF), incoming,
-                                     rt.now())
+            eventsync.check_incoming(git, up, seen.get(eventsync.EVENTS_REF), incoming)
             ours = open_line(git, rt, identity).head  # our own line verifies, or exit 5
             if incoming is not None and incoming != ours and \
                     (ours is None or not git.is_ancestor(incoming, ours)):
