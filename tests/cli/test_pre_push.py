@@ -286,8 +286,9 @@ def test_the_store_branch_and_the_events_line_are_neither_deleted_nor_rewound(
     assert git(bare, "rev-parse", "refs/envtrail/events").strip() == events
     # Gone by other means (a hosting site's button): an older commit is still a rewind.
     git(bare, "update-ref", "-d", "refs/heads/main")
-    r = push(a, "origin", f"{older}:refs/heads/main")
-    assert r.returncode != 0
-    assert "would rewind or replace it" in r.stderr
+    for where in ("origin", str(bare)):  # attack25 V5: by its URL too
+        r = push(a, where, f"{older}:refs/heads/main")
+        assert r.returncode != 0
+        assert "would rewind or replace it" in r.stderr
     r = push(a, "origin", "main")
     assert r.returncode == 0, r.stderr

@@ -78,10 +78,22 @@ def check_push(git: GitRepo, rt: Runtime, updates: str,
         if not remote.strip("0") and remote_ref == store and remote_name:
             # attack24 U2: deleted by other means (a hosting site's button), the branch
             # would take an older line commit as if new.
-            remote = last_seen(git.root, Upstream(remote_name, remote_ref[11:])) or remote
+            remote = next((seen for name in _remotes_called(git, remote_name)
+                           if (seen := last_seen(git.root, Upstream(name, remote_ref[11:])))),
+                          remote)
         if remote.strip("0") and not _follows(git, local, remote):
             out.append(_rewind(where, remote_ref, local, remote, "store line"))
     return out, line.warnings if line is not None else ()
+
+
+def _remotes_called(git: GitRepo, name: str) -> list[str]:
+    """The remotes ``name`` stands for: itself, or those whose URL it is (git passes the URL
+    as the name when a push names no remote: attack25 V5)."""
+    if git.config_get(f"remote.{name}.url") is not None:
+        return [name]
+    return [entry.name[len("remote."):-len(".url")] for entry in git.repo.config
+            if entry.name.startswith("remote.") and entry.name.endswith(".url")
+            and entry.value == name]
 
 
 def _follows(git: GitRepo, local: str, remote: str) -> bool:
