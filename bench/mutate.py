@@ -144,6 +144,9 @@ TESTS: dict[str, list[str]] = {
     "src/envtrail/ops/eventsync.py": [
         "tests/cli/test_sync_remade.py", "tests/cli/test_sync_events.py",
     ],
+    "src/envtrail/ops/reach.py": [
+        "tests/cli/test_policy_reach.py", "tests/cli/test_revoke_approvers.py",
+    ],
 }
 
 FLIPS: dict[type, tuple[type, ...]] = {

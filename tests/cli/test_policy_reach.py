@@ -156,3 +156,22 @@ def test_a_proposal_re_made_on_a_moved_line_is_not_applied_where_it_strands_the_
     listed = json.loads(cli("proposals", "--json").out)
     assert [p["id"] for p in listed if p["stuck"] and "no other admin could ask" in p["stuck"]] \
         == [pid]
+
+
+def test_a_stuck_store_is_explained_as_the_admin_asking_would_meet_it(cli, store,
+                                                                     make_identity):
+    """Each admin is stopped by another count: alice (production's only listed approver)
+    by production's, carol by the staging count she proposes to list only herself for.
+    The refusal carol reads names hers, not the first admin's in alphabetical order."""
+    from test_revoke_approvers import second_admin
+
+    carol = second_admin(cli, make_identity)
+    r = cli("policy", "set", "--env", "production", "--approvals", "1", "--approvers",
+            "alice@example.com", "--reason", "alice reviews")
+    assert r.code == 0, r.err  # carol can still ask: alice approves her changes
+    r = cli.as_(carol)("policy", "set", "--env", "staging", "--approvals", "1", "--approvers",
+                       carol.principal, "--reason", "carol reviews", "--propose")
+    assert_one_line_error(r, 2)
+    assert "staging would need 1 approval(s) and has 0 approver(s) who can sign besides " \
+        "carol@example.com, and no other admin could ask" in r.err
+    assert git(store, "for-each-ref", "refs/envtrail/proposals/") == ""

@@ -175,3 +175,50 @@ def test_a_raised_count_replayed_on_another_clones_revoke_is_named(
     assert "warning: after replaying your commits: production would need 2 approval(s) and " \
         "has 1 approver(s) who can sign besides alice@example.com" in r.err
     assert "warning" not in c("sync").err  # carol's side alone stranded nothing
+
+
+def stranded_by_break_glass(cli, bob, make_identity):
+    """production needs two approvals from its members alice, bob and carol; alice is the
+    only admin. carol's break-glass revoke leaves alice needing two from bob alone: stuck
+    (warned). carol stays a member of staging, an open signer who is no admin."""
+    carol = make_identity("carol@example.com")
+    for who, env in ((bob, "production"), (carol, "production"), (carol, "staging")):
+        assert cli("access", "grant", who.principal, who.publine, "--env", env,
+                   "--reason", "join").code == 0
+    assert cli("policy", "set", "--env", "production", "--approvals", "2",
+               "--reason", "four eyes").code == 0
+    r = cli("access", "revoke", carol.principal, "--env", "production",
+            "--reason", "stolen laptop", "--break-glass")
+    assert r.code == 0, r.err
+    assert "warning: production would need 2 approval(s) and has 1 approver(s)" in r.err
+    return carol
+
+
+def test_a_change_in_a_store_stuck_already_is_not_told_it_strands_it(cli, store, bob,
+                                                                       make_identity):
+    """What strands the store is said once, by the change that did it; a later change that
+    leaves it as stuck is not the cause (only admins can ask: carol, who could, is none)."""
+    carol = stranded_by_break_glass(cli, bob, make_identity)
+    r = cli("access", "revoke", carol.principal, "--env", "staging", "--reason", "left",
+            "--break-glass")
+    assert r.code == 0, r.err
+    assert "could never be approved" not in r.err
+    assert carol.principal not in (store / "envs/staging.yaml").read_text()
+
+
+def test_sync_names_no_stranding_the_remote_had_already(tmp_path, cli, store, bob,
+                                                        make_identity):
+    """The remote is stuck before this clone's staging value is replayed on it: sync
+    replays it without blaming it."""
+    from test_sync import clone_as, make_remote
+
+    bare = make_remote(tmp_path, store)
+    a = clone_as(tmp_path, str(bare), cli.identity, "alice")
+    stranded_by_break_glass(cli, bob, make_identity)
+    git(store, "push", "-q", str(bare), "HEAD:main")
+    r = a("set", "LOCAL", "--env", "staging", "--reason", "mine", input="v")
+    assert r.code == 0, r.err
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert "replayed your commits" in r.out
+    assert "could never be approved" not in r.err
