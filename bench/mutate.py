@@ -78,6 +78,7 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_policy.py", "tests/cli/test_approvals.py",
     ],
     "src/envtrail/ops/hook.py": ["tests/cli/test_hook.py"],
+    "src/envtrail/ops/prepush.py": ["tests/cli/test_pre_push.py"],
     "src/envtrail/audit/repairs.py": [
         "tests/audit/test_sweep_plan.py", "tests/audit/test_repair_dates.py",
         "tests/audit/test_repair_stowaways.py",
@@ -144,6 +145,7 @@ TESTS: dict[str, list[str]] = {
     "src/envtrail/ops/eventsync.py": [
         "tests/cli/test_sync_remade.py", "tests/cli/test_sync_events.py",
     ],
+    "src/envtrail/audit/membership.py": ["tests/cli/test_restore_exposure.py"],
     "src/envtrail/ops/reach.py": [
         "tests/cli/test_policy_reach.py", "tests/cli/test_revoke_approvers.py",
     ],

@@ -292,3 +292,101 @@ def test_the_store_branch_and_the_events_line_are_neither_deleted_nor_rewound(
         assert "would rewind or replace it" in r.stderr
     r = push(a, "origin", "main")
     assert r.returncode == 0, r.stderr
+
+
+def hand_commit(cli, branch: str, start: str) -> None:
+    """A plain commit holding the store, made with git on a new ``branch`` from ``start``
+    (the pre-commit hook forced past); the store branch is checked out again."""
+    git(cli.cwd, "checkout", "-q", "-b", branch, start)
+    (cli.cwd / "notes.txt").write_text("hand\n")
+    git(cli.cwd, "add", "notes.txt")
+    git(cli.cwd, "commit", "-q", "--no-verify", "-m", "hand commit")
+    git(cli.cwd, "checkout", "-q", "main")
+
+
+REFUSED_INPUT = ("envtrail: refused (push): git's pre-push input is not 'local-ref local-id "
+                 "remote-ref remote-id'\n  instead: push with git itself\n")
+
+
+def test_input_that_is_not_gits_is_refused_as_such(store, cli):
+    """Fed by hand or by another tool's hook: a line that is not four fields, or whose ids
+    are not object ids, is refused as it is (never a crash, never read as a rewind)."""
+    line, zeros = git(store, "rev-parse", "HEAD").strip(), "0" * 40
+    for text in ("garbage", f"refs/heads/main {line} refs/heads/main",
+                 f"refs/heads/main {line} refs/heads/main {line[:12]}",
+                 f"refs/heads/main {line[:12]} refs/heads/main {zeros}"):
+        r = cli("hook", "pre-push", "origin", "/nowhere", input=text + "\n")
+        assert r.code == 1, (text, r.err)
+        assert r.err.startswith(REFUSED_INPUT), (text, r.err)
+        assert r.err.count("envtrail: refused") == 1, (text, r.err)
+        assert "Traceback" not in r.err
+
+
+def test_a_code_commit_never_replaces_a_store_line_kept_on_another_branch(
+        tmp_path, store, cli, bob):
+    """attack23 T4 by another name: the remote's copy holds a verified line commit; a
+    commit without the store forced over it would wipe that copy of the line."""
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    assert a("hook", "install").code == 0
+    assert push(a, "origin", "main:refs/heads/copy").returncode == 0
+    copy = git(bare, "rev-parse", "copy")
+    notes_branch(a)
+    r = push(a, "-f", "origin", "notes:copy")
+    assert r.returncode != 0
+    assert "refs/heads/copy holds the store line" in r.stderr
+    assert git(bare, "rev-parse", "copy") == copy
+
+
+def test_code_forced_over_a_code_tip_this_clone_never_fetched_goes_through(
+        tmp_path, store, cli, bob):
+    """The remote's notes moved on in bob's clone: alice never fetched that commit, which
+    holds no store as far as anyone here can tell; git's own --force is the only question."""
+    a, b, bare = make_world(tmp_path, store, cli, bob)
+    assert a("hook", "install").code == 0
+    notes_branch(a)
+    assert push(a, "origin", "notes").returncode == 0
+    git(b.cwd, "fetch", "-q", "origin", "notes:notes")
+    git(b.cwd, "checkout", "-q", "notes")
+    (b.cwd / "README").write_text("bob's notes\n")
+    git(b.cwd, "commit", "-q", "--no-verify", "-am", "bob's notes")
+    assert push(b, "origin", "notes").returncode == 0
+    (a.cwd / "README").write_text("alice's notes\n")
+    git(a.cwd, "commit", "-q", "--no-verify", "-am", "alice's notes")
+    r = push(a, "-f", "origin", "notes")
+    assert r.returncode == 0, r.stderr
+    assert git(bare, "rev-parse", "notes").strip() == head(a)
+
+
+def test_a_push_refused_as_off_the_line_is_refused_once(tmp_path, store, cli, bob):
+    """A hand commit off the line, forced over a branch it does not follow either: the
+    finding is the refusal; no second one about rewinding stacks on top of it."""
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    assert a("hook", "install").code == 0
+    assert push(a, "origin", "main:refs/heads/copy").returncode == 0
+    copy = git(bare, "rev-parse", "copy")
+    hand_commit(a, "side", "HEAD~1")
+    r = push(a, "-f", "origin", "side:copy")
+    assert r.returncode != 0
+    assert "is not on the verified store line" in r.stderr
+    assert r.stderr.count("envtrail: refused") == 1, r.stderr
+    assert git(bare, "rev-parse", "copy") == copy
+
+
+def test_a_clone_that_never_verified_is_told_no_point_to_go_back_to(tmp_path, store, cli):
+    """A fresh clone of a line a hand commit broke has no verified head to name: the way
+    back is verify and sync, never a crash for want of a checkpoint."""
+    hand_commit(cli, "hand", "main")
+    git(store, "merge", "-q", "--ff-only", "hand")
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(store), str(bare))
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", str(bare), str(fresh))
+    me = cli.at(fresh)
+    assert me("hook", "install").code == 0
+    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "backup.git"))
+    git(fresh, "remote", "add", "backup", str(tmp_path / "backup.git"))
+    r = push(me, "backup", "main")
+    assert r.returncode != 0
+    assert "rule 1 (signature): not an envtrail commit" in r.stderr
+    assert "instead: see every finding with `envtrail verify`" in r.stderr
+    assert "git reset --keep" not in r.stderr and "Traceback" not in r.stderr
