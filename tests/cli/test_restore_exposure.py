@@ -294,3 +294,102 @@ def test_a_revert_replayed_over_an_offboarding_is_named_by_sync(tmp_path, store,
     assert r.code == 0, r.err
     assert head(a2) != head(a)
     assert f"after replaying your commits: {WARNING.removeprefix('warning: ')}" in r.err
+
+
+def _say(*names):
+    return (f"envtrail: warning: K is back to a value {', '.join(names)} could read, with a key no "
+            "longer seated in production: rotate it")
+
+
+def _decline_a_grant(cli, make_identity):
+    """mallory's grant, proposed and never approved: the key pair is sealed to her all the
+    same (attack22 S4)."""
+    from hostile import proposal_id
+
+    mallory = make_identity("mallory@example.com")
+    r = cli("access", "grant", mallory.principal, mallory.publine, "--env", "production",
+            "--reason", "mallory joins", "--propose")
+    assert r.code == 0 and proposal_id(r), r.err
+
+
+def _grant(cli, who):
+    assert cli("access", "grant", who.principal, who.publine, "--env", "production",
+               "--reason", "join").code == 0
+
+
+def _revoke(cli, who):
+    assert cli("access", "revoke", who.principal, "--env", "production",
+               "--reason", "left").code == 0
+
+
+def test_a_value_a_returning_member_opens_is_held_by_its_own_key_pair_only(
+        cli, store, bob, make_identity):
+    """dave read K's first value, left (and bob before him: two rotations), came back after
+    K was set again under the newest key pair, which he opens only then. The value he
+    puts back is that one: mallory's declined grant sealed its key pair; bob never held
+    it, nor the older key pairs, which held another value."""
+    dave = make_identity("dave@example.com")
+    for who in (bob, dave):
+        _grant(cli, who)
+    setv(cli, "K", "first")
+    for who in (bob, dave):
+        _revoke(cli, who)
+    setv(cli, "K", "read-by-mallory")
+    _grant(cli, dave)
+    _decline_a_grant(cli, make_identity)
+    later = setv(cli, "K", "later")
+    r = cli.as_(dave)("revert", later, "--env", "production", "--reason", "undo", "--dry-run")
+    assert r.code == 0, r.err
+    assert _say("mallory@example.com") in r.err.splitlines()
+
+
+def test_a_rotation_a_member_cannot_open_holds_what_it_re_encrypted(cli, store,
+                                                                      make_identity):
+    """dave read the value, was revoked (a rotation he cannot open) and came back after a
+    later value: the rotation's key pair, sealed to mallory by a declined grant, held the
+    value dave rolls back to, as it re-encrypted it (K held another value before that)."""
+    dave = make_identity("dave@example.com")
+    _grant(cli, dave)
+    setv(cli, "K", "before")
+    read = setv(cli, "K", "read-by-mallory")
+    _revoke(cli, dave)
+    _decline_a_grant(cli, make_identity)
+    setv(cli, "K", "later")
+    _grant(cli, dave)
+    r = cli.as_(dave)("rollback", "--env", "production", "--to", read, "--reason", "undo",
+                      "--dry-run")
+    assert r.code == 0, r.err
+    assert _say("mallory@example.com") in r.err.splitlines()
+
+
+def test_a_member_who_joined_after_two_rotations_is_told_of_both_leavers(
+        cli, store, bob, make_identity):
+    """attack23 T3 with one rotation more: dave opens only the last re-encryption of the
+    value, which is followed back through both to the key pair bob read it under."""
+    carol, dave = make_identity("carol@example.com"), make_identity("dave@example.com")
+    for who in (bob, carol):
+        _grant(cli, who)
+    setv(cli, "K", "read-by-bob")
+    for who in (bob, carol):
+        _revoke(cli, who)
+    _grant(cli, dave)
+    rotated = setv(cli, "K", "rotated-after-both")
+    r = cli.as_(dave)("revert", rotated, "--env", "production", "--reason", "undo",
+                      "--dry-run")
+    assert r.code == 0, r.err
+    assert _say("bob@example.com", "carol@example.com") in r.err.splitlines()
+
+
+def test_a_proposal_made_before_the_environment_existed_reads_nothing_of_it(
+        cli, store, make_identity):
+    """A pending proposal's tree predates `env add qa`: it seals no key pair of qa, and a
+    revert there is judged without it (it used to be read as holding qa's file)."""
+    _decline_a_grant(cli, make_identity)
+    assert cli("env", "add", "qa", "--reason", "launch").code == 0
+    for value in ("1", "2"):
+        assert cli("set", "K", "--env", "qa", "--reason", "set", input=value).code == 0
+    last = git(store, "rev-parse", "HEAD").strip()
+    r = cli("revert", last, "--env", "qa", "--reason", "undo")
+    assert r.code == 0, r.err
+    assert "could read" not in r.err
+    assert cli("get", "K", "--env", "qa").out == "1"
