@@ -164,9 +164,9 @@ def test_another_tools_pre_push_is_left_alone_and_status_asks_for_ours(store, cl
     assert "it also writes a pre-push hook" not in cli("status").out
 
 
-def test_a_push_from_a_clone_that_never_read_says_it_pinned_the_genesis(tmp_path, store, cli):
-    """attack22 S6: in a fresh clone the hook is the first reader: it pins the genesis, and
-    says so (the notice no later command repeats)."""
+def _fresh_clone_with_a_backup(tmp_path, store, cli):
+    """A fresh clone (hooks installed) of a bare copy of ``store``, with a second, empty
+    remote ``backup``: the clone's Cli."""
     bare = tmp_path / "remote.git"
     git(tmp_path, "clone", "-q", "--bare", str(store), str(bare))
     fresh = tmp_path / "fresh"
@@ -175,9 +175,16 @@ def test_a_push_from_a_clone_that_never_read_says_it_pinned_the_genesis(tmp_path
     assert me("hook", "install").code == 0
     git(tmp_path, "init", "-q", "--bare", str(tmp_path / "backup.git"))
     git(fresh, "remote", "add", "backup", str(tmp_path / "backup.git"))
+    return me
+
+
+def test_a_push_from_a_clone_that_never_read_says_it_pinned_the_genesis(tmp_path, store, cli):
+    """attack22 S6: in a fresh clone the hook is the first reader: it pins the genesis, and
+    says so (the notice no later command repeats)."""
+    me = _fresh_clone_with_a_backup(tmp_path, store, cli)
     r = push(me, "backup", "main")
     assert r.returncode == 0, r.stderr
-    genesis = git(fresh, "rev-list", "--max-parents=0", "main").strip()
+    genesis = git(me.cwd, "rev-list", "--max-parents=0", "main").strip()
     assert f"pinned this store's genesis {genesis} (first use)" in r.stderr
 
 
@@ -377,14 +384,7 @@ def test_a_clone_that_never_verified_is_told_no_point_to_go_back_to(tmp_path, st
     back is verify and sync, never a crash for want of a checkpoint."""
     hand_commit(cli, "hand", "main")
     git(store, "merge", "-q", "--ff-only", "hand")
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "clone", "-q", "--bare", str(store), str(bare))
-    fresh = tmp_path / "fresh"
-    git(tmp_path, "clone", "-q", str(bare), str(fresh))
-    me = cli.at(fresh)
-    assert me("hook", "install").code == 0
-    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "backup.git"))
-    git(fresh, "remote", "add", "backup", str(tmp_path / "backup.git"))
+    me = _fresh_clone_with_a_backup(tmp_path, store, cli)
     r = push(me, "backup", "main")
     assert r.returncode != 0
     assert "rule 1 (signature): not an envtrail commit" in r.stderr
