@@ -393,3 +393,31 @@ def test_a_proposal_made_before_the_environment_existed_reads_nothing_of_it(
     assert r.code == 0, r.err
     assert "could read" not in r.err
     assert cli("get", "K", "--env", "qa").out == "1"
+
+
+def test_a_value_copied_by_two_rollbacks_is_followed_to_the_first(cli, store, bob,
+                                                                  make_identity):
+    """attack25 V4: the source of a restore was followed one step only: K=v1, read by bob,
+    rolled back to once under the next key pair (which dave cannot open either) and again
+    from that copy under dave's; dave's revert of the rotation after it said nothing."""
+    dave = make_identity("dave@example.com")
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    first = setv(cli, "K", "v1")
+    setv(cli, "K", "v2")
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0
+    r = cli("rollback", "--env", "production", "--to", first, "--reason", "v2 broke it")
+    assert r.code == 0, r.err
+    copy = git(store, "rev-parse", "HEAD").strip()
+    setv(cli, "K", "v3")
+    assert cli("access", "rotate", "--env", "production", "--reason", "yearly").code == 0
+    assert cli("access", "grant", dave.principal, dave.publine, "--env", "production",
+               "--reason", "join").code == 0
+    r = cli("rollback", "--env", "production", "--to", copy, "--reason", "v3 broke it")
+    assert r.code == 0, r.err
+    rotated = setv(cli, "K", "v4")
+    for who in (cli, cli.as_(dave)):
+        r = who("revert", rotated, "--env", "production", "--reason", "undo", "--dry-run")
+        assert r.code == 0, r.err
+        assert WARNING in r.err

@@ -188,8 +188,8 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
     version is opened with ``keyring``, so a value put back by a rollback or revert is
     still the one it was; a version it cannot open holds the value where it only
     re-encrypted one that did (a rotation: verify holds it to the previous values, rule 5),
-    and a version a rollback or revert wrote, opened or not, holds its source's value, so
-    the source's key pair counts wherever the version does (attack24 U3)."""
+    and a version a rollback or revert wrote holds the value of the version it copied,
+    through any number of such copies (attack24 U3, attack25 V4)."""
     from envtrail.audit.history import rekeys
     from envtrail.crypto.seal import DecryptError
     from envtrail.format.envfile import path_for
@@ -199,8 +199,10 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
     versions: dict[str, list[tuple[str | None, bool | None, bool]]] = {n: [] for n in values}
     sealed: dict[str, set[tuple[str, str]]] = {}
     touching = list(view.git.walk_touching(head, (path_for(environment),)))
-    # Per variable, the key pair a restore's source held the value under, by version.
-    sources: dict[str, dict[int, str]] = {n: {} for n in values}
+    # Per variable: each version's index by its ciphertext, and which version each
+    # restore copied (by index), so that what one holds the other does.
+    index: dict[str, dict[str, int]] = {n: {} for n in values}
+    copied: dict[str, dict[int, int]] = {n: {} for n in values}
     for info in reversed(touching):  # oldest first
         old = _readable(view, info.parents[0] if info.parents else None, environment)
         new = _readable(view, info.id, environment)
@@ -225,12 +227,14 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
                 if now != was:
                     versions[name].append((new.public_key, held,
                                            was is not None and rekeys(old, new)))
-                    if source is not None and name in source.values:
-                        sources[name][len(versions[name]) - 1] = source.public_key
+                    at = index[name].setdefault(now, len(versions[name]) - 1)
+                    origin = index[name].get(source.values.get(name, "")) if source else None
+                    if origin is not None:
+                        copied[name][at] = origin
                 elif held is not None:
                     key, _, rekeyed = versions[name][-1]
                     versions[name][-1] = (key, held, rekeyed)
-    pairs = {name: _holding(found, sources[name]) for name, found in versions.items()}
+    pairs = {name: _holding(found, copied[name]) for name, found in versions.items()}
     for tip in proposals:
         proposed = _readable(view, tip, environment)
         if proposed is not None:
@@ -241,20 +245,26 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
 
 
 def _holding(versions: list[tuple[str | None, bool | None, bool]],
-             sources: Mapping[int, str]) -> set[str]:
-    """The key pairs of the versions that held the value: those that open to it, and,
-    along each run of re-encryptions, the ones before and after such a version that
-    this key cannot open (a member who joined after a rotation opens only its side);
-    with each held version a restore wrote, its source's key pair (``sources``)."""
-    holds: list[bool] = []
-    for _, known, rekeyed in versions:  # forward: a re-encryption keeps what it read
-        holds.append(known if known is not None else bool(rekeyed and holds and holds[-1]))
-    for i in range(len(versions) - 1, 0, -1):  # back: what a re-encryption read held it
-        if holds[i] and versions[i][2]:
-            holds[i - 1] = True
-    held_pairs = {key for (key, _, _), held in zip(versions, holds, strict=True)
-                  if held and key}
-    return held_pairs | {pair for i, pair in sources.items() if holds[i]}
+             copied: Mapping[int, int]) -> set[str]:
+    """The key pairs of the versions that held the value: those that open to it; along
+    each run of re-encryptions, the ones before and after such a version that this key
+    cannot open (a member who joined after a rotation opens only its side); and, both
+    ways, a restore and the version it ``copied``, however many copies apart."""
+    holds = [known is True for _, known, _ in versions]
+    changed = True
+    while changed:  # each pass only adds: it ends within len(versions) passes
+        changed = False
+        for i in range(1, len(versions)):  # forward: a re-encryption keeps what it read
+            if not holds[i] and versions[i][1] is None and versions[i][2] and holds[i - 1]:
+                holds[i] = changed = True
+        for i in range(len(versions) - 1, 0, -1):  # back: what a re-encryption read held it
+            if holds[i] and versions[i][2] and not holds[i - 1]:
+                holds[i - 1] = changed = True
+        for copy, origin in copied.items():
+            for a, b in ((copy, origin), (origin, copy)):
+                if holds[a] and not holds[b] and versions[b][1] is not False:
+                    holds[b] = changed = True
+    return {key for (key, _, _), held in zip(versions, holds, strict=True) if held and key}
 
 
 def _restored_from(view: StoreView, info: CommitInfo, environment: str) -> EnvFile | None:
