@@ -11,17 +11,27 @@ def setv(cli, key, value, env="production"):
     return git(cli.cwd, "rev-parse", "HEAD").strip()
 
 
+def seat(cli, who, env="production"):
+    """``who`` joins ``env``."""
+    r = cli("access", "grant", who.principal, who.publine, "--env", env, "--reason", "join")
+    assert r.code == 0, r.err
+
+
+def unseat(cli, who, env="production"):
+    """``who`` leaves ``env`` (a revoke: a new key pair, every value re-encrypted)."""
+    r = cli("access", "revoke", who.principal, "--env", env, "--reason", "left")
+    assert r.code == 0, r.err
+
+
 WARNING = ("warning: K is back to a value bob@example.com could read, with a key no longer "
            "seated in production: rotate it")
 
 
 def test_undoing_the_rotation_of_a_value_an_offboarded_member_read_says_so(cli, store, bob):
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "join").code == 0
+    seat(cli, bob)
     setv(cli, "K", "read-by-bob")
     setv(cli, "OTHER", "o")
-    assert cli("access", "revoke", bob.principal, "--env", "production",
-               "--reason", "left").code == 0  # a new key pair: K re-encrypted, same value
+    unseat(cli, bob)  # a new key pair: K re-encrypted, same value
     before_rotation = git(store, "rev-parse", "HEAD").strip()
     rotated = setv(cli, "K", "rotated-after-bob")
     for args in (("revert", rotated, "--dry-run"), ("revert", rotated),):
@@ -36,19 +46,16 @@ def test_undoing_the_rotation_of_a_value_an_offboarded_member_read_says_so(cli, 
 
 
 def test_putting_back_a_value_nobody_gone_could_read_says_nothing(cli, store, bob):
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "join").code == 0
+    seat(cli, bob)
     read = setv(cli, "K", "read-by-bob")
-    assert cli("access", "revoke", bob.principal, "--env", "production",
-               "--reason", "left").code == 0
+    unseat(cli, bob)
     setv(cli, "K", "after-bob")
     later = setv(cli, "K", "later")
     r = cli("revert", later, "--env", "production", "--reason", "undo")  # back to after-bob
     assert r.code == 0, r.err
     assert "could read" not in r.err
     # bob still a member (re-granted with the same key): nothing to rotate for his sake.
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "back").code == 0
+    seat(cli, bob)
     r = cli("rollback", "--env", "production", "--to", read, "--reason", "undo")
     assert r.code == 0, r.err
     assert "~ K" in r.out and "could read" not in r.err
@@ -57,11 +64,9 @@ def test_putting_back_a_value_nobody_gone_could_read_says_nothing(cli, store, bo
 def test_the_value_is_followed_through_a_rollback_and_a_revert(cli, store, bob):
     """A rollback or revert re-encrypts an old value under today's key pair: still the value
     bob read, however many times it was put back."""
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "join").code == 0
+    seat(cli, bob)
     setv(cli, "K", "read-by-bob")
-    assert cli("access", "revoke", bob.principal, "--env", "production",
-               "--reason", "left").code == 0
+    unseat(cli, bob)
     revoked = git(store, "rev-parse", "HEAD").strip()
     setv(cli, "K", "w")
     r = cli("rollback", "--env", "production", "--to", revoked, "--reason", "back")
@@ -113,13 +118,10 @@ def test_a_member_who_joined_after_the_rotation_is_told_too(cli, store, bob, mak
     versions bob read; his revert put bob's value back with no word, where alice's warned.
     The value is followed back through the re-encryption he can open."""
     dave = make_identity("dave@example.com")
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "join").code == 0
+    seat(cli, bob)
     setv(cli, "K", "read-by-bob")
-    assert cli("access", "revoke", bob.principal, "--env", "production",
-               "--reason", "left").code == 0
-    assert cli("access", "grant", dave.principal, dave.publine, "--env", "production",
-               "--reason", "join").code == 0
+    unseat(cli, bob)
+    seat(cli, dave)
     rotated = setv(cli, "K", "rotated-after-bob")
     r = cli.as_(dave)("revert", rotated, "--env", "production", "--reason", "undo",
                       "--dry-run")
@@ -136,11 +138,9 @@ def test_a_repair_from_before_a_rotation_names_who_could_read_what_it_puts_back(
         cli, store, bob):
     """attack22's open note: `repair --from` put bob's value back as silently as revert did
     before attack21 R3; the repair itself, restoring the clean point, puts back nothing."""
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "join").code == 0
+    seat(cli, bob)
     setv(cli, "K", "read-by-bob")
-    assert cli("access", "revoke", bob.principal, "--env", "production",
-               "--reason", "left").code == 0
+    unseat(cli, bob)
     before_rotation = setv(cli, "OTHER", "o")
     setv(cli, "K", "rotated-after-bob")
     _noise(store)
@@ -163,12 +163,10 @@ def test_a_repair_that_undoes_a_rotation_made_on_top_of_the_finding_says_so(
 
     carol, dan = make_identity("carol@example.com"), make_identity("dan@example.com")
     for who, env in ((bob, "production"), (carol, "staging"), (dan, "staging")):
-        assert cli("access", "grant", who.principal, who.publine, "--env", env,
-                   "--reason", "join").code == 0
+        seat(cli, who, env)
     assert cli("access", "admin", carol.principal, "--reason", "staging lead").code == 0
     setv(cli, "S", "read-by-dan", env="staging")
-    assert cli("access", "revoke", dan.principal, "--env", "staging",
-               "--reason", "left").code == 0
+    unseat(cli, dan, "staging")
     forge.lying_set(store, bob.identity, "production", "API_KEY", "CANARY-lie-5d")
     setv(cli.as_(carol), "S", "rotated-after-dan", env="staging")
     r = cli("repair", "--reason", "undo bob's lie INC-8")
@@ -183,10 +181,8 @@ def test_a_repair_of_values_the_admin_cannot_open_says_they_were_not_checked(
     """carol, an admin outside production, repairs a forged production value: she cannot
     tell who could read what she puts back, and says so rather than nothing."""
     carol = make_identity("carol@example.com")
-    assert cli("access", "grant", carol.principal, carol.publine, "--env", "staging",
-               "--reason", "join").code == 0
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "join").code == 0
+    seat(cli, carol, "staging")
+    seat(cli, bob)
     assert cli("access", "admin", carol.principal, "--reason", "lead").code == 0
     setv(cli, "K", "v1")
     path = store / "envs/production.yaml"
@@ -234,11 +230,9 @@ def test_a_repair_over_a_commit_that_only_re_encrypted_puts_nothing_back(cli, st
     from envtrail.crypto.seal import Encryptor, unb64
     from envtrail.format import envfile
 
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "join").code == 0
+    seat(cli, bob)
     setv(cli, "K", "read-by-bob")
-    assert cli("access", "revoke", bob.principal, "--env", "production",
-               "--reason", "left").code == 0
+    unseat(cli, bob)
     path = store / "envs/production.yaml"
     env = envfile.parse(path.read_bytes(), "envs/production.yaml")
     again = Encryptor(unb64(env.public_key, 32), "production", env.version).encrypt(
@@ -257,14 +251,11 @@ def test_a_value_put_back_by_a_rollback_is_followed_to_its_source(cli, store, bo
     links its copy of v1 to the one bob read: dave's revert of the next rotation said
     nothing where alice's warned."""
     dave = make_identity("dave@example.com")
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "join").code == 0
+    seat(cli, bob)
     first = setv(cli, "K", "v1")
     setv(cli, "K", "v2")
-    assert cli("access", "revoke", bob.principal, "--env", "production",
-               "--reason", "left").code == 0
-    assert cli("access", "grant", dave.principal, dave.publine, "--env", "production",
-               "--reason", "join").code == 0
+    unseat(cli, bob)
+    seat(cli, dave)
     r = cli("rollback", "--env", "production", "--to", first, "--reason", "v2 broke it")
     assert r.code == 0 and WARNING in r.err, r.err
     rotated = setv(cli, "K", "v3")
@@ -285,8 +276,7 @@ def test_a_revert_replayed_over_an_offboarding_is_named_by_sync(tmp_path, store,
     rotated = setv(a, "K", "rotated")
     assert a("sync").code == 0
     a2 = clone_as(tmp_path, str(bare), cli.identity, "alice2")
-    r = a("access", "revoke", bob.principal, "--env", "production", "--reason", "left")
-    assert r.code == 0, r.err
+    unseat(a, bob)
     assert a("sync").code == 0
     r = a2("revert", rotated, "--env", "production", "--reason", "the rotation broke it")
     assert r.code == 0 and "could read" not in r.err, r.err  # bob is seated where it is made
@@ -313,13 +303,11 @@ def _decline_a_grant(cli, make_identity):
 
 
 def _grant(cli, who):
-    assert cli("access", "grant", who.principal, who.publine, "--env", "production",
-               "--reason", "join").code == 0
+    seat(cli, who)
 
 
 def _revoke(cli, who):
-    assert cli("access", "revoke", who.principal, "--env", "production",
-               "--reason", "left").code == 0
+    unseat(cli, who)
 
 
 def test_a_value_a_returning_member_opens_is_held_by_its_own_key_pair_only(
@@ -401,19 +389,16 @@ def test_a_value_copied_by_two_rollbacks_is_followed_to_the_first(cli, store, bo
     rolled back to once under the next key pair (which dave cannot open either) and again
     from that copy under dave's; dave's revert of the rotation after it said nothing."""
     dave = make_identity("dave@example.com")
-    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
-               "--reason", "join").code == 0
+    seat(cli, bob)
     first = setv(cli, "K", "v1")
     setv(cli, "K", "v2")
-    assert cli("access", "revoke", bob.principal, "--env", "production",
-               "--reason", "left").code == 0
+    unseat(cli, bob)
     r = cli("rollback", "--env", "production", "--to", first, "--reason", "v2 broke it")
     assert r.code == 0, r.err
     copy = git(store, "rev-parse", "HEAD").strip()
     setv(cli, "K", "v3")
     assert cli("access", "rotate", "--env", "production", "--reason", "yearly").code == 0
-    assert cli("access", "grant", dave.principal, dave.publine, "--env", "production",
-               "--reason", "join").code == 0
+    seat(cli, dave)
     r = cli("rollback", "--env", "production", "--to", copy, "--reason", "v3 broke it")
     assert r.code == 0, r.err
     rotated = setv(cli, "K", "v4")
