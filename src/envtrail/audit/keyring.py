@@ -54,9 +54,7 @@ class Keyring:
     def refuses(self, env: EnvFile) -> bool:
         """Whether this identity holds a seat in ``env`` that its key does not open (sealed
         to another key): a member whose walk checked nothing there, though listed."""
-        if self.identity is None or env.member_with_key(self.identity.public.openssh) is None:
-            return False
-        return self.keys(env) is None
+        return self.seat(env) is not None and self.keys(env) is None
 
     def _open(self, env: EnvFile, member: Member) -> EnvKeys | None:
         self.unseals += 1

@@ -144,9 +144,10 @@ def seat_at_head(git: GitRepo, identity: Identity | None, environment: str) -> s
         env = StoreView(git).env_at(git.store_head(), environment)
     except IntegrityError:
         return None
-    if env is None or env.member_with_key(identity.public.openssh) is None:
+    keyring = Keyring(identity)
+    if keyring.seat(env) is None:
         return None
-    return "refused" if Keyring(identity).refuses(env) else "opens"
+    return "refused" if keyring.refuses(env) else "opens"
 
 
 def _from_line_head(rev: str, head: str) -> str:
