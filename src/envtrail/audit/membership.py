@@ -214,9 +214,8 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
             now = new.values.get(name) if new is not None else None
             was = old.values.get(name) if old is not None else None
             if now is None:
-                if was is not None:  # removed (or unreadable): the trail ends here
-                    versions[name].append((None, False, False))
-            elif now != was or (versions[name] and versions[name][-1][1] is None):
+                continue  # absent or removed here: no version of it to judge
+            if now != was or (versions[name] and versions[name][-1][1] is None):
                 # A version this key could not open may open in a later file of the same
                 # key pair: the member was granted since (a seat is per file).
                 try:
