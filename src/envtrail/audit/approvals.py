@@ -17,7 +17,7 @@ later on the line.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -105,7 +105,7 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
     """What ``info`` needs, or None when it needs no approval (markers, the genesis).
 
     A commit is judged by its parent: its rules, and what it changes from it. A
-    repair is judged by the states it vouches for (see :func:`_rule_states`), never
+    repair is judged by the states it vouches for (see :func:`rule_states`), never
     by the forged parent it undoes: their rules, and what it changes from the newest.
     """
     if not info.parents or rec.action in ("approve", "event"):
@@ -127,14 +127,12 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
     admin = git.differing(base, info.id, layout.ADMIN_FILES)
     counts = {e: max(p.rule_for(e).approvals for p in policies) for e in touched}
     needed = max(counts.values(), default=0)
-    scope = [e for e in touched if counts[e]]
     if admin:
         # Signers, policy and config reach every environment: each one's approvers
         # give its count (a signers change could seat a key that approves anywhere).
         needed = max(needed, *(p.max_approvals() for p in policies))
-        every = sorted(before.keys() | {e for p in policies for e in p.environments})
-        counts.update({e: max(p.rule_for(e).approvals for p in policies) for e in every})
-        scope = sorted({*scope, *(e for e in every if counts[e])})
+        counts.update(store_wide_counts(before.keys(), policies))
+    scope = sorted(e for e in counts if counts[e])
     if not needed:
         return None
     glass = is_break_glass(rec)
@@ -144,19 +142,32 @@ def requirement(view: StoreView, info: CommitInfo, rec: Record) -> Requirement |
         # able to at the newest of them (a revocation it sweeps still counts here).
         at = git.info(base).committer_time
         signers = tuple(s for s in view.signers(base) if s.valid_at(at))
-    # An environment with no file in any state judged and no listed approvers (a rule
-    # written ahead of `env add`) has nobody to ask: its count still raises ``needed``,
-    # but a quorum of no one would make every store-wide change unapprovable. One made
-    # after a repair's clean point keeps its quorum (of no one: nobody approves undoing it).
+    # A file in any state judged gives a quorum: one made after a repair's clean point
+    # keeps its quorum (of no one: nobody approves undoing it).
     quorums = tuple(Quorum(e, counts[e], approvers_at(view, judged_at, [e]) if base == judged_at
                            else approvers_at(view, judged_at, [e]) & approvers_at(view, base, [e]))
-                    for e in scope if any(e in view.env_blobs(state) for state in states)
-                    or any(p.rule_for(e).approvers is not None for p in policies))
+                    for e in scope if has_quorum(
+                        e, policies, any(e in view.env_blobs(state) for state in states)))
     return Requirement(
         info.id, needed, frozenset().union(*(q.approvers for q in quorums)),
         signers, rec.actor, tuple(scope), info.committer_time, glass,
         glass_refusal(view, judged_at, info.id, rec, touched, admin, scope) if glass else None,
         min((policy.rule_for(e).review_seconds for e in scope), default=86400), quorums)
+
+
+def store_wide_counts(existing: Iterable[str], policies: Sequence[Policy]) -> dict[str, int]:
+    """Every environment a change of signers, policy or config reaches (with a file, or
+    named by a rule ahead of `env add`), with its count under ``policies`` (the highest).
+    ``ops.reach`` asks the same of a change not made yet."""
+    every = set(existing) | {e for p in policies for e in p.environments}
+    return {e: max(p.rule_for(e).approvals for p in policies) for e in sorted(every)}
+
+
+def has_quorum(environment: str, policies: Sequence[Policy], has_file: bool) -> bool:
+    """Whether ``environment`` has anyone to ask for its count: a file, or listed approvers.
+    One with neither still raises the count in all, but a quorum of no one would make
+    every store-wide change unapprovable."""
+    return has_file or any(p.rule_for(environment).approvers is not None for p in policies)
 
 
 def rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
@@ -169,10 +180,8 @@ def rule_states(view: StoreView, info: CommitInfo, rec: Record) -> list[str]:
     repair's tree), then the unbroken run of commits right after it that the repair
     sweeps only as dated ahead of itself (named for rule 7 alone, as audit.line requires
     of those): they verified, and a repair dated before them must neither escape their
-    counts nor undo them unapproved. A repair
-    whose clean point is not a line commit before it is refused by the walk; it is
-    judged like any commit.
-    """
+    counts nor undo them unapproved. A repair whose clean point is not a line commit
+    before it is refused by the walk; it is judged like any commit."""
     parent = info.parents[0]
     if rec.action != "repair":
         return [parent]  # nearly every commit: no import on verify's path
@@ -220,9 +229,8 @@ def late_refusal(view: StoreView, need: Requirement, state: str,
                  principal: str | None) -> str | None:
     """Why an approval of a break-glass change, signed on top of ``state`` after the change,
     does not count although the change's parent allowed it: its signer is no approver any
-    more. (An approval given before a removal still counts: removals are not retroactive.)
-    It counts towards every environment it was an approver of at the change, so its signer
-    must still be an approver of each of them."""
+    more (one given before a removal still counts). It counts towards every environment
+    it was an approver of at the change: its signer must still approve each of them."""
     mine = [q.environment for q in need.quorums if principal in q.approvers] or \
         list(need.environments)
     try:

@@ -3,7 +3,8 @@ admin`, `apply` and `sync` ask of the state a change leaves.
 
 A count is lowered, and an approver added, only by a change of policy, signers or
 members, which an admin makes and the approvers of every environment that asks for
-approvals must approve (audit.approvals builds the same quorums). Where no admin
+approvals must approve (which environments, and their counts, come from the functions
+audit.approvals judges such a change with once it is made). Where no admin
 could get such a change approved, nothing ever could again: the store is stuck for
 good, and only a reviewed rewrite of the line gets out. A write that would cause
 that is refused, or (an incident's break-glass revoke) warned about.
@@ -31,16 +32,15 @@ def approvers_by_env(snap: Snapshot, rules: Policy, signing: set[str],
     otherwise): its approvers among ``signing`` (a listed name with no open signing key,
     a typo say, never approves), without ``leaving`` (principal, environment) where the
     members are the approvers."""
-    from envtrail.audit.approvals import approvers_at
+    from envtrail.audit.approvals import approvers_at, has_quorum, store_wide_counts
 
     existing = set(snap.environments())
     out: dict[str, set[str]] = {}
-    for env in sorted(existing | set(rules.environments)):
-        rule = rules.rule_for(env)
-        if not rule.approvals or (env not in existing and rule.approvers is None):
+    for env, count in store_wide_counts(existing, [rules]).items():
+        if not count or not has_quorum(env, [rules], env in existing):
             continue
         approvers = set(approvers_at(snap.view, snap.commit, [env], rules))
-        if leaving is not None and leaving[1] == env and rule.approvers is None:
+        if leaving is not None and leaving[1] == env and rules.rule_for(env).approvers is None:
             approvers.discard(leaving[0])
         out[env] = approvers & signing
     return out
