@@ -406,3 +406,31 @@ def test_a_value_copied_by_two_rollbacks_is_followed_to_the_first(cli, store, bo
         r = who("revert", rotated, "--env", "production", "--reason", "undo", "--dry-run")
         assert r.code == 0, r.err
         assert WARNING in r.err
+
+
+def test_a_proposal_copy_nobody_signed_names_no_reader(cli, store, make_identity):
+    """review14 R7: anyone who can push fills the remotes' copies of the proposal refs; an
+    unsigned one (here the declined grant's tree, re-committed by hand) claims seats that
+    nobody vouched for, and must not put names in the note. The signed original, under
+    the same kind of ref, does."""
+    from hostile import proposal_id
+
+    dave = make_identity("dave@example.com")
+    setv(cli, "K", "read-by-dave")
+    r = cli("access", "grant", dave.principal, dave.publine, "--env", "production",
+            "--reason", "dave joins", "--propose")
+    ref, mirror = f"refs/envtrail/proposals/{proposal_id(r)}", \
+        "refs/envtrail-remotes/origin/proposals/x"
+    signed = git(store, "rev-parse", ref).strip()
+    forged = git(store, "commit-tree", f"{ref}^{{tree}}", "-p", f"{signed}^",
+                 "-m", "grant").strip()
+    git(store, "update-ref", mirror, forged)
+    git(store, "update-ref", "-d", ref)
+    assert cli("access", "rotate", "--env", "production", "--reason", "rotate").code == 0
+    last = setv(cli, "K", "after-rotation")
+    r = cli("revert", last, "--env", "production", "--reason", "undo", "--dry-run")
+    assert r.code == 0, r.err
+    assert "K is back to a value" not in r.err and "dave" not in r.err
+    git(store, "update-ref", mirror, signed)
+    r = cli("revert", last, "--env", "production", "--reason", "undo", "--dry-run")
+    assert "K is back to a value dave@example.com could read" in r.err

@@ -155,14 +155,18 @@ def shelve_proposal(git: GitRepo, proposal_id: str) -> None:
 def proposal_tips(git: GitRepo) -> list[str]:
     """The commits the proposal refs point at: ``refs/envtrail/proposals/*``, the
     remotes' copies under ``refs/envtrail-remotes/<remote>/proposals/*``, and those sync
-    kept when the remote lost them unapplied (``refs/envtrail/withdrawn/*``)."""
+    kept when the remote lost them unapplied (``refs/envtrail/withdrawn/*``); only those
+    signed by a signer of their parent, as `review` asks. Anyone who can push fills the
+    remotes' copies, and a forged one must not put names in an offboarding report."""
+    from envtrail.audit import signature
     from envtrail.gitstore.remote import MIRROR_ROOT
 
-    tips = set()
+    view, tips = StoreView(git), set()
     for name in git.repo.references:
         mirrored = name.startswith(MIRROR_ROOT) and "/proposals/" in name[len(MIRROR_ROOT):]
         if name.startswith((PROPOSALS, WITHDRAWN)) or mirrored:
             target = git.ref_target(name)
-            if target is not None and git.has_commit(target):
+            if target is not None and target not in tips and git.has_commit(target) \
+                    and signature.shown(view, git.info(target)).good:
                 tips.add(target)
     return sorted(tips)
