@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -194,28 +194,26 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
     from envtrail.crypto.seal import DecryptError
     from envtrail.format.envfile import path_for
 
-    # Per variable, each version (oldest first): its key pair, whether it holds the value
-    # (None: this key cannot open it), and whether it only re-encrypted the one before.
-    versions: dict[str, list[tuple[str | None, bool | None, bool]]] = {n: [] for n in values}
-    sealed: dict[str, set[tuple[str, str]]] = {}
+    versions: dict[str, list[_Version]] = {n: [] for n in values}
+    sealed: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    seen_blobs: set[str] = set()
     touching = list(view.git.walk_touching(head, (path_for(environment),)))
     # Per variable: each version's index by its ciphertext, and which version each
     # restore copied (by index), so that what one holds the other does.
     index: dict[str, dict[str, int]] = {n: {} for n in values}
     copied: dict[str, dict[int, int]] = {n: {} for n in values}
-    for info in reversed(touching):  # oldest first
+    # Oldest first: a re-encryption holds what the version before it held.
+    for info in reversed(touching):
         old = _readable(view, info.parents[0] if info.parents else None, environment)
         new = _readable(view, info.id, environment)
         source = _restored_from(view, info, environment)
-        if new is not None:
-            sealed.setdefault(new.public_key, set()).update(
-                (p, m.key) for p, m in new.members.items())
+        _count(view, info.id, seen_blobs, sealed, {})
         for name, plain in values.items():
             now = new.values.get(name) if new is not None else None
             was = old.values.get(name) if old is not None else None
             if now is None:
                 continue  # absent or removed here: no version of it to judge
-            if now != was or (versions[name] and versions[name][-1][1] is None):
+            if now != was or (versions[name] and versions[name][-1].holds is None):
                 # A version this key could not open may open in a later file of the same
                 # key pair: the member was granted since (a seat is per file).
                 try:
@@ -224,46 +222,53 @@ def value_readers(view: StoreView, head: str, environment: str, values: Mapping[
                     opened = None
                 held = None if opened is None else opened == plain
                 if now != was:
-                    versions[name].append((new.public_key, held,
-                                           was is not None and rekeys(old, new)))
+                    versions[name].append(_Version(new.public_key, held,  # type: ignore[union-attr]
+                                                   was is not None and rekeys(old, new)))
                     at = index[name].setdefault(now, len(versions[name]) - 1)
                     origin = index[name].get(source.values.get(name, "")) if source else None
                     if origin is not None:
                         copied[name][at] = origin
                 elif held is not None:
-                    key, _, rekeyed = versions[name][-1]
-                    versions[name][-1] = (key, held, rekeyed)
+                    versions[name][-1] = replace(versions[name][-1], holds=held)
     pairs = {name: _holding(found, copied[name]) for name, found in versions.items()}
     for tip in proposals:
-        proposed = _readable(view, tip, environment)
-        if proposed is not None:
-            sealed.setdefault(proposed.public_key, set()).update(
-                (p, m.key) for p, m in proposed.members.items())
-    return {name: set().union(*(sealed.get(key, set()) for key in keys))
+        _count(view, tip, seen_blobs, sealed, {})
+    return {name: set().union(*(sealed.get((environment, key), set()) for key in keys))
             for name, keys in pairs.items()}
 
 
-def _holding(versions: list[tuple[str | None, bool | None, bool]],
-             copied: Mapping[int, int]) -> set[str]:
+@dataclass(frozen=True)
+class _Version:
+    """One version of a variable: its file's key pair, whether it holds the value asked
+    about (None: the key at hand cannot open it), and whether it only re-encrypted the
+    version before it (a rotation)."""
+
+    pair: str
+    holds: bool | None
+    rekeyed: bool
+
+
+def _holding(versions: list[_Version], copied: Mapping[int, int]) -> set[str]:
     """The key pairs of the versions that held the value: those that open to it; along
     each run of re-encryptions, the ones before and after such a version that this key
     cannot open (a member who joined after a rotation opens only its side); and, both
     ways, a restore and the version it ``copied``, however many copies apart."""
-    holds = [known is True for _, known, _ in versions]
+    holds = [v.holds is True for v in versions]
     changed = True
     while changed:  # each pass only adds: it ends within len(versions) passes
         changed = False
         for i in range(1, len(versions)):  # forward: a re-encryption keeps what it read
-            if not holds[i] and versions[i][1] is None and versions[i][2] and holds[i - 1]:
+            v = versions[i]
+            if not holds[i] and v.holds is None and v.rekeyed and holds[i - 1]:
                 holds[i] = changed = True
         for i in range(len(versions) - 1, 0, -1):  # back: what a re-encryption read held it
-            if holds[i] and versions[i][2] and not holds[i - 1]:
+            if holds[i] and versions[i].rekeyed and not holds[i - 1]:
                 holds[i - 1] = changed = True
         for copy, origin in copied.items():
             for a, b in ((copy, origin), (origin, copy)):
-                if holds[a] and not holds[b] and versions[b][1] is not False:
+                if holds[a] and not holds[b] and versions[b].holds is not False:
                     holds[b] = changed = True
-    return {key for (key, _, _), held in zip(versions, holds, strict=True) if held and key}
+    return {v.pair for v, held in zip(versions, holds, strict=True) if held}
 
 
 def _restored_from(view: StoreView, info: CommitInfo, environment: str) -> EnvFile | None:
