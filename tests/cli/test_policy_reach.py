@@ -84,6 +84,9 @@ def test_a_store_wide_count_only_the_authors_peers_could_give_needs_another_admi
     r = cli("policy", "set", "--env", "qa", "--approvals", "2", "--reason", "qa", "--propose")
     assert_one_line_error(r, 2)
     assert "would need 2 approval(s)" in r.err and "no other admin could ask" in r.err
+    # The reason is the count in all, not an environment's: no "there" without one
+    # (review14 S8).
+    assert "could ask: changes of policy, signers and members could never" in r.err
     assert git(store, "for-each-ref", "refs/envtrail/proposals/") == ""
     carol = make_identity("carol@example.com")
     for args in (("access", "grant", carol.principal, carol.publine, "--env", "staging"),

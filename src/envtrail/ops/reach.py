@@ -56,9 +56,11 @@ def find_frozen(rules: Policy, approvers: dict[str, set[str]], admins: set[str],
     why = {admin: _blocked(rules, approvers, admin) for admin in sorted(admins)}
     if why and not all(why.values()):
         return None
-    said = why.get(author or "") or next(iter(why.values()), None) or "no admin can sign"
-    return f"{said}, and no other admin could ask: changes there, and of policy, signers " \
-           "and members, could never be approved"
+    said, env = why.get(author or "") or next(iter(why.values()), None) or \
+        ("no admin can sign", None)
+    where = "changes there, and of policy, signers and members," if env else \
+        "changes of policy, signers and members"
+    return f"{said}, and no other admin could ask: {where} could never be approved"
 
 
 def find_newly_frozen(snap: Snapshot, rules: Policy, lines: Iterable[Signer], author: str,
@@ -101,17 +103,19 @@ def find_stranded(before: Snapshot, after: Snapshot) -> str | None:
     return frozen(after) if frozen(before) is None else None
 
 
-def _blocked(rules: Policy, approvers: dict[str, set[str]], admin: str) -> str | None:
-    """The first count ``admin``'s change of policy, signers or members could not meet."""
+def _blocked(rules: Policy, approvers: dict[str, set[str]],
+             admin: str) -> tuple[str, str | None] | None:
+    """The first count ``admin``'s change of policy, signers or members could not meet,
+    and the environment that asks it (None: the count in all)."""
     for env, who in approvers.items():
         count, others = rules.rule_for(env).approvals, who - {admin}
         if count > len(others):
             return (f"{env} would need {count} approval(s) and has {len(others)} approver(s) "
-                    f"who can sign besides {admin}")
+                    f"who can sign besides {admin}"), env
     needed, others = rules.max_approvals(), set().union(*approvers.values()) - {admin}
     if needed > len(others):
         return (f"changes of signers, policy or config would need {needed} approval(s) (the "
                 "highest count in the policy, a default or a rule for an environment not "
                 f"added yet included) and {len(others)} approver(s) who can sign besides "
-                f"{admin} could give them")
+                f"{admin} could give them"), None
     return None
