@@ -54,7 +54,7 @@ def test_a_count_no_approvers_could_meet_is_refused_and_one_only_others_could_wa
                   ("--approvals", "1", "--approvers", "alice@example.com,bob@exmaple.com"),
                   ("--approvals", "2")):  # alice and bob: only bob for alice, the only admin
         r = cli("policy", "set", "--env", "production", *flags, "--reason", "typo")
-        assert_one_line_error(r, 2)
+        assert_one_line_error(r, 4)
         assert "could never be approved" in r.err
         assert git(store, "rev-parse", "HEAD") == before
     carol = make_identity("carol@example.com")
@@ -521,7 +521,7 @@ def test_env_add_under_a_default_count_of_members_names_the_way_through(cli, sto
     head = git(store, "rev-parse", "HEAD")
     for args in ((), ("--propose",)):
         r = cli("env", "add", "qa", "--reason", "qa env", *args)
-        assert_one_line_error(r, 2)
+        assert_one_line_error(r, 4)
         assert "policy set --env qa --approvers" in r.err
     assert git(store, "rev-parse", "HEAD") == head
     assert git(store, "for-each-ref", "refs/envtrail/proposals/") == ""

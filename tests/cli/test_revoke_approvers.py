@@ -35,7 +35,7 @@ def test_a_proposed_revoke_that_would_leave_too_few_approvers_is_refused(cli, st
     # of reach for good.
     r = cli("access", "revoke", bob.principal, "--env", "production", "--reason", "left",
             "--propose")
-    assert_one_line_error(r, 2)
+    assert_one_line_error(r, 4)
     assert "production would need 2 approval(s) and has 0 approver(s) who can sign " \
         "besides alice@example.com, and no other admin could ask" in r.err
     assert "--break-glass" in r.err  # the hint names the way in an incident
@@ -59,7 +59,7 @@ def refuse_closing_bobs_key(cli, store, bob, member_of: str, approver_of: str) -
     head = git(store, "rev-parse", "HEAD")
     r = cli("access", "revoke", bob.principal, "--env", member_of, "--reason", "left",
             "--propose")
-    assert_one_line_error(r, 2)
+    assert_one_line_error(r, 4)
     assert f"{approver_of} would need 1 approval(s)" in r.err
     assert git(store, "rev-parse", "HEAD") == head
 

@@ -11,7 +11,7 @@ from envtrail.audit.record import Record
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity, KeyFormatError, PublicKey, box_twins
 from envtrail.crypto.seal import Decryptor, Encryptor, EnvKeys, b64
-from envtrail.errors import NotFoundError, UsageError
+from envtrail.errors import AccessDenied, NotFoundError, UsageError
 from envtrail.format import envfile, signers
 from envtrail.format.envfile import EnvFile, Member
 from envtrail.format.layout import SIGNERS
@@ -132,7 +132,7 @@ def revoke(git: GitRepo, rt: Runtime, identity: Identity, principal: str, enviro
         frozen, lonely = _approvers_left(snap, principal, environment, closed,
                                          acting.principal)
         if frozen and not route.break_glass:
-            raise UsageError(frozen, hint="grant another approver first, or lower the count "
+            raise AccessDenied(frozen, hint="grant another approver first, or lower the count "
                                           "with `envtrail policy set` while it can still be "
                                           "approved; in an incident, --break-glass revokes "
                                           "anyway")
@@ -270,7 +270,7 @@ def set_admin(git: GitRepo, rt: Runtime, identity: Identity, principal: str, adm
         # policy, signers or members approved (attack23 T1).
         frozen = reach.find_newly_frozen(snap, snap.policy, updated, acting.principal)
         if frozen:
-            raise UsageError(frozen, hint="make another admin first, or lower the counts "
+            raise AccessDenied(frozen, hint="make another admin first, or lower the counts "
                                           "while this admin can still ask")
         rec = Record("signers", acting.principal, text, (), context=context_for(rt),
                      extra=(("Admin", f"{'+' if admin else '-'} {principal}"),))

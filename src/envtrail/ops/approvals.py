@@ -317,7 +317,7 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
         # (Not a repair: it undoes a forged head, whose files may not even read.)
         frozen = None if whole else find_stranded(line.snapshot, line.view.at(prop.tip))
         if frozen:
-            raise UsageError(f"applying proposal {prop.id} would leave the store stuck: "
+            raise AccessDenied(f"applying proposal {prop.id} would leave the store stuck: "
                              f"{frozen}", hint=f"it can never land: withdraw it (`git "
                                                f"update-ref -d {proposal_ref(prop.id)}`, "
                                                "then `envtrail sync`) and propose a change "

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from envtrail.audit.record import Record
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
-from envtrail.errors import UsageError
+from envtrail.errors import AccessDenied, UsageError
 from envtrail.format import policy
 from envtrail.format.layout import POLICY
 from envtrail.gitstore.repo import GitRepo
@@ -89,13 +89,14 @@ def check_review(text: str) -> str:
 
 def _reach(snap: Snapshot, current: policy.Policy, updated: policy.Policy,
            author: str) -> list[str]:
-    """UsageError where the new rules would leave no admin able to get a change of policy,
-    signers or members approved and the current ones did not (:func:`ops.reach.find_frozen`);
+    """AccessDenied (a policy refusal) where the new rules would leave no admin able to get
+    a change of policy, signers or members approved and the current ones did not
+    (:func:`ops.reach.find_frozen`);
     notes where only the author's own changes to an environment whose count or approvers
     change would wait."""
     frozen = reach.find_newly_frozen(snap, updated, snap.signers, author)
     if frozen:
-        raise UsageError(frozen, hint="grant more approvers first (or name them with "
+        raise AccessDenied(frozen, hint="grant more approvers first (or name them with "
                                       "--approvers), or set a count they can meet")
     approvers = reach.approvers_by_env(snap, updated, reach.open_signers(snap.signers))
     moved = {env for env in approvers if (current.rule_for(env).approvals,

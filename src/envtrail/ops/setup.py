@@ -233,14 +233,14 @@ def add_env(git: GitRepo, rt: Runtime, identity: Identity, name: str, reason: st
 
 
 def _refuse_unapprovable(snap: Snapshot, name: str, author: str) -> None:
-    """UsageError where ``name``, made with its author as its only member, would ask for
+    """AccessDenied (a policy refusal) where ``name``, made with its author as its only member, would ask for
     approvals that nobody could give (review14 R5: under a default count whose approvers
     are the members, no change there, nor of policy, signers or members, could ever be
     approved again)."""
     rule = snap.policy.rule_for(name)
     others = (set(rule.approvers) if rule.approvers is not None else set()) - {author}
     if rule.approvals > len(others):
-        raise UsageError(f"{name} would need {rule.approvals} approval(s) by its approvers, "
+        raise AccessDenied(f"{name} would need {rule.approvals} approval(s) by its approvers, "
                          f"and a new environment's only member is you, {author}",
                          hint=f"name its approvers first: `envtrail policy set --env {name} "
                               "--approvers NAME,NAME --reason ...`, then add it")
