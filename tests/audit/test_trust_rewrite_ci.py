@@ -146,10 +146,10 @@ def test_verify_in_ci_without_a_trust_root_refuses_and_pins_nothing(cli, store, 
             assert checkpoint.load_pin(clone) is None and checkpoint.load(clone) is None
     # With the real genesis as trust root, the replaced line fails in CI too.
     r = job("verify", env={"GITHUB_ACTIONS": "true", "ENVTRAIL_TRUST_ROOT": genesis})
-    assert r.code == 1 and "rule 8" in r.out
+    assert r.code == 5 and "rule 8" in r.out  # DESIGN §7: not the store's line
     assert checkpoint.load_pin(clone) is None
     r = job("verify", "--trust-root", genesis, env={"GITHUB_ACTIONS": "true"})
-    assert r.code == 1 and checkpoint.load_pin(clone) is None
+    assert r.code == 5 and checkpoint.load_pin(clone) is None
     # And the real store, anchored, verifies in CI.
     real = tmp_path / "real-ci"
     git(tmp_path, "clone", "-q", str(store), str(real))

@@ -293,7 +293,7 @@ def verify(
                          "break-glass changes).")] = False,
 ) -> None:
     """Check the whole store line: signatures, actors, masked diffs, policy, shape, times."""
-    from envtrail.errors import FindingsError
+    from envtrail.errors import FindingsError, IntegrityError
     from envtrail.ops.verify import verify as run_verify
 
     me, _ = optional_identity(identity)  # with a key, fingerprints are rechecked too
@@ -336,6 +336,11 @@ def verify(
                 f"with a key to {', '.join(report.refused_envs)}, or a repair, lifts it)")
         out(f"verified {report.checked} commit(s) up to {short(report.head)}: "
             f"{_verdict(report, strict)}")
+    if any(f.rule == 8 for f in report.findings):
+        # Another genesis, a trust root the line lacks, a verified head rewound away: not
+        # findings on the store's line but another line, which DESIGN §7 gives exit 5.
+        raise IntegrityError("verification failed: this is not the trusted store line "
+                             "(rule 8, history)")
     if not report.passes(strict):
         raise FindingsError("verification failed" if not report.ok
                             else "acknowledged findings or warnings (--strict)")
