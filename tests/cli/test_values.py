@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import git
+from conftest import assert_one_line_error, git
 from envtrail.format import envfile
 
 AWKWARD = {
@@ -191,3 +191,22 @@ def test_env_add_and_list(cli, store):
     assert "Envtrail-Action: init" in head_message(store)
     assert (store / envfile.path_for("qa")).exists()
     assert cli("env", "add", "qa", "--reason", "again").code == 2
+
+
+def test_env_add_keeps_the_reason_rules_every_write_keeps(cli, store):
+    """review15 B2: `env add` wrote a reason of its own when none was given, and a ticket
+    pattern written ahead for the new environment did not bind its creation."""
+    head = git(store, "rev-parse", "HEAD")
+    r = cli("env", "add", "qa")
+    assert_one_line_error(r, 4)
+    assert "require_reason" in r.err
+    assert git(store, "rev-parse", "HEAD") == head
+    assert cli("policy", "set", "--env", "qa2", "--reason-pattern", "INC-[0-9]+",
+               "--reason", "tickets").code == 0
+    head = git(store, "rev-parse", "HEAD")
+    r = cli("env", "add", "qa2", "--reason", "no ticket here")
+    assert_one_line_error(r, 4)
+    assert "reason_pattern" in r.err
+    assert git(store, "rev-parse", "HEAD") == head
+    assert cli("env", "add", "qa2", "--reason", "INC-7 a new stage").code == 0
+    assert "Envtrail-Reason: INC-7 a new stage" in head_message(store)

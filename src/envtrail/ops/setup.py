@@ -21,7 +21,7 @@ from envtrail.gitstore.repo import STORE_BRANCH_KEY, GitRepo
 from envtrail.model import check_env_name, check_principal
 from envtrail.ops.gate import open_line
 from envtrail.ops.routing import DIRECT, Route
-from envtrail.ops.rules import require_admin
+from envtrail.ops.rules import authorize_write, require_admin
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, transact
 from envtrail.runtime import Runtime
@@ -223,10 +223,12 @@ def add_env(git: GitRepo, rt: Runtime, identity: Identity, name: str, reason: st
         require_admin(acting.signer, "add an environment")
         if name in snap.environments():
             raise UsageError(f"environment {name!r} already exists")
+        # The new environment's rules (a default, or one written ahead of it) bind its
+        # creation as they bind its first grant: a reason, a ticket pattern.
+        authorize_write(snap.policy, name, acting.signer, reason)
         _refuse_unapprovable(snap, name, acting.principal)
         data = envfile.render(new_env_file(name, acting.principal, identity))
-        rec = Record("init", acting.principal, reason or f"add environment {name}", (name,),
-                     context=context_for(rt))
+        rec = Record("init", acting.principal, reason, (name,), context=context_for(rt))
         return Plan({envfile.path_for(name): data}, rec)
 
     return transact(git, rt, identity, build, route=route)
