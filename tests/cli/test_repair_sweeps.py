@@ -495,3 +495,22 @@ def test_repair_says_to_rotate_a_key_pair_a_forged_seat_handed_out(cli, store, b
             "--env staging`") in r.err
     assert "production:" not in r.err
     assert cli("verify").code == 0
+
+
+def test_a_repair_from_before_an_environment_was_added_keeps_it_as_at_the_clean_point(
+        cli, store):
+    """review15 B5: `repair --from REV` failed ("no environment 'qa'", exit 3) when an
+    environment was added after REV; it now restores what REV holds and keeps qa."""
+    setv(cli, "X", "v1")
+    rev = head(store)
+    setv(cli, "X", "v2")
+    assert cli("env", "add", "qa", "--reason", "a new stage").code == 0
+    setv(cli, "Q", "q1", env="qa")
+    git(store, "commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", "noise")
+    r = cli("repair", "--reason", "back to v1", "--from", rev, "--dry-run")
+    assert r.code == 0, r.err
+    assert f"qa did not exist at {rev[:10]}: its values stay as at the clean point" in r.err
+    assert cli("repair", "--reason", "back to v1", "--from", rev).code == 0
+    assert cli("get", "X", "--env", "production").out == "v1"
+    assert cli("get", "Q", "--env", "qa").out == "q1"
+    assert cli("verify").code == 0

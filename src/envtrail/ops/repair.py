@@ -102,7 +102,9 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
              *((SWEEPS, s.commit) for s in sweeps), (CLEAN, clean), (FROM, source))
     rec = Record("repair", acting.principal, text, envs, masked, context_for(rt), extra)
     handed = _handed_out(line, clean)
-    notes = _exposures(line, identity, clean_state, changes)
+    notes = _exposures(line, identity, clean_state, changes) + tuple(
+        f"{env} did not exist at {source[:10]}: its values stay as at the clean point "
+        f"{clean[:10]}" for env in _kept_as_at_clean(line, clean_state, source, present=False))
     if dry_run:
         return RepairResult(findings, clean, source, paths, None, rec, swept=sweeps,
                             handed_out=handed, warnings=notes)
@@ -306,6 +308,15 @@ def _source(line: Line, rt: Runtime, clean: str, from_rev: str | None) -> str:
     return chosen
 
 
+def _kept_as_at_clean(line: Line, clean: Snapshot, source: str, present: bool) -> list[str]:
+    """The clean point's environments that ``source`` (``--from``) holds (``present``), or
+    those it does not: added after it, they keep the clean point's values (review15 B5)."""
+    if source == clean.commit:
+        return list(clean.environments()) if present else []
+    there = set(line.view.at(source).environments())
+    return [env for env in clean.environments() if (env in there) == present]
+
+
 def _restore(line: Line, rt: Runtime, identity: Identity, clean: Snapshot, source: str,
              reason: str) -> tuple[dict[str, bytes | None], tuple[Change, ...], tuple[str, ...]]:
     """The values to put on the clean point's tree (only with ``--from``), how they
@@ -319,7 +330,7 @@ def _restore(line: Line, rt: Runtime, identity: Identity, clean: Snapshot, sourc
     changes: dict[str, bytes | None] = {}
     masked: list[Change] = []
     if source != clean.commit:
-        for env in clean.environments():
+        for env in _kept_as_at_clean(line, clean, source, present=True):
             path = layout.env_path(env)
             old = target_values(line.view.at(source), identity, env)
             removals = set(clean.env(env).values) - set(old)
