@@ -107,16 +107,18 @@ def get(
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
-    """Print one plaintext value (a newline follows only on a terminal)."""
+    """Print one plaintext value exactly (on a terminal: a newline follows, and control
+    characters are escaped)."""
     from envtrail.ops.fastread import read_verified
 
     result = read_verified(runtime(), store_root(repo), load_identity(identity), env, [key], at,
                            verify=not no_verify)
     for w in result.warnings:
         warn(w)
-    sys.stdout.write(result.values[key].reveal())
     if sys.stdout.isatty():
-        sys.stdout.write("\n")
+        sys.stdout.write(_for_terminal(result.values[key].reveal()) + "\n")
+    else:
+        sys.stdout.write(result.values[key].reveal())
 
 
 def unset(
@@ -204,7 +206,8 @@ def export(
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
-    """Print all decrypted values of an environment, exactly.
+    """Print all decrypted values of an environment, exactly (on a terminal, control
+    characters are escaped).
 
     A value the chosen format cannot carry exactly is refused (exit 2) by name,
     with the formats that can carry it; docs/formats.md has the table.
@@ -217,7 +220,22 @@ def export(
                            verify=not no_verify)
     for w in result.warnings:
         warn(w)
-    sys.stdout.write(exports.render({k: v.reveal() for k, v in result.values.items()}, fmt))
+    text = exports.render({k: v.reveal() for k, v in result.values.items()}, fmt)
+    sys.stdout.write(_for_terminal(text) if sys.stdout.isatty() else text)
+
+
+def _for_terminal(text: str) -> str:
+    """``text`` with the characters that drive a terminal escaped, line by line, and a
+    warning when there were any (attack26 T1). A value is another member's bytes: one can
+    hold an escape that writes the reader's clipboard or rewrites the line above. Only a
+    terminal gets this; a pipe or a file gets the value exactly."""
+    from envtrail.cli.render import inert
+
+    shown = "\n".join(inert(line) for line in text.split("\n"))
+    if shown != text:
+        warn("control characters escaped for this terminal; redirect or pipe the output "
+             "to get the value exactly")
+    return shown
 
 
 def run(
