@@ -704,6 +704,53 @@ def test_a_revoked_members_late_proposal_and_event_are_not_taken(world):
     assert git(a.cwd, "for-each-ref", "refs/envtrail/events") == ""
 
 
+def test_a_revoked_members_backdated_proposal_is_not_taken(world, clock):
+    """attack26 R1b: bob, revoked, dates a proposal before his revocation on a commit from
+    before it. Judged at the time he wrote, it verifies; but his key is closed at the
+    line's head, so nobody but him could re-make it, and sync leaves it on the remote."""
+    a, b, _ = world
+    clock(100)
+    assert a("access", "revoke", "bob@example.com", "--env", "production",
+             "--reason", "offboarding").code == 0
+    assert a("sync").code == 0
+    clock(50)  # bob's clock: after his head, before the revocation
+    r = b("set", "DB", "--env", "production", "--reason", "hotfix", "--propose",
+          input="postgres://attacker.example/prod")
+    assert r.code == 0, r.err
+    pid = git(b.cwd, "for-each-ref", "--format=%(refname:strip=3)", _PROPOSALS).strip()
+    git(b.cwd, "push", "-q", "origin", f"{_PROPOSALS}{pid}:{_PROPOSALS}{pid}")
+    clock(200)
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert f"proposal {pid}: not taken" in r.out and "author's key is closed" in r.out
+    assert git(a.cwd, "for-each-ref", _PROPOSALS) == ""
+    assert a("proposals", "--json").out.strip() in ("[]", "")
+
+
+def test_a_revoked_members_backdated_event_is_taken_and_named(world, clock):
+    """attack26 R1: an event bob dates before his revocation verifies where he dated it,
+    and no clone can tell it from his honest event pushed late: sync takes it (refusing
+    would stop every clone's sync) and says whose closed key signed it."""
+    a, b, _ = world
+    clock(100)
+    assert a("access", "revoke", "bob@example.com", "--env", "production",
+             "--reason", "offboarding").code == 0
+    assert a("sync").code == 0
+    clock(50)
+    assert b("event", "incident", "--env", "production", "--reason", "INC-7").code == 0
+    event = git(b.cwd, "rev-parse", "refs/envtrail/events").strip()
+    git(b.cwd, "push", "-q", "origin", "refs/envtrail/events:refs/envtrail/events")
+    clock(200)
+    r = a("sync")
+    assert r.code == 0, r.err
+    assert f"warning: event {event[:10]} is signed by bob@example.com with a key the " \
+        "store line has closed since" in r.err
+    # alice's own events after it are not named.
+    assert a("event", "deploy", "--env", "production", "--reason", "v2").code == 0
+    r = a("sync")
+    assert r.code == 0 and "closed since" not in r.err
+
+
 def _late_proposal_is_not_taken(a, b, before: str) -> None:
     """bob, revoked in ``a``'s line, proposes on ``before`` and pushes: sync refuses it."""
     time.sleep(1.1)  # commit times have one-second steps: what follows is dated after it

@@ -180,6 +180,8 @@ def sync(
     if events is not None and (events.received or events.replayed or events.update):
         pushed = f", pushed up to {short(events.tip)}" if events.update else ""
         out(f"  events: {events.received} received, {events.replayed} replayed{pushed}")
+        for note in events.closed:
+            warn(note)
     for note in result.proposals:
         if note.warning:
             warn(note.text)

@@ -57,6 +57,12 @@ def _blob(text: str) -> bytes:
     return blob
 
 
+def key_id(openssh: str | None) -> str:
+    """An OpenSSH public key line without its comment (``ssh-ed25519 AAAA...``): what two
+    lines for the same key share, however each is labelled."""
+    return " ".join((openssh or "").split()[:2])
+
+
 def is_encrypted(text: str) -> bool:
     """Whether an OpenSSH private key file is passphrase-protected."""
     try:

@@ -19,7 +19,7 @@ from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import render
 from envtrail.audit.view import Snapshot, StoreView
-from envtrail.crypto.keys import Identity
+from envtrail.crypto.keys import Identity, key_id
 from envtrail.errors import ConflictError, IntegrityError, UsageError
 from envtrail.gitstore.commit import Author, CasFailed, create_commit, move_branch
 from envtrail.gitstore.remote import RefUpdate, Upstream, mirror
@@ -41,6 +41,8 @@ class EventsPlan:
     tip: str | None  # this clone's events head once the push lands
     received: int = 0
     replayed: int = 0
+    # Received events signed with a key the store line has closed since: taken as dated.
+    closed: tuple[str, ...] = ()
 
 
 def check_incoming(git: GitRepo, up: Upstream, seen: str | None,
@@ -77,7 +79,8 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
         return EventsPlan(None, ours)
     if ours is None or (theirs is not None and git.is_ancestor(ours, theirs)):
         _move(git, ours, theirs)
-        return EventsPlan(None, theirs, received=_count(git, theirs, ours))
+        return EventsPlan(None, theirs, received=_count(git, theirs, ours),
+                          closed=_closed_signers(git, theirs, ours, head))
     moved = _moved(git, head, incoming)
     if theirs is None or git.is_ancestor(theirs, ours):
         base = theirs
@@ -96,7 +99,30 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
     _refuse_bad(git, head, parent)
     _move(git, ours, parent)
     return EventsPlan(RefUpdate(EVENTS_REF, parent, theirs), parent,
-                      received=_count(git, theirs, base), replayed=len(mine))
+                      received=_count(git, theirs, base), replayed=len(mine),
+                      closed=_closed_signers(git, theirs, base, head))
+
+
+def _closed_signers(git: GitRepo, tip: str | None, base: str | None,
+                    head: str | None) -> tuple[str, ...]:
+    """Notes on the received events (``base`` to ``tip``) signed with a key closed at the
+    store ``head``. Each verified where its signer dated it; a revoked member who can
+    still push can date one before their revocation, and no clone can tell that from an
+    honest event pushed late (attack26 R1), so sync takes it and says so."""
+    from envtrail.audit import signature
+
+    if tip is None or head is None:
+        return ()
+    view = StoreView(git)
+    open_keys = {key_id(s.key) for s in view.signers(head) if s.valid_before is None}
+    out = []
+    for commit in _since(git, tip, base):
+        verdict = signature.check(view, git.info(commit), trust_at=head)
+        if verdict.key and key_id(verdict.key) not in open_keys:
+            out.append(f"event {commit[:10]} is signed by {verdict.principal or 'a key'} "
+                       "with a key the store line has closed since; taken as the time it "
+                       "gives, which its signer chose")
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -203,7 +229,7 @@ def _count(git: GitRepo, tip: str | None, base: str | None) -> int:
 
 
 def _only_mine(git: GitRepo, identity: Identity, commits: list[str]) -> None:
-    wrote, key = journal.written(git, journal.EVENTS), _key(identity.public.openssh)
+    wrote, key = journal.written(git, journal.EVENTS), key_id(identity.public.openssh)
     for commit in commits:
         if commit not in wrote:
             raise ConflictError(f"event {commit[:10]} is not yours to replay: this clone did "
@@ -214,9 +240,6 @@ def _only_mine(git: GitRepo, identity: Identity, commits: list[str]) -> None:
                                 "one in use", hint="run `envtrail sync` with that identity "
                                                    "(--identity)")
 
-
-def _key(openssh: str) -> str:
-    return " ".join(openssh.split()[:2])
 
 
 def _moved(git: GitRepo, head: str | None, incoming: str | None) -> dict[str, str]:

@@ -5,8 +5,9 @@ as this clone last synced it:
 
 - R new here (no L, no S): taken if it verifies as a proposal on the line
   being pushed (its commits signed, by members, honest, on a line commit;
-  nothing but approvals of it on top). Otherwise it is left on the remote,
-  never served here, and named in the sync report.
+  nothing but approvals of it on top) and its author's key is still open
+  there. Otherwise it is left on the remote, never served here, and named in
+  the sync report.
 - L new (no R, no S): pushed; first re-made on the current head (by its
   author only) if its base left the line or an environment it changes got a
   new key pair since (a revocation or rotation), so nothing leaves this
@@ -32,7 +33,7 @@ from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import render
 from envtrail.audit.view import LineStates, StoreView
-from envtrail.crypto.keys import Identity
+from envtrail.crypto.keys import Identity, key_id
 from envtrail.errors import EnvtrailError, IntegrityError
 from envtrail.format.layout import env_of
 from envtrail.gitstore.commit import Author, create_commit, move_branch
@@ -162,6 +163,17 @@ class _Judge:
         self.refusal(pid, tip)
         return self._counted.get(tip, (tip, ""))
 
+    def author_gone(self, pid: str, tip: str) -> str | None:
+        """Why a proposal new here is not taken though it verifies: its author's key is
+        closed at the line head. Dated before the revocation it verifies, made then or
+        backdated (attack26 R1b); either way only its author could re-make it."""
+        root = self.git.info(chain_of(self.git, tip, pid)[0])  # type: ignore[index]
+        key = signature.check(self.view, root).key
+        if any(s.key == key and s.valid_before is None for s in self.view.signers(self.head)):
+            return None
+        return "its author's key is closed on the store line since (revoked): it could " \
+               "never be re-made or applied"
+
     def _states(self) -> LineStates:
         if self._line is None:
             self._line = LineStates(self.view, reversed(self.git.first_parents(self.head)[0]))
@@ -228,6 +240,8 @@ class _Judge:
 def _take(git: GitRepo, judge: _Judge, plan: ProposalsPlan, pid: str, mine: str | None,
           theirs: str) -> bool:
     why = judge.refusal(pid, theirs)
+    if why is None and mine is None:
+        why = judge.author_gone(pid, theirs)
     if why is not None:
         if mine is not None:
             _replace_remote(plan, pid, mine, theirs, why)
@@ -270,7 +284,7 @@ def _push_new(git: GitRepo, rt: Runtime, identity: Identity, judge: _Judge, plan
         plan.notes.append(Note(pid, "pushed"))
         return
     verdict = signature.check(judge.view, git.info(chain[0]))
-    if _key(verdict.key) != _key(identity.public.openssh):
+    if key_id(verdict.key) != key_id(identity.public.openssh):
         plan.notes.append(Note(pid, f"not pushed: {stale_key}; only its author re-makes it "
                                     f"(`envtrail propose --redo {pid}`)"))
         return
@@ -327,13 +341,13 @@ def _restack(git: GitRepo, rt: Runtime, identity: Identity, judge: _Judge, plan:
     if why is not None:
         _replace_remote(plan, pid, mine, remote_tip, why)
         return
-    view, me = judge.view, _key(identity.public.openssh)
+    view, me = judge.view, key_id(identity.public.openssh)
     have = {signature.check(view, git.info(c)).principal for c in their_chain[1:]}
     base = git.merge_base(mine, theirs)
     extra = git.first_parents(mine, base)[0][::-1]
     verdicts = [(c, signature.check(view, git.info(c))) for c in extra]
     for c, v in verdicts:
-        if v.principal not in have and _key(v.key) != me:
+        if v.principal not in have and key_id(v.key) != me:
             plan.notes.append(Note(pid, f"kept as it is here: the approval {c[:10]} by "
                                         f"{v.principal or 'an unknown key'} is not yours to "
                                         "re-make; sync with that identity"))
@@ -384,6 +398,3 @@ def restore(git: GitRepo, proposal: str, tip: str) -> str:
         move_branch(git, proposal_ref(pid), current, tip, "envtrail: sync unapply")
     return pid
 
-
-def _key(openssh: str | None) -> str:
-    return " ".join((openssh or "").split()[:2])

@@ -19,7 +19,7 @@ from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.line import LineReport, Trust
 from envtrail.audit.view import StoreView
-from envtrail.crypto.keys import Identity
+from envtrail.crypto.keys import Identity, key_id
 from envtrail.errors import AccessDenied, ConflictError, IntegrityError
 from envtrail.gitstore.commit import (
     CasFailed,
@@ -233,7 +233,7 @@ def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base:
     proposal ref (returned as ``(proposal commit, tip)``) for its author to re-propose."""
     mine_now = _unpushed(git, ours, base)
     applied = _applied_chains(git, mine_now)
-    wrote, key = journal.written(git), " ".join(identity.public.openssh.split()[:2])
+    wrote, key = journal.written(git), key_id(identity.public.openssh)
     for commit in mine_now:
         if commit in applied:
             continue
