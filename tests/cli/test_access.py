@@ -1,6 +1,8 @@
 """grant, revoke (rotation, expiry, offboarding report), rotate, access list/log."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -340,3 +342,15 @@ def test_admin_changes_are_signers_commits(cli, team, bob):
     assert r.code == 2 and "without an admin" in r.err
     assert cli("access", "admin", "bob@example.com", "--reason", "x").code == 4  # alice no longer admin
     assert cli("verify").code == 0
+
+
+def test_grant_reads_a_public_key_file_named_from_home(cli, store, bob):
+    """review15 S2: `~/...` was joined to the working folder before being expanded, so it
+    never expanded: the file under the home folder was "not found" (exit 3)."""
+    keys = Path(os.environ["HOME"]) / "keys"
+    keys.mkdir(exist_ok=True)
+    (keys / "bob.pub").write_text(bob.publine + "\n")
+    r = cli("access", "grant", bob.principal, "~/keys/bob.pub", "--env", "production",
+            "--reason", "join")
+    assert r.code == 0, r.err
+    assert bob.publine.split()[1] in (store / ".envtrail/allowed_signers").read_text()

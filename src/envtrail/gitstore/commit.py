@@ -111,29 +111,6 @@ def commit_text(tree: str, parents: list[str], author: Author, message: str) -> 
             + f"author {ident}\ncommitter {ident}\n\n{message}")
 
 
-def merged_tree(git: GitRepo, ours: str, theirs: str,
-                overrides: Mapping[str, bytes | None]) -> tuple[pygit2.Oid | None, list[str]]:
-    """Git's own merge of two commits, with ``overrides`` as the content of those paths.
-
-    Returns the tree, or None and the conflicting paths that no override settles.
-    """
-    repo = git.repo
-    index = repo.merge_commits(pygit2.Oid(hex=ours), pygit2.Oid(hex=theirs))
-    conflicts = sorted({(e[1] or e[0] or e[2]).path for e in (index.conflicts or [])})
-    unsettled = [p for p in conflicts if p not in overrides]
-    if unsettled:
-        return None, unsettled
-    for path, data in overrides.items():
-        if index.conflicts is not None and path in conflicts:
-            del index.conflicts[path]
-        if data is None:
-            if path in index:
-                index.remove(path)
-        else:
-            index.add(pygit2.IndexEntry(path, repo.create_blob(data), FILE_MODE))
-    return index.write_tree(repo), []
-
-
 def move_branch(git: GitRepo, ref_name: str, old: str | None, new: str, reason: str) -> None:
     """Point ``ref_name`` at ``new`` only if it still points at ``old``.
 

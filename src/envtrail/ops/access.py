@@ -30,7 +30,8 @@ def parse_pubkey(text: str, rt: Runtime) -> PublicKey:
     """A public key from an ``ssh-ed25519 AAAA...`` line or a path to a .pub file."""
     line = text.strip()
     if not line.startswith("ssh-"):
-        path = (rt.cwd / line).expanduser()
+        # ~ is the injected home (tests and CI set it), never os.environ's.
+        path = rt.home / line[2:] if line.startswith("~/") else rt.cwd / line
         try:
             line = path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError):
