@@ -82,7 +82,8 @@ def test_a_signed_commit_whose_author_has_no_e_mail_is_rule_2_not_a_crash(cli, s
 def test_a_committer_time_git_cannot_read_is_rule_7_by_itself(store, case, why):
     """With no floor and no first sighting to compare with, rule 7 still names a time that
     cannot be read; an unreadable author is rule 2's, not a time finding."""
-    from envtrail.audit.verify import Finding, check_time
+    from envtrail.audit.line import check_time
+    from envtrail.audit.verify import Finding
     from envtrail.gitstore.repo import GitRepo
 
     odd = odd_commit(store, head(store), git(store, "rev-parse", "HEAD^{tree}").strip(), case)

@@ -14,7 +14,8 @@ import pytest
 from conftest import assert_one_line_error, git
 from envtrail.audit import line, verify
 from envtrail.audit.keyring import Keyring
-from envtrail.audit.verify import Finding, Verifier, check_time
+from envtrail.audit.line import check_time
+from envtrail.audit.verify import Finding, Verifier
 from envtrail.audit.view import StoreView
 from envtrail.format import envfile
 from envtrail.gitstore.commit import Author, create_commit

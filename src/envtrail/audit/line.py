@@ -24,9 +24,10 @@ from envtrail.audit.repairs import (
     sweep_plan,
     swept,
 )
-from envtrail.audit.verify import Finding, Verifier, check_time
+from envtrail.audit.verify import AHEAD, Finding, Verifier
 from envtrail.audit.view import StoreView
 from envtrail.errors import IntegrityError
+from envtrail.gitstore.repo import CommitInfo
 
 
 @dataclass(frozen=True)
@@ -355,3 +356,15 @@ class _Floor:
         if commits:
             self._raisers = [r for r in self._raisers if r[1] not in commits]
 
+
+def check_time(info: CommitInfo, floor: datetime | None, seen: datetime | None) -> list[Finding]:
+    """Rule 7: not before the line's time floor, not dated over 10 minutes after first seen,
+    and a time git and envtrail can read at all."""
+    out = [Finding(info.id, 7, why) for kind, why in info.flaws if kind == "time"]
+    if floor is not None and info.committer_time < floor:
+        out.append(Finding(info.id, 7, "committer time goes backwards on the line "
+                                       f"({info.committer_time.isoformat()} < {floor.isoformat()})"))
+    if seen is not None and info.committer_time > seen + AHEAD:
+        out.append(Finding(info.id, 7, f"dated {info.committer_time.isoformat()}, more than 10 "
+                                       f"minutes after this clone first saw it ({seen.isoformat()})"))
+    return out

@@ -9,7 +9,7 @@ acknowledgements of a repair live in :mod:`envtrail.audit.line`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from envtrail.audit import actions, repairs, signature
 from envtrail.audit.effect import (
@@ -355,19 +355,6 @@ class Verifier:
                     out.append(Finding(info.id, 3, f"{name}: {which} fingerprint {said} does not "
                                                    f"match the value ({real})"))
         return out
-
-
-def check_time(info: CommitInfo, floor: datetime | None, seen: datetime | None) -> list[Finding]:
-    """Rule 7: not before the line's time floor, not dated over 10 minutes after first seen,
-    and a time git and envtrail can read at all."""
-    out = [Finding(info.id, 7, why) for kind, why in info.flaws if kind == "time"]
-    if floor is not None and info.committer_time < floor:
-        out.append(Finding(info.id, 7, "committer time goes backwards on the line "
-                                       f"({info.committer_time.isoformat()} < {floor.isoformat()})"))
-    if seen is not None and info.committer_time > seen + AHEAD:
-        out.append(Finding(info.id, 7, f"dated {info.committer_time.isoformat()}, more than 10 "
-                                       f"minutes after this clone first saw it ({seen.isoformat()})"))
-    return out
 
 
 def custody_changes(view: StoreView, parent: str | None, commit: str) -> list[str]:
