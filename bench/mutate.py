@@ -149,6 +149,15 @@ TESTS: dict[str, list[str]] = {
     "src/envtrail/ops/reach.py": [
         "tests/cli/test_policy_reach.py", "tests/cli/test_revoke_approvers.py",
     ],
+    "src/envtrail/format/exports.py": [
+        "tests/format/test_exports.py", "tests/cli/test_exact_values.py",
+        "tests/cli/test_nul_value.py",
+    ],
+    "src/envtrail/crypto/keyfile.py": ["tests/crypto/test_keys.py", "tests/cli/test_identity_keys.py"],
+    "src/envtrail/crypto/wire.py": [
+        "tests/crypto/test_wire.py", "tests/crypto/test_keys.py", "tests/crypto/test_sshsig_strict.py",
+        "tests/crypto/test_sshsig.py",
+    ],
 }
 
 FLIPS: dict[type, tuple[type, ...]] = {
