@@ -160,3 +160,104 @@ def test_a_truncated_public_key_never_verifies():
     assert not verify_ed25519(PublicKey(ident.public.raw[:31]), b"payload", sig)
     assert not verify_ed25519(ident.public, b"payload", sig[:63])
     assert not verify_ed25519(ident.public, b"payload!", sig)
+
+
+# -- encrypted key files that are not what ssh-keygen writes by default --------------
+
+
+def _fields(text):
+    """(cipher, kdf, kdf options, public blob, private section) of an OpenSSH key file."""
+    from envtrail.crypto.wire import Reader, dearmor
+
+    r = Reader(dearmor("OPENSSH PRIVATE KEY", text)[len(b"openssh-key-v1\x00"):])
+    cipher, kdf, options = r.string(), r.string(), r.string()
+    assert r.uint32() == 1
+    return cipher, kdf, options, r.string(), r.string()
+
+
+def _key_text(cipher, kdf, options, pub, private):
+    from envtrail.crypto.wire import armor, string, uint32
+
+    return armor("OPENSSH PRIVATE KEY", b"openssh-key-v1\x00" + string(cipher) + string(kdf)
+                 + string(options) + uint32(1) + string(pub) + string(private))
+
+
+@pytest.mark.parametrize("cipher", ["aes256-gcm@openssh.com", "aes128-ctr"])
+def test_a_key_ssh_keygen_encrypted_with_another_cipher_is_refused_by_name(tmp_path, cipher):
+    # Decrypted as aes256-ctr it would read as a wrong passphrase, the wrong thing to say.
+    path = tmp_path / "id"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", PASS, "-Z", cipher, "-f", str(path)],
+                   check=True)
+    with pytest.raises(KeyFormatError) as info:
+        Identity.from_openssh(path.read_text(), PASS)
+    assert not isinstance(info.value, WrongPassphrase)
+    assert f"keys encrypted with {cipher!r} are not supported" in str(info.value)
+
+
+def test_a_key_derived_by_another_kdf_or_with_a_long_cipher_name_is_refused_briefly(tmp_path):
+    cipher, _, options, pub, private = _fields(keygen(tmp_path, PASS).read_text())
+    with pytest.raises(KeyFormatError, match="not supported"):
+        Identity.from_openssh(_key_text(cipher, b"scrypt", options, pub, private), PASS)
+    # A forged name of any length is cut to 40 characters in the message.
+    with pytest.raises(KeyFormatError) as info:
+        Identity.from_openssh(_key_text(b"x" * 5000, b"bcrypt", options, pub, private), PASS)
+    assert f"keys encrypted with {'x' * 40!r} are not supported" in str(info.value)
+
+
+@pytest.mark.parametrize("options", [
+    b"", b"\x00\x00\x00\x10" + b"s" * 15,  # truncated
+    b"\x00\x00\x00\x00" + b"\x00\x00\x00\x10",  # no salt
+    b"\x00\x00\x00\x10" + b"s" * 16 + b"\x00\x00\x00\x00",  # no rounds
+    b"\x00\x00\x00\x10" + b"s" * 16 + (10_001).to_bytes(4, "big"),  # past the bound
+    b"\x00\x00\x00\x10" + b"s" * 16 + b"\x00\x00\x00\x10" + b"!",  # bytes after the rounds
+], ids=["truncated", "truncated-salt", "no-salt", "no-rounds", "10001-rounds", "trailing"])
+def test_kdf_options_a_file_forged_are_refused_before_any_derivation(tmp_path, options):
+    cipher, kdf, _, pub, private = _fields(keygen(tmp_path, PASS).read_text())
+    with pytest.raises(KeyFormatError, match=r"^corrupted private key \(bad KDF options\)$"):
+        Identity.from_openssh(_key_text(cipher, kdf, options, pub, private), PASS)
+
+
+def test_a_key_of_one_kdf_round_opens(tmp_path):
+    path = tmp_path / "id"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", PASS, "-a", "1", "-f", str(path)],
+                   check=True)
+    assert _fields(path.read_text())[2].endswith(b"\x00\x00\x00\x01")
+    ident = Identity.from_openssh(path.read_text(), PASS)
+    assert ident.public.line() == " ".join(path.with_suffix(".pub").read_text().split()[:2])
+
+
+def test_a_private_section_that_is_not_whole_cipher_blocks_is_refused(tmp_path):
+    # aes256-ctr is a stream cipher: one byte more would still decrypt, and the key open.
+    cipher, kdf, options, pub, private = _fields(keygen(tmp_path, PASS).read_text())
+    with pytest.raises(KeyFormatError, match=r"not whole cipher blocks"):
+        Identity.from_openssh(_key_text(cipher, kdf, options, pub, private + b"\x00"), PASS)
+
+
+def test_our_encrypted_key_uses_ssh_keygens_salt_size_and_rounds():
+    ident = Identity.generate("a")
+    text = ident.to_openssh(passphrase=PASS)
+    cipher, kdf, options, _, private = _fields(text)
+    assert (cipher, kdf) == (b"aes256-ctr", b"bcrypt")
+    assert options[:4] == b"\x00\x00\x00\x10"  # a 16-byte salt
+    assert len(options) == 4 + 16 + 4
+    assert options[-4:] == (16).to_bytes(4, "big")  # ssh-keygen's -a default, no fewer
+    assert len(private) % 16 == 0
+    assert _fields(ident.to_openssh(passphrase=PASS))[2] != options  # a fresh salt each time
+
+
+def test_keyfile_refuses_to_encrypt_a_section_not_padded_to_its_block():
+    from envtrail.crypto import keyfile
+
+    with pytest.raises(keyfile.KeyFileError, match="padded"):
+        keyfile.encrypt(b"x" * 15, PASS)
+
+
+def test_few_kdf_rounds_raise_no_warning(tmp_path):
+    # bcrypt warns about fewer than 50 rounds unless told not to; the CLI would print it.
+    import warnings
+
+    text = keygen(tmp_path, PASS).read_text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ident = Identity.from_openssh(text, PASS)
+        assert Identity.from_openssh(ident.to_openssh(passphrase=PASS), PASS) == ident
