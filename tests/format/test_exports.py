@@ -105,6 +105,15 @@ def test_refusal_names_the_variable_and_the_formats_not_the_value():
     assert "T_KEY" in info.value.message and "--format docker" not in info.value.hint
 
 
+@pytest.mark.parametrize(("count", "tail"), [(5, ""), (6, " and 1 more"), (7, " and 2 more")])
+def test_a_refusal_names_the_first_five_variables_and_counts_the_rest(count, tail):
+    vals = {f"T_{i}": "two\nlines" for i in range(count)}
+    with pytest.raises(UsageError) as info:
+        exports.render(vals, "docker")
+    shown = ", ".join(f"T_{i}" for i in range(5))
+    assert info.value.message == f"the docker format cannot carry {shown}{tail} exactly"
+
+
 @pytest.mark.parametrize(("value", "carried_by"), [
     ("plain", {"dotenv", "json", "shell", "docker"}),
     ("it's", {"dotenv", "json", "shell", "docker"}),
