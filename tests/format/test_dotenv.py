@@ -103,3 +103,16 @@ def test_a_repeated_name_is_named():
 ])
 def test_quote_picks_the_one_quoting_every_reader_agrees_on(value, quoted):
     assert dotenv.quote(value) == quoted
+
+
+def test_a_name_of_256_characters_is_read_and_one_of_257_is_refused():
+    # The same bound the environment file holds names to (format/envfile.py).
+    name = "A" * 256
+    assert dotenv.parse(f"{name}=1\n", ".env") == {name: "1"}
+    with pytest.raises(UsageError, match="line 1: not a valid variable name"):
+        dotenv.parse(f"{name}B=1\n", ".env")
+
+
+def test_comments_and_blank_lines_are_skipped_wherever_they_are():
+    text = "# the app's settings\n\nA=1\n   # indented comment\n\n\nB='2' # trailing comment\n#END\n\n"
+    assert dotenv.parse(text, ".env") == {"A": "1", "B": "2"}
