@@ -158,6 +158,13 @@ TESTS: dict[str, list[str]] = {
         "tests/crypto/test_wire.py", "tests/crypto/test_keys.py", "tests/crypto/test_sshsig_strict.py",
         "tests/crypto/test_sshsig.py",
     ],
+    "src/envtrail/gitstore/remote.py": [
+        "tests/gitstore/test_remote.py", "tests/cli/test_sync.py", "tests/cli/test_pre_push.py",
+    ],
+    "src/envtrail/format/dotenv.py": [
+        "tests/format/test_dotenv.py", "tests/test_names.py", "tests/format/test_size_limits.py",
+        "tests/format/test_exports.py",
+    ],
 }
 
 FLIPS: dict[type, tuple[type, ...]] = {
