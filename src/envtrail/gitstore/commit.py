@@ -23,7 +23,8 @@ from pathlib import Path
 import pygit2
 
 from envtrail.errors import ConflictError
-from envtrail.gitstore.discover import git_dir, journal_path
+from envtrail.gitstore.discover import common_dir, journal_path
+from envtrail.gitstore.refs import head_ref
 from envtrail.gitstore.repo import GitRepo
 
 FILE_MODE = pygit2.enums.FileMode.BLOB
@@ -150,6 +151,32 @@ def _move_once(git: GitRepo, ref_name: str, old: str | None, new: str, reason: s
         raise RefLocked from exc
 
 
+def checkout_of(git: GitRepo) -> GitRepo | None:
+    """The work tree the store branch is checked out in: this one, another worktree of the
+    clone (git checks a branch out in one at most; a write from elsewhere moves the branch
+    under its files, which must follow), or None where none has it."""
+    if git.worktree_mode():
+        return git
+    names = git.repo.list_worktrees()
+    if not names:
+        return None  # no linked worktree, so no other work tree (most clones)
+    try:
+        ref, roots = git.store_ref(), []
+    except ConflictError:
+        return None  # HEAD detached and no store branch named: none to look for
+    for name in names:
+        with contextlib.suppress(pygit2.GitError, KeyError):  # one removed by hand
+            roots.append(Path(git.repo.lookup_worktree(name).path))
+    with contextlib.suppress(pygit2.GitError):
+        main = pygit2.Repository(str(common_dir(git.root)))
+        if not main.is_bare:
+            roots.append(Path(main.workdir))
+    for root in roots:
+        if root.resolve() != git.root.resolve() and head_ref(root) == ref:
+            return GitRepo(root)
+    return None
+
+
 def refresh_worktree(git: GitRepo, commit_id: str, paths: list[str]) -> None:
     """Make work tree files and index entries for ``paths`` equal the commit."""
     index = git.repo.index
@@ -228,7 +255,15 @@ def recover(git: GitRepo) -> bool:
     If the branch moved to the new commit but the work tree still holds the
     old files, the files are refreshed. A file that holds neither the old nor
     the new content was edited by hand after the crash and is left alone.
+    The journal of the worktree that has the store branch checked out is
+    looked at too: a write from this one refreshes the files there.
     """
+    found = _recover(git)
+    tree = checkout_of(git)
+    return (_recover(tree) if tree is not None and tree.root != git.root else False) or found
+
+
+def _recover(git: GitRepo) -> bool:
     path = _journal_path(git)
     try:
         entry = json.loads(path.read_text())
@@ -266,7 +301,7 @@ def _drop_own_ref_lock(git: GitRepo, entry: dict) -> None:
     new, ref = entry.get("new"), entry.get("ref")
     if not isinstance(new, str) or not isinstance(ref, str) or not ref.startswith("refs/"):
         return
-    lock = git_dir(git.root) / f"{ref}.lock"
+    lock = common_dir(git.root) / f"{ref}.lock"  # branches and refs/envtrail/ are shared
     try:
         held = lock.read_text(encoding="ascii", errors="replace").strip()
     except OSError:
@@ -295,7 +330,7 @@ def maybe_pack(git: GitRepo) -> bool:
     """Start ``git gc --auto`` in the background if loose objects pile up; True if started."""
     import subprocess
 
-    sample = git_dir(git.root) / "objects" / "17"
+    sample = common_dir(git.root) / "objects" / "17"
     try:
         loose = sum(1 for _ in sample.iterdir())
     except OSError:

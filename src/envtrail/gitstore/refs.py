@@ -10,18 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from envtrail.gitstore.discover import git_dir
+from envtrail.gitstore.discover import common_dir, git_dir
 
 _HEX = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
-
-
-def _common_dir(gdir: Path) -> Path:
-    # A linked worktree keeps its own HEAD but shares refs with the main one.
-    try:
-        rel = (gdir / "commondir").read_text().strip()
-    except OSError:
-        return gdir
-    return (gdir / rel).resolve()
 
 
 def head_ref(root: Path) -> str | None:
@@ -51,8 +42,7 @@ def head_commit(root: Path) -> str | None:
 
 def ref_commit(root: Path, ref: str) -> str | None:
     """The commit id a branch points to, read from loose or packed refs; None if unreadable."""
-    gdir = git_dir(root)
-    common = _common_dir(gdir)
+    gdir, common = git_dir(root), common_dir(root)
     for base in (gdir, common):
         try:
             target = (base / ref).read_text().strip()
@@ -78,7 +68,7 @@ def configured_store_ref(root: Path) -> str | None:
     key itself, in the plain ``[envtrail]`` / ``branch = ...`` form read here.
     """
     try:
-        text = (_common_dir(git_dir(root)) / "config").read_text(encoding="utf-8")
+        text = (common_dir(root) / "config").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
     section = None

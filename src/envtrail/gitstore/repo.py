@@ -96,9 +96,9 @@ class GitRepo(Trees):
 
     def is_shallow(self) -> bool:
         """A shallow or grafted repository: some commits' parents are cut off."""
-        from envtrail.gitstore.discover import git_dir
+        from envtrail.gitstore.discover import common_dir
 
-        return self.repo.is_shallow or (git_dir(self.root) / "info" / "grafts").exists()
+        return self.repo.is_shallow or (common_dir(self.root) / "info" / "grafts").exists()
 
     def is_partial(self) -> bool:
         """A partial clone (``git clone --filter``): git fetches the objects it left out

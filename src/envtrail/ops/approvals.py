@@ -38,6 +38,7 @@ from envtrail.gitstore.commit import (
     Author,
     CasFailed,
     RefLocked,
+    checkout_of,
     create_commit,
     journal_begin,
     journal_end,
@@ -322,26 +323,26 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
                                                f"update-ref -d {proposal_ref(prop.id)}`, "
                                                "then `envtrail sync`) and propose a change "
                                                "the approvers can still meet")
-        ref, worktree = git.store_ref(), git.worktree_mode()
-        paths = git.changed_paths(line.head, prop.tip) if worktree else []
-        if worktree:
-            require_clean(git, line.head, paths)
-        journal_begin(git, ref, line.head, prop.tip, paths)
+        ref, tree = git.store_ref(), checkout_of(git)  # files maybe in another worktree
+        paths = git.changed_paths(line.head, prop.tip) if tree else []
+        if tree:
+            require_clean(tree, line.head, paths)
+        journal_begin(tree or git, ref, line.head, prop.tip, paths)
         try:
             move_branch(git, ref, line.head, prop.tip, "envtrail: apply")
         except RefLocked:
-            journal_end(git)
+            journal_end(tree or git)
             raise ConflictError("another git process holds the store branch; nothing was "
                                 "changed", hint=f"retry `envtrail apply {prop.id}` in a moment "
                                                 "(a lock left by a crashed git process "
                                                 "is its `.lock` file under .git/refs)") from None
         except CasFailed:
-            journal_end(git)
+            journal_end(tree or git)
             raise ConflictError("the store branch moved while applying; nothing was changed",
                                 hint=f"`envtrail propose --redo {prop.id}`") from None
-        if worktree:
-            refresh_worktree(git, prop.tip, paths)
-        journal_end(git)
+        if tree:
+            refresh_worktree(tree, prop.tip, paths)
+        journal_end(tree or git)
         drop_proposal(git, prop.id)
         # Not in the replay journal (approvals are not ours to re-sign): if the push of
         # this line loses a race, sync turns it back into a proposal (ops.sync).

@@ -23,6 +23,7 @@ from envtrail.crypto.keys import Identity, key_id
 from envtrail.errors import AccessDenied, ConflictError, IntegrityError
 from envtrail.gitstore.commit import (
     CasFailed,
+    checkout_of,
     journal_begin,
     journal_end,
     move_branch,
@@ -355,18 +356,19 @@ def _advance(git: GitRepo, rt: Runtime, identity: Identity, branch: str, old: st
              new: str, base: str | None, report: LineReport) -> None:
     """Move the store branch from ``old`` to ``new`` (work tree too, where it is checked out)
     and record ``new`` as verified: ``report`` checked everything after ``base``."""
-    worktree = git.worktree_mode()
-    paths = git.changed_paths(old, new) if worktree else []
-    require_clean(git, old, paths)
-    journal_begin(git, branch, old, new, paths)
+    tree = checkout_of(git)  # where the branch's files are, maybe another worktree
+    paths = git.changed_paths(old, new) if tree else []
+    tree = tree or git
+    require_clean(tree, old, paths)
+    journal_begin(tree, branch, old, new, paths)
     try:
         move_branch(git, branch, old, new, "envtrail: sync")
     except CasFailed:
-        journal_end(git)
+        journal_end(tree)
         raise ConflictError("the branch moved during sync; nothing was changed",
                             hint="run `envtrail sync` again") from None
-    refresh_worktree(git, new, paths)
-    journal_end(git)
+    refresh_worktree(tree, new, paths)
+    journal_end(tree)
     cp = checkpoint.load(git.root)
     if base is None or cp is None:
         open_line(git, rt, identity)  # an empty clone: check it all once, and pin the genesis

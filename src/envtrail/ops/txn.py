@@ -19,6 +19,7 @@ from envtrail.gitstore.commit import (
     Author,
     CasFailed,
     RefLocked,
+    checkout_of,
     create_commit,
     journal_begin,
     journal_end,
@@ -86,7 +87,7 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
         _crash_point(rt, "locked")
         recover(git)
         ref = git.store_ref()
-        worktree = git.worktree_mode()
+        tree = checkout_of(git)  # where the branch's files are, maybe another worktree
         for attempt in range(1, MAX_ATTEMPTS + 1):
             # Build only on a line that verifies, as reads do: a change on top
             # of a tampered file would carry the tampering forward.
@@ -98,8 +99,8 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             paths = sorted(plan.changes)
             if plan.base is not None:
                 paths = sorted({*paths, *git.changed_paths(head, plan.base)})
-            if worktree:
-                require_clean(git, head, paths)
+            if tree:
+                require_clean(tree, head, paths)
             # Never before the line's time floor: a writer whose clock runs
             # behind records the floor rather than a commit that looks backdated.
             when = max(rt.now(), line.floor) if line.floor else rt.now()
@@ -121,23 +122,23 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             if plan.check is not None and not route.propose:
                 plan.check(commit)  # after settle refused what needs approvals (exit 4)
             _crash_point(rt, "committed")
-            journal_begin(git, ref, head, commit, paths if worktree else [])
+            journal_begin(tree or git, ref, head, commit, paths if tree else [])
             _crash_point(rt, "journaled")
             try:
                 move_branch(git, ref, head, commit, f"envtrail: {rec.action}")
             except RefLocked:
-                journal_end(git)
+                journal_end(tree or git)
                 time.sleep(0.05 * attempt)
                 continue
             except CasFailed:
-                journal_end(git)
+                journal_end(tree or git)
                 continue
             journal.remember(git, commit, identity.public.openssh)  # what sync may replay
             _crash_point(rt, "moved")
-            if worktree:
-                refresh_worktree(git, commit, paths)
+            if tree:
+                refresh_worktree(tree, commit, paths)
             _crash_point(rt, "refreshed")
-            journal_end(git)
+            journal_end(tree or git)
             advance(git, head, commit, when)
             maybe_pack(git)
             # Where nothing needs approvals, break-glass bypassed nothing: no flag to clear.
