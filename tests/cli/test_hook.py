@@ -140,17 +140,86 @@ def test_manifest_is_valid_for_pre_commit(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_install_refuses_a_foreign_hook(store):
+def test_a_foreign_commit_hook_is_left_alone_and_the_others_are_written(store):
+    """review15 B6: each hook on its own. Another tool's pre-commit stays, with a note
+    saying what to add to it; pre-merge-commit and pre-push are written (exit 0), and
+    --force replaces the commit hook (never another tool's pre-push)."""
     from conftest import Cli
 
     hook = store / ".git/hooks/pre-commit"
     hook.parent.mkdir(exist_ok=True)
     hook.write_text("#!/bin/sh\nexit 0\n")
     r = Cli(store)("hook", "install")
-    assert r.code == 2 and "--force" in r.err
+    assert r.code == 0, r.err
+    assert r.out.splitlines() == [f"installed {store}/.git/hooks/pre-merge-commit",
+                                  f"installed {store}/.git/hooks/pre-push"]
+    assert f"{hook} is another tool's" in r.err and "-m envtrail hook pre-commit || exit 1" \
+        in r.err and "--force" in r.err
     assert hook.read_text() == "#!/bin/sh\nexit 0\n"
+    status = Cli(store)("status").out
+    assert "hook         not installed" in status  # honest: git runs no commit check
+    assert f"add envtrail's commit check to {hook}" in status
+    assert "run `envtrail hook install`" not in status  # it would leave the hook alone again
+    given = r.err.split("add the line `", 1)[1].split("`", 1)[0]
+    hook.write_text(f"#!/bin/sh\n{given}\nexit 0\n")  # the line the note gives, added
+    r = Cli(store)("hook", "install")
+    assert r.code == 0 and f"kept {hook}: another tool's hook" in r.out and not r.err
+    assert "hook         installed" in Cli(store)("status").out
+    hook.chmod(0o755)
+    (store / "README").write_text("docs\n")
+    r = commit(store, dict(os.environ), "README")  # and git runs the check through it
+    assert r.returncode != 0 and "refused (commit)" in r.stderr
     assert Cli(store)("hook", "install", "--force").code == 0
     assert "envtrail pre-commit hook" in hook.read_text()
+
+
+def test_with_every_hook_another_tools_install_writes_nothing_and_says_so(store):
+    from conftest import Cli, assert_one_line_error
+
+    folder = store / ".git/hooks"
+    folder.mkdir(exist_ok=True)
+    for name in ("pre-commit", "pre-merge-commit", "pre-push"):
+        (folder / name).write_text("#!/bin/sh\nexit 0\n")
+    r = Cli(store)("hook", "install")
+    assert r.code == 2 and not r.out
+    notes, error = r.err.splitlines()[:-2], r.err.splitlines()[-2:]
+    assert len(notes) == 3 and all("is another tool's" in n for n in notes)
+    assert_one_line_error(r.__class__(r.code, "", "\n".join(error) + "\n"), 2)
+    assert "no hook installed" in error[0]
+    assert all((folder / n).read_text() == "#!/bin/sh\nexit 0\n" for n in (
+        "pre-commit", "pre-merge-commit", "pre-push"))
+
+
+def test_the_pre_commit_frameworks_hook_stays_and_the_push_check_is_installed(
+        tmp_path, store, cli, bob):
+    """review15 B6: the pre-commit framework owns pre-commit, as docs/git-workflow.md
+    suggests; install refused everything, so the push check could not be had without
+    --force destroying the framework's hook. Now it is written beside it, git runs it,
+    and status counts the commit check once the framework's config lists envtrail."""
+    from test_pre_push import push
+    from test_sync import make_world
+
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    env = hook_env(tmp_path)
+    (a.cwd / ".pre-commit-config.yaml").write_text("repos: []\n")
+    subprocess.run(["pre-commit", "install"], cwd=a.cwd, env=env, check=True,
+                   capture_output=True)
+    framework = (a.cwd / ".git/hooks/pre-commit").read_text()
+    r = a("hook", "install")
+    assert r.code == 0, r.err
+    assert "installed" in r.out and r.out.count("installed") == 2
+    assert "is the pre-commit framework's: list envtrail in its config" in r.err
+    assert (a.cwd / ".git/hooks/pre-commit").read_text() == framework
+    status = a("status").out
+    assert "hook         not installed" in status and "add envtrail's commit check" in status
+    install_hooks("framework", a.cwd, env)  # lists envtrail in the framework's config
+    status = a("status").out
+    assert "hook         installed" in status and "hook install" not in status
+    remote = git(bare, "rev-parse", "main")
+    git(a.cwd, "commit", "-q", "--allow-empty", "--no-verify", "-m", "by hand")
+    r = push(a)  # git runs the push check envtrail wrote
+    assert r.returncode != 0 and "envtrail: refused (push to refs/heads/main)" in r.stderr
+    assert git(bare, "rev-parse", "main") == remote
 
 
 def test_hook_reads_the_index_and_walks_no_history(store, cli):

@@ -8,6 +8,7 @@ real bare remote, the hooks `envtrail hook install` writes, run by git itself.
 
 import subprocess
 
+import pytest
 from test_sync import head, make_world, setv, values
 
 from conftest import git
@@ -390,3 +391,30 @@ def test_a_clone_that_never_verified_is_told_no_point_to_go_back_to(tmp_path, st
     assert "rule 1 (signature): not an envtrail commit" in r.stderr
     assert "instead: see every finding with `envtrail verify`" in r.stderr
     assert "git reset --keep" not in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(("text", "runs"), [
+    ("# TODO: envtrail hook pre-push\n", False),
+    ("echo 'add envtrail hook pre-push here'\n", False),
+    ("echo envtrail hook pre-push\n", False),
+    ("git lfs pre-push \"$@\"  # envtrail hook pre-push later\n", False),
+    ("envtrail hook pre-commit\n", False),  # the commit check is not the push check
+    ("exec envtrail hook pre-push \"$@\"\n", True),
+    ("if true; then /usr/local/bin/envtrail hook pre-push; fi\n", True),
+    ("refs=$(cat); printf '%s\\n' \"$refs\" | /opt/venv/bin/python3 -m envtrail hook "
+     "pre-push \"$@\" || exit 1\n", True),
+])
+def test_only_a_line_that_runs_it_counts_as_the_push_check(store, cli, text, runs):
+    """review15 R6: a comment or an echo that names `envtrail hook pre-push` counted as
+    the push check installed, so status stopped asking for it."""
+    hook = store / ".git/hooks/pre-push"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text("#!/bin/sh\n" + text)
+    asks = "add the line `envtrail hook install` prints to" in cli("status").out
+    assert asks is not runs
+    r = cli("hook", "install")
+    assert r.code == 0, r.err
+    assert (f"kept {hook}" in r.out) is runs and ("pre-push is another tool's" in r.err) \
+        is not runs
+    assert hook.read_text() == "#!/bin/sh\n" + text
+

@@ -88,14 +88,24 @@ def install(
                         "pre-push).")] = False,
     repo: RepoOpt = None,
 ) -> None:
-    """Write .git/hooks/pre-commit, pre-merge-commit and pre-push to run envtrail's checks."""
+    """Write the pre-commit, pre-merge-commit and pre-push hooks that run envtrail's checks,
+    where git runs them (core.hooksPath, or the hooks folder all worktrees share); another
+    tool's hook is left alone, with what to add to it."""
+    from envtrail.cli.common import runtime
+    from envtrail.errors import UsageError
     from envtrail.ops.hookfiles import install as do_install
 
-    written, notes = do_install(_git_repo(repo), force)
-    for path in written:
+    done = do_install(_git_repo(repo), runtime().home, force)
+    for path in done.written:
         out(f"installed {path}")
-    for text in notes:
+    for path in done.kept:
+        out(f"kept {path}: another tool's hook, which runs envtrail's check")
+    for text in done.notes:
         warn(text)
+    if done.notes and not done.written:
+        raise UsageError("no hook installed: each is another tool's",
+                         hint="add envtrail to them as said above, or pass --force to "
+                              "replace the commit hooks")
 
 
 def _git_repo(repo: str | None):

@@ -6,25 +6,15 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from envtrail.errors import EnvtrailError, IntegrityError
 from envtrail.format import dotenv, envfile
-from envtrail.format.layout import CONFIG
 from envtrail.gitstore.discover import git_dir
-from envtrail.gitstore.refs import configured_store_ref, head_ref
+from envtrail.gitstore.refs import head_ref
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import envrc, plaintext
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """One staged file (or pushed ref) a hook refuses, and what to do instead."""
-
-    path: str
-    reason: str
-    instead: str
+from envtrail.ops.hookfiles import Refusal, store_branch
 
 
 def file_kind(path: str) -> str | None:
@@ -163,19 +153,6 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
 
 def _in_store(path: str) -> bool:
     return path.startswith((".envtrail/", "envs/"))
-
-
-def store_branch(git: GitRepo, head: str | None) -> str | None:
-    """The full ref of this repository's store branch, or None where there is no store."""
-    configured = configured_store_ref(git.root)
-    if configured is not None:
-        return configured
-    if head is not None and git.entry_id(head, CONFIG) is not None:
-        return head_ref(git.root)  # a dedicated store: the checked-out branch is the line
-    orphan = git.ref_target("refs/heads/envtrail")
-    if orphan is not None and git.entry_id(orphan, CONFIG) is not None:
-        return "refs/heads/envtrail"
-    return None
 
 
 def _staged_paths(git: GitRepo, head: str | None, index) -> dict[str, str | None]:

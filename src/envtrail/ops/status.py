@@ -133,20 +133,41 @@ def status(git: GitRepo, rt: Runtime, explicit_identity: Path | None) -> Status:
         st.next_steps.append("run `envtrail init` to configure this clone "
                              f"({', '.join(st.missing_config)})")
     _break_glass(git, rt, st)
-    paths = {path.name: path for path in hook_paths(git)}
-    st.hook_installed = is_ours(paths["pre-commit"])
-    push = paths["pre-push"]
+    _hooks(git, rt, st)
+    return st
+
+
+def _hooks(git: GitRepo, rt: Runtime, st: Status) -> None:
+    """Whether git runs envtrail's checks, read where git runs hooks from, and what to do
+    where it does not (never `hook install` where install would leave the hook alone)."""
+    paths = hook_paths(git, rt.home)
+    if paths is None:
+        st.next_steps.append("core.hooksPath is set empty, so git runs no hooks here: unset "
+                             "it (`git config --unset core.hooksPath`) and run `envtrail hook "
+                             "install`")
+        return
+    found = {path.name: path for path in paths}
+    commit, push = found["pre-commit"], found["pre-push"]
+    st.hook_installed = runs_envtrail(commit, git.root)
     if not st.hook_installed:
-        st.next_steps.append("run `envtrail hook install` (or add envtrail to pre-commit)")
-    elif push.exists() and not runs_envtrail(push):
+        st.next_steps.append(
+            f"add envtrail's commit check to {commit}, another tool's hook, as `envtrail hook "
+            "install` says" if commit.exists() else
+            "run `envtrail hook install` (or add envtrail to pre-commit)")
+    if runs_envtrail(push):
+        return
+    if push.exists():
         # install never replaces another tool's pre-push: asking for it again would not help.
         st.next_steps.append(f"add the line `envtrail hook install` prints to {push}, so "
                              "pushes of a store line that does not verify are refused")
-    elif not runs_envtrail(push):
+    elif is_ours(commit):
         st.next_steps.append("run `envtrail hook install` again: it also writes a pre-push "
                              "hook now, which refuses pushes of a store line that does not "
                              "verify")
-    return st
+    elif commit.exists():
+        st.next_steps.append(f"run `envtrail hook install`: it writes the pre-push hook, which "
+                             "refuses pushes of a store line that does not verify, and leaves "
+                             f"{commit} alone")
 
 
 def _repaired(git: GitRepo, cp: checkpoint.Checkpoint, st: Status) -> None:
