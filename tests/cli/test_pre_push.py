@@ -6,6 +6,7 @@ then put them on the remote, and every clone's reads stopped. Real clones, a
 real bare remote, the hooks `envtrail hook install` writes, run by git itself.
 """
 
+import shlex
 import subprocess
 
 import pytest
@@ -418,3 +419,89 @@ def test_only_a_line_that_runs_it_counts_as_the_push_check(store, cli, text, run
         is not runs
     assert hook.read_text() == "#!/bin/sh\n" + text
 
+
+def test_a_push_refused_as_head_names_the_way_back_too(tmp_path, store, cli, bob):
+    """review15 B10: git names the local side `HEAD` for `git push origin HEAD`,
+    `HEAD:main` and `@`; those refusals gave no way back, as a `main` push does."""
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    assert a("hook", "install").code == 0
+    setv(a, "MINE", "m")
+    mine = head(a)
+    remote = git(bare, "rev-parse", "main")
+    git(a.cwd, "commit", "-q", "--allow-empty", "--no-verify", "-m", "by hand")
+    for spec in ("HEAD", "HEAD:main", "@", "main"):
+        r = push(a, "origin", spec)
+        assert r.returncode != 0, spec
+        assert f"instead: `git reset --keep {mine[:12]}` puts main back on the verified " \
+               "line" in r.stderr, (spec, r.stderr)
+    git(a.cwd, "checkout", "-q", "--detach")  # no branch checked out: none to put back
+    r = push(a, "origin", "HEAD:main")
+    assert r.returncode != 0 and "instead: see every finding with `envtrail verify`" in r.stderr
+    assert "git reset" not in r.stderr and "Traceback" not in r.stderr
+    assert git(bare, "rev-parse", "main") == remote
+
+
+def test_an_older_line_commit_never_takes_a_lost_store_branch_by_any_spelling(
+        tmp_path, store, cli, bob):
+    """review15 R1: the remote lost its store branch; an older line commit pushed to it by
+    the remote's URL spelt another way (trailing slash, file://, no .git, a relative path,
+    a remote whose push URL it is) got through, matched to no remote. Every head this
+    clone saw anywhere counts now; the verified line head still goes through."""
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    assert a("hook", "install").code == 0
+    setv(a, "LATEST", "new")
+    assert a("sync").code == 0
+    git(a.cwd, "remote", "add", "mirror", str(tmp_path / "nowhere.git"))
+    git(a.cwd, "remote", "set-url", "--push", "mirror", str(bare))
+    git(bare, "update-ref", "-d", "refs/heads/main")  # a hosting site's button
+    through = []
+    for where in ("origin", str(bare), f"{bare}/", f"file://{bare}", str(bare)[:-len(".git")],
+                  "../remote.git", "mirror"):
+        if push(a, where, "HEAD~1:refs/heads/main").returncode == 0:
+            through.append(where)
+            git(bare, "update-ref", "-d", "refs/heads/main")
+    assert through == []
+    r = push(a, f"file://{bare}/", "HEAD~1:refs/heads/main")
+    assert "refs/heads/main is gone from the remote" in r.stderr, r.stderr
+    assert f"instead: push the verified line head: `git push file://{bare}/ " \
+           f"{head(a)[:12]}:refs/heads/main`" in r.stderr
+    r = push(a, f"file://{bare}", "main")  # the verified line head, however the URL reads
+    assert r.returncode == 0, r.stderr
+    assert git(bare, "rev-parse", "main").strip() == head(a)
+
+
+def test_a_plain_push_of_an_events_line_that_does_not_verify_is_refused(
+        tmp_path, store, cli, bob):
+    """review15 R2: an unsigned commit appended to refs/envtrail/events went out with a
+    plain push (only rewinds were checked), and every other clone's sync stopped. Now it
+    is judged as sync judges the remote's; where it got out past the hook, the rewind
+    refusal names the way back, which works."""
+    a, b, bare = make_world(tmp_path, store, cli, bob)
+    assert a("hook", "install").code == 0
+    assert a("event", "deploy", "--env", "production", "--reason", "real deploy").code == 0
+    assert a("sync").code == 0
+    good = git(a.cwd, "rev-parse", "refs/envtrail/events").strip()
+    forged = git(a.cwd, "commit-tree", "refs/envtrail/events^{tree}", "-p", good,
+                 "-m", "production: event\n\nEnvtrail-Action: event").strip()
+    git(a.cwd, "update-ref", "refs/envtrail/events", forged)
+    r = push(a, "origin", "refs/envtrail/events")
+    assert r.returncode != 0
+    assert "envtrail: refused (push to refs/envtrail/events): the events line pushed does " \
+           "not verify" in r.stderr and forged[:10] in r.stderr
+    assert git(bare, "rev-parse", "refs/envtrail/events").strip() == good
+    assert b("sync").code == 0
+    # Forced out past the hook: bob's sync stops; alice's line goes back to the good one.
+    assert push(a, "--no-verify", "origin", "refs/envtrail/events").returncode == 0
+    assert b("sync").code == 5
+    git(a.cwd, "update-ref", "refs/envtrail/events", good)
+    r = push(a, "-f", "origin", "refs/envtrail/events")
+    assert r.returncode != 0 and "rewind" in r.stderr
+    way = r.stderr.split("put back this clone's with `", 1)[1].split("`", 1)[0]
+    assert way == (f"git push --no-verify --force-with-lease=refs/envtrail/events:{forged} "
+                   f"origin {good}:refs/envtrail/events")
+    done = subprocess.run(shlex.split(way), cwd=a.cwd, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert git(bare, "rev-parse", "refs/envtrail/events").strip() == good
+    r = b("sync")
+    assert r.code == 0, r.err

@@ -20,8 +20,8 @@ from envtrail.audit.record import Record
 from envtrail.audit.verify import AHEAD, Finding
 from envtrail.audit.view import LineStates, StoreView
 from envtrail.errors import IntegrityError
+from envtrail.gitstore.refs import EVENTS_REF  # named there for the light push hook
 
-EVENTS_REF = "refs/envtrail/events"
 AFTER, KIND, REF, STATUS, START, DURATION = (
     "After", "Event-Kind", "Event-Ref", "Event-Status", "Event-Start", "Event-Duration")
 _HEX = frozenset("0123456789abcdef")

@@ -13,6 +13,9 @@ from pathlib import Path
 from envtrail.gitstore.discover import common_dir, git_dir
 
 _HEX = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+# The events line: signed markers beside the store line (audit.eventline reads them). Named
+# here, where reading it costs nothing, for the push hook, which only compares ref names.
+EVENTS_REF = "refs/envtrail/events"
 
 
 def head_ref(root: Path) -> str | None:

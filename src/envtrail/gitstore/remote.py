@@ -212,6 +212,24 @@ def last_seen(root: Path, up: Upstream) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def seen_heads(git: GitRepo, branch: str) -> list[str]:
+    """Every head of ``branch`` this clone last saw on any remote: what sync accepted
+    from or pushed to each, and git's remote-tracking refs (a plain fetch, the clone)."""
+    try:
+        doc = json.loads(_seen_path(git.root).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = {}
+    tail = "/" + branch
+    found = [value for key, value in doc.items() if isinstance(key, str)
+             and key.endswith(tail) and isinstance(value, str)] if isinstance(doc, dict) else []
+    for name in git.repo.references:
+        if name.startswith("refs/remotes/") and name.endswith(tail):
+            target = git.ref_target(name)
+            if target is not None:
+                found.append(target)
+    return list(dict.fromkeys(found))
+
+
 def remember_seen(root: Path, up: Upstream, commit: str) -> None:
     """Record ``commit`` as the remote head: the remote may only move forward from it."""
     _save(root, str(up), commit)

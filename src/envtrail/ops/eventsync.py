@@ -18,6 +18,7 @@ from envtrail.audit import checkpoint, eventline
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import render
+from envtrail.audit.verify import Finding
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.crypto.keys import Identity, key_id
 from envtrail.errors import ConflictError, IntegrityError, UsageError
@@ -62,11 +63,20 @@ def check_incoming(git: GitRepo, up: Upstream, seen: str | None,
             hint="ask whoever force-pushed it; see docs/git-workflow.md")
     if theirs is None or theirs in (seen, git.ref_target(EVENTS_REF)):
         return  # accepted before: the walk is paid once per new events head
-    tainted = checkpoint.load_tainted(git.root)
-    findings = eventline.check(StoreView(git), store_head, tip=theirs, tainted=tainted)
-    if findings:
-        raise IntegrityError(f"the remote's events line does not verify: {findings[0].line()}",
+    found = findings(git, store_head, theirs)
+    if found:
+        raise IntegrityError(f"the remote's events line does not verify: {found[0].line()}",
                              hint="nothing was changed; ask whoever pushed it")
+
+
+def findings(git: GitRepo, store_head: str | None, tip: str | None) -> list[Finding]:
+    """What an events line ending at ``tip`` is judged by, against the store line up to
+    ``store_head``: the remote's before sync takes it, this clone's before sync or a
+    plain `git push` sends it (one judge, so neither lets through what the other refuses)."""
+    if tip is None:
+        return []
+    return eventline.check(StoreView(git), store_head, tip=tip,
+                           tainted=checkpoint.load_tainted(git.root))
 
 
 def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head: str | None,
@@ -201,12 +211,10 @@ def keep_what_ran(events: Sequence[Pending], mine_now: list[str], steps: Mapping
 
 def _refuse_bad(git: GitRepo, head: str | None, tip: str | None) -> None:
     """Never push an events line that would stop everyone else's sync."""
-    tainted = checkpoint.load_tainted(git.root)
-    findings = eventline.check(StoreView(git), head, tip=tip, tainted=tainted) \
-        if tip else []
-    if findings:
+    found = findings(git, head, tip)
+    if found:
         raise IntegrityError(f"this clone's events line does not verify: "
-                             f"{findings[0].line()}; nothing was pushed",
+                             f"{found[0].line()}; nothing was pushed",
                              hint="run `envtrail verify` for details")
 
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 import re
 import shlex
 
-from envtrail.audit.eventline import EVENTS_REF
 from envtrail.errors import EnvtrailError
 from envtrail.format.layout import CONFIG
-from envtrail.gitstore.refs import head_ref
-from envtrail.gitstore.remote import Upstream, last_seen
+from envtrail.gitstore.refs import EVENTS_REF, head_ref
+from envtrail.gitstore.remote import seen_heads
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.hook import Refusal, store_branch
+from envtrail.ops.hookfiles import Refusal, store_branch
 from envtrail.runtime import Runtime
+
+# Every code push in an application repository runs this hook: the line, the verifier and
+# the events checks are imported only where a push holds the store or the events line.
 
 _OBJECT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
@@ -28,12 +30,14 @@ def check_push(git: GitRepo, rt: Runtime, updates: str,
     """Refusals for a push to ``remote_name``, from git's pre-push input (``local-ref
     local-id remote-ref remote-id`` per line, the local ref as typed): a commit that holds
     a store, pushed to a branch, must be on this clone's verified store line and must not
-    take that branch back, not even where the branch is gone from the remote (then from
-    the head this clone last saw there); the store branch and the events line are
-    neither deleted nor rewound, nor is the store branch replaced by code. Pushed, any
-    of these would stop every other clone's reads or syncs, or hand a fresh clone an
-    older line. Also what opening the line has to say (a genesis pinned on first use, to
-    compare with the id `init` printed)."""
+    take that branch back; where the store branch is gone from the remote, whatever the
+    remote is called, only the verified line head or a commit at or past every head this
+    clone saw on any remote goes there. The store branch and the events line are
+    neither deleted nor rewound, nor is the store branch replaced by code, and a pushed
+    events line must verify as sync judges one. Pushed, any of these would stop every
+    other clone's reads or syncs, or hand a fresh clone an older line. Also what opening
+    the line has to say (a genesis pinned on first use, to compare with the id `init`
+    printed)."""
     from envtrail.ops.gate import open_line
 
     out: list[Refusal] = []
@@ -57,7 +61,16 @@ def check_push(git: GitRepo, rt: Runtime, updates: str,
             continue
         if remote_ref == EVENTS_REF:
             if remote.strip("0") and not _follows(git, local, remote):
-                out.append(_rewind(where, remote_ref, local, remote, "events line"))
+                out.append(_events_rewind(where, local, remote, remote_name))
+            elif store is not None:
+                try:
+                    line = line or open_line(git, rt)
+                    _events_verify(git, line.head, local)
+                except EnvtrailError as exc:
+                    out.append(Refusal(where, exc.message, "bring in what the remote has "
+                                       "with `envtrail sync`, which checks and pushes "
+                                       "this clone's events; see every finding with "
+                                       "`envtrail verify`"))
             continue
         if not remote_ref.startswith("refs/heads/"):
             continue  # a tag, or a ref envtrail's sync keeps
@@ -75,25 +88,44 @@ def check_push(git: GitRepo, rt: Runtime, updates: str,
         except EnvtrailError as exc:
             out.append(Refusal(where, exc.message, _push_hint(git, typed, local)))
             continue
-        if not remote.strip("0") and remote_ref == store and remote_name:
-            # attack24 U2: deleted by other means (a hosting site's button), the branch
-            # would take an older line commit as if new.
-            remote = next((seen for name in _remotes_called(git, remote_name)
-                           if (seen := last_seen(git.root, Upstream(name, remote_ref[11:])))),
-                          remote)
-        if remote.strip("0") and not _follows(git, local, remote):
+        if not remote.strip("0") and remote_ref == store:
+            # attack24 U2: deleted by other means (a hosting site's button), the branch would
+            # take an older line commit as if new. review15 R1: which remote the push goes
+            # to cannot be told from a URL however spelt, so every head seen anywhere counts.
+            newer = _seen_past(git, local, line.head, remote_ref[11:])
+            if newer is not None:
+                to = shlex.quote(remote_name) if remote_name else "<remote>"
+                out.append(Refusal(where, f"{remote_ref} is gone from the remote, and "
+                                          f"{local[:10]} is older than {newer[:10]}, which "
+                                          "this clone has seen on the store line: the push "
+                                          "would rewind or replace it",
+                                   f"push the verified line head: `git push {to} "
+                                   f"{line.head[:12]}:{remote_ref}`"))
+        elif remote.strip("0") and not _follows(git, local, remote):
             out.append(_rewind(where, remote_ref, local, remote, "store line"))
     return out, line.warnings if line is not None else ()
 
 
-def _remotes_called(git: GitRepo, name: str) -> list[str]:
-    """The remotes ``name`` stands for: itself, or those whose URL it is (git passes the URL
-    as the name when a push names no remote: attack25 V5)."""
-    if git.config_get(f"remote.{name}.url") is not None:
-        return [name]
-    return [entry.name[len("remote."):-len(".url")] for entry in git.repo.config
-            if entry.name.startswith("remote.") and entry.name.endswith(".url")
-            and entry.value == name]
+def _seen_past(git: GitRepo, local: str, head: str | None, branch: str) -> str | None:
+    """What ``local`` would take a store branch the remote lost back from: None for the
+    verified line head ``head``, or for a commit at or past every head of ``branch`` this
+    clone saw on any remote; else the first such head it does not follow (``head`` itself
+    where this clone never saw one)."""
+    if local == head:
+        return None
+    seen = seen_heads(git, branch)
+    return next((s for s in seen if not _follows(git, local, s)), None) if seen else head
+
+
+def _events_verify(git: GitRepo, store_head: str | None, tip: str) -> None:
+    """IntegrityError if the events line ending at ``tip`` does not verify as sync judges
+    the remote's (review15 R2: pushed, it stopped every other clone's sync)."""
+    from envtrail.errors import IntegrityError
+    from envtrail.ops.eventsync import findings
+
+    found = findings(git, store_head, tip)
+    if found:
+        raise IntegrityError(f"the events line pushed does not verify: {found[0].line()}")
 
 
 def _follows(git: GitRepo, local: str, remote: str) -> bool:
@@ -107,6 +139,19 @@ def _rewind(where: str, remote_ref: str, local: str, remote: str, line: str) -> 
                    "bring in what the remote has with `envtrail sync`, which also pushes")
 
 
+def _events_rewind(where: str, local: str, remote: str, remote_name: str | None) -> Refusal:
+    """A rewind of the events line, refused with both ways on: sync, or, where sync finds
+    the remote's line does not verify (pushed past this hook, it stops every clone's
+    sync, and sync's own push cannot take it back), a reviewed push of this clone's."""
+    to = shlex.quote(remote_name) if remote_name else "<remote>"
+    refusal = _rewind(where, EVENTS_REF, local, remote, "events line")
+    return Refusal(refusal.path, refusal.reason,
+                   f"{refusal.instead}; if sync refuses the remote's events line as one that "
+                   "does not verify, review it, then put back this clone's with `git push "
+                   f"--no-verify --force-with-lease={EVENTS_REF}:{remote} {to} "
+                   f"{local}:{EVENTS_REF}`")
+
+
 def _push_hint(git: GitRepo, typed: str, local: str) -> str:
     """The way back for a refused push: the command that puts the pushed branch back on
     the last verified head (review14 B2: a reset moves the checked-out branch, the code
@@ -115,11 +160,14 @@ def _push_hint(git: GitRepo, typed: str, local: str) -> str:
     from envtrail.audit import checkpoint
 
     cp = checkpoint.load(git.root)
-    back = ""
+    back, checked_out = "", head_ref(git.root)
+    # review15 B10: git names the local side `HEAD` for `git push origin HEAD`,
+    # `HEAD:main` and `@`: that is the checked-out branch (none where HEAD is detached).
+    typed = (checked_out or "") if typed == "HEAD" else typed
     if cp is not None and cp.head != local and typed.startswith("refs/heads/") \
             and git.has_commit(cp.head):
         branch = typed.removeprefix("refs/heads/")
-        command = f"git reset --keep {cp.head[:12]}" if typed == head_ref(git.root) else \
+        command = f"git reset --keep {cp.head[:12]}" if typed == checked_out else \
             f"git branch -f {shlex.quote(branch)} {cp.head[:12]}"
         back = f"`{command}` puts {branch} back on the verified line; "
     return back + "see every finding with `envtrail verify`, and push the store with " \
