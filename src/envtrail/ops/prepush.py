@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from envtrail.errors import EnvtrailError
+from envtrail.errors import EnvtrailError, IntegrityError
 from envtrail.format.layout import CONFIG
 from envtrail.gitstore.refs import EVENTS_REF, head_ref
 from envtrail.gitstore.remote import seen_heads
@@ -96,9 +96,9 @@ def check_push(git: GitRepo, rt: Runtime, updates: str,
             if newer is not None:
                 to = shlex.quote(remote_name) if remote_name else "<remote>"
                 out.append(Refusal(where, f"{remote_ref} is gone from the remote, and "
-                                          f"{local[:10]} is older than {newer[:10]}, which "
-                                          "this clone has seen on the store line: the push "
-                                          "would rewind or replace it",
+                                          f"{local[:10]} is behind {newer[:10]}, a head of it "
+                                          "this clone has seen: the push would rewind or "
+                                          "replace it",
                                    f"push the verified line head: `git push {to} "
                                    f"{line.head[:12]}:{remote_ref}`"))
         elif remote.strip("0") and not _follows(git, local, remote):
@@ -120,7 +120,6 @@ def _seen_past(git: GitRepo, local: str, head: str | None, branch: str) -> str |
 def _events_verify(git: GitRepo, store_head: str | None, tip: str) -> None:
     """IntegrityError if the events line ending at ``tip`` does not verify as sync judges
     the remote's (review15 R2: pushed, it stopped every other clone's sync)."""
-    from envtrail.errors import IntegrityError
     from envtrail.ops.eventsync import findings
 
     found = findings(git, store_head, tip)
