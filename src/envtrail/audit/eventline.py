@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from envtrail.audit import signature
 from envtrail.audit.history import parse_record
-from envtrail.audit.record import Record
+from envtrail.audit.line import Acknowledged
+from envtrail.audit.record import PREFIX, Record
+from envtrail.audit.repairs import EVENT_ACK, admin_at_newest, event_acks, signature_state
 from envtrail.audit.verify import AHEAD, Finding
 from envtrail.audit.view import LineStates, StoreView
 from envtrail.errors import IntegrityError
@@ -81,40 +83,84 @@ def markers(view: StoreView, tainted: frozenset[str] = frozenset(),
     return out
 
 
+AHEAD_SAID = "10 minutes ahead of this clone's clock"
 # An event that follows a state a repair acknowledged was judged by nothing that verified
 # (its signer counted at a forged state); it is shown unverified, and verify names it.
 AFTER_REPAIRED = "follows a state a repair acknowledged as a finding"
+
+
+@dataclass
+class Judged:
+    """The events line as :func:`judge` found it."""
+
+    findings: list[Finding] = field(default_factory=list)
+    # Events a valid repair on the store line acknowledged as dated ahead.
+    acknowledged: list[Acknowledged] = field(default_factory=list)
 
 
 def check(view: StoreView, store_head: str | None, tip: str | None = None,
           line: Sequence[str] | None = None,
           tainted: frozenset[str] = frozenset(), now: datetime | None = None,
           times: Sequence[int] | None = None) -> list[Finding]:
-    """Every finding on the events line (this clone's, or the one ending at ``tip``),
-    judged against the store line up to its head (``line``: its ids, oldest first, if
-    the caller has them, and ``times`` their committer times as a walk read them;
-    ``tainted``: its states a repair acknowledged as findings; ``now``: events dated
-    over 10 minutes later are findings, as on the store line)."""
+    """Every finding on the events line (:func:`judge`'s findings)."""
+    return judge(view, store_head, tip, line, tainted, now, times).findings
+
+
+def judge(view: StoreView, store_head: str | None, tip: str | None = None,
+          line: Sequence[str] | None = None,
+          tainted: frozenset[str] = frozenset(), now: datetime | None = None,
+          times: Sequence[int] | None = None, distrusted: frozenset[str] = frozenset(),
+          listed: bool = False) -> Judged:
+    """The events line (this clone's, or the one ending at ``tip``) judged against the
+    store line up to its head (``line``: its ids, oldest first, if the caller has them,
+    and ``times`` their committer times as a walk read them; ``tainted``: its states a
+    repair acknowledged as findings; ``now``: events dated over 10 minutes later are
+    findings, as on the store line). An event a repair acknowledged as dated ahead
+    (:func:`acknowledgements`; none from ``distrusted`` store commits) is listed as
+    acknowledged instead, and never raises the time floor of the events after it.
+    ``listed``: find the acknowledgements even where no finding asks for them."""
     git = view.git
     tip = tip or git.ref_target(EVENTS_REF)
     if tip is None:
-        return []
+        return Judged()
     if line is None:
         line = list(reversed(git.first_parents(store_head)[0])) if store_head else []
     states = LineStates(view, line, times)
-    ids, _ = git.first_parents(tip)
-    out: list[Finding] = []
+    ids = list(reversed(git.first_parents(tip)[0]))
+    judged = _judge(view, ids, states, tainted, now, {})
+    # An acknowledgement only ever takes a date finding away (and lowers the floor), so
+    # the store line is searched for them only when there is one (or they are listed).
+    if listed or any(f.rule == 7 for f in judged.findings):
+        acks = acknowledgements(view, line, tainted | distrusted)
+        if acks:
+            judged = _judge(view, ids, states, tainted, now, acks)
+    return judged
+
+
+def _judge(view: StoreView, ids: list[str], states: LineStates, tainted: frozenset[str],
+           now: datetime | None, acks: dict[str, EventAck]) -> Judged:
+    git = view.git
+    out = Judged()
     last_after, floor = None, None
     position = states.position
-    for commit in reversed(ids):
+    for commit in ids:
         info = git.info(commit)
         rec = parse_record(info)
         found = _check_one(view, info, rec, states, tainted)
-        if now is not None and info.committer_time > now + AHEAD:
+        ack = acks.get(commit)
+        if ack is not None and not ack.covers(info.committer_time):
+            ack = None  # dated ahead of the repair that names it, or no acknowledgement
+        if ack is not None:
+            # Alike in every clone, whether its date has passed there or not.
+            out.acknowledged.append(Acknowledged(
+                Finding(commit, 7, f"dated {info.committer_time.isoformat()}, more than 10 "
+                                   "minutes ahead of the repair that acknowledges it"),
+                ack.repair, ack.admin, ack.reason))
+        elif now is not None and info.committer_time > now + AHEAD:
             # Writers date an event no earlier than the one before it: one dated ahead
-            # would drag every later event with it.
+            # would drag every later event with it (until a repair acknowledges it).
             found.append(Finding(commit, 7, f"dated {info.committer_time.isoformat()}, more "
-                                            "than 10 minutes ahead of this clone's clock"))
+                                            f"than {AHEAD_SAID}"))
         after = after_of(rec) if rec else None
         if not found and after is not None:
             if last_after is not None and position[last_after] > position[after]:
@@ -127,9 +173,95 @@ def check(view: StoreView, store_head: str | None, tip: str | None = None,
                 # An event cannot have happened before the change it says it followed
                 # (writers and sync's replay date it no earlier than that commit).
                 found.append(Finding(commit, 7, "dated before the store commit it follows"))
-            last_after, floor = after, max(floor or info.committer_time, info.committer_time)
-        out += found
+            last_after = after
+            if ack is None:  # an acknowledged date is no floor: writers pass over it too
+                floor = max(floor or info.committer_time, info.committer_time)
+        out.findings += found
     return out
+
+
+def is_ahead(finding: Finding) -> bool:
+    """Whether an events-line finding is an event dated ahead of this clone's clock: the
+    one a repair may acknowledge."""
+    return finding.rule == 7 and finding.message.endswith(AHEAD_SAID)
+
+
+@dataclass(frozen=True)
+class EventAck:
+    """A repair's acknowledgement of one event dated ahead."""
+
+    repair: str
+    admin: str
+    reason: str
+    time: datetime  # the repair's committer time
+
+    def covers(self, when: datetime) -> bool:
+        """Whether an event dated ``when`` is dated ahead of this repair (over 10 minutes
+        after it), as it must be for the repair to acknowledge it: judged by the two
+        commits' dates alone, so that every clone, early or late, judges it alike."""
+        return when > self.time + AHEAD
+
+
+def acknowledgements(view: StoreView, line: Sequence[str],
+                     skip: frozenset[str] = frozenset()) -> dict[str, EventAck]:
+    """Event -> the first repair on the store line (``line``, oldest first) that names it
+    in ``Envtrail-Acknowledges-Event``, signed by an admin with a key valid where the
+    walk judges that repair. Repairs in ``skip`` (states a later repair acknowledged as
+    forged, or after a finding) count for nothing. The line's walk has judged the rest
+    of each repair; this keeps a forged one from counting before it does (sync judges
+    a remote's events line before its store line)."""
+    if not line:
+        return {}
+    git = view.git
+    listed = git.first_parents_saying(line[-1], f"^{PREFIX}{EVENT_ACK}: ")
+    on_line = set(line)
+    candidates = [c for c in (reversed(listed) if listed is not None else line)
+                  if c in on_line and c not in skip]
+    out: dict[str, EventAck] = {}
+    for commit in candidates:
+        info = git.info(commit)
+        rec = parse_record(info)
+        if rec is None or rec.action != "repair" or not event_acks(rec) \
+                or not _by_an_admin(view, info, rec):
+            continue
+        for event in sorted(event_acks(rec)):
+            out.setdefault(event, EventAck(commit, rec.actor, rec.reason, info.committer_time))
+    return out
+
+
+def _by_an_admin(view: StoreView, info, rec: Record) -> bool:
+    """Whether a repair is signed by an admin, judged as the line walk judges it."""
+    clean = signature_state(view, info, rec) or (info.parents[0] if info.parents else None)
+    if clean is None:
+        return False
+    try:
+        verdict = signature.check(view, info, trust_at=clean)
+    except IntegrityError:
+        return False
+    return verdict.good and verdict.admin and verdict.principal == rec.actor and \
+        admin_at_newest(view, info, rec, verdict, clean)
+
+
+def floor_for(view: StoreView, parent: str | None, store_head: str | None, now: datetime,
+              tainted: frozenset[str] = frozenset()) -> datetime | None:
+    """The time an event written on ``parent`` (the events head) may not go below: that
+    event's, passing over events a repair on the store line up to ``store_head``
+    acknowledged as dated ahead (a writer dates by its own clock past them)."""
+    git = view.git
+    if parent is None:
+        return None
+    when = git.info(parent).committer_time
+    if when <= now or store_head is None:
+        return when  # nothing dated ahead to pass over: no need to look for repairs
+    acks = acknowledgements(view, list(reversed(git.first_parents(store_head)[0])), tainted)
+    current: str | None = parent
+    while current is not None:
+        info = git.info(current)
+        ack = acks.get(current)
+        if ack is None or not ack.covers(info.committer_time):
+            return info.committer_time
+        current = info.parents[0] if info.parents else None
+    return None
 
 
 def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,

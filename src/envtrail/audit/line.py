@@ -21,6 +21,7 @@ from envtrail.audit.repairs import (
     FROM,
     SweepPlan,
     acknowledged,
+    event_acks,
     sweep_plan,
     swept,
 )
@@ -277,9 +278,13 @@ def _repair_clean(view: StoreView, report: LineReport, info, rec, position: int,
     if restored is not None and (restored in report.tainted or restored in tainted):
         return None  # values from a state a repair acknowledged as forged
     between = before[start:]
-    if not between:
-        return None
     named = acknowledged(rec)
+    if not between:
+        # A repair that only acknowledges events dated ahead (audit.eventline) restores
+        # its parent, as is: judged there, which must be a state with nothing pending.
+        if named or not event_acks(rec) or report.findings:
+            return None
+        return clean, SweepPlan()
     if any(commit not in between for commit, _ in named):
         return None  # a finding at or before its clean point: that state is not clean
     pending = {(f.commit, str(f.rule)) for f in report.findings}

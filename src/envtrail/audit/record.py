@@ -28,9 +28,9 @@ _CHANGE_RE = re.compile(
 _MAX_NAMES_IN_SUBJECT = 4
 _CORE = frozenset({"Format", "Action", "Actor", "Reason", "Context"})
 # Trailers that may repeat: one Change per variable, one Acknowledges per
-# finding a repair acknowledges, one Sweeps per honest commit it undoes. Every
-# other trailer is single-valued.
-_MULTI_VALUED = frozenset({"Change", "Acknowledges", "Sweeps"})
+# finding a repair acknowledges (Acknowledges-Event per event dated ahead), one
+# Sweeps per honest commit it undoes. Every other trailer is single-valued.
+_MULTI_VALUED = frozenset({"Change", "Acknowledges", "Acknowledges-Event", "Sweeps"})
 # Creating a store names each new environment; a repair (and an old merge)
 # may span several, and an approval names what the change it approves names.
 _MULTI_ENV_ACTIONS = frozenset({"init", "repair", "merge", "approve"})

@@ -48,6 +48,8 @@ CLEAN = "Repair-Clean"
 FROM = "Repair-From"
 ACK = "Acknowledges"
 SWEEPS = "Sweeps"
+# An event of refs/envtrail/events dated ahead, and rule 7 (audit.eventline judges it).
+EVENT_ACK = "Acknowledges-Event"
 _ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
@@ -58,6 +60,17 @@ def acknowledged(rec: Record) -> set[tuple[str, str]]:
         if key == ACK:
             commit, _, rule = value.partition(" ")
             out.add((commit, rule.strip()))
+    return out
+
+
+def event_acks(rec: Record) -> set[str]:
+    """The events a repair record acknowledges as dated ahead (well-formed names only:
+    ``check`` makes any other a finding of the repair)."""
+    out = set()
+    for key, value in rec.extra:
+        commit, _, rule = value.partition(" ")
+        if key == EVENT_ACK and _ID.fullmatch(commit) and rule == "7":
+            out.add(commit)
     return out
 
 
@@ -224,8 +237,8 @@ def signature_state(view, info: CommitInfo, rec: Record | None) -> str | None:
     return clean if view.git.first_parents(info.parents[0], clean)[1] else None
 
 
-def _admin_at_newest(view, info: CommitInfo, rec: Record, signer: signature.Verdict,
-                     clean: str) -> bool:
+def admin_at_newest(view, info: CommitInfo, rec: Record, signer: signature.Verdict,
+                    clean: str) -> bool:
     """Whether the signer is still an admin with this key at the newest verified commit a
     repair dated before it sweeps (its signature is judged at the clean point, so a key
     an admin had then and a revocation since closed would otherwise repair its way back)."""
@@ -248,9 +261,13 @@ def check(verifier: Verifier, info: CommitInfo, rec: Record, signer: signature.V
     out: list[Finding] = []
     if not signer.admin:
         out.append(Finding(info.id, 5, f"{signer.principal} is not an admin but made a repair"))
-    elif not _admin_at_newest(view, info, rec, signer, clean):
+    elif not admin_at_newest(view, info, rec, signer, clean):
         out.append(Finding(info.id, 5, f"{signer.principal} is no admin with that key at the "
                                        "newest verified commit the repair goes back over"))
+    named = sum(1 for key, _ in rec.extra if key == EVENT_ACK)
+    if named != len(event_acks(rec)):
+        out.append(Finding(info.id, 3, f"an Envtrail-{EVENT_ACK} trailer that is not an event "
+                                       "commit id and rule 7, or names one twice"))
     source = rec.extra_value(FROM) or clean
     if not _ID.fullmatch(source) or not git.first_parents(clean, source)[1]:
         return [*out, Finding(info.id, 3, "Repair-From is not a line commit at or before the "

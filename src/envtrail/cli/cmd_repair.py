@@ -43,12 +43,17 @@ def repair(
     lead = "would acknowledge" if dry_run or result.proposal else "acknowledged"
     for finding in result.findings:
         out(f"{lead}: {finding.line()}")
+    for finding in result.events:
+        out(f"{lead}: event {finding.line()}")
     undo = "would undo" if dry_run or result.proposal else "undid"
     for s in result.swept:
         out(f"{undo} (came after the first finding): {s.commit[:10]} {s.action} by {s.actor} "
             f"({s.reason}): {', '.join(s.variables) or 'no value'}")
-    out(f"restored to the last verified state {result.clean}: "
-        f"{', '.join(result.paths) or 'nothing differed'}")
+    if result.findings:
+        out(f"restored to the last verified state {result.clean}: "
+            f"{', '.join(result.paths) or 'nothing differed'}")
+    else:
+        out(f"the store line verifies: nothing restored ({result.clean[:10]} stays as it is)")
     if result.restored_from != result.clean:
         out(f"values from {result.restored_from}:")
     for change in result.record.changes if result.record else ():

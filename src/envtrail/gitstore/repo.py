@@ -154,6 +154,15 @@ class GitRepo(Trees):
         ids = done.stdout.split()
         return ids if done.returncode == 0 and ids and ids[0] == head else None
 
+    def first_parents_saying(self, head: str, pattern: str) -> list[str] | None:
+        """Ids on ``head``'s first-parent chain whose message has a line matching
+        ``pattern`` (git's regex), newest first; None where git cannot answer."""
+        try:
+            done = self._git("rev-list", "--first-parent", f"--grep={pattern}", head, "--")
+        except OSError:
+            return None
+        return done.stdout.split() if done.returncode == 0 else None
+
     def resolve(self, rev: str) -> str:
         """A commit id for anything git's rev-parse understands."""
         try:

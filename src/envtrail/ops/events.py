@@ -77,7 +77,10 @@ def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, envir
             rec = replace(rec, extra=tuple((k, last if k == eventline.AFTER else v)
                                            for k, v in rec.extra))
             after = last
-        floor = [git.info(c).committer_time for c in (parent, after) if c]
+        # No earlier than the event before it, passing over those a repair acknowledged
+        # as dated ahead (one far ahead would otherwise drag every event after it).
+        below = eventline.floor_for(line.view, parent, line.head, rt.now(), line.tainted)
+        floor = [t for t in (below, git.info(after).committer_time) if t is not None]
         when = max([rt.now(), *floor])
         commit = create_commit(git, [parent] if parent else [], {}, render(rec),
                                Author(rec.actor, rec.actor, when), signer_for(identity))

@@ -18,7 +18,7 @@ from envtrail.audit import checkpoint, eventline
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import render
-from envtrail.audit.verify import Finding
+from envtrail.audit.verify import AHEAD, Finding
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.crypto.keys import Identity, key_id
 from envtrail.errors import ConflictError, IntegrityError, UsageError
@@ -330,8 +330,15 @@ def _replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, parent
     extra = [(k, after if k == eventline.AFTER else v) for k, v in rec.extra if k != REPLAYED]
     extra.append((REPLAYED, rec.extra_value(REPLAYED) or original))
     new = replace(rec, actor=acting.principal, extra=tuple(extra))
-    floor = [git.info(c).committer_time for c in (parent, after) if c]
-    when = max([info.committer_time, *floor])  # when it happened, unless the line says later
+    # When it happened, unless the line says later; an event dated ahead of this clock
+    # (dragged by one a repair has since acknowledged) happened now at the latest.
+    now = rt.now()
+    happened = min(info.committer_time, now) if info.committer_time > now + AHEAD else \
+        info.committer_time
+    below = eventline.floor_for(StoreView(git), parent, head, now,
+                                checkpoint.load_tainted(git.root))
+    floor = [t for t in (below, git.info(after).committer_time) if t is not None]
+    when = max([happened, *floor])
     return create_commit(git, [parent] if parent else [], {}, render(new),
                          Author(new.actor, new.actor, when), signer_for(identity))
 

@@ -16,6 +16,11 @@ it kept working) are undone with it: only changes of values may be, each is
 named in the record (``Envtrail-Sweeps``) and reported, by the rule the walk
 applies (audit.repairs.sweep_plan). A repair is written only if the walk, with
 it on top, would accept it: otherwise nothing moves and it exits 5.
+
+Events dated ahead (rule 7 on ``refs/envtrail/events``, which only goes
+forward) are acknowledged too, each named in ``Envtrail-Acknowledges-Event``;
+with no store line finding the repair restores its parent as is and only names
+them (audit.eventline judges the acknowledgement).
 """
 
 from __future__ import annotations
@@ -23,10 +28,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from envtrail.audit import eventline
 from envtrail.audit.eventline import EVENTS_REF, after_of
 from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record
-from envtrail.audit.repairs import ACK, CLEAN, FROM, SWEEPS, sweep_plan, undo_refusal
+from envtrail.audit.repairs import (
+    ACK,
+    CLEAN,
+    EVENT_ACK,
+    FROM,
+    SWEEPS,
+    sweep_plan,
+    undo_refusal,
+)
 from envtrail.audit.verify import Finding
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
@@ -74,6 +88,8 @@ class RepairResult:
     handed_out: tuple[tuple[str, str, str], ...] = ()
     # Values it puts back that someone no longer seated could read (as rollback says).
     warnings: tuple[str, ...] = ()
+    # Events dated ahead it acknowledges (events line, rule 7).
+    events: tuple[Finding, ...] = ()
 
 
 def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
@@ -84,10 +100,16 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     text = check_reason(reason)
     line = open_line(git, rt, identity, allow_findings=True)
     findings = tuple(line.report.findings) if line.report else ()
-    if not findings:
-        raise UsageError("nothing to repair: the store line verifies",
+    dated = _events_dated_ahead(line, rt)
+    if not findings and not dated:
+        raise UsageError("nothing to repair: the store line and the events line verify",
                          hint="`envtrail verify` lists findings when there are any")
-    clean = _clean_point(line, findings)
+    if not findings and from_rev is not None:
+        raise UsageError("--from restores values over store line findings, and the store "
+                         "line has none (only events dated ahead, which restore nothing)")
+    # Only events dated ahead: the repair restores its parent as is, and names them.
+    clean = _clean_point(line, findings) if findings else line.head
+    assert clean is not None  # open_line refuses an empty store
     clean_state = line.view.at(clean)
     # Judged by the last verified state: the head's signers may be forged.
     acting = whoami(clean_state, identity, rt)
@@ -99,6 +121,7 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     envs = tuple(sorted({e for e in map(layout.env_of, paths)
                          if e and ENV_NAME_RE.fullmatch(e) and e not in {".", ".."}}))
     extra = (*((ACK, f"{f.commit} {f.rule}") for f in findings),
+             *((EVENT_ACK, f"{f.commit} 7") for f in dated),
              *((SWEEPS, s.commit) for s in sweeps), (CLEAN, clean), (FROM, source))
     rec = Record("repair", acting.principal, text, envs, masked, context_for(rt), extra)
     handed = _handed_out(line, clean)
@@ -107,13 +130,30 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
         f"{clean[:10]}" for env in _kept_as_at_clean(line, clean_state, source, present=False))
     if dry_run:
         return RepairResult(findings, clean, source, paths, None, rec, swept=sweeps,
-                            handed_out=handed, warnings=notes)
-    check = _verifies(git, rt, identity, route)
+                            handed_out=handed, warnings=notes, events=dated)
+    check = _verifies(git, rt, identity, route, {f.commit for f in dated})
     written = transact(git, rt, identity,
                        lambda snap: Plan(changes, rec, base=clean, check=check),
                        allow_findings=True, route=route)
     return RepairResult(findings, clean, source, paths, written.commit, written.record,
-                        written.proposal, sweeps, handed, notes)
+                        written.proposal, sweeps, handed, notes, dated)
+
+
+def _events_dated_ahead(line: Line, rt: Runtime) -> tuple[Finding, ...]:
+    """The events dated ahead of this clock (rule 7) that no repair acknowledged yet: a
+    repair names them (``Envtrail-Acknowledges-Event``). IntegrityError (exit 5) when the
+    events line has a finding no repair settles and the store line has none, so that
+    `repair` never says there is nothing to repair while `verify` fails."""
+    found = eventline.check(line.view, line.head, tainted=line.tainted, now=rt.now())
+    dated = tuple(f for f in found if eventline.is_ahead(f))
+    other = [f for f in found if f not in dated and f.message != eventline.AFTER_REPAIRED]
+    if other and not dated and line.report is not None and not line.report.findings:
+        raise IntegrityError(
+            f"cannot repair: the store line verifies, and the events line's finding "
+            f"{other[0].line()} is no date a repair acknowledges",
+            hint="only an event dated ahead is acknowledged by a repair; see "
+                 "docs/threat-model.md (the events line stops sync when it breaks)")
+    return dated
 
 
 def _exposures(line: Line, identity: Identity, clean: Snapshot,
@@ -237,7 +277,8 @@ def _swept_change(git: GitRepo, commit: str) -> SweptChange:
     return SweptChange(commit, rec.action, rec.actor, rec.reason, names)
 
 
-def _verifies(git: GitRepo, rt: Runtime, identity: Identity, route: Route):
+def _verifies(git: GitRepo, rt: Runtime, identity: Identity, route: Route,
+              events: set[str]):
     """A check of the repair commit before it moves the line: the whole line up to it
     must verify, as ``verify`` walks it with this key, and as a clone walks it that
     fetches it once every date on it has passed (it finds no commit dated ahead and
@@ -278,6 +319,14 @@ def _verifies(git: GitRepo, rt: Runtime, identity: Identity, route: Route):
             first = next((f for f in here if f.commit == commit), here[0])
             raise IntegrityError(f"refusing to write a repair that would not verify: "
                                  f"{first.line()}", hint=hint)
+        # Every event it names must be acknowledged by it, alike in every clone.
+        acked = eventline.acknowledgements(StoreView(git), git.first_parents(commit)[0][::-1]) \
+            if events else {}
+        for event in sorted(events):
+            ack = acked.get(event)
+            if ack is None or not ack.covers(git.info(event).committer_time):
+                raise IntegrityError("refusing to write a repair that would not acknowledge "
+                                     f"the event {event[:10]} dated ahead", hint=hint)
     return check
 
 

@@ -113,9 +113,13 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     report.findings += walked.findings
     if cp is not None and not rewrite:
         cp = _mark_refused(git, view, head, cp, walked)
-    events = eventline.check(view, head, line=walked.walked, times=walked.times,
-                             tainted=frozenset(walked.tainted),
-                             now=rt.now())
+    # A repair at or after a finding still standing on the store line settles nothing.
+    pending = {f.commit for f in walked.findings}
+    first = next((i for i, c in enumerate(walked.walked) if c in pending), len(walked.walked))
+    judged = eventline.judge(view, head, line=walked.walked, times=walked.times,
+                             tainted=frozenset(walked.tainted), now=rt.now(),
+                             distrusted=frozenset(walked.walked[first:]), listed=True)
+    events = judged.findings
     # An event recorded on a state later repaired (a keyless clone's deploy after a lie
     # only a key sees) is history, not a forgery: a warning, as acknowledged findings are
     # (--strict fails on it), never a finding no repair could settle.
@@ -124,7 +128,7 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     events_head = git.ref_target(eventline.EVENTS_REF)
     if report.ok and events_head is not None and not after_repaired:
         checkpoint.save_events(git.root, head, events_head)  # log need not judge it again
-    report.acknowledged = walked.acknowledged + walked.unseen
+    report.acknowledged = walked.acknowledged + walked.unseen + judged.acknowledged
     report.swept = walked.swept
     # A member's key opens only what was sealed to it: what came before is apart, never
     # "without a key" (ops.gate.seat_at_head answers who holds one now).

@@ -1,0 +1,155 @@
+"""Events dated ahead (attack26 E1, review15 B3): a repair acknowledges them.
+
+One event dated far ahead is taken by every clone's sync (attack24 U4), and was then a
+finding in every `verify` until its date, dragging every later event to that date, with
+no way out. An admin's `repair` now names such events (`Envtrail-Acknowledges-Event`):
+`verify` lists them as acknowledged, alike in every clone, and events written after it
+are dated by their writer's clock.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from test_sync import clone_as, head
+from test_sync_events import event, world
+from test_sync_refs import EVENTS
+
+from conftest import assert_one_line_error, git
+from envtrail.audit import record
+from envtrail.audit.repairs import CLEAN, EVENT_ACK, FROM
+from hostile import signed_commit
+
+YEARS = 50 * 365 * 24 * 3600  # bob's clock, or his choice
+
+
+def _tip_time(clone) -> datetime:
+    return datetime.fromtimestamp(int(git(clone.cwd, "log", "-1", "--format=%ct", EVENTS)), UTC)
+
+
+def _verified(clone) -> dict:
+    r = clone("verify", "--json")
+    return {"code": r.code, **json.loads(r.out)}
+
+
+def _far_event(tmp_path, store, cli, bob, clock):
+    """bob writes a deploy event dated 50 years ahead and pushes it; alice takes it and
+    writes one of her own (dragged to the same date). Returns (alice, bob, remote, far)."""
+    a, b, bare = world(tmp_path, store, cli, bob)
+    clock(YEARS)
+    event(b, "deploy", "deploy v1.2")
+    far = git(b.cwd, "rev-parse", EVENTS).strip()
+    assert b("sync").code == 0
+    clock(60)
+    assert a("sync").code == 0
+    event(a, "deploy", "deploy v1.3")
+    assert a("sync").code == 0
+    return a, b, bare, far
+
+
+def test_a_repair_acknowledges_events_dated_far_ahead_alike_in_every_clone(
+        tmp_path, store, cli, bob, clock):
+    a, b, bare, far = _far_event(tmp_path, store, cli, bob, clock)
+    dragged = git(a.cwd, "rev-parse", EVENTS).strip()
+    found = _verified(a)
+    assert found["code"] == 1
+    assert {f["commit"] for f in found["findings"]} == {far, dragged}
+    dry = a("repair", "--reason", "bob's clock was 50 years ahead", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert f"would acknowledge: event {far[:10]} rule 7 (time)" in dry.out
+    assert f"would acknowledge: event {dragged[:10]} rule 7 (time)" in dry.out
+    line = head(a)
+    r = a("repair", "--reason", "bob's clock was 50 years ahead")
+    assert r.code == 0, r.err
+    repair = head(a)
+    assert git(a.cwd, "rev-parse", f"{repair}^").strip() == line
+    assert git(a.cwd, "diff", "--stat", line, repair) == ""  # nothing restored
+    mine = _verified(a)
+    assert mine["code"] == 0 and mine["findings"] == [], mine
+    acked = {(x["commit"], x["rule"], x["admin"], x["repair"]) for x in mine["acknowledged"]}
+    assert acked == {(far, 7, "alice@example.com", repair),
+                     (dragged, 7, "alice@example.com", repair)}
+    text = a("verify").out
+    assert f"acknowledged: {far[:10]} rule 7 (time)" in text and "by alice@example.com" in text
+    assert a("verify", "--strict").code == 1  # an acknowledgement is no clean bill
+    # Written after the repair, an event is dated by its writer's clock, not dragged.
+    event(a, "restart", "restart after the fix")
+    assert _tip_time(a) < datetime.now(UTC) + timedelta(days=1)
+    assert a("verify").code == 0
+    assert a("sync").code == 0
+    # bob's clone, and a fresh one, judge it alike; so does one that meets it after
+    # the date has passed (no longer ahead there, still acknowledged).
+    assert b("sync").code == 0
+    theirs = _verified(b)
+    assert theirs["code"] == 0 and theirs["acknowledged"] == mine["acknowledged"]
+    fresh = clone_as(tmp_path, str(bare), cli.identity, "fresh")
+    assert fresh("sync").code == 0  # a plain clone holds no events line
+    assert _verified(fresh)["acknowledged"] == mine["acknowledged"]
+    clock(YEARS + 24 * 3600)
+    late = clone_as(tmp_path, str(bare), cli.identity, "late")
+    assert late("sync").code == 0
+    seen_late = _verified(late)
+    assert seen_late["code"] == 0 and seen_late["acknowledged"] == mine["acknowledged"]
+    assert late("verify", "--strict").code == 1
+
+
+def test_repair_no_longer_says_the_line_verifies_while_an_event_is_a_finding(
+        tmp_path, store, cli, bob, clock):
+    """review15 B3: `repair` said "nothing to repair: the store line verifies" (exit 2)
+    right after `verify` failed on the events line."""
+    a, _, _, far = _far_event(tmp_path, store, cli, bob, clock)
+    r = a("repair", "--reason", "settle it", "--dry-run")
+    assert r.code == 0 and "nothing to repair" not in r.out + r.err
+    assert f"event {far[:10]}" in r.out
+    assert "the store line verifies: nothing restored" in r.out
+    r = a("repair", "--reason", "settle it", "--from", "HEAD~1")
+    assert_one_line_error(r, 2)
+    done = a("repair", "--reason", "settle it")
+    assert done.code == 0, done.err
+    again = a("repair", "--reason", "settle it again")
+    assert_one_line_error(again, 2)
+    assert "nothing to repair: the store line and the events line verify" in again.err
+
+
+def _hand_repair(clone, who, events, reason="whitewash", parent=None):
+    """A repair commit signed by ``who`` that names ``events`` dated ahead and restores
+    nothing, put on the store line by hand."""
+    parent = parent or head(clone)
+    rec = record.Record("repair", who.principal, reason, (),
+                        extra=(*((EVENT_ACK, f"{e} 7") for e in events), (CLEAN, parent),
+                               (FROM, parent)))
+    when = datetime.fromtimestamp(int(git(clone.cwd, "log", "-1", "--format=%ct", parent)) + 1,
+                                  UTC)
+    commit = signed_commit(clone.cwd, who.identity, who.principal, [parent], {},
+                           record.render(rec), when=when)
+    git(clone.cwd, "update-ref", "refs/heads/main", commit)
+    git(clone.cwd, "reset", "-q", "--hard", commit)
+    return commit
+
+
+def test_only_a_current_admin_acknowledges_an_event(tmp_path, store, cli, bob, clock,
+                                                    make_identity):
+    """Attacker: bob (a member, no admin) signs a repair naming his own event; then an
+    admin revoked since signs one. Neither is a valid repair, and the event stays a
+    finding, in the clone that took them and in sync (which refuses the line)."""
+    a, b, bare, far = _far_event(tmp_path, store, cli, bob, clock)
+    forged = _hand_repair(b, bob, [far], "my clock is right")
+    r = _verified(b)
+    assert r["code"] == 1 and r["acknowledged"] == []
+    assert any(f["commit"] == forged and f["rule"] == 5 for f in r["findings"]), r["findings"]
+    assert any(f["commit"] == far and f["rule"] == 7 for f in r["findings"])
+    git(b.cwd, "push", "-q", "-f", str(bare), "main")
+    assert a("sync").code == 5  # the forged repair is refused, the events line unchanged
+    git(bare, "update-ref", "refs/heads/main", head(a))  # the server's admin puts it back
+    # A former admin, revoked: the key that signed no longer counts at the repair.
+    dave = make_identity("dave@example.com")
+    assert a("access", "grant", dave.principal, dave.publine, "--env", "staging",
+             "--reason", "dave joins").code == 0
+    assert a("access", "admin", dave.principal, "--reason", "trusted").code == 0
+    r = a("access", "revoke", dave.principal, "--env", "staging", "--reason", "dave leaves")
+    assert r.code == 0, r.err
+    stale = _hand_repair(a, dave, [far], "still here")
+    r = _verified(a)
+    assert r["code"] == 1 and r["acknowledged"] == []
+    assert any(f["commit"] == stale and f["rule"] == 1 for f in r["findings"]), r["findings"]
+    assert any(f["commit"] == far and f["rule"] == 7 for f in r["findings"])
+
