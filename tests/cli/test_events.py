@@ -341,10 +341,13 @@ def test_an_event_after_a_revocation_is_judged_after_it_even_when_times_jump(cli
     _revoked_and_late(cli, store, bob, before, None)
 
 
-def test_repair_never_undoes_a_change_an_event_follows_for_its_date(cli, store, team, alice):
-    """attack18 P6: a value change whose only finding is its date (a fast clock) and a
-    deploy event after it: undoing the change would leave that event a finding in every
-    clone, so `repair` refuses it like any sweep an event follows."""
+def test_repair_undoes_a_change_dated_ahead_that_an_event_follows(cli, store, team, alice):
+    """attack18 P6 had `repair` refuse this (a value change whose only finding is its
+    date, a deploy event after it), to keep the event judged; attack26 M1: a change dated
+    a year ahead and the deploy that ran with it then kept reads refused for a year, with
+    no way out. The event now follows a state a repair acknowledged (a warning, never
+    judged, as for any acknowledged state), and its own date, dragged ahead with the
+    change, is acknowledged by the same repair."""
     from datetime import UTC, datetime, timedelta
 
     import forge
@@ -353,10 +356,15 @@ def test_repair_never_undoes_a_change_an_event_follows_for_its_date(cli, store, 
     me = alice.identity
     ahead = forge.commit_plan(store, me, forge.honest_plan(store, me, "staging", {"K": "v2"}),
                               when=now + timedelta(minutes=20))
-    _event_after(store, me, "alice@example.com", ahead, None, env="staging")
+    deploy = _event_after(store, me, "alice@example.com", ahead, None, env="staging")
     (store / ".git/envtrail/verified.json").unlink(missing_ok=True)
-    before = git(store, "for-each-ref")
     r = cli("repair", "--reason", "a fast clock")
-    assert_one_line_error(r, 5)
-    assert "an event follows it" in r.err
-    assert git(store, "for-each-ref") == before
+    assert r.code == 0, r.err
+    assert f"acknowledged: {ahead[:10]} rule 7 (time)" in r.out
+    assert f"acknowledged: event {deploy[:10]} rule 7 (time)" in r.out
+    report = json.loads(cli("verify", "--json").out)
+    assert report["ok"], report["findings"]
+    assert {(a["commit"], a["rule"]) for a in report["acknowledged"]} == {(ahead, 7), (deploy, 7)}
+    assert any(deploy[:10] in w and "not judged" in w for w in report["warnings"])
+    assert cli("verify", "--strict").code == 1
+    assert cli("get", "K", "--env", "staging").code != 5

@@ -153,3 +153,39 @@ def test_only_a_current_admin_acknowledges_an_event(tmp_path, store, cli, bob, c
     assert any(f["commit"] == stale and f["rule"] == 1 for f in r["findings"]), r["findings"]
     assert any(f["commit"] == far and f["rule"] == 7 for f in r["findings"])
 
+
+def test_a_change_dated_a_year_ahead_and_its_deploy_can_be_repaired(tmp_path, store, cli,
+                                                                    bob, clock):
+    """attack26 M1: bob's laptop runs a year fast; he sets BASE and deploys with it (`set`,
+    then `run --event deploy`). Every other clone refused his line for a year, and
+    `repair` refused too ("an event follows it"), though the change's only finding is its
+    date: without the event the same repair worked. Now it repairs, and every clone
+    syncs and reads again, including when later events come in."""
+    a, b, bare = world(tmp_path, store, cli, bob)
+    clock(365 * 24 * 3600)
+    r = b("set", "BASE", "--env", "production", "--reason", "rotate BASE", input="v2")
+    assert r.code == 0, r.err
+    dated = head(b)
+    assert b("run", "--env", "production", "--event", "deploy", "--", "true").code == 0
+    deploy = git(b.cwd, "rev-parse", EVENTS).strip()
+    assert b("sync").code == 0
+    clock(60)
+    assert a("sync").code == 5  # a change dated a year ahead of this clone's clock
+    git(a.cwd, "fetch", "-q", "origin")
+    git(a.cwd, "fetch", "-q", "origin", f"+{EVENTS}:{EVENTS}")
+    git(a.cwd, "reset", "-q", "--keep", "origin/main")  # taken by hand, to repair it
+    r = a("repair", "--reason", "bob's clock ran a year fast")
+    assert r.code == 0, r.err
+    assert f"acknowledged: {dated[:10]} rule 7 (time)" in r.out
+    assert f"acknowledged: event {deploy[:10]} rule 7 (time)" in r.out
+    assert a("verify").code == 0
+    assert a("get", "BASE", "--env", "production").out.strip() == "b"  # restored
+    assert a("sync").code == 0
+    assert b("sync").code == 0 and b("verify").code == 0
+    event(a, "restart", "after the repair")  # bob's next sync judges the whole events line
+    assert a("sync").code == 0
+    assert b("sync").code == 0 and b("verify").code == 0
+    fresh = clone_as(tmp_path, str(bare), cli.identity, "fresh")
+    assert fresh("sync").code == 0
+    assert fresh("get", "BASE", "--env", "production").out.strip() == "b"
+    assert fresh("verify").code == 0

@@ -75,8 +75,7 @@ def findings(git: GitRepo, store_head: str | None, tip: str | None) -> list[Find
     plain `git push` sends it (one judge, so neither lets through what the other refuses)."""
     if tip is None:
         return []
-    return eventline.check(StoreView(git), store_head, tip=tip,
-                           tainted=checkpoint.load_tainted(git.root))
+    return _standing(StoreView(git), store_head, tip, checkpoint.load_tainted(git.root))
 
 
 def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head: str | None,
@@ -216,6 +215,20 @@ def _refuse_bad(git: GitRepo, head: str | None, tip: str | None) -> None:
         raise IntegrityError(f"this clone's events line does not verify: "
                              f"{found[0].line()}; nothing was pushed",
                              hint="run `envtrail verify` for details")
+
+
+def _standing(view: StoreView, head: str | None, tip: str,
+              tainted: frozenset[str]) -> list[Finding]:
+    """The findings on the events line ending at ``tip`` that stop sync. An event that
+    follows a state a repair acknowledged (one it swept for its date, say) is a warning in
+    verify, never judged there: sync judges it at that state as if no repair had come, so
+    that it stops no clone's sync for good, and a forged one still does."""
+    found = eventline.check(view, head, tip=tip, tainted=tainted)
+    later = {f.commit for f in found if f.message == eventline.AFTER_REPAIRED}
+    if not later:
+        return found
+    return [f for f in found if f.commit not in later] + \
+        [f for f in eventline.check(view, head, tip=tip) if f.commit in later]
 
 
 def landed(git: GitRepo, tip: str | None) -> None:

@@ -231,9 +231,12 @@ def _sweeps(line: Line, clean: str, findings: tuple[Finding, ...],
         why = None if commit in found - dated else undo_refusal(line.view, commit, author, reason)
         if why is not None and commit in dated:
             why = f"its only finding is its date, and {why}"
-        if why is None and commit not in found - dated and commit in followed:
-            # The events line would then hold an event after a state the repair undid,
-            # a finding in every clone that no later repair settles.
+        if why is None and commit not in found and commit in followed:
+            # An honest change a deploy ran with is not undone behind its back: the event
+            # would be left after a state the repair undid, never judged again. A change
+            # whose only finding is its date may be (attack26 M1): its events followed a
+            # state every clone already flags, and are warnings after the repair, as any
+            # event after an acknowledged state (a date ahead they carry it names too).
             why = "an event follows it"
         if why is not None:
             info = line.git.info(commit)
