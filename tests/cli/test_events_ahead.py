@@ -189,3 +189,40 @@ def test_a_change_dated_a_year_ahead_and_its_deploy_can_be_repaired(tmp_path, st
     assert fresh("sync").code == 0
     assert fresh("get", "BASE", "--env", "production").out.strip() == "b"
     assert fresh("verify").code == 0
+
+
+def test_an_event_dragged_before_the_repair_is_redated_when_sync_replays_it(
+        tmp_path, store, cli, bob, clock):
+    """bob took the far event before the repair: his own next event is dragged to its
+    date. When sync re-makes it on top of the events written since the repair, it is
+    dated by his clock (it cannot have happened in 50 years), not a new finding."""
+    a, b, _, _ = _far_event(tmp_path, store, cli, bob, clock)
+    assert b("sync").code == 0
+    event(b, "rollback", "rolled back by hand")
+    assert _tip_time(b) > datetime.now(UTC) + timedelta(days=365)  # dragged
+    assert a("repair", "--reason", "bob's clock was 50 years ahead").code == 0
+    event(a, "restart", "after the fix")
+    assert a("sync").code == 0
+    r = b("sync")
+    assert r.code == 0 and "1 replayed" in r.out, r.out + r.err
+    assert _tip_time(b) < datetime.now(UTC) + timedelta(days=1)
+    assert b("verify").code == 0
+    assert b("sync").code == 0 and a("sync").code == 0 and a("verify").code == 0
+
+
+def test_an_acknowledged_date_leaves_every_other_finding_of_the_event(store, cli, bob):
+    """Attacker: bob, no member of staging, writes a staging event dated far ahead. The
+    repair acknowledges its date, which is all a repair may acknowledge of an event: his
+    writing for an environment he is not in stays a finding."""
+    from test_events import _event_after
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    forged = _event_after(store, bob.identity, bob.principal, head(cli), None, env="staging",
+                          later=YEARS)
+    r = cli("repair", "--reason", "a date far ahead")
+    assert r.code == 0 and f"acknowledged: event {forged[:10]} rule 7" in r.out, r.out + r.err
+    found = _verified(cli)
+    assert found["code"] == 1
+    assert [(f["commit"], f["rule"]) for f in found["findings"]] == [(forged, 4)]
+    assert [(a["commit"], a["rule"]) for a in found["acknowledged"]] == [(forged, 7)]
