@@ -156,12 +156,12 @@ def propose(
     """Re-make your proposal on the current line head after the line moved on."""
     from envtrail.cli.common import report_write
     from envtrail.errors import UsageError
-    from envtrail.ops import approvals
+    from envtrail.ops import propose as proposing
 
     if redo is None:
         raise UsageError("name the proposal to re-make with --redo ID",
                          hint="propose a new change with --propose on set, unset, import, ...")
-    written = approvals.redo(open_git(repo), runtime(), load_identity(identity), redo)
+    written = proposing.redo(open_git(repo), runtime(), load_identity(identity), redo)
     report_write(written, "proposal")
     out(f"  proposal {redo} is withdrawn; its approvals named the old commit")
     for text in written.warnings:

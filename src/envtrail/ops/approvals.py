@@ -55,13 +55,10 @@ from envtrail.ops import journal
 from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_values
 from envtrail.ops.reach import find_stranded
-from envtrail.ops.redo import remake
-from envtrail.ops.routing import drop_proposal, proposal_ids, proposal_ref, shelve_proposal
+from envtrail.ops.routing import chain_of, drop_proposal, plausible, proposal_ids, proposal_ref
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, signer_for, transact
 from envtrail.runtime import Runtime
-
-_MAX_CHAIN = 500  # approvals above one proposal; more is not a proposal envtrail made
 
 
 @dataclass(frozen=True)
@@ -129,7 +126,7 @@ class Proposal:
 
 def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> Proposal:
     """Read one proposal and judge its approvals as rule 9 will on the line."""
-    tip = git.ref_target(proposal_ref(proposal_id)) if _plausible(proposal_id) else None
+    tip = git.ref_target(proposal_ref(proposal_id)) if plausible(proposal_id) else None
     if tip is None:
         raise NotFoundError(f"no proposal {proposal_id[:40]!r}",
                             hint="list them with `envtrail proposals`")
@@ -201,7 +198,7 @@ def approve(git: GitRepo, rt: Runtime, identity: Identity, target: str,
     text = check_reason(reason)
     if not text:
         raise UsageError("an approval needs a --reason")
-    if _plausible(target) and git.ref_target(proposal_ref(target)) is not None:
+    if plausible(target) and git.ref_target(proposal_ref(target)) is not None:
         return _approve_proposal(git, rt, identity, target, text)
     return _approve_break_glass(git, rt, identity, target, text)
 
@@ -350,48 +347,7 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
         return Written(prop.tip, prop.record, proposal=prop.id)
 
 
-def redo(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Written:
-    """Re-make the author's stale proposal (any write action) on the current line head, as
-    a new proposal (its approvals named the old commit, so none carries over), and
-    withdraw the old one. ``Written.commit`` is None if the line already holds it all."""
-    with WriteLock(lock_path(git.root)):
-        recover(git)
-        line = open_line(git, rt, identity)
-        prop = load(git, line.view, proposal_id, line.head)
-        if not prop.stale:
-            raise UsageError(f"proposal {prop.id} is based on the line head; nothing to redo",
-                             hint=f"`envtrail apply {prop.id}` once it is approved")
-        signed = signature.check(line.view, git.info(prop.commit))
-        if line.head is None or whoami(line.snapshot, identity, rt).principal != \
-                prop.record.actor or not signed.good or signed.key != identity.public.openssh:
-            # The key, not only the name: a proposal signed by another key bound to the
-            # same principal (say, in a state a repair undid) is not this author's to re-sign.
-            raise AccessDenied(f"only its author {prop.record.actor} re-proposes {prop.id}, "
-                               "with the key that signed it")
-        written = remake(git, rt, identity, prop.commit, line.head)
-        # Kept under withdrawn/, not deleted: it may have been pushed, and the key pair it
-        # sealed stays counted among a value's readers (review14 B3).
-        shelve_proposal(git, prop.id)
-        return written
-
-
-def chain_of(git: GitRepo, tip: str, proposal_id: str) -> list[str] | None:
-    """A proposal's commits, the proposal first, then its approvals; None if ``tip`` does
-    not lead down to a commit whose id starts with ``proposal_id``."""
-    chain = [tip]
-    while not chain[-1].startswith(proposal_id):
-        parents = git.info(chain[-1]).parents
-        if len(parents) != 1 or len(chain) > _MAX_CHAIN:
-            return None
-        chain.append(parents[0])
-    return chain[::-1]
-
-
 def _repairs(git: GitRepo, proposal_id: str) -> bool:
     """A proposed ``repair`` is approved and applied on a line with findings: that is
     what it is for (the findings it does not acknowledge keep reads refused)."""
     return load(git, StoreView(git), proposal_id, git.store_head()).record.action == "repair"
-
-
-def _plausible(proposal_id: str) -> bool:
-    return 4 <= len(proposal_id) <= 40 and all(c in "0123456789abcdef" for c in proposal_id)

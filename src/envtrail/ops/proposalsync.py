@@ -39,12 +39,12 @@ from envtrail.format.layout import env_of
 from envtrail.gitstore.commit import Author, create_commit, move_branch
 from envtrail.gitstore.remote import RefUpdate, Upstream, mirror
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.approvals import chain_of
 from envtrail.ops.redo import offboarded, remake
 from envtrail.ops.replay import REPLAYED
 from envtrail.ops.routing import (
     PROPOSALS,
     WITHDRAWN,
+    chain_of,
     drop_proposal,
     proposal_ref,
     shelve_proposal,

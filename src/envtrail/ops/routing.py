@@ -26,6 +26,7 @@ PROPOSALS = "refs/envtrail/proposals/"
 # offboarding report still counts the values they held (a member may have read them).
 WITHDRAWN = "refs/envtrail/withdrawn/"
 ID_LENGTH = 12
+_MAX_CHAIN = 500  # approvals above one proposal; more is not a proposal envtrail made
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,24 @@ def _unapproved(where: str, needed: int) -> AccessDenied:
         f"this change to {where} needs {needed} approval(s) before it lands",
         hint="add --propose and ask an approver to run `envtrail approve ID`; in an incident, "
              "--break-glass lands a value change now for review afterwards")
+
+
+def plausible(proposal_id: str) -> bool:
+    """Whether ``proposal_id`` could name a proposal (or a prefix of one): hex, of a
+    length git would take, so that no text reaches a ref name unchecked."""
+    return 4 <= len(proposal_id) <= 40 and all(c in "0123456789abcdef" for c in proposal_id)
+
+
+def chain_of(git: GitRepo, tip: str, proposal_id: str) -> list[str] | None:
+    """A proposal's commits, the proposal first, then its approvals; None if ``tip`` does
+    not lead down to a commit whose id starts with ``proposal_id``."""
+    chain = [tip]
+    while not chain[-1].startswith(proposal_id):
+        parents = git.info(chain[-1]).parents
+        if len(parents) != 1 or len(chain) > _MAX_CHAIN:
+            return None
+        chain.append(parents[0])
+    return chain[::-1]
 
 
 def proposal_ids(git: GitRepo) -> list[str]:
