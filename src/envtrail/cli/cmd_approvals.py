@@ -144,7 +144,8 @@ def apply(
     from envtrail.ops import approvals
 
     written = approvals.apply(open_git(repo), runtime(), load_identity(identity), proposal_id)
-    out(f"applied proposal {proposal_id}: {subject(written.record)} [{short(written.commit)}]")
+    out(f"applied proposal {written.proposal}: {subject(written.record)} "
+        f"[{short(written.commit)}]")
 
 
 def propose(
@@ -161,9 +162,9 @@ def propose(
     if redo is None:
         raise UsageError("name the proposal to re-make with --redo ID",
                          hint="propose a new change with --propose on set, unset, import, ...")
-    written = proposing.redo(open_git(repo), runtime(), load_identity(identity), redo)
+    old, written = proposing.redo(open_git(repo), runtime(), load_identity(identity), redo)
     report_write(written, "proposal")
-    out(f"  proposal {redo} is withdrawn; its approvals named the old commit")
+    out(f"  proposal {old} is withdrawn; its approvals named the old commit")
     for text in written.warnings:
         warn(text)
 

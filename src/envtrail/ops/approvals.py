@@ -55,7 +55,13 @@ from envtrail.ops import journal
 from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_values
 from envtrail.ops.reach import find_stranded
-from envtrail.ops.routing import chain_of, drop_proposal, plausible, proposal_ids, proposal_ref
+from envtrail.ops.routing import (
+    chain_of,
+    drop_proposal,
+    find_proposal,
+    proposal_ids,
+    proposal_ref,
+)
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, signer_for, transact
 from envtrail.runtime import Runtime
@@ -125,11 +131,14 @@ class Proposal:
 
 
 def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> Proposal:
-    """Read one proposal and judge its approvals as rule 9 will on the line."""
-    tip = git.ref_target(proposal_ref(proposal_id)) if plausible(proposal_id) else None
-    if tip is None:
+    """Read one proposal (named by its id or a unique prefix, routing.find_proposal) and
+    judge its approvals as rule 9 will on the line."""
+    found = find_proposal(git, proposal_id)
+    tip = git.ref_target(proposal_ref(found)) if found else None
+    if found is None or tip is None:
         raise NotFoundError(f"no proposal {proposal_id[:40]!r}",
                             hint="list them with `envtrail proposals`")
+    proposal_id = found
     chain = chain_of(git, tip, proposal_id)
     if chain is None:
         raise IntegrityError(f"proposal {proposal_id} is malformed (no proposal commit "
@@ -198,8 +207,11 @@ def approve(git: GitRepo, rt: Runtime, identity: Identity, target: str,
     text = check_reason(reason)
     if not text:
         raise UsageError("an approval needs a --reason")
-    if plausible(target) and git.ref_target(proposal_ref(target)) is not None:
-        return _approve_proposal(git, rt, identity, target, text)
+    # A proposal first, by the one function review and apply use (review15 B8: a short id
+    # taken for a line commit was refused as an integrity failure).
+    found = find_proposal(git, target)
+    if found is not None:
+        return _approve_proposal(git, rt, identity, found, text)
     return _approve_break_glass(git, rt, identity, target, text)
 
 

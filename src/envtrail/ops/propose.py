@@ -26,10 +26,12 @@ from envtrail.ops.txn import Written
 from envtrail.runtime import Runtime
 
 
-def redo(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Written:
+def redo(git: GitRepo, rt: Runtime, identity: Identity,
+         proposal_id: str) -> tuple[str, Written]:
     """Re-make the author's stale proposal (any write action) on the current line head, as
     a new proposal (its approvals named the old commit, so none carries over), and
-    withdraw the old one. ``Written.commit`` is None if the line already holds it all."""
+    withdraw the old one. The old one's id (``proposal_id`` may be a prefix of it) and
+    the write back; ``Written.commit`` is None if the line already holds it all."""
     with WriteLock(lock_path(git.root)):
         recover(git)
         line = open_line(git, rt, identity)
@@ -48,4 +50,4 @@ def redo(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wri
         # Kept under withdrawn/, not deleted: it may have been pushed, and the key pair it
         # sealed stays counted among a value's readers (review14 B3).
         shelve_proposal(git, prop.id)
-        return written
+        return prop.id, written

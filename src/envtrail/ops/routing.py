@@ -150,6 +150,25 @@ def chain_of(git: GitRepo, tip: str, proposal_id: str) -> list[str] | None:
     return chain[::-1]
 
 
+def find_proposal(git: GitRepo, text: str) -> str | None:
+    """The id of the one proposal ``text`` names: its id, a prefix of it, or a longer
+    prefix of its proposal commit (what an approval names); None if no proposal is
+    named; UsageError (exit 2) naming them where it names several."""
+    if not plausible(text):
+        return None
+    if git.ref_target(proposal_ref(text)) is not None:
+        return text
+    found = [pid for pid in proposal_ids(git) if pid.startswith(text)]
+    if not found and len(text) > ID_LENGTH and plausible(text[:ID_LENGTH]):
+        tip = git.ref_target(proposal_ref(text[:ID_LENGTH]))
+        if tip is not None and chain_of(git, tip, text) is not None:
+            found = [text[:ID_LENGTH]]
+    if len(found) > 1:
+        raise UsageError(f"{text!r} names {len(found)} proposals: {', '.join(found)}",
+                         hint="give more of the id")
+    return found[0] if found else None
+
+
 def proposal_ids(git: GitRepo) -> list[str]:
     """The ids of every proposal in this clone, sorted."""
     return sorted(name[len(PROPOSALS):] for name in git.repo.references
