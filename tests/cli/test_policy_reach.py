@@ -150,9 +150,9 @@ def test_a_proposal_re_made_on_a_moved_line_is_not_applied_where_it_strands_the_
     head = git(store, "rev-parse", "HEAD")
     r = cli("apply", pid)
     assert_one_line_error(r, 4)
-    assert f"applying proposal {pid} would leave the store stuck" in r.err
+    assert f"proposal {pid} can never land: applying it would leave the store stuck" in r.err
     assert "no other admin could ask" in r.err
-    assert f"git update-ref -d refs/envtrail/proposals/{pid}" in r.err  # a real way out
+    assert f"`envtrail propose --withdraw {pid}`" in r.err  # a real way out
     assert git(store, "rev-parse", "HEAD") == head
     # review14 B6: listed as "ready to apply" all the same; now as what it is.
     assert "can never land" in cli("proposals").out

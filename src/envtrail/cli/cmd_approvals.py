@@ -151,17 +151,27 @@ def apply(
 def propose(
     redo: Annotated[str | None, typer.Option(
         "--redo", metavar="ID", help="Re-make your stale proposal on the current line head.")] = None,
+    withdraw: Annotated[str | None, typer.Option(
+        "--withdraw", metavar="ID",
+        help="Withdraw a proposal (yours, or any as an admin); `sync` withdraws it from the "
+             "remote.")] = None,
     repo: RepoOpt = None,
     identity: IdentityOpt = None,
 ) -> None:
-    """Re-make your proposal on the current line head after the line moved on."""
+    """Re-make your proposal on the current line head after the line moved on, or withdraw
+    one that can never land."""
     from envtrail.cli.common import report_write
     from envtrail.errors import UsageError
     from envtrail.ops import propose as proposing
 
-    if redo is None:
-        raise UsageError("name the proposal to re-make with --redo ID",
+    if (redo is None) == (withdraw is None):
+        raise UsageError("name one proposal, with --redo ID or --withdraw ID",
                          hint="propose a new change with --propose on set, unset, import, ...")
+    if withdraw is not None:
+        gone = proposing.withdraw(open_git(repo), runtime(), load_identity(identity), withdraw)
+        out(f"proposal {gone} withdrawn: kept as refs/envtrail/withdrawn/{gone} (never pushed); "
+            "`envtrail sync` removes it from the remote")
+        return
     old, written = proposing.redo(open_git(repo), runtime(), load_identity(identity), redo)
     report_write(written, "proposal")
     out(f"  proposal {old} is withdrawn; its approvals named the old commit")
@@ -222,7 +232,7 @@ def _state(p: Any, line: Any) -> str:
     if not line.verifies and p.record.action != "repair":
         return "blocked (the store line does not verify: only a repair can land)"
     if p.stuck:
-        return "can never land (it would leave the store stuck: withdraw it)"
+        return "can never land (it would leave the store stuck: `propose --withdraw` it)"
     return "ready to apply" if p.ready else "waiting for approvals"
 
 

@@ -218,10 +218,16 @@ def approve(git: GitRepo, rt: Runtime, identity: Identity, target: str,
 def _approve_proposal(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str,
                       text: str) -> Written:
     with WriteLock(lock_path(git.root)):
-        line = open_line(git, rt, identity, allow_findings=_repairs(git, proposal_id))
+        line = open_line(git, rt, identity, allow_findings=is_repair(git, proposal_id))
         prop = load(git, line.view, proposal_id, line.head)
         acting = whoami(line.view.at(prop.base), identity, rt)
         _may_approve(prop.need, acting.principal, identity, rt, prop.counted, prop.id)
+        # An approval names exactly this commit: on one that can never land it is a
+        # signature spent for nothing, which sync would still push (review15 R3a).
+        if prop.stale:
+            raise _stale(prop)
+        if prop.stuck:
+            raise _stuck(prop.id, prop.stuck)
         _judge_with_key(line.view, identity, prop)
         rec = Record("approve", acting.principal, text, prop.record.environments,
                      context=context_for(rt), extra=((APPROVES, prop.commit),))
@@ -290,22 +296,40 @@ def _may_approve(need: Requirement | None, principal: str, identity: Identity, r
         raise UsageError(f"{principal} has approved {what} already")
 
 
+def _stale(prop: Proposal) -> ConflictError:
+    return ConflictError(f"the store line has moved since proposal {prop.id} was made; an "
+                         "approval binds to exactly the commit it names",
+                         hint=f"the author re-proposes it: `envtrail propose --redo {prop.id}`")
+
+
+def _stuck(proposal_id: str, why: str) -> AccessDenied:
+    # Withdrawn, not deleted: `git update-ref -d` would forget the seats it sealed, which
+    # the offboarding report and the restore notes count (review15 R3b).
+    return AccessDenied(f"proposal {proposal_id} can never land: applying it would leave the "
+                        f"store stuck: {why}",
+                        hint=f"its author or an admin withdraws it (`envtrail propose "
+                             f"--withdraw {proposal_id}`, then `envtrail sync`) and proposes "
+                             "a change the approvers can still meet")
+
+
 def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Written:
     """Move the store line to the proposal's last approval, if enough are there and the
     line head is still the proposal's parent."""
     with WriteLock(lock_path(git.root)):
         recover(git)
-        line = open_line(git, rt, identity, allow_findings=_repairs(git, proposal_id))
+        line = open_line(git, rt, identity, allow_findings=is_repair(git, proposal_id))
         prop = load(git, line.view, proposal_id, line.head)
         # A member where the proposal is judged: for a repair that is its clean point, as a
         # forgery it undoes may have dropped the author's line from the head's signers.
         where = signature_state(line.view, git.info(prop.commit), prop.record)
         whoami(line.view.at(where) if where else line.snapshot, identity, rt)
         if prop.stale:
-            raise ConflictError(
-                f"the store line has moved since proposal {prop.id} was made; an approval "
-                "binds to exactly the commit it names",
-                hint=f"the author re-proposes it: `envtrail propose --redo {prop.id}`")
+            raise _stale(prop)
+        # Judged where it was made (its base is the head here); re-made on a moved line
+        # (redo, sync) it may strand the store now (attack23 T2): landing it would leave
+        # nothing approvable again. Asked before its approvals, which may never come.
+        if prop.stuck:
+            raise _stuck(prop.id, prop.stuck)
         if not prop.ready:
             raise AccessDenied(
                 f"proposal {prop.id} has {len(prop.counted)} of {prop.needed} approval(s)"
@@ -322,16 +346,6 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
         if report.findings:
             raise IntegrityError(f"proposal {prop.id} does not verify: "
                                  f"{report.findings[0].line()}")
-        # Judged where it was made; re-made on a moved line (redo, sync) it may strand
-        # the store now (attack23 T2): landing it would leave nothing approvable again.
-        # (Not a repair: it undoes a forged head, whose files may not even read.)
-        frozen = None if whole else find_stranded(line.snapshot, line.view.at(prop.tip))
-        if frozen:
-            raise AccessDenied(f"applying proposal {prop.id} would leave the store stuck: "
-                             f"{frozen}", hint=f"it can never land: withdraw it (`git "
-                                               f"update-ref -d {proposal_ref(prop.id)}`, "
-                                               "then `envtrail sync`) and propose a change "
-                                               "the approvers can still meet")
         ref, tree = git.store_ref(), checkout_of(git)  # files maybe in another worktree
         paths = git.changed_paths(line.head, prop.tip) if tree else []
         if tree:
@@ -359,7 +373,8 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
         return Written(prop.tip, prop.record, proposal=prop.id)
 
 
-def _repairs(git: GitRepo, proposal_id: str) -> bool:
-    """A proposed ``repair`` is approved and applied on a line with findings: that is
-    what it is for (the findings it does not acknowledge keep reads refused)."""
+def is_repair(git: GitRepo, proposal_id: str) -> bool:
+    """Whether the proposal is a proposed ``repair``, which is approved, applied and
+    withdrawn on a line with findings: that is what it is for (the findings it does not
+    acknowledge keep reads refused)."""
     return load(git, StoreView(git), proposal_id, git.store_head()).record.action == "repair"

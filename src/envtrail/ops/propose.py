@@ -11,13 +11,14 @@ value's readers for the offboarding report and the restore notes (review14 B3). 
 from __future__ import annotations
 
 from envtrail.audit import signature
+from envtrail.audit.repairs import signature_state
 from envtrail.crypto.keys import Identity
 from envtrail.errors import AccessDenied, UsageError
 from envtrail.gitstore.commit import recover
 from envtrail.gitstore.discover import lock_path
 from envtrail.gitstore.lock import WriteLock
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.approvals import load
+from envtrail.ops.approvals import is_repair, load
 from envtrail.ops.gate import open_line
 from envtrail.ops.redo import remake
 from envtrail.ops.routing import shelve_proposal
@@ -51,3 +52,24 @@ def redo(git: GitRepo, rt: Runtime, identity: Identity,
         # sealed stays counted among a value's readers (review14 B3).
         shelve_proposal(git, prop.id)
         return prop.id, written
+
+
+def withdraw(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> str:
+    """Take a proposal off the proposals (its author, or an admin), shelved under
+    ``refs/envtrail/withdrawn/`` so that its seats stay counted; its id back. The next
+    ``sync`` removes it from the remote and from the clones that have it."""
+    with WriteLock(lock_path(git.root)):
+        # A proposed repair sits on a line with findings, which is what it is for.
+        line = open_line(git, rt, identity, allow_findings=is_repair(git, proposal_id))
+        prop = load(git, line.view, proposal_id, line.head)
+        acting = whoami(line.snapshot, identity, rt)
+        info = git.info(prop.commit)
+        signed = signature.check(line.view, info, signature_state(line.view, info, prop.record))
+        # Its signature says whose it is, not the record's claim. This guards against a
+        # mistake, not an attack: anyone who can push can delete the remote's ref anyway.
+        if not (signed.good and signed.principal == acting.principal) and \
+                not acting.signer.admin:
+            raise AccessDenied(f"only its author {prop.record.actor} or an admin withdraws "
+                               f"proposal {prop.id}")
+        shelve_proposal(git, prop.id)
+        return prop.id
