@@ -50,7 +50,7 @@ from envtrail.gitstore.commit import (
 from envtrail.gitstore.discover import lock_path
 from envtrail.gitstore.lock import WriteLock
 from envtrail.gitstore.repo import GitRepo
-from envtrail.model import Secret, check_reason
+from envtrail.model import Secret, check_env_name, check_reason
 from envtrail.ops import journal
 from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_values
@@ -176,9 +176,17 @@ def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> P
 
 def proposals(git: GitRepo, rt: Runtime, environment: str | None = None) -> list[Proposal]:
     """Every proposal in this clone (for ``environment`` only, if given), oldest first."""
+    from envtrail.ops.audit import require_environment
+
+    if environment is not None:
+        check_env_name(environment)  # before any proposal is read (review15 B9)
     view, head = StoreView(git), git.store_head()
     found = [load(git, view, pid, head) for pid in proposal_ids(git)]
-    found = [p for p in found if environment is None or environment in p.record.environments]
+    if environment is not None:
+        # As `log --env` judges it, and a proposal may name one the line has not yet.
+        require_environment(view, head, environment,
+                            frozenset(e for p in found for e in p.record.environments))
+        found = [p for p in found if environment in p.record.environments]
     return sorted(found, key=lambda p: git.info(p.commit).committer_time)
 
 

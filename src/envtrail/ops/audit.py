@@ -50,9 +50,7 @@ def log(git: GitRepo, filters: Filters, limit: int | None = None,
     view = StoreView(git)
     head = git.store_head()
     if filters.environment is not None:
-        check_env_name(filters.environment)
-        if filters.environment not in view.env_blobs(head):
-            _require_known(view, head, filters)
+        require_environment(view, head, filters.environment)
     hide = git.resolve(after) if after is not None else None
     # A commit's events come out together, so counting commit boundaries is
     # enough: no set of every commit seen, memory stays flat.
@@ -85,6 +83,17 @@ def _verified_line(git: GitRepo) -> VerifiedLine | None:
     """What this clone last verified, so that ``log`` need not check those signatures again."""
     cp = checkpoint.load(git.root)
     return None if cp is None else VerifiedLine(cp.head, cp.tainted)
+
+
+def require_environment(view: StoreView, head: str | None, environment: str,
+                        also: frozenset[str] = frozenset()) -> None:
+    """What an ``--env`` filter asks of its name: UsageError (exit 2) for a bad one,
+    NotFoundError (exit 3, with the closest name) for one that is neither at ``head``,
+    nor in ``also``, nor in any change of the history (an environment gone from the head
+    still has a history to show)."""
+    check_env_name(environment)
+    if environment not in also and environment not in view.env_blobs(head):
+        _require_known(view, head, Filters(environment=environment))
 
 
 def _require_known(view: StoreView, head: str | None, filters: Filters) -> None:
@@ -337,7 +346,7 @@ def access_now(git: GitRepo, rt: Runtime,
     view, head = line.view, line.head
     blobs = view.env_blobs(head)
     if environment is not None and check_env_name(environment) not in blobs:
-        raise NotFoundError(f"no environment {environment!r}")
+        raise NotFoundError(f"no environment {environment!r}" + did_you_mean(environment, blobs))
     members = []
     for env in sorted(blobs):
         if environment in (None, env):
@@ -358,6 +367,8 @@ def access_history(git: GitRepo, rt: Runtime, environment: str | None) -> list:
     if environment is not None:
         check_env_name(environment)
     line = open_line(git, rt)
+    if environment is not None:
+        require_environment(line.view, line.head, environment)
     return [p for p in periods(line.view, line.head, line.tainted)
             if environment in (None, p.environment)]
 
