@@ -33,7 +33,7 @@ from envtrail.audit.record import Record, render
 from envtrail.audit.repairs import signature_state
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.crypto.keys import Identity
-from envtrail.errors import AccessDenied, ConflictError, IntegrityError, NotFoundError, UsageError
+from envtrail.errors import AccessDenied, ConflictError, IntegrityError, UsageError
 from envtrail.gitstore.commit import (
     Author,
     CasFailed,
@@ -56,11 +56,11 @@ from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_values
 from envtrail.ops.reach import find_stranded
 from envtrail.ops.routing import (
-    chain_of,
     drop_proposal,
     find_proposal,
     proposal_ids,
     proposal_ref,
+    proposal_root,
 )
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import Plan, Written, context_for, signer_for, transact
@@ -133,20 +133,8 @@ class Proposal:
 def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> Proposal:
     """Read one proposal (named by its id or a unique prefix, routing.find_proposal) and
     judge its approvals as rule 9 will on the line."""
-    found = find_proposal(git, proposal_id)
-    tip = git.ref_target(proposal_ref(found)) if found else None
-    if found is None or tip is None:
-        raise NotFoundError(f"no proposal {proposal_id[:40]!r}",
-                            hint="list them with `envtrail proposals`")
-    proposal_id = found
-    chain = chain_of(git, tip, proposal_id)
-    if chain is None:
-        raise IntegrityError(f"proposal {proposal_id} is malformed (no proposal commit "
-                             "under its approvals)")
+    proposal_id, tip, chain, rec = proposal_root(git, proposal_id)
     info = git.info(chain[0])
-    rec = parse_record(info)
-    if rec is None:
-        raise IntegrityError(f"proposal {proposal_id} is not an envtrail commit")
     ledger, problems, approvals = Ledger(view), [], []
     for commit in chain:
         c_info = git.info(commit)
@@ -181,12 +169,15 @@ def proposals(git: GitRepo, rt: Runtime, environment: str | None = None) -> list
     if environment is not None:
         check_env_name(environment)  # before any proposal is read (review15 B9)
     view, head = StoreView(git), git.store_head()
-    found = [load(git, view, pid, head) for pid in proposal_ids(git)]
+    ids = proposal_ids(git)
     if environment is not None:
+        # Only the proposals it names are judged in full (review15 S6), from their records.
+        named = {pid: proposal_root(git, pid)[3].environments for pid in ids}
         # As `log --env` judges it, and a proposal may name one the line has not yet.
         require_environment(view, head, environment,
-                            frozenset(e for p in found for e in p.record.environments))
-        found = [p for p in found if environment in p.record.environments]
+                            frozenset(e for envs in named.values() for e in envs))
+        ids = [pid for pid in ids if environment in named[pid]]
+    found = [load(git, view, pid, head) for pid in ids]
     return sorted(found, key=lambda p: git.info(p.commit).committer_time)
 
 
@@ -384,5 +375,6 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
 def is_repair(git: GitRepo, proposal_id: str) -> bool:
     """Whether the proposal is a proposed ``repair``, which is approved, applied and
     withdrawn on a line with findings: that is what it is for (the findings it does not
-    acknowledge keep reads refused)."""
-    return load(git, StoreView(git), proposal_id, git.store_head()).record.action == "repair"
+    acknowledge keep reads refused). Read from the proposal commit's record alone
+    (review15 S6): ``load`` judges it in full once the line is open."""
+    return proposal_root(git, proposal_id)[3].action == "repair"

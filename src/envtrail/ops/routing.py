@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from envtrail.audit.breakglass import barred
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView
-from envtrail.errors import AccessDenied, IntegrityError, UsageError
+from envtrail.errors import AccessDenied, IntegrityError, NotFoundError, UsageError
 from envtrail.format.policy import Policy
 from envtrail.gitstore.commit import CasFailed, move_branch
 from envtrail.gitstore.repo import GitRepo
@@ -167,6 +167,27 @@ def find_proposal(git: GitRepo, text: str) -> str | None:
         raise UsageError(f"{text!r} names {len(found)} proposals: {', '.join(found)}",
                          hint="give more of the id")
     return found[0] if found else None
+
+
+def proposal_root(git: GitRepo, text: str) -> tuple[str, str, list[str], Record]:
+    """(id, tip, chain, the proposal commit's record) of the proposal ``text`` names
+    (:func:`find_proposal`), read without judging anything: NotFoundError, or
+    IntegrityError for a ref that holds no envtrail proposal."""
+    from envtrail.audit.history import parse_record
+
+    found = find_proposal(git, text)
+    tip = git.ref_target(proposal_ref(found)) if found else None
+    if found is None or tip is None:
+        raise NotFoundError(f"no proposal {text[:40]!r}", hint="list them with `envtrail "
+                                                               "proposals`")
+    chain = chain_of(git, tip, found)
+    if chain is None:
+        raise IntegrityError(f"proposal {found} is malformed (no proposal commit under its "
+                             "approvals)")
+    rec = parse_record(git.info(chain[0]))
+    if rec is None:
+        raise IntegrityError(f"proposal {found} is not an envtrail commit")
+    return found, tip, chain, rec
 
 
 def proposal_ids(git: GitRepo) -> list[str]:
