@@ -8,6 +8,7 @@ are dated by their writer's clock.
 """
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from test_sync import clone_as, head
@@ -226,3 +227,45 @@ def test_an_acknowledged_date_leaves_every_other_finding_of_the_event(store, cli
     assert found["code"] == 1
     assert [(f["commit"], f["rule"]) for f in found["findings"]] == [(forged, 4)]
     assert [(a["commit"], a["rule"]) for a in found["acknowledged"]] == [(forged, 7)]
+
+
+def test_an_event_after_a_repaired_forgery_is_judged_by_the_trust_before_it(
+        tmp_path, store, cli, bob, make_identity, clock):
+    """attack27 F2: mallory, an outsider who can push, signs a store commit S that makes
+    her a signer and a member of production; alice repairs it. An event mallory dates
+    between S and the repair was judged at S, as if no repair had come (so that an honest
+    deploy after a change swept for its date stops no sync), so her own grant let it in.
+    It is judged by the signers and members from before S: refused, nothing taken."""
+    from envtrail.format import envfile, layout
+    from envtrail.format.envfile import Member
+    from hostile import message, point
+
+    a, b, bare = world(tmp_path, store, cli, bob)
+    event(a, "deploy", "before the forgery")
+    assert a("sync").code == 0
+    mallory = make_identity("mallory@example.com")
+    key = " ".join(mallory.publine.split()[:2])
+    path = envfile.path_for("production")
+    prod = envfile.parse((a.cwd / path).read_bytes(), path)
+    members = {**prod.members, mallory.principal: Member(mallory.principal, key, "AAAA")}
+    files = {layout.SIGNERS: ((a.cwd / layout.SIGNERS).read_text()
+                              + f'{mallory.principal} namespaces="git" {key}\n').encode(),
+             path: envfile.render(replace(prod, members=members))}
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=20)
+    forged = signed_commit(a.cwd, mallory.identity, mallory.principal, [head(a)], files,
+                           message("grant", mallory.principal), when=when)
+    point(a.cwd, forged)
+    clock(3600)
+    assert a("repair", "--reason", "mallory's forged grant").code == 0
+    assert a("sync").code == 0
+    tip = git(a.cwd, "rev-parse", EVENTS).strip()
+    rec = record.Record("event", mallory.principal, "hotfix deployed", ("production",),
+                        extra=(("After", forged), ("Event-Kind", "deploy")))
+    planted = signed_commit(a.cwd, mallory.identity, mallory.principal, [tip], {},
+                            record.render(rec), tree_of=tip, when=when + timedelta(seconds=1))
+    git(a.cwd, "push", "-q", "--no-verify", str(bare), f"{planted}:{EVENTS}")
+    for clone in (b, clone_as(tmp_path, str(bare), cli.identity, "fresh")):
+        r = clone("sync")
+        assert r.code == 5 and "rule 1 (signature)" in r.err, (r.code, r.out, r.err)
+        assert git(clone.cwd, "rev-parse", "-q", "--verify", EVENTS, check=False).strip() \
+            != planted

@@ -101,16 +101,17 @@ class Judged:
 def check(view: StoreView, store_head: str | None, tip: str | None = None,
           line: Sequence[str] | None = None,
           tainted: frozenset[str] = frozenset(), now: datetime | None = None,
-          times: Sequence[int] | None = None) -> list[Finding]:
+          times: Sequence[int] | None = None,
+          repaired: frozenset[str] = frozenset()) -> list[Finding]:
     """Every finding on the events line (:func:`judge`'s findings)."""
-    return judge(view, store_head, tip, line, tainted, now, times).findings
+    return judge(view, store_head, tip, line, tainted, now, times, repaired=repaired).findings
 
 
 def judge(view: StoreView, store_head: str | None, tip: str | None = None,
           line: Sequence[str] | None = None,
           tainted: frozenset[str] = frozenset(), now: datetime | None = None,
           times: Sequence[int] | None = None, distrusted: frozenset[str] = frozenset(),
-          listed: bool = False) -> Judged:
+          listed: bool = False, repaired: frozenset[str] = frozenset()) -> Judged:
     """The events line (this clone's, or the one ending at ``tip``) judged against the
     store line up to its head (``line``: its ids, oldest first, if the caller has them,
     and ``times`` their committer times as a walk read them; ``tainted``: its states a
@@ -118,7 +119,9 @@ def judge(view: StoreView, store_head: str | None, tip: str | None = None,
     findings, as on the store line). An event a repair acknowledged as dated ahead
     (:func:`acknowledgements`; none from ``distrusted`` store commits) is listed as
     acknowledged instead, and never raises the time floor of the events after it.
-    ``listed``: find the acknowledgements even where no finding asks for them."""
+    ``listed``: find the acknowledgements even where no finding asks for them.
+    ``repaired``: states a repair acknowledged, at which an event is judged anyway (sync)
+    with the trust of the newest state before them that none acknowledged."""
     git = view.git
     tip = tip or git.ref_target(EVENTS_REF)
     if tip is None:
@@ -127,18 +130,19 @@ def judge(view: StoreView, store_head: str | None, tip: str | None = None,
         line = list(reversed(git.first_parents(store_head)[0])) if store_head else []
     states = LineStates(view, line, times)
     ids = list(reversed(git.first_parents(tip)[0]))
-    judged = _judge(view, ids, states, tainted, now, {})
+    judged = _judge(view, ids, states, tainted, now, {}, repaired)
     # An acknowledgement only ever takes a date finding away (and lowers the floor), so
     # the store line is searched for them only when there is one (or they are listed).
     if listed or any(f.rule == 7 for f in judged.findings):
         acks = acknowledgements(view, line, tainted | distrusted)
         if acks:
-            judged = _judge(view, ids, states, tainted, now, acks)
+            judged = _judge(view, ids, states, tainted, now, acks, repaired)
     return judged
 
 
 def _judge(view: StoreView, ids: list[str], states: LineStates, tainted: frozenset[str],
-           now: datetime | None, acks: dict[str, EventAck]) -> Judged:
+           now: datetime | None, acks: dict[str, EventAck],
+           repaired: frozenset[str] = frozenset()) -> Judged:
     git = view.git
     out = Judged()
     last_after, floor = None, None
@@ -146,7 +150,7 @@ def _judge(view: StoreView, ids: list[str], states: LineStates, tainted: frozens
     for commit in ids:
         info = git.info(commit)
         rec = parse_record(info)
-        found = _check_one(view, info, rec, states, tainted)
+        found = _check_one(view, info, rec, states, tainted, repaired)
         ack = acks.get(commit)
         if ack is not None and not ack.covers(info.committer_time):
             ack = None  # dated ahead of the repair that names it, or no acknowledgement
@@ -265,7 +269,7 @@ def floor_for(view: StoreView, parent: str | None, store_head: str | None, now: 
 
 
 def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
-               tainted: frozenset[str]) -> list[Finding]:
+               tainted: frozenset[str], repaired: frozenset[str] = frozenset()) -> list[Finding]:
     git = view.git
     if len(info.parents) > 1:
         return [Finding(info.id, 6, "a merge commit on the events line")]
@@ -281,6 +285,12 @@ def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
     state = states.current_at(info.committer_time, after)
     if after in tainted or state in tainted:
         return [Finding(info.id, 6, AFTER_REPAIRED)]
+    # A repaired state's own signers and members may be the forgery's (attack27 F2): who
+    # may write the event comes from the newest state before it that no repair named.
+    at = states.position[state]
+    while at > 0 and states.line[at] in repaired:
+        at -= 1
+    state = states.line[at]
     verdict = _verdict(view, info, state)
     if verdict is None or not verdict.good:
         status = verdict.status if verdict else "unreadable allowed_signers"

@@ -75,7 +75,27 @@ def findings(git: GitRepo, store_head: str | None, tip: str | None) -> list[Find
     plain `git push` sends it (one judge, so neither lets through what the other refuses)."""
     if tip is None:
         return []
-    return _standing(StoreView(git), store_head, tip, checkpoint.load_tainted(git.root))
+    tainted = checkpoint.load_tainted(git.root) | _repaired_on(git, store_head)
+    return _standing(StoreView(git), store_head, tip, tainted)
+
+
+def _repaired_on(git: GitRepo, store_head: str | None) -> frozenset[str]:
+    """The states repairs on the line to ``store_head`` go back over (each one's clean
+    point, excluded, to its parent), as the walk taints them: a remote's line is judged
+    here before this clone's walk has met its repairs (attack27 F2). Read from the
+    repairs' own trailers; the walk refuses a forged repair before anything moves."""
+    from envtrail.audit.repairs import CLEAN
+
+    out: set[str] = set()
+    for commit in (git.first_parents_saying(store_head, f"^Envtrail-{CLEAN}: ") or []
+                   if store_head else []):
+        info = git.info(commit)
+        rec = parse_record(info)
+        clean = rec.extra_value(CLEAN) if rec is not None else None
+        if clean and info.parents and git.has_commit(clean):
+            ids, met = git.first_parents(info.parents[0], clean)
+            out.update(ids if met else ())
+    return frozenset(out)
 
 
 def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head: str | None,
@@ -128,8 +148,9 @@ def _closed_signers(git: GitRepo, tip: str | None, base: str | None,
     for commit in _since(git, tip, base):
         verdict = signature.check(view, git.info(commit), trust_at=head)
         if verdict.key and key_id(verdict.key) not in open_keys:
-            out.append(f"event {commit[:10]} is signed by {verdict.principal or 'a key'} "
-                       "with a key the store line has closed since; taken as the time it "
+            who = f"{verdict.principal} with a key the store line has closed since" \
+                if verdict.principal else "a key the store line does not hold"
+            out.append(f"event {commit[:10]} is signed by {who}; taken as the time it "
                        "gives, which its signer chose")
     return tuple(out)
 
@@ -221,14 +242,16 @@ def _standing(view: StoreView, head: str | None, tip: str,
               tainted: frozenset[str]) -> list[Finding]:
     """The findings on the events line ending at ``tip`` that stop sync. An event that
     follows a state a repair acknowledged (one it swept for its date, say) is a warning in
-    verify, never judged there: sync judges it at that state as if no repair had come, so
-    that it stops no clone's sync for good, and a forged one still does."""
+    verify, never judged there: sync judges it anyway, with the signers and members of the
+    newest state before it that no repair named (never the repaired state's own, which may
+    be a forger's: attack27 F2), so that it stops no clone's sync for good, and a forged
+    one still does."""
     found = eventline.check(view, head, tip=tip, tainted=tainted)
     later = {f.commit for f in found if f.message == eventline.AFTER_REPAIRED}
     if not later:
         return found
     return [f for f in found if f.commit not in later] + \
-        [f for f in eventline.check(view, head, tip=tip) if f.commit in later]
+        [f for f in eventline.check(view, head, tip=tip, repaired=tainted) if f.commit in later]
 
 
 def landed(git: GitRepo, tip: str | None) -> None:
