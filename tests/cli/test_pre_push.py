@@ -470,6 +470,31 @@ def test_an_older_line_commit_never_takes_a_lost_store_branch_by_any_spelling(
     assert git(bare, "rev-parse", "main").strip() == head(a)
 
 
+def test_a_line_head_behind_a_head_seen_never_takes_a_lost_store_branch(
+        tmp_path, store, cli, bob):
+    """attack27 P1: bob fetched alice's revoke of carol but did not sync; the remote then
+    lost its store branch. His own verified line head, behind the revoke, went through
+    (the hint of the refusal above even named it), and a fresh clone seated carol again.
+    It is judged against every head seen like any commit; the hint names the way on."""
+    a, b, bare = make_world(tmp_path, store, cli, bob)
+    assert b("hook", "install").code == 0
+    setv(a, "LATEST", "after bob's head")
+    assert a("sync").code == 0
+    git(b.cwd, "fetch", "-q", "origin")
+    newer = git(b.cwd, "rev-parse", "origin/main").strip()
+    git(bare, "update-ref", "-d", "refs/heads/main")
+    r = push(b, "origin", "main")
+    assert r.returncode != 0
+    assert f"is behind {newer[:10]}, a head of it this clone has seen" in r.stderr, r.stderr
+    assert f"`git merge --ff-only {newer[:12]}`" in r.stderr
+    assert git(bare, "rev-parse", "-q", "--verify", "refs/heads/main", check=False) == ""
+    # The way on, as the hint gives it: bob takes the head he saw, verifies, pushes.
+    git(b.cwd, "merge", "-q", "--ff-only", newer)
+    assert b("verify").code == 0
+    assert push(b, "origin", "main").returncode == 0
+    assert git(bare, "rev-parse", "main").strip() == newer
+
+
 def test_a_plain_push_of_an_events_line_that_does_not_verify_is_refused(
         tmp_path, store, cli, bob):
     """review15 R2: an unsigned commit appended to refs/envtrail/events went out with a

@@ -95,26 +95,31 @@ def check_push(git: GitRepo, rt: Runtime, updates: str,
             newer = _seen_past(git, local, line.head, remote_ref[11:])
             if newer is not None:
                 to = shlex.quote(remote_name) if remote_name else "<remote>"
+                # attack27 P1: this clone's own line may be the one behind what it saw.
+                hint = f"push the verified line head: `git push {to} " \
+                       f"{line.head[:12]}:{remote_ref}`" \
+                    if _seen_past(git, line.head, line.head, remote_ref[11:]) is None else \
+                    f"bring {newer[:10]} onto this clone's line first (`git merge --ff-only " \
+                    f"{newer[:12]}` on {remote_ref[11:]}, then `envtrail verify`) and push that"
                 out.append(Refusal(where, f"{remote_ref} is gone from the remote, and "
                                           f"{local[:10]} is behind {newer[:10]}, a head of it "
                                           "this clone has seen: the push would rewind or "
-                                          "replace it",
-                                   f"push the verified line head: `git push {to} "
-                                   f"{line.head[:12]}:{remote_ref}`"))
+                                          "replace it", hint))
         elif remote.strip("0") and not _follows(git, local, remote):
             out.append(_rewind(where, remote_ref, local, remote, "store line"))
     return out, line.warnings if line is not None else ()
 
 
 def _seen_past(git: GitRepo, local: str, head: str | None, branch: str) -> str | None:
-    """What ``local`` would take a store branch the remote lost back from: None for the
-    verified line head ``head``, or for a commit at or past every head of ``branch`` this
-    clone saw on any remote; else the first such head it does not follow (``head`` itself
-    where this clone never saw one)."""
-    if local == head:
-        return None
+    """What ``local`` would take a store branch the remote lost back from: None for a
+    commit at or past every head of ``branch`` this clone saw on any remote (the verified
+    line head ``head`` included: it may be behind one, attack27 P1), or for ``head`` where
+    this clone never saw one; else the first head it does not follow (``head`` itself
+    where this clone saw none)."""
     seen = seen_heads(git, branch)
-    return next((s for s in seen if not _follows(git, local, s)), None) if seen else head
+    if not seen:
+        return None if local == head else head
+    return next((s for s in seen if not _follows(git, local, s)), None)
 
 
 def _events_verify(git: GitRepo, store_head: str | None, tip: str) -> None:
