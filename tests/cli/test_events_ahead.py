@@ -269,3 +269,40 @@ def test_an_event_after_a_repaired_forgery_is_judged_by_the_trust_before_it(
         assert r.code == 5 and "rule 1 (signature)" in r.err, (r.code, r.out, r.err)
         assert git(clone.cwd, "rev-parse", "-q", "--verify", EVENTS, check=False).strip() \
             != planted
+
+
+def test_a_repair_trailer_on_any_other_commit_taints_nothing(tmp_path, store, cli, bob):
+    """attack28 G1: sync took the states a remote's repairs go back over from any commit
+    carrying `Envtrail-Repair-Clean`. bob, revoked from staging but still in production,
+    put one on a signed production `set` reaching back before his revocation; his staging
+    event naming the revocation was then judged with the trust from before it, and every
+    clone took it. Only an admin's repair counts."""
+    import forge
+    from envtrail.gitstore.repo import GitRepo
+    from hostile import point
+
+    a, b, bare = world(tmp_path, store, cli, bob)
+    assert a("access", "grant", bob.principal, bob.publine, "--env", "staging",
+             "--reason", "join").code == 0
+    event(a, "deploy", "before bob leaves staging")
+    before = head(a)
+    assert a("access", "revoke", bob.principal, "--env", "staging", "--reason", "left").code == 0
+    revoke = head(a)
+    assert a("sync").code == 0 and b("sync").code == 0
+    when = GitRepo(b.cwd).info(revoke).committer_time
+    plan = forge.honest_plan(b.cwd, bob.identity, "production", {"BASE": "b2"})
+    rec = replace(plan.record, extra=(*plan.record.extra, (CLEAN, before)))
+    commit = forge.commit_plan(b.cwd, bob.identity, plan, record.render(rec),
+                               when=when + timedelta(seconds=60))
+    point(b.cwd, commit)
+    git(b.cwd, "push", "-q", "--no-verify", "origin", "main")
+    tip = git(b.cwd, "rev-parse", EVENTS).strip()
+    staging = record.Record("event", bob.principal, "deploy", ("staging",),
+                            extra=(("After", revoke), ("Event-Kind", "deploy")))
+    planted = signed_commit(b.cwd, bob.identity, bob.principal, [tip], {},
+                            record.render(staging), tree_of=tip,
+                            when=when + timedelta(seconds=1))
+    git(b.cwd, "push", "-q", "--no-verify", "origin", f"{planted}:{EVENTS}")
+    for clone in (a, clone_as(tmp_path, str(bare), cli.identity, "fresh")):
+        r = clone("sync")
+        assert r.code == 5 and "without being a member of it" in r.err, (r.code, r.out, r.err)

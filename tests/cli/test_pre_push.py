@@ -495,6 +495,21 @@ def test_a_line_head_behind_a_head_seen_never_takes_a_lost_store_branch(
     assert git(bare, "rev-parse", "main").strip() == newer
 
 
+def test_a_branch_that_only_ends_in_the_store_branchs_name_is_no_head_of_it(
+        tmp_path, store, cli, bob):
+    """attack28 P2: every remote-tracking ref ending in /main counted as a head of main:
+    anyone who can push a branch `evil/main` made a synced clone's push of its own line
+    head refused once the remote lost main, the hint pointing at their commit."""
+    a, _, bare = make_world(tmp_path, store, cli, bob)
+    assert a("hook", "install").code == 0
+    junk = git(a.cwd, "commit-tree", "HEAD^{tree}", "-m", "not the store line").strip()
+    git(a.cwd, "update-ref", "refs/remotes/origin/evil/main", junk)
+    git(bare, "update-ref", "-d", "refs/heads/main")
+    r = push(a, "origin", "main")
+    assert r.returncode == 0, r.stderr
+    assert git(bare, "rev-parse", "main").strip() == head(a)
+
+
 def test_a_plain_push_of_an_events_line_that_does_not_verify_is_refused(
         tmp_path, store, cli, bob):
     """review15 R2: an unsigned commit appended to refs/envtrail/events went out with a

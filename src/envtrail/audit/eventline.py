@@ -226,14 +226,14 @@ def acknowledgements(view: StoreView, line: Sequence[str],
         info = git.info(commit)
         rec = parse_record(info)
         if rec is None or rec.action != "repair" or not event_acks(rec) \
-                or not _by_an_admin(view, info, rec):
+                or not by_an_admin(view, info, rec):
             continue
         for event in sorted(event_acks(rec)):
             out.setdefault(event, EventAck(commit, rec.actor, rec.reason, info.committer_time))
     return out
 
 
-def _by_an_admin(view: StoreView, info, rec: Record) -> bool:
+def by_an_admin(view: StoreView, info, rec: Record) -> bool:
     """Whether a repair is signed by an admin, judged as the line walk judges it."""
     clean = signature_state(view, info, rec) or (info.parents[0] if info.parents else None)
     if clean is None:

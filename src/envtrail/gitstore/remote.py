@@ -219,11 +219,14 @@ def seen_heads(git: GitRepo, branch: str) -> list[str]:
         doc = json.loads(_seen_path(git.root).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         doc = {}
-    tail = "/" + branch
+    def of_branch(name: str) -> bool:
+        # <remote>/<branch> exactly: origin/evil/main is another branch, not main.
+        return name.partition("/")[2] == branch
+
     found = [value for key, value in doc.items() if isinstance(key, str)
-             and key.endswith(tail) and isinstance(value, str)] if isinstance(doc, dict) else []
+             and of_branch(key) and isinstance(value, str)] if isinstance(doc, dict) else []
     for name in git.repo.references:
-        if name.startswith("refs/remotes/") and name.endswith(tail):
+        if name.startswith("refs/remotes/") and of_branch(name[len("refs/remotes/"):]):
             target = git.ref_target(name)
             if target is not None:
                 found.append(target)

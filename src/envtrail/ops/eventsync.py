@@ -82,19 +82,23 @@ def findings(git: GitRepo, store_head: str | None, tip: str | None) -> list[Find
 def _repaired_on(git: GitRepo, store_head: str | None) -> frozenset[str]:
     """The states repairs on the line to ``store_head`` go back over (each one's clean
     point, excluded, to its parent), as the walk taints them: a remote's line is judged
-    here before this clone's walk has met its repairs (attack27 F2). Read from the
-    repairs' own trailers; the walk refuses a forged repair before anything moves."""
+    here before this clone's walk has met its repairs (attack27 F2). Only a repair signed
+    by an admin, as the walk judges it, and not itself inside a later one's range counts:
+    the trailer on any other commit is anyone's word (attack28 G1, G2). Newest first."""
     from envtrail.audit.repairs import CLEAN
 
-    out: set[str] = set()
+    view, out = StoreView(git), set[str]()
     for commit in (git.first_parents_saying(store_head, f"^Envtrail-{CLEAN}: ") or []
                    if store_head else []):
         info = git.info(commit)
         rec = parse_record(info)
         clean = rec.extra_value(CLEAN) if rec is not None else None
-        if clean and info.parents and git.has_commit(clean):
-            ids, met = git.first_parents(info.parents[0], clean)
-            out.update(ids if met else ())
+        if commit in out or rec is None or rec.action != "repair" or not clean \
+                or not info.parents or not git.has_commit(clean) \
+                or not eventline.by_an_admin(view, info, rec):
+            continue
+        ids, met = git.first_parents(info.parents[0], clean)
+        out.update(ids if met else ())
     return frozenset(out)
 
 
@@ -135,9 +139,8 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
 def _closed_signers(git: GitRepo, tip: str | None, base: str | None,
                     head: str | None) -> tuple[str, ...]:
     """Notes on the received events (``base`` to ``tip``) signed with a key closed at the
-    store ``head``. Each verified where its signer dated it; a revoked member who can
-    still push can date one before their revocation, and no clone can tell that from an
-    honest event pushed late (attack26 R1), so sync takes it and says so."""
+    store ``head``: a revoked member can date one before their revocation, which no clone
+    can tell from an honest event pushed late (attack26 R1): taken, and said."""
     from envtrail.audit import signature
 
     if tip is None or head is None:
@@ -240,12 +243,10 @@ def _refuse_bad(git: GitRepo, head: str | None, tip: str | None) -> None:
 
 def _standing(view: StoreView, head: str | None, tip: str,
               tainted: frozenset[str]) -> list[Finding]:
-    """The findings on the events line ending at ``tip`` that stop sync. An event that
-    follows a state a repair acknowledged (one it swept for its date, say) is a warning in
-    verify, never judged there: sync judges it anyway, with the signers and members of the
-    newest state before it that no repair named (never the repaired state's own, which may
-    be a forger's: attack27 F2), so that it stops no clone's sync for good, and a forged
-    one still does."""
+    """The findings on the events line ending at ``tip`` that stop sync. An event after a
+    state a repair acknowledged is a warning in verify; sync judges it anyway, by the
+    trust of the newest state before it no repair named (never the repaired state's own,
+    maybe a forger's: attack27 F2): an honest one stops no sync, a forged one does."""
     found = eventline.check(view, head, tip=tip, tainted=tainted)
     later = {f.commit for f in found if f.message == eventline.AFTER_REPAIRED}
     if not later:
