@@ -71,3 +71,20 @@ def test_a_prefix_of_two_proposals_names_both_and_one_of_none_is_not_found(cli, 
         assert_one_line_error(r, 3)
         assert f"no proposal '{nothing}'" in r.err
     assert git(store, "for-each-ref") == refs and _head(store) == head
+
+
+def test_approving_an_approval_commit_names_its_proposal(cli, store, team):
+    """review15/approvals15 note: the id of an approval on a proposal's chain fell through
+    to the break-glass path and was refused as off the verified line (exit 5, which reads
+    as tampering). It is a usage error that names the proposal to approve."""
+    pid = _propose(cli)
+    assert cli.as_(team["bob"])("approve", pid, "--reason", "checked").code == 0
+    approval = git(store, "rev-parse", f"{PROPOSALS}{pid}").strip()
+    assert not approval.startswith(pid)  # the tip is bob's approval now
+    head, refs = _head(store), git(store, "for-each-ref", PROPOSALS)
+    for given in (approval, approval[:10]):
+        r = cli.as_(team["carol"])("approve", given, "--reason", "me too")
+        assert_one_line_error(r, 2)
+        assert f"is an approval on proposal {pid}" in r.err
+        assert f"envtrail approve {pid}" in r.err
+    assert (_head(store), git(store, "for-each-ref", PROPOSALS)) == (head, refs)

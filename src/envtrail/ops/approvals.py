@@ -56,8 +56,10 @@ from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_values
 from envtrail.ops.reach import find_stranded
 from envtrail.ops.routing import (
+    chain_of,
     drop_proposal,
     find_proposal,
+    plausible,
     proposal_ids,
     proposal_ref,
     proposal_root,
@@ -211,7 +213,24 @@ def approve(git: GitRepo, rt: Runtime, identity: Identity, target: str,
     found = find_proposal(git, target)
     if found is not None:
         return _approve_proposal(git, rt, identity, found, text)
+    on = _approval_on(git, target)
+    if on is not None:  # not a line commit: refused as tampering (exit 5) otherwise
+        raise UsageError(f"{target[:40]} is an approval on proposal {on}, not a change",
+                         hint=f"approve the proposal: `envtrail approve {on} --reason ...`")
     return _approve_break_glass(git, rt, identity, target, text)
+
+
+def _approval_on(git: GitRepo, target: str) -> str | None:
+    """The proposal whose chain holds a commit ``target`` is a prefix of, above the
+    proposal commit itself (an approval), if any."""
+    if not plausible(target):
+        return None
+    for pid in proposal_ids(git):
+        tip = git.ref_target(proposal_ref(pid))
+        chain = chain_of(git, tip, pid) if tip is not None else None
+        if chain is not None and any(c.startswith(target) for c in chain[1:]):
+            return pid
+    return None
 
 
 def _approve_proposal(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str,
