@@ -31,8 +31,8 @@ def check_push(git: GitRepo, rt: Runtime, updates: str,
     local-id remote-ref remote-id`` per line, the local ref as typed): a commit that holds
     a store, pushed to a branch, must be on this clone's verified store line and must not
     take that branch back; where the store branch is gone from the remote, whatever the
-    remote is called, only the verified line head or a commit at or past every head this
-    clone saw on any remote goes there. The store branch and the events line are
+    remote is called, only a verified line commit at or past every head this clone saw
+    on any remote (the line head, where it saw none) goes there. The store branch and the events line are
     neither deleted nor rewound, nor is the store branch replaced by code, and a pushed
     events line must verify as sync judges one. Pushed, any of these would stop every
     other clone's reads or syncs, or hand a fresh clone an older line. Also what opening
