@@ -817,8 +817,17 @@ def test_a_revoked_admin_cannot_backdate_a_repair_over_her_own_revocation(cli, s
 
 
 def test_a_no_op_repair_cannot_empty_the_time_floor(cli, store):
-    setv(cli, "A", "1")
-    setv(cli, "A", "2")
+    import forge
+    from envtrail.gitstore.repo import GitRepo
+
+    # Both changes in the genesis's second: a repair's word for rule 7 is taken only on a
+    # change dated after every one before it (threat-model.md, "A repair that calls an
+    # honest change dated ahead"), and this test flaked whenever a second turned over.
+    when = GitRepo(store).info(head(store)).committer_time
+    for value in ("1", "2"):
+        forge.commit_plan(store, cli.identity.identity, forge.honest_plan(
+            store, cli.identity.identity, "production", {"A": value}, reason="set A"),
+            when=when)
     ids = git(store, "rev-list", "--reverse", "HEAD").split()
     point(store, _fake_repair(store, cli.identity.identity, "alice@example.com", ids[0],
                               [(c, "7") for c in ids[1:]], tree_of=ids[0]))
