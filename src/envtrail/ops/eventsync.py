@@ -75,19 +75,19 @@ def findings(git: GitRepo, store_head: str | None, tip: str | None) -> list[Find
     plain `git push` sends it (one judge, so neither lets through what the other refuses)."""
     if tip is None:
         return []
-    tainted = checkpoint.load_tainted(git.root) | _repaired_on(git, store_head)
-    return _standing(StoreView(git), store_head, tip, tainted)
+    view = StoreView(git)  # one parse of the store files for both judgements
+    tainted = checkpoint.load_tainted(git.root) | _repaired_on(view, store_head)
+    return _standing(view, store_head, tip, tainted)
 
 
-def _repaired_on(git: GitRepo, store_head: str | None) -> frozenset[str]:
+def _repaired_on(view: StoreView, store_head: str | None) -> frozenset[str]:
     """The states repairs on the line to ``store_head`` go back over (each one's clean
     point, excluded, to its parent), as the walk taints them: a remote's line is judged
-    here before this clone's walk has met its repairs (attack27 F2). Only a repair signed
-    by an admin, as the walk judges it, and not itself inside a later one's range counts:
-    the trailer on any other commit is anyone's word (attack28 G1, G2). Newest first."""
+    here before this clone's walk has met its repairs (attack27 F2). Only an admin's
+    repair outside a later one's range counts (attack28 G1, G2). Newest first."""
     from envtrail.audit.repairs import CLEAN
 
-    view, out = StoreView(git), set[str]()
+    git, out = view.git, set()
     for commit in (git.first_parents_saying(store_head, f"^Envtrail-{CLEAN}: ") or []
                    if store_head else []):
         info = git.info(commit)
