@@ -306,3 +306,76 @@ def test_a_repair_trailer_on_any_other_commit_taints_nothing(tmp_path, store, cl
     for clone in (a, clone_as(tmp_path, str(bare), cli.identity, "fresh")):
         r = clone("sync")
         assert r.code == 5 and "without being a member of it" in r.err, (r.code, r.out, r.err)
+
+
+
+def _bob_leaves_staging(a, bob):
+    """bob joins staging, alice records a deploy, then revokes him: (before, revoke)."""
+    assert a("access", "grant", bob.principal, bob.publine, "--env", "staging",
+             "--reason", "join").code == 0
+    event(a, "deploy", "before bob leaves staging")
+    before = head(a)
+    assert a("access", "revoke", bob.principal, "--env", "staging", "--reason", "left").code == 0
+    return before, head(a)
+
+
+def _bobs_staging_event_is_refused(tmp_path, cli, bare, a, b, bob, revoke, when):
+    """bob, no longer in staging, pushes a staging event naming the revocation: alice's
+    sync and a fresh clone's refuse it, and neither takes it."""
+    tip = git(b.cwd, "rev-parse", EVENTS).strip()
+    staging = record.Record("event", bob.principal, "deploy", ("staging",),
+                            extra=(("After", revoke), ("Event-Kind", "deploy")))
+    planted = signed_commit(b.cwd, bob.identity, bob.principal, [tip], {},
+                            record.render(staging), tree_of=tip,
+                            when=when + timedelta(seconds=1))
+    git(b.cwd, "push", "-q", "--no-verify", "origin", f"{planted}:{EVENTS}")
+    for clone in (a, clone_as(tmp_path, str(bare), cli.identity, "fresh")):
+        r = clone("sync")
+        assert r.code == 5 and "without being a member of it" in r.err, (r.code, r.out, r.err)
+        assert git(clone.cwd, "rev-parse", "-q", "--verify", EVENTS, check=False).strip() \
+            != planted
+
+
+def test_an_admins_repair_trailer_on_a_set_taints_nothing(tmp_path, store, cli, bob):
+    """attack28 G1, held where the signer check alone would not: even an admin's `set`
+    carrying `Envtrail-Repair-Clean` (the walk ignores a trailer its action does not
+    define) is no repair, and taints no state for sync."""
+    import forge
+    from envtrail.gitstore.repo import GitRepo
+    from hostile import point
+
+    a, b, bare = world(tmp_path, store, cli, bob)
+    before, revoke = _bob_leaves_staging(a, bob)
+    when = GitRepo(a.cwd).info(revoke).committer_time
+    plan = forge.honest_plan(a.cwd, cli.identity.identity, "production", {"BASE": "b2"})
+    rec = replace(plan.record, extra=(*plan.record.extra, (CLEAN, before)))
+    point(a.cwd, forge.commit_plan(a.cwd, cli.identity.identity, plan, record.render(rec),
+                                   when=when + timedelta(seconds=60)))
+    assert a("verify").code == 0  # a valid set: the walk reads no repair into it
+    assert a("sync").code == 0 and b("sync").code == 0
+    _bobs_staging_event_is_refused(tmp_path, cli, bare, a, b, bob, revoke, when)
+
+
+def test_a_repair_a_later_repair_acknowledged_taints_nothing(tmp_path, store, cli, bob):
+    """attack28 G2: a commit a later repair acknowledged (so the walk no longer refuses
+    it) kept its own `Envtrail-Repair-Clean`, reaching back before a revocation, and sync
+    judged a revoked member's event there with the trust from before it. Here the commit
+    is even an admin's (a repair that followed no findings, acknowledged by her next
+    repair): inside a later repair's range, it taints nothing."""
+    from envtrail.gitstore.repo import GitRepo
+    from hostile import point
+
+    a, b, bare = world(tmp_path, store, cli, bob)
+    before, revoke = _bob_leaves_staging(a, bob)
+    when = GitRepo(a.cwd).info(revoke).committer_time
+    alice = cli.identity
+    slip = record.Record("repair", alice.principal, "a repair of nothing", ("production",),
+                         extra=((CLEAN, before),))
+    point(a.cwd, signed_commit(a.cwd, alice.identity, alice.principal, [revoke], {},
+                               record.render(slip), tree_of=revoke,
+                               when=when + timedelta(seconds=60)))
+    assert [f["rule"] for f in _verified(a)["findings"]] == [3]
+    r = a("repair", "--reason", "my repair of nothing")
+    assert r.code == 0, r.err
+    assert a("sync").code == 0 and b("sync").code == 0
+    _bobs_staging_event_is_refused(tmp_path, cli, bare, a, b, bob, revoke, when)
