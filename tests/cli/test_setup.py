@@ -121,6 +121,44 @@ def test_init_in_existing_app_repo_puts_the_store_on_its_own_branch(tmp_path, al
     git(app, "verify-commit", "envtrail")
 
 
+
+def test_a_store_branch_in_global_git_config_is_no_ones_answer(tmp_path, alice):
+    """review15 S3: `init` honoured an `envtrail.branch` from ~/.gitconfig (and so wrote
+    none to the clone, finding it already "set"), while every other command reads the
+    clone's own config only: in an application repository the store then vanished after
+    `init`. Only the clone's own config names the store branch."""
+    git(tmp_path, "config", "--global", "envtrail.branch", "refs/heads/envtrail")
+    app = tmp_path / "app"
+    app.mkdir()
+    git(app, "init", "-q")
+    (app / "main.py").write_text("print(1)\n")
+    git(app, "add", ".")
+    git(app, "commit", "-qm", "app")
+    cli = Cli(app, alice)
+    assert cli("init", "--env", "production").code == 0
+    assert git(app, "config", "--local", "envtrail.branch").strip() == "refs/heads/envtrail"
+    assert cli("set", "TOKEN", "--env", "production", "--reason", "r", input="s3cret").code == 0
+    assert cli("get", "TOKEN", "--env", "production").out == "s3cret"
+    # A dedicated store repository keeps its checked-out branch, whatever ~/.gitconfig says.
+    git(tmp_path, "config", "--global", "envtrail.branch", "refs/heads/elsewhere")
+    own = tmp_path / "own"
+    own.mkdir()
+    git(own, "init", "-q", "-b", "main")
+    mine = Cli(own, alice)
+    assert mine("init", "--env", "production").code == 0
+    assert git(own, "config", "--local", "envtrail.branch").strip() == "refs/heads/main"
+    assert mine("init").code == 0  # again: only configures, on the branch that holds it
+    assert git(own, "config", "--local", "envtrail.branch").strip() == "refs/heads/main"
+    # Two store lines, and the clone's own config names neither: ~/.gitconfig does not
+    # choose (it was written for another repository), envtrail will not guess.
+    git(own, "branch", "envtrail", "main")
+    git(own, "config", "--local", "--unset", "envtrail.branch")
+    git(tmp_path, "config", "--global", "envtrail.branch", "refs/heads/envtrail")
+    r = mine("init")
+    assert r.code == 2 and "will not guess" in r.err, (r.code, r.err)
+    assert git(own, "config", "--local", "envtrail.branch", check=False).strip() == ""
+    assert mine("status").code == 0
+
 def test_identity_without_principal_cannot_init(tmp_path):
     from envtrail.crypto.keys import Identity
 

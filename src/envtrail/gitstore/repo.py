@@ -14,7 +14,7 @@ import pygit2
 
 from envtrail.errors import ConflictError, IntegrityError, NotFoundError, UsageError
 from envtrail.gitstore import rawcommit
-from envtrail.gitstore.discover import uses_sha256
+from envtrail.gitstore.discover import common_dir, uses_sha256
 from envtrail.gitstore.rawcommit import CommitInfo, RawCommit
 from envtrail.gitstore.rawcommit import info as _info
 from envtrail.gitstore.trees import FOLDER_MODES, LINK_MODE, Trees
@@ -96,8 +96,6 @@ class GitRepo(Trees):
 
     def is_shallow(self) -> bool:
         """A shallow or grafted repository: some commits' parents are cut off."""
-        from envtrail.gitstore.discover import common_dir
-
         return self.repo.is_shallow or (common_dir(self.root) / "info" / "grafts").exists()
 
     def is_partial(self) -> bool:
@@ -393,8 +391,10 @@ class GitRepo(Trees):
             return None
 
     def config_set_local(self, key: str, value: str) -> bool:
-        """Set a key in ``.git/config``; True if it changed."""
-        if self.config_get(key) == value:
+        """Set a key in the clone's own config; True if it changed (the same value in
+        ~/.gitconfig is no reason to skip it: envtrail reads the store branch locally)."""
+        local = pygit2.Config(str(common_dir(self.root) / "config"))
+        if key in local and local[key] == value:
             return False
         self.repo.config[key] = value
         return True

@@ -17,6 +17,7 @@ from envtrail.format import config, envfile, policy, signers
 from envtrail.format.envfile import EnvFile, Member
 from envtrail.format.layout import ATTRIBUTES, ATTRIBUTES_LINE, CONFIG, POLICY, SIGNERS
 from envtrail.gitstore.discover import find_git_root
+from envtrail.gitstore.refs import configured_store_ref
 from envtrail.gitstore.repo import STORE_BRANCH_KEY, GitRepo
 from envtrail.model import check_env_name, check_principal
 from envtrail.ops.gate import open_line
@@ -70,7 +71,8 @@ def wanted_config_missing(git: GitRepo) -> list[str]:
     """Keys of the clone config that are absent or different (for ``status``)."""
     return [k for k in (STORE_BRANCH_KEY, "gpg.format", "gpg.ssh.allowedSignersFile",
                         "merge.envtrail.driver")
-            if git.config_get(k) is None]
+            if (configured_store_ref(git.root) if k == STORE_BRANCH_KEY else git.config_get(k))
+            is None]
 
 
 def find_store_branch(git: GitRepo) -> str | None:
@@ -80,7 +82,7 @@ def find_store_branch(git: GitRepo) -> str | None:
     else ``envtrail`` (a store beside application code), made from the
     remote's branch of that name in a fresh clone.
     """
-    configured = git.config_get(STORE_BRANCH_KEY)
+    configured = configured_store_ref(git.root)  # the clone's own config, as every reader
     if configured and git.ref_target(configured) is not None \
             and Snapshot(git, git.ref_target(configured)).has_store():
         return configured
