@@ -93,6 +93,9 @@ def test_dotenv_input_has_the_cap_too():
 
     with pytest.raises(UsageError, match="64 MiB"):
         dotenv.parse("A=1\n" + "#" * LIMIT, "big.env")
+    # Counted in bytes: half as many two-byte characters are as large.
+    with pytest.raises(UsageError, match="64 MiB"):
+        dotenv.parse("A=" + "\u00e9" * (LIMIT // 2 + 1), "big.env")
 
 
 @pytest.mark.parametrize("version", [1, 2])

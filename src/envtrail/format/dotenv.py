@@ -49,7 +49,10 @@ def parse(text: str, source: str, *, interpolate: bool = False) -> dict[str, str
     """
     from dotenv.parser import parse_stream
 
-    if len(text) > MAX_FILE_BYTES:
+    # The cap is in bytes, as everywhere else: a character may take four (encoded only
+    # where the count of characters leaves it in doubt).
+    if len(text) > MAX_FILE_BYTES or (len(text) * 4 > MAX_FILE_BYTES and len(
+            text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES):
         raise UsageError(f"{source}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     values: dict[str, str] = {}
     for binding in parse_stream(io.StringIO(_as_python_dotenv_reads_a_file(text))):
