@@ -470,20 +470,26 @@ def test_an_older_line_commit_never_takes_a_lost_store_branch_by_any_spelling(
     assert git(bare, "rev-parse", "main").strip() == head(a)
 
 
+@pytest.mark.parametrize("remote", ["origin", "team/origin"])
 def test_a_line_head_behind_a_head_seen_never_takes_a_lost_store_branch(
-        tmp_path, store, cli, bob):
+        tmp_path, store, cli, bob, remote):
     """attack27 P1: bob fetched alice's revoke of carol but did not sync; the remote then
     lost its store branch. His own verified line head, behind the revoke, went through
     (the hint of the refusal above even named it), and a fresh clone seated carol again.
-    It is judged against every head seen like any commit; the hint names the way on."""
+    It is judged against every head seen like any commit; the hint names the way on.
+    attack29 P3: through a remote whose name holds a slash too (git allows
+    `team/origin`): its heads were read as branch `origin/main` of remote `team`."""
     a, b, bare = make_world(tmp_path, store, cli, bob)
+    if remote != "origin":
+        git(b.cwd, "remote", "rename", "origin", remote)
+        assert b("sync").code == 0  # the head seen is recorded under the new name too
     assert b("hook", "install").code == 0
     setv(a, "LATEST", "after bob's head")
     assert a("sync").code == 0
-    git(b.cwd, "fetch", "-q", "origin")
-    newer = git(b.cwd, "rev-parse", "origin/main").strip()
+    git(b.cwd, "fetch", "-q", remote)
+    newer = git(b.cwd, "rev-parse", f"{remote}/main").strip()
     git(bare, "update-ref", "-d", "refs/heads/main")
-    r = push(b, "origin", "main")
+    r = push(b, remote, "main")
     assert r.returncode != 0
     assert f"is behind {newer[:10]}, a head of it this clone has seen" in r.stderr, r.stderr
     assert f"`git merge --ff-only {newer[:12]}`" in r.stderr
@@ -491,7 +497,7 @@ def test_a_line_head_behind_a_head_seen_never_takes_a_lost_store_branch(
     # The way on, as the hint gives it: bob takes the head he saw, verifies, pushes.
     git(b.cwd, "merge", "-q", "--ff-only", newer)
     assert b("verify").code == 0
-    assert push(b, "origin", "main").returncode == 0
+    assert push(b, remote, "main").returncode == 0
     assert git(bare, "rev-parse", "main").strip() == newer
 
 

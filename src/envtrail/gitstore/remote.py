@@ -219,17 +219,23 @@ def seen_heads(git: GitRepo, branch: str) -> list[str]:
         doc = json.loads(_seen_path(git.root).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         doc = {}
-    def of_branch(name: str) -> bool:
-        # <remote>/<branch> exactly: origin/evil/main is another branch, not main.
-        return name.partition("/")[2] == branch
+    # <remote>/<branch> exactly, the remote one this clone names: a remote's name may hold
+    # a slash (`team/origin`, attack29 P3), and origin/evil/main is another branch of
+    # origin (attack28 P2). A head recorded for a remote since removed still counts.
+    remotes = set(git.repo.remotes.names())
+    names = {f"{remote}/{branch}" for remote in remotes}
+
+    def recorded(key: str) -> bool:
+        prefix = key[:-len(branch) - 1] if key.endswith("/" + branch) else None
+        return key in names or (prefix is not None and not any(
+            key.startswith(remote + "/") for remote in remotes))
 
     found = [value for key, value in doc.items() if isinstance(key, str)
-             and of_branch(key) and isinstance(value, str)] if isinstance(doc, dict) else []
-    for name in git.repo.references:
-        if name.startswith("refs/remotes/") and of_branch(name[len("refs/remotes/"):]):
-            target = git.ref_target(name)
-            if target is not None:
-                found.append(target)
+             and recorded(key) and isinstance(value, str)] if isinstance(doc, dict) else []
+    for name in names:
+        target = git.ref_target(f"refs/remotes/{name}")
+        if target is not None:
+            found.append(target)
     return list(dict.fromkeys(found))
 
 
