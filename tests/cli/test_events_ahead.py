@@ -379,3 +379,80 @@ def test_a_repair_a_later_repair_acknowledged_taints_nothing(tmp_path, store, cl
     assert r.code == 0, r.err
     assert a("sync").code == 0 and b("sync").code == 0
     _bobs_staging_event_is_refused(tmp_path, cli, bare, a, b, bob, revoke, when)
+
+
+def test_a_revocation_inside_an_events_clock_tolerance_is_settled_by_a_repair(
+        tmp_path, store, cli, bob, clock):
+    """attack29 E1: bob's clock runs 5 minutes fast (inside the 10 minutes a clock may
+    be ahead); every clone takes his deploy event. alice then offboards him, dated by her
+    true clock before his event, so the event, judged at the store state current at its
+    date, became a finding in every clone for good, and no repair settled it. An admin's
+    repair acknowledges it (rule 1), since it verifies at the store commit it names; it is
+    judged there, alike in every clone."""
+    a, b, bare = world(tmp_path, store, cli, bob)
+    clock(300)
+    event(b, "deploy", "deploy v1.2")
+    assert b("sync").code == 0
+    ahead = git(b.cwd, "rev-parse", EVENTS).strip()
+    clock(60)
+    assert a("sync").code == 0 and a("verify").code == 0
+    assert a("access", "revoke", bob.principal, "--env", "production",
+             "--reason", "offboarding").code == 0
+    found = _verified(a)
+    assert found["code"] == 1
+    assert [(f["commit"], f["rule"]) for f in found["findings"]] == [(ahead, 1)]
+    dry = a("repair", "--reason", "bob's deploy came before his offboarding", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert f"would acknowledge: event {ahead[:10]} rule 1 (signature)" in dry.out
+    r = a("repair", "--reason", "bob's deploy came before his offboarding")
+    assert r.code == 0, r.err
+    repair = head(a)
+    mine = _verified(a)
+    assert mine["code"] == 0 and mine["findings"] == [], mine
+    assert {(x["commit"], x["rule"], x["repair"]) for x in mine["acknowledged"]} == \
+        {(ahead, 1, repair)}
+    assert a("verify", "--strict").code == 1
+    assert a("sync").code == 0
+    event(a, "deploy", "deploy v1.3")  # the events line takes new events again
+    assert a("sync").code == 0
+    fresh = clone_as(tmp_path, str(bare), cli.identity, "fresh")
+    assert fresh("sync").code == 0
+    theirs = _verified(fresh)
+    assert theirs["code"] == 0 and {x["commit"] for x in theirs["acknowledged"]} == {ahead}
+
+
+def test_an_event_by_no_member_of_its_environment_is_no_repairs_to_settle(
+        tmp_path, store, cli, bob):
+    """The acknowledgement above judges the event at the store commit it names: one that
+    does not verify there either (bob, never in staging, signs a staging event) is no
+    finding a repair settles. `repair` says so, exit 5, also right after `verify` (attack29
+    M1: there it said "nothing to repair", exit 2, while `verify` failed)."""
+    a, b, bare = world(tmp_path, store, cli, bob)
+    event(a, "deploy", "first")
+    assert a("sync").code == 0 and b("sync").code == 0
+    tip = git(b.cwd, "rev-parse", EVENTS).strip()
+    staging = record.Record("event", bob.principal, "deploy", ("staging",),
+                            extra=(("After", head(b)), ("Event-Kind", "deploy")))
+    forged = signed_commit(b.cwd, bob.identity, bob.principal, [tip], {},
+                           record.render(staging), tree_of=tip)
+    git(b.cwd, "push", "-q", "--no-verify", "origin", f"{forged}:{EVENTS}")
+    git(a.cwd, "fetch", "-q", "origin", f"+{EVENTS}:{EVENTS}")  # plain git takes anything
+    found = _verified(a)
+    assert found["code"] == 1 and [f["rule"] for f in found["findings"]] == [4]
+    r = a("repair", "--reason", "settle it")  # the checkpoint is at the head after verify
+    assert r.code == 5 and "cannot repair" in r.err and forged[:10] in r.err, (r.code, r.err)
+    assert_one_line_error(r, 5)
+    assert head(a) == head(b)
+    # Nor does an admin's repair written by hand that names it: it is judged at the
+    # commit it names before any acknowledgement counts.
+    from hostile import point
+
+    line = head(a)
+    alice = cli.identity
+    rec = record.Record("repair", alice.principal, "settle it by hand", (),
+                        extra=((EVENT_ACK, f"{forged} 4"), (CLEAN, line), (FROM, line)))
+    point(a.cwd, signed_commit(a.cwd, alice.identity, alice.principal, [line], {},
+                               record.render(rec), tree_of=line))
+    found = _verified(a)
+    assert [(f["commit"], f["rule"]) for f in found["findings"]] == [(forged, 4)], found
+    assert found["acknowledged"] == []

@@ -131,9 +131,9 @@ def judge(view: StoreView, store_head: str | None, tip: str | None = None,
     states = LineStates(view, line, times)
     ids = list(reversed(git.first_parents(tip)[0]))
     judged = _judge(view, ids, states, tainted, now, {}, repaired)
-    # An acknowledgement only ever takes a date finding away (and lowers the floor), so
-    # the store line is searched for them only when there is one (or they are listed).
-    if listed or any(f.rule == 7 for f in judged.findings):
+    # An acknowledgement only ever takes a finding away (and lowers the floor), so the
+    # store line is searched for them only when there is one (or they are listed).
+    if listed or judged.findings:
         acks = acknowledgements(view, line, tainted | distrusted)
         if acks:
             judged = _judge(view, ids, states, tainted, now, acks, repaired)
@@ -141,7 +141,7 @@ def judge(view: StoreView, store_head: str | None, tip: str | None = None,
 
 
 def _judge(view: StoreView, ids: list[str], states: LineStates, tainted: frozenset[str],
-           now: datetime | None, acks: dict[str, EventAck],
+           now: datetime | None, acks: dict[tuple[str, str], EventAck],
            repaired: frozenset[str] = frozenset()) -> Judged:
     git = view.git
     out = Judged()
@@ -151,7 +151,16 @@ def _judge(view: StoreView, ids: list[str], states: LineStates, tainted: frozens
         info = git.info(commit)
         rec = parse_record(info)
         found = _check_one(view, info, rec, states, tainted, repaired)
-        ack = acks.get(commit)
+        signer = [(f, acks.get((commit, str(f.rule)))) for f in found if f.rule in (1, 4)]
+        if signer and all(a is not None for _, a in signer) and \
+                not _check_one(view, info, rec, states, tainted, repaired, at_named=True):
+            # Its signer was no signer or member at the state current at its date, and
+            # an admin's repair says that state came after it (attack29 E1: a revocation
+            # dated inside a fast clock's tolerance): judged at the commit it names.
+            out.acknowledged += [Acknowledged(f, a.repair, a.admin, a.reason)
+                                 for f, a in signer if a is not None]
+            found = []
+        ack = acks.get((commit, "7"))
         if ack is not None and not ack.covers(info.committer_time):
             ack = None  # dated ahead of the repair that names it, or no acknowledgement
         if ack is not None:
@@ -198,18 +207,19 @@ class EventAck:
     admin: str
     reason: str
     time: datetime  # the repair's committer time
+    rule: str = "7"
 
     def covers(self, when: datetime) -> bool:
-        """Whether an event dated ``when`` is dated ahead of this repair (over 10 minutes
-        after it), as it must be for the repair to acknowledge it: judged by the two
-        commits' dates alone, so that every clone, early or late, judges it alike."""
-        return when > self.time + AHEAD
+        """Whether an event dated ``when`` is one this acknowledgement may name: for its
+        date (rule 7), dated ahead of the repair (over 10 minutes after it), judged by the
+        two commits' dates alone, so that every clone, early or late, judges it alike."""
+        return self.rule != "7" or when > self.time + AHEAD
 
 
 def acknowledgements(view: StoreView, line: Sequence[str],
-                     skip: frozenset[str] = frozenset()) -> dict[str, EventAck]:
-    """Event -> the first repair on the store line (``line``, oldest first) that names it
-    in ``Envtrail-Acknowledges-Event``, signed by an admin with a key valid where the
+                     skip: frozenset[str] = frozenset()) -> dict[tuple[str, str], EventAck]:
+    """(event, rule) -> the first repair on the store line (``line``, oldest first) that
+    names it in ``Envtrail-Acknowledges-Event``, signed by an admin with a key valid where the
     walk judges that repair. Repairs in ``skip`` (states a later repair acknowledged as
     forged, or after a finding) count for nothing. The line's walk has judged the rest
     of each repair; this keeps a forged one from counting before it does (sync judges
@@ -221,15 +231,16 @@ def acknowledgements(view: StoreView, line: Sequence[str],
     on_line = set(line)
     candidates = [c for c in (reversed(listed) if listed is not None else line)
                   if c in on_line and c not in skip]
-    out: dict[str, EventAck] = {}
+    out: dict[tuple[str, str], EventAck] = {}
     for commit in candidates:
         info = git.info(commit)
         rec = parse_record(info)
         if rec is None or rec.action != "repair" or not event_acks(rec) \
                 or not by_an_admin(view, info, rec):
             continue
-        for event in sorted(event_acks(rec)):
-            out.setdefault(event, EventAck(commit, rec.actor, rec.reason, info.committer_time))
+        for event, rule in sorted(event_acks(rec)):
+            out.setdefault((event, rule), EventAck(commit, rec.actor, rec.reason,
+                                                   info.committer_time, rule))
     return out
 
 
@@ -261,7 +272,7 @@ def floor_for(view: StoreView, parent: str | None, store_head: str | None, now: 
     current: str | None = parent
     while current is not None:
         info = git.info(current)
-        ack = acks.get(current)
+        ack = acks.get((current, "7"))
         if ack is None or not ack.covers(info.committer_time):
             return info.committer_time
         current = info.parents[0] if info.parents else None
@@ -269,7 +280,8 @@ def floor_for(view: StoreView, parent: str | None, store_head: str | None, now: 
 
 
 def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
-               tainted: frozenset[str], repaired: frozenset[str] = frozenset()) -> list[Finding]:
+               tainted: frozenset[str], repaired: frozenset[str] = frozenset(),
+               at_named: bool = False) -> list[Finding]:
     git = view.git
     if len(info.parents) > 1:
         return [Finding(info.id, 6, "a merge commit on the events line")]
@@ -282,7 +294,8 @@ def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
         return [Finding(info.id, 4, "an event commit changes files")]
     # Judged at the store state current when it was signed (never before the commit it
     # names): a signer revoked since the commit it names cannot reach back past that.
-    state = states.current_at(info.committer_time, after)
+    # (``at_named``: at the commit it names, where a repair acknowledged that state.)
+    state = after if at_named else states.current_at(info.committer_time, after)
     if after in tainted or state in tainted:
         return [Finding(info.id, 6, AFTER_REPAIRED)]
     # A repaired state's own signers and members may be the forgery's (attack27 F2): who
@@ -339,6 +352,20 @@ def claim_problem(rec: Record) -> str | None:
 def after_of(rec: Record) -> str | None:
     value = rec.extra_value(AFTER)
     return value if value and len(value) == 40 and set(value) <= _HEX else None
+
+
+def settled_at_named(view: StoreView, store_head: str, finding: Finding,
+                     tainted: frozenset[str] = frozenset()) -> bool:
+    """Whether a repair may acknowledge ``finding``, one of rule 1 or 4 on an event: the
+    event verifies at the store commit it names, so only a state dated between that
+    commit and the event stands against it (a revocation dated inside the tolerance of
+    the event's clock may have come after it, attack29 E1)."""
+    if finding.rule not in (1, 4):
+        return False
+    git = view.git
+    info = git.info(finding.commit)
+    states = LineStates(view, list(reversed(git.first_parents(store_head)[0])))
+    return not _check_one(view, info, parse_record(info), states, tainted, at_named=True)
 
 
 def signature_of(view: StoreView, info, line: Sequence[str]) -> signature.Verdict:

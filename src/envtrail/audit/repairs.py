@@ -48,8 +48,10 @@ CLEAN = "Repair-Clean"
 FROM = "Repair-From"
 ACK = "Acknowledges"
 SWEEPS = "Sweeps"
-# An event of refs/envtrail/events dated ahead, and rule 7 (audit.eventline judges it).
+# An event of refs/envtrail/events and a rule (audit.eventline judges it): 7, dated
+# ahead; 1 or 4, its signer no signer or member at the state current at its date.
 EVENT_ACK = "Acknowledges-Event"
+EVENT_RULES = ("1", "4", "7")
 _ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
@@ -63,14 +65,14 @@ def acknowledged(rec: Record) -> set[tuple[str, str]]:
     return out
 
 
-def event_acks(rec: Record) -> set[str]:
-    """The events a repair record acknowledges as dated ahead (well-formed names only:
-    ``check`` makes any other a finding of the repair)."""
+def event_acks(rec: Record) -> set[tuple[str, str]]:
+    """The (event, rule) pairs a repair record acknowledges on the events line
+    (well-formed ones only: ``check`` makes any other a finding of the repair)."""
     out = set()
     for key, value in rec.extra:
         commit, _, rule = value.partition(" ")
-        if key == EVENT_ACK and _ID.fullmatch(commit) and rule == "7":
-            out.add(commit)
+        if key == EVENT_ACK and _ID.fullmatch(commit) and rule in EVENT_RULES:
+            out.add((commit, rule))
     return out
 
 
@@ -267,7 +269,7 @@ def check(verifier: Verifier, info: CommitInfo, rec: Record, signer: signature.V
     named = sum(1 for key, _ in rec.extra if key == EVENT_ACK)
     if named != len(event_acks(rec)):
         out.append(Finding(info.id, 3, f"an Envtrail-{EVENT_ACK} trailer that is not an event "
-                                       "commit id and rule 7, or names one twice"))
+                                       "commit id and rule 1, 4 or 7, or names one twice"))
     source = rec.extra_value(FROM) or clean
     if not _ID.fullmatch(source) or not git.first_parents(clean, source)[1]:
         return [*out, Finding(info.id, 3, "Repair-From is not a line commit at or before the "

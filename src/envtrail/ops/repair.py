@@ -100,7 +100,7 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     text = check_reason(reason)
     line = open_line(git, rt, identity, allow_findings=True)
     findings = tuple(line.report.findings) if line.report else ()
-    dated = _events_dated_ahead(line, rt)
+    dated = _events_to_acknowledge(line, rt)
     if not findings and not dated:
         raise UsageError("nothing to repair: the store line and the events line verify",
                          hint="`envtrail verify` lists findings when there are any")
@@ -121,7 +121,7 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     envs = tuple(sorted({e for e in map(layout.env_of, paths)
                          if e and ENV_NAME_RE.fullmatch(e) and e not in {".", ".."}}))
     extra = (*((ACK, f"{f.commit} {f.rule}") for f in findings),
-             *((EVENT_ACK, f"{f.commit} 7") for f in dated),
+             *((EVENT_ACK, f"{f.commit} {f.rule}") for f in dated),
              *((SWEEPS, s.commit) for s in sweeps), (CLEAN, clean), (FROM, source))
     rec = Record("repair", acting.principal, text, envs, masked, context_for(rt), extra)
     handed = _handed_out(line, clean)
@@ -131,7 +131,7 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     if dry_run:
         return RepairResult(findings, clean, source, paths, None, rec, swept=sweeps,
                             handed_out=handed, warnings=notes, events=dated)
-    check = _verifies(git, rt, identity, route, {f.commit for f in dated})
+    check = _verifies(git, rt, identity, route, {(f.commit, str(f.rule)) for f in dated})
     written = transact(git, rt, identity,
                        lambda snap: Plan(changes, rec, base=clean, check=check),
                        allow_findings=True, route=route)
@@ -139,20 +139,24 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
                         written.proposal, sweeps, handed, notes, dated)
 
 
-def _events_dated_ahead(line: Line, rt: Runtime) -> tuple[Finding, ...]:
-    """The events dated ahead of this clock (rule 7) that no repair acknowledged yet: a
-    repair names them (``Envtrail-Acknowledges-Event``). IntegrityError (exit 5) when the
-    events line has a finding no repair settles and the store line has none, so that
-    `repair` never says there is nothing to repair while `verify` fails."""
+def _events_to_acknowledge(line: Line, rt: Runtime) -> tuple[Finding, ...]:
+    """The events-line findings a repair acknowledges (``Envtrail-Acknowledges-Event``)
+    that no repair has yet: events dated ahead of this clock (rule 7), and events whose
+    signer the state current at their date no longer counts though they verify at the
+    commit they name (rule 1 or 4, attack29 E1). IntegrityError (exit 5) when the events
+    line has a finding no repair settles and the store line has none, so that `repair`
+    never says there is nothing to repair while `verify` fails."""
     found = eventline.check(line.view, line.head, tainted=line.tainted, now=rt.now())
-    dated = tuple(f for f in found if eventline.is_ahead(f))
+    dated = tuple(f for f in found if eventline.is_ahead(f)
+                  or eventline.settled_at_named(line.view, line.head, f, line.tainted))
     other = [f for f in found if f not in dated and f.message != eventline.AFTER_REPAIRED]
-    if other and not dated and line.report is not None and not line.report.findings:
+    if other and not dated and not (line.report and line.report.findings):  # (none: clean)
         raise IntegrityError(
             f"cannot repair: the store line verifies, and the events line's finding "
-            f"{other[0].line()} is no date a repair acknowledges",
-            hint="only an event dated ahead is acknowledged by a repair; see "
-                 "docs/threat-model.md (the events line stops sync when it breaks)")
+            f"{other[0].line()} is none a repair acknowledges",
+            hint="a repair acknowledges an event dated ahead, or one that verifies at the "
+                 "store commit it names; see docs/threat-model.md (the events line stops "
+                 "sync when it breaks)")
     return dated
 
 
@@ -281,7 +285,7 @@ def _swept_change(git: GitRepo, commit: str) -> SweptChange:
 
 
 def _verifies(git: GitRepo, rt: Runtime, identity: Identity, route: Route,
-              events: set[str]):
+              events: set[tuple[str, str]]):
     """A check of the repair commit before it moves the line: the whole line up to it
     must verify, as ``verify`` walks it with this key, and as a clone walks it that
     fetches it once every date on it has passed (it finds no commit dated ahead and
@@ -325,11 +329,11 @@ def _verifies(git: GitRepo, rt: Runtime, identity: Identity, route: Route,
         # Every event it names must be acknowledged by it, alike in every clone.
         acked = eventline.acknowledgements(StoreView(git), git.first_parents(commit)[0][::-1]) \
             if events else {}
-        for event in sorted(events):
-            ack = acked.get(event)
+        for event, rule in sorted(events):
+            ack = acked.get((event, rule))
             if ack is None or not ack.covers(git.info(event).committer_time):
                 raise IntegrityError("refusing to write a repair that would not acknowledge "
-                                     f"the event {event[:10]} dated ahead", hint=hint)
+                                     f"the event {event[:10]} (rule {rule})", hint=hint)
     return check
 
 
