@@ -427,7 +427,7 @@ def test_an_event_by_no_member_of_its_environment_is_no_repairs_to_settle(
     does not verify there either (bob, never in staging, signs a staging event) is no
     finding a repair settles. `repair` says so, exit 5, also right after `verify` (attack29
     M1: there it said "nothing to repair", exit 2, while `verify` failed)."""
-    a, b, bare = world(tmp_path, store, cli, bob)
+    a, b, _ = world(tmp_path, store, cli, bob)
     event(a, "deploy", "first")
     assert a("sync").code == 0 and b("sync").code == 0
     tip = git(b.cwd, "rev-parse", EVENTS).strip()
