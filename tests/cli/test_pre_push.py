@@ -6,6 +6,7 @@ then put them on the remote, and every clone's reads stopped. Real clones, a
 real bare remote, the hooks `envtrail hook install` writes, run by git itself.
 """
 
+import os
 import shlex
 import subprocess
 
@@ -551,3 +552,27 @@ def test_a_plain_push_of_an_events_line_that_does_not_verify_is_refused(
     assert git(bare, "rev-parse", "refs/envtrail/events").strip() == good
     r = b("sync")
     assert r.code == 0, r.err
+
+
+def test_a_lie_only_the_pushers_key_sees_does_not_go_on_to_another_remote(
+        tmp_path, store, cli, bob):
+    """attack29 F1: the hook walked the line without the pusher's key, though it was at
+    hand: a staging change with lying fingerprints, taken by plain git, went on to a
+    backup remote from alice's clone, whose key sees the lie. It walks with her key."""
+    import forge
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    setv(cli, "S", "s1", env="staging")
+    assert cli("get", "S", "--env", "staging").code == 0
+    assert cli("hook", "install").code == 0
+    bad = forge.lying_set(store, bob.identity, "staging", "S", "s2")
+    git(store, "reset", "-q", "--hard", bad)  # taken by plain git, as a pull would
+    backup = tmp_path / "backup.git"
+    git(tmp_path, "init", "-q", "--bare", str(backup))
+    git(store, "remote", "add", "backup", str(backup))
+    r = subprocess.run(["git", "push", "-q", "backup", "main"], cwd=store, capture_output=True,
+                       text=True, check=False, env={**os.environ,
+                                                     "ENVTRAIL_IDENTITY": str(cli.identity.path)})
+    assert r.returncode != 0 and "rule 3" in r.stderr, r.stderr
+    assert git(backup, "rev-parse", "-q", "--verify", "refs/heads/main", check=False) == ""

@@ -492,3 +492,29 @@ def test_events_judged_against_one_store_head_are_judged_again_when_it_moved(ver
     assert checkpoint.load_events(verified, before) == "e" * 40
     setv(cli, "B", "2")
     assert checkpoint.load_events(verified, head(verified)) is None
+
+
+def test_after_a_keyless_walk_a_read_waits_for_the_key_to_check_every_environment(
+        cli, store, bob):
+    """attack29 F1: alice is in production and staging; bob, in staging only, commits a
+    staging change whose fingerprints lie (only a staging key sees it). A keyless walk
+    past it (`access list` opened the line without her key; a keyless auditor's read
+    still does) moved the checkpoint, and the fast path then served production: it
+    asked whether a key had re-checked the line for the environment read only, where
+    the gate asks it for every environment the key opens. A read now takes the gate,
+    which walks with her key and refuses."""
+    import forge
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "staging",
+               "--reason", "join").code == 0
+    setv(cli, "A", "1")
+    setv(cli, "S", "s1", env="staging")
+    assert cli("get", "A", "--env", "production").code == 0
+    bad = forge.lying_set(store, bob.identity, "staging", "S", "s2")
+    git(store, "reset", "-q", "--hard", bad)  # taken by plain git, as a pull would
+    assert cli("access", "list").code == 5  # walked with her key now: it sees the lie
+    assert cli.as_(None)("access", "list").code == 0  # a keyless auditor's cannot
+    assert checkpoint.load(store).head == bad
+    r = cli("get", "A", "--env", "production")
+    assert r.code == 5 and "rule 3" in r.err, (r.code, r.out, r.err)
+    assert cli("get", "A", "--env", "production").code == 5  # and it stays refused

@@ -17,6 +17,7 @@ from envtrail.cli.common import (
     emit_json,
     load_identity,
     open_git,
+    optional_identity,
     out,
     pin_next,
     report_write,
@@ -77,15 +78,15 @@ def revoke(
     """Remove a member, rotate the environment's keys, and print the offboarding report."""
     from envtrail.ops import access, audit
 
-    git = open_git(repo)
-    written = access.revoke(git, runtime(), load_identity(identity), principal, env, reason,
+    git, me = open_git(repo), load_identity(identity)
+    written = access.revoke(git, runtime(), me, principal, env, reason,
                             route(propose, break_glass))
     for text in written.warnings:
         warn(text)
     if written.proposal:
         report_write(written, env)  # the offboarding report comes when it is applied
         return
-    report = audit.offboarding(git, runtime(), principal)
+    report = audit.offboarding(git, runtime(), principal, me)
     if json_:
         emit_json({"commit": written.commit, "report": [e.as_dict() for e in report]})
         return
@@ -144,11 +145,13 @@ def admin(
 
 
 @access_app.command("list")
-def list_(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> None:
+def list_(env: OptEnv = None, repo: RepoOpt = None, identity: IdentityOpt = None,
+          json_: JsonOpt = False) -> None:
     """Who can decrypt each environment now, and who may sign."""
     from envtrail.ops import audit
 
-    members, signers = audit.access_now(open_git(repo), runtime(), env)
+    members, signers = audit.access_now(open_git(repo), runtime(), env,
+                                        optional_identity(identity)[0])
     if json_:
         emit_json({"members": members, "signers": signers})
         return
@@ -159,11 +162,13 @@ def list_(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> N
 
 
 @access_app.command("log")
-def log(env: OptEnv = None, repo: RepoOpt = None, json_: JsonOpt = False) -> None:
+def log(env: OptEnv = None, repo: RepoOpt = None, identity: IdentityOpt = None,
+        json_: JsonOpt = False) -> None:
     """Membership periods from history: granted when, by whom, why; revoked likewise."""
     from envtrail.ops import audit
 
-    periods = audit.access_history(open_git(repo), runtime(), env)
+    periods = audit.access_history(open_git(repo), runtime(), env,
+                                   optional_identity(identity)[0])
     if json_:
         emit_json([p.as_dict() for p in periods])
         return

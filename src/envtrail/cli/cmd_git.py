@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -54,10 +55,26 @@ def pre_push(
     if sys.stdin.isatty():  # by hand it would wait for input that only git gives
         raise UsageError("`hook pre-push` is git's pre-push hook: git runs it with the refs "
                          "it pushes on stdin", hint="install it with `envtrail hook install`")
-    refusals, notes = check_push(_git_repo(repo), runtime(), sys.stdin.read(), remote)
+    refusals, notes = check_push(_git_repo(repo), runtime(), sys.stdin.read(), remote,
+                                 _unasked_identity)
     for text in notes:
         warn(text)
     _report(refusals, "push refused")
+
+
+def _unasked_identity():
+    """The pusher's identity if it opens without asking (git runs the hook, perhaps with
+    no one to answer), so the line is walked with their key as their reads walk it
+    (attack29 F1: a lie only a key sees went on to another remote); else None."""
+    from envtrail.cli.common import GLOBALS, runtime
+    from envtrail.errors import EnvtrailError
+    from envtrail.ops import identity as ident
+
+    try:
+        chosen = Path(GLOBALS.identity) if GLOBALS.identity else None
+        return ident.load(runtime(), chosen, None).identity
+    except EnvtrailError:
+        return None
 
 
 def _check(files: list[str] | None, repo: str | None, merging: bool) -> None:
@@ -164,7 +181,8 @@ def sync(
     from envtrail.ops.sync import sync as do_sync
 
     git = open_git(repo)
-    result = do_sync(git, runtime(), load_identity(identity), remote, mine or (), theirs or ())
+    me = load_identity(identity)
+    result = do_sync(git, runtime(), me, remote, mine or (), theirs or ())
     where = str(result.upstream)
     messages = {
         "up-to-date": f"up to date with {where}",
@@ -206,7 +224,7 @@ def sync(
             from envtrail.cli.cmd_access import print_offboarding
             from envtrail.ops.audit import offboarding
 
-            print_offboarding(r.revoked, offboarding(git, runtime(), r.revoked))
+            print_offboarding(r.revoked, offboarding(git, runtime(), r.revoked, me))
 
 
 def register(app: typer.Typer, only: str | None = None) -> None:

@@ -337,12 +337,13 @@ def blame(git: GitRepo, rt: Runtime, environment: str,
 # -- access --------------------------------------------------------------------
 
 
-def access_now(git: GitRepo, rt: Runtime,
-               environment: str | None) -> tuple[list[dict], list[dict]]:
-    """Members of each environment at the verified line head, and the allowed signers."""
+def access_now(git: GitRepo, rt: Runtime, environment: str | None,
+               identity: Identity | None = None) -> tuple[list[dict], list[dict]]:
+    """Members of each environment at the verified line head, and the allowed signers
+    (the line walked with ``identity``'s key where one is at hand, as every read)."""
     from envtrail.crypto.keys import PublicKey
 
-    line = open_line(git, rt)
+    line = open_line(git, rt, identity)
     view, head = line.view, line.head
     blobs = view.env_blobs(head)
     if environment is not None and check_env_name(environment) not in blobs:
@@ -360,24 +361,26 @@ def access_now(git: GitRepo, rt: Runtime,
     return members, signers
 
 
-def access_history(git: GitRepo, rt: Runtime, environment: str | None) -> list:
+def access_history(git: GitRepo, rt: Runtime, environment: str | None,
+                   identity: Identity | None = None) -> list:
     """Membership periods (audit.membership.Period), optionally of one environment."""
     from envtrail.audit.membership import periods
 
     if environment is not None:
         check_env_name(environment)
-    line = open_line(git, rt)
+    line = open_line(git, rt, identity)
     if environment is not None:
         require_environment(line.view, line.head, environment)
     return [p for p in periods(line.view, line.head, line.tainted)
             if environment in (None, p.environment)]
 
 
-def offboarding(git: GitRepo, rt: Runtime, principal: str) -> list:
+def offboarding(git: GitRepo, rt: Runtime, principal: str,
+                identity: Identity | None = None) -> list:
     """What ``principal`` could ever read (audit.membership.Exposure per environment),
     on the line and in every proposal this clone has: its own and those it last saw on
     a remote (pushed, perhaps withdrawn there since), whose values were just as readable."""
     from envtrail.audit.membership import exposure
 
-    line = open_line(git, rt)
+    line = open_line(git, rt, identity)
     return exposure(line.view, line.head, principal, proposal_tips(git))

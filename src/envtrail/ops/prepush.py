@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from envtrail.errors import EnvtrailError, IntegrityError
 from envtrail.format.layout import CONFIG
@@ -19,14 +21,18 @@ from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.hookfiles import Refusal, store_branch
 from envtrail.runtime import Runtime
 
+if TYPE_CHECKING:
+    from envtrail.crypto.keys import Identity
+
 # Every code push in an application repository runs this hook: the line, the verifier and
 # the events checks are imported only where a push holds the store or the events line.
 
 _OBJECT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-def check_push(git: GitRepo, rt: Runtime, updates: str,
-               remote_name: str | None = None) -> tuple[list[Refusal], tuple[str, ...]]:
+def check_push(git: GitRepo, rt: Runtime, updates: str, remote_name: str | None = None,
+               identity: Callable[[], Identity | None] = lambda: None,
+               ) -> tuple[list[Refusal], tuple[str, ...]]:
     """Refusals for a push to ``remote_name``, from git's pre-push input (``local-ref
     local-id remote-ref remote-id`` per line, the local ref as typed): a commit that holds
     a store, pushed to a branch, must be on this clone's verified store line and must not
@@ -37,7 +43,8 @@ def check_push(git: GitRepo, rt: Runtime, updates: str,
     events line must verify as sync judges one. Pushed, any of these would stop every
     other clone's reads or syncs, or hand a fresh clone an older line. Also what opening
     the line has to say (a genesis pinned on first use, to compare with the id `init`
-    printed)."""
+    printed). ``identity`` gives the pusher's key, asked for only where the line is
+    opened: walked with it, the line is judged as the pusher's reads judge it."""
     from envtrail.ops.gate import open_line
 
     out: list[Refusal] = []
@@ -64,7 +71,7 @@ def check_push(git: GitRepo, rt: Runtime, updates: str,
                 out.append(_events_rewind(where, local, remote, remote_name))
             elif store is not None:
                 try:
-                    line = line or open_line(git, rt)
+                    line = line or open_line(git, rt, identity())
                     _events_verify(git, line.head, local)
                 except EnvtrailError as exc:
                     out.append(Refusal(where, exc.message, "bring in what the remote has "
@@ -83,7 +90,7 @@ def check_push(git: GitRepo, rt: Runtime, updates: str,
                                               f"{local[:10]} holds no store and would replace "
                                               "it", "push code to another branch"))
                 continue  # a code branch: the pre-commit hook keeps the store off it
-            line = line or open_line(git, rt)
+            line = line or open_line(git, rt, identity())
             line.resolve(rt, local)
         except EnvtrailError as exc:
             out.append(Refusal(where, exc.message, _push_hint(git, typed, local)))
