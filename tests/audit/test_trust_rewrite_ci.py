@@ -380,3 +380,67 @@ def test_a_trust_root_that_is_no_full_commit_id_is_a_usage_error(cli, store, roo
         assert "a trust root is a full commit id" in r.err, (args, r.err)
     assert checkpoint.path(store).read_bytes() == before
     assert cli("get", "A", "--env", "production", env={"ENVTRAIL_TRUST_ROOT": genesis}).out == "1"
+
+
+def test_a_rewrite_that_drops_a_commit_an_event_names_is_accepted_then_repaired(cli, store):
+    """attack29 R1: `--accept-rewrite` re-pinned only when the events line verified too;
+    an event naming a commit the reviewed rewrite dropped is a finding of the events
+    line, so the clone stayed on rule 8 for good (reads, repair and sync refused). The
+    rewrite is accepted on the store line alone; the event is the events line's finding,
+    which a repair acknowledges, since it verifies at the commit it names."""
+    setv(cli, "A", "1")
+    kept = head(store)
+    setv(cli, "A", "2")
+    dropped = head(store)
+    assert cli("event", "deploy", "--env", "production", "--reason", "deploy A=2").code == 0
+    event = git(store, "rev-parse", "refs/envtrail/events").strip()
+    assert cli("get", "A", "--env", "production").out == "2"
+    point(store, kept)  # the reviewed rewrite: A=2 taken off the line
+    assert cli("get", "A", "--env", "production").code == 5
+    r = cli("verify", "--accept-rewrite")
+    assert r.code == 1 and f"disappeared: {dropped}" in r.out, (r.code, r.out, r.err)
+    assert f"{event[:10]} rule 6" in r.out
+    assert cli("get", "A", "--env", "production").out == "1"  # re-pinned: reads work
+    r = cli("repair", "--reason", "A=2 was rewritten away")
+    assert r.code == 0, r.err
+    report = json.loads(cli("verify", "--json").out)
+    assert report["ok"] and report["findings"] == [], report
+    assert [(a["commit"], a["rule"]) for a in report["acknowledged"]] == [(event, 6)]
+
+
+def test_an_event_naming_a_commit_made_for_it_is_never_acknowledged(cli, store, make_identity):
+    """The acknowledgement above judges an event at a commit off the line only where that
+    commit continues the line as a line commit would: mallory's own commit, making her a
+    signer and a member, named by her own event, is no state a repair vouches for."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from envtrail.audit import record
+    from envtrail.format import envfile
+    from envtrail.format.envfile import Member
+
+    setv(cli, "A", "1")
+    assert cli("event", "deploy", "--env", "production", "--reason", "real").code == 0
+    mallory = make_identity("mallory@example.com")
+    key = " ".join(mallory.publine.split()[:2])
+    path = envfile.path_for("production")
+    prod = envfile.parse((store / path).read_bytes(), path)
+    members = {**prod.members, mallory.principal: Member(mallory.principal, key, "AAAA")}
+    files = {layout.SIGNERS: ((store / layout.SIGNERS).read_text()
+                              + f'{mallory.principal} namespaces="git" {key}\n').encode(),
+             path: envfile.render(replace(prod, members=members))}
+    line = head(store)
+    when = GitRepo(store).info(line).committer_time + timedelta(seconds=5)
+    own = signed_commit(store, mallory.identity, mallory.principal, [line], files,
+                        message("grant", mallory.principal), when=when)
+    tip = git(store, "rev-parse", "refs/envtrail/events").strip()
+    rec = record.Record("event", mallory.principal, "deploy", ("production",),
+                        extra=(("After", own), ("Event-Kind", "deploy")))
+    planted = signed_commit(store, mallory.identity, mallory.principal, [tip], {},
+                            record.render(rec), tree_of=tip, when=when + timedelta(seconds=1))
+    git(store, "update-ref", "refs/envtrail/events", planted)
+    report = json.loads(cli("verify", "--json").out)
+    assert [(f["commit"], f["rule"]) for f in report["findings"]] == [(planted, 6)], report
+    r = cli("repair", "--reason", "settle it")
+    assert r.code == 5 and "cannot repair" in r.err and planted[:10] in r.err, (r.code, r.err)
+    assert head(store) == line

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from envtrail.audit import signature
+from envtrail.audit.eventacks import EventAck, acknowledgements
 from envtrail.audit.history import parse_record
 from envtrail.audit.line import Acknowledged
-from envtrail.audit.record import PREFIX, Record
-from envtrail.audit.repairs import EVENT_ACK, admin_at_newest, event_acks, signature_state
+from envtrail.audit.record import Record
 from envtrail.audit.verify import AHEAD, Finding
 from envtrail.audit.view import LineStates, StoreView
 from envtrail.errors import IntegrityError
@@ -84,6 +84,10 @@ def markers(view: StoreView, tainted: frozenset[str] = frozenset(),
 
 
 AHEAD_SAID = "10 minutes ahead of this clone's clock"
+NOT_ON_LINE = "Envtrail-After names no commit of the store line"
+# The findings a repair acknowledges where the event verifies at the commit it names:
+# no signer (1) or member (4) at the state current at its date, or named commit gone (6).
+NAMED_RULES = (1, 4, 6)
 # An event that follows a state a repair acknowledged was judged by nothing that verified
 # (its signer counted at a forged state); it is shown unverified, and verify names it.
 AFTER_REPAIRED = "follows a state a repair acknowledged as a finding"
@@ -151,12 +155,13 @@ def _judge(view: StoreView, ids: list[str], states: LineStates, tainted: frozens
         info = git.info(commit)
         rec = parse_record(info)
         found = _check_one(view, info, rec, states, tainted, repaired)
-        signer = [(f, acks.get((commit, str(f.rule)))) for f in found if f.rule in (1, 4)]
+        signer = [(f, acks.get((commit, str(f.rule)))) for f in found if f.rule in NAMED_RULES]
         if signer and all(a is not None for _, a in signer) and \
                 not _check_one(view, info, rec, states, tainted, repaired, at_named=True):
             # Its signer was no signer or member at the state current at its date, and
             # an admin's repair says that state came after it (attack29 E1: a revocation
-            # dated inside a fast clock's tolerance): judged at the commit it names.
+            # dated inside a fast clock's tolerance), or the commit it names is gone with
+            # a reviewed rewrite (attack29 R1): judged at the commit it names.
             out.acknowledged += [Acknowledged(f, a.repair, a.admin, a.reason)
                                  for f, a in signer if a is not None]
             found = []
@@ -175,7 +180,7 @@ def _judge(view: StoreView, ids: list[str], states: LineStates, tainted: frozens
             found.append(Finding(commit, 7, f"dated {info.committer_time.isoformat()}, more "
                                             f"than {AHEAD_SAID}"))
         after = after_of(rec) if rec else None
-        if not found and after is not None:
+        if not found and after is not None and after in position:
             if last_after is not None and position[last_after] > position[after]:
                 found.append(Finding(commit, 7, "follows an older store commit than the event "
                                                 "before it"))
@@ -199,86 +204,6 @@ def is_ahead(finding: Finding) -> bool:
     return finding.rule == 7 and finding.message.endswith(AHEAD_SAID)
 
 
-@dataclass(frozen=True)
-class EventAck:
-    """A repair's acknowledgement of one event dated ahead."""
-
-    repair: str
-    admin: str
-    reason: str
-    time: datetime  # the repair's committer time
-    rule: str = "7"
-
-    def covers(self, when: datetime) -> bool:
-        """Whether an event dated ``when`` is one this acknowledgement may name: for its
-        date (rule 7), dated ahead of the repair (over 10 minutes after it), judged by the
-        two commits' dates alone, so that every clone, early or late, judges it alike."""
-        return self.rule != "7" or when > self.time + AHEAD
-
-
-def acknowledgements(view: StoreView, line: Sequence[str],
-                     skip: frozenset[str] = frozenset()) -> dict[tuple[str, str], EventAck]:
-    """(event, rule) -> the first repair on the store line (``line``, oldest first) that
-    names it in ``Envtrail-Acknowledges-Event``, signed by an admin with a key valid where the
-    walk judges that repair. Repairs in ``skip`` (states a later repair acknowledged as
-    forged, or after a finding) count for nothing. The line's walk has judged the rest
-    of each repair; this keeps a forged one from counting before it does (sync judges
-    a remote's events line before its store line)."""
-    if not line:
-        return {}
-    git = view.git
-    listed = git.first_parents_saying(line[-1], f"^{PREFIX}{EVENT_ACK}: ")
-    on_line = set(line)
-    candidates = [c for c in (reversed(listed) if listed is not None else line)
-                  if c in on_line and c not in skip]
-    out: dict[tuple[str, str], EventAck] = {}
-    for commit in candidates:
-        info = git.info(commit)
-        rec = parse_record(info)
-        if rec is None or rec.action != "repair" or not event_acks(rec) \
-                or not by_an_admin(view, info, rec):
-            continue
-        for event, rule in sorted(event_acks(rec)):
-            out.setdefault((event, rule), EventAck(commit, rec.actor, rec.reason,
-                                                   info.committer_time, rule))
-    return out
-
-
-def by_an_admin(view: StoreView, info, rec: Record) -> bool:
-    """Whether a repair is signed by an admin, judged as the line walk judges it."""
-    clean = signature_state(view, info, rec) or (info.parents[0] if info.parents else None)
-    if clean is None:
-        return False
-    try:
-        verdict = signature.check(view, info, trust_at=clean)
-    except IntegrityError:
-        return False
-    return verdict.good and verdict.admin and verdict.principal == rec.actor and \
-        admin_at_newest(view, info, rec, verdict, clean)
-
-
-def floor_for(view: StoreView, parent: str | None, store_head: str | None, now: datetime,
-              tainted: frozenset[str] = frozenset()) -> datetime | None:
-    """The time an event written on ``parent`` (the events head) may not go below: that
-    event's, passing over events a repair on the store line up to ``store_head``
-    acknowledged as dated ahead (a writer dates by its own clock past them)."""
-    git = view.git
-    if parent is None:
-        return None
-    when = git.info(parent).committer_time
-    if when <= now or store_head is None:
-        return when  # nothing dated ahead to pass over: no need to look for repairs
-    acks = acknowledgements(view, list(reversed(git.first_parents(store_head)[0])), tainted)
-    current: str | None = parent
-    while current is not None:
-        info = git.info(current)
-        ack = acks.get((current, "7"))
-        if ack is None or not ack.covers(info.committer_time):
-            return info.committer_time
-        current = info.parents[0] if info.parents else None
-    return None
-
-
 def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
                tainted: frozenset[str], repaired: frozenset[str] = frozenset(),
                at_named: bool = False) -> list[Finding]:
@@ -288,8 +213,11 @@ def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
     if rec is None or rec.action != "event":
         return [Finding(info.id, 6, "not an envtrail event on the events line")]
     after = after_of(rec)
-    if after is None or after not in states.position:
-        return [Finding(info.id, 6, "Envtrail-After names no commit of the store line")]
+    # (``at_named``: a commit a reviewed rewrite took off the line is still a state.)
+    gone = at_named and after is not None and after not in states.position \
+        and git.has_commit(after)
+    if after is None or (after not in states.position and not gone):
+        return [Finding(info.id, 6, NOT_ON_LINE)]
     if git.changed_paths(info.parents[0] if info.parents else None, info.id):
         return [Finding(info.id, 4, "an event commit changes files")]
     # Judged at the store state current when it was signed (never before the commit it
@@ -300,10 +228,11 @@ def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
         return [Finding(info.id, 6, AFTER_REPAIRED)]
     # A repaired state's own signers and members may be the forgery's (attack27 F2): who
     # may write the event comes from the newest state before it that no repair named.
-    at = states.position[state]
-    while at > 0 and states.line[at] in repaired:
-        at -= 1
-    state = states.line[at]
+    if not gone:
+        at = states.position[state]
+        while at > 0 and states.line[at] in repaired:
+            at -= 1
+        state = states.line[at]
     verdict = _verdict(view, info, state)
     if verdict is None or not verdict.good:
         status = verdict.status if verdict else "unreadable allowed_signers"
@@ -354,18 +283,36 @@ def after_of(rec: Record) -> str | None:
     return value if value and len(value) == 40 and set(value) <= _HEX else None
 
 
-def settled_at_named(view: StoreView, store_head: str, finding: Finding,
+def settled_at_named(view: StoreView, store_head: str, finding: Finding, now: datetime,
                      tainted: frozenset[str] = frozenset()) -> bool:
-    """Whether a repair may acknowledge ``finding``, one of rule 1 or 4 on an event: the
-    event verifies at the store commit it names, so only a state dated between that
+    """Whether a repair may acknowledge ``finding``, one of rule 1, 4 or 6 on an event:
+    the event verifies at the store commit it names, so only a state dated between that
     commit and the event stands against it (a revocation dated inside the tolerance of
-    the event's clock may have come after it, attack29 E1)."""
-    if finding.rule not in (1, 4):
+    the event's clock may have come after it, attack29 E1), or that commit is gone from
+    the line with a reviewed rewrite (attack29 R1) and was a state the line could hold."""
+    if finding.rule not in NAMED_RULES:
         return False
     git = view.git
     info = git.info(finding.commit)
-    states = LineStates(view, list(reversed(git.first_parents(store_head)[0])))
-    return not _check_one(view, info, parse_record(info), states, tainted, at_named=True)
+    rec = parse_record(info)
+    line = list(reversed(git.first_parents(store_head)[0]))
+    states = LineStates(view, line)
+    after = after_of(rec) if rec is not None else None
+    if after is not None and after not in states.position and git.has_commit(after) \
+            and not _was_a_line_state(view, after, states, now):
+        return False
+    return not _check_one(view, info, rec, states, tainted, at_named=True)
+
+
+def _was_a_line_state(view: StoreView, commit: str, states: LineStates, now: datetime) -> bool:
+    """Whether ``commit``, off the line, continues it as a line would: its first parents
+    lead back to a line commit, and every commit since verifies there. A commit made for
+    an event to name (with signers and members of its own) does not."""
+    from envtrail.audit.line import walk
+
+    ids, _ = view.git.first_parents(commit)
+    fork = next((c for c in ids if c in states.position), None)
+    return fork is not None and not walk(view, commit, since=fork, now=now).findings
 
 
 def signature_of(view: StoreView, info, line: Sequence[str]) -> signature.Verdict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from envtrail.audit import eventline
+from envtrail.audit import eventacks, eventline
 from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record, render
 from envtrail.crypto.keys import Identity
@@ -79,7 +79,7 @@ def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, envir
             after = last
         # No earlier than the event before it, passing over those a repair acknowledged
         # as dated ahead (one far ahead would otherwise drag every event after it).
-        below = eventline.floor_for(line.view, parent, line.head, rt.now(), line.tainted)
+        below = eventacks.floor_for(line.view, parent, line.head, rt.now(), line.tainted)
         floor = [t for t in (below, git.info(after).committer_time) if t is not None]
         when = max([rt.now(), *floor])
         commit = create_commit(git, [parent] if parent else [], {}, render(rec),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from envtrail.audit import checkpoint, eventline
+from envtrail.audit import checkpoint, eventacks, eventline
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import render
@@ -95,7 +95,7 @@ def _repaired_on(view: StoreView, store_head: str | None) -> frozenset[str]:
         clean = rec.extra_value(CLEAN) if rec is not None else None
         if commit in out or rec is None or rec.action != "repair" or not clean \
                 or not info.parents or not git.has_commit(clean) \
-                or not eventline.by_an_admin(view, info, rec):
+                or not eventacks.by_an_admin(view, info, rec):
             continue
         ids, met = git.first_parents(info.parents[0], clean)
         out.update(ids if met else ())
@@ -372,7 +372,7 @@ def _replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, parent
     now = rt.now()
     happened = min(info.committer_time, now) if info.committer_time > now + AHEAD else \
         info.committer_time
-    below = eventline.floor_for(StoreView(git), parent, head, now,
+    below = eventacks.floor_for(StoreView(git), parent, head, now,
                                 checkpoint.load_tainted(git.root))
     floor = [t for t in (below, git.info(after).committer_time) if t is not None]
     when = max([happened, *floor])

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from envtrail.audit import eventline
+from envtrail.audit import eventacks, eventline
 from envtrail.audit.eventline import EVENTS_REF, after_of
 from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record
@@ -148,7 +148,7 @@ def _events_to_acknowledge(line: Line, rt: Runtime) -> tuple[Finding, ...]:
     never says there is nothing to repair while `verify` fails."""
     found = eventline.check(line.view, line.head, tainted=line.tainted, now=rt.now())
     dated = tuple(f for f in found if eventline.is_ahead(f)
-                  or eventline.settled_at_named(line.view, line.head, f, line.tainted))
+                  or eventline.settled_at_named(line.view, line.head, f, rt.now(), line.tainted))
     other = [f for f in found if f not in dated and f.message != eventline.AFTER_REPAIRED]
     if other and not dated and not (line.report and line.report.findings):  # (none: clean)
         raise IntegrityError(
@@ -327,7 +327,7 @@ def _verifies(git: GitRepo, rt: Runtime, identity: Identity, route: Route,
             raise IntegrityError(f"refusing to write a repair that would not verify: "
                                  f"{first.line()}", hint=hint)
         # Every event it names must be acknowledged by it, alike in every clone.
-        acked = eventline.acknowledgements(StoreView(git), git.first_parents(commit)[0][::-1]) \
+        acked = eventacks.acknowledgements(StoreView(git), git.first_parents(commit)[0][::-1]) \
             if events else {}
         for event, rule in sorted(events):
             ack = acked.get((event, rule))

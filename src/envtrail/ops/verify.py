@@ -113,6 +113,9 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     report.findings += walked.findings
     if cp is not None and not rewrite:
         cp = _mark_refused(git, view, head, cp, walked)
+    # A rewrite is accepted on the store line alone (attack29 R1): an event naming a
+    # commit it dropped is the events line's finding, for a repair to acknowledge.
+    line_ok = report.ok
     # A repair at or after a finding still standing on the store line settles nothing.
     pending = {f.commit for f in walked.findings}
     first = next((i for i, c in enumerate(walked.walked) if c in pending), len(walked.walked))
@@ -142,10 +145,11 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
         # This walk could not see it (no key to where it was found): it still stands.
         report.refused = cp.refused
         report.refused_envs = sorted(cp.refused_envs)
-    if report.ok and walked.genesis and (pin is None or accept_rewrite):
+    accepted = accept_rewrite and line_ok
+    if (report.ok or accepted) and walked.genesis and (pin is None or accept_rewrite):
         checkpoint.save_pin(git.root, walked.genesis)
         report.pin, report.pinned_now = walked.genesis, True
-    if report.ok:
+    if report.ok or accepted:
         if accept_rewrite:
             from envtrail.gitstore.remote import forget_seen
 
