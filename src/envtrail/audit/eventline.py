@@ -3,8 +3,11 @@
 Deploys, restarts and incident notes are commits that change no file, each
 naming the store line commit it follows (``Envtrail-After``). They live on
 their own line so that writing one never moves the store branch or races an
-``apply``. Each is judged at the store commit it names: the signer must be an
-allowed signer there and a member of the event's environment.
+``apply``. Each is judged at the store state current at its own date, never one
+before the commit it names: the signer must be an allowed signer there and a member
+of the event's environment. Where an admin's repair acknowledges that state as one
+that may have come after the event (or the named commit as gone with a reviewed
+rewrite), the event is judged at the commit it names instead.
 """
 
 from __future__ import annotations
