@@ -444,3 +444,39 @@ def test_an_event_naming_a_commit_made_for_it_is_never_acknowledged(cli, store, 
     r = cli("repair", "--reason", "settle it")
     assert r.code == 5 and "cannot repair" in r.err and planted[:10] in r.err, (r.code, r.err)
     assert head(store) == line
+
+
+def test_a_revoked_member_naming_a_commit_he_kept_off_the_line_is_never_acknowledged(
+        cli, store, bob):
+    """bob, a member, signs a change he keeps off the line (it verifies: a line could
+    have held it), is offboarded, then writes an event naming it. At the commit it names
+    he was a member; at the line's state current at the event's date he is not: an
+    acknowledgement needs both, so `repair` settles nothing."""
+    from datetime import timedelta
+
+    import forge
+    from envtrail.audit import record
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "A", "1")
+    assert cli("event", "deploy", "--env", "production", "--reason", "real").code == 0
+    before = head(store)
+    kept = forge.commit_plan(store, bob.identity,
+                             forge.honest_plan(store, bob.identity, "production", {"A": "b"}))
+    point(store, before)  # never on the line
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "left").code == 0
+    when = GitRepo(store).info(head(store)).committer_time + timedelta(seconds=60)
+    tip = git(store, "rev-parse", "refs/envtrail/events").strip()
+    rec = record.Record("event", bob.principal, "deploy", ("production",),
+                        extra=(("After", kept), ("Event-Kind", "deploy")))
+    planted = signed_commit(store, bob.identity, bob.principal, [tip], {},
+                            record.render(rec), tree_of=tip, when=when)
+    git(store, "update-ref", "refs/envtrail/events", planted)
+    report = json.loads(cli("verify", "--json").out)
+    assert [(f["commit"], f["rule"]) for f in report["findings"]] == [(planted, 6)], report
+    line = head(store)
+    r = cli("repair", "--reason", "settle it")
+    assert r.code == 5 and "cannot repair" in r.err and planted[:10] in r.err, (r.code, r.err)
+    assert head(store) == line

@@ -236,6 +236,20 @@ def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
         while at > 0 and states.line[at] in repaired:
             at -= 1
         state = states.line[at]
+    else:
+        # And at the line's own state current at its date, from where the commit left
+        # the line: a commit off it, whoever made it, lends no one trust the line
+        # did not give them then (a revoked member naming one made before).
+        fork = next((c for c in git.first_parents(after)[0] if c in states.position), None)
+        found = _judged_at(view, info, rec, states.current_at(info.committer_time, fork)) \
+            if fork is not None else [Finding(info.id, 6, NOT_ON_LINE)]
+        if found:
+            return found
+    return _judged_at(view, info, rec, state)
+
+
+def _judged_at(view: StoreView, info, rec: Record, state: str) -> list[Finding]:
+    """An event's signature, actor, claims and membership, judged at store ``state``."""
     verdict = _verdict(view, info, state)
     if verdict is None or not verdict.good:
         status = verdict.status if verdict else "unreadable allowed_signers"
