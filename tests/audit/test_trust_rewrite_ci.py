@@ -480,3 +480,37 @@ def test_a_revoked_member_naming_a_commit_he_kept_off_the_line_is_never_acknowle
     r = cli("repair", "--reason", "settle it")
     assert r.code == 5 and "cannot repair" in r.err and planted[:10] in r.err, (r.code, r.err)
     assert head(store) == line
+
+
+def test_an_event_naming_a_commit_off_the_line_keeps_the_events_lines_order(cli, store, bob):
+    """attack30 A5: for an event naming a commit off the line the order checks were
+    skipped, so bob (a member) could name a commit he kept off the line and date his
+    event before the events already there, and a repair acknowledged it. Acknowledged
+    or not, its time keeps the events line's order: `repair` settles nothing."""
+    from datetime import timedelta
+
+    import forge
+    from envtrail.audit import record
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "A", "1")
+    before = head(store)
+    kept = forge.commit_plan(store, bob.identity,
+                             forge.honest_plan(store, bob.identity, "production", {"A": "b"}))
+    point(store, before)  # never on the line
+    setv(cli, "A", "2")
+    assert cli("event", "deploy", "--env", "production", "--reason", "later deploy").code == 0
+    tip = git(store, "rev-parse", "refs/envtrail/events").strip()
+    when = GitRepo(store).info(tip).committer_time - timedelta(seconds=1)
+    rec = record.Record("event", bob.principal, "deploy", ("production",),
+                        extra=(("After", kept), ("Event-Kind", "deploy")))
+    planted = signed_commit(store, bob.identity, bob.principal, [tip], {},
+                            record.render(rec), tree_of=tip, when=when)
+    git(store, "update-ref", "refs/envtrail/events", planted)
+    report = json.loads(cli("verify", "--json").out)
+    assert [(f["commit"], f["rule"]) for f in report["findings"]] == [(planted, 6)], report
+    line = head(store)
+    r = cli("repair", "--reason", "settle it")
+    assert r.code == 5 and "cannot repair" in r.err and planted[:10] in r.err, (r.code, r.err)
+    assert head(store) == line

@@ -456,3 +456,105 @@ def test_an_event_by_no_member_of_its_environment_is_no_repairs_to_settle(
     found = _verified(a)
     assert [(f["commit"], f["rule"]) for f in found["findings"]] == [(forged, 4)], found
     assert found["acknowledged"] == []
+
+
+def test_a_revoked_members_event_long_after_the_revocation_is_never_acknowledged(
+        tmp_path, store, cli, bob, clock):
+    """attack30 A2: the acknowledgement above asked only that the event verify at the
+    commit it names; bob, offboarded an hour before, names a commit from before his
+    revocation, and a routine repair vouched for his event in every clone. It must also
+    verify at the state current 10 minutes before its date: only a revocation inside his
+    clock's tolerance stands between, never one long before."""
+    from envtrail.gitstore.repo import GitRepo
+
+    a, b, _ = world(tmp_path, store, cli, bob)
+    event(a, "deploy", "first")
+    before = head(a)
+    assert a("access", "revoke", bob.principal, "--env", "production",
+             "--reason", "offboarding").code == 0
+    assert a("sync").code == 0
+    clock(3600)
+    git(b.cwd, "fetch", "-q", "origin", f"+{EVENTS}:{EVENTS}")
+    tip = git(b.cwd, "rev-parse", EVENTS).strip()
+    when = GitRepo(a.cwd).info(head(a)).committer_time + timedelta(hours=1)
+    late = record.Record("event", bob.principal, "incident", ("production",),
+                         extra=(("After", before), ("Event-Kind", "incident")))
+    planted = signed_commit(b.cwd, bob.identity, bob.principal, [tip], {},
+                            record.render(late), tree_of=tip, when=when)
+    git(b.cwd, "push", "-q", "--no-verify", "origin", f"{planted}:{EVENTS}")
+    git(a.cwd, "fetch", "-q", "origin", f"+{EVENTS}:{EVENTS}")  # plain git takes anything
+    found = _verified(a)
+    assert [(f["commit"], f["rule"]) for f in found["findings"]] == [(planted, 1)], found
+    line = head(a)
+    r = a("repair", "--reason", "settle the events line")
+    assert r.code == 5 and "cannot repair" in r.err and planted[:10] in r.err, (r.code, r.err)
+    assert head(a) == line
+
+
+def test_a_rewrite_acknowledged_by_a_repair_holds_in_a_clone_that_never_had_the_dropped_commit(
+        tmp_path, store, cli, bob):
+    """attack30 A1: the acknowledgement of an event naming a commit a reviewed rewrite
+    dropped held only where that commit's object was: a clone over the network never
+    fetches it (no ref reaches it), and `git gc` prunes it, so there the events line
+    failed for good, and `event` crashed. The admin's repair judged it there; every
+    clone takes that word for a commit it cannot read."""
+    from conftest import Cli
+
+    a, _, bare = world(tmp_path, store, cli, bob)
+    kept = head(a)
+    assert a("set", "K", "--env", "production", "--reason", "to be dropped",
+             input="k").code == 0
+    event(a, "deploy", "deploy K")
+    assert a("sync").code == 0
+    git(a.cwd, "reset", "-q", "--hard", kept)  # the reviewed rewrite drops K
+    git(a.cwd, "push", "-q", "--force", "--no-verify", "origin", "main")
+    assert a("verify", "--accept-rewrite").code == 1  # accepted; the event is a finding
+    assert a("repair", "--reason", "K was rewritten away").code == 0
+    assert a("sync").code == 0 and a("verify").code == 0
+    git(a.cwd, "reflog", "expire", "--expire=now", "--all")
+    git(a.cwd, "gc", "-q", "--prune=now")
+    assert a("verify").code == 0
+    event(a, "restart", "after the gc")
+    assert a("sync").code == 0
+    fresh_path = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", "--no-local", f"file://{bare}", str(fresh_path))
+    fresh = Cli(fresh_path, cli.identity)
+    assert fresh("init").code == 0
+    r = fresh("sync")
+    assert r.code == 0, r.err
+    assert fresh("verify").code == 0
+
+
+def test_a_rewrite_that_re_makes_a_grant_leaves_its_members_events_settleable(
+        tmp_path, store, cli, bob, make_identity):
+    """attack30 A3: a reviewed rewrite that keeps a grant re-makes it, dated after the
+    events already written; the granted member's event naming the dropped grant was then
+    judged where he was no member yet, and no repair settled it. A member at the line
+    head counts too (a revoked member is neither there nor at the event's date)."""
+    from envtrail.gitstore.repo import GitRepo
+
+    a, _, _ = world(tmp_path, store, cli, bob)
+    dave = make_identity("dave@example.com")
+    kept = head(a)
+    assert a("set", "K", "--env", "production", "--reason", "to be dropped",
+             input="k").code == 0
+    assert a("access", "grant", dave.principal, dave.publine, "--env", "production",
+             "--reason", "join").code == 0
+    grant = head(a)
+    event(a, "deploy", "deploy K")
+    tip = git(a.cwd, "rev-parse", EVENTS).strip()
+    rec = record.Record("event", dave.principal, "deploy", ("production",),
+                        extra=(("After", grant), ("Event-Kind", "deploy")))
+    when = GitRepo(a.cwd).info(tip).committer_time + timedelta(seconds=1)
+    planted = signed_commit(a.cwd, dave.identity, dave.principal, [tip], {},
+                            record.render(rec), tree_of=tip, when=when)
+    git(a.cwd, "update-ref", EVENTS, planted)
+    assert a("verify").code == 0 and a("sync").code == 0
+    git(a.cwd, "reset", "-q", "--hard", kept)  # the rewrite drops K, and re-makes the grant
+    assert a("verify", "--accept-rewrite", "--force").code == 1
+    assert a("access", "grant", dave.principal, dave.publine, "--env", "production",
+             "--reason", "join again").code == 0
+    git(a.cwd, "push", "-q", "--force", "--no-verify", "origin", "main")
+    r = a("repair", "--reason", "K was rewritten away")
+    assert r.code == 0, r.err
+    assert a("verify").code == 0 and a("sync").code == 0

@@ -576,3 +576,26 @@ def test_a_lie_only_the_pushers_key_sees_does_not_go_on_to_another_remote(
                                                      "ENVTRAIL_IDENTITY": str(cli.identity.path)})
     assert r.returncode != 0 and "rule 3" in r.stderr, r.stderr
     assert git(backup, "rev-parse", "-q", "--verify", "refs/heads/main", check=False) == ""
+
+
+def test_a_lost_store_branch_is_held_to_the_heads_seen_whatever_the_local_branch_is_called(
+        tmp_path, store, cli, bob):
+    """attack30 A4: the check above ran only when the branch pushed to had the local store
+    branch's name; bob keeps the store on `store` (upstream origin/main) and his
+    `git push origin store:main` put his line, behind a revoke he fetched, on the lost
+    branch. It runs for any branch of which this clone saw a head."""
+    a, b, bare = make_world(tmp_path, store, cli, bob)
+    git(b.cwd, "branch", "-m", "main", "store")
+    git(b.cwd, "config", "envtrail.branch", "refs/heads/store")
+    git(b.cwd, "branch", "--set-upstream-to", "origin/main", "store")
+    assert b("verify").code == 0
+    assert b("hook", "install").code == 0
+    setv(a, "LATEST", "after bob's head")
+    assert a("sync").code == 0
+    git(b.cwd, "fetch", "-q", "origin")
+    newer = git(b.cwd, "rev-parse", "origin/main").strip()
+    git(bare, "update-ref", "-d", "refs/heads/main")
+    r = push(b, "origin", "store:main")
+    assert r.returncode != 0
+    assert f"is behind {newer[:10]}, a head of it this clone has seen" in r.stderr, r.stderr
+    assert git(bare, "rev-parse", "-q", "--verify", "refs/heads/main", check=False) == ""

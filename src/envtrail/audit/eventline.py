@@ -183,18 +183,23 @@ def _judge(view: StoreView, ids: list[str], states: LineStates, tainted: frozens
             found.append(Finding(commit, 7, f"dated {info.committer_time.isoformat()}, more "
                                             f"than {AHEAD_SAID}"))
         after = after_of(rec) if rec else None
-        if not found and after is not None and after in position:
-            if last_after is not None and position[last_after] > position[after]:
+        if not found and after is not None:
+            on_line = after in position  # else gone with a reviewed rewrite, acknowledged
+            if on_line and last_after is not None and position[last_after] > position[after]:
                 found.append(Finding(commit, 7, "follows an older store commit than the event "
                                                 "before it"))
+            # (Also for one naming a commit off the line: its time keeps the line's order,
+            # attack30 A5, a backdated event slipped in after later ones.)
             if floor is not None and info.committer_time < floor:
                 found.append(Finding(commit, 7, "committer time goes backwards on the events "
                                                 "line"))
-            if info.committer_time.timestamp() < states.seconds(position[after]):
+            named = states.seconds(position[after]) if on_line else \
+                git.commit_time(after) if git.has_commit(after) else None
+            if named is not None and info.committer_time.timestamp() < named:
                 # An event cannot have happened before the change it says it followed
                 # (writers and sync's replay date it no earlier than that commit).
                 found.append(Finding(commit, 7, "dated before the store commit it follows"))
-            last_after = after
+            last_after = after if on_line else last_after
             if ack is None:  # an acknowledged date is no floor: writers pass over it too
                 floor = max(floor or info.committer_time, info.committer_time)
         out.findings += found
@@ -216,36 +221,53 @@ def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
     if rec is None or rec.action != "event":
         return [Finding(info.id, 6, "not an envtrail event on the events line")]
     after = after_of(rec)
-    # (``at_named``: a commit a reviewed rewrite took off the line is still a state.)
-    gone = at_named and after is not None and after not in states.position \
-        and git.has_commit(after)
+    # (``at_named``: a commit a reviewed rewrite took off the line, even one this clone
+    # never fetched, is named as an acknowledgement allows: judged below.)
+    gone = at_named and after is not None and after not in states.position
     if after is None or (after not in states.position and not gone):
         return [Finding(info.id, 6, NOT_ON_LINE)]
     if git.changed_paths(info.parents[0] if info.parents else None, info.id):
         return [Finding(info.id, 4, "an event commit changes files")]
+    if gone:
+        return _judged_gone(view, info, rec, after, states)
     # Judged at the store state current when it was signed (never before the commit it
     # names): a signer revoked since the commit it names cannot reach back past that.
-    # (``at_named``: at the commit it names, where a repair acknowledged that state.)
-    state = after if at_named else states.current_at(info.committer_time, after)
+    state = states.current_at(info.committer_time, after)
     if after in tainted or state in tainted:
         return [Finding(info.id, 6, AFTER_REPAIRED)]
-    # A repaired state's own signers and members may be the forgery's (attack27 F2): who
-    # may write the event comes from the newest state before it that no repair named.
-    if not gone:
+    def unrepaired(state: str) -> str:
+        # A repaired state's own signers and members may be the forgery's (attack27 F2):
+        # who may write the event comes from the newest state before it no repair named.
         at = states.position[state]
         while at > 0 and states.line[at] in repaired:
             at -= 1
-        state = states.line[at]
-    else:
-        # And at the line's own state current at its date, from where the commit left
-        # the line: a commit off it, whoever made it, lends no one trust the line
-        # did not give them then (a revoked member naming one made before).
-        fork = next((c for c in git.first_parents(after)[0] if c in states.position), None)
-        found = _judged_at(view, info, rec, states.current_at(info.committer_time, fork)) \
-            if fork is not None else [Finding(info.id, 6, NOT_ON_LINE)]
-        if found:
-            return found
-    return _judged_at(view, info, rec, state)
+        return states.line[at]
+
+    if not at_named:
+        return _judged_at(view, info, rec, unrepaired(state))
+    # Acknowledged (attack29 E1): at the commit it names, and at the state current 10
+    # minutes before its date, so that only a state dated inside its clock's tolerance
+    # stands against it, never a revocation long before it (attack30 A2).
+    early = states.current_at(info.committer_time - AHEAD, after)
+    if early in tainted:
+        return [Finding(info.id, 6, AFTER_REPAIRED)]
+    return _judged_at(view, info, rec, after) or \
+        _judged_at(view, info, rec, unrepaired(early))
+
+
+def _judged_gone(view: StoreView, info, rec: Record, after: str,
+                 states: LineStates) -> list[Finding]:
+    """An event naming a commit a reviewed rewrite took off the line, as a repair's
+    acknowledgement allows (attack29 R1): at that commit where this clone holds it (a
+    fresh clone may never have fetched it: the admin's repair judged it there), and as
+    a signer and member either at the line's state current at its date or at the line
+    head (a grant the rewrite re-made after it), never where neither counts them (a
+    revoked member naming a commit kept off the line)."""
+    found = _judged_at(view, info, rec, after) if view.git.has_commit(after) else []
+    if found or not states.line:
+        return found or [Finding(info.id, 6, NOT_ON_LINE)]
+    dated = states.current_at(info.committer_time, states.line[0])
+    return _judged_at(view, info, rec, dated) and _judged_at(view, info, rec, states.line[-1])
 
 
 def _judged_at(view: StoreView, info, rec: Record, state: str) -> list[Finding]:
@@ -303,10 +325,10 @@ def after_of(rec: Record) -> str | None:
 def settled_at_named(view: StoreView, store_head: str, finding: Finding, now: datetime,
                      tainted: frozenset[str] = frozenset()) -> bool:
     """Whether a repair may acknowledge ``finding``, one of rule 1, 4 or 6 on an event:
-    the event verifies at the store commit it names, so only a state dated between that
-    commit and the event stands against it (a revocation dated inside the tolerance of
-    the event's clock may have come after it, attack29 E1), or that commit is gone from
-    the line with a reviewed rewrite (attack29 R1) and was a state the line could hold."""
+    the event verifies at the store commit it names and at the state current 10 minutes
+    before its date, so only a state dated inside the tolerance of its clock stands
+    against it (attack29 E1, attack30 A2); or that commit, held here, is gone from the
+    line with a reviewed rewrite and was a state the line could hold (attack29 R1)."""
     if finding.rule not in NAMED_RULES:
         return False
     git = view.git
@@ -315,10 +337,15 @@ def settled_at_named(view: StoreView, store_head: str, finding: Finding, now: da
     line = list(reversed(git.first_parents(store_head)[0]))
     states = LineStates(view, line)
     after = after_of(rec) if rec is not None else None
-    if after is not None and after not in states.position and git.has_commit(after) \
-            and not _was_a_line_state(view, after, states, now):
+    if after is not None and after not in states.position and not (
+            git.has_commit(after) and _was_a_line_state(view, after, states, now)):
         return False
-    return not _check_one(view, info, rec, states, tainted, at_named=True)
+    # Judged as every clone will judge it once acknowledged, its place on the events line
+    # included (attack30 A5: an event naming a commit off the line, slipped in backdated).
+    ids = list(reversed(git.first_parents(git.ref_target(EVENTS_REF) or finding.commit)[0]))
+    ack = EventAck("", "", "", info.committer_time, str(finding.rule))
+    judged = _judge(view, ids, states, tainted, None, {(finding.commit, ack.rule): ack})
+    return all(f.commit != finding.commit for f in judged.findings)
 
 
 def _was_a_line_state(view: StoreView, commit: str, states: LineStates, now: datetime) -> bool:

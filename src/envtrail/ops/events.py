@@ -71,7 +71,9 @@ def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, envir
     for _ in range(MAX_ATTEMPTS):
         parent = git.ref_target(eventline.EVENTS_REF)
         last = _after(git, parent)
-        if last is not None and last != after and git.first_parents(last, after)[1]:
+        # (An event before may name a commit a rewrite took off the line, gone here.)
+        if last is not None and last != after and git.has_commit(last) \
+                and git.first_parents(last, after)[1]:
             # An event written meanwhile names a later commit; the events line keeps the
             # store line's order, so this one follows that commit too.
             rec = replace(rec, extra=tuple((k, last if k == eventline.AFTER else v)

@@ -95,10 +95,11 @@ def check_push(git: GitRepo, rt: Runtime, updates: str, remote_name: str | None 
         except EnvtrailError as exc:
             out.append(Refusal(where, exc.message, _push_hint(git, typed, local)))
             continue
-        if not remote.strip("0") and remote_ref == store:
+        if not remote.strip("0") and (remote_ref == store or seen_heads(git, remote_ref[11:])):
             # attack24 U2: deleted by other means (a hosting site's button), the branch would
             # take an older line commit as if new. review15 R1: which remote the push goes
             # to cannot be told from a URL however spelt, so every head seen anywhere counts.
+            # attack30 A4: nor from the local branch's name (`git push origin store:main`).
             newer = _seen_past(git, local, line.head, remote_ref[11:])
             if newer is not None:
                 to = shlex.quote(remote_name) if remote_name else "<remote>"
