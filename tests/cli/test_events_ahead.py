@@ -296,16 +296,7 @@ def test_a_repair_trailer_on_any_other_commit_taints_nothing(tmp_path, store, cl
                                when=when + timedelta(seconds=60))
     point(b.cwd, commit)
     git(b.cwd, "push", "-q", "--no-verify", "origin", "main")
-    tip = git(b.cwd, "rev-parse", EVENTS).strip()
-    staging = record.Record("event", bob.principal, "deploy", ("staging",),
-                            extra=(("After", revoke), ("Event-Kind", "deploy")))
-    planted = signed_commit(b.cwd, bob.identity, bob.principal, [tip], {},
-                            record.render(staging), tree_of=tip,
-                            when=when + timedelta(seconds=1))
-    git(b.cwd, "push", "-q", "--no-verify", "origin", f"{planted}:{EVENTS}")
-    for clone in (a, clone_as(tmp_path, str(bare), cli.identity, "fresh")):
-        r = clone("sync")
-        assert r.code == 5 and "without being a member of it" in r.err, (r.code, r.out, r.err)
+    _bobs_staging_event_is_refused(tmp_path, cli, bare, a, b, bob, revoke, when)
 
 
 
