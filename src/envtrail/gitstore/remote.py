@@ -222,7 +222,7 @@ def seen_heads(git: GitRepo, branch: str) -> list[str]:
     # <remote>/<branch> exactly, the remote one this clone names: a remote's name may hold
     # a slash (`team/origin`, attack29 P3), and origin/evil/main is another branch of
     # origin (attack28 P2). A head recorded for a remote since removed still counts.
-    remotes = set(git.repo.remotes.names())
+    remotes = set(git.remote_names())
     names = {f"{remote}/{branch}" for remote in remotes}
 
     def recorded(key: str) -> bool:

@@ -17,6 +17,7 @@ from envtrail.gitstore import rawcommit
 from envtrail.gitstore.discover import common_dir, uses_sha256
 from envtrail.gitstore.rawcommit import CommitInfo, RawCommit
 from envtrail.gitstore.rawcommit import info as _info
+from envtrail.gitstore.refops import RefOps
 from envtrail.gitstore.trees import FOLDER_MODES, LINK_MODE, Trees
 
 STORE_BRANCH_KEY = "envtrail.branch"  # the clone's config key naming the store branch
@@ -28,7 +29,7 @@ STORE_BRANCH_KEY = "envtrail.branch"  # the clone's config key naming the store 
 pygit2.settings.enable_caching(False)
 
 
-class GitRepo(Trees):
+class GitRepo(RefOps, Trees):
     """A pygit2 repository with the few operations envtrail needs."""
 
     def __init__(self, root: Path) -> None:
@@ -60,39 +61,7 @@ class GitRepo(Trees):
         pygit2.init_repository(str(root), initial_head="main")
         return cls(root)
 
-    # -- revisions -------------------------------------------------------
-
-    def branch(self) -> str:
-        """The full name of the branch HEAD points to (it may be unborn)."""
-        if self.repo.head_is_detached:
-            raise ConflictError(
-                "HEAD is detached; envtrail writes to a branch",
-                hint="check out a branch first, e.g. `git switch main`",
-            )
-        return self.repo.references["HEAD"].target  # symbolic target name
-
-    def head(self) -> str | None:
-        """The commit id HEAD resolves to, or None in an empty repository."""
-        if self.repo.head_is_unborn:
-            return None
-        return str(self.repo.head.target)
-
-    def store_ref(self) -> str:
-        """The full name of the store branch: ``envtrail.branch`` in the clone's config,
-        else the branch HEAD points to (a dedicated store repository)."""
-        from envtrail.gitstore.refs import configured_store_ref
-
-        return configured_store_ref(self.root) or self.branch()
-
-    def store_head(self) -> str | None:
-        """The commit at the head of the store line, or None before the first write."""
-        return self.ref_target(self.store_ref())
-
-    def worktree_mode(self) -> bool:
-        """Whether the store branch is checked out, so its files live in the work tree."""
-        if self.repo.head_is_detached:
-            return False
-        return self.repo.references["HEAD"].target == self.store_ref()
+    # -- history ---------------------------------------------------------
 
     def is_shallow(self) -> bool:
         """A shallow or grafted repository: some commits' parents are cut off."""
@@ -161,37 +130,6 @@ class GitRepo(Trees):
             return None
         return done.stdout.split() if done.returncode == 0 else None
 
-    def resolve(self, rev: str) -> str:
-        """A commit id for anything git's rev-parse understands."""
-        try:
-            obj = self.repo.revparse_single(rev)
-            commit = obj.peel(pygit2.Commit)
-        except (KeyError, pygit2.InvalidSpecError):
-            raise NotFoundError(f"unknown revision {rev[:80]!r}") from None
-        except (ValueError, pygit2.GitError):  # a commit libgit2 cannot parse: git can
-            done = self._git("rev-parse", "--verify", "--quiet", "--end-of-options",
-                             f"{rev}^{{commit}}")
-            if done.returncode != 0 or not self.has_commit(done.stdout.strip()):
-                raise NotFoundError(f"unknown revision {rev[:80]!r}") from None
-            return done.stdout.strip()
-        return str(commit.id)
-
-    def ref_target(self, name: str) -> str | None:
-        """The commit a reference points to, or None if it does not exist."""
-        try:
-            return str(self.repo.lookup_reference(name).resolve().target)
-        except (KeyError, pygit2.InvalidSpecError):
-            return None
-
-    def merge_base(self, a: str, b: str) -> str | None:
-        """The best common ancestor of two commits."""
-        try:
-            base = self.repo.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
-        except (ValueError, pygit2.GitError):  # a commit libgit2 cannot parse: git can
-            done = self._git("merge-base", a, b)
-            return done.stdout.strip() or None if done.returncode == 0 else None
-        return str(base) if base else None
-
     def changed_paths(self, a: str | None, b: str) -> list[str]:
         """Files that differ between two commits (both sides of renames)."""
         if a is None:
@@ -215,17 +153,6 @@ class GitRepo(Trees):
                 return current
             current = commit.parents[0] if commit.parents else None
         raise NotFoundError(f"no commit at or before {when.isoformat()}")
-
-    def is_ancestor(self, ancestor: str, commit: str) -> bool:
-        """Whether ``ancestor`` is ``commit`` or reachable from it."""
-        if ancestor == commit:
-            return True
-        try:
-            return self.repo.descendant_of(pygit2.Oid(hex=commit), pygit2.Oid(hex=ancestor))
-        except KeyError:
-            return False
-        except (ValueError, pygit2.GitError):  # a commit libgit2 cannot parse: git can
-            return self._git("merge-base", "--is-ancestor", ancestor, commit).returncode == 0
 
     def info(self, commit_id: str) -> CommitInfo:
         """Metadata of one commit, read from its bytes: never an error for an odd commit,
@@ -320,6 +247,17 @@ class GitRepo(Trees):
             return self.repo.index
         index_path = Path(path) if Path(path).is_absolute() else self.root / path
         return pygit2.Index(str(index_path))
+
+    def index_changes(self, commit_id: str, index: pygit2.Index) -> dict[str, str | None]:
+        """Path -> blob id in ``index`` (None: deleted there), for the paths where it
+        differs from the commit's tree; ``index`` may be a standalone index file."""
+        changes: dict[str, str | None] = {}
+        for delta in self.repo[self.tree_id(commit_id)].diff_to_index(index).deltas:
+            if delta.status_char() == "D":
+                changes[delta.old_file.path] = None
+            else:
+                changes[delta.new_file.path] = str(delta.new_file.id)
+        return changes
 
     def read_workdir(self, path: str) -> bytes | None:
         """A work tree file's content, or None if it does not exist."""
