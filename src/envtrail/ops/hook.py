@@ -125,7 +125,6 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
     git is committing a merge itself (its pre-merge-commit hook, which runs
     before MERGE_HEAD exists).
     """
-    repo = git.repo
     index = git.index(index_file)
     head = git.head()
     store = store_branch(git, head)
@@ -139,7 +138,7 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
     if store is not None and on_store:
         out.append(_store_branch_refusal(merging or _merge_head(git) is not None))
     for path, blob in sorted(staged.items()):
-        data = None if blob is None else repo[blob].data
+        data = None if blob is None else git.blob(blob)
         read = _READERS.get(file_kind(path))
         if read is not None and data is not None:
             r = read(path, data)
@@ -157,16 +156,10 @@ def _in_store(path: str) -> bool:
 
 def _staged_paths(git: GitRepo, head: str | None, index) -> dict[str, str | None]:
     """Path -> staged blob id (None: staged deletion), for paths differing from HEAD."""
-    staged: dict[str, str | None] = {}
     if head is None:
         return {e.path: str(e.id) for e in index}
     # Tree-to-index works for a standalone index (GIT_INDEX_FILE) too.
-    diff = git.repo[git.tree_id(head)].diff_to_index(index)
-    for delta in diff.deltas:
-        if delta.status_char() == "D":
-            staged[delta.old_file.path] = None
-        else:
-            staged[delta.new_file.path] = str(delta.new_file.id)
+    staged = git.index_changes(head, index)
     for conflict_path in _conflicted(index):
         staged[conflict_path] = None
     return staged

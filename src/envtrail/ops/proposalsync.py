@@ -123,13 +123,9 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
 
 
 def _refs(git: GitRepo, prefix: str) -> dict[str, str]:
-    out = {}
-    for name in git.repo.references:
-        if name.startswith(prefix):
-            target = git.ref_target(name)
-            if target is not None and git.has_commit(target):  # a ref to a blob is no proposal
-                out[name[len(prefix):]] = target
-    return out
+    # A ref to a blob is no proposal.
+    return {name[len(prefix):]: target for name, target in git.refs(prefix).items()
+            if git.has_commit(target)}
 
 
 class _Judge:

@@ -6,7 +6,6 @@ uses for rule 9, so what a write refuses and what verify reports cannot drift.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -192,14 +191,12 @@ def proposal_root(git: GitRepo, text: str) -> tuple[str, str, list[str], Record]
 
 def proposal_ids(git: GitRepo) -> list[str]:
     """The ids of every proposal in this clone, sorted."""
-    return sorted(name[len(PROPOSALS):] for name in git.repo.references
-                  if name.startswith(PROPOSALS))
+    return sorted(name[len(PROPOSALS):] for name in git.ref_names(PROPOSALS))
 
 
 def drop_proposal(git: GitRepo, proposal_id: str) -> None:
     """Delete a proposal's ref (after it was applied)."""
-    with contextlib.suppress(KeyError):
-        git.repo.references.delete(proposal_ref(proposal_id))
+    git.delete_ref(proposal_ref(proposal_id))
 
 
 def shelve_proposal(git: GitRepo, proposal_id: str) -> None:
@@ -207,7 +204,7 @@ def shelve_proposal(git: GitRepo, proposal_id: str) -> None:
     ``WITHDRAWN`` (anyone who can push can delete a ref, so its values stay counted)."""
     tip = git.ref_target(proposal_ref(proposal_id))
     if tip is not None:
-        git.repo.references.create(WITHDRAWN + proposal_id, tip, force=True)
+        git.set_ref(WITHDRAWN + proposal_id, tip, force=True)
     drop_proposal(git, proposal_id)
 
 
@@ -221,11 +218,10 @@ def proposal_tips(git: GitRepo) -> list[str]:
     from envtrail.gitstore.remote import MIRROR_ROOT
 
     view, tips = StoreView(git), set()
-    for name in git.repo.references:
+    listed = {**git.refs(PROPOSALS), **git.refs(WITHDRAWN), **git.refs(MIRROR_ROOT)}
+    for name, target in listed.items():
         mirrored = name.startswith(MIRROR_ROOT) and "/proposals/" in name[len(MIRROR_ROOT):]
-        if name.startswith((PROPOSALS, WITHDRAWN)) or mirrored:
-            target = git.ref_target(name)
-            if target is not None and target not in tips and git.has_commit(target) \
-                    and signature.shown(view, git.info(target)).good:
-                tips.add(target)
+        if (name.startswith((PROPOSALS, WITHDRAWN)) or mirrored) and target not in tips \
+                and git.has_commit(target) and signature.shown(view, git.info(target)).good:
+            tips.add(target)
     return sorted(tips)

@@ -87,7 +87,7 @@ def find_store_branch(git: GitRepo) -> str | None:
             and Snapshot(git, git.ref_target(configured)).has_store():
         return configured
     head = git.head()
-    if head is not None and Snapshot(git, head).has_store() and not git.repo.head_is_detached:
+    if head is not None and Snapshot(git, head).has_store() and not git.head_detached():
         if git.branch() != ORPHAN_BRANCH and _envtrail_branch_offered(git):
             # Whoever may push to a code branch could plant a store file there (or an
             # `envtrail` branch in a store repository): envtrail will not guess.
@@ -106,14 +106,14 @@ def find_store_branch(git: GitRepo) -> str | None:
 def _envtrail_branch_offered(git: GitRepo) -> bool:
     """Whether a local ``envtrail`` branch, or any remote's, holds a store."""
     candidates = [git.ref_target(ORPHAN_BRANCH), *(
-        git.ref_target(f"refs/remotes/{remote}/envtrail") for remote in git.repo.remotes.names())]
+        git.ref_target(f"refs/remotes/{remote}/envtrail") for remote in git.remote_names())]
     return any(c is not None and Snapshot(git, c).has_store() for c in candidates)
 
 
 def _default_remote(git: GitRepo) -> str:
     # The remote the checked-out branch tracks (what `git clone` set up), else origin,
     # which is also where `sync` goes for a branch without an upstream.
-    if not git.repo.head_is_unborn and not git.repo.head_is_detached:
+    if not git.head_unborn() and not git.head_detached():
         tracked = git.config_get(f"branch.{git.branch().removeprefix('refs/heads/')}.remote")
         if tracked:
             return tracked
@@ -129,7 +129,7 @@ def _adopt_remote_store(git: GitRepo) -> str | None:
     pinned, served and written to as if it were the real one.
     """
     offered = []
-    for remote in git.repo.remotes.names():
+    for remote in git.remote_names():
         target = git.ref_target(f"refs/remotes/{remote}/envtrail")
         if target is not None and Snapshot(git, target).has_store():
             offered.append((remote, target))
@@ -145,7 +145,7 @@ def _adopt_remote_store(git: GitRepo) -> str | None:
                               "(or name a branch with `git config envtrail.branch "
                               "refs/heads/BRANCH`), then run `envtrail init` again")
     remote, target = offered[0]
-    git.repo.references.create(ORPHAN_BRANCH, git.repo[target].id)
+    git.set_ref(ORPHAN_BRANCH, target)
     # sync then fetches and pushes the remote the store came from.
     git.config_set_local("branch.envtrail.remote", remote)
     git.config_set_local("branch.envtrail.merge", ORPHAN_BRANCH)

@@ -349,7 +349,7 @@ def _keep_originals(git: GitRepo, done: list[Replayed]) -> None:
     for r in done:
         name = REPLACED + r.original
         if git.ref_target(name) is None:
-            git.repo.references.create(name, git.repo.revparse_single(r.original).id)
+            git.set_ref(name, r.original)
 
 
 def _advance(git: GitRepo, rt: Runtime, identity: Identity, branch: str, old: str | None,
@@ -390,6 +390,5 @@ def _landed(git: GitRepo, up: Upstream, head: str) -> None:
         done = journal.written(git, name)
         journal.forget(git, [c for c, v in done.items()
                              if head in (c, v) or not git.is_ancestor(head, c)], name)
-    for ref in list(git.repo.references):
-        if ref.startswith(REPLACED):
-            git.repo.references.delete(ref)
+    for ref in list(git.ref_names(REPLACED)):
+        git.delete_ref(ref)
