@@ -8,13 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from envtrail.audit import context, signature
-from envtrail.audit.approvals import (
-    approval_refusal,
-    approves,
-    is_break_glass,
-    named_requirement,
-)
+from envtrail.audit.approvals import approves, is_break_glass
 from envtrail.audit.history import REENCRYPTING, parse_record
+from envtrail.audit.ledger import approval_refusal, named_requirement
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView, value_diff
 from envtrail.errors import IntegrityError

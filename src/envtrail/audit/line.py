@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from envtrail.audit import signature
-from envtrail.audit.approvals import Glass, Ledger
+from envtrail.audit.breakglass import Glass
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
+from envtrail.audit.ledger import Ledger
 from envtrail.audit.parallel import Judgement, judgements
 from envtrail.audit.repairs import (
     CLEAN,

@@ -19,7 +19,6 @@ from envtrail.audit import signature
 from envtrail.audit.actions import disagreements
 from envtrail.audit.approvals import (
     APPROVES,
-    Ledger,
     Requirement,
     is_break_glass,
     late_refusal,
@@ -29,6 +28,7 @@ from envtrail.audit.effect import Effect, of_commit
 from envtrail.audit.events import approvals_of
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
+from envtrail.audit.ledger import Ledger
 from envtrail.audit.record import Record, render
 from envtrail.audit.repairs import signature_state
 from envtrail.audit.view import Snapshot, StoreView

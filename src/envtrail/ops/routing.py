@@ -48,7 +48,7 @@ def mark(rec: Record, route: Route) -> Record:
     """The record with ``Envtrail-Break-Glass: yes`` where the write says ``--break-glass``."""
     if not route.break_glass:
         return rec
-    from envtrail.audit.approvals import BREAK_GLASS
+    from envtrail.audit.breakglass import BREAK_GLASS
 
     return replace(rec, extra=(*rec.extra, (BREAK_GLASS, "yes")))
 
@@ -100,7 +100,7 @@ def needs(view: StoreView, commit: str, rec: Record) -> Requirement | None:
         return requirement(view, info, rec)
     except IntegrityError:
         # A policy the parent cannot read is a finding there, so only a repair writes on
-        # top of one; rule 9 judges that case the same way (audit.approvals.Ledger).
+        # top of one; rule 9 judges that case the same way (audit.ledger.Ledger).
         return None
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from envtrail.audit import checkpoint
 from envtrail.audit.acknowledgements import Acknowledgement, marks
-from envtrail.audit.approvals import Glass, unreviewed_on_line
+from envtrail.audit.breakglass import Glass
+from envtrail.audit.ledger import unreviewed_on_line
 from envtrail.audit.line import Swept
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.errors import EnvtrailError
