@@ -13,7 +13,8 @@ from envtrail.errors import AccessDenied, ConflictError, IntegrityError, UsageEr
 from envtrail.format import envfile, signers
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret
-from envtrail.ops.replay import Delta, Item, Unreadable, chosen, conflicts, delta, replay, settle
+from envtrail.ops.delta import Delta, Item, Unreadable, conflicts, delta, settle
+from envtrail.ops.replay import chosen, replay
 from envtrail.runtime import Runtime
 from hostile import head, setv, signed_commit
 

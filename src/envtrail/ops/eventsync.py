@@ -26,7 +26,8 @@ from envtrail.gitstore.commit import Author, CasFailed, create_commit, move_bran
 from envtrail.gitstore.remote import RefUpdate, Upstream, mirror
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import journal
-from envtrail.ops.replay import REPLAYED, Delta, Item, delta
+from envtrail.ops.delta import Delta, Item, delta
+from envtrail.ops.replay import REPLAYED
 from envtrail.ops.store import whoami
 from envtrail.ops.txn import signer_for
 from envtrail.runtime import Runtime

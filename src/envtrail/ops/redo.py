@@ -22,7 +22,8 @@ from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import ConflictError, IntegrityError, UsageError
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.replay import Delta, delta, replay
+from envtrail.ops.delta import Delta, delta
+from envtrail.ops.replay import replay
 from envtrail.ops.routing import ID_LENGTH, Route, settle
 from envtrail.ops.txn import Written
 from envtrail.runtime import Runtime

@@ -47,17 +47,11 @@ from envtrail.gitstore.remote import (
 )
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import eventsync, journal, proposalsync, reach, routing
+from envtrail.ops.delta import conflicts, delta, settle
 from envtrail.ops.eventsync import EventsPlan
 from envtrail.ops.gate import open_line, record_verified
 from envtrail.ops.proposalsync import Note
-from envtrail.ops.replay import (
-    REPLAYED,
-    chosen,
-    conflicts,
-    delta,
-    replay,
-    settle,
-)
+from envtrail.ops.replay import REPLAYED, chosen, replay
 from envtrail.ops.rollback import replayed_exposures
 from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
