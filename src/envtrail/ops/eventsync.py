@@ -6,30 +6,27 @@ this clone wrote since (journalled at write time) are re-made on top of the
 remote's events line as new signed commits by their own signer, each naming
 a store commit on the line being pushed (``Envtrail-After``): the replacement
 of the commit it named, where sync replayed that one, and never an older one
-than the event before it names, so the events line stays in line order.
+than the event before it names, so the events line stays in line order
+(:mod:`envtrail.ops.eventreplay` re-makes one event).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from envtrail.audit import checkpoint, eventacks, eventline
 from envtrail.audit.history import parse_record
-from envtrail.audit.keyring import Keyring
-from envtrail.audit.record import render
-from envtrail.audit.verify import AHEAD, Finding
-from envtrail.audit.view import Snapshot, StoreView
+from envtrail.audit.verify import Finding
+from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity, key_id
 from envtrail.errors import ConflictError, IntegrityError, UsageError
-from envtrail.gitstore.commit import Author, CasFailed, create_commit, move_branch
+from envtrail.gitstore.commit import CasFailed, move_branch
 from envtrail.gitstore.remote import RefUpdate, Upstream, mirror
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import journal
-from envtrail.ops.delta import Delta, Item, delta
-from envtrail.ops.replay import REPLAYED
-from envtrail.ops.store import whoami
-from envtrail.ops.txn import signer_for
+from envtrail.ops.delta import Delta, Item
+from envtrail.ops.eventreplay import NO_TRUE_PLACE, follows, on_line, replaced_on, replay_event
 from envtrail.runtime import Runtime
 
 EVENTS_REF = eventline.EVENTS_REF
@@ -115,11 +112,11 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
         _move(git, ours, theirs)
         return EventsPlan(None, theirs, received=_count(git, theirs, ours),
                           closed=_closed_signers(git, theirs, ours, head))
-    moved = _moved(git, head, incoming)
+    moved = replaced_on(git, head, incoming)
     if theirs is None or git.is_ancestor(theirs, ours):
         base = theirs
         mine = _since(git, ours, base)
-        if head is not None and all(_on_line(git, _after(git, c), head) for c in mine):
+        if head is not None and all(on_line(git, follows(git, c), head) for c in mine):
             _refuse_bad(git, head, ours)
             return EventsPlan(RefUpdate(EVENTS_REF, ours, theirs), ours)
     else:
@@ -128,7 +125,7 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
     _only_mine(git, identity, mine)
     parent = theirs
     for commit in mine:
-        parent = _replay(git, rt, identity, commit, parent, head, incoming, moved)
+        parent = replay_event(git, rt, identity, commit, parent, head, incoming, moved)
         journal.remember(git, parent, identity.public.openssh, journal.EVENTS)
     _refuse_bad(git, head, parent)
     _move(git, ours, parent)
@@ -186,9 +183,6 @@ def pending(git: GitRepo, up: Upstream) -> list[Pending]:
     return out
 
 
-_NO_TRUE_PLACE = "see docs/git-workflow.md, \"An event no shared commit matches\""
-
-
 def keep_what_ran(events: Sequence[Pending], mine_now: list[str], steps: Mapping[str, Delta],
                   drop: set[Item], unapplied: Mapping[str, tuple[str, ...]],
                   theirs: Delta) -> None:
@@ -210,7 +204,7 @@ def keep_what_ran(events: Sequence[Pending], mine_now: list[str], steps: Mapping
                 f"the {event.kind} event {event.commit[:10]} ran with proposal "
                 f"{lost_proposals[0][:12]} applied here, which the remote's line has moved "
                 "past (it goes back to being a proposal); nothing was changed",
-                hint=_NO_TRUE_PLACE)
+                hint=NO_TRUE_PLACE)
         ran = {i for c in upto if c in steps for i in steps[c].items
                if i.kind == "value" and i.env in event.environments}
         lost = sorted(ran & drop)
@@ -230,7 +224,7 @@ def keep_what_ran(events: Sequence[Pending], mine_now: list[str], steps: Mapping
                 f"the {event.kind} event {event.commit[:10]} ran before the remote's change "
                 f"to {unseen[0].label()} (it follows {event.after[:10]}, not pushed yet): "
                 "re-made, it would follow a value it never ran with; nothing was changed",
-                hint=_NO_TRUE_PLACE)
+                hint=NO_TRUE_PLACE)
 
 
 def _refuse_bad(git: GitRepo, head: str | None, tip: str | None) -> None:
@@ -288,107 +282,6 @@ def _only_mine(git: GitRepo, identity: Identity, commits: list[str]) -> None:
 
 
 
-def _moved(git: GitRepo, head: str | None, incoming: str | None) -> dict[str, str]:
-    """Original store commit -> the commit that replaced it on the line being pushed."""
-    if head is None or head == incoming:
-        return {}
-    out = {}
-    for commit in git.first_parents(head, incoming)[0]:
-        rec = parse_record(git.info(commit))
-        original = rec.extra_value(REPLAYED) if rec else None
-        if original:
-            out[original] = commit
-    return out
-
-
-def _after(git: GitRepo, commit: str) -> str | None:
-    rec = parse_record(git.info(commit))
-    return eventline.after_of(rec) if rec else None
-
-
-def _on_line(git: GitRepo, commit: str | None, head: str) -> bool:
-    return commit is not None and git.has_commit(commit) and git.is_ancestor(commit, head)
-
-
-def _target(git: GitRepo, after: str | None, head: str, incoming: str | None,
-            moved: dict[str, str]) -> str:
-    """The line commit a replayed event follows."""
-    if _on_line(git, after, head):
-        return after  # type: ignore[return-value]
-    # Where sync dropped the commit it followed, that commit left nothing to replay: the
-    # remote already held what it did (both sides wrote the same). A settlement taking the
-    # remote's side of a value the event ran with, and un-applying a proposal it ran with,
-    # are refused before anything is written (keep_what_ran), so what is left differs
-    # from what the event ran with only as after any replay. The event then follows what
-    # replaced the nearest earlier commit of this clone, else the remote's head.
-    current = after
-    while current is not None:
-        replaced = _replacement(git, current, moved)
-        if replaced is not None:
-            return replaced
-        parents = git.info(current).parents if git.has_commit(current) else []
-        current = parents[0] if parents and not _on_line(git, parents[0], head) else None
-    return incoming or head
-
-
-def _replacement(git: GitRepo, commit: str, moved: dict[str, str]) -> str | None:
-    if commit in moved:
-        return moved[commit]
-    rec = parse_record(git.info(commit)) if git.has_commit(commit) else None
-    original = rec.extra_value(REPLAYED) if rec else None  # a replay replayed again
-    return moved.get(original) if original else None
-
-
-def _replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, parent: str | None,
-            head: str | None, incoming: str | None, moved: dict[str, str]) -> str:
-    """One event re-made on ``parent`` (the events line), signed now by its own signer."""
-    info = git.info(original)
-    rec = parse_record(info)
-    if rec is None or head is None:
-        raise ConflictError(f"event {original[:10]} carries no envtrail record")
-    after = _target(git, eventline.after_of(rec), head, incoming, moved)
-    env = rec.environments[0] if len(rec.environments) == 1 else ""
-    before = _after(git, parent) if parent else None
-    if before is not None and not git.is_ancestor(before, after):
-        # Never older than the event it now follows; but an event moved past a change
-        # to its environment's values would name values it never ran with.
-        _refuse_outsider(Snapshot(git, before), env, identity, original)
-        changed = sorted(i.label() for i in delta(git, Keyring(identity), after, before).items
-                         if i.kind == "value" and i.env == env)
-        if changed:
-            raise ConflictError(
-                f"the {rec.extra_value(eventline.KIND) or '?'} event {original[:10]} ran "
-                f"before {changed[0]} changed (a later event on the remote follows that "
-                "change): no place on the events line is true for it; nothing was pushed",
-                hint=_NO_TRUE_PLACE)
-        after = before
-    snap = Snapshot(git, after)
-    acting = whoami(snap, identity, rt)
-    _refuse_outsider(snap, env, identity, original)
-    extra = [(k, after if k == eventline.AFTER else v) for k, v in rec.extra if k != REPLAYED]
-    extra.append((REPLAYED, rec.extra_value(REPLAYED) or original))
-    new = replace(rec, actor=acting.principal, extra=tuple(extra))
-    # When it happened, unless the line says later; an event dated ahead of this clock
-    # (dragged by one a repair has since acknowledged) happened now at the latest.
-    now = rt.now()
-    happened = min(info.committer_time, now) if info.committer_time > now + AHEAD else \
-        info.committer_time
-    below = eventacks.floor_for(StoreView(git), parent, head, now,
-                                checkpoint.load_tainted(git.root))
-    floor = [t for t in (below, git.info(after).committer_time) if t is not None]
-    when = max([happened, *floor])
-    return create_commit(git, [parent] if parent else [], {}, render(new),
-                         Author(new.actor, new.actor, when), signer_for(identity))
-
-
-def _refuse_outsider(snap: Snapshot, env: str, identity: Identity, original: str) -> None:
-    if env not in snap.environments() or \
-            snap.env(env).member_with_key(identity.public.openssh) is None:
-        raise ConflictError(f"event {original[:10]} cannot be replayed: you are no longer a "
-                            f"member of {env or 'its environment'} on the remote's line; "
-                            "nothing was pushed", hint=_NO_TRUE_PLACE)
-
-
 def _move(git: GitRepo, old: str | None, new: str | None) -> None:
     if new is None:
         return
@@ -397,5 +290,3 @@ def _move(git: GitRepo, old: str | None, new: str | None) -> None:
     except CasFailed:
         raise ConflictError("an event was written during sync; nothing was pushed",
                             hint="run `envtrail sync` again") from None
-
-
