@@ -145,7 +145,7 @@ def note_unchecked(environment: str, checked: list[bool | None], why: str | None
         return
     no_key, at = f"no key to {environment}", " at those commits"
     if git is not None and identity is not None:
-        from envtrail.ops.gate import seat_at_head
+        from envtrail.ops.verifiedline import seat_at_head
 
         seat = seat_at_head(git, identity, environment)
         if seat == "refused":

@@ -13,9 +13,10 @@ from envtrail.crypto.keys import Identity
 from envtrail.errors import AccessDenied, NotFoundError
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_var_name
-from envtrail.ops.gate import Line, open_line
+from envtrail.ops.gate import open_line
 from envtrail.ops.revert import values_at
 from envtrail.ops.suggest import did_you_mean
+from envtrail.ops.verifiedline import Line
 from envtrail.runtime import Runtime
 
 

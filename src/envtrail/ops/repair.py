@@ -38,7 +38,7 @@ from envtrail.errors import IntegrityError, UsageError
 from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import ENV_NAME_RE, Change, Secret, check_reason
-from envtrail.ops.gate import Line, open_line
+from envtrail.ops.gate import open_line
 from envtrail.ops.rollback import note_exposures, target_values
 from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import require_admin
@@ -47,6 +47,7 @@ from envtrail.ops.sweeps import SweptChange, handed_out, swept_by
 from envtrail.ops.trust import trust_roots
 from envtrail.ops.txn import Plan, context_for, transact
 from envtrail.ops.values import plan_values
+from envtrail.ops.verifiedline import Line
 from envtrail.runtime import Runtime
 
 

@@ -9,11 +9,12 @@ from envtrail.errors import ConflictError, IntegrityError, NotFoundError
 from envtrail.format import layout
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_reason, check_var_name
-from envtrail.ops.gate import Line, open_line
+from envtrail.ops.gate import open_line
 from envtrail.ops.rollback import Restored, restore, target_values
 from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.txn import Plan
 from envtrail.ops.values import plan_values
+from envtrail.ops.verifiedline import Line
 from envtrail.runtime import Runtime
 
 

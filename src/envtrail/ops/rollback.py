@@ -14,11 +14,12 @@ from envtrail.format import envfile
 from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Secret, check_env_name, check_reason, check_var_name
-from envtrail.ops.gate import Line, open_line
+from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_one, open_keys
 from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.txn import Plan, Written, transact
 from envtrail.ops.values import plan_values
+from envtrail.ops.verifiedline import Line
 from envtrail.runtime import Runtime
 
 

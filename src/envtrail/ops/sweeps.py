@@ -16,7 +16,7 @@ from envtrail.audit.repairs import sweep_plan, undo_refusal
 from envtrail.audit.verify import Finding
 from envtrail.errors import IntegrityError
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.gate import Line
+from envtrail.ops.verifiedline import Line
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, UsageError
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.gate import lifts, record_verified, rewritten, seat_at_head
+from envtrail.ops.gate import lifts, record_verified, rewritten
 from envtrail.ops.trust import require_root_in_ci, trust_roots
+from envtrail.ops.verifiedline import seat_at_head
 from envtrail.runtime import Runtime
 
 
@@ -134,7 +135,7 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     report.acknowledged = walked.acknowledged + walked.unseen + judged.acknowledged
     report.swept = walked.swept
     # A member's key opens only what was sealed to it: what came before is apart, never
-    # "without a key" (ops.gate.seat_at_head answers who holds one now).
+    # "without a key" (ops.verifiedline.seat_at_head answers who holds one now).
     report.skipped_before_seat = [e for e in sorted(walked.unkeyed)
                                   if seat_at_head(git, identity, e) == "opens"]
     report.skipped = [e for e in sorted(walked.unkeyed) if e not in report.skipped_before_seat]
