@@ -34,12 +34,12 @@ def proposals(
     """List proposed changes waiting for approval, with what each one's tree changes
     (needs no key), and say when the store line they sit on does not verify."""
     from envtrail.cli.render import table
-    from envtrail.ops import approvals
+    from envtrail.ops.proposal import proposals
     from envtrail.ops.standing import standing
 
     git = open_git(repo)
     held = standing(git, runtime(), optional_identity(identity)[0])
-    found = approvals.proposals(git, runtime(), env)
+    found = proposals(git, runtime(), env)
     if json_:
         emit_json([{**p.as_dict(), **_line_fields(held)} for p in found])
         return

@@ -18,8 +18,8 @@ from envtrail.gitstore.commit import recover
 from envtrail.gitstore.discover import lock_path
 from envtrail.gitstore.lock import WriteLock
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops.approvals import is_repair, load
 from envtrail.ops.gate import open_line
+from envtrail.ops.proposal import is_repair, load
 from envtrail.ops.redo import remake
 from envtrail.ops.routing import shelve_proposal
 from envtrail.ops.store import whoami
