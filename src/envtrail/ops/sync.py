@@ -2,8 +2,8 @@
 
 The store line never gets a merge. When both sides moved, the commits this
 clone wrote (and only those: see ops.journal) are re-made on top of the
-remote head as new signed commits; the originals stay under
-``refs/envtrail/replaced/`` until the push lands.
+remote head as new signed commits (one round: ops.replayround); the originals
+stay under ``refs/envtrail/replaced/`` until the push lands.
 """
 
 from __future__ import annotations
@@ -12,15 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from envtrail.audit import checkpoint, line
-from envtrail.audit.approvals import approves, late_refusal, requirement
-from envtrail.audit.breakglass import BREAK_GLASS
-from envtrail.audit.events import approvals_of
-from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.line import LineReport, Trust
 from envtrail.audit.view import StoreView
-from envtrail.crypto.keys import Identity, key_id
-from envtrail.errors import AccessDenied, ConflictError, IntegrityError
+from envtrail.crypto.keys import Identity
+from envtrail.errors import ConflictError, IntegrityError
 from envtrail.gitstore.commit import (
     CasFailed,
     checkout_of,
@@ -46,30 +42,17 @@ from envtrail.gitstore.remote import (
     upstream,
 )
 from envtrail.gitstore.repo import GitRepo
-from envtrail.ops import eventsync, journal, proposalsync, reach, routing
-from envtrail.ops.delta import conflicts, delta, settle
+from envtrail.ops import eventsync, journal, proposalsync, reach
 from envtrail.ops.eventsync import EventsPlan
 from envtrail.ops.gate import open_line, record_verified
 from envtrail.ops.proposalsync import Note
-from envtrail.ops.replay import REPLAYED, chosen, replay
+from envtrail.ops.replayround import Replayed, replay_onto
 from envtrail.ops.rollback import replayed_exposures
 from envtrail.ops.trust import trust_roots
 from envtrail.runtime import Runtime
 
 MAX_ROUNDS = 5
 REPLACED = "refs/envtrail/replaced/"
-
-
-@dataclass(frozen=True)
-class Replayed:
-    """One of this clone's commits and what became of it (None: settled away, or an
-    applied proposal put back on its ref: ``unapplied`` names it)."""
-
-    original: str
-    commit: str | None
-    action: str
-    revoked: str | None = None  # the principal, for a replayed revoke's report
-    unapplied: str | None = None  # the proposal id, for an apply that could not be pushed
 
 
 @dataclass(frozen=True)
@@ -164,7 +147,7 @@ def _take_remote(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, re
         remember_seen(git.root, up, incoming)
         track(git.root, up, incoming)
         return incoming, None
-    new_head, round_, unapplied = _replay_onto(git, rt, identity, ours, base, incoming,
+    new_head, round_, unapplied = replay_onto(git, rt, identity, ours, base, incoming,
                                                mine, theirs,
                                                eventsync.pending(git, up))
     replayed = _walk(git, rt, identity, new_head, incoming, report.floor,
@@ -200,135 +183,6 @@ def _walk(git: GitRepo, rt: Runtime, identity: Identity, head: str, since: str |
                      trust=Trust(checkpoint.load_pin(git.root), trust_roots(rt)),
                      now=rt.now(), seen_ahead=checkpoint.load_ahead(git.root),
                      tainted=tainted if since is not None else frozenset())
-
-
-def _unpushed(git: GitRepo, ours: str, base: str) -> list[str]:
-    """The line's commits after ``base`` up to ``ours``, oldest first."""
-    line, current = [], ours
-    while current != base:
-        line.append(current)
-        parents = git.info(current).parents
-        if len(parents) != 1:
-            raise ConflictError(f"{current[:10]} is not a single-parent commit; sync replays "
-                                "only envtrail's own commits",
-                                hint=f"reset the branch to the remote and redo the change: "
-                                     f"`git reset --keep {base[:10]}`, then "
-                                     "`envtrail verify --accept-rewrite`")
-        current = parents[0]
-    return line[::-1]
-
-
-def _replay_onto(git: GitRepo, rt: Runtime, identity: Identity, ours: str, base: str,
-                 incoming: str, mine: Sequence[str], theirs: Sequence[str],
-                 events: Sequence[eventsync.Pending] = ()
-                 ) -> tuple[str, list[Replayed], list[tuple[str, str]]]:
-    """Re-make this clone's unpushed commits on ``incoming``; nothing moves yet. Also the
-    proposals applied here whose approvals named a base the remote has moved past: they
-    cannot be replayed (approvals are their signers' alone), so each goes back onto its
-    proposal ref (returned as ``(proposal commit, tip)``) for its author to re-propose."""
-    mine_now = _unpushed(git, ours, base)
-    applied = _applied_chains(git, mine_now)
-    wrote, key = journal.written(git), key_id(identity.public.openssh)
-    for commit in mine_now:
-        if commit in applied:
-            continue
-        if commit not in wrote:
-            raise ConflictError(
-                f"{commit[:10]} is not yours to replay: this clone did not write it",
-                hint=f"push it from the clone that wrote it, or set this branch back to the "
-                     f"remote (`git reset --keep {incoming[:10]}`, then `envtrail verify "
-                     "--accept-rewrite`) and redo the change")
-        if wrote[commit] != key:
-            raise ConflictError(f"{commit[:10]} was signed with another key than the one in use",
-                                hint="run `envtrail sync` with that identity (--identity)")
-    keyring = Keyring(identity)
-    steps = [(c, chosen(parse_record(git.info(c)),
-                        delta(git, keyring, git.info(c).parents[0], c)))
-             for c in mine_now if c not in applied]
-    remote = delta(git, keyring, base, incoming)
-    drop = settle(conflicts([d for _, d in steps], remote), mine, theirs)
-    eventsync.keep_what_ran(events, mine_now, dict(steps), drop,
-                            {p: parse_record(git.info(p)).environments  # type: ignore[union-attr]
-                             for p, _ in applied.values() if p in mine_now}, remote)
-    parent, out, unapplied = incoming, [], []
-    for commit in mine_now:
-        rec = parse_record(git.info(commit))
-        action = rec.action if rec else "?"
-        if commit in applied:
-            proposal, tip = applied[commit]
-            if proposal not in mine_now:  # applied there too, with the remote's approvals
-                out.append(Replayed(commit, None, action))
-            elif commit == proposal:
-                unapplied.append((proposal, tip))
-                out.append(Replayed(commit, None, action, unapplied=proposal[:12]))
-            continue
-        if rec is not None and rec.action == "approve":
-            new = _replay_approval(git, identity, commit, rec, parent)
-        else:
-            new = replay(git, rt, identity, commit, dict(steps)[commit], drop, parent)
-            if new is not None:
-                _lands_unapproved(git, new, commit, incoming)
-        parent = new or parent
-        revoked = rec.extra_value("Member") if rec and rec.action == "revoke" else None
-        out.append(Replayed(_original(git, commit), new, action,
-                            revoked.lstrip("- ") if revoked and new else None))
-    return parent, out, unapplied
-
-
-def _applied_chains(git: GitRepo, unpushed: list[str]) -> dict[str, tuple[str, str]]:
-    """Each unpushed commit of a proposal applied here (the proposal and its approvals, or
-    only approvals where the remote applied the proposal too) -> (proposal, applied tip)."""
-    out: dict[str, tuple[str, str]] = {}
-    at = set(unpushed)
-    for proposal, tip in journal.written(git, journal.APPLIED).items():
-        if tip in at and git.has_commit(proposal):
-            for c in git.first_parents(tip, git.info(proposal).parents[0])[0]:
-                if c in at:
-                    out[c] = (proposal, tip)
-    return out
-
-
-def _replay_approval(git: GitRepo, identity: Identity, commit: str, rec, parent: str) -> str | None:
-    """A retroactive approval of a break-glass commit, re-made on ``parent`` if that commit is
-    on the new line, this approver has not approved it there already and is still an
-    approver on top of ``parent`` (a removal that came in meanwhile drops it)."""
-    target = approves(rec)
-    if target is None or not git.has_commit(target) or not git.is_ancestor(target, parent):
-        return None
-    view = StoreView(git)
-    if rec.actor in approvals_of(view, target, parent):
-        return None
-    named = git.info(target)
-    named_rec = parse_record(named)
-    need = requirement(view, named, named_rec) if named_rec is not None else None
-    if need is None or late_refusal(view, need, parent, rec.actor):
-        return None
-    return proposalsync.restack(git, identity, commit, parent)
-
-
-def _lands_unapproved(git: GitRepo, new: str, original: str, incoming: str) -> None:
-    """ConflictError if the remote's line now asks approvals of what ``new`` re-makes
-    (a count raised meanwhile): it could only land as a proposal, which only its author
-    can file, so sync stops with the way on instead of pushing what verify refuses."""
-    rec = parse_record(git.info(new))
-    if rec is None:
-        return
-    try:
-        routing.settle(git, StoreView(git), new, rec,
-                       routing.Route(break_glass=rec.extra_value(BREAK_GLASS) == "yes"))
-    except AccessDenied as exc:
-        raise ConflictError(
-            f"{original[:10]} ({rec.action}) cannot be replayed as it is: {exc.message} "
-            "on the remote's line now; nothing was changed",
-            hint=f"set this branch back to the remote (`git reset --keep {incoming[:10]}`, "
-                 "then `envtrail verify --accept-rewrite`) and make the change again with "
-                 "--propose") from None
-
-
-def _original(git: GitRepo, commit: str) -> str:
-    """The commit this clone first wrote (a replay of a replay names the first)."""
-    rec = parse_record(git.info(commit))
-    return (rec.extra_value(REPLAYED) if rec else None) or commit
 
 
 def _merge_rounds(before: list[Replayed], now: list[Replayed]) -> list[Replayed]:
