@@ -298,6 +298,18 @@ def test_a_member_is_found_by_key_whatever_the_comments():
         assert env.member_with_key(other.public.openssh + " alice@laptop") is None
 
 
+def test_the_first_member_holding_a_key_is_found_even_if_a_later_line_is_exact():
+    # Two seats of one key (a file edited by hand) are answered as before: the first in
+    # the file's order, not the one whose line happens to equal the query's.
+    line = IDENT.public.openssh
+    env = sample(members={
+        "a@example.com": Member("a@example.com", line + " laptop", "c2VhbGVk"),
+        "b@example.com": Member("b@example.com", line, "c2VhbGVk"),
+    })
+    assert env.member_with_key(line) == env.members["a@example.com"]
+    assert env.member_with_key(line + " desktop") == env.members["a@example.com"]
+
+
 def test_with_members_and_with_values_are_copies():
     env = sample()
     bob = Member("bob@example.com", Identity.generate().public.openssh, "c2VhbGVk")

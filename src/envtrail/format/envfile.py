@@ -63,9 +63,21 @@ class EnvFile:
         return replace(self, members=dict(members))
 
     def member_with_key(self, key: str) -> Member | None:
-        """The member whose public key is ``key`` (``ssh-ed25519 AAAA...``), if any."""
-        wanted = key.split()[:2]
-        return next((m for m in self.members.values() if m.key.split()[:2] == wanted), None)
+        """The member whose public key is ``key`` (``ssh-ed25519 AAAA...``), if any: the
+        first whose key type and base64 are ``key``'s (a comment does not count)."""
+        wanted = _key_words(key)
+        for m in self.members.values():
+            # An equal line has equal words; verify asks this several times per commit
+            # of the same few keys, so the words of each line are split once.
+            if m.key == key or _key_words(m.key) == wanted:
+                return m
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _key_words(key: str) -> tuple[str, ...]:
+    """Key type and base64 of a public key line, as :meth:`EnvFile.member_with_key` compares."""
+    return tuple(key.split()[:2])
 
 
 FOLDER = "envs"
