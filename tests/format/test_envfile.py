@@ -148,6 +148,39 @@ def test_canonical_fast_path_agrees_with_yaml(members, values):
     assert envfile.parse(data) == _slow(data) == env
 
 
+@pytest.mark.parametrize("extra", [b"x", b"0", b" ", b"\n", b"\r", b"'", b"#", b":", b"\xff",
+                                   b"\xc3", b"\xc3\xa9", b"\xe2\x80\xa8", b"\n\n"])
+def test_a_byte_spliced_anywhere_never_makes_the_paths_disagree(extra):
+    # The fast path cuts the file into pieces as bytes and decodes each piece alone: a
+    # stray byte (not UTF-8, a line break, a quote) at any place must still leave it
+    # declining or reading what YAML reads.
+    valid = VALID.encode()
+    for at in range(len(valid) + 1):
+        data = valid[:at] + extra + valid[at:]
+        fast = envfile._parse_canonical(data)
+        if fast is not None:
+            assert fast == replace(_slow(data), version=yaml.safe_load(data)["envtrail"]), at
+
+
+@pytest.mark.parametrize("edit", [
+    lambda b: b.replace(b"environment: production", b"environment: pr\xffoduction"),
+    lambda b: b.replace(b"  A: ENC", b"  A\xc3: ENC"),
+])
+def test_a_byte_that_is_not_utf8_never_takes_the_fast_path(edit):
+    data = edit(VALID.encode())
+    assert data != VALID.encode()
+    assert envfile._parse_canonical(data) is None
+    with pytest.raises(IntegrityError):
+        envfile.parse(data, "envs/production.yaml")
+
+
+def test_a_unicode_line_break_among_the_values_is_left_to_yaml():
+    # U+2028 is a line break to YAML, not to the fast path: YAML alone decides.
+    data = VALID.encode().replace(b"values:\n", b"values:\n\xe2\x80\xa8", 1)
+    assert envfile._parse_canonical(data) is None
+    assert envfile.parse(data) == _slow(data)
+
+
 @pytest.mark.parametrize("env", [sample(), sample(values={}), sample(members={}),
                                  sample(values={}, members={})])
 def test_typical_files_take_the_fast_path(env):

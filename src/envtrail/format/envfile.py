@@ -153,26 +153,28 @@ def _parse_canonical(data: bytes) -> EnvFile | None:
     file: the part above the values, then each value line, in strictly
     ascending order. Both pieces are remembered, because the versions of a
     file along a history share nearly all of them.
+
+    The file is cut into those pieces as bytes and each piece is decoded on its
+    own, when it is first seen: the cuts fall at ASCII bytes, which in UTF-8
+    only ever stand for themselves, so the pieces decode exactly when the whole
+    file does, and the same text is read.
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
+    head_end = data.find(_VALUES_AT)
+    if head_end < 0:
         return None
-    head_text, sep, rest = text.partition("\n" + _VALUES[:-1])
-    if not sep:
-        return None
-    head = _parse_head(head_text + "\n")
+    head = _parse_head(data[:head_end + 1])
     if head is None:
         return None
     environment, public_key, members, version = head
+    rest = data[head_end + len(_VALUES_AT):]
     values: dict[str, str] = {}
-    if rest == " {}\n":
+    if rest == b" {}\n":
         pass
-    elif rest.startswith("\n") and rest.endswith("\n") and len(rest) > 1:
-        previous = ""
+    elif rest.startswith(b"\n") and rest.endswith(b"\n") and len(rest) > 1:
         # Lines end at \n only: any other line break (\r, \x85, U+2028...) is no part
         # of a canonical line, so a line holding one fails the match and YAML decides.
-        for line in rest[1:-1].split("\n"):
+        previous = ""
+        for line in rest[1:-1].split(b"\n"):
             parsed = _parse_value_line(line)
             # Strictly ascending: sorted as rendered, and no name twice.
             if parsed is None or parsed[2] != version or parsed[0] <= previous:
@@ -184,9 +186,16 @@ def _parse_canonical(data: bytes) -> EnvFile | None:
     return EnvFile(environment, public_key, dict(members), values, version)
 
 
+_VALUES_AT = ("\n" + _VALUES[:-1]).encode()  # where the head ends: b"\nvalues:"
+
+
 @functools.lru_cache(maxsize=16)
-def _parse_head(text: str) -> tuple[str, str, tuple[tuple[str, Member], ...], int] | None:
+def _parse_head(data: bytes) -> tuple[str, str, tuple[tuple[str, Member], ...], int] | None:
     """The part above ``values:``, if it is exactly what the renderer writes."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
     lines = text.split("\n")
     if len(lines) < 6 or lines[0] + "\n" != HEADER or lines[-1] != "":
         return None
@@ -233,9 +242,13 @@ def _head_is_valid(env: EnvFile) -> bool:
 
 
 @functools.lru_cache(maxsize=8192)
-def _parse_value_line(line: str) -> tuple[str, str, int] | None:
+def _parse_value_line(data: bytes) -> tuple[str, str, int] | None:
     """(name, token, token format) of one value line (without its newline), if it is
     exactly as rendered."""
+    try:
+        line = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
     v = _VALUE_LINE.fullmatch(line)
     if v is None or _value_line(v.group(1), v.group(2)) != line + "\n" or \
             len(v.group(2)) > MAX_TOKEN_CHARS:  # too long: the YAML path says so
