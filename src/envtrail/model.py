@@ -117,6 +117,12 @@ _HIDDEN_ASTRAL_RE = re.compile(f"[{_HIDDEN_ASTRAL}]")
 def hidden_char(text: str) -> str | None:
     """A character of ``text`` that ``CONTROL`` names (one a terminal would act on or
     hide), or None; as ``CONTROL.search``, faster."""
+    # Every character CONTROL names is one Python calls unprintable: str.isprintable is
+    # False for categories Cc, Cf, Cs, Zl, Zp and for unassigned code points, which is
+    # what CONTROL lists (a test checks each code point). It decides a whole text in one
+    # pass in C, without the regex engine's per-character class test: most texts end here.
+    if text.isprintable():
+        return None
     found = _BMP_RE.search(text)
     if found is None and not text.isascii() and _ASTRAL_RE.search(text):
         found = _HIDDEN_ASTRAL_RE.search(text)

@@ -182,6 +182,8 @@ def test_the_refused_characters_are_what_a_terminal_acts_on_or_hides():
         ch = chr(code)
         hidden = unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") or ch in newer_cf
         assert (CONTROL.match(ch) is not None) == hidden, hex(code)
+        # hidden_char passes over any text Python calls printable.
+        assert not (hidden and ch.isprintable()), hex(code)
         if hidden or code % 97 == 0:  # every hidden character, and a sample of the rest
             assert hidden_char(f"ab\u00e9{ch}z") == (ch if hidden else None), hex(code)
     assert hidden_char("plain ASCII, no controls") is None
