@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from envtrail.audit import record
 from envtrail.audit.record import Record
@@ -82,6 +84,30 @@ def test_trailers_are_only_a_last_paragraph_of_key_value_lines():
     assert record.parse(msg(*BASE, "not a trailer")) is None
     # U+2028 is not a line break to git: the trailer value keeps it, so the line stays one.
     assert record.trailers(msg("Envtrail-Reason: a\u2028b")) == [("Envtrail-Reason", "a\u2028b")]
+
+
+def _trailers_as_a_grammar(message: str) -> list[tuple[str, str]]:
+    """The trailer block by its grammar, a whole-block match then a search, as written
+    before ``trailers`` found it in one pass: the two must never differ."""
+    import re
+
+    one = r"([A-Za-z0-9-]+): ([^\n]*)"
+    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
+    if len(paragraphs) < 2:
+        return []
+    last = paragraphs[-1]
+    return re.findall(one, last) if re.fullmatch(rf"{one}(?:\n{one})*", last) else []
+
+
+_PIECES = ["Envtrail-Action", "Key", "-", "a", ":", ": ", " ", "\n", "\n\n", "\r", "\u2028",
+           "\x85", "\u00e9", "x: y", "=", "\t"]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=24))
+def test_trailers_are_found_as_the_grammar_says(pieces):
+    message = "subject\n\n" + "".join(pieces)
+    assert record.trailers(message) == _trailers_as_a_grammar(message)
+    assert record.trailers("".join(pieces)) == _trailers_as_a_grammar("".join(pieces))
 
 
 def test_foreign_trailers_alone_are_no_record():

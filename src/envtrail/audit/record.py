@@ -15,9 +15,9 @@ from envtrail.model import Change, hidden_char
 
 FORMAT = 1
 PREFIX = "Envtrail-"
-_TRAILER = r"([A-Za-z0-9-]+): ([^\n]*)"
-_TRAILER_RE = re.compile(_TRAILER)
-_TRAILER_BLOCK = re.compile(rf"{_TRAILER}(?:\n{_TRAILER})*")
+# One trailer, from the start of a line to its end: ``[^\n]*`` runs to the line's end, and
+# (?m)^ starts a match only where a line starts (after \n, never U+0085 or U+2028).
+_TRAILER_LINE = re.compile(r"^([A-Za-z0-9-]+): ([^\n]*)", re.MULTILINE)
 # A fingerprint is 12 hex digits (a format 1 environment file) or 32 (format
 # 2); "?" (which earlier versions wrote where a signer could not compute one)
 # still parses, and verify reports it.
@@ -122,9 +122,12 @@ def trailers(message: str) -> list[tuple[str, str]]:
     if len(paragraphs) < 2:
         return []
     # Every line must be a trailer, or none counts. Lines end at \n only (as git
-    # splits them), never at U+0085 or U+2028, which ``.`` would not cross either.
+    # splits them), never at U+0085 or U+2028. A line holds at most one match, and
+    # a match is a whole line: one match per line is every line a trailer, found in
+    # one pass of the regex engine rather than a check of the block and a search.
     last = paragraphs[-1]
-    return _TRAILER_RE.findall(last) if _TRAILER_BLOCK.fullmatch(last) else []
+    found = _TRAILER_LINE.findall(last)
+    return found if len(found) == last.count("\n") + 1 else []
 
 
 def parse(message: str) -> Record | None:
