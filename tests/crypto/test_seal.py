@@ -265,6 +265,41 @@ def test_ciphertext_body_lengths_per_format(version, body_len, ok):
             Ciphertext.parse(_token(version, body_len))
 
 
+def _parsed_as_b64decode_reads_it(token: str) -> tuple[bytes, bytes, int] | None:
+    """Ciphertext.parse as written with base64.b64decode(validate=True): the two must agree."""
+    import re
+
+    m = re.fullmatch(r"ENC\[v([12]),([A-Za-z0-9+/]{43}=),([A-Za-z0-9+/]{54,}={0,2})\]", token)
+    if not m:
+        return None
+    try:
+        eph, body = (base64.b64decode(m.group(i), validate=True) for i in (2, 3))
+    except ValueError:
+        return None
+    version = int(m.group(1))
+    if len(eph) != 32 or len(body) < {1: 40, 2: 72}[version] or \
+            (version == 2 and (len(body) - 40) % 32):
+        return None
+    return eph, body, version
+
+
+@pytest.mark.parametrize(("version", "body_len"), [(1, 72), (1, 73), (1, 74), (2, 72)])
+def test_a_token_reads_as_b64decode_validate_reads_it(version, body_len):
+    # Each character that base64 treats specially (padding, the other alphabet's,
+    # whitespace, a bit-twin letter: non-zero spare bits) put in place of, and before,
+    # every character of a token, whatever padding its body has.
+    token = _token(version, body_len)
+    for at in range(len(token)):
+        for ch in "=AB+/-_ \n\xe9":
+            for text in (token[:at] + ch + token[at + 1:], token[:at] + ch + token[at:]):
+                try:
+                    c = Ciphertext.parse(text)
+                    got = (c.ephemeral, c.body, c.version)
+                except ValueError:
+                    got = None
+                assert got == _parsed_as_b64decode_reads_it(text), text
+
+
 # -- sealing, key checks and refusals ----------------------------------------
 
 
