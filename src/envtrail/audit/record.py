@@ -15,6 +15,7 @@ from envtrail.model import Change, hidden_char
 
 FORMAT = 1
 PREFIX = "Envtrail-"
+_PREFIX_LEN = len(PREFIX)
 # One trailer, from the start of a line to its end: ``[^\n]*`` runs to the line's end, and
 # (?m)^ starts a match only where a line starts (after \n, never U+0085 or U+2028).
 _TRAILER_LINE = re.compile(r"^([A-Za-z0-9-]+): ([^\n]*)", re.MULTILINE)
@@ -135,14 +136,18 @@ def parse(message: str) -> Record | None:
 
     Raises ValueError for a message that claims to be envtrail's but is malformed.
     """
-    found = [(k[len(PREFIX):], v) for k, v in trailers(message) if k.startswith(PREFIX)]
-    if not found:
-        return None
     # A single-valued trailer said twice is a record that could be read two
     # ways: it is refused, never "last one wins".
     single: dict[str, str] = {}
     envs, changes, extra = [], [], []
-    for key, value in found:
+    ours = False
+    # One pass over the trailers, not a list of ours first: a commit's record is read
+    # for every commit verify judges.
+    for name, value in trailers(message):
+        if not name.startswith(PREFIX):
+            continue  # another tool's (Signed-off-by...): no part of the record
+        ours = True
+        key = name[_PREFIX_LEN:]
         if hidden_char(value):  # never written by envtrail; could drive or fool a terminal
             raise ValueError(f"a control or format character in Envtrail-{key}")
         if key == "Environment":
@@ -157,6 +162,8 @@ def parse(message: str) -> Record | None:
             single[key] = value
             if key not in _CORE:
                 extra.append((key, value))
+    if not ours:
+        return None
     if not context.well_formed(single.get("Context", "")):
         raise ValueError("Envtrail-Context is not key=value pairs as envtrail writes them")
     if single.get("Format") != str(FORMAT):
