@@ -175,7 +175,7 @@ def _parse_canonical(data: bytes) -> EnvFile | None:
         # of a canonical line, so a line holding one fails the match and YAML decides.
         previous = ""
         for line in rest[1:-1].split(b"\n"):
-            parsed = _parse_value_line(line)
+            parsed = _VALUE_LINES[line]
             # Strictly ascending: sorted as rendered, and no name twice.
             if parsed is None or parsed[2] != version or parsed[0] <= previous:
                 return None
@@ -241,7 +241,24 @@ def _head_is_valid(env: EnvFile) -> bool:
     return bool(ENV_NAME_RE.fullmatch(env.environment)) and _is_b64_key(env.public_key)
 
 
-@functools.lru_cache(maxsize=8192)
+class _ValueLines(dict):
+    """Value lines already read, by their bytes, with what they read as (None: not as
+    rendered). The versions of a file along a history share all but a line or two.
+
+    A dict, not an lru_cache: looked up for every line of every file, where lru_cache
+    would hash and compare each bytes key inside an argument tuple and reorder its list.
+    Bounded by starting over when full, as the few lines of a new version come in."""
+
+    def __missing__(self, line: bytes) -> tuple[str, str, int] | None:
+        if len(self) >= 8192:
+            self.clear()
+        parsed = self[line] = _parse_value_line(line)
+        return parsed
+
+
+_VALUE_LINES = _ValueLines()
+
+
 def _parse_value_line(data: bytes) -> tuple[str, str, int] | None:
     """(name, token, token format) of one value line (without its newline), if it is
     exactly as rendered."""
