@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from envtrail.audit import record
@@ -104,6 +104,9 @@ _PIECES = ["Envtrail-Action", "Key", "-", "a", ":", ": ", " ", "\n", "\n\n", "\r
 
 
 @given(st.lists(st.sampled_from(_PIECES), max_size=24))
+@example(["\n", "Key", ": ", "a"])  # three line breaks: the last part keeps one
+@example(["\n\n", "\n", "Key", ": ", "a", "\n\n", " "])
+@example(["\x85", "\n\n", "Key", ": ", "a", "\u2028"])  # white space to strip, not a break
 def test_trailers_are_found_as_the_grammar_says(pieces):
     message = "subject\n\n" + "".join(pieces)
     assert record.trailers(message) == _trailers_as_a_grammar(message)

@@ -119,7 +119,11 @@ def render(record: Record) -> str:
 
 def trailers(message: str) -> list[tuple[str, str]]:
     """The ``Key: value`` lines of the message's last paragraph, in order."""
-    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
+    # Paragraphs part at "\n\n". A stripped message starts and ends with a character
+    # that is not white space, so its first and last parts are never blank: there are
+    # two non-blank paragraphs exactly when there are two parts, and the last part is
+    # the last paragraph (no part need be stripped to find out).
+    paragraphs = message.strip().split("\n\n")
     if len(paragraphs) < 2:
         return []
     # Every line must be a trailer, or none counts. Lines end at \n only (as git
