@@ -549,3 +549,22 @@ def test_what_counts_as_a_value_in_a_comment(line, holds, tmp_path):
 
     r = _dotenv_refusal(".env.example", f"A=\n{line}\n".encode())
     assert (r is not None and "value in a comment" in r.reason) is holds, r
+
+
+def test_a_submodule_bump_is_no_file_to_read(app_hooked, app, tmp_path):
+    """A staged submodule (a gitlink) names a commit of another repository: the hook read
+    it as a file and stopped every such commit ("unexpected KeyError"). It is no file:
+    nothing to check outside the store, and refused inside it like anything but a file."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    git(lib, "init", "-q")
+    (lib / "x").write_text("1\n")
+    git(lib, "add", "x")
+    git(lib, "commit", "-qm", "lib")
+    git(app, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "lib")
+    r = commit(app, app_hooked, ".gitmodules", "lib", message="add lib")
+    assert r.returncode == 0, r.stdout + r.stderr
+    git(app / "lib", "commit", "-q", "--allow-empty", "-m", "bump")
+    r = commit(app, app_hooked, "lib", message="bump lib")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert git(app, "log", "-1", "--format=%s").strip() == "bump lib"

@@ -18,7 +18,7 @@ from envtrail.gitstore.discover import common_dir, uses_sha256
 from envtrail.gitstore.rawcommit import CommitInfo, RawCommit
 from envtrail.gitstore.rawcommit import info as _info
 from envtrail.gitstore.refops import RefOps
-from envtrail.gitstore.trees import FOLDER_MODES, LINK_MODE, Trees
+from envtrail.gitstore.trees import FOLDER_MODES, GITLINK_MODE, LINK_MODE, Trees
 
 STORE_BRANCH_KEY = "envtrail.branch"  # the clone's config key naming the store branch
 
@@ -249,11 +249,12 @@ class GitRepo(RefOps, Trees):
         return pygit2.Index(str(index_path))
 
     def index_changes(self, commit_id: str, index: pygit2.Index) -> dict[str, str | None]:
-        """Path -> blob id in ``index`` (None: deleted there), for the paths where it
-        differs from the commit's tree; ``index`` may be a standalone index file."""
+        """Path -> blob id in ``index`` (None: deleted there, or a submodule, whose id
+        names another repository's commit: no file), for the paths where it differs
+        from the commit's tree; ``index`` may be a standalone index file."""
         changes: dict[str, str | None] = {}
         for delta in self.repo[self.tree_id(commit_id)].diff_to_index(index).deltas:
-            if delta.status_char() == "D":
+            if delta.status_char() == "D" or delta.new_file.mode == GITLINK_MODE:
                 changes[delta.old_file.path] = None
             else:
                 changes[delta.new_file.path] = str(delta.new_file.id)

@@ -18,6 +18,7 @@ from envtrail.gitstore.rawcommit import RawCommit
 _TREE, _BLOB = int(pygit2.enums.FileMode.TREE), int(pygit2.enums.FileMode.BLOB)
 _GITLINK = int(pygit2.enums.FileMode.COMMIT)
 FOLDER_MODES = (_TREE, _GITLINK)  # entries a checkout turns into a folder
+GITLINK_MODE = _GITLINK  # a submodule: the id of another repository's commit
 LINK_MODE = int(pygit2.enums.FileMode.LINK)
 _BLOB_TYPE = pygit2.enums.ObjectType.BLOB
 

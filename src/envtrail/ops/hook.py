@@ -138,9 +138,7 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
     if store is not None and on_store:
         out.append(_store_branch_refusal(merging or _merge_head(git) is not None))
     for path, blob in sorted(staged.items()):
-        # Read as before the refactor: a staged submodule (gitlink) names a commit this
-        # repository lacks, and KeyError stays the crash it was (a known bug, not fixed here).
-        data = None if blob is None else git.repo[blob].data
+        data = None if blob is None else git.blob(blob)
         read = _READERS.get(file_kind(path))
         if read is not None and data is not None:
             r = read(path, data)
