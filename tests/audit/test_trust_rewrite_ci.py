@@ -382,12 +382,14 @@ def test_a_trust_root_that_is_no_full_commit_id_is_a_usage_error(cli, store, roo
     assert cli("get", "A", "--env", "production", env={"ENVTRAIL_TRUST_ROOT": genesis}).out == "1"
 
 
-def test_a_rewrite_that_drops_a_commit_an_event_names_is_accepted_then_repaired(cli, store):
+def test_a_rewrite_that_drops_a_commit_an_event_names_is_accepted_and_the_event_stays(
+        cli, store):
     """attack29 R1: `--accept-rewrite` re-pinned only when the events line verified too;
     an event naming a commit the reviewed rewrite dropped is a finding of the events
     line, so the clone stayed on rule 8 for good (reads, repair and sync refused). The
-    rewrite is accepted on the store line alone; the event is the events line's finding,
-    which a repair acknowledges, since it verifies at the commit it names."""
+    rewrite is accepted on the store line alone, and reads work. The event stays the
+    events line's finding: no repair vouches for a commit off the line (acknowledging
+    one let a revoked member's event pass, attack31 B2, B4)."""
     setv(cli, "A", "1")
     kept = head(store)
     setv(cli, "A", "2")
@@ -401,11 +403,10 @@ def test_a_rewrite_that_drops_a_commit_an_event_names_is_accepted_then_repaired(
     assert r.code == 1 and f"disappeared: {dropped}" in r.out, (r.code, r.out, r.err)
     assert f"{event[:10]} rule 6" in r.out
     assert cli("get", "A", "--env", "production").out == "1"  # re-pinned: reads work
-    r = cli("repair", "--reason", "A=2 was rewritten away")
-    assert r.code == 0, r.err
-    report = json.loads(cli("verify", "--json").out)
-    assert report["ok"] and report["findings"] == [], report
-    assert [(a["commit"], a["rule"]) for a in report["acknowledged"]] == [(event, 6)]
+    git(store, "reflog", "expire", "--expire=now", "--all")
+    git(store, "gc", "-q", "--prune=now")  # the dropped commit is gone from this clone
+    assert cli("event", "restart", "--env", "production", "--reason", "after it").code == 0
+    _no_repair_settles(cli, store, event)
 
 
 def test_an_event_naming_a_commit_made_for_it_is_never_acknowledged(cli, store, make_identity):

@@ -482,70 +482,27 @@ def test_a_revoked_members_event_long_after_the_revocation_is_never_acknowledged
     assert head(a) == line
 
 
-def test_a_rewrite_acknowledged_by_a_repair_holds_in_a_clone_that_never_had_the_dropped_commit(
-        tmp_path, store, cli, bob):
-    """attack30 A1: the acknowledgement of an event naming a commit a reviewed rewrite
-    dropped held only where that commit's object was: a clone over the network never
-    fetches it (no ref reaches it), and `git gc` prunes it, so there the events line
-    failed for good, and `event` crashed. The admin's repair judged it there; every
-    clone takes that word for a commit it cannot read."""
-    from conftest import Cli
-
-    a, _, bare = world(tmp_path, store, cli, bob)
-    kept = head(a)
-    assert a("set", "K", "--env", "production", "--reason", "to be dropped",
-             input="k").code == 0
-    event(a, "deploy", "deploy K")
+def test_an_event_whose_date_a_repair_acknowledged_is_judged_before_that_repair(
+        tmp_path, store, cli, bob, clock):
+    """attack31 B6: bob's clock runs 15 minutes fast; alice's repair acknowledges the
+    date of his deploy event, then she offboards him. Once the event's date passed it
+    was a finding (rule 1) for good: judged 10 minutes before its own date, after the
+    revocation. It came before the repair that acknowledged its date: judged 10 minutes
+    before that repair, a repair settles it."""
+    a, b, _ = world(tmp_path, store, cli, bob)
+    clock(900)
+    event(b, "deploy", "deploy v1.2")
+    assert b("sync").code == 0
+    fast = git(b.cwd, "rev-parse", EVENTS).strip()
+    clock(60)
     assert a("sync").code == 0
-    git(a.cwd, "reset", "-q", "--hard", kept)  # the reviewed rewrite drops K
-    git(a.cwd, "push", "-q", "--force", "--no-verify", "origin", "main")
-    assert a("verify", "--accept-rewrite").code == 1  # accepted; the event is a finding
-    assert a("repair", "--reason", "K was rewritten away").code == 0
-    assert a("sync").code == 0 and a("verify").code == 0
-    git(a.cwd, "reflog", "expire", "--expire=now", "--all")
-    git(a.cwd, "gc", "-q", "--prune=now")
-    assert a("verify").code == 0
-    event(a, "restart", "after the gc")
-    assert a("sync").code == 0
-    fresh_path = tmp_path / "fresh"
-    git(tmp_path, "clone", "-q", "--no-local", f"file://{bare}", str(fresh_path))
-    fresh = Cli(fresh_path, cli.identity)
-    assert fresh("init").code == 0
-    r = fresh("sync")
-    assert r.code == 0, r.err
-    assert fresh("verify").code == 0
-
-
-def test_a_rewrite_that_re_makes_a_grant_leaves_its_members_events_settleable(
-        tmp_path, store, cli, bob, make_identity):
-    """attack30 A3: a reviewed rewrite that keeps a grant re-makes it, dated after the
-    events already written; the granted member's event naming the dropped grant was then
-    judged where he was no member yet, and no repair settled it. A member at the line
-    head counts too (a revoked member is neither there nor at the event's date)."""
-    from envtrail.gitstore.repo import GitRepo
-
-    a, _, _ = world(tmp_path, store, cli, bob)
-    dave = make_identity("dave@example.com")
-    kept = head(a)
-    assert a("set", "K", "--env", "production", "--reason", "to be dropped",
-             input="k").code == 0
-    assert a("access", "grant", dave.principal, dave.publine, "--env", "production",
-             "--reason", "join").code == 0
-    grant = head(a)
-    event(a, "deploy", "deploy K")
-    tip = git(a.cwd, "rev-parse", EVENTS).strip()
-    rec = record.Record("event", dave.principal, "deploy", ("production",),
-                        extra=(("After", grant), ("Event-Kind", "deploy")))
-    when = GitRepo(a.cwd).info(tip).committer_time + timedelta(seconds=1)
-    planted = signed_commit(a.cwd, dave.identity, dave.principal, [tip], {},
-                            record.render(rec), tree_of=tip, when=when)
-    git(a.cwd, "update-ref", EVENTS, planted)
-    assert a("verify").code == 0 and a("sync").code == 0
-    git(a.cwd, "reset", "-q", "--hard", kept)  # the rewrite drops K, and re-makes the grant
-    assert a("verify", "--accept-rewrite", "--force").code == 1
-    assert a("access", "grant", dave.principal, dave.publine, "--env", "production",
-             "--reason", "join again").code == 0
-    git(a.cwd, "push", "-q", "--force", "--no-verify", "origin", "main")
-    r = a("repair", "--reason", "K was rewritten away")
-    assert r.code == 0, r.err
-    assert a("verify").code == 0 and a("sync").code == 0
+    assert a("repair", "--reason", "bob's clock is fast").code == 0
+    assert a("access", "revoke", bob.principal, "--env", "production",
+             "--reason", "offboarding").code == 0
+    clock(1200)
+    found = _verified(a)
+    assert [(f["commit"], f["rule"]) for f in found["findings"]] == [(fast, 1)], found
+    assert a("repair", "--reason", "his deploy came before his offboarding").code == 0
+    mine = _verified(a)
+    assert mine["code"] == 0, mine
+    assert {(x["commit"], x["rule"]) for x in mine["acknowledged"]} >= {(fast, 1), (fast, 7)}

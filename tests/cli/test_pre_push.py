@@ -599,3 +599,22 @@ def test_a_lost_store_branch_is_held_to_the_heads_seen_whatever_the_local_branch
     assert r.returncode != 0
     assert f"is behind {newer[:10]}, a head of it this clone has seen" in r.stderr, r.stderr
     assert git(bare, "rev-parse", "-q", "--verify", "refs/heads/main", check=False) == ""
+
+
+def test_a_stale_line_pushed_under_a_new_branch_name_is_held_to_the_heads_seen(
+        tmp_path, store, cli, bob):
+    """attack31 B5: once the remote lost `main`, bob's `git push origin main:envtrail`
+    went to a branch name this clone never saw, unchecked, and a fresh clone's `init`
+    adopted `origin/envtrail`: his line, behind a revoke he fetched. The heads of the
+    store branch count for a branch the push creates, whatever its name."""
+    a, b, bare = make_world(tmp_path, store, cli, bob)
+    assert b("hook", "install").code == 0
+    setv(a, "LATEST", "after bob's head")
+    assert a("sync").code == 0
+    git(b.cwd, "fetch", "-q", "origin")
+    newer = git(b.cwd, "rev-parse", "origin/main").strip()
+    git(bare, "update-ref", "-d", "refs/heads/main")
+    r = push(b, "origin", "main:envtrail")
+    assert r.returncode != 0
+    assert f"is behind {newer[:10]}, a head of it this clone has seen" in r.stderr, r.stderr
+    assert git(bare, "rev-parse", "-q", "--verify", "refs/heads/envtrail", check=False) == ""

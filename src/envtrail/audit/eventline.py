@@ -6,8 +6,8 @@ their own line so that writing one never moves the store branch or races an
 ``apply``. Each is judged at the store state current at its own date, never one
 before the commit it names: the signer must be an allowed signer there and a member
 of the event's environment. Where an admin's repair acknowledges that state as one
-that may have come after the event (or the named commit as gone with a reviewed
-rewrite), the event is judged at the commit it names instead.
+that may have come after the event (inside the tolerance of its clock), the event is
+judged at the commit it names instead.
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def markers(view: StoreView, tainted: frozenset[str] = frozenset(),
 AHEAD_SAID = "10 minutes ahead of this clone's clock"
 NOT_ON_LINE = "Envtrail-After names no commit of the store line"
 # The findings a repair acknowledges where the event verifies at the commit it names:
-# no signer (1) or member (4) at the state current at its date, or named commit gone (6).
-NAMED_RULES = (1, 4, 6)
+# no signer (1) or member (4) at the state current at its date.
+NAMED_RULES = (1, 4)
 # An event that follows a state a repair acknowledged was judged by nothing that verified
 # (its signer counted at a forged state); it is shown unverified, and verify names it.
 AFTER_REPAIRED = "follows a state a repair acknowledged as a finding"
@@ -159,12 +159,13 @@ def _judge(view: StoreView, ids: list[str], states: LineStates, tainted: frozens
         rec = parse_record(info)
         found = _check_one(view, info, rec, states, tainted, repaired)
         signer = [(f, acks.get((commit, str(f.rule)))) for f in found if f.rule in NAMED_RULES]
-        if signer and all(a is not None for _, a in signer) and \
-                not _check_one(view, info, rec, states, tainted, repaired, at_named=True):
+        dated = acks.get((commit, "7"))
+        if signer and all(a is not None for _, a in signer) and not _check_one(
+                view, info, rec, states, tainted, repaired,
+                at_named=dated.time if dated is not None else True):
             # Its signer was no signer or member at the state current at its date, and
             # an admin's repair says that state came after it (attack29 E1: a revocation
-            # dated inside a fast clock's tolerance), or the commit it names is gone with
-            # a reviewed rewrite (attack29 R1): judged at the commit it names.
+            # dated inside a fast clock's tolerance): judged at the commit it names.
             out.acknowledged += [Acknowledged(f, a.repair, a.admin, a.reason)
                                  for f, a in signer if a is not None]
             found = []
@@ -184,22 +185,17 @@ def _judge(view: StoreView, ids: list[str], states: LineStates, tainted: frozens
                                             f"than {AHEAD_SAID}"))
         after = after_of(rec) if rec else None
         if not found and after is not None:
-            on_line = after in position  # else gone with a reviewed rewrite, acknowledged
-            if on_line and last_after is not None and position[last_after] > position[after]:
+            if last_after is not None and position[last_after] > position[after]:
                 found.append(Finding(commit, 7, "follows an older store commit than the event "
                                                 "before it"))
-            # (Also for one naming a commit off the line: its time keeps the line's order,
-            # attack30 A5, a backdated event slipped in after later ones.)
             if floor is not None and info.committer_time < floor:
                 found.append(Finding(commit, 7, "committer time goes backwards on the events "
                                                 "line"))
-            named = states.seconds(position[after]) if on_line else \
-                git.commit_time(after) if git.has_commit(after) else None
-            if named is not None and info.committer_time.timestamp() < named:
+            if info.committer_time.timestamp() < states.seconds(position[after]):
                 # An event cannot have happened before the change it says it followed
                 # (writers and sync's replay date it no earlier than that commit).
                 found.append(Finding(commit, 7, "dated before the store commit it follows"))
-            last_after = after if on_line else last_after
+            last_after = after
             if ack is None:  # an acknowledged date is no floor: writers pass over it too
                 floor = max(floor or info.committer_time, info.committer_time)
         out.findings += found
@@ -214,27 +210,23 @@ def is_ahead(finding: Finding) -> bool:
 
 def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
                tainted: frozenset[str], repaired: frozenset[str] = frozenset(),
-               at_named: bool = False) -> list[Finding]:
+               at_named: bool | datetime = False) -> list[Finding]:
     git = view.git
     if len(info.parents) > 1:
         return [Finding(info.id, 6, "a merge commit on the events line")]
     if rec is None or rec.action != "event":
         return [Finding(info.id, 6, "not an envtrail event on the events line")]
     after = after_of(rec)
-    # (``at_named``: a commit a reviewed rewrite took off the line, even one this clone
-    # never fetched, is named as an acknowledgement allows: judged below.)
-    gone = at_named and after is not None and after not in states.position
-    if after is None or (after not in states.position and not gone):
+    if after is None or after not in states.position:
         return [Finding(info.id, 6, NOT_ON_LINE)]
     if git.changed_paths(info.parents[0] if info.parents else None, info.id):
         return [Finding(info.id, 4, "an event commit changes files")]
-    if gone:
-        return _judged_gone(view, info, rec, after, states)
     # Judged at the store state current when it was signed (never before the commit it
     # names): a signer revoked since the commit it names cannot reach back past that.
     state = states.current_at(info.committer_time, after)
     if after in tainted or state in tainted:
         return [Finding(info.id, 6, AFTER_REPAIRED)]
+
     def unrepaired(state: str) -> str:
         # A repaired state's own signers and members may be the forgery's (attack27 F2):
         # who may write the event comes from the newest state before it no repair named.
@@ -243,31 +235,19 @@ def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
             at -= 1
         return states.line[at]
 
-    if not at_named:
+    if at_named is False:
         return _judged_at(view, info, rec, unrepaired(state))
     # Acknowledged (attack29 E1): at the commit it names, and at the state current 10
     # minutes before its date, so that only a state dated inside its clock's tolerance
-    # stands against it, never a revocation long before it (attack30 A2).
-    early = states.current_at(info.committer_time - AHEAD, after)
+    # stands against it, never a revocation long before it (attack30 A2); for an event
+    # whose date a repair acknowledged as ahead, 10 minutes before that repair, which it
+    # came before (attack31 B6). ``at_named``: True, or that repair's time.
+    when = info.committer_time if at_named is True else min(info.committer_time, at_named)
+    early = states.current_at(when - AHEAD, after)
     if early in tainted:
         return [Finding(info.id, 6, AFTER_REPAIRED)]
     return _judged_at(view, info, rec, after) or \
         _judged_at(view, info, rec, unrepaired(early))
-
-
-def _judged_gone(view: StoreView, info, rec: Record, after: str,
-                 states: LineStates) -> list[Finding]:
-    """An event naming a commit a reviewed rewrite took off the line, as a repair's
-    acknowledgement allows (attack29 R1): at that commit where this clone holds it (a
-    fresh clone may never have fetched it: the admin's repair judged it there), and as
-    a signer and member either at the line's state current at its date or at the line
-    head (a grant the rewrite re-made after it), never where neither counts them (a
-    revoked member naming a commit kept off the line)."""
-    found = _judged_at(view, info, rec, after) if view.git.has_commit(after) else []
-    if found or not states.line:
-        return found or [Finding(info.id, 6, NOT_ON_LINE)]
-    dated = states.current_at(info.committer_time, states.line[0])
-    return _judged_at(view, info, rec, dated) and _judged_at(view, info, rec, states.line[-1])
 
 
 def _judged_at(view: StoreView, info, rec: Record, state: str) -> list[Finding]:
@@ -322,41 +302,25 @@ def after_of(rec: Record) -> str | None:
     return value if value and len(value) == 40 and set(value) <= _HEX else None
 
 
-def settled_at_named(view: StoreView, store_head: str, finding: Finding, now: datetime,
+def settled_at_named(view: StoreView, store_head: str, finding: Finding,
                      tainted: frozenset[str] = frozenset()) -> bool:
-    """Whether a repair may acknowledge ``finding``, one of rule 1, 4 or 6 on an event:
-    the event verifies at the store commit it names and at the state current 10 minutes
-    before its date, so only a state dated inside the tolerance of its clock stands
-    against it (attack29 E1, attack30 A2); or that commit, held here, is gone from the
-    line with a reviewed rewrite and was a state the line could hold (attack29 R1)."""
+    """Whether a repair may acknowledge ``finding``, one of rule 1 or 4 on an event: the
+    event verifies at the store commit it names and at the state current 10 minutes
+    before its date (or before the repair that acknowledged its date), so only a state
+    dated inside the tolerance of its clock stands against it (attack29 E1, attack30
+    A2), judged as every clone will judge it once acknowledged."""
     if finding.rule not in NAMED_RULES:
         return False
     git = view.git
-    info = git.info(finding.commit)
-    rec = parse_record(info)
     line = list(reversed(git.first_parents(store_head)[0]))
     states = LineStates(view, line)
-    after = after_of(rec) if rec is not None else None
-    if after is not None and after not in states.position and not (
-            git.has_commit(after) and _was_a_line_state(view, after, states, now)):
-        return False
-    # Judged as every clone will judge it once acknowledged, its place on the events line
-    # included (attack30 A5: an event naming a commit off the line, slipped in backdated).
     ids = list(reversed(git.first_parents(git.ref_target(EVENTS_REF) or finding.commit)[0]))
-    ack = EventAck("", "", "", info.committer_time, str(finding.rule))
-    judged = _judge(view, ids, states, tainted, None, {(finding.commit, ack.rule): ack})
+    rule = str(finding.rule)
+    acks = {**acknowledgements(view, line, tainted),
+            (finding.commit, rule): EventAck("", "", "", git.info(finding.commit).committer_time,
+                                             rule)}
+    judged = _judge(view, ids, states, tainted, None, acks)
     return all(f.commit != finding.commit for f in judged.findings)
-
-
-def _was_a_line_state(view: StoreView, commit: str, states: LineStates, now: datetime) -> bool:
-    """Whether ``commit``, off the line, continues it as a line would: its first parents
-    lead back to a line commit, and every commit since verifies there. A commit made for
-    an event to name (with signers and members of its own) does not."""
-    from envtrail.audit.line import walk
-
-    ids, _ = view.git.first_parents(commit)
-    fork = next((c for c in ids if c in states.position), None)
-    return fork is not None and not walk(view, commit, since=fork, now=now).findings
 
 
 def signature_of(view: StoreView, info, line: Sequence[str]) -> signature.Verdict:

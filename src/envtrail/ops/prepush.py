@@ -95,18 +95,21 @@ def check_push(git: GitRepo, rt: Runtime, updates: str, remote_name: str | None 
         except EnvtrailError as exc:
             out.append(Refusal(where, exc.message, _push_hint(git, typed, local)))
             continue
-        if not remote.strip("0") and (remote_ref == store or seen_heads(git, remote_ref[11:])):
+        # attack31 B5: nor from the branch's new name (`git push origin main:envtrail`):
+        # the heads of the store branch count too.
+        names = tuple(dict.fromkeys(b for b in (remote_ref[11:], store and store[11:]) if b))
+        if not remote.strip("0") and (remote_ref == store or _seen(git, names)):
             # attack24 U2: deleted by other means (a hosting site's button), the branch would
             # take an older line commit as if new. review15 R1: which remote the push goes
             # to cannot be told from a URL however spelt, so every head seen anywhere counts.
             # attack30 A4: nor from the local branch's name (`git push origin store:main`).
-            newer = _seen_past(git, local, line.head, remote_ref[11:])
+            newer = _seen_past(git, local, line.head, names)
             if newer is not None:
                 to = shlex.quote(remote_name) if remote_name else "<remote>"
                 # attack27 P1: this clone's own line may be the one behind what it saw.
                 hint = f"push the verified line head: `git push {to} " \
                        f"{line.head[:12]}:{remote_ref}`" \
-                    if _seen_past(git, line.head, line.head, remote_ref[11:]) is None else \
+                    if _seen_past(git, line.head, line.head, names) is None else \
                     f"bring {newer[:10]} onto this clone's line first (`git merge --ff-only " \
                     f"{newer[:12]}` on {remote_ref[11:]}, then `envtrail verify`) and push that"
                 out.append(Refusal(where, f"{remote_ref} is gone from the remote, and "
@@ -118,13 +121,19 @@ def check_push(git: GitRepo, rt: Runtime, updates: str, remote_name: str | None 
     return out, line.warnings if line is not None else ()
 
 
-def _seen_past(git: GitRepo, local: str, head: str | None, branch: str) -> str | None:
+def _seen(git: GitRepo, branches: tuple[str, ...]) -> list[str]:
+    """Every head of any of ``branches`` this clone saw on any remote."""
+    return list(dict.fromkeys(h for b in branches for h in seen_heads(git, b)))
+
+
+def _seen_past(git: GitRepo, local: str, head: str | None,
+               branches: tuple[str, ...]) -> str | None:
     """What ``local`` would take a store branch the remote lost back from: None for a
-    commit at or past every head of ``branch`` this clone saw on any remote (the verified
+    commit at or past every head of ``branches`` this clone saw on any remote (the verified
     line head ``head`` included: it may be behind one, attack27 P1), or for ``head`` where
     this clone never saw one; else the first head it does not follow (``head`` itself
     where this clone saw none)."""
-    seen = seen_heads(git, branch)
+    seen = _seen(git, branches)
     if not seen:
         return None if local == head else head
     return next((s for s in seen if not _follows(git, local, s)), None)

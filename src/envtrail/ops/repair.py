@@ -128,7 +128,7 @@ def _events_to_acknowledge(line: Line, rt: Runtime) -> tuple[Finding, ...]:
     never says there is nothing to repair while `verify` fails."""
     found = eventline.check(line.view, line.head, tainted=line.tainted, now=rt.now())
     dated = tuple(f for f in found if eventline.is_ahead(f)
-                  or eventline.settled_at_named(line.view, line.head, f, rt.now(), line.tainted))
+                  or eventline.settled_at_named(line.view, line.head, f, line.tainted))
     other = [f for f in found if f not in dated and f.message != eventline.AFTER_REPAIRED]
     if other and not dated and not (line.report and line.report.findings):  # (none: clean)
         raise IntegrityError(
