@@ -159,7 +159,8 @@ def _judge(view: StoreView, ids: list[str], states: LineStates, tainted: frozens
         rec = parse_record(info)
         found = _check_one(view, info, rec, states, tainted, repaired)
         signer = [(f, acks.get((commit, str(f.rule)))) for f in found if f.rule in NAMED_RULES]
-        dated = acks.get((commit, "7"))
+        dated = acks.get((commit, "7"))  # only one that holds bounds the event's time
+        dated = dated if dated is not None and dated.covers(info.committer_time) else None
         if signer and all(a is not None for _, a in signer) and not _check_one(
                 view, info, rec, states, tainted, repaired,
                 at_named=dated.time if dated is not None else True):
