@@ -115,7 +115,7 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     if cp is not None and not rewrite:
         cp = _mark_refused(git, view, head, cp, walked)
     # A rewrite is accepted on the store line alone (attack29 R1): an event naming a
-    # commit it dropped is the events line's finding, for a repair to acknowledge.
+    # commit it dropped stays the events line's finding, which never gates reads.
     line_ok = report.ok
     # A repair at or after a finding still standing on the store line settles nothing.
     pending = {f.commit for f in walked.findings}
