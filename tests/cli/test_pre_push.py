@@ -589,16 +589,7 @@ def test_a_lost_store_branch_is_held_to_the_heads_seen_whatever_the_local_branch
     git(b.cwd, "config", "envtrail.branch", "refs/heads/store")
     git(b.cwd, "branch", "--set-upstream-to", "origin/main", "store")
     assert b("verify").code == 0
-    assert b("hook", "install").code == 0
-    setv(a, "LATEST", "after bob's head")
-    assert a("sync").code == 0
-    git(b.cwd, "fetch", "-q", "origin")
-    newer = git(b.cwd, "rev-parse", "origin/main").strip()
-    git(bare, "update-ref", "-d", "refs/heads/main")
-    r = push(b, "origin", "store:main")
-    assert r.returncode != 0
-    assert f"is behind {newer[:10]}, a head of it this clone has seen" in r.stderr, r.stderr
-    assert git(bare, "rev-parse", "-q", "--verify", "refs/heads/main", check=False) == ""
+    _refused_onto_the_lost_main(a, b, bare, "store:main", "main")
 
 
 def test_a_stale_line_pushed_under_a_new_branch_name_is_held_to_the_heads_seen(
@@ -608,13 +599,19 @@ def test_a_stale_line_pushed_under_a_new_branch_name_is_held_to_the_heads_seen(
     adopted `origin/envtrail`: his line, behind a revoke he fetched. The heads of the
     store branch count for a branch the push creates, whatever its name."""
     a, b, bare = make_world(tmp_path, store, cli, bob)
+    _refused_onto_the_lost_main(a, b, bare, "main:envtrail", "envtrail")
+
+
+def _refused_onto_the_lost_main(a, b, bare, spec: str, dest: str) -> None:
+    """bob fetches alice's newer head without syncing, the remote loses `main`, and his
+    hooked `git push origin SPEC` of his older line is refused: nothing lands at DEST."""
     assert b("hook", "install").code == 0
     setv(a, "LATEST", "after bob's head")
     assert a("sync").code == 0
     git(b.cwd, "fetch", "-q", "origin")
     newer = git(b.cwd, "rev-parse", "origin/main").strip()
     git(bare, "update-ref", "-d", "refs/heads/main")
-    r = push(b, "origin", "main:envtrail")
+    r = push(b, "origin", spec)
     assert r.returncode != 0
     assert f"is behind {newer[:10]}, a head of it this clone has seen" in r.stderr, r.stderr
-    assert git(bare, "rev-parse", "-q", "--verify", "refs/heads/envtrail", check=False) == ""
+    assert git(bare, "rev-parse", "-q", "--verify", f"refs/heads/{dest}", check=False) == ""

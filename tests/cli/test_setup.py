@@ -92,12 +92,7 @@ def test_init_in_fresh_clone_only_configures(store, tmp_path, alice):
 
 
 def test_init_in_existing_app_repo_puts_the_store_on_its_own_branch(tmp_path, alice):
-    app = tmp_path / "app"
-    app.mkdir()
-    git(app, "init", "-q")
-    (app / "main.py").write_text("print(1)\n")
-    git(app, "add", ".")
-    git(app, "commit", "-qm", "app")
+    app = _app_with_history(tmp_path)
     code_head = git(app, "rev-parse", "HEAD")
     r = Cli(app, alice)("init", "--env", "production")
     assert r.code == 0, r.err
@@ -128,12 +123,7 @@ def test_a_store_branch_in_global_git_config_is_no_ones_answer(tmp_path, alice):
     clone's own config only: in an application repository the store then vanished after
     `init`. Only the clone's own config names the store branch."""
     git(tmp_path, "config", "--global", "envtrail.branch", "refs/heads/envtrail")
-    app = tmp_path / "app"
-    app.mkdir()
-    git(app, "init", "-q")
-    (app / "main.py").write_text("print(1)\n")
-    git(app, "add", ".")
-    git(app, "commit", "-qm", "app")
+    app = _app_with_history(tmp_path)
     cli = Cli(app, alice)
     assert cli("init", "--env", "production").code == 0
     assert git(app, "config", "--local", "envtrail.branch").strip() == "refs/heads/envtrail"
@@ -281,3 +271,14 @@ def test_a_store_planted_on_the_code_branch_is_refused_not_adopted(tmp_path, ali
     assert me("init").code == 0
     assert git(clone, "rev-list", "--max-parents=0", "envtrail").strip() == genesis
     assert me("get", "DB", "--env", "production").out == "real-db"
+
+
+def _app_with_history(tmp_path):
+    """An application repository with one commit of code, and no store."""
+    app = tmp_path / "app"
+    app.mkdir()
+    git(app, "init", "-q")
+    (app / "main.py").write_text("print(1)\n")
+    git(app, "add", ".")
+    git(app, "commit", "-qm", "app")
+    return app
