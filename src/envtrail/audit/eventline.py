@@ -159,11 +159,8 @@ def _judge(view: StoreView, ids: list[str], states: LineStates, tainted: frozens
         rec = parse_record(info)
         found = _check_one(view, info, rec, states, tainted, repaired)
         signer = [(f, acks.get((commit, str(f.rule)))) for f in found if f.rule in NAMED_RULES]
-        dated = acks.get((commit, "7"))  # only one that holds bounds the event's time
-        dated = dated if dated is not None and dated.covers(info.committer_time) else None
-        if signer and all(a is not None for _, a in signer) and not _check_one(
-                view, info, rec, states, tainted, repaired,
-                at_named=dated.time if dated is not None else True):
+        if signer and all(a is not None for _, a in signer) and \
+                not _check_one(view, info, rec, states, tainted, repaired, at_named=True):
             # Its signer was no signer or member at the state current at its date, and
             # an admin's repair says that state came after it (attack29 E1: a revocation
             # dated inside a fast clock's tolerance): judged at the commit it names.
@@ -211,7 +208,7 @@ def is_ahead(finding: Finding) -> bool:
 
 def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
                tainted: frozenset[str], repaired: frozenset[str] = frozenset(),
-               at_named: bool | datetime = False) -> list[Finding]:
+               at_named: bool = False) -> list[Finding]:
     git = view.git
     if len(info.parents) > 1:
         return [Finding(info.id, 6, "a merge commit on the events line")]
@@ -236,15 +233,14 @@ def _check_one(view: StoreView, info, rec: Record | None, states: LineStates,
             at -= 1
         return states.line[at]
 
-    if at_named is False:
+    if not at_named:
         return _judged_at(view, info, rec, unrepaired(state))
     # Acknowledged (attack29 E1): at the commit it names, and at the state current 10
     # minutes before its date, so that only a state dated inside its clock's tolerance
-    # stands against it, never a revocation long before it (attack30 A2); for an event
-    # whose date a repair acknowledged as ahead, 10 minutes before that repair, which it
-    # came before (attack31 B6). ``at_named``: True, or that repair's time.
-    when = info.committer_time if at_named is True else min(info.committer_time, at_named)
-    early = states.current_at(when - AHEAD, after)
+    # stands against it, never a revocation long before it (attack30 A2). (Bounding it
+    # by the repair that acknowledged its date instead let a slow admin clock widen the
+    # window by hours: attack32 C3.)
+    early = states.current_at(info.committer_time - AHEAD, after)
     if early in tainted:
         return [Finding(info.id, 6, AFTER_REPAIRED)]
     return _judged_at(view, info, rec, after) or \
@@ -303,25 +299,30 @@ def after_of(rec: Record) -> str | None:
     return value if value and len(value) == 40 and set(value) <= _HEX else None
 
 
-def settled_at_named(view: StoreView, store_head: str, finding: Finding,
-                     tainted: frozenset[str] = frozenset()) -> bool:
-    """Whether a repair may acknowledge ``finding``, one of rule 1 or 4 on an event: the
-    event verifies at the store commit it names and at the state current 10 minutes
-    before its date (or before the repair that acknowledged its date), so only a state
-    dated inside the tolerance of its clock stands against it (attack29 E1, attack30
-    A2), judged as every clone will judge it once acknowledged."""
-    if finding.rule not in NAMED_RULES:
-        return False
+def settled_at_named(view: StoreView, store_head: str, findings: Sequence[Finding],
+                     tainted: frozenset[str] = frozenset()) -> list[Finding]:
+    """Those of ``findings`` (rule 1 or 4 on events) a repair may acknowledge: the event
+    verifies at the store commit it names and at the state current 10 minutes before its
+    date, so only a state dated inside the tolerance of its clock stands against it
+    (attack29 E1, attack30 A2). Judged together, as every clone will judge the events
+    line once all are acknowledged (attack32 C4: two each fine alone, out of order
+    together), dropping any that leaves its event a finding until none does."""
     git = view.git
     line = list(reversed(git.first_parents(store_head)[0]))
     states = LineStates(view, line)
-    ids = list(reversed(git.first_parents(git.ref_target(EVENTS_REF) or finding.commit)[0]))
-    rule = str(finding.rule)
-    acks = {**acknowledgements(view, line, tainted),
-            (finding.commit, rule): EventAck("", "", "", git.info(finding.commit).committer_time,
-                                             rule)}
-    judged = _judge(view, ids, states, tainted, None, acks)
-    return all(f.commit != finding.commit for f in judged.findings)
+    tip = git.ref_target(EVENTS_REF)
+    ids = list(reversed(git.first_parents(tip)[0])) if tip else []
+    known = acknowledgements(view, line, tainted)
+    chosen = [f for f in findings if f.rule in NAMED_RULES]
+    while chosen:
+        acks = {**known, **{(f.commit, str(f.rule)): EventAck(
+            "", "", "", git.info(f.commit).committer_time, str(f.rule)) for f in chosen}}
+        bad = {f.commit for f in _judge(view, ids, states, tainted, None, acks).findings}
+        kept = [f for f in chosen if f.commit not in bad]
+        if kept == chosen:
+            break
+        chosen = kept
+    return chosen
 
 
 def signature_of(view: StoreView, info, line: Sequence[str]) -> signature.Verdict:

@@ -127,8 +127,8 @@ def _events_to_acknowledge(line: Line, rt: Runtime) -> tuple[Finding, ...]:
     line has a finding no repair settles and the store line has none, so that `repair`
     never says there is nothing to repair while `verify` fails."""
     found = eventline.check(line.view, line.head, tainted=line.tainted, now=rt.now())
-    dated = tuple(f for f in found if eventline.is_ahead(f)
-                  or eventline.settled_at_named(line.view, line.head, f, line.tainted))
+    named = eventline.settled_at_named(line.view, line.head, found, line.tainted)
+    dated = tuple(f for f in found if eventline.is_ahead(f) or f in named)
     other = [f for f in found if f not in dated and f.message != eventline.AFTER_REPAIRED]
     if other and not dated and not (line.report and line.report.findings):  # (none: clean)
         raise IntegrityError(
