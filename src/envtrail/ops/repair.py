@@ -123,9 +123,10 @@ def _events_to_acknowledge(line: Line, rt: Runtime) -> tuple[Finding, ...]:
     """The events-line findings a repair acknowledges (``Envtrail-Acknowledges-Event``)
     that no repair has yet: events dated ahead of this clock (rule 7), and events whose
     signer the state current at their date no longer counts though they verify at the
-    commit they name (rule 1 or 4, attack29 E1). IntegrityError (exit 5) when the events
-    line has a finding no repair settles and the store line has none, so that `repair`
-    never says there is nothing to repair while `verify` fails."""
+    commit they name and 10 minutes before their date (rule 1 or 4: a revocation inside
+    their clock's tolerance, attack29 E1), judged together. IntegrityError (exit 5)
+    when the events line has a finding no repair settles and the store line has none,
+    so that `repair` never says there is nothing to repair while `verify` fails."""
     found = eventline.check(line.view, line.head, tainted=line.tainted, now=rt.now())
     named = eventline.settled_at_named(line.view, line.head, found, line.tainted)
     dated = tuple(f for f in found if eventline.is_ahead(f) or f in named)
@@ -134,9 +135,9 @@ def _events_to_acknowledge(line: Line, rt: Runtime) -> tuple[Finding, ...]:
         raise IntegrityError(
             f"cannot repair: the store line verifies, and the events line's finding "
             f"{other[0].line()} is none a repair acknowledges",
-            hint="a repair acknowledges an event dated ahead, or one that verifies at the "
-                 "store commit it names; see docs/threat-model.md (the events line stops "
-                 "sync when it breaks)")
+            hint="a repair acknowledges an event dated ahead, or one only a revocation inside "
+                 "its clock's tolerance stands against; see docs/threat-model.md (the events "
+                 "line stops sync when it breaks)")
     return dated
 
 
