@@ -95,21 +95,21 @@ def check_push(git: GitRepo, rt: Runtime, updates: str, remote_name: str | None 
         except EnvtrailError as exc:
             out.append(Refusal(where, exc.message, _push_hint(git, typed, local)))
             continue
-        # attack31 B5: nor from the branch's new name (`git push origin main:envtrail`):
-        # the heads of the store branch count too.
-        names = tuple(dict.fromkeys(b for b in (remote_ref[11:], store and store[11:]) if b))
-        if not remote.strip("0") and (remote_ref == store or _seen(git, names)):
+        names = tuple(dict.fromkeys((remote_ref[11:], *((store[11:],) if store else ()))))
+        seen = _seen(git, names) if not remote.strip("0") else []
+        if not remote.strip("0") and (remote_ref == store or seen):
             # attack24 U2: deleted by other means (a hosting site's button), the branch would
             # take an older line commit as if new. review15 R1: which remote the push goes
-            # to cannot be told from a URL however spelt, so every head seen anywhere counts.
-            # attack30 A4: nor from the local branch's name (`git push origin store:main`).
-            newer = _seen_past(git, local, line.head, names)
+            # to cannot be told from a URL however spelt, so every head seen anywhere counts;
+            # nor from the branch's name here or there (attack30 A4 `store:main`, attack31
+            # B5 `main:envtrail`): the heads of both names count.
+            newer = _seen_past(git, seen, local, line.head)
             if newer is not None:
                 to = shlex.quote(remote_name) if remote_name else "<remote>"
                 # attack27 P1: this clone's own line may be the one behind what it saw.
                 hint = f"push the verified line head: `git push {to} " \
                        f"{line.head[:12]}:{remote_ref}`" \
-                    if _seen_past(git, line.head, line.head, names) is None else \
+                    if _seen_past(git, seen, line.head, line.head) is None else \
                     f"bring {newer[:10]} onto this clone's line first (`git merge --ff-only " \
                     f"{newer[:12]}` on {remote_ref[11:]}, then `envtrail verify`) and push that"
                 out.append(Refusal(where, f"{remote_ref} is gone from the remote, and "
@@ -126,14 +126,12 @@ def _seen(git: GitRepo, branches: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(h for b in branches for h in seen_heads(git, b)))
 
 
-def _seen_past(git: GitRepo, local: str, head: str | None,
-               branches: tuple[str, ...]) -> str | None:
+def _seen_past(git: GitRepo, seen: list[str], local: str, head: str | None) -> str | None:
     """What ``local`` would take a store branch the remote lost back from: None for a
-    commit at or past every head of ``branches`` this clone saw on any remote (the verified
-    line head ``head`` included: it may be behind one, attack27 P1), or for ``head`` where
-    this clone never saw one; else the first head it does not follow (``head`` itself
-    where this clone saw none)."""
-    seen = _seen(git, branches)
+    commit at or past every head in ``seen`` (heads this clone saw on any remote; the
+    verified line head ``head`` included: it may be behind one, attack27 P1), or for
+    ``head`` where this clone saw none; else the first head it does not follow (``head``
+    itself where this clone saw none)."""
     if not seen:
         return None if local == head else head
     return next((s for s in seen if not _follows(git, local, s)), None)
