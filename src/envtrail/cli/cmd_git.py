@@ -66,13 +66,10 @@ def _unasked_identity():
     """The pusher's identity if it opens without asking (git runs the hook, perhaps with
     no one to answer), so the line is walked with their key as their reads walk it
     (attack29 F1: a lie only a key sees went on to another remote); else None."""
-    from envtrail.cli.common import GLOBALS, runtime
     from envtrail.errors import EnvtrailError
-    from envtrail.ops import identity as ident
 
     try:
-        chosen = Path(GLOBALS.identity) if GLOBALS.identity else None
-        return ident.load(runtime(), chosen, None).identity
+        return load_identity(None, ask=False)
     except EnvtrailError:
         return None
 
@@ -127,7 +124,6 @@ def install(
 
 def _git_repo(repo: str | None):
     """The hook works in any git repository, a store or not (it guards .env files too)."""
-    from pathlib import Path
 
     from envtrail.cli.common import GLOBALS, runtime
     from envtrail.errors import NotFoundError

@@ -111,13 +111,15 @@ def open_git(repo: str | None) -> Any:
     return GitRepo(store_root(repo))
 
 
-def load_identity(identity: str | None) -> Any:
-    """The caller's Identity (from --identity, the environment or the default path)."""
+def load_identity(identity: str | None, ask: bool = True) -> Any:
+    """The caller's Identity (from --identity, the environment or the default path);
+    ``ask``: a passphrase is asked for on a terminal where one is needed."""
     from envtrail.cli.secret_input import ask_passphrase
     from envtrail.ops import identity as ident
 
     chosen = identity or GLOBALS.identity
-    return ident.load(runtime(), Path(chosen) if chosen else None, ask_passphrase).identity
+    return ident.load(runtime(), Path(chosen) if chosen else None,
+                      ask_passphrase if ask else None).identity
 
 
 def optional_identity(identity: str | None) -> tuple[Any, str | None]:
