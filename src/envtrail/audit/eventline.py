@@ -299,7 +299,7 @@ def after_of(rec: Record) -> str | None:
     return value if value and len(value) == 40 and set(value) <= _HEX else None
 
 
-def settled_at_named(view: StoreView, store_head: str, findings: Sequence[Finding],
+def acknowledgeable(view: StoreView, store_head: str, findings: Sequence[Finding],
                      tainted: frozenset[str] = frozenset()) -> list[Finding]:
     """Those of ``findings`` (rule 1 or 4 on events) a repair may acknowledge: the event
     verifies at the store commit it names and at the state current 10 minutes before its

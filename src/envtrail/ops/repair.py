@@ -128,7 +128,7 @@ def _events_to_acknowledge(line: Line, rt: Runtime) -> tuple[Finding, ...]:
     when the events line has a finding no repair settles and the store line has none,
     so that `repair` never says there is nothing to repair while `verify` fails."""
     found = eventline.check(line.view, line.head, tainted=line.tainted, now=rt.now())
-    named = eventline.settled_at_named(line.view, line.head, found, line.tainted)
+    named = eventline.acknowledgeable(line.view, line.head, found, line.tainted)
     dated = tuple(f for f in found if eventline.is_ahead(f) or f in named)
     other = [f for f in found if f not in dated and f.message != eventline.AFTER_REPAIRED]
     if other and not dated and not (line.report and line.report.findings):  # (none: clean)
