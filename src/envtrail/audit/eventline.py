@@ -300,7 +300,7 @@ def after_of(rec: Record) -> str | None:
 
 
 def acknowledgeable(view: StoreView, store_head: str, findings: Sequence[Finding],
-                     tainted: frozenset[str] = frozenset()) -> list[Finding]:
+                    tainted: frozenset[str] = frozenset()) -> list[Finding]:
     """Those of ``findings`` (rule 1 or 4 on events) a repair may acknowledge: the event
     verifies at the store commit it names and at the state current 10 minutes before its
     date, so only a state dated inside the tolerance of its clock stands against it
