@@ -474,12 +474,7 @@ def test_a_revoked_members_event_long_after_the_revocation_is_never_acknowledged
                             record.render(late), tree_of=tip, when=when)
     git(b.cwd, "push", "-q", "--no-verify", "origin", f"{planted}:{EVENTS}")
     git(a.cwd, "fetch", "-q", "origin", f"+{EVENTS}:{EVENTS}")  # plain git takes anything
-    found = _verified(a)
-    assert [(f["commit"], f["rule"]) for f in found["findings"]] == [(planted, 1)], found
-    line = head(a)
-    r = a("repair", "--reason", "settle the events line")
-    assert r.code == 5 and "cannot repair" in r.err and planted[:10] in r.err, (r.code, r.err)
-    assert head(a) == line
+    _no_repair_settles(a, planted, 1, "settle the events line")
 
 
 def test_an_event_over_the_tolerance_whose_signer_is_revoked_stays_a_finding(
@@ -501,12 +496,7 @@ def test_an_event_over_the_tolerance_whose_signer_is_revoked_stays_a_finding(
     assert a("access", "revoke", bob.principal, "--env", "production",
              "--reason", "offboarding").code == 0
     clock(1200)
-    found = _verified(a)
-    assert [(f["commit"], f["rule"]) for f in found["findings"]] == [(fast, 1)], found
-    line = head(a)
-    r = a("repair", "--reason", "his deploy came before his offboarding")
-    assert r.code == 5 and "cannot repair" in r.err and fast[:10] in r.err, (r.code, r.err)
-    assert head(a) == line
+    _no_repair_settles(a, fast, 1, "his deploy came before his offboarding")
 
 
 def test_acknowledgements_are_judged_together_before_a_repair_writes_them(
@@ -542,3 +532,14 @@ def test_acknowledgements_are_judged_together_before_a_repair_writes_them(
     assert a("repair", "--reason", "bob's deploys").code == 0
     left = _verified(a)["findings"]
     assert [(f["commit"], f["rule"]) for f in left] == [(planted[1], 1)], left
+
+
+def _no_repair_settles(clone, event: str, rule: int, reason: str) -> None:
+    """``event``'s finding of ``rule`` is all `verify` finds, and `repair` refuses to
+    settle it (exit 5, naming it) and writes nothing."""
+    found = _verified(clone)
+    assert [(f["commit"], f["rule"]) for f in found["findings"]] == [(event, rule)], found
+    line = head(clone)
+    r = clone("repair", "--reason", reason)
+    assert r.code == 5 and "cannot repair" in r.err and event[:10] in r.err, (r.code, r.err)
+    assert head(clone) == line
