@@ -352,3 +352,20 @@ def test_fetch_stops_when_the_remotes_envtrail_refs_cannot_be_fetched(pair):
     with pytest.raises(ConflictError, match="fetching from origin failed: "):
         remote.fetch(clone, UP)
     assert git(clone, "for-each-ref", "refs/envtrail-remotes/") == ""
+
+
+def test_the_heads_seen_of_a_branch_are_those_of_each_remote_and_of_removed_ones(pair):
+    """seen_heads (the push hook's record of a store branch's heads): `<remote>/<branch>`
+    for each remote this clone names, its name a slash or not (attack29 P3), never another
+    branch ending alike (attack28 P2); a head recorded for a remote since removed still
+    counts (forgetting it would let a stale line onto a lost branch)."""
+    clone, _ = pair
+    git(clone, "remote", "add", "team/origin", str(clone))
+    heads = {name: commit(clone, name) for name in ("a", "b", "c", "d", "e")}
+    for key, name in (("origin/main", "a"), ("team/origin/main", "b"),
+                      ("origin/evil/main", "c"), ("gone/main", "d"), ("origin/other", "e")):
+        remote.remember_seen(clone, Upstream(*key.rsplit("/", 1)), heads[name])
+    git(clone, "update-ref", "refs/remotes/origin/evil/main", heads["c"])
+    tracked = git(clone, "rev-parse", "refs/remotes/origin/main").strip()
+    seen = remote.seen_heads(GitRepo(clone), "main")
+    assert set(seen) == {heads["a"], heads["b"], heads["d"], tracked}
