@@ -35,20 +35,24 @@ class EventAck:
 
 
 def acknowledgements(view: StoreView, line: Sequence[str],
-                     skip: frozenset[str] = frozenset()) -> dict[tuple[str, str], EventAck]:
+                     skip: frozenset[str] = frozenset(),
+                     repairs: Sequence[str] | None = None) -> dict[tuple[str, str], EventAck]:
     """(event, rule) -> the first repair on the store line (``line``, oldest first) that
     names it in ``Envtrail-Acknowledges-Event``, signed by an admin with a key valid where the
     walk judges that repair. Repairs in ``skip`` (states a later repair acknowledged as
     forged, or after a finding) count for nothing. The line's walk has judged the rest
     of each repair; this keeps a forged one from counting before it does (sync judges
-    a remote's events line before its store line)."""
+    a remote's events line before its store line). ``repairs``: the line's repairs that
+    name events, oldest first, where a walk of the whole line has parsed every commit
+    (else git finds the candidates by their message, and each is parsed here)."""
     if not line:
         return {}
     git = view.git
-    listed = git.first_parents_saying(line[-1], f"^{PREFIX}{EVENT_ACK}: ")
+    if repairs is None:
+        listed = git.first_parents_saying(line[-1], f"^{PREFIX}{EVENT_ACK}: ")
+        repairs = list(reversed(listed)) if listed is not None else line
     on_line = set(line)
-    candidates = [c for c in (reversed(listed) if listed is not None else line)
-                  if c in on_line and c not in skip]
+    candidates = [c for c in repairs if c in on_line and c not in skip]
     out: dict[tuple[str, str], EventAck] = {}
     for commit in candidates:
         info = git.info(commit)

@@ -118,7 +118,8 @@ def judge(view: StoreView, store_head: str | None, tip: str | None = None,
           line: Sequence[str] | None = None,
           tainted: frozenset[str] = frozenset(), now: datetime | None = None,
           times: Sequence[int] | None = None, distrusted: frozenset[str] = frozenset(),
-          listed: bool = False, repaired: frozenset[str] = frozenset()) -> Judged:
+          listed: bool = False, repaired: frozenset[str] = frozenset(),
+          repairs: Sequence[str] | None = None) -> Judged:
     """The events line (this clone's, or the one ending at ``tip``) judged against the
     store line up to its head (``line``: its ids, oldest first, if the caller has them,
     and ``times`` their committer times as a walk read them; ``tainted``: its states a
@@ -128,7 +129,8 @@ def judge(view: StoreView, store_head: str | None, tip: str | None = None,
     acknowledged instead, and never raises the time floor of the events after it.
     ``listed``: find the acknowledgements even where no finding asks for them.
     ``repaired``: states a repair acknowledged, at which an event is judged anyway (sync)
-    with the trust of the newest state before them that none acknowledged."""
+    with the trust of the newest state before them that none acknowledged.
+    ``repairs``: the repairs on ``line`` that name events, as a walk of it found them."""
     git = view.git
     tip = tip or git.ref_target(EVENTS_REF)
     if tip is None:
@@ -141,7 +143,7 @@ def judge(view: StoreView, store_head: str | None, tip: str | None = None,
     # An acknowledgement only ever takes a finding away (and lowers the floor), so the
     # store line is searched for them only when there is one (or they are listed).
     if listed or judged.findings:
-        acks = acknowledgements(view, line, tainted | distrusted)
+        acks = acknowledgements(view, line, tainted | distrusted, repairs)
         if acks:
             judged = _judge(view, ids, states, tainted, now, acks, repaired)
     return judged

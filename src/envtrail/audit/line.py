@@ -97,6 +97,8 @@ class LineReport:
     # commit dated ahead that raised it may settle it: audit.repairs.sweep_plan).
     behind: set[str] = field(default_factory=set)
     glass: list[Glass] = field(default_factory=list)  # unreviewed break-glass commits walked
+    # Repairs walked that name events (Envtrail-Acknowledges-Event), oldest first.
+    event_repairs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -174,6 +176,8 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
             ledger.known[info_id] = judged.need
         clean, plan = None, None
         if rec is not None and rec.action == "repair":
+            if event_acks(rec):
+                report.event_repairs.append(info_id)
             # A change a repair follows unapproved is one of the findings it names.
             report.findings += [Finding(c, 9, message) for c, message in ledger.close()]
             settled = _repair_clean(view, report, info, rec, position, tainted,

@@ -122,7 +122,8 @@ def verify(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
     first = next((i for i, c in enumerate(walked.walked) if c in pending), len(walked.walked))
     judged = eventline.judge(view, head, line=walked.walked, times=walked.times,
                              tainted=frozenset(walked.tainted), now=rt.now(),
-                             distrusted=frozenset(walked.walked[first:]), listed=True)
+                             distrusted=frozenset(walked.walked[first:]), listed=True,
+                             repairs=walked.event_repairs)
     events = judged.findings
     # An event recorded on a state later repaired (a keyless clone's deploy after a lie
     # only a key sees) is history, not a forgery: a warning, as acknowledged findings are
