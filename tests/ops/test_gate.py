@@ -518,3 +518,25 @@ def test_after_a_keyless_walk_a_read_waits_for_the_key_to_check_every_environmen
     r = cli("get", "A", "--env", "production")
     assert r.code == 5 and "rule 3" in r.err, (r.code, r.out, r.err)
     assert cli("get", "A", "--env", "production").code == 5  # and it stays refused
+
+
+@pytest.mark.parametrize("cache", ["missing", "garbled"])
+def test_a_cached_file_the_fast_path_cannot_read_sends_a_new_key_to_the_gate(
+        verified, cli, bob, cache):
+    """bob, in production only, reads with nothing new while no key has checked staging
+    and his key has not walked the line. Only staging's cached file tells the fast path he
+    holds no seat there: missing or unparseable, it cannot vouch for that and takes the
+    gate, which reads the committed file (no seat: his read is answered)."""
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    doc = json.loads(checkpoint.path(verified).read_text())
+    doc["keyed"], doc["attempted"] = ["production"], []
+    checkpoint.path(verified).write_text(json.dumps(doc))
+    assert fast(verified, bob) is not None  # a readable cache: no seat in staging
+    cached = checkpoint.path(verified).parent / "cache" / "staging.yaml"
+    if cache == "missing":
+        cached.unlink()
+    else:
+        cached.write_bytes(b"not: [an environment file")
+    assert fast(verified, bob) is None
+    assert cli.as_(bob)("get", "A", "--env", "production").out == "1"

@@ -17,10 +17,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from envtrail.errors import IntegrityError
 from envtrail.gitstore.discover import state_dir
+
+if TYPE_CHECKING:
+    from envtrail.format.envfile import EnvFile
 
 _NAME = "verified.json"
 _PIN = "pin.json"
@@ -51,6 +57,28 @@ class Checkpoint:
     refused: str | None = None
     refused_commits: frozenset[str] = frozenset()
     refused_envs: frozenset[str] = frozenset()
+
+
+def opens_unkeyed(cp: Checkpoint, key: str, names: Iterable[str],
+                  read: Callable[[str], EnvFile | None], *, unreadable: bool) -> bool:
+    """Whether ``key`` holds a seat in one of ``names`` that no key has checked yet (not
+    in ``cp.keyed``): then the gate walks the whole line with it once, whichever
+    environment is read (attack29 F1: a lie only another environment's key sees refuses
+    the whole line). ``read(name)`` gives the environment file; one it cannot give (None
+    or IntegrityError) answers ``unreadable``, each caller saying why."""
+    for name in names:
+        if name in cp.keyed:
+            continue
+        try:
+            env = read(name)
+        except IntegrityError:
+            env = None
+        if env is None:
+            if unreadable:
+                return True
+        elif env.member_with_key(key) is not None:
+            return True
+    return False
 
 
 def path(root: Path) -> Path:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from envtrail.audit import checkpoint
 from envtrail.crypto.keys import Identity
-from envtrail.errors import IntegrityError
 from envtrail.format import envfile, layout
 from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.discover import journal_path
@@ -59,25 +58,19 @@ def committed_env(rt: Runtime, root: Path, identity: Identity,
     env = envfile.parse(data, layout.env_path(environment))
     if env.environment != environment:
         return None  # the gate names the mismatch (a checkpoint only holds verified files)
-    if identity.public.openssh not in cp.attempted and _opens_unkeyed(root, cp, identity):
+    key = identity.public.openssh
+    # Read from this clone's cache: a file missing or unparseable there is one the fast
+    # path cannot vouch for, so it cannot know the key holds no seat; the gate, which
+    # reads the committed file and walks, decides (unreadable=True).
+    if key not in cp.attempted and checkpoint.opens_unkeyed(
+            cp, key, cp.envs, lambda name: _cached(root, name), unreadable=True):
         return None  # this key has not re-checked the line yet
     return cp.head, env
 
 
-def _opens_unkeyed(root: Path, cp: checkpoint.Checkpoint, identity: Identity) -> bool:
-    """Whether ``identity`` may hold a seat in an environment no key checked: then the
-    gate walks with it first, whichever environment is read (attack29 F1: a lie only
-    another environment's key sees refuses the whole line, as ``gate`` judges it). Asked
-    only until this key's first walk; anything unreadable sends the read to the gate."""
-    key = identity.public.openssh
-    for name in cp.envs.keys() - cp.keyed:
-        data = checkpoint.cached_file(root, name)
-        try:
-            if data is None or envfile.parse(data).member_with_key(key) is not None:
-                return True
-        except IntegrityError:
-            return True
-    return False
+def _cached(root: Path, environment: str) -> EnvFile | None:
+    data = checkpoint.cached_file(root, environment)
+    return None if data is None else envfile.parse(data)
 
 
 def read(rt: Runtime, root: Path, identity: Identity, environment: str,

@@ -76,8 +76,13 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
             _refuse_marked(cp)
         since = None  # verify found a problem on this line: only a whole walk decides
     elif cp is not None and key is not None and key not in cp.attempted and \
-            _opens_unkeyed(view, head, identity, cp):
-        since = None  # this key re-checks the whole line once
+            checkpoint.opens_unkeyed(cp, key, view.env_blobs(head),
+                                     lambda name: view.env_at(head, name), unreadable=False):
+        # This key re-checks the whole line once. A committed file at the head that does
+        # not parse holds no seat to check with, and needs no whole walk to be caught: a
+        # verified head parsed, and a new one is read by the walk below, which refuses
+        # it (unreadable=False).
+        since = None
     if cp is not None and since == head and roots <= cp.roots:
         return Line(git, view, head, floor=_time(cp.floor), tainted=cp.tainted, keyed=cp.keyed)
     if git.is_shallow():
@@ -218,21 +223,6 @@ def rewritten(head: str) -> Finding:
 
     return Finding(head, 8, "the last verified head is no longer on the store line "
                             "(history was rewritten, e.g. by a force-push)")
-
-
-def _opens_unkeyed(view: StoreView, head: str, identity: Identity, cp: Checkpoint) -> bool:
-    """Whether ``identity`` opens an environment that no key has checked yet."""
-    key = identity.public.openssh
-    for name in view.env_blobs(head):
-        if name in cp.keyed:
-            continue
-        try:
-            env = view.env_at(head, name)
-        except IntegrityError:
-            continue
-        if env is not None and env.member_with_key(key) is not None:
-            return True
-    return False
 
 
 def _may_lift(view: StoreView, head: str, identity: Identity | None, cp: Checkpoint) -> bool:
