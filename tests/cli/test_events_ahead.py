@@ -534,6 +534,58 @@ def test_acknowledgements_are_judged_together_before_a_repair_writes_them(
     assert [(f["commit"], f["rule"]) for f in left] == [(planted[1], 1)], left
 
 
+def test_an_event_is_never_acknowledged_at_a_state_a_repair_found_forged(
+        store, cli, bob, clock):
+    """bob, offboarded, signs a store commit F that puts him back among the
+    signers and members of production (a rule 1 finding); alice repairs it. bob then signs
+    a deploy event naming a commit from before his revocation, dated 5 seconds after the
+    repair: at its date he is no signer (rule 1). An acknowledgement judges it at the
+    commit it names (he was a member there) and at the state current 10 minutes before its
+    date, which is F: his own forgery, acknowledged as such, vouches for nothing. `repair`
+    refuses to settle it, and an admin's repair written by hand that names it counts for
+    nothing in `verify`."""
+    from envtrail.format import envfile, layout
+    from envtrail.gitstore.repo import GitRepo
+    from hostile import message, point
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    event(cli, "deploy", "before bob leaves")
+    before = head(cli)
+    signers = (store / layout.SIGNERS).read_text()
+    path = envfile.path_for("production")
+    seat = envfile.parse((store / path).read_bytes(), path).members[bob.principal]
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "offboarding").code == 0
+    g = GitRepo(store)
+    revoked = g.info(head(cli)).committer_time
+    prod = envfile.parse((store / path).read_bytes(), path)
+    assert bob.principal not in prod.members
+    files = {layout.SIGNERS: signers.encode(),
+             path: envfile.render(replace(prod, members={**prod.members, bob.principal: seat}))}
+    forged = signed_commit(store, bob.identity, bob.principal, [head(cli)], files,
+                           message("grant", bob.principal), when=revoked + timedelta(seconds=20))
+    point(store, forged)
+    clock(3600)  # the repair an hour after F: F is the state 10 minutes before the event
+    assert cli("repair", "--reason", "bob's forged grant").code == 0
+    repaired = g.info(head(cli)).committer_time
+    tip = git(store, "rev-parse", EVENTS).strip()
+    rec = record.Record("event", bob.principal, "deploy", ("production",),
+                        extra=(("After", before), ("Event-Kind", "deploy")))
+    planted = signed_commit(store, bob.identity, bob.principal, [tip], {}, record.render(rec),
+                            tree_of=tip, when=repaired + timedelta(seconds=5))
+    git(store, "update-ref", EVENTS, planted)  # taken by plain git
+    _no_repair_settles(cli, planted, 1, "bob's deploy")
+    alice, line = cli.identity, head(cli)
+    hand = record.Record("repair", alice.principal, "settle it by hand", (),
+                         extra=((EVENT_ACK, f"{planted} 1"), (CLEAN, line), (FROM, line)))
+    point(store, signed_commit(store, alice.identity, alice.principal, [line], {},
+                               record.render(hand), tree_of=line))
+    found = _verified(cli)
+    assert [(f["commit"], f["rule"]) for f in found["findings"]] == [(planted, 1)], found
+    assert {x["commit"] for x in found["acknowledged"]} == {forged}  # only the forgery
+
+
 def _no_repair_settles(clone, event: str, rule: int, reason: str) -> None:
     """``event``'s finding of ``rule`` is all `verify` finds, and `repair` refuses to
     settle it (exit 5, naming it) and writes nothing."""
