@@ -26,12 +26,12 @@ them (audit.eventline judges the acknowledgement).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from envtrail.audit import eventacks, eventline
 from envtrail.audit.record import Record
 from envtrail.audit.repairs import ACK, CLEAN, EVENT_ACK, FROM, SWEEPS
-from envtrail.audit.verify import Finding
+from envtrail.audit.verify import AHEAD, Finding
 from envtrail.audit.view import Snapshot
 from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, UsageError
@@ -70,6 +70,9 @@ class RepairResult:
     warnings: tuple[str, ...] = ()
     # Events dated ahead it acknowledges (events line, rule 7).
     events: tuple[Finding, ...] = ()
+    # Events dated ahead of this clock that it cannot acknowledge, being dated within 10
+    # minutes of them itself: (finding, when this clock stops counting it as ahead).
+    waiting: tuple[tuple[Finding, datetime], ...] = ()
 
 
 def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
@@ -80,7 +83,14 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     text = check_reason(reason)
     line = open_line(git, rt, identity, allow_findings=True)
     findings = tuple(line.report.findings) if line.report else ()
-    dated = _events_to_acknowledge(line, rt)
+    dated, waiting = _events_to_acknowledge(line, rt)
+    if not findings and not dated and waiting:
+        event, settles = waiting[-1]
+        raise UsageError(f"nothing a repair can acknowledge yet: the event {event.commit[:10]} "
+                         "is dated ahead of this clock, but less than 10 minutes ahead of the "
+                         "store line's time floor, where a repair would be dated",
+                         hint=f"it stops being a finding at {settles.isoformat()} by this "
+                              "clock; run `envtrail verify` then")
     if not findings and not dated:
         raise UsageError("nothing to repair: the store line and the events line verify",
                          hint="`envtrail verify` lists findings when there are any")
@@ -110,27 +120,45 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
         f"{clean[:10]}" for env in _kept_as_at_clean(line, clean_state, source, present=False))
     if dry_run:
         return RepairResult(findings, clean, source, paths, None, rec, swept=sweeps,
-                            handed_out=handed, warnings=notes, events=dated)
+                            handed_out=handed, warnings=notes, events=dated, waiting=waiting)
     check = _verifies(git, rt, identity, route, {(f.commit, str(f.rule)) for f in dated})
     written = transact(git, rt, identity,
                        lambda snap: Plan(changes, rec, base=clean, check=check),
                        allow_findings=True, route=route)
     return RepairResult(findings, clean, source, paths, written.commit, written.record,
-                        written.proposal, sweeps, handed, notes, dated)
+                        written.proposal, sweeps, handed, notes, dated, waiting)
 
 
-def _events_to_acknowledge(line: Line, rt: Runtime) -> tuple[Finding, ...]:
+def _events_to_acknowledge(line: Line, rt: Runtime) -> tuple[
+        tuple[Finding, ...], tuple[tuple[Finding, datetime], ...]]:
     """The events-line findings a repair acknowledges (``Envtrail-Acknowledges-Event``)
     that no repair has yet: events dated ahead of this clock (rule 7), and events whose
     signer the state current at their date no longer counts though they verify at the
     commit they name and 10 minutes before their date (rule 1 or 4: a revocation inside
     their clock's tolerance, attack29 E1), judged together. IntegrityError (exit 5)
     when the events line has a finding no repair settles and the store line has none,
-    so that `repair` never says there is nothing to repair while `verify` fails."""
-    found = eventline.check(line.view, line.head, tainted=line.tainted, now=rt.now())
+    so that `repair` never says there is nothing to repair while `verify` fails.
+
+    An acknowledged date must lie over 10 minutes after the repair's own
+    (``EventAck.covers``), and a repair is dated no earlier than the line's time floor:
+    where the store head is dated a few minutes ahead, an event ahead of this clock may
+    lie within 10 minutes of it. Named, it would stop the whole repair (attack32 C2);
+    it is left out, with the time this clock stops counting it as ahead (second part)."""
+    now = rt.now()
+    # A minute's margin: the commit is dated a moment after this is worked out.
+    dated_from = line.write_time(now) + AHEAD + timedelta(minutes=1)
+    found = eventline.check(line.view, line.head, tainted=line.tainted, now=now)
     named = eventline.acknowledgeable(line.view, line.head, found, line.tainted)
-    dated = tuple(f for f in found if eventline.is_ahead(f) or f in named)
-    other = [f for f in found if f not in dated and f.message != eventline.AFTER_REPAIRED]
+    dated, waiting = [], []
+    for f in found:
+        when = line.git.info(f.commit).committer_time if eventline.is_ahead(f) else None
+        if f in named or (when is not None and when > dated_from):
+            dated.append(f)
+        elif when is not None:
+            waiting.append((f, when - AHEAD))
+    unsettled = {f for f, _ in waiting}
+    other = [f for f in found if f not in dated and f not in unsettled
+             and f.message != eventline.AFTER_REPAIRED]
     if other and not dated and not (line.report and line.report.findings):  # (none: clean)
         raise IntegrityError(
             f"cannot repair: the store line verifies, and the events line's finding "
@@ -138,7 +166,7 @@ def _events_to_acknowledge(line: Line, rt: Runtime) -> tuple[Finding, ...]:
             hint="a repair acknowledges an event dated ahead, or one only a revocation inside "
                  "its clock's tolerance stands against; see docs/threat-model.md (the events "
                  "line stops sync when it breaks)")
-    return dated
+    return tuple(dated), tuple(sorted(waiting, key=lambda w: w[1]))
 
 
 def _exposures(line: Line, identity: Identity, clean: Snapshot,

@@ -101,9 +101,7 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
                 paths = sorted({*paths, *git.changed_paths(head, plan.base)})
             if tree:
                 require_clean(tree, head, paths)
-            # Never before the line's time floor: a writer whose clock runs
-            # behind records the floor rather than a commit that looks backdated.
-            when = max(rt.now(), line.floor) if line.floor else rt.now()
+            when = line.write_time(rt.now())
             if plan.changes.get(SIGNERS) is not None:
                 # A grant's or revoke's bound is this commit's time, whatever clock the
                 # plan read a moment ago (verify holds every writer to it).

@@ -40,6 +40,11 @@ class Line:
     # One keyring per reader key, so a history of many rows unseals each seat once.
     _keyrings: dict[str, Keyring] = field(default_factory=dict, compare=False, repr=False)
 
+    def write_time(self, now: datetime) -> datetime:
+        """The date of a commit written on this line now: never before its time floor (a
+        writer whose clock runs behind records the floor rather than a backdated commit)."""
+        return max(now, self.floor) if self.floor else now
+
     @property
     def snapshot(self) -> Snapshot:
         """The store's files at the line head."""
