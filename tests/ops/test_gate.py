@@ -16,6 +16,7 @@ import pytest
 from conftest import assert_one_line_error, git
 from envtrail.audit import checkpoint
 from envtrail.errors import IntegrityError, NotFoundError
+from envtrail.format import envfile
 from envtrail.gitstore.discover import journal_path
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import fastread, gate
@@ -540,3 +541,28 @@ def test_a_cached_file_the_fast_path_cannot_read_sends_a_new_key_to_the_gate(
         cached.write_bytes(b"not: [an environment file")
     assert fast(verified, bob) is None
     assert cli.as_(bob)("get", "A", "--env", "production").out == "1"
+
+
+def test_a_cached_file_changed_on_disk_vouches_for_no_missing_seat(verified, cli, bob):
+    """bob holds seats in production and staging; no key has checked staging and his key
+    has not walked the line, so his read takes the gate. A cached staging file put back to
+    a well-formed one without his seat (staging as it was before his grant) must not let
+    the fast path skip that walk: the cache vouches only for the bytes it verified, and
+    the gate writes them again."""
+    older = checkpoint.path(verified).parent / "cache" / "staging.yaml"
+    before = older.read_bytes()  # staging, verified, before bob's seats
+    for env in ("production", "staging"):
+        assert cli("access", "grant", bob.principal, bob.publine, "--env", env,
+                   "--reason", "join").code == 0
+    assert cli("get", "A", "--env", "production").out == "1"  # the checkpoint moves
+    now = older.read_bytes()
+    assert now != before and bob.publine.split()[1] in now.decode()
+    doc = json.loads(checkpoint.path(verified).read_text())
+    doc["keyed"], doc["attempted"] = ["production"], []
+    checkpoint.path(verified).write_text(json.dumps(doc))
+    assert fast(verified, bob) is None  # his seat in staging: a walk with his key first
+    older.write_bytes(before)
+    assert envfile.parse(before).member_with_key(bob.identity.public.openssh) is None
+    assert fast(verified, bob) is None
+    assert cli.as_(bob)("get", "A", "--env", "production").out == "1"
+    assert older.read_bytes() == now  # written again from the committed file

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from envtrail.errors import IntegrityError
 from envtrail.gitstore.discover import state_dir
+from envtrail.gitstore.refs import blob_id
 
 if TYPE_CHECKING:
     from envtrail.format.envfile import EnvFile
@@ -128,12 +129,15 @@ def clear(root: Path) -> None:
     path(root).unlink(missing_ok=True)
 
 
-def cached_file(root: Path, environment: str) -> bytes | None:
-    """The verified bytes of an environment file, as the last verification saw them."""
+def cached_file(root: Path, environment: str, blob: str) -> bytes | None:
+    """The verified bytes of an environment file, as the last verification saw them
+    (blob id ``blob``), or None when they are missing or are not those bytes: a cache
+    file changed on disk vouches for nothing, and the gate writes it again."""
     try:
-        return (state_dir(root) / "cache" / f"{environment}.yaml").read_bytes()
+        data = (state_dir(root) / "cache" / f"{environment}.yaml").read_bytes()
     except OSError:
         return None
+    return data if blob_id(data, blob) == blob else None
 
 
 def load_tainted(root: Path) -> frozenset[str]:

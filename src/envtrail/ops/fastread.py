@@ -18,7 +18,7 @@ from envtrail.crypto.keys import Identity
 from envtrail.format import envfile, layout
 from envtrail.format.envfile import EnvFile
 from envtrail.gitstore.discover import journal_path
-from envtrail.gitstore.refs import blob_id, configured_store_ref, head_ref, ref_commit
+from envtrail.gitstore.refs import configured_store_ref, head_ref, ref_commit
 from envtrail.model import Secret, check_env_name, check_var_name
 from envtrail.ops.members import decrypt_values
 from envtrail.ops.result import Values
@@ -43,8 +43,8 @@ def committed_env(rt: Runtime, root: Path, identity: Identity,
     if ref is None or ref == "HEAD" or ref_commit(root, ref) != cp.head:
         return None
     blob = cp.envs[environment]
-    data = checkpoint.cached_file(root, environment)
-    if data is None or blob_id(data, blob) != blob:
+    data = checkpoint.cached_file(root, environment, blob)
+    if data is None:
         return None
     if ref == checked_out:
         # The work tree holds the store: a hand edit there must reach the gate,
@@ -59,17 +59,18 @@ def committed_env(rt: Runtime, root: Path, identity: Identity,
     if env.environment != environment:
         return None  # the gate names the mismatch (a checkpoint only holds verified files)
     key = identity.public.openssh
-    # Read from this clone's cache: a file missing or unparseable there is one the fast
-    # path cannot vouch for, so it cannot know the key holds no seat; the gate, which
-    # reads the committed file and walks, decides (unreadable=True).
+    # Read from this clone's cache: a file missing, changed or unparseable there is one
+    # the fast path cannot vouch for, so it cannot know the key holds no seat; the gate,
+    # which reads the committed file and walks, decides (unreadable=True).
     if key not in cp.attempted and checkpoint.opens_unkeyed(
-            cp, key, cp.envs, lambda name: _cached(root, name), unreadable=True):
+            cp, key, cp.envs, lambda name: _cached(root, name, cp.envs[name]),
+            unreadable=True):
         return None  # this key has not re-checked the line yet
     return cp.head, env
 
 
-def _cached(root: Path, environment: str) -> EnvFile | None:
-    data = checkpoint.cached_file(root, environment)
+def _cached(root: Path, environment: str, blob: str) -> EnvFile | None:
+    data = checkpoint.cached_file(root, environment, blob)
     return None if data is None else envfile.parse(data)
 
 

@@ -180,7 +180,7 @@ def save(git: GitRepo, cp: Checkpoint, view: StoreView) -> None:
     old = checkpoint.load(git.root)
     files = {name: git.blob(blob) for name, blob in cp.envs.items()
              if old is None or old.envs.get(name) != blob
-             or checkpoint.cached_file(git.root, name) is None}
+             or checkpoint.cached_file(git.root, name, blob) is None}
     checkpoint.save(git.root, cp, files)
     signers = git.read(cp.head, layout.SIGNERS)
     if signers is not None:
