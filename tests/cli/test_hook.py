@@ -568,3 +568,23 @@ def test_a_submodule_bump_is_no_file_to_read(app_hooked, app, tmp_path):
     r = commit(app, app_hooked, "lib", message="bump lib")
     assert r.returncode == 0, r.stdout + r.stderr
     assert git(app, "log", "-1", "--format=%s").strip() == "bump lib"
+
+
+def test_a_submodule_in_a_branchs_first_commit_is_no_file_to_read(app_hooked, app, tmp_path):
+    """review17 B1: before a branch's first commit the hook listed the staged gitlink as a
+    file, and stopped the commit (exit 5, "fetch the store branch") in a repository
+    with a store on another branch, or none."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    git(lib, "init", "-q")
+    (lib / "x").write_text("1\n")
+    git(lib, "add", "x")
+    git(lib, "commit", "-qm", "lib")
+    git(app, "checkout", "-q", "--orphan", "fresh")
+    git(app, "rm", "-rq", "--cached", ".")
+    config = [".pre-commit-config.yaml"] if (app / ".pre-commit-config.yaml").exists() else []
+    git(app, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "lib")
+    r = commit(app, app_hooked, ".gitmodules", "lib", *config, message="first, with lib")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert git(app, "log", "-1", "--format=%s").strip() == "first, with lib"
+    assert git(app, "ls-tree", "HEAD", "lib").split()[:2] == ["160000", "commit"]

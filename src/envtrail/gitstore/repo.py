@@ -248,10 +248,13 @@ class GitRepo(RefOps, Trees):
         index_path = Path(path) if Path(path).is_absolute() else self.root / path
         return pygit2.Index(str(index_path))
 
-    def index_changes(self, commit_id: str, index: pygit2.Index) -> dict[str, str | None]:
+    def index_changes(self, commit_id: str | None, index: pygit2.Index) -> dict[str, str | None]:
         """Path -> blob id in ``index`` (None: deleted there, or a submodule, whose id
         names another repository's commit: no file), for the paths where it differs
-        from the commit's tree; ``index`` may be a standalone index file."""
+        from the commit's tree (None: no commit yet, every path); ``index`` may be a
+        standalone index file."""
+        if commit_id is None:
+            return {e.path: None if e.mode == GITLINK_MODE else str(e.id) for e in index}
         changes: dict[str, str | None] = {}
         for delta in self.repo[self.tree_id(commit_id)].diff_to_index(index).deltas:
             if delta.status_char() == "D" or delta.new_file.mode == GITLINK_MODE:

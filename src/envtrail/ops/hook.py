@@ -155,9 +155,8 @@ def _in_store(path: str) -> bool:
 
 
 def _staged_paths(git: GitRepo, head: str | None, index) -> dict[str, str | None]:
-    """Path -> staged blob id (None: staged deletion), for paths differing from HEAD."""
-    if head is None:
-        return {e.path: str(e.id) for e in index}
+    """Path -> staged blob id (None: staged deletion or a submodule), for paths differing
+    from HEAD (every path before the first commit)."""
     # Tree-to-index works for a standalone index (GIT_INDEX_FILE) too.
     staged = git.index_changes(head, index)
     for conflict_path in _conflicted(index):
