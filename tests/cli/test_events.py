@@ -289,6 +289,26 @@ def test_run_records_one_event_with_status_and_duration(cli, store, team):
     git(store, "verify-commit", "refs/envtrail/events")
 
 
+@pytest.mark.parametrize(("kind", "reason", "said"), [
+    ("Deploy", [], "invalid event kind 'Deploy'"),
+    ("deploy", ["--reason", " "], "an event needs a --reason"),
+])
+def test_run_refuses_an_event_it_could_never_write_before_the_command_starts(
+        cli, store, team, tmp_path, kind, reason, said):
+    """review17 B3: the kind was checked only after CMD ran (the deploy went ahead, no
+    event was written, exit 0 with a warning a CI job never reads)."""
+    import sys
+
+    ran = tmp_path / "ran"
+    r = cli.sub("run", "--env", "production", "--event", kind, *reason, "--",
+                sys.executable, "-c", f"open({str(ran)!r}, 'w').write('yes')")
+    assert_one_line_error(r, 2)
+    assert said in r.err
+    assert not ran.exists()
+    assert git(store, "rev-parse", "-q", "--verify", "refs/envtrail/events",
+               check=False).strip() == ""
+
+
 # -- one timeline ------------------------------------------------------------------
 
 

@@ -297,8 +297,15 @@ def claim_problem(rec: Record) -> str | None:
 
 
 def after_of(rec: Record) -> str | None:
+    """The store commit an event record names (``Envtrail-After``), if it names one."""
     value = rec.extra_value(AFTER)
     return value if value and len(value) == 40 and set(value) <= _HEX else None
+
+
+def follows(git, commit: str | None) -> str | None:
+    """The store commit the event ``commit`` names, or None (no commit, or none named)."""
+    rec = parse_record(git.info(commit)) if commit else None
+    return after_of(rec) if rec else None
 
 
 def acknowledgeable(view: StoreView, store_head: str, findings: Sequence[Finding],

@@ -259,32 +259,37 @@ def run(
     from envtrail.ops.fastread import read_verified
     from envtrail.ops.runner import run_command
 
+    claimed = None
+    if event is not None:  # (only then: it imports git, which a plain `run` need not)
+        from envtrail.ops.events import check_claims
+
+        # An event that could never be written is refused before CMD starts, not after.
+        claimed = event, check_claims(event, env, reason or f"{event} via envtrail run")
     rt = runtime()
     me = load_identity(identity)
     result = read_verified(rt, store_root(repo), me, env, None, None, verify=not no_verify)
     for w in result.warnings:
         warn(w)
     sys.stdout.flush()
-    if event is None:
+    if claimed is None:
         raise typer.Exit(run_command(command, rt.env, result))
     import time
 
     start, clock = rt.now(), time.monotonic()
     status = run_command(command, rt.env, result)
-    _record_run(repo, me, event, env, reason, status, start, time.monotonic() - clock,
+    _record_run(repo, me, *claimed, env, status, start, time.monotonic() - clock,
                 result.commit)
     raise typer.Exit(status)
 
 
-def _record_run(repo: str | None, me, kind: str, env: str, reason: str | None, status: int,
+def _record_run(repo: str | None, me, kind: str, reason: str, env: str, status: int,
                 start, duration: float, ran_with: str) -> None:
     """The event of one ``run --event``; a failure to record it never changes CMD's status."""
     from envtrail.errors import EnvtrailError
     from envtrail.ops.events import Claims, record_event
 
     try:
-        written = record_event(open_git(repo), runtime(), me, kind, env,
-                               reason or f"{kind} via envtrail run",
+        written = record_event(open_git(repo), runtime(), me, kind, env, reason,
                                Claims(status=str(status), start=start, duration=duration),
                                ran_with)
     except EnvtrailError as exc:

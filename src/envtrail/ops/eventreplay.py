@@ -41,12 +41,6 @@ def replaced_on(git: GitRepo, head: str | None, incoming: str | None) -> dict[st
     return out
 
 
-def follows(git: GitRepo, commit: str) -> str | None:
-    """The store commit an event names (``Envtrail-After``), or None."""
-    rec = parse_record(git.info(commit))
-    return eventline.after_of(rec) if rec else None
-
-
 def on_line(git: GitRepo, commit: str | None, head: str) -> bool:
     """Whether ``commit`` is on the store line ending at ``head``."""
     return commit is not None and git.has_commit(commit) and git.is_ancestor(commit, head)
@@ -90,7 +84,7 @@ def replay_event(git: GitRepo, rt: Runtime, identity: Identity, original: str, p
         raise ConflictError(f"event {original[:10]} carries no envtrail record")
     after = _target(git, eventline.after_of(rec), head, incoming, moved)
     env = rec.environments[0] if len(rec.environments) == 1 else ""
-    before = follows(git, parent) if parent else None
+    before = eventline.follows(git, parent)
     if before is not None and not git.is_ancestor(before, after):
         # Never older than the event it now follows; but an event moved past a change
         # to its environment's values would name values it never ran with.

@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from envtrail.audit import eventacks, eventline
-from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record, render
 from envtrail.crypto.keys import Identity
 from envtrail.errors import AccessDenied, ConflictError, UsageError
@@ -30,12 +29,10 @@ class Claims:
     duration: float | None = None
 
 
-def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, environment: str,
-                 reason: str | None, claims: Claims = Claims(),
-                 ran_with: str | None = None) -> Written:
-    """Write one event for ``environment`` after the verified store line head, or after
-    ``ran_with`` (the line commit whose values a command ran with, which the line may
-    have moved past while it ran: a deploy is never shown after a change it did not see)."""
+def check_claims(kind: str, environment: str, reason: str | None,
+                 claims: Claims = Claims()) -> str:
+    """The event's reason, once all it says that needs no store is well formed (else
+    UsageError): ``run --event`` asks before it starts the command, not after."""
     check_env_name(environment)
     if not eventline.KIND_RE.fullmatch(kind):
         raise UsageError(f"invalid event kind {kind[:40]!r}",
@@ -46,6 +43,16 @@ def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, envir
     text = check_reason(reason)
     if not text:
         raise UsageError("an event needs a --reason")
+    return text
+
+
+def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, environment: str,
+                 reason: str | None, claims: Claims = Claims(),
+                 ran_with: str | None = None) -> Written:
+    """Write one event for ``environment`` after the verified store line head, or after
+    ``ran_with`` (the line commit whose values a command ran with, which the line may
+    have moved past while it ran: a deploy is never shown after a change it did not see)."""
+    text = check_claims(kind, environment, reason, claims)
     line = open_line(git, rt, identity)
     if line.head is None:
         raise UsageError("the store has no commits yet")
@@ -70,7 +77,7 @@ def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, envir
                  extra=tuple(extra))
     for _ in range(MAX_ATTEMPTS):
         parent = git.ref_target(eventline.EVENTS_REF)
-        last = _after(git, parent)
+        last = eventline.follows(git, parent)
         # (An event before may name a commit a rewrite took off the line, gone here.)
         if last is not None and last != after and git.has_commit(last) \
                 and git.first_parents(last, after)[1]:
@@ -93,8 +100,3 @@ def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, envir
         journal.remember(git, commit, identity.public.openssh, journal.EVENTS)  # sync replays it
         return Written(commit, rec)
     raise ConflictError("the events line kept moving; no event was written", hint="retry")
-
-
-def _after(git: GitRepo, event: str | None) -> str | None:
-    rec = parse_record(git.info(event)) if event else None
-    return eventline.after_of(rec) if rec else None

@@ -26,7 +26,7 @@ from envtrail.gitstore.remote import RefUpdate, Upstream, mirror
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops import journal
 from envtrail.ops.delta import Delta, Item
-from envtrail.ops.eventreplay import NO_TRUE_PLACE, follows, on_line, replaced_on, replay_event
+from envtrail.ops.eventreplay import NO_TRUE_PLACE, on_line, replaced_on, replay_event
 from envtrail.runtime import Runtime
 
 EVENTS_REF = eventline.EVENTS_REF
@@ -116,7 +116,7 @@ def reconcile(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, head:
     if theirs is None or git.is_ancestor(theirs, ours):
         base = theirs
         mine = _since(git, ours, base)
-        if head is not None and all(on_line(git, follows(git, c), head) for c in mine):
+        if head is not None and all(on_line(git, eventline.follows(git, c), head) for c in mine):
             _refuse_bad(git, head, ours)
             return EventsPlan(RefUpdate(EVENTS_REF, ours, theirs), ours)
     else:
