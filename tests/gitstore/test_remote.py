@@ -265,7 +265,7 @@ def test_the_remembered_heads_and_refs_are_kept_per_upstream(pair):
     assert remote.seen_refs(clone, UP) == {"refs/envtrail/a": "d" * 40, "refs/envtrail/z": "c" * 40}
     path = clone / ".git/envtrail/remote.json"
     assert json.loads(path.read_text()) == {
-        "origin/main": "a" * 40, "origin/other": "b" * 40,
+        "heads": {"origin": {"main": "a" * 40, "other": "b" * 40}},
         "origin refs": {"refs/envtrail/a": "d" * 40, "refs/envtrail/z": "c" * 40}}
     assert sorted(p.name for p in path.parent.iterdir()) == ["remote.json"]  # no temp file left
     remote.forget_seen(clone)
@@ -275,7 +275,8 @@ def test_the_remembered_heads_and_refs_are_kept_per_upstream(pair):
 
 @pytest.mark.parametrize(("text", "refs"), [
     ("not json", {}), ("[1, 2]", {}), ('"a string"', {}), ('{"origin/main": 7}', {}),
-    ('{"origin/main": ["x"], "origin refs": "x"}', {}),
+    ('{"origin/main": ["x"], "origin refs": "x"}', {}), ('{"heads": [1]}', {}),
+    ('{"heads": {"origin": {"main": 7}, "x": 1}}', {}),
     ('{"origin refs": {"refs/envtrail/a": 1, "2": "x"}}', {"2": "x"}),
 ])
 def test_a_damaged_remembered_file_is_read_as_nothing_seen_and_written_afresh(pair, text, refs):
@@ -361,11 +362,34 @@ def test_the_heads_seen_of_a_branch_are_those_of_each_remote_and_of_removed_ones
     counts (forgetting it would let a stale line onto a lost branch)."""
     clone, _ = pair
     git(clone, "remote", "add", "team/origin", str(clone))
-    heads = {name: commit(clone, name) for name in ("a", "b", "c", "d", "e")}
-    for key, name in (("origin/main", "a"), ("team/origin/main", "b"),
-                      ("origin/evil/main", "c"), ("gone/main", "d"), ("origin/other", "e")):
-        remote.remember_seen(clone, Upstream(*key.rsplit("/", 1)), heads[name])
+    git(clone, "remote", "add", "team", str(clone))
+    heads = {name: commit(clone, name) for name in "abcdefg"}
+    for (where, branch), name in ((("origin", "main"), "a"), (("team/origin", "main"), "b"),
+                                  (("origin", "evil/main"), "c"), (("gone", "main"), "d"),
+                                  (("origin", "other"), "e"), (("team/mirror", "main"), "f"),
+                                  (("team", "mirror/main"), "g")):
+        remote.remember_seen(clone, Upstream(where, branch), heads[name])
     git(clone, "update-ref", "refs/remotes/origin/evil/main", heads["c"])
     tracked = git(clone, "rev-parse", "refs/remotes/origin/main").strip()
     seen = remote.seen_heads(GitRepo(clone), "main")
-    assert set(seen) == {heads["a"], heads["b"], heads["d"], tracked}
+    # review17 B2: team/mirror (no longer named) nests under team (named): its head
+    # counts, and team's branch mirror/main is no head of main.
+    assert set(seen) == {heads["a"], heads["b"], heads["d"], heads["f"], tracked}
+
+
+def test_heads_an_older_envtrail_recorded_are_read_as_they_were(pair):
+    """Before remote and branch were kept apart, a head was recorded as
+    "<remote>/<branch>": such records keep counting after an upgrade, by the rule they
+    were read by (another branch ending alike is none of them)."""
+    clone, _ = pair
+    heads = {name: commit(clone, name) for name in "abc"}
+    path = clone / ".git/envtrail/remote.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"origin/main": heads["a"], "gone/main": heads["b"],
+                                "origin/evil/main": heads["c"]}))
+    assert remote.last_seen(clone, UP) == heads["a"]
+    tracked = git(clone, "rev-parse", "refs/remotes/origin/main").strip()
+    assert set(remote.seen_heads(GitRepo(clone), "main")) == {heads["a"], heads["b"], tracked}
+    remote.remember_seen(clone, UP, heads["c"])
+    assert remote.last_seen(clone, UP) == heads["c"]
+    assert heads["b"] in remote.seen_heads(GitRepo(clone), "main")

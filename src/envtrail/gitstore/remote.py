@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -202,36 +203,57 @@ def _seen_path(root: Path) -> Path:
     return state_dir(root) / "remote.json"
 
 
-def last_seen(root: Path, up: Upstream) -> str | None:
-    """The remote head this clone last accepted from (or pushed to) ``up``."""
+# Heads seen, by remote and then by branch: a remote's name may hold a slash
+# (`team/origin`, attack29 P3; `team/mirror` beside `team`, review17 B2), so no joined
+# string could say where the remote's name ends.
+_HEADS = "heads"
+
+
+def _load(root: Path) -> dict:
     try:
         doc = json.loads(_seen_path(root).read_text(encoding="utf-8"))
-        value = doc[str(up)]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _heads(doc: dict) -> dict[str, dict[str, str]]:
+    """The record's heads, remote -> branch -> commit (what is not so, left out)."""
+    found = doc.get(_HEADS)
+    if not isinstance(found, dict):
+        return {}
+    return {remote: {b: c for b, c in branches.items() if isinstance(c, str)}
+            for remote, branches in found.items() if isinstance(branches, dict)}
+
+
+def last_seen(root: Path, up: Upstream) -> str | None:
+    """The remote head this clone last accepted from (or pushed to) ``up``."""
+    doc = _load(root)
+    value = _heads(doc).get(up.remote, {}).get(up.branch)
+    if value is None:
+        value = doc.get(str(up))  # recorded before remote and branch were kept apart
     return value if isinstance(value, str) else None
 
 
 def seen_heads(git: GitRepo, branch: str) -> list[str]:
     """Every head of ``branch`` this clone last saw on any remote: what sync accepted
-    from or pushed to each, and git's remote-tracking refs (a plain fetch, the clone)."""
-    try:
-        doc = json.loads(_seen_path(git.root).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        doc = {}
-    # <remote>/<branch> exactly, the remote one this clone names: a remote's name may hold
-    # a slash (`team/origin`, attack29 P3), and origin/evil/main is another branch of
-    # origin (attack28 P2). A head recorded for a remote since removed still counts.
+    from or pushed to each (a remote since removed too: forgetting its head would let a
+    stale line onto a lost branch), and git's remote-tracking refs (a plain fetch, the
+    clone) of each remote this clone names."""
+    doc = _load(git.root)
+    found = [by_branch[branch] for by_branch in _heads(doc).values() if branch in by_branch]
+    # Recorded as "<remote>/<branch>" by an older envtrail: read as it then was, the
+    # remote one this clone names, else none whose name begins the key (origin/evil/main
+    # is another branch of origin, attack28 P2).
     remotes = set(git.remote_names())
     names = {f"{remote}/{branch}" for remote in remotes}
 
     def recorded(key: str) -> bool:
-        prefix = key[:-len(branch) - 1] if key.endswith("/" + branch) else None
-        return key in names or (prefix is not None and not any(
+        return key in names or (key.endswith("/" + branch) and not any(
             key.startswith(remote + "/") for remote in remotes))
 
-    found = [value for key, value in doc.items() if isinstance(key, str)
-             and recorded(key) and isinstance(value, str)] if isinstance(doc, dict) else []
+    found += [value for key, value in doc.items()
+              if isinstance(key, str) and isinstance(value, str) and recorded(key)]
     for name in names:
         target = git.ref_target(f"refs/remotes/{name}")
         if target is not None:
@@ -241,18 +263,18 @@ def seen_heads(git: GitRepo, branch: str) -> list[str]:
 
 def remember_seen(root: Path, up: Upstream, commit: str) -> None:
     """Record ``commit`` as the remote head: the remote may only move forward from it."""
-    _save(root, str(up), commit)
+    def record(doc: dict) -> None:
+        heads = _heads(doc)
+        heads.setdefault(up.remote, {})[up.branch] = commit
+        doc[_HEADS] = heads  # (an older envtrail's key stays: it may be another's head)
+    _update(root, record)
 
 
-def _save(root: Path, key: str, value: object) -> None:
+def _update(root: Path, change: Callable[[dict], None]) -> None:
+    """Change the record in place, atomically (a crash leaves the old file)."""
     target = _seen_path(root)
-    try:
-        doc = json.loads(target.read_text(encoding="utf-8"))
-        if not isinstance(doc, dict):
-            doc = {}
-    except (OSError, ValueError):
-        doc = {}
-    doc[key] = value
+    doc = _load(root)
+    change(doc)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(doc, sort_keys=True))
@@ -261,11 +283,7 @@ def _save(root: Path, key: str, value: object) -> None:
 
 def seen_refs(root: Path, up: Upstream) -> dict[str, str]:
     """The remote's ``refs/envtrail/*`` (events, proposals) as this clone last synced them."""
-    try:
-        doc = json.loads(_seen_path(root).read_text(encoding="utf-8"))
-        value = doc.get(f"{up.remote} refs", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
+    value = _load(root).get(f"{up.remote} refs", {})
     if not isinstance(value, dict):
         return {}
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
@@ -273,7 +291,9 @@ def seen_refs(root: Path, up: Upstream) -> dict[str, str]:
 
 def remember_refs(root: Path, up: Upstream, refs: dict[str, str]) -> None:
     """Record the remote's ``refs/envtrail/*`` as they are after a sync."""
-    _save(root, f"{up.remote} refs", dict(sorted(refs.items())))
+    def record(doc: dict) -> None:
+        doc[f"{up.remote} refs"] = dict(sorted(refs.items()))
+    _update(root, record)
 
 
 def forget_seen(root: Path) -> None:
