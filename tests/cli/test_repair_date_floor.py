@@ -77,3 +77,16 @@ def test_a_repair_of_the_store_line_is_not_stopped_by_an_event_it_cannot_cover(
     assert forged in {x["commit"] for x in left["acknowledged"]}
     clock(5 * MINUTE + 5)
     assert a("verify").code == 0
+
+
+def test_who_may_repair_is_said_before_there_is_nothing_to_repair(
+        tmp_path, store, cli, bob, clock):
+    """review17 R2: a member who is no admin was told "nothing to repair" (exit 2) where
+    the line verifies, and access denied (exit 4) only where it had findings."""
+    a, b, _, _ = _fast_clock_world(tmp_path, store, cli, bob, clock)
+    r = b("repair", "--reason", "mine")
+    assert_one_line_error(r, 4)
+    clock(5 * MINUTE + 5)  # nothing left to repair at all
+    assert a("verify").code == 0
+    assert_one_line_error(b("repair", "--reason", "mine"), 4)
+    assert_one_line_error(a("repair", "--reason", "mine"), 2)

@@ -46,8 +46,8 @@ def repair(
     for finding in result.events:
         out(f"{lead}: event {finding.line()}")
     for finding, settles in result.waiting:
-        warn(f"not acknowledged: event {finding.line()}: dated within 10 minutes of the "
-             f"repair; no finding once this clock reaches {settles.isoformat()}")
+        warn(f"not acknowledged: event {finding.line()}: too close to the repair's date; "
+             f"no finding once this clock reaches {settles.isoformat()}")
     undo = "would undo" if dry_run or result.proposal else "undid"
     for s in result.swept:
         out(f"{undo} (came after the first finding): {s.commit[:10]} {s.action} by {s.actor} "

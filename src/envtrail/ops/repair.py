@@ -70,8 +70,8 @@ class RepairResult:
     warnings: tuple[str, ...] = ()
     # Events dated ahead it acknowledges (events line, rule 7).
     events: tuple[Finding, ...] = ()
-    # Events dated ahead of this clock that it cannot acknowledge, being dated within 10
-    # minutes of them itself: (finding, when this clock stops counting it as ahead).
+    # Events dated ahead of this clock that it cannot acknowledge, being dated too close
+    # to them itself: (finding, when this clock stops counting it as ahead).
     waiting: tuple[tuple[Finding, datetime], ...] = ()
 
 
@@ -83,12 +83,16 @@ def repair(git: GitRepo, rt: Runtime, identity: Identity, reason: str | None,
     text = check_reason(reason)
     line = open_line(git, rt, identity, allow_findings=True)
     findings = tuple(line.report.findings) if line.report else ()
+    if not findings:
+        # A line that verifies is judged at its head: who may repair it is said first.
+        require_admin(whoami(line.view.at(line.head), identity, rt).signer, "repair the store")
     dated, waiting = _events_to_acknowledge(line, rt)
     if not findings and not dated and waiting:
         event, settles = waiting[-1]
         raise UsageError(f"nothing a repair can acknowledge yet: the event {event.commit[:10]} "
-                         "is dated ahead of this clock, but less than 10 minutes ahead of the "
-                         "store line's time floor, where a repair would be dated",
+                         "is dated ahead of this clock, but too close to the date a repair "
+                         f"written now would carry ({line.write_time(rt.now()).isoformat()}) "
+                         "for it to acknowledge",
                          hint=f"it stops being a finding at {settles.isoformat()} by this "
                               "clock; run `envtrail verify` then")
     if not findings and not dated:
