@@ -16,9 +16,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from envtrail.crypto.keys import Identity
 from envtrail.runtime import Runtime
+
+# How long one example takes is no property of this code: on a loaded two-core CI a
+# per-example deadline only fails a test now and then (review17 R4).
+settings.register_profile("envtrail", deadline=None)
+settings.load_profile("envtrail")
 
 _SCRUB_PREFIXES = ("ENVTRAIL_", "GITHUB_", "GITLAB_", "CI_", "GIT_")
 
