@@ -8,7 +8,7 @@ import pytest
 from test_hook import commit, hook_env, install_hooks, reachable_text
 
 from conftest import Cli, git, make_app_store
-from envtrail.ops.hook import _dotenv_refusal, _envrc_refusal, is_dotenv, is_envrc, is_example
+from envtrail.ops.hook import _dotenv_refusal, _envrc_refusal, file_kind, is_example
 
 CANARY = "sk_live_CANARY_g4b7e1"
 
@@ -169,7 +169,8 @@ def test_which_names_the_hook_reads():
         ".environment.ts": (False, False, False), ".envoy.yaml": (False, False, False),
         ".Envoy.yaml": (False, False, False), ".envrcs": (False, False, False),
     }
-    got = {n: (is_dotenv(n), is_dotenv(n) and is_example(n), is_envrc(n)) for n in names}
+    got = {n: (file_kind(n) == "dotenv", file_kind(n) == "dotenv" and is_example(n),
+               file_kind(n) == "envrc") for n in names}
     assert got == names
 
 

@@ -63,15 +63,6 @@ def key_id(openssh: str | None) -> str:
     return " ".join((openssh or "").split()[:2])
 
 
-def is_encrypted(text: str) -> bool:
-    """Whether an OpenSSH private key file is passphrase-protected."""
-    try:
-        r = Reader(_blob(text)[len(_MAGIC):])
-        return r.string() != b"none"
-    except (KeyFormatError, WireError):
-        return False
-
-
 @dataclass(frozen=True)
 class PublicKey:
     """An Ed25519 public key."""

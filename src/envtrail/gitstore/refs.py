@@ -29,20 +29,6 @@ def head_ref(root: Path) -> str | None:
     return head[5:].strip() if head.startswith("ref: refs/") else None
 
 
-def head_commit(root: Path) -> str | None:
-    """The commit id HEAD resolves to, or None if it cannot be read simply."""
-    gdir = git_dir(root)
-    try:
-        head = (gdir / "HEAD").read_text().strip()
-    except OSError:
-        return None
-    if _HEX.fullmatch(head):
-        return head
-    if not head.startswith("ref: refs/"):
-        return None
-    return ref_commit(root, head[5:].strip())
-
-
 def ref_commit(root: Path, ref: str) -> str | None:
     """The commit id a branch points to, read from loose or packed refs; None if unreadable."""
     gdir, common = git_dir(root), common_dir(root)

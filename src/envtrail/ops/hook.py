@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path, PurePosixPath
 
 from envtrail.errors import EnvtrailError, IntegrityError
-from envtrail.format import dotenv, envfile
+from envtrail.format import dotenv, envfile, layout
 from envtrail.gitstore.discover import git_dir
 from envtrail.gitstore.refs import head_ref
 from envtrail.gitstore.repo import GitRepo
@@ -39,16 +39,6 @@ def file_kind(path: str) -> str | None:
 def _starts_word(name: str, stem: str) -> bool:
     # A copy marker, a separator or a digit may follow the stem; a letter makes another word.
     return name.startswith(stem) and not name[len(stem):len(stem) + 1].isalpha()
-
-
-def is_dotenv(path: str) -> bool:
-    """A dotenv file by its name (see :func:`file_kind`)."""
-    return file_kind(path) == "dotenv"
-
-
-def is_envrc(path: str) -> bool:
-    """direnv's ``.envrc`` or a variant or copy of it, by its name (see :func:`file_kind`)."""
-    return file_kind(path) == "envrc"
 
 
 def _base_name(path: str) -> str:
@@ -133,7 +123,7 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
     if files:
         wanted = {PurePosixPath(os.path.relpath(Path(f).resolve(), git.root)).as_posix()
                   if Path(f).is_absolute() else PurePosixPath(f).as_posix() for f in files}
-        staged = {p: s for p, s in staged.items() if p in wanted or _in_store(p)}
+        staged = {p: s for p, s in staged.items() if p in wanted or layout.is_store_path(p)}
     out: list[Refusal] = []
     if store is not None and on_store:
         out.append(_store_branch_refusal(merging or _merge_head(git) is not None))
@@ -144,14 +134,10 @@ def check_staged(git: GitRepo, files: list[str] | None = None,
             r = read(path, data)
             if r:
                 out.append(r)
-        elif _in_store(path):
+        elif layout.is_store_path(path):
             out.append(_store_refusal(path, data) if on_store else _code_branch_refusal(
                 path, store or ""))
     return out
-
-
-def _in_store(path: str) -> bool:
-    return path.startswith((".envtrail/", "envs/"))
 
 
 def _staged_paths(git: GitRepo, head: str | None, index) -> dict[str, str | None]:
