@@ -172,6 +172,10 @@ def test_get_at_revision_and_time(cli, store):
     assert r.code == 3
     r = cli("get", "K", "--env", "production", "--at", "no-such-rev")
     assert r.code == 3
+    # Counted from the verified line head, said as typed (review17 S3: the head's id~50).
+    r = cli("get", "K", "--env", "production", "--at", "HEAD~50")
+    assert_one_line_error(r, 3)
+    assert "unknown revision 'HEAD~50'" in r.err
 
 
 def test_run_passes_variables_and_exit_code(cli):

@@ -65,7 +65,10 @@ class Line:
         if looks_like_time(rev):
             commit = self.git.commit_at(parse_time(rev, rt.now()), self.head)
         else:
-            commit = self.git.resolve(_from_line_head(rev, self.head))
+            try:
+                commit = self.git.resolve(_from_line_head(rev, self.head))
+            except NotFoundError:  # said as typed, not as counted from the line head
+                raise NotFoundError(f"unknown revision {rev[:80]!r}") from None
         if not self.verified:
             return commit
         if not self.git.first_parents(self.head, commit)[1]:
