@@ -90,7 +90,7 @@ def floor_for(view: StoreView, parent: str | None, store_head: str | None, now: 
     when = git.info(parent).committer_time
     if when <= now or store_head is None:
         return when  # nothing dated ahead to pass over: no need to look for repairs
-    acks = acknowledgements(view, list(reversed(git.first_parents(store_head)[0])), tainted)
+    acks = acknowledgements(view, git.oldest_first(store_head), tainted)
     current: str | None = parent
     while current is not None:
         info = git.info(current)

@@ -136,9 +136,9 @@ def judge(view: StoreView, store_head: str | None, tip: str | None = None,
     if tip is None:
         return Judged()
     if line is None:
-        line = list(reversed(git.first_parents(store_head)[0])) if store_head else []
+        line = git.oldest_first(store_head) if store_head else []
     states = LineStates(view, line, times)
-    ids = list(reversed(git.first_parents(tip)[0]))
+    ids = git.oldest_first(tip)
     judged = _judge(view, ids, states, tainted, now, {}, repaired)
     # An acknowledgement only ever takes a finding away (and lowers the floor), so the
     # store line is searched for them only when there is one (or they are listed).
@@ -317,10 +317,10 @@ def acknowledgeable(view: StoreView, store_head: str, findings: Sequence[Finding
     line once all are acknowledged (attack32 C4: two each fine alone, out of order
     together), dropping any that leaves its event a finding until none does."""
     git = view.git
-    line = list(reversed(git.first_parents(store_head)[0]))
+    line = git.oldest_first(store_head)
     states = LineStates(view, line)
     tip = git.ref_target(EVENTS_REF)
-    ids = list(reversed(git.first_parents(tip)[0])) if tip else []
+    ids = git.oldest_first(tip) if tip else []
     known = acknowledgements(view, line, tainted)
     chosen = [f for f in findings if f.rule in NAMED_RULES]
     while chosen:

@@ -107,6 +107,11 @@ class GitRepo(RefOps, Trees):
             current = parents[0] if parents else None
         return out, stop is None
 
+    def oldest_first(self, head: str, stop: str | None = None) -> list[str]:
+        """:meth:`first_parents` from the other end: the chain up to ``head``, oldest first
+        (from the root, or from just after ``stop``)."""
+        return self.first_parents(head, stop)[0][::-1]
+
     def _rev_list(self, head: str) -> list[str] | None:
         """The first-parent chain from ``head`` as `git rev-list` prints it, or None.
 

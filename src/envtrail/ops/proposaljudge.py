@@ -65,7 +65,7 @@ class ProposalJudge:
 
     def _states(self) -> LineStates:
         if self._line is None:
-            self._line = LineStates(self.view, reversed(self.git.first_parents(self.head)[0]))
+            self._line = LineStates(self.view, self.git.oldest_first(self.head))
         return self._line
 
     def on_line(self, commit: str) -> bool:

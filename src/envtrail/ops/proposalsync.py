@@ -234,7 +234,7 @@ def _restack(git: GitRepo, rt: Runtime, identity: Identity, judge: ProposalJudge
     view, me = judge.view, key_id(identity.public.openssh)
     have = {signature.check(view, git.info(c)).principal for c in their_chain[1:]}
     base = git.merge_base(mine, theirs)
-    extra = git.first_parents(mine, base)[0][::-1]
+    extra = git.oldest_first(mine, base)
     verdicts = [(c, signature.check(view, git.info(c))) for c in extra]
     for c, v in verdicts:
         if v.principal not in have and key_id(v.key) != me:

@@ -246,7 +246,7 @@ def _verifies(git: GitRepo, rt: Runtime, identity: Identity, route: Route,
             raise IntegrityError(f"refusing to write a repair that would not verify: "
                                  f"{first.line()}", hint=hint)
         # Every event it names must be acknowledged by it, alike in every clone.
-        acked = eventacks.acknowledgements(StoreView(git), git.first_parents(commit)[0][::-1]) \
+        acked = eventacks.acknowledgements(StoreView(git), git.oldest_first(commit)) \
             if events else {}
         for event, rule in sorted(events):
             ack = acked.get((event, rule))
