@@ -551,16 +551,22 @@ def test_what_counts_as_a_value_in_a_comment(line, holds, tmp_path):
     assert (r is not None and "value in a comment" in r.reason) is holds, r
 
 
-def test_a_submodule_bump_is_no_file_to_read(app_hooked, app, tmp_path):
-    """A staged submodule (a gitlink) names a commit of another repository: the hook read
-    it as a file and stopped every such commit ("unexpected KeyError"). It is no file:
-    nothing to check outside the store, and refused inside it like anything but a file."""
+def _library(tmp_path):
+    """Another repository with one commit, to add as a submodule."""
     lib = tmp_path / "lib"
     lib.mkdir()
     git(lib, "init", "-q")
     (lib / "x").write_text("1\n")
     git(lib, "add", "x")
     git(lib, "commit", "-qm", "lib")
+    return lib
+
+
+def test_a_submodule_bump_is_no_file_to_read(app_hooked, app, tmp_path):
+    """A staged submodule (a gitlink) names a commit of another repository: the hook read
+    it as a file and stopped every such commit ("unexpected KeyError"). It is no file:
+    nothing to check outside the store, and refused inside it like anything but a file."""
+    lib = _library(tmp_path)
     git(app, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "lib")
     r = commit(app, app_hooked, ".gitmodules", "lib", message="add lib")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -574,12 +580,7 @@ def test_a_submodule_in_a_branchs_first_commit_is_no_file_to_read(app_hooked, ap
     """review17 B1: before a branch's first commit the hook listed the staged gitlink as a
     file, and stopped the commit (exit 5, "fetch the store branch") in a repository
     with a store on another branch, or none."""
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    git(lib, "init", "-q")
-    (lib / "x").write_text("1\n")
-    git(lib, "add", "x")
-    git(lib, "commit", "-qm", "lib")
+    lib = _library(tmp_path)
     git(app, "checkout", "-q", "--orphan", "fresh")
     git(app, "rm", "-rq", "--cached", ".")
     config = [".pre-commit-config.yaml"] if (app / ".pre-commit-config.yaml").exists() else []
