@@ -33,7 +33,7 @@ _NAME = "verified.json"
 _PIN = "pin.json"
 _AHEAD = "ahead.json"
 _EVENTS = "events.json"
-_VERSION = 3
+_VERSION = 4  # 4: ``keys`` (an older checkpoint lacks them: the line is walked again)
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ class Checkpoint:
     refused: str | None = None
     refused_commits: frozenset[str] = frozenset()
     refused_envs: frozenset[str] = frozenset()
+    # Every environment public key the line used up to ``head``: a new pair must be new.
+    keys: frozenset[str] = frozenset()
 
 
 def opens_unkeyed(cp: Checkpoint, key: str, names: Iterable[str],
@@ -100,7 +102,8 @@ def load(root: Path) -> Checkpoint | None:
             frozenset(map(str, doc["tainted"])),
             str(doc["refused"]) if doc.get("refused") is not None else None,
             frozenset(map(str, doc.get("refused_commits", ()))),
-            frozenset(map(str, doc.get("refused_envs", ()))))
+            frozenset(map(str, doc.get("refused_envs", ()))),
+            frozenset(map(str, doc["keys"])))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -118,7 +121,7 @@ def save(root: Path, cp: Checkpoint, files: dict[str, bytes] | None = None) -> N
     _write(path(root), json.dumps({
         "version": _VERSION, "head": cp.head, "envs": cp.envs, "keyed": sorted(cp.keyed),
         "attempted": sorted(cp.attempted), "roots": sorted(cp.roots), "floor": cp.floor,
-        "tainted": sorted(cp.tainted),
+        "tainted": sorted(cp.tainted), "keys": sorted(cp.keys),
         **({"refused": cp.refused, "refused_commits": sorted(cp.refused_commits),
             "refused_envs": sorted(cp.refused_envs)} if cp.refused is not None else {}),
     }).encode())

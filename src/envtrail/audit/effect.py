@@ -157,6 +157,37 @@ def of_commit(view: StoreView, parent: str | None, commit: str) -> Effect:
                   signer_lines(view, commit))
 
 
+def new_key_pairs(view: StoreView, parent: str | None, commit: str) -> tuple[tuple[str, str], ...]:
+    """(environment, public key) for each environment ``commit`` creates or gives another
+    key pair; a file that does not parse is left out (a finding already)."""
+    try:
+        before, after = view.env_blobs(parent), view.env_blobs(commit)
+    except IntegrityError:
+        return ()
+    out = []
+    for env, blob in sorted(after.items()):
+        if before.get(env) == blob:
+            continue
+        try:
+            old, new = view.env_at(parent, env), view.env_at(commit, env)
+        except IntegrityError:
+            continue
+        if new is not None and (old is None or old.public_key != new.public_key):
+            out.append((env, new.public_key))
+    return tuple(out)
+
+
+def keys_until(view: StoreView, commit: str | None) -> frozenset[str]:
+    """Every environment public key the line used up to ``commit`` (none before a
+    genesis), read commit by commit: for a walk that starts there without a checkpoint
+    that knows them."""
+    if commit is None:
+        return frozenset()
+    line = view.git.oldest_first(commit)
+    return frozenset(key for parent, child in zip([None, *line], line, strict=False)
+                     for _, key in new_key_pairs(view, parent, child))
+
+
 def policy_rules(view: StoreView, parent: str | None, commit: str) -> frozenset[str] | None:
     """The rules that differ between two policies: environment names, and "" for the
     defaults (None if either policy cannot be read; its reader reports that)."""

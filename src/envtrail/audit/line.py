@@ -13,6 +13,7 @@ from datetime import datetime
 
 from envtrail.audit import signature
 from envtrail.audit.breakglass import Glass
+from envtrail.audit.effect import keys_until
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.ledger import Ledger
@@ -99,6 +100,8 @@ class LineReport:
     glass: list[Glass] = field(default_factory=list)  # unreviewed break-glass commits walked
     # Repairs walked that name events (Envtrail-Acknowledges-Event), oldest first.
     event_repairs: list[str] = field(default_factory=list)
+    # Every environment public key the line has used up to the head (from the genesis).
+    keys: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -144,14 +147,18 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
          since: str | None = None, floor: datetime | None = None, trust: Trust = Trust(),
          now: datetime, seen_ahead: dict[str, int] | None = None, workers: int = 1,
          on_commit: Callable[[int], None] | None = None,
-         tainted: frozenset[str] = frozenset()) -> LineReport:
+         tainted: frozenset[str] = frozenset(),
+         keys: frozenset[str] | None = None) -> LineReport:
     """Check the line from just after ``since`` (or from the genesis) up to ``head``.
 
     ``since`` must be on the line (the caller checked it); ``floor`` is the
-    time floor there. Every finding comes back; acknowledged ones separately.
+    time floor there, ``keys`` the environment public keys used up to it (None:
+    read from the line). Every finding comes back; acknowledged ones separately.
     """
     ids, _ = line_ids(view, head, since)
-    report = LineReport(head, walked=ids, since=since)
+    if keys is None:
+        keys = keys_until(view, since)
+    report = LineReport(head, walked=ids, since=since, keys=set(keys))
     if since is None and ids:
         report.genesis = ids[0]
         if trust.pin is not None and trust.pin != ids[0]:
@@ -190,6 +197,14 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
                 verdict = None  # the verifier reports the unreadable allowed_signers
         found = list(judged.findings) if judged.findings is not None else \
             verifier.check_record(info, rec, verdict, repair_clean=clean)
+        # Rule 5: a new key pair is new. One the line used before (a retired pair, another
+        # environment's) opens to whoever held it, whoever the members now are (attack33
+        # K1, K1b); keys of commits with findings count too, their holder unknown.
+        for env, key in judged.keys:
+            if key in report.keys:
+                found.append(Finding(info_id, 5, f"{env}: a key pair the store line used "
+                                                 "before; a new key pair must be new"))
+            report.keys.add(key)
         # Rule 9 speaks of earlier commits (a change left short) before this one's own
         # findings, so that a repair can acknowledge what it follows.
         for commit, message in ledger.step(info, rec, verdict):

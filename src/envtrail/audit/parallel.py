@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from envtrail.audit import signature
 from envtrail.audit.approvals import Requirement, requirement
+from envtrail.audit.effect import new_key_pairs
 from envtrail.audit.history import parse_record
 from envtrail.audit.record import Record
 from envtrail.audit.verify import Finding, Verifier
@@ -46,6 +47,8 @@ class Judgement:
     findings: tuple[Finding, ...] | None  # None for a repair: only the walk can judge one
     need_known: bool = False  # whether ``need`` was worked out (a signed, good change)
     need: Requirement | None = None
+    # (environment, public key) for each environment it creates or gives a new key pair.
+    keys: tuple[tuple[str, str], ...] = ()
 
 
 def judge(verifier: Verifier, commit: str) -> Judgement:
@@ -64,13 +67,15 @@ def judge(verifier: Verifier, commit: str) -> Judgement:
     if rec is not None and rec.action == "repair":
         return Judgement(info, rec, verdict, None)
     findings = tuple(verifier.check_record(info, rec, verdict))
+    # (Parsed just now by the check, so read from the view's memo.)
+    keys = new_key_pairs(view, info.parents[0] if info.parents else None, info.id)
     if rec is None or rec.action == "approve" or verdict is None or not verdict.good:
-        return Judgement(info, rec, verdict, findings)
+        return Judgement(info, rec, verdict, findings, keys=keys)
     try:
         need = requirement(view, info, rec)
     except IntegrityError:
         need = None  # an unreadable file at the parent: the verifier reports it
-    return Judgement(info, rec, verdict, findings, True, need)
+    return Judgement(info, rec, verdict, findings, True, need, keys)
 
 
 def judgements(verifier: Verifier, ids: list[str], workers: int = 1) -> Iterator[Judgement]:

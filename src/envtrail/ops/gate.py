@@ -99,7 +99,8 @@ def open_line(git: GitRepo, rt: Runtime, identity: Identity | None = None, *,
                        floor=_time(cp.floor) if since is not None and cp else None,
                        trust=line.Trust(pin, roots), now=rt.now(),
                        seen_ahead=checkpoint.load_ahead(git.root),
-                       tainted=cp.tainted if cp is not None and since is not None else frozenset())
+                       tainted=cp.tainted if cp is not None and since is not None else frozenset(),
+                       keys=cp.keys if cp is not None and since is not None else frozenset())
     if line.reaches_back(view, report):
         since = None
         report = line.walk(view, head, keyring=Keyring(identity), trust=line.Trust(pin, roots),
@@ -143,7 +144,8 @@ def record_verified(git: GitRepo, view: StoreView, head: str, report: LineReport
     floor = int(report.floor.timestamp()) if report.floor else (cp.floor if cp else 0)
     new = Checkpoint(head, envs, frozenset(keyed & set(envs)), frozenset(attempted),
                      frozenset(roots | (cp.roots if cp else frozenset())), floor,
-                     frozenset(report.tainted | set(cp.tainted if cp and not full else ())))
+                     frozenset(report.tainted | set(cp.tainted if cp and not full else ())),
+                     keys=frozenset(report.keys))
     save(git, new, view)
     return new
 
@@ -170,9 +172,12 @@ def advance(git: GitRepo, parent: str | None, commit: str, when: datetime) -> No
     cp = checkpoint.load(git.root)
     if cp is None or cp.head != parent:
         return
+    from envtrail.audit.effect import new_key_pairs
+
     view = StoreView(git)
+    keys = cp.keys | {key for _, key in new_key_pairs(view, parent, commit)}
     save(git, replace(cp, head=commit, envs=view.env_blobs(commit),
-                      floor=max(cp.floor, int(when.timestamp()))), view)
+                      floor=max(cp.floor, int(when.timestamp())), keys=keys), view)
 
 
 def save(git: GitRepo, cp: Checkpoint, view: StoreView) -> None:

@@ -151,7 +151,7 @@ def _take_remote(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, re
                                                mine, theirs,
                                                eventsync.pending(git, up))
     replayed = _walk(git, rt, identity, new_head, incoming, report.floor,
-                     tainted=known | report.tainted)
+                     tainted=known | report.tainted, keys=frozenset(report.keys))
     if replayed.findings:
         raise IntegrityError(
             f"a replayed commit would not verify: {replayed.findings[0].line()}",
@@ -174,15 +174,20 @@ def _take_remote(git: GitRepo, rt: Runtime, identity: Identity, up: Upstream, re
 
 
 def _walk(git: GitRepo, rt: Runtime, identity: Identity, head: str, since: str | None,
-          floor=None, tainted: frozenset[str] = frozenset()) -> LineReport:
+          floor=None, tainted: frozenset[str] = frozenset(),
+          keys: frozenset[str] | None = None) -> LineReport:
     """Check the line from just after ``since`` to ``head``, with this identity's key
-    (``tainted``: states a repair before ``since`` acknowledged as forged)."""
+    (``tainted``: states a repair before ``since`` acknowledged as forged; ``keys``: the
+    environment public keys used up to it, if known: the checkpoint's, at its head)."""
     if since is not None and floor is None:
         floor = git.info(since).committer_time  # times never go back along a verified line
+    if keys is None and since is not None:
+        cp = checkpoint.load(git.root)
+        keys = cp.keys if cp is not None and cp.head == since else None
     return line.walk(StoreView(git), head, keyring=Keyring(identity), since=since, floor=floor,
                      trust=Trust(checkpoint.load_pin(git.root), trust_roots(rt)),
                      now=rt.now(), seen_ahead=checkpoint.load_ahead(git.root),
-                     tainted=tainted if since is not None else frozenset())
+                     tainted=tainted if since is not None else frozenset(), keys=keys)
 
 
 def _merge_rounds(before: list[Replayed], now: list[Replayed]) -> list[Replayed]:

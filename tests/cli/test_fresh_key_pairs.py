@@ -1,0 +1,100 @@
+"""Rule 5: a new key pair is new (attack33 K1, K1b).
+
+A revocation rotates an environment's key pair so that the revoked member's old seat
+opens nothing written after it. An admin who is a member could hand that back in band:
+a "rotation" to the retired pair (approvers see an ordinary rotation), or a new
+environment carrying production's pair (its grants need none of production's
+approvals). Every audit view then said the member was out. Each is a finding now, in a
+clone that walks the whole line and in one that walks only what is new.
+"""
+
+from test_sync import clone_as, head
+from test_sync_events import world
+
+from conftest import Cli, git
+from envtrail.audit.record import Record
+from envtrail.audit.view import StoreView
+from envtrail.crypto import seal
+from envtrail.crypto.seal import b64
+from envtrail.format import envfile
+from envtrail.format.envfile import EnvFile, Member
+from envtrail.gitstore.repo import GitRepo
+from envtrail.ops.members import open_keys
+from envtrail.ops.txn import Plan
+from forge import commit_plan
+from hostile import setv
+
+REUSED = "a key pair the store line used before"
+
+
+def _pair_at(clone, commit, who, env="production"):
+    g = GitRepo(clone.cwd)
+    return open_keys(StoreView(g).env_at(commit, env), who.identity)
+
+
+def _refused_everywhere(tmp_path, bare, cli, watcher, commit):
+    """A clone that verified up to before ``commit`` refuses to take it (sync walks only
+    what is new) or to read from it (after a plain pull), and a fresh clone's verify
+    names it and its reads refuse."""
+    before = head(watcher)
+    r = watcher("sync")
+    assert r.code == 5 and "rule 5" in r.err and REUSED in r.err, (r.code, r.out, r.err)
+    assert head(watcher) == before
+    # A plain fast-forward pull: its next read walks only what is new, and refuses.
+    git(watcher.cwd, "pull", "-q", "--ff-only", "origin", "main")
+    assert head(watcher) == commit
+    r = watcher("get", "K", "--env", "production")
+    assert r.code == 5 and REUSED in r.err, (r.code, r.out, r.err)
+    git(tmp_path, "clone", "-q", str(bare), str(tmp_path / "fresh"))
+    fresh = Cli(tmp_path / "fresh", cli.identity)
+    assert fresh("init").code == 5  # it walks the line first
+    found = fresh("verify")
+    assert found.code == 1 and f"{commit[:10]} rule 5" in found.out and REUSED in found.out
+    assert fresh("get", "K", "--env", "production").code == 5
+
+
+def test_a_rotation_back_to_a_retired_key_pair_is_a_finding(
+        tmp_path, store, cli, bob, alice, monkeypatch):
+    a, _, bare = world(tmp_path, store, cli, bob)
+    setv(a, "K", "v1")
+    retired = _pair_at(a, head(a), alice)  # the pair bob's seat opens
+    assert a("access", "revoke", bob.principal, "--env", "production",
+             "--reason", "bob leaves").code == 0
+    setv(a, "K", "v3-after-bob")
+    assert a("sync").code == 0
+    watcher = clone_as(tmp_path, str(bare), cli.identity, "watcher")
+    assert watcher("verify").code == 0  # its checkpoint knows every pair used so far
+    monkeypatch.setattr(seal.EnvKeys, "generate", classmethod(lambda cls: retired))
+    assert a("access", "rotate", "--env", "production", "--reason", "yearly").code == 0
+    forged = head(a)
+    assert _pair_at(a, forged, alice).public == retired.public
+    git(a.cwd, "push", "-q", "--no-verify", "origin", "HEAD:main")
+    _refused_everywhere(tmp_path, bare, cli, watcher, forged)
+
+
+def test_a_new_environment_with_another_environments_key_pair_is_a_finding(
+        tmp_path, store, cli, bob, alice):
+    a, _, bare = world(tmp_path, store, cli, bob)
+    setv(a, "K", "v1")
+    assert a("sync").code == 0
+    watcher = clone_as(tmp_path, str(bare), cli.identity, "watcher")
+    assert watcher("verify").code == 0
+    production = _pair_at(a, head(a), alice)
+    mirror = EnvFile("mirror", b64(production.public), {alice.principal: Member(
+        alice.principal, alice.identity.public.openssh, production.seal_to(alice.identity.public))},
+        {})
+    rec = Record("init", alice.principal, "a mirror", ("mirror",))
+    forged = commit_plan(a.cwd, alice.identity,
+                         Plan({envfile.path_for("mirror"): envfile.render(mirror)}, rec))
+    git(a.cwd, "push", "-q", "--no-verify", "origin", f"{forged}:main")
+    _refused_everywhere(tmp_path, bare, cli, watcher, forged)
+
+
+def test_honest_rotations_and_new_environments_are_no_finding(tmp_path, store, cli, bob):
+    a, _, _ = world(tmp_path, store, cli, bob)
+    assert a("access", "revoke", bob.principal, "--env", "production",
+             "--reason", "bob leaves").code == 0
+    assert a("access", "rotate", "--env", "production", "--reason", "yearly").code == 0
+    assert a("env", "add", "mirror", "--reason", "a mirror").code == 0
+    r = a("verify")
+    assert r.code == 0, r.out
