@@ -12,9 +12,10 @@ from envtrail.audit.record import Record
 from envtrail.audit.view import Snapshot
 from envtrail.crypto import sshsig
 from envtrail.crypto.keys import Identity
-from envtrail.errors import ConflictError
+from envtrail.errors import ConflictError, UsageError
 from envtrail.format import signers
 from envtrail.format.layout import SIGNERS
+from envtrail.format.yamlsafe import MAX_FILE_BYTES
 from envtrail.gitstore.commit import (
     Author,
     CasFailed,
@@ -96,6 +97,7 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             plan = build(line.snapshot)
             if plan is None:
                 return Written(None, None, attempt)
+            _check_sizes(plan.changes)
             paths = sorted(plan.changes)
             if plan.base is not None:
                 paths = sorted({*paths, *git.changed_paths(head, plan.base)})
@@ -160,6 +162,17 @@ def _crash_point(rt: Runtime, name: str) -> None:
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _check_sizes(changes: Mapping[str, bytes | None]) -> None:
+    """UsageError (nothing written) for a file over the size every reader refuses: written,
+    it would stop every read, sync and write of the store (attack33 K3)."""
+    for path, data in sorted(changes.items()):
+        if data is not None and len(data) > MAX_FILE_BYTES:
+            raise UsageError(f"{path} would be larger than {MAX_FILE_BYTES // (1024 * 1024)} "
+                             "MiB, which no reader opens; nothing was written",
+                             hint="keep large files out of the store (a value holds at most "
+                                  "1 MiB), or split them over environments")
 
 
 def context_for(rt: Runtime) -> str:
