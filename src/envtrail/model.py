@@ -21,6 +21,10 @@ VAR_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 # Principals end up in allowed_signers, YAML keys and commit trailers: keep
 # them to characters that need no quoting in any of those.
 PRINCIPAL_RE = re.compile(r"\A[A-Za-z0-9._%+@:-]{1,128}\Z")
+# The words policy.yaml gives a meaning where it lists principals (`writers: [admins]`):
+# no principal may take one, or a member named `admins` writes where only admins may
+# (attack33 K2).
+POLICY_WORDS = frozenset({"admins", "any", "members"})
 MAX_VAR_NAME = 256
 MAX_VALUE_BYTES = 1024 * 1024
 MAX_REASON = 1000
@@ -77,10 +81,11 @@ def check_var_name(name: str) -> str:
 
 def check_principal(name: str) -> str:
     """Return ``name`` if it can serve as a principal, else raise UsageError."""
-    if not PRINCIPAL_RE.fullmatch(name):
+    if not PRINCIPAL_RE.fullmatch(name) or name in POLICY_WORDS:
         raise UsageError(
             f"invalid principal {_shown(name)}",
-            hint="use an e-mail address or ci:<name>",
+            hint="use an e-mail address or ci:<name> (admins, any and members are words of "
+                 "policy.yaml)",
         )
     return name
 

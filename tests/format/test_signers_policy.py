@@ -50,6 +50,23 @@ def test_policy_defaults_and_overrides():
     assert policy.parse(policy.render(p)) == p
 
 
+@pytest.mark.parametrize("word", ["admins", "any", "members"])
+def test_no_principal_takes_a_word_of_policy_yaml(word):
+    """attack33 K2: `writers: [admins]` let a member named `admins` write where only admins
+    may; the words are no principals anywhere: granted, in allowed_signers, or matched."""
+    from envtrail.errors import UsageError
+    from envtrail.model import check_principal
+
+    with pytest.raises(UsageError, match="invalid principal"):
+        check_principal(word)
+    line = f"{word} {Identity.generate().public.openssh}\n".encode()
+    with pytest.raises(IntegrityError, match=r"a word of policy\.yaml"):
+        signers.parse(line)
+    p = policy.parse(b"envtrail: 1\nenvironments:\n  production:\n    writers: [admins]\n")
+    assert p.violation("production", "admins", False, "r") is not None
+    assert p.violation("production", "alice@example.com", True, "r") is None
+
+
 @pytest.mark.parametrize("text", [
     b"envtrail: 1\ndefaults:\n  unknown: 1\n",
     b"envtrail: 1\ndefaults:\n  reason_pattern: '['\n",

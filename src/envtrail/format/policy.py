@@ -31,6 +31,7 @@ from typing import Any
 
 from envtrail.errors import IntegrityError
 from envtrail.format.yamlsafe import load
+from envtrail.model import POLICY_WORDS
 
 _RULE_KEYS = {"require_reason", "reason_pattern", "writers", "approvals", "approvers",
               "break_glass", "break_glass_review"}
@@ -134,7 +135,8 @@ class Policy:
             return (f"reason_pattern: {environment} changes need a reason matching "
                     f"{rule.reason_pattern!r}")
         if rule.writers is not None and not (
-                principal in rule.writers or ("admins" in rule.writers and admin)):
+                (principal in rule.writers and principal not in POLICY_WORDS)
+                or ("admins" in rule.writers and admin)):
             return f"writers: {principal} may not change {environment}"
         return None
 
