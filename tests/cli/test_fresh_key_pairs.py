@@ -98,3 +98,23 @@ def test_honest_rotations_and_new_environments_are_no_finding(tmp_path, store, c
     assert a("env", "add", "mirror", "--reason", "a mirror").code == 0
     r = a("verify")
     assert r.code == 0, r.out
+
+
+def test_the_clone_that_made_a_pair_knows_it_without_walking_again(tmp_path, store, cli, bob,
+                                                                   alice):
+    """A write vouches for its own commit without a walk: the checkpoint must learn the
+    pair the write made, or that clone takes a later commit re-using it unseen."""
+    a, _, bare = world(tmp_path, store, cli, bob)
+    assert a("access", "rotate", "--env", "production", "--reason", "yearly").code == 0
+    assert a("sync").code == 0
+    other = clone_as(tmp_path, str(bare), cli.identity, "other")
+    production = _pair_at(other, head(other), alice)
+    mirror = EnvFile("mirror", b64(production.public), {alice.principal: Member(
+        alice.principal, alice.identity.public.openssh, production.seal_to(alice.identity.public))},
+        {})
+    forged = commit_plan(other.cwd, alice.identity, Plan(
+        {envfile.path_for("mirror"): envfile.render(mirror)},
+        Record("init", alice.principal, "a mirror", ("mirror",))))
+    git(other.cwd, "push", "-q", "--no-verify", "origin", f"{forged}:main")
+    r = a("sync")
+    assert r.code == 5 and REUSED in r.err, (r.code, r.out, r.err)
