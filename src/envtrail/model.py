@@ -22,8 +22,9 @@ VAR_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 # them to characters that need no quoting in any of those.
 PRINCIPAL_RE = re.compile(r"\A[A-Za-z0-9._%+@:-]{1,128}\Z")
 # The words policy.yaml gives a meaning where it lists principals (`writers: [admins]`):
-# no principal may take one, or a member named `admins` writes where only admins may
-# (attack33 K2).
+# they never match a principal there, and no new principal takes one (attack33 K2: a
+# member named `admins` wrote where only admins may). One granted before stays readable
+# and can be revoked (attack34 N3).
 POLICY_WORDS = frozenset({"admins", "any", "members"})
 MAX_VAR_NAME = 256
 MAX_VALUE_BYTES = 1024 * 1024
@@ -81,12 +82,20 @@ def check_var_name(name: str) -> str:
 
 def check_principal(name: str) -> str:
     """Return ``name`` if it can serve as a principal, else raise UsageError."""
-    if not PRINCIPAL_RE.fullmatch(name) or name in POLICY_WORDS:
+    if not PRINCIPAL_RE.fullmatch(name):
         raise UsageError(
             f"invalid principal {_shown(name)}",
-            hint="use an e-mail address or ci:<name> (admins, any and members are words of "
-                 "policy.yaml)",
+            hint="use an e-mail address or ci:<name>",
         )
+    return name
+
+
+def check_new_principal(name: str) -> str:
+    """:func:`check_principal` for a name about to be granted or written first: never one
+    of the words policy.yaml gives a meaning to."""
+    if check_principal(name) in POLICY_WORDS:
+        raise UsageError(f"invalid principal {_shown(name)}: a word of policy.yaml",
+                         hint="use an e-mail address or ci:<name>")
     return name
 
 

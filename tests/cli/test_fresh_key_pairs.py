@@ -118,3 +118,58 @@ def test_the_clone_that_made_a_pair_knows_it_without_walking_again(tmp_path, sto
     git(other.cwd, "push", "-q", "--no-verify", "origin", f"{forged}:main")
     r = a("sync")
     assert r.code == 5 and REUSED in r.err, (r.code, r.out, r.err)
+
+
+def _respelt(key: str) -> str:
+    """The same 32 bytes in another base64 spelling: the last digit's two unused bits set."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    digit = alphabet.index(key[42])
+    return key[:42] + alphabet[digit | 1 if digit & 3 == 0 else digit & ~3] + key[43:]
+
+
+def _mirror_of(pair, who, name="mirror", public=None):
+    return EnvFile(name, public or b64(pair.public), {who.principal: Member(
+        who.principal, who.identity.public.openssh, pair.seal_to(who.identity.public))}, {})
+
+
+def test_a_pair_spelt_another_way_is_no_new_pair(store, cli, alice):
+    """attack34 N1: keys were compared as text, and three other base64 spellings decode to
+    the same key: production's pair re-spelt passed as new. A file names its key in the
+    one canonical spelling, or it does not parse."""
+    import base64
+
+    g = GitRepo(store)
+    production = open_keys(StoreView(g).env_at(g.head(), "production"), alice.identity)
+    other = _respelt(b64(production.public))
+    assert other != b64(production.public) and base64.b64decode(other) == production.public
+    forged = commit_plan(store, alice.identity, Plan(
+        {envfile.path_for("mirror"): envfile.render(_mirror_of(production, alice, public=other))},
+        Record("init", alice.principal, "a mirror", ("mirror",))))
+    found = cli("verify")
+    assert found.code == 1 and f"{forged[:10]} rule 3" in found.out, found.out
+    assert cli("get", "K", "--env", "mirror").code == 5
+
+
+def test_a_pair_a_bogus_repair_brought_in_counts_as_used(store, cli, alice):
+    """attack34 N4: a repair's pairs were never counted: an admin's bogus "repair" made a
+    pair (and could seat anyone in it), her real repair undid it, and a later environment
+    with that pair passed as new."""
+    from envtrail.audit.repairs import CLEAN, FROM
+    from envtrail.crypto.seal import EnvKeys
+
+    setv(cli, "K", "v1")
+    g = GitRepo(store)
+    clean = g.head()
+    pair = EnvKeys.generate()
+    commit_plan(store, alice.identity, Plan(
+        {envfile.path_for("mirror"): envfile.render(_mirror_of(pair, alice))},
+        Record("repair", alice.principal, "bogus", ("mirror",),
+               extra=((CLEAN, clean), (FROM, clean)))))
+    assert cli("verify").code == 1
+    assert cli("repair", "--reason", "undo the bogus one").code == 0
+    assert cli("verify").code == 0
+    again = commit_plan(store, alice.identity, Plan(
+        {envfile.path_for("mirror2"): envfile.render(_mirror_of(pair, alice, "mirror2"))},
+        Record("init", alice.principal, "a mirror", ("mirror2",))))
+    found = cli("verify")
+    assert found.code == 1 and f"{again[:10]} rule 5" in found.out and REUSED in found.out

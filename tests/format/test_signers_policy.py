@@ -53,15 +53,17 @@ def test_policy_defaults_and_overrides():
 @pytest.mark.parametrize("word", ["admins", "any", "members"])
 def test_no_principal_takes_a_word_of_policy_yaml(word):
     """attack33 K2: `writers: [admins]` let a member named `admins` write where only admins
-    may; the words are no principals anywhere: granted, in allowed_signers, or matched."""
+    may. No new principal takes such a word, and none ever matches one in a policy; one
+    granted before stays readable and revocable (attack34 N3: refusing the line made a
+    store whose allowed_signers held one unreadable after an upgrade)."""
     from envtrail.errors import UsageError
-    from envtrail.model import check_principal
+    from envtrail.model import check_new_principal, check_principal
 
-    with pytest.raises(UsageError, match="invalid principal"):
-        check_principal(word)
+    with pytest.raises(UsageError, match="a word of policy"):
+        check_new_principal(word)
+    assert check_principal(word) == word
     line = f"{word} {Identity.generate().public.openssh}\n".encode()
-    with pytest.raises(IntegrityError, match=r"a word of policy\.yaml"):
-        signers.parse(line)
+    assert signers.parse(line)[0].principal == word
     p = policy.parse(b"envtrail: 1\nenvironments:\n  production:\n    writers: [admins]\n")
     assert p.violation("production", "admins", False, "r") is not None
     assert p.violation("production", "alice@example.com", True, "r") is None

@@ -199,9 +199,12 @@ def walk(view: StoreView, head: str, *, keyring: Keyring | None = None,
             verifier.check_record(info, rec, verdict, repair_clean=clean)
         # Rule 5: a new key pair is new. One the line used before (a retired pair, another
         # environment's) opens to whoever held it, whoever the members now are (attack33
-        # K1, K1b); keys of commits with findings count too, their holder unknown.
+        # K1, K1b). Every commit's pairs count as used, a repair's and those of commits
+        # with findings too, their holders unknown (attack34 N4); only a repair may bring
+        # one back, its clean point's (audit.repairs holds it to that state).
+        repairing = rec is not None and rec.action == "repair"
         for env, key in judged.keys:
-            if key in report.keys:
+            if key in report.keys and not repairing:
                 found.append(Finding(info_id, 5, f"{env}: a key pair the store line used "
                                                  "before; a new key pair must be new"))
             report.keys.add(key)

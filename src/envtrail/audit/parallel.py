@@ -64,11 +64,10 @@ def judge(verifier: Verifier, commit: str) -> Judgement:
         verdict: signature.Verdict | None = signature.check(view, info)
     except IntegrityError:
         verdict = None  # the verifier reports the unreadable allowed_signers
-    if rec is not None and rec.action == "repair":
-        return Judgement(info, rec, verdict, None)
-    findings = tuple(verifier.check_record(info, rec, verdict))
-    # (Parsed just now by the check, so read from the view's memo.)
     keys = new_key_pairs(view, info.parents[0] if info.parents else None, info.id)
+    if rec is not None and rec.action == "repair":
+        return Judgement(info, rec, verdict, None, keys=keys)
+    findings = tuple(verifier.check_record(info, rec, verdict))
     if rec is None or rec.action == "approve" or verdict is None or not verdict.good:
         return Judgement(info, rec, verdict, findings, keys=keys)
     try:

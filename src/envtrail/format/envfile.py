@@ -349,7 +349,11 @@ def _is_b64_key(text: str) -> bool:
     import base64
     import binascii
 
+    # In its one canonical spelling: the unused low bits of the last digit may be set in
+    # three other spellings of the same key, and a key is compared as text (attack34 N1:
+    # a retired pair re-spelt passed as a new one).
     try:
-        return len(base64.b64decode(text, validate=True)) == 32
+        raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return False
+    return len(raw) == 32 and base64.b64encode(raw).decode("ascii") == text

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from envtrail.errors import IntegrityError
 from envtrail.format.yamlsafe import check_size
-from envtrail.model import POLICY_WORDS, PRINCIPAL_RE
+from envtrail.model import PRINCIPAL_RE
 
 ADMIN_MARK = "envtrail:admin"
 HEADER = (
@@ -167,8 +167,6 @@ def _parse_line(line: str) -> Signer:
         raise _BadLine("principal patterns and lists are not allowed: one literal principal a line")
     if not PRINCIPAL_RE.fullmatch(principal):
         raise _BadLine("invalid principal")
-    if principal in POLICY_WORDS:
-        raise _BadLine(f"{principal!r} is a word of policy.yaml, no principal")
     options: dict[str, str] = {}
     token, after = _first_token(rest)
     if token and not token.startswith(_KEY_TYPE_PREFIXES):

@@ -16,7 +16,13 @@ from envtrail.format import envfile, signers
 from envtrail.format.envfile import EnvFile, Member
 from envtrail.format.layout import SIGNERS
 from envtrail.gitstore.repo import GitRepo
-from envtrail.model import Change, check_env_name, check_principal, check_reason
+from envtrail.model import (
+    Change,
+    check_env_name,
+    check_new_principal,
+    check_principal,
+    check_reason,
+)
 from envtrail.ops import reach
 from envtrail.ops.members import decrypt_one, open_keys
 from envtrail.ops.routing import DIRECT, Route
@@ -74,7 +80,7 @@ def rotated(env: EnvFile, identity: Identity,
 def grant(git: GitRepo, rt: Runtime, identity: Identity, principal: str, pubkey: PublicKey,
           environment: str, reason: str | None, route: Route = DIRECT) -> Written:
     """Seal ``environment``'s keys to ``principal``; add them as a signer if new."""
-    check_principal(principal)
+    check_new_principal(principal)
     check_env_name(environment)
     text = check_reason(reason)
 

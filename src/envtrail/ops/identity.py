@@ -10,7 +10,7 @@ from pathlib import Path
 
 from envtrail.crypto.keys import Identity, KeyFormatError, PassphraseRequired, WrongPassphrase
 from envtrail.errors import AccessDenied, UsageError
-from envtrail.model import check_principal
+from envtrail.model import check_new_principal
 from envtrail.runtime import Runtime
 
 
@@ -107,7 +107,7 @@ def create(rt: Runtime, principal: str | None, out: Path | None,
     Neither file may exist beforehand, not even as a symbolic link: envtrail never
     overwrites a key or writes through a link to somewhere else.
     """
-    name = check_principal(principal or f"{rt.env.get('USER') or 'user'}@{rt.host}")
+    name = check_new_principal(principal or f"{rt.env.get('USER') or 'user'}@{rt.host}")
     path = out or default_path(rt)
     pub_path = path.with_name(path.name + ".pub")
     for target in (path, pub_path):

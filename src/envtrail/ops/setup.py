@@ -19,7 +19,7 @@ from envtrail.format.layout import ATTRIBUTES, ATTRIBUTES_LINE, CONFIG, POLICY, 
 from envtrail.gitstore.discover import find_git_root
 from envtrail.gitstore.refs import configured_store_ref
 from envtrail.gitstore.repo import STORE_BRANCH_KEY, GitRepo
-from envtrail.model import check_env_name, check_principal
+from envtrail.model import check_env_name, check_new_principal
 from envtrail.ops.gate import open_line
 from envtrail.ops.routing import DIRECT, Route
 from envtrail.ops.rules import authorize_write, require_admin
@@ -173,7 +173,7 @@ def init(rt: Runtime, identity: Identity | None, envs: list[str],
     if identity is None:
         raise AccessDenied("creating a store needs an identity (you become its first admin)",
                            hint="create one with `envtrail identity new --principal you@example.com`")
-    principal = check_principal(identity.comment.strip()) if identity.comment.strip() else None
+    principal = check_new_principal(identity.comment.strip()) if identity.comment.strip() else None
     if principal is None:
         raise UsageError("your identity has no principal in its comment",
                          hint="make one with `envtrail identity new --principal you@example.com`")
