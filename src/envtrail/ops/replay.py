@@ -32,7 +32,7 @@ from envtrail.ops.members import decrypt_one, open_keys
 from envtrail.ops.rules import authorize_write, require_admin
 from envtrail.ops.setup import new_env_file
 from envtrail.ops.store import whoami
-from envtrail.ops.txn import signer_for
+from envtrail.ops.txn import oversized, signer_for
 from envtrail.runtime import Runtime
 
 REPLAYED = "Replayed"  # the trailer Envtrail-Replayed: <id of the commit it replaces>
@@ -116,6 +116,13 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
     new_rec = record.Record(action, acting.principal, rec.reason, rec.environments,
                             tuple(sorted(changes, key=lambda c: c.key)), rec.context,
                             tuple(extra))
+    too_big = oversized(files)
+    if too_big is not None:
+        # The two sides fit apart, not together: no commit anyone could read (attack34 N2).
+        raise ConflictError(f"{original[:10]} on top of the remote's changes would make "
+                            f"{too_big} larger than 64 MiB, which no reader opens",
+                            hint="nothing was changed; unset values of that environment (or "
+                                 "drop this change), then run `envtrail sync` again")
     author = Author(acting.principal, acting.principal, when)
     return create_commit(git, [parent], files, record.render(new_rec), author,
                          signer_for(identity))

@@ -97,7 +97,13 @@ def transact(git: GitRepo, rt: Runtime, identity: Identity,
             plan = build(line.snapshot)
             if plan is None:
                 return Written(None, None, attempt)
-            _check_sizes(plan.changes)
+            too_big = oversized(plan.changes)
+            if too_big is not None:
+                raise UsageError(f"{too_big} would be larger than "
+                                 f"{MAX_FILE_BYTES // (1024 * 1024)} MiB, which no reader "
+                                 "opens; nothing was written",
+                                 hint="keep large files out of the store (a value holds at "
+                                      "most 1 MiB), or split them over environments")
             paths = sorted(plan.changes)
             if plan.base is not None:
                 paths = sorted({*paths, *git.changed_paths(head, plan.base)})
@@ -164,15 +170,11 @@ def _crash_point(rt: Runtime, name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _check_sizes(changes: Mapping[str, bytes | None]) -> None:
-    """UsageError (nothing written) for a file over the size every reader refuses: written,
+def oversized(changes: Mapping[str, bytes | None]) -> str | None:
+    """The first file of ``changes`` over the size every reader refuses, or None: written,
     it would stop every read, sync and write of the store (attack33 K3)."""
-    for path, data in sorted(changes.items()):
-        if data is not None and len(data) > MAX_FILE_BYTES:
-            raise UsageError(f"{path} would be larger than {MAX_FILE_BYTES // (1024 * 1024)} "
-                             "MiB, which no reader opens; nothing was written",
-                             hint="keep large files out of the store (a value holds at most "
-                                  "1 MiB), or split them over environments")
+    return next((path for path, data in sorted(changes.items())
+                 if data is not None and len(data) > MAX_FILE_BYTES), None)
 
 
 def context_for(rt: Runtime) -> str:
