@@ -173,3 +173,27 @@ def test_a_pair_a_bogus_repair_brought_in_counts_as_used(store, cli, alice):
         Record("init", alice.principal, "a mirror", ("mirror2",))))
     found = cli("verify")
     assert found.code == 1 and f"{again[:10]} rule 5" in found.out and REUSED in found.out
+
+
+def test_apply_refuses_a_proposed_rotation_to_a_retired_pair(store, cli, alice, bob,
+                                                            monkeypatch):
+    """`apply` walks the proposal from the line head with the pairs the checkpoint knows
+    there (a proposal is checked as a read would check it, before the line moves)."""
+    from hostile import proposal_id
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "K", "v1")
+    g = GitRepo(store)
+    retired = open_keys(StoreView(g).env_at(g.head(), "production"), alice.identity)
+    assert cli("access", "revoke", bob.principal, "--env", "production",
+               "--reason", "bob leaves").code == 0
+    assert cli("verify").code == 0
+    line = g.head()
+    with monkeypatch.context() as m:
+        m.setattr(seal.EnvKeys, "generate", classmethod(lambda cls: retired))
+        pid = proposal_id(cli("access", "rotate", "--env", "production", "--reason", "yearly",
+                              "--propose"))
+    r = cli("apply", pid)
+    assert r.code == 5 and "rule 5" in r.err and REUSED in r.err, (r.code, r.out, r.err)
+    assert GitRepo(store).head() == line

@@ -143,6 +143,13 @@ def cached_file(root: Path, environment: str, blob: str) -> bytes | None:
     return data if blob_id(data, blob) == blob else None
 
 
+def keys_at(root: Path, commit: str | None) -> frozenset[str] | None:
+    """The environment public keys the line used up to ``commit``, where the checkpoint
+    stands there; None elsewhere (a walk from ``commit`` then reads them from the line)."""
+    cp = load(root) if commit is not None else None
+    return cp.keys if cp is not None and cp.head == commit else None
+
+
 def load_tainted(root: Path) -> frozenset[str]:
     """The line states a repair acknowledged as findings, as this clone last verified them."""
     cp = load(root)

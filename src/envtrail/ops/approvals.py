@@ -11,6 +11,7 @@ Reading a proposal and judging its approvals is :mod:`envtrail.ops.proposal`.
 
 from __future__ import annotations
 
+from envtrail.audit import checkpoint
 from envtrail.audit import line as line_walk
 from envtrail.audit.approvals import (
     APPROVES,
@@ -238,7 +239,8 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
         whole = prop.record.action == "repair"
         report = line_walk.walk(line.view, prop.tip, keyring=Keyring(identity),
                                 since=None if whole else line.head,
-                                floor=None if whole else line.floor, now=rt.now())
+                                floor=None if whole else line.floor, now=rt.now(),
+                                keys=None if whole else checkpoint.keys_at(git.root, line.head))
         if report.findings:
             raise IntegrityError(f"proposal {prop.id} does not verify: "
                                  f"{report.findings[0].line()}")

@@ -111,11 +111,9 @@ class ProposalJudge:
             a = parse_record(git.info(commit))
             if a is None or approves(a) != chain[0]:
                 return f"{commit[:10]} on top of it is no approval of it"
-        cp = checkpoint.load(git.root)
         report = line.walk(self.view, tip, keyring=Keyring(self.identity),
                            since=root.parents[0], floor=git.info(root.parents[0]).committer_time,
-                           now=self.rt.now(),
-                           keys=cp.keys if cp is not None and cp.head == root.parents[0] else None)
+                           now=self.rt.now(), keys=checkpoint.keys_at(git.root, root.parents[0]))
         # Rule 9 speaks of approvals still missing (what a proposal is for), or of one that
         # does not count, which the chain is cut before; every other rule must hold.
         bad = [f for f in report.findings if f.rule != 9]

@@ -181,9 +181,8 @@ def _walk(git: GitRepo, rt: Runtime, identity: Identity, head: str, since: str |
     environment public keys used up to it, if known: the checkpoint's, at its head)."""
     if since is not None and floor is None:
         floor = git.info(since).committer_time  # times never go back along a verified line
-    if keys is None and since is not None:
-        cp = checkpoint.load(git.root)
-        keys = cp.keys if cp is not None and cp.head == since else None
+    if keys is None:
+        keys = checkpoint.keys_at(git.root, since)
     return line.walk(StoreView(git), head, keyring=Keyring(identity), since=since, floor=floor,
                      trust=Trust(checkpoint.load_pin(git.root), trust_roots(rt)),
                      now=rt.now(), seen_ahead=checkpoint.load_ahead(git.root),
