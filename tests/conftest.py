@@ -183,6 +183,16 @@ def git(cwd: Path, *args: str, check: bool = True, input: str | None = None) -> 
     return proc.stdout
 
 
+def one_commit_repo(root: Path, name: str, text: str, message: str) -> Path:
+    """A new git repository at ``root`` holding one file in one commit."""
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / name).write_text(text)
+    git(root, "add", ".")
+    git(root, "commit", "-qm", message)
+    return root
+
+
 @pytest.fixture
 def alice(make_identity) -> IdentityFile:
     return make_identity("alice@example.com")

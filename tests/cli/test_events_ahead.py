@@ -449,6 +449,17 @@ def test_an_event_by_no_member_of_its_environment_is_no_repairs_to_settle(
     assert found["acknowledged"] == []
 
 
+def _event_then_offboard(a, bob) -> str:
+    """alice records a deploy, then offboards bob and syncs; the store commit before the
+    revocation (the one a late event of bob's names) comes back."""
+    event(a, "deploy", "first")
+    before = head(a)
+    assert a("access", "revoke", bob.principal, "--env", "production",
+             "--reason", "offboarding").code == 0
+    assert a("sync").code == 0
+    return before
+
+
 def test_a_revoked_members_event_long_after_the_revocation_is_never_acknowledged(
         tmp_path, store, cli, bob, clock):
     """attack30 A2: the acknowledgement above asked only that the event verify at the
@@ -459,11 +470,7 @@ def test_a_revoked_members_event_long_after_the_revocation_is_never_acknowledged
     from envtrail.gitstore.repo import GitRepo
 
     a, b, _ = world(tmp_path, store, cli, bob)
-    event(a, "deploy", "first")
-    before = head(a)
-    assert a("access", "revoke", bob.principal, "--env", "production",
-             "--reason", "offboarding").code == 0
-    assert a("sync").code == 0
+    before = _event_then_offboard(a, bob)
     clock(3600)
     git(b.cwd, "fetch", "-q", "origin", f"+{EVENTS}:{EVENTS}")
     tip = git(b.cwd, "rev-parse", EVENTS).strip()
@@ -509,11 +516,7 @@ def test_acknowledgements_are_judged_together_before_a_repair_writes_them(
     from envtrail.gitstore.repo import GitRepo
 
     a, _, _ = world(tmp_path, store, cli, bob)
-    event(a, "deploy", "first")
-    before = head(a)
-    assert a("access", "revoke", bob.principal, "--env", "production",
-             "--reason", "offboarding").code == 0
-    assert a("sync").code == 0
+    before = _event_then_offboard(a, bob)
     revoked = GitRepo(a.cwd).info(head(a)).committer_time
     tip = git(a.cwd, "rev-parse", EVENTS).strip()
     planted = []

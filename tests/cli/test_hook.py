@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git
+from conftest import git, one_commit_repo
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.hook import check_staged
 
@@ -553,13 +553,7 @@ def test_what_counts_as_a_value_in_a_comment(line, holds, tmp_path):
 
 def _library(tmp_path):
     """Another repository with one commit, to add as a submodule."""
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    git(lib, "init", "-q")
-    (lib / "x").write_text("1\n")
-    git(lib, "add", "x")
-    git(lib, "commit", "-qm", "lib")
-    return lib
+    return one_commit_repo(tmp_path / "lib", "x", "1\n", "lib")
 
 
 def test_a_submodule_bump_is_no_file_to_read(app_hooked, app, tmp_path):

@@ -4,7 +4,7 @@ import os
 import stat
 import subprocess
 
-from conftest import Cli, git
+from conftest import Cli, git, one_commit_repo
 
 
 def test_identity_new_writes_0600_key_ssh_keygen_reads(tmp_path):
@@ -275,10 +275,4 @@ def test_a_store_planted_on_the_code_branch_is_refused_not_adopted(tmp_path, ali
 
 def _app_with_history(tmp_path):
     """An application repository with one commit of code, and no store."""
-    app = tmp_path / "app"
-    app.mkdir()
-    git(app, "init", "-q")
-    (app / "main.py").write_text("print(1)\n")
-    git(app, "add", ".")
-    git(app, "commit", "-qm", "app")
-    return app
+    return one_commit_repo(tmp_path / "app", "main.py", "print(1)\n", "app")

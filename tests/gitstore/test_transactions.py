@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git
+from conftest import git, one_commit_repo
 from envtrail.audit.record import Record
 from envtrail.crypto.keys import Identity
 from envtrail.errors import ConflictError
@@ -33,13 +33,7 @@ def rt(root: Path) -> Runtime:
 
 
 def repo_with_commit(tmp_path: Path) -> GitRepo:
-    root = tmp_path / "r"
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / "f.txt").write_text("one\n")
-    git(root, "add", ".")
-    git(root, "commit", "-qm", "first")
-    return GitRepo(root)
+    return GitRepo(one_commit_repo(tmp_path / "r", "f.txt", "one\n", "first"))
 
 
 def plan(path: str, data: bytes) -> Plan:
