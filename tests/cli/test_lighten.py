@@ -80,3 +80,27 @@ def test_plain_int_coercion_reports_the_users_mistake(value, message):
         lighten_mod._coerce("int", value, 0)
     assert lighten_mod._coerce("int", "7", 0) == 7
     assert lighten_mod._coerce("list[str]", ("a", "b"), None) == ["a", "b"]
+
+
+def shape(command):
+    """What a user can pass a command: each parameter's name, flags, kind and default."""
+    return [(p.name, tuple(p.opts), tuple(p.secondary_opts), p.param_type_name,
+             repr(p.default), p.required, p.multiple) for p in command.params]
+
+
+@pytest.mark.parametrize("word", ["get", "export", "run", "set", "hook", "log", "show",
+                                  "diff", "blame", "verify"])
+def test_a_hot_command_built_alone_is_the_command_of_the_whole_app(word):
+    # A hot command's run builds only its own module's command (app._HOT): it must
+    # take exactly the options the full application (help, docs/cli.md) shows.
+    import typer.main
+
+    from envtrail.cli import app
+
+    assert word in app._HOT
+    alone = typer.main.get_command(app.build([word, "X"]))
+    whole = typer.main.get_command(app.build())
+    assert set(alone.commands) == {word}
+    mine, full = alone.commands[word], whole.commands[word]
+    assert shape(mine) == shape(full) and shape(alone) == shape(whole)
+    assert getattr(mine, "commands", {}).keys() == getattr(full, "commands", {}).keys()

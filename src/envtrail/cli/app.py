@@ -19,8 +19,9 @@ from envtrail.cli.common import GLOBALS, IdentityOpt, RepoOpt
 
 _MODULES = ("cmd_setup", "cmd_values", "cmd_audit", "cmd_rollback", "cmd_revert", "cmd_repair",
             "cmd_access", "cmd_approvals", "cmd_git")
+# The commands run most (by hand, in CI, in hooks): each builds only its own parameters.
 _HOT = {"get": "cmd_values", "export": "cmd_values", "run": "cmd_values", "set": "cmd_values",
-        "hook": "cmd_git"}
+        "hook": "cmd_git", **dict.fromkeys(("log", "show", "diff", "blame", "verify"), "cmd_audit")}
 _GLOBAL_WITH_VALUE = {"--repo", "--identity"}
 
 

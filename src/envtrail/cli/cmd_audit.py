@@ -381,8 +381,9 @@ class _Progress:
         self._p.stop()
 
 
-def register(app: typer.Typer) -> None:
-    """Attach these commands to the application."""
+def register(app: typer.Typer, only: str | None = None) -> None:
+    """Attach these commands (or just ``only``) to the application."""
     for name, fn in (("log", log), ("show", show), ("diff", diff), ("blame", blame),
                      ("verify", verify)):
-        app.command(name)(fn)
+        if only in (None, name):
+            app.command(name)(fn)
