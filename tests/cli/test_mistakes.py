@@ -75,6 +75,29 @@ def test_log_into_head_exits_quietly(cli, store):
     assert (code, err) == (0, "")
 
 
+def test_a_process_leaves_with_all_its_output_and_its_exit_code(cli, store):
+    # The console script ends without the interpreter's shutdown (cli.main): what it
+    # wrote must still all arrive, in a pipe and in a file, with its code. Buffered as
+    # it is by default (PYTHONUNBUFFERED off), and short, so it all sits in the buffer.
+    (store.parent / "few.env").write_text("A=1\nB=two\n")
+    assert cli("import", str(store.parent / "few.env"), "--env", "staging",
+               "--reason", "few").code == 0
+    env = {k: v for k, v in cli._env(None).items() if k != "PYTHONUNBUFFERED"}
+
+    def envtrail(*args, stdout=subprocess.PIPE):
+        return subprocess.run([sys.executable, "-m", "envtrail", *args], cwd=store, env=env,
+                              stdout=stdout, stderr=subprocess.PIPE, check=False)
+
+    piped = envtrail("get", "B", "--env", "staging")
+    assert (piped.returncode, piped.stdout) == (0, b"two"), piped.stderr  # exact when piped
+    with open(store.parent / "out.env", "wb") as fh:
+        assert envtrail("export", "--env", "staging", stdout=fh).returncode == 0
+    assert (store.parent / "out.env").read_text() == "A='1'\nB='two'\n"
+    missing = envtrail("get", "NOPE", "--env", "staging")
+    assert missing.returncode == 3, missing.stderr
+    assert missing.stderr.decode().startswith("envtrail: error: ")
+
+
 def test_help_shows_flags_and_arguments_plainly(tmp_path):
     for command in (["rollback"], ["get"], ["set"], ["revert"], ["show"]):
         r = Cli(tmp_path)(*command, "--help")
