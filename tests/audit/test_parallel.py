@@ -179,3 +179,14 @@ def test_more_processes_than_cores_judge_alike_and_each_takes_chunks(cli, store,
     assert len(judged_by) == len(one.walked)  # every commit judged once, by someone
     assert four.findings == one.findings and four.unkeyed == one.unkeyed
     assert {forged[0], forged[1]} <= {f.commit for f in four.findings}
+
+
+@pytest.mark.parametrize("count", [0, 1, 31, 512, 513, 1000, 10_000])
+def test_chunks_cover_the_line_in_order_and_end_small(count):
+    ids = [f"{i:040x}" for i in range(count)]
+    chunks = parallel._chunks(ids)
+    assert [c for chunk in chunks for c in chunk] == ids and all(chunks)
+    assert all(len(c) <= parallel._CHUNK for c in chunks)
+    # The last four chunks' worth of commits go four times smaller.
+    tail = [len(c) for c in chunks][-(4 * 4):]
+    assert count < parallel._CHUNK or max(tail) <= parallel._CHUNK // 4
