@@ -197,3 +197,25 @@ def test_apply_refuses_a_proposed_rotation_to_a_retired_pair(store, cli, alice, 
     r = cli("apply", pid)
     assert r.code == 5 and "rule 5" in r.err and REUSED in r.err, (r.code, r.out, r.err)
     assert GitRepo(store).head() == line
+
+
+def test_a_clone_whose_checkpoint_lags_its_branch_reads_the_pairs_from_the_line(
+        tmp_path, store, cli, bob, alice, monkeypatch):
+    """A clone that moved its branch with a plain pull has a checkpoint that knows none of
+    the pairs used since: sync must still know them, or it takes a rotation back to one."""
+    a, _, bare = world(tmp_path, store, cli, bob)
+    assert a("sync").code == 0
+    watcher = clone_as(tmp_path, str(bare), cli.identity, "watcher")
+    assert watcher("verify").code == 0  # its checkpoint stands here
+    assert a("access", "rotate", "--env", "production", "--reason", "first").code == 0
+    retired = _pair_at(a, head(a), alice)
+    assert a("access", "rotate", "--env", "production", "--reason", "second").code == 0
+    assert a("sync").code == 0
+    git(watcher.cwd, "pull", "-q", "--ff-only", "origin", "main")  # no envtrail read since
+    monkeypatch.setattr(seal.EnvKeys, "generate", classmethod(lambda cls: retired))
+    assert a("access", "rotate", "--env", "production", "--reason", "back").code == 0
+    git(a.cwd, "push", "-q", "--no-verify", "origin", "HEAD:main")
+    before = head(watcher)
+    r = watcher("sync")
+    assert r.code == 5 and REUSED in r.err, (r.code, r.out, r.err)
+    assert head(watcher) == before

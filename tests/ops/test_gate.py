@@ -566,3 +566,14 @@ def test_a_cached_file_changed_on_disk_vouches_for_no_missing_seat(verified, cli
     assert fast(verified, bob) is None
     assert cli.as_(bob)("get", "A", "--env", "production").out == "1"
     assert older.read_bytes() == now  # written again from the committed file
+
+
+def test_the_checkpoints_key_pairs_answer_only_where_it_stands(verified, cli):
+    # Elsewhere they would be too many (a walk from before it: an honest pair made later
+    # reads as re-used) or too few (from after it: a re-used pair reads as new).
+    cp = checkpoint.load(verified)
+    assert cp.head == head(verified) and cp.keys
+    assert checkpoint.keys_at(verified, cp.head) == cp.keys
+    parent = git(verified, "rev-parse", "HEAD~1").strip()
+    assert checkpoint.keys_at(verified, parent) is None
+    assert checkpoint.keys_at(verified, None) is None
