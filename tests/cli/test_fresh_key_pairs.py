@@ -219,3 +219,35 @@ def test_a_clone_whose_checkpoint_lags_its_branch_reads_the_pairs_from_the_line(
     r = watcher("sync")
     assert r.code == 5 and REUSED in r.err, (r.code, r.out, r.err)
     assert head(watcher) == before
+
+
+def test_a_proposed_rotation_to_a_retired_pair_says_it_never_lands_and_gets_no_approval(
+        store, cli, alice, bob, monkeypatch):
+    """`proposals` and `review` judge a proposal as `apply` will (every rule but the
+    approvals it waits for), so nobody spends an approval on one that can never land."""
+    import json
+
+    from hostile import proposal_id
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    setv(cli, "K", "v1")
+    g = GitRepo(store)
+    retired = open_keys(StoreView(g).env_at(g.head(), "production"), alice.identity)
+    assert cli("access", "rotate", "--env", "production", "--reason", "yearly").code == 0
+    assert cli("policy", "set", "--env", "production", "--approvals", "1",
+               "--reason", "two people").code == 0
+    with monkeypatch.context() as m:
+        m.setattr(seal.EnvKeys, "generate", classmethod(lambda cls: retired))
+        pid = proposal_id(cli("access", "rotate", "--env", "production", "--reason", "again",
+                              "--propose"))
+    listed = cli("proposals")
+    assert listed.code == 0 and "can never land" in listed.out and REUSED in listed.out
+    doc = json.loads(cli("proposals", "--json").out)
+    assert [p["id"] for p in doc] == [pid] and REUSED in doc[0]["findings"][0]
+    shown = cli("review", pid)
+    assert shown.code == 0 and "does not verify:" in shown.out and REUSED in shown.out
+    tip = git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip()
+    r = cli.as_(bob)("approve", pid, "--reason", "looks fine")
+    assert r.code == 5 and REUSED in r.err, (r.code, r.out, r.err)
+    assert git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip() == tip

@@ -96,6 +96,8 @@ def review(
         out(f"    {line}")
     for why in prop.mislabelled:
         out(f"  does not do what its record says: {why}")
+    for finding in prop.findings:
+        out(f"  does not verify: {finding}")
     for env, vals in shown.items():
         for key, value in sorted(vals.items()):
             out(f"  {env} {key}={value.reveal()}")
@@ -233,6 +235,8 @@ def _state(p: Any, line: Any) -> str:
         return "blocked (the store line does not verify: only a repair can land)"
     if p.stuck:
         return "can never land (it would leave the store stuck: `propose --withdraw` it)"
+    if p.findings:
+        return f"can never land (it does not verify: {p.findings[0]})"
     return "ready to apply" if p.ready else "waiting for approvals"
 
 

@@ -48,7 +48,7 @@ from envtrail.model import Secret, check_reason
 from envtrail.ops import journal
 from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_values
-from envtrail.ops.proposal import Proposal, is_repair, load
+from envtrail.ops.proposal import Proposal, is_repair, load, with_findings
 from envtrail.ops.routing import (
     chain_of,
     drop_proposal,
@@ -66,7 +66,8 @@ def review(git: GitRepo, rt: Runtime, identity: Identity | None, proposal_id: st
            reveal: bool) -> tuple[Proposal, dict[str, dict[str, Secret]]]:
     """A proposal and, with ``reveal``, the proposed values the caller's key opens."""
     view = StoreView(git)
-    prop = load(git, view, proposal_id, git.store_head())
+    prop = with_findings(view, load(git, view, proposal_id, git.store_head()),
+                         Keyring(identity), rt.now())
     shown: dict[str, dict[str, Secret]] = {}
     if reveal:
         if identity is None:
@@ -125,7 +126,14 @@ def _approve_proposal(git: GitRepo, rt: Runtime, identity: Identity, proposal_id
             raise _stale(prop)
         if prop.stuck:
             raise _stuck(prop.id, prop.stuck)
-        _judge_with_key(line.view, identity, prop)
+        # Judged as apply will judge it, with the approver's own key: a seat of theirs that
+        # does not open, a fingerprint that lies (attack24 U1b: approved blind, the first of
+        # two rotations hid a change of value), a key pair the line used before.
+        judged = with_findings(line.view, prop, Keyring(identity), rt.now())
+        if judged.findings:
+            raise IntegrityError(f"proposal {prop.id} does not verify with your key: "
+                                 f"{judged.findings[0]}", hint="nothing was approved; tell "
+                                                               "its author and the other admins")
         rec = Record("approve", acting.principal, text, prop.record.environments,
                      context=context_for(rt), extra=((APPROVES, prop.commit),))
         when = max(rt.now(), git.info(prop.tip).committer_time)
@@ -164,22 +172,6 @@ def _approve_break_glass(git: GitRepo, rt: Runtime, identity: Identity, target: 
                                context=context_for(rt), extra=((APPROVES, commit),)))
 
     return transact(git, rt, identity, build)
-
-
-def _judge_with_key(view: StoreView, identity: Identity, prop: Proposal) -> None:
-    """IntegrityError (exit 5) where the approver's own key finds the proposed commit
-    broken: a seat of theirs that does not open, a fingerprint that lies (attack24 U1b:
-    approved blind, the first of two rotations hid a change of value). A repair is judged
-    from its clean point, by the line walk, once applied."""
-    from envtrail.audit.verify import Verifier
-
-    if prop.record.action == "repair":
-        return
-    found = Verifier(view, Keyring(identity)).check(view.git.info(prop.commit))
-    if found:
-        raise IntegrityError(f"proposal {prop.id} does not verify with your key: "
-                             f"{found[0].line()}", hint="nothing was approved; tell its "
-                                                        "author and the other admins")
 
 
 def _may_approve(need: Requirement | None, principal: str, identity: Identity, rt: Runtime,

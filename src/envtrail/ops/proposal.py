@@ -8,14 +8,15 @@ start here, and ``proposals`` lists them all.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from envtrail.audit import signature
+from envtrail.audit import checkpoint, line, signature
 from envtrail.audit.actions import disagreements
 from envtrail.audit.approvals import Requirement, requirement
 from envtrail.audit.effect import Effect, of_commit
 from envtrail.audit.history import parse_record
+from envtrail.audit.keyring import Keyring
 from envtrail.audit.ledger import Ledger
 from envtrail.audit.record import Record
 from envtrail.audit.repairs import signature_state
@@ -57,6 +58,9 @@ class Proposal:
     effect: Effect
     mislabelled: tuple[str, ...] = ()  # how its tree disagrees with its action (rule 3)
     stuck: str | None = None  # what nobody could approve again once it landed (never applied)
+    # What verify finds in it on its base, approvals aside (where :func:`with_findings`
+    # was asked): a proposal with any never lands, and no approval should be spent on it.
+    findings: tuple[str, ...] = ()
 
     @property
     def new_readers(self) -> tuple[tuple[str, str], ...]:
@@ -88,7 +92,7 @@ class Proposal:
                 "problems": list(self.problems), "stale": self.stale, "ready": self.ready,
                 "new_readers": [{"environment": e, "principal": p} for e, p in self.new_readers],
                 "tree": self.effect.as_dict(), "mislabelled": list(self.mislabelled),
-                "stuck": self.stuck}
+                "stuck": self.stuck, "findings": list(self.findings)}
 
 
 def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> Proposal:
@@ -123,6 +127,22 @@ def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> P
                     tuple(problems), base != head, done, tuple(mislabelled), stuck)
 
 
+def with_findings(view: StoreView, prop: Proposal, keyring: Keyring, now: datetime) -> Proposal:
+    """``prop`` with what verify finds in its commit on its base, every rule but rule 9
+    (the approvals it waits for): the walk ``apply`` makes, so that a proposal that can
+    never land (a rotation to a key pair the line used before, a fingerprint that lies to
+    ``keyring``'s key) says so before anyone approves it. A stale proposal is left as it
+    is (only a re-made one can land), and so is a repair, judged from its clean point."""
+    if prop.stale or prop.base is None or prop.record.action == "repair":
+        return prop
+    git = view.git
+    report = line.walk(view, prop.commit, keyring=keyring, since=prop.base,
+                       floor=git.info(prop.base).committer_time, now=now,
+                       keys=checkpoint.keys_at(git.root, prop.base))
+    found = tuple(f.line() for f in report.findings if f.rule != 9)
+    return replace(prop, findings=found) if found else prop
+
+
 def proposals(git: GitRepo, rt: Runtime, environment: str | None = None) -> list[Proposal]:
     """Every proposal in this clone (for ``environment`` only, if given), oldest first."""
     from envtrail.ops.audit import require_environment
@@ -138,7 +158,9 @@ def proposals(git: GitRepo, rt: Runtime, environment: str | None = None) -> list
         require_environment(view, head, environment,
                             frozenset(e for envs in named.values() for e in envs))
         ids = [pid for pid in ids if environment in named[pid]]
-    found = [load(git, view, pid, head) for pid in ids]
+    # Judged without a key, as the list is read: what a key alone can check, approve checks.
+    found = [with_findings(view, load(git, view, pid, head), Keyring(None), rt.now())
+             for pid in ids]
     return sorted(found, key=lambda p: git.info(p.commit).committer_time)
 
 
