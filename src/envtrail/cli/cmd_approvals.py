@@ -236,7 +236,7 @@ def _state(p: Any, line: Any) -> str:
     if p.stuck:
         return "can never land (it would leave the store stuck: `propose --withdraw` it)"
     if p.findings:
-        return f"can never land (it does not verify: {p.findings[0]})"
+        return f"does not verify: {p.findings[0]}"
     return "ready to apply" if p.ready else "waiting for approvals"
 
 
