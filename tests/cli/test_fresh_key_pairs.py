@@ -251,3 +251,20 @@ def test_a_proposed_rotation_to_a_retired_pair_is_shown_failing_and_gets_no_appr
     r = cli.as_(bob)("approve", pid, "--reason", "looks fine")
     assert r.code == 5 and REUSED in r.err, (r.code, r.out, r.err)
     assert git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip() == tip
+
+
+def test_a_proposal_whose_line_cannot_be_walked_is_listed_as_not_verifying(store, cli):
+    """`proposals` lists what it cannot judge (here a grafted clone, whose line no walk
+    reads) as not verifying, and still lists everything else."""
+    import json
+
+    from hostile import proposal_id
+
+    setv(cli, "K", "v1")
+    pid = proposal_id(cli("set", "K", "--env", "production", "--reason", "r", "--propose",
+                          input="v2"))
+    (store / ".git" / "info" / "grafts").write_text("")
+    r = cli("proposals", "--json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert [p["id"] for p in doc] == [pid] and "shallow or grafted" in doc[0]["findings"][0]

@@ -136,9 +136,12 @@ def with_findings(view: StoreView, prop: Proposal, keyring: Keyring, now: dateti
     if prop.stale or prop.base is None or prop.record.action == "repair":
         return prop
     git = view.git
-    report = line.walk(view, prop.commit, keyring=keyring, since=prop.base,
-                       floor=git.info(prop.base).committer_time, now=now,
-                       keys=checkpoint.keys_at(git.root, prop.base))
+    try:
+        report = line.walk(view, prop.commit, keyring=keyring, since=prop.base,
+                           floor=git.info(prop.base).committer_time, now=now,
+                           keys=checkpoint.keys_at(git.root, prop.base))
+    except IntegrityError as exc:  # a file its base or it holds that cannot be read
+        return replace(prop, findings=(exc.message,))
     found = tuple(f.line() for f in report.findings if f.rule != 9)
     return replace(prop, findings=found) if found else prop
 
