@@ -14,7 +14,7 @@ from datetime import datetime
 from envtrail.audit import checkpoint, line, signature
 from envtrail.audit.actions import disagreements
 from envtrail.audit.approvals import Requirement, requirement
-from envtrail.audit.effect import Effect, of_commit
+from envtrail.audit.effect import Effect, keys_until, of_commit
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.ledger import Ledger
@@ -59,7 +59,7 @@ class Proposal:
     mislabelled: tuple[str, ...] = ()  # how its tree disagrees with its action (rule 3)
     stuck: str | None = None  # what nobody could approve again once it landed (never applied)
     # What verify finds in it on its base, approvals aside (where :func:`with_findings`
-    # was asked): a proposal with any never lands, and no approval should be spent on it.
+    # was asked): a proposal with any cannot land, and no approval should be spent on it.
     findings: tuple[str, ...] = ()
 
     @property
@@ -127,19 +127,22 @@ def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> P
                     tuple(problems), base != head, done, tuple(mislabelled), stuck)
 
 
-def with_findings(view: StoreView, prop: Proposal, keyring: Keyring, now: datetime) -> Proposal:
+def with_findings(view: StoreView, prop: Proposal, keyring: Keyring, now: datetime,
+                  keys: frozenset[str] | None = None) -> Proposal:
     """``prop`` with what verify finds in its commit on its base, every rule but rule 9
     (the approvals it waits for): the walk ``apply`` makes, so that a proposal that can
     never land (a rotation to a key pair the line used before, a fingerprint that lies to
     ``keyring``'s key) says so before anyone approves it. A stale proposal is left as it
-    is (only a re-made one can land), and so is a repair, judged from its clean point."""
+    is (only a re-made one can land), and so is a repair, judged from its clean point.
+    ``keys``: the public keys the line used up to the base, if the caller knows them."""
     if prop.stale or prop.base is None or prop.record.action == "repair":
         return prop
     git = view.git
     try:
         report = line.walk(view, prop.commit, keyring=keyring, since=prop.base,
                            floor=git.info(prop.base).committer_time, now=now,
-                           keys=checkpoint.keys_at(git.root, prop.base))
+                           keys=keys if keys is not None else
+                           checkpoint.keys_at(git.root, prop.base))
     except IntegrityError as exc:  # a file its base or it holds that cannot be read
         return replace(prop, findings=(exc.message,))
     found = tuple(f.line() for f in report.findings if f.rule != 9)
@@ -161,9 +164,14 @@ def proposals(git: GitRepo, rt: Runtime, environment: str | None = None) -> list
         require_environment(view, head, environment,
                             frozenset(e for envs in named.values() for e in envs))
         ids = [pid for pid in ids if environment in named[pid]]
-    # Judged without a key, as the list is read: what a key alone can check, approve checks.
-    found = [with_findings(view, load(git, view, pid, head), Keyring(None), rt.now())
-             for pid in ids]
+    found = [load(git, view, pid, head) for pid in ids]
+    # Those on the head are judged, without a key as the list is read (what only a key can
+    # check, approve checks), with the pairs used up to the head read once for them all
+    # (from the line where the checkpoint does not stand there: a line with findings).
+    keys = checkpoint.keys_at(git.root, head)
+    if keys is None and head is not None and any(not p.stale for p in found):
+        keys = keys_until(view, head)
+    found = [with_findings(view, p, Keyring(None), rt.now(), keys) for p in found]
     return sorted(found, key=lambda p: git.info(p.commit).committer_time)
 
 
