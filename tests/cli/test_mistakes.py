@@ -98,6 +98,27 @@ def test_a_process_leaves_with_all_its_output_and_its_exit_code(cli, store):
     assert missing.stderr.decode().startswith("envtrail: error: ")
 
 
+def test_a_process_started_with_a_stream_closed_keeps_its_exit_code(cli, store):
+    # A daemon or a script (`V=$(envtrail get K 2>&-)`) may start envtrail with a standard
+    # stream closed: Python then holds None for it, and the way out after the command
+    # (cli.main) must not trip over it (it did: a traceback, and exit 1 for a good read).
+    (store.parent / "few.env").write_text("A=1\nB=two\n")
+    assert cli("import", str(store.parent / "few.env"), "--env", "staging",
+               "--reason", "few").code == 0
+
+    def closed(fd, *args):
+        # `exec ... N>&-`: the shell starts envtrail with file descriptor N closed.
+        return subprocess.run(["sh", "-c", f'exec "$0" "$@" {fd}>&-', sys.executable,
+                               "-m", "envtrail", *args], cwd=store, env=cli._env(None),
+                              capture_output=True, check=False)
+
+    read = closed(2, "get", "B", "--env", "staging")
+    assert (read.returncode, read.stdout) == (0, b"two")
+    # Without a stdout, whatever the command made of it, no traceback follows.
+    blind = closed(1, "get", "B", "--env", "staging")
+    assert b"Traceback" not in blind.stderr and len(blind.stderr.splitlines()) <= 2, blind.stderr
+
+
 def test_help_shows_flags_and_arguments_plainly(tmp_path):
     for command in (["rollback"], ["get"], ["set"], ["revert"], ["show"]):
         r = Cli(tmp_path)(*command, "--help")

@@ -15,10 +15,12 @@ def main(argv: list[str] | None = None) -> None:
     # interpreter's shutdown, which frees object by object what a long walk built
     # (40 ms after verifying 10,000 commits) for the OS to drop at once: once the
     # output is out, leave without it. A stream that cannot be flushed (a closed
-    # pipe) takes the ordinary way out, which already answers for it.
+    # pipe) takes the ordinary way out, which already answers for it. A stream closed
+    # before the start (`2>&-`) is None: there is nothing of it to flush.
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
     except (OSError, ValueError):
         sys.exit(code)
     os._exit(code)
