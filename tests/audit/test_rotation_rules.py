@@ -178,6 +178,10 @@ def test_an_approver_whose_seat_a_proposed_rotation_blinds_does_not_approve_it(
     assert r.code == 0, r.err
     pid = proposal_id(r)
     before = git_ref(store, pid)
+    # `review` judges it with the reviewer's key as well, so she learns it before approving.
+    shown = cli("review", pid)
+    assert shown.code == 0, shown.err
+    assert "does not verify:" in shown.out and "seat does not open" in shown.out, shown.out
     r = cli("approve", pid, "--reason", "looks fine")
     assert r.code == 5, r.err
     assert "does not verify with your key" in r.err and "seat does not open" in r.err
