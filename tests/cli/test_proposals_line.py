@@ -81,6 +81,31 @@ def test_a_proposal_on_a_verified_line_says_so(cli, store, bob, make_identity):
     assert cli.as_(team["bob"])("review", pid, "--reveal").code == 0
 
 
+def test_a_clone_missing_a_commit_of_the_line_still_lists_and_reviews(cli, store):
+    """An object missing from the clone is one exit 5 error for reads; listing and
+    reviewing say the line does not verify, as on any such line, rather than fail with
+    an unexpected error where judging a proposal reads the line below it."""
+    from conftest import git
+    from hostile import setv
+
+    setv(cli, "K", "v1")
+    setv(cli, "K", "v2")
+    pid = _proposal_id(cli("set", "K", "--env", "production", "--reason", "r", "--propose",
+                           input="v3"))
+    gone = git(store, "rev-parse", "HEAD~1").strip()
+    (store / ".git" / "objects" / gone[:2] / gone[2:]).unlink()
+    (store / ".git" / "envtrail" / "verified.json").unlink()  # nothing vouches for it now
+    listed = cli("proposals", "--json")
+    assert listed.code == 0, listed.err
+    doc = json.loads(listed.out)
+    assert [(p["id"], p["line_verifies"]) for p in doc] == [(pid, False)]
+    assert "missing from this clone" in doc[0]["findings"][0]
+    shown = cli("review", pid)
+    assert shown.code == 0, shown.err
+    assert "line: does NOT verify" in shown.out and "missing from this clone" in shown.out
+    assert_one_line_error(cli("get", "K", "--env", "production"), 5)
+
+
 def test_a_proposed_repair_is_reviewed_on_the_line_it_settles(cli, blocked):
     """The one change that may land on a line that does not verify: its review says how
     the line stands, but neither blocks it nor hides its values from a member."""

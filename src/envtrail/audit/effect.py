@@ -183,7 +183,11 @@ def keys_until(view: StoreView, commit: str | None) -> frozenset[str]:
     that knows them."""
     if commit is None:
         return frozenset()
-    line = view.git.oldest_first(commit)
+    try:
+        line = view.git.oldest_first(commit)
+    except KeyError:  # a damaged clone: one exit 5 error, as where the walk reads the line
+        raise IntegrityError("a commit of the store line is missing from this clone",
+                             hint="fetch the whole store branch, then retry") from None
     return frozenset(key for parent, child in zip([None, *line], line, strict=False)
                      for _, key in new_key_pairs(view, parent, child))
 

@@ -170,7 +170,9 @@ def proposals(git: GitRepo, rt: Runtime, environment: str | None = None) -> list
     # (from the line where the checkpoint does not stand there: a line with findings).
     keys = checkpoint.keys_at(git.root, head)
     if keys is None and head is not None and any(not p.stale for p in found):
-        keys = keys_until(view, head)
+        # Where the line cannot be read, each proposal's walk says so as its finding.
+        with contextlib.suppress(IntegrityError):
+            keys = keys_until(view, head)
     found = [with_findings(view, p, Keyring(None), rt.now(), keys) for p in found]
     return sorted(found, key=lambda p: git.info(p.commit).committer_time)
 
