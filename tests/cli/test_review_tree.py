@@ -39,6 +39,9 @@ def test_a_policy_labelled_proposal_that_adds_an_admin_shows_the_admin(cli, stor
             in shown.out.splitlines()[4]), shown.out
     assert ("does not do what its record says: Envtrail-Action policy, but it changes "
             ".envtrail/allowed_signers") in shown.out
+    # Said once: the verify finding that is the same disagreement is not printed again.
+    body = shown.out.split("  state:")[0]
+    assert body.count("Envtrail-Action policy, but it changes .envtrail/allowed_signers") == 1
     doc = json.loads(cli.as_(team["bob"])("review", pid, "--json").out)
     assert doc["mislabelled"] == [
         "Envtrail-Action policy, but it does not change .envtrail/policy.yaml",
