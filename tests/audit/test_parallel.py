@@ -190,3 +190,29 @@ def test_chunks_cover_the_line_in_order_and_end_small(count):
     # The last four chunks' worth of commits go four times smaller.
     tail = [len(c) for c in chunks][-(4 * 4):]
     assert count < parallel._CHUNK or max(tail) <= parallel._CHUNK // 4
+
+
+def test_a_short_line_forks_a_process_per_full_chunk_not_per_small_one(cli, store, tmp_path,
+                                                                      monkeypatch):
+    """The tail of a line is cut four times smaller (so one process waits less for the
+    other at the end), but a short line on a many-core machine forks no more children
+    for it: as many processes as full chunks of work."""
+    import os
+    import time
+
+    _line_with_forgeries(cli, store)
+    monkeypatch.setattr(parallel, "_CHUNK", 8)
+    monkeypatch.setattr(parallel, "_PARALLEL_FROM", 4)
+    real_judge, log = parallel.judge, tmp_path / "judged-by"
+
+    def judge_and_note(verifier, commit):
+        with log.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        time.sleep(0.03)  # slow enough that every child there is gets a turn
+        return real_judge(verifier, commit)
+
+    monkeypatch.setattr(parallel, "judge", judge_and_note)
+    report = _walk(store, cli.identity.identity, 16)
+    count = len(report.walked)
+    assert len(parallel._chunks(report.walked)) > -(-count // 8)  # the tail is cut small
+    assert len(set(log.read_text().split())) <= -(-count // 8)

@@ -96,7 +96,9 @@ def judgements(verifier: Verifier, ids: list[str], workers: int = 1) -> Iterator
     # on another however the work splits (the parent also walks).
     taken = ctx.Value("i", 0)
     children: dict[Connection, Any] = {}
-    for _ in range(min(workers, len(chunks)) - 1):
+    # As many processes as there are full chunks of work, whatever the tail is cut into:
+    # a short line on a many-core runner does not fork a child per small chunk.
+    for _ in range(min(workers, -(-len(ids) // _CHUNK)) - 1):
         receiver, sender = ctx.Pipe(duplex=False)
         _widen(receiver)
         proc = ctx.Process(target=_child, args=(verifier, chunks, taken, sender), daemon=True)
