@@ -184,7 +184,7 @@ def test_an_approver_whose_seat_a_proposed_rotation_blinds_does_not_approve_it(
     assert "does not verify:" in shown.out and "seat does not open" in shown.out, shown.out
     r = cli("approve", pid, "--reason", "looks fine")
     assert r.code == 5, r.err
-    assert "does not verify with your key" in r.err and "seat does not open" in r.err
+    assert "does not verify: " in r.err and "with your key" in r.err and "seat does not open" in r.err
     assert git_ref(store, pid) == before  # nothing approved
 
 

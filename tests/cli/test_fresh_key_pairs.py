@@ -12,6 +12,7 @@ from test_sync import clone_as, head
 from test_sync_events import world
 
 from conftest import Cli, git
+from envtrail.audit import checkpoint
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView
 from envtrail.crypto import seal
@@ -247,6 +248,12 @@ def test_a_proposed_rotation_to_a_retired_pair_is_shown_failing_and_gets_no_appr
     assert [p["id"] for p in doc] == [pid] and REUSED in doc[0]["findings"][0]
     shown = cli("review", pid)
     assert shown.code == 0 and "does not verify:" in shown.out and REUSED in shown.out
+    # Where no checkpoint stands at the head (none here, and a trust root the line lacks
+    # keeps the check from writing one), the pairs used so far are read from the line.
+    checkpoint.clear(store)
+    lost = cli("proposals", "--json", env={"ENVTRAIL_TRUST_ROOT": "1" * 40})
+    assert checkpoint.load(store) is None
+    assert REUSED in json.loads(lost.out)[0]["findings"][0], lost.out
     tip = git(store, "rev-parse", f"refs/envtrail/proposals/{pid}").strip()
     r = cli.as_(bob)("approve", pid, "--reason", "looks fine")
     assert r.code == 5 and REUSED in r.err, (r.code, r.out, r.err)
@@ -268,3 +275,23 @@ def test_a_proposal_whose_line_cannot_be_walked_is_listed_as_not_verifying(store
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     assert [p["id"] for p in doc] == [pid] and "shallow or grafted" in doc[0]["findings"][0]
+
+
+def test_a_proposal_dated_ahead_is_approved_once_the_clock_catches_up(store, cli, bob, clock):
+    """`approve` judges the proposal as `apply` will: one dated more than ten minutes
+    ahead of the approver's clock does not verify yet, and does once the clock is there."""
+    from hostile import proposal_id
+
+    assert cli("access", "grant", bob.principal, bob.publine, "--env", "production",
+               "--reason", "join").code == 0
+    assert cli("policy", "set", "--env", "production", "--approvals", "1",
+               "--reason", "two people").code == 0
+    clock(3600)  # the author's clock runs an hour ahead
+    pid = proposal_id(cli("set", "K", "--env", "production", "--reason", "r", "--propose",
+                          input="v1"))
+    clock(0)
+    r = cli.as_(bob)("approve", pid, "--reason", "fine")
+    assert r.code == 5 and "does not verify: " in r.err and "rule 7" in r.err, (r.code, r.err)
+    assert "more than 10 minutes after this clone first saw it" in r.err
+    clock(3600)
+    assert cli.as_(bob)("approve", pid, "--reason", "fine").code == 0

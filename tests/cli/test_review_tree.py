@@ -58,7 +58,8 @@ def test_a_policy_labelled_proposal_that_adds_an_admin_shows_the_admin(cli, stor
     # label is held to the tree.
     r = cli.as_(team["bob"])("approve", pid, "--reason", "looks fine")
     assert_one_line_error(r, 5)
-    assert "does not verify with your key" in r.err and "Envtrail-Action policy, but" in r.err
+    assert "does not verify: " in r.err and "with your key" in r.err
+    assert "Envtrail-Action policy, but" in r.err
     # Approved by hand all the same, it still does not land.
     approval = signed_approval(store, team["bob"], proposal, proposal, envs=())
     git(store, "update-ref", f"refs/envtrail/proposals/{pid}", approval)

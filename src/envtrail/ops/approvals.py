@@ -131,9 +131,9 @@ def _approve_proposal(git: GitRepo, rt: Runtime, identity: Identity, proposal_id
         # two rotations hid a change of value), a key pair the line used before.
         judged = with_findings(line.view, prop, Keyring(identity), rt.now())
         if judged.findings:
-            raise IntegrityError(f"proposal {prop.id} does not verify with your key: "
-                                 f"{judged.findings[0]}", hint="nothing was approved; tell "
-                                                               "its author and the other admins")
+            raise IntegrityError(f"proposal {prop.id} does not verify: {judged.findings[0]}",
+                                 hint="judged as apply would, with your key; nothing was "
+                                      "approved: tell its author and the other admins")
         rec = Record("approve", acting.principal, text, prop.record.environments,
                      context=context_for(rt), extra=((APPROVES, prop.commit),))
         when = max(rt.now(), git.info(prop.tip).committer_time)
