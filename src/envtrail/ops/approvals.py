@@ -11,7 +11,6 @@ Reading a proposal and judging its approvals is :mod:`envtrail.ops.proposal`.
 
 from __future__ import annotations
 
-from envtrail.audit import checkpoint
 from envtrail.audit import line as line_walk
 from envtrail.audit.approvals import (
     APPROVES,
@@ -48,7 +47,7 @@ from envtrail.model import Secret, check_reason
 from envtrail.ops import journal
 from envtrail.ops.gate import open_line
 from envtrail.ops.members import decrypt_values
-from envtrail.ops.proposal import Proposal, is_repair, load, with_findings
+from envtrail.ops.proposal import Proposal, is_repair, load, walk_on_base, with_findings
 from envtrail.ops.routing import (
     chain_of,
     drop_proposal,
@@ -228,11 +227,10 @@ def apply(git: GitRepo, rt: Runtime, identity: Identity, proposal_id: str) -> Wr
                 hint=f"an approver runs `envtrail approve {prop.id} --reason ...`")
         # The check a read would make, before the line moves: incremental, except for a
         # repair, which only the walk from before its findings can judge.
-        whole = prop.record.action == "repair"
-        report = line_walk.walk(line.view, prop.tip, keyring=Keyring(identity),
-                                since=None if whole else line.head,
-                                floor=None if whole else line.floor, now=rt.now(),
-                                keys=None if whole else checkpoint.keys_at(git.root, line.head))
+        keyring = Keyring(identity)
+        report = line_walk.walk(line.view, prop.tip, keyring=keyring, now=rt.now()) \
+            if prop.record.action == "repair" or line.head is None else \
+            walk_on_base(line.view, prop.tip, line.head, keyring, rt.now(), floor=line.floor)
         if report.findings:
             raise IntegrityError(f"proposal {prop.id} does not verify: "
                                  f"{report.findings[0].line()}")

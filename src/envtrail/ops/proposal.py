@@ -127,6 +127,17 @@ def load(git: GitRepo, view: StoreView, proposal_id: str, head: str | None) -> P
                     tuple(problems), base != head, done, tuple(mislabelled), stuck)
 
 
+def walk_on_base(view: StoreView, tip: str, base: str, keyring: Keyring, now: datetime, *,
+                 floor: datetime | None,
+                 keys: frozenset[str] | None = None) -> line.LineReport:
+    """The line walk of a proposal as ``apply`` makes it: from its base up to ``tip``
+    (its commit, or its approvals too). ``floor``: the line's time floor at the base;
+    ``keys``: the public keys the line used up to the base (default: the checkpoint's
+    where it stands there, else read from the line)."""
+    return line.walk(view, tip, keyring=keyring, since=base, floor=floor, now=now,
+                     keys=keys if keys is not None else checkpoint.keys_at(view.git.root, base))
+
+
 def with_findings(view: StoreView, prop: Proposal, keyring: Keyring, now: datetime,
                   keys: frozenset[str] | None = None) -> Proposal:
     """``prop`` with what verify finds in its commit on its base, every rule but rule 9
@@ -137,12 +148,9 @@ def with_findings(view: StoreView, prop: Proposal, keyring: Keyring, now: dateti
     ``keys``: the public keys the line used up to the base, if the caller knows them."""
     if prop.stale or prop.base is None or prop.record.action == "repair":
         return prop
-    git = view.git
     try:
-        report = line.walk(view, prop.commit, keyring=keyring, since=prop.base,
-                           floor=git.info(prop.base).committer_time, now=now,
-                           keys=keys if keys is not None else
-                           checkpoint.keys_at(git.root, prop.base))
+        report = walk_on_base(view, prop.commit, prop.base, keyring, now,
+                              floor=view.git.info(prop.base).committer_time, keys=keys)
     except IntegrityError as exc:  # a file its base or it holds that cannot be read
         return replace(prop, findings=(exc.message,))
     found = tuple(f.line() for f in report.findings if f.rule != 9)

@@ -9,7 +9,7 @@ but rule 9 holding. Approvals that do not count are cut off, not fatal.
 
 from __future__ import annotations
 
-from envtrail.audit import checkpoint, line, signature
+from envtrail.audit import checkpoint, signature
 from envtrail.audit.approvals import approves
 from envtrail.audit.history import parse_record
 from envtrail.audit.keyring import Keyring
@@ -17,6 +17,7 @@ from envtrail.audit.view import LineStates, StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import EnvtrailError
 from envtrail.gitstore.repo import GitRepo
+from envtrail.ops.proposal import walk_on_base
 from envtrail.ops.routing import chain_of
 from envtrail.runtime import Runtime
 
@@ -111,9 +112,8 @@ class ProposalJudge:
             a = parse_record(git.info(commit))
             if a is None or approves(a) != chain[0]:
                 return f"{commit[:10]} on top of it is no approval of it"
-        report = line.walk(self.view, tip, keyring=Keyring(self.identity),
-                           since=root.parents[0], floor=git.info(root.parents[0]).committer_time,
-                           now=self.rt.now(), keys=checkpoint.keys_at(git.root, root.parents[0]))
+        report = walk_on_base(self.view, tip, root.parents[0], Keyring(self.identity),
+                              self.rt.now(), floor=git.info(root.parents[0]).committer_time)
         # Rule 9 speaks of approvals still missing (what a proposal is for), or of one that
         # does not count, which the chain is cut before; every other rule must hold.
         bad = [f for f in report.findings if f.rule != 9]
