@@ -156,3 +156,35 @@ def test_a_canonical_policy_is_parsed_without_importing_pyyaml():
             "print('yaml' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    # A key that is a list or a mapping: Python cannot hash it, PyYAML would crash on it.
+    ("? [a, b]\n: 1\n", "mapping keys must be scalars"),
+    ("? {a: 1}\n: 1\n", "mapping keys must be scalars"),
+    # Nesting deeper than the interpreter recurses building it (a forged policy.yaml
+    # could hold it), and deeper than the parser itself takes.
+    ("a: " + "[" * 500 + "]" * 500 + "\n", "nested too deeply"),
+    ("a: " + "{b: " * 500 + "1" + "}" * 500 + "\n", "nested too deeply"),
+    ("a: " + "[" * 20000 + "]" * 20000 + "\n", "nesting depth|nested too deeply"),
+    # An integer Python refuses to build from text (over 4,300 digits).
+    ("a: " + "9" * 5000 + "\n", "a value no reader can build"),
+    # An alias used as a key, and one inside a nested value.
+    ("x: &k a\n*k : 1\n", "aliases are not allowed"),
+    ("a: &v {b: [1]}\nc: {d: *v}\n", "aliases are not allowed"),
+])
+def test_hostile_documents_are_one_integrity_error(text, why):
+    with pytest.raises(IntegrityError, match=why):
+        yamlsafe.load(text.encode(), "policy.yaml")
+
+
+def test_nested_mappings_and_lists_are_read_in_full():
+    # Built deep, not shallow: a nested value is the finished object, not a placeholder.
+    doc = yamlsafe.load(b"a: {b: [1, {c: [2, 3]}], d: {e: {f: x}}}\n", "policy.yaml")
+    assert doc == {"a": {"b": [1, {"c": [2, 3]}], "d": {"e": {"f": "x"}}}}
+
+
+def test_a_file_over_the_cap_is_refused_and_one_at_it_is_not():
+    yamlsafe.check_size(b"x" * yamlsafe.MAX_FILE_BYTES, "policy.yaml")
+    with pytest.raises(IntegrityError, match="larger than 64 MiB"):
+        yamlsafe.check_size(b"x" * (yamlsafe.MAX_FILE_BYTES + 1), "policy.yaml")
