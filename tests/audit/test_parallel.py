@@ -216,3 +216,61 @@ def test_a_short_line_forks_a_process_per_full_chunk_not_per_small_one(cli, stor
     count = len(report.walked)
     assert len(parallel._chunks(report.walked)) > -(-count // 8)  # the tail is cut small
     assert len(set(log.read_text().split())) <= -(-count // 8)
+
+
+_KILLED_MID_WALK = """
+import fcntl, multiprocessing, os, signal, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from envtrail.audit import line, parallel
+from envtrail.audit.verify import Verifier
+from envtrail.audit.view import StoreView
+from envtrail.gitstore.repo import GitRepo
+parallel._CHUNK, parallel._PARALLEL_FROM = 1, 2
+# A pipe that fills after a send or two, as the 1 MiB one does on a long line.
+parallel._widen = lambda r: fcntl.fcntl(r.fileno(), fcntl.F_SETPIPE_SZ, 4096)
+view = StoreView(GitRepo(Path(sys.argv[1])))
+ids, _ = line.line_ids(view, view.git.head(), None)
+judged = parallel.judgements(Verifier(view), ids, workers=2)
+next(judged)
+print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # as a CI timeout's SIGKILL (or SIGTERM) ends it
+"""
+
+
+def test_a_child_stops_once_the_walking_process_is_killed(cli, store, tmp_path):
+    """A walk ended from outside (SIGTERM, SIGKILL: a CI job's timeout) runs no cleanup; its
+    forked child must still stop, not block for ever on a pipe nobody reads, holding the
+    caller's stdout and, under `repair`, the store's write lock (attack35 F3)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    ident = cli.identity.identity
+    for i in range(20):
+        forge.commit_plan(store, ident, forge.honest_plan(store, ident, "production",
+                                                          {f"V{i}": f"value-{i}"}))
+    with (tmp_path / "pids").open("w") as out:  # a file: a pipe would wait for the child
+        proc = subprocess.run([sys.executable, "-c", _KILLED_MID_WALK, str(store)],
+                              stdout=out, stderr=subprocess.DEVNULL, timeout=60, check=False)
+    assert proc.returncode == -9
+    children = [int(p) for p in (tmp_path / "pids").read_text().split()]
+    assert children
+
+    def running(pid: int) -> bool:  # (a zombie no init reaped has stopped too)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    try:
+        deadline = time.monotonic() + 15
+        while any(running(p) for p in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(running(p) for p in children)
+    finally:
+        for pid in children:
+            if running(pid):
+                os.kill(pid, 9)

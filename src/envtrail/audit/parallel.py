@@ -101,7 +101,10 @@ def judgements(verifier: Verifier, ids: list[str], workers: int = 1) -> Iterator
     for _ in range(min(workers, -(-len(ids) // _CHUNK)) - 1):
         receiver, sender = ctx.Pipe(duplex=False)
         _widen(receiver)
-        proc = ctx.Process(target=_child, args=(verifier, chunks, taken, sender), daemon=True)
+        # The child gets every read end this process holds so far, its own included, to
+        # close: a child that kept one would never see this process end (attack35 F3).
+        proc = ctx.Process(target=_child, args=(verifier, chunks, taken, sender,
+                                                (receiver, *children)), daemon=True)
         proc.start()
         sender.close()
         children[receiver] = proc
@@ -172,8 +175,16 @@ def _collect(receiver: Connection, done: dict[int, list[Judgement]],
     return True
 
 
-def _child(verifier: Verifier, chunks: list[list[str]], taken: Any, conn: Connection) -> None:
+def _child(verifier: Verifier, chunks: list[list[str]], taken: Any, conn: Connection,
+           readers: tuple[Connection, ...] = ()) -> None:
     from envtrail.gitstore.repo import GitRepo
+
+    # Forked with copies of the parent's read ends, its own among them: kept, a parent
+    # ended by SIGTERM or SIGKILL (a CI timeout) left this child blocked for ever on a full
+    # pipe that nobody else reads, holding the caller's stdout and, under `repair`, the
+    # store's write lock (attack35 F3). Closed, its next send fails and it stops.
+    for reader in readers:
+        reader.close()
 
     # Its own repository handle after fork; the keyring (keys already opened) is shared.
     mine = Verifier(StoreView(GitRepo(Path(verifier.view.git.root))), verifier.keyring)
