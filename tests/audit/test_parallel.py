@@ -274,3 +274,28 @@ def test_a_child_stops_once_the_walking_process_is_killed(cli, store, tmp_path):
         for pid in children:
             if running(pid):
                 os.kill(pid, 9)
+
+
+def test_a_child_writes_nothing_the_parent_had_not_flushed_when_it_forked(cli, store,
+                                                                         tiny_chunks, tmp_path):
+    """A forked child holds a copy of the parent's output buffers: flushed on its way out,
+    they would print again what the parent had written but not yet flushed (multiprocessing
+    flushes them before it forks; a walk that forked some other way would not)."""
+    import io
+    import os
+    import sys
+
+    _line_with_forgeries(cli, store)
+    out = tmp_path / "out"
+    with out.open("wb", buffering=0) as raw:  # the file itself, unbuffered
+        buffered = io.TextIOWrapper(io.BufferedWriter(raw, 1 << 16), encoding="utf-8")
+        saved, sys.stdout = sys.stdout, buffered
+        try:
+            buffered.write("said once\n")  # left in the buffer across the fork
+            report = _walk(store, cli.identity.identity, 2)
+            buffered.flush()
+        finally:
+            sys.stdout = saved
+            buffered.detach()
+    assert report.checked > 4 and os.getpid()
+    assert out.read_text().count("said once") == 1
