@@ -185,6 +185,13 @@ def test_nested_mappings_and_lists_are_read_in_full():
 
 
 def test_a_file_over_the_cap_is_refused_and_one_at_it_is_not():
+    assert yamlsafe.MAX_FILE_BYTES == 64 * 2**20  # the cap docs/format.md states
     yamlsafe.check_size(b"x" * yamlsafe.MAX_FILE_BYTES, "policy.yaml")
     with pytest.raises(IntegrityError, match="larger than 64 MiB"):
         yamlsafe.check_size(b"x" * (yamlsafe.MAX_FILE_BYTES + 1), "policy.yaml")
+
+
+def test_malformed_yaml_is_named_with_its_line():
+    # The list opened on line 3 is still open where the text ends, on line 4.
+    with pytest.raises(IntegrityError, match=r"policy.yaml: not valid YAML \(line 4\): "):
+        yamlsafe.load(b"a: 1\nb: 2\nc: [\n", "policy.yaml")
