@@ -154,6 +154,10 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_nul_value.py",
     ],
     "src/envtrail/crypto/keyfile.py": ["tests/crypto/test_keys.py", "tests/cli/test_identity_keys.py"],
+    "src/envtrail/format/yamlsafe.py": [
+        "tests/format/test_yamlsafe.py", "tests/format/test_size_limits.py",
+        "tests/format/test_envfile.py",
+    ],
     "src/envtrail/crypto/keys.py": [
         "tests/crypto/test_keys.py", "tests/crypto/test_keys_strict.py",
         "tests/crypto/test_sshsig.py", "tests/crypto/test_sshsig_strict.py",
