@@ -1,5 +1,6 @@
 """Mistakes cost nothing: a value typed as a name, a missing reason, a pipe closed early."""
 
+import io
 import subprocess
 import sys
 
@@ -186,3 +187,27 @@ def test_a_sha256_repository_is_named_as_what_it_is(tmp_path, alice):
     r = Cli(repo, alice)("init")
     assert_one_line_error(r, 2)
     assert "SHA-256 repositories are not supported" in r.err
+
+
+def test_an_interrupted_command_says_so_and_changes_nothing(cli, store, monkeypatch):
+    # Ctrl-C while `set` reads its value from a pipe: typer turned the KeyboardInterrupt
+    # into a silent exit 130 (attack35 I2); the boundary says what happened.
+    from envtrail.cli import boundary, common
+
+    class Interrupted(io.BytesIO):
+        def read(self, *args):
+            raise KeyboardInterrupt
+
+    before = head(store)
+    monkeypatch.chdir(store)
+    monkeypatch.setenv("ENVTRAIL_IDENTITY", str(cli.identity.path))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(Interrupted(), encoding="utf-8"))
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    common.runtime.cache_clear()  # read again from this environment, as Cli does
+    try:
+        assert boundary.run(["set", "K", "--env", "production", "--reason", "r"]) == 130
+    finally:
+        common.runtime.cache_clear()
+    assert err.getvalue() == "envtrail: interrupted; nothing was changed\n"
+    assert head(store) == before

@@ -20,6 +20,20 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _say_interrupts(command: object, abort: type[Exception]) -> None:
+    """typer ends a command Ctrl-C interrupts with a silent exit 130 (its prompts already
+    raise Abort); as Abort, every interrupt reaches this boundary, which says so."""
+    invoke = command.invoke  # type: ignore[attr-defined]
+
+    def invoke_saying(ctx: object) -> object:
+        try:
+            return invoke(ctx)
+        except KeyboardInterrupt:
+            raise abort() from None
+
+    command.invoke = invoke_saying  # type: ignore[attr-defined]
+
+
 def run(argv: list[str] | None) -> int:
     """Run the CLI; return the exit code. Never lets a traceback reach the user."""
     from typer import Abort
@@ -45,6 +59,7 @@ def run(argv: list[str] | None) -> int:
         command = typer.main.get_command(build(args))
         lighten(command)
         conventional(command)
+        _say_interrupts(command, Abort)
         rv = command.main(args=args, prog_name="envtrail", standalone_mode=False)
     except FindingsError as exc:
         return exc.exit_code  # the command has already printed its findings
