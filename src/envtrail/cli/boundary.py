@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 
 def _say(line: str) -> None:
@@ -20,18 +21,18 @@ def _quiet_stdout() -> None:
         pass
 
 
-def _say_interrupts(command: object, abort: type[Exception]) -> None:
+def _say_interrupts(command: Any, abort: type[Exception]) -> None:
     """typer ends a command Ctrl-C interrupts with a silent exit 130 (its prompts already
     raise Abort); as Abort, every interrupt reaches this boundary, which says so."""
-    invoke = command.invoke  # type: ignore[attr-defined]
+    invoke = command.invoke
 
-    def invoke_saying(ctx: object) -> object:
+    def invoke_saying(ctx: Any) -> Any:
         try:
             return invoke(ctx)
         except KeyboardInterrupt:
             raise abort() from None
 
-    command.invoke = invoke_saying  # type: ignore[attr-defined]
+    command.invoke = invoke_saying
 
 
 def run(argv: list[str] | None) -> int:

@@ -141,9 +141,9 @@ def walk_on_base(view: StoreView, tip: str, base: str, keyring: Keyring, now: da
 def with_findings(view: StoreView, prop: Proposal, keyring: Keyring, now: datetime,
                   keys: frozenset[str] | None = None) -> Proposal:
     """``prop`` with what verify finds in its commit on its base, every rule but rule 9
-    (the approvals it waits for): the walk ``apply`` makes, so that a proposal that can
-    never land (a rotation to a key pair the line used before, a fingerprint that lies to
-    ``keyring``'s key) says so before anyone approves it. A stale proposal is left as it
+    (the approvals it waits for): the walk ``apply`` makes, so that a proposal that cannot
+    land as it is (a rotation to a key pair the line used before, a fingerprint that lies
+    to ``keyring``'s key) says so before anyone approves it. A stale proposal is left as it
     is (only a re-made one can land), and so is a repair, judged from its clean point.
     ``keys``: the public keys the line used up to the base, if the caller knows them."""
     if prop.stale or prop.base is None or prop.record.action == "repair":
@@ -176,11 +176,12 @@ def proposals(git: GitRepo, rt: Runtime, environment: str | None = None) -> list
     # Those on the head are judged, without a key as the list is read (what only a key can
     # check, approve checks), with the pairs used up to the head read once for them all
     # (from the line where the checkpoint does not stand there: a line with findings).
-    keys = checkpoint.keys_at(git.root, head)
-    if keys is None and head is not None and any(not p.stale for p in found):
-        # Where the line cannot be read, each proposal's walk says so as its finding.
-        with contextlib.suppress(IntegrityError):
-            keys = keys_until(view, head)
+    keys = None
+    if head is not None and any(not p.stale for p in found):
+        keys = checkpoint.keys_at(git.root, head)
+        if keys is None:  # where the line cannot be read, each walk says so as its finding
+            with contextlib.suppress(IntegrityError):
+                keys = keys_until(view, head)
     found = [with_findings(view, p, Keyring(None), rt.now(), keys) for p in found]
     return sorted(found, key=lambda p: git.info(p.commit).committer_time)
 
