@@ -79,7 +79,7 @@ def record(root: Path, key: Path, out: Path) -> int:
     per_commit = []
     for commit in ids:
         calls.clear()
-        parallel.judge(verifier, commit)
+        parallel.judge_all(verifier, [commit])
         per_commit.append(list(calls))
     out.write_bytes(pickle.dumps(per_commit))
     return len(ids)

@@ -80,6 +80,28 @@ def test_two_processes_find_what_one_finds(cli, store, tiny_chunks, keyed):
     assert two.unkeyed == (set() if keyed else {"production", "staging"})
 
 
+def test_a_batch_judged_a_step_at_a_time_is_judged_as_each_commit_alone(cli, store, monkeypatch):
+    """judge_all takes a few commits through each step in turn, for speed: every
+    judgement must still be the one its commit gets alone, across batch boundaries, with
+    findings, unsigned commits, two rotations in a row and a second environment among them."""
+    for _ in range(2):
+        assert cli("access", "rotate", "--env", "staging", "--reason", "drill").code == 0
+    _line_with_forgeries(cli, store)
+    monkeypatch.setattr(parallel, "_BATCH", 4)
+    ids = line.line_ids(StoreView(GitRepo(store)), head(store), None)[0]
+
+    def verifier():
+        return Verifier(StoreView(GitRepo(store)), Keyring(cli.identity.identity))
+
+    batched = parallel.judge_all(verifier(), ids)
+    alone = [parallel.judge_all(verifier(), [commit])[0] for commit in ids]
+    assert [j.info.id for j in batched] == ids and len(ids) > 3 * parallel._BATCH
+    assert batched == alone
+    assert {j.verdict.status for j in batched if j.verdict} == {"good", "unsigned"}
+    assert sum(bool(j.findings) for j in batched) >= 4
+    assert [len(j.keys) for j in batched[:3]] == [2, 1, 1]  # the genesis, each rotation
+
+
 def test_the_childs_chunks_carry_their_judgements_and_what_it_could_not_check(cli, store):
     import multiprocessing
 
@@ -98,7 +120,7 @@ def test_the_childs_chunks_carry_their_judgements_and_what_it_could_not_check(cl
     assert sorted(done) == list(range(len(chunks)))  # it took every chunk, in turn
     serial = Verifier(StoreView(GitRepo(store)), Keyring(None))
     for index, chunk in enumerate(chunks):
-        assert done[index] == [parallel.judge(serial, c) for c in chunk]
+        assert done[index] == [parallel.judge_all(serial, [c])[0] for c in chunk]
     assert walker.unkeyed == serial.unkeyed == {"production", "staging"}
     assert parallel._take(taken, len(chunks)) is None
 
@@ -108,16 +130,16 @@ def test_a_child_that_fails_leaves_its_chunks_to_the_parent_without_a_traceback(
     import os
 
     forged = _line_with_forgeries(cli, store)
-    parent, real_judge = os.getpid(), parallel.judge
+    parent, real_judge = os.getpid(), parallel.judge_all
 
-    def judge_in_parent_only(verifier, commit):
+    def judge_in_parent_only(verifier, commits):
         if os.getpid() != parent:
             raise RuntimeError("the child fails")
-        return real_judge(verifier, commit)
+        return real_judge(verifier, commits)
 
-    monkeypatch.setattr(parallel, "judge", judge_in_parent_only)
+    monkeypatch.setattr(parallel, "judge_all", judge_in_parent_only)
     two = _walk(store, None, 3)
-    monkeypatch.setattr(parallel, "judge", real_judge)
+    monkeypatch.setattr(parallel, "judge_all", real_judge)
     one = _walk(store, None, 1)
     assert two.findings == one.findings and forged[1] in {f.commit for f in two.findings}
     assert two.checked == one.checked
@@ -136,18 +158,18 @@ def test_both_processes_judge_and_rule_9_comes_out_the_same(cli, store, tiny_chu
     assert cli("policy", "set", "--env", "production", "--approvals", "1",
                "--reason", "four eyes").code == 0
     _line_with_forgeries(cli, store, through_cli=False)  # its changes lack their approvals
-    parent, real_judge, log = os.getpid(), parallel.judge, tmp_path / "judged-by"
+    parent, real_judge, log = os.getpid(), parallel.judge_all, tmp_path / "judged-by"
 
-    def judge_and_note(verifier, commit):
+    def judge_and_note(verifier, commits):
         with log.open("a") as f:
-            f.write(f"{os.getpid()}\n")
+            f.write(f"{os.getpid()}\n" * len(commits))
         if os.getpid() == parent:
-            time.sleep(0.02)  # a slow parent: the child takes chunks for sure
-        return real_judge(verifier, commit)
+            time.sleep(0.02 * len(commits))  # a slow parent: the child takes chunks for sure
+        return real_judge(verifier, commits)
 
-    monkeypatch.setattr(parallel, "judge", judge_and_note)
+    monkeypatch.setattr(parallel, "judge_all", judge_and_note)
     two = _walk(store, cli.identity.identity, 2)
-    monkeypatch.setattr(parallel, "judge", real_judge)
+    monkeypatch.setattr(parallel, "judge_all", real_judge)
     one = _walk(store, cli.identity.identity, 1)
     assert len(set(log.read_text().split())) == 2
     assert two.findings == one.findings
@@ -162,17 +184,17 @@ def test_more_processes_than_cores_judge_alike_and_each_takes_chunks(cli, store,
     import time
 
     forged = _line_with_forgeries(cli, store)
-    parent, real_judge, log = os.getpid(), parallel.judge, tmp_path / "judged-by"
+    parent, real_judge, log = os.getpid(), parallel.judge_all, tmp_path / "judged-by"
 
-    def judge_and_note(verifier, commit):
+    def judge_and_note(verifier, commits):
         with log.open("a") as f:
-            f.write(f"{os.getpid()}\n")
-        time.sleep(0.03)  # slow enough that every child gets a turn
-        return real_judge(verifier, commit)
+            f.write(f"{os.getpid()}\n" * len(commits))
+        time.sleep(0.03 * len(commits))  # slow enough that every child gets a turn
+        return real_judge(verifier, commits)
 
-    monkeypatch.setattr(parallel, "judge", judge_and_note)
+    monkeypatch.setattr(parallel, "judge_all", judge_and_note)
     four = _walk(store, cli.identity.identity, 4)
-    monkeypatch.setattr(parallel, "judge", real_judge)
+    monkeypatch.setattr(parallel, "judge_all", real_judge)
     one = _walk(store, cli.identity.identity, 1)
     judged_by = log.read_text().split()
     assert len(set(judged_by)) == 4 and str(parent) in judged_by
@@ -203,15 +225,15 @@ def test_a_short_line_forks_a_process_per_full_chunk_not_per_small_one(cli, stor
     _line_with_forgeries(cli, store)
     monkeypatch.setattr(parallel, "_CHUNK", 8)
     monkeypatch.setattr(parallel, "_PARALLEL_FROM", 4)
-    real_judge, log = parallel.judge, tmp_path / "judged-by"
+    real_judge, log = parallel.judge_all, tmp_path / "judged-by"
 
-    def judge_and_note(verifier, commit):
+    def judge_and_note(verifier, commits):
         with log.open("a") as f:
-            f.write(f"{os.getpid()}\n")
-        time.sleep(0.03)  # slow enough that every child there is gets a turn
-        return real_judge(verifier, commit)
+            f.write(f"{os.getpid()}\n" * len(commits))
+        time.sleep(0.03 * len(commits))  # slow enough that every child there is gets a turn
+        return real_judge(verifier, commits)
 
-    monkeypatch.setattr(parallel, "judge", judge_and_note)
+    monkeypatch.setattr(parallel, "judge_all", judge_and_note)
     report = _walk(store, cli.identity.identity, 16)
     count = len(report.walked)
     assert len(parallel._chunks(report.walked)) > -(-count // 8)  # the tail is cut small
