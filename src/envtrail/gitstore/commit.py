@@ -47,6 +47,13 @@ class Author:
     when: datetime
 
 
+def not_before(when: datetime, *floors: datetime | None) -> datetime:
+    """A new commit's date: ``when``, or the latest of ``floors`` (the commit it follows,
+    the time floor of its line) where that is later. Times never go back along a line,
+    so a writer whose clock runs behind records the floor, never a date rule 7 flags."""
+    return max([when, *(floor for floor in floors if floor is not None)])
+
+
 def _tree_with(repo: pygit2.Repository, base: pygit2.Tree | None,
                changes: Mapping[tuple[str, ...], bytes | None]) -> pygit2.Oid | None:
     """A tree equal to ``base`` with files replaced (bytes) or removed (None)."""

@@ -36,6 +36,7 @@ from envtrail.gitstore.commit import (
     journal_begin,
     journal_end,
     move_branch,
+    not_before,
     recover,
     refresh_worktree,
     require_clean,
@@ -135,7 +136,7 @@ def _approve_proposal(git: GitRepo, rt: Runtime, identity: Identity, proposal_id
                                       "approved: tell its author and the other admins")
         rec = Record("approve", acting.principal, text, prop.record.environments,
                      context=context_for(rt), extra=((APPROVES, prop.commit),))
-        when = max(rt.now(), git.info(prop.tip).committer_time)
+        when = not_before(rt.now(), git.info(prop.tip).committer_time)
         commit = create_commit(git, [prop.tip], {}, render(rec),
                                Author(rec.actor, rec.actor, when), signer_for(identity))
         try:

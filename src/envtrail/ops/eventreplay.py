@@ -17,7 +17,7 @@ from envtrail.audit.verify import AHEAD
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import ConflictError
-from envtrail.gitstore.commit import Author, create_commit
+from envtrail.gitstore.commit import Author, create_commit, not_before
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.delta import delta
 from envtrail.ops.replay import REPLAYED
@@ -111,8 +111,7 @@ def replay_event(git: GitRepo, rt: Runtime, identity: Identity, original: str, p
         info.committer_time
     below = eventacks.floor_for(StoreView(git), parent, head, now,
                                 checkpoint.load_tainted(git.root))
-    floor = [t for t in (below, git.info(after).committer_time) if t is not None]
-    when = max([happened, *floor])
+    when = not_before(happened, below, git.info(after).committer_time)
     return create_commit(git, [parent] if parent else [], {}, render(new),
                          Author(new.actor, new.actor, when), signer_for(identity))
 

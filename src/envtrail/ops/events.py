@@ -9,7 +9,7 @@ from envtrail.audit import eventacks, eventline
 from envtrail.audit.record import Record, render
 from envtrail.crypto.keys import Identity
 from envtrail.errors import AccessDenied, ConflictError, UsageError
-from envtrail.gitstore.commit import Author, CasFailed, create_commit, move_branch
+from envtrail.gitstore.commit import Author, CasFailed, create_commit, move_branch, not_before
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import check_env_name, check_reason
 from envtrail.ops import journal
@@ -89,8 +89,7 @@ def record_event(git: GitRepo, rt: Runtime, identity: Identity, kind: str, envir
         # No earlier than the event before it, passing over those a repair acknowledged
         # as dated ahead (one far ahead would otherwise drag every event after it).
         below = eventacks.floor_for(line.view, parent, line.head, rt.now(), line.tainted)
-        floor = [t for t in (below, git.info(after).committer_time) if t is not None]
-        when = max([rt.now(), *floor])
+        when = not_before(rt.now(), below, git.info(after).committer_time)
         commit = create_commit(git, [parent] if parent else [], {}, render(rec),
                                Author(rec.actor, rec.actor, when), signer_for(identity))
         try:

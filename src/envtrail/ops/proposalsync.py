@@ -34,7 +34,7 @@ from envtrail.audit.record import render
 from envtrail.crypto.keys import Identity, key_id
 from envtrail.errors import EnvtrailError, IntegrityError
 from envtrail.format.layout import env_of
-from envtrail.gitstore.commit import Author, create_commit, move_branch
+from envtrail.gitstore.commit import Author, create_commit, move_branch, not_before
 from envtrail.gitstore.remote import RefUpdate, Upstream, mirror
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.proposaljudge import ProposalJudge
@@ -275,7 +275,7 @@ def restack(git: GitRepo, identity: Identity, approval: str, parent: str) -> str
     extra = (*((k, v) for k, v in rec.extra if k != REPLAYED),
              (REPLAYED, rec.extra_value(REPLAYED) or approval))
     new = replace(rec, extra=extra)
-    when = max(info.committer_time, git.info(parent).committer_time)
+    when = not_before(info.committer_time, git.info(parent).committer_time)
     return create_commit(git, [parent], {}, render(new), Author(rec.actor, rec.actor, when),
                          signer_for(identity))
 

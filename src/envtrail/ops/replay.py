@@ -23,7 +23,7 @@ from envtrail.errors import AccessDenied, ConflictError, IntegrityError, UsageEr
 from envtrail.format import envfile, policy, signers
 from envtrail.format.envfile import EnvFile, Member
 from envtrail.format.layout import POLICY, SIGNERS
-from envtrail.gitstore.commit import Author, create_commit
+from envtrail.gitstore.commit import Author, create_commit, not_before
 from envtrail.gitstore.repo import GitRepo
 from envtrail.model import Change, Secret
 from envtrail.ops.access import closing_key, granted_lines, marked, rotated
@@ -63,7 +63,7 @@ def replay(git: GitRepo, rt: Runtime, identity: Identity, original: str, change:
                   | change.rotated)
     for env in envs:
         authorize_write(snap.policy, env, acting.signer, rec.reason)
-    when = max(rt.now(), git.info(parent).committer_time).replace(microsecond=0)
+    when = not_before(rt.now(), git.info(parent).committer_time).replace(microsecond=0)
     files: dict[str, bytes | None] = {}
     changes: list[Change] = []
     extra = [(k, v) for k, v in rec.extra if k not in (REPLAYED, "Signer-Expired")]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from envtrail.audit.view import Snapshot, StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.errors import IntegrityError, NotFoundError
+from envtrail.gitstore.commit import not_before
 from envtrail.gitstore.repo import CommitInfo, GitRepo
 from envtrail.runtime import Runtime
 
@@ -43,7 +44,7 @@ class Line:
     def write_time(self, now: datetime) -> datetime:
         """The date of a commit written on this line now: never before its time floor (a
         writer whose clock runs behind records the floor rather than a backdated commit)."""
-        return max(now, self.floor) if self.floor else now
+        return not_before(now, self.floor)
 
     @property
     def snapshot(self) -> Snapshot:
