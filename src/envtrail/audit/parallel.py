@@ -4,8 +4,9 @@ Most of what ``verify`` asks of a line commit depends only on the commit and
 its parent: its signature, the rules its tree keeps, the approvals it needs.
 Those judgements are made in chunks that this process and forked children
 (one per further core) take in turn from one counter (threads would only take
-turns holding the GIL), and handed to the walk in line order; the walk adds
-what only the line knows (time floor, approvals that follow, repairs).
+turns holding the GIL), a few commits at a time and one step at a time within
+a chunk, and handed to the walk in line order; the walk adds what only the
+line knows (time floor, approvals that follow, repairs).
 """
 
 from __future__ import annotations
