@@ -19,6 +19,14 @@ from envtrail.gitstore.repo import CommitInfo, GitRepo
 # read the tree itself, so an unverified relabelled commit cannot hide there.)
 REENCRYPTING = frozenset({"rotate", "revoke"})
 REENCRYPTED = "re-encrypted"
+# Actions that may span several environments, naming variables ENV:KEY.
+QUALIFIED = frozenset({"repair"})
+
+
+def qualified(rec: Record, environment: str, name: str) -> str:
+    """How a commit's trailers name a variable: ``ENV:KEY`` where the action spans
+    environments, else ``KEY``."""
+    return f"{environment}:{name}" if rec.action in QUALIFIED else name
 
 
 def rekeys(old: EnvFile | None, new: EnvFile | None) -> bool:
@@ -135,3 +143,27 @@ def value_changes(git: GitRepo, head: str | None, environment: str) -> Iterator[
         before = _values_at(view, info.parents[0] if info.parents else None, environment)
         if _values_at(view, info.id, environment) != before:
             yield info
+
+
+def recorded_fingerprint(view: StoreView, head: str,
+                         env: EnvFile) -> tuple[str, str, str] | None:
+    """(commit, variable, fingerprint): the newest commit up to ``head`` that wrote (or
+    re-encrypted) a value ``env`` still holds, and the fingerprint its record gave that
+    value; None where no such commit recorded one (no values, or none envtrail wrote)."""
+    name_of = {token: name for name, token in env.values.items()}
+    for info in view.git.walk_touching(head, (envfile.path_for(env.environment),)):
+        if not name_of:
+            return None
+        new = _values_at(view, info.id, env.environment)
+        old = _values_at(view, info.parents[0] if info.parents else None, env.environment)
+        rec = parse_record(info)
+        for token, name in sorted(name_of.items(), key=lambda item: item[1]):
+            if new.get(name) != token or old.get(name) == token:
+                continue
+            # The commit that wrote this value: a newer one cannot have, so it is done with.
+            del name_of[token]
+            fingerprint = _fingerprint(rec, qualified(rec, env.environment, name), "+") \
+                if rec is not None else None
+            if fingerprint not in (None, "?"):
+                return info.id, name, fingerprint
+    return None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from envtrail.audit.history import recorded_fingerprint
+from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import DecryptError, Decryptor, EnvKeys, unb64
 from envtrail.errors import UsageError
@@ -25,7 +27,7 @@ class Keyring:
         # A value's fingerprint is asked for twice in a walk: as the new value
         # of one commit and the old value of the next. Bounded, for flat memory.
         # With each, why no writer could have stored the value (None: one could).
-        self._fingerprints: OrderedDict[tuple[str, str, str, str],
+        self._fingerprints: OrderedDict[tuple[bytes, str, str, str, str],
                                         tuple[str, str | None]] = OrderedDict()
         self.unseals = 0
 
@@ -55,6 +57,32 @@ class Keyring:
         """Whether this identity holds a seat in ``env`` that its key does not open (sealed
         to another key): a member whose walk checked nothing there, though listed."""
         return self.seat(env) is not None and self.keys(env) is None
+
+    def unlike_the_line(self, view: StoreView, parent: str, old: EnvFile,
+                        new: EnvFile) -> str | None:
+        """Why this identity's seat in ``new``, sealed at a commit on ``parent`` that kept
+        ``old``'s key pair, cannot give the fingerprints the line was written with (the
+        seat opens, but with another fingerprint key); None where it can, or nothing tells."""
+        after = self.keys(new)
+        if after is None:
+            return None
+        # The test: the fingerprint the line recorded for a value the file still holds.
+        found = recorded_fingerprint(view, parent, old)
+        if found is None or found[1] not in new.values:
+            # Nothing recorded (no values yet): a seat sealed again must at least keep
+            # the fingerprint key this identity held; a first one cannot be told.
+            before = self.keys(old)
+            return "was sealed again with another fingerprint key" \
+                if before is not None and before.fp_key != after.fp_key else None
+        commit, name, recorded = found
+        try:
+            mine = self.fingerprint(new, name)
+        except (DecryptError, ValueError):
+            return None  # the value itself is a finding where it was written
+        if mine is None or mine == recorded:
+            return None
+        return f"opens with another fingerprint key than the one {commit[:10]} recorded " \
+               f"{name}'s fingerprint with"
 
     def _open(self, env: EnvFile, member: Member) -> EnvKeys | None:
         self.unseals += 1
@@ -89,12 +117,14 @@ class Keyring:
     def _judged(self, env: EnvFile, name: str) -> tuple[str, str | None] | None:
         # One decryption answers both questions, asked of the same value in a row.
         # The token carries the format; the environment is part of a format 2 input.
-        slot = (env.environment, env.public_key, name, env.values[name])
-        if slot in self._fingerprints:
-            return self._fingerprints[slot]
         keys = self.keys(env)
         if keys is None:
-            return None  # not remembered either: a later file of this key pair may seat us
+            return None
+        # By fingerprint key too: two seats of one key pair need not hold the same one
+        # (attack36 N1: a walk reused what a forged seat had computed).
+        slot = (keys.fp_key, env.environment, env.public_key, name, env.values[name])
+        if slot in self._fingerprints:
+            return self._fingerprints[slot]
         plain = self._plaintext(env, keys, name)
         try:
             check_value(plain)

@@ -23,7 +23,7 @@ from envtrail.audit.effect import (
     signer_changes,
     signer_lines,
 )
-from envtrail.audit.history import parse_record
+from envtrail.audit.history import parse_record, qualified
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.record import Record
 from envtrail.audit.view import StoreView, value_diff
@@ -44,16 +44,6 @@ RULES = {
 # Actions whose commits change no path at all: they only put a signed marker on record.
 # (An event is one too, but on its own line: audit.eventline judges those.)
 MARKERS = frozenset({"approve"})
-# Actions that may span several environments, naming variables ENV:KEY.
-QUALIFIED = frozenset({"repair"})
-
-
-def qualified(rec: Record, environment: str, name: str) -> str:
-    """How a commit's trailers name a variable: ``ENV:KEY`` where the action spans
-    environments, else ``KEY``."""
-    return f"{environment}:{name}" if rec.action in QUALIFIED else name
-
-
 @dataclass(frozen=True)
 class Finding:
     """One broken rule: which commit, which rule, and a one-line explanation."""
@@ -317,14 +307,21 @@ class Verifier:
                                                    f"{FP_HEX_CHARS[side.version]} hex digits "
                                                    f"(format {side.version})"))
         seat = self.keyring.seat(new)
-        if seat is not None and (rotated or seat != self.keyring.seat(old)) and \
-                self.keyring.refuses(new):
+        if seat is not None and (rotated or seat != self.keyring.seat(old)):
             # attack24 U1: a seat sealed to another key (or kept from the old key pair, so
             # it opens to the wrong one: attack25 V1) blinds its member, so that a later
-            # rotation nobody else can open both sides of hides a change of value. Only
-            # that member's walk can tell; it is no state envtrail writes.
-            out.append(Finding(info.id, 5, f"{env}: {seat.principal}'s seat does not open "
-                                           "with their key to this key pair"))
+            # rotation nobody else can open both sides of hides a change of value; one
+            # that opens with another fingerprint key (attack36 F1) makes every honest
+            # change look like a lie to its member, and their own writes to everyone
+            # else. Only that member's walk can tell; it is no state envtrail writes.
+            if self.keyring.refuses(new):
+                out.append(Finding(info.id, 5, f"{env}: {seat.principal}'s seat does not "
+                                               "open with their key to this key pair"))
+            elif not rotated and old is not None and new is not None:
+                # (A rotation's own fingerprints are checked with the new seat below.)
+                unlike = self.keyring.unlike_the_line(self.view, info.parents[0], old, new)
+                if unlike:
+                    out.append(Finding(info.id, 5, f"{env}: {seat.principal}'s seat {unlike}"))
         if not ops:
             return out
         opens_old = old is None or self.keyring.keys(old) is not None
