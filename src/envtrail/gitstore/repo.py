@@ -14,7 +14,7 @@ import pygit2
 
 from envtrail.errors import ConflictError, IntegrityError, NotFoundError, UsageError
 from envtrail.gitstore import rawcommit
-from envtrail.gitstore.discover import common_dir, uses_sha256
+from envtrail.gitstore.discover import common_dir, git_dir, uses_sha256
 from envtrail.gitstore.rawcommit import CommitInfo, RawCommit
 from envtrail.gitstore.rawcommit import info as _info
 from envtrail.gitstore.refops import RefOps
@@ -45,6 +45,14 @@ class GitRepo(RefOps, Trees):
         if self.repo.is_bare:
             raise NotFoundError("envtrail needs a work tree, not a bare repository")
         self.root = Path(self.repo.workdir)
+        if git_dir(self.root).resolve() != Path(self.repo.path).resolve():
+            # A work tree set apart by core.worktree has no .git leading back here: the
+            # pin, checkpoint and lock would be written into the work tree (its own new
+            # .git/envtrail/), and a forked walker could not open the clone (attack36).
+            raise UsageError("a work tree set apart from its Git directory (core.worktree) "
+                             "is not supported",
+                             hint="clone the store into a folder of its own, or link the two "
+                                  "with `git worktree add`")
         self.walked = 0  # commits visited by walk_touching: tests count work with it
         self._forget_trees()
         self._commits: OrderedDict[str, RawCommit] = OrderedDict()
