@@ -146,6 +146,31 @@ def test_a_child_that_fails_leaves_its_chunks_to_the_parent_without_a_traceback(
     assert "Traceback" not in capfd.readouterr().err
 
 
+def test_a_child_that_cannot_open_the_clone_leaves_its_chunks_without_a_traceback(
+        cli, store, tiny_chunks, monkeypatch, capfd):
+    """Opening the clone again after fork is part of the child's work: where it fails (the
+    parent opened it another way), the parent judges every chunk and nothing is printed."""
+    import os
+
+    from envtrail.errors import NotFoundError
+
+    forged = _line_with_forgeries(cli, store)
+    parent, real_init = os.getpid(), GitRepo.__init__
+
+    def open_in_parent_only(self, root):
+        if os.getpid() != parent:
+            raise NotFoundError(f"{root} is not a Git repository")
+        real_init(self, root)
+
+    monkeypatch.setattr(GitRepo, "__init__", open_in_parent_only)
+    two = _walk(store, None, 3)
+    monkeypatch.setattr(GitRepo, "__init__", real_init)
+    one = _walk(store, None, 1)
+    assert two.findings == one.findings and forged[1] in {f.commit for f in two.findings}
+    assert two.checked == one.checked
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_both_processes_judge_and_rule_9_comes_out_the_same(cli, store, tiny_chunks, tmp_path,
                                                             monkeypatch, bob):
     """Approvals are worked out in the process that judges the change; a change left short

@@ -217,11 +217,12 @@ def _child(verifier: Verifier, chunks: list[list[str]], taken: Any, conn: Connec
     for reader in readers:
         reader.close()
 
-    # Its own repository handle after fork; the keyring (keys already opened) is shared.
-    mine = Verifier(StoreView(GitRepo(Path(verifier.view.git.root))), verifier.keyring)
     # Never a traceback from here: on any fault the child stops, the parent judges
-    # the chunk it is missing itself, and its error boundary reports the fault.
+    # the chunk it is missing itself, and its error boundary reports the fault. That
+    # includes opening the clone again, which the parent did another way (attack36).
     with contextlib.suppress(Exception):
+        # Its own repository handle after fork; the keyring (keys already opened) is shared.
+        mine = Verifier(StoreView(GitRepo(Path(verifier.view.git.root))), verifier.keyring)
         while (index := _take(taken, len(chunks))) is not None:
             conn.send((index, judge_all(mine, chunks[index]),
                        set(mine.unkeyed)))
