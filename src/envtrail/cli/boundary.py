@@ -47,7 +47,9 @@ def run(argv: list[str] | None) -> int:
         from click import exceptions as click_exc  # type: ignore[no-redef]
 
     from envtrail.cli.common import runtime
+    from envtrail.gitstore import marks
 
+    marks.reset()  # (in-process callers run several commands)
     debug = runtime().flag("ENVTRAIL_DEBUG")
     try:
         import typer.main
@@ -87,7 +89,15 @@ def run(argv: list[str] | None) -> int:
             _say(f"hint: see `{ctx.command_path} --help`")
         return exc.exit_code
     except (Abort, KeyboardInterrupt):
-        _say("envtrail: interrupted; nothing was changed")
+        from envtrail.gitstore import marks
+
+        if marks.begun():  # a ref here or on the remote may have moved already
+            _say("envtrail: interrupted after it began writing; some changes may have "
+                 "been made")
+            _say("hint: `envtrail status` shows this clone's head; `envtrail sync` "
+                 "finishes publishing")
+        else:
+            _say("envtrail: interrupted; nothing was changed")
         return 130
     except SystemExit:
         # click answers a broken pipe (EPIPE) with sys.exit(1) after wrapping

@@ -23,6 +23,7 @@ from pathlib import Path
 import pygit2
 
 from envtrail.errors import ConflictError
+from envtrail.gitstore import marks
 from envtrail.gitstore.discover import common_dir, journal_path
 from envtrail.gitstore.refs import head_ref
 from envtrail.gitstore.repo import GitRepo
@@ -125,6 +126,7 @@ def move_branch(git: GitRepo, ref_name: str, old: str | None, new: str, reason: 
     CasFailed if it points elsewhere; RefLocked if another process (git gc's
     pack-refs, a git command) kept the ref busy through a few short retries.
     """
+    marks.began()  # an interrupt from here on may come after the move
     for attempt in range(1, _MOVE_ATTEMPTS + 1):
         try:
             _move_once(git, ref_name, old, new, reason)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pygit2
 
 from envtrail.errors import ConflictError, NotFoundError
+from envtrail.gitstore import marks
 
 
 class RefOps:
@@ -97,10 +98,12 @@ class RefOps:
     def set_ref(self, name: str, target: str, force: bool = False) -> None:
         """Point the ref ``name`` at the object ``target`` (a full id); without ``force``,
         an existing ref of that name is an error (pygit2's ``AlreadyExistsError``)."""
+        marks.began()
         self.repo.references.create(name, pygit2.Oid(hex=target), force=force)
 
     def delete_ref(self, name: str) -> bool:
         """Delete the ref ``name``; False if there was none."""
+        marks.began()
         try:
             self.repo.references.delete(name)
         except KeyError:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envtrail.errors import AccessDenied, ConflictError, IntegrityError, NotFoundError
+from envtrail.gitstore import marks
 from envtrail.gitstore.discover import state_dir
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ def push_refs(root: Path, up: Upstream, updates: list[RefUpdate]) -> bool:
     leases = [f"--force-with-lease={u.ref}:{u.expected or ''}" for u in updates]
     specs = [f"{u.commit or ''}:{u.ref}" for u in updates]
     atomic = ["--atomic"] if len(updates) > 1 else []
+    marks.began()  # the remote may take the push before git returns (a slow hook)
     for attempt in range(1, LOCK_RETRIES + 1):
         # No hooks, as envtrail commits without them: sync verified what it pushes (the
         # pre-push hook would walk the line again for plain pushes' sake).
