@@ -89,8 +89,6 @@ def run(argv: list[str] | None) -> int:
             _say(f"hint: see `{ctx.command_path} --help`")
         return exc.exit_code
     except (Abort, KeyboardInterrupt):
-        from envtrail.gitstore import marks
-
         if marks.begun():  # a ref here or on the remote may have moved already
             _say("envtrail: interrupted after it began writing; some changes may have "
                  "been made")
