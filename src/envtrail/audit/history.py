@@ -149,21 +149,36 @@ def recorded_fingerprint(view: StoreView, head: str,
                          env: EnvFile) -> tuple[str, str, str] | None:
     """(commit, variable, fingerprint): the newest commit up to ``head`` that wrote (or
     re-encrypted) a value ``env`` still holds, and the fingerprint its record gave that
-    value; None where no such commit recorded one (no values, or none envtrail wrote)."""
+    value; None where no such commit recorded one (no values, or none envtrail wrote).
+
+    Read as the line reads repairs: a repair puts back its clean point, so it writes only
+    what differs from that point (and records it), and the walk goes on from the clean
+    point. The values it restored were written before it; what the commits it
+    acknowledges said about them is no record (attack37 B1, B2).
+    """
+    from envtrail.audit.repairs import CLEAN, signature_state
+
+    path = envfile.path_for(env.environment)
     name_of = {token: name for name, token in env.values.items()}
-    for info in view.git.walk_touching(head, (envfile.path_for(env.environment),)):
-        if not name_of:
-            return None
-        new = _values_at(view, info.id, env.environment)
-        old = _values_at(view, info.parents[0] if info.parents else None, env.environment)
-        rec = parse_record(info)
-        for token, name in sorted(name_of.items(), key=lambda item: item[1]):
-            if new.get(name) != token or old.get(name) == token:
-                continue
-            # The commit that wrote this value: a newer one cannot have, so it is done with.
-            del name_of[token]
-            fingerprint = _fingerprint(rec, qualified(rec, env.environment, name), "+") \
-                if rec is not None else None
-            if fingerprint not in (None, "?"):
-                return info.id, name, fingerprint
+    start: str | None = head
+    while start is not None and name_of:
+        after, start = start, None
+        for info in view.git.walk_touching(after, (path,), saying=f"{record.PREFIX}{CLEAN}: "):
+            rec = parse_record(info)
+            clean = signature_state(view, info, rec)
+            new = _values_at(view, info.id, env.environment)
+            old = _values_at(view, clean or (info.parents[0] if info.parents else None),
+                             env.environment)
+            for token, name in sorted(name_of.items(), key=lambda item: item[1]):
+                if new.get(name) != token or old.get(name) == token:
+                    continue
+                fingerprint = _fingerprint(rec, qualified(rec, env.environment, name), "+") \
+                    if rec is not None else None
+                if fingerprint not in (None, "?"):
+                    return info.id, name, fingerprint
+                # Written here with nothing recorded: a commit envtrail did not make may
+                # have put back an earlier one, whose record is looked for further back.
+            if clean is not None:
+                start = clean
+                break
     return None

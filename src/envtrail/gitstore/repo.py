@@ -213,11 +213,13 @@ class GitRepo(RefOps, Trees):
                               stdin=subprocess.DEVNULL)
 
     def walk_touching(self, start: str | None, prefixes: tuple[str, ...],
-                      hide: str | None = None, unchanged: bool = False) -> Iterator[CommitInfo]:
+                      hide: str | None = None, unchanged: bool = False,
+                      saying: str | None = None) -> Iterator[CommitInfo]:
         """Commits reachable from ``start`` (and not from ``hide``), newest first,
         whose tree differs from their first parent's under any of ``prefixes``
         (compared by tree entry id, so no diff is computed); with ``unchanged``,
-        also those whose tree equals their parent's (markers such as approvals)."""
+        also those whose tree equals their parent's (markers such as approvals);
+        with ``saying``, also those with a message line that starts with it."""
         if start is None:
             return
         for this, commit in self._walk(start, hide):
@@ -225,7 +227,8 @@ class GitRepo(RefOps, Trees):
             self._root(this, commit.tree)
             parent = commit.parents[0] if commit.parents else None
             if any(self._lookup(this, p) != self._lookup(parent, p) for p in prefixes) or (
-                    unchanged and parent is not None and self._root(this) == self._root(parent)):
+                    unchanged and parent is not None and self._root(this) == self._root(parent)
+            ) or (saying is not None and f"\n{saying}" in f"\n{commit.message}"):
                 yield _info(this, commit)
 
     def _walk(self, start: str, hide: str | None) -> Iterator[tuple[str, RawCommit]]:
