@@ -133,3 +133,18 @@ def test_an_honest_seat_after_a_repair_is_not_judged_by_what_the_damage_said(
     _grant(cli, dave)
     assert _findings(store, alice) == []
     assert _findings(store, dave) == []
+
+
+def test_many_commits_sealing_one_member_again_cost_that_member_a_walk_each_not_more(
+        cli, store, alice, make_identity):
+    """C1: every commit that seals dave again is a seat change in dave's walk; the line's
+    record of the values is the same for all of them, so it is looked up once."""
+    dave = make_identity("dave@example.com")
+    setv(cli, "A", "a1")
+    _grant(cli, dave)
+    _reseal(store, alice, dave, times=60)
+    view = StoreView(GitRepo(store))  # fresh: it counts the commits one walk visits
+    report = walk(view, view.git.head(), keyring=Keyring(dave.identity), now=datetime.now(UTC))
+    assert report.findings == []
+    # The line is 67 commits; a walk back per reseal visited about 60 * 60 / 2 of them.
+    assert view.git.walked < 400, view.git.walked

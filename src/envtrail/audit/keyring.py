@@ -30,6 +30,11 @@ class Keyring:
         self._fingerprints: OrderedDict[tuple[bytes, str, str, str, str],
                                         tuple[str, str | None]] = OrderedDict()
         self.unseals = 0
+        # What the line recorded for a file's values (recorded_fingerprint), by those
+        # values: commits that only seal seats again leave them, and each such commit is
+        # a seat change in its member's walk (attack37 C1: a walk back each was quadratic).
+        self._recorded: OrderedDict[tuple[str, frozenset[tuple[str, str]]],
+                                    tuple[str, str, str] | None] = OrderedDict()
 
     def keys(self, env: EnvFile) -> EnvKeys | None:
         """The environment's keys, or None if this identity cannot open them."""
@@ -67,7 +72,7 @@ class Keyring:
         if after is None:
             return None
         # The test: the fingerprint the line recorded for a value the file still holds.
-        found = recorded_fingerprint(view, parent, old)
+        found = self._recorded_for(view, parent, old)
         if found is None or found[1] not in new.values:
             # Nothing recorded (no values yet): a seat sealed again must at least keep
             # the fingerprint key this identity held; a first one cannot be told.
@@ -83,6 +88,17 @@ class Keyring:
             return None
         return f"opens with another fingerprint key than the one {commit[:10]} recorded " \
                f"{name}'s fingerprint with"
+
+    def _recorded_for(self, view: StoreView, parent: str,
+                      old: EnvFile) -> tuple[str, str, str] | None:
+        # The same values have the same newest writer, wherever the walk back starts
+        # (a commit between that took one out and put it back is a finding of its own).
+        slot = (old.environment, frozenset(old.values.items()))
+        if slot not in self._recorded:
+            self._recorded[slot] = recorded_fingerprint(view, parent, old)
+            if len(self._recorded) > 64:
+                self._recorded.popitem(last=False)
+        return self._recorded[slot]
 
     def _open(self, env: EnvFile, member: Member) -> EnvKeys | None:
         self.unseals += 1
