@@ -20,11 +20,12 @@ from conftest import git
 from envtrail.audit.keyring import Keyring
 from envtrail.audit.line import walk
 from envtrail.audit.view import StoreView
-from envtrail.crypto.seal import EnvKeys
+from envtrail.crypto.seal import Decryptor, Encryptor, EnvKeys
 from envtrail.format import envfile
 from envtrail.format.envfile import Member
 from envtrail.gitstore.commit import Author, create_commit, move_branch
 from envtrail.gitstore.repo import GitRepo
+from envtrail.model import Ciphertext
 from envtrail.ops.members import open_keys
 from envtrail.ops.txn import signer_for
 from hostile import setv
@@ -148,3 +149,26 @@ def test_many_commits_sealing_one_member_again_cost_that_member_a_walk_each_not_
     assert report.findings == []
     # The line is 67 commits; a walk back per reseal visited about 60 * 60 / 2 of them.
     assert view.git.walked < 400, view.git.walked
+
+
+def test_the_search_for_the_lines_record_ends_where_the_key_pair_began(
+        cli, store, alice, make_identity):
+    """N1: values nobody recorded (re-encrypted by hand, every one: findings of their own)
+    send the search back; no token of a key pair is older than the rotation that made it,
+    so it stops there rather than at the genesis."""
+    dave = make_identity("dave@example.com")
+    for i in range(20):
+        setv(cli, "A", f"a{i}")
+    assert cli("access", "rotate", "--env", "production", "--reason", "r").code == 0
+    _grant(cli, dave)
+    g = GitRepo(store)
+    env = StoreView(g).env_at(g.head(), "production")
+    keys = open_keys(env, alice.identity)
+    plain = Decryptor(keys, "production").decrypt("A", Ciphertext.parse(env.values["A"]))
+    again = str(Encryptor(keys.public, "production", env.version).encrypt("A", plain))
+    _unsigned(store, envfile.render(env.with_values({"A": again})).decode(), "by hand")
+    _reseal(store, alice, dave)
+    view = StoreView(GitRepo(store))
+    walk(view, view.git.head(), keyring=Keyring(dave.identity), now=datetime.now(UTC))
+    # The search goes back over the grant and the rotation, not the 20 sets before it.
+    assert view.git.walked < 10, view.git.walked

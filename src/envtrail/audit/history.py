@@ -167,8 +167,9 @@ def recorded_fingerprint(view: StoreView, head: str,
             rec = parse_record(info)
             clean = signature_state(view, info, rec)
             new = _values_at(view, info.id, env.environment)
-            old = _values_at(view, clean or (info.parents[0] if info.parents else None),
-                             env.environment)
+            base = _env(view, clean or (info.parents[0] if info.parents else None),
+                        env.environment)
+            old = dict(base.values) if base else {}
             for token, name in sorted(name_of.items(), key=lambda item: item[1]):
                 if new.get(name) != token or old.get(name) == token:
                     continue
@@ -178,6 +179,8 @@ def recorded_fingerprint(view: StoreView, head: str,
                     return info.id, name, fingerprint
                 # Written here with nothing recorded: a commit envtrail did not make may
                 # have put back an earlier one, whose record is looked for further back.
+            if base is None or base.public_key != env.public_key:
+                return None  # no token of this key pair is older than the key pair
             if clean is not None:
                 start = clean
                 break
