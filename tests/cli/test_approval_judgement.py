@@ -9,6 +9,7 @@ import json
 import pytest
 from test_approvals import _force_onto_line, _head, _proposal_id, make_team
 
+import forge
 from conftest import Cli, assert_one_line_error, git
 from envtrail.audit.record import Record, render
 from hostile import point, signed_approval, signed_commit
@@ -187,3 +188,25 @@ def test_a_repair_naming_a_clean_point_off_the_line_is_judged_by_its_parents_rul
                                        "leaves it with 0 (production has 0 of 1 approval(s) "
                                        "by its approvers)"]
     assert_one_line_error(cli.as_(team["bob"])("get", "API_KEY", "--env", "production"), 5)
+
+
+def test_an_approval_naming_a_change_on_an_unreadable_policy_is_a_finding_not_a_crash(
+        cli, store, alice, team):
+    # A push breaks policy.yaml; alice's signed change follows it (what it needs cannot be
+    # read there: the verifier reports the policy) and bob approves that change. What
+    # the approval names needs nothing the ledger can read: a finding, never a crash.
+    from envtrail.format import layout
+
+    bob = team["bob"]
+    plan = forge.honest_plan(store, alice.identity, "staging", {"NOTE": "x"})  # before the break
+    broken = signed_commit(store, alice.identity, alice.principal, [_head(store)],
+                           {layout.POLICY: b"envtrail: 1\nenvironments: [\n"},
+                           render(Record("policy", alice.principal, "garble", ())))
+    change = signed_commit(store, alice.identity, alice.principal, [broken], plan.changes,
+                           render(plan.record))
+    point(store, signed_approval(store, bob, change, change, envs=("staging",)))
+    found = cli("verify", "--json")
+    assert found.code == 1 and "unexpected" not in found.err, found.err
+    messages = [f["message"] for f in json.loads(found.out)["findings"]]
+    assert any(".envtrail/policy.yaml" in m for m in messages), messages
+    assert f"an approval that does not count: {change[:10]} needs no approval" in messages
