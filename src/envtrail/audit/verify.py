@@ -44,6 +44,8 @@ RULES = {
 # Actions whose commits change no path at all: they only put a signed marker on record.
 # (An event is one too, but on its own line: audit.eventline judges those.)
 MARKERS = frozenset({"approve"})
+
+
 @dataclass(frozen=True)
 class Finding:
     """One broken rule: which commit, which rule, and a one-line explanation."""
