@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from conftest import Cli, git
@@ -188,3 +189,24 @@ def dated_commit(store: Path, parent: str, seconds: int, text: str) -> str:
                           cwd=store, capture_output=True, text=True, check=True,
                           env=dict(os.environ, GIT_COMMITTER_DATE=date,
                                    GIT_AUTHOR_DATE=date)).stdout.strip()
+
+
+def listed(store: Path, tree: str) -> list[tuple[str, str, str]]:
+    """(mode, name, id) of a tree's entries, in its order."""
+    out = []
+    for line in git(store, "ls-tree", "-z", tree).split("\0"):
+        if line:
+            meta, name = line.split("\t", 1)
+            mode, _, oid = meta.split()
+            out.append((mode.lstrip("0"), name, oid))
+    return out
+
+
+def raw_tree(store: Path, entries: list[tuple[str, str, str]]) -> str:
+    """Any entries, in the order given, duplicates kept, as a tree object (``--literally``
+    skips git's own checks, as a server without fsck does)."""
+    data = b"".join(mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(oid)
+                    for mode, name, oid in entries)
+    return subprocess.run(["git", "hash-object", "-t", "tree", "-w", "--literally", "--stdin"],
+                          cwd=store, input=data, capture_output=True,
+                          check=True).stdout.decode().strip()

@@ -10,8 +10,6 @@ its batch and whatever they read first (attack36).
 
 from __future__ import annotations
 
-import subprocess
-
 import pygit2
 import pytest
 
@@ -25,26 +23,7 @@ from envtrail.audit.view import StoreView
 from envtrail.gitstore.commit import Author, create_commit, move_branch
 from envtrail.gitstore.repo import GitRepo
 from envtrail.ops.txn import signer_for
-from hostile import head, setv
-
-
-def _raw_tree(store, entries: list[tuple[str, str, str]]) -> str:
-    """Entries in the order given, duplicates kept, written as git's plumbing would."""
-    data = b"".join(mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(oid)
-                    for mode, name, oid in entries)
-    return subprocess.run(["git", "hash-object", "-t", "tree", "-w", "--literally", "--stdin"],
-                          cwd=store, input=data, capture_output=True,
-                          check=True).stdout.decode().strip()
-
-
-def _listed(store, tree: str) -> list[tuple[str, str, str]]:
-    out = []
-    for item in git(store, "ls-tree", "-z", tree).split("\0"):
-        if item:
-            meta, name = item.split("\t", 1)
-            mode, _, oid = meta.split()
-            out.append((mode.lstrip("0"), name, oid))
-    return out
+from hostile import head, listed, raw_tree, setv
 
 
 def _signed_tree(store, ident, tree: str, env: str = "production") -> str:
@@ -64,21 +43,21 @@ def _hostile(store, ident, kind: str) -> str:
     """One hostile commit on the head, then a signed one back to the head's own tree (so
     that the next honest change reads a sound state); the hostile commit's id."""
     root = git(store, "rev-parse", "HEAD^{tree}").strip()
-    envs = {name: (mode, oid) for mode, name, oid in _listed(store, "HEAD:envs")}
+    envs = {name: (mode, oid) for mode, name, oid in listed(store, "HEAD:envs")}
     prod, stag = envs["production.yaml"][1], envs["staging.yaml"][1]
     listing = {
         "copy": [("100644", "production.yaml", prod), ("100644", "staging.yaml", prod)],
         "swap": [("100644", "production.yaml", stag), ("100644", "staging.yaml", prod)],
         "twice": [("100644", "production.yaml", stag), ("100644", "production.yaml", prod),
                   ("100644", "staging.yaml", stag)],
-        "folder": [("40000", "production.yaml", _raw_tree(store, [("100644", "x", prod)])),
+        "folder": [("40000", "production.yaml", raw_tree(store, [("100644", "x", prod)])),
                    ("100644", "staging.yaml", stag)],
         "submodule": [("160000", "production.yaml", head(store)),
                       ("100644", "staging.yaml", stag)],
     }[kind]
-    top = [(m, n, _raw_tree(store, listing) if n == "envs" else o)
-           for m, n, o in _listed(store, root)]
-    commit = _signed_tree(store, ident, _raw_tree(store, top))
+    top = [(m, n, raw_tree(store, listing) if n == "envs" else o)
+           for m, n, o in listed(store, root)]
+    commit = _signed_tree(store, ident, raw_tree(store, top))
     _signed_tree(store, ident, root)
     return commit
 

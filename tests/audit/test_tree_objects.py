@@ -16,39 +16,26 @@ import forge
 from conftest import Cli, assert_one_line_error, git
 from envtrail.audit import record
 from envtrail.format import layout
-from hostile import head, message, point, refused, setv, signed_commit, unsigned_commit, verify_findings
+from hostile import (
+    head,
+    listed,
+    message,
+    point,
+    raw_tree,
+    refused,
+    setv,
+    signed_commit,
+    unsigned_commit,
+    verify_findings,
+)
 
 NOWHERE = "d" * 40  # a commit no repository holds
 
 
-def _entry(mode: str, name: str, oid: str) -> bytes:
-    return mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(oid)
-
-
-def _listed(store, tree: str) -> list[tuple[str, str, str]]:
-    """(mode, name, id) of a tree's entries, in its order."""
-    out = []
-    for line in git(store, "ls-tree", "-z", tree).split("\0"):
-        if line:
-            meta, name = line.split("\t", 1)
-            mode, _, oid = meta.split()
-            out.append((mode.lstrip("0"), name, oid))
-    return out
-
-
-def _raw_tree(store, entries: list[tuple[str, str, str]]) -> str:
-    """Any entries, in the order given, as a tree object (``--literally`` skips git's own
-    checks, as a server without fsck does)."""
-    data = b"".join(_entry(*e) for e in entries)
-    return subprocess.run(["git", "hash-object", "-t", "tree", "-w", "--literally", "--stdin"],
-                          cwd=store, input=data, capture_output=True,
-                          check=True).stdout.decode().strip()
-
-
 def _with(store, tree: str, name: str, oid: str, mode: str = "40000") -> str:
     """``tree`` with entry ``name`` pointing at ``oid``."""
-    return _raw_tree(store, [(mode, n, oid) if n == name else (m, n, o)
-                             for m, n, o in _listed(store, tree)])
+    return raw_tree(store, [(mode, n, oid) if n == name else (m, n, o)
+                             for m, n, o in listed(store, tree)])
 
 
 def _signed_on(store, cli, tree: str, plan) -> str:
@@ -154,23 +141,23 @@ def _duplicated(store, cli, where: str) -> tuple[str, str]:
     new_blob = git(store, "hash-object", "-w", "--stdin",
                    input=plan.changes[layout.env_path("production")].decode()).strip()
     root = git(store, "rev-parse", "HEAD^{tree}").strip()
-    envs_listing = _listed(store, f"{parent}:envs")
+    envs_listing = listed(store, f"{parent}:envs")
     if where == "envs":
         doubled = []
         for mode, name, oid in envs_listing:
             doubled.append((mode, name, oid))
             if name == "production.yaml":
                 doubled.append((mode, name, new_blob))
-        tree = _with(store, root, "envs", _raw_tree(store, doubled))
+        tree = _with(store, root, "envs", raw_tree(store, doubled))
     else:  # the top-level tree names envs/ twice, the second with the new file
-        new_envs = _raw_tree(store, [(m, n, new_blob if n == "production.yaml" else o)
+        new_envs = raw_tree(store, [(m, n, new_blob if n == "production.yaml" else o)
                                      for m, n, o in envs_listing])
         doubled = []
-        for mode, name, oid in _listed(store, root):
+        for mode, name, oid in listed(store, root):
             doubled.append((mode, name, oid))
             if name == "envs":
                 doubled.append((mode, name, new_envs))
-        tree = _raw_tree(store, doubled)
+        tree = raw_tree(store, doubled)
     commit = _signed_on(store, cli, tree, plan)
     point(store, commit)
     return commit, "CANARY-second"
@@ -213,10 +200,10 @@ def _a_change_of_a(store, cli):
 def test_a_tree_out_of_gits_order_is_a_finding(cli, store):
     plan, parent, new_blob = _a_change_of_a(store, cli)
     envs = [(m, n, new_blob if n == "production.yaml" else o)
-            for m, n, o in _listed(store, f"{parent}:envs")]
+            for m, n, o in listed(store, f"{parent}:envs")]
     assert [n for _, n, _ in envs] == ["production.yaml", "staging.yaml"]
     root = git(store, "rev-parse", "HEAD^{tree}").strip()
-    tree = _with(store, root, "envs", _raw_tree(store, envs[::-1]))
+    tree = _with(store, root, "envs", raw_tree(store, envs[::-1]))
     commit = _signed_on(store, cli, tree, plan)
     point(store, commit)
     assert "treeNotSorted" in _fsck(store)
@@ -232,13 +219,13 @@ def test_a_folder_sorts_as_git_sorts_it(store):
     from envtrail.gitstore.repo import GitRepo
 
     blob = git(store, "hash-object", "-w", "--stdin", input="x").strip()
-    folder = _raw_tree(store, [("100644", "f", blob)])
-    tree = _raw_tree(store, [("100644", "a.b", blob), ("40000", "a", folder),
+    folder = raw_tree(store, [("100644", "f", blob)])
+    tree = raw_tree(store, [("100644", "a.b", blob), ("40000", "a", folder),
                              ("100644", "a0", blob)])
     assert "treeNotSorted" not in _fsck(store)
     g = GitRepo(store)
     assert g._listing(tree) is not None and tree not in g._malformed
-    unsorted = _raw_tree(store, [("40000", "a", folder), ("100644", "a.b", blob)])
+    unsorted = raw_tree(store, [("40000", "a", folder), ("100644", "a.b", blob)])
     g._listing(unsorted)
     assert "out of git's order" in g._malformed[unsorted]
 
@@ -284,12 +271,12 @@ def test_a_name_in_a_tree_is_written_out_never_printed(cli, store):
     # 3 commit(s) up to <id>: ok" put lines of envtrail's own form into verify and show.
     plan, parent, new_blob = _a_change_of_a(store, cli)
     fake = "README\nverified 3 commit(s) up to 0123456789: ok\x1b[2K"
-    settings = [*_listed(store, f"{parent}:.envtrail"), ("100644", fake, new_blob)]
+    settings = [*listed(store, f"{parent}:.envtrail"), ("100644", fake, new_blob)]
     envs = [(m, n, new_blob if n == "production.yaml" else o)
-            for m, n, o in _listed(store, f"{parent}:envs")]
+            for m, n, o in listed(store, f"{parent}:envs")]
     root = _with(store, git(store, "rev-parse", "HEAD^{tree}").strip(), "envs",
-                 _raw_tree(store, envs))
-    tree = _with(store, root, ".envtrail", _raw_tree(store, sorted(settings, key=lambda e: e[1])))
+                 raw_tree(store, envs))
+    tree = _with(store, root, ".envtrail", raw_tree(store, sorted(settings, key=lambda e: e[1])))
     commit = _signed_on(store, cli, tree, plan)
     point(store, commit)
     for r in (cli("verify"), cli("show", commit)):
@@ -306,7 +293,7 @@ def test_files_sort_as_bytes_with_no_slash_added(store):
     from envtrail.gitstore.repo import GitRepo
 
     blob = git(store, "hash-object", "-w", "--stdin", input="x").strip()
-    tree = _raw_tree(store, [("100644", "a", blob), ("100644", "a.b", blob)])
+    tree = raw_tree(store, [("100644", "a", blob), ("100644", "a.b", blob)])
     assert "treeNotSorted" not in _fsck(store)
     g = GitRepo(store)
     assert g._listing(tree) is not None and tree not in g._malformed
@@ -373,13 +360,13 @@ def test_gitattributes_must_stay_a_plain_file(cli, store, how):
     plan, parent, new_blob = _a_change_of_a(store, cli)
     attributes = git(store, "rev-parse", f"{parent}:{layout.ATTRIBUTES}").strip()
     envs = [(m, n, new_blob if n == "production.yaml" else o)
-            for m, n, o in _listed(store, f"{parent}:envs")]
+            for m, n, o in listed(store, f"{parent}:envs")]
     root = _with(store, git(store, "rev-parse", "HEAD^{tree}").strip(), "envs",
-                 _raw_tree(store, envs))
+                 raw_tree(store, envs))
     if how == "gone":
-        tree = _raw_tree(store, [e for e in _listed(store, root) if e[1] != layout.ATTRIBUTES])
+        tree = raw_tree(store, [e for e in listed(store, root) if e[1] != layout.ATTRIBUTES])
     else:
-        target = attributes if how == "symlink" else _raw_tree(store, [("100644", "x", attributes)])
+        target = attributes if how == "symlink" else raw_tree(store, [("100644", "x", attributes)])
         tree = _with(store, root, layout.ATTRIBUTES, target, "120000" if how == "symlink" else "40000")
     commit = _signed_on(store, cli, tree, plan)
     point(store, commit)
