@@ -141,3 +141,69 @@ def test_a_forged_seat_sealed_right_again_is_clean_from_then_on(cli, store, alic
     found = {(f["commit"], f["rule"]) for f in verify_findings(cli.as_(bob))}
     assert (forged, 5) in found
     assert {c for c, _ in found} == {forged}, found
+
+
+def _sealed_right_again(store, alice, bob, parent=None, like=None) -> str:
+    """A commit on ``parent`` (the head) with ``like``'s files (the parent's), bob's seat
+    sealed again with the key pair's own keys, under ``like``'s message."""
+    g = GitRepo(store)
+    parent = parent or g.head()
+    like = like or parent
+    file = StoreView(g).env_at(like, "production")
+    right = open_keys(file, alice.identity).seal_to(bob.identity.public)
+    seat = file.members[bob.principal]
+    commit = signed_commit(store, alice.identity, alice.principal, [parent], {
+        envfile.path_for("production"): envfile.render(replace(file, members={
+            **file.members, bob.principal: Member(seat.principal, seat.key, right)}))},
+        g.info(like).message)
+    point(store, commit)
+    return commit
+
+
+def test_a_seat_is_judged_alike_whatever_the_walk_asked_before(cli, store, alice, bob):
+    """review19 R1: the line's record was remembered by the file's values alone, so after a
+    value was taken out and put back (with a made-up record) a seat sealed again was
+    judged by what the walk had asked at an earlier commit: one answer alone, another
+    after the grant. Now the same either way."""
+    import re
+
+    setv(cli, "A", "1")
+    setv(cli, "B", "2")
+    wrote_b = head(store)
+    _grant(cli, bob)
+    granted = head(store)
+    g = GitRepo(store)
+    file = StoreView(g).env_at(granted, "production")
+    path = envfile.path_for("production")
+    said = g.info(wrote_b).message
+    out = signed_commit(store, alice.identity, alice.principal, [granted], {
+        path: envfile.render(replace(file, values={"A": file.values["A"]}))},
+        re.sub(r"Envtrail-Change: \+ B ([0-9a-f]+)", r"Envtrail-Change: - B \1", said))
+    made_up = re.sub(r"(Envtrail-Change: \+ B )([0-9a-f]+)",
+                     lambda m: m.group(1) + "0" * len(m.group(2)), said)
+    back = signed_commit(store, alice.identity, alice.principal, [out],
+                         {path: envfile.render(file)}, made_up)
+    point(store, back)
+    resealed = _sealed_right_again(store, alice, bob)
+
+    def judged(commits):
+        verifier = Verifier(StoreView(GitRepo(store)), Keyring(bob.identity))
+        return [[f.message for f in verifier.check(GitRepo(store).info(c)) if f.rule == 5]
+                for c in commits][-1]
+
+    assert judged([resealed]) == judged([granted, resealed]) == \
+        judged([granted, out, back, resealed])
+
+
+def test_a_seat_sealed_right_again_in_a_commit_that_changes_a_value_is_no_forgery(
+        cli, store, alice, bob):
+    """review19 R2: the seat was tested over the value the commit wrote, against the
+    fingerprint recorded for the value before it."""
+    setv(cli, "A", "1")
+    setv(cli, "B", "2")
+    _grant(cli, bob)
+    granted = head(store)
+    setv(cli, "B", "7")
+    honest = head(store)
+    both = _sealed_right_again(store, alice, bob, parent=granted, like=honest)
+    assert not any("fingerprint key" in m for m in _rule5(store, both, bob.identity))

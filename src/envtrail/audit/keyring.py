@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from envtrail.audit.history import recorded_fingerprint
+from envtrail.audit.record import PREFIX
 from envtrail.audit.view import StoreView
 from envtrail.crypto.keys import Identity
 from envtrail.crypto.seal import DecryptError, Decryptor, EnvKeys, unb64
-from envtrail.errors import UsageError
+from envtrail.errors import IntegrityError, UsageError
 from envtrail.format.envfile import EnvFile, Member
 from envtrail.model import Ciphertext, check_value
 
@@ -34,7 +35,7 @@ class Keyring:
         # values: commits that only seal seats again leave them, and each such commit is
         # a seat change in its member's walk (attack37 C1: a walk back each was quadratic).
         self._recorded: OrderedDict[tuple[str, frozenset[tuple[str, str]]],
-                                    tuple[str, str, str] | None] = OrderedDict()
+                                    tuple[str, tuple[str, str, str] | None]] = OrderedDict()
 
     def keys(self, env: EnvFile) -> EnvKeys | None:
         """The environment's keys, or None if this identity cannot open them."""
@@ -71,9 +72,10 @@ class Keyring:
         after = self.keys(new)
         if after is None:
             return None
-        # The test: the fingerprint the line recorded for a value the file still holds.
+        # The test: the fingerprint the line recorded for a value the file held, computed
+        # with this seat over that very value (the commit may also change or drop it).
         found = self._recorded_for(view, parent, old)
-        if found is None or found[1] not in new.values:
+        if found is None:
             # Nothing recorded (no values yet): a seat sealed again must at least keep
             # the fingerprint key this identity held; a first one cannot be told.
             before = self.keys(old)
@@ -81,7 +83,8 @@ class Keyring:
                 if before is not None and before.fp_key != after.fp_key else None
         commit, name, recorded = found
         try:
-            mine = self.fingerprint(new, name)
+            mine = self.fingerprint(new.with_values({**new.values, name: old.values[name]}),
+                                    name)
         except (DecryptError, ValueError):
             return None  # the value itself is a finding where it was written
         if mine is None or mine == recorded:
@@ -91,14 +94,23 @@ class Keyring:
 
     def _recorded_for(self, view: StoreView, parent: str,
                       old: EnvFile) -> tuple[str, str, str] | None:
-        # The same values have the same newest writer, wherever the walk back starts
-        # (a commit between that took one out and put it back is a finding of its own).
+        """:func:`recorded_fingerprint` at ``parent``, remembered by the file's values: many
+        commits that only seal seats again leave them as they are, and each is a seat
+        change in its member's walk (attack37 C1: a walk back for each was quadratic). A
+        remembered answer stands only where every commit since it kept those values and
+        none was a repair (review19 R1: a value taken out and put back is another story),
+        so the answer never depends on what this walk asked before."""
         slot = (old.environment, frozenset(old.values.items()))
-        if slot not in self._recorded:
-            self._recorded[slot] = recorded_fingerprint(view, parent, old)
-            if len(self._recorded) > 64:
-                self._recorded.popitem(last=False)
-        return self._recorded[slot]
+        known = self._recorded.get(slot)
+        if known is not None and _kept(view, known[0], parent, old):
+            found = known[1]
+        else:
+            found = recorded_fingerprint(view, parent, old)
+        self._recorded[slot] = (parent, found)
+        self._recorded.move_to_end(slot)
+        if len(self._recorded) > 64:
+            self._recorded.popitem(last=False)
+        return found
 
     def _open(self, env: EnvFile, member: Member) -> EnvKeys | None:
         self.unseals += 1
@@ -152,3 +164,31 @@ class Keyring:
         if len(self._fingerprints) > 256:
             self._fingerprints.popitem(last=False)
         return found
+
+
+# How far back a remembered record is checked before the line is searched again.
+_KEPT_REACH = 64
+
+
+def _kept(view: StoreView, since: str, head: str, env: EnvFile) -> bool:
+    """Whether every commit after ``since`` up to ``head`` (a few at most) holds ``env``'s
+    values and none claims a repair's clean point: what the line recorded for those
+    values at ``since`` is then what it recorded at ``head``."""
+    from envtrail.audit.repairs import CLEAN  # (repairs sits above the keyring)
+
+    claimed = f"\n{PREFIX}{CLEAN}: "
+    current: str | None = head
+    for _ in range(_KEPT_REACH):
+        if current == since:
+            return True
+        if current is None:
+            return False
+        try:
+            info = view.git.info(current)
+            here = view.env_at(current, env.environment)
+        except (IntegrityError, KeyError):  # (the search says what is wrong there)
+            return False
+        if here is None or here.values != env.values or claimed in f"\n{info.message}":
+            return False
+        current = info.parents[0] if info.parents else None
+    return False
