@@ -121,28 +121,6 @@ def test_in_an_environment_with_no_values_yet_nothing_can_tell(cli, store, alice
     assert git(store, "rev-parse", "HEAD").strip() == forged
 
 
-def test_a_forged_seat_sealed_right_again_is_clean_from_then_on(cli, store, alice, bob):
-    """An admin who puts bob's seat right again (the key pair's own fingerprint key) leaves
-    the forged seat its finding and nothing after it: what bob's key computed under the
-    forged seat is not taken for what it computes now (attack36 N1)."""
-    setv(cli, "A", "1")
-    _grant(cli, bob)
-    forged = _seat_with_another_fingerprint_key(store, alice, bob)
-    g = GitRepo(store)
-    file = StoreView(g).env_at(forged, "production")
-    right = open_keys(file, alice.identity).seal_to(bob.identity.public)
-    seat = file.members[bob.principal]
-    mended = signed_commit(store, alice.identity, alice.principal, [forged], {
-        envfile.path_for("production"): envfile.render(replace(file, members={
-            **file.members, bob.principal: Member(seat.principal, seat.key, right)}))},
-        g.info(forged).message)
-    point(store, mended)
-    setv(cli, "A", "2")
-    found = {(f["commit"], f["rule"]) for f in verify_findings(cli.as_(bob))}
-    assert (forged, 5) in found
-    assert {c for c, _ in found} == {forged}, found
-
-
 def _sealed_right_again(store, alice, bob, parent=None, like=None) -> str:
     """A commit on ``parent`` (the head) with ``like``'s files (the parent's), bob's seat
     sealed again with the key pair's own keys, under ``like``'s message."""
@@ -158,6 +136,20 @@ def _sealed_right_again(store, alice, bob, parent=None, like=None) -> str:
         g.info(like).message)
     point(store, commit)
     return commit
+
+
+def test_a_forged_seat_sealed_right_again_is_clean_from_then_on(cli, store, alice, bob):
+    """An admin who puts bob's seat right again (the key pair's own fingerprint key) leaves
+    the forged seat its finding and nothing after it: what bob's key computed under the
+    forged seat is not taken for what it computes now (attack36 N1)."""
+    setv(cli, "A", "1")
+    _grant(cli, bob)
+    forged = _seat_with_another_fingerprint_key(store, alice, bob)
+    _sealed_right_again(store, alice, bob)
+    setv(cli, "A", "2")
+    found = {(f["commit"], f["rule"]) for f in verify_findings(cli.as_(bob))}
+    assert (forged, 5) in found
+    assert {c for c, _ in found} == {forged}, found
 
 
 def test_a_seat_is_judged_alike_whatever_the_walk_asked_before(cli, store, alice, bob):
